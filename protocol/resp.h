@@ -1,0 +1,86 @@
+/* resp.h — incremental RESP2 request parser (multibulk and inline commands).
+ * Pure: no I/O, no threads; the only allocation is the argument array, whose
+ * size is bounded by resp_limits.max_multibulk. */
+#ifndef SKV_PROTOCOL_RESP_H
+#define SKV_PROTOCOL_RESP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum resp_status {
+    RESP_OK = 0,   /* one command parsed; *out is filled */
+    RESP_AGAIN,    /* incomplete; call again with more bytes */
+    RESP_EPROTO,   /* malformed; reply resp_parser.err, then close */
+    RESP_ETOOBIG,  /* over a limit in struct resp_limits; same handling */
+};
+
+/* Every length a client controls, with Redis's defaults and config names. */
+struct resp_limits {
+    size_t max_inline;     /* inline line, bytes (64 KiB, PROTO_INLINE_MAX_SIZE) */
+    size_t max_multibulk;  /* arguments per command (1,048,576) */
+    size_t max_bulk;       /* one bulk argument (proto-max-bulk-len, 512 MB) */
+};
+
+/* Fill l with the defaults above. */
+void resp_limits_default(struct resp_limits *l);
+
+/* An argument: for multibulk commands a view into the caller's buffer; for
+ * inline commands a view into the parser's own unescape area (quotes and
+ * escapes removed). Not NUL-terminated. */
+struct resp_arg {
+    const char *ptr;
+    size_t len;
+};
+
+struct resp_cmd {
+    size_t argc;
+    struct resp_arg *argv; /* owned by the parser; valid until the next call */
+};
+
+/* bulk_len while no bulk header of the current command is pending. */
+#define RESP_NO_BULK SIZE_MAX
+
+struct resp_parser {
+    struct resp_limits lim;
+    /* Multibulk progress, so a partial command is not re-parsed from its
+     * first byte on every read (a 512 MB SET arrives in many reads). */
+    size_t want_args;      /* declared argument count, 0 when not in a multibulk */
+    size_t got_args;       /* arguments complete so far */
+    size_t pos;            /* bytes of the current command already consumed */
+    size_t bulk_len;       /* length of the bulk whose "$<len>\r\n" header is
+                              consumed but whose bytes are not, or RESP_NO_BULK */
+    size_t scan;           /* offset where the search for the current line's
+                              terminator resumes: a header or inline line
+                              trickling in is never searched twice */
+    struct resp_arg *argv; /* argument array, grown up to lim.max_multibulk */
+    size_t *offs;          /* offset in the caller's buffer of each multibulk
+                              argument: the buffer may move between calls, so
+                              argv[i].ptr is only set when a command completes */
+    size_t argv_cap;       /* entries allocated in argv and in offs */
+    char *unesc;           /* unescaped inline arguments */
+    size_t unesc_cap;      /* bytes allocated at unesc */
+    const char *err;       /* text after RESP_EPROTO/ETOOBIG, e.g.
+                              "Protocol error: invalid bulk length"; static or
+                              err_buf, valid until the next call */
+    char err_buf[48];      /* room for "Protocol error: expected '$', got 'X'" */
+};
+
+/* Initialise with limits (NULL: defaults). Returns 0 or -1 on out-of-memory. */
+int resp_parser_init(struct resp_parser *p, const struct resp_limits *lim);
+/* Free the parser's arrays. */
+void resp_parser_deinit(struct resp_parser *p);
+/* Forget a partial command (after the caller discards its buffer). */
+void resp_parser_reset(struct resp_parser *p);
+
+/* Parse at most one command from buf[0..len). Borrows buf; on RESP_OK the
+ * argument views point into buf (or the parser) and stay valid until the
+ * caller discards those bytes or calls again. *used is how many bytes the
+ * command took, including an empty inline line that yields argc == 0 (the
+ * caller skips such commands). On RESP_AGAIN, *used is 0 and the caller must
+ * call again with the same bytes plus more (buf may move; offsets are kept).
+ * *need, if not NULL, gets a hint of how many more bytes complete the
+ * current bulk (0 if unknown), so big values can be read straight in. */
+enum resp_status resp_parse(struct resp_parser *p, const char *buf, size_t len,
+                            struct resp_cmd *out, size_t *used, size_t *need);
+
+#endif

@@ -1,0 +1,54 @@
+/* resp_enc.h — reply encoder for RESP2 and RESP3 into a growable buffer.
+ * Pure: allocation only through the buffer, which has a hard cap. */
+#ifndef SKV_PROTOCOL_RESP_ENC_H
+#define SKV_PROTOCOL_RESP_ENC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Hard cap of one rbuf: no reply buffer grows past 4 GiB, so a runaway
+ * reply (or a size computation gone wrong) fails with oom instead of taking
+ * the machine's memory. Eight maximal 512 MB bulks still fit. */
+#define RBUF_MAX_CAP ((size_t)4 << 30)
+
+/* A growable byte buffer. len bytes of data at ptr, cap allocated. */
+struct rbuf {
+    char *ptr;  /* data, NULL until the first append; owned by the rbuf */
+    size_t len; /* bytes of data at ptr */
+    size_t cap; /* bytes allocated at ptr */
+    bool oom;   /* a growth failed: the buffer's content is incomplete */
+};
+
+void rbuf_init(struct rbuf *b);
+void rbuf_deinit(struct rbuf *b);
+/* Make room for n more bytes. Returns 0 or -1 (sets oom). */
+int rbuf_reserve(struct rbuf *b, size_t n);
+/* Append bytes. Returns 0 or -1 (sets oom; nothing appended). */
+int rbuf_append(struct rbuf *b, const void *p, size_t n);
+/* Drop the first n bytes. */
+void rbuf_consume(struct rbuf *b, size_t n);
+/* Take ownership of the bytes (caller frees with free()); b becomes empty. */
+char *rbuf_steal(struct rbuf *b, size_t *len);
+
+/* Protocol version a connection speaks: 2 (default) or 3 after HELLO 3. */
+enum { RESP2 = 2, RESP3 = 3 };
+
+/* Each appends one reply; errors are reported through b->oom. */
+void resp_simple(struct rbuf *b, const char *s);                /* +s\r\n */
+void resp_error(struct rbuf *b, const char *msg);               /* -msg\r\n (msg includes ERR ...) */
+void resp_errorf(struct rbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));                      /* - + formatted */
+void resp_int(struct rbuf *b, int64_t v);                       /* :v\r\n */
+void resp_bulk(struct rbuf *b, const void *p, size_t n);        /* $n\r\n...\r\n */
+void resp_bulk_cstr(struct rbuf *b, const char *s);
+void resp_null(struct rbuf *b, int proto);                      /* $-1 or _ */
+void resp_null_array(struct rbuf *b, int proto);                /* *-1 or _ */
+void resp_array(struct rbuf *b, size_t n);                      /* *n */
+void resp_map(struct rbuf *b, int proto, size_t n);             /* %n, or *2n in RESP2 */
+void resp_set(struct rbuf *b, int proto, size_t n);             /* ~n, or *n */
+void resp_double(struct rbuf *b, int proto, double d);          /* ,d or bulk string */
+void resp_bool(struct rbuf *b, int proto, bool v);              /* #t/#f or :1/:0 */
+void resp_verbatim(struct rbuf *b, int proto, const char *p, size_t n); /* =n txt: or bulk */
+
+#endif

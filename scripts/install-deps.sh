@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# install-deps.sh — installs every Debian package that building, testing and
+# running shardkv need. Idempotent: installs only what is missing. Works as
+# root or through sudo; used by `make run`, `make test`, CI and the Dockerfile.
+set -euo pipefail
+
+# Build and runtime libraries, then what the test suites drive.
+BUILD_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev llvm
+            libuv1-dev libjemalloc-dev libcjson-dev)
+TEST_PKGS=(libcriterion-dev redis-server redis-tools python3 python3-redis)
+
+case "${1:-all}" in
+    runtime) PKGS=("${BUILD_PKGS[@]}") ;;
+    all) PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}") ;;
+    *) echo "usage: $0 [runtime|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+        || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    SUDO=sudo
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Debian's redis-server package starts a system instance on 6379; tests start
+# their own on free ports, and `make run` wants 6379 for shardkv.
+if printf '%s\n' "${missing[@]}" | grep -qx redis-server; then
+    $SUDO systemctl stop redis-server 2>/dev/null || $SUDO service redis-server stop 2>/dev/null || true
+    $SUDO systemctl disable redis-server 2>/dev/null || true
+fi

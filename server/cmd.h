@@ -1,0 +1,79 @@
+/* cmd.h — the command table and the context a command runs in. A command's
+ * exec function runs on the thread that owns the shard of its key(s): it
+ * reads and writes only that shard's maps and appends its reply (RESP2/3
+ * bytes) to ctx->out, which travels back to the connection's thread. */
+#ifndef SKV_SERVER_CMD_H
+#define SKV_SERVER_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/resp.h"
+#include "protocol/resp_enc.h"
+#include "shard/kvmap.h"
+#include "shard/shard.h"
+
+/* Command flags (Redis's names where Redis has them). */
+enum {
+    CMD_WRITE = 1u << 0,     /* may modify the keyspace */
+    CMD_READONLY = 1u << 1,  /* reads only */
+    CMD_FAST = 1u << 2,      /* O(1) or O(log n) */
+    CMD_ADMIN = 1u << 3,     /* administrative */
+    CMD_NOAUTH = 1u << 4,    /* allowed before AUTH (AUTH, HELLO, QUIT) */
+    CMD_CONN = 1u << 5,      /* runs on the connection's thread, no key */
+    CMD_MULTIKEY = 1u << 6,  /* keys may live on several shards: fanned out */
+    CMD_ALLSHARDS = 1u << 7, /* runs on every shard, results merged (DBSIZE, KEYS) */
+};
+
+/* What a command sees while it runs on the owning shard's thread. */
+struct cmd_ctx {
+    struct shard *shard;        /* executing shard (this thread owns it) */
+    struct kvmap *db;           /* the selected database on this shard */
+    unsigned dbidx;             /* its index */
+    int proto;                  /* RESP2 or RESP3: how to encode replies */
+    size_t argc;                /* arguments including the command name */
+    const struct resp_arg *argv;/* borrowed for the call */
+    struct rbuf *out;           /* reply bytes go here */
+    int64_t now_ms;             /* one clock reading per batch: Redis also
+                                   freezes time within a command */
+    void *priv;                 /* per-command scratch for fanned-out parts */
+};
+
+typedef void (*cmd_exec_fn)(struct cmd_ctx *c);
+
+struct cmd_def {
+    const char *name;       /* lower case, as COMMAND reports it */
+    int arity;              /* Redis arity: >0 exact, <0 at least -arity */
+    uint32_t flags;         /* CMD_* */
+    int first_key;          /* Redis key spec: first key argument (0: none) */
+    int last_key;           /* last key argument, -1 for the last argument */
+    int key_step;           /* distance between keys */
+    cmd_exec_fn exec;       /* runs on the owner shard (or conn thread for CMD_CONN) */
+    const char *summary;    /* COMMAND DOCS summary */
+};
+
+/* Look a command up by name, case-insensitively. NULL if unknown. */
+const struct cmd_def *cmd_lookup(const char *name, size_t len);
+
+/* The whole table, for COMMAND COUNT/LIST/INFO/DOCS. *n gets its length. */
+const struct cmd_def *cmd_table(size_t *n);
+
+/* Arity check per Redis's rule. */
+static inline bool cmd_arity_ok(const struct cmd_def *d, size_t argc)
+{
+    return d->arity > 0 ? argc == (size_t)d->arity : argc >= (size_t)-d->arity;
+}
+
+/* Helpers for exec functions: parse arguments the way Redis does and reply
+ * the exact Redis error on failure (return false after replying). */
+bool cmd_arg_int64(struct cmd_ctx *c, const struct resp_arg *a, int64_t *v);
+bool cmd_arg_double(struct cmd_ctx *c, const struct resp_arg *a, long double *v);
+bool cmd_arg_eq(const struct resp_arg *a, const char *lit); /* case-insensitive */
+
+/* Standard replies. */
+void cmd_reply_ok(struct cmd_ctx *c);
+void cmd_reply_syntax(struct cmd_ctx *c);       /* -ERR syntax error */
+void cmd_reply_wrongtype(struct cmd_ctx *c);    /* -WRONGTYPE ... */
+
+#endif

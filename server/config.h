@@ -1,0 +1,89 @@
+/* config.h — server configuration: defaults, then a JSON file (--config),
+ * then SHARDKV_* environment variables, then command-line flags; the last
+ * one wins. One X-macro list declares every option once, so parsing, CONFIG
+ * GET/SET and the docs all come from the same table. Read on the main
+ * thread at start-up; CONFIG SET changes go through config_set. */
+#ifndef SKV_SERVER_CONFIG_H
+#define SKV_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The server's version, reported by --version, HELLO and INFO. */
+#ifndef SHARDKV_VERSION
+#define SHARDKV_VERSION "0.1.0"
+#endif
+
+/* X(name, field, type, default, min, max, mutable_at_runtime, help)
+ * type: INT (int64), SIZE (bytes, accepts 1kb/5mb/1gb like Redis), STR, BOOL, ENUM(loglevel). */
+struct config {
+    char *bind;               /* "127.0.0.1": address to listen on */
+    int port;                 /* 6379 */
+    unsigned threads;         /* workers = shards; 0 = online CPUs */
+    unsigned databases;       /* 16 */
+    unsigned maxclients;      /* 10000 */
+    unsigned timeout;         /* idle seconds before close; 0 = never */
+    char *requirepass;        /* NULL/empty = no auth */
+    int loglevel;             /* LOG_DEBUG..LOG_WARNING (log.h), "notice" default */
+    char *logfile;            /* NULL/empty = stderr */
+    char *dir;                /* data directory; NULL = no persistence */
+    char *dbfilename;         /* "dump.rdb" */
+    size_t proto_max_bulk_len;        /* 512 MB */
+    size_t client_query_buffer_limit; /* 1 GB */
+    size_t max_inline;                /* 64 KiB */
+    size_t max_multibulk;             /* 1,048,576 */
+    size_t client_output_buffer_limit;/* hard cap for one client's pending replies, 1 GB */
+    unsigned tcp_backlog;     /* 511 */
+    unsigned hz;              /* 10: cron frequency */
+    char *config_file;        /* path given by --config, NULL if none */
+};
+
+/* Fill cfg with defaults, then apply the JSON file named by --config (if
+ * any), SHARDKV_* environment variables, then argv flags. On error writes a
+ * one-line message to err (errlen bytes) and returns -1; the caller prints it
+ * and exits with status 2. --help/--version return 1 after printing. */
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* Free the strings inside cfg. */
+void config_deinit(struct config *cfg);
+
+/* CONFIG GET: call fn(name, value) for every option whose name matches the
+ * glob pattern (Redis stringmatch rules). value is formatted as Redis does. */
+void config_get(const struct config *cfg, const char *pattern,
+                void (*fn)(void *arg, const char *name, const char *value), void *arg);
+
+/* CONFIG SET one option. Returns 0, or -1 with a Redis-style error text in
+ * err (e.g. "Unknown option or number of arguments for CONFIG SET - 'foo'"),
+ * without the "ERR " prefix: the caller adds it.
+ *
+ * Threads: CONFIG SET runs on whichever worker owns the connection while the
+ * others read cfg. Numeric options are stored with __atomic_store_n, so a
+ * reader of a runtime-mutable option (maxclients, timeout, the size limits,
+ * hz) must load it with __atomic_load_n(&cfg->field, __ATOMIC_RELAXED).
+ * String options (requirepass, dir, dbfilename) are swapped the same way and
+ * the old string is kept until config_deinit, so a pointer a reader loaded
+ * stays valid. Immutable options (bind, port, threads, databases, logfile,
+ * tcp-backlog) are never written after config_load. */
+int config_set(struct config *cfg, const char *name, const char *value, char *err, size_t errlen);
+
+/* CONFIG SET name value [name value ...] (Redis 7.0): every pair is checked
+ * first (unknown name, immutable, bad value, duplicate name) and nothing is
+ * applied unless all are valid. Returns 0 or -1 with err as config_set. */
+int config_set_many(struct config *cfg, size_t n, const char *const *names,
+                    const char *const *values, char *err, size_t errlen);
+
+/* CONFIG GET pattern [pattern ...] (Redis 7.0): like config_get, but each
+ * option is reported once even when several patterns match it. */
+void config_get_many(const struct config *cfg, size_t npat, const char *const *patterns,
+                     void (*fn)(void *arg, const char *name, const char *value), void *arg);
+
+/* Redis's glob (stringmatch): '*', '?', '[a-z]', '[^x]', '\' escapes.
+ * Returns true if str[0..slen) matches pat[0..plen). Pure, any thread. */
+bool config_glob_match(const char *pat, size_t plen, const char *str, size_t slen, bool nocase);
+
+/* Parse a size with Redis's units (memtoll): "100", "1k" (1000), "1kb"
+ * (1024), "m"/"mb", "g"/"gb", case-insensitive. Returns 0 or -1. */
+int config_parse_size(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,163 @@
+/* kvmap.h — the per-shard hash map: binary-safe keys to string values, each
+ * with an optional absolute expiry in Unix milliseconds. Exactly one thread,
+ * the owner, may call any function on a map; debug builds (assert enabled)
+ * abort on a call from any other thread. Growth is incremental (two tables,
+ * a bounded number of buckets moved per step), so no call is O(n). */
+#ifndef SKV_SHARD_KVMAP_H
+#define SKV_SHARD_KVMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/mem.h"
+
+struct kvmap;
+struct kventry; /* one key with its value; borrowed views only */
+
+/* Expiry argument values for the setters. */
+#define KVMAP_NO_EXPIRE ((int64_t)-1)  /* the key has no TTL */
+#define KVMAP_KEEP_TTL ((int64_t)-2)   /* keep the old key's TTL, if any */
+
+/* Buckets per segment: the unit of write-epoch stamping and, later, of
+ * copy-on-write capture by snapshots. 64 keeps the per-segment epoch array
+ * at under 1 bit per bucket while a capture stays a few microseconds. */
+#define KVMAP_SEGMENT_BUCKETS 64
+
+/* Default limit on a value's length (Redis proto-max-bulk-len: 512 MB). */
+#define KVMAP_DEFAULT_MAX_VALUE ((size_t)512 * 1024 * 1024)
+/* Keys share the same bound; Redis allows 512 MB keys too. */
+#define KVMAP_DEFAULT_MAX_KEY ((size_t)512 * 1024 * 1024)
+
+/* Error codes (negative, returned directly). */
+enum {
+    KVMAP_ENOMEM = -1,     /* allocation failed; the map is unchanged */
+    KVMAP_ETOOBIG = -2,    /* key or value over the configured limit */
+    KVMAP_ENOTINT = -3,    /* value is not an integer in range (INCRBY) */
+    KVMAP_EOVERFLOW = -4,  /* increment would overflow int64 */
+};
+
+/* Human-readable text for a KVMAP_E* code. Static string. */
+const char *kvmap_strerror(int err);
+
+struct kvmap_stats {
+    uint64_t keys;           /* live entries (expired-but-unreaped count too) */
+    uint64_t keys_with_ttl;  /* entries that carry an expiry */
+    uint64_t buckets;        /* buckets in both tables */
+    double load_factor;      /* keys / buckets */
+    uint64_t resizes;        /* grows and shrinks started since create */
+    uint64_t rehashing;      /* 1 while an incremental rehash is under way */
+    uint64_t longest_chain;  /* longest chain seen by the last stats scan */
+    uint64_t expired;        /* keys removed because their TTL passed */
+    uint64_t epoch;          /* current write epoch */
+    int64_t used_memory;     /* bytes held by this map (usable sizes) */
+};
+
+/* Called before the first write after a snapshot cut to a segment that the
+ * snapshot has not captured yet (segment epoch < snapshot epoch), so that
+ * the snapshot can serialise it first. table is 0 or 1 (during a rehash),
+ * seg the segment index in that table. May read the map; must not write. */
+typedef void (*kvmap_capture_fn)(void *arg, struct kvmap *m, int table, size_t seg);
+
+/* Create an empty map charged to acct (borrowed; must outlive the map).
+ * The calling thread becomes the owner. Returns NULL on out-of-memory. */
+struct kvmap *kvmap_create(struct mem_acct *acct);
+
+/* Free every entry and the map. Owner thread only. */
+void kvmap_destroy(struct kvmap *m);
+
+/* Hand the map to the calling thread (e.g. after creating it on another
+ * thread before the shard thread started). Only safe while no other thread
+ * uses the map. */
+void kvmap_bind_owner(struct kvmap *m);
+
+/* Limits for keys and values; defaults are KVMAP_DEFAULT_MAX_*. */
+void kvmap_set_limits(struct kvmap *m, size_t max_key, size_t max_value);
+
+/* Look a key up. Lazy expiry: an entry whose expiry is <= now_ms is removed
+ * (counted in stats.expired) and NULL returned. The returned entry is
+ * borrowed and valid until the next call that may write this map. */
+struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_t now_ms);
+
+/* Set key to a string value. expire_ms: absolute Unix ms, KVMAP_NO_EXPIRE or
+ * KVMAP_KEEP_TTL. Integers that look canonical ("-12", not "012" or "+1")
+ * may be stored compactly; kventry_value gives the same bytes back.
+ * Returns 1 if the key was new, 0 if it replaced a value, or KVMAP_E*. */
+int kvmap_set(struct kvmap *m, const void *key, size_t klen, const void *val, size_t vlen,
+              int64_t expire_ms, int64_t now_ms);
+
+/* Set key to an integer (stored in 8 bytes). Same returns as kvmap_set. */
+int kvmap_set_int(struct kvmap *m, const void *key, size_t klen, int64_t v, int64_t expire_ms,
+                  int64_t now_ms);
+
+/* Add delta to the integer value of key (missing key counts as 0), keeping
+ * its TTL. On success stores the result in *out and returns 0; otherwise
+ * KVMAP_ENOTINT, KVMAP_EOVERFLOW or KVMAP_ENOMEM, and the map is unchanged. */
+int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, int64_t now_ms,
+                 int64_t *out);
+
+/* Remove key. Returns 1 if it existed (and was not expired), else 0. */
+int kvmap_del(struct kvmap *m, const void *key, size_t klen, int64_t now_ms);
+
+/* Set or clear the expiry of an existing entry (KVMAP_NO_EXPIRE clears).
+ * e must come from this map and be current. Counts as a write. */
+void kvmap_entry_set_expire(struct kvmap *m, struct kventry *e, int64_t expire_ms);
+
+/* Views into an entry, valid as long as the entry is. */
+const char *kventry_key(const struct kventry *e, size_t *klen);
+/* The value's bytes. An integer-encoded value is formatted into buf (which
+ * must hold 21 bytes) and buf is returned. */
+const char *kventry_value(const struct kventry *e, char buf[21], size_t *vlen);
+/* True with *v set when the value is held as an integer. */
+bool kventry_int(const struct kventry *e, int64_t *v);
+/* Absolute expiry in Unix ms, or KVMAP_NO_EXPIRE. */
+int64_t kventry_expire(const struct kventry *e);
+
+/* Number of entries, including expired ones not yet reaped. O(1). */
+uint64_t kvmap_count(const struct kvmap *m);
+
+/* Visit the entries of the buckets at cursor, return the next cursor (0 when
+ * the whole map has been visited). Redis's reverse-binary cursor: every key
+ * present for the whole scan is visited at least once across resizes. fn
+ * must not write the map. Expired entries are skipped, not reaped. */
+typedef void (*kvmap_visit_fn)(void *arg, const struct kventry *e);
+uint64_t kvmap_scan(struct kvmap *m, uint64_t cursor, int64_t now_ms, kvmap_visit_fn fn, void *arg);
+
+/* A random live entry or NULL if the map is empty. Borrowed. */
+struct kventry *kvmap_random(struct kvmap *m, int64_t now_ms);
+
+/* Remove every entry. O(n) in frees; callers that must not pause use
+ * kvmap_create + destroy the old map incrementally elsewhere. */
+void kvmap_clear(struct kvmap *m);
+
+/* Active expiry: scan buckets from an internal cursor, removing entries whose
+ * expiry <= now_ms, until budget_ns of monotonic time is spent or one full
+ * pass is done. Returns the number removed. Does nothing quickly when no
+ * entry has a TTL. */
+uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns);
+
+/* Incremental rehash work outside requests (idle time): move buckets until
+ * budget_ns is spent. Returns true while a rehash is still in progress. */
+bool kvmap_rehash_slice(struct kvmap *m, uint64_t budget_ns);
+
+/* Write epochs: every write stamps the segment it touches with the current
+ * epoch. kvmap_epoch_begin starts a snapshot cut at a new epoch E (returned)
+ * and arms capture: the first write to any segment whose stamp is < E calls
+ * fn first. kvmap_epoch_end disarms it. O(1). */
+uint64_t kvmap_epoch_begin(struct kvmap *m, kvmap_capture_fn fn, void *arg);
+void kvmap_epoch_end(struct kvmap *m);
+/* Epoch stamp of a segment (tests, snapshot cursor). */
+uint64_t kvmap_segment_epoch(const struct kvmap *m, int table, size_t seg);
+/* Mark a segment captured (stamp it with the current epoch). */
+void kvmap_segment_mark(struct kvmap *m, int table, size_t seg);
+/* Number of segments in table 0 or 1 (0 when that table is absent). */
+size_t kvmap_segments(const struct kvmap *m, int table);
+/* Visit every entry of one segment, expired ones included (snapshots write
+ * them with their TTL; the loader drops them). */
+void kvmap_segment_visit(struct kvmap *m, int table, size_t seg, kvmap_visit_fn fn, void *arg);
+
+/* Fill *st; walks chains to update longest_chain, so O(buckets): for INFO,
+ * not for hot paths. */
+void kvmap_stats(struct kvmap *m, struct kvmap_stats *st);
+
+#endif
