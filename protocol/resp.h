@@ -14,11 +14,18 @@ enum resp_status {
     RESP_ETOOBIG,  /* over a limit in struct resp_limits; same handling */
 };
 
-/* Every length a client controls, with Redis's defaults and config names. */
+/* Every length a client controls, with Redis's defaults and config names.
+ * A limit is checked before anything is allocated for it; going over one
+ * returns RESP_ETOOBIG with Redis's text for it. */
 struct resp_limits {
-    size_t max_inline;     /* inline line, bytes (64 KiB, PROTO_INLINE_MAX_SIZE) */
-    size_t max_multibulk;  /* arguments per command (1,048,576) */
-    size_t max_bulk;       /* one bulk argument (proto-max-bulk-len, 512 MB) */
+    size_t max_inline;     /* inline line, bytes before its '\n' (64 KiB,
+                              PROTO_INLINE_MAX_SIZE); like Redis, also the
+                              longest "*<count>" or "$<len>" line */
+    size_t max_multibulk;  /* arguments per command (1,048,576); a larger
+                              "*<count>" is "invalid multibulk length", as in
+                              Redis; also caps inline arguments */
+    size_t max_bulk;       /* one bulk argument (proto-max-bulk-len, 512 MB);
+                              larger is "invalid bulk length" */
 };
 
 /* Fill l with the defaults above. */
@@ -79,7 +86,16 @@ void resp_parser_reset(struct resp_parser *p);
  * caller skips such commands). On RESP_AGAIN, *used is 0 and the caller must
  * call again with the same bytes plus more (buf may move; offsets are kept).
  * *need, if not NULL, gets a hint of how many more bytes complete the
- * current bulk (0 if unknown), so big values can be read straight in. */
+ * current bulk (0 if unknown), so big values can be read straight in.
+ * On RESP_EPROTO/ETOOBIG, *used is 0, p->err holds the reply text (without
+ * the "ERR " prefix) and the parser has forgotten the partial command.
+ * Argument allocation failure is RESP_ETOOBIG "Protocol error: out of
+ * memory", never an abort. The result does not depend on how the bytes were
+ * split across calls. Deliberate differences from Redis 7.0, which scans its
+ * buffer with strchr: a NUL byte in an inline line ends the argument list
+ * (Redis waits for a '\n' beyond it), and a NUL in a count line makes it
+ * invalid (Redis waits). Like Redis, the two bytes after a bulk and the byte
+ * after a count line's '\r' are skipped without being checked. */
 enum resp_status resp_parse(struct resp_parser *p, const char *buf, size_t len,
                             struct resp_cmd *out, size_t *used, size_t *need);
 

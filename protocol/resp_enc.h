@@ -20,7 +20,9 @@ struct rbuf {
     bool oom;   /* a growth failed: the buffer's content is incomplete */
 };
 
+/* Make b empty; allocates nothing until the first append. */
 void rbuf_init(struct rbuf *b);
+/* Free b's bytes and make it empty again. */
 void rbuf_deinit(struct rbuf *b);
 /* Make room for n more bytes. Returns 0 or -1 (sets oom). */
 int rbuf_reserve(struct rbuf *b, size_t n);
@@ -34,14 +36,19 @@ char *rbuf_steal(struct rbuf *b, size_t *len);
 /* Protocol version a connection speaks: 2 (default) or 3 after HELLO 3. */
 enum { RESP2 = 2, RESP3 = 3 };
 
-/* Each appends one reply; errors are reported through b->oom. */
+/* Each appends one reply, whole or not at all; a growth failure sets b->oom
+ * and leaves the bytes before the call intact. CR and LF inside simple and
+ * error texts are turned into spaces (as Redis does), so no text can break
+ * the framing. Doubles use "%.17g" like Redis 7.0; inf, -inf and nan are
+ * spelled so in both forms (RESP2 sends them as bulk strings). */
 void resp_simple(struct rbuf *b, const char *s);                /* +s\r\n */
-void resp_error(struct rbuf *b, const char *msg);               /* -msg\r\n (msg includes ERR ...) */
+void resp_error(struct rbuf *b, const char *msg);               /* -msg\r\n (msg includes ERR ...;
+                                                                   a leading '-' is not doubled) */
 void resp_errorf(struct rbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));                      /* - + formatted */
 void resp_int(struct rbuf *b, int64_t v);                       /* :v\r\n */
 void resp_bulk(struct rbuf *b, const void *p, size_t n);        /* $n\r\n...\r\n */
-void resp_bulk_cstr(struct rbuf *b, const char *s);
+void resp_bulk_cstr(struct rbuf *b, const char *s);             /* resp_bulk of a C string, not NULL */
 void resp_null(struct rbuf *b, int proto);                      /* $-1 or _ */
 void resp_null_array(struct rbuf *b, int proto);                /* *-1 or _ */
 void resp_array(struct rbuf *b, size_t n);                      /* *n */

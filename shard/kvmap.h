@@ -56,7 +56,13 @@ struct kvmap_stats {
 /* Called before the first write after a snapshot cut to a segment that the
  * snapshot has not captured yet (segment epoch < snapshot epoch), so that
  * the snapshot can serialise it first. table is 0 or 1 (during a rehash),
- * seg the segment index in that table. May read the map; must not write. */
+ * seg the segment index in that table. May read the map through
+ * kvmap_segment_visit/_epoch/_mark, kvmap_segments and kvmap_count; must not
+ * write (kvmap_find, which may reap or rehash, counts as a write). The hook
+ * is called with the segment in its pre-write state, never mid-update.
+ * When a rehash completes, table 1 becomes table 0 (every old table-0
+ * segment has been captured by then), so a snapshot cursor should walk by
+ * stamps, re-reading kvmap_segments, rather than by fixed indices. */
 typedef void (*kvmap_capture_fn)(void *arg, struct kvmap *m, int table, size_t seg);
 
 /* Create an empty map charged to acct (borrowed; must outlive the map).
@@ -71,7 +77,8 @@ void kvmap_destroy(struct kvmap *m);
  * uses the map. */
 void kvmap_bind_owner(struct kvmap *m);
 
-/* Limits for keys and values; defaults are KVMAP_DEFAULT_MAX_*. */
+/* Limits for keys and values; defaults are KVMAP_DEFAULT_MAX_*. Lengths
+ * are stored in 32 bits, so limits above 4 GB - 1 are clamped to that. */
 void kvmap_set_limits(struct kvmap *m, size_t max_key, size_t max_value);
 
 /* Look a key up. Lazy expiry: an entry whose expiry is <= now_ms is removed
@@ -80,8 +87,10 @@ void kvmap_set_limits(struct kvmap *m, size_t max_key, size_t max_value);
 struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_t now_ms);
 
 /* Set key to a string value. expire_ms: absolute Unix ms, KVMAP_NO_EXPIRE or
- * KVMAP_KEEP_TTL. Integers that look canonical ("-12", not "012" or "+1")
- * may be stored compactly; kventry_value gives the same bytes back.
+ * KVMAP_KEEP_TTL (any other negative value means "already expired").
+ * Integers that look canonical ("-12", not "012" or "+1") may be stored
+ * compactly (today: those of 7 or more characters, below which the string
+ * is smaller); kventry_value gives the same bytes back.
  * Returns 1 if the key was new, 0 if it replaced a value, or KVMAP_E*. */
 int kvmap_set(struct kvmap *m, const void *key, size_t klen, const void *val, size_t vlen,
               int64_t expire_ms, int64_t now_ms);
@@ -92,16 +101,20 @@ int kvmap_set_int(struct kvmap *m, const void *key, size_t klen, int64_t v, int6
 
 /* Add delta to the integer value of key (missing key counts as 0), keeping
  * its TTL. On success stores the result in *out and returns 0; otherwise
- * KVMAP_ENOTINT, KVMAP_EOVERFLOW or KVMAP_ENOMEM, and the map is unchanged. */
+ * KVMAP_ENOTINT, KVMAP_EOVERFLOW, KVMAP_ENOMEM or KVMAP_ETOOBIG (key over
+ * its limit), and the map is unchanged. */
 int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, int64_t now_ms,
                  int64_t *out);
 
 /* Remove key. Returns 1 if it existed (and was not expired), else 0. */
 int kvmap_del(struct kvmap *m, const void *key, size_t klen, int64_t now_ms);
 
-/* Set or clear the expiry of an existing entry (KVMAP_NO_EXPIRE clears).
- * e must come from this map and be current. Counts as a write. */
-void kvmap_entry_set_expire(struct kvmap *m, struct kventry *e, int64_t expire_ms);
+/* Set or clear the expiry of an existing entry (KVMAP_NO_EXPIRE clears,
+ * KVMAP_KEEP_TTL does nothing). e must come from this map and be current.
+ * Counts as a write. Adding a TTL to an entry that had none may move it to
+ * a larger block: e is then stale (look the key up again if needed).
+ * Returns 0, or KVMAP_ENOMEM with the entry unchanged. */
+int kvmap_entry_set_expire(struct kvmap *m, struct kventry *e, int64_t expire_ms);
 
 /* Views into an entry, valid as long as the entry is. */
 const char *kventry_key(const struct kventry *e, size_t *klen);

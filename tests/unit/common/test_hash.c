@@ -1,5 +1,6 @@
 /* test_hash.c — SipHash against the published vectors, seeding, routing. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/hash.h"
