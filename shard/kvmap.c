@@ -109,9 +109,11 @@ static inline int64_t e_expire(const struct kventry *e)
     return t;
 }
 
+/* Redis keeps a key through the millisecond its expiry names and drops it
+ * after (expireIfNeeded: now > when); we follow it so replies match. */
 static inline bool e_expired(const struct kventry *e, int64_t now_ms)
 {
-    return (e->flags & EF_EXPIRE) && e_expire(e) <= now_ms;
+    return (e->flags & EF_EXPIRE) && e_expire(e) < now_ms;
 }
 
 static inline int64_t e_int(const struct kventry *e)
@@ -667,6 +669,11 @@ void kvmap_bind_owner(struct kvmap *m)
     m->owner = pthread_self();
 }
 
+size_t kvmap_max_value(const struct kvmap *m)
+{
+    return m->max_value;
+}
+
 void kvmap_set_limits(struct kvmap *m, size_t max_key, size_t max_value)
 {
     ASSERT_OWNER(m);
@@ -1026,7 +1033,7 @@ void kvmap_clear(struct kvmap *m)
 }
 
 struct expire_ctx {
-    int64_t now_ms;    /* entries with expiry <= now_ms are reaped */
+    int64_t now_ms;    /* entries with expiry < now_ms are reaped */
     uint64_t removed;  /* how many were */
 };
 

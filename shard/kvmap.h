@@ -81,7 +81,11 @@ void kvmap_bind_owner(struct kvmap *m);
  * are stored in 32 bits, so limits above 4 GB - 1 are clamped to that. */
 void kvmap_set_limits(struct kvmap *m, size_t max_key, size_t max_value);
 
-/* Look a key up. Lazy expiry: an entry whose expiry is <= now_ms is removed
+/* The value limit in force (what kvmap_set refuses above), so commands that
+ * grow a value (APPEND, SETRANGE) can refuse before building it. */
+size_t kvmap_max_value(const struct kvmap *m);
+
+/* Look a key up. Lazy expiry: an entry whose expiry is < now_ms is removed
  * (counted in stats.expired) and NULL returned. The returned entry is
  * borrowed and valid until the next call that may write this map. */
 struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_t now_ms);
@@ -144,7 +148,7 @@ struct kventry *kvmap_random(struct kvmap *m, int64_t now_ms);
 void kvmap_clear(struct kvmap *m);
 
 /* Active expiry: scan buckets from an internal cursor, removing entries whose
- * expiry <= now_ms, until budget_ns of monotonic time is spent or one full
+ * expiry < now_ms, until budget_ns of monotonic time is spent or one full
  * pass is done. Returns the number removed. Does nothing quickly when no
  * entry has a TTL. */
 uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns);

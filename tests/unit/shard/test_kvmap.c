@@ -384,9 +384,9 @@ Test(kvmap, incrby_rules)
     cr_assert_eq(out, 9);
     cr_assert_eq(kventry_expire(kvmap_find(m, "t", 1, NOW)), NOW + 100);
     /* An expired key counts as missing: starts from 0 without a TTL. */
-    cr_assert_eq(kvmap_incrby(m, "t", 1, 3, NOW + 100, &out), 0);
+    cr_assert_eq(kvmap_incrby(m, "t", 1, 3, NOW + 101, &out), 0);
     cr_assert_eq(out, 3);
-    cr_assert_eq(kventry_expire(kvmap_find(m, "t", 1, NOW + 100)), KVMAP_NO_EXPIRE);
+    cr_assert_eq(kventry_expire(kvmap_find(m, "t", 1, NOW + 101)), KVMAP_NO_EXPIRE);
     kvmap_destroy(m);
     cr_assert_eq(a.used, 0);
 }
@@ -400,8 +400,10 @@ Test(kvmap, lazy_expiry)
     cr_assert_not_null(kvmap_find(m, "e", 1, NOW + 99));
     stats(m, &st);
     cr_assert_eq(st.keys_with_ttl, 1);
-    /* Expiry is inclusive: at exactly the expiry time the key is gone. */
-    cr_assert_null(kvmap_find(m, "e", 1, NOW + 100));
+    /* As in Redis, the key lives through the millisecond its expiry names
+     * and is gone one millisecond later. */
+    cr_assert_not_null(kvmap_find(m, "e", 1, NOW + 100));
+    cr_assert_null(kvmap_find(m, "e", 1, NOW + 101));
     stats(m, &st);
     cr_assert_eq(st.expired, 1);
     cr_assert_eq(st.keys, 0);
@@ -414,7 +416,7 @@ Test(kvmap, lazy_expiry)
 
     /* SET over an expired key is an insert; KEEPTTL has nothing to keep. */
     kvmap_set(m, "e", 1, "v", 1, NOW + 100, NOW);
-    cr_assert_eq(kvmap_set(m, "e", 1, "w", 1, KVMAP_KEEP_TTL, NOW + 100), 1);
+    cr_assert_eq(kvmap_set(m, "e", 1, "w", 1, KVMAP_KEEP_TTL, NOW + 101), 1);
     cr_assert_eq(kventry_expire(kvmap_find(m, "e", 1, NOW + 1000)), KVMAP_NO_EXPIRE);
     stats(m, &st);
     cr_assert_eq(st.expired, 3);
@@ -488,7 +490,8 @@ Test(kvmap, ttl_keep_change_clear)
     cr_assert_eq(a.used, before_used, "in-place TTL changes must not allocate");
     stats(m, &st);
     cr_assert_eq(st.keys_with_ttl, 50);
-    cr_assert_eq(kvmap_expire_slice(m, NOW + 5, UINT64_MAX), 50);
+    cr_assert_eq(kvmap_expire_slice(m, NOW + 5, UINT64_MAX), 0);
+    cr_assert_eq(kvmap_expire_slice(m, NOW + 6, UINT64_MAX), 50);
     cr_assert_eq(kvmap_count(m), 50);
     kvmap_destroy(m);
     cr_assert_eq(a.used, 0);
@@ -512,13 +515,13 @@ Test(kvmap, active_expiry)
         kvmap_set(m, k, kl, v, vl, i % 3 == 0 ? NOW + 10 : NOW + 1000, NOW);
         soon += i % 3 == 0;
     }
-    cr_assert_eq(kvmap_expire_slice(m, NOW + 9, UINT64_MAX), 0);
+    cr_assert_eq(kvmap_expire_slice(m, NOW + 10, UINT64_MAX), 0);
     /* A zero budget still makes progress (one clock check per 64 buckets). */
-    uint64_t removed = kvmap_expire_slice(m, NOW + 10, 0);
+    uint64_t removed = kvmap_expire_slice(m, NOW + 11, 0);
     cr_assert_lt(removed, soon);
     unsigned calls = 0;
     uint64_t r;
-    while ((r = kvmap_expire_slice(m, NOW + 10, 0)) != 0 || removed < soon) {
+    while ((r = kvmap_expire_slice(m, NOW + 11, 0)) != 0 || removed < soon) {
         removed += r;
         cr_assert_lt(++calls, 100000);
     }
@@ -530,7 +533,7 @@ Test(kvmap, active_expiry)
     for (unsigned i = 0; i < 20000; i++)
         cr_assert_eq(has(m, i), i % 3 != 0);
     /* Everything else, in one generous slice. */
-    cr_assert_eq(kvmap_expire_slice(m, NOW + 1000, UINT64_MAX), 20000 - soon - (20000 / 3));
+    cr_assert_eq(kvmap_expire_slice(m, NOW + 1001, UINT64_MAX), 20000 - soon - (20000 / 3));
     cr_assert_eq(st.keys_with_ttl, 20000 - soon - 20000 / 3);
     stats(m, &st);
     cr_assert_eq(st.keys_with_ttl, 0);
@@ -647,7 +650,8 @@ Test(kvmap, random_returns_live_entries)
         size_t kl = mkkey(k, i);
         kvmap_entry_set_expire(m, kvmap_find(m, k, kl, NOW), NOW + 1);
     }
-    cr_assert_null(kvmap_random(m, NOW + 1));
+    cr_assert_not_null(kvmap_random(m, NOW + 1));
+    cr_assert_null(kvmap_random(m, NOW + 2));
     cr_assert_eq(kvmap_count(m), 0);
     kvmap_destroy(m);
     cr_assert_eq(a.used, 0);
