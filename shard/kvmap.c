@@ -1,7 +1,7 @@
 /* kvmap.c — the per-shard hash map: chained buckets with Redis-style
- * incremental rehash between two tables, one compact allocation per entry,
- * lazy and active expiry, and write epochs per segment for copy-on-write
- * snapshots. Runs only on the owner (shard) thread. */
+ * incremental rehash between two tables, one compact allocation per entry
+ * (laid out by kventry.c), lazy and active expiry, and write epochs per
+ * segment for copy-on-write snapshots. Runs only on the owner thread. */
 #include "shard/kvmap.h"
 
 #include <assert.h>
@@ -10,204 +10,7 @@
 
 #include "common/clock.h"
 #include "common/hash.h"
-
-/* ------------------------------------------------------------------------
- * Entries
- *
- * One allocation per key: the chain link, one flags byte, then
- *
- *   klen   1 byte, or 4 bytes with EF_KLEN4 (keys over 255 bytes)
- *   vlen   1 byte, or 4 bytes with EF_VLEN4; absent with EF_INT
- *   expire 8 bytes, absolute Unix ms; only with EF_EXPIRE
- *   key    klen bytes
- *   value  vlen bytes, or an int64 (8 bytes) with EF_INT
- *
- * Multi-byte fields are unaligned and read with memcpy. The hash is not
- * stored: a rehash recomputes it, which costs less than 8 bytes per key.
- * A 16-byte key with a 32-byte value takes 8 + 1 + 2 + 48 = 59 bytes, which
- * fits jemalloc's 64-byte size class.
- * ------------------------------------------------------------------------ */
-
-#define EF_EXPIRE 0x01u /* an expiry field is present */
-#define EF_INT 0x02u    /* the value is an int64, not bytes */
-#define EF_KLEN4 0x04u  /* klen is a 4-byte field */
-#define EF_VLEN4 0x08u  /* vlen is a 4-byte field */
-
-/* Longest length a 1-byte length field holds. */
-#define SHORT_LEN_MAX 255u
-/* Lengths are stored in at most 32 bits, so limits are clamped to this. */
-#define LEN_FIELD_MAX ((size_t)UINT32_MAX)
-/* The decimal form of any int64 is at most 20 bytes ("-9223372036854775808"). */
-#define INT_STR_MAX 20
-
-struct kventry {
-    struct kventry *next; /* next entry in the same bucket */
-    uint8_t flags;        /* EF_* */
-    uint8_t data[];       /* lengths, optional expiry, key, value (see above) */
-};
-
-/* Bytes before data[]: 9, not sizeof (which pads to 16). */
-#define ENTRY_HDR offsetof(struct kventry, data)
-
-static inline size_t load_len(const uint8_t *p, bool wide)
-{
-    if (wide) {
-        uint32_t v;
-        memcpy(&v, p, sizeof v);
-        return v;
-    }
-    return *p;
-}
-
-static inline uint8_t *store_len(uint8_t *p, size_t len, bool wide)
-{
-    if (wide) {
-        uint32_t v = (uint32_t)len;
-        memcpy(p, &v, sizeof v);
-        return p + sizeof v;
-    }
-    *p = (uint8_t)len;
-    return p + 1;
-}
-
-/* Bytes of the length fields for these flags. */
-static inline size_t lens_size(unsigned f)
-{
-    return ((f & EF_KLEN4) ? 4 : 1) + ((f & EF_INT) ? 0 : (f & EF_VLEN4) ? 4 : 1);
-}
-
-/* Offset of the key inside data[]. */
-static inline size_t key_off(unsigned f)
-{
-    return lens_size(f) + ((f & EF_EXPIRE) ? 8 : 0);
-}
-
-static inline size_t e_klen(const struct kventry *e)
-{
-    return load_len(e->data, e->flags & EF_KLEN4);
-}
-
-/* Stored value bytes: vlen, or 8 for an int. */
-static inline size_t e_vbytes(const struct kventry *e)
-{
-    if (e->flags & EF_INT)
-        return 8;
-    return load_len(e->data + ((e->flags & EF_KLEN4) ? 4 : 1), e->flags & EF_VLEN4);
-}
-
-static inline const uint8_t *e_key(const struct kventry *e)
-{
-    return e->data + key_off(e->flags);
-}
-
-static inline int64_t e_expire(const struct kventry *e)
-{
-    if (!(e->flags & EF_EXPIRE))
-        return KVMAP_NO_EXPIRE;
-    int64_t t;
-    memcpy(&t, e->data + lens_size(e->flags), sizeof t);
-    return t;
-}
-
-/* Redis keeps a key through the millisecond its expiry names and drops it
- * after (expireIfNeeded: now > when); we follow it so replies match. */
-static inline bool e_expired(const struct kventry *e, int64_t now_ms)
-{
-    return (e->flags & EF_EXPIRE) && e_expire(e) < now_ms;
-}
-
-static inline int64_t e_int(const struct kventry *e)
-{
-    int64_t v;
-    memcpy(&v, e_key(e) + e_klen(e), sizeof v);
-    return v;
-}
-
-static inline size_t e_size(const struct kventry *e)
-{
-    return ENTRY_HDR + key_off(e->flags) + e_klen(e) + e_vbytes(e);
-}
-
-static inline bool e_key_eq(const struct kventry *e, const void *key, size_t klen)
-{
-    return e_klen(e) == klen && (klen == 0 || memcmp(e_key(e), key, klen) == 0);
-}
-
-static inline uint64_t e_hash(const struct kventry *e)
-{
-    return hash_key(e_key(e), e_klen(e));
-}
-
-/* A value about to be stored: bytes, or an integer. */
-struct newval {
-    bool is_int;      /* store iv as an int64 */
-    int64_t iv;       /* the integer when is_int */
-    const void *val;  /* the bytes when !is_int */
-    size_t vlen;      /* their length */
-};
-
-/* Parse s[0..len) with Redis's string2ll rules: optional '-', then digits
- * without leading zeros ("0" itself is fine, "-0" is not), no '+', no
- * spaces, in int64 range. Exactly the strings that print back identically,
- * which is what makes integer encoding lossless. */
-static bool parse_int64(const char *s, size_t len, int64_t *out)
-{
-    if (len == 0 || len > INT_STR_MAX)
-        return false;
-    if (len == 1 && s[0] == '0') {
-        *out = 0;
-        return true;
-    }
-    size_t i = 0;
-    bool neg = false;
-    if (s[0] == '-') {
-        neg = true;
-        i = 1;
-        if (len == 1)
-            return false;
-    }
-    if (s[i] < '1' || s[i] > '9')
-        return false;
-    uint64_t v = 0;
-    for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (neg) {
-        if (v > (uint64_t)INT64_MAX + 1)
-            return false;
-        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
-    } else {
-        if (v > (uint64_t)INT64_MAX)
-            return false;
-        *out = (int64_t)v;
-    }
-    return true;
-}
-
-/* Decimal form of v into buf (at least 21 bytes, NUL-terminated); returns
- * its length. */
-static size_t format_int64(int64_t v, char *buf)
-{
-    char tmp[INT_STR_MAX];
-    size_t n = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    size_t len = 0;
-    if (v < 0)
-        buf[len++] = '-';
-    while (n)
-        buf[len++] = tmp[--n];
-    buf[len] = '\0';
-    return len;
-}
+#include "shard/kventry.h"
 
 /* ------------------------------------------------------------------------
  * Tables and the map
@@ -246,10 +49,10 @@ struct kvmap {
     int64_t used_memory;         /* usable bytes of this map's own blocks */
     size_t max_key;              /* key length limit */
     size_t max_value;            /* value length limit */
-    uint64_t keys_with_ttl;      /* entries with EF_EXPIRE */
+    uint64_t keys_with_ttl;      /* entries with KVENTRY_EXPIRE */
     uint64_t resizes;            /* grows and shrinks started */
     uint64_t expired;            /* entries reaped because their TTL passed */
-    uint64_t longest_chain;      /* from the last kvmap_stats walk */
+    uint64_t longest_chain;      /* longest chain built since the last resize began */
     uint64_t epoch;              /* current write epoch, stamped on writes */
     uint64_t capture_epoch;      /* epoch of the armed snapshot cut */
     kvmap_capture_fn capture_fn; /* armed capture hook, NULL when disarmed */
@@ -270,14 +73,6 @@ static inline bool rehashing(const struct kvmap *m)
 
 /* Allocation wrappers: charge acct and keep this map's own total, taken as
  * the change in acct->used so that it is exactly the usable size. */
-static void *map_alloc(struct kvmap *m, size_t n)
-{
-    int64_t before = m->acct->used;
-    void *p = mem_alloc(m->acct, n);
-    m->used_memory += m->acct->used - before;
-    return p;
-}
-
 static void *map_calloc(struct kvmap *m, size_t n)
 {
     int64_t before = m->acct->used;
@@ -291,6 +86,40 @@ static void map_free(struct kvmap *m, void *p)
     int64_t before = m->acct->used;
     mem_free(m->acct, p);
     m->used_memory += m->acct->used - before;
+}
+
+/* The same for entries, which kventry.c builds, resizes and frees. */
+static struct kventry *entry_new(struct kvmap *m, const void *key, size_t klen,
+                                 const struct kventry_val *v, int64_t expire_ms)
+{
+    int64_t before = m->acct->used;
+    struct kventry *e = kventry_new(m->acct, key, klen, v, expire_ms);
+    m->used_memory += m->acct->used - before;
+    return e;
+}
+
+static void entry_free(struct kvmap *m, struct kventry *e)
+{
+    int64_t before = m->acct->used;
+    kventry_free(m->acct, e);
+    m->used_memory += m->acct->used - before;
+}
+
+static struct kventry *entry_reserve(struct kvmap *m, struct kventry *e, size_t need)
+{
+    int64_t before = m->acct->used;
+    struct kventry *n = kventry_reserve(m->acct, e, need, m->max_value);
+    m->used_memory += m->acct->used - before;
+    return n;
+}
+
+static struct kventry *entry_copy_with_expire(struct kvmap *m, const struct kventry *e,
+                                              int64_t expire_ms)
+{
+    int64_t before = m->acct->used;
+    struct kventry *n = kventry_copy_with_expire(m->acct, e, expire_ms);
+    m->used_memory += m->acct->used - before;
+    return n;
 }
 
 static uint64_t next_pow2(uint64_t n)
@@ -361,6 +190,19 @@ static void touch(struct kvmap *m, int ti, uint64_t idx)
 
 static void check_resize_after_delete(struct kvmap *m);
 
+/* Record the length of the chain that starts at head. Called where an entry
+ * has just been linked, so the chain is already in cache; this keeps
+ * kvmap_stats O(1) (INFO runs it on every map) instead of walking every
+ * bucket. */
+static inline void note_chain(struct kvmap *m, const struct kventry *head)
+{
+    uint64_t n = 0;
+    for (; head; head = head->next)
+        n++;
+    if (n > m->longest_chain)
+        m->longest_chain = n;
+}
+
 /* The rehash is done: t[1] becomes t[0]. Segment indices of the old t[1]
  * now read as table 0; every old t[0] segment had been written (moved out
  * of), hence captured, so a snapshot cursor loses nothing by the rename. */
@@ -386,14 +228,15 @@ static void move_bucket(struct kvmap *m, uint64_t idx)
     touch(m, 0, idx);
     if (m->capture_fn) {
         for (struct kventry *x = e; x; x = x->next)
-            touch(m, 1, e_hash(x) & t1->mask);
+            touch(m, 1, kventry_hash(x) & t1->mask);
     }
     while (e) {
         struct kventry *next = e->next;
-        uint64_t d = e_hash(e) & t1->mask;
+        uint64_t d = kventry_hash(e) & t1->mask;
         t1->seg_epoch[d / KVMAP_SEGMENT_BUCKETS] = m->epoch;
         e->next = t1->bucket[d];
         t1->bucket[d] = e;
+        note_chain(m, e);
         t0->used--;
         t1->used++;
         e = next;
@@ -436,6 +279,7 @@ static void resize_start(struct kvmap *m, uint64_t size)
         return;
     m->rehash_idx = 0;
     m->resizes++;
+    m->longest_chain = 0; /* chains are rebuilt as buckets move */
     if (m->t[0].used == 0)
         rehash_finish(m); /* nothing to move: O(1) swap */
 }
@@ -468,7 +312,7 @@ static struct kventry **lookup(struct kvmap *m, const void *key, size_t klen, ui
     for (int t = 0; t <= (rehashing(m) ? 1 : 0); t++) {
         uint64_t i = h & m->t[t].mask;
         for (struct kventry **link = &m->t[t].bucket[i]; *link; link = &(*link)->next) {
-            if (e_key_eq(*link, key, klen)) {
+            if (kventry_key_eq(*link, key, klen)) {
                 *ti = t;
                 *idx = i;
                 return link;
@@ -485,44 +329,9 @@ static void remove_at(struct kvmap *m, int ti, uint64_t idx, struct kventry **li
     struct kventry *e = *link;
     *link = e->next;
     m->t[ti].used--;
-    if (e->flags & EF_EXPIRE)
+    if (e->flags & KVENTRY_EXPIRE)
         m->keys_with_ttl--;
-    map_free(m, e);
-}
-
-static struct kventry *entry_new(struct kvmap *m, const void *key, size_t klen,
-                                 const struct newval *nv, int64_t expire_ms)
-{
-    unsigned f = 0;
-    if (klen > SHORT_LEN_MAX)
-        f |= EF_KLEN4;
-    if (nv->is_int)
-        f |= EF_INT;
-    else if (nv->vlen > SHORT_LEN_MAX)
-        f |= EF_VLEN4;
-    if (expire_ms != KVMAP_NO_EXPIRE)
-        f |= EF_EXPIRE;
-    size_t vbytes = nv->is_int ? 8 : nv->vlen;
-    struct kventry *e = map_alloc(m, ENTRY_HDR + key_off(f) + klen + vbytes);
-    if (!e)
-        return NULL;
-    e->next = NULL;
-    e->flags = (uint8_t)f;
-    uint8_t *p = store_len(e->data, klen, f & EF_KLEN4);
-    if (!nv->is_int)
-        p = store_len(p, nv->vlen, f & EF_VLEN4);
-    if (f & EF_EXPIRE) {
-        memcpy(p, &expire_ms, sizeof expire_ms);
-        p += sizeof expire_ms;
-    }
-    if (klen)
-        memcpy(p, key, klen);
-    p += klen;
-    if (nv->is_int)
-        memcpy(p, &nv->iv, sizeof nv->iv);
-    else if (nv->vlen)
-        memcpy(p, nv->val, nv->vlen);
-    return e;
+    entry_free(m, e);
 }
 
 /* Link a new entry for a key known to be absent. */
@@ -534,8 +343,9 @@ static void insert_new(struct kvmap *m, struct kventry *e, uint64_t h)
     touch(m, ti, idx);
     e->next = m->t[ti].bucket[idx];
     m->t[ti].bucket[idx] = e;
+    note_chain(m, e);
     m->t[ti].used++;
-    if (e->flags & EF_EXPIRE)
+    if (e->flags & KVENTRY_EXPIRE)
         m->keys_with_ttl++;
 }
 
@@ -546,8 +356,8 @@ static void replace_at(struct kvmap *m, int ti, uint64_t idx, struct kventry **l
     struct kventry *old = *link;
     e->next = old->next;
     *link = e;
-    m->keys_with_ttl += (uint64_t)((e->flags & EF_EXPIRE) != 0) - ((old->flags & EF_EXPIRE) != 0);
-    map_free(m, old);
+    m->keys_with_ttl += (uint64_t)((e->flags & KVENTRY_EXPIRE) != 0) - ((old->flags & KVENTRY_EXPIRE) != 0);
+    entry_free(m, old);
 }
 
 /* Expiry argument to the value stored: anything below KEEP_TTL is a time
@@ -555,13 +365,22 @@ static void replace_at(struct kvmap *m, int ti, uint64_t idx, struct kventry **l
 static int64_t resolve_expire(int64_t expire_ms, const struct kventry *old_live)
 {
     if (expire_ms == KVMAP_KEEP_TTL)
-        return old_live ? e_expire(old_live) : KVMAP_NO_EXPIRE;
+        return old_live ? kventry_expire_ms(old_live) : KVMAP_NO_EXPIRE;
     if (expire_ms == KVMAP_NO_EXPIRE)
         return KVMAP_NO_EXPIRE;
     return expire_ms < 0 ? 0 : expire_ms;
 }
 
-static int set_value(struct kvmap *m, const void *key, size_t klen, const struct newval *nv,
+/* Should a new string value be stored as an int64? Only integers whose
+ * decimal form takes at least as many bytes as the int64 (7 digits + the
+ * 1-byte length field) are: below that the string is smaller, and INCR
+ * converts it on first use anyway. */
+static bool worth_int(const void *val, size_t vlen, int64_t *iv)
+{
+    return vlen >= 7 && kventry_parse_int64(val, vlen, iv);
+}
+
+static int set_value(struct kvmap *m, const void *key, size_t klen, const struct kventry_val *nv,
                      int64_t expire_ms, int64_t now_ms)
 {
     ASSERT_WRITABLE(m);
@@ -573,7 +392,7 @@ static int set_value(struct kvmap *m, const void *key, size_t klen, const struct
     uint64_t idx = 0;
     struct kventry **link = lookup(m, key, klen, h, &ti, &idx);
     struct kventry *old = link ? *link : NULL;
-    bool old_live = old && !e_expired(old, now_ms);
+    bool old_live = old && !kventry_expired(old, now_ms);
     struct kventry *e = entry_new(m, key, klen, nv, resolve_expire(expire_ms, old_live ? old : NULL));
     if (!e)
         return KVMAP_ENOMEM;
@@ -643,7 +462,7 @@ static void free_chains(struct kvmap *m, struct kvtable *t, bool capture)
         t->bucket[i] = NULL;
         while (e) {
             struct kventry *next = e->next;
-            map_free(m, e);
+            entry_free(m, e);
             e = next;
         }
     }
@@ -677,8 +496,8 @@ size_t kvmap_max_value(const struct kvmap *m)
 void kvmap_set_limits(struct kvmap *m, size_t max_key, size_t max_value)
 {
     ASSERT_OWNER(m);
-    m->max_key = max_key < LEN_FIELD_MAX ? max_key : LEN_FIELD_MAX;
-    m->max_value = max_value < LEN_FIELD_MAX ? max_value : LEN_FIELD_MAX;
+    m->max_key = max_key < KVENTRY_LEN_MAX ? max_key : KVENTRY_LEN_MAX;
+    m->max_value = max_value < KVENTRY_LEN_MAX ? max_value : KVENTRY_LEN_MAX;
 }
 
 struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
@@ -690,7 +509,7 @@ struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_
     struct kventry **link = lookup(m, key, klen, hash_key(key, klen), &ti, &idx);
     if (!link)
         return NULL;
-    if (e_expired(*link, now_ms)) {
+    if (kventry_expired(*link, now_ms)) {
         remove_at(m, ti, idx, link);
         m->expired++;
         check_resize_after_delete(m);
@@ -702,11 +521,8 @@ struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_
 int kvmap_set(struct kvmap *m, const void *key, size_t klen, const void *val, size_t vlen,
               int64_t expire_ms, int64_t now_ms)
 {
-    struct newval nv = {.val = val, .vlen = vlen};
-    /* Only integers whose decimal form takes at least as many bytes as the
-     * int64 (7 digits + the 1-byte length field) are converted: below that
-     * the string is smaller, and INCR converts it on first use anyway. */
-    if (vlen >= 7 && vlen <= m->max_value && parse_int64(val, vlen, &nv.iv))
+    struct kventry_val nv = {.val = val, .vlen = vlen};
+    if (vlen <= m->max_value && worth_int(val, vlen, &nv.iv))
         nv.is_int = true;
     return set_value(m, key, klen, &nv, expire_ms, now_ms);
 }
@@ -714,7 +530,7 @@ int kvmap_set(struct kvmap *m, const void *key, size_t klen, const void *val, si
 int kvmap_set_int(struct kvmap *m, const void *key, size_t klen, int64_t v, int64_t expire_ms,
                   int64_t now_ms)
 {
-    struct newval nv = {.is_int = true, .iv = v};
+    struct kventry_val nv = {.is_int = true, .iv = v};
     return set_value(m, key, klen, &nv, expire_ms, now_ms);
 }
 
@@ -729,13 +545,13 @@ int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, i
     int ti = 0;
     uint64_t idx = 0;
     struct kventry **link = lookup(m, key, klen, h, &ti, &idx);
-    if (link && e_expired(*link, now_ms)) {
+    if (link && kventry_expired(*link, now_ms)) {
         /* Logically absent already; reaping it changes nothing visible. */
         remove_at(m, ti, idx, link);
         m->expired++;
         link = NULL;
     }
-    struct newval nv = {.is_int = true};
+    struct kventry_val nv = {.is_int = true};
     if (!link) {
         nv.iv = delta;
         struct kventry *e = entry_new(m, key, klen, &nv, KVMAP_NO_EXPIRE);
@@ -747,26 +563,154 @@ int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, i
     }
     struct kventry *old = *link;
     int64_t cur;
-    if (old->flags & EF_INT) {
-        cur = e_int(old);
+    if (old->flags & KVENTRY_INT) {
+        cur = kventry_ival(old);
     } else {
-        const char *s = (const char *)e_key(old) + e_klen(old);
-        if (!parse_int64(s, e_vbytes(old), &cur))
+        const char *s = (const char *)kventry_keyp(old) + kventry_klen(old);
+        if (!kventry_parse_int64(s, kventry_vbytes(old), &cur))
             return KVMAP_ENOTINT;
     }
     if ((delta > 0 && cur > INT64_MAX - delta) || (delta < 0 && cur < INT64_MIN - delta))
         return KVMAP_EOVERFLOW;
     nv.iv = cur + delta;
-    if (old->flags & EF_INT) {
+    if (old->flags & KVENTRY_INT) {
         touch(m, ti, idx);
-        memcpy((uint8_t *)e_key(old) + e_klen(old), &nv.iv, sizeof nv.iv);
+        kventry_ival_store(old, nv.iv);
     } else {
-        struct kventry *e = entry_new(m, key, klen, &nv, e_expire(old));
+        struct kventry *e = entry_new(m, key, klen, &nv, kventry_expire_ms(old));
         if (!e)
             return KVMAP_ENOMEM;
         replace_at(m, ti, idx, link, e);
     }
     *out = nv.iv;
+    return 0;
+}
+
+/* Where a key's live entry is, for commands that edit a value in place. */
+struct edit_pos {
+    uint64_t h;             /* hash of the key */
+    struct kventry **link;  /* link to the key's entry, NULL when absent */
+    int ti;                 /* table of that entry */
+    uint64_t idx;           /* its bucket */
+    bool live;              /* the entry exists and has not expired */
+};
+
+static void edit_find(struct kvmap *m, const void *key, size_t klen, int64_t now_ms,
+                      struct edit_pos *p)
+{
+    rehash_step(m, STEP_BUCKETS);
+    p->h = hash_key(key, klen);
+    p->ti = 0;
+    p->idx = 0;
+    p->link = lookup(m, key, klen, p->h, &p->ti, &p->idx);
+    p->live = p->link && !kventry_expired(*p->link, now_ms);
+}
+
+/* Store a new entry for a key whose old entry, if any, has expired: the
+ * expired one is replaced (and counted) only once e exists, so running out
+ * of memory before this point leaves the map as it was. */
+static void edit_insert(struct kvmap *m, struct edit_pos *p, struct kventry *e)
+{
+    if (!p->link) {
+        insert_new(m, e, p->h);
+        return;
+    }
+    replace_at(m, p->ti, p->idx, p->link, e);
+    m->expired++;
+}
+
+/* Make room for need value bytes in the live entry at p and return it.
+ * Capture comes first: kventry_reserve reallocs, which frees the old block
+ * the hook would read. If the realloc fails, the segment has only been
+ * captured and stamped, which changes no value: the map is unchanged. */
+static struct kventry *edit_grow(struct kvmap *m, struct edit_pos *p, size_t need)
+{
+    struct kventry *e = *p->link;
+    touch(m, p->ti, p->idx);
+    if (!(e->flags & KVENTRY_INT) && need <= kventry_room(e))
+        return e;
+    struct kventry *n = entry_reserve(m, e, need);
+    if (n)
+        *p->link = n; /* the block may have moved */
+    return n;
+}
+
+int kvmap_append(struct kvmap *m, const void *key, size_t klen, const void *data, size_t len,
+                 int64_t now_ms, size_t *newlen)
+{
+    ASSERT_WRITABLE(m);
+    if (klen > m->max_key || len > m->max_value)
+        return KVMAP_ETOOBIG;
+    struct edit_pos p;
+    edit_find(m, key, klen, now_ms, &p);
+    if (!p.live) {
+        /* A new key is stored exactly as SET would store it. */
+        struct kventry_val v = {.val = data, .vlen = len};
+        if (worth_int(data, len, &v.iv))
+            v.is_int = true;
+        struct kventry *e = entry_new(m, key, klen, &v, KVMAP_NO_EXPIRE);
+        if (!e)
+            return KVMAP_ENOMEM;
+        edit_insert(m, &p, e);
+        *newlen = len;
+        return 0;
+    }
+    size_t cur = kventry_strlen(*p.link);
+    if (cur > m->max_value - len)
+        return KVMAP_ETOOBIG;
+    *newlen = cur + len;
+    if (len == 0)
+        return 0; /* nothing to write; an int stays an int */
+    struct kventry *e = edit_grow(m, &p, cur + len);
+    if (!e)
+        return KVMAP_ENOMEM;
+    memcpy(kventry_valp(e) + cur, data, len);
+    kventry_set_vlen(e, cur + len);
+    return 0;
+}
+
+int kvmap_setrange(struct kvmap *m, const void *key, size_t klen, size_t offset, const void *data,
+                   size_t len, int64_t now_ms, size_t *newlen)
+{
+    ASSERT_WRITABLE(m);
+    /* With bytes to write, the limit does not depend on the old value; with
+     * none, Redis replies the length without checking it. */
+    if (len > 0 && (klen > m->max_key || offset > m->max_value || len > m->max_value - offset))
+        return KVMAP_ETOOBIG;
+    struct edit_pos p;
+    edit_find(m, key, klen, now_ms, &p);
+    size_t cur = p.live ? kventry_strlen(*p.link) : 0;
+    if (len == 0) {
+        *newlen = cur; /* Redis writes nothing and creates no key */
+        return 0;
+    }
+    size_t end = offset + len;
+    if (!p.live) {
+        struct kventry_val v = {.vlen = end}; /* bytes filled below */
+        if (offset == 0 && worth_int(data, len, &v.iv))
+            v.is_int = true; /* as SET would store it */
+        struct kventry *e = entry_new(m, key, klen, &v, KVMAP_NO_EXPIRE);
+        if (!e)
+            return KVMAP_ENOMEM;
+        if (!v.is_int) {
+            memset(kventry_valp(e), 0, offset);
+            memcpy(kventry_valp(e) + offset, data, len);
+        }
+        edit_insert(m, &p, e);
+        *newlen = end;
+        return 0;
+    }
+    size_t need = end > cur ? end : cur;
+    struct kventry *e = edit_grow(m, &p, need);
+    if (!e)
+        return KVMAP_ENOMEM;
+    uint8_t *v = kventry_valp(e);
+    if (offset > cur)
+        memset(v + cur, 0, offset - cur);
+    memcpy(v + offset, data, len);
+    if (need > cur)
+        kventry_set_vlen(e, need);
+    *newlen = need;
     return 0;
 }
 
@@ -779,7 +723,7 @@ int kvmap_del(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
     struct kventry **link = lookup(m, key, klen, hash_key(key, klen), &ti, &idx);
     if (!link)
         return 0;
-    bool live = !e_expired(*link, now_ms);
+    bool live = !kventry_expired(*link, now_ms);
     remove_at(m, ti, idx, link);
     if (!live)
         m->expired++;
@@ -795,7 +739,7 @@ int kvmap_entry_set_expire(struct kvmap *m, struct kventry *e, int64_t expire_ms
     if (expire_ms < KVMAP_NO_EXPIRE)
         expire_ms = 0;
     /* Find the link to e: needed to stamp its segment and to relink it. */
-    uint64_t h = e_hash(e);
+    uint64_t h = kventry_hash(e);
     struct kventry **link = NULL;
     int ti = 0;
     uint64_t idx = 0;
@@ -813,73 +757,33 @@ int kvmap_entry_set_expire(struct kvmap *m, struct kventry *e, int64_t expire_ms
     assert(link && "kvmap_entry_set_expire: entry not in this map");
     if (!link)
         return 0;
-    size_t lens = lens_size(e->flags);
-    size_t body = e_klen(e) + e_vbytes(e); /* key and value bytes */
     if (expire_ms == KVMAP_NO_EXPIRE) {
-        if (!(e->flags & EF_EXPIRE))
+        if (!(e->flags & KVENTRY_EXPIRE))
             return 0;
         touch(m, ti, idx);
-        memmove(e->data + lens, e->data + lens + 8, body);
-        e->flags &= (uint8_t)~EF_EXPIRE;
+        kventry_expire_remove(e);
         m->keys_with_ttl--;
         return 0;
     }
-    if (e->flags & EF_EXPIRE) {
+    if (e->flags & KVENTRY_EXPIRE) {
         touch(m, ti, idx);
-        memcpy(e->data + lens, &expire_ms, sizeof expire_ms);
+        kventry_expire_store(e, expire_ms);
         return 0;
     }
-    size_t need = e_size(e) + 8;
-    if (need <= mem_usable(e)) {
+    if (kventry_expire_fits(e)) {
         /* The size class has room: shift key and value in place. */
         touch(m, ti, idx);
-        memmove(e->data + lens + 8, e->data + lens, body);
+        kventry_expire_insert(e, expire_ms);
     } else {
-        struct kventry *n = map_alloc(m, need);
+        struct kventry *n = entry_copy_with_expire(m, e, expire_ms);
         if (!n)
             return KVMAP_ENOMEM;
         touch(m, ti, idx);
-        n->flags = e->flags;
-        memcpy(n->data, e->data, lens);
-        memcpy(n->data + lens + 8, e->data + lens, body);
-        n->next = e->next;
         *link = n;
-        map_free(m, e);
-        e = n;
+        entry_free(m, e);
     }
-    memcpy(e->data + lens, &expire_ms, sizeof expire_ms);
-    e->flags |= EF_EXPIRE;
     m->keys_with_ttl++;
     return 0;
-}
-
-const char *kventry_key(const struct kventry *e, size_t *klen)
-{
-    *klen = e_klen(e);
-    return (const char *)e_key(e);
-}
-
-const char *kventry_value(const struct kventry *e, char buf[21], size_t *vlen)
-{
-    if (e->flags & EF_INT) {
-        *vlen = format_int64(e_int(e), buf);
-        return buf;
-    }
-    *vlen = e_vbytes(e);
-    return (const char *)e_key(e) + e_klen(e);
-}
-
-bool kventry_int(const struct kventry *e, int64_t *v)
-{
-    if (!(e->flags & EF_INT))
-        return false;
-    *v = e_int(e);
-    return true;
-}
-
-int64_t kventry_expire(const struct kventry *e)
-{
-    return e_expire(e);
 }
 
 uint64_t kvmap_count(const struct kvmap *m)
@@ -943,7 +847,7 @@ static void scan_bucket(struct kvmap *m, int ti, uint64_t idx, void *ctx)
 {
     struct scan_ctx *c = ctx;
     for (struct kventry *e = m->t[ti].bucket[idx]; e; e = e->next)
-        if (!e_expired(e, c->now_ms))
+        if (!kventry_expired(e, c->now_ms))
             c->fn(c->arg, e);
 }
 
@@ -1001,7 +905,7 @@ struct kventry *kvmap_random(struct kvmap *m, int64_t now_ms)
         struct kventry **link = &m->t[ti].bucket[idx];
         while (k--)
             link = &(*link)->next;
-        if (!e_expired(*link, now_ms))
+        if (!kventry_expired(*link, now_ms))
             return *link;
         remove_at(m, ti, idx, link);
         m->expired++;
@@ -1042,7 +946,7 @@ static void expire_bucket(struct kvmap *m, int ti, uint64_t idx, void *ctx)
     struct expire_ctx *c = ctx;
     struct kventry **link = &m->t[ti].bucket[idx];
     while (*link) {
-        if (e_expired(*link, c->now_ms)) {
+        if (kventry_expired(*link, c->now_ms)) {
             remove_at(m, ti, idx, link);
             c->removed++;
         } else {
@@ -1147,17 +1051,6 @@ void kvmap_segment_visit(struct kvmap *m, int table, size_t seg, kvmap_visit_fn 
 void kvmap_stats(struct kvmap *m, struct kvmap_stats *st)
 {
     ASSERT_OWNER(m);
-    uint64_t longest = 0;
-    for (int t = 0; t < 2; t++) {
-        for (uint64_t i = 0; i < m->t[t].size; i++) {
-            uint64_t len = 0;
-            for (struct kventry *e = m->t[t].bucket[i]; e; e = e->next)
-                len++;
-            if (len > longest)
-                longest = len;
-        }
-    }
-    m->longest_chain = longest;
     memset(st, 0, sizeof *st);
     st->keys = kvmap_count(m);
     st->keys_with_ttl = m->keys_with_ttl;
@@ -1165,7 +1058,7 @@ void kvmap_stats(struct kvmap *m, struct kvmap_stats *st)
     st->load_factor = st->buckets ? (double)st->keys / (double)st->buckets : 0.0;
     st->resizes = m->resizes;
     st->rehashing = rehashing(m) ? 1 : 0;
-    st->longest_chain = longest;
+    st->longest_chain = m->longest_chain;
     st->expired = m->expired;
     st->epoch = m->epoch;
     st->used_memory = m->used_memory;

@@ -47,7 +47,7 @@ struct kvmap_stats {
     double load_factor;      /* keys / buckets */
     uint64_t resizes;        /* grows and shrinks started since create */
     uint64_t rehashing;      /* 1 while an incremental rehash is under way */
-    uint64_t longest_chain;  /* longest chain seen by the last stats scan */
+    uint64_t longest_chain;  /* longest chain built since the last resize began */
     uint64_t expired;        /* keys removed because their TTL passed */
     uint64_t epoch;          /* current write epoch */
     int64_t used_memory;     /* bytes held by this map (usable sizes) */
@@ -81,8 +81,8 @@ void kvmap_bind_owner(struct kvmap *m);
  * are stored in 32 bits, so limits above 4 GB - 1 are clamped to that. */
 void kvmap_set_limits(struct kvmap *m, size_t max_key, size_t max_value);
 
-/* The value limit in force (what kvmap_set refuses above), so commands that
- * grow a value (APPEND, SETRANGE) can refuse before building it. */
+/* The value limit in force (what kvmap_set, kvmap_append and
+ * kvmap_setrange refuse above), for commands that check a length first. */
 size_t kvmap_max_value(const struct kvmap *m);
 
 /* Look a key up. Lazy expiry: an entry whose expiry is < now_ms is removed
@@ -109,6 +109,31 @@ int kvmap_set_int(struct kvmap *m, const void *key, size_t klen, int64_t v, int6
  * its limit), and the map is unchanged. */
 int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, int64_t now_ms,
                  int64_t *out);
+
+/* Append len bytes of data (borrowed) to key's value, keeping its TTL; a
+ * missing or expired key is created with data as its value (stored as
+ * kvmap_set would store it). An integer-encoded value becomes its decimal
+ * text first. The value grows in place, with spare room chosen like
+ * Redis's sds strings (double up to 1 MB, then 1 MB more), so n appends
+ * cost O(total length), not O(n * length); only appended values carry the
+ * room, plain sets stay compact. Counts as a write (epoch stamp, capture).
+ * On success sets *newlen to the value's new length and returns 0;
+ * otherwise KVMAP_ETOOBIG (key over its limit, or the result over the value
+ * limit; decided before any allocation) or KVMAP_ENOMEM, and the map is
+ * unchanged. Owner thread only. */
+int kvmap_append(struct kvmap *m, const void *key, size_t klen, const void *data, size_t len,
+                 int64_t now_ms, size_t *newlen);
+
+/* Overwrite key's value at offset with len bytes of data (borrowed),
+ * zero-filling any gap past the old end, and keep its TTL, as SETRANGE
+ * does. With len 0 nothing is written, no key is created and no limit is
+ * checked (Redis's order): *newlen is the current length (0 for a missing
+ * key) and 0 is returned. A missing or expired key with len > 0 is created.
+ * Growth, integer conversion, write accounting and returns are as for
+ * kvmap_append (ETOOBIG when offset + len is over the value limit). Owner
+ * thread only. */
+int kvmap_setrange(struct kvmap *m, const void *key, size_t klen, size_t offset, const void *data,
+                   size_t len, int64_t now_ms, size_t *newlen);
 
 /* Remove key. Returns 1 if it existed (and was not expired), else 0. */
 int kvmap_del(struct kvmap *m, const void *key, size_t klen, int64_t now_ms);
@@ -173,8 +198,8 @@ size_t kvmap_segments(const struct kvmap *m, int table);
  * them with their TTL; the loader drops them). */
 void kvmap_segment_visit(struct kvmap *m, int table, size_t seg, kvmap_visit_fn fn, void *arg);
 
-/* Fill *st; walks chains to update longest_chain, so O(buckets): for INFO,
- * not for hot paths. */
+/* Fill *st. O(1): every figure is a counter the map keeps up to date, so
+ * INFO may ask as often as it likes. */
 void kvmap_stats(struct kvmap *m, struct kvmap_stats *st);
 
 #endif

@@ -1008,3 +1008,594 @@ Test(kvmap, enomem_leaves_the_map_unchanged)
     cr_assert_eq(a.used, 0);
 }
 #endif
+
+/* ---- APPEND and SETRANGE in place ------------------------------------- */
+
+/* Assert that key holds exactly want[0..wlen). */
+static void expect_bytes(struct kvmap *m, const void *key, size_t klen, const void *want,
+                         size_t wlen)
+{
+    struct kventry *e = kvmap_find(m, key, klen, NOW);
+    cr_assert_not_null(e, "key missing");
+    char buf[21];
+    size_t vl;
+    const char *v = kventry_value(e, buf, &vl);
+    cr_assert_eq(vl, wlen, "length %zu, want %zu", vl, wlen);
+    cr_assert(wlen == 0 || memcmp(v, want, wlen) == 0, "wrong bytes");
+}
+
+/* A model of one key's value: what APPEND/SETRANGE must produce. */
+struct model {
+    unsigned char *buf;  /* the expected bytes */
+    size_t len;          /* their length */
+    bool exists;         /* the key exists */
+};
+
+static void model_write(struct model *x, size_t off, const void *d, size_t n)
+{
+    size_t end = off + n > x->len ? off + n : x->len;
+    x->buf = realloc(x->buf, end ? end : 1);
+    cr_assert_not_null(x->buf);
+    if (off > x->len)
+        memset(x->buf + x->len, 0, off - x->len);
+    memcpy(x->buf + off, d, n);
+    x->len = end;
+    x->exists = true;
+}
+
+/* Random APPEND, SETRANGE, SET and DEL on many keys (some over 255 bytes
+ * long), with binary data, while the table grows through rehashes; every
+ * reply and, at the end, every value is checked against a model. */
+Test(kvmap, append_setrange_round_trips_binary)
+{
+    struct mem_acct a = {0};
+    struct kvmap *m = kvmap_create(&a);
+    enum { NKEYS = 600, ROUNDS = 30000 };
+    struct model *x = calloc(NKEYS, sizeof *x);
+    char *keys = malloc((size_t)NKEYS * 300);
+    size_t klen[NKEYS];
+    for (unsigned i = 0; i < NKEYS; i++) {
+        klen[i] = i % 10 == 0 ? 300 : 1 + i % 40;
+        for (size_t j = 0; j < klen[i]; j++)
+            keys[i * 300 + j] = (char)(i * 7 + j * 13); /* NULs included */
+        memcpy(keys + i * 300, &i, sizeof i);
+    }
+    unsigned char data[700];
+    uint64_t rng = 88172645463325252ULL;
+    for (unsigned r = 0; r < ROUNDS; r++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        unsigned i = (unsigned)(rng % NKEYS);
+        const char *k = keys + i * 300;
+        size_t n = (size_t)(rng >> 20) % (r % 100 == 0 ? sizeof data : 40);
+        for (size_t j = 0; j < n; j++)
+            data[j] = (unsigned char)((rng >> (j % 56)) + j);
+        size_t got = 12345;
+        switch ((rng >> 40) % 8) {
+        case 0: case 1: case 2: case 3:
+            cr_assert_eq(kvmap_append(m, k, klen[i], data, n, NOW, &got), 0);
+            model_write(&x[i], x[i].exists ? x[i].len : 0, data, n);
+            cr_assert_eq(got, x[i].len);
+            break;
+        case 4: case 5: {
+            size_t off = (size_t)(rng >> 48) % (x[i].len + 300);
+            cr_assert_eq(kvmap_setrange(m, k, klen[i], off, data, n, NOW, &got), 0);
+            if (n > 0)
+                model_write(&x[i], off, data, n);
+            cr_assert_eq(got, x[i].exists ? x[i].len : 0);
+            break;
+        }
+        case 6:
+            cr_assert_geq(kvmap_set(m, k, klen[i], data, n, KVMAP_NO_EXPIRE, NOW), 0);
+            x[i].len = 0;
+            model_write(&x[i], 0, data, n);
+            break;
+        default:
+            cr_assert_eq(kvmap_del(m, k, klen[i], NOW), x[i].exists ? 1 : 0);
+            x[i].exists = false;
+            x[i].len = 0;
+        }
+    }
+    struct kvmap_stats st;
+    stats(m, &st);
+    cr_assert_gt(st.resizes, 3, "the table should have grown while editing");
+    cr_assert_eq(st.used_memory, a.used);
+    unsigned live = 0;
+    for (unsigned i = 0; i < NKEYS; i++) {
+        if (x[i].exists) {
+            expect_bytes(m, keys + i * 300, klen[i], x[i].buf, x[i].len);
+            live++;
+        } else {
+            cr_assert_null(kvmap_find(m, keys + i * 300, klen[i], NOW));
+        }
+        free(x[i].buf);
+    }
+    cr_assert_eq(kvmap_count(m), live);
+    free(x);
+    free(keys);
+    kvmap_destroy(m);
+    cr_assert_eq(a.used, 0);
+    cr_assert_eq(a.allocs, a.frees);
+}
+
+Test(kvmap, append_setrange_on_int_encoded_values)
+{
+    struct mem_acct a = {0};
+    struct kvmap *m = kvmap_create(&a);
+    size_t n = 0;
+    int64_t iv;
+    /* A new key from APPEND is stored as SET stores it: an int64 here. */
+    cr_assert_eq(kvmap_append(m, "n", 1, "1234567890", 10, NOW, &n), 0);
+    cr_assert_eq(n, 10);
+    cr_assert(kventry_int(kvmap_find(m, "n", 1, NOW), &iv));
+    cr_assert_eq(iv, 1234567890);
+    /* Appending nothing writes nothing: still an int. */
+    cr_assert_eq(kvmap_append(m, "n", 1, "", 0, NOW, &n), 0);
+    cr_assert_eq(n, 10);
+    cr_assert(kventry_int(kvmap_find(m, "n", 1, NOW), &iv));
+    cr_assert_eq(kvmap_append(m, "n", 1, "12", 2, NOW, &n), 0);
+    cr_assert_eq(n, 12);
+    cr_assert_not(kventry_int(kvmap_find(m, "n", 1, NOW), &iv));
+    expect_bytes(m, "n", 1, "123456789012", 12);
+    /* INCR parses the text again; APPEND to the result converts again. */
+    int64_t out;
+    cr_assert_eq(kvmap_incrby(m, "n", 1, 1, NOW, &out), 0);
+    cr_assert_eq(out, 123456789013);
+    cr_assert_eq(kvmap_append(m, "n", 1, "x", 1, NOW, &n), 0);
+    expect_bytes(m, "n", 1, "123456789013x", 13);
+    cr_assert_eq(kvmap_incrby(m, "n", 1, 1, NOW, &out), KVMAP_ENOTINT);
+    /* The extremes of int64 as text. */
+    cr_assert_eq(kvmap_set_int(m, "m", 1, INT64_MIN, KVMAP_NO_EXPIRE, NOW), 1);
+    cr_assert_eq(kvmap_append(m, "m", 1, "\0", 1, NOW, &n), 0);
+    expect_bytes(m, "m", 1, "-9223372036854775808\0", 21);
+    /* SETRANGE inside an int's text: converted, not grown. */
+    cr_assert_eq(kvmap_set_int(m, "s", 1, -700, KVMAP_NO_EXPIRE, NOW), 1);
+    cr_assert_eq(kvmap_setrange(m, "s", 1, 0, "9", 1, NOW, &n), 0);
+    cr_assert_eq(n, 4);
+    expect_bytes(m, "s", 1, "9700", 4);
+    cr_assert_eq(kvmap_incrby(m, "s", 1, 1, NOW, &out), 0);
+    cr_assert_eq(out, 9701);
+    /* ... and past its end, zero-filled. */
+    cr_assert_eq(kvmap_set_int(m, "t", 1, INT64_MAX, KVMAP_NO_EXPIRE, NOW), 1);
+    cr_assert_eq(kvmap_setrange(m, "t", 1, 21, "ab", 2, NOW, &n), 0);
+    cr_assert_eq(n, 23);
+    expect_bytes(m, "t", 1, "9223372036854775807\0\0ab", 23);
+    /* SETRANGE with nothing to write leaves an int alone. */
+    cr_assert_eq(kvmap_set_int(m, "u", 1, 42, KVMAP_NO_EXPIRE, NOW), 1);
+    cr_assert_eq(kvmap_setrange(m, "u", 1, 99, "", 0, NOW, &n), 0);
+    cr_assert_eq(n, 2);
+    cr_assert(kventry_int(kvmap_find(m, "u", 1, NOW), &iv));
+    kvmap_destroy(m);
+    cr_assert_eq(a.used, 0);
+}
+
+Test(kvmap, append_setrange_keep_the_ttl)
+{
+    struct mem_acct a = {0};
+    struct kvmap *m = kvmap_create(&a);
+    size_t n;
+    cr_assert_eq(kvmap_set(m, "k", 1, "abc", 3, NOW + 1000, NOW), 1);
+    cr_assert_eq(kvmap_set_int(m, "i", 1, 12345678, NOW + 2000, NOW), 1);
+    struct kvmap_stats st;
+    stats(m, &st);
+    cr_assert_eq(st.keys_with_ttl, 2);
+    char big[600];
+    memset(big, 'z', sizeof big);
+    for (int r = 0; r < 20; r++) {
+        cr_assert_eq(kvmap_append(m, "k", 1, big, 30, NOW, &n), 0);
+        cr_assert_eq(kvmap_setrange(m, "i", 1, n, "q", 1, NOW, &n), 0);
+    }
+    cr_assert_eq(kventry_expire(kvmap_find(m, "k", 1, NOW)), NOW + 1000);
+    cr_assert_eq(kventry_expire(kvmap_find(m, "i", 1, NOW)), NOW + 2000);
+    stats(m, &st);
+    cr_assert_eq(st.keys_with_ttl, 2);
+    /* A grown entry (with spare room) takes TTL changes too: clear, set
+     * again (in place or moved), change. Its bytes survive each one. */
+    size_t vl;
+    char buf[21];
+    char *want = malloc(3 + 20 * 30);
+    memcpy(want, "abc", 3);
+    memset(want + 3, 'z', 20 * 30);
+    for (int r = 0; r < 3; r++) {
+        struct kventry *e = kvmap_find(m, "k", 1, NOW);
+        cr_assert_eq(kvmap_entry_set_expire(m, e, KVMAP_NO_EXPIRE), 0);
+        expect_bytes(m, "k", 1, want, 603);
+        cr_assert_eq(kventry_expire(kvmap_find(m, "k", 1, NOW)), KVMAP_NO_EXPIRE);
+        cr_assert_eq(kvmap_append(m, "k", 1, "", 0, NOW, &n), 0);
+        cr_assert_eq(n, 603);
+        e = kvmap_find(m, "k", 1, NOW);
+        cr_assert_eq(kvmap_entry_set_expire(m, e, NOW + 77 + r), 0);
+        e = kvmap_find(m, "k", 1, NOW);
+        cr_assert_eq(kventry_expire(e), NOW + 77 + r);
+        cr_assert_eq(memcmp(kventry_value(e, buf, &vl), want, 603), 0);
+        cr_assert_eq(vl, 603);
+    }
+    /* Appending after the TTL changes still keeps the latest TTL. */
+    cr_assert_eq(kvmap_append(m, "k", 1, big, sizeof big, NOW, &n), 0);
+    cr_assert_eq(n, 603 + sizeof big);
+    cr_assert_eq(kventry_expire(kvmap_find(m, "k", 1, NOW)), NOW + 79);
+    free(want);
+    stats(m, &st);
+    cr_assert_eq(st.keys_with_ttl, 2);
+    cr_assert_eq(st.used_memory, a.used);
+    kvmap_destroy(m);
+    cr_assert_eq(a.used, 0);
+}
+
+Test(kvmap, append_setrange_on_expired_keys_start_afresh)
+{
+    struct mem_acct a = {0};
+    struct kvmap *m = kvmap_create(&a);
+    size_t n = 99;
+    cr_assert_eq(kvmap_set(m, "a", 1, "old", 3, NOW - 1, NOW - 10), 1);
+    cr_assert_eq(kvmap_set(m, "b", 1, "old", 3, NOW - 1, NOW - 10), 1);
+    cr_assert_eq(kvmap_set(m, "c", 1, "old", 3, NOW - 1, NOW - 10), 1);
+    cr_assert_eq(kvmap_set(m, "d", 1, "old", 3, NOW, NOW - 10), 1);
+    struct kvmap_stats st;
+    stats(m, &st);
+    uint64_t expired = st.expired;
+    /* APPEND: a new value without the old TTL. */
+    cr_assert_eq(kvmap_append(m, "a", 1, "new", 3, NOW, &n), 0);
+    cr_assert_eq(n, 3);
+    expect_bytes(m, "a", 1, "new", 3);
+    cr_assert_eq(kventry_expire(kvmap_find(m, "a", 1, NOW)), KVMAP_NO_EXPIRE);
+    /* SETRANGE with nothing to write: 0, and no key. */
+    cr_assert_eq(kvmap_setrange(m, "b", 1, 5, "", 0, NOW, &n), 0);
+    cr_assert_eq(n, 0);
+    cr_assert_null(kvmap_find(m, "b", 1, NOW));
+    /* SETRANGE with bytes: a new zero-padded value. */
+    cr_assert_eq(kvmap_setrange(m, "c", 1, 2, "xy", 2, NOW, &n), 0);
+    cr_assert_eq(n, 4);
+    expect_bytes(m, "c", 1, "\0\0xy", 4);
+    cr_assert_eq(kventry_expire(kvmap_find(m, "c", 1, NOW)), KVMAP_NO_EXPIRE);
+    /* Expiring at NOW is still live at NOW (Redis's rule). */
+    cr_assert_eq(kvmap_append(m, "d", 1, "+", 1, NOW, &n), 0);
+    cr_assert_eq(n, 4);
+    expect_bytes(m, "d", 1, "old+", 4);
+    cr_assert_eq(kventry_expire(kvmap_find(m, "d", 1, NOW)), NOW);
+    stats(m, &st);
+    cr_assert_eq(st.expired, expired + 3);
+    cr_assert_eq(st.keys, 3);
+    cr_assert_eq(st.keys_with_ttl, 1);
+    kvmap_destroy(m);
+    cr_assert_eq(a.used, 0);
+}
+
+Test(kvmap, append_setrange_limits_at_minus_one_zero_plus_one)
+{
+    struct mem_acct a = {0};
+    struct kvmap *m = kvmap_create(&a);
+    kvmap_set_limits(m, 10, 20);
+    char k[16], v[32];
+    memset(k, 'k', sizeof k);
+    memset(v, 'v', sizeof v);
+    size_t n = 0;
+    /* Missing keys: the data alone against the value limit. */
+    cr_assert_eq(kvmap_append(m, "a", 1, v, 19, NOW, &n), 0);
+    cr_assert_eq(kvmap_append(m, "b", 1, v, 20, NOW, &n), 0);
+    cr_assert_eq(kvmap_setrange(m, "c", 1, 10, v, 9, NOW, &n), 0);
+    cr_assert_eq(kvmap_setrange(m, "d", 1, 10, v, 10, NOW, &n), 0);
+    cr_assert_eq(n, 20);
+    cr_assert_eq(kvmap_append(m, k, 10, v, 1, NOW, &n), 0);
+    cr_assert_eq(kvmap_setrange(m, k, 9, 0, v, 1, NOW, &n), 0);
+    while (kvmap_rehash_slice(m, UINT64_MAX))
+        ; /* a finishing rehash frees a table: not what is measured here */
+    int64_t used = a.used;
+    uint64_t allocs = a.allocs;
+    cr_assert_eq(kvmap_append(m, "e", 1, v, 21, NOW, &n), KVMAP_ETOOBIG);
+    cr_assert_eq(kvmap_setrange(m, "e", 1, 10, v, 11, NOW, &n), KVMAP_ETOOBIG);
+    cr_assert_eq(kvmap_setrange(m, "e", 1, 21, v, 0, NOW, &n), 0, "empty: no limit check");
+    cr_assert_eq(kvmap_setrange(m, "e", 1, SIZE_MAX, v, 1, NOW, &n), KVMAP_ETOOBIG);
+    cr_assert_eq(kvmap_setrange(m, "e", 1, 1, v, SIZE_MAX, NOW, &n), KVMAP_ETOOBIG);
+    cr_assert_eq(kvmap_append(m, k, 11, v, 1, NOW, &n), KVMAP_ETOOBIG);
+    cr_assert_eq(kvmap_setrange(m, k, 11, 0, v, 1, NOW, &n), KVMAP_ETOOBIG);
+    cr_assert_null(kvmap_find(m, "e", 1, NOW));
+    cr_assert_null(kvmap_find(m, k, 11, NOW));
+    /* Existing keys: old length + data. "a" has 19 bytes, "b" 20. */
+    cr_assert_eq(kvmap_append(m, "b", 1, v, 1, NOW, &n), KVMAP_ETOOBIG);
+    cr_assert_eq(kvmap_append(m, "a", 1, v, 2, NOW, &n), KVMAP_ETOOBIG);
+    cr_assert_eq(kvmap_setrange(m, "a", 1, 20, v, 1, NOW, &n), KVMAP_ETOOBIG);
+    cr_assert_eq(kvmap_setrange(m, "a", 1, 0, v, 21, NOW, &n), KVMAP_ETOOBIG);
+    cr_assert_eq(a.allocs, allocs, "ETOOBIG must be decided before allocating");
+    cr_assert_eq(a.used, used);
+    expect_bytes(m, "a", 1, v, 19);
+    expect_bytes(m, "b", 1, v, 20);
+    /* Appending nothing to a full value is fine, as is the exact limit. */
+    cr_assert_eq(kvmap_append(m, "b", 1, v, 0, NOW, &n), 0);
+    cr_assert_eq(n, 20);
+    cr_assert_eq(kvmap_append(m, "a", 1, "!", 1, NOW, &n), 0);
+    cr_assert_eq(n, 20);
+    cr_assert_eq(kvmap_setrange(m, "c", 1, 19, "!", 1, NOW, &n), 0);
+    cr_assert_eq(n, 20);
+    cr_assert_eq(kvmap_setrange(m, "d", 1, 0, "xyz", 3, NOW, &n), 0);
+    cr_assert_eq(n, 20);
+    /* Greedy room never goes past the limit: doubling 20 would be 40. */
+    size_t kl;
+    struct kventry *e = kvmap_find(m, "a", 1, NOW);
+    kventry_key(e, &kl);
+    cr_assert_lt(mem_usable(e), (size_t)64, "room past the value limit");
+    kvmap_destroy(m);
+    cr_assert_eq(a.used, 0);
+}
+
+/* The capture hook runs before the first in-place edit of a segment after
+ * the cut and sees the value as it was; later edits of that segment do not
+ * call it again. */
+struct edit_snap {
+    uint64_t epoch;     /* cut epoch */
+    unsigned calls;     /* hook calls */
+    const char *key;    /* the watched key */
+    size_t seen_len;    /* its value length as the hook saw it */
+    char seen[64];      /* and its first bytes */
+    unsigned seen_n;    /* how often the hook saw the watched key */
+    bool seen_int;      /* it was still integer-encoded then */
+};
+
+static struct edit_snap *edit_snap_cur;
+
+static void edit_visit(void *arg, const struct kventry *e)
+{
+    struct edit_snap *s = arg;
+    size_t kl, vl;
+    const char *k = kventry_key(e, &kl);
+    if (kl != strlen(s->key) || memcmp(k, s->key, kl) != 0)
+        return;
+    char buf[21];
+    const char *v = kventry_value(e, buf, &vl);
+    int64_t iv;
+    s->seen_int = kventry_int(e, &iv);
+    s->seen_len = vl;
+    memcpy(s->seen, v, vl < sizeof s->seen ? vl : sizeof s->seen);
+    s->seen_n++;
+}
+
+static void edit_capture(void *arg, struct kvmap *m, int table, size_t seg)
+{
+    struct edit_snap *s = arg;
+    cr_assert_lt(kvmap_segment_epoch(m, table, seg), s->epoch, "captured twice");
+    s->calls++;
+    kvmap_segment_visit(m, table, seg, edit_visit, s);
+}
+
+static void capture_before_edit(bool use_setrange)
+{
+    struct mem_acct a = {0};
+    struct kvmap *m = kvmap_create(&a);
+    for (unsigned i = 0; i < 3000; i++)
+        put(m, i, 0, 1);
+    while (kvmap_rehash_slice(m, UINT64_MAX))
+        ;
+    char k[32], v[80];
+    size_t kl = mkkey(k, 1234), vl = mkval(v, 1234, 0);
+    /* Make it an int first: the hook must see the int, not the text. */
+    cr_assert_eq(kvmap_set_int(m, k, kl, 777, KVMAP_NO_EXPIRE, NOW), 0);
+    struct edit_snap s = {.key = k};
+    edit_snap_cur = &s;
+    s.epoch = kvmap_epoch_begin(m, edit_capture, &s);
+    struct kvmap_stats st;
+    stats(m, &st);
+    size_t seg = (hash_key(k, kl) & (st.buckets - 1)) / KVMAP_SEGMENT_BUCKETS;
+    cr_assert_lt(kvmap_segment_epoch(m, 0, seg), s.epoch);
+    size_t n;
+    char chunk[100];
+    memset(chunk, '#', sizeof chunk);
+    for (unsigned r = 0; r < 50; r++) {
+        if (use_setrange)
+            cr_assert_eq(kvmap_setrange(m, k, kl, 3 + r * 100, chunk, 100, NOW, &n), 0);
+        else
+            cr_assert_eq(kvmap_append(m, k, kl, chunk, 100, NOW, &n), 0);
+        cr_assert_eq(s.calls, 1, "hook calls after %u edits: %u", r + 1, s.calls);
+    }
+    cr_assert_eq(s.seen_n, 1);
+    cr_assert_eq(s.seen_len, 3, "the hook saw the value after the edit");
+    cr_assert_eq(memcmp(s.seen, "777", 3), 0);
+    cr_assert(s.seen_int, "the hook saw the value converted to text");
+    cr_assert_geq(kvmap_segment_epoch(m, 0, seg), s.epoch);
+    cr_assert_eq(n, 3 + 50 * 100);
+    /* A no-op edit (nothing to write) of another segment captures nothing. */
+    unsigned other = 0;
+    char k2[32];
+    size_t kl2 = 0;
+    for (unsigned i = 0; i < 3000; i++) {
+        kl2 = mkkey(k2, i);
+        if ((hash_key(k2, kl2) & (st.buckets - 1)) / KVMAP_SEGMENT_BUCKETS != seg) {
+            other = i;
+            break;
+        }
+    }
+    cr_assert_eq(kvmap_append(m, k2, kl2, "", 0, NOW, &n), 0);
+    cr_assert_eq(kvmap_setrange(m, k2, kl2, 5, "", 0, NOW, &n), 0);
+    cr_assert_eq(s.calls, 1);
+    expect_val(m, other, 0);
+    kvmap_epoch_end(m);
+    (void)vl;
+    edit_snap_cur = NULL;
+    kvmap_destroy(m);
+    cr_assert_eq(a.used, 0);
+}
+
+Test(kvmap, append_captures_once_before_the_first_write)
+{
+    capture_before_edit(false);
+}
+
+Test(kvmap, setrange_captures_once_before_the_first_write)
+{
+    capture_before_edit(true);
+}
+
+Test(kvmap, append_memory_accounting_returns_to_baseline)
+{
+    struct mem_acct a = {0};
+    struct kvmap *m = kvmap_create(&a);
+    int64_t base = a.used;
+    uint64_t base_blocks = a.allocs - a.frees;
+    char k[32], chunk[300];
+    memset(chunk, 'c', sizeof chunk);
+    size_t n;
+    for (unsigned r = 0; r < 40; r++) {
+        for (unsigned i = 0; i < 500; i++) {
+            size_t kl = mkkey(k, i);
+            if (i % 3 == 0)
+                kvmap_append(m, k, kl, chunk, 1 + (r * 7 + i) % 300, NOW, &n);
+            else
+                kvmap_setrange(m, k, kl, (r * 13 + i) % 400, chunk, 1 + i % 50, NOW, &n);
+            if (i % 7 == 0 && r % 5 == 0)
+                kvmap_entry_set_expire(m, kvmap_find(m, k, kl, NOW), NOW + 5 + r);
+            if (i % 11 == 0 && r % 5 == 1)
+                kvmap_entry_set_expire(m, kvmap_find(m, k, kl, NOW), KVMAP_NO_EXPIRE);
+            if (i % 13 == 0 && r == 20)
+                kvmap_set(m, k, kl, "plain", 5, KVMAP_KEEP_TTL, NOW);
+        }
+        struct kvmap_stats st;
+        stats(m, &st);
+        cr_assert_eq(st.used_memory, a.used);
+    }
+    for (unsigned i = 0; i < 500; i++) {
+        size_t kl = mkkey(k, i);
+        cr_assert_eq(kvmap_del(m, k, kl, NOW), 1, "key %u", i);
+    }
+    while (kvmap_rehash_slice(m, UINT64_MAX))
+        ;
+    struct kvmap_stats st;
+    stats(m, &st);
+    cr_assert_eq(st.keys, 0);
+    cr_assert_eq(st.keys_with_ttl, 0);
+    cr_assert_eq(st.used_memory, base);
+    cr_assert_eq(a.used, base);
+    cr_assert_eq(a.allocs - a.frees, base_blocks);
+    kvmap_destroy(m);
+    cr_assert_eq(a.used, 0);
+    cr_assert_eq(a.allocs, a.frees);
+}
+
+/* 20,000 appends of 100 bytes: every byte checked, and the block is resized
+ * only O(log n) times (greedy room), not once per append. */
+Test(kvmap, many_appends_grow_geometrically)
+{
+    struct mem_acct a = {0};
+    struct kvmap *m = kvmap_create(&a);
+    enum { N = 20000, CHUNK = 100 };
+    unsigned char chunk[CHUNK];
+    size_t n = 0;
+    unsigned resizes = 0;
+    int64_t last = a.used;
+    for (unsigned i = 0; i < N; i++) {
+        for (unsigned j = 0; j < CHUNK; j++)
+            chunk[j] = (unsigned char)(i * 31 + j);
+        memcpy(chunk, &i, sizeof i);
+        cr_assert_eq(kvmap_append(m, "log", 3, chunk, CHUNK, NOW, &n), 0);
+        cr_assert_eq(n, (size_t)(i + 1) * CHUNK);
+        if (a.used != last) {
+            resizes++;
+            last = a.used;
+        }
+    }
+    /* Doubling to 1 MB is ~14 steps from 100 bytes, then 1 MB steps. */
+    cr_assert_leq(resizes, 24, "%u resizes for %d appends", resizes, N);
+    struct kventry *e = kvmap_find(m, "log", 3, NOW);
+    cr_assert_not_null(e);
+    char buf[21];
+    size_t vl;
+    const unsigned char *v = (const unsigned char *)kventry_value(e, buf, &vl);
+    cr_assert_eq(vl, (size_t)N * CHUNK);
+    for (unsigned i = 0; i < N; i++) {
+        for (unsigned j = 0; j < CHUNK; j++)
+            chunk[j] = (unsigned char)(i * 31 + j);
+        memcpy(chunk, &i, sizeof i);
+        cr_assert_eq(memcmp(v + (size_t)i * CHUNK, chunk, CHUNK), 0, "chunk %u", i);
+    }
+    /* The spare room is bounded: at most 1 MB over the needed length,
+     * before the allocator's own rounding (under 25% for large blocks). */
+    cr_assert_lt(mem_usable(e), ((size_t)N * CHUNK + ((size_t)1 << 20)) * 5 / 4);
+    /* A plain SET replaces it with a compact entry. */
+    cr_assert_eq(kvmap_set(m, "log", 3, "short", 5, KVMAP_NO_EXPIRE, NOW), 0);
+    cr_assert_lt(mem_usable(kvmap_find(m, "log", 3, NOW)), (size_t)64);
+    kvmap_destroy(m);
+    cr_assert_eq(a.used, 0);
+}
+
+/* Plain SETs keep the compact entry: a 16-byte key with a 32-byte value is
+ * 59 bytes, jemalloc's 64-byte class (whatever malloc gives 59 otherwise). */
+Test(kvmap, plain_set_entries_stay_compact)
+{
+    struct mem_acct a = {0};
+    struct kvmap *m = kvmap_create(&a);
+    char k[32], v[32];
+    size_t kl = mkkey(k, 7);
+    cr_assert_eq(kl, 16);
+    memset(v, 'v', sizeof v);
+    cr_assert_eq(kvmap_set(m, k, kl, v, sizeof v, KVMAP_NO_EXPIRE, NOW), 1);
+    struct kventry *e = kvmap_find(m, k, kl, NOW);
+    void *ref = malloc(59);
+    cr_assert_not_null(ref);
+    cr_assert_eq(mem_usable(e), mem_usable(ref));
+    free(ref);
+    if (strncmp(mem_allocator_name(), "jemalloc", 8) == 0)
+        cr_assert_eq(mem_usable(e), 64);
+    /* Grown by APPEND, then SET again: compact again. */
+    size_t n;
+    cr_assert_eq(kvmap_append(m, k, kl, v, 1, NOW, &n), 0);
+    cr_assert_gt(mem_usable(kvmap_find(m, k, kl, NOW)), 64, "no spare room after APPEND");
+    cr_assert_eq(kvmap_set(m, k, kl, v, sizeof v, KVMAP_NO_EXPIRE, NOW), 0);
+    e = kvmap_find(m, k, kl, NOW);
+    ref = malloc(59);
+    cr_assert_eq(mem_usable(e), mem_usable(ref));
+    free(ref);
+    /* SETRANGE inside a compact value edits it in place, no room added. */
+    cr_assert_eq(kvmap_setrange(m, k, kl, 4, "XY", 2, NOW, &n), 0);
+    cr_assert_eq(n, 32);
+    cr_assert_eq(kvmap_find(m, k, kl, NOW), e, "moved without growing");
+    memcpy(v + 4, "XY", 2);
+    expect_bytes(m, k, kl, v, sizeof v);
+    kvmap_destroy(m);
+    cr_assert_eq(a.used, 0);
+}
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+/* As enomem_leaves_the_map_unchanged, for growth in place. */
+Test(kvmap, append_enomem_leaves_the_map_unchanged)
+{
+    struct mem_acct a = {0};
+    struct kvmap *m = kvmap_create(&a);
+    const size_t big = (size_t)64 << 20;
+    char *v = malloc(big);
+    cr_assert_not_null(v);
+    memset(v, 'x', big);
+    size_t n;
+    cr_assert_eq(kvmap_set(m, "k", 1, "old", 3, NOW + 100, NOW), 1);
+    cr_assert_eq(kvmap_set_int(m, "i", 1, 1234567, KVMAP_NO_EXPIRE, NOW), 1);
+    cr_assert_eq(kvmap_append(m, "g", 1, "grown", 5, NOW, &n), 0);
+    cr_assert_eq(kvmap_append(m, "g", 1, "+", 1, NOW, &n), 0);
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    cr_assert_not_null(f);
+    cr_assert_eq(fscanf(f, "%ld", &pages), 1);
+    fclose(f);
+    struct rlimit rl;
+    cr_assert_eq(getrlimit(RLIMIT_AS, &rl), 0);
+    rl.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)16 << 20);
+    cr_assert(rl.rlim_max == RLIM_INFINITY || rl.rlim_cur <= rl.rlim_max);
+    cr_assert_eq(setrlimit(RLIMIT_AS, &rl), 0);
+    int64_t used = a.used;
+    uint64_t fails = a.fails;
+    cr_assert_eq(kvmap_append(m, "k", 1, v, big, NOW, &n), KVMAP_ENOMEM);
+    cr_assert_eq(kvmap_append(m, "i", 1, v, big, NOW, &n), KVMAP_ENOMEM);
+    cr_assert_eq(kvmap_append(m, "g", 1, v, big, NOW, &n), KVMAP_ENOMEM);
+    cr_assert_eq(kvmap_append(m, "n", 1, v, big, NOW, &n), KVMAP_ENOMEM);
+    cr_assert_eq(kvmap_setrange(m, "k", 1, big, "y", 1, NOW, &n), KVMAP_ENOMEM);
+    cr_assert_eq(kvmap_setrange(m, "n", 1, big, "y", 1, NOW, &n), KVMAP_ENOMEM);
+    cr_assert_gt(a.fails, fails);
+    cr_assert_eq(a.used, used);
+    cr_assert_eq(kvmap_count(m), 3);
+    cr_assert_null(kvmap_find(m, "n", 1, NOW));
+    expect_bytes(m, "k", 1, "old", 3);
+    cr_assert_eq(kventry_expire(kvmap_find(m, "k", 1, NOW)), NOW + 100);
+    int64_t iv;
+    cr_assert(kventry_int(kvmap_find(m, "i", 1, NOW), &iv));
+    cr_assert_eq(iv, 1234567);
+    expect_bytes(m, "g", 1, "grown+", 6);
+    free(v);
+    kvmap_destroy(m);
+    cr_assert_eq(a.used, 0);
+}
+#endif
