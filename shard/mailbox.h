@@ -35,12 +35,20 @@ struct mailbox {
                                     * 0 while it drains, 2 once closed (never wake) */
     _Atomic unsigned waking;       /* producers inside the wake-up path; close waits
                                     * for 0 so no uv_async_send races uv_close */
+    uint64_t idle_spin_ns;         /* poll this long for more before sleeping (owner) */
 };
 
 /* Initialise mb on loop (the owner's loop; call on the owner thread or
  * before it starts). owner is handed to every handler. Returns 0 or a
  * negative libuv error. */
 int mailbox_init(struct mailbox *mb, uv_loop_t *loop, void *owner);
+
+/* Let the owner poll an empty mailbox for up to ns nanoseconds (yielding
+ * the CPU between polls) before it goes back to its loop and needs a
+ * wake-up. Trades idle CPU for fewer eventfd writes and loop wake-ups when
+ * posts arrive back to back. 0 (the default) never polls. Owner thread or
+ * before the loop runs. */
+void mailbox_set_idle_spin(struct mailbox *mb, uint64_t ns);
 
 /* Post m from any thread; the mailbox borrows it until its handler runs. */
 void mailbox_post(struct mailbox *mb, struct mbox_msg *m);

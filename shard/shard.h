@@ -43,6 +43,10 @@ struct shard_group_opts {
     unsigned nshards;              /* threads/shards; 0 = online CPUs */
     unsigned ndb;                  /* databases per shard; 0 = 16 */
     size_t max_value;              /* value limit; 0 = KVMAP_DEFAULT_MAX_VALUE */
+    /* Microseconds a shard polls its empty mailbox before sleeping (see
+     * mailbox_set_idle_spin); 0 = never. For in-process callers that post
+     * back to back; a server whose loops also wait on sockets leaves it 0. */
+    unsigned idle_spin_us;
     /* Run on each shard thread after its maps exist and before its loop
      * runs; a non-zero return stops start-up (shard_group_start fails). */
     int (*on_start)(struct shard *s, void *arg);
