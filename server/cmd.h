@@ -14,6 +14,8 @@
 #include "shard/kvmap.h"
 #include "shard/shard.h"
 
+struct conn;
+
 /* Command flags (Redis's names where Redis has them). */
 enum {
     CMD_WRITE = 1u << 0,     /* may modify the keyspace */
@@ -38,6 +40,10 @@ struct cmd_ctx {
     int64_t now_ms;             /* one clock reading per batch: Redis also
                                    freezes time within a command */
     void *priv;                 /* per-command scratch for fanned-out parts */
+    struct conn *conn;          /* the client (server/conn.h) when the command
+                                   runs on the connection's own thread (CMD_CONN
+                                   commands); NULL when it runs on a shard
+                                   thread for a batched request */
 };
 
 typedef void (*cmd_exec_fn)(struct cmd_ctx *c);

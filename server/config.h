@@ -10,13 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The server's version, reported by --version, HELLO and INFO. */
-#ifndef SHARDKV_VERSION
-#define SHARDKV_VERSION "0.1.0"
-#endif
-
-/* X(name, field, type, default, min, max, mutable_at_runtime, help)
- * type: INT (int64), SIZE (bytes, accepts 1kb/5mb/1gb like Redis), STR, BOOL, ENUM(loglevel). */
+/* The options. Their names, defaults, limits and help live once, in the
+ * CONFIG_OPTIONS X-macro in config.c: X(name, field, kind, default, min,
+ * max, mutable_at_runtime, help); kinds are INT, UINT, SIZE (bytes; Redis
+ * units 1k=1000, 1kb=1024, m/mb, g/gb), COUNT, STR and LOGLEVEL. Names are
+ * Redis's ("client-query-buffer-limit"); `shardkv-server --help` prints the
+ * table. */
 struct config {
     char *bind;               /* "127.0.0.1": address to listen on */
     int port;                 /* 6379 */
@@ -49,7 +48,12 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
 void config_deinit(struct config *cfg);
 
 /* CONFIG GET: call fn(name, value) for every option whose name matches the
- * glob pattern (Redis stringmatch rules). value is formatted as Redis does. */
+ * glob pattern (Redis stringmatch rules, case-insensitive). value is
+ * formatted as Redis does (sizes in bytes, log level by name, "" for unset
+ * strings). As in Redis 7.0, a pattern without glob characters reports the
+ * name spelled as given ("TIMEOUT"). Also lists "save" ("") and "appendonly"
+ * ("no"), which clients such as redis-benchmark read. Any thread; callers
+ * hold the server's config read lock. */
 void config_get(const struct config *cfg, const char *pattern,
                 void (*fn)(void *arg, const char *name, const char *value), void *arg);
 
@@ -77,10 +81,6 @@ int config_set_many(struct config *cfg, size_t n, const char *const *names,
  * option is reported once even when several patterns match it. */
 void config_get_many(const struct config *cfg, size_t npat, const char *const *patterns,
                      void (*fn)(void *arg, const char *name, const char *value), void *arg);
-
-/* Redis's glob (stringmatch): '*', '?', '[a-z]', '[^x]', '\' escapes.
- * Returns true if str[0..slen) matches pat[0..plen). Pure, any thread. */
-bool config_glob_match(const char *pat, size_t plen, const char *str, size_t slen, bool nocase);
 
 /* Parse a size with Redis's units (memtoll): "100", "1k" (1000), "1kb"
  * (1024), "m"/"mb", "g"/"gb", case-insensitive. Returns 0 or -1. */

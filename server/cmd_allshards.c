@@ -1,0 +1,453 @@
+/* cmd_allshards.c — commands that touch every shard: DBSIZE (sum), KEYS
+ * (concatenation), RANDOMKEY (a shard picked in proportion to its size),
+ * FLUSHDB/FLUSHALL and SWAPDB (done on each shard), and SCAN, which walks
+ * the shards one after the other: the low bits of its cursor name the shard,
+ * the rest is that shard's kvmap cursor. Arguments are checked on the
+ * connection's thread before anything runs; the parts run on their shards.
+ * Not atomic across shards yet (a reader may see a FLUSHALL or SWAPDB done
+ * on some shards only): issue 4's global order fixes that. */
+#include "server/cmd_allshards.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "server/cmd_impl.h"
+#include "server/cmd_multi.h"
+#include "server/conn.h"
+#include "server/dispatch.h"
+#include "server/glob.h"
+#include "server/server.h"
+#include "server/worker.h"
+
+/* SCAN's default COUNT, and Redis's bound on empty buckets visited per call
+ * (COUNT * 10) so a sparse table does not make one call O(buckets). */
+#define SCAN_DEFAULT_COUNT 10
+#define SCAN_ITER_FACTOR 10
+/* Longest cursor text we parse (a 64-bit number has 20 digits, plus sign). */
+#define SCAN_CURSOR_MAX 32
+
+/* ---- Whole commands on one shard (cmd_def.exec) -------------------------- */
+
+static void dbsize_exec(struct cmd_ctx *c)
+{
+    resp_int(c->out, (int64_t)kvmap_count(c->db));
+}
+
+/* KEYS on one shard: matching keys as bulks into out; returns the count. */
+struct keys_visit {
+    const struct resp_arg *pat; /* pattern, NULL = every key */
+    struct rbuf *out;           /* bulks go here */
+    int64_t n;                  /* keys written */
+    bool all_types;             /* SCAN TYPE filter passes strings */
+};
+
+static void keys_visit(void *arg, const struct kventry *e)
+{
+    struct keys_visit *v = arg;
+    if (!v->all_types)
+        return;
+    size_t klen;
+    const char *k = kventry_key(e, &klen);
+    if (v->pat && !glob_match(v->pat->ptr, v->pat->len, k, klen, false))
+        return;
+    resp_bulk(v->out, k, klen);
+    v->n++;
+}
+
+static int64_t keys_collect(struct cmd_ctx *c, struct rbuf *out)
+{
+    const struct resp_arg *pat = &c->argv[1];
+    struct keys_visit v = {
+        .pat = (pat->len == 1 && pat->ptr[0] == '*') ? NULL : pat,
+        .out = out,
+        .n = 0,
+        .all_types = true,
+    };
+    uint64_t cur = 0;
+    do
+        cur = kvmap_scan(c->db, cur, c->now_ms, keys_visit, &v);
+    while (cur != 0);
+    return v.n;
+}
+
+static void keys_exec(struct cmd_ctx *c)
+{
+    struct rbuf tmp;
+    rbuf_init(&tmp);
+    int64_t n = keys_collect(c, &tmp);
+    resp_array(c->out, (size_t)n);
+    if (tmp.oom)
+        c->out->oom = true;
+    else
+        rbuf_append(c->out, tmp.ptr, tmp.len);
+    rbuf_deinit(&tmp);
+}
+
+static void randomkey_exec(struct cmd_ctx *c)
+{
+    struct kventry *e = kvmap_random(c->db, c->now_ms);
+    if (!e) {
+        resp_null(c->out, c->proto);
+        return;
+    }
+    size_t klen;
+    const char *k = kventry_key(e, &klen);
+    resp_bulk(c->out, k, klen);
+}
+
+static void flushdb_exec(struct cmd_ctx *c)
+{
+    kvmap_clear(c->db);
+    cmd_reply_ok(c);
+}
+
+static void flushall_exec(struct cmd_ctx *c)
+{
+    for (unsigned i = 0; i < c->shard->ndb; i++)
+        kvmap_clear(shard_db(c->shard, i));
+    cmd_reply_ok(c);
+}
+
+/* SWAPDB's arguments, validated by the planner already. */
+static void swapdb_exec(struct cmd_ctx *c)
+{
+    int64_t a = 0, b = 0;
+    cmd_parse_int64(c->argv[1].ptr, c->argv[1].len, &a);
+    cmd_parse_int64(c->argv[2].ptr, c->argv[2].len, &b);
+    struct kvmap *t = c->shard->db[a];
+    c->shard->db[a] = c->shard->db[b];
+    c->shard->db[b] = t;
+    cmd_reply_ok(c);
+}
+
+/* RENAME / RENAMENX with both keys on this shard. */
+
+/* ---- SCAN ----------------------------------------------------------------- */
+
+/* Bits of the cursor that name the shard: enough for nworkers values. */
+static unsigned scan_shard_bits(unsigned n)
+{
+    unsigned bits = 0;
+    while ((1u << bits) < n)
+        bits++;
+    return bits;
+}
+
+/* Redis's parseScanCursorOrReply: strtoul rules (so "-1" wraps and "" is
+ * 0), no leading space, nothing after the digits. */
+static bool scan_parse_cursor(const struct resp_arg *a, uint64_t *out)
+{
+    char buf[SCAN_CURSOR_MAX + 1];
+    if (a->len > SCAN_CURSOR_MAX || memchr(a->ptr, '\0', a->len))
+        return false;
+    memcpy(buf, a->ptr, a->len);
+    buf[a->len] = '\0';
+    if (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r'))
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (*end != '\0' || errno == ERANGE)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* The options after the cursor. Returns false after writing the error. */
+struct scan_opts {
+    int64_t count;                /* buckets-worth of keys to aim for */
+    const struct resp_arg *match; /* NULL = every key */
+    bool all_types;               /* TYPE absent or "string" */
+};
+
+static bool scan_parse_opts(size_t argc, const struct resp_arg *argv, struct scan_opts *o,
+                            struct rbuf *err)
+{
+    o->count = SCAN_DEFAULT_COUNT;
+    o->match = NULL;
+    o->all_types = true;
+    for (size_t i = 2; i < argc;) {
+        size_t left = argc - i;
+        if (cmd_arg_eq(&argv[i], "count") && left >= 2) {
+            if (!cmd_parse_int64(argv[i + 1].ptr, argv[i + 1].len, &o->count)) {
+                resp_error(err, "ERR value is not an integer or out of range");
+                return false;
+            }
+            if (o->count < 1) {
+                resp_error(err, "ERR syntax error");
+                return false;
+            }
+            i += 2;
+        } else if (cmd_arg_eq(&argv[i], "match") && left >= 2) {
+            const struct resp_arg *p = &argv[i + 1];
+            o->match = (p->len == 1 && p->ptr[0] == '*') ? NULL : p;
+            i += 2;
+        } else if (cmd_arg_eq(&argv[i], "type") && left >= 2) {
+            /* Only strings exist so far: any other type name (known or
+             * not, as Redis 7.0 accepts) filters everything out. The last
+             * TYPE wins, as in Redis. */
+            o->all_types = cmd_arg_eq(&argv[i + 1], "string");
+            i += 2;
+        } else {
+            resp_error(err, "ERR syntax error");
+            return false;
+        }
+    }
+    return true;
+}
+
+static void scan_exec(struct cmd_ctx *c)
+{
+    struct scan_opts o;
+    uint64_t cursor = 0;
+    scan_parse_cursor(&c->argv[1], &cursor); /* checked by the planner */
+    if (!scan_parse_opts(c->argc, c->argv, &o, c->out))
+        return;
+    unsigned n = server.nworkers, bits = scan_shard_bits(n);
+    uint64_t kvcur = cursor >> bits;
+    struct rbuf keys;
+    rbuf_init(&keys);
+    struct keys_visit v = {.pat = o.match, .out = &keys, .n = 0, .all_types = o.all_types};
+    /* Redis visits at most COUNT*10 buckets per call; do the same in scan
+     * steps (each step visits one bucket chain). */
+    int64_t budget = o.count > INT64_MAX / SCAN_ITER_FACTOR ? INT64_MAX
+                                                            : o.count * SCAN_ITER_FACTOR;
+    do {
+        kvcur = kvmap_scan(c->db, kvcur, c->now_ms, keys_visit, &v);
+    } while (kvcur != 0 && v.n < o.count && --budget > 0);
+    uint64_t next;
+    if (kvcur != 0)
+        next = (kvcur << bits) | c->shard->id;
+    else
+        next = c->shard->id + 1 < n ? c->shard->id + 1 : 0;
+    char num[24];
+    int len = snprintf(num, sizeof num, "%llu", (unsigned long long)next);
+    resp_array(c->out, 2);
+    resp_bulk(c->out, num, (size_t)len);
+    resp_array(c->out, (size_t)v.n);
+    if (keys.oom)
+        c->out->oom = true;
+    else
+        rbuf_append(c->out, keys.ptr, keys.len);
+    rbuf_deinit(&keys);
+}
+
+
+/* ---- Parts (run on each shard of a fan-out) ------------------------------ */
+
+static void dbsize_part(struct cmd_ctx *c)
+{
+    ((struct req *)c->priv)->ival = (int64_t)kvmap_count(c->db);
+}
+
+static void keys_part(struct cmd_ctx *c)
+{
+    ((struct req *)c->priv)->ival = keys_collect(c, c->out);
+}
+
+/* A random key (bulk in out, if any) and the shard's key count, so the
+ * merge can pick a shard in proportion to its size. */
+static void randomkey_part(struct cmd_ctx *c)
+{
+    struct req *r = c->priv;
+    r->ival = (int64_t)kvmap_count(c->db);
+    struct kventry *e = kvmap_random(c->db, c->now_ms);
+    if (e) {
+        size_t klen;
+        const char *k = kventry_key(e, &klen);
+        rbuf_append(c->out, k, klen);
+        r->uval = 1;
+    }
+}
+
+static void flushdb_part(struct cmd_ctx *c)
+{
+    kvmap_clear(c->db);
+}
+
+static void flushall_part(struct cmd_ctx *c)
+{
+    for (unsigned i = 0; i < c->shard->ndb; i++)
+        kvmap_clear(shard_db(c->shard, i));
+}
+
+static void swapdb_part(struct cmd_ctx *c)
+{
+    struct rbuf ignore;
+    rbuf_init(&ignore);
+    struct rbuf *out = c->out;
+    c->out = &ignore;
+    swapdb_exec(c);
+    c->out = out;
+    rbuf_deinit(&ignore);
+}
+
+/* Read argv[1] (and delete it if argv[0] is "take"): the raw value goes to
+ * out, its TTL to ival, uval says whether it existed. */
+
+/* ---- Merging ------------------------------------------------------------- */
+
+static bool keys_step(struct fan *f, struct req **parts, size_t n, struct rbuf *out)
+{
+    (void)f;
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i]->out.oom) {
+            resp_error(out, "ERR out of memory");
+            return true;
+        }
+        total += parts[i]->ival;
+    }
+    resp_array(out, (size_t)total);
+    for (size_t i = 0; i < n; i++)
+        rbuf_append(out, parts[i]->out.ptr, parts[i]->out.len);
+    return true;
+}
+
+/* A small per-thread generator for RANDOMKEY's choice of shard. */
+static uint64_t rand_u64(void)
+{
+    static _Thread_local uint64_t x;
+    if (x == 0)
+        x = (uint64_t)clock_mono_ns() ^ ((uint64_t)(uintptr_t)&x << 17) ^ 0x9e3779b97f4a7c15u;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+}
+
+static bool randomkey_step(struct fan *f, struct req **parts, size_t n, struct rbuf *out)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        if (parts[i]->uval)
+            total += (uint64_t)parts[i]->ival;
+    if (total == 0) {
+        resp_null(out, f->proto);
+        return true;
+    }
+    uint64_t pick = rand_u64() % total;
+    for (size_t i = 0; i < n; i++) {
+        if (!parts[i]->uval)
+            continue;
+        if (pick < (uint64_t)parts[i]->ival) {
+            resp_bulk(out, parts[i]->out.ptr, parts[i]->out.len);
+            return true;
+        }
+        pick -= (uint64_t)parts[i]->ival;
+    }
+    resp_null(out, f->proto);
+    return true;
+}
+
+/* ---- Planning ------------------------------------------------------------ */
+
+void cmd_allshards_dispatch(struct conn *c, const struct cmd_def *d, size_t argc,
+                            const struct resp_arg *argv)
+{
+    if (d->exec == scan_exec) {
+        uint64_t cursor;
+        struct scan_opts o;
+        struct rbuf *out = dispatch_reply_buf(c);
+        if (!out) {
+            conn_close(c);
+            return;
+        }
+        if (!scan_parse_cursor(&argv[1], &cursor)) {
+            resp_error(out, "ERR invalid cursor");
+            return;
+        }
+        if (!scan_parse_opts(argc, argv, &o, out))
+            return;
+        unsigned bits = scan_shard_bits(server.nworkers);
+        uint64_t shard = cursor & ((1u << bits) - 1);
+        if (shard >= server.nworkers) {
+            /* Not a cursor we made: there is nothing left to see. */
+            resp_array(out, 2);
+            resp_bulk(out, "0", 1);
+            resp_array(out, 0);
+            return;
+        }
+        dispatch_route(c, d, (unsigned)shard, scan_exec, argc, argv);
+        return;
+    }
+    if (d->exec == flushdb_exec || d->exec == flushall_exec) {
+        if (argc > 2 || (argc == 2 && !cmd_arg_eq(&argv[1], "async") &&
+                         !cmd_arg_eq(&argv[1], "sync"))) {
+            cmd_multi_reply_error(c, "ERR syntax error");
+            return;
+        }
+    } else if (d->exec == swapdb_exec) {
+        int64_t a, b;
+        if (!cmd_parse_int64(argv[1].ptr, argv[1].len, &a)) {
+            cmd_multi_reply_error(c, "ERR invalid first DB index");
+            return;
+        }
+        if (!cmd_parse_int64(argv[2].ptr, argv[2].len, &b)) {
+            cmd_multi_reply_error(c, "ERR invalid second DB index");
+            return;
+        }
+        int64_t ndb = c->w->set.databases;
+        if (a < 0 || a >= ndb || b < 0 || b >= ndb) {
+            cmd_multi_reply_error(c, "ERR DB index is out of range");
+            return;
+        }
+    }
+    if (server.nworkers == 1) {
+        dispatch_route(c, d, 0, d->exec, argc, argv);
+        return;
+    }
+    cmd_exec_fn part;
+    fan_step_fn step;
+    if (d->exec == dbsize_exec) {
+        part = dbsize_part;
+        step = cmd_multi_sum_step;
+    } else if (d->exec == keys_exec) {
+        part = keys_part;
+        step = keys_step;
+    } else if (d->exec == randomkey_exec) {
+        part = randomkey_part;
+        step = randomkey_step;
+    } else if (d->exec == flushdb_exec) {
+        part = flushdb_part;
+        step = cmd_multi_ok_step;
+    } else if (d->exec == flushall_exec) {
+        part = flushall_part;
+        step = cmd_multi_ok_step;
+    } else {
+        part = swapdb_part;
+        step = cmd_multi_ok_step;
+    }
+    struct fan *f = dispatch_fan_start(c, argc, argv, step);
+    if (!f)
+        return;
+    for (unsigned s = 0; s < server.nworkers; s++) {
+        if (!dispatch_part(f, s, part, f->argc, f->argv)) {
+            dispatch_fan_abort(f, "ERR out of memory");
+            return;
+        }
+    }
+    dispatch_fan_go(f);
+}
+
+
+/* Arity, flags and key positions as Redis 7.0's COMMAND INFO reports them. */
+const struct cmd_def cmd_allshards_defs[] = {
+    {"dbsize", 1, CMD_READONLY | CMD_FAST | CMD_ALLSHARDS, 0, 0, 0, dbsize_exec,
+     "Returns the number of keys in the database."},
+    {"keys", 2, CMD_READONLY | CMD_ALLSHARDS, 0, 0, 0, keys_exec,
+     "Returns all key names that match a pattern."},
+    {"scan", -2, CMD_READONLY | CMD_ALLSHARDS, 0, 0, 0, scan_exec,
+     "Iterates over the key names in the database."},
+    {"randomkey", 1, CMD_READONLY | CMD_ALLSHARDS, 0, 0, 0, randomkey_exec,
+     "Returns a random key name from the database."},
+    {"flushdb", -1, CMD_WRITE | CMD_ALLSHARDS, 0, 0, 0, flushdb_exec,
+     "Remove all keys from the current database."},
+    {"flushall", -1, CMD_WRITE | CMD_ALLSHARDS, 0, 0, 0, flushall_exec,
+     "Removes all keys from all databases."},
+    {"swapdb", 3, CMD_WRITE | CMD_FAST | CMD_ALLSHARDS, 0, 0, 0, swapdb_exec,
+     "Swaps two Redis databases."},
+};
+const size_t cmd_allshards_ndefs = sizeof cmd_allshards_defs / sizeof cmd_allshards_defs[0];

@@ -1,0 +1,246 @@
+/* cmd_keys.c — single-key keyspace commands: TYPE, the EXPIRE family with
+ * Redis 7.0's NX/XX/GT/LT options, TTL/PTTL, EXPIRETIME/PEXPIRETIME and
+ * PERSIST. Every exec function runs on the thread that owns the key's shard. */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/cmd.h"
+#include "server/cmd_impl.h"
+
+/* EXPIRE options, Redis's EXPIRE_* flags. */
+enum {
+    EXP_NX = 1u << 0, /* only when the key has no TTL */
+    EXP_XX = 1u << 1, /* only when the key has a TTL */
+    EXP_GT = 1u << 2, /* only when the new expiry is later */
+    EXP_LT = 1u << 3, /* only when the new expiry is earlier */
+};
+
+/* Chunk in which an unknown option is cleaned up before it is quoted. */
+#define QUOTE_CHUNK 256
+
+static struct kventry *lookup(struct cmd_ctx *c, const struct resp_arg *key)
+{
+    return kvmap_find(c->db, key->ptr, key->len, c->now_ms);
+}
+
+static void cmd_type(struct cmd_ctx *c)
+{
+    resp_simple(c->out, lookup(c, &c->argv[1]) ? "string" : "none");
+}
+
+/* "-ERR Unsupported option <opt>" as Redis's addReplyErrorFormat writes it:
+ * the option read as a C string (up to a NUL), trailing CR/LF trimmed and
+ * any other CR/LF turned into spaces so the reply stays one line. */
+static void reply_unsupported(struct cmd_ctx *c, const struct resp_arg *a)
+{
+    static const char head[] = "-ERR Unsupported option ";
+    char buf[QUOTE_CHUNK];
+    size_t n = a->len;
+    const char *nul = memchr(a->ptr, '\0', n);
+
+    if (nul)
+        n = (size_t)(nul - a->ptr);
+    while (n > 0 && (a->ptr[n - 1] == '\r' || a->ptr[n - 1] == '\n'))
+        n--;
+    /* Written in pieces straight into the reply: the option may be as long
+     * as any argument, and Redis quotes all of it. */
+    rbuf_append(c->out, head, sizeof head - 1);
+    for (size_t off = 0; off < n;) {
+        size_t k = n - off < sizeof buf ? n - off : sizeof buf;
+        for (size_t i = 0; i < k; i++) {
+            char ch = a->ptr[off + i];
+            buf[i] = (ch == '\r' || ch == '\n') ? ' ' : ch;
+        }
+        rbuf_append(c->out, buf, k);
+        off += k;
+    }
+    rbuf_append(c->out, "\r\n", 2);
+}
+
+/* Redis's parseExtendedExpireArgumentsOrReply: options from argv[3] on. */
+static bool parse_expire_opts(struct cmd_ctx *c, unsigned *flags)
+{
+    unsigned f = 0;
+
+    for (size_t j = 3; j < c->argc; j++) {
+        const struct resp_arg *a = &c->argv[j];
+        if (cmd_arg_eq(a, "nx")) {
+            f |= EXP_NX;
+        } else if (cmd_arg_eq(a, "xx")) {
+            f |= EXP_XX;
+        } else if (cmd_arg_eq(a, "gt")) {
+            f |= EXP_GT;
+        } else if (cmd_arg_eq(a, "lt")) {
+            f |= EXP_LT;
+        } else {
+            reply_unsupported(c, a);
+            return false;
+        }
+    }
+    if ((f & EXP_NX) && (f & (EXP_XX | EXP_GT | EXP_LT))) {
+        resp_error(c->out, "ERR NX and XX, GT or LT options at the same time are not compatible");
+        return false;
+    }
+    if ((f & EXP_GT) && (f & EXP_LT)) {
+        resp_error(c->out, "ERR GT and LT options at the same time are not compatible");
+        return false;
+    }
+    *flags = f;
+    return true;
+}
+
+/* Redis's expireGenericCommand. basetime_ms is added to the argument (the
+ * clock for EXPIRE/PEXPIRE, 0 for the *AT forms); seconds says the argument
+ * is in seconds. Negative times are allowed; only overflow is an error. */
+static void expire_generic(struct cmd_ctx *c, int64_t basetime_ms, bool seconds, const char *name)
+{
+    const struct resp_arg *key = &c->argv[1];
+    unsigned flags;
+    int64_t when, cur;
+    struct kventry *e;
+
+    if (!parse_expire_opts(c, &flags))
+        return;
+    if (!cmd_arg_int64(c, &c->argv[2], &when))
+        return;
+    if (seconds) {
+        if (when > INT64_MAX / 1000 || when < INT64_MIN / 1000) {
+            resp_errorf(c->out, "ERR invalid expire time in '%s' command", name);
+            return;
+        }
+        when *= 1000;
+    }
+    /* Only upward overflow is checked, as in Redis: basetime is never
+     * negative, so a negative argument cannot wrap. */
+    if (when > INT64_MAX - basetime_ms) {
+        resp_errorf(c->out, "ERR invalid expire time in '%s' command", name);
+        return;
+    }
+    when += basetime_ms;
+
+    e = lookup(c, key);
+    if (!e) {
+        resp_int(c->out, 0);
+        return;
+    }
+    /* KVMAP_NO_EXPIRE is -1, the value Redis's getExpire uses for "none". */
+    cur = kventry_expire(e);
+    if (((flags & EXP_NX) && cur != KVMAP_NO_EXPIRE) ||
+        ((flags & EXP_XX) && cur == KVMAP_NO_EXPIRE) ||
+        /* No TTL counts as infinite: GT can never beat it. */
+        ((flags & EXP_GT) && (cur == KVMAP_NO_EXPIRE || when <= cur)) ||
+        ((flags & EXP_LT) && cur != KVMAP_NO_EXPIRE && when >= cur)) {
+        resp_int(c->out, 0);
+        return;
+    }
+    if (when <= c->now_ms) {
+        kvmap_del(c->db, key->ptr, key->len, c->now_ms);
+    } else {
+        int rc = kvmap_entry_set_expire(c->db, e, when);
+        if (rc < 0) {
+            cmd_reply_kvmap_error(c, rc);
+            return;
+        }
+    }
+    resp_int(c->out, 1);
+}
+
+static void cmd_expire(struct cmd_ctx *c)
+{
+    expire_generic(c, c->now_ms, true, "expire");
+}
+
+static void cmd_pexpire(struct cmd_ctx *c)
+{
+    expire_generic(c, c->now_ms, false, "pexpire");
+}
+
+static void cmd_expireat(struct cmd_ctx *c)
+{
+    expire_generic(c, 0, true, "expireat");
+}
+
+static void cmd_pexpireat(struct cmd_ctx *c)
+{
+    expire_generic(c, 0, false, "pexpireat");
+}
+
+/* Redis's ttlGenericCommand: -2 for a missing key, -1 without a TTL, else
+ * the remaining (or absolute, for *EXPIRETIME) time, never negative, in ms
+ * or in seconds rounded to the nearest. */
+static void ttl_generic(struct cmd_ctx *c, bool ms, bool absolute)
+{
+    struct kventry *e = lookup(c, &c->argv[1]);
+    int64_t exp, t;
+
+    if (!e) {
+        resp_int(c->out, -2);
+        return;
+    }
+    exp = kventry_expire(e);
+    if (exp == KVMAP_NO_EXPIRE) {
+        resp_int(c->out, -1);
+        return;
+    }
+    t = absolute ? exp : exp - c->now_ms;
+    if (t < 0)
+        t = 0;
+    resp_int(c->out, ms ? t : (t + 500) / 1000);
+}
+
+static void cmd_ttl(struct cmd_ctx *c)
+{
+    ttl_generic(c, false, false);
+}
+
+static void cmd_pttl(struct cmd_ctx *c)
+{
+    ttl_generic(c, true, false);
+}
+
+static void cmd_expiretime(struct cmd_ctx *c)
+{
+    ttl_generic(c, false, true);
+}
+
+static void cmd_pexpiretime(struct cmd_ctx *c)
+{
+    ttl_generic(c, true, true);
+}
+
+static void cmd_persist(struct cmd_ctx *c)
+{
+    struct kventry *e = lookup(c, &c->argv[1]);
+
+    if (e && kventry_expire(e) != KVMAP_NO_EXPIRE) {
+        /* Removing a TTL never allocates, so this cannot fail. */
+        (void)kvmap_entry_set_expire(c->db, e, KVMAP_NO_EXPIRE);
+        resp_int(c->out, 1);
+    } else {
+        resp_int(c->out, 0);
+    }
+}
+
+/* Name, arity, flags and key positions as Redis 7.0's COMMAND INFO reports
+ * them. */
+const struct cmd_def cmd_keys_defs[] = {
+    { "type", 2, CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_type, "Determine the type stored at key" },
+    { "expire", -3, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_expire,
+      "Set a key's time to live in seconds" },
+    { "pexpire", -3, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_pexpire,
+      "Set a key's time to live in milliseconds" },
+    { "expireat", -3, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_expireat,
+      "Set the expiration for a key as a UNIX timestamp" },
+    { "pexpireat", -3, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_pexpireat,
+      "Set the expiration for a key as a UNIX timestamp specified in milliseconds" },
+    { "ttl", 2, CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_ttl, "Get the time to live for a key in seconds" },
+    { "pttl", 2, CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_pttl,
+      "Get the time to live for a key in milliseconds" },
+    { "expiretime", 2, CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_expiretime,
+      "Get the expiration Unix timestamp for a key" },
+    { "pexpiretime", 2, CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_pexpiretime,
+      "Get the expiration Unix timestamp for a key in milliseconds" },
+    { "persist", 2, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_persist, "Remove the expiration from a key" },
+};
+
+const size_t cmd_keys_ndefs = sizeof cmd_keys_defs / sizeof cmd_keys_defs[0];

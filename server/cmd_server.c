@@ -1,0 +1,698 @@
+/* cmd_server.c — connection and server commands with Redis 7.0's replies
+ * and errors: PING ECHO QUIT HELLO AUTH SELECT COMMAND CONFIG TIME SHUTDOWN,
+ * and the command table fragment that also lists CLIENT (cmd_client.c) and
+ * INFO (cmd_info.c). Every one runs on the calling connection's worker
+ * thread (CMD_CONN). */
+#include "server/cmd_server.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "common/clock.h"
+#include "server/cmd_impl.h"
+#include "server/config.h"
+#include "server/conn.h"
+#include "server/glob.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/worker.h"
+
+/* ------------------------------------------------------------ helpers */
+
+static void reply_err(struct cmd_ctx *c, const char *msg)
+{
+    resp_error(c->out, msg);
+}
+
+bool cmd_server_sub_arity(struct cmd_ctx *c, const char *full, int arity)
+{
+    bool ok = arity > 0 ? c->argc == (size_t)arity : c->argc >= (size_t)-arity;
+    if (!ok)
+        resp_errorf(c->out, "ERR wrong number of arguments for '%s' command", full);
+    return ok;
+}
+
+void cmd_server_unknown_sub(struct cmd_ctx *c, const char *cmd)
+{
+    const struct resp_arg *a = &c->argv[1];
+    /* Redis prints at most 128 bytes of the subcommand. */
+    resp_errorf(c->out, "ERR unknown subcommand '%.*s'. Try %s HELP.",
+                (int)(a->len > 128 ? 128 : a->len), a->ptr, cmd);
+}
+
+char *cmd_server_arg_dup(const struct resp_arg *a)
+{
+    char *s = malloc(a->len + 1);
+    if (s != NULL) {
+        memcpy(s, a->ptr, a->len);
+        s[a->len] = '\0';
+    }
+    return s;
+}
+
+static bool arg_has_nul(const struct resp_arg *a)
+{
+    return memchr(a->ptr, '\0', a->len) != NULL;
+}
+
+void cmd_server_reply_help(struct cmd_ctx *c, const char *const *lines)
+{
+    size_t n = 0;
+    while (lines[n] != NULL)
+        n++;
+    resp_array(c->out, n);
+    for (size_t i = 0; i < n; i++)
+        resp_simple(c->out, lines[i]);
+}
+
+bool cmd_server_name_ok(const struct resp_arg *a)
+{
+    for (size_t i = 0; i < a->len; i++)
+        if (a->ptr[i] < '!' || a->ptr[i] > '~')
+            return false;
+    return true;
+}
+
+/* Constant-time comparison, so AUTH's timing does not reveal how much of a
+ * guessed password was right. */
+static bool secret_eq(const char *secret, const struct resp_arg *a)
+{
+    size_t n = strlen(secret);
+    unsigned char diff = (unsigned char)(n != a->len);
+    for (size_t i = 0; i < a->len; i++)
+        diff |= (unsigned char)(a->ptr[i] ^ secret[i < n ? i : 0]);
+    return diff == 0 && n == a->len;
+}
+
+/* ------------------------------------------------ PING ECHO QUIT TIME */
+
+static void cmd_ping(struct cmd_ctx *c)
+{
+    if (c->argc == 1)
+        resp_simple(c->out, "PONG");
+    else if (c->argc == 2)
+        resp_bulk(c->out, c->argv[1].ptr, c->argv[1].len);
+    else
+        reply_err(c, "ERR wrong number of arguments for 'ping' command");
+}
+
+static void cmd_echo(struct cmd_ctx *c)
+{
+    resp_bulk(c->out, c->argv[1].ptr, c->argv[1].len);
+}
+
+static void cmd_quit(struct cmd_ctx *c)
+{
+    resp_simple(c->out, "OK");
+    conn_close_after_reply(c->conn);
+}
+
+static void cmd_time(struct cmd_ctx *c)
+{
+    struct timeval tv;
+    char buf[32];
+    gettimeofday(&tv, NULL);
+    resp_array(c->out, 2);
+    int n = snprintf(buf, sizeof(buf), "%lld", (long long)tv.tv_sec);
+    resp_bulk(c->out, buf, (size_t)n);
+    n = snprintf(buf, sizeof(buf), "%ld", (long)tv.tv_usec);
+    resp_bulk(c->out, buf, (size_t)n);
+}
+
+/* ---------------------------------------------------- AUTH HELLO SELECT */
+
+enum auth_result { AUTH_OK, AUTH_WRONGPASS, AUTH_NOPASS_CONFIGURED };
+
+/* One user exists, "default", with requirepass as its password (none: any
+ * password is accepted for it, as Redis's "nopass" default user). user is
+ * NULL for the one-argument AUTH form. */
+static enum auth_result auth_check(const struct resp_arg *user, const struct resp_arg *pass)
+{
+    const char *rp = worker_requirepass();
+    bool is_default = user == NULL || (user->len == 7 && memcmp(user->ptr, "default", 7) == 0);
+    if (rp == NULL || rp[0] == '\0') {
+        if (user == NULL)
+            return AUTH_NOPASS_CONFIGURED;
+        return is_default ? AUTH_OK : AUTH_WRONGPASS;
+    }
+    return is_default && secret_eq(rp, pass) ? AUTH_OK : AUTH_WRONGPASS;
+}
+
+static const char wrongpass[] = "WRONGPASS invalid username-password pair or user is disabled.";
+
+static void cmd_auth(struct cmd_ctx *c)
+{
+    if (c->argc > 3) {
+        reply_err(c, "ERR syntax error");
+        return;
+    }
+    const struct resp_arg *user = c->argc == 3 ? &c->argv[1] : NULL;
+    switch (auth_check(user, &c->argv[c->argc - 1])) {
+    case AUTH_OK:
+        c->conn->authenticated = true;
+        resp_simple(c->out, "OK");
+        break;
+    case AUTH_WRONGPASS:
+        log_verbose("AUTH failed for client id=%" PRIu64 " addr=%s", c->conn->id, c->conn->addr);
+        reply_err(c, wrongpass);
+        break;
+    case AUTH_NOPASS_CONFIGURED:
+        reply_err(c, "ERR AUTH <password> called without any password configured for the "
+                     "default user. Are you sure your configuration is correct?");
+        break;
+    }
+}
+
+static void cmd_hello(struct cmd_ctx *c)
+{
+    struct conn *cn = c->conn;
+    int64_t ver = cn->proto;
+    size_t next = 1;
+    if (c->argc >= 2) {
+        if (!cmd_parse_int64(c->argv[1].ptr, c->argv[1].len, &ver)) {
+            reply_err(c, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (ver < 2 || ver > 3) {
+            reply_err(c, "NOPROTO unsupported protocol version");
+            return;
+        }
+        next = 2;
+    }
+    const struct resp_arg *name = NULL;
+    for (size_t j = next; j < c->argc; j++) {
+        size_t more = c->argc - 1 - j;
+        if (cmd_arg_eq(&c->argv[j], "auth") && more >= 2) {
+            if (auth_check(&c->argv[j + 1], &c->argv[j + 2]) != AUTH_OK) {
+                reply_err(c, wrongpass);
+                return;
+            }
+            cn->authenticated = true;
+            j += 2;
+        } else if (cmd_arg_eq(&c->argv[j], "setname") && more >= 1) {
+            name = &c->argv[j + 1];
+            if (!cmd_server_name_ok(name)) {
+                reply_err(c, "ERR Client names cannot contain spaces, newlines or special "
+                             "characters.");
+                return;
+            }
+            j++;
+        } else {
+            const struct resp_arg *o = &c->argv[j];
+            resp_errorf(c->out, "ERR Syntax error in HELLO option '%.*s'",
+                        (int)(o->len > 128 ? 128 : o->len), o->ptr);
+            return;
+        }
+    }
+    if (!cn->authenticated) {
+        reply_err(c, "NOAUTH HELLO must be called with the client already authenticated, "
+                     "otherwise the HELLO AUTH <user> <pass> option can be used to "
+                     "authenticate the client and select the RESP protocol version at the "
+                     "same time");
+        return;
+    }
+    if (name != NULL && conn_set_str(&cn->name, name->ptr, name->len) != 0) {
+        reply_err(c, "ERR out of memory");
+        return;
+    }
+    /* The reply is already in the new protocol, as in Redis. */
+    cn->proto = (int)ver;
+    int p = cn->proto;
+    resp_map(c->out, p, 7);
+    resp_bulk_cstr(c->out, "server");
+    resp_bulk_cstr(c->out, "redis");
+    resp_bulk_cstr(c->out, "version");
+    resp_bulk_cstr(c->out, SERVER_REDIS_VERSION);
+    resp_bulk_cstr(c->out, "proto");
+    resp_int(c->out, p);
+    resp_bulk_cstr(c->out, "id");
+    resp_int(c->out, (int64_t)cn->id);
+    resp_bulk_cstr(c->out, "mode");
+    resp_bulk_cstr(c->out, "standalone");
+    resp_bulk_cstr(c->out, "role");
+    resp_bulk_cstr(c->out, "master");
+    resp_bulk_cstr(c->out, "modules");
+    resp_array(c->out, 0);
+}
+
+static void cmd_select(struct cmd_ctx *c)
+{
+    int64_t idx;
+    if (!cmd_parse_int64(c->argv[1].ptr, c->argv[1].len, &idx)) {
+        reply_err(c, "ERR value is not an integer or out of range");
+        return;
+    }
+    struct worker *w = worker_current();
+    unsigned ndb = w ? w->set.databases : 16;
+    if (idx < 0 || idx >= (int64_t)ndb) {
+        reply_err(c, "ERR DB index is out of range");
+        return;
+    }
+    c->conn->db = (unsigned)idx;
+    resp_simple(c->out, "OK");
+}
+
+/* -------------------------------------------------------------- COMMAND */
+
+static size_t flag_names(uint32_t flags, const char *names[8])
+{
+    size_t n = 0;
+    if (flags & CMD_WRITE)
+        names[n++] = "write";
+    if (flags & CMD_READONLY)
+        names[n++] = "readonly";
+    if (flags & CMD_ADMIN)
+        names[n++] = "admin";
+    if (flags & CMD_NOAUTH)
+        names[n++] = "no_auth";
+    if (flags & CMD_FAST)
+        names[n++] = "fast";
+    return n;
+}
+
+/* One COMMAND INFO entry, Redis 7's ten fields. Only what the table knows
+ * is reported: no ACL categories, tips or subcommands; the key
+ * specification is derived from first/last/step. */
+static void command_info(struct cmd_ctx *c, const struct cmd_def *d)
+{
+    struct rbuf *o = c->out;
+    const char *fl[8];
+    size_t nf = flag_names(d->flags, fl);
+    resp_array(o, 10);
+    resp_bulk_cstr(o, d->name);
+    resp_int(o, d->arity);
+    resp_set(o, c->proto, nf);
+    for (size_t i = 0; i < nf; i++)
+        resp_simple(o, fl[i]);
+    resp_int(o, d->first_key);
+    resp_int(o, d->last_key);
+    resp_int(o, d->key_step);
+    resp_set(o, c->proto, 0); /* ACL categories */
+    resp_set(o, c->proto, 0); /* tips */
+    if (d->first_key > 0) {
+        int last = d->last_key < 0 ? d->last_key : d->last_key - d->first_key;
+        resp_array(o, 1);
+        resp_map(o, c->proto, 3);
+        resp_bulk_cstr(o, "flags");
+        resp_set(o, c->proto, 0);
+        resp_bulk_cstr(o, "begin_search");
+        resp_map(o, c->proto, 2);
+        resp_bulk_cstr(o, "type");
+        resp_bulk_cstr(o, "index");
+        resp_bulk_cstr(o, "spec");
+        resp_map(o, c->proto, 1);
+        resp_bulk_cstr(o, "index");
+        resp_int(o, d->first_key);
+        resp_bulk_cstr(o, "find_keys");
+        resp_map(o, c->proto, 2);
+        resp_bulk_cstr(o, "type");
+        resp_bulk_cstr(o, "range");
+        resp_bulk_cstr(o, "spec");
+        resp_map(o, c->proto, 3);
+        resp_bulk_cstr(o, "lastkey");
+        resp_int(o, last);
+        resp_bulk_cstr(o, "keystep");
+        resp_int(o, d->key_step);
+        resp_bulk_cstr(o, "limit");
+        resp_int(o, 0);
+    } else {
+        resp_array(o, 0);
+    }
+    resp_array(o, 0); /* subcommands */
+}
+
+/* Redis's documentation group and first version of each command in the
+ * string, generic, server, connection and transactions groups, as Redis
+ * 7.0's COMMAND DOCS reports them. redis-cli needs "group" (its interactive
+ * "help @group" dereferences it), and these are facts about the commands we
+ * implement, so they are kept here rather than guessed. Sorted by name. */
+static const struct doc_row {
+    const char *name;  /* command, lower case */
+    const char *group; /* Redis documentation group */
+    const char *since; /* Redis version that introduced it */
+} doc_rows[] = {
+    {"acl", "server", "6.0.0"}, {"append", "string", "2.0.0"}, {"auth", "connection", "1.0.0"},
+    {"bgrewriteaof", "server", "1.0.0"}, {"bgsave", "server", "1.0.0"},
+    {"client", "connection", "2.4.0"}, {"command", "server", "2.8.13"},
+    {"config", "server", "2.0.0"}, {"copy", "generic", "6.2.0"}, {"dbsize", "server", "1.0.0"},
+    {"debug", "server", "1.0.0"}, {"decr", "string", "1.0.0"}, {"decrby", "string", "1.0.0"},
+    {"del", "generic", "1.0.0"}, {"discard", "transactions", "2.0.0"},
+    {"dump", "generic", "2.6.0"}, {"echo", "connection", "1.0.0"},
+    {"exec", "transactions", "1.2.0"}, {"exists", "generic", "1.0.0"},
+    {"expire", "generic", "1.0.0"}, {"expireat", "generic", "1.2.0"},
+    {"expiretime", "generic", "7.0.0"}, {"failover", "server", "6.2.0"},
+    {"flushall", "server", "1.0.0"}, {"flushdb", "server", "1.0.0"},
+    {"get", "string", "1.0.0"}, {"getdel", "string", "6.2.0"}, {"getex", "string", "6.2.0"},
+    {"getrange", "string", "2.4.0"}, {"getset", "string", "1.0.0"},
+    {"hello", "connection", "6.0.0"}, {"incr", "string", "1.0.0"},
+    {"incrby", "string", "1.0.0"}, {"incrbyfloat", "string", "2.6.0"},
+    {"info", "server", "1.0.0"}, {"keys", "generic", "1.0.0"}, {"lastsave", "server", "1.0.0"},
+    {"latency", "server", "2.8.13"}, {"lcs", "string", "7.0.0"}, {"lolwut", "server", "5.0.0"},
+    {"memory", "server", "4.0.0"}, {"mget", "string", "1.0.0"},
+    {"migrate", "generic", "2.6.0"}, {"module", "server", "4.0.0"},
+    {"monitor", "server", "1.0.0"}, {"move", "generic", "1.0.0"}, {"mset", "string", "1.0.1"},
+    {"msetnx", "string", "1.0.1"}, {"multi", "transactions", "1.2.0"},
+    {"object", "generic", "2.2.3"}, {"persist", "generic", "2.2.0"},
+    {"pexpire", "generic", "2.6.0"}, {"pexpireat", "generic", "2.6.0"},
+    {"pexpiretime", "generic", "7.0.0"}, {"ping", "connection", "1.0.0"},
+    {"psetex", "string", "2.6.0"}, {"psync", "server", "2.8.0"}, {"pttl", "generic", "2.6.0"},
+    {"quit", "connection", "1.0.0"}, {"randomkey", "generic", "1.0.0"},
+    {"rename", "generic", "1.0.0"}, {"renamenx", "generic", "1.0.0"},
+    {"replconf", "server", "3.0.0"}, {"replicaof", "server", "5.0.0"},
+    {"reset", "connection", "6.2.0"}, {"restore", "generic", "2.6.0"},
+    {"restore-asking", "server", "3.0.0"}, {"role", "server", "2.8.12"},
+    {"save", "server", "1.0.0"}, {"scan", "generic", "2.8.0"},
+    {"select", "connection", "1.0.0"}, {"set", "string", "1.0.0"},
+    {"setex", "string", "2.0.0"}, {"setnx", "string", "1.0.0"},
+    {"setrange", "string", "2.2.0"}, {"shutdown", "server", "1.0.0"},
+    {"slaveof", "server", "1.0.0"}, {"slowlog", "server", "2.2.12"},
+    {"sort", "generic", "1.0.0"}, {"sort_ro", "generic", "7.0.0"},
+    {"strlen", "string", "2.2.0"}, {"substr", "string", "1.0.0"},
+    {"swapdb", "server", "4.0.0"}, {"sync", "server", "1.0.0"}, {"time", "server", "2.6.0"},
+    {"touch", "generic", "3.2.1"}, {"ttl", "generic", "1.0.0"}, {"type", "generic", "1.0.0"},
+    {"unlink", "generic", "4.0.0"}, {"unwatch", "transactions", "2.2.0"},
+    {"wait", "generic", "3.0.0"}, {"watch", "transactions", "2.2.0"},
+};
+
+static int doc_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct doc_row *)elem)->name);
+}
+
+/* One COMMAND DOCS entry: summary from the table, group and since from
+ * doc_rows; a command Redis does not have is shardkv's own ("generic",
+ * since this version). */
+static void command_docs_one(struct cmd_ctx *c, const struct cmd_def *d)
+{
+    const struct doc_row *row = bsearch(d->name, doc_rows, sizeof(doc_rows) / sizeof(doc_rows[0]),
+                                        sizeof(doc_rows[0]), doc_cmp);
+    resp_bulk_cstr(c->out, d->name);
+    resp_map(c->out, c->proto, 3);
+    resp_bulk_cstr(c->out, "summary");
+    resp_bulk_cstr(c->out, d->summary ? d->summary : "");
+    resp_bulk_cstr(c->out, "since");
+    resp_bulk_cstr(c->out, row ? row->since : SERVER_VERSION);
+    resp_bulk_cstr(c->out, "group");
+    resp_bulk_cstr(c->out, row ? row->group : "generic");
+}
+
+static const char *const command_help[] = {
+    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "(no subcommand)",
+    "    Return details about all commands.",
+    "COUNT",
+    "    Return the total number of commands in this server.",
+    "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+    "    Return a list of all commands in this server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "HELP",
+    "    Print this help.",
+    NULL,
+};
+
+static void cmd_command(struct cmd_ctx *c)
+{
+    size_t n;
+    const struct cmd_def *t = cmd_table(&n);
+    if (c->argc == 1) {
+        resp_array(c->out, n);
+        for (size_t i = 0; i < n; i++)
+            command_info(c, &t[i]);
+        return;
+    }
+    const struct resp_arg *sub = &c->argv[1];
+    if (cmd_arg_eq(sub, "count")) {
+        if (cmd_server_sub_arity(c, "command|count", 2))
+            resp_int(c->out, (int64_t)n);
+    } else if (cmd_arg_eq(sub, "info")) {
+        if (!cmd_server_sub_arity(c, "command|info", -2))
+            return;
+        if (c->argc == 2) {
+            resp_array(c->out, n);
+            for (size_t i = 0; i < n; i++)
+                command_info(c, &t[i]);
+            return;
+        }
+        resp_array(c->out, c->argc - 2);
+        for (size_t j = 2; j < c->argc; j++) {
+            const struct cmd_def *d = cmd_lookup(c->argv[j].ptr, c->argv[j].len);
+            if (d != NULL)
+                command_info(c, d);
+            else
+                resp_null_array(c->out, c->proto);
+        }
+    } else if (cmd_arg_eq(sub, "docs")) {
+        if (!cmd_server_sub_arity(c, "command|docs", -2))
+            return;
+        if (c->argc == 2) {
+            resp_map(c->out, c->proto, n);
+            for (size_t i = 0; i < n; i++)
+                command_docs_one(c, &t[i]);
+            return;
+        }
+        size_t found = 0;
+        for (size_t j = 2; j < c->argc; j++)
+            found += cmd_lookup(c->argv[j].ptr, c->argv[j].len) != NULL;
+        resp_map(c->out, c->proto, found);
+        for (size_t j = 2; j < c->argc; j++) {
+            const struct cmd_def *d = cmd_lookup(c->argv[j].ptr, c->argv[j].len);
+            if (d != NULL)
+                command_docs_one(c, d);
+        }
+    } else if (cmd_arg_eq(sub, "list")) {
+        if (!cmd_server_sub_arity(c, "command|list", -2))
+            return;
+        const struct resp_arg *pat = NULL;
+        bool none = false;
+        if (c->argc != 2) {
+            if (c->argc != 5 || !cmd_arg_eq(&c->argv[2], "filterby")) {
+                reply_err(c, "ERR syntax error");
+                return;
+            }
+            if (cmd_arg_eq(&c->argv[3], "pattern")) {
+                pat = &c->argv[4];
+            } else if (cmd_arg_eq(&c->argv[3], "module") || cmd_arg_eq(&c->argv[3], "aclcat")) {
+                none = true; /* no modules, no ACL categories */
+            } else {
+                reply_err(c, "ERR syntax error");
+                return;
+            }
+        }
+        size_t m = 0;
+        for (size_t i = 0; i < n && !none; i++)
+            m += pat == NULL || glob_match(pat->ptr, pat->len, t[i].name,
+                                                  strlen(t[i].name), true);
+        resp_array(c->out, m);
+        for (size_t i = 0; i < n && !none; i++)
+            if (pat == NULL ||
+                glob_match(pat->ptr, pat->len, t[i].name, strlen(t[i].name), true))
+                resp_bulk_cstr(c->out, t[i].name);
+    } else if (cmd_arg_eq(sub, "help")) {
+        if (cmd_server_sub_arity(c, "command|help", 2))
+            cmd_server_reply_help(c, command_help);
+    } else {
+        cmd_server_unknown_sub(c, "COMMAND");
+    }
+}
+
+/* --------------------------------------------------------------- CONFIG */
+
+/* CONFIG GET output, counted first (the reply header needs the count). */
+struct get_walk {
+    struct rbuf *out; /* NULL while counting */
+    size_t n;         /* pairs seen */
+};
+
+static void config_get_cb(void *arg, const char *name, const char *value)
+{
+    struct get_walk *g = arg;
+    g->n++;
+    if (g->out != NULL) {
+        resp_bulk_cstr(g->out, name);
+        resp_bulk_cstr(g->out, value);
+    }
+}
+
+static void config_get_cmd(struct cmd_ctx *c)
+{
+    size_t np = c->argc - 2;
+    char **pats = calloc(np, sizeof(*pats));
+    bool ok = pats != NULL;
+    for (size_t i = 0; ok && i < np; i++)
+        ok = (pats[i] = cmd_server_arg_dup(&c->argv[2 + i])) != NULL;
+    if (ok) {
+        struct get_walk g = {NULL, 0};
+        server_config_rdlock();
+        config_get_many(&server.cfg, np, (const char *const *)pats, config_get_cb, &g);
+        resp_map(c->out, c->proto, g.n);
+        g.out = c->out;
+        g.n = 0;
+        config_get_many(&server.cfg, np, (const char *const *)pats, config_get_cb, &g);
+        server_config_unlock_rd();
+    } else {
+        reply_err(c, "ERR out of memory");
+    }
+    for (size_t i = 0; pats != NULL && i < np; i++)
+        free(pats[i]);
+    free(pats);
+}
+
+static void config_set_cmd(struct cmd_ctx *c)
+{
+    if ((c->argc - 2) % 2 != 0) {
+        reply_err(c, "ERR syntax error");
+        return;
+    }
+    size_t np = (c->argc - 2) / 2;
+    char **names = calloc(np, sizeof(*names));
+    char **values = calloc(np, sizeof(*values));
+    bool ok = names != NULL && values != NULL;
+    for (size_t i = 0; ok && i < np; i++) {
+        names[i] = cmd_server_arg_dup(&c->argv[2 + 2 * i]);
+        values[i] = cmd_server_arg_dup(&c->argv[3 + 2 * i]);
+        ok = names[i] != NULL && values[i] != NULL;
+    }
+    if (!ok) {
+        reply_err(c, "ERR out of memory");
+    } else {
+        char err[256];
+        int rc = 0;
+        for (size_t i = 0; i < np && rc == 0; i++)
+            if (arg_has_nul(&c->argv[3 + 2 * i])) {
+                snprintf(err, sizeof(err),
+                         "CONFIG SET failed (possibly related to argument '%s') - argument "
+                         "contains a NUL byte",
+                         names[i]);
+                rc = -1;
+            }
+        if (rc == 0) {
+            server_config_wrlock();
+            rc = config_set_many(&server.cfg, np, (const char *const *)names,
+                                 (const char *const *)values, err, sizeof(err));
+            server_config_unlock_wr();
+        }
+        if (rc == 0) {
+            server_config_changed();
+            resp_simple(c->out, "OK");
+        } else {
+            resp_errorf(c->out, "ERR %s", err);
+        }
+    }
+    for (size_t i = 0; i < np; i++) {
+        if (names)
+            free(names[i]);
+        if (values)
+            free(values[i]);
+    }
+    free(names);
+    free(values);
+}
+
+static const char *const config_help[] = {
+    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET <pattern> [<pattern> ...]",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value> [<directive> <value> ...]",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "HELP",
+    "    Print this help.",
+    NULL,
+};
+
+static void cmd_config(struct cmd_ctx *c)
+{
+    const struct resp_arg *sub = &c->argv[1];
+    if (cmd_arg_eq(sub, "get")) {
+        if (cmd_server_sub_arity(c, "config|get", -3))
+            config_get_cmd(c);
+    } else if (cmd_arg_eq(sub, "set")) {
+        if (cmd_server_sub_arity(c, "config|set", -4))
+            config_set_cmd(c);
+    } else if (cmd_arg_eq(sub, "resetstat")) {
+        if (cmd_server_sub_arity(c, "config|resetstat", 2))
+            cmd_info_resetstat(c);
+    } else if (cmd_arg_eq(sub, "help")) {
+        if (cmd_server_sub_arity(c, "config|help", 2))
+            cmd_server_reply_help(c, config_help);
+    } else {
+        cmd_server_unknown_sub(c, "CONFIG");
+    }
+}
+
+/* ------------------------------------------------------------- SHUTDOWN */
+
+static void cmd_shutdown(struct cmd_ctx *c)
+{
+    bool save = false, nosave = false, abort_ = false;
+    for (size_t j = 1; j < c->argc; j++) {
+        const struct resp_arg *a = &c->argv[j];
+        if (cmd_arg_eq(a, "nosave"))
+            nosave = true;
+        else if (cmd_arg_eq(a, "save"))
+            save = true;
+        else if (cmd_arg_eq(a, "now") || cmd_arg_eq(a, "force"))
+            ; /* no replicas to wait for, nothing to force past */
+        else if (cmd_arg_eq(a, "abort"))
+            abort_ = true;
+        else {
+            reply_err(c, "ERR syntax error");
+            return;
+        }
+    }
+    if ((save && nosave) || (abort_ && (save || nosave || c->argc > 2))) {
+        reply_err(c, "ERR syntax error");
+        return;
+    }
+    if (abort_) {
+        reply_err(c, "ERR No shutdown in progress.");
+        return;
+    }
+    if (save) {
+        /* Snapshots are started by the persistence commands; SHUTDOWN has no
+         * way to wait for one here, so it refuses rather than lose data the
+         * caller asked to keep. */
+        log_warn("SHUTDOWN SAVE refused: saving on shutdown is not supported; use SAVE first");
+        reply_err(c, "ERR Errors trying to SHUTDOWN. Check logs.");
+        return;
+    }
+    log_notice("SHUTDOWN from client id=%" PRIu64 " addr=%s", c->conn->id, c->conn->addr);
+    /* Like Redis, no reply: the client sees the connection close. */
+    conn_close_after_reply(c->conn);
+    server_request_stop(0);
+}
+
+/* ---------------------------------------------------------------- table */
+
+const struct cmd_def cmd_server_defs[] = {
+    {"ping", -1, CMD_FAST | CMD_CONN, 0, 0, 0, cmd_ping,
+     "Returns the server's liveliness response."},
+    {"echo", 2, CMD_FAST | CMD_CONN, 0, 0, 0, cmd_echo, "Returns the given string."},
+    {"quit", -1, CMD_NOAUTH | CMD_FAST | CMD_CONN, 0, 0, 0, cmd_quit, "Closes the connection."},
+    {"hello", -1, CMD_NOAUTH | CMD_FAST | CMD_CONN, 0, 0, 0, cmd_hello, "Handshakes with the server."},
+    {"auth", -2, CMD_NOAUTH | CMD_FAST | CMD_CONN, 0, 0, 0, cmd_auth,
+     "Authenticates the connection."},
+    {"select", 2, CMD_FAST | CMD_CONN, 0, 0, 0, cmd_select,
+     "Changes the selected database."},
+    {"client", -2, CMD_CONN, 0, 0, 0, cmd_client_exec, "A container for client connection commands."},
+    {"command", -1, CMD_CONN, 0, 0, 0, cmd_command, "Returns detailed information about all commands."},
+    {"info", -1, CMD_CONN, 0, 0, 0, cmd_info_exec, "Returns information and statistics about the server."},
+    {"config", -2, CMD_ADMIN | CMD_CONN, 0, 0, 0, cmd_config,
+     "A container for server configuration commands."},
+    {"time", 1, CMD_FAST | CMD_CONN, 0, 0, 0, cmd_time, "Returns the server time."},
+    {"shutdown", -1, CMD_ADMIN | CMD_CONN, 0, 0, 0, cmd_shutdown,
+     "Stops the server (no save: see SAVE)."},
+};
+const size_t cmd_server_ndefs = sizeof(cmd_server_defs) / sizeof(cmd_server_defs[0]);
+

@@ -1,0 +1,148 @@
+/* cmd_util.c — argument parsing and standard replies shared by the command
+ * implementations, reproducing Redis 7.0's parsing rules and error texts
+ * byte for byte. Runs on whichever thread executes the command. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/cmd.h"
+#include "server/cmd_impl.h"
+
+/* Redis's LONG_STR_SIZE: "-9223372036854775808" is 20 bytes; 21 or more
+ * can never be an int64. */
+#define INT64_STR_MAX 20
+
+bool cmd_parse_int64(const char *s, size_t len, int64_t *v)
+{
+    size_t i = 0;
+    bool neg = false;
+    uint64_t acc;
+
+    if (len == 0 || len > INT64_STR_MAX)
+        return false;
+    if (len == 1 && s[0] == '0') {
+        *v = 0;
+        return true;
+    }
+    if (s[0] == '-') {
+        neg = true;
+        if (++i == len)
+            return false;
+    }
+    /* The first digit is 1-9: "0" alone was handled, "01" and "-0" are not
+     * canonical and Redis refuses them. */
+    if (s[i] < '1' || s[i] > '9')
+        return false;
+    acc = (uint64_t)(s[i++] - '0');
+    for (; i < len; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d > 9)
+            return false;
+        if (acc > (UINT64_MAX - d) / 10)
+            return false;
+        acc = acc * 10 + d;
+    }
+    if (neg) {
+        if (acc > (uint64_t)INT64_MAX + 1)
+            return false;
+        /* Two's complement negation through unsigned: no signed overflow
+         * for INT64_MIN. */
+        *v = (int64_t)(0 - acc);
+    } else {
+        if (acc > (uint64_t)INT64_MAX)
+            return false;
+        *v = (int64_t)acc;
+    }
+    return true;
+}
+
+bool cmd_parse_ldouble(const char *s, size_t len, long double *v)
+{
+    char buf[CMD_MAX_LDOUBLE_CHARS];
+    char *end;
+    long double d;
+
+    if (len == 0 || len >= sizeof buf)
+        return false;
+    /* strtold needs a terminated string; every byte must be consumed, so
+     * a NUL inside the argument makes it invalid. */
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    errno = 0;
+    d = strtold(buf, &end);
+    if (isspace((unsigned char)buf[0]) || (size_t)(end - buf) != len || errno == EINVAL ||
+        isnan(d))
+        return false;
+    /* Overflow (±HUGE_VAL) and underflow to zero are refused; a subnormal
+     * result that glibc flags ERANGE is kept, as in Redis. */
+    if (errno == ERANGE && (isinf(d) || d == 0.0L))
+        return false;
+    *v = d;
+    return true;
+}
+
+bool cmd_arg_int64(struct cmd_ctx *c, const struct resp_arg *a, int64_t *v)
+{
+    if (cmd_parse_int64(a->ptr, a->len, v))
+        return true;
+    resp_error(c->out, "ERR value is not an integer or out of range");
+    return false;
+}
+
+bool cmd_arg_double(struct cmd_ctx *c, const struct resp_arg *a, long double *v)
+{
+    if (cmd_parse_ldouble(a->ptr, a->len, v))
+        return true;
+    resp_error(c->out, "ERR value is not a valid float");
+    return false;
+}
+
+bool cmd_arg_eq(const struct resp_arg *a, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    if (a->len != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (tolower((unsigned char)a->ptr[i]) != tolower((unsigned char)lit[i]))
+            return false;
+    }
+    return true;
+}
+
+void cmd_reply_ok(struct cmd_ctx *c)
+{
+    resp_simple(c->out, "OK");
+}
+
+void cmd_reply_syntax(struct cmd_ctx *c)
+{
+    resp_error(c->out, "ERR syntax error");
+}
+
+void cmd_reply_wrongtype(struct cmd_ctx *c)
+{
+    resp_error(c->out, "WRONGTYPE Operation against a key holding the wrong kind of value");
+}
+
+void cmd_reply_kvmap_error(struct cmd_ctx *c, int err)
+{
+    switch (err) {
+    case KVMAP_ETOOBIG:
+        resp_error(c->out, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        break;
+    case KVMAP_ENOTINT:
+        resp_error(c->out, "ERR value is not an integer or out of range");
+        break;
+    case KVMAP_EOVERFLOW:
+        resp_error(c->out, "ERR increment or decrement would overflow");
+        break;
+    default:
+        /* Redis would have been stopped by maxmemory before this point;
+         * we answer the client and keep serving. */
+        resp_error(c->out, "OOM out of memory while executing the command");
+        break;
+    }
+}

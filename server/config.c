@@ -1,0 +1,688 @@
+/* config.c — the server's options: one X-macro table, parsed from defaults,
+ * a JSON file, SHARDKV_* environment variables and flags (in that order, the
+ * last one wins), and read/written at run time by CONFIG GET/SET. Loading
+ * runs on the main thread; config_set on a worker (see config.h). */
+#include "server/config.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server/glob.h"
+#include "server/log.h"
+#include "server/server.h" /* SERVER_VERSION */
+
+extern char **environ;
+
+/* How a value is parsed, stored and printed. */
+enum opt_kind {
+    OPT_STR,      /* char *, strdup'ed; "" is stored as NULL for optional paths */
+    OPT_INT,      /* int */
+    OPT_UINT,     /* unsigned */
+    OPT_SIZE,     /* size_t in bytes; accepts Redis units (1k, 1kb, 1mb, 1gb) */
+    OPT_COUNT,    /* size_t count; plain integer */
+    OPT_LOGLEVEL, /* int; debug, verbose, notice, warning */
+};
+
+/* X(name, field, kind, default, min, max, mutable at run time, help)
+ * Defaults are strings parsed by the same code as every other source, so
+ * --help shows exactly what a user could type. Limits are Redis's where
+ * Redis has the option, relaxed at the bottom so tests can set tiny limits. */
+#define CONFIG_OPTIONS(X)                                                                      \
+    X("bind", bind, OPT_STR, "127.0.0.1", 0, 0, false,                                        \
+      "IPv4/IPv6 address to listen on (0.0.0.0 for all interfaces)")                          \
+    X("port", port, OPT_INT, "6379", 0, 65535, false, "TCP port; 0 = any free port")          \
+    X("threads", threads, OPT_UINT, "0", 0, 1024, false,                                       \
+      "worker threads = shards; 0 = one per online CPU")                                      \
+    X("databases", databases, OPT_UINT, "16", 1, 1024, false,                                  \
+      "number of databases (SELECT 0..n-1)")                                                  \
+    X("maxclients", maxclients, OPT_UINT, "10000", 1, UINT32_MAX, true,                         \
+      "most clients connected at once")                                                        \
+    X("timeout", timeout, OPT_UINT, "0", 0, INT_MAX, true,                                     \
+      "close a client idle this many seconds; 0 = never")                                     \
+    X("requirepass", requirepass, OPT_STR, "", 0, 0, true,                                     \
+      "password for AUTH; empty = no authentication")                                         \
+    X("loglevel", loglevel, OPT_LOGLEVEL, "notice", 0, 0, true,                                \
+      "debug, verbose, notice or warning")                                                    \
+    X("logfile", logfile, OPT_STR, "", 0, 0, false, "log file; empty = standard error")        \
+    X("dir", dir, OPT_STR, "", 0, 0, true, "data directory; empty = no persistence")          \
+    X("dbfilename", dbfilename, OPT_STR, "dump.rdb", 0, 0, true, "snapshot file name in dir") \
+    X("proto-max-bulk-len", proto_max_bulk_len, OPT_SIZE, "512mb", 1, INT64_MAX, true,          \
+      "longest bulk string a client may send")                                                \
+    X("client-query-buffer-limit", client_query_buffer_limit, OPT_SIZE, "1gb", 1024,           \
+      INT64_MAX, true, "most unparsed bytes buffered for one client")                         \
+    X("max-inline", max_inline, OPT_SIZE, "64kb", 16, INT64_MAX, true,                         \
+      "longest inline (non-RESP) command line")                                               \
+    X("max-multibulk", max_multibulk, OPT_COUNT, "1048576", 1, INT32_MAX, true,                 \
+      "most arguments in one command")                                                        \
+    X("client-output-buffer-limit", client_output_buffer_limit, OPT_SIZE, "1gb", 0,            \
+      INT64_MAX, true, "most reply bytes pending for one client (0 = no limit)")              \
+    X("tcp-backlog", tcp_backlog, OPT_UINT, "511", 1, INT_MAX, false, "listen(2) backlog")    \
+    X("hz", hz, OPT_UINT, "10", 1, 500, true, "background tasks per second")
+
+struct opt {
+    const char *name;   /* option name as in CONFIG GET and the JSON file */
+    size_t off;         /* offset of the field in struct config */
+    enum opt_kind kind; /* how the value is parsed and printed */
+    const char *def;    /* default, as text */
+    int64_t min, max;   /* accepted range for numeric kinds */
+    bool mutable_;      /* CONFIG SET allowed after start-up */
+    const char *help;   /* one line for --help */
+};
+
+#define OPT_ROW(n, f, k, d, lo, hi, m, h) {n, offsetof(struct config, f), k, d, lo, hi, m, h},
+static const struct opt opts[] = {CONFIG_OPTIONS(OPT_ROW)};
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+/* Options Redis has that shardkv answers with a fixed value, because
+ * clients read them: redis-benchmark fetches "save" and "appendonly" at
+ * start-up and warns if it cannot. Both are true statements: shardkv has no
+ * automatic save points and no append-only file. */
+static const struct {
+    const char *name;  /* CONFIG GET name */
+    const char *value; /* the only value it has */
+} fixed_opts[] = {{"save", ""}, {"appendonly", "no"}};
+#define NFIXED (sizeof(fixed_opts) / sizeof(fixed_opts[0]))
+
+/* Strings replaced by CONFIG SET while other threads may hold the old
+ * pointer: kept until config_deinit (one entry per CONFIG SET of a string). */
+struct retired {
+    char *s;              /* the old value */
+    struct retired *next; /* older entries */
+};
+static struct retired *retired_list; /* guarded by retired_lock */
+static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A parsed value, before it is stored. */
+union opt_val {
+    int64_t i;   /* numeric kinds and the log level */
+    char *s;     /* OPT_STR: owned copy, NULL for "" */
+};
+
+static const struct opt *opt_find(const char *name)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strcasecmp(opts[i].name, name) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+static int fixed_find(const char *name)
+{
+    for (size_t i = 0; i < NFIXED; i++)
+        if (strcasecmp(fixed_opts[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Strict integer: optional '-', digits only, within int64. */
+static int parse_ll(const char *s, int64_t *out)
+{
+    if (*s == '\0' || isspace((unsigned char)*s))
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+    /* Digits, then an optional unit; no sign, no spaces. */
+    const char *p = s;
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    while (isdigit((unsigned char)*p))
+        p++;
+    uint64_t mul;
+    if (*p == '\0' || strcasecmp(p, "b") == 0)
+        mul = 1;
+    else if (strcasecmp(p, "k") == 0)
+        mul = 1000;
+    else if (strcasecmp(p, "kb") == 0)
+        mul = 1024;
+    else if (strcasecmp(p, "m") == 0)
+        mul = 1000ULL * 1000;
+    else if (strcasecmp(p, "mb") == 0)
+        mul = 1024ULL * 1024;
+    else if (strcasecmp(p, "g") == 0)
+        mul = 1000ULL * 1000 * 1000;
+    else if (strcasecmp(p, "gb") == 0)
+        mul = 1024ULL * 1024 * 1024;
+    else
+        return -1;
+    uint64_t v = 0;
+    for (const char *q = s; q < p; q++) {
+        unsigned d = (unsigned)(*q - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    if (mul != 1 && v > UINT64_MAX / mul)
+        return -1;
+    *out = v * mul;
+    return 0;
+}
+
+/* Parse text for o into *v. On error writes Redis's wording ("argument
+ * must be ...") to err and returns -1. */
+static int opt_parse(const struct opt *o, const char *text, union opt_val *v, char *err,
+                     size_t errlen)
+{
+    switch (o->kind) {
+    case OPT_STR:
+        v->s = NULL;
+        if (text[0] != '\0') {
+            v->s = strdup(text);
+            if (v->s == NULL) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+        }
+        return 0;
+    case OPT_LOGLEVEL: {
+        int l = log_level_parse(text);
+        if (l < 0) {
+            snprintf(err, errlen,
+                     "argument(s) must be one of the following: debug, verbose, notice, warning");
+            return -1;
+        }
+        v->i = l;
+        return 0;
+    }
+    case OPT_SIZE: {
+        uint64_t u;
+        if (config_parse_size(text, &u) != 0 || u > INT64_MAX) {
+            snprintf(err, errlen, "argument must be a memory value");
+            return -1;
+        }
+        v->i = (int64_t)u;
+        break;
+    }
+    case OPT_INT:
+    case OPT_UINT:
+    case OPT_COUNT:
+        if (parse_ll(text, &v->i) != 0) {
+            snprintf(err, errlen, "argument couldn't be parsed into an integer");
+            return -1;
+        }
+        break;
+    }
+    if (v->i < o->min || v->i > o->max) {
+        snprintf(err, errlen, "argument must be between %" PRId64 " and %" PRId64 " inclusive",
+                 o->min, o->max);
+        return -1;
+    }
+    return 0;
+}
+
+static void opt_free_val(const struct opt *o, union opt_val *v)
+{
+    if (o->kind == OPT_STR)
+        free(v->s);
+}
+
+/* Store a parsed value (takes ownership of a string). live: other threads
+ * may be reading cfg, so stores are atomic and old strings are retired. */
+static void opt_store(struct config *cfg, const struct opt *o, union opt_val *v, bool live)
+{
+    char *base = (char *)cfg + o->off;
+    switch (o->kind) {
+    case OPT_STR: {
+        char **field = (char **)(void *)base;
+        char *old = __atomic_exchange_n(field, v->s, __ATOMIC_ACQ_REL);
+        if (old != NULL && live) {
+            struct retired *r = malloc(sizeof(*r));
+            pthread_mutex_lock(&retired_lock);
+            if (r != NULL) {
+                r->s = old;
+                r->next = retired_list;
+                retired_list = r;
+            }
+            /* Without memory for the list entry the old string leaks: a
+             * reader may still hold it, so freeing it is not an option. */
+            pthread_mutex_unlock(&retired_lock);
+        } else {
+            free(old);
+        }
+        break;
+    }
+    case OPT_INT:
+    case OPT_LOGLEVEL:
+        __atomic_store_n((int *)(void *)base, (int)v->i, __ATOMIC_RELAXED);
+        if (o->kind == OPT_LOGLEVEL && live)
+            log_set_level((int)v->i);
+        break;
+    case OPT_UINT:
+        __atomic_store_n((unsigned *)(void *)base, (unsigned)v->i, __ATOMIC_RELAXED);
+        break;
+    case OPT_SIZE:
+    case OPT_COUNT:
+        __atomic_store_n((size_t *)(void *)base, (size_t)v->i, __ATOMIC_RELAXED);
+        break;
+    }
+    v->s = NULL;
+}
+
+/* Format o's current value the way Redis's CONFIG GET does. */
+static void opt_format(const struct config *cfg, const struct opt *o, char *buf, size_t len)
+{
+    const char *base = (const char *)cfg + o->off;
+    switch (o->kind) {
+    case OPT_STR: {
+        const char *s = __atomic_load_n((char *const *)(const void *)base, __ATOMIC_ACQUIRE);
+        snprintf(buf, len, "%s", s ? s : "");
+        break;
+    }
+    case OPT_INT:
+        snprintf(buf, len, "%d", __atomic_load_n((const int *)(const void *)base, __ATOMIC_RELAXED));
+        break;
+    case OPT_LOGLEVEL:
+        snprintf(buf, len, "%s",
+                 log_level_name(__atomic_load_n((const int *)(const void *)base, __ATOMIC_RELAXED)));
+        break;
+    case OPT_UINT:
+        snprintf(buf, len, "%u",
+                 __atomic_load_n((const unsigned *)(const void *)base, __ATOMIC_RELAXED));
+        break;
+    case OPT_SIZE:
+    case OPT_COUNT:
+        snprintf(buf, len, "%zu",
+                 __atomic_load_n((const size_t *)(const void *)base, __ATOMIC_RELAXED));
+        break;
+    }
+}
+
+/* Apply name=text from a start-up source (src names it for the message). */
+static int apply(struct config *cfg, const char *src, const char *name, const char *text,
+                 char *err, size_t errlen)
+{
+    const struct opt *o = opt_find(name);
+    if (o == NULL) {
+        snprintf(err, errlen, "%s: unknown option '%s' (see --help)", src, name);
+        return -1;
+    }
+    union opt_val v;
+    char why[160];
+    if (opt_parse(o, text, &v, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s: invalid value '%s' for option '%s': %s", src, text, o->name,
+                 why);
+        return -1;
+    }
+    opt_store(cfg, o, &v, false);
+    return 0;
+}
+
+static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    /* A config file is a small JSON object; 1 MiB is far beyond any real one
+     * and keeps a wrong path (say, a disk image) from being read whole. */
+    const long max_file = 1L << 20;
+    char src[512];
+    snprintf(src, sizeof(src), "config file '%s'", path);
+
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", src, strerror(errno));
+        return -1;
+    }
+    char *text = malloc((size_t)max_file + 1);
+    size_t n = text ? fread(text, 1, (size_t)max_file + 1, f) : 0;
+    int rerr = ferror(f);
+    fclose(f);
+    if (text == NULL || rerr) {
+        free(text);
+        snprintf(err, errlen, "%s: %s", src, text ? "read error" : "out of memory");
+        return -1;
+    }
+    if (n > (size_t)max_file) {
+        free(text);
+        snprintf(err, errlen, "%s: larger than %ld bytes", src, max_file);
+        return -1;
+    }
+    text[n] = '\0';
+    cJSON *root = cJSON_ParseWithLength(text, n);
+    if (root == NULL) {
+        const char *at = cJSON_GetErrorPtr();
+        long off = at && at >= text && at <= text + n ? (long)(at - text) : -1;
+        snprintf(err, errlen, "%s: invalid JSON near byte %ld", src, off);
+        free(text);
+        return -1;
+    }
+    free(text);
+    int rc = 0;
+    if (!cJSON_IsObject(root)) {
+        snprintf(err, errlen, "%s: expected a JSON object of \"option\": value", src);
+        rc = -1;
+    }
+    for (cJSON *it = root->child; rc == 0 && it != NULL; it = it->next) {
+        char num[64];
+        const char *val;
+        if (cJSON_IsString(it)) {
+            val = it->valuestring;
+        } else if (cJSON_IsNumber(it)) {
+            double d = it->valuedouble;
+            if (d != (double)(long long)d) {
+                snprintf(err, errlen, "%s: option '%s' must be an integer", src, it->string);
+                rc = -1;
+                break;
+            }
+            snprintf(num, sizeof(num), "%lld", (long long)d);
+            val = num;
+        } else if (cJSON_IsBool(it)) {
+            val = cJSON_IsTrue(it) ? "yes" : "no";
+        } else {
+            snprintf(err, errlen, "%s: option '%s' must be a string or a number", src,
+                     it->string ? it->string : "?");
+            rc = -1;
+            break;
+        }
+        if (strcmp(it->string, "config") == 0) {
+            snprintf(err, errlen, "%s: 'config' cannot be set from a config file", src);
+            rc = -1;
+            break;
+        }
+        rc = apply(cfg, src, it->string, val, err, errlen);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* Environment variables the scripts and tests use that are not options. */
+static const char *const env_not_options[] = {"SHARDKV_BIN", "SHARDKV_CONFIG"};
+
+static int load_env(struct config *cfg, char *err, size_t errlen)
+{
+    const size_t plen = strlen("SHARDKV_");
+    for (char **e = environ; e != NULL && *e != NULL; e++) {
+        if (strncmp(*e, "SHARDKV_", plen) != 0)
+            continue;
+        const char *eq = strchr(*e, '=');
+        if (eq == NULL)
+            continue;
+        size_t vlen = (size_t)(eq - *e);
+        bool skip = false;
+        for (size_t i = 0; i < sizeof(env_not_options) / sizeof(env_not_options[0]); i++)
+            if (strlen(env_not_options[i]) == vlen && strncmp(*e, env_not_options[i], vlen) == 0)
+                skip = true;
+        if (skip)
+            continue;
+        char var[128], name[128], src[160];
+        if (vlen >= sizeof(var)) {
+            snprintf(err, errlen, "environment: variable name too long: %.60s...", *e);
+            return -1;
+        }
+        memcpy(var, *e, vlen);
+        var[vlen] = '\0';
+        /* SHARDKV_CLIENT_QUERY_BUFFER_LIMIT -> client-query-buffer-limit */
+        size_t i;
+        for (i = 0; var[plen + i] != '\0'; i++) {
+            char c = var[plen + i];
+            name[i] = c == '_' ? '-' : (char)tolower((unsigned char)c);
+        }
+        name[i] = '\0';
+        snprintf(src, sizeof(src), "environment %s", var);
+        if (apply(cfg, src, name, eq + 1, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void print_help(const char *prog)
+{
+    printf("Usage: %s [--config FILE.json] [--OPTION VALUE | --OPTION=VALUE ...]\n"
+           "       %s --help | --version\n\n"
+           "Options are read from defaults, then the JSON file, then SHARDKV_<OPTION>\n"
+           "environment variables (upper case, '-' as '_'), then flags; the last wins.\n"
+           "Sizes accept Redis units: 1k=1000, 1kb=1024, m/mb, g/gb.\n\n",
+           prog, prog);
+    printf("  %-28s %-10s %-9s %s\n", "option", "default", "runtime", "description");
+    for (size_t i = 0; i < NOPTS; i++)
+        printf("  %-28s %-10s %-9s %s\n", opts[i].name,
+               opts[i].def[0] ? opts[i].def : "\"\"", opts[i].mutable_ ? "yes" : "no",
+               opts[i].help);
+    printf("  %-28s %-10s %-9s %s\n", "config", "\"\"", "no",
+           "JSON config file (flag --config or SHARDKV_CONFIG)");
+}
+
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < NOPTS; i++) {
+        union opt_val v;
+        char why[160];
+        int rc = opt_parse(&opts[i], opts[i].def, &v, why, sizeof(why));
+        if (rc != 0) {
+            snprintf(err, errlen, "default of '%s': %s", opts[i].name, why);
+            return -1;
+        }
+        opt_store(cfg, &opts[i], &v, false);
+    }
+
+    /* Pass 1: --help, --version and the config file's path. */
+    const char *path = getenv("SHARDKV_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            print_help(argv[0]);
+            return 1;
+        }
+        if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0) {
+            printf("shardkv-server v%s\n", SERVER_VERSION);
+            return 1;
+        }
+        if (strcmp(a, "--config") == 0) {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "flag --config: missing value");
+                return -1;
+            }
+            path = argv[++i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            path = a + 9;
+        }
+    }
+    if (path != NULL && path[0] != '\0') {
+        cfg->config_file = strdup(path);
+        if (cfg->config_file == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        if (load_file(cfg, path, err, errlen) != 0)
+            return -1;
+    }
+    if (load_env(cfg, err, errlen) != 0)
+        return -1;
+
+    /* Pass 2: every other flag, in order. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            snprintf(err, errlen, "unexpected argument '%s' (options are --name value)", a);
+            return -1;
+        }
+        char name[128], src[160];
+        const char *eq = strchr(a + 2, '=');
+        size_t nlen = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+        if (nlen >= sizeof(name)) {
+            snprintf(err, errlen, "flag %.60s...: unknown option", a);
+            return -1;
+        }
+        memcpy(name, a + 2, nlen);
+        name[nlen] = '\0';
+        const char *val;
+        if (eq != NULL) {
+            val = eq + 1;
+        } else {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "flag --%s: missing value", name);
+                return -1;
+            }
+            val = argv[++i];
+        }
+        if (strcmp(name, "config") == 0)
+            continue;
+        snprintf(src, sizeof(src), "flag --%s", name);
+        if (apply(cfg, src, name, val, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void config_deinit(struct config *cfg)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (opts[i].kind == OPT_STR) {
+            char **field = (char **)(void *)((char *)cfg + opts[i].off);
+            free(*field);
+            *field = NULL;
+        }
+    free(cfg->config_file);
+    cfg->config_file = NULL;
+    pthread_mutex_lock(&retired_lock);
+    while (retired_list != NULL) {
+        struct retired *r = retired_list;
+        retired_list = r->next;
+        free(r->s);
+        free(r);
+    }
+    pthread_mutex_unlock(&retired_lock);
+}
+
+/* The pattern that selects name, or NULL. Redis 7.0 answers a pattern
+ * without glob characters with the name spelled as the client sent it
+ * ("CONFIG GET TIMEOUT" -> "TIMEOUT"), so the caller reports that. */
+static const char *first_match(size_t npat, const char *const *patterns, const char *name,
+                               bool *exact)
+{
+    for (size_t j = 0; j < npat; j++) {
+        if (glob_match(patterns[j], strlen(patterns[j]), name, strlen(name), true)) {
+            *exact = strpbrk(patterns[j], "*?[\\") == NULL;
+            return patterns[j];
+        }
+    }
+    return NULL;
+}
+
+void config_get_many(const struct config *cfg, size_t npat, const char *const *patterns,
+                     void (*fn)(void *arg, const char *name, const char *value), void *arg)
+{
+    char val[4096];
+    bool exact;
+    for (size_t i = 0; i < NOPTS; i++) {
+        const char *p = first_match(npat, patterns, opts[i].name, &exact);
+        if (p != NULL) {
+            opt_format(cfg, &opts[i], val, sizeof(val));
+            fn(arg, exact ? p : opts[i].name, val);
+        }
+    }
+    for (size_t i = 0; i < NFIXED; i++) {
+        const char *p = first_match(npat, patterns, fixed_opts[i].name, &exact);
+        if (p != NULL)
+            fn(arg, exact ? p : fixed_opts[i].name, fixed_opts[i].value);
+    }
+}
+
+void config_get(const struct config *cfg, const char *pattern,
+                void (*fn)(void *arg, const char *name, const char *value), void *arg)
+{
+    config_get_many(cfg, 1, &pattern, fn, arg);
+}
+
+int config_set_many(struct config *cfg, size_t n, const char *const *names,
+                    const char *const *values, char *err, size_t errlen)
+{
+    /* Redis 7.0 checks every pair before applying any, so a bad one leaves
+     * the configuration untouched. The duplicate check is quadratic, but
+     * it stops at the first unknown or repeated name, so it never looks at
+     * more pairs than the table has options. */
+    if (n == 0) {
+        snprintf(err, errlen, "wrong number of arguments for 'config|set' command");
+        return -1;
+    }
+    union opt_val *vals = calloc(n, sizeof(*vals));
+    const struct opt **os = calloc(n, sizeof(*os));
+    if (vals == NULL || os == NULL) {
+        free(vals);
+        free(os);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    size_t parsed = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        int fx = fixed_find(names[i]);
+        os[i] = opt_find(names[i]);
+        if (os[i] == NULL && fx < 0) {
+            snprintf(err, errlen, "Unknown option or number of arguments for CONFIG SET - '%s'",
+                     names[i]);
+            rc = -1;
+            break;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcasecmp(names[j], names[i]) == 0) {
+                snprintf(err, errlen,
+                         "CONFIG SET failed (possibly related to argument '%s') - duplicate "
+                         "parameter",
+                         names[i]);
+                rc = -1;
+                break;
+            }
+        if (rc != 0)
+            break;
+        if (fx >= 0) {
+            /* Setting a fixed option to its own value is a no-op Redis
+             * clients do (CONFIG SET save ""); anything else is refused. */
+            if (strcmp(values[i], fixed_opts[fx].value) != 0) {
+                snprintf(err, errlen,
+                         "CONFIG SET failed (possibly related to argument '%s') - can't set "
+                         "immutable config",
+                         fixed_opts[fx].name);
+                rc = -1;
+            }
+            continue;
+        }
+        if (!os[i]->mutable_) {
+            snprintf(err, errlen,
+                     "CONFIG SET failed (possibly related to argument '%s') - can't set "
+                     "immutable config",
+                     os[i]->name);
+            rc = -1;
+            break;
+        }
+        char why[160];
+        if (opt_parse(os[i], values[i], &vals[i], why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "CONFIG SET failed (possibly related to argument '%s') - %s",
+                     os[i]->name, why);
+            rc = -1;
+            break;
+        }
+        parsed = i + 1;
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++)
+            if (os[i] != NULL)
+                opt_store(cfg, os[i], &vals[i], true);
+    } else {
+        for (size_t i = 0; i < parsed; i++)
+            if (os[i] != NULL)
+                opt_free_val(os[i], &vals[i]);
+    }
+    free(vals);
+    free(os);
+    return rc;
+}
+
+int config_set(struct config *cfg, const char *name, const char *value, char *err, size_t errlen)
+{
+    return config_set_many(cfg, 1, &name, &value, err, errlen);
+}

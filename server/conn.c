@@ -1,0 +1,550 @@
+/* conn.c — client connections: accept, read into a growable query buffer,
+ * parse commands in a loop and hand them to dispatch, write completed reply
+ * slots in request order with gathered writes, backpressure, and the careful
+ * close that waits for requests still out on other shards. Runs on the
+ * connection's worker thread only. */
+#include "server/conn.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "server/cmd.h"
+#include "server/dispatch.h"
+#include "server/log.h"
+#include "server/worker.h"
+
+/* Smallest free room offered to a read. 16 KiB is Redis's PROTO_IOBUF_LEN:
+ * one read syscall takes what a typical pipelined burst sends. */
+#define CONN_READ_CHUNK (16 * 1024)
+/* A query buffer that has grown past this and is fully consumed is freed,
+ * so one big SET does not pin its buffer for the life of the connection. */
+#define CONN_IBUF_KEEP (64 * 1024)
+/* Backpressure: stop parsing a client's pipeline while this many of its
+ * requests wait for replies, or while this many reply bytes are queued for
+ * it. Both bound what one client can make the server hold (replies of
+ * requests in flight arrive all at once, so the count bounds their bytes
+ * too), and both are far above what a pipeline needs for full batching. */
+#define CONN_MAX_WAITING 256
+#define CONN_OUT_SOFT ((size_t)4 << 20)
+/* Most slots (buffers) gathered into one uv_write. IOV_MAX is 1024. */
+#define CONN_MAX_IOV 256
+
+/* A gathered write in flight: it owns the slots whose bytes it sends. */
+struct wreq {
+    uv_write_t req;      /* libuv request; req.data unused */
+    struct conn *c;      /* the connection (alive: writes finish before close) */
+    struct slot *slots;  /* chain of slots being written */
+    size_t bytes;        /* total bytes in bufs */
+    unsigned nbufs;      /* entries in bufs */
+    uv_buf_t bufs[];     /* the gathered buffers */
+};
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+/* Free a chain of slots linked through next. */
+static void free_slots(struct slot *s)
+{
+    while (s) {
+        struct slot *next = s->next;
+        dispatch_slot_free(s);
+        s = next;
+    }
+}
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_close(uv_handle_t *h);
+
+bool conn_is_closing(const struct conn *c)
+{
+    return (c->flags & (CONN_CLOSING | CONN_CLOSE_AFTER_REPLY)) != 0;
+}
+
+int conn_set_str(char **member, const char *p, size_t n)
+{
+    char *copy = NULL;
+    if (n > 0) {
+        copy = malloc(n + 1);
+        if (!copy)
+            return -1;
+        memcpy(copy, p, n);
+        copy[n] = '\0';
+    }
+    free(*member);
+    *member = copy;
+    return 0;
+}
+
+/* Format a socket address as Redis does: "ip:port", "[ip6]:port". */
+static void format_addr(const struct sockaddr_storage *ss, char *out, size_t n)
+{
+    char ip[64] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        uv_ip4_name(a, ip, sizeof ip);
+        port = ntohs(a->sin_port);
+        snprintf(out, n, "%s:%d", ip, port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        uv_ip6_name(a, ip, sizeof ip);
+        port = ntohs(a->sin6_port);
+        snprintf(out, n, "[%s]:%d", ip, port);
+    } else {
+        snprintf(out, n, "?:0");
+    }
+}
+
+struct conn *conn_accept(struct worker *w, uv_stream_t *listener)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    if (uv_tcp_init(&w->shard->loop, &c->tcp) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->tcp.data = c;
+    c->w = w;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        return NULL;
+    }
+    if (resp_parser_init(&c->parser, &w->set.lim) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        return NULL;
+    }
+    c->id = atomic_fetch_add(&server.next_conn_id, 1);
+    c->proto = RESP2;
+    c->authenticated = worker_requirepass() == NULL;
+    c->created_ms = c->last_ms = clock_wall_ms();
+    uv_os_fd_t fd = -1;
+    uv_fileno((uv_handle_t *)&c->tcp, &fd);
+    c->fd = fd;
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        format_addr(&ss, c->addr, sizeof c->addr);
+    len = sizeof ss;
+    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        format_addr(&ss, c->laddr, sizeof c->laddr);
+    uv_tcp_nodelay(&c->tcp, 1);
+
+    /* Link first so that a close from here on finds it in the list. */
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    atomic_fetch_add_explicit(&w->stats.connected, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->stats.conns_total, 1, memory_order_relaxed);
+    atomic_fetch_add(&server.nclients, 1);
+    return c;
+}
+
+void conn_start(struct conn *c)
+{
+    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) != 0)
+        conn_close(c);
+}
+
+/* Free everything once the socket is closed and nothing in flight can come
+ * back to this connection. */
+void conn_release(struct conn *c)
+{
+    if (!(c->flags & CONN_CLOSING) || !c->handle_closed || c->inflight > 0 ||
+        (c->flags & CONN_IN_FLUSH_LIST))
+        return;
+    free_slots(c->head);
+    worker_conn_unlink(c->w, c);
+    resp_parser_deinit(&c->parser);
+    free(c->ibuf);
+    free(c->name);
+    free(c->lib_name);
+    free(c->lib_ver);
+    free(c);
+}
+
+void conn_close(struct conn *c)
+{
+    if (c->flags & CONN_CLOSING)
+        return;
+    c->flags |= CONN_CLOSING;
+    atomic_fetch_sub_explicit(&c->w->stats.connected, 1, memory_order_relaxed);
+    atomic_fetch_sub(&server.nclients, 1);
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+static void on_close(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+    c->handle_closed = true;
+    conn_release(c);
+}
+
+void conn_inflight_done(struct conn *c)
+{
+    assert(c->inflight > 0);
+    c->inflight--;
+    if (c->flags & CONN_CLOSING)
+        conn_release(c);
+    else
+        worker_want_flush(c->w, c);
+}
+
+void conn_close_after_reply(struct conn *c)
+{
+    c->flags |= CONN_CLOSE_AFTER_REPLY;
+    worker_want_flush(c->w, c);
+}
+
+/* Forget unparsed input (the client is closing after its replies). Not
+ * while the parse loop runs: it still holds offsets into the buffer, and
+ * drops the input itself when it sees the flag. */
+static void drop_input(struct conn *c)
+{
+    if (c->in_process)
+        return;
+    c->ilen = c->ioff = 0;
+    c->ineed = 0;
+    resp_parser_reset(&c->parser);
+}
+
+void conn_kill(struct conn *c)
+{
+    if (c->flags & CONN_CLOSING)
+        return;
+    c->flags |= CONN_CLOSE_AFTER_REPLY;
+    drop_input(c);
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    worker_want_flush(c->w, c);
+}
+
+/* Is c allowed to take more commands from its buffer right now? */
+static bool can_parse(const struct conn *c)
+{
+    if (c->flags & (CONN_CLOSING | CONN_CLOSE_AFTER_REPLY | CONN_BARRIER))
+        return false;
+    if (c->w->stopping)
+        return false;
+    /* Replies produced in this turn coalesce in the tail slot; everything
+     * older is handed to uv_write at the end of each turn (wbytes). */
+    size_t pending = c->wbytes;
+    if (c->tail && c->tail->done)
+        pending += c->tail->out.len;
+    return c->nwaiting < CONN_MAX_WAITING && pending < CONN_OUT_SOFT;
+}
+
+/* Start or stop reading to match can_parse. */
+static void update_reading(struct conn *c)
+{
+    if (c->flags & (CONN_CLOSING | CONN_READ_EOF))
+        return;
+    bool want = can_parse(c);
+    if (want && (c->flags & CONN_READ_PAUSED)) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) == 0)
+            c->flags &= ~CONN_READ_PAUSED;
+    } else if (!want && !(c->flags & CONN_READ_PAUSED)) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->flags |= CONN_READ_PAUSED;
+    }
+}
+
+/* Reply a protocol error and close after it is written (Redis does the same:
+ * the error, then the connection is gone). */
+static void protocol_error(struct conn *c, const char *msg)
+{
+    struct rbuf *out = dispatch_reply_buf(c);
+    if (out)
+        resp_errorf(out, "ERR %s", msg);
+    log_verbose("Protocol error (%s) from client: id=%llu addr=%s", msg,
+                (unsigned long long)c->id, c->addr);
+    atomic_fetch_add_explicit(&c->w->stats.proto_errors, 1, memory_order_relaxed);
+    c->flags |= CONN_CLOSE_AFTER_REPLY;
+}
+
+void conn_process_input(struct conn *c)
+{
+    if (c->in_process)
+        return; /* a nested completion; the outer loop goes on */
+    c->in_process = true;
+    c->flags &= ~CONN_PARSE_BLOCKED;
+    c->w->now_ms = clock_wall_ms();
+    bool did = false;
+    while (c->ioff < c->ilen) {
+        if (!can_parse(c)) {
+            c->flags |= CONN_PARSE_BLOCKED;
+            break;
+        }
+        struct resp_cmd cmd;
+        size_t used = 0, need = 0;
+        enum resp_status st =
+            resp_parse(&c->parser, c->ibuf + c->ioff, c->ilen - c->ioff, &cmd, &used, &need);
+        if (st == RESP_AGAIN) {
+            c->ineed = need;
+            break;
+        }
+        did = true;
+        if (st != RESP_OK) {
+            protocol_error(c, c->parser.err ? c->parser.err : "Protocol error");
+            break;
+        }
+        c->ineed = 0;
+        if (cmd.argc > 0) {
+            c->last_ms = c->w->now_ms;
+            dispatch_command(c, cmd.argc, cmd.argv);
+        }
+        /* The views into ibuf are dead from here on. */
+        c->ioff += used;
+    }
+    c->in_process = false;
+    if (c->flags & CONN_CLOSE_AFTER_REPLY)
+        drop_input(c); /* QUIT, protocol error, kill: the rest is never run */
+    if (c->ioff == c->ilen) {
+        c->ioff = c->ilen = 0;
+        c->flags &= ~CONN_PARSE_BLOCKED; /* nothing left to parse */
+        if (c->icap > CONN_IBUF_KEEP) {
+            free(c->ibuf);
+            c->ibuf = NULL;
+            c->icap = 0;
+        }
+    }
+    update_reading(c);
+    if (did)
+        worker_want_flush(c->w, c);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct conn *c = h->data;
+    (void)suggested;
+    /* Move the unparsed tail to the front when that frees real room: the
+     * parser keeps offsets relative to the start of its command. */
+    if (c->ioff > 0 && (c->ioff >= c->icap / 2 || c->icap - c->ilen < CONN_READ_CHUNK)) {
+        memmove(c->ibuf, c->ibuf + c->ioff, c->ilen - c->ioff);
+        c->ilen -= c->ioff;
+        c->ioff = 0;
+    }
+    size_t room = CONN_READ_CHUNK;
+    if (c->ineed > room)
+        room = c->ineed; /* a big bulk: read it straight in, one allocation */
+    /* Never allocate much past the query buffer limit: the read that crosses
+     * it is the one that closes the connection. */
+    size_t limit = c->w->set.qbuf_limit + CONN_READ_CHUNK;
+    if (c->ilen + room > limit)
+        room = limit > c->ilen ? limit - c->ilen : CONN_READ_CHUNK;
+    if (c->icap - c->ilen < room) {
+        size_t ncap = c->icap ? c->icap * 2 : CONN_READ_CHUNK;
+        if (ncap < c->ilen + room)
+            ncap = c->ilen + room;
+        if (ncap > limit && limit >= c->ilen + room)
+            ncap = limit;
+        char *p = realloc(c->ibuf, ncap);
+        if (!p) {
+            *buf = uv_buf_init(NULL, 0); /* on_read gets UV_ENOBUFS */
+            return;
+        }
+        c->ibuf = p;
+        c->icap = ncap;
+    }
+    *buf = uv_buf_init(c->ibuf + c->ilen, (unsigned)(c->icap - c->ilen > UINT32_MAX
+                                                         ? UINT32_MAX
+                                                         : c->icap - c->ilen));
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = st->data;
+    (void)buf;
+    if (nread == 0)
+        return; /* EAGAIN */
+    if (nread < 0) {
+        if (nread == UV_ENOBUFS)
+            log_warn("Closing client id=%llu addr=%s: out of memory for its query buffer",
+                     (unsigned long long)c->id, c->addr);
+        uv_read_stop(st);
+        if (nread != UV_EOF) {
+            conn_close(c);
+            return;
+        }
+        /* The peer shut its write side (nc, redis-cli --pipe): answer what
+         * it sent, then close. conn_flush closes once nothing is owed. */
+        c->flags |= CONN_READ_EOF;
+        worker_want_flush(c->w, c);
+        return;
+    }
+    c->ilen += (size_t)nread;
+    c->net_in += (uint64_t)nread;
+    atomic_fetch_add_explicit(&c->w->stats.net_in, (uint64_t)nread, memory_order_relaxed);
+    if (c->ilen - c->ioff > c->w->set.qbuf_limit) {
+        log_warn("Closing client that reached max query buffer length: id=%llu addr=%s "
+                 "qbuf=%zu (client-query-buffer-limit %zu)",
+                 (unsigned long long)c->id, c->addr, c->ilen - c->ioff, c->w->set.qbuf_limit);
+        atomic_fetch_add_explicit(&c->w->stats.qbuf_limit_kills, 1, memory_order_relaxed);
+        conn_close(c);
+        return;
+    }
+    conn_process_input(c);
+}
+
+/* ---- Output ------------------------------------------------------------ */
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct wreq *wr = (struct wreq *)req;
+    struct conn *c = wr->c;
+    c->wbytes -= wr->bytes;
+    c->nwrites--;
+    if (status == 0) {
+        c->net_out += wr->bytes;
+        atomic_fetch_add_explicit(&c->w->stats.net_out, wr->bytes, memory_order_relaxed);
+    }
+    free_slots(wr->slots);
+    free(wr);
+    if (c->flags & CONN_CLOSING)
+        return;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    worker_want_flush(c->w, c);
+}
+
+/* Write the completed prefix of c's slot FIFO, CONN_MAX_IOV slots per
+ * gathered write: detached slots belong to the write until it finishes.
+ * uv_try_write first, so a reply that fits the socket costs no request. */
+static void write_ready(struct conn *c)
+{
+    while (c->head && c->head->done) {
+        uv_buf_t bufs[CONN_MAX_IOV];
+        unsigned n = 0;
+        size_t bytes = 0;
+        struct slot *first = c->head, *last = NULL, *s = c->head;
+        while (s && s->done && n < CONN_MAX_IOV) {
+            if (s->out.oom) {
+                /* A reply that could not be built completely must not be
+                 * sent: the client would misparse everything after it. */
+                log_warn("Closing client id=%llu addr=%s: out of memory building a reply",
+                         (unsigned long long)c->id, c->addr);
+                conn_close(c);
+                return;
+            }
+            if (s->out.len > 0)
+                bufs[n++] = uv_buf_init(s->out.ptr, (unsigned)s->out.len);
+            bytes += s->out.len;
+            last = s;
+            s = s->next;
+            c->nslots--;
+        }
+        c->head = s;
+        if (!s)
+            c->tail = NULL;
+        last->next = NULL;
+
+        /* Try the fast path: the socket takes it all now, nothing queued. */
+        size_t off = 0;
+        if (c->nwrites == 0 && n > 0) {
+            int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+            if (r > 0)
+                off = (size_t)r;
+            else if (r != UV_EAGAIN && r != UV_ENOSYS) {
+                free_slots(first);
+                conn_close(c);
+                return;
+            }
+        }
+        if (off == bytes) {
+            c->net_out += bytes;
+            atomic_fetch_add_explicit(&c->w->stats.net_out, bytes, memory_order_relaxed);
+            free_slots(first);
+            continue;
+        }
+        if (off > 0) {
+            c->net_out += off;
+            atomic_fetch_add_explicit(&c->w->stats.net_out, off, memory_order_relaxed);
+        }
+        /* Queue the rest, skipping what try_write took. */
+        struct wreq *wr = malloc(sizeof *wr + n * sizeof(uv_buf_t));
+        if (!wr) {
+            free_slots(first);
+            conn_close(c);
+            return;
+        }
+        wr->c = c;
+        wr->slots = first;
+        wr->nbufs = 0;
+        wr->bytes = bytes - off;
+        for (unsigned i = 0; i < n; i++) {
+            if (off >= bufs[i].len) {
+                off -= bufs[i].len;
+                continue;
+            }
+            wr->bufs[wr->nbufs++] = uv_buf_init(bufs[i].base + off, bufs[i].len - (unsigned)off);
+            off = 0;
+        }
+        int r = uv_write(&wr->req, (uv_stream_t *)&c->tcp, wr->bufs, wr->nbufs, on_write);
+        if (r != 0) {
+            free_slots(first);
+            free(wr);
+            conn_close(c);
+            return;
+        }
+        c->nwrites++;
+        c->wbytes += wr->bytes;
+    }
+}
+
+void conn_flush(struct conn *c)
+{
+    if (c->flags & CONN_CLOSING)
+        return;
+    write_ready(c);
+    if (c->flags & CONN_CLOSING)
+        return;
+    if (c->wbytes > c->w->set.obuf_limit) {
+        log_warn("Client id=%llu addr=%s closed for overcoming of output buffer limits.",
+                 (unsigned long long)c->id, c->addr);
+        atomic_fetch_add_explicit(&c->w->stats.obuf_limit_kills, 1, memory_order_relaxed);
+        conn_close(c);
+        return;
+    }
+    /* Room again: go on with a pipeline that backpressure or a barrier
+     * stopped. */
+    if ((c->flags & CONN_PARSE_BLOCKED) && can_parse(c))
+        conn_process_input(c);
+    else
+        update_reading(c);
+    bool drained = c->nslots == 0 && c->nwrites == 0 && c->nwaiting == 0;
+    if (drained && ((c->flags & CONN_CLOSE_AFTER_REPLY) ||
+                    ((c->flags & CONN_READ_EOF) && !(c->flags & CONN_PARSE_BLOCKED))))
+        conn_close(c);
+}
+
+/* ---- CLIENT LIST ------------------------------------------------------- */
+
+void conn_describe(const struct conn *c, int64_t now_ms, struct rbuf *out)
+{
+    char line[1024];
+    const char *cmd = c->last_cmd ? c->last_cmd->name : "NULL";
+    char flags[8];
+    size_t nf = 0;
+    if (c->flags & CONN_CLOSE_AFTER_REPLY)
+        flags[nf++] = 'c';
+    if (nf == 0)
+        flags[nf++] = 'N';
+    flags[nf] = '\0';
+    int64_t age = (now_ms - c->created_ms) / 1000;
+    int64_t idle = (now_ms - c->last_ms) / 1000;
+    int n = snprintf(line, sizeof line,
+                     "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s "
+                     "db=%u sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 "
+                     "multi-mem=0 rbs=%zu rbp=%zu obl=0 oll=%zu omem=%zu tot-mem=%zu events=r "
+                     "cmd=%s user=default redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
+                     (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
+                     (long long)(age < 0 ? 0 : age), (long long)(idle < 0 ? 0 : idle), flags, c->db,
+                     c->ilen - c->ioff, c->icap - c->ilen, c->icap, c->ilen, c->nslots,
+                     c->wbytes, sizeof *c + c->icap + c->wbytes,
+                     cmd, c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+    if (n > 0)
+        rbuf_append(out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}

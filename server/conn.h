@@ -1,0 +1,148 @@
+/* conn.h — one client connection: its socket, read buffer and parser, the
+ * FIFO of reply slots that keeps replies in request order, and the
+ * per-client state that CLIENT, HELLO, AUTH and SELECT read and change. A
+ * connection belongs to one worker and is touched only on that worker's
+ * thread; other threads reach it only through messages to that worker. */
+#ifndef SKV_SERVER_CONN_H
+#define SKV_SERVER_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "protocol/resp.h"
+#include "protocol/resp_enc.h"
+
+struct worker;
+struct slot;
+struct cmd_def;
+
+/* Connection flags (struct conn.flags). */
+enum {
+    CONN_CLOSE_AFTER_REPLY = 1u << 0, /* QUIT, protocol error, CLIENT KILL of
+                                         self: parse nothing more, close once
+                                         the replies so far are written */
+    CONN_CLOSING = 1u << 1,           /* uv_close started; waiting for the
+                                         close callback and for in-flight
+                                         requests to come back */
+    CONN_READ_PAUSED = 1u << 2,       /* uv_read_stop for backpressure */
+    CONN_IN_FLUSH_LIST = 1u << 3,     /* queued on the worker's flush list */
+    CONN_BARRIER = 1u << 4,           /* a multi-step command is in flight:
+                                         later commands wait for it, so this
+                                         client sees its own writes in order */
+    CONN_READ_EOF = 1u << 5,          /* the peer shut its side down: finish
+                                         what was read, then close */
+    CONN_PARSE_BLOCKED = 1u << 6,     /* input left unparsed because of
+                                         backpressure or a barrier: parse again
+                                         when that lifts */
+};
+
+/* Longest "ip:port" text: an IPv6 address (45) in brackets, ':' and a port. */
+#define CONN_ADDR_MAX 64
+
+struct conn {
+    uv_tcp_t tcp;                /* the socket; its memory lives until the close
+                                    callback, so it is embedded here */
+    struct worker *w;            /* owning worker (and thread), borrowed */
+    struct conn *prev, *next;    /* the worker's client list */
+
+    /* Identity and CLIENT LIST/INFO state. */
+    uint64_t id;                 /* CLIENT ID: unique and increasing server-wide */
+    int fd;                      /* the socket descriptor (CLIENT LIST fd=) */
+    char addr[CONN_ADDR_MAX];    /* peer "ip:port" ("[::1]:port" for IPv6) */
+    char laddr[CONN_ADDR_MAX];   /* local "ip:port" */
+    char *name;                  /* CLIENT SETNAME; NULL = none. Owned (malloc),
+                                    freed with the conn: replace with free+strdup */
+    char *lib_name;              /* CLIENT SETINFO lib-name; NULL = none; owned */
+    char *lib_ver;               /* CLIENT SETINFO lib-ver; NULL = none; owned */
+    unsigned db;                 /* SELECTed database; travels with each request */
+    int proto;                   /* RESP2 or RESP3 (HELLO); travels with each request */
+    bool authenticated;          /* AUTH succeeded (or no requirepass at accept) */
+    uint32_t flags;              /* CONN_* above */
+    int64_t created_ms;          /* accept time, Unix ms (CLIENT LIST age=) */
+    int64_t last_ms;             /* last command or read, Unix ms (idle=, timeout) */
+    const struct cmd_def *last_cmd; /* last command run (CLIENT LIST cmd=); NULL */
+
+    /* Counters (owner thread). */
+    uint64_t ncmds;              /* commands processed */
+    uint64_t net_in;             /* bytes read */
+    uint64_t net_out;            /* bytes written */
+
+    /* Input: bytes [ioff, ilen) of ibuf are not parsed yet. */
+    char *ibuf;                  /* read buffer, grown up to client-query-buffer-limit */
+    size_t ilen;                 /* bytes held */
+    size_t icap;                 /* allocated */
+    size_t ioff;                 /* start of the first unparsed command */
+    size_t ineed;                /* parser hint: bytes still missing for a big bulk */
+    struct resp_parser parser;   /* incremental RESP parser state */
+
+    /* Output: replies wait in slots, in request order. */
+    struct slot *head;           /* oldest slot not yet written */
+    struct slot *tail;           /* newest slot */
+    size_t nslots;               /* slots in the FIFO */
+    size_t nwaiting;             /* slots whose reply is not complete yet */
+    size_t wbytes;               /* bytes handed to uv_write, not yet written */
+    unsigned nwrites;            /* uv_write requests outstanding */
+    unsigned inflight;           /* requests and fan-out parts out on any shard
+                                    (including this one) that will come back to
+                                    this conn: it is freed only when this is 0 */
+    struct conn *flush_next;     /* worker's flush list link (CONN_IN_FLUSH_LIST) */
+    bool handle_closed;          /* uv_close's callback has run */
+    bool in_process;             /* inside conn_process_input (no re-entry) */
+};
+
+/* Mark c to be closed once every reply queued so far has been written (QUIT;
+ * CLIENT KILL of the calling client). Input after the current command is
+ * discarded. Owner thread. */
+void conn_close_after_reply(struct conn *c);
+
+/* Close c as CLIENT KILL does for another client: stop reading now, drop its
+ * unparsed input, and close as soon as its pending replies are written (at
+ * once if there are none). Safe while requests are in flight. Owner thread. */
+void conn_kill(struct conn *c);
+
+/* True once c is being closed or will close after its replies (CLIENT LIST
+ * skips, CLIENT KILL does not count twice). Owner thread. */
+bool conn_is_closing(const struct conn *c);
+
+/* Append c's CLIENT LIST / CLIENT INFO line in Redis 7's format, ending in
+ * "\n": "id=.. addr=.. laddr=.. fd=.. name=.. age=.. idle=.. flags=N db=..
+ * ... cmd=.. user=default redir=-1 resp=..". now_ms is the wall clock.
+ * Owner thread. */
+void conn_describe(const struct conn *c, int64_t now_ms, struct rbuf *out);
+
+/* Replace an owned string member (name, lib_name, lib_ver) with a copy of
+ * p[0..n) (n == 0 clears it to NULL). Returns 0 or -1 on out-of-memory (the
+ * old value is kept). */
+int conn_set_str(char **member, const char *p, size_t n);
+
+/* ---- For the server core (worker.c, dispatch.c) ----------------------- */
+
+/* Accept a pending connection on listener into a new conn owned by w and
+ * link it into w's list. Returns NULL if accepting failed. Reading is not
+ * started: conn_start. */
+struct conn *conn_accept(struct worker *w, uv_stream_t *listener);
+
+/* Start reading from c (closes it on failure). */
+void conn_start(struct conn *c);
+
+/* Close c now (pending replies are dropped). Its memory lives until the
+ * socket is closed and every in-flight request has come back. Idempotent. */
+void conn_close(struct conn *c);
+
+/* Parse and dispatch buffered commands while c may take more. */
+void conn_process_input(struct conn *c);
+
+/* Write c's completed replies, enforce the output limit, close it if it is
+ * done, resume a blocked pipeline. Called from the worker's flush pass. */
+void conn_flush(struct conn *c);
+
+/* Free c if it is closed, off the flush list and nothing is in flight. */
+void conn_release(struct conn *c);
+
+/* A request that counted in c->inflight has come back (or a fan-out has
+ * finished): free c if it is closed and this was the last one. */
+void conn_inflight_done(struct conn *c);
+
+#endif

@@ -1,0 +1,561 @@
+/* dispatch.c — routing parsed commands to the shard that owns their key,
+ * per-turn request batches (one mailbox message per destination each way),
+ * executing batches on the owner thread, and the fan-out engine that runs
+ * multi-shard commands in rounds and merges their parts on the connection's
+ * thread. Runs on worker threads; a request is touched by its origin thread,
+ * then by the owner thread, then by the origin again, with the mailbox
+ * ordering each hand-over. */
+#include "server/dispatch.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "server/cmd_multi.h"
+#include "server/conn.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/worker.h"
+
+/* One mailbox message: the requests of one origin for one shard in one loop
+ * turn. It travels to the owner, which fills every reply, and back. */
+struct batch {
+    struct mbox_msg msg;  /* must be first: handlers cast back */
+    unsigned origin;      /* worker that sent it (where it returns) */
+    struct req *head;     /* requests in order of arrival */
+    struct req *tail;     /* last request, for appending */
+    size_t n;             /* requests in the batch */
+};
+
+static void on_batch_exec(void *owner, struct mbox_msg *m);
+static void on_batch_done(void *owner, struct mbox_msg *m);
+static void fan_run(struct fan *f);
+
+/* ---- Slots -------------------------------------------------------------- */
+
+static struct slot *slot_alloc(struct conn *c, bool done)
+{
+    struct slot *s = malloc(sizeof *s);
+    if (!s)
+        return NULL;
+    s->next = NULL;
+    rbuf_init(&s->out);
+    s->done = done;
+    s->fan = NULL;
+    if (c->tail)
+        c->tail->next = s;
+    else
+        c->head = s;
+    c->tail = s;
+    c->nslots++;
+    if (!done)
+        c->nwaiting++;
+    return s;
+}
+
+struct slot *dispatch_slot_new(struct conn *c)
+{
+    return slot_alloc(c, false);
+}
+
+struct rbuf *dispatch_reply_buf(struct conn *c)
+{
+    if (c->tail && c->tail->done && !c->tail->out.oom)
+        return &c->tail->out;
+    struct slot *s = slot_alloc(c, true);
+    return s ? &s->out : NULL;
+}
+
+void dispatch_slot_free(struct slot *s)
+{
+    rbuf_deinit(&s->out);
+    free(s);
+}
+
+/* Mark a waiting slot complete (its reply is in s->out). */
+static void slot_complete(struct conn *c, struct slot *s)
+{
+    assert(!s->done);
+    if (s->out.oom) {
+        /* The owner ran out of memory mid-reply: send a whole error instead
+         * of half a reply. */
+        rbuf_deinit(&s->out);
+        rbuf_init(&s->out);
+        resp_error(&s->out, "ERR out of memory while building the reply");
+    }
+    s->done = true;
+    c->nwaiting--;
+}
+
+/* ---- Requests ----------------------------------------------------------- */
+
+/* A request with a private copy of argv (array and bytes in one block). */
+static struct req *req_new(size_t argc, const struct resp_arg *argv)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < argc; i++)
+        bytes += argv[i].len;
+    size_t head = sizeof(struct req) + argc * sizeof(struct resp_arg);
+    if (bytes > SIZE_MAX - head)
+        return NULL;
+    struct req *r = malloc(head + bytes);
+    if (!r)
+        return NULL;
+    memset(r, 0, sizeof *r);
+    r->argc = argc;
+    r->argv = (struct resp_arg *)(r + 1);
+    char *p = (char *)(r->argv + argc);
+    for (size_t i = 0; i < argc; i++) {
+        if (argv[i].len)
+            memcpy(p, argv[i].ptr, argv[i].len);
+        r->argv[i].ptr = p;
+        r->argv[i].len = argv[i].len;
+        p += argv[i].len;
+    }
+    rbuf_init(&r->out);
+    return r;
+}
+
+static void req_free(struct req *r)
+{
+    rbuf_deinit(&r->out);
+    free(r->ends);
+    free(r);
+}
+
+/* Run one request's exec on shard s (the calling thread owns it). */
+static void run_exec(struct shard *s, cmd_exec_fn exec, unsigned db, int proto, size_t argc,
+                     const struct resp_arg *argv, struct rbuf *out, int64_t now_ms, void *priv)
+{
+    struct cmd_ctx ctx = {
+        .shard = s,
+        .db = shard_db(s, db),
+        .dbidx = db,
+        .proto = proto,
+        .argc = argc,
+        .argv = argv,
+        .out = out,
+        .now_ms = now_ms,
+        .priv = priv,
+        .conn = NULL,
+    };
+    exec(&ctx);
+    s->ctr.ops++;
+    struct worker *w = s->user;
+    atomic_fetch_add_explicit(&w->stats.ops_executed, 1, memory_order_relaxed);
+}
+
+/* ---- Batches ------------------------------------------------------------ */
+
+static int batch_add(struct worker *w, unsigned shard, struct req *r)
+{
+    struct batch *b = w->out[shard];
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        if (!b)
+            return -1;
+        b->origin = w->id;
+        w->out[shard] = b;
+    }
+    r->shard = shard;
+    r->next = NULL;
+    if (b->tail)
+        b->tail->next = r;
+    else
+        b->head = r;
+    b->tail = r;
+    b->n++;
+    return 0;
+}
+
+void dispatch_flush_batches(struct worker *w)
+{
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        struct batch *b = w->out[i];
+        if (!b)
+            continue;
+        w->out[i] = NULL;
+        b->msg.handle = on_batch_exec;
+        shard_post(shard_group_get(server.group, i), &b->msg);
+        atomic_fetch_add_explicit(&w->stats.batches_sent, 1, memory_order_relaxed);
+    }
+}
+
+/* Owner side: execute every request with one clock reading, send it back. */
+static void on_batch_exec(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    struct batch *b = (struct batch *)m;
+    int64_t now_ms = clock_wall_ms();
+    s->ctr.batches++;
+    for (struct req *r = b->head; r; r = r->next)
+        run_exec(s, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, now_ms, r);
+    b->msg.handle = on_batch_done;
+    shard_post(shard_group_get(server.group, b->origin), &b->msg);
+}
+
+static void fan_part_done(struct fan *f);
+
+/* Origin side: fill the slots in the order the requests were made. */
+static void on_batch_done(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    struct worker *w = s->user;
+    struct batch *b = (struct batch *)m;
+    w->now_ms = clock_wall_ms();
+    struct req *r = b->head;
+    free(b);
+    while (r) {
+        struct req *next = r->next;
+        if (r->fan) {
+            fan_part_done(r->fan); /* the fan frees its parts */
+        } else {
+            struct conn *c = r->conn;
+            struct slot *sl = r->slot;
+            sl->out = r->out;
+            rbuf_init(&r->out);
+            slot_complete(c, sl);
+            req_free(r);
+            conn_inflight_done(c);
+        }
+        r = next;
+    }
+}
+
+/* ---- Commands ----------------------------------------------------------- */
+
+/* Redis 7's reply for an unknown command: the name and the first arguments,
+ * quoted, at most 128 bytes each way, C-string semantics (an argument ends
+ * at its first NUL byte, as Redis's "%.*s" does), CR/LF made spaces. */
+void dispatch_reply_unknown(struct rbuf *out, size_t argc, const struct resp_arg *argv)
+{
+    char args[160 + 4];
+    size_t al = 0;
+    args[0] = '\0';
+    for (size_t i = 1; i < argc && al < 128; i++) {
+        size_t room = 128 - al;
+        size_t n = strnlen(argv[i].ptr, argv[i].len);
+        if (n > room)
+            n = room;
+        args[al++] = '\'';
+        memcpy(args + al, argv[i].ptr, n);
+        al += n;
+        args[al++] = '\'';
+        args[al++] = ' ';
+    }
+    args[al] = '\0';
+    size_t nl = strnlen(argv[0].ptr, argv[0].len);
+    if (nl > 128)
+        nl = 128;
+    char msg[512];
+    int n = snprintf(msg, sizeof msg, "ERR unknown command '%.*s', with args beginning with: %s",
+                     (int)nl, argv[0].ptr, args);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1;
+    for (size_t i = 0; i < len; i++)
+        if (msg[i] == '\r' || msg[i] == '\n')
+            msg[i] = ' ';
+    msg[len] = '\0';
+    resp_error(out, msg);
+}
+
+void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd_exec_fn exec,
+                    size_t argc, const struct resp_arg *argv)
+{
+    struct worker *w = c->w;
+    if (shard == w->id) {
+        struct rbuf *out = dispatch_reply_buf(c);
+        if (!out) {
+            conn_close(c);
+            return;
+        }
+        run_exec(w->shard, exec, c->db, c->proto, argc, argv, out, w->now_ms, NULL);
+        return;
+    }
+    struct req *r = req_new(argc, argv);
+    struct slot *sl = r ? dispatch_slot_new(c) : NULL;
+    if (!sl || batch_add(w, shard, r) != 0) {
+        if (sl)
+            slot_complete(c, sl); /* empty, and the conn closes anyway */
+        free(r);
+        log_warn("Closing client id=%llu addr=%s: out of memory queueing a request",
+                 (unsigned long long)c->id, c->addr);
+        conn_close(c);
+        return;
+    }
+    r->conn = c;
+    r->slot = sl;
+    r->cmd = d;
+    r->exec = exec;
+    r->db = c->db;
+    r->proto = c->proto;
+    c->inflight++;
+}
+
+void dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
+{
+    struct worker *w = c->w;
+    const struct cmd_def *d = cmd_lookup(argv[0].ptr, argv[0].len);
+    c->ncmds++;
+    atomic_fetch_add_explicit(&w->stats.cmds, 1, memory_order_relaxed);
+
+    if (!d || !cmd_arity_ok(d, argc) ||
+        (!c->authenticated && !(d->flags & CMD_NOAUTH) && worker_requirepass())) {
+        struct rbuf *out = dispatch_reply_buf(c);
+        if (!out) {
+            conn_close(c);
+            return;
+        }
+        if (!d)
+            dispatch_reply_unknown(out, argc, argv);
+        else if (!cmd_arity_ok(d, argc))
+            resp_errorf(out, "ERR wrong number of arguments for '%s' command", d->name);
+        else
+            resp_error(out, "NOAUTH Authentication required.");
+        return;
+    }
+    c->last_cmd = d;
+
+    if (d->flags & CMD_CONN) {
+        struct rbuf *out = dispatch_reply_buf(c);
+        if (!out) {
+            conn_close(c);
+            return;
+        }
+        struct cmd_ctx ctx = {
+            .shard = w->shard,
+            .db = shard_db(w->shard, c->db),
+            .dbidx = c->db,
+            .proto = c->proto,
+            .argc = argc,
+            .argv = argv,
+            .out = out,
+            .now_ms = w->now_ms,
+            .priv = NULL,
+            .conn = c,
+        };
+        d->exec(&ctx);
+        return;
+    }
+    if (d->flags & (CMD_MULTIKEY | CMD_ALLSHARDS)) {
+        cmd_multi_dispatch(c, d, argc, argv);
+        return;
+    }
+    unsigned shard = w->id;
+    if (d->first_key > 0 && (size_t)d->first_key < argc) {
+        const struct resp_arg *k = &argv[d->first_key];
+        shard = shard_group_route(server.group, k->ptr, k->len);
+    }
+    dispatch_route(c, d, shard, d->exec, argc, argv);
+}
+
+/* ---- Fan-out ------------------------------------------------------------ */
+
+struct fan *dispatch_fan_start(struct conn *c, size_t argc, const struct resp_arg *argv,
+                               fan_step_fn step)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < argc; i++)
+        bytes += argv[i].len;
+    size_t head = sizeof(struct fan) + argc * sizeof(struct resp_arg);
+    struct fan *f = bytes <= SIZE_MAX - head ? calloc(1, head + bytes) : NULL;
+    struct slot *sl = f ? dispatch_slot_new(c) : NULL;
+    if (!sl) {
+        free(f);
+        struct rbuf *out = dispatch_reply_buf(c);
+        if (out)
+            resp_error(out, "ERR out of memory");
+        else
+            conn_close(c);
+        return NULL;
+    }
+    f->argc = argc;
+    f->argv = (struct resp_arg *)(f + 1);
+    char *p = (char *)(f->argv + argc);
+    for (size_t i = 0; i < argc; i++) {
+        if (argv[i].len)
+            memcpy(p, argv[i].ptr, argv[i].len);
+        f->argv[i].ptr = p;
+        f->argv[i].len = argv[i].len;
+        p += argv[i].len;
+    }
+    f->conn = c;
+    f->slot = sl;
+    sl->fan = f;
+    f->step = step;
+    f->db = c->db;
+    f->proto = c->proto;
+    c->inflight++;
+    return f;
+}
+
+struct req *dispatch_part(struct fan *f, unsigned shard, cmd_exec_fn exec, size_t argc,
+                          const struct resp_arg *argv)
+{
+    if (f->nparts == f->cap) {
+        size_t ncap = f->cap ? f->cap * 2 : 4;
+        struct req **p = realloc(f->parts, ncap * sizeof *p);
+        if (!p)
+            return NULL;
+        f->parts = p;
+        f->cap = ncap;
+    }
+    struct req *r = req_new(argc, argv);
+    if (!r)
+        return NULL;
+    r->fan = f;
+    r->shard = shard;
+    r->exec = exec;
+    r->db = f->db;
+    r->proto = f->proto;
+    f->parts[f->nparts++] = r;
+    return r;
+}
+
+void dispatch_fan_barrier(struct fan *f)
+{
+    f->barrier = true;
+    f->conn->flags |= CONN_BARRIER;
+}
+
+/* Finish f: its slot is complete, the client may go on. */
+static void fan_finish(struct fan *f)
+{
+    struct conn *c = f->conn;
+    f->slot->fan = NULL;
+    slot_complete(c, f->slot);
+    if (f->barrier)
+        c->flags &= ~CONN_BARRIER;
+    /* Parts a failing step added but never launched. */
+    for (size_t i = 0; i < f->nparts; i++)
+        req_free(f->parts[i]);
+    free(f->parts);
+    free(f);
+    conn_inflight_done(c);
+}
+
+/* The current round is complete: let the command merge or go on. Returns
+ * true if f is finished (and freed). */
+static bool fan_round_complete(struct fan *f)
+{
+    struct req **parts = f->parts;
+    size_t n = f->nparts;
+    f->parts = NULL;
+    f->nparts = f->cap = 0;
+    bool finished = f->step(f, parts, n, &f->slot->out);
+    for (size_t i = 0; i < n; i++)
+        req_free(parts[i]);
+    free(parts);
+    if (finished) {
+        fan_finish(f);
+        return true;
+    }
+    return false;
+}
+
+/* Launch rounds until one has parts on other shards (or f finishes). */
+static void fan_run(struct fan *f)
+{
+    struct worker *w = f->conn->w;
+    for (;;) {
+        /* A step that neither finished nor added parts would spin. */
+        assert(f->nparts > 0);
+        unsigned remote = 0;
+        for (size_t i = 0; i < f->nparts; i++)
+            if (f->parts[i]->shard != w->id)
+                remote++;
+        f->outstanding = remote;
+        for (size_t i = 0; i < f->nparts; i++) {
+            struct req *r = f->parts[i];
+            if (r->shard == w->id) {
+                run_exec(w->shard, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, w->now_ms,
+                         r);
+            } else if (batch_add(w, r->shard, r) != 0) {
+                /* No memory for a batch: the part comes back at once,
+                 * marked failed, and the step reports the error. */
+                r->out.oom = true;
+                f->outstanding--;
+            }
+        }
+        if (f->outstanding > 0)
+            return;
+        if (fan_round_complete(f))
+            return;
+    }
+}
+
+void dispatch_fan_abort(struct fan *f, const char *err)
+{
+    resp_error(&f->slot->out, err);
+    fan_finish(f);
+}
+
+void dispatch_fan_go(struct fan *f)
+{
+    if (f->nparts == 0) {
+        /* Nothing to ask: the step answers from the arguments alone. */
+        if (!fan_round_complete(f))
+            fan_run(f);
+        return;
+    }
+    fan_run(f);
+}
+
+static void fan_part_done(struct fan *f)
+{
+    assert(f->outstanding > 0);
+    if (--f->outstanding > 0)
+        return;
+    if (!fan_round_complete(f))
+        fan_run(f);
+}
+
+/* ---- Broadcasts for connection commands ---------------------------------- */
+
+static void bcast_exec(struct cmd_ctx *c)
+{
+    struct req *r = c->priv;
+    struct fan *f = r->fan;
+    f->each(c->shard->user, f->arg, c->out);
+}
+
+static bool bcast_step(struct fan *f, struct req **parts, size_t n, struct rbuf *out)
+{
+    struct rbuf *bufs = calloc(n ? n : 1, sizeof *bufs);
+    if (!bufs) {
+        resp_error(out, "ERR out of memory");
+        f->done(f->arg, NULL, 0, NULL);
+        return true;
+    }
+    for (size_t i = 0; i < n; i++)
+        bufs[i] = parts[i]->out;
+    f->done(f->arg, bufs, (unsigned)n, out);
+    free(bufs);
+    return true;
+}
+
+int dispatch_broadcast(struct cmd_ctx *c,
+                       void (*each)(struct worker *w, void *arg, struct rbuf *part),
+                       void (*done)(void *arg, struct rbuf *parts, unsigned n, struct rbuf *out),
+                       void *arg)
+{
+    struct conn *conn = c->conn;
+    assert(conn);
+    struct fan *f = dispatch_fan_start(conn, c->argc, c->argv, bcast_step);
+    if (!f)
+        return -1;
+    f->each = each;
+    f->done = done;
+    f->arg = arg;
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        if (!dispatch_part(f, i, bcast_exec, 0, NULL)) {
+            dispatch_fan_abort(f, "ERR out of memory");
+            return -1;
+        }
+    }
+    dispatch_fan_barrier(f);
+    dispatch_fan_go(f);
+    return 0;
+}

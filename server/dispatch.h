@@ -1,0 +1,161 @@
+/* dispatch.h — from parsed command to reply slot: routing a command to the
+ * shard that owns its key, batching requests per destination shard per loop
+ * turn (one mailbox message per batch each way), executing batches on the
+ * owner thread, fan-out of multi-key and all-shard commands with merging on
+ * the connection's thread, and deferred replies for connection commands that
+ * need every worker (CLIENT LIST, INFO). Runs on worker threads. */
+#ifndef SKV_SERVER_DISPATCH_H
+#define SKV_SERVER_DISPATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shard/mailbox.h"
+#include "protocol/resp.h"
+#include "protocol/resp_enc.h"
+#include "server/cmd.h"
+
+struct conn;
+struct worker;
+struct fan;
+
+/* A reply slot: one per request in a connection's FIFO. Consecutive replies
+ * that complete at once share a slot (the tail's buffer grows). */
+struct slot {
+    struct slot *next;   /* newer slot */
+    struct rbuf out;     /* reply bytes */
+    bool done;           /* out is complete: may be written once older slots are */
+    struct fan *fan;     /* fan-out state while parts are out, else NULL */
+};
+
+/* One request that runs on some shard: a single-key command, or one part of
+ * a fanned-out command. Allocated with its argument bytes in one block on
+ * the origin thread, executed on the owner, completed back on the origin. */
+struct req {
+    struct req *next;            /* next request in its batch */
+    struct conn *conn;           /* origin connection (origin thread only) */
+    struct slot *slot;           /* its slot, NULL for fan-out parts */
+    struct fan *fan;             /* fan-out it belongs to, NULL for single */
+    const struct cmd_def *cmd;   /* the command (for stats, CLIENT LIST) */
+    cmd_exec_fn exec;            /* what the owner runs: cmd->exec or a part fn */
+    unsigned shard;              /* destination shard */
+    unsigned db;                 /* SELECTed database at parse time */
+    int proto;                   /* RESP version at parse time */
+    size_t argc;                 /* arguments */
+    struct resp_arg *argv;       /* views into this block's trailing bytes */
+    struct rbuf out;             /* reply or part result bytes, owner-filled */
+    int64_t ival;                /* part integer result (counts, sums) */
+    uint64_t uval;               /* part unsigned result (cursors) */
+    size_t *ends;                /* per-element end offsets in out (MGET
+                                    parts), allocated by the part, freed here */
+    size_t nends;                /* entries in ends */
+    int64_t i_arg;               /* part integer input (TTL, flags, db) */
+};
+
+/* What a fanned-out command does when a round of parts has come back, on
+ * the connection's thread: either write the reply into out, free f->state
+ * and return true (the fan is finished and freed), or add the next round's
+ * parts with dispatch_part and return false. parts[0..nparts) are this
+ * round's parts in the order they were issued; they are freed after the
+ * call. Runs even when the client has gone, so chains complete. */
+typedef bool (*fan_step_fn)(struct fan *f, struct req **parts, size_t nparts, struct rbuf *out);
+
+struct fan {
+    struct conn *conn;           /* origin connection (may be closing) */
+    struct slot *slot;           /* where the final reply goes */
+    fan_step_fn step;            /* called when a round completes */
+    int stage;                   /* which round this is; starts at 0 */
+    unsigned outstanding;        /* parts of this round not back yet */
+    unsigned db;                 /* database of the command */
+    int proto;                   /* RESP version of the command */
+    struct req **parts;          /* this round's parts */
+    size_t nparts, cap;          /* count and allocation of parts */
+    size_t argc;                 /* the original command, copied (argv[0] is */
+    struct resp_arg *argv;       /* the name) so later rounds can use it */
+    void *state;                 /* command-specific state, freed by the step */
+    bool barrier;                /* holds the connection's later commands */
+    /* dispatch_broadcast only: */
+    void (*each)(struct worker *w, void *arg, struct rbuf *part);
+    void (*done)(void *arg, struct rbuf *parts, unsigned n, struct rbuf *out);
+    void *arg;                   /* broadcast argument */
+};
+
+/* ---- Used by conn.c --------------------------------------------------- */
+
+/* Run one parsed command for c: lookup, arity and auth checks, then local
+ * execution, a remote request, or a fan-out. argv views are borrowed for the
+ * call (copied if the request leaves the thread). Owner thread of c. */
+void dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv);
+
+/* Append Redis 7's error for an unknown command argv[0]: "-ERR unknown
+ * command 'foo', with args beginning with: 'a' 'b' " (name and arguments
+ * cut at 128 bytes and at a NUL, CR/LF turned into spaces). Pure. */
+void dispatch_reply_unknown(struct rbuf *out, size_t argc, const struct resp_arg *argv);
+
+/* Post every non-empty outgoing batch of w (end of loop turn). */
+void dispatch_flush_batches(struct worker *w);
+
+/* A new slot at the tail of c's FIFO, done == false. NULL on out-of-memory. */
+struct slot *dispatch_slot_new(struct conn *c);
+
+/* A buffer for a reply produced right now: the tail slot if it is already
+ * complete (replies coalesce), else a new completed slot. NULL on OOM. */
+struct rbuf *dispatch_reply_buf(struct conn *c);
+
+/* Free a slot and its bytes. */
+void dispatch_slot_free(struct slot *s);
+
+/* ---- Used by multi-key commands (cmd_multi.c) -------------------------- */
+
+/* Start a fan-out for the command being dispatched (c, argc, argv): makes
+ * its slot and copies argv. Returns NULL on out-of-memory (an error reply
+ * has been queued). */
+struct fan *dispatch_fan_start(struct conn *c, size_t argc, const struct resp_arg *argv,
+                               fan_step_fn step);
+
+/* Add a part to the current round of f: exec runs on shard `shard` with the
+ * given arguments (copied) and ctx->priv = the part's struct req. Local
+ * parts run when dispatch_fan_go is called; remote ones join this turn's
+ * batch. Returns the part, or NULL on out-of-memory. */
+struct req *dispatch_part(struct fan *f, unsigned shard, cmd_exec_fn exec, size_t argc,
+                          const struct resp_arg *argv);
+
+/* Launch the first round built with dispatch_part (later rounds launch
+ * when step returns false). If every part is local the round completes, and
+ * step runs, before this returns. Commands whose later rounds depend on
+ * earlier ones call dispatch_fan_barrier first so that the client's next
+ * commands wait for the whole chain. */
+void dispatch_fan_go(struct fan *f);
+
+/* Give up on f before launching it (out of memory while planning): its
+ * parts are freed unsent, err (e.g. "ERR out of memory") becomes the reply
+ * and f is freed. The caller frees f->state first. */
+void dispatch_fan_abort(struct fan *f, const char *err);
+
+/* Make the connection's following commands wait until f has finished. */
+void dispatch_fan_barrier(struct fan *f);
+
+/* ---- Used by connection commands (cmd_server.c, CMD_CONN) -------------- */
+
+/* From a CMD_CONN command's exec: run each(w, arg, part) on every worker's
+ * thread (this one included; concurrently on several threads, so each must
+ * treat arg as read-only), then done(arg, parts, n, out) on this thread with
+ * parts[i] = worker i's output, to write the reply into out. The command's
+ * reply is deferred until then; the client's next commands wait. done runs
+ * even if the client has gone (out is then discarded), so it may free arg.
+ * Returns 0, or -1 on out-of-memory (an error reply has been written and
+ * neither callback runs; arg is still the caller's). */
+int dispatch_broadcast(struct cmd_ctx *c,
+                       void (*each)(struct worker *w, void *arg, struct rbuf *part),
+                       void (*done)(void *arg, struct rbuf *parts, unsigned n, struct rbuf *out),
+                       void *arg);
+
+/* Send the command to shard `shard` (run it inline if that is this
+ * worker's shard): exec runs there with the full argv. The reply fills a
+ * slot in order. Used for single-key commands and for multi-key commands
+ * whose keys all live on one shard. */
+void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd_exec_fn exec,
+                    size_t argc, const struct resp_arg *argv);
+
+#endif

@@ -1,0 +1,276 @@
+/* server.c — process-wide state and its life cycle: listening sockets opened
+ * on the main thread (one SO_REUSEPORT socket per worker and address, so the
+ * kernel spreads connections), worker start-up through the shard group, the
+ * stop request, and an orderly shutdown that lets pending replies go out
+ * first. Runs on the main thread except where a function says otherwise. */
+#include "server/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "server/log.h"
+#include "server/worker.h"
+
+/* How long shutdown waits for clients' pending replies to be written. A
+ * SIGTERM must end the process within a second; half of it is for this. */
+#define SERVER_DRAIN_MS 500
+/* Poll period while waiting for workers to drain. */
+#define SERVER_DRAIN_STEP_MS 5
+
+struct server server;
+
+void server_request_stop(int exit_code)
+{
+    bool was = atomic_exchange(&server.stopping, true);
+    if (was)
+        return;
+    atomic_store(&server.exit_code, exit_code);
+    uv_async_send(&server.stop_async);
+}
+
+void server_config_changed(void)
+{
+    for (unsigned i = 0; i < server.nworkers; i++)
+        worker_post_config_refresh(server.workers[i]);
+}
+
+void server_config_rdlock(void)
+{
+    uv_rwlock_rdlock(&server.cfg_lock);
+}
+
+void server_config_wrlock(void)
+{
+    uv_rwlock_wrlock(&server.cfg_lock);
+}
+
+void server_config_unlock_rd(void)
+{
+    uv_rwlock_rdunlock(&server.cfg_lock);
+}
+
+void server_config_unlock_wr(void)
+{
+    uv_rwlock_wrunlock(&server.cfg_lock);
+}
+
+/* Split cfg.bind ("127.0.0.1 ::1") into at most SERVER_MAX_BIND addresses
+ * in buf. Returns the count, or -1 if there are too many or none. */
+static int split_bind(const char *bind, char addrs[][64])
+{
+    int n = 0;
+    const char *p = bind && *bind ? bind : "127.0.0.1";
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        size_t len = strcspn(p, " ");
+        if (n == SERVER_MAX_BIND || len >= 64)
+            return -1;
+        memcpy(addrs[n], p, len);
+        addrs[n][len] = '\0';
+        /* Redis's "*" and "::*" mean every address of that family. */
+        if (strcmp(addrs[n], "*") == 0)
+            strcpy(addrs[n], "0.0.0.0");
+        else if (strcmp(addrs[n], "::*") == 0)
+            strcpy(addrs[n], "::");
+        n++;
+        p += len;
+    }
+    return n > 0 ? n : -1;
+}
+
+/* Open, bind and listen one SO_REUSEPORT socket. *port 0 lets the kernel
+ * choose and stores its choice. Returns the fd or a negative errno. */
+static int listen_socket(const char *addr, int *port, int backlog)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t slen;
+    if (uv_ip4_addr(addr, *port, (struct sockaddr_in *)&ss) == 0)
+        slen = sizeof(struct sockaddr_in);
+    else if (uv_ip6_addr(addr, *port, (struct sockaddr_in6 *)&ss) == 0)
+        slen = sizeof(struct sockaddr_in6);
+    else
+        return -EINVAL;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        (ss.ss_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
+        bind(fd, (struct sockaddr *)&ss, slen) != 0 || listen(fd, backlog) != 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    if (*port == 0) {
+        slen = sizeof ss;
+        if (getsockname(fd, (struct sockaddr *)&ss, &slen) != 0) {
+            int err = -errno;
+            close(fd);
+            return err;
+        }
+        *port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                              : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    return fd;
+}
+
+static void close_fds(void)
+{
+    if (!server.listen_fds)
+        return;
+    for (unsigned i = 0; i < server.nworkers * server.nbind; i++)
+        if (server.listen_fds[i] >= 0)
+            close(server.listen_fds[i]);
+    free(server.listen_fds);
+    server.listen_fds = NULL;
+}
+
+static void free_workers(void)
+{
+    if (!server.workers)
+        return;
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        if (!server.workers[i])
+            continue;
+        free(server.workers[i]->out);
+        free(server.workers[i]);
+    }
+    free(server.workers);
+    server.workers = NULL;
+}
+
+int server_start(void)
+{
+    struct config *cfg = &server.cfg;
+    server.pid = getpid();
+    server.start_ms = clock_wall_ms();
+    atomic_store(&server.next_conn_id, 1);
+    unsigned nw = cfg->threads ? cfg->threads : uv_available_parallelism();
+    if (nw == 0)
+        nw = 1;
+
+    char addrs[SERVER_MAX_BIND][64];
+    int nb = split_bind(cfg->bind, addrs);
+    if (nb < 0) {
+        log_warn("Invalid bind address list '%s'", cfg->bind ? cfg->bind : "");
+        return -EINVAL;
+    }
+    server.nbind = (unsigned)nb;
+    server.nworkers = nw;
+    server.listen_fds = malloc(sizeof(int) * nw * server.nbind);
+    if (!server.listen_fds)
+        return -ENOMEM;
+    for (unsigned i = 0; i < nw * server.nbind; i++)
+        server.listen_fds[i] = -1;
+    int port = cfg->port;
+    for (unsigned w = 0; w < nw; w++) {
+        for (unsigned b = 0; b < server.nbind; b++) {
+            int fd = listen_socket(addrs[b], &port, (int)cfg->tcp_backlog);
+            if (fd < 0) {
+                log_warn("Could not create server TCP listening socket %s:%d: %s", addrs[b],
+                         port, strerror(-fd));
+                close_fds();
+                return fd;
+            }
+            server.listen_fds[w * server.nbind + b] = fd;
+        }
+    }
+    server.port = port;
+
+    struct shard_group_opts opts = {
+        .nshards = nw,
+        .ndb = cfg->databases,
+        .max_value = cfg->proto_max_bulk_len,
+        .on_start = worker_on_start,
+        .on_stop = worker_on_stop,
+        .arg = NULL,
+    };
+    server.group = shard_group_create(&opts);
+    if (!server.group) {
+        log_warn("Could not create %u shards", nw);
+        close_fds();
+        return -ENOMEM;
+    }
+    /* Workers exist before their threads, so every thread may look at any
+     * worker (worker_get) without racing its creation. */
+    server.workers = calloc(nw, sizeof *server.workers);
+    if (!server.workers) {
+        shard_group_destroy(server.group);
+        server.group = NULL;
+        close_fds();
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < nw; i++) {
+        struct worker *w = calloc(1, sizeof *w);
+        struct batch **out = calloc(nw, sizeof *out);
+        if (!w || !out) {
+            free(w);
+            free(out);
+            free_workers();
+            shard_group_destroy(server.group);
+            server.group = NULL;
+            close_fds();
+            return -ENOMEM;
+        }
+        struct shard *s = shard_group_get(server.group, i);
+        w->id = i;
+        w->shard = s;
+        w->out = out;
+        s->user = w;
+        server.workers[i] = w;
+    }
+    int rc = shard_group_start(server.group);
+    if (rc != 0) {
+        log_warn("Could not start the worker threads: %s", uv_strerror(rc));
+        shard_group_destroy(server.group);
+        server.group = NULL;
+        free_workers();
+        close_fds();
+        return rc;
+    }
+    for (unsigned i = 0; i < nw; i++) {
+        rc = worker_post_listen(server.workers[i]);
+        if (rc != 0) {
+            server_stop();
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void server_stop(void)
+{
+    if (!server.group)
+        return;
+    atomic_store(&server.stopping, true);
+    /* Stop accepting and reading everywhere, then give the replies already
+     * owed a bounded time to be written. */
+    for (unsigned i = 0; i < server.nworkers; i++)
+        worker_post_quiesce(server.workers[i]);
+    for (int waited = 0; waited < SERVER_DRAIN_MS; waited += SERVER_DRAIN_STEP_MS) {
+        bool busy = false;
+        for (unsigned i = 0; i < server.nworkers && !busy; i++)
+            busy = atomic_load(&server.workers[i]->busy);
+        if (!busy)
+            break;
+        uv_sleep(SERVER_DRAIN_STEP_MS);
+    }
+    shard_group_stop(server.group);
+    shard_group_destroy(server.group);
+    server.group = NULL;
+    free_workers();
+    close_fds();
+}

@@ -1,0 +1,335 @@
+/* worker.c — the server's side of each shard thread: adopts its listening
+ * sockets, accepts clients, runs the end-of-turn flush (reply writes, then
+ * one mailbox post per destination shard), the 1 s tick (idle timeout,
+ * settings refresh) and the orderly close at shutdown. Runs on the worker's
+ * own thread, except worker_get/worker_stats_read. */
+#include "server/worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "server/cmd_server.h"
+#include "server/conn.h"
+#include "server/dispatch.h"
+#include "server/log.h"
+
+/* The tick period: Redis checks client timeouts from its 10 Hz cron, but a
+ * timeout is given in whole seconds, so once a second is precise enough. */
+#define WORKER_TICK_MS 1000
+
+static _Thread_local struct worker *current_worker;
+
+struct worker *worker_current(void)
+{
+    return current_worker;
+}
+
+struct worker *worker_get(unsigned i)
+{
+    return i < server.nworkers ? server.workers[i] : NULL;
+}
+
+void worker_stats_read(const struct worker *w, struct worker_stats_snap *o)
+{
+#define RD(f) o->f = atomic_load_explicit(&w->stats.f, memory_order_relaxed)
+    RD(connected);
+    RD(conns_total);
+    RD(conns_rejected);
+    RD(cmds);
+    RD(ops_executed);
+    RD(batches_sent);
+    RD(net_in);
+    RD(net_out);
+    RD(proto_errors);
+    RD(qbuf_limit_kills);
+    RD(obuf_limit_kills);
+    RD(timeouts);
+#undef RD
+}
+
+void worker_foreach_conn(struct worker *w, void (*fn)(void *arg, struct conn *c), void *arg)
+{
+    struct conn *c = w->conns;
+    while (c) {
+        struct conn *next = c->next; /* fn may kill c; it is freed later */
+        if (!(c->flags & CONN_CLOSING))
+            fn(arg, c);
+        c = next;
+    }
+}
+
+/* Re-read the options this worker caches. CONFIG SET stores them with
+ * atomic writes (config.c), so atomic loads make this race-free. */
+static void settings_refresh(struct worker *w)
+{
+    struct config *cfg = &server.cfg;
+    struct worker_settings *s = &w->set;
+    s->timeout = __atomic_load_n(&cfg->timeout, __ATOMIC_RELAXED);
+    s->maxclients = __atomic_load_n(&cfg->maxclients, __ATOMIC_RELAXED);
+    s->databases = __atomic_load_n(&cfg->databases, __ATOMIC_RELAXED);
+    s->qbuf_limit = __atomic_load_n(&cfg->client_query_buffer_limit, __ATOMIC_RELAXED);
+    s->obuf_limit = __atomic_load_n(&cfg->client_output_buffer_limit, __ATOMIC_RELAXED);
+    s->lim.max_inline = __atomic_load_n(&cfg->max_inline, __ATOMIC_RELAXED);
+    s->lim.max_multibulk = __atomic_load_n(&cfg->max_multibulk, __ATOMIC_RELAXED);
+    s->lim.max_bulk = __atomic_load_n(&cfg->proto_max_bulk_len, __ATOMIC_RELAXED);
+}
+
+const char *worker_requirepass(void)
+{
+    /* CONFIG SET never frees an old string while the server runs. */
+    const char *p = __atomic_load_n(&server.cfg.requirepass, __ATOMIC_ACQUIRE);
+    return p && *p ? p : NULL;
+}
+
+void worker_want_flush(struct worker *w, struct conn *c)
+{
+    if (c->flags & (CONN_IN_FLUSH_LIST | CONN_CLOSING))
+        return;
+    c->flags |= CONN_IN_FLUSH_LIST;
+    c->flush_next = w->flush_list;
+    w->flush_list = c;
+}
+
+void worker_conn_unlink(struct worker *w, struct conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+/* End of every loop turn: write what completed, then post this turn's
+ * request batches, one message per destination shard. */
+static void on_flush(uv_check_t *h)
+{
+    struct worker *w = h->data;
+    while (w->flush_list) {
+        struct conn *c = w->flush_list;
+        w->flush_list = c->flush_next;
+        c->flush_next = NULL;
+        c->flags &= ~CONN_IN_FLUSH_LIST;
+        if (c->flags & CONN_CLOSING)
+            conn_release(c); /* its free waited for it to leave the list */
+        else
+            conn_flush(c);
+    }
+    dispatch_flush_batches(w);
+    if (w->stopping) {
+        bool busy = false;
+        for (struct conn *c = w->conns; c && !busy; c = c->next)
+            busy = c->nslots > 0 || c->nwrites > 0 || c->inflight > 0;
+        atomic_store(&w->busy, busy);
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct worker *w = t->data;
+    int64_t now = clock_wall_ms();
+    settings_refresh(w);
+    if (w->id == 0)
+        cmd_server_sample(now); /* INFO's instantaneous ops/sec */
+    if (w->set.timeout == 0)
+        return;
+    int64_t idle_ms = (int64_t)w->set.timeout * 1000;
+    struct conn *c = w->conns;
+    while (c) {
+        struct conn *next = c->next;
+        /* A client waiting for replies is not idle (Redis exempts blocked
+         * clients the same way). */
+        if (!(c->flags & CONN_CLOSING) && c->nwaiting == 0 && now - c->last_ms > idle_ms) {
+            log_verbose("Closing idle client id=%llu addr=%s", (unsigned long long)c->id, c->addr);
+            atomic_fetch_add_explicit(&w->stats.timeouts, 1, memory_order_relaxed);
+            conn_close(c);
+        }
+        c = next;
+    }
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    struct worker *w = l->data;
+    if (status < 0) {
+        log_warn("Accepting client connection: %s", uv_strerror(status));
+        return;
+    }
+    struct conn *c = conn_accept(w, l);
+    if (!c)
+        return;
+    if (w->stopping) {
+        conn_close(c);
+        return;
+    }
+    if (atomic_load(&server.nclients) > w->set.maxclients) {
+        struct rbuf *out = dispatch_reply_buf(c);
+        if (!out) {
+            conn_close(c);
+            return;
+        }
+        resp_error(out, "ERR max number of clients reached");
+        atomic_fetch_add_explicit(&w->stats.conns_rejected, 1, memory_order_relaxed);
+        conn_close_after_reply(c);
+        return;
+    }
+    log_debug("Accepted %s", c->addr);
+    conn_start(c);
+}
+
+/* A message asking a worker to do something on its own thread. */
+struct wmsg {
+    struct mbox_msg msg; /* first: the handler casts back */
+};
+
+static void on_config_msg(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    settings_refresh(s->user);
+    free(m);
+}
+
+void worker_post_config_refresh(struct worker *w)
+{
+    struct wmsg *m = calloc(1, sizeof *m);
+    if (!m)
+        return; /* the tick refreshes within a second anyway */
+    m->msg.handle = on_config_msg;
+    shard_post(w->shard, &m->msg);
+}
+
+static void close_listener(struct worker *w)
+{
+    for (unsigned i = 0; i < w->nlisteners; i++)
+        if (!uv_is_closing((uv_handle_t *)&w->listeners[i]))
+            uv_close((uv_handle_t *)&w->listeners[i], NULL);
+}
+
+void worker_quiesce(struct worker *w)
+{
+    w->stopping = true;
+    atomic_store(&w->busy, true); /* until the next flush pass looks */
+    close_listener(w);
+    for (struct conn *c = w->conns; c; c = c->next)
+        if (!(c->flags & CONN_CLOSING))
+            uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_check_start(&w->flush, on_flush); /* make sure a pass runs */
+}
+
+static void on_quiesce_msg(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    worker_quiesce(s->user);
+    free(m);
+}
+
+void worker_post_quiesce(struct worker *w)
+{
+    struct wmsg *m = calloc(1, sizeof *m);
+    if (!m) {
+        atomic_store(&w->busy, false); /* cannot ask: do not wait for it */
+        return;
+    }
+    atomic_store(&w->busy, true);
+    m->msg.handle = on_quiesce_msg;
+    shard_post(w->shard, &m->msg);
+}
+
+/* Start accepting. Not done in on_start: a client accepted before every
+ * shard's mailbox exists could make this worker post to one that does not
+ * exist yet, so the main thread sends this once all shards run. */
+static void on_listen_msg(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    struct worker *w = s->user;
+    free(m);
+    for (unsigned i = 0; i < w->nlisteners; i++) {
+        int rc = uv_listen((uv_stream_t *)&w->listeners[i], (int)server.cfg.tcp_backlog,
+                           on_connection);
+        if (rc != 0) {
+            log_warn("Worker %u cannot listen: %s", w->id, uv_strerror(rc));
+            server_request_stop(1);
+            return;
+        }
+    }
+}
+
+int worker_post_listen(struct worker *w)
+{
+    struct wmsg *m = calloc(1, sizeof *m);
+    if (!m)
+        return UV_ENOMEM;
+    m->msg.handle = on_listen_msg;
+    shard_post(w->shard, &m->msg);
+    return 0;
+}
+
+int worker_on_start(struct shard *s, void *arg)
+{
+    (void)arg;
+    struct worker *w = s->user; /* allocated by server_start before the threads */
+    current_worker = w;
+    char name[8];
+    snprintf(name, sizeof name, "W%u", s->id);
+    log_set_thread_name(name);
+    settings_refresh(w);
+
+    int rc = uv_check_init(&s->loop, &w->flush);
+    if (rc == 0) {
+        w->flush.data = w;
+        rc = uv_check_start(&w->flush, on_flush);
+    }
+    if (rc == 0)
+        rc = uv_timer_init(&s->loop, &w->tick);
+    if (rc == 0) {
+        w->tick.data = w;
+        rc = uv_timer_start(&w->tick, on_tick, WORKER_TICK_MS, WORKER_TICK_MS);
+        uv_unref((uv_handle_t *)&w->tick);
+    }
+    for (unsigned i = 0; rc == 0 && i < server.nbind; i++) {
+        int *fd = &server.listen_fds[w->id * server.nbind + i];
+        uv_tcp_t *l = &w->listeners[i];
+        rc = uv_tcp_init(&s->loop, l);
+        if (rc != 0)
+            break;
+        l->data = w;
+        w->nlisteners++;
+        rc = uv_tcp_open(l, *fd);
+        if (rc != 0)
+            break;
+        *fd = -1; /* the handle owns it now */
+    }
+    if (rc != 0)
+        log_warn("Worker %u failed to start: %s", s->id, uv_strerror(rc));
+    return rc;
+}
+
+void worker_on_stop(struct shard *s, void *arg)
+{
+    (void)arg;
+    struct worker *w = s->user;
+    w->stopping = true;
+    close_listener(w);
+    /* No flush pass runs again: take every conn off the list, or its free
+     * (which waits for it to leave the list) would never happen. */
+    while (w->flush_list) {
+        struct conn *c = w->flush_list;
+        w->flush_list = c->flush_next;
+        c->flush_next = NULL;
+        c->flags &= ~CONN_IN_FLUSH_LIST;
+        if (c->flags & CONN_CLOSING)
+            conn_release(c);
+    }
+    for (struct conn *c = w->conns; c; c = c->next)
+        conn_close(c);
+    /* Requests queued this turn still go out: shards not stopped yet run
+     * them, so no write is half done; their replies to us are dropped. */
+    dispatch_flush_batches(w);
+    if (!uv_is_closing((uv_handle_t *)&w->flush))
+        uv_close((uv_handle_t *)&w->flush, NULL);
+    if (!uv_is_closing((uv_handle_t *)&w->tick))
+        uv_close((uv_handle_t *)&w->tick, NULL);
+}
