@@ -7,7 +7,7 @@ set -euo pipefail
 # Build and runtime libraries, then what the test suites drive.
 BUILD_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev llvm
             libuv1-dev libjemalloc-dev libcjson-dev)
-TEST_PKGS=(libcriterion-dev redis-server redis-tools python3 python3-redis)
+TEST_PKGS=(libcriterion-dev redis-server redis-tools python3 python3-redis nutcracker)
 
 case "${1:-all}" in
     runtime) PKGS=("${BUILD_PKGS[@]}") ;;
@@ -31,9 +31,11 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-# Debian's redis-server package starts a system instance on 6379; tests start
-# their own on free ports, and `make run` wants 6379 for shardkv.
-if printf '%s\n' "${missing[@]}" | grep -qx redis-server; then
-    $SUDO systemctl stop redis-server 2>/dev/null || $SUDO service redis-server stop 2>/dev/null || true
-    $SUDO systemctl disable redis-server 2>/dev/null || true
-fi
+# Debian's redis-server and nutcracker packages start system instances (redis
+# on 6379); tests start their own on free ports, and `make run` wants 6379.
+for svc in redis-server nutcracker; do
+    if printf '%s\n' "${missing[@]}" | grep -qx "$svc"; then
+        $SUDO systemctl stop "$svc" 2>/dev/null || $SUDO service "$svc" stop 2>/dev/null || true
+        $SUDO systemctl disable "$svc" 2>/dev/null || true
+    fi
+done
