@@ -6,7 +6,6 @@
 
 #include <assert.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/hash.h"
@@ -25,8 +24,8 @@
 /* Defaults for shard_group_opts zeros. */
 #define SHARD_DEFAULT_NDB 16
 /* Sanity bounds on options: more shards than this is a configuration error
- * (we never run more threads than a large machine has cores), and Redis's
- * own databases setting tops out far below the db bound. */
+ * (one thread per core, and no machine we target has a thousand), and 65536
+ * databases per shard is far beyond any real setup (Redis defaults to 16). */
 #define SHARD_MAX_SHARDS 1024
 #define SHARD_MAX_DB     65536
 

@@ -16,7 +16,9 @@
 
 struct shard_group;
 
-/* Counters a shard keeps; read by its owner, or copied out through a message. */
+/* Counters a shard keeps; read by its owner, or copied out through a message.
+ * ops and batches are bumped by the message handlers (the runtime cannot
+ * see inside a message); expired_active by the runtime's cron. */
 struct shard_counters {
     uint64_t ops;           /* operations executed on this shard */
     uint64_t batches;       /* mailbox messages handled */

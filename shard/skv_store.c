@@ -1,7 +1,8 @@
 /* skv_store.c — the in-process store. The API functions run on the caller's
  * thread: they check limits, group operations per owning shard, post one
- * message per shard and wait on a semaphore. The message handler runs on the
- * shard thread and is the only code here that touches a map. */
+ * message per shard and wait (a short poll, then a semaphore). The message
+ * handler runs on the shard thread and is the only code here that touches
+ * a map. */
 #include "shard/skv_store.h"
 
 #include <assert.h>
@@ -43,20 +44,9 @@ struct skv_store {
     struct store_shard *per;   /* n entries, aligned */
 };
 
-/* Default for how long a caller polls for its answer before it sleeps on a
- * semaphore, and how long an idle shard polls its mailbox before it sleeps
- * in its loop. A shard answers a small batch in a few microseconds; a
- * sleep costs a futex or eventfd wake-up plus a context switch on each
- * side, more than the batch itself. 20 us covers a batch that queued
- * behind a few others and bounds what polling wastes; the polls yield the
- * CPU, so on a busy machine they cost little. Measured in BENCHMARKS.md. */
-#define STORE_SPIN_NS 20000u
-/* Upper bound for skv_store_opts.spin_us: polling longer than a
+/* skv_store_opts.spin_us is capped here: polling longer than a
  * millisecond is never better than sleeping. */
 #define STORE_MAX_SPIN_US 1000
-/* Polls with a pause instruction (tens of ns each) before switching to
- * sched_yield for the rest of the spin. */
-#define STORE_SPIN_PAUSES 256u
 
 /* Caller-side completion states (store_done.state). */
 enum {
@@ -109,12 +99,7 @@ static void done_wait(struct store_done *d, uint64_t spin_ns)
             else if (now - start > spin_ns)
                 break;
         }
-        /* Pause first; past that, yield, so that a shard thread waiting for
-         * this core (more threads than cores) runs instead of our spin. */
-        if (i < STORE_SPIN_PAUSES)
-            cpu_relax();
-        else
-            sched_yield();
+        cpu_relax();
     }
     if (uv_sem_init(&d->sem, 0) != 0) {
         /* Cannot block (the kernel refused a semaphore): keep yielding. */
@@ -323,9 +308,13 @@ struct skv_store *skv_store_open(unsigned nshards, const struct skv_store_opts *
     st->max_key = o.max_key ? o.max_key : KVMAP_DEFAULT_MAX_KEY;
     st->max_value = o.max_value ? o.max_value : KVMAP_DEFAULT_MAX_VALUE;
     st->time_ops = o.time_ops;
+    /* Polling is opt-in: it pays only with spare cores. With no spare core
+     * a poller steals the CPU that the shard it waits for needs (measured:
+     * 45% of all cycles went to polling with 2 shards and 2 callers on 2
+     * cores, and 1 shard with 2 callers ran 2-3x slower polling 20 us). */
     if (o.spin_us > STORE_MAX_SPIN_US)
         o.spin_us = STORE_MAX_SPIN_US;
-    st->spin_ns = o.spin_us < 0 ? 0 : o.spin_us == 0 ? STORE_SPIN_NS : (uint64_t)o.spin_us * 1000;
+    st->spin_ns = o.spin_us > 0 ? (uint64_t)o.spin_us * 1000 : 0;
 
     struct shard_group_opts go = {
         .nshards = nshards,

@@ -33,9 +33,10 @@ struct skv_store_opts {
      * and keep the slowest in skv_store_stats.max_op_ns. For benchmarks. */
     bool time_ops;
     /* Microseconds a caller polls for its answer, and an idle shard for
-     * its next message, before sleeping: trades idle CPU (the polls yield)
-     * for fewer wake-ups. 0 = default (20), negative = never poll, at most
-     * 1000. */
+     * its next message, before sleeping on a semaphore or in its loop.
+     * Saves the futex/eventfd wake-ups (a few microseconds each, more in a
+     * VM) when the machine has a spare core per poller; costs throughput
+     * when it has not. 0 or negative = never poll (default); at most 1000. */
     int spin_us;
 };
 

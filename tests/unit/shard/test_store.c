@@ -296,9 +296,8 @@ static void work(void *arg)
     }
 }
 
-Test(store, eight_threads_then_consistency_check, .timeout = 240)
+static void hammer_and_check(struct skv_store *st)
 {
-    struct skv_store *st = open_store(3, 0);
     struct worker w[THREADS];
     for (int i = 0; i < THREADS; i++) {
         w[i] = (struct worker){.st = st, .id = i};
@@ -339,4 +338,22 @@ Test(store, eight_threads_then_consistency_check, .timeout = 240)
     uint64_t batch_keys = (PER_THREAD + 9) / 10;
     cr_assert_eq(ss.keys, (uint64_t)THREADS * (PER_THREAD + batch_keys) + COUNTERS);
     skv_store_close(st);
+}
+
+/* Callers and shards that always sleep (futex / eventfd wake-ups). */
+Test(store, eight_threads_sleeping_waits, .timeout = 240)
+{
+    struct skv_store_opts o = {.spin_us = -1};
+    struct skv_store *st = skv_store_open(3, &o);
+    cr_assert_not_null(st);
+    hammer_and_check(st);
+}
+
+/* Callers and shards that poll before sleeping: both hand-over paths. */
+Test(store, eight_threads_polling_waits, .timeout = 240)
+{
+    struct skv_store_opts o = {.spin_us = 50};
+    struct skv_store *st = skv_store_open(2, &o);
+    cr_assert_not_null(st);
+    hammer_and_check(st);
 }
