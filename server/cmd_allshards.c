@@ -4,8 +4,9 @@
  * the shards one after the other: the low bits of its cursor name the shard,
  * the rest is that shard's kvmap cursor. Arguments are checked on the
  * connection's thread before anything runs; the parts run on their shards.
- * Not atomic across shards yet (a reader may see a FLUSHALL or SWAPDB done
- * on some shards only): issue 4's global order fixes that. */
+ * Everything but SCAN runs as one transaction over every shard (txn.h), so
+ * a reader never sees a FLUSHALL or SWAPDB done on some shards only, and
+ * DBSIZE and KEYS answer from one point in the global order. */
 #include "server/cmd_allshards.h"
 
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include "server/dispatch.h"
 #include "server/glob.h"
 #include "server/server.h"
+#include "server/txn.h"
 #include "server/worker.h"
 
 /* SCAN's default COUNT, and Redis's bound on empty buckets visited per call
@@ -342,61 +344,155 @@ static bool randomkey_step(struct fan *f, struct req **parts, size_t n, struct r
     return true;
 }
 
+/* ---- Standalone DBSIZE, FLUSHDB, FLUSHALL, SWAPDB: txn_all_shards --------- */
+
+/* One of these commands in flight: each shard writes its own count. */
+struct simple_job {
+    struct conn *c;              /* the client (kept alive by inflight) */
+    struct slot *slot;           /* its reply slot */
+    cmd_exec_fn exec;            /* which command */
+    unsigned db;                 /* the client's database */
+    int64_t a, b;                /* SWAPDB's databases (checked) */
+    int64_t counts[];            /* per shard: DBSIZE's key counts */
+};
+
+static void simple_fn(struct shard *s, void *arg)
+{
+    struct simple_job *j = arg;
+    if (j->exec == dbsize_exec) {
+        j->counts[s->id] = (int64_t)kvmap_count(shard_db(s, j->db));
+    } else if (j->exec == flushdb_exec) {
+        kvmap_clear(shard_db(s, j->db));
+    } else if (j->exec == flushall_exec) {
+        for (unsigned i = 0; i < s->ndb; i++)
+            kvmap_clear(shard_db(s, i));
+    } else {
+        struct kvmap *t = s->db[j->a];
+        s->db[j->a] = s->db[j->b];
+        s->db[j->b] = t;
+    }
+}
+
+static void simple_done(void *arg)
+{
+    struct simple_job *j = arg;
+    struct conn *c = j->c;
+    if (j->exec == dbsize_exec) {
+        int64_t sum = 0;
+        for (unsigned i = 0; i < server.nworkers; i++)
+            sum += j->counts[i];
+        resp_int(&j->slot->out, sum);
+    } else {
+        resp_simple(&j->slot->out, "OK");
+    }
+    dispatch_slot_complete(c, j->slot);
+    c->flags &= ~CONN_BARRIER;
+    free(j);
+    conn_inflight_done(c);
+}
+
+/* Run d on every shard at one point of the global order (txn_all_shards:
+ * shared for DBSIZE, exclusive for the others). Arguments are checked. */
+static void simple_all_shards(struct conn *c, const struct cmd_def *d, size_t argc,
+                              const struct resp_arg *argv)
+{
+    struct simple_job *j = calloc(1, sizeof *j + server.nworkers * sizeof j->counts[0]);
+    struct slot *sl = j ? dispatch_slot_new(c) : NULL;
+    if (!sl) {
+        free(j);
+        cmd_multi_reply_error(c, "ERR out of memory");
+        return;
+    }
+    j->c = c;
+    j->slot = sl;
+    j->exec = d->exec;
+    j->db = c->db;
+    if (d->exec == swapdb_exec && argc == 3) {
+        cmd_parse_int64(argv[1].ptr, argv[1].len, &j->a);
+        cmd_parse_int64(argv[2].ptr, argv[2].len, &j->b);
+    }
+    c->inflight++;
+    /* Later commands of this client see the result (they may run on this
+     * worker's shard before the transaction reaches it otherwise). */
+    c->flags |= CONN_BARRIER;
+    if (txn_all_shards(simple_fn, j, simple_done, j, d->exec != dbsize_exec) != 0) {
+        resp_error(&sl->out, "ERR out of memory");
+        dispatch_slot_complete(c, sl);
+        c->flags &= ~CONN_BARRIER;
+        free(j);
+        conn_inflight_done(c);
+    }
+}
+
 /* ---- Planning ------------------------------------------------------------ */
 
-void cmd_allshards_dispatch(struct conn *c, const struct cmd_def *d, size_t argc,
-                            const struct resp_arg *argv)
+void cmd_allshards_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
+                        const struct resp_arg *argv)
 {
+    struct conn *c = p->c;
     if (d->exec == scan_exec) {
         uint64_t cursor;
         struct scan_opts o;
-        struct rbuf *out = dispatch_reply_buf(c);
-        if (!out) {
-            conn_close(c);
+        struct rbuf err;
+        rbuf_init(&err);
+        bool ok = scan_parse_cursor(&argv[1], &cursor);
+        if (!ok)
+            resp_error(&err, "ERR invalid cursor");
+        else
+            ok = scan_parse_opts(argc, argv, &o, &err);
+        if (!ok) {
+            struct rbuf *out = cmd_multi_plan_reply_buf(p);
+            if (out)
+                rbuf_append(out, err.ptr, err.len);
+            rbuf_deinit(&err);
             return;
         }
-        if (!scan_parse_cursor(&argv[1], &cursor)) {
-            resp_error(out, "ERR invalid cursor");
-            return;
-        }
-        if (!scan_parse_opts(argc, argv, &o, out))
-            return;
+        rbuf_deinit(&err);
         unsigned bits = scan_shard_bits(server.nworkers);
         uint64_t shard = cursor & ((1u << bits) - 1);
         if (shard >= server.nworkers) {
             /* Not a cursor we made: there is nothing left to see. */
+            struct rbuf *out = cmd_multi_plan_reply_buf(p);
+            if (!out)
+                return;
             resp_array(out, 2);
             resp_bulk(out, "0", 1);
             resp_array(out, 0);
             return;
         }
-        dispatch_route(c, d, (unsigned)shard, scan_exec, argc, argv);
+        cmd_multi_plan_route(p, d, (unsigned)shard, scan_exec, argc, argv);
         return;
     }
     if (d->exec == flushdb_exec || d->exec == flushall_exec) {
         if (argc > 2 || (argc == 2 && !cmd_arg_eq(&argv[1], "async") &&
                          !cmd_arg_eq(&argv[1], "sync"))) {
-            cmd_multi_reply_error(c, "ERR syntax error");
+            cmd_multi_plan_error(p, "ERR syntax error");
             return;
         }
     } else if (d->exec == swapdb_exec) {
         int64_t a, b;
         if (!cmd_parse_int64(argv[1].ptr, argv[1].len, &a)) {
-            cmd_multi_reply_error(c, "ERR invalid first DB index");
+            cmd_multi_plan_error(p, "ERR invalid first DB index");
             return;
         }
         if (!cmd_parse_int64(argv[2].ptr, argv[2].len, &b)) {
-            cmd_multi_reply_error(c, "ERR invalid second DB index");
+            cmd_multi_plan_error(p, "ERR invalid second DB index");
             return;
         }
         int64_t ndb = c->w->set.databases;
         if (a < 0 || a >= ndb || b < 0 || b >= ndb) {
-            cmd_multi_reply_error(c, "ERR DB index is out of range");
+            cmd_multi_plan_error(p, "ERR DB index is out of range");
             return;
         }
     }
     if (server.nworkers == 1) {
-        dispatch_route(c, d, 0, d->exec, argc, argv);
+        /* One shard: the whole command there, after any transaction. */
+        cmd_multi_plan_route(p, d, 0, d->exec, argc, argv);
+        return;
+    }
+    if (!p->t && (d->exec == dbsize_exec || d->exec == flushdb_exec ||
+                  d->exec == flushall_exec || d->exec == swapdb_exec)) {
+        simple_all_shards(p->c, d, argc, argv);
         return;
     }
     cmd_exec_fn part;
@@ -420,7 +516,8 @@ void cmd_allshards_dispatch(struct conn *c, const struct cmd_def *d, size_t argc
         part = swapdb_part;
         step = cmd_multi_ok_step;
     }
-    struct fan *f = dispatch_fan_start(c, argc, argv, step);
+    /* Every shard in one transaction: one point in the global order. */
+    struct fan *f = cmd_multi_plan_fan(p, d, argc, argv, step, true);
     if (!f)
         return;
     for (unsigned s = 0; s < server.nworkers; s++) {
@@ -429,7 +526,7 @@ void cmd_allshards_dispatch(struct conn *c, const struct cmd_def *d, size_t argc
             return;
         }
     }
-    dispatch_fan_go(f);
+    cmd_multi_plan_go(p, f);
 }
 
 

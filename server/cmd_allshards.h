@@ -15,10 +15,15 @@ struct conn;
 extern const struct cmd_def cmd_allshards_defs[];
 extern const size_t cmd_allshards_ndefs;
 
-/* Check the arguments of d (flagged CMD_ALLSHARDS) and launch it for c: one
- * part per shard, or one request to the shard a SCAN cursor names. argv is
- * borrowed for the call. Connection's thread. */
-void cmd_allshards_dispatch(struct conn *c, const struct cmd_def *d, size_t argc,
-                            const struct resp_arg *argv);
+struct mplan;
+
+/* Check the arguments of d (flagged CMD_ALLSHARDS) and launch it as p says
+ * (server/cmd_multi.h): one part per shard in a transaction holding every
+ * shard (shared for reads, so DBSIZE and KEYS answer from one point in the
+ * global order; exclusive for FLUSHDB, FLUSHALL, SWAPDB), or one request to
+ * the shard a SCAN cursor names. argv is borrowed for the call.
+ * Connection's thread. */
+void cmd_allshards_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
+                        const struct resp_arg *argv);
 
 #endif

@@ -8,9 +8,11 @@
  * Commands that need several rounds (MSETNX, RENAME across shards, COPY)
  * hold the client's later commands back until they finish.
  *
- * Not atomic across shards yet: a reader may see a cross-shard MSET half
- * applied, and MSETNX checks then sets. Issue 4 adds VLL-style ordered
- * intent locks (see DESIGN.md) that make these all-or-nothing. */
+ * Atomic across shards: a command whose keys span shards runs its parts in
+ * a transaction (txn.h) that holds intent locks on all its keys in the
+ * global order, so no reader sees a partial MSET and MSETNX's check and
+ * set are one step. The same planners run the commands inside EXEC
+ * (cmd_txn.c), with EXEC's transaction instead of their own. */
 #include "server/cmd_multi.h"
 
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include "server/conn.h"
 #include "server/dispatch.h"
 #include "server/server.h"
+#include "server/txn.h"
 #include "server/worker.h"
 
 /* Keys routed with a stack array up to this many; more use the heap. */
@@ -514,11 +517,149 @@ void cmd_multi_reply_error(struct conn *c, const char *err)
         conn_close(c);
 }
 
+/* ---- Where a plan goes: standalone or inside EXEC ------------------------ */
+
+struct rbuf *cmd_multi_plan_reply_buf(struct mplan *p)
+{
+    if (p->t) {
+        p->sync = true;
+        return p->out;
+    }
+    struct rbuf *out = dispatch_reply_buf(p->c);
+    if (!out)
+        conn_close(p->c);
+    return out;
+}
+
+void cmd_multi_plan_error(struct mplan *p, const char *err)
+{
+    struct rbuf *out = cmd_multi_plan_reply_buf(p);
+    if (out)
+        resp_error(out, err);
+}
+
+/* A whole command run as the one part of a fan: its reply is the part's. */
+static bool copy_step(struct fan *f, struct req **parts, size_t n, struct rbuf *out)
+{
+    (void)f;
+    if (n != 1 || parts[0]->out.oom)
+        resp_error(out, "ERR out of memory");
+    else
+        rbuf_append(out, parts[0]->out.ptr, parts[0]->out.len);
+    return true;
+}
+
+void cmd_multi_plan_route(struct mplan *p, const struct cmd_def *d, unsigned shard,
+                          cmd_exec_fn exec, size_t argc, const struct resp_arg *argv)
+{
+    if (!p->t) {
+        dispatch_route(p->c, d, shard, exec, argc, argv);
+        return;
+    }
+    struct fan *f = dispatch_fan_start_sub(p->c, argc, argv, copy_step, p->t, p->out,
+                                           p->finished, p->arg);
+    if (!f) {
+        cmd_multi_plan_error(p, "ERR out of memory");
+        return;
+    }
+    if (!dispatch_part(f, shard, exec, f->argc, f->argv)) {
+        dispatch_fan_abort(f, "ERR out of memory"); /* runs finished */
+        return;
+    }
+    dispatch_fan_go(f);
+}
+
+struct fan *cmd_multi_plan_fan(struct mplan *p, const struct cmd_def *d, size_t argc,
+                               const struct resp_arg *argv, fan_step_fn step, bool one_round)
+{
+    if (p->t) {
+        struct fan *f = dispatch_fan_start_sub(p->c, argc, argv, step, p->t, p->out, p->finished,
+                                               p->arg);
+        if (!f)
+            cmd_multi_plan_error(p, "ERR out of memory");
+        return f;
+    }
+    struct fan *f = dispatch_fan_start(p->c, argc, argv, step);
+    if (!f)
+        return NULL;
+    f->txn = txn_create();
+    if (!f->txn) {
+        dispatch_fan_abort(f, "ERR out of memory");
+        return NULL;
+    }
+    f->own_txn = true;
+    f->one_round = one_round;
+    p->c->txn_pending++; /* dropped when the fan finishes */
+    if (cmd_multi_lock_keys(f->txn, d, f->db, f->argc, f->argv) != 0) {
+        dispatch_fan_abort(f, "ERR out of memory");
+        return NULL;
+    }
+    /* No barrier: the client's next commands reach every shard after this
+     * transaction's SCHEDULE (conn->txn_pending keeps even those for this
+     * worker's own shard in the mailbox), so they wait on its locks. */
+    return f;
+}
+
+static void plan_ready(void *arg)
+{
+    dispatch_fan_go(arg);
+}
+
+void cmd_multi_plan_go(struct mplan *p, struct fan *f)
+{
+    if (p->t || !f->txn) {
+        dispatch_fan_go(f);
+        return;
+    }
+    if (txn_start(f->txn, plan_ready, f) != 0) {
+        f->txn = NULL; /* txn_start freed it */
+        f->own_txn = false;
+        dispatch_fan_abort(f, "ERR out of memory");
+    }
+}
+
+int cmd_multi_lock_keys(struct txn *t, const struct cmd_def *d, unsigned db, size_t argc,
+                        const struct resp_arg *argv)
+{
+    if (d->flags & CMD_ALLSHARDS)
+        return txn_lock_all(t, !(d->flags & CMD_READONLY));
+    if (d->first_key <= 0 || (size_t)d->first_key >= argc)
+        return 0;
+    bool excl = !(d->flags & CMD_READONLY);
+    if (d->exec == copy_exec) {
+        /* Source read, destination written, maybe in another database. */
+        struct copy_opts o;
+        struct rbuf ignore;
+        rbuf_init(&ignore);
+        unsigned dstdb = db;
+        if (copy_parse(argc, argv, db, UINT32_MAX, &o, &ignore))
+            dstdb = (unsigned)o.dstdb;
+        rbuf_deinit(&ignore);
+        if (txn_lock_key(t, db, argv[1].ptr, argv[1].len, false) != 0)
+            return -1;
+        return txn_lock_key(t, dstdb, argv[2].ptr, argv[2].len, true);
+    }
+    size_t last = d->last_key < 0 ? argc - (size_t)(-(int64_t)d->last_key) : (size_t)d->last_key;
+    if (last >= argc)
+        last = argc - 1;
+    size_t step = d->key_step > 0 ? (size_t)d->key_step : 1;
+    for (size_t i = (size_t)d->first_key; i <= last; i += step)
+        if (txn_lock_key(t, db, argv[i].ptr, argv[i].len, excl) != 0)
+            return -1;
+    if (d->exec == move_exec) {
+        /* MOVE writes the same key in the target database too. */
+        int64_t to;
+        if (argc == 3 && cmd_parse_int64(argv[2].ptr, argv[2].len, &to) && to >= 0 &&
+            to < INT32_MAX)
+            return txn_lock_key(t, (unsigned)to, argv[1].ptr, argv[1].len, true);
+    }
+    return 0;
+}
+
 /* MSETNX across shards: round 0 asks every shard whether any of its keys
- * exists, round 1 sets them all. NOT ATOMIC: another client may create one
- * of the keys between the rounds, or read some keys before the others are
- * set. Issue 4 (VLL intent locks in one global order) closes both gaps;
- * until then only MSETNX with all keys on one shard is atomic. */
+ * exists, round 1 sets them all. Both rounds run in one transaction that
+ * holds every key exclusively, so nobody sees or changes the keys between
+ * them. */
 struct msetnx_state {
     size_t nkeys;  /* pairs */
     unsigned *ks;  /* shard of each key */
@@ -553,13 +694,13 @@ static bool msetnx_step(struct fan *f, struct req **parts, size_t n, struct rbuf
 }
 
 /* Plans for commands with keys on possibly several shards. */
-static void plan_keys(struct conn *c, const struct cmd_def *d, size_t argc,
+static void plan_keys(struct mplan *pl, const struct cmd_def *d, size_t argc,
                       const struct resp_arg *argv)
 {
     bool pairs = d->exec == mset_exec || d->exec == msetnx_exec;
     size_t span = pairs ? 2 : 1;
     if (pairs && argc % 2 == 0) {
-        struct rbuf *out = dispatch_reply_buf(c);
+        struct rbuf *out = cmd_multi_plan_reply_buf(pl);
         if (out)
             resp_errorf(out, "ERR wrong number of arguments for '%s' command", d->name);
         return;
@@ -568,13 +709,14 @@ static void plan_keys(struct conn *c, const struct cmd_def *d, size_t argc,
     unsigned stack_ks[MULTI_STACK_KEYS];
     unsigned *ks = nkeys <= MULTI_STACK_KEYS ? stack_ks : malloc(nkeys * sizeof *ks);
     if (!ks) {
-        cmd_multi_reply_error(c, "ERR out of memory");
+        cmd_multi_plan_error(pl, "ERR out of memory");
         return;
     }
     int one = route_keys(argv, nkeys, span, ks);
     if (one >= 0) {
-        /* Every key on one shard: the whole command runs there, atomically. */
-        dispatch_route(c, d, (unsigned)one, d->exec, argc, argv);
+        /* Every key on one shard: the whole command runs there, atomically
+         * (after any transaction holding its keys there). */
+        cmd_multi_plan_route(pl, d, (unsigned)one, d->exec, argc, argv);
         goto out;
     }
     cmd_exec_fn part;
@@ -595,7 +737,7 @@ static void plan_keys(struct conn *c, const struct cmd_def *d, size_t argc,
         part = exists_part; /* EXISTS, TOUCH */
         step = cmd_multi_sum_step;
     }
-    struct fan *f = dispatch_fan_start(c, argc, argv, step);
+    struct fan *f = cmd_multi_plan_fan(pl, d, argc, argv, step, step != msetnx_step);
     if (!f)
         goto out;
     int rc = 0;
@@ -629,7 +771,6 @@ static void plan_keys(struct conn *c, const struct cmd_def *d, size_t argc,
             st->nkeys = nkeys;
             st->ks = copy;
             f->state = st;
-            dispatch_fan_barrier(f);
             /* Stage 0 asks about the keys only: [name, k1, k2, ...]. */
             rc = add_key_parts(f, "exists", part, nkeys, 2, 1, ks, NULL);
         }
@@ -651,7 +792,7 @@ static void plan_keys(struct conn *c, const struct cmd_def *d, size_t argc,
         dispatch_fan_abort(f, "ERR out of memory");
         goto out;
     }
-    dispatch_fan_go(f);
+    cmd_multi_plan_go(pl, f);
 out:
     if (ks != stack_ks)
         free(ks);
@@ -743,29 +884,34 @@ done:
     return finished;
 }
 
-static void plan_move(struct conn *c, const struct cmd_def *d, size_t argc,
+static void plan_move(struct mplan *pl, const struct cmd_def *d, size_t argc,
                       const struct resp_arg *argv)
 {
+    struct conn *c = pl->c;
     bool copy = d->exec == copy_exec;
     struct copy_opts o = {.dstdb = c->db, .replace = false};
     if (copy) {
-        struct rbuf *out = dispatch_reply_buf(c);
-        if (!out) {
-            conn_close(c);
-            return;
+        struct rbuf err;
+        rbuf_init(&err);
+        bool ok = copy_parse(argc, argv, c->db, c->w->set.databases, &o, &err);
+        if (!ok) {
+            struct rbuf *out = cmd_multi_plan_reply_buf(pl);
+            if (out)
+                rbuf_append(out, err.ptr, err.len);
         }
-        if (!copy_parse(argc, argv, c->db, c->w->set.databases, &o, out))
+        rbuf_deinit(&err);
+        if (!ok)
             return;
     }
     unsigned ss = shard_group_route(server.group, argv[1].ptr, argv[1].len);
     unsigned ds = shard_group_route(server.group, argv[2].ptr, argv[2].len);
     if (ss == ds) {
-        dispatch_route(c, d, ss, d->exec, argc, argv);
+        cmd_multi_plan_route(pl, d, ss, d->exec, argc, argv);
         return;
     }
     struct move_state *st = calloc(1, sizeof *st);
     if (!st) {
-        cmd_multi_reply_error(c, "ERR out of memory");
+        cmd_multi_plan_error(pl, "ERR out of memory");
         return;
     }
     st->nx = !copy && argv[0].len == 8;
@@ -774,13 +920,12 @@ static void plan_move(struct conn *c, const struct cmd_def *d, size_t argc,
     st->src_shard = ss;
     st->dst_shard = ds;
     st->dstdb = (unsigned)o.dstdb;
-    struct fan *f = dispatch_fan_start(c, argc, argv, move_step);
+    struct fan *f = cmd_multi_plan_fan(pl, d, argc, argv, move_step, false);
     if (!f) {
         free(st);
         return;
     }
     f->state = st;
-    dispatch_fan_barrier(f);
     bool ok;
     if (st->nx) {
         struct resp_arg a1[2] = {{"exists", 6}, f->argv[1]};
@@ -795,20 +940,35 @@ static void plan_move(struct conn *c, const struct cmd_def *d, size_t argc,
         dispatch_fan_abort(f, "ERR out of memory");
         return;
     }
-    dispatch_fan_go(f);
+    cmd_multi_plan_go(pl, f);
 }
 
 /* Commands on every shard. Arguments are checked here, before any part
  * runs, so every error comes from one place. */
+void cmd_multi_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
+                    const struct resp_arg *argv)
+{
+    if (d->flags & CMD_ALLSHARDS) {
+        cmd_allshards_plan(p, d, argc, argv);
+    } else if (d->exec == rename_exec || d->exec == copy_exec) {
+        plan_move(p, d, argc, argv);
+    } else if (d->flags & CMD_MULTIKEY) {
+        plan_keys(p, d, argc, argv);
+    } else {
+        /* A single-key command (inside EXEC): its key's shard. */
+        unsigned shard = p->c->w->id;
+        if (d->first_key > 0 && (size_t)d->first_key < argc)
+            shard = shard_group_route(server.group, argv[d->first_key].ptr,
+                                      argv[d->first_key].len);
+        cmd_multi_plan_route(p, d, shard, d->exec, argc, argv);
+    }
+}
+
 void cmd_multi_dispatch(struct conn *c, const struct cmd_def *d, size_t argc,
                         const struct resp_arg *argv)
 {
-    if (d->flags & CMD_ALLSHARDS)
-        cmd_allshards_dispatch(c, d, argc, argv);
-    else if (d->exec == rename_exec || d->exec == copy_exec)
-        plan_move(c, d, argc, argv);
-    else
-        plan_keys(c, d, argc, argv);
+    struct mplan p = {.c = c};
+    cmd_multi_plan(&p, d, argc, argv);
 }
 
 /* Arity, flags and key positions as Redis 7.0's COMMAND INFO reports them. */

@@ -11,10 +11,12 @@
 
 #include "protocol/resp.h"
 #include "server/cmd.h"
+#include "server/dispatch.h"
 
 struct conn;
 struct fan;
 struct req;
+struct txn;
 
 /* The command table fragment merged by cmd_table.c. */
 extern const struct cmd_def cmd_multi_defs[];
@@ -22,10 +24,52 @@ extern const size_t cmd_multi_ndefs;
 
 /* Plan and launch command d (flagged CMD_MULTIKEY or CMD_ALLSHARDS; the
  * latter are passed on to cmd_allshards_dispatch) for c: a single request
- * when every key is on one shard, else a fan-out. argv is borrowed for the
- * call. Connection's thread. */
+ * when every key is on one shard (checked against intent locks there),
+ * else a fan-out whose parts run in a transaction (server/txn.h) holding
+ * intent locks on all its keys, so it is atomic across shards. argv is
+ * borrowed for the call. Connection's thread. */
 void cmd_multi_dispatch(struct conn *c, const struct cmd_def *d, size_t argc,
                         const struct resp_arg *argv);
+
+/* Where a planned command goes: standalone (t == NULL: its own slot, and
+ * its own transaction when it spans shards), or one command of EXEC (its
+ * parts run in EXEC's transaction t, the reply is appended to out). */
+struct mplan {
+    struct conn *c;               /* the client (db, proto, settings) */
+    struct txn *t;                /* EXEC's transaction, or NULL */
+    struct rbuf *out;             /* EXEC: where the reply goes */
+    void (*finished)(void *arg);  /* EXEC: runs when the reply is complete */
+    void *arg;                    /* its argument */
+    bool sync;                    /* EXEC: set when the reply was written
+                                     during planning (finished never runs) */
+};
+
+/* Plan d (any keyed or all-shard command) inside EXEC as p says. On return
+ * either p->sync is true and the reply is in p->out, or p->finished will
+ * run (possibly already has run) once it is. Connection's thread. */
+void cmd_multi_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
+                    const struct resp_arg *argv);
+
+/* Declare on t the intent locks command d (arguments argv, database db)
+ * needs: its keys by Redis key spec, exclusive unless d is read-only;
+ * COPY's destination in its DB; shard-wide locks for all-shard commands.
+ * Returns 0 or -1 on out-of-memory. */
+int cmd_multi_lock_keys(struct txn *t, const struct cmd_def *d, unsigned db, size_t argc,
+                        const struct resp_arg *argv);
+
+/* Planning helpers shared with cmd_allshards.c: the reply buffer for an
+ * answer known at planning time (NULL: out of memory, the conn is closing),
+ * a whole command sent to one shard, a fan-out (NULL if it could not start;
+ * an error reply has been written; one_round: step always finishes after
+ * the first round, so each shard may conclude as its part runs), and its
+ * launch. */
+struct rbuf *cmd_multi_plan_reply_buf(struct mplan *p);
+void cmd_multi_plan_error(struct mplan *p, const char *err);
+void cmd_multi_plan_route(struct mplan *p, const struct cmd_def *d, unsigned shard,
+                          cmd_exec_fn exec, size_t argc, const struct resp_arg *argv);
+struct fan *cmd_multi_plan_fan(struct mplan *p, const struct cmd_def *d, size_t argc,
+                               const struct resp_arg *argv, fan_step_fn step, bool one_round);
+void cmd_multi_plan_go(struct mplan *p, struct fan *f);
 
 /* Fan-out steps (fan_step_fn) shared by several commands: reply the sum of
  * the parts' ival, or +OK; either forwards the first part error instead. */

@@ -12,6 +12,8 @@
 #include "server/cmd_impl.h"
 #include "server/cmd_multi.h"
 #include "server/cmd_server.h"
+#include "server/cmd_txn.h"
+#include "server/persist.h"
 
 /* Room for every command we will ever have (Redis 7.0 has ~240). */
 #define CMD_MAX 512
@@ -67,6 +69,8 @@ static void build(void)
     add_family(cmd_keys_defs, cmd_keys_ndefs);
     add_family(cmd_multi_defs, cmd_multi_ndefs);
     add_family(cmd_allshards_defs, cmd_allshards_ndefs);
+    add_family(cmd_txn_defs, cmd_txn_ndefs);
+    add_family(cmd_persist_defs, cmd_persist_ndefs);
 }
 
 const struct cmd_def *cmd_lookup(const char *name, size_t len)

@@ -17,6 +17,7 @@
 struct worker;
 struct slot;
 struct cmd_def;
+struct txn_client;
 
 /* Connection flags (struct conn.flags). */
 enum {
@@ -90,6 +91,13 @@ struct conn {
     struct conn *flush_next;     /* worker's flush list link (CONN_IN_FLUSH_LIST) */
     bool handle_closed;          /* uv_close's callback has run */
     bool in_process;             /* inside conn_process_input (no re-entry) */
+    struct txn_client *txc;      /* MULTI queue and WATCH state (cmd_txn.c),
+                                    NULL until the first MULTI or WATCH */
+    unsigned txn_pending;        /* cross-shard commands of this client in
+                                    flight: while > 0 its commands for this
+                                    worker's own shard go through the mailbox
+                                    too, behind the transactions' SCHEDULEs,
+                                    instead of running inline ahead of them */
 };
 
 /* Mark c to be closed once every reply queued so far has been written (QUIT;

@@ -13,9 +13,12 @@
 
 #include "common/clock.h"
 #include "server/cmd_multi.h"
+#include "server/cmd_txn.h"
 #include "server/conn.h"
 #include "server/log.h"
+#include "server/persist.h"
 #include "server/server.h"
+#include "server/txn.h"
 #include "server/worker.h"
 
 /* One mailbox message: the requests of one origin for one shard in one loop
@@ -26,21 +29,53 @@ struct batch {
     struct req *head;     /* requests in order of arrival */
     struct req *tail;     /* last request, for appending */
     size_t n;             /* requests in the batch */
+    unsigned held;        /* requests held by intent locks (txn.h): the
+                             batch returns when this is back to 0 */
 };
 
 static void on_batch_exec(void *owner, struct mbox_msg *m);
 static void on_batch_done(void *owner, struct mbox_msg *m);
 static void fan_run(struct fan *f);
 
+/* Free-list bounds (per worker, per kind of object). The pipelines a worker
+ * serves at once (clients x depth) need about this many slots and requests
+ * in flight; beyond it objects go back to the allocator. */
+#define DISPATCH_POOL_MAX 1024
+/* A recycled slot or request keeps its reply buffer up to this capacity, so
+ * a steady stream of small replies allocates nothing; 1 KiB x the pool
+ * bound is the most a worker keeps this way. */
+#define DISPATCH_BUF_KEEP 1024
+/* Size of a pooled request block: the struct, the argv array and the
+ * argument bytes. 512 bytes holds a SET with a key and value of some 250
+ * bytes together; bigger requests are allocated to measure. */
+#define DISPATCH_REQ_BLOCK 512
+
+/* Empty b for reuse, keeping a small allocation. */
+static void reply_buf_recycle(struct rbuf *b)
+{
+    if (b->cap > DISPATCH_BUF_KEEP || b->oom) {
+        rbuf_deinit(b);
+        return;
+    }
+    b->len = 0;
+}
+
 /* ---- Slots -------------------------------------------------------------- */
 
 static struct slot *slot_alloc(struct conn *c, bool done)
 {
-    struct slot *s = malloc(sizeof *s);
-    if (!s)
-        return NULL;
+    struct worker *w = c->w;
+    struct slot *s = w->slot_pool;
+    if (s) {
+        w->slot_pool = s->next;
+        w->nslot_pool--;
+    } else {
+        s = malloc(sizeof *s);
+        if (!s)
+            return NULL;
+        rbuf_init(&s->out);
+    }
     s->next = NULL;
-    rbuf_init(&s->out);
     s->done = done;
     s->fan = NULL;
     if (c->tail)
@@ -69,8 +104,43 @@ struct rbuf *dispatch_reply_buf(struct conn *c)
 
 void dispatch_slot_free(struct slot *s)
 {
+    /* Slots are freed on their connection's thread: its worker's pool.
+     * Not while stopping, so that worker_on_stop's drain is final. */
+    struct worker *w = worker_current();
+    if (w && !w->stopping && w->nslot_pool < DISPATCH_POOL_MAX) {
+        reply_buf_recycle(&s->out);
+        s->fan = NULL;
+        s->next = w->slot_pool;
+        w->slot_pool = s;
+        w->nslot_pool++;
+        return;
+    }
     rbuf_deinit(&s->out);
     free(s);
+}
+
+void dispatch_pool_drain(struct worker *w)
+{
+    while (w->slot_pool) {
+        struct slot *s = w->slot_pool;
+        w->slot_pool = s->next;
+        rbuf_deinit(&s->out);
+        free(s);
+    }
+    w->nslot_pool = 0;
+    while (w->req_pool) {
+        struct req *r = w->req_pool;
+        w->req_pool = r->next;
+        rbuf_deinit(&r->out);
+        free(r);
+    }
+    w->nreq_pool = 0;
+    while (w->batch_pool) {
+        struct batch *b = w->batch_pool;
+        w->batch_pool = (struct batch *)b->head;
+        free(b);
+    }
+    w->nbatch_pool = 0;
 }
 
 /* Mark a waiting slot complete (its reply is in s->out). */
@@ -90,8 +160,10 @@ static void slot_complete(struct conn *c, struct slot *s)
 
 /* ---- Requests ----------------------------------------------------------- */
 
-/* A request with a private copy of argv (array and bytes in one block). */
-static struct req *req_new(size_t argc, const struct resp_arg *argv)
+/* A request with a private copy of argv (array and bytes in one block),
+ * made on worker w's thread and freed there (req_free). Small ones come
+ * from w's free list with their reply buffer's allocation kept. */
+static struct req *req_new(struct worker *w, size_t argc, const struct resp_arg *argv)
 {
     size_t bytes = 0;
     for (size_t i = 0; i < argc; i++)
@@ -99,10 +171,30 @@ static struct req *req_new(size_t argc, const struct resp_arg *argv)
     size_t head = sizeof(struct req) + argc * sizeof(struct resp_arg);
     if (bytes > SIZE_MAX - head)
         return NULL;
-    struct req *r = malloc(head + bytes);
-    if (!r)
-        return NULL;
-    memset(r, 0, sizeof *r);
+    struct req *r;
+    if (head + bytes <= DISPATCH_REQ_BLOCK) {
+        r = w->req_pool;
+        struct rbuf keep;
+        if (r) {
+            w->req_pool = r->next;
+            w->nreq_pool--;
+            keep = r->out;
+        } else {
+            r = malloc(DISPATCH_REQ_BLOCK);
+            if (!r)
+                return NULL;
+            rbuf_init(&keep);
+        }
+        memset(r, 0, sizeof *r);
+        r->out = keep;
+        r->pooled = true;
+    } else {
+        r = malloc(head + bytes);
+        if (!r)
+            return NULL;
+        memset(r, 0, sizeof *r);
+        rbuf_init(&r->out);
+    }
     r->argc = argc;
     r->argv = (struct resp_arg *)(r + 1);
     char *p = (char *)(r->argv + argc);
@@ -113,14 +205,21 @@ static struct req *req_new(size_t argc, const struct resp_arg *argv)
         r->argv[i].len = argv[i].len;
         p += argv[i].len;
     }
-    rbuf_init(&r->out);
     return r;
 }
 
-static void req_free(struct req *r)
+/* Free a request made by req_new on w (the calling thread's worker). */
+static void req_free(struct worker *w, struct req *r)
 {
-    rbuf_deinit(&r->out);
     free(r->ends);
+    if (r->pooled && !w->stopping && w->nreq_pool < DISPATCH_POOL_MAX) {
+        reply_buf_recycle(&r->out);
+        r->next = w->req_pool;
+        w->req_pool = r;
+        w->nreq_pool++;
+        return;
+    }
+    rbuf_deinit(&r->out);
     free(r);
 }
 
@@ -152,9 +251,16 @@ static int batch_add(struct worker *w, unsigned shard, struct req *r)
 {
     struct batch *b = w->out[shard];
     if (!b) {
-        b = calloc(1, sizeof *b);
-        if (!b)
-            return -1;
+        b = w->batch_pool;
+        if (b) {
+            w->batch_pool = (struct batch *)b->head;
+            w->nbatch_pool--;
+            memset(b, 0, sizeof *b);
+        } else {
+            b = calloc(1, sizeof *b);
+            if (!b)
+                return -1;
+        }
         b->origin = w->id;
         w->out[shard] = b;
     }
@@ -189,10 +295,50 @@ static void on_batch_exec(void *owner, struct mbox_msg *m)
     struct batch *b = (struct batch *)m;
     int64_t now_ms = clock_wall_ms();
     s->ctr.batches++;
-    for (struct req *r = b->head; r; r = r->next)
+    for (struct req *r = b->head; r; r = r->next) {
+        /* A command on a key a transaction holds waits for it (txn.h);
+         * the batch goes back when its last held request has run. */
+        if (r->cmd && !txn_may_run(s, r->cmd, r->db, r->argc, r->argv, r->conn)) {
+            b->held++;
+            txn_hold(s, r, b);
+            continue;
+        }
         run_exec(s, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, now_ms, r);
+        if (r->cmd)
+            txn_ran(s, r->cmd, r->db, r->argc, r->argv, r->out.ptr, r->out.len);
+    }
+    if (b->held > 0)
+        return;
     b->msg.handle = on_batch_done;
     shard_post(shard_group_get(server.group, b->origin), &b->msg);
+}
+
+void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
+{
+    run_exec(s, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, clock_wall_ms(), r);
+    txn_ran(s, r->cmd, r->db, r->argc, r->argv, r->out.ptr, r->out.len);
+    struct batch *b = ctx;
+    if (b) {
+        if (--b->held == 0) {
+            b->msg.handle = on_batch_done;
+            shard_post(shard_group_get(server.group, b->origin), &b->msg);
+        }
+        return;
+    }
+    /* Held on the connection's own shard: complete its slot here. */
+    struct conn *c = r->conn;
+    struct slot *sl = r->slot;
+    struct rbuf empty = sl->out;
+    sl->out = r->out;
+    r->out = empty;
+    slot_complete(c, sl);
+    req_free(s->user, r);
+    conn_inflight_done(c);
+}
+
+void dispatch_slot_complete(struct conn *c, struct slot *sl)
+{
+    slot_complete(c, sl);
 }
 
 static void fan_part_done(struct fan *f);
@@ -205,7 +351,13 @@ static void on_batch_done(void *owner, struct mbox_msg *m)
     struct batch *b = (struct batch *)m;
     w->now_ms = clock_wall_ms();
     struct req *r = b->head;
-    free(b);
+    if (!w->stopping && w->nbatch_pool < DISPATCH_POOL_MAX) {
+        b->head = (struct req *)w->batch_pool; /* free-list link */
+        w->batch_pool = b;
+        w->nbatch_pool++;
+    } else {
+        free(b);
+    }
     while (r) {
         struct req *next = r->next;
         if (r->fan) {
@@ -213,10 +365,13 @@ static void on_batch_done(void *owner, struct mbox_msg *m)
         } else {
             struct conn *c = r->conn;
             struct slot *sl = r->slot;
+            /* Swap, not move: the request takes the slot's empty buffer
+             * back to the pool, so both keep their allocations. */
+            struct rbuf empty = sl->out;
             sl->out = r->out;
-            rbuf_init(&r->out);
+            r->out = empty;
             slot_complete(c, sl);
-            req_free(r);
+            req_free(w, r);
             conn_inflight_done(c);
         }
         r = next;
@@ -265,21 +420,29 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
                     size_t argc, const struct resp_arg *argv)
 {
     struct worker *w = c->w;
-    if (shard == w->id) {
+    /* Local and not behind a transaction's intent lock: run it inline.
+     * While the client has a cross-shard command in flight, its SCHEDULE
+     * may still wait in this shard's mailbox: go through the mailbox too. */
+    bool local = shard == w->id && c->txn_pending == 0;
+    if (local && txn_may_run(w->shard, d, c->db, argc, argv, c)) {
         struct rbuf *out = dispatch_reply_buf(c);
         if (!out) {
             conn_close(c);
             return;
         }
+        size_t before = out->len;
         run_exec(w->shard, exec, c->db, c->proto, argc, argv, out, w->now_ms, NULL);
+        txn_ran(w->shard, d, c->db, argc, argv, out->ptr ? out->ptr + before : NULL,
+                out->len - before);
         return;
     }
-    struct req *r = req_new(argc, argv);
+    struct req *r = req_new(w, argc, argv);
     struct slot *sl = r ? dispatch_slot_new(c) : NULL;
-    if (!sl || batch_add(w, shard, r) != 0) {
+    if (!sl || (!local && batch_add(w, shard, r) != 0)) {
         if (sl)
             slot_complete(c, sl); /* empty, and the conn closes anyway */
-        free(r);
+        if (r)
+            req_free(w, r);
         log_warn("Closing client id=%llu addr=%s: out of memory queueing a request",
                  (unsigned long long)c->id, c->addr);
         conn_close(c);
@@ -292,12 +455,35 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
     r->db = c->db;
     r->proto = c->proto;
     c->inflight++;
+    if (local) {
+        r->shard = shard;
+        txn_hold(w->shard, r, NULL); /* dispatch_held_run completes it */
+    }
+    /* (Not local because of txn_pending: batched to this very shard.) */
+}
+
+/* Is p[0..n) the name of d, ASCII case-insensitively? d->name is lower case. */
+static bool same_cmd_name(const struct cmd_def *d, const char *p, size_t n)
+{
+    const char *name = d->name;
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch + ('a' - 'A'));
+        if (name[i] == '\0' || name[i] != ch)
+            return false;
+    }
+    return name[n] == '\0';
 }
 
 void dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
 {
     struct worker *w = c->w;
-    const struct cmd_def *d = cmd_lookup(argv[0].ptr, argv[0].len);
+    /* Pipelines repeat one command: checking the client's previous one
+     * first skips the table's hashing for most commands. */
+    const struct cmd_def *d = c->last_cmd;
+    if (!d || !same_cmd_name(d, argv[0].ptr, argv[0].len))
+        d = cmd_lookup(argv[0].ptr, argv[0].len);
     c->ncmds++;
     atomic_fetch_add_explicit(&w->stats.cmds, 1, memory_order_relaxed);
 
@@ -314,9 +500,18 @@ void dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
             resp_errorf(out, "ERR wrong number of arguments for '%s' command", d->name);
         else
             resp_error(out, "NOAUTH Authentication required.");
+        if (c->txc)
+            cmd_txn_flag_error(c); /* inside MULTI: EXEC aborts */
         return;
     }
     c->last_cmd = d;
+    /* rdb_changes_since_last_save and the save points: one relaxed add
+     * on this worker's own counter (server/persist.h). */
+    if (d->flags & CMD_WRITE)
+        persist_note_write(w->id);
+    /* Inside MULTI, commands are queued for EXEC (cmd_txn.c). */
+    if (c->txc && cmd_txn_intercept(c, d, argc, argv))
+        return;
 
     if (d->flags & CMD_CONN) {
         struct rbuf *out = dispatch_reply_buf(c);
@@ -353,24 +548,17 @@ void dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
 
 /* ---- Fan-out ------------------------------------------------------------ */
 
-struct fan *dispatch_fan_start(struct conn *c, size_t argc, const struct resp_arg *argv,
-                               fan_step_fn step)
+/* A fan for c with a private copy of argv, no slot yet. NULL on OOM. */
+static struct fan *fan_new(struct conn *c, size_t argc, const struct resp_arg *argv,
+                           fan_step_fn step)
 {
     size_t bytes = 0;
     for (size_t i = 0; i < argc; i++)
         bytes += argv[i].len;
     size_t head = sizeof(struct fan) + argc * sizeof(struct resp_arg);
     struct fan *f = bytes <= SIZE_MAX - head ? calloc(1, head + bytes) : NULL;
-    struct slot *sl = f ? dispatch_slot_new(c) : NULL;
-    if (!sl) {
-        free(f);
-        struct rbuf *out = dispatch_reply_buf(c);
-        if (out)
-            resp_error(out, "ERR out of memory");
-        else
-            conn_close(c);
+    if (!f)
         return NULL;
-    }
     f->argc = argc;
     f->argv = (struct resp_arg *)(f + 1);
     char *p = (char *)(f->argv + argc);
@@ -382,11 +570,44 @@ struct fan *dispatch_fan_start(struct conn *c, size_t argc, const struct resp_ar
         p += argv[i].len;
     }
     f->conn = c;
-    f->slot = sl;
-    sl->fan = f;
     f->step = step;
     f->db = c->db;
     f->proto = c->proto;
+    return f;
+}
+
+struct fan *dispatch_fan_start(struct conn *c, size_t argc, const struct resp_arg *argv,
+                               fan_step_fn step)
+{
+    struct fan *f = fan_new(c, argc, argv, step);
+    struct slot *sl = f ? dispatch_slot_new(c) : NULL;
+    if (!sl) {
+        free(f);
+        struct rbuf *out = dispatch_reply_buf(c);
+        if (out)
+            resp_error(out, "ERR out of memory");
+        else
+            conn_close(c);
+        return NULL;
+    }
+    f->slot = sl;
+    f->out = &sl->out;
+    sl->fan = f;
+    c->inflight++;
+    return f;
+}
+
+struct fan *dispatch_fan_start_sub(struct conn *c, size_t argc, const struct resp_arg *argv,
+                                   fan_step_fn step, struct txn *t, struct rbuf *out,
+                                   void (*finished)(void *arg), void *arg)
+{
+    struct fan *f = fan_new(c, argc, argv, step);
+    if (!f)
+        return NULL;
+    f->txn = t;
+    f->out = out;
+    f->finished = finished;
+    f->finished_arg = arg;
     c->inflight++;
     return f;
 }
@@ -402,7 +623,7 @@ struct req *dispatch_part(struct fan *f, unsigned shard, cmd_exec_fn exec, size_
         f->parts = p;
         f->cap = ncap;
     }
-    struct req *r = req_new(argc, argv);
+    struct req *r = req_new(f->conn->w, argc, argv);
     if (!r)
         return NULL;
     r->fan = f;
@@ -424,15 +645,25 @@ void dispatch_fan_barrier(struct fan *f)
 static void fan_finish(struct fan *f)
 {
     struct conn *c = f->conn;
-    f->slot->fan = NULL;
-    slot_complete(c, f->slot);
+    if (f->own_txn) {
+        txn_finish(f->txn); /* whatever locks are left go as the reply does */
+        c->txn_pending--;
+    }
+    if (f->slot) {
+        f->slot->fan = NULL;
+        slot_complete(c, f->slot);
+    }
     if (f->barrier)
         c->flags &= ~CONN_BARRIER;
     /* Parts a failing step added but never launched. */
     for (size_t i = 0; i < f->nparts; i++)
-        req_free(f->parts[i]);
+        req_free(c->w, f->parts[i]);
     free(f->parts);
+    void (*finished)(void *) = f->finished;
+    void *arg = f->finished_arg;
     free(f);
+    if (finished)
+        finished(arg); /* a sub-fan: its transaction goes on */
     conn_inflight_done(c);
 }
 
@@ -444,15 +675,21 @@ static bool fan_round_complete(struct fan *f)
     size_t n = f->nparts;
     f->parts = NULL;
     f->nparts = f->cap = 0;
-    bool finished = f->step(f, parts, n, &f->slot->out);
+    struct worker *w = f->conn->w;
+    bool finished = f->step(f, parts, n, f->out);
     for (size_t i = 0; i < n; i++)
-        req_free(parts[i]);
+        req_free(w, parts[i]);
     free(parts);
     if (finished) {
         fan_finish(f);
         return true;
     }
     return false;
+}
+
+static void fan_txn_part_done(struct req *r)
+{
+    fan_part_done(r->fan);
 }
 
 /* Launch rounds until one has parts on other shards (or f finishes). */
@@ -462,6 +699,20 @@ static void fan_run(struct fan *f)
     for (;;) {
         /* A step that neither finished nor added parts would spin. */
         assert(f->nparts > 0);
+        if (f->txn) {
+            /* In a transaction every part, local ones too, runs through
+             * its shard's transaction queue (txn.h). */
+            f->outstanding = (unsigned)f->nparts;
+            for (size_t i = 0; i < f->nparts; i++)
+                if (txn_send(f->txn, f->parts[i], fan_txn_part_done,
+                             f->own_txn && f->one_round) != 0)
+                    f->outstanding--; /* marked oom: the step reports it */
+            if (f->outstanding > 0)
+                return;
+            if (fan_round_complete(f))
+                return;
+            continue;
+        }
         unsigned remote = 0;
         for (size_t i = 0; i < f->nparts; i++)
             if (f->parts[i]->shard != w->id)
@@ -488,7 +739,7 @@ static void fan_run(struct fan *f)
 
 void dispatch_fan_abort(struct fan *f, const char *err)
 {
-    resp_error(&f->slot->out, err);
+    resp_error(f->out, err);
     fan_finish(f);
 }
 

@@ -19,6 +19,8 @@
 struct conn;
 struct worker;
 struct fan;
+struct shard;
+struct txn;
 
 /* A reply slot: one per request in a connection's FIFO. Consecutive replies
  * that complete at once share a slot (the tail's buffer grows). */
@@ -51,6 +53,15 @@ struct req {
                                     parts), allocated by the part, freed here */
     size_t nends;                /* entries in ends */
     int64_t i_arg;               /* part integer input (TTL, flags, db) */
+    bool pooled;                 /* a fixed-size block from the origin
+                                    worker's free list (dispatch.c) */
+    /* While held on its owner shard behind a transaction's intent lock
+     * (server/txn.h); the shard's thread only. */
+    struct req *held_next;       /* next held request of the shard, FIFO */
+    void *held_ctx;              /* the batch it came in, NULL if local */
+    uint64_t held_mark;          /* last transaction scheduled on the shard
+                                    when it arrived: it waits for no later one */
+    bool held_counted;           /* counted in the shard's per-client table */
 };
 
 /* What a fanned-out command does when a round of parts has come back, on
@@ -79,6 +90,16 @@ struct fan {
     void (*each)(struct worker *w, void *arg, struct rbuf *part);
     void (*done)(void *arg, struct rbuf *parts, unsigned n, struct rbuf *out);
     void *arg;                   /* broadcast argument */
+    /* Transactions (server/txn.h): */
+    struct txn *txn;             /* parts run in this transaction, else NULL */
+    bool own_txn;                /* the fan concludes txn when it finishes;
+                                    counted in conn->txn_pending meanwhile */
+    bool one_round;              /* the step always finishes after the first
+                                    round: its parts conclude txn as they run */
+    struct rbuf *out;            /* where the final reply goes: the slot's
+                                    buffer, or a sub-fan's caller's buffer */
+    void (*finished)(void *arg); /* sub-fans (no slot): called when done */
+    void *finished_arg;          /* its argument */
 };
 
 /* ---- Used by conn.c --------------------------------------------------- */
@@ -103,8 +124,13 @@ struct slot *dispatch_slot_new(struct conn *c);
  * complete (replies coalesce), else a new completed slot. NULL on OOM. */
 struct rbuf *dispatch_reply_buf(struct conn *c);
 
-/* Free a slot and its bytes. */
+/* Free a slot and its bytes (to the calling worker's free list while it
+ * runs; small reply buffers stay attached for reuse). */
 void dispatch_slot_free(struct slot *s);
+
+/* Free every object on w's free lists (slots, requests, batches). From
+ * worker_on_stop, once w->stopping is set: nothing is pooled after that. */
+void dispatch_pool_drain(struct worker *w);
 
 /* ---- Used by multi-key commands (cmd_multi.c) -------------------------- */
 
@@ -135,6 +161,25 @@ void dispatch_fan_abort(struct fan *f, const char *err);
 
 /* Make the connection's following commands wait until f has finished. */
 void dispatch_fan_barrier(struct fan *f);
+
+/* A fan-out that is one step of a bigger transaction (a command inside
+ * EXEC): no slot of its own; its parts run in transaction t (which the
+ * caller concludes), the reply is appended to out (borrowed, must live
+ * until finished runs) and finished(arg) runs on this thread when it is
+ * done. Keeps c alive meanwhile. NULL on out-of-memory (nothing queued). */
+struct fan *dispatch_fan_start_sub(struct conn *c, size_t argc, const struct resp_arg *argv,
+                                   fan_step_fn step, struct txn *t, struct rbuf *out,
+                                   void (*finished)(void *arg), void *arg);
+
+/* ---- Used by transactions (txn.c, cmd_txn.c) ---------------------------- */
+
+/* A request held by txn_hold may run now: run it on s (this thread) and
+ * send its reply on (ctx is what txn_hold was given). */
+void dispatch_held_run(struct shard *s, struct req *r, void *ctx);
+
+/* Complete slot sl of c, whose reply is in sl->out (for replies built
+ * outside the fan engine, e.g. EXEC's). */
+void dispatch_slot_complete(struct conn *c, struct slot *sl);
 
 /* ---- Used by connection commands (cmd_server.c, CMD_CONN) -------------- */
 

@@ -328,6 +328,7 @@ void worker_on_stop(struct shard *s, void *arg)
     /* Requests queued this turn still go out: shards not stopped yet run
      * them, so no write is half done; their replies to us are dropped. */
     dispatch_flush_batches(w);
+    dispatch_pool_drain(w);
     if (!uv_is_closing((uv_handle_t *)&w->flush))
         uv_close((uv_handle_t *)&w->flush, NULL);
     if (!uv_is_closing((uv_handle_t *)&w->tick))

@@ -72,6 +72,16 @@ struct worker {
                                      (read by the main thread) */
     int64_t now_ms;               /* wall clock read once per parse run or
                                      reply batch: commands run inline use it */
+    /* Recycled request-path objects (dispatch.c). A request, its slot and
+     * its batch are all made and freed on this thread, so these free lists
+     * need no locks; they spare the allocator two to four calls per
+     * request. Bounded by DISPATCH_POOL_MAX entries each. */
+    struct slot *slot_pool;       /* free slots, linked through next */
+    unsigned nslot_pool;          /* entries in slot_pool */
+    struct req *req_pool;         /* free small requests, linked through next */
+    unsigned nreq_pool;           /* entries in req_pool */
+    struct batch *batch_pool;     /* free batches, linked through their head */
+    unsigned nbatch_pool;         /* entries in batch_pool */
 };
 
 /* The worker running on the calling thread (NULL on other threads). */

@@ -1,0 +1,853 @@
+/* txn.c — VLL-style transactions across shards (see txn.h for the whole
+ * protocol): the global sequencer, each shard's queue of scheduled
+ * transactions and FIFO of held requests, and the messages between a
+ * transaction's coordinator (a worker thread) and its shards. The lock
+ * table is txn_locks.c, the WATCH tables txn_watch.c. Shard state is
+ * touched only by its owner thread, a coordinator's only by its own. */
+#include "server/txn.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "server/dispatch.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/txn_watch.h"
+#include "server/worker.h"
+#include "shard/shard.h"
+
+/* Slots the per-shard client table starts with; it doubles when half
+ * full. */
+#define TXN_TABLE_MIN 16
+
+/* ---- Coordinator and shard structures -------------------------------------- */
+
+/* One key a transaction locks on one shard. Bytes live in the part's kbuf. */
+struct txn_key {
+    uint64_t hash;  /* txn_locks_hash(db, key) */
+    size_t off;     /* offset of the bytes in kbuf */
+    size_t len;     /* key length */
+    unsigned db;    /* database */
+    bool excl;      /* exclusive (write) intent */
+};
+
+struct txn_hop;
+
+/* A transaction's share on one shard. Made by the coordinator, handed to
+ * the shard with SCHEDULE (the shard then owns the queue links and pending
+ * hops), freed by the shard at CONCLUDE. */
+struct txn_part {
+    struct mbox_msg msg;        /* SCHEDULE / ACK / CONCLUDE; must be first */
+    struct txn *t;              /* coordinator state (coordinator thread only) */
+    unsigned origin;            /* coordinator's shard, where ACK goes */
+    uint64_t id;                /* the transaction's place in the global order */
+    unsigned shard;             /* this part's shard */
+    bool all;                   /* shard-wide lock */
+    bool all_excl;              /* ... exclusive */
+    bool fallback;              /* the lock table had no memory: the keys are
+                                   held as a shard-wide lock instead */
+    bool fallback_excl;         /* ... exclusive */
+    struct txn_key *keys;       /* keys locked here */
+    size_t nkeys, kcap;         /* count and allocation */
+    char *kbuf;                 /* their bytes */
+    size_t klen, kbcap;         /* bytes used and allocated */
+    struct txn_part *qnext;     /* shard queue, in id order (shard thread) */
+    struct txn_part *qprev;     /* previous in the shard queue */
+    struct txn_hop *pend_head;  /* hops waiting for this part to head the queue */
+    struct txn_hop *pend_tail;  /* last of them, for appending */
+};
+
+/* One request (or function) a transaction runs on one shard. */
+struct txn_hop {
+    struct mbox_msg msg;            /* RUN, then DONE back; must be first */
+    struct txn_part *p;             /* the part on the target shard */
+    unsigned origin;                /* coordinator's shard */
+    struct req *r;                  /* the request, or NULL with fn */
+    void (*done)(struct req *r);    /* completion on the coordinator */
+    void (*fn)(struct shard *s, void *arg); /* txn_all_shards's function */
+    void *arg;                      /* its argument */
+    bool conclude;                  /* conclude the part right after running */
+    struct txn_all *all;            /* txn_all_shards state, with fn */
+    struct txn_hop *next;           /* pending list link */
+};
+
+/* The coordinator's view of a transaction (its thread only). */
+struct txn {
+    unsigned origin;              /* coordinator's worker/shard */
+    struct txn_part **parts;      /* per shard, NULL when not involved (or
+                                     already concluded by a hop) */
+    unsigned nparts;              /* involved shards */
+    unsigned acks;                /* SCHEDULEs not acknowledged yet */
+    bool started;                 /* txn_start done */
+    void (*ready)(void *arg);     /* all locks held */
+    void *ready_arg;              /* its argument */
+};
+
+/* A client with requests held on a shard: how many, and whether one of
+ * them could not run in the current pump pass (then its later ones wait
+ * too, keeping the client's order). */
+struct client_ent {
+    const void *client;  /* identity (the conn pointer), NULL = free slot */
+    uint32_t held;       /* its requests in the held FIFO */
+    uint32_t pass;       /* last pump pass in which one of them stayed */
+};
+
+/* Everything one shard keeps (owner thread only). */
+struct tshard {
+    struct txn_locks locks;       /* intent locks of scheduled transactions */
+    unsigned all_shared;          /* shard-wide shared locks */
+    unsigned all_excl;            /* shard-wide exclusive locks */
+    struct txn_part *qhead;       /* scheduled transactions, in id order */
+    struct txn_part *qtail;       /* the newest one */
+    size_t nqueued;               /* entries in the queue */
+    uint64_t last_id;             /* id of the last transaction scheduled here */
+    struct req *held_head;        /* requests waiting behind locks, FIFO */
+    struct req *held_tail;        /* the newest one */
+    size_t nheld;                 /* entries in the FIFO */
+    size_t nuncounted;            /* of those, not counted in cm (no memory) */
+    bool pumping;                 /* inside pump (no re-entry) */
+    struct client_ent *cm;        /* clients with held requests (open
+                                     addressing, linear probing) */
+    size_t cmcap;                 /* slots in cm (a power of two, or 0) */
+    size_t cmn;                   /* clients in cm */
+    uint32_t pass;                /* pump pass number, for client_ent.pass */
+};
+
+static struct tshard *tshards;
+static pthread_once_t tshards_once = PTHREAD_ONCE_INIT;
+
+/* The global sequencer: id assignment and SCHEDULE posting under one lock,
+ * so every mailbox sees transactions in id order. */
+static pthread_mutex_t seq_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t seq_next = 1;
+
+static void tshards_init(void)
+{
+    tshards = calloc(server.nworkers, sizeof *tshards);
+    if (!tshards) {
+        /* A few hundred bytes on the first command: no server without. */
+        log_warn("Out of memory for the transaction tables");
+        abort();
+    }
+}
+
+static struct tshard *tsh(struct shard *s)
+{
+    pthread_once(&tshards_once, tshards_init);
+    return &tshards[s->id];
+}
+
+/* ---- Keys of a command ----------------------------------------------------- */
+
+/* The key argument range of d in argv (Redis key spec). False if d has no
+ * key in argv. */
+static bool key_range(const struct cmd_def *d, size_t argc, size_t *first, size_t *last,
+                      size_t *step)
+{
+    if (d->first_key <= 0 || (size_t)d->first_key >= argc)
+        return false;
+    *first = (size_t)d->first_key;
+    if (d->last_key < 0) {
+        size_t back = (size_t)(-(int64_t)d->last_key);
+        if (back > argc)
+            return false;
+        *last = argc - back;
+    } else {
+        *last = (size_t)d->last_key < argc ? (size_t)d->last_key : argc - 1;
+    }
+    *step = d->key_step > 0 ? (size_t)d->key_step : 1;
+    return *last >= *first;
+}
+
+static bool is_write(const struct cmd_def *d)
+{
+    return !(d->flags & CMD_READONLY);
+}
+
+/* Does part p (a scheduled transaction) conflict with request r? */
+static bool part_conflicts(const struct txn_part *p, const struct req *r)
+{
+    bool write = is_write(r->cmd);
+    if (p->all && (p->all_excl || write))
+        return true;
+    if (p->fallback && (p->fallback_excl || write))
+        return true;
+    size_t first, last, step;
+    if (!key_range(r->cmd, r->argc, &first, &last, &step))
+        return true; /* keyless (SCAN, FLUSHDB on one shard): waits for all */
+    for (size_t i = first; i <= last; i += step) {
+        const struct resp_arg *k = &r->argv[i];
+        uint64_t h = txn_locks_hash(r->db, k->ptr, k->len);
+        for (size_t j = 0; j < p->nkeys; j++) {
+            const struct txn_key *pk = &p->keys[j];
+            if (pk->hash == h && pk->db == r->db && pk->len == k->len &&
+                memcmp(p->kbuf + pk->off, k->ptr, k->len) == 0 && (pk->excl || write))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* ---- Shard side: may run, hold, pump ---------------------------------------- */
+
+/* The slot of client in ts->cm (its entry, or the free slot it would
+ * take). cm must exist and have a free slot. */
+static size_t client_slot(const struct tshard *ts, const void *client)
+{
+    size_t mask = ts->cmcap - 1;
+    size_t i = (size_t)(((uintptr_t)client >> 4) * 0x9e3779b97f4a7c15u) & mask;
+    while (ts->cm[i].client && ts->cm[i].client != client)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static struct client_ent *client_find(const struct tshard *ts, const void *client)
+{
+    if (ts->cmn == 0 || !client)
+        return NULL;
+    struct client_ent *e = &ts->cm[client_slot(ts, client)];
+    return e->client ? e : NULL;
+}
+
+/* Count one more held request of client; false on out-of-memory. */
+static bool client_add(struct tshard *ts, const void *client)
+{
+    if (!client)
+        return false;
+    if ((ts->cmn + 1) * 2 > ts->cmcap) {
+        size_t ncap = ts->cmcap ? ts->cmcap * 2 : TXN_TABLE_MIN;
+        struct client_ent *old = ts->cm, *cm = calloc(ncap, sizeof *cm);
+        if (!cm)
+            return false;
+        size_t ocap = ts->cmcap;
+        ts->cm = cm;
+        ts->cmcap = ncap;
+        for (size_t i = 0; i < ocap; i++)
+            if (old[i].client)
+                ts->cm[client_slot(ts, old[i].client)] = old[i];
+        free(old);
+    }
+    struct client_ent *e = &ts->cm[client_slot(ts, client)];
+    if (!e->client) {
+        e->client = client;
+        e->held = 0;
+        e->pass = 0;
+        ts->cmn++;
+    }
+    e->held++;
+    return true;
+}
+
+/* One held request of client has run; the last one frees its entry
+ * (backward-shift deletion keeps probe chains whole). */
+static void client_drop(struct tshard *ts, const void *client)
+{
+    size_t mask = ts->cmcap - 1;
+    size_t i = client_slot(ts, client);
+    assert(ts->cm[i].client == client && ts->cm[i].held > 0);
+    if (--ts->cm[i].held > 0)
+        return;
+    ts->cmn--;
+    size_t j = i;
+    for (;;) {
+        ts->cm[i].client = NULL;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (!ts->cm[j].client)
+                return;
+            size_t home =
+                (size_t)(((uintptr_t)ts->cm[j].client >> 4) * 0x9e3779b97f4a7c15u) & mask;
+            /* Move j back to i unless its home lies cyclically in (i, j]. */
+            if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+                break;
+        }
+        ts->cm[i] = ts->cm[j];
+        i = j;
+    }
+}
+
+/* Is one of client's requests among the held ones before upto (NULL: all)? */
+static bool client_held_before(const struct tshard *ts, const void *client,
+                               const struct req *upto)
+{
+    for (const struct req *h = ts->held_head; h && h != upto; h = h->held_next)
+        if (h->conn == client)
+            return true;
+    return false;
+}
+
+static bool client_held(const struct tshard *ts, const void *client)
+{
+    const struct client_ent *e = client_find(ts, client);
+    if (e && e->held > 0)
+        return true;
+    return ts->nuncounted > 0 && client && client_held_before(ts, client, NULL);
+}
+
+/* In the current pump pass, did an earlier request of r's client stay? */
+static bool client_blocked(const struct tshard *ts, const struct req *r)
+{
+    const struct client_ent *e = client_find(ts, r->conn);
+    if (e && e->pass == ts->pass)
+        return true;
+    /* Requests before r still in the FIFO are exactly those that stayed. */
+    return ts->nuncounted > 0 && r->conn && client_held_before(ts, r->conn, r);
+}
+
+bool txn_may_run(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
+                 const struct resp_arg *argv, const void *client)
+{
+    struct tshard *ts = tsh(s);
+    if (ts->nqueued == 0 && !ts->held_head)
+        return true; /* no transaction here: the common case */
+    if (client_held(ts, client))
+        return false; /* keep this client's order on this shard */
+    bool write = is_write(d);
+    if (ts->all_excl > 0 || (write && ts->all_shared > 0))
+        return false;
+    size_t first, last, step;
+    if (!key_range(d, argc, &first, &last, &step))
+        return ts->nqueued == 0; /* keyless: never between a transaction's steps */
+    for (size_t i = first; i <= last; i += step)
+        if (txn_locks_conflict(&ts->locks, db, argv[i].ptr, argv[i].len, write))
+            return false;
+    return true;
+}
+
+void txn_hold(struct shard *s, struct req *r, void *ctx)
+{
+    struct tshard *ts = tsh(s);
+    /* Without memory for the count, a slow scan keeps the order. */
+    r->held_counted = client_add(ts, r->conn);
+    if (!r->held_counted)
+        ts->nuncounted++;
+    r->held_ctx = ctx;
+    r->held_mark = ts->last_id;
+    r->held_next = NULL;
+    if (ts->held_tail)
+        ts->held_tail->held_next = r;
+    else
+        ts->held_head = r;
+    ts->held_tail = r;
+    ts->nheld++;
+}
+
+/* May held request r run now: no transaction scheduled here before it
+ * arrived conflicts with it any more? (The same client's earlier held
+ * requests are checked by the caller.) */
+static bool held_runnable(const struct tshard *ts, const struct req *r)
+{
+    for (const struct txn_part *p = ts->qhead; p && p->id <= r->held_mark; p = p->qnext)
+        if (part_conflicts(p, r))
+            return false;
+    return true;
+}
+
+static void run_hop(struct shard *s, struct txn_hop *h);
+
+/* After a conclude: run the held requests that may go (in FIFO order,
+ * never ahead of the same client's earlier ones), then the hops of the new
+ * queue head. Every held request that arrived before the head was
+ * scheduled is runnable by then, so the head never overtakes one. */
+static void pump(struct shard *s)
+{
+    struct tshard *ts = tsh(s);
+    if (ts->pumping)
+        return;
+    ts->pumping = true;
+    for (;;) {
+        ts->pass++;
+        struct req *prev = NULL, *r = ts->held_head;
+        while (r) {
+            struct req *next = r->held_next;
+            if (!client_blocked(ts, r) && held_runnable(ts, r)) {
+                if (prev)
+                    prev->held_next = next;
+                else
+                    ts->held_head = next;
+                if (ts->held_tail == r)
+                    ts->held_tail = prev;
+                ts->nheld--;
+                if (r->held_counted)
+                    client_drop(ts, r->conn);
+                else
+                    ts->nuncounted--;
+                r->held_next = NULL;
+                dispatch_held_run(s, r, r->held_ctx);
+            } else {
+                struct client_ent *e = client_find(ts, r->conn);
+                if (e)
+                    e->pass = ts->pass; /* its later requests stay too */
+                prev = r;
+            }
+            r = next;
+        }
+        /* One hop of the head, then look again: a hop that concludes its
+         * part makes the next part the head, and requests held behind the
+         * old head go first. */
+        struct txn_part *p = ts->qhead;
+        if (!p || !p->pend_head)
+            break;
+        struct txn_hop *h = p->pend_head;
+        p->pend_head = h->next;
+        if (!p->pend_head)
+            p->pend_tail = NULL;
+        run_hop(s, h);
+    }
+    ts->pumping = false;
+}
+
+/* Commands whose reply 0 means "nothing changed". */
+static const char *const zero_unchanged[] = {
+    "del", "unlink", "setnx", "msetnx", "expire", "pexpire", "expireat", "pexpireat",
+    "persist", "renamenx", "copy", "move",
+};
+
+static bool reply_says_unchanged(const struct cmd_def *d, const char *reply, size_t len)
+{
+    if (!reply || len == 0)
+        return false;
+    if (reply[0] == '-' || reply[0] == '_')
+        return true;
+    if (len >= 3 && (reply[0] == '$' || reply[0] == '*') && reply[1] == '-' && reply[2] == '1')
+        return true;
+    if (len >= 2 && reply[0] == ':' && reply[1] == '0' && (len == 2 || reply[2] == '\r')) {
+        for (size_t i = 0; i < sizeof zero_unchanged / sizeof zero_unchanged[0]; i++)
+            if (strcmp(d->name, zero_unchanged[i]) == 0)
+                return true;
+    }
+    return false;
+}
+
+void txn_ran(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
+             const struct resp_arg *argv, const char *reply, size_t len)
+{
+    if (!(d->flags & CMD_WRITE))
+        return;
+    if (!txn_watch_any(s) || reply_says_unchanged(d, reply, len))
+        return;
+    size_t first, last, step;
+    if (!key_range(d, argc, &first, &last, &step)) {
+        txn_watch_touch_all(s); /* FLUSHDB and friends on a single shard */
+        return;
+    }
+    for (size_t i = first; i <= last; i += step)
+        txn_watch_touch(s, db, argv[i].ptr, argv[i].len);
+}
+
+/* ---- Shard side: SCHEDULE, hops, CONCLUDE ------------------------------------ */
+
+static void on_ack(void *owner, struct mbox_msg *m);
+
+static void on_schedule(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    struct tshard *ts = tsh(s);
+    struct txn_part *p = (struct txn_part *)m;
+    assert(p->id > ts->last_id); /* the sequencer's order */
+    for (size_t i = 0; i < p->nkeys && !p->fallback; i++) {
+        struct txn_key *k = &p->keys[i];
+        if (txn_locks_acquire(&ts->locks, k->db, p->kbuf + k->off, k->len, k->excl) != 0) {
+            /* No memory for an entry: give back what was taken and hold
+             * the shard instead (a counter, which cannot fail). */
+            for (size_t j = 0; j < i; j++)
+                txn_locks_release(&ts->locks, p->keys[j].db, p->kbuf + p->keys[j].off,
+                                  p->keys[j].len, p->keys[j].excl);
+            p->fallback = true;
+            for (size_t j = 0; j < p->nkeys; j++)
+                p->fallback_excl |= p->keys[j].excl;
+        }
+    }
+    if (p->all)
+        ++*(p->all_excl ? &ts->all_excl : &ts->all_shared);
+    if (p->fallback)
+        ++*(p->fallback_excl ? &ts->all_excl : &ts->all_shared);
+    p->qnext = NULL;
+    p->qprev = ts->qtail;
+    if (ts->qtail)
+        ts->qtail->qnext = p;
+    else
+        ts->qhead = p;
+    ts->qtail = p;
+    ts->nqueued++;
+    ts->last_id = p->id;
+    p->msg.handle = on_ack;
+    shard_post(shard_group_get(server.group, p->origin), &p->msg);
+}
+
+/* Release p's locks, drop it from the queue, free it; mark watchers of
+ * what it may have written. */
+static void conclude(struct shard *s, struct txn_part *p)
+{
+    struct tshard *ts = tsh(s);
+    if (!p->fallback) {
+        for (size_t i = 0; i < p->nkeys; i++) {
+            struct txn_key *k = &p->keys[i];
+            txn_locks_release(&ts->locks, k->db, p->kbuf + k->off, k->len, k->excl);
+        }
+    } else {
+        --*(p->fallback_excl ? &ts->all_excl : &ts->all_shared);
+    }
+    if (p->all)
+        --*(p->all_excl ? &ts->all_excl : &ts->all_shared);
+    /* Any key it locked for writing may have changed (conservative: a
+     * transaction that only checked, like a failed MSETNX, counts too). */
+    if (txn_watch_any(s)) {
+        if (p->all && p->all_excl) {
+            txn_watch_touch_all(s);
+        } else {
+            for (size_t i = 0; i < p->nkeys; i++)
+                if (p->keys[i].excl)
+                    txn_watch_touch(s, p->keys[i].db, p->kbuf + p->keys[i].off,
+                                    p->keys[i].len);
+        }
+    }
+    if (p->qprev)
+        p->qprev->qnext = p->qnext;
+    else
+        ts->qhead = p->qnext;
+    if (p->qnext)
+        p->qnext->qprev = p->qprev;
+    else
+        ts->qtail = p->qprev;
+    ts->nqueued--;
+    assert(!p->pend_head);
+    free(p->keys);
+    free(p->kbuf);
+    free(p);
+}
+
+static void on_conclude(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    conclude(s, (struct txn_part *)m);
+    pump(s);
+}
+
+static void on_hop_done(void *owner, struct mbox_msg *m);
+
+static void run_hop(struct shard *s, struct txn_hop *h)
+{
+    struct txn_part *p = h->p;
+    assert(tsh(s)->qhead == p);
+    if (h->r) {
+        struct req *r = h->r;
+        struct cmd_ctx ctx = {
+            .shard = s,
+            .db = shard_db(s, r->db),
+            .dbidx = r->db,
+            .proto = r->proto,
+            .argc = r->argc,
+            .argv = r->argv,
+            .out = &r->out,
+            .now_ms = clock_wall_ms(),
+            .priv = r,
+            .conn = NULL,
+        };
+        r->exec(&ctx);
+        s->ctr.ops++;
+        struct worker *w = s->user;
+        atomic_fetch_add_explicit(&w->stats.ops_executed, 1, memory_order_relaxed);
+    } else {
+        h->fn(s, h->arg);
+    }
+    if (h->conclude)
+        conclude(s, p); /* the next part may now head the queue: pump */
+    h->msg.handle = on_hop_done;
+    shard_post(shard_group_get(server.group, h->origin), &h->msg);
+}
+
+static void on_hop(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    struct tshard *ts = tsh(s);
+    struct txn_hop *h = (struct txn_hop *)m;
+    struct txn_part *p = h->p;
+    if (ts->qhead == p && !p->pend_head) {
+        bool concluding = h->conclude; /* h is the coordinator's once run */
+        run_hop(s, h);
+        if (concluding) /* p is gone: the next part may head the queue */
+            pump(s);
+        return;
+    }
+    h->next = NULL;
+    if (p->pend_tail)
+        p->pend_tail->next = h;
+    else
+        p->pend_head = h;
+    p->pend_tail = h;
+}
+
+/* ---- Coordinator side ---------------------------------------------------------- */
+
+struct txn *txn_create(void)
+{
+    struct worker *w = worker_current();
+    assert(w);
+    struct txn *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->parts = calloc(server.nworkers, sizeof *t->parts);
+    if (!t->parts) {
+        free(t);
+        return NULL;
+    }
+    t->origin = w->id;
+    return t;
+}
+
+static struct txn_part *part_get(struct txn *t, unsigned shard)
+{
+    struct txn_part *p = t->parts[shard];
+    if (p)
+        return p;
+    p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->t = t;
+    p->origin = t->origin;
+    p->shard = shard;
+    t->parts[shard] = p;
+    t->nparts++;
+    return p;
+}
+
+int txn_lock_key(struct txn *t, unsigned db, const void *key, size_t len, bool exclusive)
+{
+    assert(!t->started);
+    unsigned shard = shard_group_route(server.group, key, len);
+    struct txn_part *p = part_get(t, shard);
+    if (!p)
+        return -1;
+    if (p->nkeys == p->kcap) {
+        size_t ncap = p->kcap ? p->kcap * 2 : 4;
+        struct txn_key *k = realloc(p->keys, ncap * sizeof *k);
+        if (!k)
+            return -1;
+        p->keys = k;
+        p->kcap = ncap;
+    }
+    if (len > p->kbcap - p->klen) {
+        size_t ncap = p->kbcap ? p->kbcap : 64;
+        while (ncap - p->klen < len) {
+            if (ncap > SIZE_MAX / 2)
+                return -1;
+            ncap *= 2;
+        }
+        char *b = realloc(p->kbuf, ncap);
+        if (!b)
+            return -1;
+        p->kbuf = b;
+        p->kbcap = ncap;
+    }
+    struct txn_key *k = &p->keys[p->nkeys++];
+    k->hash = txn_locks_hash(db, key, len);
+    k->off = p->klen;
+    k->len = len;
+    k->db = db;
+    k->excl = exclusive;
+    if (len)
+        memcpy(p->kbuf + p->klen, key, len);
+    p->klen += len;
+    return 0;
+}
+
+int txn_lock_all(struct txn *t, bool exclusive)
+{
+    assert(!t->started);
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        struct txn_part *p = part_get(t, i);
+        if (!p)
+            return -1;
+        p->all = true;
+        p->all_excl |= exclusive;
+    }
+    return 0;
+}
+
+static void part_free(struct txn_part *p)
+{
+    free(p->keys);
+    free(p->kbuf);
+    free(p);
+}
+
+static void txn_free(struct txn *t)
+{
+    free(t->parts);
+    free(t);
+}
+
+static void on_ack(void *owner, struct mbox_msg *m)
+{
+    (void)owner;
+    struct txn_part *p = (struct txn_part *)m;
+    struct txn *t = p->t;
+    assert(t->acks > 0);
+    if (--t->acks == 0)
+        t->ready(t->ready_arg);
+}
+
+int txn_start(struct txn *t, void (*ready)(void *arg), void *arg)
+{
+    assert(!t->started);
+    t->started = true;
+    t->ready = ready;
+    t->ready_arg = arg;
+    t->acks = t->nparts;
+    if (t->nparts == 0) {
+        ready(arg);
+        return 0;
+    }
+    /* Requests this worker batched earlier in this loop turn (the same
+     * client's pipelined commands before this one, say) must reach their
+     * shards before the SCHEDULE does. */
+    struct worker *w = worker_current();
+    if (w)
+        dispatch_flush_batches(w);
+    pthread_mutex_lock(&seq_lock);
+    uint64_t id = seq_next++;
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        struct txn_part *p = t->parts[i];
+        if (!p)
+            continue;
+        p->id = id;
+        p->msg.handle = on_schedule;
+        shard_post(shard_group_get(server.group, i), &p->msg);
+    }
+    pthread_mutex_unlock(&seq_lock);
+    return 0;
+}
+
+static void on_hop_done(void *owner, struct mbox_msg *m);
+
+int txn_send(struct txn *t, struct req *r, void (*done)(struct req *r), bool conclude)
+{
+    struct txn_part *p = r->shard < server.nworkers ? t->parts[r->shard] : NULL;
+    assert(p && t->started && t->acks == 0);
+    struct txn_hop *h = p ? calloc(1, sizeof *h) : NULL;
+    if (!h) {
+        r->out.oom = true;
+        return -1;
+    }
+    h->p = p;
+    h->origin = t->origin;
+    h->r = r;
+    h->done = done;
+    h->conclude = conclude;
+    if (conclude)
+        t->parts[r->shard] = NULL; /* the hop concludes it there */
+    h->msg.handle = on_hop;
+    shard_post(shard_group_get(server.group, r->shard), &h->msg);
+    return 0;
+}
+
+void txn_finish(struct txn *t)
+{
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        struct txn_part *p = t->parts[i];
+        if (!p)
+            continue;
+        if (!t->started) {
+            part_free(p);
+            continue;
+        }
+        p->msg.handle = on_conclude;
+        shard_post(shard_group_get(server.group, i), &p->msg);
+    }
+    txn_free(t);
+}
+
+/* ---- txn_all_shards ------------------------------------------------------------ */
+
+struct txn_all {
+    struct txn *t;                          /* the transaction */
+    void (*fn)(struct shard *s, void *arg); /* what each shard runs */
+    void *arg;                              /* fn's argument */
+    void (*done)(void *done_arg);           /* when every shard has run fn */
+    void *done_arg;                         /* its argument */
+    unsigned left;                          /* shards not back yet */
+    struct txn_hop **hops;                  /* preallocated, one per shard */
+};
+
+static void all_ready(void *arg)
+{
+    struct txn_all *a = arg;
+    struct txn *t = a->t;
+    a->left = server.nworkers;
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        struct txn_hop *h = a->hops[i];
+        h->p = t->parts[i];
+        t->parts[i] = NULL; /* the hop concludes it on its shard */
+        shard_post(shard_group_get(server.group, i), &h->msg);
+    }
+    txn_free(t);
+    a->t = NULL;
+}
+
+static void on_hop_done(void *owner, struct mbox_msg *m)
+{
+    (void)owner;
+    struct txn_hop *h = (struct txn_hop *)m;
+    if (h->r) {
+        struct req *r = h->r;
+        void (*done)(struct req *) = h->done;
+        free(h);
+        done(r);
+        return;
+    }
+    struct txn_all *a = h->all;
+    free(h);
+    if (--a->left > 0)
+        return;
+    void (*done)(void *) = a->done;
+    void *done_arg = a->done_arg;
+    free(a->hops);
+    free(a);
+    done(done_arg);
+}
+
+int txn_all_shards(void (*fn)(struct shard *s, void *arg), void *arg,
+                   void (*done)(void *done_arg), void *done_arg, bool exclusive)
+{
+    struct txn_all *a = calloc(1, sizeof *a);
+    if (!a)
+        return -1;
+    a->fn = fn;
+    a->arg = arg;
+    a->done = done;
+    a->done_arg = done_arg;
+    a->hops = calloc(server.nworkers, sizeof *a->hops);
+    a->t = a->hops ? txn_create() : NULL;
+    bool ok = a->t && txn_lock_all(a->t, exclusive) == 0;
+    /* Every message is allocated before the transaction is scheduled, so
+     * a scheduled transaction always completes. */
+    for (unsigned i = 0; ok && i < server.nworkers; i++) {
+        struct txn_hop *h = calloc(1, sizeof *h);
+        if (!h) {
+            ok = false;
+            break;
+        }
+        h->origin = a->t->origin;
+        h->fn = fn;
+        h->arg = arg;
+        h->all = a;
+        h->conclude = true;
+        h->msg.handle = on_hop;
+        a->hops[i] = h;
+    }
+    if (!ok) {
+        if (a->hops)
+            for (unsigned i = 0; i < server.nworkers; i++)
+                free(a->hops[i]);
+        if (a->t)
+            txn_finish(a->t);
+        free(a->hops);
+        free(a);
+        return -1;
+    }
+    return txn_start(a->t, all_ready, a);
+}

@@ -1,0 +1,50 @@
+/* txn_locks.h — the intent-lock table behind VLL-style transactions
+ * (server/txn.h): per shard, (db, key) to counts of shared and exclusive
+ * intents. Pure and single-threaded: each shard's owner thread uses its
+ * own table. */
+#ifndef SKV_SERVER_TXN_LOCKS_H
+#define SKV_SERVER_TXN_LOCKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct txn_lock_ent;
+
+/* Keys (db, bytes) to counts of shared and exclusive intents. Chained hash
+ * table, grown by doubling; an entry lives while any count is non-zero.
+ * Single-threaded: each shard's owner thread uses its own. */
+struct txn_locks {
+    struct txn_lock_ent **b;  /* buckets, NULL until the first acquire */
+    size_t nb;                /* bucket count (a power of two) */
+    size_t n;                 /* entries (distinct locked keys) */
+};
+
+/* Make l empty (no allocation). */
+void txn_locks_init(struct txn_locks *l);
+
+/* Free every entry and the buckets. */
+void txn_locks_deinit(struct txn_locks *l);
+
+/* Add one intent (exclusive or shared) on (db, key); key is copied.
+ * Always granted: VLL orders transactions by queue position, the counts
+ * only tell plain commands whether to wait. Returns 0 or -1 on
+ * out-of-memory (nothing changed). */
+int txn_locks_acquire(struct txn_locks *l, unsigned db, const void *key, size_t len, bool excl);
+
+/* Remove one intent added by txn_locks_acquire with the same arguments. */
+void txn_locks_release(struct txn_locks *l, unsigned db, const void *key, size_t len, bool excl);
+
+/* Would an access to (db, key) conflict: any exclusive intent, or any
+ * intent at all when write is true? */
+bool txn_locks_conflict(const struct txn_locks *l, unsigned db, const void *key, size_t len,
+                        bool write);
+
+/* Distinct keys with intents. */
+size_t txn_locks_count(const struct txn_locks *l);
+
+/* The hash both the lock table and the WATCH tables key (db, key) by:
+ * SipHash of the key with the database mixed in. Pure. */
+uint64_t txn_locks_hash(unsigned db, const void *key, size_t len);
+
+#endif
