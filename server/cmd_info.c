@@ -18,6 +18,7 @@
 #include "common/mem.h"
 #include "server/conn.h"
 #include "server/dispatch.h"
+#include "server/persist.h"
 #include "server/server.h"
 #include "server/worker.h"
 
@@ -326,8 +327,24 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         add_line(&b, "mem_allocator:%s", mem_allocator_name());
     }
     if (secs & SEC_PERSISTENCE) {
+        /* The RDB file is loaded before the listeners open, so no client
+         * can ever see loading:1. */
+        struct persist_info pi;
+        persist_get_info(&pi);
         section_header(&b, "Persistence");
         add_line(&b, "loading:0");
+        add_line(&b, "async_loading:0");
+        add_line(&b, "rdb_changes_since_last_save:%" PRIu64, pi.changes);
+        add_line(&b, "rdb_bgsave_in_progress:%d", pi.in_progress ? 1 : 0);
+        add_line(&b, "rdb_last_save_time:%" PRId64, pi.last_save_s);
+        add_line(&b, "rdb_last_bgsave_status:%s", pi.last_ok ? "ok" : "err");
+        add_line(&b, "rdb_last_bgsave_time_sec:%" PRId64, pi.last_bgsave_secs);
+        add_line(&b, "rdb_current_bgsave_time_sec:%" PRId64, pi.current_secs);
+        add_line(&b, "rdb_saves:%" PRIu64, pi.saves);
+        add_line(&b, "rdb_last_save_keys:%" PRIu64, pi.last_keys);
+        add_line(&b, "rdb_last_save_bytes:%" PRIu64, pi.last_bytes);
+        add_line(&b, "aof_enabled:0");
+        add_line(&b, "aof_rewrite_in_progress:0");
     }
     if (secs & SEC_STATS) {
         uint64_t expired = 0, ops = 0;

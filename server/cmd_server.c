@@ -17,6 +17,7 @@
 #include "server/conn.h"
 #include "server/glob.h"
 #include "server/log.h"
+#include "server/persist.h"
 #include "server/server.h"
 #include "server/worker.h"
 
@@ -659,14 +660,11 @@ static void cmd_shutdown(struct cmd_ctx *c)
         reply_err(c, "ERR No shutdown in progress.");
         return;
     }
-    if (save) {
-        /* Snapshots are started by the persistence commands; SHUTDOWN has no
-         * way to wait for one here, so it refuses rather than lose data the
-         * caller asked to keep. */
-        log_warn("SHUTDOWN SAVE refused: saving on shutdown is not supported; use SAVE first");
-        reply_err(c, "ERR Errors trying to SHUTDOWN. Check logs.");
+    /* SAVE, or save points without NOSAVE: the reply (or the close and
+     * the stop) comes when the snapshot ends; a failed save keeps the
+     * server running, as in Redis. */
+    if (persist_cmd_shutdown(c, save, nosave))
         return;
-    }
     log_notice("SHUTDOWN from client id=%" PRIu64 " addr=%s", c->conn->id, c->conn->addr);
     /* Like Redis, no reply: the client sees the connection close. */
     conn_close_after_reply(c->conn);
@@ -692,7 +690,7 @@ const struct cmd_def cmd_server_defs[] = {
      "A container for server configuration commands."},
     {"time", 1, CMD_FAST | CMD_CONN, 0, 0, 0, cmd_time, "Returns the server time."},
     {"shutdown", -1, CMD_ADMIN | CMD_CONN, 0, 0, 0, cmd_shutdown,
-     "Stops the server (no save: see SAVE)."},
+     "Synchronously saves the database(s) to disk and shuts down the server."},
 };
 const size_t cmd_server_ndefs = sizeof(cmd_server_defs) / sizeof(cmd_server_defs[0]);
 

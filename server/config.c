@@ -54,6 +54,10 @@ enum opt_kind {
     X("logfile", logfile, OPT_STR, "", 0, 0, false, "log file; empty = standard error")        \
     X("dir", dir, OPT_STR, "", 0, 0, true, "data directory; empty = no persistence")          \
     X("dbfilename", dbfilename, OPT_STR, "dump.rdb", 0, 0, true, "snapshot file name in dir") \
+    X("save", save, OPT_STR, "", 0, 0, true,                                                   \
+      "save points: \"<seconds> <changes> ...\" (e.g. \"3600 1 300 100\"); empty = none")      \
+    X("rdb-skip-non-string", rdb_skip_non_string, OPT_STR, "no", 0, 0, false,                  \
+      "yes: skip keys of other types when loading an RDB file; no: refuse the file")         \
     X("proto-max-bulk-len", proto_max_bulk_len, OPT_SIZE, "512mb", 1, INT64_MAX, true,          \
       "longest bulk string a client may send")                                                \
     X("client-query-buffer-limit", client_query_buffer_limit, OPT_SIZE, "1gb", 1024,           \
@@ -82,13 +86,13 @@ static const struct opt opts[] = {CONFIG_OPTIONS(OPT_ROW)};
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
 /* Options Redis has that shardkv answers with a fixed value, because
- * clients read them: redis-benchmark fetches "save" and "appendonly" at
- * start-up and warns if it cannot. Both are true statements: shardkv has no
- * automatic save points and no append-only file. */
+ * clients read them: redis-benchmark fetches "appendonly" at start-up and
+ * warns if it cannot. shardkv has no append-only file ("save" is a real
+ * option, in the table above). */
 static const struct {
     const char *name;  /* CONFIG GET name */
     const char *value; /* the only value it has */
-} fixed_opts[] = {{"save", ""}, {"appendonly", "no"}};
+} fixed_opts[] = {{"appendonly", "no"}};
 #define NFIXED (sizeof(fixed_opts) / sizeof(fixed_opts[0]))
 
 /* Strings replaced by CONFIG SET while other threads may hold the old

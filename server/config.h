@@ -28,6 +28,10 @@ struct config {
     char *logfile;            /* NULL/empty = stderr */
     char *dir;                /* data directory; NULL = no persistence */
     char *dbfilename;         /* "dump.rdb" */
+    char *save;               /* save points, Redis syntax ("3600 1 300 100");
+                                 NULL/empty = none */
+    char *rdb_skip_non_string;/* "yes": loading skips non-string keys; "no"
+                                 (default): they stop the load */
     size_t proto_max_bulk_len;        /* 512 MB */
     size_t client_query_buffer_limit; /* 1 GB */
     size_t max_inline;                /* 64 KiB */

@@ -11,6 +11,7 @@
 #include "common/hash.h"
 #include "common/mem.h"
 #include "server/log.h"
+#include "server/persist.h"
 #include "server/server.h"
 
 static uv_signal_t sig_term;
@@ -18,6 +19,8 @@ static uv_signal_t sig_int;
 
 static void close_main_handles(void)
 {
+    /* Waits for a running snapshot, refuses new ones, closes its timer. */
+    persist_teardown();
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&server.stop_async, NULL);
@@ -34,6 +37,11 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     (void)h;
     log_warn("Received %s scheduling shutdown...", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    /* With save points configured Redis saves before exiting, and stays up
+     * if it cannot (the data would be lost otherwise). The main thread
+     * serves no clients, so waiting here holds nobody up. */
+    if (persist_shutdown_save(false) != 0)
+        return;
     server_request_stop(0);
 }
 
@@ -105,6 +113,8 @@ int main(int argc, char **argv)
                server.nworkers, server.cfg.databases, mem_allocator_name());
     log_notice("Running mode=sharded, port=%d, bind=%s", server.port,
                server.cfg.bind ? server.cfg.bind : "127.0.0.1");
+    if (persist_setup(&loop) != 0)
+        log_warn("Could not start the save-point timer: save points are not checked");
     log_notice("Ready to accept connections tcp");
 
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "server/log.h"
+#include "server/persist.h"
 #include "server/worker.h"
 
 /* How long shutdown waits for clients' pending replies to be written. A
@@ -240,6 +241,12 @@ int server_start(void)
         free_workers();
         close_fds();
         return rc;
+    }
+    /* The RDB file goes into the shards before any client is accepted
+     * (connections that arrive meanwhile wait in the listen backlog). */
+    if (persist_load() != 0) {
+        server_stop();
+        return -EINVAL;
     }
     for (unsigned i = 0; i < nw; i++) {
         rc = worker_post_listen(server.workers[i]);

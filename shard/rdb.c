@@ -198,10 +198,10 @@ static void put_byte(struct rdb_writer *w, unsigned char b)
     put(w, &b, 1);
 }
 
-/* A length in the shortest of the 6/14/32/64-bit forms. */
-static void put_len(struct rdb_writer *w, uint64_t v)
+/* Encode a length into b (at least 9 bytes) in the shortest of the
+ * 6/14/32/64-bit forms; returns the bytes used. */
+static size_t enc_len(unsigned char *b, uint64_t v)
 {
-    unsigned char b[9];
     size_t n;
 
     if (v < (1u << 6)) {
@@ -222,7 +222,14 @@ static void put_len(struct rdb_writer *w, uint64_t v)
             b[1 + i] = (unsigned char)(v >> (56 - 8 * i));
         n = 9;
     }
-    put(w, b, n);
+    return n;
+}
+
+/* A length in the shortest of the 6/14/32/64-bit forms. */
+static void put_len(struct rdb_writer *w, uint64_t v)
+{
+    unsigned char b[9];
+    put(w, b, enc_len(b, v));
 }
 
 /* If s[0..len) is the canonical decimal text of an integer (what printf
@@ -254,14 +261,13 @@ static bool canonical_int(const unsigned char *s, size_t len, int64_t *out)
     return true;
 }
 
-/* A string: integer-encoded in 1, 2 or 4 bytes when canonical_int and in
- * the int32 range, otherwise raw (length + bytes). */
-static void put_string(struct rdb_writer *w, const void *s, size_t len)
+/* If s[0..len) may be integer-encoded (canonical_int, int32 range), write
+ * its 2, 3 or 5 encoded bytes into b and return how many; else return 0. */
+static size_t enc_int_string(unsigned char *b, const void *s, size_t len)
 {
     int64_t v;
 
     if (canonical_int(s, len, &v) && v >= INT32_MIN && v <= INT32_MAX) {
-        unsigned char b[5];
         size_t n;
         uint32_t u = (uint32_t)v;
 
@@ -277,11 +283,69 @@ static void put_string(struct rdb_writer *w, const void *s, size_t len)
         }
         for (size_t i = 0; i < n; i++)
             b[1 + i] = (unsigned char)(u >> (8 * i)); /* little-endian */
-        put(w, b, 1 + n);
+        return 1 + n;
+    }
+    return 0;
+}
+
+/* A string: integer-encoded in 1, 2 or 4 bytes when canonical_int and in
+ * the int32 range, otherwise raw (length + bytes). */
+static void put_string(struct rdb_writer *w, const void *s, size_t len)
+{
+    unsigned char b[9];
+    size_t n = enc_int_string(b, s, len);
+
+    if (n > 0) {
+        put(w, b, n);
         return;
     }
     put_len(w, len);
     put(w, s, len);
+}
+
+/* The same into memory: returns the bytes written at out. */
+static size_t enc_string(unsigned char *out, const void *s, size_t len)
+{
+    size_t n = enc_int_string(out, s, len);
+
+    if (n > 0)
+        return n;
+    n = enc_len(out, len);
+    if (len)
+        memcpy(out + n, s, len);
+    return n + len;
+}
+
+/* The 9 bytes of EXPIRETIME_MS t (opcode, 8-byte little-endian ms). */
+static void enc_expire(unsigned char *b, int64_t expire_ms)
+{
+    b[0] = RDB_OPCODE_EXPIRETIME_MS;
+    for (int i = 0; i < 8; i++)
+        b[1 + i] = (unsigned char)((uint64_t)expire_ms >> (8 * i));
+}
+
+size_t rdb_encode_string(unsigned char *out, const void *key, size_t klen, const void *val,
+                         size_t vlen, int64_t expire_ms)
+{
+    size_t n = 0;
+
+    assert(expire_ms >= -1);
+    if (expire_ms >= 0) {
+        enc_expire(out, expire_ms);
+        n = 9;
+    }
+    out[n++] = RDB_TYPE_STRING;
+    n += enc_string(out + n, key, klen);
+    n += enc_string(out + n, val, vlen);
+    return n;
+}
+
+int rdb_writer_raw(struct rdb_writer *w, const void *records, size_t len, uint64_t keys)
+{
+    assert(w->state == WS_DB);
+    put(w, records, len);
+    w->keys += keys;
+    return w->err;
 }
 
 static void put_aux(struct rdb_writer *w, const char *name, const char *val)
@@ -341,9 +405,7 @@ int rdb_writer_string(struct rdb_writer *w, const void *key, size_t klen, const 
     assert(expire_ms >= -1);
     if (expire_ms >= 0) {
         unsigned char b[9];
-        b[0] = RDB_OPCODE_EXPIRETIME_MS;
-        for (int i = 0; i < 8; i++)
-            b[1 + i] = (unsigned char)((uint64_t)expire_ms >> (8 * i));
+        enc_expire(b, expire_ms);
         put(w, b, sizeof b);
     }
     put_byte(w, RDB_TYPE_STRING);

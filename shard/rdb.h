@@ -167,6 +167,26 @@ int rdb_writer_select_db(struct rdb_writer *w, uint32_t db, uint64_t keys_hint,
 int rdb_writer_string(struct rdb_writer *w, const void *key, size_t klen, const void *val,
                       size_t vlen, int64_t expire_ms);
 
+/* Most bytes rdb_encode_string writes for a klen-byte key and a vlen-byte
+ * value: expiry (9), type (1), two lengths (9 each) and the bytes. */
+static inline size_t rdb_string_record_max(size_t klen, size_t vlen)
+{
+    return 9 + 1 + 9 + klen + 9 + vlen;
+}
+
+/* Encode one string key record (optional EXPIRETIME_MS, type, key, value;
+ * the same bytes rdb_writer_string writes) into out, which must hold
+ * rdb_string_record_max(klen, vlen) bytes. For snapshot capture, which
+ * encodes on the shard thread and writes on another. Returns the bytes
+ * written. Any thread; pure. */
+size_t rdb_encode_string(unsigned char *out, const void *key, size_t klen, const void *val,
+                         size_t vlen, int64_t expire_ms);
+
+/* Append len bytes of records made by rdb_encode_string (keys of them) to
+ * the current database, folding them into the CRC like any other bytes.
+ * Only after select_db. Returns 0 or RDB_EIO. */
+int rdb_writer_raw(struct rdb_writer *w, const void *records, size_t len, uint64_t keys);
+
 /* Write the EOF opcode and the CRC64, and flush everything to the sink.
  * The file is complete only when this returns 0; the caller then fsyncs
  * and renames it into place. Returns 0 or RDB_EIO. */
