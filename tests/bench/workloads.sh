@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # workloads.sh — shardkv-server against redis-server 7.0 under shardkv-bench's
-# three workloads (read-heavy GET:SET 90:10, balanced 50:50, churn
-# GET:SET:DEL 20:40:40), same flags for both. The servers run side by side on
+# three workloads, the same as shardkv-engine-bench's (read-heavy GET:SET
+# 95:5 over 10,000 keys, balanced 50:50 over 1,000,000 keys, churn SET then
+# DEL of short-lived keys), same flags for both. The servers run side by side on
 # free loopback ports and are measured alternately, so background load hits
 # both alike; both are always stopped (trap). Prints ops/s, p99 and the
 # shardkv/redis ratio per workload.
@@ -13,7 +14,7 @@
 #        CONNECTIONS  (default 50)   PIPELINE (default 1)
 #        BENCH_THREADS shardkv-bench threads (default 1)
 #        THREADS      shardkv-server worker threads (default 2)
-#        KEYS         key space (default 100000)   VALUE_SIZE (default 32)
+#        KEYS         key space (default: the workload's)   VALUE_SIZE (default 32)
 #        DISTRIBUTION uniform or zipf:S (default uniform)
 # On a 2-core machine the load generator competes with the server for CPU:
 # compare the ratios, not the absolute numbers. Never a pass/fail test.
@@ -30,7 +31,7 @@ CONNECTIONS=${CONNECTIONS:-50}
 PIPELINE=${PIPELINE:-1}
 BENCH_THREADS=${BENCH_THREADS:-1}
 THREADS=${THREADS:-2}
-KEYS=${KEYS:-100000}
+KEYS=${KEYS:-}
 VALUE_SIZE=${VALUE_SIZE:-32}
 DISTRIBUTION=${DISTRIBUTION:-uniform}
 PY=/usr/bin/python3
@@ -78,14 +79,15 @@ wait_ready "$REDIS_PORT" "$REDIS_PID" redis
 run() { # port workload -> one JSON line
     local extra=()
     [ "$2" != churn ] && extra=(--prefill)
+    [ -n "$KEYS" ] && extra+=(--keys "$KEYS")
     "$CLI" -p "$1" FLUSHALL >/dev/null 2>&1 || true
     "$BENCH" --port "$1" --workload "$2" --seconds "$SECS" --connections "$CONNECTIONS" \
-        --pipeline "$PIPELINE" --threads "$BENCH_THREADS" --keys "$KEYS" \
+        --pipeline "$PIPELINE" --threads "$BENCH_THREADS" \
         --value-size "$VALUE_SIZE" --distribution "$DISTRIBUTION" --json --quiet "${extra[@]}"
 }
 
 echo "shardkv-server --threads $THREADS vs redis-server; ${SECS}s per run, $CONNECTIONS connections," \
-     "pipeline $PIPELINE, $KEYS keys, ${VALUE_SIZE}-byte values, $DISTRIBUTION"
+     "pipeline $PIPELINE, ${KEYS:-per-workload} keys, ${VALUE_SIZE}-byte values, $DISTRIBUTION"
 printf '%-11s %14s %14s %8s %12s %12s\n' workload shardkv_ops/s redis_ops/s ratio skv_p99_ms redis_p99_ms
 for w in read-heavy balanced churn; do
     s=$(run "$SKV_PORT" "$w")
