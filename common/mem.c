@@ -2,10 +2,14 @@
  * in sanitizer builds where jemalloc cannot replace malloc, over libc. */
 #include "common/mem.h"
 
+#include <assert.h>
 #include <malloc.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #ifdef SKV_HAVE_JEMALLOC
@@ -27,6 +31,14 @@ int mem_thread_arena_create(void)
 #endif
 }
 
+/* No object may exceed PTRDIFF_MAX bytes (pointer differences within it
+ * must fit), so such requests fail here without asking the allocator:
+ * sanitizer allocators abort on them instead of returning NULL. */
+static inline bool size_ok(size_t n)
+{
+    return n > 0 && n <= (size_t)PTRDIFF_MAX;
+}
+
 size_t mem_usable(const void *p)
 {
     return p ? malloc_usable_size((void *)p) : 0;
@@ -34,7 +46,7 @@ size_t mem_usable(const void *p)
 
 void *mem_alloc(struct mem_acct *a, size_t n)
 {
-    void *p = n ? malloc(n) : NULL;
+    void *p = size_ok(n) ? malloc(n) : NULL;
     if (!p) {
         a->fails++;
         return NULL;
@@ -46,7 +58,7 @@ void *mem_alloc(struct mem_acct *a, size_t n)
 
 void *mem_calloc(struct mem_acct *a, size_t n)
 {
-    void *p = n ? calloc(1, n) : NULL;
+    void *p = size_ok(n) ? calloc(1, n) : NULL;
     if (!p) {
         a->fails++;
         return NULL;
@@ -63,7 +75,7 @@ void *mem_realloc(struct mem_acct *a, void *p, size_t n)
     if (n == 0)
         return NULL;
     size_t old = mem_usable(p);
-    void *q = realloc(p, n);
+    void *q = size_ok(n) ? realloc(p, n) : NULL;
     if (!q) {
         a->fails++;
         return NULL;
@@ -79,6 +91,60 @@ void mem_free(struct mem_acct *a, void *p)
     a->used -= (int64_t)mem_usable(p);
     a->frees++;
     free(p);
+}
+
+size_t mem_map_size(size_t n)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (n > SIZE_MAX - (page - 1))
+        return 0; /* no such mapping can exist */
+    return (n + page - 1) & ~(page - 1);
+}
+
+void *mem_map(struct mem_acct *a, size_t n)
+{
+    size_t len = size_ok(n) ? mem_map_size(n) : 0;
+    /* MAP_NORESERVE: the table is charged by what is touched, as malloc'd
+     * memory is; strict overcommit accounting would refuse big tables
+     * that are mostly never written. */
+    void *p = len ? mmap(NULL, len, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                  : MAP_FAILED;
+    if (p == MAP_FAILED) {
+        a->fails++;
+        return NULL;
+    }
+    a->used += (int64_t)len;
+    a->mapped += (int64_t)len;
+    a->allocs++;
+    return p;
+}
+
+void mem_unmap_tail(struct mem_acct *a, void *p, size_t n, size_t keep)
+{
+    size_t len = mem_map_size(n), kept = mem_map_size(keep);
+    if (!p || kept >= len)
+        return;
+    /* munmap of a page-aligned range inside a private anonymous mapping
+     * cannot fail except on bad arguments, which would be a caller bug. */
+    int rc = munmap((char *)p + kept, len - kept);
+    assert(rc == 0);
+    (void)rc;
+    a->used -= (int64_t)(len - kept);
+    a->mapped -= (int64_t)(len - kept);
+}
+
+void mem_unmap(struct mem_acct *a, void *p, size_t n)
+{
+    if (!p)
+        return;
+    size_t len = mem_map_size(n);
+    int rc = munmap(p, len);
+    assert(rc == 0);
+    (void)rc;
+    a->used -= (int64_t)len;
+    a->mapped -= (int64_t)len;
+    a->frees++;
 }
 
 size_t mem_rss(void)

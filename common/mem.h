@@ -13,6 +13,7 @@ struct mem_acct {
     uint64_t allocs;  /* blocks handed out, for leak checks in tests */
     uint64_t frees;   /* blocks returned */
     uint64_t fails;   /* allocations that failed (returned NULL) */
+    int64_t mapped;   /* the part of used held in mem_map mappings */
 };
 
 /* Bind the calling thread to a fresh jemalloc arena so that its allocations
@@ -34,6 +35,37 @@ void *mem_realloc(struct mem_acct *a, void *p, size_t n);
 
 /* Free p (NULL is fine) and uncharge its usable size from a. */
 void mem_free(struct mem_acct *a, void *p);
+
+/* Large zeroed blocks straight from the kernel, for arrays big enough that
+ * the allocator's own path would cost O(size) in one call: a calloc that
+ * reuses a dirty extent memsets all of it, and freeing a huge block may
+ * purge (or unmap) all of its pages at once. A fresh anonymous mapping is
+ * zero for free (pages are faulted in lazily, one at a time, on first
+ * touch) and can be given back in page-aligned slices, so both ends can be
+ * spread over many calls. Sizes are rounded up to whole pages and that
+ * rounded size is what is charged, which is exactly what the process holds
+ * (modulo pages never touched, which cost no RSS). */
+
+/* n rounded up to a whole number of pages: what mem_map charges. */
+size_t mem_map_size(size_t n);
+
+/* Map n (> 0) zeroed bytes charged to a, page-aligned. Returns NULL (and
+ * counts a failure) when n is 0 or the kernel refuses; never aborts.
+ * Caller owns it and must give it back with mem_unmap (not mem_free). */
+void *mem_map(struct mem_acct *a, size_t n);
+
+/* Give back the tail of a mapping from mem_map: it was n bytes long (as
+ * requested, or as left by an earlier call), and keeps its first keep
+ * bytes (0 < keep <= n). Pages from mem_map_size(keep) on are unmapped and
+ * uncharged. Lets a caller release a huge block a bounded slice at a time.
+ * Counts no free: the block is still held until mem_unmap. */
+void mem_unmap_tail(struct mem_acct *a, void *p, size_t n, size_t keep);
+
+/* Unmap a whole mapping of n bytes (as requested from mem_map, or as left
+ * by mem_unmap_tail) and uncharge it. NULL is fine. Cost is linear in the
+ * pages touched: callers that must not pause shrink it with
+ * mem_unmap_tail first. */
+void mem_unmap(struct mem_acct *a, void *p, size_t n);
 
 /* Usable size of a block from this allocator (what mem_alloc charged). */
 size_t mem_usable(const void *p);

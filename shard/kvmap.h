@@ -51,6 +51,8 @@ struct kvmap_stats {
     uint64_t expired;        /* keys removed because their TTL passed */
     uint64_t epoch;          /* current write epoch */
     int64_t used_memory;     /* bytes held by this map (usable sizes) */
+    uint64_t retired_bytes;  /* of used_memory: old table arrays still being
+                              * unmapped, a slice per operation */
 };
 
 /* Called before the first write after a snapshot cut to a segment that the
@@ -178,8 +180,9 @@ void kvmap_clear(struct kvmap *m);
  * entry has a TTL. */
 uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns);
 
-/* Incremental rehash work outside requests (idle time): move buckets until
- * budget_ns is spent. Returns true while a rehash is still in progress. */
+/* Incremental rehash work outside requests (idle time): move buckets, and
+ * unmap old table arrays left by a finished rehash, until budget_ns is
+ * spent. Returns true while either kind of work remains. */
 bool kvmap_rehash_slice(struct kvmap *m, uint64_t budget_ns);
 
 /* Write epochs: every write stamps the segment it touches with the current

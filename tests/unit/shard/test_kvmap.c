@@ -161,6 +161,148 @@ Test(kvmap, grows_across_many_resizes_and_keeps_every_key)
     cr_assert_eq(a.used, 0);
 }
 
+/* Heads arrays of at least this many bytes must come from mem_map (mirrors
+ * TABLE_MAP_BYTES in kvmap.c: 1 MB, i.e. 2^17 buckets of 8 bytes). */
+#define MAPPED_HEADS_BYTES ((int64_t)1 << 20)
+/* Keys to reach and finish the 2^17 -> 2^18 grow: it starts at 131,072 keys
+ * and drains the old table about 83,000 operations later. */
+#define MAPPED_KEYS 240000u
+
+/* One write's effect on the accounting, checked without timing: a resize
+ * step must never be O(table). Large tables are fresh mappings (so no
+ * allocator memset), the old one is retired at the end of the rehash (so no
+ * synchronous free of megabytes) and released less than one array's worth
+ * per operation. */
+struct map_watch {
+    struct kvmap_stats st;  /* stats before the operation */
+    int64_t used, mapped;   /* a.used and a.mapped before it */
+    unsigned mapped_grows;  /* resizes whose new heads were mapped */
+    unsigned calloc_grows;  /* resizes below the threshold (not mapped) */
+    unsigned retires;       /* finished rehashes that retired a mapping */
+};
+
+static void watch_after(struct map_watch *w, struct kvmap *m, const struct mem_acct *a)
+{
+    struct kvmap_stats st;
+    stats(m, &st);
+    int64_t dmapped = a->mapped - w->mapped;
+    cr_assert_lt(w->used - a->used, MAPPED_HEADS_BYTES,
+                 "one operation released %" PRId64 " bytes at once (buckets %" PRIu64
+                 " -> %" PRIu64 ", keys %" PRIu64 ", retired %" PRIu64 ")",
+                 w->used - a->used, w->st.buckets, st.buckets, st.keys, st.retired_bytes);
+    cr_assert_lt(w->mapped - a->mapped, MAPPED_HEADS_BYTES);
+    cr_assert_leq(a->mapped, a->used);
+    cr_assert_leq((int64_t)st.retired_bytes, a->mapped);
+    if (st.resizes != w->st.resizes) {
+        /* The target is the larger table while growing, the smaller while
+         * shrinking; its heads are mapped exactly when they reach 1 MB. */
+        uint64_t newsize = st.buckets - (w->st.rehashing ? 0 : w->st.buckets);
+        if (st.rehashing == 0) /* finished at once: only the new table left */
+            newsize = st.buckets;
+        if ((int64_t)newsize * 8 >= MAPPED_HEADS_BYTES) {
+            cr_assert_eq(dmapped, (int64_t)newsize * 8, "heads of %" PRIu64
+                         " buckets not mapped (mapped grew by %" PRId64 ")", newsize, dmapped);
+            w->mapped_grows++;
+        } else {
+            cr_assert_leq(dmapped, 0, "a %" PRIu64 "-bucket table was mapped", newsize);
+            w->calloc_grows++;
+        }
+    }
+    if (st.retired_bytes > w->st.retired_bytes) {
+        /* A finished rehash retired the old mapped heads: still held and
+         * charged (the release bound above shows nothing big was freed). */
+        cr_assert_geq(st.retired_bytes - w->st.retired_bytes, (uint64_t)MAPPED_HEADS_BYTES);
+        w->retires++;
+    }
+    w->st = st;
+    w->used = a->used;
+    w->mapped = a->mapped;
+}
+
+Test(kvmap, large_tables_are_mapped_and_released_in_slices)
+{
+    struct mem_acct a = {0};
+    struct kvmap *m = kvmap_create(&a);
+    cr_assert_not_null(m);
+    struct map_watch w = {.used = a.used};
+    stats(m, &w.st);
+    for (unsigned i = 0; i < MAPPED_KEYS; i++) {
+        put(m, i, 0, 1);
+        watch_after(&w, m, &a);
+    }
+    cr_assert_geq(w.calloc_grows, 10, "small tables: %u", w.calloc_grows);
+    cr_assert_geq(w.mapped_grows, 2, "2^17 and 2^18 buckets: %u", w.mapped_grows);
+    cr_assert_geq(w.retires, 1, "the 2^17-bucket table was never retired");
+    /* The retired array is gone after a bounded number of operations and
+     * only the live table's heads stay mapped. */
+    for (unsigned i = 0; i < MAPPED_KEYS && w.st.retired_bytes; i++) {
+        cr_assert(has(m, i));
+        watch_after(&w, m, &a);
+    }
+    cr_assert_eq(w.st.retired_bytes, 0);
+    cr_assert_eq(w.st.rehashing, 0);
+    cr_assert_eq(a.mapped, (int64_t)w.st.buckets * 8);
+    /* Shrink: the big table is retired too, and kvmap_rehash_slice drains
+     * it, as idle time would. */
+    for (unsigned i = 0; i < MAPPED_KEYS; i++) {
+        if (i % 200) {
+            cr_assert_eq(del(m, i), 1);
+            watch_after(&w, m, &a);
+        }
+    }
+    /* Lookups finish the shrink's rehash and release the old mapping, each
+     * a bounded step as well. */
+    for (unsigned k = 0; (w.st.rehashing || w.st.retired_bytes) && k < MAPPED_KEYS * 10; k++) {
+        cr_assert(has(m, (k * 200) % MAPPED_KEYS));
+        watch_after(&w, m, &a);
+    }
+    cr_assert_geq(w.retires, 2, "the shrink retired nothing");
+    /* Idle work may release everything at once: that is what it is for. */
+    while (kvmap_rehash_slice(m, UINT64_MAX / 2))
+        ;
+    stats(m, &w.st);
+    cr_assert_eq(w.st.keys, MAPPED_KEYS / 200);
+    cr_assert_eq(w.st.retired_bytes, 0);
+    cr_assert_eq(a.mapped, 0, "%" PRId64 " bytes still mapped for %" PRIu64 " buckets",
+                 a.mapped, w.st.buckets);
+    for (unsigned i = 0; i < MAPPED_KEYS; i += 200)
+        expect_val(m, i, 0);
+    kvmap_destroy(m);
+    cr_assert_eq(a.used, 0);
+    cr_assert_eq(a.mapped, 0);
+    cr_assert_eq(a.allocs, a.frees);
+}
+
+/* mem_map's accounting, including a mapping given back in slices. */
+Test(kvmap, mem_map_charges_pages_and_unmaps_in_slices)
+{
+    struct mem_acct a = {0};
+    size_t page = mem_map_size(1);
+    cr_assert_gt(page, 0);
+    cr_assert_eq(mem_map_size(page), page);
+    cr_assert_eq(mem_map_size(page + 1), 2 * page);
+    cr_assert_null(mem_map(&a, 0));
+    cr_assert_eq(a.fails, 1);
+    size_t n = 8 * page + 5;
+    unsigned char *p = mem_map(&a, n);
+    cr_assert_not_null(p);
+    cr_assert_eq(a.used, (int64_t)(9 * page));
+    cr_assert_eq(a.mapped, a.used);
+    for (size_t i = 0; i < n; i += 97)
+        cr_assert_eq(p[i], 0, "byte %zu not zero", i);
+    p[n - 1] = 1;
+    mem_unmap_tail(&a, p, n, 3 * page);
+    cr_assert_eq(a.used, (int64_t)(3 * page));
+    p[3 * page - 1] = 2; /* the kept part is still mapped and writable */
+    mem_unmap(&a, p, 3 * page);
+    cr_assert_eq(a.used, 0);
+    cr_assert_eq(a.mapped, 0);
+    cr_assert_eq(a.allocs, 1);
+    cr_assert_eq(a.frees, 1);
+    mem_unmap(&a, NULL, 100); /* like free(NULL) */
+    cr_assert_eq(a.frees, 1);
+}
+
 Test(kvmap, deletes_and_reinserts_during_rehash)
 {
     struct mem_acct a = {0};
