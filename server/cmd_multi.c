@@ -462,7 +462,8 @@ static int add_key_parts(struct fan *f, const char *name, cmd_exec_fn exec, size
     unsigned n = server.nworkers;
     size_t *start = calloc(n, sizeof *start); /* shard s's first slot in all */
     size_t *fill = calloc(n, sizeof *fill);   /* its next free slot */
-    unsigned *part_of = malloc(n * sizeof *part_of);
+    unsigned *part_of = calloc(n, sizeof *part_of); /* every entry set below; calloc
+                                                     * so -O3's flow analysis agrees */
     struct resp_arg *all = malloc((nkeys * take + n) * sizeof *all);
     struct resp_arg cmd = name ? (struct resp_arg){name, strlen(name)} : f->argv[0];
     int rc = -1;

@@ -411,7 +411,7 @@ Test(snapshot, extra_memory_follows_writes_not_data_set, .timeout = 120)
     }
     struct snap_stats ss;
     snap_get_stats(s, &ss);
-    /* Each overwrite captures at most its one segment (64 buckets at the
+    /* Each overwrite captures at most its one segment (KVMAP_SEGMENT_BUCKETS at the
      * map's load factor), whatever the data set size. */
     double per_seg = KVMAP_SEGMENT_BUCKETS * (st.load_factor + 1.0) * 2;
     cr_assert_leq(ss.write_captures, (uint64_t)nwrites);
