@@ -4,6 +4,7 @@
  * reconnection with exponential backoff. Runs only on the loop's thread. */
 #include "client/reply.h"
 #include "client/shardkv.h"
+#include "protocol/resp_enc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,11 +56,10 @@ struct skv_async {
     struct conn *conn;               /* current connection, NULL when none */
     uv_getaddrinfo_t gai;            /* lookup request (ASYNC_RESOLVING) */
     uv_timer_t timer;                /* reconnect delay, connect and read timeouts */
-    uv_prepare_t prepare;            /* flushes obuf once per loop turn */
+    uv_prepare_t prepare;            /* flushes out once per loop turn */
     int open_handles;                /* of timer and prepare, not yet closed */
     int delay_ms;                    /* next reconnect delay */
-    char *obuf;                      /* commands not yet handed to uv_write */
-    size_t olen, ocap;               /* bytes used / allocated at obuf */
+    struct rbuf out;                 /* commands not yet handed to uv_write */
     struct pending *q;               /* ring of commands awaiting replies, in
                                         send order (queued and written ones) */
     size_t qhead, qlen, qcap;        /* ring position, count, capacity */
@@ -96,7 +96,7 @@ static void fail_pending(struct skv_async *ac, const char *why)
     snprintf(msg, sizeof(msg), "ERR %s", why);
     /* Unsent bytes belong to commands failed here; drop them before any
      * callback runs, since a callback may queue new commands. */
-    ac->olen = 0;
+    ac->out.len = 0;
     /* Only the commands pending now: those queued by callbacks stay. A
      * callback may also close the handle, which fails the rest itself. */
     size_t n = ac->qlen;
@@ -191,7 +191,7 @@ static void write_cb(uv_write_t *req, int status);
 static void flush(struct skv_async *ac)
 {
     struct conn *cn = ac->conn;
-    if (ac->state != ASYNC_CONNECTED || cn == NULL || cn->writing || ac->olen == 0)
+    if (ac->state != ASYNC_CONNECTED || cn == NULL || cn->writing || ac->out.len == 0)
         return;
     struct wreq *w = malloc(sizeof(*w));
     if (w == NULL) {
@@ -200,10 +200,10 @@ static void flush(struct skv_async *ac)
         return;
     }
     w->conn = cn;
-    w->buf = ac->obuf;
-    uv_buf_t b = uv_buf_init(ac->obuf, (unsigned)ac->olen);
-    ac->obuf = NULL;
-    ac->olen = ac->ocap = 0;
+    w->buf = ac->out.ptr;
+    uv_buf_t b = uv_buf_init(ac->out.ptr, (unsigned)ac->out.len);
+    ac->out.ptr = NULL;
+    ac->out.len = ac->out.cap = 0;
     int rc = uv_write(&w->req, (uv_stream_t *)&cn->tcp, &b, 1, write_cb);
     if (rc < 0) {
         free(w->buf);
@@ -422,7 +422,7 @@ static void maybe_free(struct skv_async *ac)
     if (ac->state != ASYNC_CLOSING || ac->busy > 0 || ac->open_handles > 0 || ac->gai_pending)
         return;
     reply_parser_deinit(&ac->parser);
-    free(ac->obuf);
+    free(ac->out.ptr);
     free(ac->q);
     free(ac->host);
     free(ac);
@@ -481,37 +481,11 @@ int skv_async_command(struct skv_async *ac, int argc, const char **argv, const s
         ac->qcap = ncap;
         ac->qhead = 0;
     }
-    /* "*<argc>\r\n" and per argument "$<len>\r\n<data>\r\n": 20 digits
-     * bound any length. */
-    size_t need = 1 + 20 + 2;
-    for (int i = 0; i < argc; i++) {
-        size_t l = argvlen ? argvlen[i] : strlen(argv[i]);
-        if (l > SIZE_MAX / 2 - need)
-            return SKV_EINVAL;
-        need += 1 + 20 + 2 + l + 2;
+    /* protocol/'s encoder: the command goes in whole or not at all. */
+    if (resp_command(&ac->out, argc, argv, argvlen) != 0) {
+        ac->out.oom = false; /* nothing was appended; the buffer is intact */
+        return SKV_ENOMEM;
     }
-    if (ac->ocap - ac->olen < need) {
-        size_t ncap = ac->ocap ? ac->ocap : 4096;
-        while (ncap - ac->olen < need)
-            ncap *= 2;
-        char *nb = realloc(ac->obuf, ncap);
-        if (nb == NULL)
-            return SKV_ENOMEM;
-        ac->obuf = nb;
-        ac->ocap = ncap;
-    }
-    char *p = ac->obuf + ac->olen;
-    p += sprintf(p, "*%d\r\n", argc);
-    for (int i = 0; i < argc; i++) {
-        size_t l = argvlen ? argvlen[i] : strlen(argv[i]);
-        p += sprintf(p, "$%zu\r\n", l);
-        if (l)
-            memcpy(p, argv[i], l);
-        p += l;
-        *p++ = '\r';
-        *p++ = '\n';
-    }
-    ac->olen = (size_t)(p - ac->obuf);
     ac->q[(ac->qhead + ac->qlen) % ac->qcap] = (struct pending){cb, privdata};
     ac->qlen++;
     /* Written once per loop turn, just before the loop polls: every command

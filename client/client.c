@@ -2,6 +2,7 @@
  * encode commands, pipelining, poll()-based read/write timeouts, the typed
  * helpers, and the ketama pool. A handle is used by one thread at a time. */
 #include "client/reply.h"
+#include "protocol/resp_enc.h"
 #include "client/shardkv.h"
 
 #include <errno.h>
@@ -28,9 +29,7 @@
 struct skv_client {
     int fd;                     /* connected non-blocking socket, or -1 */
     struct skv_options opts;    /* copied at connect */
-    char *obuf;                 /* encoded commands not yet written, owned */
-    size_t olen;                /* bytes in obuf */
-    size_t ocap;                /* bytes allocated at obuf */
+    struct rbuf out;            /* encoded commands not yet written, owned */
     struct reply_parser parser; /* replies read but not yet returned */
     int broken;                 /* 0, or the error that broke the connection:
                                    every later call returns it */
@@ -239,26 +238,13 @@ void skv_close(struct skv_client *c)
     if (c->fd >= 0)
         close(c->fd);
     reply_parser_deinit(&c->parser);
-    free(c->obuf);
+    free(c->out.ptr);
     free(c);
 }
 
 static int oreserve(struct skv_client *c, size_t n)
 {
-    if (c->ocap - c->olen >= n)
-        return 0;
-    size_t ncap = c->ocap ? c->ocap : 4096;
-    while (ncap - c->olen < n) {
-        if (ncap > SIZE_MAX / 2)
-            return SKV_ENOMEM;
-        ncap *= 2;
-    }
-    char *nb = realloc(c->obuf, ncap);
-    if (nb == NULL)
-        return SKV_ENOMEM;
-    c->obuf = nb;
-    c->ocap = ncap;
-    return 0;
+    return rbuf_reserve(&c->out, n) == 0 ? 0 : SKV_ENOMEM;
 }
 
 int skv_append_raw(struct skv_client *c, const void *buf, size_t len)
@@ -267,8 +253,8 @@ int skv_append_raw(struct skv_client *c, const void *buf, size_t len)
         return c->broken;
     if (oreserve(c, len) < 0)
         return set_err(c, SKV_ENOMEM, "out of memory");
-    memcpy(c->obuf + c->olen, buf, len);
-    c->olen += len;
+    memcpy(c->out.ptr + c->out.len, buf, len);
+    c->out.len += len;
     return 0;
 }
 
@@ -278,29 +264,11 @@ int skv_append(struct skv_client *c, int argc, const char **argv, const size_t *
         return c->broken;
     if (argc <= 0 || argv == NULL)
         return set_err(c, SKV_EINVAL, "empty command");
-    /* Size first, so the command goes in whole or not at all. Each
-     * argument costs "$<len>\r\n" (at most 1 + 20 + 2) + data + 2. */
-    size_t need = 1 + 20 + 2;
-    for (int i = 0; i < argc; i++) {
-        size_t l = argvlen ? argvlen[i] : strlen(argv[i]);
-        if (l > SIZE_MAX / 2 - need)
-            return set_err(c, SKV_EINVAL, "argument too large");
-        need += 1 + 20 + 2 + l + 2;
+    /* protocol/'s encoder: the command goes in whole or not at all. */
+    if (resp_command(&c->out, argc, argv, argvlen) != 0) {
+        c->out.oom = false; /* nothing was appended; the buffer is intact */
+        return set_err(c, SKV_ENOMEM, "out of memory encoding the command");
     }
-    if (oreserve(c, need) < 0)
-        return set_err(c, SKV_ENOMEM, "out of memory");
-    char *p = c->obuf + c->olen;
-    p += sprintf(p, "*%d\r\n", argc);
-    for (int i = 0; i < argc; i++) {
-        size_t l = argvlen ? argvlen[i] : strlen(argv[i]);
-        p += sprintf(p, "$%zu\r\n", l);
-        if (l)
-            memcpy(p, argv[i], l);
-        p += l;
-        *p++ = '\r';
-        *p++ = '\n';
-    }
-    c->olen = (size_t)(p - c->obuf);
     return 0;
 }
 
@@ -309,8 +277,8 @@ int skv_flush(struct skv_client *c)
     if (c->broken)
         return c->broken;
     size_t off = 0;
-    while (off < c->olen) {
-        ssize_t n = send(c->fd, c->obuf + off, c->olen - off, MSG_NOSIGNAL);
+    while (off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.ptr + off, c->out.len - off, MSG_NOSIGNAL);
         if (n > 0) {
             off += (size_t)n;
             continue;
@@ -327,7 +295,7 @@ int skv_flush(struct skv_client *c)
         }
         return breakc(c, set_err(c, SKV_EIO, "write: %s", strerror(errno)));
     }
-    c->olen = 0;
+    c->out.len = 0;
     return 0;
 }
 
@@ -336,7 +304,7 @@ int skv_get_reply(struct skv_client *c, struct skv_reply **out)
     *out = NULL;
     if (c->broken)
         return c->broken;
-    if (c->olen > 0) {
+    if (c->out.len > 0) {
         int rc = skv_flush(c);
         if (rc < 0)
             return rc;

@@ -335,3 +335,42 @@ void resp_verbatim(struct rbuf *b, int proto, const char *p, size_t n)
     memcpy(b->ptr + b->len + h + 4 + n, "\r\n", 2);
     b->len += h + 4 + n + 2;
 }
+
+int resp_command(struct rbuf *b, int argc, const char *const *argv, const size_t *argvlen)
+{
+    if (argc < 1 || argv == NULL)
+        return -1;
+    /* "*<argc>\r\n", then "$<len>\r\n<data>\r\n" per argument; 20 digits
+     * bound any length. Sized first so the command goes in whole or not at
+     * all, and so the copies below cannot fail. */
+    size_t need = 1 + 20 + 2;
+    for (int i = 0; i < argc; i++) {
+        size_t l = argvlen ? argvlen[i] : strlen(argv[i]);
+        if (need > RBUF_MAX_CAP || l > RBUF_MAX_CAP - need) {
+            b->oom = true;
+            return -1;
+        }
+        need += 1 + 20 + 2 + l + 2;
+    }
+    if (rbuf_reserve(b, need) != 0)
+        return -1;
+    char *p = b->ptr + b->len;
+    *p++ = '*';
+    p += ull2str(p, (unsigned long long)argc);
+    *p++ = '\r';
+    *p++ = '\n';
+    for (int i = 0; i < argc; i++) {
+        size_t l = argvlen ? argvlen[i] : strlen(argv[i]);
+        *p++ = '$';
+        p += ull2str(p, l);
+        *p++ = '\r';
+        *p++ = '\n';
+        if (l)
+            memcpy(p, argv[i], l);
+        p += l;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    b->len = (size_t)(p - b->ptr);
+    return 0;
+}

@@ -36,6 +36,12 @@ char *rbuf_steal(struct rbuf *b, size_t *len);
 /* Protocol version a connection speaks: 2 (default) or 3 after HELLO 3. */
 enum { RESP2 = 2, RESP3 = 3 };
 
+/* Append one request as a RESP multibulk: "*argc" then "$len" + bytes per
+ * argument (argvlen NULL: NUL-terminated strings). All or nothing: the size
+ * is checked and reserved first. Returns 0, or -1 (b unchanged; oom set when
+ * the buffer could not grow) when argc < 1 or growth fails. For clients. */
+int resp_command(struct rbuf *b, int argc, const char *const *argv, const size_t *argvlen);
+
 /* Each appends one reply, whole or not at all; a growth failure sets b->oom
  * and leaves the bytes before the call intact. CR and LF inside simple and
  * error texts are turned into spaces (as Redis does), so no text can break

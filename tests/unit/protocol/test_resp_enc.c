@@ -282,3 +282,42 @@ Test(resp_enc, bulk_lengths_parse_back)
     resp_parser_deinit(&p);
     free(data);
 }
+
+/* resp_command (the clients' encoder) must produce exactly what the
+ * request parser reads back, binary arguments included. */
+Test(resp_enc, command_round_trips_through_the_parser)
+{
+    const char *argv[] = {"SET", "k\r\n\0x", "", "v"};
+    const size_t argvlen[] = {3, 5, 0, 1};
+    struct rbuf b;
+    rbuf_init(&b);
+    cr_assert_eq(resp_command(&b, 4, argv, argvlen), 0);
+    const char want[] = "*4\r\n$3\r\nSET\r\n$5\r\nk\r\n\0x\r\n$0\r\n\r\n$1\r\nv\r\n";
+    cr_assert_eq(b.len, sizeof want - 1);
+    cr_assert_eq(memcmp(b.ptr, want, b.len), 0);
+
+    struct resp_parser p;
+    cr_assert_eq(resp_parser_init(&p, NULL), 0);
+    struct resp_cmd cmd;
+    size_t used = 0;
+    cr_assert_eq(resp_parse(&p, b.ptr, b.len, &cmd, &used, NULL), RESP_OK);
+    cr_assert_eq(used, b.len);
+    cr_assert_eq(cmd.argc, 4);
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_eq(cmd.argv[i].len, argvlen[i]);
+        cr_assert_eq(memcmp(cmd.argv[i].ptr, argv[i], argvlen[i]), 0);
+    }
+    resp_parser_deinit(&p);
+
+    /* NULL lengths: NUL-terminated strings. An empty command is refused
+     * and leaves the buffer as it was. */
+    size_t before = b.len;
+    const char *ping[] = {"PING"};
+    cr_assert_eq(resp_command(&b, 1, ping, NULL), 0);
+    cr_assert_eq(b.len - before, sizeof "*1\r\n$4\r\nPING\r\n" - 1);
+    cr_assert_eq(memcmp(b.ptr + before, "*1\r\n$4\r\nPING\r\n", b.len - before), 0);
+    before = b.len;
+    cr_assert_eq(resp_command(&b, 0, ping, NULL), -1);
+    cr_assert_eq(b.len, before);
+    rbuf_deinit(&b);
+}
