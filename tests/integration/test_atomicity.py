@@ -27,20 +27,7 @@ NKEYS = 16  # with 4 shards, 16 random keys miss a shard with p ~ 4%; never all 
 THREADS = "4"
 
 
-class ShardkvServer(skvtest.ShardkvServer):
-    """The server under test; sanitizer reports in its log fail the test."""
-
-    def __exit__(self, *exc):
-        log = self.log()
-        rc = self.stop()
-        if exc[0] is None:
-            for bad in ("ERROR: AddressSanitizer", "WARNING: ThreadSanitizer",
-                        "ERROR: LeakSanitizer", "runtime error:"):
-                if bad in log:
-                    raise AssertionError("%s in server log:\n%s" % (bad, log[-4000:]))
-            if rc != 0:
-                raise AssertionError("server exited with %s; log:\n%s" % (rc, log[-4000:]))
-        return False
+ShardkvServer = skvtest.StrictShardkvServer
 
 
 def keys(tag):

@@ -18,22 +18,7 @@ import skvtest
 from skvtest import RedisServer, RespError, encode_command
 
 
-class ShardkvServer(skvtest.ShardkvServer):
-    """The server under test, plus checks when it stops: SIGTERM must end
-    it with status 0, and sanitizer builds must have reported nothing
-    (leaks at exit included)."""
-
-    def __exit__(self, *exc):
-        log = self.log()
-        rc = self.stop()
-        if exc[0] is None:
-            for bad in ("ERROR: AddressSanitizer", "WARNING: ThreadSanitizer",
-                        "ERROR: LeakSanitizer", "runtime error:"):
-                if bad in log:
-                    raise AssertionError("%s in server log:\n%s" % (bad, log[-4000:]))
-            if rc != 0:
-                raise AssertionError("server exited with %s; log:\n%s" % (rc, log[-4000:]))
-        return False
+ShardkvServer = skvtest.StrictShardkvServer
 
 
 def rss_kb(pid):

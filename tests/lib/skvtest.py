@@ -226,6 +226,23 @@ class ShardkvServer(_Process):
         return [server_path(), "--port", str(self.port), "--bind", "127.0.0.1"] + self.extra
 
 
+class StrictShardkvServer(ShardkvServer):
+    """A ShardkvServer whose with-block fails the test at once when the
+    server did not exit 0 or its log holds a sanitizer report (leaks at exit
+    included), instead of only counting the report at the end."""
+
+    def __exit__(self, *exc):
+        log = self.log()
+        rc = self.stop()
+        if exc[0] is None:
+            for bad in _SANITIZER_MARKS:
+                if bad in log:
+                    raise AssertionError("%s in server log:\n%s" % (bad, log[-4000:]))
+            if rc != 0:
+                raise AssertionError("server exited with %s; log:\n%s" % (rc, log[-4000:]))
+        return False
+
+
 class RedisServer(_Process):
     """The reference: redis-server with no persistence on a free port."""
 
