@@ -344,8 +344,12 @@ Test(snapshot, cursor_complete_across_rehash_and_rename, .timeout = 120)
         kvmap_set(db[0], k, (size_t)kl, "g", 1, KVMAP_NO_EXPIRE, 0);
         kvmap_stats(db[0], &st);
     } while (st.resizes == resizes0);
+    /* Interleave bounded: each resize restarts the pass, so writes that
+     * never stop growing the map could outrun 2 us slices on a slow build
+     * (ThreadSanitizer) forever. 20,000 more keys still cross a resize. */
+    const int grow_until = i + 20000;
     do {
-        for (int j = 0; j < 300; j++, i++) {
+        for (int j = 0; j < 300 && i < grow_until; j++, i++) {
             int kl = snprintf(k, sizeof k, "grow:%d", i);
             kvmap_set(db[0], k, (size_t)kl, "g", 1, KVMAP_NO_EXPIRE, 0);
         }
