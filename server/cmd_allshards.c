@@ -116,8 +116,8 @@ static void flushall_exec(struct cmd_ctx *c)
 static void swapdb_exec(struct cmd_ctx *c)
 {
     int64_t a = 0, b = 0;
-    cmd_parse_int64(c->argv[1].ptr, c->argv[1].len, &a);
-    cmd_parse_int64(c->argv[2].ptr, c->argv[2].len, &b);
+    int64str_parse(c->argv[1].ptr, c->argv[1].len, &a);
+    int64str_parse(c->argv[2].ptr, c->argv[2].len, &b);
     struct kvmap *t = c->shard->db[a];
     c->shard->db[a] = c->shard->db[b];
     c->shard->db[b] = t;
@@ -173,7 +173,7 @@ static bool scan_parse_opts(size_t argc, const struct resp_arg *argv, struct sca
     for (size_t i = 2; i < argc;) {
         size_t left = argc - i;
         if (cmd_arg_eq(&argv[i], "count") && left >= 2) {
-            if (!cmd_parse_int64(argv[i + 1].ptr, argv[i + 1].len, &o->count)) {
+            if (!int64str_parse(argv[i + 1].ptr, argv[i + 1].len, &o->count)) {
                 resp_error(err, "ERR value is not an integer or out of range");
                 return false;
             }
@@ -408,8 +408,8 @@ static void simple_all_shards(struct conn *c, const struct cmd_def *d, size_t ar
     j->exec = d->exec;
     j->db = c->db;
     if (d->exec == swapdb_exec && argc == 3) {
-        cmd_parse_int64(argv[1].ptr, argv[1].len, &j->a);
-        cmd_parse_int64(argv[2].ptr, argv[2].len, &j->b);
+        int64str_parse(argv[1].ptr, argv[1].len, &j->a);
+        int64str_parse(argv[2].ptr, argv[2].len, &j->b);
     }
     c->inflight++;
     /* Later commands of this client see the result (they may run on this
@@ -471,11 +471,11 @@ void cmd_allshards_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
         }
     } else if (d->exec == swapdb_exec) {
         int64_t a, b;
-        if (!cmd_parse_int64(argv[1].ptr, argv[1].len, &a)) {
+        if (!int64str_parse(argv[1].ptr, argv[1].len, &a)) {
             cmd_multi_plan_error(p, "ERR invalid first DB index");
             return;
         }
-        if (!cmd_parse_int64(argv[2].ptr, argv[2].len, &b)) {
+        if (!int64str_parse(argv[2].ptr, argv[2].len, &b)) {
             cmd_multi_plan_error(p, "ERR invalid second DB index");
             return;
         }

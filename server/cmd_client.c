@@ -182,7 +182,7 @@ static void client_list(struct cmd_ctx *c)
             }
             for (size_t k = j + 1; k < c->argc; k++) {
                 int64_t id;
-                if (!cmd_parse_int64(c->argv[k].ptr, c->argv[k].len, &id) || id <= 0) {
+                if (!int64str_parse(c->argv[k].ptr, c->argv[k].len, &id) || id <= 0) {
                     resp_error(c->out, "ERR Invalid client ID");
                     filter_free(f);
                     return;
@@ -230,7 +230,7 @@ static void client_kill(struct cmd_ctx *c)
         const char *oom = NULL;
         if (cmd_arg_eq(k, "id")) {
             int64_t id;
-            if (!cmd_parse_int64(v->ptr, v->len, &id) || id <= 0) {
+            if (!int64str_parse(v->ptr, v->len, &id) || id <= 0) {
                 resp_error(c->out, "ERR client-id should be greater than 0");
                 filter_free(f);
                 return;
@@ -276,7 +276,7 @@ static void client_kill(struct cmd_ctx *c)
             }
         } else if (cmd_arg_eq(k, "maxage")) {
             int64_t age;
-            if (!cmd_parse_int64(v->ptr, v->len, &age) || age < 0) {
+            if (!int64str_parse(v->ptr, v->len, &age) || age < 0) {
                 resp_error(c->out, "ERR syntax error");
                 filter_free(f);
                 return;

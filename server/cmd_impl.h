@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/int64str.h"
 #include "server/cmd.h"
 
 /* String commands: GET SET SETNX SETEX PSETEX GETSET GETDEL GETEX APPEND
@@ -26,10 +27,6 @@ extern const size_t cmd_keys_ndefs;
  * Redis has one: ETOOBIG is the proto-max-bulk-len error, ENOMEM an -OOM
  * error. Shared by the command families; runs on the owner shard. */
 void cmd_reply_kvmap_error(struct cmd_ctx *c, int err);
-
-/* Parse s[0..len) exactly as Redis's string2ll: optional '-', no '+', no
- * spaces, no leading zeros, no "-0", within int64. Returns true with *v set. */
-bool cmd_parse_int64(const char *s, size_t len, int64_t *v);
 
 /* Parse s[0..len) as Redis's string2ld: strtold over the bytes (so hex,
  * "inf" and exponents are accepted as glibc does), no leading space, every

@@ -185,7 +185,7 @@ static bool copy_parse(size_t argc, const struct resp_arg *argv, unsigned curdb,
         if (cmd_arg_eq(&argv[j], "replace")) {
             o->replace = true;
         } else if (cmd_arg_eq(&argv[j], "db") && j + 1 < argc) {
-            if (!cmd_parse_int64(argv[j + 1].ptr, argv[j + 1].len, &o->dstdb)) {
+            if (!int64str_parse(argv[j + 1].ptr, argv[j + 1].len, &o->dstdb)) {
                 resp_error(err, "ERR value is not an integer or out of range");
                 return false;
             }
@@ -650,7 +650,7 @@ int cmd_multi_lock_keys(struct txn *t, const struct cmd_def *d, unsigned db, siz
     if (d->exec == move_exec) {
         /* MOVE writes the same key in the target database too. */
         int64_t to;
-        if (argc == 3 && cmd_parse_int64(argv[2].ptr, argv[2].len, &to) && to >= 0 &&
+        if (argc == 3 && int64str_parse(argv[2].ptr, argv[2].len, &to) && to >= 0 &&
             to < INT32_MAX)
             return txn_lock_key(t, (unsigned)to, argv[1].ptr, argv[1].len, true);
     }

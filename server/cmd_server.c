@@ -173,7 +173,7 @@ static void cmd_hello(struct cmd_ctx *c)
     int64_t ver = cn->proto;
     size_t next = 1;
     if (c->argc >= 2) {
-        if (!cmd_parse_int64(c->argv[1].ptr, c->argv[1].len, &ver)) {
+        if (!int64str_parse(c->argv[1].ptr, c->argv[1].len, &ver)) {
             reply_err(c, "ERR Protocol version is not an integer or out of range");
             return;
         }
@@ -242,7 +242,7 @@ static void cmd_hello(struct cmd_ctx *c)
 static void cmd_select(struct cmd_ctx *c)
 {
     int64_t idx;
-    if (!cmd_parse_int64(c->argv[1].ptr, c->argv[1].len, &idx)) {
+    if (!int64str_parse(c->argv[1].ptr, c->argv[1].len, &idx)) {
         reply_err(c, "ERR value is not an integer or out of range");
         return;
     }

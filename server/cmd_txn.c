@@ -484,7 +484,7 @@ static int exec_plan_locks(struct exec_job *j)
         if (m->d->flags & CMD_CONN) {
             int64_t idx;
             if (strcmp(m->d->name, "select") == 0 &&
-                cmd_parse_int64(m->argv[1].ptr, m->argv[1].len, &idx) && idx >= 0 &&
+                int64str_parse(m->argv[1].ptr, m->argv[1].len, &idx) && idx >= 0 &&
                 idx < (int64_t)c->w->set.databases)
                 db = (unsigned)idx;
             continue;

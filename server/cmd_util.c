@@ -10,54 +10,6 @@
 #include "server/cmd.h"
 #include "server/cmd_impl.h"
 
-/* Redis's LONG_STR_SIZE: "-9223372036854775808" is 20 bytes; 21 or more
- * can never be an int64. */
-#define INT64_STR_MAX 20
-
-bool cmd_parse_int64(const char *s, size_t len, int64_t *v)
-{
-    size_t i = 0;
-    bool neg = false;
-    uint64_t acc;
-
-    if (len == 0 || len > INT64_STR_MAX)
-        return false;
-    if (len == 1 && s[0] == '0') {
-        *v = 0;
-        return true;
-    }
-    if (s[0] == '-') {
-        neg = true;
-        if (++i == len)
-            return false;
-    }
-    /* The first digit is 1-9: "0" alone was handled, "01" and "-0" are not
-     * canonical and Redis refuses them. */
-    if (s[i] < '1' || s[i] > '9')
-        return false;
-    acc = (uint64_t)(s[i++] - '0');
-    for (; i < len; i++) {
-        unsigned d = (unsigned char)s[i] - '0';
-        if (d > 9)
-            return false;
-        if (acc > (UINT64_MAX - d) / 10)
-            return false;
-        acc = acc * 10 + d;
-    }
-    if (neg) {
-        if (acc > (uint64_t)INT64_MAX + 1)
-            return false;
-        /* Two's complement negation through unsigned: no signed overflow
-         * for INT64_MIN. */
-        *v = (int64_t)(0 - acc);
-    } else {
-        if (acc > (uint64_t)INT64_MAX)
-            return false;
-        *v = (int64_t)acc;
-    }
-    return true;
-}
-
 bool cmd_parse_ldouble(const char *s, size_t len, long double *v)
 {
     char buf[CMD_MAX_LDOUBLE_CHARS];
@@ -85,7 +37,7 @@ bool cmd_parse_ldouble(const char *s, size_t len, long double *v)
 
 bool cmd_arg_int64(struct cmd_ctx *c, const struct resp_arg *a, int64_t *v)
 {
-    if (cmd_parse_int64(a->ptr, a->len, v))
+    if (int64str_parse(a->ptr, a->len, v))
         return true;
     resp_error(c->out, "ERR value is not an integer or out of range");
     return false;

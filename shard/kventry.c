@@ -36,45 +36,6 @@ static void store_room(struct kventry *e)
     store_len(e->data + vlen_off(e->flags) + 4, room, true);
 }
 
-bool kventry_parse_int64(const char *s, size_t len, int64_t *out)
-{
-    if (len == 0 || len > KVENTRY_INT_STR_MAX)
-        return false;
-    if (len == 1 && s[0] == '0') {
-        *out = 0;
-        return true;
-    }
-    size_t i = 0;
-    bool neg = false;
-    if (s[0] == '-') {
-        neg = true;
-        i = 1;
-        if (len == 1)
-            return false;
-    }
-    if (s[i] < '1' || s[i] > '9')
-        return false;
-    uint64_t v = 0;
-    for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (neg) {
-        if (v > (uint64_t)INT64_MAX + 1)
-            return false;
-        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
-    } else {
-        if (v > (uint64_t)INT64_MAX)
-            return false;
-        *out = (int64_t)v;
-    }
-    return true;
-}
-
 size_t kventry_format_int64(int64_t v, char *buf)
 {
     char tmp[KVENTRY_INT_STR_MAX];

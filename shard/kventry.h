@@ -164,12 +164,6 @@ static inline uint64_t kventry_hash(const struct kventry *e)
     return hash_key(kventry_keyp(e), kventry_klen(e));
 }
 
-/* Parse s[0..len) with Redis's string2ll rules: optional '-', then digits
- * without leading zeros ("0" itself is fine, "-0" is not), no '+', no
- * spaces, in int64 range. Exactly the strings that print back identically,
- * which is what makes integer encoding lossless. */
-bool kventry_parse_int64(const char *s, size_t len, int64_t *out);
-
 /* Decimal form of v into buf (at least 21 bytes, NUL-terminated); returns
  * its length. */
 size_t kventry_format_int64(int64_t v, char *buf);

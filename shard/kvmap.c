@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/hash.h"
+#include "common/int64str.h"
 #include "shard/kventry.h"
 
 /* ------------------------------------------------------------------------
@@ -456,7 +457,7 @@ static int64_t resolve_expire(int64_t expire_ms, const struct kventry *old_live)
  * converts it on first use anyway. */
 static bool worth_int(const void *val, size_t vlen, int64_t *iv)
 {
-    return vlen >= 7 && kventry_parse_int64(val, vlen, iv);
+    return vlen >= 7 && int64str_parse(val, vlen, iv);
 }
 
 static int set_value(struct kvmap *m, const void *key, size_t klen, const struct kventry_val *nv,
@@ -648,7 +649,7 @@ int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, i
         cur = kventry_ival(old);
     } else {
         const char *s = (const char *)kventry_keyp(old) + kventry_klen(old);
-        if (!kventry_parse_int64(s, kventry_vbytes(old), &cur))
+        if (!int64str_parse(s, kventry_vbytes(old), &cur))
             return KVMAP_ENOTINT;
     }
     if ((delta > 0 && cur > INT64_MAX - delta) || (delta < 0 && cur < INT64_MIN - delta))

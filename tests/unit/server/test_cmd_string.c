@@ -429,41 +429,6 @@ Test(cmd_string, lazy_expiry)
     EXPECT(":-1\r\n", "TTL", "k");
 }
 
-Test(cmd_string, parse_int64_like_string2ll)
-{
-    static const struct {
-        const char *s;
-        bool ok;
-        int64_t v;
-    } t[] = {
-        { "0", true, 0 },
-        { "-1", true, -1 },
-        { "9223372036854775807", true, INT64_MAX },
-        { "-9223372036854775808", true, INT64_MIN },
-        { "9223372036854775808", false, 0 },
-        { "-9223372036854775809", false, 0 },
-        { "18446744073709551616", false, 0 },
-        { "-18446744073709551616", false, 0 },
-        { "00", false, 0 },
-        { "-0", false, 0 },
-        { "-", false, 0 },
-        { "", false, 0 },
-        { "+1", false, 0 },
-        { " 1", false, 0 },
-        { "1a", false, 0 },
-        { "000000000000000000001", false, 0 },
-    };
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        int64_t v = 12345;
-        bool ok = cmd_parse_int64(t[i].s, strlen(t[i].s), &v);
-        cr_assert_eq(ok, t[i].ok, "\"%s\"", t[i].s);
-        if (ok)
-            cr_assert_eq(v, t[i].v, "\"%s\"", t[i].s);
-        else
-            cr_assert_eq(v, 12345, "\"%s\" wrote *v on failure", t[i].s);
-    }
-}
-
 Test(cmd_string, parse_ldouble_like_string2ld)
 {
     char big[CMD_MAX_LDOUBLE_CHARS + 1];
