@@ -226,6 +226,10 @@ static void fake_conn(struct fake_server *s, int fd)
             if (cmd.argc == 0)
                 continue;
             batch++;
+            /* Recorded before this command is answered: a client that has
+             * its reply must already see the count that includes it. */
+            if (batch > atomic_load(&s->max_batch))
+                atomic_store(&s->max_batch, batch);
             atomic_fetch_add(&s->commands, 1);
             if (s->mode == FAKE_KV) {
                 fake_kv(s, fd, &cmd);
@@ -243,8 +247,6 @@ static void fake_conn(struct fake_server *s, int fd)
                 }
             }
         }
-        if (batch > atomic_load(&s->max_batch))
-            atomic_store(&s->max_batch, batch);
         memmove(buf, buf + off, len - off);
         len -= off;
     }
