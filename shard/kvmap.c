@@ -1,7 +1,9 @@
 /* kvmap.c — the per-shard hash map: chained buckets with Redis-style
  * incremental rehash between two tables, one compact allocation per entry
- * (laid out by kventry.c), lazy and active expiry, and write epochs per
- * segment for copy-on-write snapshots. Runs only on the owner thread. */
+ * (laid out by kventry.c), lazy expiry, and the lookups and writes that
+ * stamp segments for copy-on-write snapshots. The walkers (SCAN, random
+ * pick, active expiry, the snapshot segment API) are in kvmap_iter.c.
+ * Runs only on the owner thread. */
 #include "shard/kvmap.h"
 
 #include <assert.h>
@@ -12,6 +14,7 @@
 #include "common/hash.h"
 #include "common/int64str.h"
 #include "shard/kventry.h"
+#include "shard/kvmap_internal.h"
 
 /* ------------------------------------------------------------------------
  * Tables and the map
@@ -19,14 +22,8 @@
 
 /* Smallest table, as in Redis: 4 buckets (32 bytes). */
 #define TABLE_MIN_SIZE 4
-/* Buckets moved per step inside a request, and empty buckets a step may
- * skip per bucket moved (Redis's 1 and 10): bounds a request's extra work. */
-#define STEP_BUCKETS 1
-#define STEP_EMPTY_VISITS 10
 /* Buckets moved between clock reads in kvmap_rehash_slice. */
 #define SLICE_REHASH_BUCKETS 100
-/* Buckets visited between clock reads in kvmap_expire_slice. */
-#define SLICE_EXPIRE_CHECK 64
 /* Shrink when fewer than 1 key per SHRINK_RATIO buckets (load < 0.1). */
 #define SHRINK_RATIO 10
 /* Table arrays (heads or stamps) of at least this many bytes are mapped
@@ -50,50 +47,6 @@ struct retired {
     struct retired *next; /* next array waiting; NULL at the end */
     size_t len;           /* bytes still mapped, this header included */
 };
-
-struct kvtable {
-    struct kventry **bucket; /* size chain heads; NULL when absent */
-    uint64_t *seg_epoch;     /* nseg write stamps; a stamp below base_epoch
-                              * (0 from calloc) reads as base_epoch, so
-                              * creation stays O(1) */
-    uint64_t size;           /* buckets, a power of two; 0 when absent */
-    uint64_t mask;           /* size - 1: bucket = hash & mask */
-    uint64_t used;           /* entries chained in this table */
-    uint64_t nseg;           /* segments: ceil(size / KVMAP_SEGMENT_BUCKETS) */
-    uint64_t base_epoch;     /* epoch when created: every segment's stamp */
-};
-
-struct kvmap {
-    struct kvtable t[2];         /* t[0] main; t[1] the target of a rehash */
-    int64_t rehash_idx;          /* next t[0] bucket to move; -1 when idle */
-    pthread_t owner;             /* the only thread allowed to call in */
-    struct mem_acct *acct;       /* charged for every block (borrowed) */
-    int64_t used_memory;         /* usable bytes of this map's own blocks */
-    size_t max_key;              /* key length limit */
-    size_t max_value;            /* value length limit */
-    uint64_t keys_with_ttl;      /* entries with KVENTRY_EXPIRE */
-    uint64_t resizes;            /* grows and shrinks started */
-    uint64_t expired;            /* entries reaped because their TTL passed */
-    uint64_t longest_chain;      /* longest chain built since the last resize began */
-    uint64_t epoch;              /* current write epoch, stamped on writes */
-    uint64_t capture_epoch;      /* epoch of the armed snapshot cut */
-    kvmap_capture_fn capture_fn; /* armed capture hook, NULL when disarmed */
-    void *capture_arg;           /* its argument */
-    bool in_capture;             /* inside capture_fn: writes are a bug */
-    uint64_t expire_cursor;      /* kvmap_expire_slice's scan cursor */
-    uint64_t rng;                /* kvmap_random's generator state */
-    struct retired *retired;     /* old mapped arrays being unmapped */
-    uint64_t retired_bytes;      /* bytes still mapped in that list */
-};
-
-#define ASSERT_OWNER(m) assert(pthread_equal(pthread_self(), (m)->owner))
-/* Writes must never happen from inside a capture hook. */
-#define ASSERT_WRITABLE(m) (ASSERT_OWNER(m), assert(!(m)->in_capture))
-
-static inline bool rehashing(const struct kvmap *m)
-{
-    return m->rehash_idx >= 0;
-}
 
 /* Allocation wrappers: charge acct and keep this map's own total, taken as
  * the change in acct->used so that it is exactly the usable size. */
@@ -164,7 +117,8 @@ static void retire_step(struct kvmap *m, size_t bytes)
     m->used_memory += m->acct->used - before;
 }
 
-/* The same for entries, which kventry.c builds, resizes and frees. */
+/* The same for entries, which kventry.c builds, resizes and frees
+ * (entry_free is in kvmap_internal.h, since kvmap_iter.c frees too). */
 static struct kventry *entry_new(struct kvmap *m, const void *key, size_t klen,
                                  const struct kventry_val *v, int64_t expire_ms)
 {
@@ -172,13 +126,6 @@ static struct kventry *entry_new(struct kvmap *m, const void *key, size_t klen,
     struct kventry *e = kventry_new(m->acct, key, klen, v, expire_ms);
     m->used_memory += m->acct->used - before;
     return e;
-}
-
-static void entry_free(struct kvmap *m, struct kventry *e)
-{
-    int64_t before = m->acct->used;
-    kventry_free(m->acct, e);
-    m->used_memory += m->acct->used - before;
 }
 
 static struct kventry *entry_reserve(struct kvmap *m, struct kventry *e, size_t need)
@@ -246,29 +193,6 @@ static void table_free(struct kvmap *m, struct kvtable *t)
     memset(t, 0, sizeof *t);
 }
 
-static inline uint64_t seg_stamp(const struct kvtable *t, size_t seg)
-{
-    uint64_t s = t->seg_epoch[seg];
-    return s > t->base_epoch ? s : t->base_epoch;
-}
-
-/* Every write to bucket idx of table ti goes through here first: if a
- * snapshot is armed and has not captured the segment yet, let it serialise
- * the segment's pre-write state, then stamp the segment as written now. */
-static void touch(struct kvmap *m, int ti, uint64_t idx)
-{
-    struct kvtable *t = &m->t[ti];
-    size_t seg = (size_t)(idx / KVMAP_SEGMENT_BUCKETS);
-    if (m->capture_fn && seg_stamp(t, seg) < m->capture_epoch) {
-        m->in_capture = true;
-        m->capture_fn(m->capture_arg, m, ti, seg);
-        m->in_capture = false;
-    }
-    t->seg_epoch[seg] = m->epoch;
-}
-
-static void check_resize_after_delete(struct kvmap *m);
-
 /* Record the length of the chain that starts at head. Called where an entry
  * has just been linked, so the chain is already in cache; this keeps
  * kvmap_stats O(1) (INFO runs it on every map) instead of walking every
@@ -292,7 +216,7 @@ static void rehash_finish(struct kvmap *m)
     m->t[0] = m->t[1];
     memset(&m->t[1], 0, sizeof m->t[1]);
     m->rehash_idx = -1;
-    check_resize_after_delete(m);
+    kvmap_check_resize_after_delete(m);
 }
 
 /* Move t[0] bucket idx into t[1]. Source and destination segments are all
@@ -325,7 +249,7 @@ static void move_bucket(struct kvmap *m, uint64_t idx)
 
 /* Move up to n non-empty buckets, visiting at most n * STEP_EMPTY_VISITS
  * empty ones. Returns true while the rehash is still in progress. */
-static bool rehash_step(struct kvmap *m, unsigned n)
+bool kvmap_rehash_step(struct kvmap *m, unsigned n)
 {
     retire_step(m, RETIRE_SLICE_BYTES);
     if (!rehashing(m))
@@ -373,7 +297,7 @@ static void check_expand(struct kvmap *m)
 
 /* Shrink below load factor 0.1, to a load of 0.25..0.5 so that a few
  * inserts do not grow it straight back. */
-static void check_resize_after_delete(struct kvmap *m)
+void kvmap_check_resize_after_delete(struct kvmap *m)
 {
     struct kvtable *t0 = &m->t[0];
     if (rehashing(m) && t0->used == 0) {
@@ -402,18 +326,6 @@ static struct kventry **lookup(struct kvmap *m, const void *key, size_t klen, ui
     return NULL;
 }
 
-/* Unlink and free the entry at *link in bucket idx of table ti. */
-static void remove_at(struct kvmap *m, int ti, uint64_t idx, struct kventry **link)
-{
-    touch(m, ti, idx);
-    struct kventry *e = *link;
-    *link = e->next;
-    m->t[ti].used--;
-    if (e->flags & KVENTRY_EXPIRE)
-        m->keys_with_ttl--;
-    entry_free(m, e);
-}
-
 /* Link a new entry for a key known to be absent. */
 static void insert_new(struct kvmap *m, struct kventry *e, uint64_t h)
 {
@@ -430,13 +342,15 @@ static void insert_new(struct kvmap *m, struct kventry *e, uint64_t h)
 }
 
 /* Put e where *link's entry is and free the old one. */
-static void replace_at(struct kvmap *m, int ti, uint64_t idx, struct kventry **link, struct kventry *e)
+static void replace_at(struct kvmap *m, int ti, uint64_t idx, struct kventry **link,
+                       struct kventry *e)
 {
     touch(m, ti, idx);
     struct kventry *old = *link;
     e->next = old->next;
     *link = e;
-    m->keys_with_ttl += (uint64_t)((e->flags & KVENTRY_EXPIRE) != 0) - ((old->flags & KVENTRY_EXPIRE) != 0);
+    m->keys_with_ttl +=
+        (uint64_t)((e->flags & KVENTRY_EXPIRE) != 0) - ((old->flags & KVENTRY_EXPIRE) != 0);
     entry_free(m, old);
 }
 
@@ -466,14 +380,15 @@ static int set_value(struct kvmap *m, const void *key, size_t klen, const struct
     ASSERT_WRITABLE(m);
     if (klen > m->max_key || (!nv->is_int && nv->vlen > m->max_value))
         return KVMAP_ETOOBIG;
-    rehash_step(m, STEP_BUCKETS);
+    kvmap_rehash_step(m, STEP_BUCKETS);
     uint64_t h = hash_key(key, klen);
     int ti = 0;
     uint64_t idx = 0;
     struct kventry **link = lookup(m, key, klen, h, &ti, &idx);
     struct kventry *old = link ? *link : NULL;
     bool old_live = old && !kventry_expired(old, now_ms);
-    struct kventry *e = entry_new(m, key, klen, nv, resolve_expire(expire_ms, old_live ? old : NULL));
+    struct kventry *e =
+        entry_new(m, key, klen, nv, resolve_expire(expire_ms, old_live ? old : NULL));
     if (!e)
         return KVMAP_ENOMEM;
     if (!old) {
@@ -585,7 +500,7 @@ void kvmap_set_limits(struct kvmap *m, size_t max_key, size_t max_value)
 struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
 {
     ASSERT_WRITABLE(m); /* lazy expiry and rehash steps write */
-    rehash_step(m, STEP_BUCKETS);
+    kvmap_rehash_step(m, STEP_BUCKETS);
     int ti = 0;
     uint64_t idx = 0;
     struct kventry **link = lookup(m, key, klen, hash_key(key, klen), &ti, &idx);
@@ -594,7 +509,7 @@ struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_
     if (kventry_expired(*link, now_ms)) {
         remove_at(m, ti, idx, link);
         m->expired++;
-        check_resize_after_delete(m);
+        kvmap_check_resize_after_delete(m);
         return NULL;
     }
     return *link;
@@ -622,7 +537,7 @@ int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, i
     ASSERT_WRITABLE(m);
     if (klen > m->max_key)
         return KVMAP_ETOOBIG;
-    rehash_step(m, STEP_BUCKETS);
+    kvmap_rehash_step(m, STEP_BUCKETS);
     uint64_t h = hash_key(key, klen);
     int ti = 0;
     uint64_t idx = 0;
@@ -670,17 +585,17 @@ int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, i
 
 /* Where a key's live entry is, for commands that edit a value in place. */
 struct edit_pos {
-    uint64_t h;             /* hash of the key */
-    struct kventry **link;  /* link to the key's entry, NULL when absent */
-    int ti;                 /* table of that entry */
-    uint64_t idx;           /* its bucket */
-    bool live;              /* the entry exists and has not expired */
+    uint64_t h;            /* hash of the key */
+    struct kventry **link; /* link to the key's entry, NULL when absent */
+    int ti;                /* table of that entry */
+    uint64_t idx;          /* its bucket */
+    bool live;             /* the entry exists and has not expired */
 };
 
 static void edit_find(struct kvmap *m, const void *key, size_t klen, int64_t now_ms,
                       struct edit_pos *p)
 {
-    rehash_step(m, STEP_BUCKETS);
+    kvmap_rehash_step(m, STEP_BUCKETS);
     p->h = hash_key(key, klen);
     p->ti = 0;
     p->idx = 0;
@@ -799,7 +714,7 @@ int kvmap_setrange(struct kvmap *m, const void *key, size_t klen, size_t offset,
 int kvmap_del(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
 {
     ASSERT_WRITABLE(m);
-    rehash_step(m, STEP_BUCKETS);
+    kvmap_rehash_step(m, STEP_BUCKETS);
     int ti = 0;
     uint64_t idx = 0;
     struct kventry **link = lookup(m, key, klen, hash_key(key, klen), &ti, &idx);
@@ -809,7 +724,7 @@ int kvmap_del(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
     remove_at(m, ti, idx, link);
     if (!live)
         m->expired++;
-    check_resize_after_delete(m);
+    kvmap_check_resize_after_delete(m);
     return live ? 1 : 0;
 }
 
@@ -874,127 +789,6 @@ uint64_t kvmap_count(const struct kvmap *m)
     return m->t[0].used + m->t[1].used;
 }
 
-/* Reverse the bits of v (the scan cursor counts from the high bits). */
-static uint64_t rev64(uint64_t v)
-{
-    v = ((v >> 1) & 0x5555555555555555ULL) | ((v & 0x5555555555555555ULL) << 1);
-    v = ((v >> 2) & 0x3333333333333333ULL) | ((v & 0x3333333333333333ULL) << 2);
-    v = ((v >> 4) & 0x0f0f0f0f0f0f0f0fULL) | ((v & 0x0f0f0f0f0f0f0f0fULL) << 4);
-    return __builtin_bswap64(v);
-}
-
-/* Increment the cursor's bits above mask, counting from the top bit down,
- * so buckets of a table of any size are visited in an order that stays
- * valid when the table doubles or halves between calls. */
-static inline uint64_t cursor_next(uint64_t v, uint64_t mask)
-{
-    v |= ~mask;
-    v = rev64(v);
-    v++;
-    return rev64(v);
-}
-
-typedef void (*bucket_fn)(struct kvmap *m, int ti, uint64_t idx, void *ctx);
-
-/* One step of the reverse-binary scan: visit the buckets at cursor v (in a
- * rehash: the smaller table's bucket and all its expansions in the larger)
- * and return the next cursor. *nbuckets counts the buckets visited. */
-static uint64_t scan_step(struct kvmap *m, uint64_t v, bucket_fn fn, void *ctx, uint64_t *nbuckets)
-{
-    if (!rehashing(m)) {
-        fn(m, 0, v & m->t[0].mask, ctx);
-        *nbuckets += 1;
-        return cursor_next(v, m->t[0].mask);
-    }
-    int small = m->t[0].size <= m->t[1].size ? 0 : 1;
-    int big = 1 - small;
-    uint64_t m0 = m->t[small].mask, m1 = m->t[big].mask;
-    fn(m, small, v & m0, ctx);
-    *nbuckets += 1;
-    do {
-        fn(m, big, v & m1, ctx);
-        *nbuckets += 1;
-        v = cursor_next(v, m1);
-    } while (v & (m0 ^ m1));
-    return v;
-}
-
-struct scan_ctx {
-    int64_t now_ms;     /* entries expired at this time are skipped */
-    kvmap_visit_fn fn;  /* the caller's visitor */
-    void *arg;          /* its argument */
-};
-
-static void scan_bucket(struct kvmap *m, int ti, uint64_t idx, void *ctx)
-{
-    struct scan_ctx *c = ctx;
-    for (struct kventry *e = m->t[ti].bucket[idx]; e; e = e->next)
-        if (!kventry_expired(e, c->now_ms))
-            c->fn(c->arg, e);
-}
-
-uint64_t kvmap_scan(struct kvmap *m, uint64_t cursor, int64_t now_ms, kvmap_visit_fn fn, void *arg)
-{
-    ASSERT_OWNER(m);
-    if (kvmap_count(m) == 0)
-        return 0;
-    struct scan_ctx c = {now_ms, fn, arg};
-    uint64_t n = 0;
-    return scan_step(m, cursor, scan_bucket, &c, &n);
-}
-
-/* xorshift64*: kvmap_random needs spread, not cryptographic strength. */
-static uint64_t rng_next(struct kvmap *m)
-{
-    uint64_t x = m->rng ? m->rng : 0x9e3779b97f4a7c15ULL;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    m->rng = x;
-    return x * 0x2545f4914f6cdd1dULL;
-}
-
-struct kventry *kvmap_random(struct kvmap *m, int64_t now_ms)
-{
-    ASSERT_WRITABLE(m); /* may reap an expired pick */
-    for (;;) {
-        if (kvmap_count(m) == 0)
-            return NULL;
-        rehash_step(m, STEP_BUCKETS);
-        /* Pick non-empty buckets uniformly over the live range of both
-         * tables (t[0] below rehash_idx is empty). The shrink rule keeps
-         * the load above 0.1, so this takes about 10 tries at worst. */
-        int ti;
-        uint64_t idx;
-        for (;;) {
-            if (rehashing(m)) {
-                uint64_t lo = (uint64_t)m->rehash_idx;
-                uint64_t span = m->t[0].size + m->t[1].size - lo;
-                uint64_t r = lo + rng_next(m) % span;
-                ti = r >= m->t[0].size ? 1 : 0;
-                idx = ti ? r - m->t[0].size : r;
-            } else {
-                ti = 0;
-                idx = rng_next(m) & m->t[0].mask;
-            }
-            if (m->t[ti].bucket[idx])
-                break;
-        }
-        uint64_t len = 0;
-        for (struct kventry *e = m->t[ti].bucket[idx]; e; e = e->next)
-            len++;
-        uint64_t k = rng_next(m) % len;
-        struct kventry **link = &m->t[ti].bucket[idx];
-        while (k--)
-            link = &(*link)->next;
-        if (!kventry_expired(*link, now_ms))
-            return *link;
-        remove_at(m, ti, idx, link);
-        m->expired++;
-        check_resize_after_delete(m);
-    }
-}
-
 void kvmap_clear(struct kvmap *m)
 {
     ASSERT_WRITABLE(m);
@@ -1018,53 +812,6 @@ void kvmap_clear(struct kvmap *m)
     }
 }
 
-struct expire_ctx {
-    int64_t now_ms;    /* entries with expiry < now_ms are reaped */
-    uint64_t removed;  /* how many were */
-};
-
-static void expire_bucket(struct kvmap *m, int ti, uint64_t idx, void *ctx)
-{
-    struct expire_ctx *c = ctx;
-    struct kventry **link = &m->t[ti].bucket[idx];
-    while (*link) {
-        if (kventry_expired(*link, c->now_ms)) {
-            remove_at(m, ti, idx, link);
-            c->removed++;
-        } else {
-            link = &(*link)->next;
-        }
-    }
-}
-
-uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns)
-{
-    ASSERT_WRITABLE(m);
-    if (m->keys_with_ttl == 0)
-        return 0;
-    uint64_t start = clock_mono_ns();
-    uint64_t total = m->t[0].size + m->t[1].size;
-    uint64_t visited = 0, next_check = SLICE_EXPIRE_CHECK;
-    struct expire_ctx c = {now_ms, 0};
-    uint64_t v = m->expire_cursor;
-    /* Tables do not change size inside this loop (removals never start a
-     * resize here), so the reverse-binary cursor stays valid throughout.
-     * One pass is as many bucket visits as there are buckets, starting
-     * wherever the last slice stopped. */
-    do {
-        v = scan_step(m, v, expire_bucket, &c, &visited);
-        if (visited >= next_check) {
-            next_check = visited + SLICE_EXPIRE_CHECK;
-            if (clock_mono_ns() - start >= budget_ns)
-                break;
-        }
-    } while (visited < total && m->keys_with_ttl > 0);
-    m->expire_cursor = v;
-    m->expired += c.removed;
-    check_resize_after_delete(m);
-    return c.removed;
-}
-
 bool kvmap_rehash_slice(struct kvmap *m, uint64_t budget_ns)
 {
     ASSERT_WRITABLE(m);
@@ -1072,78 +819,7 @@ bool kvmap_rehash_slice(struct kvmap *m, uint64_t budget_ns)
         return false;
     uint64_t start = clock_mono_ns();
     do
-        rehash_step(m, SLICE_REHASH_BUCKETS); /* also unmaps a retired slice */
+        kvmap_rehash_step(m, SLICE_REHASH_BUCKETS); /* also unmaps a retired slice */
     while ((rehashing(m) || m->retired) && clock_mono_ns() - start < budget_ns);
     return rehashing(m) || m->retired;
-}
-
-uint64_t kvmap_epoch_begin(struct kvmap *m, kvmap_capture_fn fn, void *arg)
-{
-    ASSERT_WRITABLE(m);
-    m->epoch++;
-    m->capture_epoch = m->epoch;
-    m->capture_fn = fn;
-    m->capture_arg = arg;
-    return m->epoch;
-}
-
-void kvmap_epoch_end(struct kvmap *m)
-{
-    ASSERT_WRITABLE(m);
-    m->capture_fn = NULL;
-    m->capture_arg = NULL;
-}
-
-uint64_t kvmap_segment_epoch(const struct kvmap *m, int table, size_t seg)
-{
-    ASSERT_OWNER(m);
-    assert(table == 0 || table == 1);
-    assert(seg < m->t[table].nseg);
-    return seg_stamp(&m->t[table], seg);
-}
-
-void kvmap_segment_mark(struct kvmap *m, int table, size_t seg)
-{
-    ASSERT_OWNER(m);
-    assert(table == 0 || table == 1);
-    assert(seg < m->t[table].nseg);
-    m->t[table].seg_epoch[seg] = m->epoch;
-}
-
-size_t kvmap_segments(const struct kvmap *m, int table)
-{
-    ASSERT_OWNER(m);
-    if (table != 0 && table != 1)
-        return 0;
-    return (size_t)m->t[table].nseg;
-}
-
-void kvmap_segment_visit(struct kvmap *m, int table, size_t seg, kvmap_visit_fn fn, void *arg)
-{
-    ASSERT_OWNER(m);
-    assert(table == 0 || table == 1);
-    const struct kvtable *t = &m->t[table];
-    assert(seg < t->nseg);
-    uint64_t lo = (uint64_t)seg * KVMAP_SEGMENT_BUCKETS;
-    uint64_t hi = lo + KVMAP_SEGMENT_BUCKETS < t->size ? lo + KVMAP_SEGMENT_BUCKETS : t->size;
-    for (uint64_t i = lo; i < hi; i++)
-        for (struct kventry *e = t->bucket[i]; e; e = e->next)
-            fn(arg, e);
-}
-
-void kvmap_stats(struct kvmap *m, struct kvmap_stats *st)
-{
-    ASSERT_OWNER(m);
-    memset(st, 0, sizeof *st);
-    st->keys = kvmap_count(m);
-    st->keys_with_ttl = m->keys_with_ttl;
-    st->buckets = m->t[0].size + m->t[1].size;
-    st->load_factor = st->buckets ? (double)st->keys / (double)st->buckets : 0.0;
-    st->resizes = m->resizes;
-    st->rehashing = rehashing(m) ? 1 : 0;
-    st->longest_chain = m->longest_chain;
-    st->expired = m->expired;
-    st->epoch = m->epoch;
-    st->used_memory = m->used_memory;
-    st->retired_bytes = m->retired_bytes;
 }

@@ -1,0 +1,126 @@
+/* kvmap_internal.h — what kvmap.c and kvmap_iter.c share: the map's layout
+ * and the small helpers both use. Private to shard/kvmap*.c: not installed,
+ * not included anywhere else (use shard/kvmap.h). Owner thread only, as
+ * the whole map is. */
+#ifndef SKV_SHARD_KVMAP_INTERNAL_H
+#define SKV_SHARD_KVMAP_INTERNAL_H
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/mem.h"
+#include "shard/kventry.h"
+#include "shard/kvmap.h"
+
+/* Buckets moved per step inside a request, and empty buckets a step may
+ * skip per bucket moved (Redis's 1 and 10): bounds a request's extra work. */
+#define STEP_BUCKETS      1
+#define STEP_EMPTY_VISITS 10
+
+struct retired; /* a mapped table array waiting to be unmapped (kvmap.c) */
+
+struct kvtable {
+    struct kventry **bucket; /* size chain heads; NULL when absent */
+    uint64_t *seg_epoch;     /* nseg write stamps; a stamp below base_epoch
+                              * (0 from calloc) reads as base_epoch, so
+                              * creation stays O(1) */
+    uint64_t size;           /* buckets, a power of two; 0 when absent */
+    uint64_t mask;           /* size - 1: bucket = hash & mask */
+    uint64_t used;           /* entries chained in this table */
+    uint64_t nseg;           /* segments: ceil(size / KVMAP_SEGMENT_BUCKETS) */
+    uint64_t base_epoch;     /* epoch when created: every segment's stamp */
+};
+
+struct kvmap {
+    struct kvtable t[2];         /* t[0] main; t[1] the target of a rehash */
+    int64_t rehash_idx;          /* next t[0] bucket to move; -1 when idle */
+    pthread_t owner;             /* the only thread allowed to call in */
+    struct mem_acct *acct;       /* charged for every block (borrowed) */
+    int64_t used_memory;         /* usable bytes of this map's own blocks */
+    size_t max_key;              /* key length limit */
+    size_t max_value;            /* value length limit */
+    uint64_t keys_with_ttl;      /* entries with KVENTRY_EXPIRE */
+    uint64_t resizes;            /* grows and shrinks started */
+    uint64_t expired;            /* entries reaped because their TTL passed */
+    uint64_t longest_chain;      /* longest chain built since the last resize began */
+    uint64_t epoch;              /* current write epoch, stamped on writes */
+    uint64_t capture_epoch;      /* epoch of the armed snapshot cut */
+    kvmap_capture_fn capture_fn; /* armed capture hook, NULL when disarmed */
+    void *capture_arg;           /* its argument */
+    bool in_capture;             /* inside capture_fn: writes are a bug */
+    uint64_t expire_cursor;      /* kvmap_expire_slice's scan cursor */
+    uint64_t rng;                /* kvmap_random's generator state */
+    struct retired *retired;     /* old mapped arrays being unmapped */
+    uint64_t retired_bytes;      /* bytes still mapped in that list */
+};
+
+#define ASSERT_OWNER(m) assert(pthread_equal(pthread_self(), (m)->owner))
+/* Writes must never happen from inside a capture hook. */
+#define ASSERT_WRITABLE(m) (ASSERT_OWNER(m), assert(!(m)->in_capture))
+
+static inline bool rehashing(const struct kvmap *m)
+{
+    return m->rehash_idx >= 0;
+}
+
+/* entry_free, touch and remove_at are plain static, as they were in
+ * kvmap.c before the split, not inline: that keeps the compiler's choices
+ * on the write path as they were (GCC -O2 calls touch and remove_at out of
+ * line; marking them inline made it inline both into every writer). Each
+ * of the two files includes its own copy. */
+
+/* Free an entry and keep used_memory exact, as kvmap.c's other allocation
+ * wrappers do; here because kvmap_iter.c frees entries too (remove_at). */
+static void entry_free(struct kvmap *m, struct kventry *e)
+{
+    int64_t before = m->acct->used;
+    kventry_free(m->acct, e);
+    m->used_memory += m->acct->used - before;
+}
+
+/* A segment's write stamp: stamps below base_epoch read as base_epoch. */
+static inline uint64_t seg_stamp(const struct kvtable *t, size_t seg)
+{
+    uint64_t s = t->seg_epoch[seg];
+    return s > t->base_epoch ? s : t->base_epoch;
+}
+
+/* Every write to bucket idx of table ti goes through here first: if a
+ * snapshot is armed and has not captured the segment yet, let it serialise
+ * the segment's pre-write state, then stamp the segment as written now. */
+static void touch(struct kvmap *m, int ti, uint64_t idx)
+{
+    struct kvtable *t = &m->t[ti];
+    size_t seg = (size_t)(idx / KVMAP_SEGMENT_BUCKETS);
+    if (m->capture_fn && seg_stamp(t, seg) < m->capture_epoch) {
+        m->in_capture = true;
+        m->capture_fn(m->capture_arg, m, ti, seg);
+        m->in_capture = false;
+    }
+    t->seg_epoch[seg] = m->epoch;
+}
+
+/* Unlink and free the entry at *link in bucket idx of table ti. */
+static void remove_at(struct kvmap *m, int ti, uint64_t idx, struct kventry **link)
+{
+    touch(m, ti, idx);
+    struct kventry *e = *link;
+    *link = e->next;
+    m->t[ti].used--;
+    if (e->flags & KVENTRY_EXPIRE)
+        m->keys_with_ttl--;
+    entry_free(m, e);
+}
+
+/* Move up to n non-empty buckets of a running rehash (and unmap a slice of
+ * retired arrays). Returns true while the rehash is still in progress. */
+bool kvmap_rehash_step(struct kvmap *m, unsigned n);
+
+/* Shrink the table when the load fell below 0.1, or finish a rehash whose
+ * source emptied. Call after removing entries. */
+void kvmap_check_resize_after_delete(struct kvmap *m);
+
+#endif

@@ -1,0 +1,254 @@
+/* kvmap_iter.c — the per-shard map's walkers: the SCAN cursor, random
+ * picks, active expiry, and the write-epoch and segment API that snapshots
+ * use. Split from kvmap.c, whose layout they share through
+ * kvmap_internal.h. Runs only on the owner thread. */
+#include "shard/kvmap.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "shard/kventry.h"
+#include "shard/kvmap_internal.h"
+
+/* Buckets visited between clock reads in kvmap_expire_slice. */
+#define SLICE_EXPIRE_CHECK 64
+
+/* Reverse the bits of v (the scan cursor counts from the high bits). */
+static uint64_t rev64(uint64_t v)
+{
+    v = ((v >> 1) & 0x5555555555555555ULL) | ((v & 0x5555555555555555ULL) << 1);
+    v = ((v >> 2) & 0x3333333333333333ULL) | ((v & 0x3333333333333333ULL) << 2);
+    v = ((v >> 4) & 0x0f0f0f0f0f0f0f0fULL) | ((v & 0x0f0f0f0f0f0f0f0fULL) << 4);
+    return __builtin_bswap64(v);
+}
+
+/* Increment the cursor's bits above mask, counting from the top bit down,
+ * so buckets of a table of any size are visited in an order that stays
+ * valid when the table doubles or halves between calls. */
+static inline uint64_t cursor_next(uint64_t v, uint64_t mask)
+{
+    v |= ~mask;
+    v = rev64(v);
+    v++;
+    return rev64(v);
+}
+
+typedef void (*bucket_fn)(struct kvmap *m, int ti, uint64_t idx, void *ctx);
+
+/* One step of the reverse-binary scan: visit the buckets at cursor v (in a
+ * rehash: the smaller table's bucket and all its expansions in the larger)
+ * and return the next cursor. *nbuckets counts the buckets visited. */
+static uint64_t scan_step(struct kvmap *m, uint64_t v, bucket_fn fn, void *ctx, uint64_t *nbuckets)
+{
+    if (!rehashing(m)) {
+        fn(m, 0, v & m->t[0].mask, ctx);
+        *nbuckets += 1;
+        return cursor_next(v, m->t[0].mask);
+    }
+    int small = m->t[0].size <= m->t[1].size ? 0 : 1;
+    int big = 1 - small;
+    uint64_t m0 = m->t[small].mask, m1 = m->t[big].mask;
+    fn(m, small, v & m0, ctx);
+    *nbuckets += 1;
+    do {
+        fn(m, big, v & m1, ctx);
+        *nbuckets += 1;
+        v = cursor_next(v, m1);
+    } while (v & (m0 ^ m1));
+    return v;
+}
+
+struct scan_ctx {
+    int64_t now_ms;    /* entries expired at this time are skipped */
+    kvmap_visit_fn fn; /* the caller's visitor */
+    void *arg;         /* its argument */
+};
+
+static void scan_bucket(struct kvmap *m, int ti, uint64_t idx, void *ctx)
+{
+    struct scan_ctx *c = ctx;
+    for (struct kventry *e = m->t[ti].bucket[idx]; e; e = e->next)
+        if (!kventry_expired(e, c->now_ms))
+            c->fn(c->arg, e);
+}
+
+uint64_t kvmap_scan(struct kvmap *m, uint64_t cursor, int64_t now_ms, kvmap_visit_fn fn, void *arg)
+{
+    ASSERT_OWNER(m);
+    if (kvmap_count(m) == 0)
+        return 0;
+    struct scan_ctx c = {now_ms, fn, arg};
+    uint64_t n = 0;
+    return scan_step(m, cursor, scan_bucket, &c, &n);
+}
+
+/* xorshift64*: kvmap_random needs spread, not cryptographic strength. */
+static uint64_t rng_next(struct kvmap *m)
+{
+    uint64_t x = m->rng ? m->rng : 0x9e3779b97f4a7c15ULL;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    m->rng = x;
+    return x * 0x2545f4914f6cdd1dULL;
+}
+
+struct kventry *kvmap_random(struct kvmap *m, int64_t now_ms)
+{
+    ASSERT_WRITABLE(m); /* may reap an expired pick */
+    for (;;) {
+        if (kvmap_count(m) == 0)
+            return NULL;
+        kvmap_rehash_step(m, STEP_BUCKETS);
+        /* Pick non-empty buckets uniformly over the live range of both
+         * tables (t[0] below rehash_idx is empty). The shrink rule keeps
+         * the load above 0.1, so this takes about 10 tries at worst. */
+        int ti;
+        uint64_t idx;
+        for (;;) {
+            if (rehashing(m)) {
+                uint64_t lo = (uint64_t)m->rehash_idx;
+                uint64_t span = m->t[0].size + m->t[1].size - lo;
+                uint64_t r = lo + rng_next(m) % span;
+                ti = r >= m->t[0].size ? 1 : 0;
+                idx = ti ? r - m->t[0].size : r;
+            } else {
+                ti = 0;
+                idx = rng_next(m) & m->t[0].mask;
+            }
+            if (m->t[ti].bucket[idx])
+                break;
+        }
+        uint64_t len = 0;
+        for (struct kventry *e = m->t[ti].bucket[idx]; e; e = e->next)
+            len++;
+        uint64_t k = rng_next(m) % len;
+        struct kventry **link = &m->t[ti].bucket[idx];
+        while (k--)
+            link = &(*link)->next;
+        if (!kventry_expired(*link, now_ms))
+            return *link;
+        remove_at(m, ti, idx, link);
+        m->expired++;
+        kvmap_check_resize_after_delete(m);
+    }
+}
+
+struct expire_ctx {
+    int64_t now_ms;   /* entries with expiry < now_ms are reaped */
+    uint64_t removed; /* how many were */
+};
+
+static void expire_bucket(struct kvmap *m, int ti, uint64_t idx, void *ctx)
+{
+    struct expire_ctx *c = ctx;
+    struct kventry **link = &m->t[ti].bucket[idx];
+    while (*link) {
+        if (kventry_expired(*link, c->now_ms)) {
+            remove_at(m, ti, idx, link);
+            c->removed++;
+        } else {
+            link = &(*link)->next;
+        }
+    }
+}
+
+uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns)
+{
+    ASSERT_WRITABLE(m);
+    if (m->keys_with_ttl == 0)
+        return 0;
+    uint64_t start = clock_mono_ns();
+    uint64_t total = m->t[0].size + m->t[1].size;
+    uint64_t visited = 0, next_check = SLICE_EXPIRE_CHECK;
+    struct expire_ctx c = {now_ms, 0};
+    uint64_t v = m->expire_cursor;
+    /* Tables do not change size inside this loop (removals never start a
+     * resize here), so the reverse-binary cursor stays valid throughout.
+     * One pass is as many bucket visits as there are buckets, starting
+     * wherever the last slice stopped. */
+    do {
+        v = scan_step(m, v, expire_bucket, &c, &visited);
+        if (visited >= next_check) {
+            next_check = visited + SLICE_EXPIRE_CHECK;
+            if (clock_mono_ns() - start >= budget_ns)
+                break;
+        }
+    } while (visited < total && m->keys_with_ttl > 0);
+    m->expire_cursor = v;
+    m->expired += c.removed;
+    kvmap_check_resize_after_delete(m);
+    return c.removed;
+}
+
+uint64_t kvmap_epoch_begin(struct kvmap *m, kvmap_capture_fn fn, void *arg)
+{
+    ASSERT_WRITABLE(m);
+    m->epoch++;
+    m->capture_epoch = m->epoch;
+    m->capture_fn = fn;
+    m->capture_arg = arg;
+    return m->epoch;
+}
+
+void kvmap_epoch_end(struct kvmap *m)
+{
+    ASSERT_WRITABLE(m);
+    m->capture_fn = NULL;
+    m->capture_arg = NULL;
+}
+
+uint64_t kvmap_segment_epoch(const struct kvmap *m, int table, size_t seg)
+{
+    ASSERT_OWNER(m);
+    assert(table == 0 || table == 1);
+    assert(seg < m->t[table].nseg);
+    return seg_stamp(&m->t[table], seg);
+}
+
+void kvmap_segment_mark(struct kvmap *m, int table, size_t seg)
+{
+    ASSERT_OWNER(m);
+    assert(table == 0 || table == 1);
+    assert(seg < m->t[table].nseg);
+    m->t[table].seg_epoch[seg] = m->epoch;
+}
+
+size_t kvmap_segments(const struct kvmap *m, int table)
+{
+    ASSERT_OWNER(m);
+    if (table != 0 && table != 1)
+        return 0;
+    return (size_t)m->t[table].nseg;
+}
+
+void kvmap_segment_visit(struct kvmap *m, int table, size_t seg, kvmap_visit_fn fn, void *arg)
+{
+    ASSERT_OWNER(m);
+    assert(table == 0 || table == 1);
+    const struct kvtable *t = &m->t[table];
+    assert(seg < t->nseg);
+    uint64_t lo = (uint64_t)seg * KVMAP_SEGMENT_BUCKETS;
+    uint64_t hi = lo + KVMAP_SEGMENT_BUCKETS < t->size ? lo + KVMAP_SEGMENT_BUCKETS : t->size;
+    for (uint64_t i = lo; i < hi; i++)
+        for (struct kventry *e = t->bucket[i]; e; e = e->next)
+            fn(arg, e);
+}
+
+void kvmap_stats(struct kvmap *m, struct kvmap_stats *st)
+{
+    ASSERT_OWNER(m);
+    memset(st, 0, sizeof *st);
+    st->keys = kvmap_count(m);
+    st->keys_with_ttl = m->keys_with_ttl;
+    st->buckets = m->t[0].size + m->t[1].size;
+    st->load_factor = st->buckets ? (double)st->keys / (double)st->buckets : 0.0;
+    st->resizes = m->resizes;
+    st->rehashing = rehashing(m) ? 1 : 0;
+    st->longest_chain = m->longest_chain;
+    st->expired = m->expired;
+    st->epoch = m->epoch;
+    st->used_memory = m->used_memory;
+    st->retired_bytes = m->retired_bytes;
+}
