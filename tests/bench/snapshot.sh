@@ -7,10 +7,11 @@
 #
 # Usage: tests/bench/snapshot.sh [build-dir]    (default: build)
 # Env:   KEYS=1000000 REQS=400000 CLIENTS=50 THREADS=0 (shardkv threads)
+#        SERVERS="shardkv redis" (which to run, in order)
 # Prints one table; figures go to docs/BENCHMARKS.md ("Snapshots").
 set -eu
 BUILD=${1:-build}
-SKV=${SKV:-$BUILD/bin/shardkv-server}
+SKV=$(realpath "${SKV:-$BUILD/bin/shardkv-server}")
 REDIS=${REDIS:-/usr/bin/redis-server}
 [ -x "$SKV" ] || { echo "no $SKV: build first" >&2; exit 2; }
 [ -x "$REDIS" ] || { echo "no $REDIS" >&2; exit 2; }
@@ -33,9 +34,32 @@ def cmd(port, *args, timeout=600):
                          capture_output=True, timeout=timeout)
     return out.stdout.decode().strip()
 
-def info(port):
+class Conn:
+    """One persistent RESP connection: polling through it costs the servers
+    the same few microseconds per sample, where spawning redis-cli every
+    sample would load the 2 CPUs the servers and the load generator share."""
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), 10)
+        self.f = self.s.makefile("rb")
+
+    def call(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.s.sendall(out)
+        line = self.f.readline()
+        if line[:1] == b"$":
+            n = int(line[1:])
+            return self.f.read(n + 2)[:-2].decode() if n >= 0 else None
+        return line[1:].strip().decode()
+
+    def close(self):
+        self.f.close(); self.s.close()
+
+def info(conn):
     d = {}
-    for line in cmd(port, "INFO", "persistence").splitlines():
+    for line in conn.call("INFO", "persistence").splitlines():
         if ":" in line:
             k, v = line.split(":", 1); d[k] = v.strip()
     return d
@@ -65,20 +89,23 @@ def start(kind, port, d):
     p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=d)
     return p, wait_up(port, p)
 
-def pss_kb(pid):
-    """PSS of pid and its children (Redis's fork child), in kB."""
-    pids = [pid]
+def total_kb(pid):
+    """RSS of pid plus the pages private to its children (Redis's fork
+    child: the copies its copy-on-write forced), in kB. Read from the
+    child's smaps_rollup only: reading the server's own smaps takes its
+    mmap lock and stalls its page faults (measured: SET p99 0.86 -> 2.2 ms
+    with a 20 ms poller), which /proc/PID/status does not."""
+    total = rss_kb(pid)
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            pids += [int(x) for x in f.read().split()]
+            kids = [int(x) for x in f.read().split()]
     except OSError:
-        pass
-    total = 0
-    for p in pids:
+        kids = []
+    for k in kids:
         try:
-            with open("/proc/%d/smaps_rollup" % p) as f:
+            with open("/proc/%d/smaps_rollup" % k) as f:
                 for line in f:
-                    if line.startswith("Pss:"):
+                    if line.startswith(("Private_Clean:", "Private_Dirty:")):
                         total += int(line.split()[1])
         except OSError:
             pass
@@ -112,19 +139,42 @@ def bench(port):
             return {"rps": float(f[1]), "p99": float(f[6]), "max": float(f[7])}
     raise SystemExit("no redis-benchmark result: %s" % out)
 
-def bgsave_once(port, pid, peak):
-    saves = int(info(port).get("rdb_saves", "0") or 0)
+POLL_S = 0.02     # sampling period, with and without saves alike
+
+def sample(conn, pid, peak):
+    """One monitoring sample: INFO persistence plus the memory figures."""
+    i = info(conn)
+    peak[0] = max(peak[0], total_kb(pid)); peak[1] = max(peak[1], rss_kb(pid))
+    return i
+
+def bgsave_once(conn, pid, peak):
+    saves = int(info(conn).get("rdb_saves", "0") or 0)
     t = time.monotonic()
-    r = cmd(port, "BGSAVE")
+    r = conn.call("BGSAVE")
     if "started" not in r:
         raise SystemExit("BGSAVE: %s" % r)
     while True:
-        i = info(port)
+        i = sample(conn, pid, peak)
         if i["rdb_bgsave_in_progress"] == "0" and i.get("rdb_last_bgsave_status") == "ok" and \
                 (i.get("rdb_saves") is None or int(i["rdb_saves"]) > saves):
             return time.monotonic() - t
-        peak[0] = max(peak[0], pss_kb(pid)); peak[1] = max(peak[1], rss_kb(pid))
-        time.sleep(0.002)
+        time.sleep(POLL_S)
+
+def bench_sampled(port, pid, conn, peak, bgsave):
+    """The SET benchmark with the monitoring loop running the whole time, so
+    the runs with and without saves differ only by the saves."""
+    res = {}
+    th = threading.Thread(target=lambda: res.update(bench(port)))
+    th.start()
+    time.sleep(0.2)
+    times = []
+    while th.is_alive():
+        if bgsave:
+            times.append(bgsave_once(conn, pid, peak))
+        else:
+            sample(conn, pid, peak); time.sleep(POLL_S)
+    th.join()
+    return res, times
 
 def run(kind):
     d = tempfile.mkdtemp(prefix="snapbench-")
@@ -132,24 +182,20 @@ def run(kind):
     p, _ = start(kind, port, d)
     try:
         fill(port)
-        base = bench(port)                       # no save
+        conn = Conn(port)
+        base, _ = bench_sampled(port, p.pid, conn, [0, 0], False)   # no save
         time.sleep(1)
         # "Before": after the same traffic without saves, so connection
         # buffers and allocator caches are already counted.
-        before_pss, before_rss = pss_kb(p.pid), rss_kb(p.pid)
+        before_pss, before_rss = total_kb(p.pid), rss_kb(p.pid)
         # Idle save: time to save alone.
         peak = [0, 0]
-        idle_save = bgsave_once(port, p.pid, peak)
+        idle_save = bgsave_once(conn, p.pid, peak)
         # Saves back to back for the whole benchmark run.
-        res = {}
-        th = threading.Thread(target=lambda: res.update(bench(port)))
-        peak = [pss_kb(p.pid), rss_kb(p.pid)]
-        saves = 0; save_times = []
-        th.start()
-        time.sleep(0.2)
-        while th.is_alive():
-            save_times.append(bgsave_once(port, p.pid, peak)); saves += 1
-        th.join()
+        peak = [total_kb(p.pid), rss_kb(p.pid)]
+        res, save_times = bench_sampled(port, p.pid, conn, peak, True)
+        saves = len(save_times)
+        conn.close()
         size = os.path.getsize(os.path.join(d, "dump.rdb"))
         after_rss = rss_kb(p.pid)
         cmd(port, "SHUTDOWN", "NOSAVE")
@@ -173,9 +219,9 @@ def run(kind):
             p.kill(); p.wait()
         shutil.rmtree(d, ignore_errors=True)
 
-rows = [run("shardkv"), run("redis")]
+rows = [run(k) for k in os.environ.get("SERVERS", "shardkv redis").split()]
 print("keys=%d value=32B key=16B requests=%d clients=%d" % (NKEYS, REQS, CLIENTS))
-hdr = ("server", "RSS before", "peak RSS", "ratio", "PSS before", "peak PSS(+child)", "ratio",
+hdr = ("server", "RSS before", "peak RSS", "ratio", "total before", "peak total(+child)", "ratio",
        "p99 no save", "p99 saving", "ratio", "max no save", "max saving", "SET/s no save",
        "SET/s saving", "saves", "save idle s", "save busy s", "load s", "file MB")
 print(" | ".join(hdr))
