@@ -39,7 +39,8 @@
 /* Cursor slice per millisecond for a save someone waits for (SAVE,
  * SHUTDOWN, SIGTERM): all of it, as Redis's SAVE would block the server
  * anyway; requests still run between slices. Background saves (BGSAVE,
- * save points) use the snapshot default, a quarter. */
+ * save points) use the snapshot defaults (SNAP_DEFAULT_SLICE_NS while the
+ * shard is busy, SNAP_IDLE_SLICE_NS while it is idle). */
 #define PERSIST_FOREGROUND_SLICE_NS 1000000u
 /* Progress lines while loading: at most one a second. */
 #define LOAD_PROGRESS_NS 1000000000ull

@@ -313,15 +313,18 @@ int snap_part_step(struct snap_part *p, uint64_t budget_ns)
 
 /* ------------------------------------------------------------ driver */
 
-/* Runs a part on a shard's loop: a slice of slice_ns every SNAP_TICK_MS.
- * A timer rather than an idle handle, so that a snapshot takes at most a
- * quarter of a shard's time (250 us per ms) and never keeps the loop
- * spinning: the requests keep their latency and the clients their CPU.
- * When the writer's queue is full the slice returns at once. */
+/* Runs a part on a shard's loop: a slice every SNAP_TICK_MS, of slice_ns
+ * when the shard ran requests since the last tick, of idle_ns when it did
+ * not. A timer rather than an idle handle, so that the cursor never keeps
+ * the loop spinning: the requests keep their latency and the clients their
+ * CPU. When the writer's queue is full the slice returns at once. */
 struct driver {
     uv_timer_t timer;        /* fires every SNAP_TICK_MS */
     struct snap_part *p;     /* the part being driven */
-    uint64_t slice_ns;       /* budget per slice */
+    struct shard *sh;        /* its shard: ctr.ops tells whether it is busy */
+    uint64_t last_ops;       /* sh->ctr.ops at the previous tick */
+    uint64_t slice_ns;       /* budget per slice while busy */
+    uint64_t idle_ns;        /* budget per slice while idle */
 };
 
 static void driver_closed(uv_handle_t *h)
@@ -332,7 +335,10 @@ static void driver_closed(uv_handle_t *h)
 static void on_tick(uv_timer_t *t)
 {
     struct driver *d = t->data;
-    if (snap_part_step(d->p, d->slice_ns) == SNAP_STEP_DONE) {
+    /* != rather than >: CONFIG RESETSTAT may zero the counter. */
+    bool busy = d->sh->ctr.ops != d->last_ops;
+    d->last_ops = d->sh->ctr.ops;
+    if (snap_part_step(d->p, busy ? d->slice_ns : d->idle_ns) == SNAP_STEP_DONE) {
         d->p = NULL;
         uv_timer_stop(&d->timer);
         uv_close((uv_handle_t *)&d->timer, driver_closed);
@@ -354,7 +360,10 @@ int snap_shard_begin(struct snap *s, struct shard *sh)
         return 0;
     }
     d->p = p;
+    d->sh = sh;
+    d->last_ops = sh->ctr.ops;
     d->slice_ns = s->slice_ns;
+    d->idle_ns = s->slice_ns > SNAP_IDLE_SLICE_NS ? s->slice_ns : SNAP_IDLE_SLICE_NS;
     uv_timer_init(&sh->loop, &d->timer);
     d->timer.data = d;
     /* The first slice at once: small maps are done within this turn. */

@@ -28,12 +28,17 @@ struct snap_part;
  * cursors can add to memory (2% of a 100 MB data set). Writes never pause; what they capture is the
  * part of the extra memory proportional to the writes. */
 #define SNAP_DEFAULT_QUEUE_LIMIT ((size_t)2 << 20)
-/* Default cursor slice: 250 us of capture work per millisecond. A quarter
- * of a shard's time at most goes to the cursor, so requests keep their
- * latency; shorter saves also mean fewer segments that writes capture
- * early (memory). A million small keys take ~0.5 s of capture (measured:
- * ~450 ns per key on a loaded 2-core box, mostly cache misses). */
-#define SNAP_DEFAULT_SLICE_NS 250000u
+/* Default cursor slice per millisecond while the shard serves requests:
+ * 50 us, a twentieth of its time. On a busy box every microsecond the
+ * cursor takes is one a request waits or a client loses its CPU; with
+ * prefetching, a million small keys still save in ~1 s under full SET load
+ * on 2 cores (redis-server's fork takes as long), and write p99 stays
+ * within ~1.5x (tests/bench/snapshot.sh; 250 us gave ~2x). */
+#define SNAP_DEFAULT_SLICE_NS 50000u
+/* Cursor slice per millisecond when the shard ran no request during the
+ * last tick: idle time is free, and a quarter of a millisecond is the
+ * most a request arriving mid-slice waits. */
+#define SNAP_IDLE_SLICE_NS 250000u
 
 /* Final status handed to on_done: 0, or a negative code (-errno of the
  * failing file operation, or SNAP_ENOMEM when a chunk could not be
@@ -47,7 +52,8 @@ struct snap_opts {
     int64_t ctime_s;          /* AUX ctime: Unix seconds of the cut */
     uint64_t used_mem;        /* AUX used-mem */
     size_t queue_limit;       /* cursor pause threshold; 0 = the default */
-    uint64_t slice_ns;        /* cursor slice for snap_shard_begin; 0 = default */
+    uint64_t slice_ns;        /* cursor slice for snap_shard_begin while the shard
+                                 is busy; 0 = default (idle: at least SNAP_IDLE_SLICE_NS) */
     /* Runs once on the writer thread when the file is in place (status 0)
      * or the snapshot failed (temp file removed). May not call
      * snap_destroy (that joins this thread). */
