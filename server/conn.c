@@ -11,10 +11,12 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/hash.h"
 #include "server/cmd.h"
 #include "server/cmd_txn.h"
 #include "server/dispatch.h"
 #include "server/log.h"
+#include "server/server.h"
 #include "server/worker.h"
 
 /* Smallest free room offered to a read. 16 KiB is Redis's PROTO_IOBUF_LEN:
@@ -269,6 +271,71 @@ static void protocol_error(struct conn *c, const char *msg)
     c->flags |= CONN_CLOSE_AFTER_REPLY;
 }
 
+/* Arguments a command may have and still join a lookahead run: GET, SET
+ * with its options, INCRBY, EXPIRE... Longer ones end the run. */
+#define CONN_RUN_ARGS 5
+
+/* A command parsed ahead of its dispatch, in a lookahead run. */
+struct run_cmd {
+    size_t argc;                         /* arguments */
+    size_t used;                         /* its bytes in ibuf */
+    struct resp_arg argv[CONN_RUN_ARGS]; /* views into ibuf */
+};
+
+/* Ask for the hash-map cache lines of a run's local keys, buckets first and
+ * then entries, before the first of them runs: a pipelined client's lookups
+ * then overlap their misses instead of waiting for each in turn. The key is
+ * taken to be argv[1], as it is for every single-key command; for any other
+ * command the hint is only wasted. Remote keys are prefetched by their
+ * owner when the batch arrives (dispatch.c). */
+static void prefetch_run(struct conn *c, const struct run_cmd *run, size_t n)
+{
+    struct worker *w = c->w;
+    struct kvmap *db = shard_db(w->shard, c->db);
+    uint64_t h[DISPATCH_PREFETCH];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (run[i].argc < 2)
+            continue;
+        uint64_t hh = hash_key(run[i].argv[1].ptr, run[i].argv[1].len);
+        if (hash_shard(hh, server.nworkers) != w->id)
+            continue;
+        kvmap_prefetch_bucket(db, hh);
+        h[m++] = hh;
+    }
+    for (size_t i = 0; i < m; i++)
+        kvmap_prefetch_entry(db, h[i]);
+}
+
+/* Parse up to DISPATCH_PREFETCH small multibulk commands from ibuf + ioff
+ * into run without dispatching them (ibuf does not move until the next
+ * read, so their views stay valid). Stops early at anything else: *have is
+ * then set and *st, *cmd, *used, *need hold that parse, which must be
+ * handled before the parser is called again (an inline command's or a long
+ * command's argv is the parser's own). Returns the run's length. */
+static size_t parse_run(struct conn *c, struct run_cmd *run, bool *have, enum resp_status *st,
+                        struct resp_cmd *cmd, size_t *used, size_t *need)
+{
+    size_t n = 0, off = c->ioff;
+    *have = false;
+    while (off < c->ilen) {
+        bool multibulk = c->ibuf[off] == '*';
+        if (n > 0 && (n == DISPATCH_PREFETCH || !multibulk))
+            break;
+        *st = resp_parse(&c->parser, c->ibuf + off, c->ilen - off, cmd, used, need);
+        if (*st != RESP_OK || !multibulk || cmd->argc > CONN_RUN_ARGS) {
+            *have = true;
+            break;
+        }
+        run[n].argc = cmd->argc;
+        run[n].used = *used;
+        memcpy(run[n].argv, cmd->argv, cmd->argc * sizeof cmd->argv[0]);
+        off += *used;
+        n++;
+    }
+    return n;
+}
+
 void conn_process_input(struct conn *c)
 {
     if (c->in_process)
@@ -277,6 +344,7 @@ void conn_process_input(struct conn *c)
     c->flags &= ~CONN_PARSE_BLOCKED;
     c->w->now_ms = clock_wall_ms();
     bool did = false;
+    struct run_cmd run[DISPATCH_PREFETCH];
     while (c->ioff < c->ilen) {
         if (!can_parse(c)) {
             c->flags |= CONN_PARSE_BLOCKED;
@@ -284,8 +352,33 @@ void conn_process_input(struct conn *c)
         }
         struct resp_cmd cmd;
         size_t used = 0, need = 0;
-        enum resp_status st =
-            resp_parse(&c->parser, c->ibuf + c->ioff, c->ilen - c->ioff, &cmd, &used, &need);
+        enum resp_status st = RESP_OK;
+        bool have;
+        size_t n = parse_run(c, run, &have, &st, &cmd, &used, &need);
+        if (n > 1)
+            prefetch_run(c, run, n);
+        /* Dispatch in order, checking before each command what the
+         * one-at-a-time loop checked before parsing it. */
+        size_t i = 0;
+        for (; i < n && (i == 0 || can_parse(c)); i++) {
+            did = true;
+            c->ineed = 0;
+            if (run[i].argc > 0) {
+                c->last_ms = c->w->now_ms;
+                dispatch_command(c, run[i].argc, run[i].argv);
+            }
+            /* The views into ibuf are dead from here on. */
+            c->ioff += run[i].used;
+        }
+        if (i < n || (have && n > 0 && !can_parse(c))) {
+            /* Stopped (barrier, backpressure, closing): the rest is parsed
+             * again when parsing resumes, so forget any partial command. */
+            resp_parser_reset(&c->parser);
+            c->flags |= CONN_PARSE_BLOCKED;
+            break;
+        }
+        if (!have)
+            continue;
         if (st == RESP_AGAIN) {
             c->ineed = need;
             break;
@@ -300,7 +393,6 @@ void conn_process_input(struct conn *c)
             c->last_ms = c->w->now_ms;
             dispatch_command(c, cmd.argc, cmd.argv);
         }
-        /* The views into ibuf are dead from here on. */
         c->ioff += used;
     }
     c->in_process = false;

@@ -16,6 +16,12 @@
 #include "protocol/resp_enc.h"
 #include "server/cmd.h"
 
+/* Requests whose hash-map cache lines are requested together before they
+ * run (batches on the owner, pipelined commands on a connection): enough
+ * to overlap the misses of a pipeline-16 client, few enough that the
+ * lines are still cached when their request runs. */
+#define DISPATCH_PREFETCH 16
+
 struct conn;
 struct worker;
 struct fan;

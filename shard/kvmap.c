@@ -497,6 +497,28 @@ void kvmap_set_limits(struct kvmap *m, size_t max_key, size_t max_value)
     m->max_value = max_value < KVENTRY_LEN_MAX ? max_value : KVENTRY_LEN_MAX;
 }
 
+void kvmap_prefetch_bucket(const struct kvmap *m, uint64_t h)
+{
+    ASSERT_OWNER(m);
+    for (int t = 0; t <= (rehashing(m) ? 1 : 0); t++)
+        if (m->t[t].size)
+            __builtin_prefetch(&m->t[t].bucket[h & m->t[t].mask]);
+}
+
+void kvmap_prefetch_entry(const struct kvmap *m, uint64_t h)
+{
+    ASSERT_OWNER(m);
+    for (int t = 0; t <= (rehashing(m) ? 1 : 0); t++) {
+        if (!m->t[t].size)
+            continue;
+        const char *e = (const char *)m->t[t].bucket[h & m->t[t].mask];
+        if (e) {
+            __builtin_prefetch(e);
+            __builtin_prefetch(e + 63); /* a small entry may span two lines */
+        }
+    }
+}
+
 struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
 {
     ASSERT_WRITABLE(m); /* lazy expiry and rehash steps write */

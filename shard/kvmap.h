@@ -90,6 +90,15 @@ void kvmap_set_limits(struct kvmap *m, size_t max_key, size_t max_value);
  * kvmap_setrange refuse above), for commands that check a length first. */
 size_t kvmap_max_value(const struct kvmap *m);
 
+/* Hints for batches (server/conn.c, server/dispatch.c): start loading the
+ * bucket slot(s) of a key whose hash_key() is h, then, once that had time
+ * to arrive, the first entry chained there. A lookup's cost is these two
+ * cache misses (perf: ~30-40% of a server's CPU at pipeline 16), which a
+ * batch can overlap instead of taking one after another. Read-only, no
+ * effect on the map; owner thread. */
+void kvmap_prefetch_bucket(const struct kvmap *m, uint64_t h);
+void kvmap_prefetch_entry(const struct kvmap *m, uint64_t h);
+
 /* Look a key up. Lazy expiry: an entry whose expiry is < now_ms is removed
  * (counted in stats.expired) and NULL returned. The returned entry is
  * borrowed and valid until the next call that may write this map. */
