@@ -180,7 +180,32 @@ void conn_close(struct conn *c)
     c->flags |= CONN_CLOSING;
     atomic_fetch_sub_explicit(&c->w->stats.connected, 1, memory_order_relaxed);
     atomic_fetch_sub(&server.nclients, 1);
+    if (c->direct_out > 0) {
+        /* Another thread may still send to the fd: closing it now would let
+         * a new connection reuse the number and receive that reply. */
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->close_deferred = true;
+        return;
+    }
     uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+int conn_direct_begin(struct conn *c)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0)
+        return -1;
+    c->direct_out++;
+    return fd;
+}
+
+void conn_direct_done(struct conn *c)
+{
+    assert(c->direct_out > 0);
+    if (--c->direct_out == 0 && c->close_deferred) {
+        c->close_deferred = false;
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+    }
 }
 
 static void on_close(uv_handle_t *h)
@@ -360,6 +385,7 @@ void conn_process_input(struct conn *c)
         /* Dispatch in order, checking before each command what the
          * one-at-a-time loop checked before parsing it. */
         size_t i = 0;
+        c->lone_cmd = n == 1 && !have && c->ioff + run[0].used == c->ilen;
         for (; i < n && (i == 0 || can_parse(c)); i++) {
             did = true;
             c->ineed = 0;
@@ -367,6 +393,7 @@ void conn_process_input(struct conn *c)
                 c->last_ms = c->w->now_ms;
                 dispatch_command(c, run[i].argc, run[i].argv);
             }
+            c->lone_cmd = false;
             /* The views into ibuf are dead from here on. */
             c->ioff += run[i].used;
         }

@@ -89,6 +89,13 @@ struct conn {
                                     (including this one) that will come back to
                                     this conn: it is freed only when this is 0 */
     struct conn *flush_next;     /* worker's flush list link (CONN_IN_FLUSH_LIST) */
+    unsigned direct_out;         /* requests whose owner may write to the
+                                    socket (dispatch.c, direct_send): the fd
+                                    stays open, unreused, until they are back */
+    bool close_deferred;         /* conn_close waits for direct_out to be 0 */
+    bool lone_cmd;               /* the command being dispatched is the only
+                                    one in the input: the client waits for
+                                    its reply (a direct reply pays off) */
     bool handle_closed;          /* uv_close's callback has run */
     bool in_process;             /* inside conn_process_input (no re-entry) */
     struct txn_client *txc;      /* MULTI queue and WATCH state (cmd_txn.c),
@@ -145,6 +152,13 @@ void conn_process_input(struct conn *c);
 /* Write c's completed replies, enforce the output limit, close it if it is
  * done, resume a blocked pipeline. Called from the worker's flush pass. */
 void conn_flush(struct conn *c);
+
+/* Let another thread send one reply straight to c's socket: returns the fd,
+ * which stays open until conn_direct_done, or -1 if c has none. */
+int conn_direct_begin(struct conn *c);
+
+/* That reply is back on c's worker: a close that waited for it happens. */
+void conn_direct_done(struct conn *c);
 
 /* Free c if it is closed, off the flush list and nothing is in flight. */
 void conn_release(struct conn *c);

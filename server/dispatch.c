@@ -8,8 +8,10 @@
 #include "server/dispatch.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/clock.h"
 #include "common/hash.h"
@@ -196,6 +198,7 @@ static struct req *req_new(struct worker *w, size_t argc, const struct resp_arg 
         memset(r, 0, sizeof *r);
         rbuf_init(&r->out);
     }
+    r->direct_fd = -1;
     r->argc = argc;
     r->argv = (struct resp_arg *)(r + 1);
     char *p = (char *)(r->argv + argc);
@@ -311,6 +314,27 @@ static void batch_prefetch(struct shard *s, const struct req *r)
         kvmap_prefetch_entry(db[i], h[i]);
 }
 
+/* Owner side: send a direct request's reply to its client now, instead of
+ * after the round trip to the connection's worker: that hop, waiting for
+ * a thread to be woken and scheduled, is most of a remote request's
+ * latency when clients wait for each reply. Whatever the socket does not
+ * take now (nothing, on EAGAIN or an error) the connection's worker
+ * writes or handles as usual when the request is back. */
+static void direct_send(struct shard *s, struct req *r)
+{
+    if (r->out.len == 0 || r->out.oom || r->out.len > DISPATCH_DIRECT_MAX)
+        return;
+    ssize_t n;
+    do
+        n = send(r->direct_fd, r->out.ptr, r->out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return;
+    r->direct_sent = (size_t)n;
+    struct worker *w = s->user;
+    atomic_fetch_add_explicit(&w->stats.net_out, (uint64_t)n, memory_order_relaxed);
+}
+
 /* Owner side: execute every request with one clock reading, send it back. */
 static void on_batch_exec(void *owner, struct mbox_msg *m)
 {
@@ -334,6 +358,8 @@ static void on_batch_exec(void *owner, struct mbox_msg *m)
         run_exec(s, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, now_ms, r);
         if (r->cmd)
             txn_ran(s, r->cmd, r->db, r->argc, r->argv, r->out.ptr, r->out.len);
+        if (r->direct_fd >= 0)
+            direct_send(s, r);
     }
     if (b->held > 0)
         return;
@@ -372,6 +398,20 @@ void dispatch_slot_complete(struct conn *c, struct slot *sl)
 static void fan_part_done(struct fan *f);
 
 /* Origin side: fill the slots in the order the requests were made. */
+/* Origin side: a direct request is back; drop the bytes its owner already
+ * sent from the reply, then let the connection write (or close) again. */
+static void direct_done(struct conn *c, struct req *r)
+{
+    if (r->direct_sent > 0) {
+        c->net_out += r->direct_sent;
+        size_t rest = r->out.len - r->direct_sent;
+        if (rest > 0)
+            memmove(r->out.ptr, r->out.ptr + r->direct_sent, rest);
+        r->out.len = rest;
+    }
+    conn_direct_done(c);
+}
+
 static void on_batch_done(void *owner, struct mbox_msg *m)
 {
     struct shard *s = owner;
@@ -393,6 +433,8 @@ static void on_batch_done(void *owner, struct mbox_msg *m)
         } else {
             struct conn *c = r->conn;
             struct slot *sl = r->slot;
+            if (r->direct_fd >= 0)
+                direct_done(c, r);
             /* Swap, not move: the request takes the slot's empty buffer
              * back to the pool, so both keep their allocations. */
             struct rbuf empty = sl->out;
@@ -483,6 +525,12 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
     r->db = c->db;
     r->proto = c->proto;
     c->inflight++;
+    /* Alone in the FIFO with nothing being written: nothing can be sent
+     * before this reply, so its owner may send it (direct_send). Only for
+     * a client that sent just this command: behind it, the rest of a
+     * pipeline would be written separately, one more write for nothing. */
+    if (!local && c->lone_cmd && c->head == sl && c->nwrites == 0 && !conn_is_closing(c))
+        r->direct_fd = conn_direct_begin(c);
     if (local) {
         r->shard = shard;
         txn_hold(w->shard, r, NULL); /* dispatch_held_run completes it */

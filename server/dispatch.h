@@ -21,6 +21,10 @@
  * to overlap the misses of a pipeline-16 client, few enough that the
  * lines are still cached when their request runs. */
 #define DISPATCH_PREFETCH 16
+/* Largest reply an owner shard sends straight to a client (direct_send):
+ * what a socket takes at once; bigger replies are left to the
+ * connection's worker, which can wait for the socket. */
+#define DISPATCH_DIRECT_MAX ((size_t)16 * 1024)
 
 struct conn;
 struct worker;
@@ -61,6 +65,13 @@ struct req {
     int64_t i_arg;               /* part integer input (TTL, flags, db) */
     bool pooled;                 /* a fixed-size block from the origin
                                     worker's free list (dispatch.c) */
+    /* Direct reply: >= 0 when the owner may send the reply straight to
+     * this socket, because the request was its connection's only pending
+     * one and nothing was being written (dispatch_route). The connection
+     * then writes nothing and keeps its fd open until the request is back.
+     * -1 otherwise. */
+    int direct_fd;
+    size_t direct_sent;          /* reply bytes the owner sent that way */
     /* While held on its owner shard behind a transaction's intent lock
      * (server/txn.h); the shard's thread only. */
     struct req *held_next;       /* next held request of the shard, FIFO */
