@@ -29,13 +29,23 @@ static void clear_env(void)
     }
 }
 
-TestSuite(config, .init = clear_env);
-
 static char tmp_path[64];
 
-/* Write text to a fresh temporary file; returns its path. */
+/* Each test runs in its own process: remove the file it wrote, also when
+ * the test failed before its own unlink. */
+static void remove_tmp(void)
+{
+    if (tmp_path[0])
+        unlink(tmp_path);
+}
+
+TestSuite(config, .init = clear_env, .fini = remove_tmp);
+
+/* Write text to a fresh temporary file, removing the previous one; returns
+ * its path. */
 static const char *write_tmp(const char *text)
 {
+    remove_tmp();
     strcpy(tmp_path, "/tmp/skv-config-XXXXXX");
     int fd = mkstemp(tmp_path);
     cr_assert(fd >= 0);
