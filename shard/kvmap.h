@@ -90,9 +90,9 @@ void kvmap_set_limits(struct kvmap *m, size_t max_key, size_t max_value);
  * kvmap_setrange refuse above), for commands that check a length first. */
 size_t kvmap_max_value(const struct kvmap *m);
 
-/* Hints for batches (server/conn.c, server/dispatch.c): start loading the
- * bucket slot(s) of a key whose hash_key() is h, then, once that had time
- * to arrive, the first entry chained there. A lookup's cost is these two
+/* Hints for batches (server/conn.c, server/dispatch.c, skv_store.c): start
+ * loading the bucket slot(s) of a key whose hash_key() is h, then, once that
+ * had time to arrive, the first entry chained there. A lookup's cost is these two
  * cache misses (perf: ~30-40% of a server's CPU at pipeline 16), which a
  * batch can overlap instead of taking one after another. Read-only, no
  * effect on the map; owner thread. */

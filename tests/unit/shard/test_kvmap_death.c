@@ -10,7 +10,8 @@
 
 #define NOW ((int64_t)1700000000000)
 
-static void *touch_from_other_thread(void *arg)
+/* Used only by the death tests, which need the asserts (no NDEBUG). */
+__attribute__((unused)) static void *touch_from_other_thread(void *arg)
 {
     struct kvmap *m = arg;
     /* Not the owner: the owner assert must abort the whole process here. */
@@ -18,7 +19,7 @@ static void *touch_from_other_thread(void *arg)
     return NULL;
 }
 
-static void *set_from_other_thread(void *arg)
+__attribute__((unused)) static void *set_from_other_thread(void *arg)
 {
     struct kvmap *m = arg;
     kvmap_set(m, "k", 1, "v", 1, KVMAP_NO_EXPIRE, NOW);
