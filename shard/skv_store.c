@@ -27,9 +27,9 @@ _Static_assert((int)SKV_STORE_ENOMEM == (int)KVMAP_ENOMEM &&
  * pipelined burst or a typical MGET without touching the allocator. */
 #define STORE_STACK_OPS    64
 #define STORE_STACK_SHARDS 16
-/* Operations whose hash-map lines a shard requests together before running
- * them (prefetch_ops); the server's DISPATCH_PREFETCH, for the same reason. */
-#define STORE_PREFETCH 16
+/* How many operations ahead a shard requests an operation's entry line
+ * (twice that for its bucket line): see struct prefetcher. */
+#define STORE_PREFETCH_DIST 8
 
 /* Per-shard figures kept by the store itself; written only by that shard's
  * thread, read through a stats message. One cache line each so that shards
@@ -252,20 +252,26 @@ static void exec_op(struct kvmap *db, struct skv_store_op *op, int64_t now_ms)
     }
 }
 
-/* Ask for the map's cache lines of ops [from, from + STORE_PREFETCH) of
- * msg, every bucket and then every first entry, before they run: their
- * cache misses (most of a lookup's cost) then overlap. Hints only. */
-static void prefetch_ops(struct kvmap *db, const struct store_msg *msg, size_t from)
+/* The prefetch pipeline of a message: operation j's bucket line is
+ * requested when operation j - 2 * STORE_PREFETCH_DIST runs, its entry line
+ * when j - STORE_PREFETCH_DIST runs (the bucket has arrived by then: the
+ * entry's address is read from it), so misses overlap with useful work
+ * instead of stalling each lookup. Hints only. */
+struct prefetcher {
+    uint64_t h[2 * STORE_PREFETCH_DIST]; /* hashes of the ops in flight */
+};
+
+static inline void prefetch_step(struct prefetcher *pf, struct kvmap *db,
+                                 const struct store_msg *msg, size_t j)
 {
-    uint64_t h[STORE_PREFETCH];
-    size_t n = msg->nops - from < STORE_PREFETCH ? msg->nops - from : STORE_PREFETCH;
-    for (size_t i = 0; i < n; i++) {
-        const struct skv_store_op *op = &msg->ops[msg->idx[from + i]];
-        h[i] = hash_key(op->key, op->klen);
-        kvmap_prefetch_bucket(db, h[i]);
+    const size_t d = STORE_PREFETCH_DIST, ring = 2 * STORE_PREFETCH_DIST;
+    if (j < msg->nops) {
+        const struct skv_store_op *op = &msg->ops[msg->idx[j]];
+        pf->h[j % ring] = hash_key(op->key, op->klen);
+        kvmap_prefetch_bucket(db, pf->h[j % ring]);
     }
-    for (size_t i = 0; i < n; i++)
-        kvmap_prefetch_entry(db, h[i]);
+    if (j >= d && j - d < msg->nops)
+        kvmap_prefetch_entry(db, pf->h[(j - d) % ring]);
 }
 
 static void fill_stats(struct skv_store *st, struct shard *s, struct skv_store_stats *out)
@@ -295,9 +301,12 @@ static void on_store_msg(void *owner, struct mbox_msg *m)
         /* One wall-clock read per message: every op of a batch sees the
          * same "now", as the commands of one Redis event-loop turn do. */
         int64_t now_ms = clock_wall_ms();
+        struct prefetcher pf;
+        const size_t lead = 2 * STORE_PREFETCH_DIST;
+        for (size_t j = 0; j < lead; j++)
+            prefetch_step(&pf, db, msg, j);
         for (size_t j = 0; j < msg->nops; j++) {
-            if (j % STORE_PREFETCH == 0)
-                prefetch_ops(db, msg, j);
+            prefetch_step(&pf, db, msg, j + lead);
             struct skv_store_op *op = &msg->ops[msg->idx[j]];
             if (st->time_ops) {
                 uint64_t t0 = clock_mono_ns();
