@@ -29,12 +29,15 @@ struct snap_part;
  * part of the extra memory proportional to the writes. */
 #define SNAP_DEFAULT_QUEUE_LIMIT ((size_t)2 << 20)
 /* Default cursor slice per millisecond while the shard serves requests:
- * 50 us, a twentieth of its time. On a busy box every microsecond the
+ * 25 us, a fortieth of its time. On a busy box every microsecond the
  * cursor takes is one a request waits or a client loses its CPU; with
  * prefetching, a million small keys still save in ~1 s under full SET load
  * on 2 cores (redis-server's fork takes as long), and write p99 stays
- * within ~1.5x (tests/bench/snapshot.sh; 250 us gave ~2x). */
-#define SNAP_DEFAULT_SLICE_NS 50000u
+ * within ~1.5x (tests/bench/snapshot.sh; 250 us gave ~2x, 50 us 1.4-1.8x).
+ * Lending the cursor half of the loop's measured idle time instead made
+ * saves 3x faster there but p99 1.85x: the idle time of a shard is not
+ * free when the clients share its CPUs. */
+#define SNAP_DEFAULT_SLICE_NS 25000u
 /* Cursor slice per millisecond when the shard ran no request during the
  * last tick: idle time is free, and a quarter of a millisecond is the
  * most a request arriving mid-slice waits. */
