@@ -134,6 +134,8 @@ struct shard_part {
     int64_t used_memory;    /* bytes held by the shard's maps */
     uint64_t ops;           /* operations executed */
     uint64_t mbox_depth;    /* mailbox messages waiting */
+    uint64_t clients;       /* connections its worker serves (balance) */
+    uint64_t cmds;          /* commands its worker's connections sent */
     uint32_t ndb;           /* databases following */
 };
 
@@ -183,6 +185,8 @@ static void info_each(struct worker *w, void *arg, struct rbuf *part)
     sp.used_memory = s->mem.used;
     sp.ops = s->ctr.ops;
     sp.mbox_depth = mailbox_depth(&s->mbox);
+    sp.clients = atomic_load_explicit(&w->stats.connected, memory_order_relaxed);
+    sp.cmds = atomic_load_explicit(&w->stats.cmds, memory_order_relaxed);
     rbuf_append(part, &sp, sizeof(sp));
     rbuf_append(part, dbs, sizeof(*dbs) * s->ndb);
     free(dbs);
@@ -406,10 +410,10 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
                      "shard%u:keys=%" PRIu64 ",expires=%" PRIu64 ",buckets=%" PRIu64
                      ",load_factor=%.3f,resizes=%" PRIu64 ",rehashing=%" PRIu64
                      ",longest_chain=%" PRIu64 ",expired=%" PRIu64 ",used_memory=%lld,ops=%" PRIu64
-                     ",mailbox_depth=%" PRIu64,
+                     ",mailbox_depth=%" PRIu64 ",clients=%" PRIu64 ",cmds=%" PRIu64,
                      i, p->keys, p->expires, p->buckets, lf, p->resizes, p->rehashing,
                      p->longest_chain, p->expired, (long long)p->used_memory, p->ops,
-                     p->mbox_depth);
+                     p->mbox_depth, p->clients, p->cmds);
         }
     }
     free(sp);

@@ -321,8 +321,12 @@ class ServerCommands(unittest.TestCase):
         self.assertEqual(sorted(shards), ["shard0", "shard1"])
         self.assertEqual(sum(int(s["keys"]) for s in shards.values()) >= 11, True)
         for s in shards.values():
-            for f in ("keys", "load_factor", "resizes", "used_memory", "ops", "mailbox_depth"):
+            for f in ("keys", "load_factor", "resizes", "used_memory", "ops", "mailbox_depth",
+                      "clients", "cmds"):
                 self.assertIn(f, s)
+        # This client is served by exactly one worker.
+        self.assertEqual(sum(int(s["clients"]) for s in shards.values()),
+                         int(skvtest.parse_info(c.call("INFO", "clients"))["clients"]["connected_clients"]))
         allinfo = skvtest.parse_info(c.call("INFO", "everything"))
         self.assertIn("shards", allinfo)
         self.assertIn("keyspace", allinfo)
