@@ -397,7 +397,6 @@ void dispatch_slot_complete(struct conn *c, struct slot *sl)
 
 static void fan_part_done(struct fan *f);
 
-/* Origin side: fill the slots in the order the requests were made. */
 /* Origin side: a direct request is back; drop the bytes its owner already
  * sent from the reply, then let the connection write (or close) again. */
 static void direct_done(struct conn *c, struct req *r)
@@ -412,6 +411,7 @@ static void direct_done(struct conn *c, struct req *r)
     conn_direct_done(c);
 }
 
+/* Origin side: fill the slots in the order the requests were made. */
 static void on_batch_done(void *owner, struct mbox_msg *m)
 {
     struct shard *s = owner;
