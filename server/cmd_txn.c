@@ -46,8 +46,11 @@ struct txn_client {
 };
 
 /* Commands that run on the connection's thread (CMD_CONN) and may be
- * queued: they answer at once, without reaching other workers. */
-static const char *const conn_ok_in_multi[] = {"ping", "echo", "select", "time", "command"};
+ * queued: they answer at once, without reaching other workers. CLIENT and
+ * CONFIG may too, except for the subcommands that ask every worker (see
+ * conn_cmd_queueable). */
+static const char *const conn_ok_in_multi[] = {"ping", "echo",   "select", "time",
+                                               "command", "lastsave", "client", "config"};
 
 static struct txn_client *client_get(struct conn *c)
 {
@@ -242,12 +245,69 @@ void cmd_txn_flag_error(struct conn *c)
         c->txc->errored = true;
 }
 
-static bool conn_cmd_queueable(const struct cmd_def *d)
+/* The subcommands of the containers that may be queued, with Redis 7's
+ * arities: Redis checks these when it queues (an unknown subcommand or a
+ * wrong count is an error then, and EXEC aborts), so we do too. The same
+ * figures as the exec functions' cmd_server_sub_arity calls. */
+static const struct {
+    const char *cmd, *sub;
+    int arity;
+} queued_subs[] = {
+    {"client", "getname", 2}, {"client", "help", 2},      {"client", "id", 2},
+    {"client", "info", 2},    {"client", "kill", -3},     {"client", "list", -2},
+    {"client", "setinfo", 4}, {"client", "setname", 3},   {"command", "count", 2},
+    {"command", "docs", -2},  {"command", "help", 2},     {"command", "info", -2},
+    {"command", "list", -2},  {"config", "get", -3},      {"config", "help", 2},
+    {"config", "resetstat", 2}, {"config", "set", -4},
+};
+
+/* Reply Redis's queue-time error for a container command whose subcommand
+ * is unknown or has the wrong number of arguments; false if it is fine. */
+static bool subcommand_error(const struct cmd_def *d, size_t argc, const struct resp_arg *argv,
+                             struct rbuf *out)
 {
+    bool container = false;
+    for (size_t i = 0; i < sizeof queued_subs / sizeof queued_subs[0]; i++) {
+        if (strcmp(queued_subs[i].cmd, d->name) != 0)
+            continue;
+        container = true;
+        if (argc < 2 || !cmd_arg_eq(&argv[1], queued_subs[i].sub))
+            continue;
+        int a = queued_subs[i].arity;
+        if (a > 0 ? argc == (size_t)a : argc >= (size_t)-a)
+            return false;
+        resp_errorf(out, "ERR wrong number of arguments for '%s|%s' command", d->name,
+                    queued_subs[i].sub);
+        return true;
+    }
+    if (!container || argc < 2)
+        return false;
+    char upper[16];
+    size_t n = strlen(d->name) < sizeof upper - 1 ? strlen(d->name) : sizeof upper - 1;
+    for (size_t i = 0; i < n; i++)
+        upper[i] = (char)(d->name[i] >= 'a' && d->name[i] <= 'z' ? d->name[i] - 32 : d->name[i]);
+    upper[n] = '\0';
+    resp_errorf(out, "ERR unknown subcommand '%.*s'. Try %s HELP.",
+                (int)(argv[1].len > 128 ? 128 : argv[1].len), argv[1].ptr, upper);
+    return true;
+}
+
+/* May d run inside EXEC? Its reply must be ready when its exec returns:
+ * CLIENT LIST / KILL, CONFIG RESETSTAT and INFO answer only once every
+ * worker has, which EXEC's in-order loop cannot wait for (yet). */
+static bool conn_cmd_queueable(const struct cmd_def *d, size_t argc, const struct resp_arg *argv)
+{
+    bool listed = false;
     for (size_t i = 0; i < sizeof conn_ok_in_multi / sizeof conn_ok_in_multi[0]; i++)
         if (strcmp(d->name, conn_ok_in_multi[i]) == 0)
-            return true;
-    return false;
+            listed = true;
+    if (!listed || argc < 2)
+        return listed;
+    if (strcmp(d->name, "client") == 0)
+        return !cmd_arg_eq(&argv[1], "list") && !cmd_arg_eq(&argv[1], "kill");
+    if (strcmp(d->name, "config") == 0)
+        return !cmd_arg_eq(&argv[1], "resetstat");
+    return true;
 }
 
 bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
@@ -265,11 +325,15 @@ bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
         return true;
     }
     bool keyless = d->first_key <= 0 && !(d->flags & (CMD_CONN | CMD_ALLSHARDS));
-    if (((d->flags & CMD_CONN) && !conn_cmd_queueable(d)) || keyless) {
-        /* Commands that need every worker (INFO, CLIENT LIST, CONFIG) or
-         * change the connection (HELLO, AUTH) are not supported in a
-         * transaction yet. */
+    if (((d->flags & CMD_CONN) && !conn_cmd_queueable(d, argc, argv)) || keyless) {
+        /* Commands that need every worker (INFO, CLIENT LIST / KILL,
+         * CONFIG RESETSTAT) or change the connection (HELLO, AUTH) are not
+         * supported in a transaction yet. */
         resp_error(out, "ERR Command not allowed inside a transaction");
+        tc->errored = true;
+        return true;
+    }
+    if ((d->flags & CMD_CONN) && subcommand_error(d, argc, argv, out)) {
         tc->errored = true;
         return true;
     }

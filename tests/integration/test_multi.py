@@ -56,6 +56,11 @@ SEQUENCES = [
      ("MULTI",), ("INCR", "n"), ("EXEC",)],
     [("MULTI",), ("SET", "x", "1"), ("GET",), ("EXEC",), ("GET", "x")],
     [("MULTI",), ("SET", "x", "1"), ("DISCARD",), ("MULTI",), ("GET", "x"), ("EXEC",)],
+    # Connection commands that answer on the spot run inside EXEC, in order.
+    [("MULTI",), ("CLIENT", "SETNAME", "inside"), ("CLIENT", "GETNAME"),
+     ("CONFIG", "GET", "maxclients"), ("CONFIG", "SET", "timeout", "0"), ("CONFIG", "GET"),
+     ("CLIENT", "NOSUCH"), ("EXEC",), ("CLIENT", "GETNAME")],
+    [("MULTI",), ("CLIENT", "SETNAME", "bad name"), ("SET", "y", "1"), ("EXEC",), ("GET", "y")],
 ]
 
 
@@ -308,10 +313,13 @@ class AcrossShards(unittest.TestCase):
 
     def test_commands_that_need_every_worker_are_refused_in_multi(self):
         with ShardkvServer(["--threads", "2"]) as s, s.client() as c:
-            self.assertEqual(c.call("MULTI"), "OK")
-            self.assertIsInstance(c.call("INFO"), RespError)
-            self.assertEqual(c.call("EXEC"), RespError(
-                "EXECABORT Transaction discarded because of previous errors."))
+            for cmd in (("INFO",), ("CLIENT", "LIST"), ("CLIENT", "KILL", "ID", "1"),
+                        ("CONFIG", "RESETSTAT")):
+                self.assertEqual(c.call("MULTI"), "OK")
+                self.assertEqual(c.call(*cmd), RespError(
+                    "ERR Command not allowed inside a transaction"), cmd)
+                self.assertEqual(c.call("EXEC"), RespError(
+                    "EXECABORT Transaction discarded because of previous errors."))
 
 
 if __name__ == "__main__":
