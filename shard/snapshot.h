@@ -39,8 +39,8 @@ struct snap_part;
  * free when the clients share its CPUs. */
 #define SNAP_DEFAULT_SLICE_NS 25000u
 /* Cursor slice per millisecond when the shard ran no request during the
- * last tick: idle time is free, and a quarter of a millisecond is the
- * most a request arriving mid-slice waits. */
+ * last tick: nobody is waiting on it then, and a quarter of a millisecond
+ * is the most a request arriving mid-slice waits. */
 #define SNAP_IDLE_SLICE_NS 250000u
 
 /* Final status handed to on_done: 0, or a negative code (-errno of the
