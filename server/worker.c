@@ -210,6 +210,13 @@ static void close_listener(struct worker *w)
 
 void worker_quiesce(struct worker *w)
 {
+    /* A quiesce still in the mailbox when the stop came is delivered by the
+     * stop's final drain, after worker_on_stop closed everything: starting
+     * the closing flush handle again would count it active for good (libuv
+     * does not uncount a handle that is closing) and the loop would never
+     * end. Stopped is quiesced already. */
+    if (uv_is_closing((uv_handle_t *)&w->flush))
+        return;
     w->stopping = true;
     atomic_store(&w->busy, true); /* until the next flush pass looks */
     close_listener(w);
