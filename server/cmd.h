@@ -44,6 +44,13 @@ struct cmd_ctx {
                                    runs on the connection's own thread (CMD_CONN
                                    commands); NULL when it runs on a shard
                                    thread for a batched request */
+    /* Inside EXEC (cmd_txn.c): a CMD_CONN command that asks every worker
+     * (dispatch_broadcast) writes its reply into out and calls
+     * sub_finished(sub_arg) when done, after setting sub_started. NULL
+     * outside EXEC. */
+    void (*sub_finished)(void *arg);
+    void *sub_arg;
+    bool sub_started;
 };
 
 typedef void (*cmd_exec_fn)(struct cmd_ctx *c);

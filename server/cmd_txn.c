@@ -46,11 +46,10 @@ struct txn_client {
 };
 
 /* Commands that run on the connection's thread (CMD_CONN) and may be
- * queued: they answer at once, without reaching other workers. CLIENT and
- * CONFIG may too, except for the subcommands that ask every worker (see
- * conn_cmd_queueable). */
-static const char *const conn_ok_in_multi[] = {"ping", "echo",   "select", "time",
-                                               "command", "lastsave", "client", "config"};
+ * queued: most answer at once; INFO, CLIENT LIST / KILL and CONFIG
+ * RESETSTAT ask every worker and run as sub-fans (run_next). */
+static const char *const conn_ok_in_multi[] = {"ping",     "echo",   "select", "time", "command",
+                                               "lastsave", "client", "config", "info"};
 
 static struct txn_client *client_get(struct conn *c)
 {
@@ -292,22 +291,13 @@ static bool subcommand_error(const struct cmd_def *d, size_t argc, const struct 
     return true;
 }
 
-/* May d run inside EXEC? Its reply must be ready when its exec returns:
- * CLIENT LIST / KILL, CONFIG RESETSTAT and INFO answer only once every
- * worker has, which EXEC's in-order loop cannot wait for (yet). */
-static bool conn_cmd_queueable(const struct cmd_def *d, size_t argc, const struct resp_arg *argv)
+/* May d, a CMD_CONN command, be queued for EXEC? */
+static bool conn_cmd_queueable(const struct cmd_def *d)
 {
-    bool listed = false;
     for (size_t i = 0; i < sizeof conn_ok_in_multi / sizeof conn_ok_in_multi[0]; i++)
         if (strcmp(d->name, conn_ok_in_multi[i]) == 0)
-            listed = true;
-    if (!listed || argc < 2)
-        return listed;
-    if (strcmp(d->name, "client") == 0)
-        return !cmd_arg_eq(&argv[1], "list") && !cmd_arg_eq(&argv[1], "kill");
-    if (strcmp(d->name, "config") == 0)
-        return !cmd_arg_eq(&argv[1], "resetstat");
-    return true;
+            return true;
+    return false;
 }
 
 bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
@@ -325,10 +315,9 @@ bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
         return true;
     }
     bool keyless = d->first_key <= 0 && !(d->flags & (CMD_CONN | CMD_ALLSHARDS));
-    if (((d->flags & CMD_CONN) && !conn_cmd_queueable(d, argc, argv)) || keyless) {
-        /* Commands that need every worker (INFO, CLIENT LIST / KILL,
-         * CONFIG RESETSTAT) or change the connection (HELLO, AUTH) are not
-         * supported in a transaction yet. */
+    if (((d->flags & CMD_CONN) && !conn_cmd_queueable(d)) || keyless) {
+        /* Commands that change the connection (HELLO, AUTH) or the server
+         * (SAVE, SHUTDOWN) are not supported in a transaction yet. */
         resp_error(out, "ERR Command not allowed inside a transaction");
         tc->errored = true;
         return true;
@@ -453,9 +442,20 @@ static void run_next(struct exec_job *j)
                 .priv = NULL,
                 .conn = c,
             };
+            ctx.sub_finished = sub_done;
+            ctx.sub_arg = j;
+            j->pending = true;
             m->d->exec(&ctx);
-            j->idx++;
-            continue;
+            if (!ctx.sub_started) { /* answered on the spot */
+                j->pending = false;
+                j->idx++;
+                continue;
+            }
+            if (j->pending) { /* sub_done goes on */
+                j->in_loop = false;
+                return;
+            }
+            continue; /* sub_done ran already (a fan that failed to start) */
         }
         struct mplan p = {.c = c, .t = j->t, .out = &j->body, .finished = sub_done, .arg = j};
         j->pending = true;

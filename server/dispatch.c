@@ -870,9 +870,22 @@ int dispatch_broadcast(struct cmd_ctx *c,
 {
     struct conn *conn = c->conn;
     assert(conn);
-    struct fan *f = dispatch_fan_start(conn, c->argc, c->argv, bcast_step);
-    if (!f)
-        return -1;
+    struct fan *f;
+    if (c->sub_finished) {
+        /* Inside EXEC: the transaction's barrier already holds the client,
+         * and the reply is one element of EXEC's. */
+        f = dispatch_fan_start_sub(conn, c->argc, c->argv, bcast_step, NULL, c->out,
+                                   c->sub_finished, c->sub_arg);
+        if (!f) {
+            resp_error(c->out, "ERR out of memory");
+            return -1;
+        }
+        c->sub_started = true;
+    } else {
+        f = dispatch_fan_start(conn, c->argc, c->argv, bcast_step);
+        if (!f)
+            return -1;
+    }
     f->each = each;
     f->done = done;
     f->arg = arg;
@@ -882,7 +895,8 @@ int dispatch_broadcast(struct cmd_ctx *c,
             return -1;
         }
     }
-    dispatch_fan_barrier(f);
+    if (!c->sub_finished)
+        dispatch_fan_barrier(f);
     dispatch_fan_go(f);
     return 0;
 }
