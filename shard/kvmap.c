@@ -2,7 +2,8 @@
  * incremental rehash between two tables, one compact allocation per entry
  * (laid out by kventry.c), lazy expiry, and the lookups and writes that
  * stamp segments for copy-on-write snapshots. The walkers (SCAN, random
- * pick, active expiry, the snapshot segment API) are in kvmap_iter.c.
+ * pick, active expiry, the snapshot segment API) are in kvmap_iter.c, the
+ * in-place edits (APPEND, SETRANGE) in kvmap_edit.c.
  * Runs only on the owner thread. */
 #include "shard/kvmap.h"
 
@@ -119,7 +120,7 @@ static void retire_step(struct kvmap *m, size_t bytes)
 
 /* The same for entries, which kventry.c builds, resizes and frees
  * (entry_free is in kvmap_internal.h, since kvmap_iter.c frees too). */
-static struct kventry *entry_new(struct kvmap *m, const void *key, size_t klen,
+struct kventry *kvmap_entry_new(struct kvmap *m, const void *key, size_t klen,
                                  const struct kventry_val *v, int64_t expire_ms)
 {
     int64_t before = m->acct->used;
@@ -128,7 +129,7 @@ static struct kventry *entry_new(struct kvmap *m, const void *key, size_t klen,
     return e;
 }
 
-static struct kventry *entry_reserve(struct kvmap *m, struct kventry *e, size_t need)
+struct kventry *kvmap_entry_reserve(struct kvmap *m, struct kventry *e, size_t need)
 {
     int64_t before = m->acct->used;
     struct kventry *n = kventry_reserve(m->acct, e, need, m->max_value);
@@ -310,7 +311,7 @@ void kvmap_check_resize_after_delete(struct kvmap *m)
 
 /* Find key: returns the link that points at its entry (so it can be
  * unlinked or replaced) and where it is, or NULL. */
-static struct kventry **lookup(struct kvmap *m, const void *key, size_t klen, uint64_t h, int *ti,
+struct kventry **kvmap_lookup(struct kvmap *m, const void *key, size_t klen, uint64_t h, int *ti,
                                uint64_t *idx)
 {
     for (int t = 0; t <= (rehashing(m) ? 1 : 0); t++) {
@@ -327,7 +328,7 @@ static struct kventry **lookup(struct kvmap *m, const void *key, size_t klen, ui
 }
 
 /* Link a new entry for a key known to be absent. */
-static void insert_new(struct kvmap *m, struct kventry *e, uint64_t h)
+void kvmap_insert_new(struct kvmap *m, struct kventry *e, uint64_t h)
 {
     check_expand(m);
     int ti = rehashing(m) ? 1 : 0; /* during a rehash new keys go to the target */
@@ -342,7 +343,7 @@ static void insert_new(struct kvmap *m, struct kventry *e, uint64_t h)
 }
 
 /* Put e where *link's entry is and free the old one. */
-static void replace_at(struct kvmap *m, int ti, uint64_t idx, struct kventry **link,
+void kvmap_replace_at(struct kvmap *m, int ti, uint64_t idx, struct kventry **link,
                        struct kventry *e)
 {
     touch(m, ti, idx);
@@ -369,7 +370,7 @@ static int64_t resolve_expire(int64_t expire_ms, const struct kventry *old_live)
  * decimal form takes at least as many bytes as the int64 (7 digits + the
  * 1-byte length field) are: below that the string is smaller, and INCR
  * converts it on first use anyway. */
-static bool worth_int(const void *val, size_t vlen, int64_t *iv)
+bool kvmap_worth_int(const void *val, size_t vlen, int64_t *iv)
 {
     return vlen >= 7 && int64str_parse(val, vlen, iv);
 }
@@ -384,18 +385,18 @@ static int set_value(struct kvmap *m, const void *key, size_t klen, const struct
     uint64_t h = hash_key(key, klen);
     int ti = 0;
     uint64_t idx = 0;
-    struct kventry **link = lookup(m, key, klen, h, &ti, &idx);
+    struct kventry **link = kvmap_lookup(m, key, klen, h, &ti, &idx);
     struct kventry *old = link ? *link : NULL;
     bool old_live = old && !kventry_expired(old, now_ms);
     struct kventry *e =
-        entry_new(m, key, klen, nv, resolve_expire(expire_ms, old_live ? old : NULL));
+        kvmap_entry_new(m, key, klen, nv, resolve_expire(expire_ms, old_live ? old : NULL));
     if (!e)
         return KVMAP_ENOMEM;
     if (!old) {
-        insert_new(m, e, h);
+        kvmap_insert_new(m, e, h);
         return 1;
     }
-    replace_at(m, ti, idx, link, e);
+    kvmap_replace_at(m, ti, idx, link, e);
     if (!old_live)
         m->expired++;
     return old_live ? 0 : 1;
@@ -525,7 +526,7 @@ struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_
     kvmap_rehash_step(m, STEP_BUCKETS);
     int ti = 0;
     uint64_t idx = 0;
-    struct kventry **link = lookup(m, key, klen, hash_key(key, klen), &ti, &idx);
+    struct kventry **link = kvmap_lookup(m, key, klen, hash_key(key, klen), &ti, &idx);
     if (!link)
         return NULL;
     if (kventry_expired(*link, now_ms)) {
@@ -541,7 +542,7 @@ int kvmap_set(struct kvmap *m, const void *key, size_t klen, const void *val, si
               int64_t expire_ms, int64_t now_ms)
 {
     struct kventry_val nv = {.val = val, .vlen = vlen};
-    if (vlen <= m->max_value && worth_int(val, vlen, &nv.iv))
+    if (vlen <= m->max_value && kvmap_worth_int(val, vlen, &nv.iv))
         nv.is_int = true;
     return set_value(m, key, klen, &nv, expire_ms, now_ms);
 }
@@ -563,7 +564,7 @@ int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, i
     uint64_t h = hash_key(key, klen);
     int ti = 0;
     uint64_t idx = 0;
-    struct kventry **link = lookup(m, key, klen, h, &ti, &idx);
+    struct kventry **link = kvmap_lookup(m, key, klen, h, &ti, &idx);
     if (link && kventry_expired(*link, now_ms)) {
         /* Logically absent already; reaping it changes nothing visible. */
         remove_at(m, ti, idx, link);
@@ -573,10 +574,10 @@ int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, i
     struct kventry_val nv = {.is_int = true};
     if (!link) {
         nv.iv = delta;
-        struct kventry *e = entry_new(m, key, klen, &nv, KVMAP_NO_EXPIRE);
+        struct kventry *e = kvmap_entry_new(m, key, klen, &nv, KVMAP_NO_EXPIRE);
         if (!e)
             return KVMAP_ENOMEM;
-        insert_new(m, e, h);
+        kvmap_insert_new(m, e, h);
         *out = delta;
         return 0;
     }
@@ -596,140 +597,12 @@ int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, i
         touch(m, ti, idx);
         kventry_ival_store(old, nv.iv);
     } else {
-        struct kventry *e = entry_new(m, key, klen, &nv, kventry_expire_ms(old));
+        struct kventry *e = kvmap_entry_new(m, key, klen, &nv, kventry_expire_ms(old));
         if (!e)
             return KVMAP_ENOMEM;
-        replace_at(m, ti, idx, link, e);
+        kvmap_replace_at(m, ti, idx, link, e);
     }
     *out = nv.iv;
-    return 0;
-}
-
-/* Where a key's live entry is, for commands that edit a value in place. */
-struct edit_pos {
-    uint64_t h;            /* hash of the key */
-    struct kventry **link; /* link to the key's entry, NULL when absent */
-    int ti;                /* table of that entry */
-    uint64_t idx;          /* its bucket */
-    bool live;             /* the entry exists and has not expired */
-};
-
-static void edit_find(struct kvmap *m, const void *key, size_t klen, int64_t now_ms,
-                      struct edit_pos *p)
-{
-    kvmap_rehash_step(m, STEP_BUCKETS);
-    p->h = hash_key(key, klen);
-    p->ti = 0;
-    p->idx = 0;
-    p->link = lookup(m, key, klen, p->h, &p->ti, &p->idx);
-    p->live = p->link && !kventry_expired(*p->link, now_ms);
-}
-
-/* Store a new entry for a key whose old entry, if any, has expired: the
- * expired one is replaced (and counted) only once e exists, so running out
- * of memory before this point leaves the map as it was. */
-static void edit_insert(struct kvmap *m, struct edit_pos *p, struct kventry *e)
-{
-    if (!p->link) {
-        insert_new(m, e, p->h);
-        return;
-    }
-    replace_at(m, p->ti, p->idx, p->link, e);
-    m->expired++;
-}
-
-/* Make room for need value bytes in the live entry at p and return it.
- * Capture comes first: kventry_reserve reallocs, which frees the old block
- * the hook would read. If the realloc fails, the segment has only been
- * captured and stamped, which changes no value: the map is unchanged. */
-static struct kventry *edit_grow(struct kvmap *m, struct edit_pos *p, size_t need)
-{
-    struct kventry *e = *p->link;
-    touch(m, p->ti, p->idx);
-    if (!(e->flags & KVENTRY_INT) && need <= kventry_room(e))
-        return e;
-    struct kventry *n = entry_reserve(m, e, need);
-    if (n)
-        *p->link = n; /* the block may have moved */
-    return n;
-}
-
-int kvmap_append(struct kvmap *m, const void *key, size_t klen, const void *data, size_t len,
-                 int64_t now_ms, size_t *newlen)
-{
-    ASSERT_WRITABLE(m);
-    if (klen > m->max_key || len > m->max_value)
-        return KVMAP_ETOOBIG;
-    struct edit_pos p;
-    edit_find(m, key, klen, now_ms, &p);
-    if (!p.live) {
-        /* A new key is stored exactly as SET would store it. */
-        struct kventry_val v = {.val = data, .vlen = len};
-        if (worth_int(data, len, &v.iv))
-            v.is_int = true;
-        struct kventry *e = entry_new(m, key, klen, &v, KVMAP_NO_EXPIRE);
-        if (!e)
-            return KVMAP_ENOMEM;
-        edit_insert(m, &p, e);
-        *newlen = len;
-        return 0;
-    }
-    size_t cur = kventry_strlen(*p.link);
-    if (cur > m->max_value - len)
-        return KVMAP_ETOOBIG;
-    *newlen = cur + len;
-    if (len == 0)
-        return 0; /* nothing to write; an int stays an int */
-    struct kventry *e = edit_grow(m, &p, cur + len);
-    if (!e)
-        return KVMAP_ENOMEM;
-    memcpy(kventry_valp(e) + cur, data, len);
-    kventry_set_vlen(e, cur + len);
-    return 0;
-}
-
-int kvmap_setrange(struct kvmap *m, const void *key, size_t klen, size_t offset, const void *data,
-                   size_t len, int64_t now_ms, size_t *newlen)
-{
-    ASSERT_WRITABLE(m);
-    /* With bytes to write, the limit does not depend on the old value; with
-     * none, Redis replies the length without checking it. */
-    if (len > 0 && (klen > m->max_key || offset > m->max_value || len > m->max_value - offset))
-        return KVMAP_ETOOBIG;
-    struct edit_pos p;
-    edit_find(m, key, klen, now_ms, &p);
-    size_t cur = p.live ? kventry_strlen(*p.link) : 0;
-    if (len == 0) {
-        *newlen = cur; /* Redis writes nothing and creates no key */
-        return 0;
-    }
-    size_t end = offset + len;
-    if (!p.live) {
-        struct kventry_val v = {.vlen = end}; /* bytes filled below */
-        if (offset == 0 && worth_int(data, len, &v.iv))
-            v.is_int = true; /* as SET would store it */
-        struct kventry *e = entry_new(m, key, klen, &v, KVMAP_NO_EXPIRE);
-        if (!e)
-            return KVMAP_ENOMEM;
-        if (!v.is_int) {
-            memset(kventry_valp(e), 0, offset);
-            memcpy(kventry_valp(e) + offset, data, len);
-        }
-        edit_insert(m, &p, e);
-        *newlen = end;
-        return 0;
-    }
-    size_t need = end > cur ? end : cur;
-    struct kventry *e = edit_grow(m, &p, need);
-    if (!e)
-        return KVMAP_ENOMEM;
-    uint8_t *v = kventry_valp(e);
-    if (offset > cur)
-        memset(v + cur, 0, offset - cur);
-    memcpy(v + offset, data, len);
-    if (need > cur)
-        kventry_set_vlen(e, need);
-    *newlen = need;
     return 0;
 }
 
@@ -739,7 +612,7 @@ int kvmap_del(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
     kvmap_rehash_step(m, STEP_BUCKETS);
     int ti = 0;
     uint64_t idx = 0;
-    struct kventry **link = lookup(m, key, klen, hash_key(key, klen), &ti, &idx);
+    struct kventry **link = kvmap_lookup(m, key, klen, hash_key(key, klen), &ti, &idx);
     if (!link)
         return 0;
     bool live = !kventry_expired(*link, now_ms);

@@ -70,11 +70,11 @@ static inline bool rehashing(const struct kvmap *m)
  * kvmap.c before the split, not inline: that keeps the compiler's choices
  * on the write path as they were (GCC -O2 calls touch and remove_at out of
  * line; marking them inline made it inline both into every writer). Each
- * of the two files includes its own copy. */
+ * file includes its own copy; "unused" because not every file calls all. */
 
 /* Free an entry and keep used_memory exact, as kvmap.c's other allocation
  * wrappers do; here because kvmap_iter.c frees entries too (remove_at). */
-static void entry_free(struct kvmap *m, struct kventry *e)
+__attribute__((unused)) static void entry_free(struct kvmap *m, struct kventry *e)
 {
     int64_t before = m->acct->used;
     kventry_free(m->acct, e);
@@ -91,7 +91,7 @@ static inline uint64_t seg_stamp(const struct kvtable *t, size_t seg)
 /* Every write to bucket idx of table ti goes through here first: if a
  * snapshot is armed and has not captured the segment yet, let it serialise
  * the segment's pre-write state, then stamp the segment as written now. */
-static void touch(struct kvmap *m, int ti, uint64_t idx)
+__attribute__((unused)) static void touch(struct kvmap *m, int ti, uint64_t idx)
 {
     struct kvtable *t = &m->t[ti];
     size_t seg = (size_t)(idx / KVMAP_SEGMENT_BUCKETS);
@@ -104,7 +104,8 @@ static void touch(struct kvmap *m, int ti, uint64_t idx)
 }
 
 /* Unlink and free the entry at *link in bucket idx of table ti. */
-static void remove_at(struct kvmap *m, int ti, uint64_t idx, struct kventry **link)
+__attribute__((unused)) static void remove_at(struct kvmap *m, int ti, uint64_t idx,
+                                              struct kventry **link)
 {
     touch(m, ti, idx);
     struct kventry *e = *link;
@@ -115,12 +116,37 @@ static void remove_at(struct kvmap *m, int ti, uint64_t idx, struct kventry **li
     entry_free(m, e);
 }
 
+/* Functions shared between kvmap*.c only: hidden, so that a shared library
+ * built from them calls them directly rather than through the PLT. */
+#define KVMAP_INTERNAL __attribute__((visibility("hidden")))
+
+/* kvmap.c's lookup and write primitives, shared with kvmap_edit.c. */
+
+/* Find key (hash h): the link that points at its entry, and its table and
+ * bucket in *ti, *idx; NULL when absent. Expired entries are found too. */
+KVMAP_INTERNAL struct kventry **kvmap_lookup(struct kvmap *m, const void *key, size_t klen,
+                                             uint64_t h, int *ti, uint64_t *idx);
+/* Link e, a new entry for a key known to be absent (hash h). */
+KVMAP_INTERNAL void kvmap_insert_new(struct kvmap *m, struct kventry *e, uint64_t h);
+/* Put e where *link's entry is (bucket idx of table ti); frees the old one. */
+KVMAP_INTERNAL void kvmap_replace_at(struct kvmap *m, int ti, uint64_t idx, struct kventry **link,
+                                     struct kventry *e);
+/* kventry_new with used_memory kept exact; NULL when out of memory. The
+ * map owns the entry once linked. */
+KVMAP_INTERNAL struct kventry *kvmap_entry_new(struct kvmap *m, const void *key, size_t klen,
+                                               const struct kventry_val *v, int64_t expire_ms);
+/* kventry_reserve (room for need value bytes; may move e) with
+ * used_memory kept exact; NULL when out of memory (e unchanged). */
+KVMAP_INTERNAL struct kventry *kvmap_entry_reserve(struct kvmap *m, struct kventry *e, size_t need);
+/* Should this string value be stored as an int64 (*iv)? */
+KVMAP_INTERNAL bool kvmap_worth_int(const void *val, size_t vlen, int64_t *iv);
+
 /* Move up to n non-empty buckets of a running rehash (and unmap a slice of
  * retired arrays). Returns true while the rehash is still in progress. */
-bool kvmap_rehash_step(struct kvmap *m, unsigned n);
+KVMAP_INTERNAL bool kvmap_rehash_step(struct kvmap *m, unsigned n);
 
 /* Shrink the table when the load fell below 0.1, or finish a rehash whose
  * source emptied. Call after removing entries. */
-void kvmap_check_resize_after_delete(struct kvmap *m);
+KVMAP_INTERNAL void kvmap_check_resize_after_delete(struct kvmap *m);
 
 #endif
