@@ -8,11 +8,13 @@
  * client on each key's shard; any write there marks it dirty. */
 #include "server/cmd_txn.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/cmd_impl.h"
 #include "server/cmd_multi.h"
+#include "server/cmd_server.h"
 #include "server/conn.h"
 #include "server/dispatch.h"
 #include "server/server.h"
@@ -249,45 +251,41 @@ void cmd_txn_flag_error(struct conn *c)
  * wrong count is an error then, and EXEC aborts), so we do too. The same
  * figures as the exec functions' cmd_server_sub_arity calls. */
 static const struct {
-    const char *cmd, *sub;
+    const char *cmd, *help, *sub; /* container, its name in errors, subcommand */
     int arity;
 } queued_subs[] = {
-    {"client", "getname", 2}, {"client", "help", 2},      {"client", "id", 2},
-    {"client", "info", 2},    {"client", "kill", -3},     {"client", "list", -2},
-    {"client", "setinfo", 4}, {"client", "setname", 3},   {"command", "count", 2},
-    {"command", "docs", -2},  {"command", "help", 2},     {"command", "info", -2},
-    {"command", "list", -2},  {"config", "get", -3},      {"config", "help", 2},
-    {"config", "resetstat", 2}, {"config", "set", -4},
+    {"client", "CLIENT", "getname", 2},   {"client", "CLIENT", "help", 2},
+    {"client", "CLIENT", "id", 2},        {"client", "CLIENT", "info", 2},
+    {"client", "CLIENT", "kill", -3},     {"client", "CLIENT", "list", -2},
+    {"client", "CLIENT", "setinfo", 4},   {"client", "CLIENT", "setname", 3},
+    {"command", "COMMAND", "count", 2},   {"command", "COMMAND", "docs", -2},
+    {"command", "COMMAND", "help", 2},    {"command", "COMMAND", "info", -2},
+    {"command", "COMMAND", "list", -2},   {"config", "CONFIG", "get", -3},
+    {"config", "CONFIG", "help", 2},      {"config", "CONFIG", "resetstat", 2},
+    {"config", "CONFIG", "set", -4},
 };
 
 /* Reply Redis's queue-time error for a container command whose subcommand
- * is unknown or has the wrong number of arguments; false if it is fine. */
+ * is unknown or has the wrong number of arguments, with the same helpers
+ * (and so the same texts) as the exec functions; false if it is fine. */
 static bool subcommand_error(const struct cmd_def *d, size_t argc, const struct resp_arg *argv,
                              struct rbuf *out)
 {
-    bool container = false;
+    struct cmd_ctx ctx = {.argc = argc, .argv = argv, .out = out};
+    const char *help = NULL;
     for (size_t i = 0; i < sizeof queued_subs / sizeof queued_subs[0]; i++) {
         if (strcmp(queued_subs[i].cmd, d->name) != 0)
             continue;
-        container = true;
+        help = queued_subs[i].help;
         if (argc < 2 || !cmd_arg_eq(&argv[1], queued_subs[i].sub))
             continue;
-        int a = queued_subs[i].arity;
-        if (a > 0 ? argc == (size_t)a : argc >= (size_t)-a)
-            return false;
-        resp_errorf(out, "ERR wrong number of arguments for '%s|%s' command", d->name,
-                    queued_subs[i].sub);
-        return true;
+        char full[32];
+        snprintf(full, sizeof full, "%s|%s", queued_subs[i].cmd, queued_subs[i].sub);
+        return !cmd_server_sub_arity(&ctx, full, queued_subs[i].arity);
     }
-    if (!container || argc < 2)
+    if (!help || argc < 2)
         return false;
-    char upper[16];
-    size_t n = strlen(d->name) < sizeof upper - 1 ? strlen(d->name) : sizeof upper - 1;
-    for (size_t i = 0; i < n; i++)
-        upper[i] = (char)(d->name[i] >= 'a' && d->name[i] <= 'z' ? d->name[i] - 32 : d->name[i]);
-    upper[n] = '\0';
-    resp_errorf(out, "ERR unknown subcommand '%.*s'. Try %s HELP.",
-                (int)(argv[1].len > 128 ? 128 : argv[1].len), argv[1].ptr, upper);
+    cmd_server_unknown_sub(&ctx, help);
     return true;
 }
 
