@@ -272,6 +272,19 @@ int skv_append(struct skv_client *c, int argc, const char **argv, const size_t *
     return 0;
 }
 
+/* Wait, within the read timeout, until c's socket is ready for events (a
+ * read or write that would block). Returns 0, or the error that breaks c
+ * (timeout_msg names which direction timed out). */
+static int wait_io(struct skv_client *c, short events, const char *timeout_msg)
+{
+    int rc = wait_fd(c->fd, events, c->opts.read_timeout_ms);
+    if (rc == SKV_ETIMEOUT)
+        return breakc(c, set_err(c, SKV_ETIMEOUT, "%s", timeout_msg));
+    if (rc < 0)
+        return breakc(c, set_err(c, SKV_EIO, "poll: %s", strerror(errno)));
+    return 0;
+}
+
 int skv_flush(struct skv_client *c)
 {
     if (c->broken)
@@ -286,11 +299,9 @@ int skv_flush(struct skv_client *c)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int rc = wait_fd(c->fd, POLLOUT, c->opts.read_timeout_ms);
-            if (rc == SKV_ETIMEOUT)
-                return breakc(c, set_err(c, SKV_ETIMEOUT, "write timeout"));
+            int rc = wait_io(c, POLLOUT, "write timeout");
             if (rc < 0)
-                return breakc(c, set_err(c, SKV_EIO, "poll: %s", strerror(errno)));
+                return rc;
             continue;
         }
         return breakc(c, set_err(c, SKV_EIO, "write: %s", strerror(errno)));
@@ -333,11 +344,9 @@ int skv_get_reply(struct skv_client *c, struct skv_reply **out)
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int rc = wait_fd(c->fd, POLLIN, c->opts.read_timeout_ms);
-            if (rc == SKV_ETIMEOUT)
-                return breakc(c, set_err(c, SKV_ETIMEOUT, "read timeout"));
+            int rc = wait_io(c, POLLIN, "read timeout");
             if (rc < 0)
-                return breakc(c, set_err(c, SKV_EIO, "poll: %s", strerror(errno)));
+                return rc;
             continue;
         }
         return breakc(c, set_err(c, SKV_EIO, "read: %s", strerror(errno)));
