@@ -8,6 +8,7 @@
 #define SKV_TEST_FAKE_SERVER_H
 
 #include <arpa/inet.h>
+#include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -317,6 +318,39 @@ static void fake_stop(struct fake_server *s)
     for (int i = 0; i < FAKE_MAX_KEYS; i++)
         if (s->keys[i])
             fake_del(s, i);
+}
+
+/* A loopback listener that never accepts, its accept queue filled by
+ * FAKE_FILL connections: Linux drops further SYNs, so a connect to it can
+ * only time out. Returns its port; fake_unreachable_close frees it all. */
+#define FAKE_FILL 4
+struct fake_unreachable {
+    int lfd;             /* the listener */
+    int fill[FAKE_FILL]; /* the connections that fill its queue */
+};
+
+static int fake_unreachable_open(struct fake_unreachable *u)
+{
+    u->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof(sa);
+    cr_assert_eq(bind(u->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(listen(u->lfd, 0), 0);
+    cr_assert_eq(getsockname(u->lfd, (struct sockaddr *)&sa, &sl), 0);
+    for (int i = 0; i < FAKE_FILL; i++) {
+        u->fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(u->fill[i], (struct sockaddr *)&sa, sizeof(sa));
+    }
+    usleep(50 * 1000); /* let the handshakes that can complete complete */
+    return ntohs(sa.sin_port);
+}
+
+static void fake_unreachable_close(struct fake_unreachable *u)
+{
+    for (int i = 0; i < FAKE_FILL; i++)
+        close(u->fill[i]);
+    close(u->lfd);
 }
 
 #endif

@@ -339,24 +339,13 @@ Test(async, connect_timeout)
 {
     struct ctx x;
     ctx_init(&x, FAKE_KV); /* for the guard timer and loop; not connected to */
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof(sa);
-    cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    cr_assert_eq(listen(lfd, 0), 0);
-    cr_assert_eq(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
-    int fill[4];
-    for (int i = 0; i < 4; i++) {
-        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        connect(fill[i], (struct sockaddr *)&sa, sizeof(sa));
-    }
-    usleep(50 * 1000);
+    struct fake_unreachable u;
+    int port = fake_unreachable_open(&u);
     struct skv_options o;
     skv_options_init(&o);
     o.connect_timeout_ms = 150;
     o.reconnect_min_ms = 0;
-    x.ac = skv_async_connect(&x.loop, "127.0.0.1", ntohs(sa.sin_port), &o, ct_on_connect, &x);
+    x.ac = skv_async_connect(&x.loop, "127.0.0.1", port, &o, ct_on_connect, &x);
     cr_assert_eq(cmd(&x, "PING", NULL, NULL, on_reply), 0);
     uint64_t t0 = uv_hrtime();
     uv_run(&x.loop, UV_RUN_DEFAULT);
@@ -365,9 +354,7 @@ Test(async, connect_timeout)
     cr_assert_eq(x.step, SKV_ETIMEOUT);
     cr_assert_str_eq(x.log, "E:ERR connection failed: connect timeout;");
     cr_assert(ms >= 140 && ms < 2000, "took %llu ms", (unsigned long long)ms);
-    for (int i = 0; i < 4; i++)
-        close(fill[i]);
-    close(lfd);
+    fake_unreachable_close(&u);
     ctx_finish(&x);
 }
 
