@@ -305,6 +305,8 @@ struct run_cmd {
     size_t argc;                         /* arguments */
     size_t used;                         /* its bytes in ibuf */
     struct resp_arg argv[CONN_RUN_ARGS]; /* views into ibuf */
+    uint64_t h;                          /* hash_key(argv[1]), when hashed */
+    bool hashed;                         /* prefetch_run computed h */
 };
 
 /* Ask for the hash-map cache lines of a run's local keys, buckets first and
@@ -313,7 +315,7 @@ struct run_cmd {
  * taken to be argv[1], as it is for every single-key command; for any other
  * command the hint is only wasted. Remote keys are prefetched by their
  * owner when the batch arrives (dispatch.c). */
-static void prefetch_run(struct conn *c, const struct run_cmd *run, size_t n)
+static void prefetch_run(struct conn *c, struct run_cmd *run, size_t n)
 {
     struct worker *w = c->w;
     struct kvmap *db = shard_db(w->shard, c->db);
@@ -322,11 +324,13 @@ static void prefetch_run(struct conn *c, const struct run_cmd *run, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (run[i].argc < 2)
             continue;
-        uint64_t hh = hash_key(run[i].argv[1].ptr, run[i].argv[1].len);
-        if (hash_shard(hh, server.nworkers) != w->id)
+        /* Kept for dispatch, which routes by the same hash. */
+        run[i].h = hash_key(run[i].argv[1].ptr, run[i].argv[1].len);
+        run[i].hashed = true;
+        if (shard_group_route_hash(server.group, run[i].h) != w->id)
             continue;
-        kvmap_prefetch_bucket(db, hh);
-        h[m++] = hh;
+        kvmap_prefetch_bucket(db, run[i].h);
+        h[m++] = run[i].h;
     }
     for (size_t i = 0; i < m; i++)
         kvmap_prefetch_entry(db, h[i]);
@@ -354,6 +358,7 @@ static size_t parse_run(struct conn *c, struct run_cmd *run, bool *have, enum re
         }
         run[n].argc = cmd->argc;
         run[n].used = *used;
+        run[n].hashed = false;
         memcpy(run[n].argv, cmd->argv, cmd->argc * sizeof cmd->argv[0]);
         off += *used;
         n++;
@@ -391,7 +396,8 @@ void conn_process_input(struct conn *c)
             c->ineed = 0;
             if (run[i].argc > 0) {
                 c->last_ms = c->w->now_ms;
-                dispatch_command(c, run[i].argc, run[i].argv);
+                dispatch_command_hashed(c, run[i].argc, run[i].argv,
+                                        run[i].hashed ? &run[i].h : NULL);
             }
             c->lone_cmd = false;
             /* The views into ibuf are dead from here on. */

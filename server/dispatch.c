@@ -554,6 +554,12 @@ static bool same_cmd_name(const struct cmd_def *d, const char *p, size_t n)
 
 void dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
 {
+    dispatch_command_hashed(c, argc, argv, NULL);
+}
+
+void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg *argv,
+                             const uint64_t *key1_hash)
+{
     struct worker *w = c->w;
     /* Pipelines repeat one command: checking the client's previous one
      * first skips the table's hashing for most commands. */
@@ -617,7 +623,9 @@ void dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
     unsigned shard = w->id;
     if (d->first_key > 0 && (size_t)d->first_key < argc) {
         const struct resp_arg *k = &argv[d->first_key];
-        shard = shard_group_route(server.group, k->ptr, k->len);
+        shard = key1_hash && d->first_key == 1
+                    ? shard_group_route_hash(server.group, *key1_hash)
+                    : shard_group_route(server.group, k->ptr, k->len);
     }
     dispatch_route(c, d, shard, d->exec, argc, argv);
 }

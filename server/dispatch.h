@@ -125,6 +125,10 @@ struct fan {
  * execution, a remote request, or a fan-out. argv views are borrowed for the
  * call (copied if the request leaves the thread). Owner thread of c. */
 void dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv);
+/* The same, given hash_key() of argv[1] in *key1_hash (NULL: unknown), so
+ * that routing a single-key command need not hash its key again. */
+void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg *argv,
+                             const uint64_t *key1_hash);
 
 /* Append Redis 7's error for an unknown command argv[0]: "-ERR unknown
  * command 'foo', with args beginning with: 'a' 'b' " (name and arguments

@@ -357,7 +357,12 @@ struct shard *shard_group_get(struct shard_group *g, unsigned i)
 
 unsigned shard_group_route(const struct shard_group *g, const void *key, size_t klen)
 {
-    return hash_shard(hash_key(key, klen), g->n);
+    return shard_group_route_hash(g, hash_key(key, klen));
+}
+
+unsigned shard_group_route_hash(const struct shard_group *g, uint64_t h)
+{
+    return hash_shard(h, g->n);
 }
 
 void shard_post(struct shard *s, struct mbox_msg *m)

@@ -81,6 +81,8 @@ struct shard *shard_group_get(struct shard_group *g, unsigned i);
 
 /* The shard that owns key: hash_shard(hash_key(key)). Any thread. */
 unsigned shard_group_route(const struct shard_group *g, const void *key, size_t klen);
+/* The same for a key whose hash_key() the caller already has. */
+unsigned shard_group_route_hash(const struct shard_group *g, uint64_t h);
 
 /* Post a message to shard s's mailbox; its handler runs on s's thread with
  * owner = s (struct shard *). Any thread. */
