@@ -509,15 +509,9 @@ void kvmap_prefetch_bucket(const struct kvmap *m, uint64_t h)
 void kvmap_prefetch_entry(const struct kvmap *m, uint64_t h)
 {
     ASSERT_OWNER(m);
-    for (int t = 0; t <= (rehashing(m) ? 1 : 0); t++) {
-        if (!m->t[t].size)
-            continue;
-        const char *e = (const char *)m->t[t].bucket[h & m->t[t].mask];
-        if (e) {
-            __builtin_prefetch(e);
-            __builtin_prefetch(e + 63); /* a small entry may span two lines */
-        }
-    }
+    for (int t = 0; t <= (rehashing(m) ? 1 : 0); t++)
+        if (m->t[t].size)
+            prefetch_entry_lines(m->t[t].bucket[h & m->t[t].mask]);
 }
 
 struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)

@@ -66,6 +66,16 @@ static inline bool rehashing(const struct kvmap *m)
     return m->rehash_idx >= 0;
 }
 
+/* Start loading entry e (may be NULL): both lines, as an entry of a small
+ * key and value may span two. */
+static inline void prefetch_entry_lines(const struct kventry *e)
+{
+    if (e) {
+        __builtin_prefetch(e);
+        __builtin_prefetch((const char *)e + 63);
+    }
+}
+
 /* entry_free, touch and remove_at are plain static, as they were in
  * kvmap.c before the split, not inline: that keeps the compiler's choices
  * on the write path as they were (GCC -O2 calls touch and remove_at out of

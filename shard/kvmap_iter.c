@@ -233,15 +233,9 @@ void kvmap_segment_visit(struct kvmap *m, int table, size_t seg, kvmap_visit_fn 
     uint64_t hi = lo + KVMAP_SEGMENT_BUCKETS < t->size ? lo + KVMAP_SEGMENT_BUCKETS : t->size;
     /* Entries are separate allocations, so walking them is one cache miss
      * after another (most of a snapshot's CPU time, by perf). Start every
-     * head's load first so that the segment's misses overlap. An entry of a
-     * small key and value spans up to two lines. */
-    for (uint64_t i = lo; i < hi; i++) {
-        const char *e = (const char *)t->bucket[i];
-        if (e) {
-            __builtin_prefetch(e);
-            __builtin_prefetch(e + 63);
-        }
-    }
+     * head's load first so that the segment's misses overlap. */
+    for (uint64_t i = lo; i < hi; i++)
+        prefetch_entry_lines(t->bucket[i]);
     for (uint64_t i = lo; i < hi; i++)
         for (struct kventry *e = t->bucket[i]; e; e = e->next) {
             if (e->next)
