@@ -24,16 +24,33 @@
 #include "server/txn.h"
 #include "server/worker.h"
 
+/* A request in its batch, and where its reply ends in the batch's out. */
+struct bent {
+    struct req *r;
+    size_t end;           /* out.len after this request's reply, with the
+                             BENT_* flags; owner-written */
+};
+/* The reply could not be built for want of memory (out holds none of it). */
+#define BENT_OOM ((size_t)1 << 63)
+/* Held by an intent lock: the reply comes later, in r->out. */
+#define BENT_HELD ((size_t)1 << 62)
+#define BENT_FLAGS (BENT_OOM | BENT_HELD)
+
 /* One mailbox message: the requests of one origin for one shard in one loop
- * turn. It travels to the owner, which fills every reply, and back. */
+ * turn. It travels to the owner, which fills every reply, and back. The
+ * requests are an array, not a list, so the owner can load and prefetch
+ * them without chasing pointers; the replies of single requests go back to
+ * back into out, so each cache line that returns carries a dozen small
+ * replies instead of one (fan-out parts and held requests use r->out). */
 struct batch {
     struct mbox_msg msg;  /* must be first: handlers cast back */
     unsigned origin;      /* worker that sent it (where it returns) */
-    struct req *head;     /* requests in order of arrival */
-    struct req *tail;     /* last request, for appending */
-    size_t n;             /* requests in the batch */
     unsigned held;        /* requests held by intent locks (txn.h): the
                              batch returns when this is back to 0 */
+    struct bent *v;       /* requests in order of arrival */
+    size_t n, cap;        /* entries used and allocated in v */
+    struct rbuf out;      /* replies of the single requests, owner-filled */
+    struct batch *pool_next; /* the origin's free list */
 };
 
 static void on_batch_exec(void *owner, struct mbox_msg *m);
@@ -48,6 +65,11 @@ static void fan_run(struct fan *f);
  * a steady stream of small replies allocates nothing; 1 KiB x the pool
  * bound is the most a worker keeps this way. */
 #define DISPATCH_BUF_KEEP 1024
+/* Batches kept for reuse per worker (a few per destination are in flight),
+ * and the reply bytes and entries a kept batch keeps allocated. */
+#define DISPATCH_BATCH_POOL_MAX 64
+#define DISPATCH_BATCH_KEEP_BYTES ((size_t)64 * 1024)
+#define DISPATCH_BATCH_KEEP_ENTRIES 4096
 /* Size of a pooled request block: the struct, the argv array and the
  * argument bytes. 512 bytes holds a SET with a key and value of some 250
  * bytes together; bigger requests are allocated to measure. */
@@ -61,6 +83,33 @@ static void reply_buf_recycle(struct rbuf *b)
         return;
     }
     b->len = 0;
+}
+
+static void batch_free(struct batch *b)
+{
+    rbuf_deinit(&b->out);
+    free(b->v);
+    free(b);
+}
+
+/* A batch is back on its origin, w: keep it for reuse, or free it. */
+static void batch_recycle(struct worker *w, struct batch *b)
+{
+    if (w->stopping || w->nbatch_pool >= DISPATCH_BATCH_POOL_MAX) {
+        batch_free(b);
+        return;
+    }
+    if (b->out.cap > DISPATCH_BATCH_KEEP_BYTES || b->out.oom)
+        rbuf_deinit(&b->out);
+    b->out.len = 0;
+    if (b->cap > DISPATCH_BATCH_KEEP_ENTRIES) {
+        free(b->v);
+        b->v = NULL;
+        b->cap = 0;
+    }
+    b->pool_next = w->batch_pool;
+    w->batch_pool = b;
+    w->nbatch_pool++;
 }
 
 /* ---- Slots -------------------------------------------------------------- */
@@ -140,8 +189,8 @@ void dispatch_pool_drain(struct worker *w)
     w->nreq_pool = 0;
     while (w->batch_pool) {
         struct batch *b = w->batch_pool;
-        w->batch_pool = (struct batch *)b->head;
-        free(b);
+        w->batch_pool = b->pool_next;
+        batch_free(b);
     }
     w->nbatch_pool = 0;
 }
@@ -257,25 +306,29 @@ static int batch_add(struct worker *w, unsigned shard, struct req *r)
     if (!b) {
         b = w->batch_pool;
         if (b) {
-            w->batch_pool = (struct batch *)b->head;
+            w->batch_pool = b->pool_next;
             w->nbatch_pool--;
-            memset(b, 0, sizeof *b);
         } else {
             b = calloc(1, sizeof *b);
             if (!b)
                 return -1;
+            rbuf_init(&b->out);
         }
         b->origin = w->id;
+        b->held = 0;
+        b->n = 0;
         w->out[shard] = b;
     }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        struct bent *v = realloc(b->v, cap * sizeof *v);
+        if (!v)
+            return -1; /* b stays queued with what it had */
+        b->v = v;
+        b->cap = cap;
+    }
     r->shard = shard;
-    r->next = NULL;
-    if (b->tail)
-        b->tail->next = r;
-    else
-        b->head = r;
-    b->tail = r;
-    b->n++;
+    b->v[b->n++].r = r;
     return 0;
 }
 
@@ -286,53 +339,93 @@ void dispatch_flush_batches(struct worker *w)
         if (!b)
             continue;
         w->out[i] = NULL;
+        if (b->n == 0) { /* its only request failed to be added */
+            batch_recycle(w, b);
+            continue;
+        }
         b->msg.handle = on_batch_exec;
         shard_post(shard_group_get(server.group, i), &b->msg);
         atomic_fetch_add_explicit(&w->stats.batches_sent, 1, memory_order_relaxed);
     }
 }
 
-/* Owner side: ask for the maps' cache lines of up to DISPATCH_PREFETCH
- * requests from r on, buckets first, then entries, so that their misses
- * overlap (kvmap_prefetch_bucket). Only hints: a request that is not a
- * plain single-key command just wastes one. */
-static void batch_prefetch(struct shard *s, const struct req *r)
+/* Owner side: ask for the cache lines of requests v[0..n): the struct's
+ * first line and the argv array with the bytes after it. Their addresses
+ * are known without loading anything, so the misses overlap. */
+static void batch_prefetch_reqs(const struct bent *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *r = (const char *)v[i].r;
+        __builtin_prefetch(r);
+        __builtin_prefetch(r + sizeof(struct req));
+        __builtin_prefetch(r + sizeof(struct req) + 64);
+    }
+}
+
+/* Owner side: ask for the maps' cache lines of requests v[0..n), buckets
+ * first, then entries, so that their misses overlap
+ * (kvmap_prefetch_bucket). Only hints: a request that is not a plain
+ * single-key command just wastes one. */
+static void batch_prefetch_keys(struct shard *s, const struct bent *v, size_t n)
 {
     uint64_t h[DISPATCH_PREFETCH];
     struct kvmap *db[DISPATCH_PREFETCH];
-    unsigned n = 0;
-    for (; r && n < DISPATCH_PREFETCH; r = r->next) {
+    unsigned k = 0;
+    for (size_t i = 0; i < n && k < DISPATCH_PREFETCH; i++) {
+        const struct req *r = v[i].r;
         if (!r->cmd || r->cmd->first_key <= 0 || (size_t)r->cmd->first_key >= r->argc)
             continue;
-        const struct resp_arg *k = &r->argv[r->cmd->first_key];
-        h[n] = hash_key(k->ptr, k->len);
-        db[n] = shard_db(s, r->db);
-        kvmap_prefetch_bucket(db[n], h[n]);
-        n++;
+        const struct resp_arg *key = &r->argv[r->cmd->first_key];
+        h[k] = hash_key(key->ptr, key->len);
+        db[k] = shard_db(s, r->db);
+        kvmap_prefetch_bucket(db[k], h[k]);
+        k++;
     }
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < k; i++)
         kvmap_prefetch_entry(db[i], h[i]);
 }
 
-/* Owner side: send a direct request's reply to its client now, instead of
- * after the round trip to the connection's worker: that hop, waiting for
- * a thread to be woken and scheduled, is most of a remote request's
- * latency when clients wait for each reply. Whatever the socket does not
- * take now (nothing, on EAGAIN or an error) the connection's worker
- * writes or handles as usual when the request is back. */
-static void direct_send(struct shard *s, struct req *r)
+/* Owner side: send a direct request's reply, p[0..n), to its client now,
+ * instead of after the round trip to the connection's worker: that hop,
+ * waiting for a thread to be woken and scheduled, is most of a remote
+ * request's latency when clients wait for each reply. Whatever the socket
+ * does not take now (nothing, on EAGAIN or an error) the connection's
+ * worker writes or handles as usual when the request is back. */
+static void direct_send(struct shard *s, struct req *r, const char *p, size_t n)
 {
-    if (r->out.len == 0 || r->out.oom || r->out.len > DISPATCH_DIRECT_MAX)
+    if (n == 0 || n > DISPATCH_DIRECT_MAX)
         return;
-    ssize_t n;
+    ssize_t sent;
     do
-        n = send(r->direct_fd, r->out.ptr, r->out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0)
+        sent = send(r->direct_fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    if (sent <= 0)
         return;
-    r->direct_sent = (size_t)n;
+    r->direct_sent = (size_t)sent;
     struct worker *w = s->user;
-    atomic_fetch_add_explicit(&w->stats.net_out, (uint64_t)n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->stats.net_out, (uint64_t)sent, memory_order_relaxed);
+}
+
+/* Owner side: run single request r of batch b into b->out and record
+ * where its reply ends in e. */
+static void batch_run_single(struct shard *s, struct batch *b, struct bent *e, int64_t now_ms)
+{
+    struct req *r = e->r;
+    size_t start = b->out.len;
+    run_exec(s, r->exec, r->db, r->proto, r->argc, r->argv, &b->out, now_ms, r);
+    if (b->out.oom) {
+        /* Drop the partial reply; the next request starts clean. */
+        b->out.len = start;
+        b->out.oom = false;
+        e->end = start | BENT_OOM;
+    } else {
+        e->end = b->out.len;
+    }
+    const char *reply = b->out.ptr ? b->out.ptr + start : NULL;
+    if (r->cmd)
+        txn_ran(s, r->cmd, r->db, r->argc, r->argv, reply, b->out.len - start);
+    if (r->direct_fd >= 0 && !(e->end & BENT_OOM))
+        direct_send(s, r, reply, b->out.len - start);
 }
 
 /* Owner side: execute every request with one clock reading, send it back. */
@@ -342,24 +435,34 @@ static void on_batch_exec(void *owner, struct mbox_msg *m)
     struct batch *b = (struct batch *)m;
     int64_t now_ms = clock_wall_ms();
     s->ctr.batches++;
-    unsigned ahead = 0; /* requests left before the next prefetch round */
-    for (struct req *r = b->head; r; r = r->next) {
-        if (ahead-- == 0) {
-            batch_prefetch(s, r);
-            ahead = DISPATCH_PREFETCH - 1;
+    batch_prefetch_reqs(b->v, b->n < DISPATCH_PREFETCH ? b->n : DISPATCH_PREFETCH);
+    for (size_t i = 0; i < b->n; i++) {
+        if (i % DISPATCH_PREFETCH == 0) {
+            /* The requests of the round after this one, then the map
+             * lines of this one (whose requests are cached by now). */
+            size_t next = i + DISPATCH_PREFETCH;
+            if (next < b->n)
+                batch_prefetch_reqs(b->v + next, b->n - next < DISPATCH_PREFETCH
+                                                     ? b->n - next
+                                                     : DISPATCH_PREFETCH);
+            batch_prefetch_keys(s, b->v + i, b->n - i);
         }
+        struct bent *e = &b->v[i];
+        struct req *r = e->r;
         /* A command on a key a transaction holds waits for it (txn.h);
          * the batch goes back when its last held request has run. */
         if (r->cmd && !txn_may_run(s, r->cmd, r->db, r->argc, r->argv, r->conn)) {
+            e->end = b->out.len | BENT_HELD;
             b->held++;
             txn_hold(s, r, b);
             continue;
         }
-        run_exec(s, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, now_ms, r);
-        if (r->cmd)
-            txn_ran(s, r->cmd, r->db, r->argc, r->argv, r->out.ptr, r->out.len);
-        if (r->direct_fd >= 0)
-            direct_send(s, r);
+        if (r->fan) {
+            run_exec(s, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, now_ms, r);
+            e->end = b->out.len;
+            continue;
+        }
+        batch_run_single(s, b, e, now_ms);
     }
     if (b->held > 0)
         return;
@@ -373,6 +476,8 @@ void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
     txn_ran(s, r->cmd, r->db, r->argc, r->argv, r->out.ptr, r->out.len);
     struct batch *b = ctx;
     if (b) {
+        if (r->direct_fd >= 0 && !r->out.oom)
+            direct_send(s, r, r->out.ptr, r->out.len);
         if (--b->held == 0) {
             b->msg.handle = on_batch_done;
             shard_post(shard_group_get(server.group, b->origin), &b->msg);
@@ -397,55 +502,55 @@ void dispatch_slot_complete(struct conn *c, struct slot *sl)
 
 static void fan_part_done(struct fan *f);
 
-/* Origin side: a direct request is back; drop the bytes its owner already
- * sent from the reply, then let the connection write (or close) again. */
-static void direct_done(struct conn *c, struct req *r)
+/* Origin side: single request r is back with its reply in p[0..n) (or,
+ * oom, without one): put the reply in its slot and complete it. The bytes
+ * its owner already sent directly are dropped; the connection may write
+ * (or close) again. */
+static void single_done(struct worker *w, struct req *r, const char *p, size_t n, bool oom)
 {
-    if (r->direct_sent > 0) {
+    struct conn *c = r->conn;
+    struct slot *sl = r->slot;
+    if (r->direct_fd >= 0) {
         c->net_out += r->direct_sent;
-        size_t rest = r->out.len - r->direct_sent;
-        if (rest > 0)
-            memmove(r->out.ptr, r->out.ptr + r->direct_sent, rest);
-        r->out.len = rest;
+        p += r->direct_sent;
+        n -= r->direct_sent;
+        conn_direct_done(c);
     }
-    conn_direct_done(c);
+    if (oom)
+        sl->out.oom = true; /* slot_complete sends an error instead */
+    else if (n > 0)
+        rbuf_append(&sl->out, p, n);
+    slot_complete(c, sl);
+    req_free(w, r);
+    conn_inflight_done(c);
 }
 
-/* Origin side: fill the slots in the order the requests were made. */
+/* Origin side: fill the slots in the order the requests were made. The
+ * replies are copied out of the batch into the slots' own buffers, which
+ * stay on this thread, so the socket writes read local memory. */
 static void on_batch_done(void *owner, struct mbox_msg *m)
 {
     struct shard *s = owner;
     struct worker *w = s->user;
     struct batch *b = (struct batch *)m;
     w->now_ms = clock_wall_ms();
-    struct req *r = b->head;
-    if (!w->stopping && w->nbatch_pool < DISPATCH_POOL_MAX) {
-        b->head = (struct req *)w->batch_pool; /* free-list link */
-        w->batch_pool = b;
-        w->nbatch_pool++;
-    } else {
-        free(b);
-    }
-    while (r) {
-        struct req *next = r->next;
+    size_t start = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        struct req *r = b->v[i].r;
+        size_t end = b->v[i].end;
+        size_t off = end & ~BENT_FLAGS;
         if (r->fan) {
             fan_part_done(r->fan); /* the fan frees its parts */
+        } else if (end & BENT_HELD) {
+            /* Ran later, into its own buffer. */
+            single_done(w, r, r->out.ptr, r->out.len, r->out.oom);
         } else {
-            struct conn *c = r->conn;
-            struct slot *sl = r->slot;
-            if (r->direct_fd >= 0)
-                direct_done(c, r);
-            /* Swap, not move: the request takes the slot's empty buffer
-             * back to the pool, so both keep their allocations. */
-            struct rbuf empty = sl->out;
-            sl->out = r->out;
-            r->out = empty;
-            slot_complete(c, sl);
-            req_free(w, r);
-            conn_inflight_done(c);
+            const char *p = b->out.ptr ? b->out.ptr + start : NULL;
+            single_done(w, r, p, off - start, end & BENT_OOM);
         }
-        r = next;
+        start = off;
     }
+    batch_recycle(w, b);
 }
 
 /* ---- Commands ----------------------------------------------------------- */

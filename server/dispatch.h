@@ -43,35 +43,44 @@ struct slot {
 
 /* One request that runs on some shard: a single-key command, or one part of
  * a fanned-out command. Allocated with its argument bytes in one block on
- * the origin thread, executed on the owner, completed back on the origin. */
+ * the origin thread, executed on the owner, completed back on the origin.
+ * The first cache line holds all the owner reads of a single request, and
+ * argv follows the struct: a remote GET moves two lines to its owner, a
+ * SET with a small value three. The owner writes nothing here for a
+ * single request (its reply goes into the batch), so the origin's copy of
+ * these lines stays valid. */
 struct req {
-    struct req *next;            /* next request in its batch */
-    struct conn *conn;           /* origin connection (origin thread only) */
-    struct slot *slot;           /* its slot, NULL for fan-out parts */
-    struct fan *fan;             /* fan-out it belongs to, NULL for single */
+    /* Read by the owner. */
     const struct cmd_def *cmd;   /* the command (for stats, CLIENT LIST) */
     cmd_exec_fn exec;            /* what the owner runs: cmd->exec or a part fn */
-    unsigned shard;              /* destination shard */
+    struct resp_arg *argv;       /* views into this block's trailing bytes */
+    struct conn *conn;           /* origin connection; the owner uses only the
+                                    pointer (a transaction's per-client order) */
+    size_t argc;                 /* arguments */
     unsigned db;                 /* SELECTed database at parse time */
     int proto;                   /* RESP version at parse time */
-    size_t argc;                 /* arguments */
-    struct resp_arg *argv;       /* views into this block's trailing bytes */
-    struct rbuf out;             /* reply or part result bytes, owner-filled */
-    int64_t ival;                /* part integer result (counts, sums) */
-    uint64_t uval;               /* part unsigned result (cursors) */
-    size_t *ends;                /* per-element end offsets in out (MGET
-                                    parts), allocated by the part, freed here */
-    size_t nends;                /* entries in ends */
-    int64_t i_arg;               /* part integer input (TTL, flags, db) */
-    bool pooled;                 /* a fixed-size block from the origin
-                                    worker's free list (dispatch.c) */
     /* Direct reply: >= 0 when the owner may send the reply straight to
      * this socket, because the request was its connection's only pending
      * one and nothing was being written (dispatch_route). The connection
      * then writes nothing and keeps its fd open until the request is back.
      * -1 otherwise. */
     int direct_fd;
-    size_t direct_sent;          /* reply bytes the owner sent that way */
+    unsigned shard;              /* destination shard */
+    /* The origin's. */
+    struct req *next;            /* free-list link */
+    struct slot *slot;           /* its slot, NULL for fan-out parts */
+    struct fan *fan;             /* fan-out it belongs to, NULL for single */
+    bool pooled;                 /* a fixed-size block from the origin
+                                    worker's free list (dispatch.c) */
+    /* Written by the owner for fan-out parts and held requests only. */
+    struct rbuf out;             /* reply or part result bytes */
+    int64_t ival;                /* part integer result (counts, sums) */
+    uint64_t uval;               /* part unsigned result (cursors) */
+    size_t *ends;                /* per-element end offsets in out (MGET
+                                    parts), allocated by the part, freed here */
+    size_t nends;                /* entries in ends */
+    int64_t i_arg;               /* part integer input (TTL, flags, db) */
+    size_t direct_sent;          /* reply bytes the owner sent directly */
     /* While held on its owner shard behind a transaction's intent lock
      * (server/txn.h); the shard's thread only. */
     struct req *held_next;       /* next held request of the shard, FIFO */
