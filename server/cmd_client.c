@@ -355,17 +355,17 @@ void cmd_client_exec(struct cmd_ctx *c)
     const struct resp_arg *sub = &c->argv[1];
     struct conn *cn = c->conn;
     if (cmd_arg_eq(sub, "id")) {
-        if (cmd_server_sub_arity(c, "client|id", 2))
+        if (cmd_server_sub_arity(c, "client|id"))
             resp_int(c->out, (int64_t)cn->id);
     } else if (cmd_arg_eq(sub, "getname")) {
-        if (!cmd_server_sub_arity(c, "client|getname", 2))
+        if (!cmd_server_sub_arity(c, "client|getname"))
             return;
         if (cn->name != NULL)
             resp_bulk_cstr(c->out, cn->name);
         else
             resp_null(c->out, c->proto);
     } else if (cmd_arg_eq(sub, "setname")) {
-        if (!cmd_server_sub_arity(c, "client|setname", 3))
+        if (!cmd_server_sub_arity(c, "client|setname"))
             return;
         if (!cmd_server_name_ok(&c->argv[2])) {
             resp_error(c->out, "ERR Client names cannot contain spaces, newlines or special "
@@ -378,10 +378,10 @@ void cmd_client_exec(struct cmd_ctx *c)
         }
         resp_simple(c->out, "OK");
     } else if (cmd_arg_eq(sub, "setinfo")) {
-        if (cmd_server_sub_arity(c, "client|setinfo", 4))
+        if (cmd_server_sub_arity(c, "client|setinfo"))
             client_setinfo(c);
     } else if (cmd_arg_eq(sub, "info")) {
-        if (!cmd_server_sub_arity(c, "client|info", 2))
+        if (!cmd_server_sub_arity(c, "client|info"))
             return;
         struct rbuf line;
         rbuf_init(&line);
@@ -392,13 +392,13 @@ void cmd_client_exec(struct cmd_ctx *c)
             resp_verbatim(c->out, c->proto, line.ptr ? line.ptr : "", line.len);
         rbuf_deinit(&line);
     } else if (cmd_arg_eq(sub, "list")) {
-        if (cmd_server_sub_arity(c, "client|list", -2))
+        if (cmd_server_sub_arity(c, "client|list"))
             client_list(c);
     } else if (cmd_arg_eq(sub, "kill")) {
-        if (cmd_server_sub_arity(c, "client|kill", -3))
+        if (cmd_server_sub_arity(c, "client|kill"))
             client_kill(c);
     } else if (cmd_arg_eq(sub, "help")) {
-        if (cmd_server_sub_arity(c, "client|help", 2))
+        if (cmd_server_sub_arity(c, "client|help"))
             cmd_server_reply_help(c, client_help);
     } else {
         cmd_server_unknown_sub(c, "CLIENT");

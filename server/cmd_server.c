@@ -5,6 +5,7 @@
  * thread (CMD_CONN). */
 #include "server/cmd_server.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +29,33 @@ static void reply_err(struct cmd_ctx *c, const char *msg)
     resp_error(c->out, msg);
 }
 
-bool cmd_server_sub_arity(struct cmd_ctx *c, const char *full, int arity)
+/* Every subcommand of CLIENT, COMMAND and CONFIG we serve, with Redis 7's
+ * arity: the exec functions check it when they run, cmd_txn.c when MULTI
+ * queues one (as Redis does). */
+static const struct {
+    const char *full;
+    int arity;
+} subcommands[] = {
+    {"client|getname", 2},   {"client|help", 2},     {"client|id", 2},
+    {"client|info", 2},      {"client|kill", -3},    {"client|list", -2},
+    {"client|setinfo", 4},   {"client|setname", 3},  {"command|count", 2},
+    {"command|docs", -2},    {"command|help", 2},    {"command|info", -2},
+    {"command|list", -2},    {"config|get", -3},     {"config|help", 2},
+    {"config|resetstat", 2}, {"config|set", -4},
+};
+
+int cmd_server_sub_arity_of(const char *full)
 {
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        if (strcmp(subcommands[i].full, full) == 0)
+            return subcommands[i].arity;
+    return 0;
+}
+
+bool cmd_server_sub_arity(struct cmd_ctx *c, const char *full)
+{
+    int arity = cmd_server_sub_arity_of(full);
+    assert(arity != 0); /* a subcommand missing from the table */
     bool ok = arity > 0 ? c->argc == (size_t)arity : c->argc >= (size_t)-arity;
     if (!ok)
         resp_errorf(c->out, "ERR wrong number of arguments for '%s' command", full);
@@ -433,10 +459,10 @@ static void cmd_command(struct cmd_ctx *c)
     }
     const struct resp_arg *sub = &c->argv[1];
     if (cmd_arg_eq(sub, "count")) {
-        if (cmd_server_sub_arity(c, "command|count", 2))
+        if (cmd_server_sub_arity(c, "command|count"))
             resp_int(c->out, (int64_t)n);
     } else if (cmd_arg_eq(sub, "info")) {
-        if (!cmd_server_sub_arity(c, "command|info", -2))
+        if (!cmd_server_sub_arity(c, "command|info"))
             return;
         if (c->argc == 2) {
             resp_array(c->out, n);
@@ -453,7 +479,7 @@ static void cmd_command(struct cmd_ctx *c)
                 resp_null_array(c->out, c->proto);
         }
     } else if (cmd_arg_eq(sub, "docs")) {
-        if (!cmd_server_sub_arity(c, "command|docs", -2))
+        if (!cmd_server_sub_arity(c, "command|docs"))
             return;
         if (c->argc == 2) {
             resp_map(c->out, c->proto, n);
@@ -471,7 +497,7 @@ static void cmd_command(struct cmd_ctx *c)
                 command_docs_one(c, d);
         }
     } else if (cmd_arg_eq(sub, "list")) {
-        if (!cmd_server_sub_arity(c, "command|list", -2))
+        if (!cmd_server_sub_arity(c, "command|list"))
             return;
         const struct resp_arg *pat = NULL;
         bool none = false;
@@ -499,7 +525,7 @@ static void cmd_command(struct cmd_ctx *c)
                 glob_match(pat->ptr, pat->len, t[i].name, strlen(t[i].name), true))
                 resp_bulk_cstr(c->out, t[i].name);
     } else if (cmd_arg_eq(sub, "help")) {
-        if (cmd_server_sub_arity(c, "command|help", 2))
+        if (cmd_server_sub_arity(c, "command|help"))
             cmd_server_reply_help(c, command_help);
     } else {
         cmd_server_unknown_sub(c, "COMMAND");
@@ -616,16 +642,16 @@ static void cmd_config(struct cmd_ctx *c)
 {
     const struct resp_arg *sub = &c->argv[1];
     if (cmd_arg_eq(sub, "get")) {
-        if (cmd_server_sub_arity(c, "config|get", -3))
+        if (cmd_server_sub_arity(c, "config|get"))
             config_get_cmd(c);
     } else if (cmd_arg_eq(sub, "set")) {
-        if (cmd_server_sub_arity(c, "config|set", -4))
+        if (cmd_server_sub_arity(c, "config|set"))
             config_set_cmd(c);
     } else if (cmd_arg_eq(sub, "resetstat")) {
-        if (cmd_server_sub_arity(c, "config|resetstat", 2))
+        if (cmd_server_sub_arity(c, "config|resetstat"))
             cmd_info_resetstat(c);
     } else if (cmd_arg_eq(sub, "help")) {
-        if (cmd_server_sub_arity(c, "config|help", 2))
+        if (cmd_server_sub_arity(c, "config|help"))
             cmd_server_reply_help(c, config_help);
     } else {
         cmd_server_unknown_sub(c, "CONFIG");

@@ -33,9 +33,13 @@ void cmd_info_exec(struct cmd_ctx *c);
  * reply (+OK) is deferred until all have. Defined in cmd_info.c. */
 void cmd_info_resetstat(struct cmd_ctx *c);
 
-/* Check a subcommand's Redis arity (full is e.g. "client|setname"); on a
+/* Redis 7's arity of subcommand full (e.g. "client|setname"): n for
+ * exactly n arguments, -n for at least n, 0 for a subcommand we lack. */
+int cmd_server_sub_arity_of(const char *full);
+
+/* Check a subcommand's Redis arity (cmd_server_sub_arity_of(full)); on a
  * mismatch reply Redis's "wrong number of arguments" error, return false. */
-bool cmd_server_sub_arity(struct cmd_ctx *c, const char *full, int arity);
+bool cmd_server_sub_arity(struct cmd_ctx *c, const char *full);
 
 /* Reply "ERR unknown subcommand '<argv[1]>'. Try <cmd> HELP." */
 void cmd_server_unknown_sub(struct cmd_ctx *c, const char *cmd);

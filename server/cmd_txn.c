@@ -8,6 +8,7 @@
  * client on each key's shard; any write there marks it dirty. */
 #include "server/cmd_txn.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,23 +247,15 @@ void cmd_txn_flag_error(struct conn *c)
         c->txc->errored = true;
 }
 
-/* The subcommands of the containers that may be queued, with Redis 7's
- * arities: Redis checks these when it queues (an unknown subcommand or a
- * wrong count is an error then, and EXEC aborts), so we do too. The same
- * figures as the exec functions' cmd_server_sub_arity calls. */
+/* The containers that may be queued, and their names in errors. Redis
+ * checks their subcommand and its arity when it queues one (an error then
+ * aborts EXEC), so we do too, against the exec functions' own table. */
 static const struct {
-    const char *cmd, *help, *sub; /* container, its name in errors, subcommand */
-    int arity;
-} queued_subs[] = {
-    {"client", "CLIENT", "getname", 2},   {"client", "CLIENT", "help", 2},
-    {"client", "CLIENT", "id", 2},        {"client", "CLIENT", "info", 2},
-    {"client", "CLIENT", "kill", -3},     {"client", "CLIENT", "list", -2},
-    {"client", "CLIENT", "setinfo", 4},   {"client", "CLIENT", "setname", 3},
-    {"command", "COMMAND", "count", 2},   {"command", "COMMAND", "docs", -2},
-    {"command", "COMMAND", "help", 2},    {"command", "COMMAND", "info", -2},
-    {"command", "COMMAND", "list", -2},   {"config", "CONFIG", "get", -3},
-    {"config", "CONFIG", "help", 2},      {"config", "CONFIG", "resetstat", 2},
-    {"config", "CONFIG", "set", -4},
+    const char *cmd, *help;
+} queued_containers[] = {
+    {"client", "CLIENT"},
+    {"command", "COMMAND"},
+    {"config", "CONFIG"},
 };
 
 /* Reply Redis's queue-time error for a container command whose subcommand
@@ -271,20 +264,26 @@ static const struct {
 static bool subcommand_error(const struct cmd_def *d, size_t argc, const struct resp_arg *argv,
                              struct rbuf *out)
 {
-    struct cmd_ctx ctx = {.argc = argc, .argv = argv, .out = out};
     const char *help = NULL;
-    for (size_t i = 0; i < sizeof queued_subs / sizeof queued_subs[0]; i++) {
-        if (strcmp(queued_subs[i].cmd, d->name) != 0)
-            continue;
-        help = queued_subs[i].help;
-        if (argc < 2 || !cmd_arg_eq(&argv[1], queued_subs[i].sub))
-            continue;
-        char full[32];
-        snprintf(full, sizeof full, "%s|%s", queued_subs[i].cmd, queued_subs[i].sub);
-        return !cmd_server_sub_arity(&ctx, full, queued_subs[i].arity);
-    }
+    for (size_t i = 0; i < sizeof queued_containers / sizeof queued_containers[0]; i++)
+        if (strcmp(queued_containers[i].cmd, d->name) == 0)
+            help = queued_containers[i].help;
     if (!help || argc < 2)
         return false;
+    struct cmd_ctx ctx = {.argc = argc, .argv = argv, .out = out};
+    /* "container|subcommand" in lower case; one longer than any we serve
+     * is simply unknown. */
+    char full[32];
+    size_t n = strlen(d->name);
+    if (argv[1].len < sizeof full - n - 1 && !memchr(argv[1].ptr, '\0', argv[1].len)) {
+        memcpy(full, d->name, n);
+        full[n++] = '|';
+        for (size_t i = 0; i < argv[1].len; i++)
+            full[n++] = (char)tolower((unsigned char)argv[1].ptr[i]);
+        full[n] = '\0';
+        if (cmd_server_sub_arity_of(full) != 0)
+            return !cmd_server_sub_arity(&ctx, full);
+    }
     cmd_server_unknown_sub(&ctx, help);
     return true;
 }

@@ -61,6 +61,10 @@ SEQUENCES = [
      ("CONFIG", "GET", "maxclients"), ("CONFIG", "SET", "timeout", "0"), ("CONFIG", "GET"),
      ("CLIENT", "NOSUCH"), ("EXEC",), ("CLIENT", "GETNAME")],
     [("MULTI",), ("CLIENT", "SETNAME", "bad name"), ("SET", "y", "1"), ("EXEC",), ("GET", "y")],
+    # Queue-time subcommand checks: any case, wrong counts, unknown long names.
+    [("MULTI",), ("client", "SetName", "n1"), ("COMMAND", "COUNT", "x"), ("CONFIG", "resetStat"),
+     ("CLIENT", "x" * 40), ("EXEC",)],
+    [("MULTI",), ("Config", "Help", "extra"), ("EXEC",)],
     # Commands that ask every worker run inside EXEC too; SAVE does not (Redis neither).
     [("MULTI",), ("CONFIG", "RESETSTAT"), ("CLIENT", "KILL", "ID", "999999"), ("SET", "a", "1"),
      ("CLIENT", "KILL", "127.0.0.1:1"), ("GET", "a"), ("EXEC",)],
