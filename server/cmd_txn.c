@@ -51,8 +51,9 @@ struct txn_client {
 /* Commands that run on the connection's thread (CMD_CONN) and may be
  * queued: most answer at once; INFO, CLIENT LIST / KILL and CONFIG
  * RESETSTAT ask every worker and run as sub-fans (run_next). */
-static const char *const conn_ok_in_multi[] = {"ping",     "echo",   "select", "time", "command",
-                                               "lastsave", "client", "config", "info"};
+static const char *const conn_ok_in_multi[] = {"ping",   "echo",     "select", "time",
+                                               "hello",  "auth",     "command", "lastsave",
+                                               "client", "config",   "info"};
 
 static struct txn_client *client_get(struct conn *c)
 {
@@ -313,8 +314,8 @@ bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
     }
     bool keyless = d->first_key <= 0 && !(d->flags & (CMD_CONN | CMD_ALLSHARDS));
     if (((d->flags & CMD_CONN) && !conn_cmd_queueable(d)) || keyless) {
-        /* Commands that change the connection (HELLO, AUTH) or the server
-         * (SAVE, SHUTDOWN) are not supported in a transaction yet. */
+        /* SAVE and SHUTDOWN, as in Redis; and BGSAVE, which Redis would
+         * queue: its cut would have to fall inside this EXEC. */
         resp_error(out, "ERR Command not allowed inside a transaction");
         tc->errored = true;
         return true;

@@ -138,7 +138,53 @@ def run_watch_cases(port):
     return out
 
 
+# HELLO and AUTH queue like any command and run inside EXEC; a HELLO there
+# switches the protocol of the replies after it, in the same EXEC.
+HELLO_SEQUENCES = [
+    [("MULTI",), ("HELLO", "2"), ("AUTH", "foo"), ("SELECT", "1"), ("EXEC",)],
+    [("MULTI",), ("HELLO", "3"), ("GET", "nokey"), ("PING",), ("HELLO", "2"),
+     ("GET", "nokey"), ("EXEC",), ("PING",)],
+    [("MULTI",), ("HELLO", "4"), ("AUTH", "a", "b", "c"), ("HELLO", "3", "AUTH", "default", "x"),
+     ("EXEC",), ("HELLO", "2")],
+]
+
+
+def without_ids(reply):
+    """HELLO's reply with its connection id taken out (the servers count
+    connections differently); anything else as it is."""
+    if isinstance(reply, dict):
+        return {k: (None if k in ("id", b"id") else without_ids(v)) for k, v in reply.items()}
+    if isinstance(reply, list):
+        out = [without_ids(x) for x in reply]
+        for i in range(0, len(out) - 1, 2):
+            if out[i] in ("id", b"id"):
+                out[i + 1] = None
+        return out
+    return reply
+
+
+def run_hello_sequences(port):
+    out = []
+    for seq in HELLO_SEQUENCES:
+        with skvtest.Client(port) as c:
+            for cmd in seq:
+                c.send(*cmd)
+            out.append([without_ids(c.read_reply()) for _ in seq])
+    return out
+
+
 class SameAsRedis(unittest.TestCase):
+    @unittest.skipUnless(skvtest.have_redis_server(), "redis-server not installed")
+    def test_hello_and_auth_inside_multi_match_redis(self):
+        with RedisServer() as r:
+            want = run_hello_sequences(r.port)
+        with ShardkvServer(["--threads", "2"]) as s:
+            got = run_hello_sequences(s.port)
+        for i, (w, g) in enumerate(zip(want, got)):
+            self.assertEqual(g, w, "sequence %d: %r" % (i, HELLO_SEQUENCES[i]))
+        # The RESP3 map really came back inside the EXEC of sequence 1.
+        self.assertIsInstance(want[1][6][0], dict)
+
     @unittest.skipUnless(skvtest.have_redis_server(), "redis-server not installed")
     def test_sequences_match_redis(self):
         with RedisServer() as r:
