@@ -511,9 +511,11 @@ static void single_done(struct worker *w, struct req *r, const char *p, size_t n
     struct conn *c = r->conn;
     struct slot *sl = r->slot;
     if (r->direct_fd >= 0) {
-        c->net_out += r->direct_sent;
-        p += r->direct_sent;
-        n -= r->direct_sent;
+        if (r->direct_sent > 0) { /* (p may be NULL when nothing was sent) */
+            c->net_out += r->direct_sent;
+            p += r->direct_sent;
+            n -= r->direct_sent;
+        }
         conn_direct_done(c);
     }
     if (oom)

@@ -174,25 +174,26 @@ def run_hello_sequences(port):
 
 
 class SameAsRedis(unittest.TestCase):
+    def run_both(self, run, sequences, threads):
+        """run(port) on redis-server and on shardkv; the replies of each
+        sequence must be equal. Returns redis-server's."""
+        with RedisServer() as r:
+            want = run(r.port)
+        with ShardkvServer(["--threads", str(threads)]) as s:
+            got = run(s.port)
+        for i, (w, g) in enumerate(zip(want, got)):
+            self.assertEqual(g, w, "sequence %d: %r" % (i, sequences[i]))
+        return want
+
     @unittest.skipUnless(skvtest.have_redis_server(), "redis-server not installed")
     def test_hello_and_auth_inside_multi_match_redis(self):
-        with RedisServer() as r:
-            want = run_hello_sequences(r.port)
-        with ShardkvServer(["--threads", "2"]) as s:
-            got = run_hello_sequences(s.port)
-        for i, (w, g) in enumerate(zip(want, got)):
-            self.assertEqual(g, w, "sequence %d: %r" % (i, HELLO_SEQUENCES[i]))
+        want = self.run_both(run_hello_sequences, HELLO_SEQUENCES, 2)
         # The RESP3 map really came back inside the EXEC of sequence 1.
         self.assertIsInstance(want[1][6][0], dict)
 
     @unittest.skipUnless(skvtest.have_redis_server(), "redis-server not installed")
     def test_sequences_match_redis(self):
-        with RedisServer() as r:
-            want = run_sequences(r.port)
-        with ShardkvServer(["--threads", "4"]) as s:
-            got = run_sequences(s.port)
-        for i, (w, g) in enumerate(zip(want, got)):
-            self.assertEqual(g, w, "sequence %d: %r" % (i, SEQUENCES[i]))
+        self.run_both(run_sequences, SEQUENCES, 4)
 
     @unittest.skipUnless(skvtest.have_redis_server(), "redis-server not installed")
     def test_watch_matches_redis(self):
