@@ -20,6 +20,12 @@ for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
         || missing+=("$p")
 done
+# The ioredis compatibility test runs on Node.js with npm. Checked by
+# command, not by package: a machine may have a newer Node.js from another
+# repository (its own npm included), which Debian's npm would displace.
+if [ "${1:-all}" = all ] && ! { command -v node && command -v npm; } >/dev/null; then
+    missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=
