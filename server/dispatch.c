@@ -9,6 +9,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,6 +24,10 @@
 #include "server/server.h"
 #include "server/txn.h"
 #include "server/worker.h"
+
+/* What the owner reads of a single request fits one cache line (dispatch.h). */
+_Static_assert(sizeof(void *) != 8 || offsetof(struct req, next) <= 64,
+               "struct req: the owner's fields spill out of the first cache line");
 
 /* A request in its batch, and where its reply ends in the batch's out. */
 struct bent {

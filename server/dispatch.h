@@ -44,11 +44,11 @@ struct slot {
 /* One request that runs on some shard: a single-key command, or one part of
  * a fanned-out command. Allocated with its argument bytes in one block on
  * the origin thread, executed on the owner, completed back on the origin.
- * The first cache line holds all the owner reads of a single request, and
- * argv follows the struct: a remote GET moves two lines to its owner, a
- * SET with a small value three. The owner writes nothing here for a
- * single request (its reply goes into the batch), so the origin's copy of
- * these lines stays valid. */
+ * The first cache line (64 bytes on LP64) holds all the owner reads of a
+ * single request, and argv follows the struct: a remote GET moves two lines
+ * to its owner, a SET with a small value three. For a single request the
+ * owner writes nothing here but direct_sent (its reply goes into the
+ * batch), so the origin's copy of these lines stays valid. */
 struct req {
     /* Read by the owner. */
     const struct cmd_def *cmd;   /* the command (for stats, CLIENT LIST) */
@@ -66,10 +66,10 @@ struct req {
      * -1 otherwise. */
     int direct_fd;
     unsigned shard;              /* destination shard */
+    struct fan *fan;             /* fan-out it belongs to, NULL for single */
     /* The origin's. */
     struct req *next;            /* free-list link */
     struct slot *slot;           /* its slot, NULL for fan-out parts */
-    struct fan *fan;             /* fan-out it belongs to, NULL for single */
     bool pooled;                 /* a fixed-size block from the origin
                                     worker's free list (dispatch.c) */
     /* Written by the owner for fan-out parts and held requests only. */
