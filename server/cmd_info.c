@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/mem.h"
+#include "server/cmdstats.h"
 #include "server/conn.h"
 #include "server/dispatch.h"
 #include "server/persist.h"
@@ -98,12 +99,14 @@ enum {
     SEC_CPU = 1u << 6,
     SEC_KEYSPACE = 1u << 7,
     SEC_SHARDS = 1u << 8,
+    SEC_COMMANDSTATS = 1u << 9,
 };
 /* Redis's default set: "shards" is ours, one line per shard, so it is asked
- * for by name or by "all" and default INFO stays what Redis clients parse. */
+ * for by name or by "all" and default INFO stays what Redis clients parse;
+ * commandstats is left out of the default by Redis too. */
 #define SEC_DEFAULT (SEC_SERVER | SEC_CLIENTS | SEC_MEMORY | SEC_PERSISTENCE | SEC_STATS | \
                      SEC_REPLICATION | SEC_CPU | SEC_KEYSPACE)
-#define SEC_ALL (SEC_DEFAULT | SEC_SHARDS)
+#define SEC_ALL (SEC_DEFAULT | SEC_SHARDS | SEC_COMMANDSTATS)
 /* Sections that need every shard's maps. */
 #define SEC_NEED_SHARDS (SEC_STATS | SEC_KEYSPACE | SEC_SHARDS)
 
@@ -114,6 +117,7 @@ static const struct {
     {"server", SEC_SERVER},       {"clients", SEC_CLIENTS}, {"memory", SEC_MEMORY},
     {"persistence", SEC_PERSISTENCE}, {"stats", SEC_STATS}, {"replication", SEC_REPLICATION},
     {"cpu", SEC_CPU},             {"keyspace", SEC_KEYSPACE}, {"shards", SEC_SHARDS},
+    {"commandstats", SEC_COMMANDSTATS},
 };
 
 /* Expired-key count of each shard at the last CONFIG RESETSTAT; slot i is
@@ -383,6 +387,10 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         add_line(&b, "used_cpu_sys:%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
         add_line(&b, "used_cpu_user:%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
     }
+    if (secs & SEC_COMMANDSTATS) {
+        section_header(&b, "Commandstats");
+        cmdstat_info(&b);
+    }
     if (secs & SEC_KEYSPACE) {
         section_header(&b, "Keyspace");
         for (unsigned d = 0; d < ndb; d++) {
@@ -474,6 +482,7 @@ static void resetstat_each(struct worker *w, void *arg, struct rbuf *part)
     atomic_store_explicit(&s->qbuf_limit_kills, 0, memory_order_relaxed);
     atomic_store_explicit(&s->obuf_limit_kills, 0, memory_order_relaxed);
     atomic_store_explicit(&s->timeouts, 0, memory_order_relaxed);
+    cmdstat_reset(w);
     struct shard *sh = w->shard;
     sh->ctr.ops = 0;
     if (sh->id < MAX_SHARDS_TRACKED) {

@@ -6,6 +6,7 @@
 #include "server/cmd_server.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,12 +45,42 @@ static const struct {
     {"config|resetstat", 2}, {"config|set", -4},
 };
 
+size_t cmd_server_sub_count(void)
+{
+    return sizeof subcommands / sizeof subcommands[0];
+}
+
+const char *cmd_server_sub_name(size_t i)
+{
+    return i < cmd_server_sub_count() ? subcommands[i].full : NULL;
+}
+
+int cmd_server_sub_index(const char *full)
+{
+    for (size_t i = 0; i < cmd_server_sub_count(); i++)
+        if (strcmp(subcommands[i].full, full) == 0)
+            return (int)i;
+    return -1;
+}
+
+int cmd_server_sub_find(const char *container, const struct resp_arg *sub)
+{
+    char full[32];
+    size_t n = strlen(container);
+    if (sub->len >= sizeof full - n - 1 || memchr(sub->ptr, '\0', sub->len))
+        return -1;
+    memcpy(full, container, n);
+    full[n++] = '|';
+    for (size_t i = 0; i < sub->len; i++)
+        full[n++] = (char)tolower((unsigned char)sub->ptr[i]);
+    full[n] = '\0';
+    return cmd_server_sub_index(full);
+}
+
 int cmd_server_sub_arity_of(const char *full)
 {
-    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        if (strcmp(subcommands[i].full, full) == 0)
-            return subcommands[i].arity;
-    return 0;
+    int i = cmd_server_sub_index(full);
+    return i < 0 ? 0 : subcommands[i].arity;
 }
 
 bool cmd_server_sub_arity(struct cmd_ctx *c, const char *full)

@@ -37,6 +37,18 @@ void cmd_info_resetstat(struct cmd_ctx *c);
  * exactly n arguments, -n for at least n, 0 for a subcommand we lack. */
 int cmd_server_sub_arity_of(const char *full);
 
+/* The subcommands of CLIENT, COMMAND and CONFIG we serve: how many, and
+ * the full name of the i-th ("client|setname"; static storage). */
+size_t cmd_server_sub_count(void);
+const char *cmd_server_sub_name(size_t i);
+
+/* Position of subcommand full in that list, or -1. */
+int cmd_server_sub_index(const char *full);
+
+/* Position of container's subcommand sub (any case, binary-safe: a NUL or
+ * an overlong name is simply unknown) in that list, or -1. */
+int cmd_server_sub_find(const char *container, const struct resp_arg *sub);
+
 /* Check a subcommand's Redis arity (cmd_server_sub_arity_of(full)); on a
  * mismatch reply Redis's "wrong number of arguments" error, return false. */
 bool cmd_server_sub_arity(struct cmd_ctx *c, const char *full);

@@ -8,7 +8,6 @@
  * client on each key's shard; any write there marks it dirty. */
 #include "server/cmd_txn.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "server/cmd_impl.h"
 #include "server/cmd_multi.h"
 #include "server/cmd_server.h"
+#include "server/cmdstats.h"
 #include "server/conn.h"
 #include "server/dispatch.h"
 #include "server/server.h"
@@ -272,19 +272,9 @@ static bool subcommand_error(const struct cmd_def *d, size_t argc, const struct 
     if (!help || argc < 2)
         return false;
     struct cmd_ctx ctx = {.argc = argc, .argv = argv, .out = out};
-    /* "container|subcommand" in lower case; one longer than any we serve
-     * is simply unknown. */
-    char full[32];
-    size_t n = strlen(d->name);
-    if (argv[1].len < sizeof full - n - 1 && !memchr(argv[1].ptr, '\0', argv[1].len)) {
-        memcpy(full, d->name, n);
-        full[n++] = '|';
-        for (size_t i = 0; i < argv[1].len; i++)
-            full[n++] = (char)tolower((unsigned char)argv[1].ptr[i]);
-        full[n] = '\0';
-        if (cmd_server_sub_arity_of(full) != 0)
-            return !cmd_server_sub_arity(&ctx, full);
-    }
+    int sub = cmd_server_sub_find(d->name, &argv[1]);
+    if (sub >= 0)
+        return !cmd_server_sub_arity(&ctx, cmd_server_sub_name((size_t)sub));
     cmd_server_unknown_sub(&ctx, help);
     return true;
 }
@@ -317,10 +307,14 @@ bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
         /* SAVE and SHUTDOWN, as in Redis; and BGSAVE, which Redis would
          * queue: its cut would have to fall inside this EXEC. */
         resp_error(out, "ERR Command not allowed inside a transaction");
+        cmdstat_reject(c->w->cmdstats, cmdstat_id(d, argc, argv));
         tc->errored = true;
         return true;
     }
     if ((d->flags & CMD_CONN) && subcommand_error(d, argc, argv, out)) {
+        uint16_t sid = cmdstat_id(d, argc, argv);
+        if (cmdstat_sub_arity_rejects(sid, argc))
+            cmdstat_reject(c->w->cmdstats, sid); /* (an unknown one has no entry) */
         tc->errored = true;
         return true;
     }
@@ -376,6 +370,8 @@ struct exec_job {
     bool watch_failed;         /* the check found an expired watched key */
     bool in_loop;              /* run_next is on the stack */
     bool pending;              /* a command's parts are out */
+    size_t reply_at;           /* where the running command's reply begins
+                                  in body (for its commandstats) */
 };
 
 /* How an EXEC ends. */
@@ -409,11 +405,25 @@ static void job_end(struct exec_job *j, int how)
 
 static void run_next(struct exec_job *j);
 
+/* The running queued command is done: count it (a call, failed if its
+ * reply is an error, as Redis counts commands inside EXEC) and move on. */
+static void job_advance(struct exec_job *j)
+{
+    struct queued *m = &j->q[j->idx];
+    struct worker *w = j->c->w;
+    uint16_t sid = cmdstat_id(m->d, m->argc, m->argv);
+    cmdstat_call(w->cmdstats, sid);
+    if (j->body.len > j->reply_at &&
+        cmdstat_is_error(j->body.ptr + j->reply_at, j->body.len - j->reply_at))
+        cmdstat_fail(w->cmdstats, sid);
+    j->idx++;
+}
+
 static void sub_done(void *arg)
 {
     struct exec_job *j = arg;
     j->pending = false;
-    j->idx++;
+    job_advance(j);
     if (!j->in_loop)
         run_next(j);
 }
@@ -427,6 +437,7 @@ static void run_next(struct exec_job *j)
     j->in_loop = true;
     while (j->idx < j->nq) {
         struct queued *m = &j->q[j->idx];
+        j->reply_at = j->body.len;
         if (m->d->flags & CMD_CONN) {
             struct cmd_ctx ctx = {
                 .shard = w->shard,
@@ -446,7 +457,7 @@ static void run_next(struct exec_job *j)
             m->d->exec(&ctx);
             if (!ctx.sub_started) { /* answered on the spot */
                 j->pending = false;
-                j->idx++;
+                job_advance(j);
                 continue;
             }
             if (j->pending) { /* sub_done goes on */
@@ -460,7 +471,7 @@ static void run_next(struct exec_job *j)
         cmd_multi_plan(&p, m->d, m->argc, m->argv);
         if (p.sync) {
             j->pending = false;
-            j->idx++;
+            job_advance(j);
             continue;
         }
         if (j->pending) {

@@ -18,6 +18,7 @@
 #include "common/hash.h"
 #include "server/cmd_multi.h"
 #include "server/cmd_txn.h"
+#include "server/cmdstats.h"
 #include "server/conn.h"
 #include "server/log.h"
 #include "server/persist.h"
@@ -134,6 +135,8 @@ static struct slot *slot_alloc(struct conn *c, bool done)
     }
     s->next = NULL;
     s->done = done;
+    s->stat = CMDSTAT_NONE;
+    s->stat_t0 = 0;
     s->fan = NULL;
     if (c->tail)
         c->tail->next = s;
@@ -213,6 +216,12 @@ static void slot_complete(struct conn *c, struct slot *s)
     }
     s->done = true;
     c->nwaiting--;
+    if (s->stat != CMDSTAT_NONE) {
+        cmdstat_run_end(c->w->cmdstats, s->stat, s->stat_t0);
+        if (cmdstat_is_error(s->out.ptr, s->out.len))
+            cmdstat_fail(c->w->cmdstats, s->stat);
+        s->stat = CMDSTAT_NONE;
+    }
 }
 
 /* ---- Requests ----------------------------------------------------------- */
@@ -279,6 +288,16 @@ static void req_free(struct worker *w, struct req *r)
     }
     rbuf_deinit(&r->out);
     free(r);
+}
+
+/* The commandstats entry a single-key command's run is timed under on the
+ * shard that runs it; multi-key commands are timed on their connection's
+ * worker instead, from dispatch to merged reply. */
+static uint16_t single_stat(const struct cmd_def *d)
+{
+    if (!d || (d->flags & (CMD_MULTIKEY | CMD_ALLSHARDS)))
+        return CMDSTAT_NONE;
+    return cmdstat_id(d, 0, NULL);
 }
 
 /* Run one request's exec on shard s (the calling thread owns it). */
@@ -417,7 +436,10 @@ static void batch_run_single(struct shard *s, struct batch *b, struct bent *e, i
 {
     struct req *r = e->r;
     size_t start = b->out.len;
+    uint16_t sid = single_stat(r->cmd);
+    uint64_t t0 = cmdstat_run_begin(((struct worker *)s->user)->cmdstats, sid);
     run_exec(s, r->exec, r->db, r->proto, r->argc, r->argv, &b->out, now_ms, r);
+    cmdstat_run_end(((struct worker *)s->user)->cmdstats, sid, t0);
     if (b->out.oom) {
         /* Drop the partial reply; the next request starts clean. */
         b->out.len = start;
@@ -477,7 +499,10 @@ static void on_batch_exec(void *owner, struct mbox_msg *m)
 
 void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
 {
+    uint16_t sid = single_stat(r->cmd);
+    uint64_t t0 = cmdstat_run_begin(((struct worker *)s->user)->cmdstats, sid);
     run_exec(s, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, clock_wall_ms(), r);
+    cmdstat_run_end(((struct worker *)s->user)->cmdstats, sid, t0);
     txn_ran(s, r->cmd, r->db, r->argc, r->argv, r->out.ptr, r->out.len);
     struct batch *b = ctx;
     if (b) {
@@ -515,6 +540,14 @@ static void single_done(struct worker *w, struct req *r, const char *p, size_t n
 {
     struct conn *c = r->conn;
     struct slot *sl = r->slot;
+    if (sl->stat != CMDSTAT_NONE) {
+        /* Counted on the whole reply: what was sent directly is not in
+         * the slot. */
+        if (oom || cmdstat_is_error(p, n))
+            cmdstat_fail(c->w->cmdstats, sl->stat);
+        cmdstat_run_end(c->w->cmdstats, sl->stat, sl->stat_t0);
+        sl->stat = CMDSTAT_NONE;
+    }
     if (r->direct_fd >= 0) {
         if (r->direct_sent > 0) { /* (p may be NULL when nothing was sent) */
             c->net_out += r->direct_sent;
@@ -599,7 +632,7 @@ void dispatch_reply_unknown(struct rbuf *out, size_t argc, const struct resp_arg
 }
 
 void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd_exec_fn exec,
-                    size_t argc, const struct resp_arg *argv)
+                    size_t argc, const struct resp_arg *argv, uint16_t sid)
 {
     struct worker *w = c->w;
     /* Local and not behind a transaction's intent lock: run it inline.
@@ -613,7 +646,12 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
             return;
         }
         size_t before = out->len;
+        uint64_t t0 = cmdstat_run_begin(w->cmdstats, sid);
         run_exec(w->shard, exec, c->db, c->proto, argc, argv, out, w->now_ms, NULL);
+        cmdstat_run_end(w->cmdstats, sid, t0);
+        cmdstat_call(w->cmdstats, sid);
+        if (out->len > before && cmdstat_is_error(out->ptr + before, out->len - before))
+            cmdstat_fail(w->cmdstats, sid);
         txn_ran(w->shard, d, c->db, argc, argv, out->ptr ? out->ptr + before : NULL,
                 out->len - before);
         return;
@@ -632,6 +670,8 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
     }
     r->conn = c;
     r->slot = sl;
+    sl->stat = sid; /* slot_complete counts a failure */
+    cmdstat_call(w->cmdstats, sid);
     r->cmd = d;
     r->exec = exec;
     r->db = c->db;
@@ -664,6 +704,31 @@ static bool same_cmd_name(const struct cmd_def *d, const char *p, size_t n)
     return name[n] == '\0';
 }
 
+/* Commandstats for a command just dispatched on c, whose reply begins after
+ * byte tail_len of slot tail (NULL: at the FIFO's head): an error already
+ * there counts as failed now; a reply still to come is tagged, and
+ * slot_complete counts it. t0: the run's start if timed until its reply. */
+static void reply_note_stat(struct conn *c, struct slot *tail, size_t tail_len, uint16_t sid,
+                            uint64_t t0)
+{
+    if (sid == CMDSTAT_NONE || (c->flags & CONN_CLOSING))
+        return; /* (a closed connection's slots are gone) */
+    struct slot *s = tail ? tail : c->head;
+    size_t off = tail ? tail_len : 0;
+    if (s && s == tail && s->out.len == off) {
+        s = s->next; /* nothing went into the old tail: a slot of its own */
+        off = 0;
+    }
+    if (s && !s->done) {
+        s->stat = sid;
+        s->stat_t0 = t0;
+        return;
+    }
+    cmdstat_run_end(c->w->cmdstats, sid, t0);
+    if (s && s->out.len > off && cmdstat_is_error(s->out.ptr + off, s->out.len - off))
+        cmdstat_fail(c->w->cmdstats, sid);
+}
+
 void dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
 {
     dispatch_command_hashed(c, argc, argv, NULL);
@@ -681,6 +746,7 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     c->ncmds++;
     atomic_fetch_add_explicit(&w->stats.cmds, 1, memory_order_relaxed);
 
+    uint16_t sid = cmdstat_id(d, argc, argv);
     if (!d || !cmd_arity_ok(d, argc) ||
         (!c->authenticated && !(d->flags & CMD_NOAUTH) && worker_requirepass())) {
         struct rbuf *out = dispatch_reply_buf(c);
@@ -694,6 +760,7 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
             resp_errorf(out, "ERR wrong number of arguments for '%s' command", d->name);
         else
             resp_error(out, "NOAUTH Authentication required.");
+        cmdstat_reject(w->cmdstats, sid);
         if (c->txc)
             cmd_txn_flag_error(c); /* inside MULTI: EXEC aborts */
         return;
@@ -707,12 +774,19 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     if (c->txc && cmd_txn_intercept(c, d, argc, argv))
         return;
 
+    /* Where this command's reply will begin, for its commandstats. */
+    struct slot *tail = c->tail;
+    size_t tail_len = tail ? tail->out.len : 0;
+    uint64_t t0 = 0;
     if (d->flags & CMD_CONN) {
         struct rbuf *out = dispatch_reply_buf(c);
         if (!out) {
             conn_close(c);
             return;
         }
+        /* A subcommand with the wrong count: refused, as Redis's arity
+         * check would, though the container writes the error itself. */
+        bool refused = cmdstat_sub_arity_rejects(sid, argc);
         struct cmd_ctx ctx = {
             .shard = w->shard,
             .db = shard_db(w->shard, c->db),
@@ -725,21 +799,30 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
             .priv = NULL,
             .conn = c,
         };
+        uint64_t run = cmdstat_run_begin(w->cmdstats, sid);
         d->exec(&ctx);
-        return;
-    }
-    if (d->flags & (CMD_MULTIKEY | CMD_ALLSHARDS)) {
+        cmdstat_run_end(w->cmdstats, sid, run);
+        if (refused) {
+            cmdstat_reject(w->cmdstats, sid);
+            return;
+        }
+    } else if (d->flags & (CMD_MULTIKEY | CMD_ALLSHARDS)) {
+        /* Timed from here to the merged reply (cmdstats.h). */
+        t0 = cmdstat_run_begin(w->cmdstats, sid);
         cmd_multi_dispatch(c, d, argc, argv);
+    } else {
+        unsigned shard = w->id;
+        if (d->first_key > 0 && (size_t)d->first_key < argc) {
+            const struct resp_arg *k = &argv[d->first_key];
+            shard = key1_hash && d->first_key == 1
+                        ? shard_group_route_hash(server.group, *key1_hash)
+                        : shard_group_route(server.group, k->ptr, k->len);
+        }
+        dispatch_route(c, d, shard, d->exec, argc, argv, sid); /* counts it */
         return;
     }
-    unsigned shard = w->id;
-    if (d->first_key > 0 && (size_t)d->first_key < argc) {
-        const struct resp_arg *k = &argv[d->first_key];
-        shard = key1_hash && d->first_key == 1
-                    ? shard_group_route_hash(server.group, *key1_hash)
-                    : shard_group_route(server.group, k->ptr, k->len);
-    }
-    dispatch_route(c, d, shard, d->exec, argc, argv);
+    cmdstat_call(w->cmdstats, sid);
+    reply_note_stat(c, tail, tail_len, sid, t0);
 }
 
 /* ---- Fan-out ------------------------------------------------------------ */

@@ -38,6 +38,10 @@ struct slot {
     struct slot *next;   /* newer slot */
     struct rbuf out;     /* reply bytes */
     bool done;           /* out is complete: may be written once older slots are */
+    uint16_t stat;       /* INFO commandstats entry of the command whose reply
+                            begins here, counted when it completes
+                            (cmdstats.h), or CMDSTAT_NONE */
+    uint64_t stat_t0;    /* its start, if this run is timed here, else 0 */
     struct fan *fan;     /* fan-out state while parts are out, else NULL */
 };
 
@@ -229,8 +233,10 @@ int dispatch_broadcast(struct cmd_ctx *c,
 /* Send the command to shard `shard` (run it inline if that is this
  * worker's shard): exec runs there with the full argv. The reply fills a
  * slot in order. Used for single-key commands and for multi-key commands
- * whose keys all live on one shard. */
+ * whose keys all live on one shard. sid: the INFO commandstats entry this
+ * run counts under (call, failure, time), or CMDSTAT_NONE if the caller
+ * counts it. */
 void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd_exec_fn exec,
-                    size_t argc, const struct resp_arg *argv);
+                    size_t argc, const struct resp_arg *argv, uint16_t sid);
 
 #endif

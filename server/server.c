@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "server/cmdstats.h"
 #include "server/log.h"
 #include "server/persist.h"
 #include "server/worker.h"
@@ -147,6 +148,7 @@ static void free_workers(void)
         if (!server.workers[i])
             continue;
         free(server.workers[i]->out);
+        free(server.workers[i]->cmdstats);
         free(server.workers[i]);
     }
     free(server.workers);
@@ -217,9 +219,11 @@ int server_start(void)
     for (unsigned i = 0; i < nw; i++) {
         struct worker *w = calloc(1, sizeof *w);
         struct batch **out = calloc(nw, sizeof *out);
-        if (!w || !out) {
+        struct cmdstat *cs = cmdstat_array_new();
+        if (!w || !out || !cs) {
             free(w);
             free(out);
+            free(cs);
             free_workers();
             shard_group_destroy(server.group);
             server.group = NULL;
@@ -230,6 +234,7 @@ int server_start(void)
         w->id = i;
         w->shard = s;
         w->out = out;
+        w->cmdstats = cs;
         s->user = w;
         server.workers[i] = w;
     }

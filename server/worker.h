@@ -18,6 +18,7 @@
 
 struct conn;
 struct batch;
+struct cmdstat;
 
 /* Counters a worker keeps. Written by the owner thread with relaxed atomic
  * stores, so INFO may read a snapshot from any thread (worker_stats_read). */
@@ -66,6 +67,8 @@ struct worker {
     struct batch **out;           /* out[i]: requests for shard i this turn */
     struct worker_settings set;   /* cached options */
     struct worker_stats stats;    /* counters */
+    struct cmdstat *cmdstats;     /* INFO commandstats, one entry per command
+                                     and subcommand (cmdstats.h); owned */
     bool stopping;                /* shutdown: accept and parse nothing */
     _Atomic bool busy;            /* while stopping: some client still has
                                      replies to write or requests in flight
