@@ -100,12 +100,13 @@ enum {
     SEC_KEYSPACE = 1u << 7,
     SEC_SHARDS = 1u << 8,
     SEC_COMMANDSTATS = 1u << 9,
+    SEC_ERRORSTATS = 1u << 10,
 };
 /* Redis's default set: "shards" is ours, one line per shard, so it is asked
  * for by name or by "all" and default INFO stays what Redis clients parse;
  * commandstats is left out of the default by Redis too. */
 #define SEC_DEFAULT (SEC_SERVER | SEC_CLIENTS | SEC_MEMORY | SEC_PERSISTENCE | SEC_STATS | \
-                     SEC_REPLICATION | SEC_CPU | SEC_KEYSPACE)
+                     SEC_REPLICATION | SEC_CPU | SEC_ERRORSTATS | SEC_KEYSPACE)
 #define SEC_ALL (SEC_DEFAULT | SEC_SHARDS | SEC_COMMANDSTATS)
 /* Sections that need every shard's maps. */
 #define SEC_NEED_SHARDS (SEC_STATS | SEC_KEYSPACE | SEC_SHARDS)
@@ -117,7 +118,7 @@ static const struct {
     {"server", SEC_SERVER},       {"clients", SEC_CLIENTS}, {"memory", SEC_MEMORY},
     {"persistence", SEC_PERSISTENCE}, {"stats", SEC_STATS}, {"replication", SEC_REPLICATION},
     {"cpu", SEC_CPU},             {"keyspace", SEC_KEYSPACE}, {"shards", SEC_SHARDS},
-    {"commandstats", SEC_COMMANDSTATS},
+    {"commandstats", SEC_COMMANDSTATS}, {"errorstats", SEC_ERRORSTATS},
 };
 
 /* Expired-key count of each shard at the last CONFIG RESETSTAT; slot i is
@@ -371,6 +372,7 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         add_line(&b, "expired_keys:%" PRIu64, expired);
         add_line(&b, "shard_ops:%" PRIu64, ops);
         add_line(&b, "protocol_error_disconnections:%" PRIu64, tot.proto_errors);
+        add_line(&b, "total_error_replies:%" PRIu64, errstat_total());
         add_line(&b, "client_query_buffer_limit_disconnections:%" PRIu64, tot.qbuf_limit_kills);
         add_line(&b, "client_output_buffer_limit_disconnections:%" PRIu64, tot.obuf_limit_kills);
         add_line(&b, "timeout_disconnections:%" PRIu64, tot.timeouts);
@@ -390,6 +392,10 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
     if (secs & SEC_COMMANDSTATS) {
         section_header(&b, "Commandstats");
         cmdstat_info(&b);
+    }
+    if (secs & SEC_ERRORSTATS) {
+        section_header(&b, "Errorstats");
+        errstat_info(&b);
     }
     if (secs & SEC_KEYSPACE) {
         section_header(&b, "Keyspace");

@@ -308,6 +308,7 @@ bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
          * queue: its cut would have to fall inside this EXEC. */
         resp_error(out, "ERR Command not allowed inside a transaction");
         cmdstat_reject(c->w->cmdstats, cmdstat_id(d, argc, argv));
+        errstat_code(c->w->errstats, "ERR");
         tc->errored = true;
         return true;
     }
@@ -315,6 +316,7 @@ bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
         uint16_t sid = cmdstat_id(d, argc, argv);
         if (cmdstat_sub_arity_rejects(sid, argc))
             cmdstat_reject(c->w->cmdstats, sid); /* (an unknown one has no entry) */
+        errstat_code(c->w->errstats, "ERR");
         tc->errored = true;
         return true;
     }
@@ -413,9 +415,8 @@ static void job_advance(struct exec_job *j)
     struct worker *w = j->c->w;
     uint16_t sid = cmdstat_id(m->d, m->argc, m->argv);
     cmdstat_call(w->cmdstats, sid);
-    if (j->body.len > j->reply_at &&
-        cmdstat_is_error(j->body.ptr + j->reply_at, j->body.len - j->reply_at))
-        cmdstat_fail(w->cmdstats, sid);
+    if (j->body.len > j->reply_at)
+        cmdstat_reply(w, sid, j->body.ptr + j->reply_at, j->body.len - j->reply_at);
     j->idx++;
 }
 

@@ -62,8 +62,55 @@ bool cmdstat_sub_arity_rejects(uint16_t id, size_t argc)
     return arity > 0 ? argc != (size_t)arity : argc < (size_t)-arity;
 }
 
+void errstat_reply(struct errstats *e, const char *p, size_t n)
+{
+    char code[ERRSTAT_CODE_MAX];
+    size_t len = 0;
+    for (size_t i = 1; i < n && len < sizeof code - 1; i++) {
+        if (p[i] == ' ' || p[i] == '\r' || p[i] == '\n')
+            break;
+        code[len++] = p[i];
+    }
+    code[len] = '\0';
+    errstat_code(e, code);
+}
+
+void errstat_code(struct errstats *e, const char *code)
+{
+    if (!e)
+        return;
+    cmdstat_bump_(&e->total, 1);
+    unsigned n = atomic_load_explicit(&e->n, memory_order_relaxed);
+    for (unsigned i = 0; i < n; i++) {
+        if (strcmp(e->v[i].code, code) == 0) {
+            cmdstat_bump_(&e->v[i].count, 1);
+            return;
+        }
+    }
+    if (n == ERRSTAT_MAX)
+        return;
+    snprintf(e->v[n].code, sizeof e->v[n].code, "%s", code);
+    atomic_store_explicit(&e->v[n].count, 1, memory_order_relaxed);
+    atomic_store_explicit(&e->n, n + 1, memory_order_release);
+}
+
+void cmdstat_reply(struct worker *w, uint16_t id, const char *p, size_t n)
+{
+    if (!cmdstat_is_error(p, n))
+        return;
+    cmdstat_fail(w->cmdstats, id);
+    errstat_reply(w->errstats, p, n);
+}
+
 void cmdstat_reset(struct worker *w)
 {
+    if (w->errstats) {
+        struct errstats *e = w->errstats;
+        atomic_store_explicit(&e->total, 0, memory_order_relaxed);
+        unsigned n = atomic_load_explicit(&e->n, memory_order_relaxed);
+        for (unsigned i = 0; i < n; i++)
+            atomic_store_explicit(&e->v[i].count, 0, memory_order_relaxed);
+    }
     if (!w->cmdstats)
         return;
     size_t n = cmdstat_count();
@@ -106,6 +153,56 @@ void cmdstat_info(struct rbuf *out)
                            ",failed_calls=%" PRIu64 "\r\n",
                            name, calls, (uint64_t)(per_call * (double)calls + 0.5), per_call,
                            rejected, failed);
+        if (len > 0)
+            rbuf_append(out, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+    }
+}
+
+uint64_t errstat_total(void)
+{
+    uint64_t total = 0;
+    for (unsigned i = 0; i < server.nworkers; i++)
+        if (server.workers[i]->errstats)
+            total += atomic_load_explicit(&server.workers[i]->errstats->total,
+                                          memory_order_relaxed);
+    return total;
+}
+
+void errstat_info(struct rbuf *out)
+{
+    /* Merge by code: each worker registered its codes in its own order. */
+    static const size_t cap = ERRSTAT_MAX;
+    struct {
+        const char *code;
+        uint64_t count;
+    } m[ERRSTAT_MAX];
+    size_t nm = 0;
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        const struct errstats *e = server.workers[i]->errstats;
+        if (!e)
+            continue;
+        unsigned n = atomic_load_explicit(&e->n, memory_order_acquire);
+        for (unsigned j = 0; j < n; j++) {
+            uint64_t c = atomic_load_explicit(&e->v[j].count, memory_order_relaxed);
+            size_t k = 0;
+            while (k < nm && strcmp(m[k].code, e->v[j].code) != 0)
+                k++;
+            if (k == nm) {
+                if (nm == cap)
+                    continue;
+                m[nm].code = e->v[j].code;
+                m[nm].count = 0;
+                nm++;
+            }
+            m[k].count += c;
+        }
+    }
+    for (size_t k = 0; k < nm; k++) {
+        if (m[k].count == 0)
+            continue;
+        char line[ERRSTAT_CODE_MAX + 48];
+        int len = snprintf(line, sizeof line, "errorstat_%s:count=%" PRIu64 "\r\n", m[k].code,
+                           m[k].count);
         if (len > 0)
             rbuf_append(out, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
     }

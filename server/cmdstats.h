@@ -1,5 +1,5 @@
-/* cmdstats.h — per-command counters for INFO commandstats, as Redis 7 keeps
- * them: calls, rejected calls (refused before running: arity, NOAUTH, not
+/* cmdstats.h — per-command counters for INFO commandstats, and error
+ * replies by code for INFO errorstats, as Redis 7 keeps them. Commands: calls, rejected calls (refused before running: arity, NOAUTH, not
  * allowed in MULTI), failed calls (ran and replied with an error) and the
  * time spent running. Each worker counts what its thread sees in its own
  * array (one writer per counter, relaxed atomics so INFO may read from any
@@ -128,8 +128,37 @@ static inline bool cmdstat_is_error(const char *p, size_t n)
  * it? For subcommands, whose arity the containers check as they run. */
 bool cmdstat_sub_arity_rejects(uint16_t id, size_t argc);
 
+/* Error replies by code (the first word: "ERR", "WRONGTYPE", ...), one
+ * table per worker. Codes are added, never removed or rewritten, so INFO
+ * can read a published entry from any thread; past ERRSTAT_MAX codes new
+ * ones are counted in the total only (Redis's limit too). */
+#define ERRSTAT_MAX 128
+#define ERRSTAT_CODE_MAX 32
+struct errstats {
+    _Atomic unsigned n;        /* entries published (release) */
+    _Atomic uint64_t total;    /* every error reply (total_error_replies) */
+    struct {
+        char code[ERRSTAT_CODE_MAX];
+        _Atomic uint64_t count;
+    } v[ERRSTAT_MAX];
+};
+
+/* Count one error reply whose bytes begin at p (n bytes, "-CODE ..."), or
+ * whose code is code (a C string); the worker's thread only. */
+void errstat_reply(struct errstats *e, const char *p, size_t n);
+void errstat_code(struct errstats *e, const char *code);
+
+/* A command's whole reply p[0..n) is known, on worker w: if it is an
+ * error, count a failure of entry id (CMDSTAT_NONE: none) and its code. */
+void cmdstat_reply(struct worker *w, uint16_t id, const char *p, size_t n);
+
 /* Zero w's counters; w's thread only (CONFIG RESETSTAT). */
 void cmdstat_reset(struct worker *w);
+
+/* Append the lines of INFO's Errorstats section, summed over the workers,
+ * and the sum of every worker's error replies. Any thread. */
+void errstat_info(struct rbuf *out);
+uint64_t errstat_total(void);
 
 /* Append the lines of INFO's Commandstats section, every worker's counters
  * summed (Redis's format; commands never called are left out). Any

@@ -14,6 +14,7 @@
 #include "common/hash.h"
 #include "server/cmd.h"
 #include "server/cmd_txn.h"
+#include "server/cmdstats.h"
 #include "server/dispatch.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -290,6 +291,7 @@ static void protocol_error(struct conn *c, const char *msg)
     struct rbuf *out = dispatch_reply_buf(c);
     if (out)
         resp_errorf(out, "ERR %s", msg);
+    errstat_code(c->w->errstats, "ERR");
     log_verbose("Protocol error (%s) from client: id=%llu addr=%s", msg,
                 (unsigned long long)c->id, c->addr);
     atomic_fetch_add_explicit(&c->w->stats.proto_errors, 1, memory_order_relaxed);

@@ -218,8 +218,7 @@ static void slot_complete(struct conn *c, struct slot *s)
     c->nwaiting--;
     if (s->stat != CMDSTAT_NONE) {
         cmdstat_run_end(c->w->cmdstats, s->stat, s->stat_t0);
-        if (cmdstat_is_error(s->out.ptr, s->out.len))
-            cmdstat_fail(c->w->cmdstats, s->stat);
+        cmdstat_reply(c->w, s->stat, s->out.ptr, s->out.len);
         s->stat = CMDSTAT_NONE;
     }
 }
@@ -542,9 +541,12 @@ static void single_done(struct worker *w, struct req *r, const char *p, size_t n
     struct slot *sl = r->slot;
     if (sl->stat != CMDSTAT_NONE) {
         /* Counted on the whole reply: what was sent directly is not in
-         * the slot. */
-        if (oom || cmdstat_is_error(p, n))
-            cmdstat_fail(c->w->cmdstats, sl->stat);
+         * the slot. (Out of memory: slot_complete's ERR reply.) */
+        static const char oom_err[] = "-ERR";
+        if (oom)
+            cmdstat_reply(c->w, sl->stat, oom_err, sizeof oom_err - 1);
+        else
+            cmdstat_reply(c->w, sl->stat, p, n);
         cmdstat_run_end(c->w->cmdstats, sl->stat, sl->stat_t0);
         sl->stat = CMDSTAT_NONE;
     }
@@ -649,9 +651,10 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
         uint64_t t0 = cmdstat_run_begin(w->cmdstats, sid);
         run_exec(w->shard, exec, c->db, c->proto, argc, argv, out, w->now_ms, NULL);
         cmdstat_run_end(w->cmdstats, sid, t0);
-        cmdstat_call(w->cmdstats, sid);
-        if (out->len > before && cmdstat_is_error(out->ptr + before, out->len - before))
-            cmdstat_fail(w->cmdstats, sid);
+        if (sid != CMDSTAT_NONE) {
+            cmdstat_call(w->cmdstats, sid);
+            cmdstat_reply(w, sid, out->ptr + before, out->len - before);
+        }
         txn_ran(w->shard, d, c->db, argc, argv, out->ptr ? out->ptr + before : NULL,
                 out->len - before);
         return;
@@ -711,7 +714,7 @@ static bool same_cmd_name(const struct cmd_def *d, const char *p, size_t n)
 static void reply_note_stat(struct conn *c, struct slot *tail, size_t tail_len, uint16_t sid,
                             uint64_t t0)
 {
-    if (sid == CMDSTAT_NONE || (c->flags & CONN_CLOSING))
+    if (c->flags & CONN_CLOSING)
         return; /* (a closed connection's slots are gone) */
     struct slot *s = tail ? tail : c->head;
     size_t off = tail ? tail_len : 0;
@@ -725,8 +728,8 @@ static void reply_note_stat(struct conn *c, struct slot *tail, size_t tail_len, 
         return;
     }
     cmdstat_run_end(c->w->cmdstats, sid, t0);
-    if (s && s->out.len > off && cmdstat_is_error(s->out.ptr + off, s->out.len - off))
-        cmdstat_fail(c->w->cmdstats, sid);
+    if (s && s->out.len > off)
+        cmdstat_reply(c->w, sid, s->out.ptr + off, s->out.len - off);
 }
 
 void dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
@@ -754,6 +757,7 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
             conn_close(c);
             return;
         }
+        size_t before = out->len;
         if (!d)
             dispatch_reply_unknown(out, argc, argv);
         else if (!cmd_arity_ok(d, argc))
@@ -761,6 +765,8 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
         else
             resp_error(out, "NOAUTH Authentication required.");
         cmdstat_reject(w->cmdstats, sid);
+        if (out->len > before)
+            errstat_reply(w->errstats, out->ptr + before, out->len - before);
         if (c->txc)
             cmd_txn_flag_error(c); /* inside MULTI: EXEC aborts */
         return;
@@ -804,6 +810,7 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
         cmdstat_run_end(w->cmdstats, sid, run);
         if (refused) {
             cmdstat_reject(w->cmdstats, sid);
+            errstat_code(w->errstats, "ERR"); /* wrong number of arguments */
             return;
         }
     } else if (d->flags & (CMD_MULTIKEY | CMD_ALLSHARDS)) {

@@ -149,6 +149,7 @@ static void free_workers(void)
             continue;
         free(server.workers[i]->out);
         free(server.workers[i]->cmdstats);
+        free(server.workers[i]->errstats);
         free(server.workers[i]);
     }
     free(server.workers);
@@ -220,10 +221,12 @@ int server_start(void)
         struct worker *w = calloc(1, sizeof *w);
         struct batch **out = calloc(nw, sizeof *out);
         struct cmdstat *cs = cmdstat_array_new();
-        if (!w || !out || !cs) {
+        struct errstats *es = calloc(1, sizeof *es);
+        if (!w || !out || !cs || !es) {
             free(w);
             free(out);
             free(cs);
+            free(es);
             free_workers();
             shard_group_destroy(server.group);
             server.group = NULL;
@@ -235,6 +238,7 @@ int server_start(void)
         w->shard = s;
         w->out = out;
         w->cmdstats = cs;
+        w->errstats = es;
         s->user = w;
         server.workers[i] = w;
     }

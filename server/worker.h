@@ -19,6 +19,7 @@
 struct conn;
 struct batch;
 struct cmdstat;
+struct errstats;
 
 /* Counters a worker keeps. Written by the owner thread with relaxed atomic
  * stores, so INFO may read a snapshot from any thread (worker_stats_read). */
@@ -69,6 +70,7 @@ struct worker {
     struct worker_stats stats;    /* counters */
     struct cmdstat *cmdstats;     /* INFO commandstats, one entry per command
                                      and subcommand (cmdstats.h); owned */
+    struct errstats *errstats;    /* INFO errorstats (cmdstats.h); owned */
     bool stopping;                /* shutdown: accept and parse nothing */
     _Atomic bool busy;            /* while stopping: some client still has
                                      replies to write or requests in flight

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""INFO commandstats against redis-server 7.0: the same command sequence runs
-on both servers after CONFIG RESETSTAT, and every command's calls,
-rejected_calls and failed_calls must be equal (usec differs by nature; its
-format is checked). Then what a differential test cannot show: counts
+"""INFO commandstats and errorstats against redis-server 7.0: the same
+command sequence runs on both servers after CONFIG RESETSTAT, and every
+command's calls, rejected_calls and failed_calls, every error code's count
+and total_error_replies must be equal (usec differs by nature; its format
+is checked). Then what a differential test cannot show: counts
 summed over workers when the connections live on different ones, RESETSTAT
 clearing them, and timed commands getting a time. Run directly or through
 ctest."""
@@ -61,21 +62,42 @@ def commandstats(c):
     return out
 
 
+def info_lines(c, section):
+    text = c.call("INFO", section)
+    text = text.decode() if isinstance(text, bytes) else text
+    return [x for x in text.split("\r\n") if x and not x.startswith("#")]
+
+
 def run(port):
+    """(commandstats, errorstats as {code: count}, total_error_replies)."""
     with skvtest.Client(port) as c:
         c.call("CONFIG", "RESETSTAT")
         for cmd in SEQUENCE:
             c.call(*cmd)
-        return {k: v[:3] for k, v in commandstats(c).items() if k not in NOT_COMPARED}
+        # A protocol error on a connection of its own (it is closed).
+        with skvtest.Client(port) as bad:
+            bad.send_raw(b"*1\r\n$x\r\n")
+            bad.read_reply()
+        cmds = {k: v[:3] for k, v in commandstats(c).items() if k not in NOT_COMPARED}
+        errs = {}
+        for x in info_lines(c, "errorstats"):
+            m = re.match(r"^errorstat_([^:]+):count=(\d+)$", x)
+            assert m, "malformed line %r" % x
+            errs[m.group(1)] = int(m.group(2))
+        total = [x for x in info_lines(c, "stats") if x.startswith("total_error_replies:")]
+        return cmds, errs, int(total[0].split(":")[1])
 
 
 class Commandstats(unittest.TestCase):
     @unittest.skipUnless(skvtest.have_redis_server(), "redis-server not installed")
     def test_counts_match_redis(self):
         with RedisServer() as r:
-            want = run(r.port)
+            want, want_errs, want_total = run(r.port)
         with ShardkvServer(["--threads", "4"]) as s:
-            got = run(s.port)
+            got, got_errs, got_total = run(s.port)
+        self.assertEqual(got_errs, want_errs)
+        self.assertEqual(got_total, want_total)
+        self.assertGreater(want_errs.get("EXECABORT", 0), 0)
         # The sequence really exercises all three counters.
         self.assertEqual(want["get"], (1, 2, 0))
         self.assertEqual(want["incr"][2], 2)
