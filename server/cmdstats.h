@@ -1,7 +1,8 @@
 /* cmdstats.h — per-command counters for INFO commandstats, and error
- * replies by code for INFO errorstats, as Redis 7 keeps them. Commands: calls, rejected calls (refused before running: arity, NOAUTH, not
- * allowed in MULTI), failed calls (ran and replied with an error) and the
- * time spent running. Each worker counts what its thread sees in its own
+ * replies by code for INFO errorstats, as Redis 7 keeps them. Per command:
+ * calls, rejected calls (refused before running: arity, NOAUTH, not allowed
+ * in MULTI), failed calls (ran and replied with an error) and the time
+ * spent running. Each worker counts what its thread sees in its own
  * array (one writer per counter, relaxed atomics so INFO may read from any
  * thread); INFO sums the workers. Subcommands of CLIENT, COMMAND and CONFIG
  * have their own entries ("client|setname"), as in Redis.
@@ -96,6 +97,7 @@ static inline void cmdstat_fail(struct cmdstat *a, uint16_t id)
         cmdstat_bump_(&a[id].failed, 1);
 }
 
+/* The clock the samples read (clock_mono_ns), out of line. */
 uint64_t cmdstat_now_(void);
 
 /* A run of entry id starts: its clock reading if this run is one to time
