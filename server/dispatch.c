@@ -299,9 +299,12 @@ static uint16_t single_stat(const struct cmd_def *d)
     return cmdstat_id(d, 0, NULL);
 }
 
-/* Run one request's exec on shard s (the calling thread owns it). */
-static void run_exec(struct shard *s, cmd_exec_fn exec, unsigned db, int proto, size_t argc,
-                     const struct resp_arg *argv, struct rbuf *out, int64_t now_ms, void *priv)
+/* Run one request's exec on shard s (the calling thread owns it): command
+ * d's, or a part's (d NULL). A single-key command's run is timed here for
+ * INFO commandstats (single_stat). */
+static inline void run_exec(struct shard *s, const struct cmd_def *d, cmd_exec_fn exec,
+                            unsigned db, int proto, size_t argc, const struct resp_arg *argv,
+                            struct rbuf *out, int64_t now_ms, void *priv)
 {
     struct cmd_ctx ctx = {
         .shard = s,
@@ -315,9 +318,12 @@ static void run_exec(struct shard *s, cmd_exec_fn exec, unsigned db, int proto, 
         .priv = priv,
         .conn = NULL,
     };
-    exec(&ctx);
-    s->ctr.ops++;
     struct worker *w = s->user;
+    uint16_t sid = single_stat(d);
+    uint64_t t0 = cmdstat_run_begin(w->cmdstats, sid);
+    exec(&ctx);
+    cmdstat_run_end(w->cmdstats, sid, t0);
+    s->ctr.ops++;
     atomic_fetch_add_explicit(&w->stats.ops_executed, 1, memory_order_relaxed);
 }
 
@@ -435,10 +441,7 @@ static void batch_run_single(struct shard *s, struct batch *b, struct bent *e, i
 {
     struct req *r = e->r;
     size_t start = b->out.len;
-    uint16_t sid = single_stat(r->cmd);
-    uint64_t t0 = cmdstat_run_begin(((struct worker *)s->user)->cmdstats, sid);
-    run_exec(s, r->exec, r->db, r->proto, r->argc, r->argv, &b->out, now_ms, r);
-    cmdstat_run_end(((struct worker *)s->user)->cmdstats, sid, t0);
+    run_exec(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &b->out, now_ms, r);
     if (b->out.oom) {
         /* Drop the partial reply; the next request starts clean. */
         b->out.len = start;
@@ -484,7 +487,7 @@ static void on_batch_exec(void *owner, struct mbox_msg *m)
             continue;
         }
         if (r->fan) {
-            run_exec(s, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, now_ms, r);
+            run_exec(s, NULL, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, now_ms, r);
             e->end = b->out.len;
             continue;
         }
@@ -498,10 +501,7 @@ static void on_batch_exec(void *owner, struct mbox_msg *m)
 
 void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
 {
-    uint16_t sid = single_stat(r->cmd);
-    uint64_t t0 = cmdstat_run_begin(((struct worker *)s->user)->cmdstats, sid);
-    run_exec(s, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, clock_wall_ms(), r);
-    cmdstat_run_end(((struct worker *)s->user)->cmdstats, sid, t0);
+    run_exec(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, clock_wall_ms(), r);
     txn_ran(s, r->cmd, r->db, r->argc, r->argv, r->out.ptr, r->out.len);
     struct batch *b = ctx;
     if (b) {
@@ -648,9 +648,7 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
             return;
         }
         size_t before = out->len;
-        uint64_t t0 = cmdstat_run_begin(w->cmdstats, sid);
-        run_exec(w->shard, exec, c->db, c->proto, argc, argv, out, w->now_ms, NULL);
-        cmdstat_run_end(w->cmdstats, sid, t0);
+        run_exec(w->shard, d, exec, c->db, c->proto, argc, argv, out, w->now_ms, NULL);
         if (sid != CMDSTAT_NONE) {
             cmdstat_call(w->cmdstats, sid);
             cmdstat_reply(w, sid, out->ptr + before, out->len - before);
@@ -1007,8 +1005,8 @@ static void fan_run(struct fan *f)
         for (size_t i = 0; i < f->nparts; i++) {
             struct req *r = f->parts[i];
             if (r->shard == w->id) {
-                run_exec(w->shard, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, w->now_ms,
-                         r);
+                run_exec(w->shard, NULL, r->exec, r->db, r->proto, r->argc, r->argv, &r->out,
+                         w->now_ms, r);
             } else if (batch_add(w, r->shard, r) != 0) {
                 /* No memory for a batch: the part comes back at once,
                  * marked failed, and the step reports the error. */
