@@ -532,37 +532,25 @@ void dispatch_slot_complete(struct conn *c, struct slot *sl)
 static void fan_part_done(struct fan *f);
 
 /* Origin side: single request r is back with its reply in p[0..n) (or,
- * oom, without one): put the reply in its slot and complete it. The bytes
- * its owner already sent directly are dropped; the connection may write
- * (or close) again. */
+ * oom, without one): put the reply in its slot and complete it. The whole
+ * reply goes in, so that slot_complete judges it (INFO commandstats); the
+ * bytes its owner already sent directly are dropped after that, and the
+ * connection may write (or close) again. */
 static void single_done(struct worker *w, struct req *r, const char *p, size_t n, bool oom)
 {
     struct conn *c = r->conn;
     struct slot *sl = r->slot;
-    if (sl->stat != CMDSTAT_NONE) {
-        /* Counted on the whole reply: what was sent directly is not in
-         * the slot. (Out of memory: slot_complete's ERR reply.) */
-        static const char oom_err[] = "-ERR";
-        if (oom)
-            cmdstat_reply(c->w, sl->stat, oom_err, sizeof oom_err - 1);
-        else
-            cmdstat_reply(c->w, sl->stat, p, n);
-        cmdstat_run_end(c->w->cmdstats, sl->stat, sl->stat_t0);
-        sl->stat = CMDSTAT_NONE;
-    }
-    if (r->direct_fd >= 0) {
-        if (r->direct_sent > 0) { /* (p may be NULL when nothing was sent) */
-            c->net_out += r->direct_sent;
-            p += r->direct_sent;
-            n -= r->direct_sent;
-        }
-        conn_direct_done(c);
-    }
+    bool whole = !oom && (n == 0 || rbuf_append(&sl->out, p, n) == 0);
     if (oom)
         sl->out.oom = true; /* slot_complete sends an error instead */
-    else if (n > 0)
-        rbuf_append(&sl->out, p, n);
     slot_complete(c, sl);
+    if (r->direct_fd >= 0) {
+        /* (The owner sends only whole replies, never an oom one.) */
+        c->net_out += r->direct_sent;
+        if (r->direct_sent > 0 && whole)
+            rbuf_consume(&sl->out, r->direct_sent);
+        conn_direct_done(c);
+    }
     req_free(w, r);
     conn_inflight_done(c);
 }
