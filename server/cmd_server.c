@@ -45,6 +45,17 @@ static const struct {
     {"config|resetstat", 2}, {"config|set", -4},
 };
 
+const char *cmd_server_container(const char *name)
+{
+    static const struct {
+        const char *name, *upper;
+    } containers[] = {{"client", "CLIENT"}, {"command", "COMMAND"}, {"config", "CONFIG"}};
+    for (size_t i = 0; i < sizeof containers / sizeof containers[0]; i++)
+        if (strcmp(containers[i].name, name) == 0)
+            return containers[i].upper;
+    return NULL;
+}
+
 size_t cmd_server_sub_count(void)
 {
     return sizeof subcommands / sizeof subcommands[0];

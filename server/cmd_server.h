@@ -37,6 +37,11 @@ void cmd_info_resetstat(struct cmd_ctx *c);
  * exactly n arguments, -n for at least n, 0 for a subcommand we lack. */
 int cmd_server_sub_arity_of(const char *full);
 
+/* If name ("client") is one of the containers whose subcommands we serve
+ * (CLIENT, COMMAND, CONFIG), its name as its errors spell it ("CLIENT");
+ * else NULL. */
+const char *cmd_server_container(const char *name);
+
 /* The subcommands of CLIENT, COMMAND and CONFIG we serve: how many, and
  * the full name of the i-th ("client|setname"; static storage). */
 size_t cmd_server_sub_count(void);

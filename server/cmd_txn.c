@@ -248,27 +248,15 @@ void cmd_txn_flag_error(struct conn *c)
         c->txc->errored = true;
 }
 
-/* The containers that may be queued, and their names in errors. Redis
- * checks their subcommand and its arity when it queues one (an error then
- * aborts EXEC), so we do too, against the exec functions' own table. */
-static const struct {
-    const char *cmd, *help;
-} queued_containers[] = {
-    {"client", "CLIENT"},
-    {"command", "COMMAND"},
-    {"config", "CONFIG"},
-};
-
 /* Reply Redis's queue-time error for a container command whose subcommand
  * is unknown or has the wrong number of arguments, with the same helpers
  * (and so the same texts) as the exec functions; false if it is fine. */
 static bool subcommand_error(const struct cmd_def *d, size_t argc, const struct resp_arg *argv,
                              struct rbuf *out)
 {
-    const char *help = NULL;
-    for (size_t i = 0; i < sizeof queued_containers / sizeof queued_containers[0]; i++)
-        if (strcmp(queued_containers[i].cmd, d->name) == 0)
-            help = queued_containers[i].help;
+    /* Redis checks a container's subcommand and its arity when it queues
+     * one (an error then aborts EXEC), so we do too. */
+    const char *help = cmd_server_container(d->name);
     if (!help || argc < 2)
         return false;
     struct cmd_ctx ctx = {.argc = argc, .argv = argv, .out = out};

@@ -39,8 +39,7 @@ struct cmdstat *cmdstat_array_new(void)
         size_t n;
         const struct cmd_def *t = cmd_table(&n);
         for (size_t i = 0; i < n && i < CMDSTAT_NONE; i++)
-            container[i] = strcmp(t[i].name, "client") == 0 || strcmp(t[i].name, "config") == 0 ||
-                           strcmp(t[i].name, "command") == 0;
+            container[i] = cmd_server_container(t[i].name) != NULL;
         cmdstat_container_ = container;
         cmdstat_table_ = t;
     }
