@@ -72,10 +72,16 @@ const struct cmd_def *cmd_lookup(const char *name, size_t len);
 /* The whole table, for COMMAND COUNT/LIST/INFO/DOCS. *n gets its length. */
 const struct cmd_def *cmd_table(size_t *n);
 
+/* Does a Redis arity (n: exactly n arguments, -n: at least n) allow argc? */
+static inline bool cmd_arity_allows(int arity, size_t argc)
+{
+    return arity > 0 ? argc == (size_t)arity : argc >= (size_t)-arity;
+}
+
 /* Arity check per Redis's rule. */
 static inline bool cmd_arity_ok(const struct cmd_def *d, size_t argc)
 {
-    return d->arity > 0 ? argc == (size_t)d->arity : argc >= (size_t)-d->arity;
+    return cmd_arity_allows(d->arity, argc);
 }
 
 /* Helpers for exec functions: parse arguments the way Redis does and reply

@@ -98,7 +98,7 @@ bool cmd_server_sub_arity(struct cmd_ctx *c, const char *full)
 {
     int arity = cmd_server_sub_arity_of(full);
     assert(arity != 0); /* a subcommand missing from the table */
-    bool ok = arity > 0 ? c->argc == (size_t)arity : c->argc >= (size_t)-arity;
+    bool ok = cmd_arity_allows(arity, c->argc);
     if (!ok)
         resp_errorf(c->out, "ERR wrong number of arguments for '%s' command", full);
     return ok;

@@ -58,7 +58,7 @@ bool cmdstat_sub_arity_rejects(uint16_t id, size_t argc)
     if (id == CMDSTAT_NONE || id < ncommands)
         return false;
     int arity = cmd_server_sub_arity_of(cmd_server_sub_name(id - ncommands));
-    return arity > 0 ? argc != (size_t)arity : argc < (size_t)-arity;
+    return !cmd_arity_allows(arity, argc);
 }
 
 void errstat_reply(struct errstats *e, const char *p, size_t n)
