@@ -391,11 +391,28 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
     }
     if (secs & SEC_COMMANDSTATS) {
         section_header(&b, "Commandstats");
-        cmdstat_info(&b);
+        size_t ncs = cmdstat_count();
+        for (size_t id = 0; id < ncs; id++) {
+            struct cmdstat_total t;
+            cmdstat_sum(id, &t);
+            if (t.calls == 0 && t.rejected == 0 && t.failed == 0)
+                continue; /* never called: left out, as in Redis */
+            /* usec: the sampled mean times the calls (cmdstats.h). */
+            double per_call = t.timed ? (double)t.ns / (double)t.timed / 1000.0 : 0.0;
+            add_line(&b,
+                     "cmdstat_%s:calls=%" PRIu64 ",usec=%" PRIu64 ",usec_per_call=%.2f"
+                     ",rejected_calls=%" PRIu64 ",failed_calls=%" PRIu64,
+                     t.name, t.calls, (uint64_t)(per_call * (double)t.calls + 0.5), per_call,
+                     t.rejected, t.failed);
+        }
     }
     if (secs & SEC_ERRORSTATS) {
         section_header(&b, "Errorstats");
-        errstat_info(&b);
+        struct errstat_total et[ERRSTAT_MAX];
+        size_t ne = errstat_sum(et);
+        for (size_t k = 0; k < ne; k++)
+            if (et[k].count > 0)
+                add_line(&b, "errorstat_%s:count=%" PRIu64, et[k].code, et[k].count);
     }
     if (secs & SEC_KEYSPACE) {
         section_header(&b, "Keyspace");

@@ -1,7 +1,6 @@
 /* cmdstats.c — INFO commandstats counters (see cmdstats.h). */
 #include "server/cmdstats.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,36 +123,22 @@ void cmdstat_reset(struct worker *w)
     }
 }
 
-void cmdstat_info(struct rbuf *out)
+void cmdstat_sum(size_t id, struct cmdstat_total *out)
 {
     size_t ncmd;
     const struct cmd_def *t = cmd_table(&ncmd);
-    size_t n = cmdstat_count();
-    for (size_t id = 0; id < n; id++) {
-        uint64_t calls = 0, rejected = 0, failed = 0, timed = 0, ns = 0;
-        for (unsigned i = 0; i < server.nworkers; i++) {
-            const struct cmdstat *s = server.workers[i]->cmdstats;
-            if (!s)
-                continue;
-            calls += atomic_load_explicit(&s[id].calls, memory_order_relaxed);
-            rejected += atomic_load_explicit(&s[id].rejected, memory_order_relaxed);
-            failed += atomic_load_explicit(&s[id].failed, memory_order_relaxed);
-            timed += atomic_load_explicit(&s[id].timed, memory_order_relaxed);
-            ns += atomic_load_explicit(&s[id].ns, memory_order_relaxed);
-        }
-        if (calls == 0 && rejected == 0 && failed == 0)
+    *out = (struct cmdstat_total){
+        .name = id < ncmd ? t[id].name : cmd_server_sub_name(id - ncmd),
+    };
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        const struct cmdstat *s = server.workers[i]->cmdstats;
+        if (!s)
             continue;
-        double per_call = timed ? (double)ns / (double)timed / 1000.0 : 0.0;
-        const char *name = id < ncmd ? t[id].name : cmd_server_sub_name(id - ncmd);
-        char line[256];
-        int len = snprintf(line, sizeof line,
-                           "cmdstat_%s:calls=%" PRIu64 ",usec=%" PRIu64
-                           ",usec_per_call=%.2f,rejected_calls=%" PRIu64
-                           ",failed_calls=%" PRIu64 "\r\n",
-                           name, calls, (uint64_t)(per_call * (double)calls + 0.5), per_call,
-                           rejected, failed);
-        if (len > 0)
-            rbuf_append(out, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+        out->calls += atomic_load_explicit(&s[id].calls, memory_order_relaxed);
+        out->rejected += atomic_load_explicit(&s[id].rejected, memory_order_relaxed);
+        out->failed += atomic_load_explicit(&s[id].failed, memory_order_relaxed);
+        out->timed += atomic_load_explicit(&s[id].timed, memory_order_relaxed);
+        out->ns += atomic_load_explicit(&s[id].ns, memory_order_relaxed);
     }
 }
 
@@ -167,14 +152,9 @@ uint64_t errstat_total(void)
     return total;
 }
 
-void errstat_info(struct rbuf *out)
+size_t errstat_sum(struct errstat_total m[ERRSTAT_MAX])
 {
     /* Merge by code: each worker registered its codes in its own order. */
-    static const size_t cap = ERRSTAT_MAX;
-    struct {
-        const char *code;
-        uint64_t count;
-    } m[ERRSTAT_MAX];
     size_t nm = 0;
     for (unsigned i = 0; i < server.nworkers; i++) {
         const struct errstats *e = server.workers[i]->errstats;
@@ -187,22 +167,12 @@ void errstat_info(struct rbuf *out)
             while (k < nm && strcmp(m[k].code, e->v[j].code) != 0)
                 k++;
             if (k == nm) {
-                if (nm == cap)
+                if (nm == ERRSTAT_MAX)
                     continue;
-                m[nm].code = e->v[j].code;
-                m[nm].count = 0;
-                nm++;
+                m[nm++] = (struct errstat_total){.code = e->v[j].code, .count = 0};
             }
             m[k].count += c;
         }
     }
-    for (size_t k = 0; k < nm; k++) {
-        if (m[k].count == 0)
-            continue;
-        char line[ERRSTAT_CODE_MAX + 48];
-        int len = snprintf(line, sizeof line, "errorstat_%s:count=%" PRIu64 "\r\n", m[k].code,
-                           m[k].count);
-        if (len > 0)
-            rbuf_append(out, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
-    }
+    return nm;
 }

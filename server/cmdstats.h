@@ -21,7 +21,6 @@
 #include <stdint.h>
 
 #include "protocol/resp.h"
-#include "protocol/resp_enc.h"
 #include "server/cmd.h"
 
 struct worker;
@@ -157,14 +156,26 @@ void cmdstat_reply(struct worker *w, uint16_t id, const char *p, size_t n);
 /* Zero w's counters; w's thread only (CONFIG RESETSTAT). */
 void cmdstat_reset(struct worker *w);
 
-/* Append the lines of INFO's Errorstats section, summed over the workers,
- * and the sum of every worker's error replies. Any thread. */
-void errstat_info(struct rbuf *out);
+/* An error code's count summed over the workers, for INFO. */
+struct errstat_total {
+    const char *code; /* a worker's published copy (lives with the server) */
+    uint64_t count;
+};
+
+/* Every error code summed over the workers into m (room for ERRSTAT_MAX);
+ * returns how many. And the sum of every worker's error replies. Any
+ * thread. */
+size_t errstat_sum(struct errstat_total m[ERRSTAT_MAX]);
 uint64_t errstat_total(void);
 
-/* Append the lines of INFO's Commandstats section, every worker's counters
- * summed (Redis's format; commands never called are left out). Any
- * thread. */
-void cmdstat_info(struct rbuf *out);
+/* One entry's counters summed over the workers, for INFO. */
+struct cmdstat_total {
+    const char *name; /* "get", "client|setname" (static storage) */
+    uint64_t calls, rejected, failed;
+    uint64_t timed, ns; /* sampled runs and their time */
+};
+
+/* Entry id (< cmdstat_count()) summed over every worker. Any thread. */
+void cmdstat_sum(size_t id, struct cmdstat_total *out);
 
 #endif
