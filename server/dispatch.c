@@ -766,6 +766,17 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     if (c->txc && cmd_txn_intercept(c, d, argc, argv))
         return;
 
+    if (!(d->flags & (CMD_CONN | CMD_MULTIKEY | CMD_ALLSHARDS))) {
+        unsigned shard = w->id;
+        if (d->first_key > 0 && (size_t)d->first_key < argc) {
+            const struct resp_arg *k = &argv[d->first_key];
+            shard = key1_hash && d->first_key == 1
+                        ? shard_group_route_hash(server.group, *key1_hash)
+                        : shard_group_route(server.group, k->ptr, k->len);
+        }
+        dispatch_route(c, d, shard, d->exec, argc, argv, sid); /* counts it */
+        return;
+    }
     /* Where this command's reply will begin, for its commandstats. */
     struct slot *tail = c->tail;
     size_t tail_len = tail ? tail->out.len : 0;
@@ -799,20 +810,11 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
             errstat_code(w->errstats, "ERR"); /* wrong number of arguments */
             return;
         }
-    } else if (d->flags & (CMD_MULTIKEY | CMD_ALLSHARDS)) {
-        /* Timed from here to the merged reply (cmdstats.h). */
+    } else {
+        /* Multi-key or all shards: timed from here to the merged reply
+         * (cmdstats.h). */
         t0 = cmdstat_run_begin(w->cmdstats, sid);
         cmd_multi_dispatch(c, d, argc, argv);
-    } else {
-        unsigned shard = w->id;
-        if (d->first_key > 0 && (size_t)d->first_key < argc) {
-            const struct resp_arg *k = &argv[d->first_key];
-            shard = key1_hash && d->first_key == 1
-                        ? shard_group_route_hash(server.group, *key1_hash)
-                        : shard_group_route(server.group, k->ptr, k->len);
-        }
-        dispatch_route(c, d, shard, d->exec, argc, argv, sid); /* counts it */
-        return;
     }
     cmdstat_call(w->cmdstats, sid);
     reply_note_stat(c, tail, tail_len, sid, t0);
