@@ -8,7 +8,6 @@
  * client on each key's shard; any write there marks it dirty. */
 #include "server/cmd_txn.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
