@@ -62,12 +62,6 @@ def commandstats(c):
     return out
 
 
-def info_lines(c, section):
-    text = c.call("INFO", section)
-    text = text.decode() if isinstance(text, bytes) else text
-    return [x for x in text.split("\r\n") if x and not x.startswith("#")]
-
-
 def run(port):
     """(commandstats, errorstats as {code: count}, total_error_replies)."""
     with skvtest.Client(port) as c:
@@ -80,12 +74,14 @@ def run(port):
             bad.read_reply()
         cmds = {k: v[:3] for k, v in commandstats(c).items() if k not in NOT_COMPARED}
         errs = {}
-        for x in info_lines(c, "errorstats"):
-            m = re.match(r"^errorstat_([^:]+):count=(\d+)$", x)
-            assert m, "malformed line %r" % x
-            errs[m.group(1)] = int(m.group(2))
-        total = [x for x in info_lines(c, "stats") if x.startswith("total_error_replies:")]
-        return cmds, errs, int(total[0].split(":")[1])
+        section = skvtest.parse_info(c.call("INFO", "errorstats")).get("errorstats", {})
+        for k, v in section.items():
+            ok = (k.startswith("errorstat_") and isinstance(v, dict) and set(v) == {"count"}
+                  and v["count"].isdigit())
+            assert ok, "malformed line %r:%r" % (k, v)
+            errs[k[len("errorstat_"):]] = int(v["count"])
+        stats = skvtest.parse_info(c.call("INFO", "stats"))["stats"]
+        return cmds, errs, int(stats["total_error_replies"])
 
 
 class Commandstats(unittest.TestCase):
