@@ -26,6 +26,10 @@ enum {
     CMD_CONN = 1u << 5,      /* runs on the connection's thread, no key */
     CMD_MULTIKEY = 1u << 6,  /* keys may live on several shards: fanned out */
     CMD_ALLSHARDS = 1u << 7, /* runs on every shard, results merged (DBSIZE, KEYS) */
+    CMD_AFTER_PRIOR = 1u << 8, /* a CMD_CONN command that reads or writes keys
+                                  on any shard (EXEC, WATCH, SAVE): it waits
+                                  until the client's earlier commands have
+                                  run (program order, dispatch.c) */
 };
 
 /* What a command sees while it runs on the owning shard's thread. */

@@ -182,9 +182,10 @@ struct fan *cmd_multi_plan_fan(struct mplan *p, const struct cmd_def *d, size_t 
         dispatch_fan_abort(f, "ERR out of memory");
         return NULL;
     }
-    /* No barrier: the client's next commands reach every shard after this
-     * transaction's SCHEDULE (conn->txn_pending keeps even those for this
-     * worker's own shard in the mailbox), so they wait on its locks. */
+    /* The client's next commands wait for it (program order): behind
+     * its SCHEDULE they would wait only on its locks, and one on another
+     * key could take effect before it. */
+    dispatch_fan_barrier(f);
     return f;
 }
 

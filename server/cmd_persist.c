@@ -149,9 +149,9 @@ bool persist_cmd_shutdown(struct cmd_ctx *c, bool save, bool nosave)
 }
 
 const struct cmd_def cmd_persist_defs[] = {
-    {"save", 1, CMD_ADMIN | CMD_CONN, 0, 0, 0, cmd_save,
+    {"save", 1, CMD_ADMIN | CMD_CONN | CMD_AFTER_PRIOR, 0, 0, 0, cmd_save,
      "Synchronously saves the database(s) to disk."},
-    {"bgsave", -1, CMD_ADMIN | CMD_CONN, 0, 0, 0, cmd_bgsave,
+    {"bgsave", -1, CMD_ADMIN | CMD_CONN | CMD_AFTER_PRIOR, 0, 0, 0, cmd_bgsave,
      "Asynchronously saves the database(s) to disk."},
     {"lastsave", 1, CMD_FAST | CMD_CONN, 0, 0, 0, cmd_lastsave,
      "Returns the Unix timestamp of the last successful save to disk."},

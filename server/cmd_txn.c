@@ -275,6 +275,11 @@ static bool conn_cmd_queueable(const struct cmd_def *d)
     return false;
 }
 
+bool cmd_txn_in_multi(const struct conn *c)
+{
+    return c->txc && c->txc->in_multi;
+}
+
 bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
                        const struct resp_arg *argv)
 {
@@ -628,13 +633,13 @@ void cmd_txn_conn_free(struct conn *c)
 /* Arity, flags and key positions as Redis 7.0's COMMAND INFO reports them. */
 const struct cmd_def cmd_txn_defs[] = {
     {"multi", 1, CMD_FAST | CMD_CONN, 0, 0, 0, multi_exec, "Starts a transaction."},
-    {"exec", 1, CMD_CONN, 0, 0, 0, exec_exec, "Executes all commands in a transaction."},
+    {"exec", 1, CMD_CONN | CMD_AFTER_PRIOR, 0, 0, 0, exec_exec, "Executes all commands in a transaction."},
     {"discard", 1, CMD_FAST | CMD_CONN, 0, 0, 0, discard_exec,
      "Discards a transaction."},
     /* Redis reports WATCH's keys (1, -1, 1); here it runs on the
      * connection's thread and routes each key itself, and the table's rule
      * is that CMD_CONN commands declare none. */
-    {"watch", -2, CMD_FAST | CMD_CONN, 0, 0, 0, watch_exec,
+    {"watch", -2, CMD_FAST | CMD_CONN | CMD_AFTER_PRIOR, 0, 0, 0, watch_exec,
      "Monitors changes to keys to determine the execution of a transaction."},
     {"unwatch", 1, CMD_FAST | CMD_CONN, 0, 0, 0, unwatch_exec,
      "Forgets about watched keys of a transaction."},

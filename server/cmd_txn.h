@@ -26,6 +26,9 @@ extern const size_t cmd_txn_ndefs;
 bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
                        const struct resp_arg *argv);
 
+/* Is c between MULTI and EXEC (its commands are being queued)? */
+bool cmd_txn_in_multi(const struct conn *c);
+
 /* A command of c was refused before running (unknown, wrong arity, no
  * auth): inside MULTI that makes EXEC fail with EXECABORT, as in Redis. */
 void cmd_txn_flag_error(struct conn *c);

@@ -257,7 +257,7 @@ void conn_kill(struct conn *c)
 /* Is c allowed to take more commands from its buffer right now? */
 static bool can_parse(const struct conn *c)
 {
-    if (c->flags & (CONN_CLOSING | CONN_CLOSE_AFTER_REPLY | CONN_BARRIER))
+    if (c->flags & (CONN_CLOSING | CONN_CLOSE_AFTER_REPLY | CONN_BARRIER | CONN_ORDER_WAIT))
         return false;
     if (c->w->stopping)
         return false;
@@ -398,8 +398,9 @@ void conn_process_input(struct conn *c)
             c->ineed = 0;
             if (run[i].argc > 0) {
                 c->last_ms = c->w->now_ms;
-                dispatch_command_hashed(c, run[i].argc, run[i].argv,
-                                        run[i].hashed ? &run[i].h : NULL);
+                if (!dispatch_command_hashed(c, run[i].argc, run[i].argv,
+                                             run[i].hashed ? &run[i].h : NULL))
+                    break; /* it waits for earlier ones (CONN_ORDER_WAIT) */
             }
             c->lone_cmd = false;
             /* The views into ibuf are dead from here on. */
@@ -426,7 +427,12 @@ void conn_process_input(struct conn *c)
         c->ineed = 0;
         if (cmd.argc > 0) {
             c->last_ms = c->w->now_ms;
-            dispatch_command(c, cmd.argc, cmd.argv);
+            if (!dispatch_command(c, cmd.argc, cmd.argv)) {
+                /* Parsed again once the client's earlier commands are back. */
+                resp_parser_reset(&c->parser);
+                c->flags |= CONN_PARSE_BLOCKED;
+                break;
+            }
         }
         c->ioff += used;
     }

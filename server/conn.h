@@ -37,6 +37,10 @@ enum {
     CONN_PARSE_BLOCKED = 1u << 6,     /* input left unparsed because of
                                          backpressure or a barrier: parse again
                                          when that lifts */
+    CONN_ORDER_WAIT = 1u << 7,        /* the next command may take effect only
+                                         after the client's commands in flight
+                                         (dispatch.c, program order): parse
+                                         again when they are back */
 };
 
 /* Longest "ip:port" text: an IPv6 address (45) in brackets, ':' and a port. */
@@ -100,6 +104,20 @@ struct conn {
     bool in_process;             /* inside conn_process_input (no re-entry) */
     struct txn_client *txc;      /* MULTI queue and WATCH state (cmd_txn.c),
                                     NULL until the first MULTI or WATCH */
+    /* Program order across shards (dispatch.c): the client's "unit" is
+     * the single-shard requests it sent since it last had nothing
+     * unexecuted. */
+    unsigned ord_out;            /* requests of the unit not back yet; 0 = none */
+    unsigned ord_shard;          /* their shard, while they are not grouped */
+    bool ord_group;              /* they span shards: they run as one atomic
+                                    transaction (this turn's group) */
+    bool ord_sent;               /* some already left this loop turn (or are
+                                    held): the unit can no longer be grouped,
+                                    a request for another shard waits */
+    bool ord_on_turn;            /* on the worker's ord_turn list */
+    struct conn *ord_turn_next;  /* that list's link */
+    struct req *ord_first;       /* the unit's requests batched this turn, */
+    struct req *ord_last;        /* linked through req.ord_next */
     unsigned txn_pending;        /* cross-shard commands of this client in
                                     flight: while > 0 its commands for this
                                     worker's own shard go through the mailbox

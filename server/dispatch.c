@@ -40,7 +40,10 @@ struct bent {
 #define BENT_OOM ((size_t)1 << 63)
 /* Held by an intent lock: the reply comes later, in r->out. */
 #define BENT_HELD ((size_t)1 << 62)
-#define BENT_FLAGS (BENT_OOM | BENT_HELD)
+/* Set by the origin: the request belongs to this turn's group (a unit that
+ * spans shards) and runs under the group's locks, not txn_may_run's. */
+#define BENT_GROUPED ((size_t)1 << 61)
+#define BENT_FLAGS (BENT_OOM | BENT_HELD | BENT_GROUPED)
 
 /* One mailbox message: the requests of one origin for one shard in one loop
  * turn. It travels to the owner, which fills every reply, and back. The
@@ -56,6 +59,8 @@ struct batch {
     struct bent *v;       /* requests in order of arrival */
     size_t n, cap;        /* entries used and allocated in v */
     struct rbuf out;      /* replies of the single requests, owner-filled */
+    bool grouped;         /* carries grouped requests: goes out through
+                             txn_start_oneshot (origin-set) */
     struct batch *pool_next; /* the origin's free list */
 };
 
@@ -327,6 +332,129 @@ static inline void run_exec(struct shard *s, const struct cmd_def *d, cmd_exec_f
     atomic_fetch_add_explicit(&w->stats.ops_executed, 1, memory_order_relaxed);
 }
 
+/* ---- Program order across shards --------------------------------------- *
+ *
+ * A client's commands take effect in the order it sent them, whichever
+ * shards own their keys (docs/DESIGN.md). A request for a key on another
+ * shard runs when its batch arrives there, so a later command must not
+ * overtake it. The requests a client sends while an earlier one is still
+ * unexecuted form its unit (conn.ord_*):
+ *   - all for one shard: they go out as today, in order through that
+ *     shard's mailbox (or held on this one), and a later command for the
+ *     same shard follows them at once;
+ *   - for several shards within one loop turn: the unit becomes grouped.
+ *     At the end of the turn every grouped request of this worker goes out
+ *     as one transaction (txn_start_oneshot) that locks their keys on every
+ *     shard before any runs, so no other client sees part of the unit
+ *     before the rest: a pipeline spanning shards still costs one trip;
+ *   - anything else (a request for another shard once the unit has left
+ *     this turn, a multi-key command, EXEC) waits until the unit is back
+ *     (CONN_ORDER_WAIT). */
+
+/* A request of c's unit is back (its reply is in its slot): the last one
+ * ends the unit and lets a waiting command go (conn_inflight_done, which
+ * the caller calls next, schedules the parse). */
+static void order_done(struct conn *c)
+{
+    assert(c->ord_out > 0);
+    if (--c->ord_out > 0)
+        return;
+    c->ord_group = false;
+    c->ord_sent = false;
+    c->flags &= ~CONN_ORDER_WAIT;
+}
+
+/* Must a command for shard `shard` (keyed: it has a key there; else it
+ * may touch anything) wait for c's unit? */
+static bool order_must_wait(const struct conn *c, bool keyed, unsigned shard)
+{
+    if (c->ord_out == 0)
+        return false;
+    if (!keyed)
+        return true;
+    if (!c->ord_group && c->ord_shard == shard)
+        return false; /* follows the unit through the same shard's FIFO */
+    return c->ord_sent; /* else it joins, or makes, this turn's group */
+}
+
+/* Request r of c goes out with this turn's batches: remember it until the
+ * end of the turn, when order_flush may have to group it. */
+static void order_track(struct worker *w, struct conn *c, struct req *r)
+{
+    r->ord_next = NULL;
+    if (c->ord_last)
+        c->ord_last->ord_next = r;
+    else
+        c->ord_first = r;
+    c->ord_last = r;
+    if (!c->ord_on_turn) {
+        c->ord_on_turn = true;
+        c->ord_turn_next = w->ord_turn;
+        w->ord_turn = c;
+    }
+}
+
+static void group_exec(struct shard *s, void *arg);
+
+/* End of a loop turn, before the batches go: every unit batched this turn
+ * has left once they do; the grouped ones mark their requests and go out
+ * as one transaction over every key they touch. Without memory for it the
+ * grouped requests are not run, and their clients get an error reply. */
+static void order_flush(struct worker *w)
+{
+    struct txn *t = NULL;
+    bool oom = false;
+    for (struct conn *c = w->ord_turn, *next; c; c = next) {
+        next = c->ord_turn_next;
+        c->ord_turn_next = NULL;
+        c->ord_on_turn = false;
+        for (struct req *r = c->ord_group ? c->ord_first : NULL; r; r = r->ord_next) {
+            struct batch *b = w->out[r->shard];
+            if (!oom && !t)
+                oom = !(t = txn_create());
+            if (!oom)
+                oom = cmd_multi_lock_keys(t, r->cmd, r->db, r->argc, r->argv) != 0;
+            b->v[r->bidx].end = BENT_GROUPED;
+            b->grouped = true;
+        }
+        c->ord_first = c->ord_last = NULL;
+        c->ord_sent = true;
+    }
+    w->ord_turn = NULL;
+    if (!w->ord_grouped)
+        return;
+    w->ord_grouped = false;
+    if (!oom && !w->ord_args)
+        oom = !(w->ord_args = calloc(server.nworkers, sizeof *w->ord_args));
+    if (!oom) {
+        for (unsigned i = 0; i < server.nworkers; i++)
+            w->ord_args[i] = w->out[i] && w->out[i]->grouped ? w->out[i] : NULL;
+        int rc = txn_start_oneshot(t, group_exec, w->ord_args);
+        t = NULL; /* consumed */
+        if (rc == 0) {
+            for (unsigned i = 0; i < server.nworkers; i++) {
+                if (!w->ord_args[i])
+                    continue;
+                w->out[i] = NULL; /* its shards run it, then post it back */
+                atomic_fetch_add_explicit(&w->stats.batches_sent, 1, memory_order_relaxed);
+            }
+            return;
+        }
+    }
+    if (t)
+        txn_finish(t); /* never started: just freed */
+    log_warn("Out of memory scheduling a pipeline that spans shards: its commands fail");
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        struct batch *b = w->out[i];
+        if (!b || !b->grouped)
+            continue;
+        b->grouped = false;
+        for (size_t j = 0; j < b->n; j++)
+            if (b->v[j].end & BENT_GROUPED)
+                b->v[j].end = BENT_OOM;
+    }
+}
+
 /* ---- Batches ------------------------------------------------------------ */
 
 static int batch_add(struct worker *w, unsigned shard, struct req *r)
@@ -346,6 +474,7 @@ static int batch_add(struct worker *w, unsigned shard, struct req *r)
         b->origin = w->id;
         b->held = 0;
         b->n = 0;
+        b->grouped = false;
         w->out[shard] = b;
     }
     if (b->n == b->cap) {
@@ -357,12 +486,18 @@ static int batch_add(struct worker *w, unsigned shard, struct req *r)
         b->cap = cap;
     }
     r->shard = shard;
-    b->v[b->n++].r = r;
+    r->bidx = b->n;
+    b->v[b->n].r = r;
+    b->v[b->n++].end = 0;
     return 0;
 }
 
+static void order_flush(struct worker *w);
+
 void dispatch_flush_batches(struct worker *w)
 {
+    if (w->ord_turn)
+        order_flush(w);
     for (unsigned i = 0; i < server.nworkers; i++) {
         struct batch *b = w->out[i];
         if (!b)
@@ -457,11 +592,10 @@ static void batch_run_single(struct shard *s, struct batch *b, struct bent *e, i
         direct_send(s, r, reply, b->out.len - start);
 }
 
-/* Owner side: execute every request with one clock reading, send it back. */
-static void on_batch_exec(void *owner, struct mbox_msg *m)
+/* Owner side: execute every request of b with one clock reading, send it
+ * back. */
+static void batch_exec(struct shard *s, struct batch *b)
 {
-    struct shard *s = owner;
-    struct batch *b = (struct batch *)m;
     int64_t now_ms = clock_wall_ms();
     s->ctr.batches++;
     batch_prefetch_reqs(b->v, b->n < DISPATCH_PREFETCH ? b->n : DISPATCH_PREFETCH);
@@ -478,9 +612,17 @@ static void on_batch_exec(void *owner, struct mbox_msg *m)
         }
         struct bent *e = &b->v[i];
         struct req *r = e->r;
+        if (e->end & BENT_OOM) {
+            /* Its group could not be scheduled: not run (order_flush). */
+            e->end = b->out.len | BENT_OOM;
+            continue;
+        }
         /* A command on a key a transaction holds waits for it (txn.h);
-         * the batch goes back when its last held request has run. */
-        if (r->cmd && !txn_may_run(s, r->cmd, r->db, r->argc, r->argv, r->conn)) {
+         * the batch goes back when its last held request has run. A
+         * grouped request runs now: its group holds its keys' locks. */
+        bool grouped = e->end & BENT_GROUPED;
+        if (r->cmd && !grouped &&
+            !txn_may_run(s, r->cmd, r->db, r->argc, r->argv, r->conn)) {
             e->end = b->out.len | BENT_HELD;
             b->held++;
             txn_hold(s, r, b);
@@ -497,6 +639,20 @@ static void on_batch_exec(void *owner, struct mbox_msg *m)
         return;
     b->msg.handle = on_batch_done;
     shard_post(shard_group_get(server.group, b->origin), &b->msg);
+}
+
+static void on_batch_exec(void *owner, struct mbox_msg *m)
+{
+    batch_exec(owner, (struct batch *)m);
+}
+
+/* A grouped batch's turn (txn_start_oneshot): every shard of its group
+ * holds the group's locks. arg is NULL on a shard whose locks the group
+ * took without sending it requests. */
+static void group_exec(struct shard *s, void *arg)
+{
+    if (arg)
+        batch_exec(s, arg);
 }
 
 void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
@@ -521,6 +677,7 @@ void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
     r->out = empty;
     slot_complete(c, sl);
     req_free(s->user, r);
+    order_done(c);
     conn_inflight_done(c);
 }
 
@@ -552,6 +709,7 @@ static void single_done(struct worker *w, struct req *r, const char *p, size_t n
         conn_direct_done(c);
     }
     req_free(w, r);
+    order_done(c);
     conn_inflight_done(c);
 }
 
@@ -625,11 +783,13 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
                     size_t argc, const struct resp_arg *argv, uint16_t sid)
 {
     struct worker *w = c->w;
-    /* Local and not behind a transaction's intent lock: run it inline.
-     * While the client has a cross-shard command in flight, its SCHEDULE
-     * may still wait in this shard's mailbox: go through the mailbox too. */
-    bool local = shard == w->id && c->txn_pending == 0;
-    if (local && txn_may_run(w->shard, d, c->db, argc, argv, c)) {
+    /* Local, nothing of the client unexecuted anywhere (program order), and
+     * not behind a transaction's intent lock: run it inline. While the
+     * client has a cross-shard command in flight, its SCHEDULE may still
+     * wait in this shard's mailbox: go through the mailbox too. */
+    bool here = shard == w->id;
+    if (here && c->ord_out == 0 && c->txn_pending == 0 &&
+        txn_may_run(w->shard, d, c->db, argc, argv, c)) {
         struct rbuf *out = dispatch_reply_buf(c);
         if (!out) {
             conn_close(c);
@@ -645,9 +805,20 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
                 out->len - before);
         return;
     }
+    /* The request joins the client's unit (see "Program order" above; the
+     * caller has made sure it may: order_must_wait). */
+    if (c->ord_out == 0)
+        c->ord_shard = shard;
+    else if (c->ord_shard != shard && !c->ord_group) {
+        assert(!c->ord_sent);
+        c->ord_group = true;
+        w->ord_grouped = true;
+    }
+    /* Held on this shard, not batched to it: a plain unit here. */
+    bool hold = here && !c->ord_group && c->txn_pending == 0;
     struct req *r = req_new(w, argc, argv);
     struct slot *sl = r ? dispatch_slot_new(c) : NULL;
-    if (!sl || (!local && batch_add(w, shard, r) != 0)) {
+    if (!sl || (!hold && batch_add(w, shard, r) != 0)) {
         if (sl)
             slot_complete(c, sl); /* empty, and the conn closes anyway */
         if (r)
@@ -666,17 +837,23 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
     r->db = c->db;
     r->proto = c->proto;
     c->inflight++;
+    c->ord_out++;
+    /* A request with no key of its own (or one for every shard) cannot
+     * be locked as part of a group: nothing may join its unit. */
+    if (hold || d->first_key <= 0 || (size_t)d->first_key >= argc || (d->flags & CMD_ALLSHARDS))
+        c->ord_sent = true;
     /* Alone in the FIFO with nothing being written: nothing can be sent
      * before this reply, so its owner may send it (direct_send). Only for
      * a client that sent just this command: behind it, the rest of a
      * pipeline would be written separately, one more write for nothing. */
-    if (!local && c->lone_cmd && c->head == sl && c->nwrites == 0 && !conn_is_closing(c))
+    if (!here && c->lone_cmd && c->head == sl && c->nwrites == 0 && !conn_is_closing(c))
         r->direct_fd = conn_direct_begin(c);
-    if (local) {
+    if (hold) {
         r->shard = shard;
         txn_hold(w->shard, r, NULL); /* dispatch_held_run completes it */
+        return;
     }
-    /* (Not local because of txn_pending: batched to this very shard.) */
+    order_track(w, c, r);
 }
 
 /* Is p[0..n) the name of d, ASCII case-insensitively? d->name is lower case. */
@@ -718,12 +895,12 @@ static void reply_note_stat(struct conn *c, struct slot *tail, size_t tail_len, 
         cmdstat_reply(c->w, sid, s->out.ptr + off, s->out.len - off);
 }
 
-void dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
+bool dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
 {
-    dispatch_command_hashed(c, argc, argv, NULL);
+    return dispatch_command_hashed(c, argc, argv, NULL);
 }
 
-void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg *argv,
+bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg *argv,
                              const uint64_t *key1_hash)
 {
     struct worker *w = c->w;
@@ -732,16 +909,38 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     const struct cmd_def *d = c->last_cmd;
     if (!d || !same_cmd_name(d, argv[0].ptr, argv[0].len))
         d = cmd_lookup(argv[0].ptr, argv[0].len);
+    bool refused = !d || !cmd_arity_ok(d, argc) ||
+                   (!c->authenticated && !(d->flags & CMD_NOAUTH) && worker_requirepass());
+    /* A single-key command's shard; a keyless one runs on this worker's. */
+    bool single = !refused && !(d->flags & (CMD_CONN | CMD_MULTIKEY | CMD_ALLSHARDS));
+    bool keyed = single && d->first_key > 0 && (size_t)d->first_key < argc;
+    unsigned shard = w->id;
+    if (keyed) {
+        const struct resp_arg *k = &argv[d->first_key];
+        shard = key1_hash && d->first_key == 1
+                    ? shard_group_route_hash(server.group, *key1_hash)
+                    : shard_group_route(server.group, k->ptr, k->len);
+    }
+    /* Program order: what may touch data waits for the client's unit
+     * unless it can follow or join it. Connection commands touch none,
+     * but those flagged CMD_AFTER_PRIOR (EXEC, WATCH, SAVE) read or write
+     * across shards. Commands queued by MULTI run later, in EXEC. */
+    if (c->ord_out > 0 && !refused &&
+        ((d->flags & CMD_CONN) ? (d->flags & CMD_AFTER_PRIOR)
+                               : !(c->txc && cmd_txn_in_multi(c))) &&
+        order_must_wait(c, keyed, shard)) {
+        c->flags |= CONN_ORDER_WAIT;
+        return false;
+    }
     c->ncmds++;
     atomic_fetch_add_explicit(&w->stats.cmds, 1, memory_order_relaxed);
 
     uint16_t sid = cmdstat_id(d, argc, argv);
-    if (!d || !cmd_arity_ok(d, argc) ||
-        (!c->authenticated && !(d->flags & CMD_NOAUTH) && worker_requirepass())) {
+    if (refused) {
         struct rbuf *out = dispatch_reply_buf(c);
         if (!out) {
             conn_close(c);
-            return;
+            return true;
         }
         size_t before = out->len;
         if (!d)
@@ -755,7 +954,7 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
             errstat_reply(w->errstats, out->ptr + before, out->len - before);
         if (c->txc)
             cmd_txn_flag_error(c); /* inside MULTI: EXEC aborts */
-        return;
+        return true;
     }
     c->last_cmd = d;
     /* rdb_changes_since_last_save and the save points: one relaxed add
@@ -764,18 +963,11 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
         persist_note_write(w->id);
     /* Inside MULTI, commands are queued for EXEC (cmd_txn.c). */
     if (c->txc && cmd_txn_intercept(c, d, argc, argv))
-        return;
+        return true;
 
-    if (!(d->flags & (CMD_CONN | CMD_MULTIKEY | CMD_ALLSHARDS))) {
-        unsigned shard = w->id;
-        if (d->first_key > 0 && (size_t)d->first_key < argc) {
-            const struct resp_arg *k = &argv[d->first_key];
-            shard = key1_hash && d->first_key == 1
-                        ? shard_group_route_hash(server.group, *key1_hash)
-                        : shard_group_route(server.group, k->ptr, k->len);
-        }
+    if (single) {
         dispatch_route(c, d, shard, d->exec, argc, argv, sid); /* counts it */
-        return;
+        return true;
     }
     /* Where this command's reply will begin, for its commandstats. */
     struct slot *tail = c->tail;
@@ -785,11 +977,11 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
         struct rbuf *out = dispatch_reply_buf(c);
         if (!out) {
             conn_close(c);
-            return;
+            return true;
         }
         /* A subcommand with the wrong count: refused, as Redis's arity
          * check would, though the container writes the error itself. */
-        bool refused = cmdstat_sub_arity_rejects(sid, argc);
+        bool sub_refused = cmdstat_sub_arity_rejects(sid, argc);
         struct cmd_ctx ctx = {
             .shard = w->shard,
             .db = shard_db(w->shard, c->db),
@@ -805,10 +997,10 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
         uint64_t run = cmdstat_run_begin(w->cmdstats, sid);
         d->exec(&ctx);
         cmdstat_run_end(w->cmdstats, sid, run);
-        if (refused) {
+        if (sub_refused) {
             cmdstat_reject(w->cmdstats, sid);
             errstat_code(w->errstats, "ERR"); /* wrong number of arguments */
-            return;
+            return true;
         }
     } else {
         /* Multi-key or all shards: timed from here to the merged reply
@@ -818,6 +1010,7 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     }
     cmdstat_call(w->cmdstats, sid);
     reply_note_stat(c, tail, tail_len, sid, t0);
+    return true;
 }
 
 /* ---- Fan-out ------------------------------------------------------------ */

@@ -76,6 +76,9 @@ struct req {
     struct slot *slot;           /* its slot, NULL for fan-out parts */
     bool pooled;                 /* a fixed-size block from the origin
                                     worker's free list (dispatch.c) */
+    size_t bidx;                 /* its entry in this turn's batch */
+    struct req *ord_next;        /* next request of its connection's unit
+                                    batched this turn (conn.ord_first) */
     /* Written by the owner for fan-out parts and held requests only. */
     struct rbuf out;             /* reply or part result bytes */
     int64_t ival;                /* part integer result (counts, sums) */
@@ -136,11 +139,15 @@ struct fan {
 
 /* Run one parsed command for c: lookup, arity and auth checks, then local
  * execution, a remote request, or a fan-out. argv views are borrowed for the
- * call (copied if the request leaves the thread). Owner thread of c. */
-void dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv);
+ * call (copied if the request leaves the thread). Returns false, having
+ * done nothing, when the command may take effect only after c's commands
+ * in flight (program order across shards): c is then marked
+ * CONN_ORDER_WAIT, and the caller keeps the command and parses it again
+ * once that flag is gone. Owner thread of c. */
+bool dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv);
 /* The same, given hash_key() of argv[1] in *key1_hash (NULL: unknown), so
  * that routing a single-key command need not hash its key again. */
-void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg *argv,
+bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg *argv,
                              const uint64_t *key1_hash);
 
 /* Append Redis 7's error for an unknown command argv[0]: "-ERR unknown

@@ -148,6 +148,7 @@ static void free_workers(void)
         if (!server.workers[i])
             continue;
         free(server.workers[i]->out);
+        free(server.workers[i]->ord_args);
         free(server.workers[i]->cmdstats);
         free(server.workers[i]->errstats);
         free(server.workers[i]);

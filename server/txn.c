@@ -58,6 +58,23 @@ struct txn_part {
     struct txn_part *qprev;     /* previous in the shard queue */
     struct txn_hop *pend_head;  /* hops waiting for this part to head the queue */
     struct txn_hop *pend_tail;  /* last of them, for appending */
+    /* One-shot transactions (txn_start_oneshot) only: */
+    struct txn_gate *gate;      /* shared by its parts, NULL otherwise */
+    void (*os_fn)(struct shard *s, void *arg); /* this shard's work */
+    void *os_arg;               /* its argument */
+    bool os_ready;              /* every part holds its locks (shard thread) */
+};
+
+/* What the parts of a one-shot transaction share: how many of them hold
+ * their locks. The part that completes the count tells the others (GO, on
+ * their own part's message, free once its SCHEDULE was handled); none runs
+ * before that, which is what makes the transaction atomic without an
+ * acknowledgement round trip to the coordinator. */
+struct txn_gate {
+    _Atomic unsigned locked;    /* parts whose SCHEDULE has been handled */
+    _Atomic unsigned refs;      /* parts not yet run; the last frees the gate */
+    unsigned n;                 /* parts */
+    struct txn_part *parts[];   /* every part, for the GO messages */
 };
 
 /* One request (or function) a transaction runs on one shard. */
@@ -347,6 +364,7 @@ static bool held_runnable(const struct tshard *ts, const struct req *r)
 }
 
 static void run_hop(struct shard *s, struct txn_hop *h);
+static void run_oneshot(struct shard *s, struct txn_part *p);
 
 /* After a conclude: run the held requests that may go (in FIFO order,
  * never ahead of the same client's earlier ones), then the hops of the new
@@ -389,6 +407,12 @@ static void pump(struct shard *s)
          * part makes the next part the head, and requests held behind the
          * old head go first. */
         struct txn_part *p = ts->qhead;
+        if (p && p->gate) {
+            if (!p->os_ready)
+                break; /* a part on another shard has not locked yet */
+            run_oneshot(s, p);
+            continue;
+        }
         if (!p || !p->pend_head)
             break;
         struct txn_hop *h = p->pend_head;
@@ -442,6 +466,50 @@ void txn_ran(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
 
 static void on_ack(void *owner, struct mbox_msg *m);
 
+/* GO: every part of p's one-shot transaction holds its locks. */
+static void on_go(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    struct txn_part *p = (struct txn_part *)m;
+    p->os_ready = true;
+    pump(s);
+}
+
+/* Part p of a one-shot transaction holds its locks on s. If it is the last
+ * part to get there, tell the others and run; else wait for their GO.
+ * After counting itself a part that is not the last touches nothing of the
+ * gate or of the other parts: the last one may be posting GO already. */
+static void oneshot_locked(struct shard *s, struct txn_part *p)
+{
+    struct txn_gate *g = p->gate;
+    unsigned got = atomic_fetch_add_explicit(&g->locked, 1, memory_order_acq_rel) + 1;
+    if (got < g->n)
+        return;
+    for (unsigned i = 0; i < g->n; i++) {
+        struct txn_part *q = g->parts[i];
+        if (q == p)
+            continue;
+        q->msg.handle = on_go;
+        shard_post(shard_group_get(server.group, q->shard), &q->msg);
+    }
+    p->os_ready = true;
+    pump(s);
+}
+
+static void conclude(struct shard *s, struct txn_part *p);
+
+/* Run a ready one-shot part at the head of s's queue, then release its
+ * locks there (pump's caller goes on with what waited for them). */
+static void run_oneshot(struct shard *s, struct txn_part *p)
+{
+    assert(tsh(s)->qhead == p && p->os_ready);
+    struct txn_gate *g = p->gate;
+    p->os_fn(s, p->os_arg);
+    conclude(s, p);
+    if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
+        free(g);
+}
+
 static void on_schedule(void *owner, struct mbox_msg *m)
 {
     struct shard *s = owner;
@@ -474,6 +542,10 @@ static void on_schedule(void *owner, struct mbox_msg *m)
     ts->qtail = p;
     ts->nqueued++;
     ts->last_id = p->id;
+    if (p->gate) {
+        oneshot_locked(s, p);
+        return;
+    }
     p->msg.handle = on_ack;
     shard_post(shard_group_get(server.group, p->origin), &p->msg);
 }
@@ -719,6 +791,43 @@ int txn_start(struct txn *t, void (*ready)(void *arg), void *arg)
         shard_post(shard_group_get(server.group, i), &p->msg);
     }
     pthread_mutex_unlock(&seq_lock);
+    return 0;
+}
+
+int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), void *const *args)
+{
+    assert(!t->started && t->nparts > 0);
+    struct txn_gate *g = malloc(sizeof *g + t->nparts * sizeof g->parts[0]);
+    if (!g) {
+        txn_finish(t); /* never started: frees the parts */
+        return -1;
+    }
+    atomic_init(&g->locked, 0);
+    atomic_init(&g->refs, t->nparts);
+    g->n = 0;
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        struct txn_part *p = t->parts[i];
+        if (!p)
+            continue;
+        p->gate = g;
+        p->os_fn = fn;
+        p->os_arg = args[i];
+        g->parts[g->n++] = p;
+    }
+    t->started = true;
+    /* From the first post on, the parts belong to their shards. */
+    pthread_mutex_lock(&seq_lock);
+    uint64_t id = seq_next++;
+    for (unsigned i = 0; i < g->n; i++)
+        g->parts[i]->id = id;
+    /* None runs before the last is posted and handled: g stays whole. */
+    for (unsigned i = 0; i < g->n; i++) {
+        struct txn_part *p = g->parts[i];
+        p->msg.handle = on_schedule;
+        shard_post(shard_group_get(server.group, p->shard), &p->msg);
+    }
+    pthread_mutex_unlock(&seq_lock);
+    txn_free(t);
     return 0;
 }
 

@@ -83,6 +83,19 @@ int txn_lock_all(struct txn *t, bool exclusive);
  * freed. */
 int txn_start(struct txn *t, void (*ready)(void *arg), void *arg);
 
+/* Schedule t in the global order for work known up front, with no
+ * acknowledgement round trip: on every shard i that t involves,
+ * fn(s, args[i]) runs once every involved shard holds t's locks and t
+ * heads shard i's queue, and t's locks there are released right after it.
+ * The shards tell each other when all hold their locks, so no shard runs
+ * its part while another could still let a conflicting command through
+ * ahead of the transaction: the parts are atomic together, as after
+ * txn_start's acknowledgements. fn reports back itself (nothing returns to
+ * this thread). Does not flush this worker's batches (the caller orders
+ * them). t must involve at least one shard; it is consumed in every case.
+ * Returns 0, or -1 on out-of-memory (nothing scheduled, nothing runs). */
+int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), void *const *args);
+
 /* Run request r (r->exec with r's arguments, ctx->priv = r) on shard
  * r->shard as part of t, once t heads that shard's queue; then done(r) runs
  * on this thread (always later, from the mailbox, never inside this call).

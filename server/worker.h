@@ -66,6 +66,12 @@ struct worker {
     struct conn *conns;           /* client list (doubly linked) */
     struct conn *flush_list;      /* conns with replies to write this turn */
     struct batch **out;           /* out[i]: requests for shard i this turn */
+    struct conn *ord_turn;        /* connections that batched requests of a
+                                     unit this turn (conn.ord_turn_next) */
+    bool ord_grouped;             /* one of them spans shards: this turn's
+                                     batches carry a group (dispatch.c) */
+    void **ord_args;              /* per shard: its grouped batch, for
+                                     txn_start_oneshot; NULL until needed */
     struct worker_settings set;   /* cached options */
     struct worker_stats stats;    /* counters */
     struct cmdstat *cmdstats;     /* INFO commandstats, one entry per command
