@@ -141,7 +141,7 @@ void cmd_multi_plan_route(struct mplan *p, const struct cmd_def *d, unsigned sha
                           cmd_exec_fn exec, size_t argc, const struct resp_arg *argv)
 {
     if (!p->t) {
-        dispatch_route(p->c, d, shard, exec, argc, argv, CMDSTAT_NONE); /* counted by the caller */
+        dispatch_route(p->c, d, shard, exec, argc, argv, CMDSTAT_NONE, NULL); /* counted by the caller */
         return;
     }
     struct fan *f = dispatch_fan_start_sub(p->c, argc, argv, cmd_multi_copy_step, p->t, p->out,

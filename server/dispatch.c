@@ -396,6 +396,18 @@ static void order_track(struct worker *w, struct conn *c, struct req *r)
 
 static void group_exec(struct shard *s, void *arg);
 
+/* Lock request r's keys in group transaction t: a single-key command's
+ * with the hash and shard routing found, others by their key spec. */
+static int order_lock(struct txn *t, const struct req *r)
+{
+    const struct cmd_def *d = r->cmd;
+    if (!r->khashed || (d->flags & CMD_MULTIKEY) || d->last_key != d->first_key)
+        return cmd_multi_lock_keys(t, d, r->db, r->argc, r->argv);
+    const struct resp_arg *k = &r->argv[d->first_key];
+    return txn_lock_key_hashed(t, r->db, k->ptr, k->len, !(d->flags & CMD_READONLY), r->khash,
+                               r->shard);
+}
+
 /* End of a loop turn, before the batches go: every unit batched this turn
  * has left once they do; the grouped ones mark their requests and go out
  * as one transaction over every key they touch. Without memory for it the
@@ -413,7 +425,7 @@ static void order_flush(struct worker *w)
             if (!oom && !t)
                 oom = !(t = txn_create());
             if (!oom)
-                oom = cmd_multi_lock_keys(t, r->cmd, r->db, r->argc, r->argv) != 0;
+                oom = order_lock(t, r) != 0;
             b->v[r->bidx].end = BENT_GROUPED;
             b->grouped = true;
         }
@@ -540,7 +552,7 @@ static void batch_prefetch_keys(struct shard *s, const struct bent *v, size_t n)
         if (!r->cmd || r->cmd->first_key <= 0 || (size_t)r->cmd->first_key >= r->argc)
             continue;
         const struct resp_arg *key = &r->argv[r->cmd->first_key];
-        h[k] = hash_key(key->ptr, key->len);
+        h[k] = r->khashed ? r->khash : hash_key(key->ptr, key->len);
         db[k] = shard_db(s, r->db);
         kvmap_prefetch_bucket(db[k], h[k]);
         k++;
@@ -622,7 +634,8 @@ static void batch_exec(struct shard *s, struct batch *b)
          * grouped request runs now: its group holds its keys' locks. */
         bool grouped = e->end & BENT_GROUPED;
         if (r->cmd && !grouped &&
-            !txn_may_run(s, r->cmd, r->db, r->argc, r->argv, r->conn)) {
+            !txn_may_run(s, r->cmd, r->db, r->argc, r->argv, r->conn,
+                         r->khashed ? &r->khash : NULL)) {
             e->end = b->out.len | BENT_HELD;
             b->held++;
             txn_hold(s, r, b);
@@ -780,7 +793,8 @@ void dispatch_reply_unknown(struct rbuf *out, size_t argc, const struct resp_arg
 }
 
 void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd_exec_fn exec,
-                    size_t argc, const struct resp_arg *argv, uint16_t sid)
+                    size_t argc, const struct resp_arg *argv, uint16_t sid,
+                    const uint64_t *khash)
 {
     struct worker *w = c->w;
     /* Local, nothing of the client unexecuted anywhere (program order), and
@@ -789,7 +803,7 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
      * wait in this shard's mailbox: go through the mailbox too. */
     bool here = shard == w->id;
     if (here && c->ord_out == 0 && c->txn_pending == 0 &&
-        txn_may_run(w->shard, d, c->db, argc, argv, c)) {
+        txn_may_run(w->shard, d, c->db, argc, argv, c, khash)) {
         struct rbuf *out = dispatch_reply_buf(c);
         if (!out) {
             conn_close(c);
@@ -836,6 +850,9 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
     r->exec = exec;
     r->db = c->db;
     r->proto = c->proto;
+    r->khashed = khash != NULL;
+    if (khash)
+        r->khash = *khash;
     c->inflight++;
     c->ord_out++;
     /* A request with no key of its own (or one for every shard) cannot
@@ -915,11 +932,11 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     bool single = !refused && !(d->flags & (CMD_CONN | CMD_MULTIKEY | CMD_ALLSHARDS));
     bool keyed = single && d->first_key > 0 && (size_t)d->first_key < argc;
     unsigned shard = w->id;
+    uint64_t khash = 0;
     if (keyed) {
         const struct resp_arg *k = &argv[d->first_key];
-        shard = key1_hash && d->first_key == 1
-                    ? shard_group_route_hash(server.group, *key1_hash)
-                    : shard_group_route(server.group, k->ptr, k->len);
+        khash = key1_hash && d->first_key == 1 ? *key1_hash : hash_key(k->ptr, k->len);
+        shard = shard_group_route_hash(server.group, khash);
     }
     /* Program order: what may touch data waits for the client's unit
      * unless it can follow or join it. Connection commands touch none,
@@ -966,7 +983,7 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
         return true;
 
     if (single) {
-        dispatch_route(c, d, shard, d->exec, argc, argv, sid); /* counts it */
+        dispatch_route(c, d, shard, d->exec, argc, argv, sid, keyed ? &khash : NULL);
         return true;
     }
     /* Where this command's reply will begin, for its commandstats. */

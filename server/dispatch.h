@@ -95,6 +95,9 @@ struct req {
     uint64_t held_mark;          /* last transaction scheduled on the shard
                                     when it arrived: it waits for no later one */
     bool held_counted;           /* counted in the shard's per-client table */
+    bool khashed;                /* khash is known */
+    /* Last, beside argv, which the owner loads anyway: */
+    uint64_t khash;              /* hash_key() of its first key (routing's) */
 };
 
 /* What a fanned-out command does when a round of parts has come back, on
@@ -242,8 +245,10 @@ int dispatch_broadcast(struct cmd_ctx *c,
  * slot in order. Used for single-key commands and for multi-key commands
  * whose keys all live on one shard. sid: the INFO commandstats entry this
  * run counts under (call, failure, time), or CMDSTAT_NONE if the caller
- * counts it. */
+ * counts it. khash: hash_key() of the first key if known (routing's),
+ * else NULL. */
 void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd_exec_fn exec,
-                    size_t argc, const struct resp_arg *argv, uint16_t sid);
+                    size_t argc, const struct resp_arg *argv, uint16_t sid,
+                    const uint64_t *khash);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/hash.h"
 #include "server/dispatch.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -315,7 +316,7 @@ static bool client_blocked(const struct tshard *ts, const struct req *r)
 }
 
 bool txn_may_run(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
-                 const struct resp_arg *argv, const void *client)
+                 const struct resp_arg *argv, const void *client, const uint64_t *key1_hash)
 {
     struct tshard *ts = tsh(s);
     if (ts->nqueued == 0 && !ts->held_head)
@@ -328,9 +329,14 @@ bool txn_may_run(struct shard *s, const struct cmd_def *d, unsigned db, size_t a
     size_t first, last, step;
     if (!key_range(d, argc, &first, &last, &step))
         return ts->nqueued == 0; /* keyless: never between a transaction's steps */
-    for (size_t i = first; i <= last; i += step)
-        if (txn_locks_conflict(&ts->locks, db, argv[i].ptr, argv[i].len, write))
+    if (ts->locks.n == 0)
+        return true;
+    for (size_t i = first; i <= last; i += step) {
+        uint64_t h = i == first && key1_hash ? txn_locks_hash_of(db, *key1_hash)
+                                             : txn_locks_hash(db, argv[i].ptr, argv[i].len);
+        if (txn_locks_conflict_h(&ts->locks, h, db, argv[i].ptr, argv[i].len, write))
             return false;
+    }
     return true;
 }
 
@@ -518,12 +524,13 @@ static void on_schedule(void *owner, struct mbox_msg *m)
     assert(p->id > ts->last_id); /* the sequencer's order */
     for (size_t i = 0; i < p->nkeys && !p->fallback; i++) {
         struct txn_key *k = &p->keys[i];
-        if (txn_locks_acquire(&ts->locks, k->db, p->kbuf + k->off, k->len, k->excl) != 0) {
+        if (txn_locks_acquire_h(&ts->locks, k->hash, k->db, p->kbuf + k->off, k->len,
+                                k->excl) != 0) {
             /* No memory for an entry: give back what was taken and hold
              * the shard instead (a counter, which cannot fail). */
             for (size_t j = 0; j < i; j++)
-                txn_locks_release(&ts->locks, p->keys[j].db, p->kbuf + p->keys[j].off,
-                                  p->keys[j].len, p->keys[j].excl);
+                txn_locks_release_h(&ts->locks, p->keys[j].hash, p->keys[j].db,
+                                    p->kbuf + p->keys[j].off, p->keys[j].len, p->keys[j].excl);
             p->fallback = true;
             for (size_t j = 0; j < p->nkeys; j++)
                 p->fallback_excl |= p->keys[j].excl;
@@ -558,7 +565,7 @@ static void conclude(struct shard *s, struct txn_part *p)
     if (!p->fallback) {
         for (size_t i = 0; i < p->nkeys; i++) {
             struct txn_key *k = &p->keys[i];
-            txn_locks_release(&ts->locks, k->db, p->kbuf + k->off, k->len, k->excl);
+            txn_locks_release_h(&ts->locks, k->hash, k->db, p->kbuf + k->off, k->len, k->excl);
         }
     } else {
         --*(p->fallback_excl ? &ts->all_excl : &ts->all_shared);
@@ -689,8 +696,15 @@ static struct txn_part *part_get(struct txn *t, unsigned shard)
 
 int txn_lock_key(struct txn *t, unsigned db, const void *key, size_t len, bool exclusive)
 {
+    uint64_t h = hash_key(key, len);
+    return txn_lock_key_hashed(t, db, key, len, exclusive, h,
+                               shard_group_route_hash(server.group, h));
+}
+
+int txn_lock_key_hashed(struct txn *t, unsigned db, const void *key, size_t len, bool exclusive,
+                        uint64_t key_hash, unsigned shard)
+{
     assert(!t->started);
-    unsigned shard = shard_group_route(server.group, key, len);
     struct txn_part *p = part_get(t, shard);
     if (!p)
         return -1;
@@ -716,7 +730,7 @@ int txn_lock_key(struct txn *t, unsigned db, const void *key, size_t len, bool e
         p->kbcap = ncap;
     }
     struct txn_key *k = &p->keys[p->nkeys++];
-    k->hash = txn_locks_hash(db, key, len);
+    k->hash = txn_locks_hash_of(db, key_hash);
     k->off = p->klen;
     k->len = len;
     k->db = db;

@@ -71,6 +71,11 @@ struct txn *txn_create(void);
  * transaction. Before txn_start only. Returns 0, or -1 on out-of-memory. */
 int txn_lock_key(struct txn *t, unsigned db, const void *key, size_t len, bool exclusive);
 
+/* The same, given the key's hash_key() and the shard it routes to, as
+ * routing computed them: the key is not hashed again. */
+int txn_lock_key_hashed(struct txn *t, unsigned db, const void *key, size_t len, bool exclusive,
+                        uint64_t key_hash, unsigned shard);
+
 /* Declare a shard-wide lock on every shard (all databases): exclusive for
  * commands that change everything (FLUSHALL, SWAPDB), shared for
  * point-in-time reads (KEYS, DBSIZE, a snapshot cut). Returns 0 or -1. */
@@ -138,10 +143,11 @@ int txn_all_shards(void (*fn)(struct shard *s, void *arg), void *arg,
 /* May command d (argv as received, db its database) run on s now? False if
  * one of its keys (Redis key spec) is locked in a conflicting mode, if a
  * shard-wide lock conflicts, or if an earlier request of the same client
- * (an opaque identity; NULL = none) is held here. O(keys) with locks
- * held, two loads without. */
+ * (an opaque identity; NULL = none) is held here. key1_hash: hash_key() of
+ * its first key if the caller has it, else NULL. O(keys) with locks held,
+ * two loads without. */
 bool txn_may_run(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
-                 const struct resp_arg *argv, const void *client);
+                 const struct resp_arg *argv, const void *client, const uint64_t *key1_hash);
 
 /* Hold request r (r->cmd set, r->conn the client identity) on s until it
  * may run; then dispatch_held_run(s, r, ctx) is called on s's thread. The

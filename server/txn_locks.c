@@ -15,8 +15,7 @@
 
 uint64_t txn_locks_hash(unsigned db, const void *key, size_t len)
 {
-    /* The db mixed in by a multiply: keys of different databases spread. */
-    return hash_key(key, len) ^ ((uint64_t)(db + 1) * 0x9e3779b97f4a7c15u);
+    return txn_locks_hash_of(db, hash_key(key, len));
 }
 
 struct txn_lock_ent {
@@ -84,9 +83,14 @@ static int locks_grow(struct txn_locks *l)
 
 int txn_locks_acquire(struct txn_locks *l, unsigned db, const void *key, size_t len, bool excl)
 {
+    return txn_locks_acquire_h(l, txn_locks_hash(db, key, len), db, key, len, excl);
+}
+
+int txn_locks_acquire_h(struct txn_locks *l, uint64_t h, unsigned db, const void *key,
+                        size_t len, bool excl)
+{
     if (l->n >= l->nb && locks_grow(l) != 0 && l->nb == 0)
         return -1; /* a full table still works, only its chains grow */
-    uint64_t h = txn_locks_hash(db, key, len);
     struct txn_lock_ent **pp = lock_slot(l, h, db, key, len);
     struct txn_lock_ent *e = *pp;
     if (!e) {
@@ -112,9 +116,14 @@ int txn_locks_acquire(struct txn_locks *l, unsigned db, const void *key, size_t 
 
 void txn_locks_release(struct txn_locks *l, unsigned db, const void *key, size_t len, bool excl)
 {
+    txn_locks_release_h(l, txn_locks_hash(db, key, len), db, key, len, excl);
+}
+
+void txn_locks_release_h(struct txn_locks *l, uint64_t h, unsigned db, const void *key,
+                         size_t len, bool excl)
+{
     if (l->nb == 0)
         return;
-    uint64_t h = txn_locks_hash(db, key, len);
     struct txn_lock_ent **pp = lock_slot(l, h, db, key, len);
     struct txn_lock_ent *e = *pp;
     assert(e);
@@ -139,7 +148,14 @@ bool txn_locks_conflict(const struct txn_locks *l, unsigned db, const void *key,
 {
     if (l->n == 0)
         return false;
-    uint64_t h = txn_locks_hash(db, key, len);
+    return txn_locks_conflict_h(l, txn_locks_hash(db, key, len), db, key, len, write);
+}
+
+bool txn_locks_conflict_h(const struct txn_locks *l, uint64_t h, unsigned db, const void *key,
+                          size_t len, bool write)
+{
+    if (l->n == 0)
+        return false;
     struct txn_lock_ent *e = *lock_slot(l, h, db, key, len);
     if (!e)
         return false;

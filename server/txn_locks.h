@@ -40,11 +40,28 @@ void txn_locks_release(struct txn_locks *l, unsigned db, const void *key, size_t
 bool txn_locks_conflict(const struct txn_locks *l, unsigned db, const void *key, size_t len,
                         bool write);
 
+/* The same three with h = txn_locks_hash(db, key, len) already known
+ * (the routing hash of a key gives it: txn_locks_hash_of), so a key is
+ * hashed once on its way through routing and locking. */
+int txn_locks_acquire_h(struct txn_locks *l, uint64_t h, unsigned db, const void *key,
+                        size_t len, bool excl);
+void txn_locks_release_h(struct txn_locks *l, uint64_t h, unsigned db, const void *key,
+                         size_t len, bool excl);
+bool txn_locks_conflict_h(const struct txn_locks *l, uint64_t h, unsigned db, const void *key,
+                          size_t len, bool write);
+
 /* Distinct keys with intents. */
 size_t txn_locks_count(const struct txn_locks *l);
 
 /* The hash both the lock table and the WATCH tables key (db, key) by:
  * SipHash of the key with the database mixed in. Pure. */
 uint64_t txn_locks_hash(unsigned db, const void *key, size_t len);
+
+/* txn_locks_hash from the key's hash_key() (common/hash.h). The db is
+ * mixed in by a multiply, so keys of different databases spread. */
+static inline uint64_t txn_locks_hash_of(unsigned db, uint64_t key_hash)
+{
+    return key_hash ^ ((uint64_t)(db + 1) * 0x9e3779b97f4a7c15u);
+}
 
 #endif
