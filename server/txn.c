@@ -834,8 +834,10 @@ int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), voi
     uint64_t id = seq_next++;
     for (unsigned i = 0; i < g->n; i++)
         g->parts[i]->id = id;
-    /* None runs before the last is posted and handled: g stays whole. */
-    for (unsigned i = 0; i < g->n; i++) {
+    /* No part runs before the last is posted, and then g may be freed at
+     * any time: nothing of it is read after that post. */
+    unsigned n = g->n;
+    for (unsigned i = 0; i < n; i++) {
         struct txn_part *p = g->parts[i];
         p->msg.handle = on_schedule;
         shard_post(shard_group_get(server.group, p->shard), &p->msg);
