@@ -26,6 +26,9 @@ enum {
     CMD_CONN = 1u << 5,      /* runs on the connection's thread, no key */
     CMD_MULTIKEY = 1u << 6,  /* keys may live on several shards: fanned out */
     CMD_ALLSHARDS = 1u << 7, /* runs on every shard, results merged (DBSIZE, KEYS) */
+    CMD_MISCONF = 1u << 8,   /* refused with -MISCONF after a failed save though
+                                it writes nothing: PING, so that health checks
+                                see the failure (Redis's processCommand) */
 };
 
 /* What a command sees while it runs on the owning shard's thread. */

@@ -736,8 +736,10 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     atomic_fetch_add_explicit(&w->stats.cmds, 1, memory_order_relaxed);
 
     uint16_t sid = cmdstat_id(d, argc, argv);
+    bool misconf = false; /* a write after a failed save (server/persist.h) */
     if (!d || !cmd_arity_ok(d, argc) ||
-        (!c->authenticated && !(d->flags & CMD_NOAUTH) && worker_requirepass())) {
+        (!c->authenticated && !(d->flags & CMD_NOAUTH) && worker_requirepass()) ||
+        (misconf = persist_writes_denied(d))) {
         struct rbuf *out = dispatch_reply_buf(c);
         if (!out) {
             conn_close(c);
@@ -748,6 +750,8 @@ void dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
             dispatch_reply_unknown(out, argc, argv);
         else if (!cmd_arity_ok(d, argc))
             resp_errorf(out, "ERR wrong number of arguments for '%s' command", d->name);
+        else if (misconf)
+            resp_error(out, PERSIST_MISCONF_ERR);
         else
             resp_error(out, "NOAUTH Authentication required.");
         cmdstat_reject(w->cmdstats, sid);
