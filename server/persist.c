@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/mem.h"
 #include "server/log.h"
+#include "server/persist_dir.h"
 #include "server/server.h"
 #include "server/txn.h"
 #include "server/worker.h"
@@ -283,7 +284,7 @@ static int start_locked(bool foreground)
     st.run_seq++;
     char path[4096], tmp[4096];
     snprintf(path, sizeof path, "%s/%s", dir, file ? file : "dump.rdb");
-    snprintf(tmp, sizeof tmp, "%s/temp-%d-%" PRIu64 ".rdb", dir, (int)getpid(), st.run_seq);
+    snprintf(tmp, sizeof tmp, "%s/" PERSIST_DIR_TEMP_FMT, dir, (int)getpid(), st.run_seq);
     free(dir);
     free(file);
     struct snap_opts o = {
@@ -717,6 +718,12 @@ int persist_load(void)
         free(file);
         return 0;
     }
+    if (persist_dir_check(dir) != 0) {
+        free(dir);
+        free(file);
+        return -1;
+    }
+    persist_dir_clean(dir);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     free(dir);

@@ -98,7 +98,11 @@ static inline bool persist_writes_denied(const struct cmd_def *d)
 }
 
 /* Main thread, after the workers started and before they accept clients:
- * load dir/dbfilename if persistence is on and the file exists. Keys are
+ * check the data directory (missing, not a directory or not writable:
+ * -1 after logging why, and the server exits 1, as Redis does for a dir
+ * it cannot chdir to), remove the temp files of saves that dead processes
+ * left in it (logged), then load dir/dbfilename if persistence is
+ * on and the file exists. Keys are
  * routed to their shards in batches; keys already expired are dropped;
  * progress is logged about every second for big files. Returns 0, or -1
  * after logging why (missing type support, truncation, bad CRC, I/O):
