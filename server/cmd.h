@@ -30,6 +30,9 @@ enum {
                                   on any shard (EXEC, WATCH, SAVE): it waits
                                   until the client's earlier commands have
                                   run (program order, dispatch.c) */
+    CMD_MISCONF = 1u << 9,   /* refused with -MISCONF after a failed save though
+                                it writes nothing: PING, so that health checks
+                                see the failure (Redis's processCommand) */
 };
 
 /* What a command sees while it runs on the owning shard's thread. */

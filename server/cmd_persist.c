@@ -31,7 +31,8 @@ static const char *start_error(int rc)
     case PERSIST_ECLOSED:
         return "ERR The server is shutting down";
     default:
-        return "ERR Error saving the DB: check the server log";
+        /* Redis's bare shared.err: the cause is in the log. */
+        return "ERR";
     }
 }
 

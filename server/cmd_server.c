@@ -742,7 +742,7 @@ static void cmd_shutdown(struct cmd_ctx *c)
 /* ---------------------------------------------------------------- table */
 
 const struct cmd_def cmd_server_defs[] = {
-    {"ping", -1, CMD_FAST | CMD_CONN, 0, 0, 0, cmd_ping,
+    {"ping", -1, CMD_FAST | CMD_CONN | CMD_MISCONF, 0, 0, 0, cmd_ping,
      "Returns the server's liveliness response."},
     {"echo", 2, CMD_FAST | CMD_CONN, 0, 0, 0, cmd_echo, "Returns the given string."},
     {"quit", -1, CMD_NOAUTH | CMD_FAST | CMD_CONN, 0, 0, 0, cmd_quit, "Closes the connection."},

@@ -17,6 +17,7 @@
 #include "server/cmdstats.h"
 #include "server/conn.h"
 #include "server/dispatch.h"
+#include "server/persist.h"
 #include "server/server.h"
 #include "server/txn.h"
 #include "server/worker.h"
@@ -577,6 +578,17 @@ static void exec_exec(struct cmd_ctx *ctx)
         unwatch_all(tc);
         resp_error(ctx->out, "EXECABORT Transaction discarded because of previous errors.");
         return;
+    }
+    /* A save failed after the writes were queued: Redis refuses an EXEC
+     * that holds writes as it refuses each write, and says why. */
+    for (size_t i = 0; i < tc->nq; i++) {
+        if ((tc->q[i].d->flags & CMD_WRITE) && persist_writes_denied(tc->q[i].d)) {
+            queue_clear(tc);
+            unwatch_all(tc);
+            resp_error(ctx->out,
+                       "EXECABORT Transaction discarded because of: " PERSIST_MISCONF_ERR);
+            return;
+        }
     }
     struct exec_job *j = calloc(1, sizeof *j);
     struct slot *sl = j ? dispatch_slot_new(c) : NULL;

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "server/glob.h"
 #include "server/log.h"
@@ -29,6 +31,10 @@ enum opt_kind {
     OPT_SIZE,     /* size_t in bytes; accepts Redis units (1k, 1kb, 1mb, 1gb) */
     OPT_COUNT,    /* size_t count; plain integer */
     OPT_LOGLEVEL, /* int; debug, verbose, notice, warning */
+    OPT_BOOL,     /* bool; yes or no, as Redis spells them */
+    OPT_DIR,      /* like OPT_STR; CONFIG SET also checks that it names a
+                     directory, as Redis's chdir would (start-up checks are
+                     persist_load's: a bad dir there is not a usage error) */
 };
 
 /* X(name, field, kind, default, min, max, mutable at run time, help)
@@ -52,10 +58,12 @@ enum opt_kind {
     X("loglevel", loglevel, OPT_LOGLEVEL, "notice", 0, 0, true,                                \
       "debug, verbose, notice or warning")                                                    \
     X("logfile", logfile, OPT_STR, "", 0, 0, false, "log file; empty = standard error")        \
-    X("dir", dir, OPT_STR, "", 0, 0, true, "data directory; empty = no persistence")          \
+    X("dir", dir, OPT_DIR, "", 0, 0, true, "data directory; empty = no persistence")          \
     X("dbfilename", dbfilename, OPT_STR, "dump.rdb", 0, 0, true, "snapshot file name in dir") \
     X("save", save, OPT_STR, "", 0, 0, true,                                                   \
       "save points: \"<seconds> <changes> ...\" (e.g. \"3600 1 300 100\"); empty = none")      \
+    X("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, OPT_BOOL, "yes", 0, 0, true, \
+      "refuse writes (-MISCONF) after a failed save while save points are set")              \
     X("rdb-skip-non-string", rdb_skip_non_string, OPT_STR, "no", 0, 0, false,                  \
       "yes: skip keys of other types when loading an RDB file; no: refuse the file")         \
     X("proto-max-bulk-len", proto_max_bulk_len, OPT_SIZE, "512mb", 1, INT64_MAX, true,          \
@@ -185,6 +193,7 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
 {
     switch (o->kind) {
     case OPT_STR:
+    case OPT_DIR:
         v->s = NULL;
         if (text[0] != '\0') {
             v->s = strdup(text);
@@ -204,6 +213,13 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
         v->i = l;
         return 0;
     }
+    case OPT_BOOL:
+        if (strcasecmp(text, "yes") != 0 && strcasecmp(text, "no") != 0) {
+            snprintf(err, errlen, "argument must be 'yes' or 'no'");
+            return -1;
+        }
+        v->i = strcasecmp(text, "yes") == 0;
+        return 0;
     case OPT_SIZE: {
         uint64_t u;
         if (config_parse_size(text, &u) != 0 || u > INT64_MAX) {
@@ -230,10 +246,36 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
     return 0;
 }
 
+static bool opt_is_str(const struct opt *o)
+{
+    return o->kind == OPT_STR || o->kind == OPT_DIR;
+}
+
 static void opt_free_val(const struct opt *o, union opt_val *v)
 {
-    if (o->kind == OPT_STR)
+    if (opt_is_str(o))
         free(v->s);
+}
+
+/* CONFIG SET's extra check of a value that parsed: a new dir must be a
+ * directory we can enter, or Redis's error (strerror of its chdir) is
+ * written to err and -1 returned. An empty dir turns persistence off. */
+static int opt_check_live(const struct opt *o, const union opt_val *v, char *err, size_t errlen)
+{
+    if (o->kind != OPT_DIR || v->s == NULL)
+        return 0;
+    struct stat sb;
+    int e = 0;
+    if (stat(v->s, &sb) != 0)
+        e = errno;
+    else if (!S_ISDIR(sb.st_mode))
+        e = ENOTDIR;
+    else if (access(v->s, X_OK) != 0)
+        e = errno;
+    if (e == 0)
+        return 0;
+    snprintf(err, errlen, "%s", strerror(e));
+    return -1;
 }
 
 /* Store a parsed value (takes ownership of a string). live: other threads
@@ -242,7 +284,8 @@ static void opt_store(struct config *cfg, const struct opt *o, union opt_val *v,
 {
     char *base = (char *)cfg + o->off;
     switch (o->kind) {
-    case OPT_STR: {
+    case OPT_STR:
+    case OPT_DIR: {
         char **field = (char **)(void *)base;
         char *old = __atomic_exchange_n(field, v->s, __ATOMIC_ACQ_REL);
         if (old != NULL && live) {
@@ -270,6 +313,9 @@ static void opt_store(struct config *cfg, const struct opt *o, union opt_val *v,
     case OPT_UINT:
         __atomic_store_n((unsigned *)(void *)base, (unsigned)v->i, __ATOMIC_RELAXED);
         break;
+    case OPT_BOOL:
+        __atomic_store_n((bool *)(void *)base, v->i != 0, __ATOMIC_RELAXED);
+        break;
     case OPT_SIZE:
     case OPT_COUNT:
         __atomic_store_n((size_t *)(void *)base, (size_t)v->i, __ATOMIC_RELAXED);
@@ -283,7 +329,8 @@ static void opt_format(const struct config *cfg, const struct opt *o, char *buf,
 {
     const char *base = (const char *)cfg + o->off;
     switch (o->kind) {
-    case OPT_STR: {
+    case OPT_STR:
+    case OPT_DIR: {
         const char *s = __atomic_load_n((char *const *)(const void *)base, __ATOMIC_ACQUIRE);
         snprintf(buf, len, "%s", s ? s : "");
         break;
@@ -298,6 +345,11 @@ static void opt_format(const struct config *cfg, const struct opt *o, char *buf,
     case OPT_UINT:
         snprintf(buf, len, "%u",
                  __atomic_load_n((const unsigned *)(const void *)base, __ATOMIC_RELAXED));
+        break;
+    case OPT_BOOL:
+        snprintf(buf, len, "%s",
+                 __atomic_load_n((const bool *)(const void *)base, __ATOMIC_RELAXED) ? "yes"
+                                                                                     : "no");
         break;
     case OPT_SIZE:
     case OPT_COUNT:
@@ -545,7 +597,7 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
 void config_deinit(struct config *cfg)
 {
     for (size_t i = 0; i < NOPTS; i++)
-        if (opts[i].kind == OPT_STR) {
+        if (opt_is_str(&opts[i])) {
             char **field = (char **)(void *)((char *)cfg + opts[i].off);
             free(*field);
             *field = NULL;
@@ -671,6 +723,12 @@ int config_set_many(struct config *cfg, size_t n, const char *const *names,
             break;
         }
         parsed = i + 1;
+        if (opt_check_live(os[i], &vals[i], why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "CONFIG SET failed (possibly related to argument '%s') - %s",
+                     os[i]->name, why);
+            rc = -1;
+            break;
+        }
     }
     if (rc == 0) {
         for (size_t i = 0; i < n; i++)

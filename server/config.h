@@ -13,7 +13,8 @@
 /* The options. Their names, defaults, limits and help live once, in the
  * CONFIG_OPTIONS X-macro in config.c: X(name, field, kind, default, min,
  * max, mutable_at_runtime, help); kinds are INT, UINT, SIZE (bytes; Redis
- * units 1k=1000, 1kb=1024, m/mb, g/gb), COUNT, STR and LOGLEVEL. Names are
+ * units 1k=1000, 1kb=1024, m/mb, g/gb), COUNT, STR, DIR (a STR that CONFIG
+ * SET checks is a directory), BOOL (yes/no) and LOGLEVEL. Names are
  * Redis's ("client-query-buffer-limit"); `shardkv-server --help` prints the
  * table. */
 struct config {
@@ -30,6 +31,8 @@ struct config {
     char *dbfilename;         /* "dump.rdb" */
     char *save;               /* save points, Redis syntax ("3600 1 300 100");
                                  NULL/empty = none */
+    bool stop_writes_on_bgsave_error; /* yes: -MISCONF for writes while the
+                                 last save failed and save points are set */
     char *rdb_skip_non_string;/* "yes": loading skips non-string keys; "no"
                                  (default): they stop the load */
     size_t proto_max_bulk_len;        /* 512 MB */

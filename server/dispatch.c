@@ -926,8 +926,10 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     const struct cmd_def *d = c->last_cmd;
     if (!d || !same_cmd_name(d, argv[0].ptr, argv[0].len))
         d = cmd_lookup(argv[0].ptr, argv[0].len);
+    bool misconf = false; /* a write after a failed save (server/persist.h) */
     bool refused = !d || !cmd_arity_ok(d, argc) ||
-                   (!c->authenticated && !(d->flags & CMD_NOAUTH) && worker_requirepass());
+                   (!c->authenticated && !(d->flags & CMD_NOAUTH) && worker_requirepass()) ||
+                   (misconf = persist_writes_denied(d));
     /* A single-key command's shard; a keyless one runs on this worker's. */
     bool single = !refused && !(d->flags & (CMD_CONN | CMD_MULTIKEY | CMD_ALLSHARDS));
     bool keyed = single && d->first_key > 0 && (size_t)d->first_key < argc;
@@ -964,6 +966,8 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
             dispatch_reply_unknown(out, argc, argv);
         else if (!cmd_arity_ok(d, argc))
             resp_errorf(out, "ERR wrong number of arguments for '%s' command", d->name);
+        else if (misconf)
+            resp_error(out, PERSIST_MISCONF_ERR);
         else
             resp_error(out, "NOAUTH Authentication required.");
         cmdstat_reject(w->cmdstats, sid);

@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/mem.h"
 #include "server/log.h"
+#include "server/persist_dir.h"
 #include "server/server.h"
 #include "server/txn.h"
 #include "server/worker.h"
@@ -46,6 +47,7 @@
 #define LOAD_PROGRESS_NS 1000000000ull
 
 struct persist_counter persist_changes[PERSIST_MAX_COUNTERS];
+_Atomic bool persist_last_failed;
 
 struct saveparam {
     int64_t seconds; /* at least this long since the last save ... */
@@ -67,6 +69,7 @@ static struct {
     struct persist_waiter *waiters;  /* notified when running ends */
     struct persist_waiter *pending;  /* want a fresh snapshot after running */
     int64_t run_start_ms;            /* when running started */
+    bool run_foreground;             /* running is a SAVE or shutdown save */
     uint64_t run_changes;            /* change count at its cut */
     uint64_t changes_base;           /* change count at the last good save */
     int64_t last_save_s;             /* LASTSAVE */
@@ -150,6 +153,19 @@ static int parse_save(const char *s, struct saveparam *out, int max)
     return n;
 }
 
+/* Record a save's outcome for INFO and the write check; under st.lock.
+ * As in Redis, a failed SAVE or shutdown save is only reported to its
+ * caller, a failed background save sets rdb_last_bgsave_status to err
+ * (and so, with stop-writes-on-bgsave-error, refuses writes), and any
+ * save that succeeds clears it. */
+static void note_result_locked(bool ok, bool foreground)
+{
+    if (!ok && foreground)
+        return;
+    st.last_ok = ok;
+    atomic_store_explicit(&persist_last_failed, !ok, memory_order_relaxed);
+}
+
 /* ----------------------------------------------------------- snapshots */
 
 static int start_locked(bool foreground);
@@ -182,7 +198,7 @@ static void on_snap_done(void *arg, struct snap *s, int status)
     st.done_seq = st.run_seq;
     st.done_status = status;
     st.last_secs = (now_ms - st.run_start_ms + 500) / 1000;
-    st.last_ok = status == 0;
+    note_result_locked(status == 0, st.run_foreground);
     if (status == 0) {
         st.last_save_s = now_ms / 1000;
         st.changes_base = st.run_changes;
@@ -268,7 +284,7 @@ static int start_locked(bool foreground)
     st.run_seq++;
     char path[4096], tmp[4096];
     snprintf(path, sizeof path, "%s/%s", dir, file ? file : "dump.rdb");
-    snprintf(tmp, sizeof tmp, "%s/temp-%d-%" PRIu64 ".rdb", dir, (int)getpid(), st.run_seq);
+    snprintf(tmp, sizeof tmp, "%s/" PERSIST_DIR_TEMP_FMT, dir, (int)getpid(), st.run_seq);
     free(dir);
     free(file);
     struct snap_opts o = {
@@ -287,11 +303,12 @@ static int start_locked(bool foreground)
     if (rc != 0) {
         log_warn("Failed opening the temp RDB file %s (in server root dir %s) for saving: %s",
                  tmp, path, strerror(-rc));
-        st.last_ok = false;
+        note_result_locked(false, foreground);
         return PERSIST_ESTART;
     }
     st.running = s;
     st.run_start_ms = now_ms;
+    st.run_foreground = foreground;
     /* Counted before the cut: a write racing the cut counts as after it,
      * so changes are over-reported, never lost. */
     st.run_changes = changes_total();
@@ -439,6 +456,12 @@ int persist_setup(uv_loop_t *loop)
         return rc;
     st.timer_on = true;
     return uv_timer_start(&st.timer, on_timer, PERSIST_TIMER_MS, PERSIST_TIMER_MS);
+}
+
+bool persist_stop_writes_configured(void)
+{
+    return __atomic_load_n(&server.cfg.stop_writes_on_bgsave_error, __ATOMIC_RELAXED) &&
+           persist_save_on_shutdown();
 }
 
 bool persist_save_on_shutdown(void)
@@ -695,6 +718,12 @@ int persist_load(void)
         free(file);
         return 0;
     }
+    if (persist_dir_check(dir) != 0) {
+        free(dir);
+        free(file);
+        return -1;
+    }
+    persist_dir_clean(dir);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     free(dir);

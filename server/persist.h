@@ -66,8 +66,43 @@ static inline void persist_note_write(unsigned worker)
                               memory_order_relaxed);
 }
 
+/* Redis's reply to a write refused after a failed save (shared.bgsaveerr),
+ * without the '-' and CRLF. */
+#define PERSIST_MISCONF_ERR                                                                        \
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to "             \
+    "persist to disk. Commands that may modify the data set are disabled, because this "           \
+    "instance is configured to report errors during writes if RDB snapshotting fails "             \
+    "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about "         \
+    "the RDB error."
+
+/* True while rdb_last_bgsave_status is err: the last background save
+ * failed and no save has succeeded since. Written under persist's lock,
+ * read by the workers before each command. */
+extern _Atomic bool persist_last_failed;
+
+/* The configuration half of Redis's writeCommandsDeniedByDiskError:
+ * stop-writes-on-bgsave-error is yes and save points are in effect (a
+ * data directory and at least one save point). Any thread; takes the
+ * config read lock, so call it only once persist_last_failed is set. */
+bool persist_stop_writes_configured(void);
+
+/* Must d be refused with PERSIST_MISCONF_ERR? Redis refuses writes, and
+ * PING (CMD_MISCONF) so that health checks notice, while
+ * stop-writes-on-bgsave-error is yes, save points are configured and the
+ * last background save failed. One relaxed load while saves succeed.
+ * Worker threads, before the command runs or is queued by MULTI. */
+static inline bool persist_writes_denied(const struct cmd_def *d)
+{
+    return atomic_load_explicit(&persist_last_failed, memory_order_relaxed) &&
+           (d->flags & (CMD_WRITE | CMD_MISCONF)) != 0 && persist_stop_writes_configured();
+}
+
 /* Main thread, after the workers started and before they accept clients:
- * load dir/dbfilename if persistence is on and the file exists. Keys are
+ * check the data directory (missing, not a directory or not writable:
+ * -1 after logging why, and the server exits 1, as Redis does for a dir
+ * it cannot chdir to), remove the temp files of saves that dead processes
+ * left in it (logged), then load dir/dbfilename if persistence is
+ * on and the file exists. Keys are
  * routed to their shards in batches; keys already expired are dropped;
  * progress is logged about every second for big files. Returns 0, or -1
  * after logging why (missing type support, truncation, bad CRC, I/O):

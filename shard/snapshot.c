@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -50,6 +51,9 @@ struct snap {
     int fd;                       /* tmp_path, owned by the writer thread */
     uint64_t written;             /* bytes written to fd (writer thread) */
     uint64_t synced;              /* bytes handed to writeback so far */
+    int sink_err;                 /* -errno of the write that failed (writer
+                                     thread): the rdb writer reports only
+                                     RDB_EIO, the log must name the cause */
     unsigned nparts;              /* parts expected */
     int64_t ctime_s;              /* AUX ctime */
     uint64_t used_mem;            /* AUX used-mem */
@@ -457,8 +461,10 @@ static int file_write(void *arg, const void *buf, size_t len)
 {
     struct snap *s = arg;
     int rc = rdb_fd_write(&s->fd, buf, len);
-    if (rc != 0)
+    if (rc != 0) {
+        s->sink_err = rc;
         return rc;
+    }
     s->written += len;
     if (s->written - s->synced >= SNAP_WRITEBACK_BYTES) {
         /* Advisory: a failure only loses the smoothing, never data (the
@@ -468,6 +474,13 @@ static int file_write(void *arg, const void *buf, size_t len)
         s->synced = s->written;
     }
     return 0;
+}
+
+/* The code for a failed rdb_writer call: the file's errno (ENOSPC for a
+ * full disk), or EIO when the sink never failed. */
+static int write_error(const struct snap *s)
+{
+    return s->sink_err ? s->sink_err : -EIO;
 }
 
 static void writer_main(void *arg)
@@ -482,7 +495,7 @@ static void writer_main(void *arg)
     else {
         rdb_writer_init(w, file_write, s);
         if (rdb_writer_begin(w, s->ctime_s, s->used_mem) != 0)
-            err = -EIO;
+            err = write_error(s);
     }
     if (err)
         set_failed(s, err);
@@ -505,10 +518,10 @@ static void writer_main(void *arg)
                      * the size hints are only for the first visit. */
                     cur_db = c->db;
                     if (rdb_writer_select_db(w, c->db, 0, 0) != 0)
-                        err = -EIO;
+                        err = write_error(s);
                 }
                 if (!err && rdb_writer_raw(w, c->data, c->len, c->keys) != 0)
-                    err = -EIO;
+                    err = write_error(s);
                 if (err)
                     set_failed(s, err);
             }
@@ -523,7 +536,7 @@ static void writer_main(void *arg)
     if (!err)
         err = atomic_load(&s->failed);
     if (!err && rdb_writer_end(w) != 0)
-        err = -EIO;
+        err = write_error(s);
     if (!err && fsync(s->fd) != 0)
         err = -errno;
     if (w) {
@@ -531,17 +544,21 @@ static void writer_main(void *arg)
         s->bytes = w->bytes;
     }
     free(w);
+    /* Renamed or removed while still open, so the lock taken in
+     * snap_create covers the temp name for as long as it exists. The
+     * data is fsynced by then: a close failing after the rename cannot
+     * have lost any of it, but is still reported. */
+    if (!err && rename(s->tmp_path, s->path) != 0)
+        err = -errno;
+    if (err)
+        unlink(s->tmp_path);
     if (close(s->fd) != 0 && !err)
         err = -errno;
     s->fd = -1;
-    if (!err && rename(s->tmp_path, s->path) != 0)
-        err = -errno;
     if (!err)
         err = sync_dir(s->path);
-    if (err) {
-        unlink(s->tmp_path);
+    if (err)
         set_failed(s, err);
-    }
     s->status = err;
     if (s->on_done)
         s->on_done(s->arg, s, err);
@@ -567,8 +584,19 @@ int snap_create(const struct snap_opts *o, struct snap **out)
     s->slice_ns = o->slice_ns ? o->slice_ns : SNAP_DEFAULT_SLICE_NS;
     s->on_done = o->on_done;
     s->arg = o->arg;
-    s->fd = open(s->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* Locked before it is truncated, and for as long as it is written: a
+     * start-up clean-up in another process removes only unlocked temp
+     * files, and the file of a live save (same name from another pid
+     * namespace) is refused here rather than clobbered. */
+    s->fd = open(s->tmp_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     int rc = s->fd < 0 ? -errno : 0;
+    bool ours = false;
+    if (rc == 0 && flock(s->fd, LOCK_EX | LOCK_NB) != 0)
+        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+    else if (rc == 0)
+        ours = true;
+    if (rc == 0 && ftruncate(s->fd, 0) != 0)
+        rc = -errno;
     if (rc == 0 && (rc = uv_mutex_init(&s->lock)) == 0) {
         if ((rc = uv_cond_init(&s->cond)) == 0) {
             if ((rc = uv_thread_create(&s->writer, writer_main, s)) == 0) {
@@ -580,8 +608,9 @@ int snap_create(const struct snap_opts *o, struct snap **out)
         uv_mutex_destroy(&s->lock);
     }
     if (s->fd >= 0) {
+        if (ours)
+            unlink(s->tmp_path);
         close(s->fd);
-        unlink(s->tmp_path);
     }
     free(s->path);
     free(s->tmp_path);

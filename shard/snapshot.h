@@ -44,8 +44,8 @@ struct snap_part;
 #define SNAP_IDLE_SLICE_NS 250000u
 
 /* Final status handed to on_done: 0, or a negative code (-errno of the
- * failing file operation, or SNAP_ENOMEM when a chunk could not be
- * allocated on a shard). */
+ * failing file operation, ENOSPC for a full disk, EIO only when the system
+ * said so, or SNAP_ENOMEM when a chunk could not be allocated on a shard). */
 enum { SNAP_ENOMEM = -100000 };
 
 struct snap_opts {
@@ -76,9 +76,12 @@ struct snap_stats {
 };
 
 /* Create the temp file and start the writer thread, which writes the
- * header and then waits for chunks from nparts parts. Returns 0 with *out
- * set (the caller owns it: snap_destroy), or a negative errno (nothing
- * created). */
+ * header and then waits for chunks from nparts parts. The temp file holds
+ * an exclusive flock(2) from before it is truncated until it is renamed
+ * or removed, so another process can tell a live save's temp file from
+ * one a killed process left. Returns 0 with *out set (the caller owns it:
+ * snap_destroy), or a negative errno (nothing created; -EBUSY when another
+ * process holds the lock on tmp_path, whose file is then left alone). */
 int snap_create(const struct snap_opts *o, struct snap **out);
 
 /* Join the writer thread (waits for the snapshot to finish) and free s.

@@ -395,3 +395,32 @@ Test(config, set_many_is_all_or_nothing)
     cr_assert_eq(cfg.hz, 20);
     config_deinit(&cfg);
 }
+
+Test(config, bool_and_dir_kinds_validate_like_redis)
+{
+    char *argv[] = {"shardkv-server", "--stop-writes-on-bgsave-error", "No"};
+    struct config cfg;
+    char err[256] = "";
+    cr_assert_eq(load(&cfg, err, sizeof(err), 3, argv), 0, "%s", err);
+    cr_assert_not(cfg.stop_writes_on_bgsave_error);
+    cr_assert_str_eq(get(&cfg, "stop-writes-on-bgsave-error"), "stop-writes-on-bgsave-error=no;");
+    cr_assert_eq(config_set(&cfg, "stop-writes-on-bgsave-error", "YES", err, sizeof(err)), 0);
+    cr_assert(cfg.stop_writes_on_bgsave_error);
+    cr_assert_eq(config_set(&cfg, "stop-writes-on-bgsave-error", "1", err, sizeof(err)), -1);
+    cr_assert_str_eq(err, "CONFIG SET failed (possibly related to argument "
+                          "'stop-writes-on-bgsave-error') - argument must be 'yes' or 'no'");
+
+    /* A dir is checked when set at run time, as Redis's chdir checks it;
+     * a failed check leaves the old value, and "" (no persistence) is fine. */
+    cr_assert_eq(config_set(&cfg, "dir", "/tmp", err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(config_set(&cfg, "dir", "/nonexistent-skv/x", err, sizeof(err)), -1);
+    cr_assert_str_eq(err, "CONFIG SET failed (possibly related to argument 'dir') - "
+                          "No such file or directory");
+    cr_assert_eq(config_set(&cfg, "dir", "/dev/null", err, sizeof(err)), -1);
+    cr_assert_str_eq(err, "CONFIG SET failed (possibly related to argument 'dir') - "
+                          "Not a directory");
+    cr_assert_str_eq(cfg.dir, "/tmp");
+    cr_assert_eq(config_set(&cfg, "dir", "", err, sizeof(err)), 0, "%s", err);
+    cr_assert_null(cfg.dir);
+    config_deinit(&cfg);
+}
