@@ -27,6 +27,17 @@ def both(args=(), skv_args=(), redis_args=()):
             RedisServer(list(args) + list(redis_args)))
 
 
+class Signals(unittest.TestCase):
+    def test_sighup_is_ignored(self):
+        # Redis ignores SIGHUP; the default action would end the process.
+        for srv in both(skv_args=("--threads", "2")):
+            with srv as s, s.client() as c:
+                s.signal(signal.SIGHUP)
+                time.sleep(0.3)
+                self.assertTrue(s.alive(), "%s died of SIGHUP" % s.name)
+                self.assertEqual(c.call("PING"), "PONG")
+
+
 class EmptyKeys(unittest.TestCase):
     """UBSan once stopped the server at memcmp(NULL, .., 0) for an empty key
     in the intent-lock and WATCH tables; the replies are Redis's."""
