@@ -38,6 +38,39 @@ class Signals(unittest.TestCase):
                 self.assertEqual(c.call("PING"), "PONG")
 
 
+class SecondServer(unittest.TestCase):
+    def test_second_server_on_same_port_exits(self):
+        # Redis: the second one logs the bind error and exits 1.
+        with RedisServer() as r:
+            rc, out, err = run_server(["--port", str(r.port), "--bind", "127.0.0.1"],
+                                      binary=RedisServer.binary, timeout=5)
+            self.assertEqual(rc, 1)
+            want = ("Warning: Could not create server TCP listening socket 127.0.0.1:%d: "
+                    "bind: Address already in use" % r.port)
+            self.assertIn(want, out + err)
+            self.assertIn("Failed listening on port %d (TCP), aborting." % r.port, out + err)
+        with ShardkvServer(["--threads", "2"]) as s, s.client() as c:
+            c.call("SET", "k", "first")
+            rc, out, err = run_server(["--port", str(s.port), "--bind", "127.0.0.1",
+                                       "--threads", "2"], timeout=5)
+            self.assertEqual(rc, 1, "second server did not exit 1: %s" % (out + err))
+            want = ("Warning: Could not create server TCP listening socket 127.0.0.1:%d: "
+                    "bind: Address already in use" % s.port)
+            self.assertIn(want, out + err)
+            self.assertIn("Failed listening on port %d (TCP), aborting." % s.port, out + err)
+            # The first still has every new connection.
+            for _ in range(20):
+                with s.client() as c2:
+                    self.assertEqual(c2.call("GET", "k"), b"first")
+
+    def test_port_zero_and_restart_on_same_port(self):
+        # The claim goes with the process: the same port serves again.
+        with ShardkvServer() as s:
+            port = s.port
+        with ShardkvServer(port=port) as s2, s2.client() as c:
+            self.assertEqual(c.call("PING"), "PONG")
+
+
 class EmptyKeys(unittest.TestCase):
     """UBSan once stopped the server at memcmp(NULL, .., 0) for an empty key
     in the intent-lock and WATCH tables; the replies are Redis's."""
