@@ -6,9 +6,12 @@
 #include "server/conn.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/hash.h"
@@ -298,6 +301,31 @@ static void protocol_error(struct conn *c, const char *msg)
     c->flags |= CONN_CLOSE_AFTER_REPLY;
 }
 
+/* Redis's defence against cross-protocol scripting (processCommand's
+ * securityWarningCommand): a web page can make a browser POST to this port,
+ * and every line of the request, body included, would run as an inline
+ * command. Such a request starts with a "POST" line and has a "Host:"
+ * header, and neither is a command: the connection is closed with no reply
+ * and nothing after it runs. Logged at most once a minute, as Redis does,
+ * so an attacker cannot flood the log. Returns true if c is being closed. */
+static bool http_request_refused(struct conn *c, const struct resp_arg *name)
+{
+    static _Atomic int64_t logged_s; /* when it was last logged, Unix s */
+    if (!(name->len == 4 && strncasecmp(name->ptr, "post", 4) == 0) &&
+        !(name->len == 5 && strncasecmp(name->ptr, "host:", 5) == 0))
+        return false;
+    int64_t now = (int64_t)time(NULL);
+    int64_t last = atomic_load_explicit(&logged_s, memory_order_relaxed);
+    if ((now - last > 60 || last - now > 60) &&
+        atomic_compare_exchange_strong(&logged_s, &last, now))
+        log_warn("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or "
+                 "Host: commands to Redis. This is likely due to an attacker attempting to use "
+                 "Cross Protocol Scripting to compromise your Redis instance. Connection "
+                 "aborted.");
+    conn_kill(c);
+    return true;
+}
+
 /* Arguments a command may have and still join a lookahead run: GET, SET
  * with its options, INCRBY, EXPIRE... Longer ones end the run. */
 #define CONN_RUN_ARGS 5
@@ -396,7 +424,7 @@ void conn_process_input(struct conn *c)
         for (; i < n && (i == 0 || can_parse(c)); i++) {
             did = true;
             c->ineed = 0;
-            if (run[i].argc > 0) {
+            if (run[i].argc > 0 && !http_request_refused(c, &run[i].argv[0])) {
                 c->last_ms = c->w->now_ms;
                 dispatch_command_hashed(c, run[i].argc, run[i].argv,
                                         run[i].hashed ? &run[i].h : NULL);
@@ -424,7 +452,7 @@ void conn_process_input(struct conn *c)
             break;
         }
         c->ineed = 0;
-        if (cmd.argc > 0) {
+        if (cmd.argc > 0 && !http_request_refused(c, &cmd.argv[0])) {
             c->last_ms = c->w->now_ms;
             dispatch_command(c, cmd.argc, cmd.argv);
         }

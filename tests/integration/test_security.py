@@ -71,6 +71,63 @@ class SecondServer(unittest.TestCase):
             self.assertEqual(c.call("PING"), "PONG")
 
 
+HTTP_POST = (b"POST / HTTP/1.1\r\n"
+             b"Host: 127.0.0.1\r\n"
+             b"Content-Type: text/plain\r\n"
+             b"Content-Length: 40\r\n"
+             b"\r\n"
+             b"SET pwned 1\r\nSET pwned 2\r\nSET pwned 3\r\n")
+SECURITY_LOG = ("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or "
+                "Host: commands to Redis. This is likely due to an attacker attempting to use "
+                "Cross Protocol Scripting to compromise your Redis instance. Connection aborted.")
+
+
+def recv_all(sock, timeout=3.0):
+    """Everything the peer sends until it closes; None if it stays open."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            d = sock.recv(65536)
+            if not d:
+                return data
+            data += d
+    except ConnectionResetError:
+        return data
+    except socket.timeout:
+        return None
+
+
+class CrossProtocol(unittest.TestCase):
+    def check(self, srv, request, password=None):
+        with srv as s:
+            with socket.create_connection(("127.0.0.1", s.port)) as sock:
+                sock.sendall(request)
+                got = recv_all(sock)
+            self.assertEqual(got, b"", "%s: connection not closed at once without a reply: %r"
+                             % (s.name, got))
+            with s.client() as c:
+                if password:
+                    self.assertEqual(c.call("AUTH", password), "OK")
+                self.assertEqual(c.call("EXISTS", "pwned"), 0, s.name)
+                self.assertEqual(c.call("DBSIZE"), 0, s.name)
+            deadline = time.monotonic() + 3
+            while SECURITY_LOG not in s.log() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertIn(SECURITY_LOG, s.log(), s.name)
+
+    def test_http_post_runs_nothing(self):
+        for srv in both(skv_args=("--threads", "2")):
+            self.check(srv, HTTP_POST)
+
+    def test_host_header_first(self):
+        # A "Host:" line closes the connection too, in any letter case, and
+        # even from a client that has not authenticated.
+        req = b"host: x\r\nSET pwned 1\r\n"
+        for srv in both(("--requirepass", "pw")):
+            self.check(srv, req, password="pw")
+
+
 class EmptyKeys(unittest.TestCase):
     """UBSan once stopped the server at memcmp(NULL, .., 0) for an empty key
     in the intent-lock and WATCH tables; the replies are Redis's."""
