@@ -377,9 +377,13 @@ static size_t parse_run(struct conn *c, struct run_cmd *run, bool *have, enum re
 {
     size_t n = 0, off = c->ioff;
     *have = false;
+    /* Until AUTH succeeds, Redis's small limits apply (resp.h), and each
+     * command is parsed only after the one before it ran: a pipelined
+     * "AUTH pw" then a big SET is parsed as Redis parses it. */
+    c->parser.unauth = !c->authenticated && worker_requirepass() != NULL;
     while (off < c->ilen) {
         bool multibulk = c->ibuf[off] == '*';
-        if (n > 0 && (n == DISPATCH_PREFETCH || !multibulk))
+        if (n > 0 && (n == DISPATCH_PREFETCH || !multibulk || c->parser.unauth))
             break;
         *st = resp_parse(&c->parser, c->ibuf + off, c->ilen - off, cmd, used, need);
         if (*st != RESP_OK || !multibulk || cmd->argc > CONN_RUN_ARGS) {

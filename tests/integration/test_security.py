@@ -128,6 +128,109 @@ class CrossProtocol(unittest.TestCase):
             self.check(srv, req, password="pw")
 
 
+def exchange(port, data, idle=0.5, timeout=5.0):
+    """Send data on a new connection; return (bytes received, closed?) once
+    the server closed it or sent nothing for `idle` seconds."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        try:
+            sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        got = b""
+        deadline = time.monotonic() + timeout
+        sock.settimeout(idle)
+        while time.monotonic() < deadline:
+            try:
+                d = sock.recv(65536)
+            except ConnectionResetError:
+                return got, True
+            except socket.timeout:
+                return got, False
+            if not d:
+                return got, True
+            got += d
+        return got, False
+
+
+def vm_rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
+class Unauthenticated(unittest.TestCase):
+    """With requirepass, a client that has not authenticated may send at
+    most 10 arguments of at most 16384 bytes (Redis 7.0)."""
+
+    CASES = [
+        b"*11\r\n",
+        b"*10\r\n" + b"$1\r\na\r\n" * 10,
+        b"*1\r\n$16385\r\n",
+        b"*2\r\n$4\r\nECHO\r\n$16384\r\n" + b"x" * 16384 + b"\r\n",
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$104857600\r\n",
+        b"*2000000000\r\n",
+        b"*3000000000\r\n",
+        b"*1\r\n$600000000\r\n",
+        b"PING\r\n*11\r\n",
+        b"AUTH pw\r\n*11\r\n" + b"$1\r\na\r\n" * 11,
+    ]
+
+    def replies(self, srv):
+        with srv as s:
+            out = [exchange(s.port, case) for case in self.CASES]
+            # Once authenticated, big values and many arguments are fine,
+            # and AUTH then a big SET in one write works: the SET is
+            # parsed after AUTH has run, as in Redis.
+            big = b"v" * (1 << 20)
+            many = ["k%d" % i for i in range(20)]
+            with s.client() as c:
+                out += [c.call("AUTH", "pw"), c.call("SET", "big", big), c.call("STRLEN", "big"),
+                        c.call("MSET", *[x for k in many for x in (k, k)]), c.call("MGET", *many)]
+            with s.client() as c:
+                c.send_raw(b"AUTH pw\r\n" + skvtest.encode_command("SET", "b2", big) +
+                           skvtest.encode_command("STRLEN", "b2"))
+                out += [c.read_reply(), c.read_reply(), c.read_reply()]
+            return out
+
+    def test_limits_match_redis(self):
+        skv, redis = both(("--requirepass", "pw"))
+        got, want = self.replies(skv), self.replies(redis)
+        for case, g, w in zip(self.CASES + [b"authenticated"] * 8, got, want):
+            self.assertEqual(g, w, case[:40])
+        self.assertEqual(len(got), len(want))
+        self.assertEqual(got[-1], 1 << 20)
+        # The cases that matter, spelled out.
+        self.assertEqual(got[0], (b"-ERR Protocol error: unauthenticated multibulk length\r\n",
+                                  True))
+        self.assertEqual(got[2], (b"-ERR Protocol error: unauthenticated bulk length\r\n",
+                                  True))
+        self.assertEqual(got[4], (b"-ERR Protocol error: unauthenticated bulk length\r\n",
+                                  True))
+
+    def test_no_memory_for_unauthenticated_bulk(self):
+        with ShardkvServer(["--requirepass", "pw", "--threads", "2"]) as s:
+            with s.client() as c:
+                self.assertEqual(c.call("PING"), RespError("NOAUTH Authentication required."))
+            before = vm_rss_kb(s.proc.pid)
+            sock = socket.create_connection(("127.0.0.1", s.port))
+            try:
+                sock.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$104857600\r\n")
+                chunk = b"x" * (1 << 20)
+                for _ in range(50):
+                    sock.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            time.sleep(0.3)
+            grown = vm_rss_kb(s.proc.pid) - before
+            sock.close()
+            self.assertLess(grown, 10 * 1024, "RSS grew by %d kB" % grown)
+            with s.client() as c:
+                self.assertEqual(c.call("AUTH", "pw"), "OK")
+                self.assertEqual(c.call("EXISTS", "k"), 0)
+
+
 class EmptyKeys(unittest.TestCase):
     """UBSan once stopped the server at memcmp(NULL, .., 0) for an empty key
     in the intent-lock and WATCH tables; the replies are Redis's."""
