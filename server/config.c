@@ -29,6 +29,7 @@ enum opt_kind {
     OPT_SIZE,     /* size_t in bytes; accepts Redis units (1k, 1kb, 1mb, 1gb) */
     OPT_COUNT,    /* size_t count; plain integer */
     OPT_LOGLEVEL, /* int; debug, verbose, notice, warning */
+    OPT_BOOL,     /* bool; yes or no */
 };
 
 /* X(name, field, kind, default, min, max, mutable at run time, help)
@@ -69,7 +70,9 @@ enum opt_kind {
     X("client-output-buffer-limit", client_output_buffer_limit, OPT_SIZE, "1gb", 0,            \
       INT64_MAX, true, "most reply bytes pending for one client (0 = no limit)")              \
     X("tcp-backlog", tcp_backlog, OPT_UINT, "511", 1, INT_MAX, false, "listen(2) backlog")    \
-    X("hz", hz, OPT_UINT, "10", 1, 500, true, "background tasks per second")
+    X("hz", hz, OPT_UINT, "10", 1, 500, true, "background tasks per second")                \
+    X("protected-mode", protected_mode, OPT_BOOL, "yes", 0, 0, true,                           \
+      "yes: without requirepass, refuse clients other than 127.0.0.1 and ::1")
 
 struct opt {
     const char *name;   /* option name as in CONFIG GET and the JSON file */
@@ -106,7 +109,7 @@ static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* A parsed value, before it is stored. */
 union opt_val {
-    int64_t i;   /* numeric kinds and the log level */
+    int64_t i;   /* numeric kinds, the log level and OPT_BOOL */
     char *s;     /* OPT_STR: owned copy, NULL for "" */
 };
 
@@ -204,6 +207,13 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
         v->i = l;
         return 0;
     }
+    case OPT_BOOL:
+        if (strcasecmp(text, "yes") != 0 && strcasecmp(text, "no") != 0) {
+            snprintf(err, errlen, "argument must be 'yes' or 'no'");
+            return -1;
+        }
+        v->i = strcasecmp(text, "yes") == 0;
+        return 0;
     case OPT_SIZE: {
         uint64_t u;
         if (config_parse_size(text, &u) != 0 || u > INT64_MAX) {
@@ -261,6 +271,9 @@ static void opt_store(struct config *cfg, const struct opt *o, union opt_val *v,
         }
         break;
     }
+    case OPT_BOOL:
+        __atomic_store_n((bool *)(void *)base, v->i != 0, __ATOMIC_RELAXED);
+        break;
     case OPT_INT:
     case OPT_LOGLEVEL:
         __atomic_store_n((int *)(void *)base, (int)v->i, __ATOMIC_RELAXED);
@@ -298,6 +311,11 @@ static void opt_format(const struct config *cfg, const struct opt *o, char *buf,
     case OPT_UINT:
         snprintf(buf, len, "%u",
                  __atomic_load_n((const unsigned *)(const void *)base, __ATOMIC_RELAXED));
+        break;
+    case OPT_BOOL:
+        snprintf(buf, len, "%s",
+                 __atomic_load_n((const bool *)(const void *)base, __ATOMIC_RELAXED) ? "yes"
+                                                                                     : "no");
         break;
     case OPT_SIZE:
     case OPT_COUNT:

@@ -13,9 +13,9 @@
 /* The options. Their names, defaults, limits and help live once, in the
  * CONFIG_OPTIONS X-macro in config.c: X(name, field, kind, default, min,
  * max, mutable_at_runtime, help); kinds are INT, UINT, SIZE (bytes; Redis
- * units 1k=1000, 1kb=1024, m/mb, g/gb), COUNT, STR and LOGLEVEL. Names are
- * Redis's ("client-query-buffer-limit"); `shardkv-server --help` prints the
- * table. */
+ * units 1k=1000, 1kb=1024, m/mb, g/gb), COUNT, STR, LOGLEVEL and BOOL (yes
+ * or no). Names are Redis's ("client-query-buffer-limit"); `shardkv-server
+ * --help` prints the table. */
 struct config {
     char *bind;               /* "127.0.0.1": address to listen on */
     int port;                 /* 6379 */
@@ -39,6 +39,8 @@ struct config {
     size_t client_output_buffer_limit;/* hard cap for one client's pending replies, 1 GB */
     unsigned tcp_backlog;     /* 511 */
     unsigned hz;              /* 10: cron frequency */
+    bool protected_mode;      /* yes: without requirepass, only 127.0.0.1 and
+                                 ::1 are served (worker.c, on_connection) */
     char *config_file;        /* path given by --config, NULL if none */
 };
 

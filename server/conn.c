@@ -107,6 +107,18 @@ static void format_addr(const struct sockaddr_storage *ss, char *out, size_t n)
     }
 }
 
+/* Redis 7.0's islocalClient: the peer is exactly 127.0.0.1 or ::1 (a
+ * client from 127.0.0.2 is not local to Redis 7.0 either), or a Unix
+ * socket. */
+static bool is_local(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+    if (ss->ss_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+    return ss->ss_family == AF_UNIX;
+}
+
 struct conn *conn_accept(struct worker *w, uv_stream_t *listener)
 {
     struct conn *c = calloc(1, sizeof *c);
@@ -135,8 +147,10 @@ struct conn *conn_accept(struct worker *w, uv_stream_t *listener)
     c->fd = fd;
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
         format_addr(&ss, c->addr, sizeof c->addr);
+        c->local = is_local(&ss);
+    }
     len = sizeof ss;
     if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
         format_addr(&ss, c->laddr, sizeof c->laddr);

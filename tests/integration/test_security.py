@@ -6,10 +6,14 @@ the limits on clients that have not authenticated, a second server on the
 same port, SIGHUP, and empty keys in WATCH and transactions (run under
 ASan/UBSan by make test). Every server is always stopped."""
 
+import json
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -128,10 +132,12 @@ class CrossProtocol(unittest.TestCase):
             self.check(srv, req, password="pw")
 
 
-def exchange(port, data, idle=0.5, timeout=5.0):
-    """Send data on a new connection; return (bytes received, closed?) once
-    the server closed it or sent nothing for `idle` seconds."""
-    with socket.create_connection(("127.0.0.1", port)) as sock:
+def exchange(port, data, idle=0.5, timeout=5.0, host="127.0.0.1", source=None):
+    """Send data on a new connection (from the address source, if given);
+    return (bytes received, closed?) once the server closed it or sent
+    nothing for `idle` seconds."""
+    with socket.create_connection((host, port),
+                                  source_address=(source, 0) if source else None) as sock:
         try:
             sock.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
@@ -229,6 +235,94 @@ class Unauthenticated(unittest.TestCase):
             with s.client() as c:
                 self.assertEqual(c.call("AUTH", "pw"), "OK")
                 self.assertEqual(c.call("EXISTS", "k"), 0)
+
+
+DENIED = (b"-DENIED Redis is running in protected mode because protected mode is enabled and "
+          b"no password is set for the default user. In this mode connections are only "
+          b"accepted from the loopback interface. If you want to connect from external "
+          b"computers to Redis you may adopt one of the following solutions: 1) Just disable "
+          b"protected mode sending the command 'CONFIG SET protected-mode no' from the "
+          b"loopback interface by connecting to Redis from the same host the server is "
+          b"running, however MAKE SURE Redis is not publicly accessible from internet if you "
+          b"do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can "
+          b"just disable the protected mode by editing the Redis configuration file, and "
+          b"setting the protected mode option to 'no', and then restarting the server. 3) If "
+          b"you started the server manually just for testing, restart it with the "
+          b"'--protected-mode no' option. 4) Setup a an authentication password for the "
+          b"default user. NOTE: You only need to do one of the above things in order for the "
+          b"server to start accepting connections from the outside.\r\n")
+
+# The address a client outside the loopback interface gets, inside a
+# network namespace of the test's own (see netns_child): no packet leaves it.
+NETNS_ADDR = "10.213.7.1"
+
+
+def protected_mode_steps(s, host, source):
+    """What a client from `source` gets from server s (listening on host)
+    as protected mode's conditions change; the changes are made from
+    127.0.0.1. Returned as JSON-able values: [reply text, closed?] for each
+    exchange from `source`, repr() of the local client's replies."""
+    steps = [exchange(s.port, b"PING\r\n", host=host, source=source)]
+    with s.client() as local:
+        steps.append(local.call("PING"))
+        steps.append(local.call("CONFIG", "SET", "requirepass", "pw"))
+        steps.append(exchange(s.port, b"PING\r\n", host=host, source=source))
+        steps.append(local.call("AUTH", "pw"))
+        steps.append(local.call("CONFIG", "SET", "requirepass", "", "protected-mode", "no"))
+        steps.append(exchange(s.port, b"PING\r\n", host=host, source=source))
+        steps.append(local.call("CONFIG", "SET", "protected-mode", "yes"))
+        steps.append(local.call("CONFIG", "GET", "protected-mode"))
+        steps.append(exchange(s.port, b"PING\r\n", host=host, source=source))
+        info = skvtest.parse_info(local.call("INFO", "stats"))
+        steps.append(int(info["stats"]["rejected_connections"]))
+    return [[x[0].decode("latin-1"), x[1]] if isinstance(x, tuple) else repr(x) for x in steps]
+
+
+def netns_child():
+    """Runs inside `unshare --net`: a fresh network namespace with only a
+    loopback interface, to which NETNS_ADDR is added. Both servers listen
+    on 0.0.0.0 there; prints their protected_mode_steps as JSON."""
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    subprocess.run(["ip", "addr", "add", NETNS_ADDR + "/32", "dev", "lo"], check=True)
+    out = {}
+    for srv in both(("--bind", "0.0.0.0")):
+        with srv as s:
+            out[s.name] = protected_mode_steps(s, NETNS_ADDR, NETNS_ADDR)
+    print(json.dumps(out))
+
+
+class ProtectedMode(unittest.TestCase):
+    def check(self, got, want):
+        self.assertEqual(got, want)
+        denied = [DENIED.decode("latin-1"), True]
+        self.assertEqual(got[0], denied)
+        self.assertEqual(got[3], ["-NOAUTH Authentication required.\r\n", False])
+        self.assertEqual(got[6], ["+PONG\r\n", False])
+        self.assertEqual(got[9], denied)
+        self.assertEqual(got[10], "2")
+
+    def test_loopback_alias_is_not_local(self):
+        # Redis 7.0 counts only 127.0.0.1 and ::1 as local: 127.0.0.2 gets
+        # the DENIED reply, so this needs no interface of its own.
+        res = []
+        for srv in both():
+            with srv as s:
+                res.append(protected_mode_steps(s, "127.0.0.1", "127.0.0.2"))
+        self.check(*res)
+
+    def test_non_loopback_address(self):
+        # Bound to 0.0.0.0, a client on another interface address: in a
+        # network namespace made for the test (root; CI runs as root). If
+        # it cannot be made, the test fails: it must not pass unrun.
+        here = os.path.dirname(os.path.abspath(__file__))
+        code = ("import sys; sys.path.insert(0, %r); import test_security; "
+                "test_security.netns_child()" % here)
+        p = subprocess.run(["unshare", "--net", "--", sys.executable, "-c", code],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, "network namespace child failed:\n%s%s"
+                         % (p.stdout, p.stderr))
+        res = json.loads(p.stdout.strip().splitlines()[-1])
+        self.check(res["shardkv-server"], res["redis-server"])
 
 
 class EmptyKeys(unittest.TestCase):

@@ -368,6 +368,22 @@ Test(config, set_validates_like_redis)
     config_deinit(&cfg);
 }
 
+Test(config, protected_mode)
+{
+    char *argv[] = {"shardkv-server"};
+    struct config cfg;
+    char err[256] = "";
+
+    cr_assert_eq(load(&cfg, err, sizeof(err), 1, argv), 0, "%s", err);
+    cr_assert(cfg.protected_mode);
+    cr_assert_eq(config_set(&cfg, "protected-mode", "maybe", err, sizeof(err)), -1);
+    cr_assert_str_eq(err, "CONFIG SET failed (possibly related to argument 'protected-mode') - "
+                          "argument must be 'yes' or 'no'");
+    cr_assert_eq(config_set(&cfg, "protected-mode", "NO", err, sizeof(err)), 0, "%s", err);
+    cr_assert(!cfg.protected_mode);
+    config_deinit(&cfg);
+}
+
 Test(config, set_many_is_all_or_nothing)
 {
     char *argv[] = {"shardkv-server"};
