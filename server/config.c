@@ -30,7 +30,16 @@ enum opt_kind {
     OPT_COUNT,    /* size_t count; plain integer */
     OPT_LOGLEVEL, /* int; debug, verbose, notice, warning */
     OPT_BOOL,     /* bool; yes or no */
+    OPT_FILENAME, /* as OPT_STR, but a name in dir: no '/' or '\\' (Redis) */
+    OPT_ALLOW,    /* int, enum config_allow; no, yes or local */
 };
+
+/* The "mutable" column: 0 (false) start-up only, 1 (true) CONFIG SET, or
+ * OPT_PROTECTED: CONFIG SET only where enable-protected-configs allows it.
+ * Redis marks so the options that let a client write files where it
+ * chooses (PROTECTED_CONFIG): with dir and dbfilename anyone who can run
+ * CONFIG SET could make SAVE write ~/.ssh/authorized_keys. */
+#define OPT_PROTECTED 2
 
 /* X(name, field, kind, default, min, max, mutable at run time, help)
  * Defaults are strings parsed by the same code as every other source, so
@@ -53,8 +62,9 @@ enum opt_kind {
     X("loglevel", loglevel, OPT_LOGLEVEL, "notice", 0, 0, true,                                \
       "debug, verbose, notice or warning")                                                    \
     X("logfile", logfile, OPT_STR, "", 0, 0, false, "log file; empty = standard error")        \
-    X("dir", dir, OPT_STR, "", 0, 0, true, "data directory; empty = no persistence")          \
-    X("dbfilename", dbfilename, OPT_STR, "dump.rdb", 0, 0, true, "snapshot file name in dir") \
+    X("dir", dir, OPT_STR, "", 0, 0, OPT_PROTECTED, "data directory; empty = no persistence") \
+    X("dbfilename", dbfilename, OPT_FILENAME, "dump.rdb", 0, 0, OPT_PROTECTED,                 \
+      "snapshot file name in dir")                                                            \
     X("save", save, OPT_STR, "", 0, 0, true,                                                   \
       "save points: \"<seconds> <changes> ...\" (e.g. \"3600 1 300 100\"); empty = none")      \
     X("rdb-skip-non-string", rdb_skip_non_string, OPT_STR, "no", 0, 0, false,                  \
@@ -72,7 +82,9 @@ enum opt_kind {
     X("tcp-backlog", tcp_backlog, OPT_UINT, "511", 1, INT_MAX, false, "listen(2) backlog")    \
     X("hz", hz, OPT_UINT, "10", 1, 500, true, "background tasks per second")                \
     X("protected-mode", protected_mode, OPT_BOOL, "yes", 0, 0, true,                           \
-      "yes: without requirepass, refuse clients other than 127.0.0.1 and ::1")
+      "yes: without requirepass, refuse clients other than 127.0.0.1 and ::1")                \
+    X("enable-protected-configs", enable_protected_configs, OPT_ALLOW, "no", 0, 0, false,      \
+      "who may CONFIG SET dir and dbfilename: no, yes, or local (127.0.0.1, ::1)")
 
 struct opt {
     const char *name;   /* option name as in CONFIG GET and the JSON file */
@@ -80,7 +92,8 @@ struct opt {
     enum opt_kind kind; /* how the value is parsed and printed */
     const char *def;    /* default, as text */
     int64_t min, max;   /* accepted range for numeric kinds */
-    bool mutable_;      /* CONFIG SET allowed after start-up */
+    int mutable_;       /* CONFIG SET allowed after start-up: false, true
+                           or OPT_PROTECTED */
     const char *help;   /* one line for --help */
 };
 
@@ -109,9 +122,12 @@ static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* A parsed value, before it is stored. */
 union opt_val {
-    int64_t i;   /* numeric kinds, the log level and OPT_BOOL */
-    char *s;     /* OPT_STR: owned copy, NULL for "" */
+    int64_t i;   /* numeric kinds, the log level, OPT_BOOL and OPT_ALLOW */
+    char *s;     /* OPT_STR, OPT_FILENAME: owned copy, NULL for "" */
 };
+
+/* OPT_ALLOW's names, indexed by enum config_allow. */
+static const char *const allow_names[] = {"no", "yes", "local"};
 
 static const struct opt *opt_find(const char *name)
 {
@@ -187,6 +203,12 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
                      size_t errlen)
 {
     switch (o->kind) {
+    case OPT_FILENAME:
+        if (strpbrk(text, "/\\") != NULL) {
+            snprintf(err, errlen, "%s can't be a path, just a filename", o->name);
+            return -1;
+        }
+        /* fall through */
     case OPT_STR:
         v->s = NULL;
         if (text[0] != '\0') {
@@ -214,6 +236,14 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
         }
         v->i = strcasecmp(text, "yes") == 0;
         return 0;
+    case OPT_ALLOW:
+        for (size_t i = 0; i < sizeof allow_names / sizeof allow_names[0]; i++)
+            if (strcasecmp(text, allow_names[i]) == 0) {
+                v->i = (int64_t)i;
+                return 0;
+            }
+        snprintf(err, errlen, "argument(s) must be one of the following: no, yes, local");
+        return -1;
     case OPT_SIZE: {
         uint64_t u;
         if (config_parse_size(text, &u) != 0 || u > INT64_MAX) {
@@ -240,9 +270,14 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
     return 0;
 }
 
+static bool opt_is_str(const struct opt *o)
+{
+    return o->kind == OPT_STR || o->kind == OPT_FILENAME;
+}
+
 static void opt_free_val(const struct opt *o, union opt_val *v)
 {
-    if (o->kind == OPT_STR)
+    if (opt_is_str(o))
         free(v->s);
 }
 
@@ -252,7 +287,8 @@ static void opt_store(struct config *cfg, const struct opt *o, union opt_val *v,
 {
     char *base = (char *)cfg + o->off;
     switch (o->kind) {
-    case OPT_STR: {
+    case OPT_STR:
+    case OPT_FILENAME: {
         char **field = (char **)(void *)base;
         char *old = __atomic_exchange_n(field, v->s, __ATOMIC_ACQ_REL);
         if (old != NULL && live) {
@@ -276,6 +312,7 @@ static void opt_store(struct config *cfg, const struct opt *o, union opt_val *v,
         break;
     case OPT_INT:
     case OPT_LOGLEVEL:
+    case OPT_ALLOW:
         __atomic_store_n((int *)(void *)base, (int)v->i, __ATOMIC_RELAXED);
         if (o->kind == OPT_LOGLEVEL && live)
             log_set_level((int)v->i);
@@ -296,7 +333,8 @@ static void opt_format(const struct config *cfg, const struct opt *o, char *buf,
 {
     const char *base = (const char *)cfg + o->off;
     switch (o->kind) {
-    case OPT_STR: {
+    case OPT_STR:
+    case OPT_FILENAME: {
         const char *s = __atomic_load_n((char *const *)(const void *)base, __ATOMIC_ACQUIRE);
         snprintf(buf, len, "%s", s ? s : "");
         break;
@@ -317,6 +355,11 @@ static void opt_format(const struct config *cfg, const struct opt *o, char *buf,
                  __atomic_load_n((const bool *)(const void *)base, __ATOMIC_RELAXED) ? "yes"
                                                                                      : "no");
         break;
+    case OPT_ALLOW: {
+        int a = __atomic_load_n((const int *)(const void *)base, __ATOMIC_RELAXED);
+        snprintf(buf, len, "%s", allow_names[a]);
+        break;
+    }
     case OPT_SIZE:
     case OPT_COUNT:
         snprintf(buf, len, "%zu",
@@ -471,7 +514,8 @@ static void print_help(const char *prog)
     printf("  %-28s %-10s %-9s %s\n", "option", "default", "runtime", "description");
     for (size_t i = 0; i < NOPTS; i++)
         printf("  %-28s %-10s %-9s %s\n", opts[i].name,
-               opts[i].def[0] ? opts[i].def : "\"\"", opts[i].mutable_ ? "yes" : "no",
+               opts[i].def[0] ? opts[i].def : "\"\"",
+               opts[i].mutable_ == OPT_PROTECTED ? "protected" : opts[i].mutable_ ? "yes" : "no",
                opts[i].help);
     printf("  %-28s %-10s %-9s %s\n", "config", "\"\"", "no",
            "JSON config file (flag --config or SHARDKV_CONFIG)");
@@ -563,7 +607,7 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
 void config_deinit(struct config *cfg)
 {
     for (size_t i = 0; i < NOPTS; i++)
-        if (opts[i].kind == OPT_STR) {
+        if (opt_is_str(&opts[i])) {
             char **field = (char **)(void *)((char *)cfg + opts[i].off);
             free(*field);
             *field = NULL;
@@ -620,7 +664,9 @@ void config_get(const struct config *cfg, const char *pattern,
     config_get_many(cfg, 1, &pattern, fn, arg);
 }
 
-int config_set_many(struct config *cfg, size_t n, const char *const *names,
+/* config_set_many and config_set_from_client; protected_ok: the caller may
+ * set OPT_PROTECTED options. */
+static int set_many(struct config *cfg, bool protected_ok, size_t n, const char *const *names,
                     const char *const *values, char *err, size_t errlen)
 {
     /* Redis 7.0 checks every pair before applying any, so a bad one leaves
@@ -681,6 +727,14 @@ int config_set_many(struct config *cfg, size_t n, const char *const *names,
             rc = -1;
             break;
         }
+        if (os[i]->mutable_ == OPT_PROTECTED && !protected_ok) {
+            snprintf(err, errlen,
+                     "CONFIG SET failed (possibly related to argument '%s') - can't set "
+                     "protected config",
+                     names[i]);
+            rc = -1;
+            break;
+        }
         char why[160];
         if (opt_parse(os[i], values[i], &vals[i], why, sizeof(why)) != 0) {
             snprintf(err, errlen, "CONFIG SET failed (possibly related to argument '%s') - %s",
@@ -702,6 +756,20 @@ int config_set_many(struct config *cfg, size_t n, const char *const *names,
     free(vals);
     free(os);
     return rc;
+}
+
+int config_set_many(struct config *cfg, size_t n, const char *const *names,
+                    const char *const *values, char *err, size_t errlen)
+{
+    return set_many(cfg, true, n, names, values, err, errlen);
+}
+
+int config_set_from_client(struct config *cfg, bool local, size_t n, const char *const *names,
+                           const char *const *values, char *err, size_t errlen)
+{
+    int allow = __atomic_load_n(&cfg->enable_protected_configs, __ATOMIC_RELAXED);
+    bool ok = allow == CONFIG_ALLOW_YES || (allow == CONFIG_ALLOW_LOCAL && local);
+    return set_many(cfg, ok, n, names, values, err, errlen);
 }
 
 int config_set(struct config *cfg, const char *name, const char *value, char *err, size_t errlen)

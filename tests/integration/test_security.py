@@ -237,6 +237,100 @@ class Unauthenticated(unittest.TestCase):
                 self.assertEqual(c.call("EXISTS", "k"), 0)
 
 
+SSH_KEY = b"\n\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKEYKEYKEYKEY attacker@example\n\n"
+
+
+def config_get(c, name):
+    r = c.call("CONFIG", "GET", name)
+    return r[1] if r else None
+
+
+class ProtectedConfigs(unittest.TestCase):
+    """dir and dbfilename are Redis's PROTECTED_CONFIG: with the default
+    enable-protected-configs no, no client can point SAVE at another file."""
+
+    def setUp(self):
+        # Stands in for the server user's ~/.ssh: the attack's target.
+        self.target = tempfile.mkdtemp(prefix="skvsec-target-")
+        self.data = tempfile.mkdtemp(prefix="skvsec-data-")
+
+    def tearDown(self):
+        shutil.rmtree(self.target, ignore_errors=True)
+        shutil.rmtree(self.data, ignore_errors=True)
+
+    def attack(self, srv):
+        """The classic chain; returns its replies."""
+        with srv as s, s.client() as c:
+            # (Ordered so that the code before the fix wrote only into
+            # the stand-in target directory.)
+            return [c.call("CONFIG", "SET", "dbfilename", "../evil.rdb"),
+                    c.call("CONFIG", "SET", "maxclients", "100", "DIR", self.target),
+                    c.call("CONFIG", "SET", "dir", self.target),
+                    c.call("CONFIG", "SET", "dbfilename", "authorized_keys"),
+                    c.call("CONFIG", "GET", "enable-protected-configs"),
+                    c.call("CONFIG", "SET", "enable-protected-configs", "yes"),
+                    c.call("SET", "k", SSH_KEY),
+                    c.call("SAVE"),
+                    config_get(c, "maxclients")]
+
+    def test_file_write_chain_refused(self):
+        skv = ShardkvServer(["--dir", self.data])
+        redis = RedisServer()
+        got, want = self.attack(skv), self.attack(redis)
+        self.assertEqual(got, want)
+        self.assertEqual(got[2], RespError(
+            "ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected "
+            "config"))
+        self.assertEqual(got[3], RespError(
+            "ERR CONFIG SET failed (possibly related to argument 'dbfilename') - can't set "
+            "protected config"))
+        self.assertEqual(os.listdir(self.target), [])
+        self.assertEqual(os.listdir(self.data), ["dump.rdb"])
+        self.assertFalse(os.path.exists(os.path.join(os.path.dirname(self.data), "evil.rdb")))
+
+    def allowed(self, srv):
+        with srv as s, s.client() as c:
+            return [c.call("CONFIG", "SET", "dbfilename", "../evil.rdb"),
+                    c.call("CONFIG", "SET", "dbfilename", "sub/evil.rdb"),
+                    c.call("CONFIG", "SET", "dbfilename", "a\\b.rdb"),
+                    c.call("CONFIG", "SET", "dir", self.target),
+                    c.call("CONFIG", "SET", "dbfilename", "ok.rdb"),
+                    config_get(c, "dbfilename"),
+                    c.call("CONFIG", "GET", "enable-protected-configs")]
+
+    def test_enabled_still_no_path_in_dbfilename(self):
+        args = ("--enable-protected-configs", "yes")
+        got = self.allowed(ShardkvServer(["--dir", self.data] + list(args)))
+        want = self.allowed(RedisServer(list(args)))
+        self.assertEqual(got, want)
+        self.assertEqual(got[0], RespError(
+            "ERR CONFIG SET failed (possibly related to argument 'dbfilename') - dbfilename "
+            "can't be a path, just a filename"))
+        self.assertEqual(got[3], "OK")
+        rc, out, err = run_server(["--dbfilename", "../evil.rdb"])
+        self.assertEqual(rc, 2)
+        self.assertIn("dbfilename can't be a path, just a filename", err)
+
+    def local_only(self, srv):
+        with srv as s:
+            out = []
+            for src in ("127.0.0.1", "127.0.0.2"):
+                # protected-mode no: 127.0.0.2 is not local to Redis 7.0.
+                with s.client(source=src) as c:
+                    out.append(c.call("CONFIG", "SET", "dir", self.target))
+            return out
+
+    def test_local(self):
+        args = ["--enable-protected-configs", "local", "--protected-mode", "no"]
+        got = self.local_only(ShardkvServer(["--dir", self.data] + args))
+        want = self.local_only(RedisServer(args))
+        self.assertEqual(got, want)
+        self.assertEqual(got[0], "OK")
+        self.assertEqual(got[1], RespError(
+            "ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected "
+            "config"))
+
+
 DENIED = (b"-DENIED Redis is running in protected mode because protected mode is enabled and "
           b"no password is set for the default user. In this mode connections are only "
           b"accepted from the loopback interface. If you want to connect from external "
