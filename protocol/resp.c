@@ -23,6 +23,8 @@ static const char err_mbulk_len[] = "Protocol error: invalid multibulk length";
 static const char err_bulk_len[] = "Protocol error: invalid bulk length";
 static const char err_mbulk_big[] = "Protocol error: too big mbulk count string";
 static const char err_bulk_big[] = "Protocol error: too big bulk count string";
+static const char err_unauth_mbulk[] = "Protocol error: unauthenticated multibulk length";
+static const char err_unauth_bulk[] = "Protocol error: unauthenticated bulk length";
 static const char err_inline_big[] = "Protocol error: too big inline request";
 static const char err_quotes[] = "Protocol error: unbalanced quotes in request";
 /* Not a Redis text: Redis aborts on out-of-memory, we close the connection. */
@@ -239,6 +241,12 @@ static enum resp_status parse_multibulk(struct resp_parser *p, const char *buf, 
             *used = cr + 2;
             return RESP_OK;
         }
+        /* Redis's own cap on a count is INT_MAX, and it checks the
+         * unauthenticated limit right after it; ours may be lower. */
+        if (ll > INT_MAX)
+            return fail(p, RESP_ETOOBIG, err_mbulk_len);
+        if (p->unauth && ll > RESP_UNAUTH_MAX_MULTIBULK)
+            return fail(p, RESP_ETOOBIG, err_unauth_mbulk);
         if ((unsigned long long)ll > p->lim.max_multibulk)
             return fail(p, RESP_ETOOBIG, err_mbulk_len);
         p->want_args = (size_t)ll;
@@ -267,6 +275,8 @@ static enum resp_status parse_multibulk(struct resp_parser *p, const char *buf, 
                 return fail(p, RESP_EPROTO, err_bulk_len);
             if ((unsigned long long)ll > p->lim.max_bulk)
                 return fail(p, RESP_ETOOBIG, err_bulk_len);
+            if (p->unauth && ll > RESP_UNAUTH_MAX_BULK)
+                return fail(p, RESP_ETOOBIG, err_unauth_bulk);
             p->bulk_len = (size_t)ll;
             p->pos = cr + 2;
         }

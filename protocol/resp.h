@@ -4,6 +4,7 @@
 #ifndef SKV_PROTOCOL_RESP_H
 #define SKV_PROTOCOL_RESP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,15 @@ struct resp_limits {
                               larger is "invalid bulk length" */
 };
 
+/* Limits for a client that must authenticate and has not yet (Redis 7.0,
+ * processMultibulkBuffer): enough for AUTH and HELLO with long passwords,
+ * but nobody without the password can make the server buffer a 512 MB
+ * bulk or a million-argument array. Going over one is RESP_ETOOBIG with
+ * "Protocol error: unauthenticated multibulk length" / "... bulk length",
+ * checked after the limits above, as in Redis. */
+#define RESP_UNAUTH_MAX_MULTIBULK 10
+#define RESP_UNAUTH_MAX_BULK 16384
+
 /* Fill l with the defaults above. */
 void resp_limits_default(struct resp_limits *l);
 
@@ -49,6 +59,9 @@ struct resp_cmd {
 
 struct resp_parser {
     struct resp_limits lim;
+    bool unauth;           /* set by the caller before each call while the
+                              client must still authenticate: the
+                              RESP_UNAUTH_* limits apply */
     /* Multibulk progress, so a partial command is not re-parsed from its
      * first byte on every read (a 512 MB SET arrives in many reads). */
     size_t want_args;      /* declared argument count, 0 when not in a multibulk */

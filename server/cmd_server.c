@@ -646,8 +646,9 @@ static void config_set_cmd(struct cmd_ctx *c)
             }
         if (rc == 0) {
             server_config_wrlock();
-            rc = config_set_many(&server.cfg, np, (const char *const *)names,
-                                 (const char *const *)values, err, sizeof(err));
+            rc = config_set_from_client(&server.cfg, c->conn->local, np,
+                                        (const char *const *)names,
+                                        (const char *const *)values, err, sizeof(err));
             server_config_unlock_wr();
         }
         if (rc == 0) {

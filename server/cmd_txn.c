@@ -99,8 +99,13 @@ static void unwatch_keys(struct txn_watch *w, struct wkey *wk, size_t n)
 {
     if (w)
         atomic_store_explicit(&w->dead, true, memory_order_release);
+    /* Once the server stops, a shard may have drained its mailbox for the
+     * last time, and a message posted after that is never handled nor
+     * freed (mailbox.h): connections closed at shutdown leave their dead
+     * registrations to the tables instead. */
+    bool post = w && !atomic_load(&server.stopping);
     for (size_t i = 0; i < n; i++) {
-        struct unwatch_msg *u = w ? malloc(sizeof *u + wk[i].len) : NULL;
+        struct unwatch_msg *u = post ? malloc(sizeof *u + wk[i].len) : NULL;
         if (u) {
             u->w = w;
             atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);

@@ -35,7 +35,16 @@ enum opt_kind {
     OPT_DIR,      /* like OPT_STR; CONFIG SET also checks that it names a
                      directory, as Redis's chdir would (start-up checks are
                      persist_load's: a bad dir there is not a usage error) */
+    OPT_FILENAME, /* as OPT_STR, but a name in dir: no '/' or '\\' (Redis) */
+    OPT_ALLOW,    /* int, enum config_allow; no, yes or local */
 };
+
+/* The "mutable" column: 0 (false) start-up only, 1 (true) CONFIG SET, or
+ * OPT_PROTECTED: CONFIG SET only where enable-protected-configs allows it.
+ * Redis marks so the options that let a client write files where it
+ * chooses (PROTECTED_CONFIG): with dir and dbfilename anyone who can run
+ * CONFIG SET could make SAVE write ~/.ssh/authorized_keys. */
+#define OPT_PROTECTED 2
 
 /* X(name, field, kind, default, min, max, mutable at run time, help)
  * Defaults are strings parsed by the same code as every other source, so
@@ -58,8 +67,9 @@ enum opt_kind {
     X("loglevel", loglevel, OPT_LOGLEVEL, "notice", 0, 0, true,                                \
       "debug, verbose, notice or warning")                                                    \
     X("logfile", logfile, OPT_STR, "", 0, 0, false, "log file; empty = standard error")        \
-    X("dir", dir, OPT_DIR, "", 0, 0, true, "data directory; empty = no persistence")          \
-    X("dbfilename", dbfilename, OPT_STR, "dump.rdb", 0, 0, true, "snapshot file name in dir") \
+    X("dir", dir, OPT_DIR, "", 0, 0, OPT_PROTECTED, "data directory; empty = no persistence") \
+    X("dbfilename", dbfilename, OPT_FILENAME, "dump.rdb", 0, 0, OPT_PROTECTED,                 \
+      "snapshot file name in dir")                                                            \
     X("save", save, OPT_STR, "", 0, 0, true,                                                   \
       "save points: \"<seconds> <changes> ...\" (e.g. \"3600 1 300 100\"); empty = none")      \
     X("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, OPT_BOOL, "yes", 0, 0, true, \
@@ -77,7 +87,11 @@ enum opt_kind {
     X("client-output-buffer-limit", client_output_buffer_limit, OPT_SIZE, "1gb", 0,            \
       INT64_MAX, true, "most reply bytes pending for one client (0 = no limit)")              \
     X("tcp-backlog", tcp_backlog, OPT_UINT, "511", 1, INT_MAX, false, "listen(2) backlog")    \
-    X("hz", hz, OPT_UINT, "10", 1, 500, true, "background tasks per second")
+    X("hz", hz, OPT_UINT, "10", 1, 500, true, "background tasks per second")                \
+    X("protected-mode", protected_mode, OPT_BOOL, "yes", 0, 0, true,                           \
+      "yes: without requirepass, refuse clients other than 127.0.0.1 and ::1")                \
+    X("enable-protected-configs", enable_protected_configs, OPT_ALLOW, "no", 0, 0, false,      \
+      "who may CONFIG SET dir and dbfilename: no, yes, or local (127.0.0.1, ::1)")
 
 struct opt {
     const char *name;   /* option name as in CONFIG GET and the JSON file */
@@ -85,7 +99,8 @@ struct opt {
     enum opt_kind kind; /* how the value is parsed and printed */
     const char *def;    /* default, as text */
     int64_t min, max;   /* accepted range for numeric kinds */
-    bool mutable_;      /* CONFIG SET allowed after start-up */
+    int mutable_;       /* CONFIG SET allowed after start-up: false, true
+                           or OPT_PROTECTED */
     const char *help;   /* one line for --help */
 };
 
@@ -114,9 +129,12 @@ static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* A parsed value, before it is stored. */
 union opt_val {
-    int64_t i;   /* numeric kinds and the log level */
-    char *s;     /* OPT_STR: owned copy, NULL for "" */
+    int64_t i;   /* numeric kinds, the log level, OPT_BOOL and OPT_ALLOW */
+    char *s;     /* OPT_STR, OPT_FILENAME: owned copy, NULL for "" */
 };
+
+/* OPT_ALLOW's names, indexed by enum config_allow. */
+static const char *const allow_names[] = {"no", "yes", "local"};
 
 static const struct opt *opt_find(const char *name)
 {
@@ -192,6 +210,12 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
                      size_t errlen)
 {
     switch (o->kind) {
+    case OPT_FILENAME:
+        if (strpbrk(text, "/\\") != NULL) {
+            snprintf(err, errlen, "%s can't be a path, just a filename", o->name);
+            return -1;
+        }
+        /* fall through */
     case OPT_STR:
     case OPT_DIR:
         v->s = NULL;
@@ -220,6 +244,14 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
         }
         v->i = strcasecmp(text, "yes") == 0;
         return 0;
+    case OPT_ALLOW:
+        for (size_t i = 0; i < sizeof allow_names / sizeof allow_names[0]; i++)
+            if (strcasecmp(text, allow_names[i]) == 0) {
+                v->i = (int64_t)i;
+                return 0;
+            }
+        snprintf(err, errlen, "argument(s) must be one of the following: no, yes, local");
+        return -1;
     case OPT_SIZE: {
         uint64_t u;
         if (config_parse_size(text, &u) != 0 || u > INT64_MAX) {
@@ -248,7 +280,7 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
 
 static bool opt_is_str(const struct opt *o)
 {
-    return o->kind == OPT_STR || o->kind == OPT_DIR;
+    return o->kind == OPT_STR || o->kind == OPT_DIR || o->kind == OPT_FILENAME;
 }
 
 static void opt_free_val(const struct opt *o, union opt_val *v)
@@ -285,7 +317,8 @@ static void opt_store(struct config *cfg, const struct opt *o, union opt_val *v,
     char *base = (char *)cfg + o->off;
     switch (o->kind) {
     case OPT_STR:
-    case OPT_DIR: {
+    case OPT_DIR:
+    case OPT_FILENAME: {
         char **field = (char **)(void *)base;
         char *old = __atomic_exchange_n(field, v->s, __ATOMIC_ACQ_REL);
         if (old != NULL && live) {
@@ -304,17 +337,18 @@ static void opt_store(struct config *cfg, const struct opt *o, union opt_val *v,
         }
         break;
     }
+    case OPT_BOOL:
+        __atomic_store_n((bool *)(void *)base, v->i != 0, __ATOMIC_RELAXED);
+        break;
     case OPT_INT:
     case OPT_LOGLEVEL:
+    case OPT_ALLOW:
         __atomic_store_n((int *)(void *)base, (int)v->i, __ATOMIC_RELAXED);
         if (o->kind == OPT_LOGLEVEL && live)
             log_set_level((int)v->i);
         break;
     case OPT_UINT:
         __atomic_store_n((unsigned *)(void *)base, (unsigned)v->i, __ATOMIC_RELAXED);
-        break;
-    case OPT_BOOL:
-        __atomic_store_n((bool *)(void *)base, v->i != 0, __ATOMIC_RELAXED);
         break;
     case OPT_SIZE:
     case OPT_COUNT:
@@ -330,7 +364,8 @@ static void opt_format(const struct config *cfg, const struct opt *o, char *buf,
     const char *base = (const char *)cfg + o->off;
     switch (o->kind) {
     case OPT_STR:
-    case OPT_DIR: {
+    case OPT_DIR:
+    case OPT_FILENAME: {
         const char *s = __atomic_load_n((char *const *)(const void *)base, __ATOMIC_ACQUIRE);
         snprintf(buf, len, "%s", s ? s : "");
         break;
@@ -351,6 +386,11 @@ static void opt_format(const struct config *cfg, const struct opt *o, char *buf,
                  __atomic_load_n((const bool *)(const void *)base, __ATOMIC_RELAXED) ? "yes"
                                                                                      : "no");
         break;
+    case OPT_ALLOW: {
+        int a = __atomic_load_n((const int *)(const void *)base, __ATOMIC_RELAXED);
+        snprintf(buf, len, "%s", allow_names[a]);
+        break;
+    }
     case OPT_SIZE:
     case OPT_COUNT:
         snprintf(buf, len, "%zu",
@@ -505,7 +545,8 @@ static void print_help(const char *prog)
     printf("  %-28s %-10s %-9s %s\n", "option", "default", "runtime", "description");
     for (size_t i = 0; i < NOPTS; i++)
         printf("  %-28s %-10s %-9s %s\n", opts[i].name,
-               opts[i].def[0] ? opts[i].def : "\"\"", opts[i].mutable_ ? "yes" : "no",
+               opts[i].def[0] ? opts[i].def : "\"\"",
+               opts[i].mutable_ == OPT_PROTECTED ? "protected" : opts[i].mutable_ ? "yes" : "no",
                opts[i].help);
     printf("  %-28s %-10s %-9s %s\n", "config", "\"\"", "no",
            "JSON config file (flag --config or SHARDKV_CONFIG)");
@@ -654,7 +695,9 @@ void config_get(const struct config *cfg, const char *pattern,
     config_get_many(cfg, 1, &pattern, fn, arg);
 }
 
-int config_set_many(struct config *cfg, size_t n, const char *const *names,
+/* config_set_many and config_set_from_client; protected_ok: the caller may
+ * set OPT_PROTECTED options. */
+static int set_many(struct config *cfg, bool protected_ok, size_t n, const char *const *names,
                     const char *const *values, char *err, size_t errlen)
 {
     /* Redis 7.0 checks every pair before applying any, so a bad one leaves
@@ -715,6 +758,14 @@ int config_set_many(struct config *cfg, size_t n, const char *const *names,
             rc = -1;
             break;
         }
+        if (os[i]->mutable_ == OPT_PROTECTED && !protected_ok) {
+            snprintf(err, errlen,
+                     "CONFIG SET failed (possibly related to argument '%s') - can't set "
+                     "protected config",
+                     names[i]);
+            rc = -1;
+            break;
+        }
         char why[160];
         if (opt_parse(os[i], values[i], &vals[i], why, sizeof(why)) != 0) {
             snprintf(err, errlen, "CONFIG SET failed (possibly related to argument '%s') - %s",
@@ -742,6 +793,20 @@ int config_set_many(struct config *cfg, size_t n, const char *const *names,
     free(vals);
     free(os);
     return rc;
+}
+
+int config_set_many(struct config *cfg, size_t n, const char *const *names,
+                    const char *const *values, char *err, size_t errlen)
+{
+    return set_many(cfg, true, n, names, values, err, errlen);
+}
+
+int config_set_from_client(struct config *cfg, bool local, size_t n, const char *const *names,
+                           const char *const *values, char *err, size_t errlen)
+{
+    int allow = __atomic_load_n(&cfg->enable_protected_configs, __ATOMIC_RELAXED);
+    bool ok = allow == CONFIG_ALLOW_YES || (allow == CONFIG_ALLOW_LOCAL && local);
+    return set_many(cfg, ok, n, names, values, err, errlen);
 }
 
 int config_set(struct config *cfg, const char *name, const char *value, char *err, size_t errlen)

@@ -10,11 +10,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* enable-protected-configs: who may CONFIG SET the options Redis marks
+ * PROTECTED_CONFIG (dir, dbfilename). */
+enum config_allow {
+    CONFIG_ALLOW_NO = 0,    /* nobody (the default): only the config file,
+                               environment and flags set them */
+    CONFIG_ALLOW_YES = 1,   /* every client that may run CONFIG SET */
+    CONFIG_ALLOW_LOCAL = 2, /* clients from 127.0.0.1 or ::1 (conn.local) */
+};
+
 /* The options. Their names, defaults, limits and help live once, in the
  * CONFIG_OPTIONS X-macro in config.c: X(name, field, kind, default, min,
  * max, mutable_at_runtime, help); kinds are INT, UINT, SIZE (bytes; Redis
  * units 1k=1000, 1kb=1024, m/mb, g/gb), COUNT, STR, DIR (a STR that CONFIG
- * SET checks is a directory), BOOL (yes/no) and LOGLEVEL. Names are
+ * SET checks is a directory), FILENAME (a STR without '/' or '\\'),
+ * LOGLEVEL, BOOL (yes/no) and ALLOW (no/yes/local); mutable is false, true
+ * or OPT_PROTECTED (see enable-protected-configs). Names are
  * Redis's ("client-query-buffer-limit"); `shardkv-server --help` prints the
  * table. */
 struct config {
@@ -42,6 +53,9 @@ struct config {
     size_t client_output_buffer_limit;/* hard cap for one client's pending replies, 1 GB */
     unsigned tcp_backlog;     /* 511 */
     unsigned hz;              /* 10: cron frequency */
+    bool protected_mode;      /* yes: without requirepass, only 127.0.0.1 and
+                                 ::1 are served (worker.c, on_connection) */
+    int enable_protected_configs; /* enum config_allow; start-up only */
     char *config_file;        /* path given by --config, NULL if none */
 };
 
@@ -80,9 +94,17 @@ int config_set(struct config *cfg, const char *name, const char *value, char *er
 
 /* CONFIG SET name value [name value ...] (Redis 7.0): every pair is checked
  * first (unknown name, immutable, bad value, duplicate name) and nothing is
- * applied unless all are valid. Returns 0 or -1 with err as config_set. */
+ * applied unless all are valid. Returns 0 or -1 with err as config_set.
+ * Trusted: may set protected options (dir, dbfilename), as config_set. */
 int config_set_many(struct config *cfg, size_t n, const char *const *names,
                     const char *const *values, char *err, size_t errlen);
+
+/* config_set_many for the CONFIG SET command of a client: a protected
+ * option is refused with Redis's "can't set protected config" unless
+ * enable-protected-configs is yes, or local and the client is local
+ * (connected from 127.0.0.1 or ::1). */
+int config_set_from_client(struct config *cfg, bool local, size_t n, const char *const *names,
+                           const char *const *values, char *err, size_t errlen);
 
 /* CONFIG GET pattern [pattern ...] (Redis 7.0): like config_get, but each
  * option is reported once even when several patterns match it. */

@@ -6,9 +6,12 @@
 #include "server/conn.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/hash.h"
@@ -104,6 +107,18 @@ static void format_addr(const struct sockaddr_storage *ss, char *out, size_t n)
     }
 }
 
+/* Redis 7.0's islocalClient: the peer is exactly 127.0.0.1 or ::1 (a
+ * client from 127.0.0.2 is not local to Redis 7.0 either), or a Unix
+ * socket. */
+static bool is_local(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+    if (ss->ss_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+    return ss->ss_family == AF_UNIX;
+}
+
 struct conn *conn_accept(struct worker *w, uv_stream_t *listener)
 {
     struct conn *c = calloc(1, sizeof *c);
@@ -132,8 +147,10 @@ struct conn *conn_accept(struct worker *w, uv_stream_t *listener)
     c->fd = fd;
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
         format_addr(&ss, c->addr, sizeof c->addr);
+        c->local = is_local(&ss);
+    }
     len = sizeof ss;
     if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
         format_addr(&ss, c->laddr, sizeof c->laddr);
@@ -298,6 +315,31 @@ static void protocol_error(struct conn *c, const char *msg)
     c->flags |= CONN_CLOSE_AFTER_REPLY;
 }
 
+/* Redis's defence against cross-protocol scripting (processCommand's
+ * securityWarningCommand): a web page can make a browser POST to this port,
+ * and every line of the request, body included, would run as an inline
+ * command. Such a request starts with a "POST" line and has a "Host:"
+ * header, and neither is a command: the connection is closed with no reply
+ * and nothing after it runs. Logged at most once a minute, as Redis does,
+ * so an attacker cannot flood the log. Returns true if c is being closed. */
+static bool http_request_refused(struct conn *c, const struct resp_arg *name)
+{
+    static _Atomic int64_t logged_s; /* when it was last logged, Unix s */
+    if (!(name->len == 4 && strncasecmp(name->ptr, "post", 4) == 0) &&
+        !(name->len == 5 && strncasecmp(name->ptr, "host:", 5) == 0))
+        return false;
+    int64_t now = (int64_t)time(NULL);
+    int64_t last = atomic_load_explicit(&logged_s, memory_order_relaxed);
+    if ((now - last > 60 || last - now > 60) &&
+        atomic_compare_exchange_strong(&logged_s, &last, now))
+        log_warn("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or "
+                 "Host: commands to Redis. This is likely due to an attacker attempting to use "
+                 "Cross Protocol Scripting to compromise your Redis instance. Connection "
+                 "aborted.");
+    conn_kill(c);
+    return true;
+}
+
 /* Arguments a command may have and still join a lookahead run: GET, SET
  * with its options, INCRBY, EXPIRE... Longer ones end the run. */
 #define CONN_RUN_ARGS 5
@@ -349,9 +391,13 @@ static size_t parse_run(struct conn *c, struct run_cmd *run, bool *have, enum re
 {
     size_t n = 0, off = c->ioff;
     *have = false;
+    /* Until AUTH succeeds, Redis's small limits apply (resp.h), and each
+     * command is parsed only after the one before it ran: a pipelined
+     * "AUTH pw" then a big SET is parsed as Redis parses it. */
+    c->parser.unauth = !c->authenticated && worker_requirepass() != NULL;
     while (off < c->ilen) {
         bool multibulk = c->ibuf[off] == '*';
-        if (n > 0 && (n == DISPATCH_PREFETCH || !multibulk))
+        if (n > 0 && (n == DISPATCH_PREFETCH || !multibulk || c->parser.unauth))
             break;
         *st = resp_parse(&c->parser, c->ibuf + off, c->ilen - off, cmd, used, need);
         if (*st != RESP_OK || !multibulk || cmd->argc > CONN_RUN_ARGS) {
@@ -396,7 +442,7 @@ void conn_process_input(struct conn *c)
         for (; i < n && (i == 0 || can_parse(c)); i++) {
             did = true;
             c->ineed = 0;
-            if (run[i].argc > 0) {
+            if (run[i].argc > 0 && !http_request_refused(c, &run[i].argv[0])) {
                 c->last_ms = c->w->now_ms;
                 if (!dispatch_command_hashed(c, run[i].argc, run[i].argv,
                                              run[i].hashed ? &run[i].h : NULL))
@@ -425,7 +471,7 @@ void conn_process_input(struct conn *c)
             break;
         }
         c->ineed = 0;
-        if (cmd.argc > 0) {
+        if (cmd.argc > 0 && !http_request_refused(c, &cmd.argv[0])) {
             c->last_ms = c->w->now_ms;
             if (!dispatch_command(c, cmd.argc, cmd.argv)) {
                 /* Parsed again once the client's earlier commands are back. */

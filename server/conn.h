@@ -64,6 +64,10 @@ struct conn {
     unsigned db;                 /* SELECTed database; travels with each request */
     int proto;                   /* RESP2 or RESP3 (HELLO); travels with each request */
     bool authenticated;          /* AUTH succeeded (or no requirepass at accept) */
+    bool local;                  /* the peer is 127.0.0.1 or ::1: Redis 7.0's
+                                    islocalClient (not all of 127.0.0.0/8),
+                                    for protected mode and
+                                    enable-protected-configs local */
     uint32_t flags;              /* CONN_* above */
     int64_t created_ms;          /* accept time, Unix ms (CLIENT LIST age=) */
     int64_t last_ms;             /* last command or read, Unix ms (idle=, timeout) */

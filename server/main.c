@@ -61,8 +61,11 @@ static void make_run_id(char out[41])
 
 int main(int argc, char **argv)
 {
-    /* A client that disconnects while we write must not kill the server. */
+    /* A client that disconnects while we write must not kill the server,
+     * nor must the terminal it was started from closing (SIGHUP): Redis
+     * ignores both. */
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
 
     char err[512];
     int rc = config_load(&server.cfg, argc, argv, err, sizeof err);

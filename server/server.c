@@ -1,17 +1,20 @@
 /* server.c — process-wide state and its life cycle: listening sockets opened
  * on the main thread (one SO_REUSEPORT socket per worker and address, so the
- * kernel spreads connections), worker start-up through the shard group, the
- * stop request, and an orderly shutdown that lets pending replies go out
- * first. Runs on the main thread except where a function says otherwise. */
+ * kernel spreads connections, and a claim that keeps a second server off the
+ * port), worker start-up through the shard group, the stop request, and an
+ * orderly shutdown that lets pending replies go out first. Runs on the main
+ * thread except where a function says otherwise. */
 #include "server/server.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -91,8 +94,9 @@ static int split_bind(const char *bind, char addrs[][64])
 }
 
 /* Open, bind and listen one SO_REUSEPORT socket. *port 0 lets the kernel
- * choose and stores its choice. Returns the fd or a negative errno. */
-static int listen_socket(const char *addr, int *port, int backlog)
+ * choose and stores its choice. Returns the fd, or a negative errno with
+ * *op naming the call that failed ("bind", "listen", ...). */
+static int listen_socket(const char *addr, int *port, int backlog, const char **op)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -101,17 +105,27 @@ static int listen_socket(const char *addr, int *port, int backlog)
         slen = sizeof(struct sockaddr_in);
     else if (uv_ip6_addr(addr, *port, (struct sockaddr_in6 *)&ss) == 0)
         slen = sizeof(struct sockaddr_in6);
-    else
+    else {
+        *op = "address";
         return -EINVAL;
+    }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
+    if (fd < 0) {
+        *op = "socket";
         return -errno;
+    }
     int one = 1;
+    *op = NULL;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
         (ss.ss_family == AF_INET6 &&
-         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
-        bind(fd, (struct sockaddr *)&ss, slen) != 0 || listen(fd, backlog) != 0) {
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0))
+        *op = "setsockopt";
+    else if (bind(fd, (struct sockaddr *)&ss, slen) != 0)
+        *op = "bind";
+    else if (listen(fd, backlog) != 0)
+        *op = "listen";
+    if (*op != NULL) {
         int err = -errno;
         close(fd);
         return err;
@@ -119,6 +133,7 @@ static int listen_socket(const char *addr, int *port, int backlog)
     if (*port == 0) {
         slen = sizeof ss;
         if (getsockname(fd, (struct sockaddr *)&ss, &slen) != 0) {
+            *op = "getsockname";
             int err = -errno;
             close(fd);
             return err;
@@ -129,8 +144,52 @@ static int listen_socket(const char *addr, int *port, int backlog)
     return fd;
 }
 
+/* Claim TCP port `port` for this process by binding the abstract Unix
+ * socket "shardkv-server/tcp-port/<port>". Our listeners use SO_REUSEPORT
+ * so that the kernel spreads connections over the workers, but the kernel
+ * lets any process of the same user join that set: a second server would
+ * start silently and take a share of the first one's clients. The name
+ * does for us what the plain bind of its one socket does for Redis: the
+ * kernel gives it to one socket at a time (no check-then-act race), it
+ * needs no file, it is freed when the process dies however it dies, and it
+ * is per network namespace, as ports are. Any other program that binds
+ * the port gets EADDRINUSE from the kernel, or gives it to us, as before.
+ * Returns the fd to keep open while listening, or a negative errno
+ * (-EADDRINUSE: another shardkv-server has the port). */
+static int claim_port(int port)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    /* sun_path[0] stays '\0': the abstract namespace. */
+    int n = snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1, "shardkv-server/tcp-port/%d",
+                     port);
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (bind(fd, (struct sockaddr *)&sa, len) != 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    return fd;
+}
+
+/* Log a listener that could not be made, and that the server gives up,
+ * in Redis's words. */
+static void listen_failed(const char *addr, int port, const char *op, int err)
+{
+    log_warn("Warning: Could not create server TCP listening socket %s:%d: %s: %s", addr, port,
+             op, strerror(-err));
+    log_warn("Failed listening on port %d (TCP), aborting.", port);
+}
+
 static void close_fds(void)
 {
+    if (server.port_claim_fd >= 0)
+        close(server.port_claim_fd);
+    server.port_claim_fd = -1;
     if (!server.listen_fds)
         return;
     for (unsigned i = 0; i < server.nworkers * server.nbind; i++)
@@ -160,6 +219,7 @@ static void free_workers(void)
 int server_start(void)
 {
     struct config *cfg = &server.cfg;
+    server.port_claim_fd = -1;
     server.pid = getpid();
     server.start_ms = clock_wall_ms();
     atomic_store(&server.next_conn_id, 1);
@@ -181,16 +241,35 @@ int server_start(void)
     for (unsigned i = 0; i < nw * server.nbind; i++)
         server.listen_fds[i] = -1;
     int port = cfg->port;
+    /* A fixed port is claimed before any socket is bound, so a second
+     * server never listens, not even for a moment; port 0 is claimed as
+     * soon as the kernel has picked a free one. */
+    if (port != 0) {
+        int fd = claim_port(port);
+        if (fd < 0) {
+            listen_failed(addrs[0], port, "bind", fd);
+            close_fds();
+            return fd;
+        }
+        server.port_claim_fd = fd;
+    }
     for (unsigned w = 0; w < nw; w++) {
         for (unsigned b = 0; b < server.nbind; b++) {
-            int fd = listen_socket(addrs[b], &port, (int)cfg->tcp_backlog);
+            const char *op = "bind";
+            int fd = listen_socket(addrs[b], &port, (int)cfg->tcp_backlog, &op);
+            if (fd >= 0) {
+                server.listen_fds[w * server.nbind + b] = fd;
+                if (server.port_claim_fd < 0) {
+                    fd = claim_port(port);
+                    if (fd >= 0)
+                        server.port_claim_fd = fd;
+                }
+            }
             if (fd < 0) {
-                log_warn("Could not create server TCP listening socket %s:%d: %s", addrs[b],
-                         port, strerror(-fd));
+                listen_failed(addrs[b], port, op, fd);
                 close_fds();
                 return fd;
             }
-            server.listen_fds[w * server.nbind + b] = fd;
         }
     }
     server.port = port;

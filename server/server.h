@@ -39,6 +39,9 @@ struct server {
                                        adopts fds [i*nbind, (i+1)*nbind), -1
                                        once handed over */
     unsigned nbind;                 /* addresses in cfg.bind */
+    int port_claim_fd;              /* keeps other shardkv-servers off our port
+                                       despite SO_REUSEPORT (server.c,
+                                       claim_port); -1 when none */
     int port;                       /* the port actually bound (cfg.port, or
                                        the kernel's choice when cfg.port is 0) */
     int64_t start_ms;               /* Unix ms at start-up (INFO uptime) */

@@ -52,9 +52,12 @@ static struct txn_lock_ent **lock_slot(const struct txn_locks *l, uint64_t h, un
                                        const void *key, size_t len)
 {
     struct txn_lock_ent **pp = &l->b[h & (l->nb - 1)];
+    /* An empty key may arrive as a NULL pointer, and memcmp's arguments
+     * must not be NULL even for zero bytes. */
     for (; *pp; pp = &(*pp)->next) {
         struct txn_lock_ent *e = *pp;
-        if (e->hash == h && e->db == db && e->len == len && memcmp(e->key, key, len) == 0)
+        if (e->hash == h && e->db == db && e->len == len &&
+            (len == 0 || memcmp(e->key, key, len) == 0))
             return pp;
     }
     return pp;

@@ -87,9 +87,12 @@ static struct watch_ent **watch_slot(struct watch_table *ts, uint64_t h, unsigne
                                      size_t len)
 {
     struct watch_ent **pp = &ts->wb[h & (ts->wnb - 1)];
+    /* An empty key may arrive as a NULL pointer, and memcmp's arguments
+     * must not be NULL even for zero bytes. */
     for (; *pp; pp = &(*pp)->next) {
         struct watch_ent *e = *pp;
-        if (e->hash == h && e->db == db && e->len == len && memcmp(e->key, key, len) == 0)
+        if (e->hash == h && e->db == db && e->len == len &&
+            (len == 0 || memcmp(e->key, key, len) == 0))
             return pp;
     }
     return pp;

@@ -74,6 +74,7 @@ static void settings_refresh(struct worker *w)
     s->lim.max_inline = __atomic_load_n(&cfg->max_inline, __ATOMIC_RELAXED);
     s->lim.max_multibulk = __atomic_load_n(&cfg->max_multibulk, __ATOMIC_RELAXED);
     s->lim.max_bulk = __atomic_load_n(&cfg->proto_max_bulk_len, __ATOMIC_RELAXED);
+    s->protected_mode = __atomic_load_n(&cfg->protected_mode, __ATOMIC_RELAXED);
 }
 
 const char *worker_requirepass(void)
@@ -151,6 +152,22 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
+/* Redis 7.0's reply to a client refused by protected mode, word for word. */
+static const char protected_mode_denied[] =
+    "DENIED Redis is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user. In this mode connections are only accepted from "
+    "the loopback interface. If you want to connect from external computers to Redis you may "
+    "adopt one of the following solutions: 1) Just disable protected mode sending the command "
+    "'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from "
+    "the same host the server is running, however MAKE SURE Redis is not publicly accessible "
+    "from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) "
+    "Alternatively you can just disable the protected mode by editing the Redis configuration "
+    "file, and setting the protected mode option to 'no', and then restarting the server. 3) "
+    "If you started the server manually just for testing, restart it with the "
+    "'--protected-mode no' option. 4) Setup a an authentication password for the default "
+    "user. NOTE: You only need to do one of the above things in order for the server to start "
+    "accepting connections from the outside.";
+
 static void on_connection(uv_stream_t *l, int status)
 {
     struct worker *w = l->data;
@@ -172,6 +189,22 @@ static void on_connection(uv_stream_t *l, int status)
             return;
         }
         resp_error(out, "ERR max number of clients reached");
+        atomic_fetch_add_explicit(&w->stats.conns_rejected, 1, memory_order_relaxed);
+        conn_close_after_reply(c);
+        return;
+    }
+    if (w->set.protected_mode && !c->local && worker_requirepass() == NULL) {
+        /* Redis 7.0's protected mode (clientAcceptHandler): a server that
+         * anyone can reach and nobody needs a password for is the classic
+         * way Redis instances got taken over, so without a password only
+         * the loopback interface is served, and everyone else is told how
+         * to change that. Nothing the client sent is read. */
+        struct rbuf *out = dispatch_reply_buf(c);
+        if (!out) {
+            conn_close(c);
+            return;
+        }
+        resp_error(out, protected_mode_denied);
         atomic_fetch_add_explicit(&w->stats.conns_rejected, 1, memory_order_relaxed);
         conn_close_after_reply(c);
         return;

@@ -54,6 +54,7 @@ struct worker_settings {
     size_t qbuf_limit;            /* client-query-buffer-limit */
     size_t obuf_limit;            /* client-output-buffer-limit */
     struct resp_limits lim;       /* parser limits for new connections */
+    bool protected_mode;          /* protected-mode */
 };
 
 struct worker {

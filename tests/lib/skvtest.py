@@ -341,8 +341,10 @@ class Client:
     for protocol tests. Push messages are returned like any reply (RESP3).
     """
 
-    def __init__(self, port, host="127.0.0.1", timeout=10.0, decode=False):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=10.0, decode=False, source=None):
+        # source: the local address to connect from (e.g. "127.0.0.2").
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.decode = decode

@@ -319,6 +319,58 @@ Test(resp, limits_default_inline)
     free(buf);
 }
 
+/* A client that must still authenticate: Redis's 10 arguments and 16384
+ * bytes, each at -1/0/+1, checked after the normal limits as Redis does;
+ * inline commands keep only their own limits. */
+static enum resp_status parse_unauth(const char *in, size_t len, struct resp_parser *p,
+                                     struct resp_cmd *cmd)
+{
+    size_t used;
+
+    resp_parser_reset(p);
+    p->unauth = true;
+    return resp_parse(p, in, len, cmd, &used, NULL);
+}
+
+Test(resp, limits_unauthenticated)
+{
+    static const char e_unauth_mbulk[] = "Protocol error: unauthenticated multibulk length";
+    static const char e_unauth_bulk[] = "Protocol error: unauthenticated bulk length";
+    struct resp_parser p;
+    struct resp_cmd cmd;
+    char buf[16500];
+    int n;
+
+    cr_assert_eq(resp_parser_init(&p, NULL), 0);
+    cr_assert_eq(parse_unauth(S("*11\r\n"), &p, &cmd), RESP_ETOOBIG);
+    cr_assert_str_eq(p.err, e_unauth_mbulk);
+    cr_assert_eq(parse_unauth(S("*2147483647\r\n"), &p, &cmd), RESP_ETOOBIG);
+    cr_assert_str_eq(p.err, e_unauth_mbulk);
+    cr_assert_eq(parse_unauth(S("*2147483648\r\n"), &p, &cmd), RESP_ETOOBIG);
+    cr_assert_str_eq(p.err, e_mbulk);
+    cr_assert_eq(parse_unauth(S("*10\r\n"), &p, &cmd), RESP_AGAIN);
+    cr_assert_eq(parse_unauth(S("*9\r\n"), &p, &cmd), RESP_AGAIN);
+    cr_assert_eq(parse_unauth(S("*1\r\n$16385\r\n"), &p, &cmd), RESP_ETOOBIG);
+    cr_assert_str_eq(p.err, e_unauth_bulk);
+    cr_assert_eq(parse_unauth(S("*1\r\n$600000000\r\n"), &p, &cmd), RESP_ETOOBIG);
+    cr_assert_str_eq(p.err, e_bulk);
+    cr_assert_eq(parse_unauth(S("*1\r\n$16383\r\n"), &p, &cmd), RESP_AGAIN);
+    n = snprintf(buf, sizeof(buf), "*1\r\n$16384\r\n");
+    memset(buf + n, 'x', 16384);
+    memcpy(buf + n + 16384, "\r\n", 2);
+    cr_assert_eq(parse_unauth(buf, (size_t)n + 16386, &p, &cmd), RESP_OK);
+    cr_assert_eq(cmd.argc, 1);
+    cr_assert_eq(cmd.argv[0].len, 16384);
+    cr_assert_eq(parse_unauth(S("a b c d e f g h i j k l\n"), &p, &cmd), RESP_OK);
+    cr_assert_eq(cmd.argc, 12);
+    /* Authenticated: the normal limits only. */
+    resp_parser_reset(&p);
+    p.unauth = false;
+    size_t used;
+    cr_assert_eq(resp_parse(&p, S("*1\r\n$16385\r\n"), &cmd, &used, NULL), RESP_AGAIN);
+    resp_parser_deinit(&p);
+}
+
 Test(resp, pipeline)
 {
     static const char in[] = "*1\r\n$4\r\nPING\r\nECHO x\r\n\r\n*0\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$2\r\nab";

@@ -368,6 +368,64 @@ Test(config, set_validates_like_redis)
     config_deinit(&cfg);
 }
 
+Test(config, protected_mode)
+{
+    char *argv[] = {"shardkv-server"};
+    struct config cfg;
+    char err[256] = "";
+
+    cr_assert_eq(load(&cfg, err, sizeof(err), 1, argv), 0, "%s", err);
+    cr_assert(cfg.protected_mode);
+    cr_assert_eq(config_set(&cfg, "protected-mode", "maybe", err, sizeof(err)), -1);
+    cr_assert_str_eq(err, "CONFIG SET failed (possibly related to argument 'protected-mode') - "
+                          "argument must be 'yes' or 'no'");
+    cr_assert_eq(config_set(&cfg, "protected-mode", "NO", err, sizeof(err)), 0, "%s", err);
+    cr_assert(!cfg.protected_mode);
+    config_deinit(&cfg);
+}
+
+Test(config, protected_configs)
+{
+    char *argv[] = {"shardkv-server"};
+    char *argv_local[] = {"shardkv-server", "--enable-protected-configs", "local"};
+    char *argv_bad[] = {"shardkv-server", "--dbfilename", "../evil.rdb"};
+    struct config cfg;
+    char err[256] = "";
+    const char *dir[] = {"DIR"}, *tmp[] = {"/tmp"};
+    const char *dbf[] = {"dbfilename"}, *path[] = {"a\\b"};
+
+    cr_assert_eq(load(&cfg, err, sizeof(err), 1, argv), 0, "%s", err);
+    cr_assert_eq(cfg.enable_protected_configs, CONFIG_ALLOW_NO);
+    /* By default no client may set dir or dbfilename, local or not. */
+    cr_assert_eq(config_set_from_client(&cfg, true, 1, dir, tmp, err, sizeof(err)), -1);
+    cr_assert_str_eq(err, "CONFIG SET failed (possibly related to argument 'DIR') - can't set "
+                          "protected config");
+    cr_assert_null(cfg.dir);
+    /* The trusted path (start-up sources) may. */
+    cr_assert_eq(config_set_many(&cfg, 1, dir, tmp, err, sizeof(err)), 0, "%s", err);
+    cr_assert_str_eq(cfg.dir, "/tmp");
+    cr_assert_eq(config_set(&cfg, "dbfilename", "../evil.rdb", err, sizeof(err)), -1);
+    cr_assert_str_eq(err, "CONFIG SET failed (possibly related to argument 'dbfilename') - "
+                          "dbfilename can't be a path, just a filename");
+    cr_assert_eq(config_set_many(&cfg, 1, dbf, path, err, sizeof(err)), -1);
+    cr_assert_eq(config_set(&cfg, "enable-protected-configs", "yes", err, sizeof(err)), -1);
+    cr_assert_str_eq(err, "CONFIG SET failed (possibly related to argument "
+                          "'enable-protected-configs') - can't set immutable config");
+    config_deinit(&cfg);
+
+    cr_assert_eq(load(&cfg, err, sizeof(err), 3, argv_local), 0, "%s", err);
+    cr_assert_eq(config_set_from_client(&cfg, false, 1, dir, tmp, err, sizeof(err)), -1);
+    cr_assert_eq(config_set_from_client(&cfg, true, 1, dir, tmp, err, sizeof(err)), 0, "%s",
+                 err);
+    cr_assert_str_eq(cfg.dir, "/tmp");
+    config_deinit(&cfg);
+
+    cr_assert_eq(load(&cfg, err, sizeof(err), 3, argv_bad), -1);
+    cr_assert_str_eq(err, "flag --dbfilename: invalid value '../evil.rdb' for option "
+                          "'dbfilename': dbfilename can't be a path, just a filename");
+    config_deinit(&cfg);
+}
+
 Test(config, set_many_is_all_or_nothing)
 {
     char *argv[] = {"shardkv-server"};
