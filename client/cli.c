@@ -163,11 +163,14 @@ static int parse_options(int argc, char **argv, struct cli_config *cfg)
     return i;
 }
 
-/* Print one reply in the configured form, with the trailing newline. */
-static void print_reply(const struct cli_config *cfg, const struct skv_reply *r)
+/* Print one reply in the configured form, with the trailing newline;
+ * as_is: the command's reply is a text printed as it is (cli_prints_as_is). */
+static void print_reply(const struct cli_config *cfg, const struct skv_reply *r, bool as_is)
 {
     struct cli_buf b = {0};
-    if (cfg->out == OUT_TTY) {
+    if (as_is) {
+        cli_format_as_is(&b, r);
+    } else if (cfg->out == OUT_TTY) {
         cli_format_tty(&b, r);
     } else if (cfg->out == OUT_RAW) {
         cli_format_raw(&b, r);
@@ -255,7 +258,7 @@ static int run_command(const struct cli_config *cfg, struct skv_client **c, int 
         *c = NULL;
         return rc;
     }
-    print_reply(cfg, r);
+    print_reply(cfg, r, cli_prints_as_is(argc, (char *const *)argv));
     int ret = r->type == SKV_REPLY_ERROR;
     skv_reply_free(r);
     return ret;
