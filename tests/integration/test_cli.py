@@ -3,8 +3,8 @@
 
 * CliVsRedisCli: for a table of commands, shardkv-cli's output must equal
   Debian's redis-cli's byte for byte, against the same redis-server, in tty
-  (--no-raw), raw and --json forms; also -r, -x, interactive stdin and
-  --pipe summaries.
+  (--no-raw), raw and --json forms; also INFO-like texts, help, -r, -x,
+  interactive stdin and --pipe summaries.
 * CliGolden: shardkv-cli against shardkv-server with fixed expected texts.
 * Bench: a short shardkv-bench run against both servers; --json must give
   ops_per_sec and the percentiles, and every request must be answered.
@@ -98,6 +98,16 @@ class CliVsRedisCli(unittest.TestCase):
             # Values differ per connection: compare with every value blanked.
             self.assertEqual(re.sub(rb"=\S*", b"=", out_b), re.sub(rb"=\S*", b"=", out_a),
                              "%r: %r" % (mode, out_b))
+
+    def test_help(self):
+        # Answered by the cli from COMMAND DOCS, as redis-cli 7.0 prints its
+        # own help: the same bytes for the same server.
+        for args in (["help", "get"], ["HELP", "mset"], ["help", "getex"], ["?", "migrate"],
+                     ["help", "client", "list"], ["help", "client"], ["help", "@string"],
+                     ["help", "@SORTED-SET"], ["help", "nosuch"], ["help", "get", "extra"]):
+            with self.subTest(args=args):
+                self.assert_same(args)
+        self.assert_same([], stdin=b"help set\nhelp @hash\nget k\n")
 
     def test_repeat(self):
         self.assert_same(["-r", "3", "--no-raw", "ECHO", "again"])

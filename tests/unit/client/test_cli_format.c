@@ -139,10 +139,10 @@ Test(format, aggregates)
 Test(format, as_is_commands)
 {
     char *info[] = {"InFo", "server"}, *cl[] = {"client", "LIST", "ID", "1"},
-         *ci[] = {"CLIENT", "info"}, *cn[] = {"cluster", "nodes"}, *cn3[] = {"cluster", "nodes", "x"},
-         *lg[] = {"latency", "graph", "command"}, *lg2[] = {"latency", "graph"},
-         *ld[] = {"LATENCY", "DOCTOR"}, *md[] = {"memory", "doctor"}, *get[] = {"get", "info"},
-         *ck[] = {"client", "kill"}, *px[] = {"proxy", "info"};
+         *ci[] = {"CLIENT", "info"}, *cn[] = {"cluster", "nodes"},
+         *cn3[] = {"cluster", "nodes", "x"}, *lg[] = {"latency", "graph", "command"},
+         *lg2[] = {"latency", "graph"}, *ld[] = {"LATENCY", "DOCTOR"}, *md[] = {"memory", "doctor"},
+         *get[] = {"get", "info"}, *ck[] = {"client", "kill"}, *px[] = {"proxy", "info"};
     cr_assert(cli_prints_as_is(2, info));
     cr_assert(cli_prints_as_is(4, cl));
     cr_assert(cli_prints_as_is(2, ci));
