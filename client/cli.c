@@ -1,6 +1,8 @@
 /* cli.c — shardkv-cli, a command-line client in the manner of redis-cli:
- * one-shot commands, an interactive prompt, raw/tty/--json printing, -r
- * repeats, and --pipe bulk loading of RESP from stdin. Single-threaded. */
+ * one-shot commands, an interactive prompt (libedit line editing, history,
+ * Tab completion, help from the server's COMMAND DOCS), raw/tty/--json
+ * printing, -r repeats, and --pipe bulk loading of RESP from stdin.
+ * Single-threaded. */
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -12,7 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <editline/readline.h>
+
 #include "client/cli_format.h"
+#include "client/cli_help.h"
+#include "client/cli_history.h"
 #include "client/reply.h"
 #include "client/shardkv.h"
 #include "common/clock.h"
@@ -65,7 +71,10 @@ static void usage(FILE *f)
                "  cat commands.resp | shardkv-cli --pipe\n"
                "\n"
                "Without a command, an interactive prompt reads commands; quoting follows\n"
-               "redis-cli (\"double quotes\" with \\n \\xHH escapes, 'single quotes').\n");
+               "redis-cli (\"double quotes\" with \\n \\xHH escapes, 'single quotes').\n"
+               "At a terminal it has line editing, Tab completion, \"help <command>\", and\n"
+               "history in ~/" CLI_HISTORY_FILE " ($" CLI_HISTORY_ENV " names another\n"
+               "file; /dev/null: none).\n");
 }
 
 static bool parse_long(const char *s, long *out)
@@ -163,11 +172,14 @@ static int parse_options(int argc, char **argv, struct cli_config *cfg)
     return i;
 }
 
-/* Print one reply in the configured form, with the trailing newline. */
-static void print_reply(const struct cli_config *cfg, const struct skv_reply *r)
+/* Print one reply in the configured form, with the trailing newline;
+ * as_is: the command's reply is a text printed as it is (cli_prints_as_is). */
+static void print_reply(const struct cli_config *cfg, const struct skv_reply *r, bool as_is)
 {
     struct cli_buf b = {0};
-    if (cfg->out == OUT_TTY) {
+    if (as_is) {
+        cli_format_as_is(&b, r);
+    } else if (cfg->out == OUT_TTY) {
         cli_format_tty(&b, r);
     } else if (cfg->out == OUT_RAW) {
         cli_format_raw(&b, r);
@@ -183,17 +195,20 @@ static void print_reply(const struct cli_config *cfg, const struct skv_reply *r)
     fflush(stdout);
 }
 
-/* Run a command that must not fail (AUTH, SELECT, HELLO); report it. */
-static bool setup_cmd(struct skv_client *c, int argc, const char **argv, const char *what)
+/* Run a command that must not fail (AUTH, SELECT, HELLO); report it unless
+ * quiet. */
+static bool setup_cmd(struct skv_client *c, int argc, const char **argv, const char *what,
+                      bool quiet)
 {
     struct skv_reply *r = NULL;
     int rc = skv_command_r(c, argc, argv, NULL, &r);
     if (rc < 0) {
-        fprintf(stderr, "%s failed: %s\n", what, skv_last_error(c));
+        if (!quiet)
+            fprintf(stderr, "%s failed: %s\n", what, skv_last_error(c));
         return false;
     }
     bool ok = r->type != SKV_REPLY_ERROR;
-    if (!ok)
+    if (!ok && !quiet)
         fprintf(stderr, "%s failed: %s\n", what, r->str);
     skv_reply_free(r);
     return ok;
@@ -222,13 +237,13 @@ static struct skv_client *cli_connect(const struct cli_config *cfg, bool quiet)
     }
     if (cfg->password != NULL) {
         const char *a[] = {"AUTH", cfg->password};
-        setup_cmd(c, 2, a, "AUTH");
+        setup_cmd(c, 2, a, "AUTH", quiet);
     }
     if (cfg->db != 0) {
         char num[16];
         snprintf(num, sizeof(num), "%d", cfg->db);
         const char *a[] = {"SELECT", num};
-        setup_cmd(c, 2, a, "SELECT");
+        setup_cmd(c, 2, a, "SELECT", quiet);
     }
     if (cfg->resp3) {
         /* A server without RESP3 answers an error: stay on RESP2. */
@@ -255,10 +270,84 @@ static int run_command(const struct cli_config *cfg, struct skv_client **c, int 
         *c = NULL;
         return rc;
     }
-    print_reply(cfg, r);
+    print_reply(cfg, r, cli_prints_as_is(argc, (char *const *)argv));
     int ret = r->type == SKV_REPLY_ERROR;
     skv_reply_free(r);
     return ret;
+}
+
+/* ---------------------------------------------------------------- help */
+
+/* The help table, fetched once on first use. File-static because libedit's
+ * completion callback takes no user pointer. */
+static struct {
+    const struct cli_config *cfg; /* where to fetch it from */
+    struct cli_help table;        /* the server's commands; empty until fetched */
+    bool loaded;                  /* table holds the server's answer */
+} help;
+
+/* The help table, asking the server the first time: COMMAND DOCS, or just
+ * the names from COMMAND on a server without it. A connection of its own
+ * keeps the user's session as it was (inside MULTI the question would be
+ * queued, for one). A server that cannot answer leaves the table empty,
+ * and the next use asks again. */
+static const struct cli_help *help_table(void)
+{
+    if (help.loaded || help.cfg == NULL)
+        return &help.table;
+    struct cli_config cfg = *help.cfg;
+    cfg.db = 0;
+    cfg.resp3 = false;
+    struct skv_client *c = cli_connect(&cfg, true);
+    if (c == NULL)
+        return &help.table;
+    const char *docs[] = {"COMMAND", "DOCS"}, *names[] = {"COMMAND"};
+    struct skv_reply *r = skv_command(c, 2, docs, NULL);
+    int rc = r != NULL ? cli_help_load_docs(&help.table, r) : -2;
+    if (rc == -1) {
+        skv_reply_free(r);
+        r = skv_command(c, 1, names, NULL);
+        rc = r != NULL ? cli_help_load_names(&help.table, r) : -2;
+    }
+    skv_reply_free(r);
+    skv_close(c);
+    help.loaded = rc == 0;
+    return &help.table;
+}
+
+static bool is_help(const char *word)
+{
+    return !strcasecmp(word, "help") || !strcmp(word, "?");
+}
+
+/* `help`, `help <command>`, `help @<group>`: answered here, as redis-cli
+ * does, never sent to the server. argv are the words after "help". */
+static void print_help(int argc, char *const *argv)
+{
+    struct cli_buf b = {0};
+    if (argc == 0) {
+        char head[64];
+        snprintf(head, sizeof(head), "shardkv-cli %d.%d.%d\n", SKV_VERSION_MAJOR, SKV_VERSION_MINOR,
+                 SKV_VERSION_PATCH);
+        cli_buf_add(&b, head, strlen(head));
+        static const char rest[] = "To get help about shardkv commands type:\n"
+                                   "      \"help @<group>\" to get a list of commands in <group>\n"
+                                   "      \"help <command>\" for help on <command>\n"
+                                   "      \"help <tab>\" to get a list of possible help topics\n"
+                                   "      \"quit\" to exit\n"
+                                   "\n"
+                                   "History is kept in ~/" CLI_HISTORY_FILE " (or $" CLI_HISTORY_ENV
+                                   "; /dev/null: none).\n";
+        cli_buf_add(&b, rest, sizeof(rest) - 1);
+    } else {
+        cli_help_format(&b, help_table(), argc, argv);
+    }
+    if (b.oom)
+        fputs("(out of memory formatting the help)\n", stdout);
+    else
+        fwrite(b.ptr, 1, b.len, stdout);
+    cli_buf_free(&b);
+    fflush(stdout);
 }
 
 static void sleep_seconds(double s)
@@ -411,43 +500,154 @@ static int pipe_mode(const struct cli_config *cfg, struct skv_client *c)
 
 /* --------------------------------------------------------- interactive */
 
-static void prompt(const struct cli_config *cfg, const struct skv_client *c)
+/* Candidates handed to libedit one by one (rl_completion_matches calls the
+ * generator with state 0 first, then 1, 2... until it returns NULL). */
+static struct {
+    char **cand; /* from cli_help_complete; owned */
+    int count;   /* entries in cand */
+    int next;    /* the next one to hand out */
+} completion;
+
+static char *next_candidate(const char *text, int state)
 {
-    if (c == NULL)
-        printf("not connected> ");
-    else if (cfg->db != 0)
-        printf("%s:%d[%d]> ", cfg->host, cfg->port, cfg->db);
-    else
-        printf("%s:%d> ", cfg->host, cfg->port);
-    fflush(stdout);
+    (void)text;
+    if (state == 0)
+        completion.next = 0;
+    if (completion.next >= completion.count)
+        return NULL;
+    /* libedit frees what it gets: hand over ownership. */
+    char *c = completion.cand[completion.next];
+    completion.cand[completion.next++] = NULL;
+    return c;
+}
+
+/* libedit's Tab: command names, subcommands, help topics. */
+static char **complete(const char *text, int start, int end)
+{
+    (void)end;
+    rl_attempted_completion_over = 1; /* never fall back to file names */
+    char *before = strndup(rl_line_buffer, (size_t)start);
+    if (before == NULL)
+        return NULL;
+    char **cand = NULL;
+    int n = cli_help_complete(help_table(), before, text, &cand);
+    free(before);
+    if (n <= 0)
+        return NULL;
+    completion.cand = cand;
+    completion.count = n;
+    char **matches = rl_completion_matches(text, next_candidate);
+    for (int i = 0; i < n; i++)
+        free(cand[i]);
+    free(cand);
+    completion.cand = NULL;
+    completion.count = 0;
+    return matches;
+}
+
+/* Words end at blanks only: "@" (a help group) and "-" are part of them. */
+static char word_breaks[] = " \t\n";
+
+/* Set up libedit and load the history into it. */
+static void edit_start(struct cli_history *hist)
+{
+    rl_readline_name = "shardkv-cli";
+    rl_basic_word_break_characters = word_breaks;
+    rl_completer_word_break_characters = word_breaks;
+    rl_attempted_completion_function = complete;
+    using_history();
+    stifle_history(CLI_HISTORY_MAX);
+    if (cli_history_init(hist, cli_history_path()) < 0)
+        fprintf(stderr, "Out of memory loading the history\n");
+    for (int i = 0; i < hist->len; i++)
+        add_history(hist->line[i]);
+}
+
+/* Remember a line typed at the prompt, in libedit and in the file (saved
+ * after every line, like redis-cli, so a killed session keeps it). */
+static void edit_remember(struct cli_history *hist, const char *line)
+{
+    if (cli_history_add(hist, line) <= 0)
+        return;
+    add_history(line);
+    if (cli_history_save(hist) < 0) {
+        /* Said once: a read-only home should not drown every reply. */
+        static bool warned;
+        if (!warned)
+            fprintf(stderr, "Cannot save the history to %s: %s\n", hist->path, strerror(errno));
+        warned = true;
+    }
+}
+
+/* For a line that cannot be split (unbalanced quotes): the blank-separated
+ * words, checked as cli_history_is_secret checks arguments. */
+static bool secret_words(const char *line)
+{
+    char *copy = strdup(line), *save = NULL, *words[8];
+    int n = 0;
+    if (copy == NULL)
+        return true;
+    for (char *w = strtok_r(copy, " \t", &save); w != NULL && n < 8;
+         w = strtok_r(NULL, " \t", &save))
+        words[n++] = w;
+    /* "3 auth ..." repeats: look past the count too. */
+    bool secret =
+        cli_history_is_secret(n, words) || (n > 1 && cli_history_is_secret(n - 1, words + 1));
+    free(copy);
+    return secret;
+}
+
+/* The next line, without its newline, malloc'd; NULL at the end of input.
+ * A terminal gets redis-cli's prompt and libedit's line editing. */
+static char *read_line(const struct cli_config *cfg, const struct skv_client *c, bool interactive)
+{
+    if (interactive) {
+        char prompt[320];
+        if (c == NULL)
+            snprintf(prompt, sizeof(prompt), "not connected> ");
+        else if (cfg->db != 0)
+            snprintf(prompt, sizeof(prompt), "%s:%d[%d]> ", cfg->host, cfg->port, cfg->db);
+        else
+            snprintf(prompt, sizeof(prompt), "%s:%d> ", cfg->host, cfg->port);
+        return readline(prompt);
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    if (n < 0) {
+        free(line);
+        return NULL;
+    }
+    if (n > 0 && line[n - 1] == '\n')
+        line[n - 1] = '\0';
+    return line;
 }
 
 static int repl(struct cli_config *cfg, struct skv_client *c)
 {
     bool interactive = isatty(STDIN_FILENO);
-    char *line = NULL;
-    size_t cap = 0;
-    for (;;) {
-        if (interactive)
-            prompt(cfg, c);
-        ssize_t n = getline(&line, &cap, stdin);
-        if (n < 0)
-            break;
+    struct cli_history hist = {0};
+    if (interactive)
+        edit_start(&hist);
+    char *line;
+    while ((line = read_line(cfg, c, interactive)) != NULL) {
         char **argv;
         size_t *lens;
         int argc = cli_split_args(line, &argv, &lens);
         if (argc < 0) {
+            /* Kept for fixing with arrow-up, as redis-cli does, unless its
+             * words look like a password is in it. */
+            if (interactive && !secret_words(line))
+                edit_remember(&hist, line);
+            free(line);
             printf("Invalid argument(s)\n");
             fflush(stdout);
             continue;
         }
         if (argc == 0) {
+            free(line);
             cli_free_args(argc, argv, lens);
             continue;
-        }
-        if (!strcasecmp(argv[0], "quit") || !strcasecmp(argv[0], "exit")) {
-            cli_free_args(argc, argv, lens);
-            break;
         }
         /* "3 incr x" runs the command three times, as in redis-cli. */
         long times = 1;
@@ -456,6 +656,18 @@ static int repl(struct cli_config *cfg, struct skv_client *c)
             skip = 1;
         else
             times = 1;
+        if (interactive && !cli_history_is_secret(argc - skip, argv + skip))
+            edit_remember(&hist, line);
+        free(line);
+        if (!strcasecmp(argv[0], "quit") || !strcasecmp(argv[0], "exit")) {
+            cli_free_args(argc, argv, lens);
+            break;
+        }
+        if (is_help(argv[skip])) {
+            print_help(argc - skip - 1, argv + skip + 1);
+            cli_free_args(argc, argv, lens);
+            continue;
+        }
         for (long t = 0; t < times; t++) {
             if (c == NULL && (c = cli_connect(cfg, false)) == NULL)
                 break;
@@ -470,7 +682,7 @@ static int repl(struct cli_config *cfg, struct skv_client *c)
         }
         cli_free_args(argc, argv, lens);
     }
-    free(line);
+    cli_history_deinit(&hist);
     skv_close(c);
     return 0;
 }
@@ -494,6 +706,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "Warning: Using a password with '-a' or '-u' option on the "
                         "command line interface may not be safe.\n");
 
+    help.cfg = &cfg;
     struct skv_client *c = cli_connect(&cfg, false);
     if (cfg.pipe) {
         if (c == NULL)
@@ -531,6 +744,10 @@ int main(int argc, char **argv)
         cargc++;
     }
     int ret = 0;
+    if (is_help(cargv[0])) {
+        print_help(cargc - 1, (char *const *)cargv + 1);
+        cfg.repeat = 0;
+    }
     for (long i = 0; cfg.repeat < 0 || i < cfg.repeat; i++) {
         if (c == NULL) {
             ret = 1;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void cli_buf_free(struct cli_buf *b)
 {
@@ -382,6 +383,37 @@ void cli_format_raw(struct cli_buf *b, const struct skv_reply *r)
 {
     raw(b, r);
     add_str(b, "\n");
+}
+
+void cli_format_as_is(struct cli_buf *b, const struct skv_reply *r)
+{
+    raw(b, r);
+}
+
+bool cli_prints_as_is(int argc, char *const *argv)
+{
+    if (argc < 1)
+        return false;
+    const char *cmd = argv[0];
+    const char *sub = argc >= 2 ? argv[1] : "";
+    if (!strcasecmp(cmd, "info") || !strcasecmp(cmd, "lolwut"))
+        return true;
+    if (!strcasecmp(cmd, "debug"))
+        return !strcasecmp(sub, "htstats") || !strcasecmp(sub, "htstats-key") ||
+               !strcasecmp(sub, "client-eviction");
+    if (!strcasecmp(cmd, "memory"))
+        return !strcasecmp(sub, "malloc-stats") || !strcasecmp(sub, "doctor");
+    if (!strcasecmp(cmd, "client"))
+        return !strcasecmp(sub, "list") || !strcasecmp(sub, "info");
+    if (!strcasecmp(cmd, "proxy"))
+        return !strcasecmp(sub, "info");
+    /* redis-cli checks these with an exact argument count. */
+    if (!strcasecmp(cmd, "cluster"))
+        return argc == 2 && (!strcasecmp(sub, "nodes") || !strcasecmp(sub, "info"));
+    if (!strcasecmp(cmd, "latency"))
+        return (argc == 3 && !strcasecmp(sub, "graph")) ||
+               (argc == 2 && !strcasecmp(sub, "doctor"));
+    return false;
 }
 
 static void json_str(struct cli_buf *b, const char *s, size_t n)

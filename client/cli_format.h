@@ -4,6 +4,7 @@
 #ifndef SKV_CLIENT_CLI_FORMAT_H
 #define SKV_CLIENT_CLI_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "client/shardkv.h"
@@ -36,5 +37,15 @@ void cli_format_raw(struct cli_buf *b, const struct skv_reply *r);
 /* Append r as JSON like redis-cli --json (an error is `error:"text"`,
  * exactly as redis-cli 7.0 prints it). No trailing newline. */
 void cli_format_json(struct cli_buf *b, const struct skv_reply *r);
+
+/* True for the commands whose reply is a text meant for people (INFO,
+ * CLIENT LIST, CLIENT INFO, MEMORY DOCTOR, LATENCY DOCTOR, LOLWUT...):
+ * redis-cli 7.0 prints those as they are in every output mode, tty and
+ * --json included, so INFO reads as lines even with --no-raw. argv[0] is the
+ * command name; the list is redis-cli 7.0's. */
+bool cli_prints_as_is(int argc, char *const *argv);
+/* Append r as redis-cli prints the replies of those commands: the raw form
+ * with no newline added (the texts end with their own). */
+void cli_format_as_is(struct cli_buf *b, const struct skv_reply *r);
 
 #endif

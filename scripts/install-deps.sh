@@ -6,7 +6,7 @@ set -euo pipefail
 
 # Build and runtime libraries, then what the test suites drive.
 BUILD_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev llvm
-            libuv1-dev libjemalloc-dev libcjson-dev)
+            libuv1-dev libjemalloc-dev libcjson-dev libedit-dev)
 # iproute2: test_security.py gives a network namespace of its own an address.
 TEST_PKGS=(libcriterion-dev redis-server redis-tools python3 python3-redis nutcracker iproute2)
 

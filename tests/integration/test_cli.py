@@ -3,8 +3,8 @@
 
 * CliVsRedisCli: for a table of commands, shardkv-cli's output must equal
   Debian's redis-cli's byte for byte, against the same redis-server, in tty
-  (--no-raw), raw and --json forms; also -r, -x, interactive stdin and
-  --pipe summaries.
+  (--no-raw), raw and --json forms; also INFO-like texts, help, -r, -x,
+  interactive stdin and --pipe summaries.
 * CliGolden: shardkv-cli against shardkv-server with fixed expected texts.
 * Bench: a short shardkv-bench run against both servers; --json must give
   ops_per_sec and the percentiles, and every request must be answered.
@@ -12,6 +12,7 @@ Run directly or through ctest (SHARDKV_BIN points at build/bin)."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import unittest
@@ -69,6 +70,7 @@ class CliVsRedisCli(unittest.TestCase):
         ["EVAL", "return {1,{2,{'a','b'}},{}}", "0"],
         ["EVAL", "return {1,2,3,4,5,6,7,8,9,10,{11,{12}}}", "0"],
         ["EVAL", "return {1,false,'x'}", "0"],
+        ["ECHO", "a\r\nb"],
     ]
 
     def test_tty_raw_json(self):
@@ -76,6 +78,36 @@ class CliVsRedisCli(unittest.TestCase):
             for mode in (["--no-raw"], ["--raw"], [], ["--json"], ["-3", "--no-raw"], ["-3"]):
                 with self.subTest(cmd=cmd, mode=mode):
                     self.assert_same(mode + cmd)
+
+    # Replies that are texts for people: redis-cli prints them as they are
+    # (no quotes, no newline added) in every mode. The same server gives both
+    # tools identical bytes, except CLIENT LIST's per-connection values.
+    AS_IS = [["INFO", "keyspace"], ["info", "nosuchsection"], ["LATENCY", "DOCTOR"],
+             ["CLIENT", "LIST", "ID", "999999"], ["CLUSTER", "INFO"], ["MEMORY", "DOCTOR"]]
+
+    def test_as_is_commands(self):
+        for cmd in self.AS_IS:
+            for mode in (["--no-raw"], [], ["--raw"], ["--json"], ["-3", "--no-raw"]):
+                with self.subTest(cmd=cmd, mode=mode):
+                    self.assert_same(mode + cmd)
+
+    def test_client_list_shape(self):
+        for mode in (["--no-raw"], [], ["--json"]):
+            (rc_a, out_a, _), (rc_b, out_b, _) = self.both(mode + ["CLIENT", "LIST"])
+            self.assertTrue(out_a.startswith(b"id="), out_a)
+            # Values differ per connection: compare with every value blanked.
+            self.assertEqual(re.sub(rb"=\S*", b"=", out_b), re.sub(rb"=\S*", b"=", out_a),
+                             "%r: %r" % (mode, out_b))
+
+    def test_help(self):
+        # Answered by the cli from COMMAND DOCS, as redis-cli 7.0 prints its
+        # own help: the same bytes for the same server.
+        for args in (["help", "get"], ["HELP", "mset"], ["help", "getex"], ["?", "migrate"],
+                     ["help", "client", "list"], ["help", "client"], ["help", "@string"],
+                     ["help", "@SORTED-SET"], ["help", "nosuch"], ["help", "get", "extra"]):
+            with self.subTest(args=args):
+                self.assert_same(args)
+        self.assert_same([], stdin=b"help set\nhelp @hash\nget k\n")
 
     def test_repeat(self):
         self.assert_same(["-r", "3", "--no-raw", "ECHO", "again"])
@@ -131,6 +163,16 @@ class CliGolden(unittest.TestCase):
         rc, out, _ = self.cli("--no-raw", "NOSUCHCMD")
         self.assertTrue(out.startswith("(error) ERR unknown command"), out)
         self.assertEqual(rc, 0)
+
+    def test_info_on_a_pipe(self):
+        # INFO and CLIENT LIST stay lines of text with --no-raw, not one
+        # quoted string, and get no extra newline on a pipe.
+        for mode in (["--no-raw"], []):
+            out = self.cli(*mode, "INFO", "server")[1]
+            self.assertTrue(out.startswith("# Server\r\nredis_version:"), out[:40])
+            self.assertTrue(out.endswith("\r\n") and not out.endswith("\n\n"), out[-40:])
+            out = self.cli(*mode, "CLIENT", "LIST")[1]
+            self.assertRegex(out, r"^id=\d+ addr=127\.0\.0\.1:\d+ [^\n]* cmd=client\S* [^\n]*\n$")
 
     def test_binary_value(self):
         self.assertEqual(self.cli("--no-raw", "SET", "g:bin", "a\x01b\n")[1], "OK\n")

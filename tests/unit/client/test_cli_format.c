@@ -135,3 +135,39 @@ Test(format, aggregates)
     check("~1\r\n+a\r\n", "1~ a\n", "a\n", "[\"a\"]");
     check("*2\r\n$1\r\nv\r\n$-1\r\n", "1) \"v\"\n2) (nil)\n", "v\n\n", "[\"v\",null]");
 }
+
+Test(format, as_is_commands)
+{
+    char *info[] = {"InFo", "server"}, *cl[] = {"client", "LIST", "ID", "1"},
+         *ci[] = {"CLIENT", "info"}, *cn[] = {"cluster", "nodes"},
+         *cn3[] = {"cluster", "nodes", "x"}, *lg[] = {"latency", "graph", "command"},
+         *lg2[] = {"latency", "graph"}, *ld[] = {"LATENCY", "DOCTOR"}, *md[] = {"memory", "doctor"},
+         *get[] = {"get", "info"}, *ck[] = {"client", "kill"}, *px[] = {"proxy", "info"};
+    cr_assert(cli_prints_as_is(2, info));
+    cr_assert(cli_prints_as_is(4, cl));
+    cr_assert(cli_prints_as_is(2, ci));
+    cr_assert(cli_prints_as_is(2, cn));
+    cr_assert_not(cli_prints_as_is(3, cn3)); /* redis-cli wants exactly 2 */
+    cr_assert(cli_prints_as_is(3, lg));
+    cr_assert_not(cli_prints_as_is(2, lg2));
+    cr_assert(cli_prints_as_is(2, ld));
+    cr_assert(cli_prints_as_is(2, md));
+    cr_assert(cli_prints_as_is(2, px));
+    cr_assert_not(cli_prints_as_is(2, get));
+    cr_assert_not(cli_prints_as_is(2, ck));
+    cr_assert_not(cli_prints_as_is(0, get));
+
+    /* The text keeps its own line ends; nothing is added, an empty one
+     * prints nothing (redis-cli CLIENT LIST ID 999). */
+    struct skv_reply *r = parse("$15\r\n# Server\r\na:1\r\n\r\n");
+    struct cli_buf b = {0};
+    cli_format_as_is(&b, r);
+    cr_assert_str_eq(b.ptr, "# Server\r\na:1\r\n");
+    cli_buf_free(&b);
+    skv_reply_free(r);
+    r = parse("$0\r\n\r\n");
+    cli_format_as_is(&b, r);
+    cr_assert_eq(b.len, 0);
+    cli_buf_free(&b);
+    skv_reply_free(r);
+}
