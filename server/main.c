@@ -82,6 +82,8 @@ int main(int argc, char **argv)
         config_deinit(&server.cfg);
         return 2;
     }
+    for (size_t i = 0; i < server.cfg.nwarnings; i++)
+        log_warn("%s", server.cfg.warnings[i]);
     if (hash_seed_random() != 0)
         log_warn("No randomness for the hash seed: keys hash with a fixed seed");
     make_run_id(server.run_id);
