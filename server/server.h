@@ -39,6 +39,11 @@ struct server {
                                        adopts fds [i*nbind, (i+1)*nbind), -1
                                        once handed over */
     unsigned nbind;                 /* addresses in cfg.bind */
+    int unix_fd;                    /* the unixsocket listener made on the main
+                                       thread for worker 0; -1 once adopted or
+                                       when there is none */
+    bool unix_bound;                /* we created cfg.unixsocket's file: remove
+                                       it at shutdown */
     int port;                       /* the port actually bound (cfg.port, or
                                        the kernel's choice when cfg.port is 0) */
     int64_t start_ms;               /* Unix ms at start-up (INFO uptime) */
