@@ -20,119 +20,123 @@
  * rows here (a unit test checks that no row without a value glob shadows an
  * option). Rows whose ignoring would change what a Redis user expects say
  * so in capitals: NOT SUPPORTED / NOT ENFORCED. */
-#define IGNORED_DIRECTIVES(X)                                                                  \
-    /* Pending on other branches: options that will be honoured. */                           \
-    X("protected-mode", NULL, "not implemented yet: bind decides who can connect")             \
-    X("enable-protected-configs", NULL, "not implemented yet")                                 \
-    X("stop-writes-on-bgsave-error", NULL, "not implemented yet: writes go on after a failed save") \
-    X("client-output-buffer-limit", "normal *", "per-class limits are not implemented yet: "   \
-      "the one limit is client-output-buffer-limit <bytes>")                                  \
-    X("client-output-buffer-limit", "replica *", "shardkv has no replicas")                    \
-    X("client-output-buffer-limit", "slave *", "shardkv has no replicas")                      \
-    X("client-output-buffer-limit", "pubsub *", "shardkv has no Pub/Sub")                      \
-    /* Persistence: only RDB snapshots exist. */                                              \
-    X("appendonly", "no", "shardkv has no append-only file")                                   \
-    X("appendonly", NULL, "NOT SUPPORTED: shardkv has no append-only file; only RDB "          \
-      "snapshots (save, SAVE, BGSAVE, SHUTDOWN) persist data")                                \
-    X("appendfilename", NULL, "shardkv has no append-only file")                               \
-    X("appenddirname", NULL, "shardkv has no append-only file")                                \
-    X("appendfsync", NULL, "shardkv has no append-only file")                                  \
-    X("no-appendfsync-on-rewrite", NULL, "shardkv has no append-only file")                    \
-    X("auto-aof-rewrite-percentage", NULL, "shardkv has no append-only file")                  \
-    X("auto-aof-rewrite-min-size", NULL, "shardkv has no append-only file")                    \
-    X("aof-load-truncated", NULL, "shardkv has no append-only file")                           \
-    X("aof-use-rdb-preamble", NULL, "shardkv has no append-only file")                         \
-    X("aof-timestamp-enabled", NULL, "shardkv has no append-only file")                        \
-    X("aof-rewrite-incremental-fsync", NULL, "shardkv has no append-only file")                \
-    X("rdbcompression", NULL, "snapshots are always written uncompressed")                     \
-    X("rdbchecksum", NULL, "snapshots always carry a CRC64 checksum")                          \
-    X("rdb-del-sync-files", NULL, "shardkv has no replication")                                \
-    X("rdb-save-incremental-fsync", NULL, "snapshots are fsync'ed once, when complete")        \
-    /* Replication and cluster. */                                                            \
-    X("replica-serve-stale-data", NULL, "shardkv has no replication")                          \
-    X("replica-read-only", NULL, "shardkv has no replication")                                 \
-    X("repl-diskless-sync", NULL, "shardkv has no replication")                                \
-    X("repl-diskless-sync-delay", NULL, "shardkv has no replication")                          \
-    X("repl-diskless-sync-max-replicas", NULL, "shardkv has no replication")                   \
-    X("repl-diskless-load", NULL, "shardkv has no replication")                                \
-    X("repl-disable-tcp-nodelay", NULL, "shardkv has no replication")                          \
-    X("repl-ping-replica-period", NULL, "shardkv has no replication")                          \
-    X("repl-timeout", NULL, "shardkv has no replication")                                      \
-    X("repl-backlog-size", NULL, "shardkv has no replication")                                 \
-    X("repl-backlog-ttl", NULL, "shardkv has no replication")                                  \
-    X("replica-priority", NULL, "shardkv has no replication")                                  \
-    X("replica-lazy-flush", NULL, "shardkv has no replication")                                \
-    X("replica-announced", NULL, "shardkv has no replication")                                 \
-    X("replica-ignore-maxmemory", NULL, "shardkv has no replication")                          \
-    X("min-replicas-to-write", "0", "shardkv has no replication")                              \
-    X("min-replicas-to-write", NULL, "NOT ENFORCED: shardkv has no replicas, writes are "      \
-      "accepted")                                                                             \
-    X("min-replicas-max-lag", NULL, "shardkv has no replication")                              \
-    X("masterauth", NULL, "shardkv has no replication")                                        \
-    X("masteruser", NULL, "shardkv has no replication")                                        \
-    /* Memory: shardkv neither limits its memory nor evicts. */                               \
-    X("maxmemory", "0", "no limit, as in shardkv")                                             \
-    X("maxmemory", NULL, "NOT ENFORCED: shardkv does not limit its memory or evict keys")      \
-    X("maxmemory-policy", NULL, "shardkv does not evict keys")                                 \
-    X("maxmemory-samples", NULL, "shardkv does not evict keys")                                \
-    X("maxmemory-eviction-tenacity", NULL, "shardkv does not evict keys")                      \
-    X("maxmemory-clients", NULL, "shardkv does not evict clients")                             \
-    X("lfu-log-factor", NULL, "shardkv does not evict keys")                                   \
-    X("lfu-decay-time", NULL, "shardkv does not evict keys")                                   \
-    X("lazyfree-lazy-eviction", NULL, "memory is freed on the shard threads")                  \
-    X("lazyfree-lazy-expire", NULL, "memory is freed on the shard threads")                    \
-    X("lazyfree-lazy-server-del", NULL, "memory is freed on the shard threads")                \
-    X("lazyfree-lazy-user-del", NULL, "memory is freed on the shard threads")                  \
-    X("lazyfree-lazy-user-flush", NULL, "memory is freed on the shard threads")                \
-    X("activerehashing", NULL, "the shard maps rehash incrementally on their own")             \
-    X("activedefrag", NULL, "no active defragmentation")                                       \
-    X("jemalloc-bg-thread", NULL, "the allocator is set up at build time")                     \
-    /* Encodings of types shardkv does not have, or stores its own way. */                    \
-    X("hash-max-listpack-entries", NULL, "no compact encodings here")                          \
-    X("hash-max-listpack-value", NULL, "no compact encodings here")                            \
-    X("hash-max-ziplist-entries", NULL, "no compact encodings here")                           \
-    X("hash-max-ziplist-value", NULL, "no compact encodings here")                             \
-    X("list-max-listpack-size", NULL, "no compact encodings here")                             \
-    X("list-max-ziplist-size", NULL, "no compact encodings here")                              \
-    X("list-compress-depth", NULL, "no compact encodings here")                                \
-    X("set-max-intset-entries", NULL, "no compact encodings here")                             \
-    X("zset-max-listpack-entries", NULL, "no compact encodings here")                          \
-    X("zset-max-listpack-value", NULL, "no compact encodings here")                            \
-    X("zset-max-ziplist-entries", NULL, "no compact encodings here")                           \
-    X("zset-max-ziplist-value", NULL, "no compact encodings here")                             \
-    X("hll-sparse-max-bytes", NULL, "no HyperLogLogs here")                                    \
-    X("stream-node-max-bytes", NULL, "no streams here")                                        \
-    X("stream-node-max-entries", NULL, "no streams here")                                      \
-    /* Monitoring and process cosmetics. */                                                   \
-    X("slowlog-log-slower-than", NULL, "no SLOWLOG here")                                      \
-    X("slowlog-max-len", NULL, "no SLOWLOG here")                                              \
-    X("latency-monitor-threshold", NULL, "no LATENCY monitor here")                            \
-    X("latency-tracking", NULL, "no per-command latency tracking here")                        \
-    X("latency-tracking-info-percentiles", NULL, "no per-command latency tracking here")       \
-    X("notify-keyspace-events", "", "no keyspace notifications here")                          \
-    X("notify-keyspace-events", NULL, "NOT SUPPORTED: no keyspace notifications are sent")     \
-    X("acllog-max-len", NULL, "no ACL log here")                                               \
-    X("always-show-logo", NULL, "no ASCII-art logo here")                                      \
-    X("set-proc-title", NULL, "the process title is never changed")                            \
-    X("proc-title-template", NULL, "the process title is never changed")                       \
-    X("supervised", NULL, "no systemd/upstart notification; use Type=simple or forking")       \
-    X("syslog-enabled", NULL, "logs go to logfile or standard error only")                     \
-    X("syslog-ident", NULL, "logs go to logfile or standard error only")                       \
-    X("syslog-facility", NULL, "logs go to logfile or standard error only")                    \
-    X("crash-log-enabled", NULL, "no crash report here")                                       \
-    X("crash-memcheck-enabled", NULL, "no crash report here")                                  \
-    X("oom-score-adj", NULL, "the OOM score is left to the service manager")                   \
-    X("oom-score-adj-values", NULL, "the OOM score is left to the service manager")            \
-    X("disable-thp", NULL, "transparent huge pages are left as the system sets them")          \
-    /* Server tuning that the shard threads do their own way. */                              \
-    X("tcp-keepalive", NULL, "TCP keepalive is not set on client sockets")                     \
-    X("dynamic-hz", NULL, "hz is fixed")                                                       \
-    X("io-threads", NULL, "the number of threads is 'threads' (one per CPU by default)")       \
-    X("io-threads-do-reads", NULL, "every worker thread reads and writes")                     \
-    X("active-expire-effort", NULL, "expiry runs at a fixed effort")                           \
-    X("lua-time-limit", NULL, "no scripting here")                                             \
-    X("busy-reply-threshold", NULL, "no scripting here")                                       \
-    X("tracking-table-max-keys", NULL, "no client-side caching here")                          \
+#define IGNORED_DIRECTIVES(X)                                                                      \
+    /* Pending on other branches: options that will be honoured. */                                \
+    X("protected-mode", NULL, "not implemented yet: bind decides who can connect")                 \
+    X("enable-protected-configs", NULL, "not implemented yet")                                     \
+    X("stop-writes-on-bgsave-error", NULL,                                                         \
+      "not implemented yet: writes go on after a failed save")                                     \
+    X("client-output-buffer-limit", "normal *",                                                    \
+      "per-class limits are not implemented yet: "                                                 \
+      "the one limit is client-output-buffer-limit <bytes>")                                       \
+    X("client-output-buffer-limit", "replica *", "shardkv has no replicas")                        \
+    X("client-output-buffer-limit", "slave *", "shardkv has no replicas")                          \
+    X("client-output-buffer-limit", "pubsub *", "shardkv has no Pub/Sub")                          \
+    /* Persistence: only RDB snapshots exist. */                                                   \
+    X("appendonly", "no", "shardkv has no append-only file")                                       \
+    X("appendonly", NULL,                                                                          \
+      "NOT SUPPORTED: shardkv has no append-only file; only RDB "                                  \
+      "snapshots (save, SAVE, BGSAVE, SHUTDOWN) persist data")                                     \
+    X("appendfilename", NULL, "shardkv has no append-only file")                                   \
+    X("appenddirname", NULL, "shardkv has no append-only file")                                    \
+    X("appendfsync", NULL, "shardkv has no append-only file")                                      \
+    X("no-appendfsync-on-rewrite", NULL, "shardkv has no append-only file")                        \
+    X("auto-aof-rewrite-percentage", NULL, "shardkv has no append-only file")                      \
+    X("auto-aof-rewrite-min-size", NULL, "shardkv has no append-only file")                        \
+    X("aof-load-truncated", NULL, "shardkv has no append-only file")                               \
+    X("aof-use-rdb-preamble", NULL, "shardkv has no append-only file")                             \
+    X("aof-timestamp-enabled", NULL, "shardkv has no append-only file")                            \
+    X("aof-rewrite-incremental-fsync", NULL, "shardkv has no append-only file")                    \
+    X("rdbcompression", NULL, "snapshots are always written uncompressed")                         \
+    X("rdbchecksum", NULL, "snapshots always carry a CRC64 checksum")                              \
+    X("rdb-del-sync-files", NULL, "shardkv has no replication")                                    \
+    X("rdb-save-incremental-fsync", NULL, "snapshots are fsync'ed once, when complete")            \
+    /* Replication and cluster. */                                                                 \
+    X("replica-serve-stale-data", NULL, "shardkv has no replication")                              \
+    X("replica-read-only", NULL, "shardkv has no replication")                                     \
+    X("repl-diskless-sync", NULL, "shardkv has no replication")                                    \
+    X("repl-diskless-sync-delay", NULL, "shardkv has no replication")                              \
+    X("repl-diskless-sync-max-replicas", NULL, "shardkv has no replication")                       \
+    X("repl-diskless-load", NULL, "shardkv has no replication")                                    \
+    X("repl-disable-tcp-nodelay", NULL, "shardkv has no replication")                              \
+    X("repl-ping-replica-period", NULL, "shardkv has no replication")                              \
+    X("repl-timeout", NULL, "shardkv has no replication")                                          \
+    X("repl-backlog-size", NULL, "shardkv has no replication")                                     \
+    X("repl-backlog-ttl", NULL, "shardkv has no replication")                                      \
+    X("replica-priority", NULL, "shardkv has no replication")                                      \
+    X("replica-lazy-flush", NULL, "shardkv has no replication")                                    \
+    X("replica-announced", NULL, "shardkv has no replication")                                     \
+    X("replica-ignore-maxmemory", NULL, "shardkv has no replication")                              \
+    X("min-replicas-to-write", "0", "shardkv has no replication")                                  \
+    X("min-replicas-to-write", NULL,                                                               \
+      "NOT ENFORCED: shardkv has no replicas, writes are "                                         \
+      "accepted")                                                                                  \
+    X("min-replicas-max-lag", NULL, "shardkv has no replication")                                  \
+    X("masterauth", NULL, "shardkv has no replication")                                            \
+    X("masteruser", NULL, "shardkv has no replication")                                            \
+    /* Memory: shardkv neither limits its memory nor evicts. */                                    \
+    X("maxmemory", "0", "no limit, as in shardkv")                                                 \
+    X("maxmemory", NULL, "NOT ENFORCED: shardkv does not limit its memory or evict keys")          \
+    X("maxmemory-policy", NULL, "shardkv does not evict keys")                                     \
+    X("maxmemory-samples", NULL, "shardkv does not evict keys")                                    \
+    X("maxmemory-eviction-tenacity", NULL, "shardkv does not evict keys")                          \
+    X("maxmemory-clients", NULL, "shardkv does not evict clients")                                 \
+    X("lfu-log-factor", NULL, "shardkv does not evict keys")                                       \
+    X("lfu-decay-time", NULL, "shardkv does not evict keys")                                       \
+    X("lazyfree-lazy-eviction", NULL, "memory is freed on the shard threads")                      \
+    X("lazyfree-lazy-expire", NULL, "memory is freed on the shard threads")                        \
+    X("lazyfree-lazy-server-del", NULL, "memory is freed on the shard threads")                    \
+    X("lazyfree-lazy-user-del", NULL, "memory is freed on the shard threads")                      \
+    X("lazyfree-lazy-user-flush", NULL, "memory is freed on the shard threads")                    \
+    X("activerehashing", NULL, "the shard maps rehash incrementally on their own")                 \
+    X("activedefrag", NULL, "no active defragmentation")                                           \
+    X("jemalloc-bg-thread", NULL, "the allocator is set up at build time")                         \
+    /* Encodings of types shardkv does not have, or stores its own way. */                         \
+    X("hash-max-listpack-entries", NULL, "no compact encodings here")                              \
+    X("hash-max-listpack-value", NULL, "no compact encodings here")                                \
+    X("hash-max-ziplist-entries", NULL, "no compact encodings here")                               \
+    X("hash-max-ziplist-value", NULL, "no compact encodings here")                                 \
+    X("list-max-listpack-size", NULL, "no compact encodings here")                                 \
+    X("list-max-ziplist-size", NULL, "no compact encodings here")                                  \
+    X("list-compress-depth", NULL, "no compact encodings here")                                    \
+    X("set-max-intset-entries", NULL, "no compact encodings here")                                 \
+    X("zset-max-listpack-entries", NULL, "no compact encodings here")                              \
+    X("zset-max-listpack-value", NULL, "no compact encodings here")                                \
+    X("zset-max-ziplist-entries", NULL, "no compact encodings here")                               \
+    X("zset-max-ziplist-value", NULL, "no compact encodings here")                                 \
+    X("hll-sparse-max-bytes", NULL, "no HyperLogLogs here")                                        \
+    X("stream-node-max-bytes", NULL, "no streams here")                                            \
+    X("stream-node-max-entries", NULL, "no streams here")                                          \
+    /* Monitoring and process cosmetics. */                                                        \
+    X("slowlog-log-slower-than", NULL, "no SLOWLOG here")                                          \
+    X("slowlog-max-len", NULL, "no SLOWLOG here")                                                  \
+    X("latency-monitor-threshold", NULL, "no LATENCY monitor here")                                \
+    X("latency-tracking", NULL, "no per-command latency tracking here")                            \
+    X("latency-tracking-info-percentiles", NULL, "no per-command latency tracking here")           \
+    X("notify-keyspace-events", "", "no keyspace notifications here")                              \
+    X("notify-keyspace-events", NULL, "NOT SUPPORTED: no keyspace notifications are sent")         \
+    X("acllog-max-len", NULL, "no ACL log here")                                                   \
+    X("always-show-logo", NULL, "no ASCII-art logo here")                                          \
+    X("set-proc-title", NULL, "the process title is never changed")                                \
+    X("proc-title-template", NULL, "the process title is never changed")                           \
+    X("supervised", NULL, "no systemd/upstart notification; use Type=simple or forking")           \
+    X("syslog-enabled", NULL, "logs go to logfile or standard error only")                         \
+    X("syslog-ident", NULL, "logs go to logfile or standard error only")                           \
+    X("syslog-facility", NULL, "logs go to logfile or standard error only")                        \
+    X("crash-log-enabled", NULL, "no crash report here")                                           \
+    X("crash-memcheck-enabled", NULL, "no crash report here")                                      \
+    X("oom-score-adj", NULL, "the OOM score is left to the service manager")                       \
+    X("oom-score-adj-values", NULL, "the OOM score is left to the service manager")                \
+    X("disable-thp", NULL, "transparent huge pages are left as the system sets them")              \
+    /* Server tuning that the shard threads do their own way. */                                   \
+    X("tcp-keepalive", NULL, "TCP keepalive is not set on client sockets")                         \
+    X("dynamic-hz", NULL, "hz is fixed")                                                           \
+    X("io-threads", NULL, "the number of threads is 'threads' (one per CPU by default)")           \
+    X("io-threads-do-reads", NULL, "every worker thread reads and writes")                         \
+    X("active-expire-effort", NULL, "expiry runs at a fixed effort")                               \
+    X("lua-time-limit", NULL, "no scripting here")                                                 \
+    X("busy-reply-threshold", NULL, "no scripting here")                                           \
+    X("tracking-table-max-keys", NULL, "no client-side caching here")                              \
     X("shutdown-timeout", NULL, "shardkv has no replicas to wait for")
 
 /* One row of the table. */
@@ -361,8 +365,7 @@ int config_redis_load_text(struct config *cfg, struct config_redis_ctx *ctx, con
     if (rc == CONFTEXT_ESTOP)
         return -1; /* err is set */
     if (rc != CONFTEXT_OK) {
-        snprintf(err, errlen, "config file '%s' line %d: %s", origin, line,
-                 conftext_strerror(rc));
+        snprintf(err, errlen, "config file '%s' line %d: %s", origin, line, conftext_strerror(rc));
         return -1;
     }
     return 0;

@@ -55,7 +55,6 @@ int config_redis_flag(struct config *cfg, struct config_redis_ctx *ctx, int end,
 /* One row of the ignored table, for tests: its directive name, the glob its
  * value must match for the row to apply (NULL = any value) and the reason
  * printed. Returns false past the last row. */
-bool config_redis_ignored_row(size_t i, const char **name, const char **values,
-                              const char **why);
+bool config_redis_ignored_row(size_t i, const char **name, const char **values, const char **why);
 
 #endif

@@ -93,12 +93,24 @@ static int split_one(const char *line, size_t len, size_t *i, struct tok *t)
             } else if (c == '\\' && more) {
                 p++;
                 switch (line[p]) {
-                case 'n': rc = tok_put(t, '\n'); break;
-                case 'r': rc = tok_put(t, '\r'); break;
-                case 't': rc = tok_put(t, '\t'); break;
-                case 'b': rc = tok_put(t, '\b'); break;
-                case 'a': rc = tok_put(t, '\a'); break;
-                default: rc = tok_put(t, line[p]); break;
+                case 'n':
+                    rc = tok_put(t, '\n');
+                    break;
+                case 'r':
+                    rc = tok_put(t, '\r');
+                    break;
+                case 't':
+                    rc = tok_put(t, '\t');
+                    break;
+                case 'b':
+                    rc = tok_put(t, '\b');
+                    break;
+                case 'a':
+                    rc = tok_put(t, '\a');
+                    break;
+                default:
+                    rc = tok_put(t, line[p]);
+                    break;
                 }
             } else if (c == '"') {
                 /* A closing quote must be followed by a blank or the end. */
@@ -219,11 +231,16 @@ int conftext_parse(const char *text, size_t len, conftext_fn fn, void *arg, int 
 const char *conftext_strerror(int status)
 {
     switch (status) {
-    case CONFTEXT_OK: return "ok";
-    case CONFTEXT_EQUOTE: return "Unbalanced quotes in configuration line";
-    case CONFTEXT_ENUL: return "NUL byte in configuration line";
-    case CONFTEXT_ENOMEM: return "out of memory";
-    case CONFTEXT_ESTOP: return "stopped";
+    case CONFTEXT_OK:
+        return "ok";
+    case CONFTEXT_EQUOTE:
+        return "Unbalanced quotes in configuration line";
+    case CONFTEXT_ENUL:
+        return "NUL byte in configuration line";
+    case CONFTEXT_ENOMEM:
+        return "out of memory";
+    case CONFTEXT_ESTOP:
+        return "stopped";
     }
     return "unknown error";
 }

@@ -140,8 +140,7 @@ int main(int argc, char **argv)
     }
     log_notice("Ready to accept connections tcp");
     if (server.cfg.unixsocket != NULL && server.cfg.unixsocket[0] != '\0')
-        log_notice("The server is now ready to accept connections at %s",
-                   server.cfg.unixsocket);
+        log_notice("The server is now ready to accept connections at %s", server.cfg.unixsocket);
 
     uv_run(&loop, UV_RUN_DEFAULT);
 
