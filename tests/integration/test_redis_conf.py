@@ -256,6 +256,22 @@ class Flags(Base):
                 self.assertEqual(config_get(c, "save")["save"], "")
 
 
+class Bind(Base):
+    def test_optional_address_missing_here_is_skipped_as_redis(self):
+        # 192.0.2.1 (TEST-NET-1) is on no interface: "-" lets both servers
+        # start on the other address; without "-" it is an error.
+        args = ["--bind", "127.0.0.1 -192.0.2.1"]
+        with ShardkvServer(args) as s, s.client() as c:
+            self.assertEqual(c.call("PING"), "PONG")
+            self.assertIn("Skipping optional bind address 192.0.2.1", s.log())
+        if skvtest.have_redis_server():
+            with RedisServer(args) as r, r.client() as c:
+                self.assertEqual(c.call("PING"), "PONG")
+        rc, out, err = run_server(["--port", str(skvtest.free_port()), "--bind",
+                                   "127.0.0.1 192.0.2.1"])
+        self.assertEqual(rc, 1, err)
+
+
 class Daemon(Base):
     def wait_file(self, path, timeout=10.0):
         deadline = time.monotonic() + timeout
