@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/config_redis.h"
+#include "server/daemon.h" /* DAEMON_DEFAULT_PIDFILE */
 #include "server/glob.h"
 #include "server/log.h"
 #include "server/server.h" /* SERVER_VERSION */
@@ -37,6 +40,7 @@ enum opt_kind {
                      persist_load's: a bad dir there is not a usage error) */
     OPT_FILENAME, /* as OPT_STR, but a name in dir: no '/' or '\\' (Redis) */
     OPT_ALLOW,    /* int, enum config_allow; no, yes or local */
+    OPT_OCTAL,    /* unsigned; octal digits (file modes: unixsocketperm) */
 };
 
 /* The "mutable" column: 0 (false) start-up only, 1 (true) CONFIG SET, or
@@ -91,7 +95,15 @@ enum opt_kind {
     X("protected-mode", protected_mode, OPT_BOOL, "yes", 0, 0, true,                           \
       "yes: without requirepass, refuse clients other than 127.0.0.1 and ::1")                \
     X("enable-protected-configs", enable_protected_configs, OPT_ALLOW, "no", 0, 0, false,      \
-      "who may CONFIG SET dir and dbfilename: no, yes, or local (127.0.0.1, ::1)")
+      "who may CONFIG SET dir and dbfilename: no, yes, or local (127.0.0.1, ::1)")            \
+    X("daemonize", daemonize, OPT_BOOL, "no", 0, 1, false,                                     \
+      "yes: fork into the background, detach, stdio to /dev/null")                            \
+    X("pidfile", pidfile, OPT_STR, "", 0, 0, false,                                            \
+      "write the pid here (daemonized: default " DAEMON_DEFAULT_PIDFILE ")")                  \
+    X("unixsocket", unixsocket, OPT_STR, "", 0, 0, false,                                      \
+      "also listen on this Unix socket path; empty = none")                                   \
+    X("unixsocketperm", unixsocketperm, OPT_OCTAL, "0", 0, 0777, false,                        \
+      "octal mode of the Unix socket (e.g. 700); 0 = leave it to the umask")
 
 struct opt {
     const char *name;   /* option name as in CONFIG GET and the JSON file */
@@ -252,6 +264,17 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
             }
         snprintf(err, errlen, "argument(s) must be one of the following: no, yes, local");
         return -1;
+    case OPT_OCTAL: {
+        char *end;
+        errno = 0;
+        long l = strtol(text, &end, 8);
+        if (text[0] < '0' || text[0] > '7' || *end != '\0' || errno != 0) {
+            snprintf(err, errlen, "argument couldn't be parsed into an integer");
+            return -1;
+        }
+        v->i = l;
+        break;
+    }
     case OPT_SIZE: {
         uint64_t u;
         if (config_parse_size(text, &u) != 0 || u > INT64_MAX) {
@@ -348,6 +371,7 @@ static void opt_store(struct config *cfg, const struct opt *o, union opt_val *v,
             log_set_level((int)v->i);
         break;
     case OPT_UINT:
+    case OPT_OCTAL:
         __atomic_store_n((unsigned *)(void *)base, (unsigned)v->i, __ATOMIC_RELAXED);
         break;
     case OPT_SIZE:
@@ -391,6 +415,10 @@ static void opt_format(const struct config *cfg, const struct opt *o, char *buf,
         snprintf(buf, len, "%s", allow_names[a]);
         break;
     }
+    case OPT_OCTAL: /* Redis prints file modes in octal: "700" */
+        snprintf(buf, len, "%o",
+                 __atomic_load_n((const unsigned *)(const void *)base, __ATOMIC_RELAXED));
+        break;
     case OPT_SIZE:
     case OPT_COUNT:
         snprintf(buf, len, "%zu",
@@ -399,8 +427,7 @@ static void opt_format(const struct config *cfg, const struct opt *o, char *buf,
     }
 }
 
-/* Apply name=text from a start-up source (src names it for the message). */
-static int apply(struct config *cfg, const char *src, const char *name, const char *text,
+int config_apply(struct config *cfg, const char *src, const char *name, const char *text,
                  char *err, size_t errlen)
 {
     const struct opt *o = opt_find(name);
@@ -419,34 +446,82 @@ static int apply(struct config *cfg, const char *src, const char *name, const ch
     return 0;
 }
 
-static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+bool config_is_option(const char *name)
 {
-    /* A config file is a small JSON object; 1 MiB is far beyond any real one
-     * and keeps a wrong path (say, a disk image) from being read whole. */
-    const long max_file = 1L << 20;
-    char src[512];
-    snprintf(src, sizeof(src), "config file '%s'", path);
+    return opt_find(name) != NULL;
+}
 
-    FILE *f = fopen(path, "rb");
+int config_add_warning(struct config *cfg, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    char **w = realloc(cfg->warnings, sizeof(*w) * (cfg->nwarnings + 1));
+    if (w == NULL)
+        return -1;
+    cfg->warnings = w;
+    w[cfg->nwarnings] = strdup(line);
+    if (w[cfg->nwarnings] == NULL)
+        return -1;
+    cfg->nwarnings++;
+    return 0;
+}
+
+int config_read_file(const char *path, const char *src, char **textp, size_t *lenp, char *err,
+                     size_t errlen)
+{
+    bool is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
     if (f == NULL) {
         snprintf(err, errlen, "%s: %s", src, strerror(errno));
         return -1;
     }
-    char *text = malloc((size_t)max_file + 1);
-    size_t n = text ? fread(text, 1, (size_t)max_file + 1, f) : 0;
+    char *text = malloc((size_t)CONFIG_FILE_MAX + 1);
+    size_t n = text ? fread(text, 1, (size_t)CONFIG_FILE_MAX + 1, f) : 0;
     int rerr = ferror(f);
-    fclose(f);
+    if (!is_stdin)
+        fclose(f);
     if (text == NULL || rerr) {
         free(text);
         snprintf(err, errlen, "%s: %s", src, text ? "read error" : "out of memory");
         return -1;
     }
-    if (n > (size_t)max_file) {
+    if (n > (size_t)CONFIG_FILE_MAX) {
         free(text);
-        snprintf(err, errlen, "%s: larger than %ld bytes", src, max_file);
+        snprintf(err, errlen, "%s: larger than %ld bytes", src, CONFIG_FILE_MAX);
         return -1;
     }
     text[n] = '\0';
+    *textp = text;
+    *lenp = n;
+    return 0;
+}
+
+/* Load a config file: JSON if its first non-blank byte is '{' (or '[', so
+ * a JSON array gets JSON's error), otherwise Redis's format. */
+static int load_file(struct config *cfg, struct config_redis_ctx *ctx, const char *path,
+                     char *err, size_t errlen)
+{
+    char src[512];
+    snprintf(src, sizeof(src), "config file '%s'", path);
+    char *text;
+    size_t n;
+    if (config_read_file(path, src, &text, &n, err, errlen) != 0)
+        return -1;
+    size_t first = 0;
+    while (first < n && isspace((unsigned char)text[first]))
+        first++;
+    if (first == n || (text[first] != '{' && text[first] != '[')) {
+        /* Redis's own defaults apply to a redis.conf: without a "save"
+         * line it saves every hour after one change, and so on. */
+        int rc = config_apply(cfg, src, "save", CONFIG_REDIS_DEFAULT_SAVE, err, errlen);
+        if (rc == 0)
+            rc = config_redis_load_text(cfg, ctx, path, text, n, err, errlen);
+        free(text);
+        return rc;
+    }
     cJSON *root = cJSON_ParseWithLength(text, n);
     if (root == NULL) {
         const char *at = cJSON_GetErrorPtr();
@@ -488,7 +563,7 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
             rc = -1;
             break;
         }
-        rc = apply(cfg, src, it->string, val, err, errlen);
+        rc = config_apply(cfg, src, it->string, val, err, errlen);
     }
     cJSON_Delete(root);
     return rc;
@@ -528,7 +603,7 @@ static int load_env(struct config *cfg, char *err, size_t errlen)
         }
         name[i] = '\0';
         snprintf(src, sizeof(src), "environment %s", var);
-        if (apply(cfg, src, name, eq + 1, err, errlen) != 0)
+        if (config_apply(cfg, src, name, eq + 1, err, errlen) != 0)
             return -1;
     }
     return 0;
@@ -536,10 +611,13 @@ static int load_env(struct config *cfg, char *err, size_t errlen)
 
 static void print_help(const char *prog)
 {
-    printf("Usage: %s [--config FILE.json] [--OPTION VALUE | --OPTION=VALUE ...]\n"
+    printf("Usage: %s [FILE | -] [--config FILE] [--OPTION VALUE... | --OPTION=VALUE ...]\n"
            "       %s --help | --version\n\n"
-           "Options are read from defaults, then the JSON file, then SHARDKV_<OPTION>\n"
-           "environment variables (upper case, '-' as '_'), then flags; the last wins.\n"
+           "Options are read from defaults, then the config file (JSON if it starts with\n"
+           "'{', otherwise Redis's redis.conf format; '-' reads standard input), then\n"
+           "SHARDKV_<OPTION> environment variables (upper case, '-' as '_'), then flags;\n"
+           "the last wins. Flags take Redis's form: --save 900 1 --save 300 10, --save \"\".\n"
+           "Redis directives that have no meaning here are accepted with a warning.\n"
            "Sizes accept Redis units: 1k=1000, 1kb=1024, m/mb, g/gb.\n\n",
            prog, prog);
     printf("  %-28s %-10s %-9s %s\n", "option", "default", "runtime", "description");
@@ -549,7 +627,9 @@ static void print_help(const char *prog)
                opts[i].mutable_ == OPT_PROTECTED ? "protected" : opts[i].mutable_ ? "yes" : "no",
                opts[i].help);
     printf("  %-28s %-10s %-9s %s\n", "config", "\"\"", "no",
-           "JSON config file (flag --config or SHARDKV_CONFIG)");
+           "config file (first argument, flag --config or SHARDKV_CONFIG)");
+    printf("  %-28s %-10s %-9s %s\n", "include", "", "no",
+           "read another Redis-format file here (globs allowed)");
 }
 
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
@@ -566,9 +646,22 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         opt_store(cfg, &opts[i], &v, false);
     }
 
-    /* Pass 1: --help, --version and the config file's path. */
+    /* Pass 1: --help, --version and the config file's path: --config, or
+     * the first argument when it is not a flag (redis-server's form); "-"
+     * first or last reads the file from standard input, as Redis does. */
     const char *path = getenv("SHARDKV_CONFIG");
-    for (int i = 1; i < argc; i++) {
+    int first = 1;
+    if (argc > 1 && argv[1][0] != '-') {
+        path = argv[1];
+        first = 2;
+    }
+    bool stdin_first = argc > 1 && strcmp(argv[1], "-") == 0;
+    bool stdin_last = argc > 2 && strcmp(argv[argc - 1], "-") == 0;
+    if (stdin_first) {
+        path = "-";
+        first = 2;
+    }
+    for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             print_help(argv[0]);
@@ -588,48 +681,33 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
             path = a + 9;
         }
     }
+    struct config_redis_ctx ctx = {0};
+    ctx.allow_include = true;
     if (path != NULL && path[0] != '\0') {
         cfg->config_file = strdup(path);
         if (cfg->config_file == NULL) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        if (load_file(cfg, path, err, errlen) != 0)
+        if (load_file(cfg, &ctx, path, err, errlen) != 0)
             return -1;
     }
+    if (stdin_last && !stdin_first && load_file(cfg, &ctx, "-", err, errlen) != 0)
+        return -1;
     if (load_env(cfg, err, errlen) != 0)
         return -1;
 
     /* Pass 2: every other flag, in order. */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-            snprintf(err, errlen, "unexpected argument '%s' (options are --name value)", a);
+    int end = stdin_last ? argc - 1 : argc;
+    for (int i = first; i < end; i++) {
+        if (!config_redis_is_flag(argv[i])) {
+            snprintf(err, errlen,
+                     "unexpected argument '%s' (options are --name value; a config file "
+                     "goes first)",
+                     argv[i]);
             return -1;
         }
-        char name[128], src[160];
-        const char *eq = strchr(a + 2, '=');
-        size_t nlen = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
-        if (nlen >= sizeof(name)) {
-            snprintf(err, errlen, "flag %.60s...: unknown option", a);
-            return -1;
-        }
-        memcpy(name, a + 2, nlen);
-        name[nlen] = '\0';
-        const char *val;
-        if (eq != NULL) {
-            val = eq + 1;
-        } else {
-            if (i + 1 >= argc) {
-                snprintf(err, errlen, "flag --%s: missing value", name);
-                return -1;
-            }
-            val = argv[++i];
-        }
-        if (strcmp(name, "config") == 0)
-            continue;
-        snprintf(src, sizeof(src), "flag --%s", name);
-        if (apply(cfg, src, name, val, err, errlen) != 0)
+        if (config_redis_flag(cfg, &ctx, end, argv, &i, err, errlen) != 0)
             return -1;
     }
     return 0;
@@ -645,6 +723,11 @@ void config_deinit(struct config *cfg)
         }
     free(cfg->config_file);
     cfg->config_file = NULL;
+    for (size_t i = 0; i < cfg->nwarnings; i++)
+        free(cfg->warnings[i]);
+    free(cfg->warnings);
+    cfg->warnings = NULL;
+    cfg->nwarnings = 0;
     pthread_mutex_lock(&retired_lock);
     while (retired_list != NULL) {
         struct retired *r = retired_list;

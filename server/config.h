@@ -24,8 +24,8 @@ enum config_allow {
  * max, mutable_at_runtime, help); kinds are INT, UINT, SIZE (bytes; Redis
  * units 1k=1000, 1kb=1024, m/mb, g/gb), COUNT, STR, DIR (a STR that CONFIG
  * SET checks is a directory), FILENAME (a STR without '/' or '\\'),
- * LOGLEVEL, BOOL (yes/no) and ALLOW (no/yes/local); mutable is false, true
- * or OPT_PROTECTED (see enable-protected-configs). Names are
+ * LOGLEVEL, BOOL (yes/no), ALLOW (no/yes/local) and OCTAL; mutable is
+ * false, true or OPT_PROTECTED (see enable-protected-configs). Names are
  * Redis's ("client-query-buffer-limit"); `shardkv-server --help` prints the
  * table. */
 struct config {
@@ -54,15 +54,30 @@ struct config {
     unsigned tcp_backlog;     /* 511 */
     unsigned hz;              /* 10: cron frequency */
     bool protected_mode;      /* yes: without requirepass, only 127.0.0.1 and
-                                 ::1 are served (worker.c, on_connection) */
+                                 ::1 (and Unix socket clients) are served
+                                 (worker.c, on_connection) */
     int enable_protected_configs; /* enum config_allow; start-up only */
-    char *config_file;        /* path given by --config, NULL if none */
+    bool daemonize;           /* "no": fork into the background at start */
+    char *pidfile;            /* NULL/empty = none (daemonized: the default) */
+    char *unixsocket;         /* NULL/empty = no Unix socket */
+    unsigned unixsocketperm;  /* mode bits for the socket file; 0 = umask */
+    char *config_file;        /* path given by --config or as the first
+                                 argument, NULL if none */
+    char **warnings;          /* start-up warnings (directives accepted but
+                                 ignored), one line each, for main() to log
+                                 once the log is open; owned */
+    size_t nwarnings;         /* entries in warnings */
 };
 
-/* Fill cfg with defaults, then apply the JSON file named by --config (if
- * any), SHARDKV_* environment variables, then argv flags. On error writes a
- * one-line message to err (errlen bytes) and returns -1; the caller prints it
- * and exits with status 2. --help/--version return 1 after printing. */
+/* Fill cfg with defaults, then apply the config file named by --config or
+ * by a first argument that is not a flag ("-" = standard input), then
+ * SHARDKV_* environment variables, then argv flags. A file whose first
+ * non-blank byte is '{' is JSON; anything else is Redis's redis.conf format
+ * (config_redis.h), and flags take Redis's form too ("--save 900 1 --save
+ * ''"). On error writes a one-line message to err (errlen bytes) and returns
+ * -1; the caller prints it and exits with status 2. --help/--version return
+ * 1 after printing. Directives accepted but ignored leave a line each in
+ * cfg->warnings. */
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
 
 /* Free the strings inside cfg. */
@@ -110,6 +125,32 @@ int config_set_from_client(struct config *cfg, bool local, size_t n, const char 
  * option is reported once even when several patterns match it. */
 void config_get_many(const struct config *cfg, size_t npat, const char *const *patterns,
                      void (*fn)(void *arg, const char *name, const char *value), void *arg);
+
+/* ---- For config_redis.c (start-up only, main thread) ------------------ */
+
+/* Set option name from text, as a start-up source would (src names it in
+ * the message: "flag --port"). Returns 0, or -1 with err set; an unknown
+ * name is "<src>: unknown option '<name>' ...". */
+int config_apply(struct config *cfg, const char *src, const char *name, const char *text,
+                 char *err, size_t errlen);
+
+/* True if name is an option of the table (case-insensitive). */
+bool config_is_option(const char *name);
+
+/* Add one line to cfg->warnings (printf format). Returns 0 or -1 (no memory). */
+int config_add_warning(struct config *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Read a whole config file (at most CONFIG_FILE_MAX bytes; path "-" reads
+ * standard input). On success *text is a malloc'ed, NUL-terminated copy
+ * of *len bytes. Returns 0, or -1 with "<src>: <why>" in err. */
+int config_read_file(const char *path, const char *src, char **text, size_t *len, char *err,
+                     size_t errlen);
+
+/* A config file is small; 1 MiB is far beyond any real one (Debian's
+ * redis.conf is about 100 KiB) and keeps a wrong path (say, a disk image)
+ * from being read whole. */
+#define CONFIG_FILE_MAX (1L << 20)
 
 /* Parse a size with Redis's units (memtoll): "100", "1k" (1000), "1kb"
  * (1024), "m"/"mb", "g"/"gb", case-insensitive. Returns 0 or -1. */

@@ -124,18 +124,21 @@ struct conn *conn_accept(struct worker *w, uv_stream_t *listener)
     struct conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    if (uv_tcp_init(&w->shard->loop, &c->tcp) != 0) {
+    c->is_unix = listener->type == UV_NAMED_PIPE;
+    int rc = c->is_unix ? uv_pipe_init(&w->shard->loop, &c->sock.pipe, 0)
+                        : uv_tcp_init(&w->shard->loop, &c->sock.tcp);
+    if (rc != 0) {
         free(c);
         return NULL;
     }
-    c->tcp.data = c;
+    c->sock.handle.data = c;
     c->w = w;
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
-        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+    if (uv_accept(listener, &c->sock.stream) != 0) {
+        uv_close(&c->sock.handle, (uv_close_cb)free);
         return NULL;
     }
     if (resp_parser_init(&c->parser, &w->set.lim) != 0) {
-        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        uv_close(&c->sock.handle, (uv_close_cb)free);
         return NULL;
     }
     c->id = atomic_fetch_add(&server.next_conn_id, 1);
@@ -143,18 +146,26 @@ struct conn *conn_accept(struct worker *w, uv_stream_t *listener)
     c->authenticated = worker_requirepass() == NULL;
     c->created_ms = c->last_ms = clock_wall_ms();
     uv_os_fd_t fd = -1;
-    uv_fileno((uv_handle_t *)&c->tcp, &fd);
+    uv_fileno(&c->sock.handle, &fd);
     c->fd = fd;
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        format_addr(&ss, c->addr, sizeof c->addr);
-        c->local = is_local(&ss);
+    if (c->is_unix) {
+        /* Redis shows a Unix client as "<socket path>:0" on both sides, and
+         * counts it as local (protected mode). */
+        snprintf(c->addr, sizeof c->addr, "%s:0", server.cfg.unixsocket);
+        memcpy(c->laddr, c->addr, sizeof c->laddr);
+        c->local = true;
+    } else {
+        struct sockaddr_storage ss;
+        int len = sizeof ss;
+        if (uv_tcp_getpeername(&c->sock.tcp, (struct sockaddr *)&ss, &len) == 0) {
+            format_addr(&ss, c->addr, sizeof c->addr);
+            c->local = is_local(&ss);
+        }
+        len = sizeof ss;
+        if (uv_tcp_getsockname(&c->sock.tcp, (struct sockaddr *)&ss, &len) == 0)
+            format_addr(&ss, c->laddr, sizeof c->laddr);
+        uv_tcp_nodelay(&c->sock.tcp, 1);
     }
-    len = sizeof ss;
-    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
-        format_addr(&ss, c->laddr, sizeof c->laddr);
-    uv_tcp_nodelay(&c->tcp, 1);
 
     /* Link first so that a close from here on finds it in the list. */
     c->next = w->conns;
@@ -169,7 +180,7 @@ struct conn *conn_accept(struct worker *w, uv_stream_t *listener)
 
 void conn_start(struct conn *c)
 {
-    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) != 0)
+    if (uv_read_start(&c->sock.stream, alloc_cb, on_read) != 0)
         conn_close(c);
 }
 
@@ -201,17 +212,17 @@ void conn_close(struct conn *c)
     if (c->direct_out > 0) {
         /* Another thread may still send to the fd: closing it now would let
          * a new connection reuse the number and receive that reply. */
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        uv_read_stop(&c->sock.stream);
         c->close_deferred = true;
         return;
     }
-    uv_close((uv_handle_t *)&c->tcp, on_close);
+    uv_close(&c->sock.handle, on_close);
 }
 
 int conn_direct_begin(struct conn *c)
 {
     uv_os_fd_t fd;
-    if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0)
+    if (uv_fileno(&c->sock.handle, &fd) != 0)
         return -1;
     c->direct_out++;
     return fd;
@@ -222,7 +233,7 @@ void conn_direct_done(struct conn *c)
     assert(c->direct_out > 0);
     if (--c->direct_out == 0 && c->close_deferred) {
         c->close_deferred = false;
-        uv_close((uv_handle_t *)&c->tcp, on_close);
+        uv_close(&c->sock.handle, on_close);
     }
 }
 
@@ -267,7 +278,7 @@ void conn_kill(struct conn *c)
         return;
     c->flags |= CONN_CLOSE_AFTER_REPLY;
     drop_input(c);
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_read_stop(&c->sock.stream);
     worker_want_flush(c->w, c);
 }
 
@@ -293,10 +304,10 @@ static void update_reading(struct conn *c)
         return;
     bool want = can_parse(c);
     if (want && (c->flags & CONN_READ_PAUSED)) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) == 0)
+        if (uv_read_start(&c->sock.stream, alloc_cb, on_read) == 0)
             c->flags &= ~CONN_READ_PAUSED;
     } else if (!want && !(c->flags & CONN_READ_PAUSED)) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        uv_read_stop(&c->sock.stream);
         c->flags |= CONN_READ_PAUSED;
     }
 }
@@ -653,7 +664,7 @@ static void write_ready(struct conn *c)
         /* Try the fast path: the socket takes it all now, nothing queued. */
         size_t off = 0;
         if (c->nwrites == 0 && n > 0) {
-            int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+            int r = uv_try_write(&c->sock.stream, bufs, n);
             if (r > 0)
                 off = (size_t)r;
             else if (r != UV_EAGAIN && r != UV_ENOSYS) {
@@ -691,7 +702,7 @@ static void write_ready(struct conn *c)
             wr->bufs[wr->nbufs++] = uv_buf_init(bufs[i].base + off, bufs[i].len - (unsigned)off);
             off = 0;
         }
-        int r = uv_write(&wr->req, (uv_stream_t *)&c->tcp, wr->bufs, wr->nbufs, on_write);
+        int r = uv_write(&wr->req, &c->sock.stream, wr->bufs, wr->nbufs, on_write);
         if (r != 0) {
             free_slots(first);
             free(wr);
@@ -739,6 +750,8 @@ void conn_describe(const struct conn *c, int64_t now_ms, struct rbuf *out)
     size_t nf = 0;
     if (c->flags & CONN_CLOSE_AFTER_REPLY)
         flags[nf++] = 'c';
+    if (c->is_unix)
+        flags[nf++] = 'U';
     if (nf == 0)
         flags[nf++] = 'N';
     flags[nf] = '\0';

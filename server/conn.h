@@ -43,20 +43,28 @@ enum {
                                          again when they are back */
 };
 
-/* Longest "ip:port" text: an IPv6 address (45) in brackets, ':' and a port. */
-#define CONN_ADDR_MAX 64
+/* Longest "ip:port" text: an IPv6 address (45) in brackets, ':' and a port;
+ * or a Unix socket path (at most 107 bytes, sun_path) and ":0". */
+#define CONN_ADDR_MAX 112
 
 struct conn {
-    uv_tcp_t tcp;                /* the socket; its memory lives until the close
+    union {
+        uv_handle_t handle;      /* what uv_close and uv_fileno take */
+        uv_stream_t stream;      /* what reads and writes take */
+        uv_tcp_t tcp;            /* a TCP client */
+        uv_pipe_t pipe;          /* a Unix socket client (unixsocket) */
+    } sock;                      /* the socket; its memory lives until the close
                                     callback, so it is embedded here */
+    bool is_unix;                /* sock is the pipe (CLIENT LIST flags=U) */
     struct worker *w;            /* owning worker (and thread), borrowed */
     struct conn *prev, *next;    /* the worker's client list */
 
     /* Identity and CLIENT LIST/INFO state. */
     uint64_t id;                 /* CLIENT ID: unique and increasing server-wide */
     int fd;                      /* the socket descriptor (CLIENT LIST fd=) */
-    char addr[CONN_ADDR_MAX];    /* peer "ip:port" ("[::1]:port" for IPv6) */
-    char laddr[CONN_ADDR_MAX];   /* local "ip:port" */
+    char addr[CONN_ADDR_MAX];    /* peer "ip:port" ("[::1]:port" for IPv6,
+                                    "/socket/path:0" for a Unix socket, as Redis) */
+    char laddr[CONN_ADDR_MAX];   /* local "ip:port" (Unix: as addr) */
     char *name;                  /* CLIENT SETNAME; NULL = none. Owned (malloc),
                                     freed with the conn: replace with free+strdup */
     char *lib_name;              /* CLIENT SETINFO lib-name; NULL = none; owned */
@@ -156,8 +164,8 @@ int conn_set_str(char **member, const char *p, size_t n);
 
 /* ---- For the server core (worker.c, dispatch.c) ----------------------- */
 
-/* Accept a pending connection on listener into a new conn owned by w and
- * link it into w's list. Returns NULL if accepting failed. Reading is not
+/* Accept a pending connection on listener (a TCP listener or the Unix
+ * socket's pipe) into a new conn owned by w and link it into w's list. Returns NULL if accepting failed. Reading is not
  * started: conn_start. */
 struct conn *conn_accept(struct worker *w, uv_stream_t *listener);
 

@@ -10,6 +10,7 @@
 
 #include "common/hash.h"
 #include "common/mem.h"
+#include "server/daemon.h"
 #include "server/log.h"
 #include "server/persist.h"
 #include "server/server.h"
@@ -85,6 +86,16 @@ int main(int argc, char **argv)
         config_deinit(&server.cfg);
         return 2;
     }
+    for (size_t i = 0; i < server.cfg.nwarnings; i++)
+        log_warn("%s", server.cfg.warnings[i]);
+    /* Before any thread or loop exists: only the calling thread survives a
+     * fork. The parent exits 0 here; errors after this point are in the
+     * log only, as with redis-server. */
+    if (server.cfg.daemonize && daemon_detach() != 0) {
+        fprintf(stderr, "shardkv-server: cannot fork into the background\n");
+        config_deinit(&server.cfg);
+        return 1;
+    }
     if (hash_seed_random() != 0)
         log_warn("No randomness for the hash seed: keys hash with a fixed seed");
     make_run_id(server.run_id);
@@ -103,7 +114,8 @@ int main(int argc, char **argv)
 
     log_notice("shardkv %s (Redis %s protocol) starting, pid=%d", SERVER_VERSION,
                SERVER_REDIS_VERSION, (int)getpid());
-    if (server_start() != 0) {
+    int frc = daemon_fit_nofile(&server.cfg.maxclients);
+    if (frc != 0 || server_start() != 0) {
         close_main_handles();
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
@@ -118,7 +130,20 @@ int main(int argc, char **argv)
                server.cfg.bind ? server.cfg.bind : "127.0.0.1");
     if (persist_setup(&loop) != 0)
         log_warn("Could not start the save-point timer: save points are not checked");
+    /* Redis writes a pid file when told to, and always when daemonized. */
+    const char *pidfile = NULL;
+    if (server.cfg.pidfile != NULL && server.cfg.pidfile[0] != '\0')
+        pidfile = server.cfg.pidfile;
+    else if (server.cfg.daemonize)
+        pidfile = DAEMON_DEFAULT_PIDFILE;
+    if (pidfile != NULL) {
+        int prc = daemon_write_pidfile(pidfile);
+        if (prc != 0)
+            log_warn("Failed to write PID file: %s", strerror(-prc));
+    }
     log_notice("Ready to accept connections tcp");
+    if (server.cfg.unixsocket != NULL && server.cfg.unixsocket[0] != '\0')
+        log_notice("The server is now ready to accept connections at %s", server.cfg.unixsocket);
 
     uv_run(&loop, UV_RUN_DEFAULT);
 
@@ -126,6 +151,10 @@ int main(int argc, char **argv)
     server_stop();
     uv_loop_close(&loop);
     uv_rwlock_destroy(&server.cfg_lock);
+    if (pidfile != NULL) {
+        log_notice("Removing the pid file.");
+        daemon_remove_pidfile(pidfile);
+    }
     log_warn("shardkv is now ready to exit, bye bye...");
     int code = atomic_load(&server.exit_code);
     config_deinit(&server.cfg);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -67,8 +68,10 @@ void server_config_unlock_wr(void)
 }
 
 /* Split cfg.bind ("127.0.0.1 ::1") into at most SERVER_MAX_BIND addresses
- * in buf. Returns the count, or -1 if there are too many or none. */
-static int split_bind(const char *bind, char addrs[][64])
+ * in buf. A leading '-' (Redis 7: "bind 127.0.0.1 -::1") marks an address
+ * that may be skipped if this host does not have it: optional[i] is set and
+ * the '-' dropped. Returns the count, or -1 if there are too many or none. */
+static int split_bind(const char *bind, char addrs[][64], bool *optional)
 {
     int n = 0;
     const char *p = bind && *bind ? bind : "127.0.0.1";
@@ -80,6 +83,11 @@ static int split_bind(const char *bind, char addrs[][64])
         size_t len = strcspn(p, " ");
         if (n == SERVER_MAX_BIND || len >= 64)
             return -1;
+        optional[n] = *p == '-';
+        if (optional[n]) {
+            p++;
+            len--;
+        }
         memcpy(addrs[n], p, len);
         addrs[n][len] = '\0';
         /* Redis's "*" and "::*" mean every address of that family. */
@@ -185,8 +193,46 @@ static void listen_failed(const char *addr, int port, const char *op, int err)
     log_warn("Failed listening on port %d (TCP), aborting.", port);
 }
 
+/* Open the Unix socket listener at path, as Redis does: a file left there
+ * is removed first, and mode perm (if not 0) is applied. Returns the fd or
+ * a negative errno. */
+static int listen_unix(const char *path, unsigned perm, int backlog)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof sa.sun_path)
+        return -ENAMETOOLONG;
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    unlink(path); /* a stale socket from a previous run; failure is fine */
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    server.unix_bound = true;
+    if ((perm != 0 && chmod(path, perm) != 0) || listen(fd, backlog) != 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    return fd;
+}
+
 static void close_fds(void)
 {
+    if (server.unix_fd >= 0) {
+        close(server.unix_fd);
+        server.unix_fd = -1;
+    }
+    if (server.unix_bound) {
+        log_notice("Removing the unix socket file.");
+        unlink(server.cfg.unixsocket);
+        server.unix_bound = false;
+    }
     if (server.port_claim_fd >= 0)
         close(server.port_claim_fd);
     server.port_claim_fd = -1;
@@ -220,6 +266,7 @@ int server_start(void)
 {
     struct config *cfg = &server.cfg;
     server.port_claim_fd = -1;
+    server.unix_fd = -1;
     server.pid = getpid();
     server.start_ms = clock_wall_ms();
     atomic_store(&server.next_conn_id, 1);
@@ -228,10 +275,34 @@ int server_start(void)
         nw = 1;
 
     char addrs[SERVER_MAX_BIND][64];
-    int nb = split_bind(cfg->bind, addrs);
+    bool optional[SERVER_MAX_BIND];
+    int nb = split_bind(cfg->bind, addrs, optional);
     if (nb < 0) {
         log_warn("Invalid bind address list '%s'", cfg->bind ? cfg->bind : "");
         return -EINVAL;
+    }
+    /* Redis skips a "-" address this host does not have (say, -::1 without
+     * IPv6): try each on a throw-away port first. */
+    for (int b = 0; b < nb; b++) {
+        int probe_port = 0;
+        const char *op;
+        int fd = optional[b] ? listen_socket(addrs[b], &probe_port, 1, &op) : 0;
+        if (fd >= 0) {
+            if (optional[b])
+                close(fd);
+            continue;
+        }
+        if (fd != -EADDRNOTAVAIL && fd != -EAFNOSUPPORT)
+            continue; /* a real error: reported by the loop below */
+        log_warn("Skipping optional bind address %s: %s", addrs[b], strerror(-fd));
+        memmove(addrs[b], addrs[b + 1], sizeof addrs[0] * (size_t)(nb - b - 1));
+        memmove(&optional[b], &optional[b + 1], sizeof optional[0] * (size_t)(nb - b - 1));
+        nb--;
+        b--;
+    }
+    if (nb == 0) {
+        log_warn("None of the bind addresses '%s' exists on this host", cfg->bind);
+        return -EADDRNOTAVAIL;
     }
     server.nbind = (unsigned)nb;
     server.nworkers = nw;
@@ -273,6 +344,15 @@ int server_start(void)
         }
     }
     server.port = port;
+    if (cfg->unixsocket != NULL && cfg->unixsocket[0] != '\0') {
+        int fd = listen_unix(cfg->unixsocket, cfg->unixsocketperm, (int)cfg->tcp_backlog);
+        if (fd < 0) {
+            log_warn("Failed opening Unix socket: %s", strerror(-fd));
+            close_fds();
+            return fd;
+        }
+        server.unix_fd = fd;
+    }
 
     struct shard_group_opts opts = {
         .nshards = nw,

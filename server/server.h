@@ -42,6 +42,11 @@ struct server {
     int port_claim_fd;              /* keeps other shardkv-servers off our port
                                        despite SO_REUSEPORT (server.c,
                                        claim_port); -1 when none */
+    int unix_fd;                    /* the unixsocket listener made on the main
+                                       thread for worker 0; -1 once adopted or
+                                       when there is none */
+    bool unix_bound;                /* we created cfg.unixsocket's file: remove
+                                       it at shutdown */
     int port;                       /* the port actually bound (cfg.port, or
                                        the kernel's choice when cfg.port is 0) */
     int64_t start_ms;               /* Unix ms at start-up (INFO uptime) */

@@ -239,6 +239,8 @@ static void close_listener(struct worker *w)
     for (unsigned i = 0; i < w->nlisteners; i++)
         if (!uv_is_closing((uv_handle_t *)&w->listeners[i]))
             uv_close((uv_handle_t *)&w->listeners[i], NULL);
+    if (w->has_unix && !uv_is_closing((uv_handle_t *)&w->unix_listener))
+        uv_close((uv_handle_t *)&w->unix_listener, NULL);
 }
 
 void worker_quiesce(struct worker *w)
@@ -255,7 +257,7 @@ void worker_quiesce(struct worker *w)
     close_listener(w);
     for (struct conn *c = w->conns; c; c = c->next)
         if (!(c->flags & CONN_CLOSING))
-            uv_read_stop((uv_stream_t *)&c->tcp);
+            uv_read_stop(&c->sock.stream);
     uv_check_start(&w->flush, on_flush); /* make sure a pass runs */
 }
 
@@ -293,6 +295,14 @@ static void on_listen_msg(void *owner, struct mbox_msg *m)
             log_warn("Worker %u cannot listen: %s", w->id, uv_strerror(rc));
             server_request_stop(1);
             return;
+        }
+    }
+    if (w->has_unix) {
+        int rc = uv_listen((uv_stream_t *)&w->unix_listener, (int)server.cfg.tcp_backlog,
+                           on_connection);
+        if (rc != 0) {
+            log_warn("Worker %u cannot listen on the Unix socket: %s", w->id, uv_strerror(rc));
+            server_request_stop(1);
         }
     }
 }
@@ -341,6 +351,19 @@ int worker_on_start(struct shard *s, void *arg)
         if (rc != 0)
             break;
         *fd = -1; /* the handle owns it now */
+    }
+    /* The Unix socket has one listener, on worker 0: its clients are local
+     * tools (redis-cli -s, health checks, sidecars), not the load that the
+     * per-worker TCP sockets spread; their commands still reach every shard. */
+    if (rc == 0 && w->id == 0 && server.unix_fd >= 0) {
+        rc = uv_pipe_init(&s->loop, &w->unix_listener, 0);
+        if (rc == 0) {
+            w->unix_listener.data = w;
+            w->has_unix = true;
+            rc = uv_pipe_open(&w->unix_listener, server.unix_fd);
+            if (rc == 0)
+                server.unix_fd = -1; /* the handle owns it now */
+        }
     }
     if (rc != 0)
         log_warn("Worker %u failed to start: %s", s->id, uv_strerror(rc));

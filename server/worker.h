@@ -62,6 +62,9 @@ struct worker {
     struct shard *shard;          /* the shard this thread owns */
     uv_tcp_t listeners[SERVER_MAX_BIND]; /* one per bind address */
     unsigned nlisteners;          /* listeners opened (closed in on_stop) */
+    uv_pipe_t unix_listener;      /* the Unix socket (unixsocket): worker 0
+                                     only, see has_unix */
+    bool has_unix;                /* unix_listener is open */
     uv_timer_t tick;              /* 1 s: idle timeout, stats refresh */
     uv_check_t flush;             /* after each poll: post batches, write replies */
     struct conn *conns;           /* client list (doubly linked) */

@@ -314,7 +314,8 @@ Test(config, get_formats_like_redis)
     cr_assert_str_eq(get(&cfg, "save"), "save=;");
     cr_assert_str_eq(get(&cfg, "appendonly"), "appendonly=no;");
     cr_assert_str_eq(get(&cfg, "max*"), "maxclients=10000;max-inline=65536;max-multibulk=1048576;");
-    cr_assert_str_eq(get(&cfg, "d[a-b]*"), "databases=16;dbfilename=dump.rdb;");
+    cr_assert_str_eq(get(&cfg, "d[a-b]*"), "databases=16;dbfilename=dump.rdb;daemonize=no;");
+    cr_assert_str_eq(get(&cfg, "unixsocketperm"), "unixsocketperm=0;");
     cr_assert_str_eq(get(&cfg, "nothing-matches"), "");
     /* Several patterns: each option once. */
     struct collect c = {0};
@@ -481,4 +482,281 @@ Test(config, bool_and_dir_kinds_validate_like_redis)
     cr_assert_eq(config_set(&cfg, "dir", "", err, sizeof(err)), 0, "%s", err);
     cr_assert_null(cfg.dir);
     config_deinit(&cfg);
+}
+/* ---- Redis's configuration format (conftext.c, config_redis.c) ---------- */
+
+#include "server/config_redis.h"
+#include "server/conftext.h"
+
+/* Split text; return the arguments joined as "[a][b]" or "ERR<n>". */
+static const char *split(const char *text)
+{
+    static char out[512];
+    struct conftext_args a;
+    int rc = conftext_split(text, strlen(text), &a);
+    if (rc != CONFTEXT_OK) {
+        snprintf(out, sizeof(out), "ERR%d", rc);
+        return out;
+    }
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < a.argc; i++)
+        n += (size_t)snprintf(out + n, sizeof(out) - n, "[%s]", a.argv[i]);
+    cr_assert_null(a.argv[a.argc], "argv is NULL-terminated");
+    conftext_args_free(&a);
+    return out;
+}
+
+Test(config, conftext_splits_like_sdssplitargs)
+{
+    /* Expected values checked against Redis 7.0's sdssplitargs rules. */
+    struct {
+        const char *in, *out;
+    } cases[] = {
+        {"", ""},
+        {"   \t ", ""},
+        {"port 6379", "[port][6379]"},
+        {"  port\t 6379  ", "[port][6379]"},
+        {"save \"\"", "[save][]"},
+        {"save ''", "[save][]"},
+        {"a \"b c\" d", "[a][b c][d]"},
+        {"a 'b c' d", "[a][b c][d]"},
+        {"a\"b c\"", "[ab c]"},                       /* a quote may start mid-argument */
+        {"x \"\\n\\r\\t\\b\\a\\\\\\\"\"", "[x][\n\r\t\b\a\\\"]"},
+        {"x \"\\x41\\x7a\"", "[x][Az]"},
+        {"x \"\\x4\"", "[x][x4]"},                    /* not two hex digits: plain escape */
+        {"x \"\\q\"", "[x][q]"},
+        {"x 'it\\'s'", "[x][it's]"},
+        {"x 'a\\nb'", "[x][a\\nb]"},                 /* no escapes in single quotes */
+        {"x \\n", "[x][\\n]"},                        /* nor outside quotes */
+        {"x \"a\"b", "ERR-1"},                        /* closing quote glued to a char */
+        {"x 'a'b", "ERR-1"},
+        {"x \"abc", "ERR-1"},
+        {"x 'abc", "ERR-1"},
+        {"x \"abc\\\"", "ERR-1"},
+        {"x \"\\x00\"", "ERR-2"},                     /* a NUL cannot be a C string */
+        {"x\r\ny", "[x][y]"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        cr_assert_str_eq(split(cases[i].in), cases[i].out, "input '%s'", cases[i].in);
+    /* A raw NUL byte in a line. */
+    struct conftext_args a;
+    cr_assert_eq(conftext_split("a\0b", 3, &a), CONFTEXT_ENUL);
+    cr_assert_eq(a.argc, 0);
+}
+
+/* Every prefix of a valid line is either valid or an unbalanced quote,
+ * never a crash or a leak (ASan builds check the latter). */
+Test(config, conftext_every_prefix)
+{
+    const char *line = "client-output-buffer-limit \"a\\x41 b\" 'c\\'d' e\"f g\" h";
+    for (size_t n = 0; n <= strlen(line); n++) {
+        struct conftext_args a;
+        int rc = conftext_split(line, n, &a);
+        cr_assert(rc == CONFTEXT_OK || rc == CONFTEXT_EQUOTE, "prefix %zu: %d", n, rc);
+        conftext_args_free(&a);
+    }
+}
+
+/* Collects what conftext_parse hands over. */
+static char parsed[1024];
+static int collect_directive(void *arg, int lineno, int argc, char **argv)
+{
+    (void)arg;
+    size_t n = strlen(parsed);
+    n += (size_t)snprintf(parsed + n, sizeof(parsed) - n, "%d:", lineno);
+    for (int i = 0; i < argc; i++)
+        n += (size_t)snprintf(parsed + n, sizeof(parsed) - n, "[%s]", argv[i]);
+    snprintf(parsed + n, sizeof(parsed) - n, ";");
+    return strcmp(argv[0], "stop") == 0;
+}
+
+Test(config, conftext_parse_lines)
+{
+    const char *text = "# comment\n\nPORT 1\r\n   # indented comment\n\tsave 900 1  \n"
+                       "bind a -b\n"
+                       "last \"no newline\"";
+    int bad = -1;
+    parsed[0] = '\0';
+    cr_assert_eq(conftext_parse(text, strlen(text), collect_directive, NULL, &bad), 0);
+    cr_assert_eq(bad, 0);
+    cr_assert_str_eq(parsed, "3:[port][1];5:[save][900][1];6:[bind][a][-b];7:[last][no newline];",
+                     "names are lower-cased, line numbers count every line");
+
+    const char *bad_text = "a 1\nb \"open\nc 3\n";
+    parsed[0] = '\0';
+    cr_assert_eq(conftext_parse(bad_text, strlen(bad_text), collect_directive, NULL, &bad),
+                 CONFTEXT_EQUOTE);
+    cr_assert_eq(bad, 2);
+    const char *stop_text = "a 1\n\nstop here\nc 3\n";
+    parsed[0] = '\0';
+    cr_assert_eq(conftext_parse(stop_text, strlen(stop_text), collect_directive, NULL, &bad),
+                 CONFTEXT_ESTOP);
+    cr_assert_eq(bad, 3);
+    cr_assert_str_eq(parsed, "1:[a][1];3:[stop][here];");
+}
+
+Test(config, redis_format_file)
+{
+    const char *path = write_tmp("# a redis.conf\n"
+                                 "port 7001\n"
+                                 "bind 127.0.0.1 -::1\n"
+                                 "save 900 1\n"
+                                 "save 300 10\n"
+                                 "requirepass \"p w\\x21\"\n"
+                                 "daemonize no\n"
+                                 "unixsocketperm 770\n"
+                                 "maxmemory 0\n"
+                                 "appendonly yes\n"
+                                 "client-output-buffer-limit normal 0 0 0\n");
+    char *argv[] = {"shardkv-server", (char *)path, "--save", "60", "100"};
+    struct config cfg;
+    char err[256] = "";
+    cr_assert_eq(load(&cfg, err, sizeof(err), 5, argv), 0, "%s", err);
+    cr_assert_eq(cfg.port, 7001);
+    cr_assert_str_eq(cfg.bind, "127.0.0.1 -::1", "arguments are joined with spaces");
+    cr_assert_str_eq(cfg.save, "900 1 300 10 60 100", "save lines and flags accumulate");
+    cr_assert_str_eq(cfg.requirepass, "p w!");
+    cr_assert_eq(cfg.daemonize, false);
+    cr_assert_eq(cfg.unixsocketperm, 0770);
+    cr_assert_str_eq(get(&cfg, "unixsocketperm"), "unixsocketperm=770;");
+    cr_assert_eq(cfg.client_output_buffer_limit, (size_t)1 << 30, "class form is ignored");
+    cr_assert_eq(cfg.nwarnings, 3, "one warning per ignored directive");
+    cr_assert(strstr(cfg.warnings[0], "line 9") && strstr(cfg.warnings[0], "'maxmemory'"), "%s",
+              cfg.warnings[0]);
+    cr_assert(strstr(cfg.warnings[1], "line 10") && strstr(cfg.warnings[1], "NOT SUPPORTED"),
+              "appendonly yes is not silently ignored: %s", cfg.warnings[1]);
+    cr_assert(strstr(cfg.warnings[2], "line 11"), "%s", cfg.warnings[2]);
+    config_deinit(&cfg);
+
+    /* No save line: Redis's default save points; save "" clears. */
+    path = write_tmp("port 7002\n");
+    char *a2[] = {"shardkv-server", (char *)path};
+    cr_assert_eq(load(&cfg, err, sizeof(err), 2, a2), 0, "%s", err);
+    cr_assert_str_eq(cfg.save, CONFIG_REDIS_DEFAULT_SAVE);
+    config_deinit(&cfg);
+    char *a3[] = {"shardkv-server", (char *)path, "--save", ""};
+    cr_assert_eq(load(&cfg, err, sizeof(err), 4, a3), 0, "%s", err);
+    cr_assert_null(cfg.save);
+    config_deinit(&cfg);
+}
+
+Test(config, redis_format_errors_name_the_line)
+{
+    struct config cfg;
+    char err[256];
+    struct {
+        const char *text, *want1, *want2;
+    } cases[] = {
+        {"port 1\n\nbogus-directive yes\n", "line 3", "'bogus-directive'"},
+        {"port 1\nport\n", "line 2", "needs a value"},
+        {"port 70000\n", "line 1", "between"},
+        {"# x\nrequirepass \"open\n", "line 2", "Unbalanced quotes"},
+        {"daemonize maybe\n", "line 1", "'yes' or 'no'"},
+        {"unixsocketperm 800\n", "line 1", "integer"},
+        {"\ninclude /nonexistent/skv-inc.conf\n", "line 2: cannot include '/nonexistent/skv-inc.conf'",
+         "No such file"},
+        {"include a b\n", "line 1", "one path"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *path = write_tmp(cases[i].text);
+        char *argv[] = {"shardkv-server", "--config", (char *)path};
+        err[0] = '\0';
+        cr_assert_eq(load(&cfg, err, sizeof(err), 3, argv), -1, "case %zu", i);
+        cr_assert(strstr(err, cases[i].want1) && strstr(err, cases[i].want2), "case %zu: %s", i,
+                  err);
+        cr_assert(strstr(err, path), "names the file: %s", err);
+        config_deinit(&cfg);
+    }
+}
+
+Test(config, redis_include)
+{
+    char dir[] = "/tmp/skv-inc-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char inc[128], main_conf[128], loop_conf[128], glob_pat[128];
+    snprintf(inc, sizeof(inc), "%s/a.conf", dir);
+    snprintf(main_conf, sizeof(main_conf), "%s/main.conf", dir);
+    snprintf(loop_conf, sizeof(loop_conf), "%s/loop.conf", dir);
+    snprintf(glob_pat, sizeof(glob_pat), "%s/none-*.conf", dir);
+    FILE *f = fopen(inc, "w");
+    fprintf(f, "timeout 7\nsave 10 1\n");
+    fclose(f);
+    f = fopen(main_conf, "w");
+    fprintf(f, "save 20 2\ninclude %s\ninclude %s\nport 7003\n", inc, glob_pat);
+    fclose(f);
+    f = fopen(loop_conf, "w");
+    fprintf(f, "include %s\n", loop_conf);
+    fclose(f);
+
+    struct config cfg;
+    char err[256] = "";
+    char *a1[] = {"shardkv-server", main_conf};
+    cr_assert_eq(load(&cfg, err, sizeof(err), 2, a1), 0, "%s", err);
+    cr_assert_eq(cfg.timeout, 7);
+    cr_assert_eq(cfg.port, 7003);
+    cr_assert_str_eq(cfg.save, "20 2 10 1", "save accumulates across included files");
+    config_deinit(&cfg);
+
+    char *a2[] = {"shardkv-server", loop_conf};
+    cr_assert_eq(load(&cfg, err, sizeof(err), 2, a2), -1);
+    cr_assert(strstr(err, "nested deeper"), "%s", err);
+    config_deinit(&cfg);
+
+    char *a3[] = {"shardkv-server", "--include", inc, "--port", "7004"};
+    cr_assert_eq(load(&cfg, err, sizeof(err), 5, a3), 0, "%s", err);
+    cr_assert_eq(cfg.timeout, 7, "--include works as on redis-server's command line");
+    config_deinit(&cfg);
+    unlink(inc);
+    unlink(main_conf);
+    unlink(loop_conf);
+    rmdir(dir);
+}
+
+Test(config, redis_flags)
+{
+    char *argv[] = {"shardkv-server", "--port", "6380", "--save", "",   "--daemonize", "yes",
+                    "--pidfile", "/tmp/x.pid", "--unixsocket", "/tmp/x.sock",
+                    "--protected-mode", "no", "--maxmemory", "100mb", "--appendonly", "no"};
+    struct config cfg;
+    char err[256] = "";
+    cr_assert_eq(load(&cfg, err, sizeof(err), 17, argv), 0, "%s", err);
+    cr_assert_eq(cfg.port, 6380);
+    cr_assert_null(cfg.save);
+    cr_assert(cfg.daemonize);
+    cr_assert_str_eq(cfg.pidfile, "/tmp/x.pid");
+    cr_assert_str_eq(cfg.unixsocket, "/tmp/x.sock");
+    cr_assert_not(cfg.protected_mode);
+    cr_assert_eq(cfg.nwarnings, 2);
+    cr_assert(strstr(cfg.warnings[0], "flag --maxmemory") &&
+                  strstr(cfg.warnings[0], "NOT ENFORCED"),
+              "%s", cfg.warnings[0]);
+    config_deinit(&cfg);
+
+    char *a2[] = {"shardkv-server", "--save", "900", "1", "300", "10", "--port", "1"};
+    cr_assert_eq(load(&cfg, err, sizeof(err), 8, a2), 0, "%s", err);
+    cr_assert_str_eq(cfg.save, "900 1 300 10", "a flag takes every value up to the next flag");
+    cr_assert_eq(cfg.port, 1);
+    config_deinit(&cfg);
+
+    char *a3[] = {"shardkv-server", "--port", "1", "2"};
+    cr_assert_eq(load(&cfg, err, sizeof(err), 4, a3), -1);
+    cr_assert(strstr(err, "flag --port") && strstr(err, "'1 2'"), "%s", err);
+    config_deinit(&cfg);
+}
+
+/* A row without a value glob hides an option of the same name from every
+ * source: when a directive becomes an option, its rows must go. */
+Test(config, ignored_rows_do_not_shadow_options)
+{
+    const char *name, *values, *why;
+    size_t n = 0;
+    for (size_t i = 0; config_redis_ignored_row(i, &name, &values, &why); i++, n++) {
+        cr_assert(values != NULL || !config_is_option(name),
+                  "ignored row '%s' shadows the option of that name: delete the row", name);
+        cr_assert(why[0] != '\0');
+        for (const char *p = name; *p; p++)
+            cr_assert(!(*p >= 'A' && *p <= 'Z'), "'%s' is lower case", name);
+    }
+    cr_assert_gt(n, 50);
 }
