@@ -1,7 +1,8 @@
 # shardkv — the two commands of the quick start, and helpers around them.
 #   make run    install what building needs, build (Release), run the server on 127.0.0.1:6379
 #   make test   install the test tools too, then every suite: -Werror build, unit,
-#               integration, compatibility, ASan+UBSan, ThreadSanitizer, fuzzing
+#               integration, compatibility, container (podman), ASan+UBSan,
+#               ThreadSanitizer, fuzzing
 # The build itself is plain CMake; this file only wraps it. `make run` and
 # `make build` install only what building and running need; the test targets
 # install the test tools too (scripts/install-deps.sh runtime|all).
@@ -12,8 +13,8 @@ FUZZ_SECONDS ?= 30
 BUILD_DIR ?= build
 CTEST = ctest --output-on-failure --no-tests=error -j1
 
-.PHONY: all deps deps-runtime build run test test-build test-asan test-tsan test-fuzz \
-        format clean
+.PHONY: all deps deps-runtime build run test test-build test-container test-asan \
+        test-tsan test-fuzz format clean
 
 all: build
 
@@ -30,7 +31,7 @@ build: deps-runtime
 run: build
 	$(BUILD_DIR)/bin/shardkv-server $(ARGS)
 
-test: deps test-build test-asan test-tsan test-fuzz
+test: deps test-build test-container test-asan test-tsan test-fuzz
 	@echo "make test: all suites passed"
 
 # Optimised with assertions on (the owner-thread checks), warnings fatal.
@@ -38,6 +39,13 @@ test-build:
 	cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSKV_WERROR=ON
 	cmake --build build-test -j$(JOBS)
 	cd build-test && $(CTEST)
+
+# docker/Dockerfile and both compose files under podman: build, serve,
+# HEALTHCHECK, persistence in a volume, three servers behind twemproxy.
+# Needs root (or sudo) for podman; removes every container, pod, network and
+# volume it made, and keeps the images as a cache for the next run.
+test-container:
+	bash tests/container/run.sh
 
 # Sanitizer runs: unit and integration suites (compat suites drive the same
 # code paths with third-party clients and triple the time under sanitizers).
