@@ -67,5 +67,9 @@ fi
 # Configuration is checked on every run, not only after an install: it is
 # cheap and idempotent, and a machine may have podman from before.
 if [ "$mode" = all ]; then
-    $SUDO bash "$(dirname "$0")/configure-podman.sh"
+    if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
+        $SUDO bash "$(dirname "$0")/configure-podman.sh"
+    else
+        echo "install-deps: no root or sudo: podman left unconfigured (the container suite needs root)" >&2
+    fi
 fi
