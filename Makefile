@@ -1,28 +1,37 @@
 # shardkv — the two commands of the quick start, and helpers around them.
-#   make run    install what is missing, build (Release), run the server on 127.0.0.1:6379
-#   make test   install what is missing, then every suite: -Werror build, unit,
-#               integration, compatibility, ASan+UBSan, ThreadSanitizer, fuzzing
-# The build itself is plain CMake; this file only wraps it.
+#   make run    install what building needs, build (Release), run the server on 127.0.0.1:6379
+#   make test   install the test tools too, then every suite: -Werror build, unit,
+#               integration, compatibility, container (podman), ASan+UBSan,
+#               ThreadSanitizer, fuzzing
+# The build itself is plain CMake; this file only wraps it. `make run` and
+# `make build` install only what building and running need; the test targets
+# install the test tools too (scripts/install-deps.sh runtime|all).
 
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
+# Where `make build` puts the Release build (docker/Dockerfile uses /out).
+BUILD_DIR ?= build
 CTEST = ctest --output-on-failure --no-tests=error -j1
 
-.PHONY: all deps build run test test-build test-asan test-tsan test-fuzz format clean
+.PHONY: all deps deps-runtime build run test test-build test-container test-asan \
+        test-tsan test-fuzz format clean
 
 all: build
 
 deps:
 	@bash scripts/install-deps.sh all
 
-build: deps
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSKV_TESTS=OFF
-	cmake --build build -j$(JOBS)
+deps-runtime:
+	@bash scripts/install-deps.sh runtime
+
+build: deps-runtime
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DSKV_TESTS=OFF
+	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 run: build
-	./build/bin/shardkv-server $(ARGS)
+	$(BUILD_DIR)/bin/shardkv-server $(ARGS)
 
-test: deps test-build test-asan test-tsan test-fuzz
+test: deps test-build test-container test-asan test-tsan test-fuzz
 	@echo "make test: all suites passed"
 
 # Optimised with assertions on (the owner-thread checks), warnings fatal.
@@ -30,6 +39,13 @@ test-build:
 	cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSKV_WERROR=ON
 	cmake --build build-test -j$(JOBS)
 	cd build-test && $(CTEST)
+
+# docker/Dockerfile and both compose files under podman: build, serve,
+# HEALTHCHECK, persistence in a volume, three servers behind twemproxy.
+# Needs root (or sudo) for podman; removes every container, pod, network and
+# volume it made, and keeps the images as a cache for the next run.
+test-container:
+	bash tests/container/run.sh
 
 # Sanitizer runs: unit and integration suites (compat suites drive the same
 # code paths with third-party clients and triple the time under sanitizers).
