@@ -436,6 +436,15 @@ static void order_flush(struct worker *w)
     if (!w->ord_grouped)
         return;
     w->ord_grouped = false;
+    /* Stopping (worker_on_stop's last flush): its shards may have stopped,
+     * and a group some of whose shards never run it would run in part.
+     * Its clients are gone; it is not run at all, as if they had closed
+     * first. */
+    if (w->stopping && t) {
+        txn_finish(t);
+        t = NULL;
+        oom = true;
+    }
     if (!oom && !w->ord_args)
         oom = !(w->ord_args = calloc(server.nworkers, sizeof *w->ord_args));
     if (!oom) {
@@ -455,7 +464,8 @@ static void order_flush(struct worker *w)
     }
     if (t)
         txn_finish(t); /* never started: just freed */
-    log_warn("Out of memory scheduling a pipeline that spans shards: its commands fail");
+    if (!w->stopping)
+        log_warn("Out of memory scheduling a pipeline that spans shards: its commands fail");
     for (unsigned i = 0; i < server.nworkers; i++) {
         struct batch *b = w->out[i];
         if (!b || !b->grouped)
