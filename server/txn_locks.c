@@ -12,6 +12,11 @@
 /* Buckets a table starts with; it doubles when fuller than one entry per
  * bucket. */
 #define TXN_LOCKS_MIN 16
+/* Keys up to this long get a fixed-size entry that goes back to the
+ * table's pool when released, up to TXN_LOCKS_POOL entries (about 100 KB):
+ * enough for the keys that a few pipelines from every worker hold at once. */
+#define TXN_LOCKS_SMALL_KEY 56
+#define TXN_LOCKS_POOL 1024
 
 uint64_t txn_locks_hash(unsigned db, const void *key, size_t len)
 {
@@ -36,6 +41,11 @@ void txn_locks_init(struct txn_locks *l)
 
 void txn_locks_deinit(struct txn_locks *l)
 {
+    while (l->pool) {
+        struct txn_lock_ent *e = l->pool;
+        l->pool = e->next;
+        free(e);
+    }
     for (size_t i = 0; i < l->nb; i++) {
         struct txn_lock_ent *e = l->b[i];
         while (e) {
@@ -97,9 +107,15 @@ int txn_locks_acquire_h(struct txn_locks *l, uint64_t h, unsigned db, const void
     struct txn_lock_ent **pp = lock_slot(l, h, db, key, len);
     struct txn_lock_ent *e = *pp;
     if (!e) {
-        e = malloc(sizeof *e + len);
-        if (!e)
-            return -1;
+        if (len <= TXN_LOCKS_SMALL_KEY && l->pool) {
+            e = l->pool;
+            l->pool = e->next;
+            l->npool--;
+        } else {
+            e = malloc(sizeof *e + (len <= TXN_LOCKS_SMALL_KEY ? TXN_LOCKS_SMALL_KEY : len));
+            if (!e)
+                return -1;
+        }
         e->next = NULL;
         e->hash = h;
         e->db = db;
@@ -141,8 +157,14 @@ void txn_locks_release_h(struct txn_locks *l, uint64_t h, unsigned db, const voi
     }
     if (e->nexcl == 0 && e->nshared == 0) {
         *pp = e->next;
-        free(e);
         l->n--;
+        if (e->len <= TXN_LOCKS_SMALL_KEY && l->npool < TXN_LOCKS_POOL) {
+            e->next = l->pool;
+            l->pool = e;
+            l->npool++;
+        } else {
+            free(e);
+        }
     }
 }
 

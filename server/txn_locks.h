@@ -18,6 +18,10 @@ struct txn_locks {
     struct txn_lock_ent **b;  /* buckets, NULL until the first acquire */
     size_t nb;                /* bucket count (a power of two) */
     size_t n;                 /* entries (distinct locked keys) */
+    struct txn_lock_ent *pool;/* freed small entries kept for reuse: a
+                                 pipeline's keys are locked and released
+                                 every round trip */
+    size_t npool;             /* entries in pool */
 };
 
 /* Make l empty (no allocation). */
