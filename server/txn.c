@@ -481,16 +481,21 @@ static void on_go(void *owner, struct mbox_msg *m)
     pump(s);
 }
 
-/* Part p of a one-shot transaction holds its locks on s. If it is the last
- * part to get there, tell the others and run; else wait for their GO.
- * After counting itself a part that is not the last touches nothing of the
- * gate or of the other parts: the last one may be posting GO already. */
-static void oneshot_locked(struct shard *s, struct txn_part *p)
+/* Count part p of a one-shot transaction in its gate; true if it is the
+ * last part to get there. A part that is not the last then touches nothing
+ * of the gate or of the other parts (the last one may be posting GO
+ * already); its own fields other than msg stay its shard's. */
+static bool oneshot_count(struct txn_part *p)
 {
     struct txn_gate *g = p->gate;
-    unsigned got = atomic_fetch_add_explicit(&g->locked, 1, memory_order_acq_rel) + 1;
-    if (got < g->n)
-        return;
+    return atomic_fetch_add_explicit(&g->locked, 1, memory_order_acq_rel) + 1 == g->n;
+}
+
+/* p is the last part of its transaction to be counted: every other part
+ * holds its locks; let them go. */
+static void oneshot_go_others(struct txn_part *p)
+{
+    struct txn_gate *g = p->gate;
     for (unsigned i = 0; i < g->n; i++) {
         struct txn_part *q = g->parts[i];
         if (q == p)
@@ -498,8 +503,13 @@ static void oneshot_locked(struct shard *s, struct txn_part *p)
         q->msg.handle = on_go;
         shard_post(shard_group_get(server.group, q->shard), &q->msg);
     }
-    p->os_ready = true;
-    pump(s);
+}
+
+/* Drop p's reference on its gate; the last frees it. */
+static void oneshot_unref(struct txn_gate *g)
+{
+    if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
+        free(g);
 }
 
 static void conclude(struct shard *s, struct txn_part *p);
@@ -512,8 +522,7 @@ static void run_oneshot(struct shard *s, struct txn_part *p)
     struct txn_gate *g = p->gate;
     p->os_fn(s, p->os_arg);
     conclude(s, p);
-    if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
-        free(g);
+    oneshot_unref(g);
 }
 
 static void on_schedule(void *owner, struct mbox_msg *m)
@@ -522,6 +531,27 @@ static void on_schedule(void *owner, struct mbox_msg *m)
     struct tshard *ts = tsh(s);
     struct txn_part *p = (struct txn_part *)m;
     assert(p->id > ts->last_id); /* the sequencer's order */
+    /* A one-shot part on a shard with nothing queued or held counts itself
+     * first: if it is the last of its transaction, every other part holds
+     * its locks and this one runs now, so it needs no locks of its own
+     * (nothing else runs on this thread meanwhile). If it is not the last,
+     * it takes its locks below before this handler returns, so before this
+     * shard runs anything else, the GO of the last part included. */
+    bool counted = false;
+    if (p->gate && ts->nqueued == 0 && !ts->held_head) {
+        counted = true;
+        if (oneshot_count(p)) {
+            struct txn_gate *g = p->gate;
+            ts->last_id = p->id;
+            oneshot_go_others(p);
+            p->os_fn(s, p->os_arg);
+            free(p->keys);
+            free(p->kbuf);
+            free(p);
+            oneshot_unref(g);
+            return;
+        }
+    }
     for (size_t i = 0; i < p->nkeys && !p->fallback; i++) {
         struct txn_key *k = &p->keys[i];
         if (txn_locks_acquire_h(&ts->locks, k->hash, k->db, p->kbuf + k->off, k->len,
@@ -550,7 +580,12 @@ static void on_schedule(void *owner, struct mbox_msg *m)
     ts->nqueued++;
     ts->last_id = p->id;
     if (p->gate) {
-        oneshot_locked(s, p);
+        /* The last part to be counted lets the others go and runs. */
+        if (!counted && oneshot_count(p)) {
+            oneshot_go_others(p);
+            p->os_ready = true;
+            pump(s);
+        }
         return;
     }
     p->msg.handle = on_ack;
