@@ -17,6 +17,7 @@
 #include "server/cmdstats.h"
 #include "server/dispatch.h"
 #include "server/log.h"
+#include "server/outbuf.h"
 #include "server/server.h"
 #include "server/worker.h"
 
@@ -266,7 +267,9 @@ static bool can_parse(const struct conn *c)
     size_t pending = c->wbytes;
     if (c->tail && c->tail->done)
         pending += c->tail->out.len;
-    return c->nwaiting < CONN_MAX_WAITING && pending < CONN_OUT_SOFT;
+    /* Big replies anywhere count too (outbuf.h); a client at its output
+     * limit takes nothing more: it is closed at the next flush. */
+    return c->nwaiting < CONN_MAX_WAITING && outbuf_may_take(c, pending, CONN_OUT_SOFT);
 }
 
 /* Start or stop reading to match can_parse. */
@@ -655,16 +658,14 @@ void conn_flush(struct conn *c)
 {
     if (c->flags & CONN_CLOSING)
         return;
+    /* Before writing: a reply an owner dropped at the limit left an empty
+     * slot, and nothing after it may reach the client. */
+    if (outbuf_check(c))
+        return;
     write_ready(c);
     if (c->flags & CONN_CLOSING)
         return;
-    if (c->wbytes > c->w->set.obuf_limit) {
-        log_warn("Client id=%llu addr=%s closed for overcoming of output buffer limits.",
-                 (unsigned long long)c->id, c->addr);
-        atomic_fetch_add_explicit(&c->w->stats.obuf_limit_kills, 1, memory_order_relaxed);
-        conn_close(c);
-        return;
-    }
+    outbuf_publish(c);
     /* Room again: go on with a pipeline that backpressure or a barrier
      * stopped. */
     if ((c->flags & CONN_PARSE_BLOCKED) && can_parse(c))

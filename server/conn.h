@@ -6,6 +6,7 @@
 #ifndef SKV_SERVER_CONN_H
 #define SKV_SERVER_CONN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -105,6 +106,17 @@ struct conn {
                                     worker's own shard go through the mailbox
                                     too, behind the transactions' SCHEDULEs,
                                     instead of running inline ahead of them */
+
+    /* Output buffer limit (server/outbuf.h). The only fields of a conn
+     * other threads write: shard threads producing its big replies. */
+    _Atomic size_t ob_transit;   /* bytes of big replies produced on shard
+                                    threads and not yet back in a slot */
+    _Atomic size_t ob_local;     /* bytes held here (slots, pending writes),
+                                    published by this thread for the owners */
+    _Atomic bool ob_over;        /* an owner dropped a reply at the hard
+                                    limit: close before writing anything */
+    int64_t ob_soft_since;       /* Unix second the soft limit was first
+                                    reached, 0 while under it */
 };
 
 /* Mark c to be closed once every reply queued so far has been written (QUIT;

@@ -21,6 +21,7 @@
 #include "server/cmdstats.h"
 #include "server/conn.h"
 #include "server/log.h"
+#include "server/outbuf.h"
 #include "server/persist.h"
 #include "server/server.h"
 #include "server/txn.h"
@@ -40,7 +41,9 @@ struct bent {
 #define BENT_OOM ((size_t)1 << 63)
 /* Held by an intent lock: the reply comes later, in r->out. */
 #define BENT_HELD ((size_t)1 << 62)
-#define BENT_FLAGS (BENT_OOM | BENT_HELD)
+/* A big reply, moved to r->out (single_own_reply). */
+#define BENT_OWN ((size_t)1 << 61)
+#define BENT_FLAGS (BENT_OOM | BENT_HELD | BENT_OWN)
 
 /* One mailbox message: the requests of one origin for one shard in one loop
  * turn. It travels to the owner, which fills every reply, and back. The
@@ -156,7 +159,9 @@ struct slot *dispatch_slot_new(struct conn *c)
 
 struct rbuf *dispatch_reply_buf(struct conn *c)
 {
-    if (c->tail && c->tail->done && !c->tail->out.oom)
+    /* Not behind a big reply: growing one buffer by many of them would
+     * copy them over and over and hold up to twice their size. */
+    if (c->tail && c->tail->done && !c->tail->out.oom && !outbuf_big(c->tail->out.len))
         return &c->tail->out;
     struct slot *s = slot_alloc(c, true);
     return s ? &s->out : NULL;
@@ -435,6 +440,48 @@ static void direct_send(struct shard *s, struct req *r, const char *p, size_t n)
     atomic_fetch_add_explicit(&w->stats.net_out, (uint64_t)sent, memory_order_relaxed);
 }
 
+/* Owner side: r's reply, in its own buffer r->out, is big (outbuf.h):
+ * count it for its connection c while it travels back, or, when c is at
+ * its output limit, drop it (c is closed before anything after it is
+ * written; oom tells a fan-out's step that the part failed). */
+static void own_reply_count(struct shard *s, struct req *r, struct conn *c, bool oom)
+{
+    if (outbuf_produced(s->user, c, r->out.len)) {
+        r->ob_counted = r->out.len;
+        return;
+    }
+    rbuf_deinit(&r->out); /* now, not when it is back: the memory is the point */
+    r->out.oom = oom;
+}
+
+/* Owner side: a big reply just written to b->out from start moves to
+ * r->out, so that a batch never holds more than one (a pipeline of 1 MB
+ * GETs would otherwise fill one buffer with 256 of them) and the origin
+ * adopts it as its slot's buffer without copying it. Taking the whole
+ * buffer when the reply is all it holds, as in a stream of big replies,
+ * costs no copy here either. */
+static void single_own_reply(struct shard *s, struct batch *b, struct bent *e, size_t start)
+{
+    struct req *r = e->r;
+    size_t n = b->out.len - start;
+    if (start == 0) {
+        struct rbuf t = r->out;
+        r->out = b->out;
+        b->out = t;
+    } else {
+        r->out.len = 0;
+        if (rbuf_append(&r->out, b->out.ptr + start, n) != 0) {
+            r->out.oom = false; /* (recycled, not used: the entry says oom) */
+            b->out.len = start;
+            e->end = start | BENT_OOM;
+            return;
+        }
+    }
+    b->out.len = start;
+    e->end = start | BENT_OWN;
+    own_reply_count(s, r, r->conn, false);
+}
+
 /* Owner side: run single request r of batch b into b->out and record
  * where its reply ends in e. */
 static void batch_run_single(struct shard *s, struct batch *b, struct bent *e, int64_t now_ms)
@@ -455,6 +502,8 @@ static void batch_run_single(struct shard *s, struct batch *b, struct bent *e, i
         txn_ran(s, r->cmd, r->db, r->argc, r->argv, reply, b->out.len - start);
     if (r->direct_fd >= 0 && !(e->end & BENT_OOM))
         direct_send(s, r, reply, b->out.len - start);
+    if (!(e->end & BENT_OOM) && outbuf_big(b->out.len - start))
+        single_own_reply(s, b, e, start); /* (never sent directly) */
 }
 
 /* Owner side: execute every request with one clock reading, send it back. */
@@ -488,6 +537,8 @@ static void on_batch_exec(void *owner, struct mbox_msg *m)
         }
         if (r->fan) {
             run_exec(s, NULL, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, now_ms, r);
+            if (outbuf_big(r->out.len))
+                own_reply_count(s, r, r->fan->conn, true);
             e->end = b->out.len;
             continue;
         }
@@ -505,6 +556,8 @@ void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
     txn_ran(s, r->cmd, r->db, r->argc, r->argv, r->out.ptr, r->out.len);
     struct batch *b = ctx;
     if (b) {
+        if (!r->out.oom && outbuf_big(r->out.len))
+            own_reply_count(s, r, r->conn, false);
         if (r->direct_fd >= 0 && !r->out.oom)
             direct_send(s, r, r->out.ptr, r->out.len);
         if (--b->held == 0) {
@@ -531,16 +584,30 @@ void dispatch_slot_complete(struct conn *c, struct slot *sl)
 
 static void fan_part_done(struct fan *f);
 
-/* Origin side: single request r is back with its reply in p[0..n) (or,
- * oom, without one): put the reply in its slot and complete it. The whole
- * reply goes in, so that slot_complete judges it (INFO commandstats); the
- * bytes its owner already sent directly are dropped after that, and the
- * connection may write (or close) again. */
-static void single_done(struct worker *w, struct req *r, const char *p, size_t n, bool oom)
+/* Origin side: single request r is back with its reply in p[0..n), or in
+ * own (r->out: the slot adopts its buffer, no copy), or (oom) without one:
+ * put the reply in its slot and complete it. The whole reply goes in, so
+ * that slot_complete judges it (INFO commandstats); the bytes its owner
+ * already sent directly are dropped after that, and the connection may
+ * write (or close) again. A closed connection's replies are dropped. */
+static void single_done(struct worker *w, struct req *r, struct rbuf *own, const char *p,
+                        size_t n, bool oom)
 {
     struct conn *c = r->conn;
     struct slot *sl = r->slot;
-    bool whole = !oom && (n == 0 || rbuf_append(&sl->out, p, n) == 0);
+    outbuf_landed(c, r->ob_counted);
+    if (own) {
+        p = own->ptr;
+        n = own->len;
+        if (sl->out.len == 0 && !oom && !(c->flags & CONN_CLOSING)) {
+            struct rbuf t = sl->out;
+            sl->out = *own;
+            *own = t;
+            n = 0; /* in place */
+        }
+    }
+    bool whole = !oom && !(c->flags & CONN_CLOSING) &&
+                 (n == 0 || rbuf_append(&sl->out, p, n) == 0);
     if (oom)
         sl->out.oom = true; /* slot_complete sends an error instead */
     slot_complete(c, sl);
@@ -570,13 +637,14 @@ static void on_batch_done(void *owner, struct mbox_msg *m)
         size_t end = b->v[i].end;
         size_t off = end & ~BENT_FLAGS;
         if (r->fan) {
+            outbuf_landed(r->fan->conn, r->ob_counted);
             fan_part_done(r->fan); /* the fan frees its parts */
-        } else if (end & BENT_HELD) {
-            /* Ran later, into its own buffer. */
-            single_done(w, r, r->out.ptr, r->out.len, r->out.oom);
+        } else if (end & (BENT_HELD | BENT_OWN)) {
+            /* Ran later, or too big for the batch: in its own buffer. */
+            single_done(w, r, &r->out, NULL, 0, r->out.oom);
         } else {
             const char *p = b->out.ptr ? b->out.ptr + start : NULL;
-            single_done(w, r, p, off - start, end & BENT_OOM);
+            single_done(w, r, NULL, p, off - start, end & BENT_OOM);
         }
         start = off;
     }
@@ -643,6 +711,7 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
         }
         txn_ran(w->shard, d, c->db, argc, argv, out->ptr ? out->ptr + before : NULL,
                 out->len - before);
+        outbuf_local(c, out->len - before);
         return;
     }
     struct req *r = req_new(w, argc, argv);
