@@ -314,6 +314,19 @@ struct run_cmd {
     bool hashed;                         /* prefetch_run computed h */
 };
 
+char *conn_take_ibuf(struct conn *c, size_t bytes)
+{
+    if (!c->ibuf_lend || bytes < CONN_IBUF_KEEP)
+        return NULL;
+    char *p = c->ibuf;
+    /* ilen and ioff stay: the parse loop moves ioff past this command to
+     * ilen, and then resets both as for any consumed buffer. */
+    c->ibuf = NULL;
+    c->icap = 0;
+    c->ibuf_lend = false;
+    return p;
+}
+
 /* Ask for the hash-map cache lines of a run's local keys, buckets first and
  * then entries, before the first of them runs: a pipelined client's lookups
  * then overlap their misses instead of waiting for each in turn. The key is
@@ -401,8 +414,10 @@ void conn_process_input(struct conn *c)
             c->ineed = 0;
             if (run[i].argc > 0) {
                 c->last_ms = c->w->now_ms;
+                c->ibuf_lend = c->icap > CONN_IBUF_KEEP && c->ioff + run[i].used == c->ilen;
                 dispatch_command_hashed(c, run[i].argc, run[i].argv,
                                         run[i].hashed ? &run[i].h : NULL);
+                c->ibuf_lend = false;
             }
             c->lone_cmd = false;
             /* The views into ibuf are dead from here on. */
@@ -429,7 +444,9 @@ void conn_process_input(struct conn *c)
         c->ineed = 0;
         if (cmd.argc > 0) {
             c->last_ms = c->w->now_ms;
+            c->ibuf_lend = c->icap > CONN_IBUF_KEEP && c->ioff + used == c->ilen;
             dispatch_command(c, cmd.argc, cmd.argv);
+            c->ibuf_lend = false;
         }
         c->ioff += used;
     }
@@ -701,7 +718,7 @@ void conn_describe(const struct conn *c, int64_t now_ms, struct rbuf *out)
                      (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                      (long long)(age < 0 ? 0 : age), (long long)(idle < 0 ? 0 : idle), flags, c->db,
                      c->ilen - c->ioff, c->icap - c->ilen, c->icap, c->ilen, c->nslots,
-                     c->wbytes, sizeof *c + c->icap + c->wbytes,
+                     outbuf_held(c), sizeof *c + c->icap + outbuf_held(c),
                      cmd, c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
     if (n > 0)
         rbuf_append(out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);

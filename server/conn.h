@@ -99,6 +99,9 @@ struct conn {
                                     its reply (a direct reply pays off) */
     bool handle_closed;          /* uv_close's callback has run */
     bool in_process;             /* inside conn_process_input (no re-entry) */
+    bool ibuf_lend;              /* the command being dispatched ends ibuf,
+                                    which is big: conn_take_ibuf may give
+                                    ibuf away instead of its argv copied */
     struct txn_client *txc;      /* MULTI queue and WATCH state (cmd_txn.c),
                                     NULL until the first MULTI or WATCH */
     unsigned txn_pending;        /* cross-shard commands of this client in
@@ -171,6 +174,14 @@ int conn_direct_begin(struct conn *c);
 
 /* That reply is back on c's worker: a close that waited for it happens. */
 void conn_direct_done(struct conn *c);
+
+/* For a request leaving c's thread with `bytes` of arguments: c's read
+ * buffer, which holds those arguments (argv points into it) and nothing
+ * after them, if it is big and the arguments are too (so that it would be
+ * freed after this command anyway). The caller owns it (free()) and keeps
+ * the argv views; c reads on into a new buffer. NULL: copy argv. Owner
+ * thread, from dispatch. */
+char *conn_take_ibuf(struct conn *c, size_t bytes);
 
 /* Free c if it is closed, off the flush list and nothing is in flight. */
 void conn_release(struct conn *c);

@@ -279,10 +279,38 @@ static struct req *req_new(struct worker *w, size_t argc, const struct resp_arg 
     return r;
 }
 
+/* req_new for command argv of c, routed to another shard: when c lends
+ * its read buffer (a big SET that ends the input), argv stays there and
+ * only the views are copied, so the value is copied once, into the map,
+ * on its owner's thread, and c's thread is not held up meanwhile. */
+static struct req *req_new_routed(struct conn *c, size_t argc, const struct resp_arg *argv)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < argc; i++)
+        bytes += argv[i].len;
+    char *lent = conn_take_ibuf(c, bytes);
+    if (!lent)
+        return req_new(c->w, argc, argv);
+    struct req *r = malloc(sizeof *r + argc * sizeof(struct resp_arg));
+    if (!r) {
+        free(lent);
+        return NULL;
+    }
+    memset(r, 0, sizeof *r);
+    rbuf_init(&r->out);
+    r->direct_fd = -1;
+    r->argc = argc;
+    r->argv = (struct resp_arg *)(r + 1);
+    memcpy(r->argv, argv, argc * sizeof *argv);
+    r->lent = lent;
+    return r;
+}
+
 /* Free a request made by req_new on w (the calling thread's worker). */
 static void req_free(struct worker *w, struct req *r)
 {
     free(r->ends);
+    free(r->lent);
     if (r->pooled && !w->stopping && w->nreq_pool < DISPATCH_POOL_MAX) {
         reply_buf_recycle(&r->out);
         r->next = w->req_pool;
@@ -714,7 +742,7 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
         outbuf_local(c, out->len - before);
         return;
     }
-    struct req *r = req_new(w, argc, argv);
+    struct req *r = req_new_routed(c, argc, argv);
     struct slot *sl = r ? dispatch_slot_new(c) : NULL;
     if (!sl || (!local && batch_add(w, shard, r) != 0)) {
         if (sl)

@@ -76,6 +76,9 @@ struct req {
     struct slot *slot;           /* its slot, NULL for fan-out parts */
     bool pooled;                 /* a fixed-size block from the origin
                                     worker's free list (dispatch.c) */
+    char *lent;                  /* the connection's read buffer argv points
+                                    into (conn_take_ibuf), freed with the
+                                    request; NULL: argv follows the struct */
     /* Written by the owner for fan-out parts and held requests only. */
     struct rbuf out;             /* reply or part result bytes */
     int64_t ival;                /* part integer result (counts, sums) */
