@@ -469,17 +469,18 @@ static void direct_send(struct shard *s, struct req *r, const char *p, size_t n)
 }
 
 /* Owner side: r's reply, in its own buffer r->out, is big (outbuf.h):
- * count it for its connection c while it travels back, or, when c is at
- * its output limit, drop it (c is closed before anything after it is
- * written; oom tells a fan-out's step that the part failed). */
-static void own_reply_count(struct shard *s, struct req *r, struct conn *c, bool oom)
+ * count it for its connection while it travels back, or, when that is at
+ * its output limit, drop it (the connection is closed before anything
+ * after it is written; a fan-out part is marked oom, so its step fails). */
+static void own_reply_count(struct shard *s, struct req *r)
 {
+    struct conn *c = r->fan ? r->fan->conn : r->conn;
     if (outbuf_produced(s->user, c, r->out.len)) {
         r->ob_counted = r->out.len;
         return;
     }
     rbuf_deinit(&r->out); /* now, not when it is back: the memory is the point */
-    r->out.oom = oom;
+    r->out.oom = r->fan != NULL;
 }
 
 /* Owner side: a big reply just written to b->out from start moves to
@@ -507,7 +508,7 @@ static void single_own_reply(struct shard *s, struct batch *b, struct bent *e, s
     }
     b->out.len = start;
     e->end = start | BENT_OWN;
-    own_reply_count(s, r, r->conn, false);
+    own_reply_count(s, r);
 }
 
 /* Owner side: run single request r of batch b into b->out and record
@@ -566,7 +567,7 @@ static void on_batch_exec(void *owner, struct mbox_msg *m)
         if (r->fan) {
             run_exec(s, NULL, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, now_ms, r);
             if (outbuf_big(r->out.len))
-                own_reply_count(s, r, r->fan->conn, true);
+                own_reply_count(s, r);
             e->end = b->out.len;
             continue;
         }
@@ -585,7 +586,7 @@ void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
     struct batch *b = ctx;
     if (b) {
         if (!r->out.oom && outbuf_big(r->out.len))
-            own_reply_count(s, r, r->conn, false);
+            own_reply_count(s, r);
         if (r->direct_fd >= 0 && !r->out.oom)
             direct_send(s, r, r->out.ptr, r->out.len);
         if (--b->held == 0) {

@@ -72,7 +72,7 @@ static bool over_limits(struct conn *c, size_t used, const struct config_obuf_li
         c->ob_soft_since = 0;
         return hard;
     }
-    int64_t now = c->w->now_ms / 1000;
+    int64_t now = clock_wall_ms() / 1000; /* (w->now_ms is stale on a quiet worker) */
     if (c->ob_soft_since == 0) {
         c->ob_soft_since = now;
         return hard;

@@ -244,6 +244,28 @@ class Limits(unittest.TestCase):
             sk.close()
             self.assertEqual(c.call("MGET", keys[0], keys[9]), [b"A" * MB, b"J" * MB])
 
+    def test_soft_limit(self):
+        # Over the soft limit (1 MB) for more than its 1 second: closed then,
+        # not at once, even though nothing more happens on the connection.
+        with ShardkvServer(["--threads", "2", "--" + OPT, "normal 0 1mb 1"],
+                           env=SMALL_QUARANTINE) as s, s.client() as c:
+            keys = set_big_keys(c, 16)
+            sk = socket.create_connection(("127.0.0.1", s.port))
+            sk.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            self.send(sk, b"".join(encode_command("GET", k) for k in keys * 2))
+            t = time.monotonic()
+            time.sleep(0.5)
+            stats = skvtest.parse_info(c.call("INFO", "stats"))["stats"]
+            self.assertEqual(stats["client_output_buffer_limit_disconnections"], "0")
+            # Reading would bring it under the limit again: wait, then read.
+            # Whole seconds, as Redis counts them: closed 2-3 s after.
+            time.sleep(3.5)
+            self.assertTrue(read_until_closed(sk, 10))
+            self.assertGreater(time.monotonic() - t, 1.0)
+            sk.close()
+            stats = skvtest.parse_info(c.call("INFO", "stats"))["stats"]
+            self.assertEqual(stats["client_output_buffer_limit_disconnections"], "1")
+
     def test_readers_default(self):
         # Redis's default: no limit for normal clients. Clients that
         # pipeline 300 big GETs each and read them, late, are served in
