@@ -483,6 +483,12 @@ static void own_reply_count(struct shard *s, struct req *r)
     r->out.oom = r->fan != NULL;
 }
 
+void dispatch_reply_made(struct shard *s, struct req *r)
+{
+    if (r->fan && !r->out.oom && outbuf_big(r->out.len))
+        own_reply_count(s, r);
+}
+
 /* Owner side: a big reply just written to b->out from start moves to
  * r->out, so that a batch never holds more than one (a pipeline of 1 MB
  * GETs would otherwise fill one buffer with 256 of them) and the origin
@@ -1061,6 +1067,7 @@ static bool fan_round_complete(struct fan *f)
 
 static void fan_txn_part_done(struct req *r)
 {
+    outbuf_landed(r->fan->conn, r->ob_counted); /* (dispatch_reply_made) */
     fan_part_done(r->fan);
 }
 
