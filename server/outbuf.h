@@ -25,8 +25,8 @@
  * while CONN_MAX_WAITING (256) of its requests are out (conn.c, can_parse),
  * and each request has one reply, so at most 256 x 16 KiB = 4 MiB of
  * uncounted replies travel for one connection at any time. (A fan-out
- * command's parts are counted the same way, per part; the steps of a
- * transaction, txn.c, are not: they make one command's reply.) */
+ * command's parts are counted the same way, per part, also when they run
+ * as a transaction's hops, txn.c.) */
 static inline bool outbuf_big(size_t n)
 {
     return n > DISPATCH_DIRECT_MAX;
