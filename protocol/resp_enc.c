@@ -42,8 +42,13 @@ int rbuf_reserve(struct rbuf *b, size_t n)
         return -1;
     }
     want = b->len + n;
-    /* Doubling keeps appends amortised O(1); the cap bounds the last step. */
+    /* Doubling keeps appends amortised O(1); the cap bounds the last step.
+     * An append that more than doubles the buffer gets exactly its room:
+     * doubling past it buys nothing (the sizes grow geometrically anyway),
+     * and a 1 MB value would otherwise hold 2 MB. */
     cap = b->cap < RBUF_MIN_CAP ? RBUF_MIN_CAP : b->cap;
+    if (want > cap && want / 2 > cap)
+        cap = want;
     while (cap < want)
         cap = cap > RBUF_MAX_CAP / 2 ? RBUF_MAX_CAP : cap * 2;
     ptr = realloc(b->ptr, cap);

@@ -41,6 +41,8 @@ enum opt_kind {
     OPT_FILENAME, /* as OPT_STR, but a name in dir: no '/' or '\\' (Redis) */
     OPT_ALLOW,    /* int, enum config_allow; no, yes or local */
     OPT_OCTAL,    /* unsigned; octal digits (file modes: unixsocketperm) */
+    OPT_OBUF,     /* struct config_obuf_limit[CONFIG_OBUF_NCLASS]; Redis's
+                     "<class> <hard> <soft> <seconds> ..." (obuf_parse) */
 };
 
 /* The "mutable" column: 0 (false) start-up only, 1 (true) CONFIG SET, or
@@ -88,8 +90,9 @@ enum opt_kind {
       "longest inline (non-RESP) command line")                                               \
     X("max-multibulk", max_multibulk, OPT_COUNT, "1048576", 1, INT32_MAX, true,                 \
       "most arguments in one command")                                                        \
-    X("client-output-buffer-limit", client_output_buffer_limit, OPT_SIZE, "1gb", 0,            \
-      INT64_MAX, true, "most reply bytes pending for one client (0 = no limit)")              \
+    X("client-output-buffer-limit", client_obuf, OPT_OBUF,                                     \
+      "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60", 0, 0, true,                     \
+      "reply bytes a client may hold: <class> <hard> <soft> <soft-seconds> ...")             \
     X("tcp-backlog", tcp_backlog, OPT_UINT, "511", 1, INT_MAX, false, "listen(2) backlog")    \
     X("hz", hz, OPT_UINT, "10", 1, 500, true, "background tasks per second")                \
     X("protected-mode", protected_mode, OPT_BOOL, "yes", 0, 0, true,                           \
@@ -143,6 +146,10 @@ static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
 union opt_val {
     int64_t i;   /* numeric kinds, the log level, OPT_BOOL and OPT_ALLOW */
     char *s;     /* OPT_STR, OPT_FILENAME: owned copy, NULL for "" */
+    struct {
+        unsigned set;                                   /* bit c: class c given */
+        struct config_obuf_limit lim[CONFIG_OBUF_NCLASS]; /* values of those */
+    } obuf;      /* OPT_OBUF: classes not given keep their values */
 };
 
 /* OPT_ALLOW's names, indexed by enum config_allow. */
@@ -216,6 +223,102 @@ int config_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+/* Redis 7.0's memtoull, quirks included, so CONFIG SET accepts exactly
+ * what redis-server does: digits (none is 0) and an optional unit, no sign;
+ * too many digits saturate and the unit's product wraps. */
+static int obuf_size(const char *p, uint64_t *out)
+{
+    const char *u = p;
+    while (isdigit((unsigned char)*u))
+        u++;
+    uint64_t mul;
+    if (*u == '\0' || strcasecmp(u, "b") == 0)
+        mul = 1;
+    else if (strcasecmp(u, "k") == 0)
+        mul = 1000;
+    else if (strcasecmp(u, "kb") == 0)
+        mul = 1024;
+    else if (strcasecmp(u, "m") == 0)
+        mul = 1000ULL * 1000;
+    else if (strcasecmp(u, "mb") == 0)
+        mul = 1024ULL * 1024;
+    else if (strcasecmp(u, "g") == 0)
+        mul = 1000ULL * 1000 * 1000;
+    else if (strcasecmp(u, "gb") == 0)
+        mul = 1024ULL * 1024 * 1024;
+    else
+        return -1;
+    uint64_t v = 0;
+    for (const char *q = p; q < u; q++) {
+        unsigned d = (unsigned)(*q - '0');
+        v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
+    }
+    if (u - p >= 128)
+        return -1; /* Redis copies the digits into a 128-byte buffer */
+    *out = v * mul;
+    return 0;
+}
+
+/* Parse client-output-buffer-limit as Redis 7.0 does: the text split at
+ * every single space (so "" sets nothing and a doubled space is an empty
+ * word), then groups of "<class> <hard> <soft> <soft-seconds>". Every
+ * group is checked before any is taken. Returns 0 or -1 with Redis's
+ * message in err. */
+static int obuf_parse(const char *text, union opt_val *v, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        enum config_obuf_class cls;
+    } names[] = {{"normal", CONFIG_OBUF_NORMAL},
+                 {"replica", CONFIG_OBUF_REPLICA},
+                 {"slave", CONFIG_OBUF_REPLICA},
+                 {"pubsub", CONFIG_OBUF_PUBSUB}};
+    memset(&v->obuf, 0, sizeof v->obuf);
+    if (text[0] == '\0')
+        return 0;
+    size_t nwords = 1;
+    for (const char *p = text; *p; p++)
+        nwords += *p == ' ';
+    if (nwords % 4 != 0) {
+        snprintf(err, errlen, "Wrong number of arguments in buffer limit configuration.");
+        return -1;
+    }
+    const char *p = text;
+    char word[4][160];
+    for (size_t g = 0; g < nwords / 4; g++) {
+        for (int k = 0; k < 4; k++) {
+            size_t n = strcspn(p, " ");
+            /* A longer word is wrong anyway: cut, it still fails below. */
+            size_t keep = n < sizeof word[k] - 1 ? n : sizeof word[k] - 1;
+            memcpy(word[k], p, keep);
+            word[k][keep] = '\0';
+            p += n + (p[n] == ' ');
+        }
+        int cls = -1;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strcasecmp(word[0], names[i].name) == 0)
+                cls = (int)names[i].cls;
+        if (cls < 0) {
+            snprintf(err, errlen, "Invalid client class specified in buffer limit configuration.");
+            return -1;
+        }
+        struct config_obuf_limit lim;
+        char *end;
+        errno = 0;
+        long long secs = strtoll(word[3], &end, 10);
+        if (obuf_size(word[1], &lim.hard) != 0 || obuf_size(word[2], &lim.soft) != 0 ||
+            *end != '\0' || secs < 0 || secs > INT_MAX) {
+            snprintf(err, errlen,
+                     "Error in hard, soft or soft_seconds setting in buffer limit configuration.");
+            return -1;
+        }
+        lim.soft_seconds = secs;
+        v->obuf.lim[cls] = lim;
+        v->obuf.set |= 1u << cls;
+    }
+    return 0;
+}
+
 /* Parse text for o into *v. On error writes Redis's wording ("argument
  * must be ...") to err and returns -1. */
 static int opt_parse(const struct opt *o, const char *text, union opt_val *v, char *err,
@@ -239,6 +342,8 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
             }
         }
         return 0;
+    case OPT_OBUF:
+        return obuf_parse(text, v, err, errlen);
     case OPT_LOGLEVEL: {
         int l = log_level_parse(text);
         if (l < 0) {
@@ -378,6 +483,20 @@ static void opt_store(struct config *cfg, const struct opt *o, union opt_val *v,
     case OPT_COUNT:
         __atomic_store_n((size_t *)(void *)base, (size_t)v->i, __ATOMIC_RELAXED);
         break;
+    case OPT_OBUF: {
+        /* Field by field: a reader may see a class half updated for a
+         * moment, which only mixes two limits the user asked for. */
+        struct config_obuf_limit *lim = (struct config_obuf_limit *)(void *)base;
+        for (int c = 0; c < CONFIG_OBUF_NCLASS; c++) {
+            if (!(v->obuf.set & (1u << c)))
+                continue;
+            __atomic_store_n(&lim[c].hard, v->obuf.lim[c].hard, __ATOMIC_RELAXED);
+            __atomic_store_n(&lim[c].soft, v->obuf.lim[c].soft, __ATOMIC_RELAXED);
+            __atomic_store_n(&lim[c].soft_seconds, v->obuf.lim[c].soft_seconds,
+                             __ATOMIC_RELAXED);
+        }
+        return;
+    }
     }
     v->s = NULL;
 }
@@ -424,6 +543,22 @@ static void opt_format(const struct config *cfg, const struct opt *o, char *buf,
         snprintf(buf, len, "%zu",
                  __atomic_load_n((const size_t *)(const void *)base, __ATOMIC_RELAXED));
         break;
+    case OPT_OBUF: {
+        static const char *const cls[CONFIG_OBUF_NCLASS] = {"normal", "slave", "pubsub"};
+        const struct config_obuf_limit *lim = (const struct config_obuf_limit *)(const void *)base;
+        size_t at = 0;
+        buf[0] = '\0';
+        for (int c = 0; c < CONFIG_OBUF_NCLASS && at < len; c++) {
+            int n = snprintf(buf + at, len - at, "%s%s %" PRIu64 " %" PRIu64 " %" PRId64,
+                             c ? " " : "", cls[c], __atomic_load_n(&lim[c].hard, __ATOMIC_RELAXED),
+                             __atomic_load_n(&lim[c].soft, __ATOMIC_RELAXED),
+                             __atomic_load_n(&lim[c].soft_seconds, __ATOMIC_RELAXED));
+            if (n < 0)
+                break;
+            at += (size_t)n;
+        }
+        break;
+    }
     }
 }
 

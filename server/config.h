@@ -19,15 +19,33 @@ enum config_allow {
     CONFIG_ALLOW_LOCAL = 2, /* clients from 127.0.0.1 or ::1 (conn.local) */
 };
 
+/* Client classes of client-output-buffer-limit, in Redis's CONFIG GET
+ * order. */
+enum config_obuf_class {
+    CONFIG_OBUF_NORMAL,  /* every client today */
+    CONFIG_OBUF_REPLICA, /* "replica" or "slave"; printed "slave" as Redis 7.0 does */
+    CONFIG_OBUF_PUBSUB,  /* subscribers (no pub/sub yet: parsed and kept) */
+    CONFIG_OBUF_NCLASS,
+};
+
+/* One class's output buffer limits. A client is closed when the bytes it
+ * holds reach hard, or stay at or above soft for more than soft_seconds. */
+struct config_obuf_limit {
+    uint64_t hard;        /* bytes; 0 = no hard limit */
+    uint64_t soft;        /* bytes; 0 = no soft limit */
+    int64_t soft_seconds; /* 0..INT_MAX */
+};
+
 /* The options. Their names, defaults, limits and help live once, in the
  * CONFIG_OPTIONS X-macro in config.c: X(name, field, kind, default, min,
  * max, mutable_at_runtime, help); kinds are INT, UINT, SIZE (bytes; Redis
  * units 1k=1000, 1kb=1024, m/mb, g/gb), COUNT, STR, DIR (a STR that CONFIG
  * SET checks is a directory), FILENAME (a STR without '/' or '\\'),
- * LOGLEVEL, BOOL (yes/no), ALLOW (no/yes/local) and OCTAL; mutable is
- * false, true or OPT_PROTECTED (see enable-protected-configs). Names are
- * Redis's ("client-query-buffer-limit"); `shardkv-server --help` prints the
- * table. */
+ * LOGLEVEL, BOOL (yes/no), ALLOW (no/yes/local), OCTAL and OBUF
+ * (client-output-buffer-limit's "<class> <hard> <soft> <seconds> ...");
+ * mutable is false, true or OPT_PROTECTED (see enable-protected-configs).
+ * Names are Redis's ("client-query-buffer-limit"); `shardkv-server --help`
+ * prints the table. */
 struct config {
     char *bind;               /* "127.0.0.1": address to listen on */
     int port;                 /* 6379 */
@@ -50,7 +68,10 @@ struct config {
     size_t client_query_buffer_limit; /* 1 GB */
     size_t max_inline;                /* 64 KiB */
     size_t max_multibulk;             /* 1,048,576 */
-    size_t client_output_buffer_limit;/* hard cap for one client's pending replies, 1 GB */
+    /* client-output-buffer-limit, one entry per class (Redis's format:
+     * "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60"); only
+     * CONFIG_OBUF_NORMAL applies today, the others are kept for later. */
+    struct config_obuf_limit client_obuf[CONFIG_OBUF_NCLASS];
     unsigned tcp_backlog;     /* 511 */
     unsigned hz;              /* 10: cron frequency */
     bool protected_mode;      /* yes: without requirepass, only 127.0.0.1 and

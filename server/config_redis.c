@@ -21,13 +21,6 @@
  * option). Rows whose ignoring would change what a Redis user expects say
  * so in capitals: NOT SUPPORTED / NOT ENFORCED. */
 #define IGNORED_DIRECTIVES(X)                                                                      \
-    /* Pending on other branches: options that will be honoured. */                                \
-    X("client-output-buffer-limit", "normal *",                                                    \
-      "per-class limits are not implemented yet: "                                                 \
-      "the one limit is client-output-buffer-limit <bytes>")                                       \
-    X("client-output-buffer-limit", "replica *", "shardkv has no replicas")                        \
-    X("client-output-buffer-limit", "slave *", "shardkv has no replicas")                          \
-    X("client-output-buffer-limit", "pubsub *", "shardkv has no Pub/Sub")                          \
     /* Persistence: only RDB snapshots exist. */                                                   \
     X("appendonly", "no", "shardkv has no append-only file")                                       \
     X("appendonly", NULL,                                                                          \

@@ -20,6 +20,7 @@
 #include "server/cmdstats.h"
 #include "server/dispatch.h"
 #include "server/log.h"
+#include "server/outbuf.h"
 #include "server/server.h"
 #include "server/worker.h"
 
@@ -294,7 +295,9 @@ static bool can_parse(const struct conn *c)
     size_t pending = c->wbytes;
     if (c->tail && c->tail->done)
         pending += c->tail->out.len;
-    return c->nwaiting < CONN_MAX_WAITING && pending < CONN_OUT_SOFT;
+    /* Big replies anywhere count too (outbuf.h); a client at its output
+     * limit takes nothing more: it is closed at the next flush. */
+    return c->nwaiting < CONN_MAX_WAITING && outbuf_may_take(c, pending, CONN_OUT_SOFT);
 }
 
 /* Start or stop reading to match can_parse. */
@@ -363,6 +366,19 @@ struct run_cmd {
     uint64_t h;                          /* hash_key(argv[1]), when hashed */
     bool hashed;                         /* prefetch_run computed h */
 };
+
+char *conn_take_ibuf(struct conn *c, size_t bytes)
+{
+    if (!c->ibuf_lend || bytes < CONN_IBUF_KEEP)
+        return NULL;
+    char *p = c->ibuf;
+    /* ilen and ioff stay: the parse loop moves ioff past this command to
+     * ilen, and then resets both as for any consumed buffer. */
+    c->ibuf = NULL;
+    c->icap = 0;
+    c->ibuf_lend = false;
+    return p;
+}
 
 /* Ask for the hash-map cache lines of a run's local keys, buckets first and
  * then entries, before the first of them runs: a pipelined client's lookups
@@ -455,8 +471,11 @@ void conn_process_input(struct conn *c)
             c->ineed = 0;
             if (run[i].argc > 0 && !http_request_refused(c, &run[i].argv[0])) {
                 c->last_ms = c->w->now_ms;
-                if (!dispatch_command_hashed(c, run[i].argc, run[i].argv,
-                                             run[i].hashed ? &run[i].h : NULL))
+                c->ibuf_lend = c->icap > CONN_IBUF_KEEP && c->ioff + run[i].used == c->ilen;
+                bool taken = dispatch_command_hashed(c, run[i].argc, run[i].argv,
+                                                     run[i].hashed ? &run[i].h : NULL);
+                c->ibuf_lend = false;
+                if (!taken)
                     break; /* it waits for earlier ones (CONN_ORDER_WAIT) */
             }
             c->lone_cmd = false;
@@ -484,7 +503,10 @@ void conn_process_input(struct conn *c)
         c->ineed = 0;
         if (cmd.argc > 0 && !http_request_refused(c, &cmd.argv[0])) {
             c->last_ms = c->w->now_ms;
-            if (!dispatch_command(c, cmd.argc, cmd.argv)) {
+            c->ibuf_lend = c->icap > CONN_IBUF_KEEP && c->ioff + used == c->ilen;
+            bool taken = dispatch_command(c, cmd.argc, cmd.argv);
+            c->ibuf_lend = false;
+            if (!taken) {
                 /* Parsed again once the client's earlier commands are back. */
                 resp_parser_reset(&c->parser);
                 c->flags |= CONN_PARSE_BLOCKED;
@@ -718,16 +740,14 @@ void conn_flush(struct conn *c)
 {
     if (c->flags & CONN_CLOSING)
         return;
+    /* Before writing: a reply an owner dropped at the limit left an empty
+     * slot, and nothing after it may reach the client. */
+    if (outbuf_check(c))
+        return;
     write_ready(c);
     if (c->flags & CONN_CLOSING)
         return;
-    if (c->wbytes > c->w->set.obuf_limit) {
-        log_warn("Client id=%llu addr=%s closed for overcoming of output buffer limits.",
-                 (unsigned long long)c->id, c->addr);
-        atomic_fetch_add_explicit(&c->w->stats.obuf_limit_kills, 1, memory_order_relaxed);
-        conn_close(c);
-        return;
-    }
+    outbuf_publish(c);
     /* Room again: go on with a pipeline that backpressure or a barrier
      * stopped. */
     if ((c->flags & CONN_PARSE_BLOCKED) && can_parse(c))
@@ -765,7 +785,7 @@ void conn_describe(const struct conn *c, int64_t now_ms, struct rbuf *out)
                      (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                      (long long)(age < 0 ? 0 : age), (long long)(idle < 0 ? 0 : idle), flags, c->db,
                      c->ilen - c->ioff, c->icap - c->ilen, c->icap, c->ilen, c->nslots,
-                     c->wbytes, sizeof *c + c->icap + c->wbytes,
+                     outbuf_held(c), sizeof *c + c->icap + outbuf_held(c),
                      cmd, c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
     if (n > 0)
         rbuf_append(out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);

@@ -6,6 +6,7 @@
 #ifndef SKV_SERVER_CONN_H
 #define SKV_SERVER_CONN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -114,12 +115,19 @@ struct conn {
                                     its reply (a direct reply pays off) */
     bool handle_closed;          /* uv_close's callback has run */
     bool in_process;             /* inside conn_process_input (no re-entry) */
+    bool ibuf_lend;              /* the command being dispatched ends ibuf,
+                                    which is big: conn_take_ibuf may give
+                                    ibuf away instead of its argv copied */
     struct txn_client *txc;      /* MULTI queue and WATCH state (cmd_txn.c),
                                     NULL until the first MULTI or WATCH */
     /* Program order across shards (dispatch.c): the client's "unit" is
      * the single-shard requests it sent since it last had nothing
      * unexecuted. */
     unsigned ord_out;            /* requests of the unit not back yet; 0 = none */
+    size_t ord_big;              /* biggest reply of the unit so far */
+    size_t ord_est;              /* biggest reply of the last unit: paces the
+                                    next (dispatch.c, order_unit_max); 0 =
+                                    none yet */
     unsigned ord_shard;          /* their shard, while they are not grouped */
     bool ord_group;              /* they span shards: they run as one atomic
                                     transaction (this turn's group) */
@@ -135,6 +143,17 @@ struct conn {
                                     worker's own shard go through the mailbox
                                     too, behind the transactions' SCHEDULEs,
                                     instead of running inline ahead of them */
+
+    /* Output buffer limit (server/outbuf.h). The only fields of a conn
+     * other threads write: shard threads producing its big replies. */
+    _Atomic size_t ob_transit;   /* bytes of big replies produced on shard
+                                    threads and not yet back in a slot */
+    _Atomic size_t ob_local;     /* bytes held here (slots, pending writes),
+                                    published by this thread for the owners */
+    _Atomic bool ob_over;        /* an owner dropped a reply at the hard
+                                    limit: close before writing anything */
+    int64_t ob_soft_since;       /* Unix second the soft limit was first
+                                    reached, 0 while under it */
 };
 
 /* Mark c to be closed once every reply queued so far has been written (QUIT;
@@ -189,6 +208,14 @@ int conn_direct_begin(struct conn *c);
 
 /* That reply is back on c's worker: a close that waited for it happens. */
 void conn_direct_done(struct conn *c);
+
+/* For a request leaving c's thread with `bytes` of arguments: c's read
+ * buffer, which holds those arguments (argv points into it) and nothing
+ * after them, if it is big and the arguments are too (so that it would be
+ * freed after this command anyway). The caller owns it (free()) and keeps
+ * the argv views; c reads on into a new buffer. NULL: copy argv. Owner
+ * thread, from dispatch. */
+char *conn_take_ibuf(struct conn *c, size_t bytes);
 
 /* Free c if it is closed, off the flush list and nothing is in flight. */
 void conn_release(struct conn *c);

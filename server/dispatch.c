@@ -21,6 +21,7 @@
 #include "server/cmdstats.h"
 #include "server/conn.h"
 #include "server/log.h"
+#include "server/outbuf.h"
 #include "server/persist.h"
 #include "server/server.h"
 #include "server/txn.h"
@@ -40,10 +41,12 @@ struct bent {
 #define BENT_OOM ((size_t)1 << 63)
 /* Held by an intent lock: the reply comes later, in r->out. */
 #define BENT_HELD ((size_t)1 << 62)
+/* A big reply, moved to r->out (single_own_reply). */
+#define BENT_OWN ((size_t)1 << 61)
 /* Set by the origin: the request belongs to this turn's group (a unit that
  * spans shards) and runs under the group's locks, not txn_may_run's. */
-#define BENT_GROUPED ((size_t)1 << 61)
-#define BENT_FLAGS (BENT_OOM | BENT_HELD | BENT_GROUPED)
+#define BENT_GROUPED ((size_t)1 << 60)
+#define BENT_FLAGS (BENT_OOM | BENT_HELD | BENT_OWN | BENT_GROUPED)
 
 /* One mailbox message: the requests of one origin for one shard in one loop
  * turn. It travels to the owner, which fills every reply, and back. The
@@ -161,7 +164,9 @@ struct slot *dispatch_slot_new(struct conn *c)
 
 struct rbuf *dispatch_reply_buf(struct conn *c)
 {
-    if (c->tail && c->tail->done && !c->tail->out.oom)
+    /* Not behind a big reply: growing one buffer by many of them would
+     * copy them over and over and hold up to twice their size. */
+    if (c->tail && c->tail->done && !c->tail->out.oom && !outbuf_big(c->tail->out.len))
         return &c->tail->out;
     struct slot *s = slot_alloc(c, true);
     return s ? &s->out : NULL;
@@ -279,10 +284,38 @@ static struct req *req_new(struct worker *w, size_t argc, const struct resp_arg 
     return r;
 }
 
+/* req_new for command argv of c, routed to another shard: when c lends
+ * its read buffer (a big SET that ends the input), argv stays there and
+ * only the views are copied, so the value is copied once, into the map,
+ * on its owner's thread, and c's thread is not held up meanwhile. */
+static struct req *req_new_routed(struct conn *c, size_t argc, const struct resp_arg *argv)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < argc; i++)
+        bytes += argv[i].len;
+    char *lent = conn_take_ibuf(c, bytes);
+    if (!lent)
+        return req_new(c->w, argc, argv);
+    struct req *r = malloc(sizeof *r + argc * sizeof(struct resp_arg));
+    if (!r) {
+        free(lent);
+        return NULL;
+    }
+    memset(r, 0, sizeof *r);
+    rbuf_init(&r->out);
+    r->direct_fd = -1;
+    r->argc = argc;
+    r->argv = (struct resp_arg *)(r + 1);
+    memcpy(r->argv, argv, argc * sizeof *argv);
+    r->lent = lent;
+    return r;
+}
+
 /* Free a request made by req_new on w (the calling thread's worker). */
 static void req_free(struct worker *w, struct req *r)
 {
     free(r->ends);
+    free(r->lent);
     if (r->pooled && !w->stopping && w->nreq_pool < DISPATCH_POOL_MAX) {
         reply_buf_recycle(&r->out);
         r->next = w->req_pool;
@@ -332,6 +365,16 @@ static inline void run_exec(struct shard *s, const struct cmd_def *d, cmd_exec_f
     atomic_fetch_add_explicit(&w->stats.ops_executed, 1, memory_order_relaxed);
 }
 
+/* Pacing of a connection's unit (order_unit_max): about this many reply
+ * bytes in flight (conn.c's CONN_OUT_SOFT), between ORDER_UNIT_MIN and
+ * ORDER_UNIT_MAX requests (conn.c's CONN_MAX_WAITING), and
+ * ORDER_UNIT_FIRST before any reply size is known: enough for a
+ * pipeline-64 client's first round. */
+#define ORDER_UNIT_BYTES ((size_t)4 << 20)
+#define ORDER_UNIT_MIN 4
+#define ORDER_UNIT_MAX 256
+#define ORDER_UNIT_FIRST 64
+
 /* ---- Program order across shards --------------------------------------- *
  *
  * A client's commands take effect in the order it sent them, whichever
@@ -351,17 +394,35 @@ static inline void run_exec(struct shard *s, const struct cmd_def *d, cmd_exec_f
  *     this turn, a multi-key command, EXEC) waits until the unit is back
  *     (CONN_ORDER_WAIT). */
 
-/* A request of c's unit is back (its reply is in its slot): the last one
- * ends the unit and lets a waiting command go (conn_inflight_done, which
- * the caller calls next, schedules the parse). */
-static void order_done(struct conn *c)
+/* A request of c's unit is back (its reply, reply_len bytes, is in its
+ * slot): the last one ends the unit and lets a waiting command go
+ * (conn_inflight_done, which the caller calls next, schedules the parse). */
+static void order_done(struct conn *c, size_t reply_len)
 {
     assert(c->ord_out > 0);
+    if (reply_len > c->ord_big)
+        c->ord_big = reply_len;
     if (--c->ord_out > 0)
         return;
+    c->ord_est = c->ord_big;
+    c->ord_big = 0;
     c->ord_group = false;
     c->ord_sent = false;
     c->flags &= ~CONN_ORDER_WAIT;
+}
+
+/* Most requests a unit of c may hold. Its replies are made where its
+ * requests run, after the client's parse loop has moved on, so they do
+ * not slow that loop down the way replies made inline do: the biggest
+ * reply of c's last unit paces the next one to about CONN_OUT_SOFT's
+ * worth (4 MB) in flight, and a client whose replies are unknown yet
+ * gets ORDER_UNIT_FIRST. */
+static size_t order_unit_max(const struct conn *c)
+{
+    if (c->ord_est == 0)
+        return ORDER_UNIT_FIRST;
+    size_t n = ORDER_UNIT_BYTES / c->ord_est;
+    return n < ORDER_UNIT_MIN ? ORDER_UNIT_MIN : n > ORDER_UNIT_MAX ? ORDER_UNIT_MAX : n;
 }
 
 /* Must a command for shard `shard` (keyed: it has a key there; else it
@@ -370,7 +431,7 @@ static bool order_must_wait(const struct conn *c, bool keyed, unsigned shard)
 {
     if (c->ord_out == 0)
         return false;
-    if (!keyed)
+    if (!keyed || c->ord_out >= order_unit_max(c))
         return true;
     if (!c->ord_group && c->ord_shard == shard)
         return false; /* follows the unit through the same shard's FIFO */
@@ -592,6 +653,55 @@ static void direct_send(struct shard *s, struct req *r, const char *p, size_t n)
     atomic_fetch_add_explicit(&w->stats.net_out, (uint64_t)sent, memory_order_relaxed);
 }
 
+/* Owner side: r's reply, in its own buffer r->out, is big (outbuf.h):
+ * count it for its connection while it travels back, or, when that is at
+ * its output limit, drop it (the connection is closed before anything
+ * after it is written; a fan-out part is marked oom, so its step fails). */
+static void own_reply_count(struct shard *s, struct req *r)
+{
+    struct conn *c = r->fan ? r->fan->conn : r->conn;
+    if (outbuf_produced(s->user, c, r->out.len)) {
+        r->ob_counted = r->out.len;
+        return;
+    }
+    rbuf_deinit(&r->out); /* now, not when it is back: the memory is the point */
+    r->out.oom = r->fan != NULL;
+}
+
+void dispatch_reply_made(struct shard *s, struct req *r)
+{
+    if (r->fan && !r->out.oom && outbuf_big(r->out.len))
+        own_reply_count(s, r);
+}
+
+/* Owner side: a big reply just written to b->out from start moves to
+ * r->out, so that a batch never holds more than one (a pipeline of 1 MB
+ * GETs would otherwise fill one buffer with 256 of them) and the origin
+ * adopts it as its slot's buffer without copying it. Taking the whole
+ * buffer when the reply is all it holds, as in a stream of big replies,
+ * costs no copy here either. */
+static void single_own_reply(struct shard *s, struct batch *b, struct bent *e, size_t start)
+{
+    struct req *r = e->r;
+    size_t n = b->out.len - start;
+    if (start == 0) {
+        struct rbuf t = r->out;
+        r->out = b->out;
+        b->out = t;
+    } else {
+        r->out.len = 0;
+        if (rbuf_append(&r->out, b->out.ptr + start, n) != 0) {
+            r->out.oom = false; /* (recycled, not used: the entry says oom) */
+            b->out.len = start;
+            e->end = start | BENT_OOM;
+            return;
+        }
+    }
+    b->out.len = start;
+    e->end = start | BENT_OWN;
+    own_reply_count(s, r);
+}
+
 /* Owner side: run single request r of batch b into b->out and record
  * where its reply ends in e. */
 static void batch_run_single(struct shard *s, struct batch *b, struct bent *e, int64_t now_ms)
@@ -612,6 +722,8 @@ static void batch_run_single(struct shard *s, struct batch *b, struct bent *e, i
         txn_ran(s, r->cmd, r->db, r->argc, r->argv, reply, b->out.len - start);
     if (r->direct_fd >= 0 && !(e->end & BENT_OOM))
         direct_send(s, r, reply, b->out.len - start);
+    if (!(e->end & BENT_OOM) && outbuf_big(b->out.len - start))
+        single_own_reply(s, b, e, start); /* (never sent directly) */
 }
 
 /* Owner side: execute every request of b with one clock reading, send it
@@ -653,6 +765,8 @@ static void batch_exec(struct shard *s, struct batch *b)
         }
         if (r->fan) {
             run_exec(s, NULL, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, now_ms, r);
+            if (outbuf_big(r->out.len))
+                own_reply_count(s, r);
             e->end = b->out.len;
             continue;
         }
@@ -684,6 +798,8 @@ void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
     txn_ran(s, r->cmd, r->db, r->argc, r->argv, r->out.ptr, r->out.len);
     struct batch *b = ctx;
     if (b) {
+        if (!r->out.oom && outbuf_big(r->out.len))
+            own_reply_count(s, r);
         if (r->direct_fd >= 0 && !r->out.oom)
             direct_send(s, r, r->out.ptr, r->out.len);
         if (--b->held == 0) {
@@ -695,12 +811,13 @@ void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
     /* Held on the connection's own shard: complete its slot here. */
     struct conn *c = r->conn;
     struct slot *sl = r->slot;
+    size_t reply_len = r->out.len;
     struct rbuf empty = sl->out;
     sl->out = r->out;
     r->out = empty;
     slot_complete(c, sl);
     req_free(s->user, r);
-    order_done(c);
+    order_done(c, reply_len);
     conn_inflight_done(c);
 }
 
@@ -711,16 +828,31 @@ void dispatch_slot_complete(struct conn *c, struct slot *sl)
 
 static void fan_part_done(struct fan *f);
 
-/* Origin side: single request r is back with its reply in p[0..n) (or,
- * oom, without one): put the reply in its slot and complete it. The whole
- * reply goes in, so that slot_complete judges it (INFO commandstats); the
- * bytes its owner already sent directly are dropped after that, and the
- * connection may write (or close) again. */
-static void single_done(struct worker *w, struct req *r, const char *p, size_t n, bool oom)
+/* Origin side: single request r is back with its reply in p[0..n), or in
+ * own (r->out: the slot adopts its buffer, no copy), or (oom) without one:
+ * put the reply in its slot and complete it. The whole reply goes in, so
+ * that slot_complete judges it (INFO commandstats); the bytes its owner
+ * already sent directly are dropped after that, and the connection may
+ * write (or close) again. A closed connection's replies are dropped. */
+static void single_done(struct worker *w, struct req *r, struct rbuf *own, const char *p,
+                        size_t n, bool oom)
 {
     struct conn *c = r->conn;
     struct slot *sl = r->slot;
-    bool whole = !oom && (n == 0 || rbuf_append(&sl->out, p, n) == 0);
+    size_t reply_len = own ? own->len : n;
+    outbuf_landed(c, r->ob_counted);
+    if (own) {
+        p = own->ptr;
+        n = own->len;
+        if (sl->out.len == 0 && !oom && !(c->flags & CONN_CLOSING)) {
+            struct rbuf t = sl->out;
+            sl->out = *own;
+            *own = t;
+            n = 0; /* in place */
+        }
+    }
+    bool whole = !oom && !(c->flags & CONN_CLOSING) &&
+                 (n == 0 || rbuf_append(&sl->out, p, n) == 0);
     if (oom)
         sl->out.oom = true; /* slot_complete sends an error instead */
     slot_complete(c, sl);
@@ -732,7 +864,7 @@ static void single_done(struct worker *w, struct req *r, const char *p, size_t n
         conn_direct_done(c);
     }
     req_free(w, r);
-    order_done(c);
+    order_done(c, reply_len);
     conn_inflight_done(c);
 }
 
@@ -751,13 +883,14 @@ static void on_batch_done(void *owner, struct mbox_msg *m)
         size_t end = b->v[i].end;
         size_t off = end & ~BENT_FLAGS;
         if (r->fan) {
+            outbuf_landed(r->fan->conn, r->ob_counted);
             fan_part_done(r->fan); /* the fan frees its parts */
-        } else if (end & BENT_HELD) {
-            /* Ran later, into its own buffer. */
-            single_done(w, r, r->out.ptr, r->out.len, r->out.oom);
+        } else if (end & (BENT_HELD | BENT_OWN)) {
+            /* Ran later, or too big for the batch: in its own buffer. */
+            single_done(w, r, &r->out, NULL, 0, r->out.oom);
         } else {
             const char *p = b->out.ptr ? b->out.ptr + start : NULL;
-            single_done(w, r, p, off - start, end & BENT_OOM);
+            single_done(w, r, NULL, p, off - start, end & BENT_OOM);
         }
         start = off;
     }
@@ -827,6 +960,7 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
         }
         txn_ran(w->shard, d, c->db, argc, argv, out->ptr ? out->ptr + before : NULL,
                 out->len - before);
+        outbuf_local(c, out->len - before);
         return;
     }
     /* The request joins the client's unit (see "Program order" above; the
@@ -840,7 +974,7 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
     }
     /* Held on this shard, not batched to it: a plain unit here. */
     bool hold = here && !c->ord_group && c->txn_pending == 0;
-    struct req *r = req_new(w, argc, argv);
+    struct req *r = req_new_routed(c, argc, argv);
     struct slot *sl = r ? dispatch_slot_new(c) : NULL;
     if (!sl || (!hold && batch_add(w, shard, r) != 0)) {
         if (sl)
@@ -1187,6 +1321,7 @@ static bool fan_round_complete(struct fan *f)
 
 static void fan_txn_part_done(struct req *r)
 {
+    outbuf_landed(r->fan->conn, r->ob_counted); /* (dispatch_reply_made) */
     fan_part_done(r->fan);
 }
 

@@ -79,6 +79,9 @@ struct req {
     size_t bidx;                 /* its entry in this turn's batch */
     struct req *ord_next;        /* next request of its connection's unit
                                     batched this turn (conn.ord_first) */
+    char *lent;                  /* the connection's read buffer argv points
+                                    into (conn_take_ibuf), freed with the
+                                    request; NULL: argv follows the struct */
     /* Written by the owner for fan-out parts and held requests only. */
     struct rbuf out;             /* reply or part result bytes */
     int64_t ival;                /* part integer result (counts, sums) */
@@ -88,6 +91,9 @@ struct req {
     size_t nends;                /* entries in ends */
     int64_t i_arg;               /* part integer input (TTL, flags, db) */
     size_t direct_sent;          /* reply bytes the owner sent directly */
+    size_t ob_counted;           /* reply bytes counted in transit for its
+                                    connection (server/outbuf.h), owner-set
+                                    for big replies only, 0 otherwise */
     /* While held on its owner shard behind a transaction's intent lock
      * (server/txn.h); the shard's thread only. */
     struct req *held_next;       /* next held request of the shard, FIFO */
@@ -220,6 +226,13 @@ struct fan *dispatch_fan_start_sub(struct conn *c, size_t argc, const struct res
 /* A request held by txn_hold may run now: run it on s (this thread) and
  * send its reply on (ctx is what txn_hold was given). */
 void dispatch_held_run(struct shard *s, struct req *r, void *ctx);
+
+/* Owner side, for a fan-out part run outside dispatch.c (a transaction's
+ * hop, txn.c): its reply in r->out was just made. A big one is counted for
+ * its connection's output buffer while it travels, or dropped (r->out
+ * empty and oom, so the step fails) when that connection is at its hard
+ * limit (server/outbuf.h). */
+void dispatch_reply_made(struct shard *s, struct req *r);
 
 /* Complete slot sl of c, whose reply is in sl->out (for replies built
  * outside the fan engine, e.g. EXEC's). */

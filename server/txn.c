@@ -662,6 +662,7 @@ static void run_hop(struct shard *s, struct txn_hop *h)
             .conn = NULL,
         };
         r->exec(&ctx);
+        dispatch_reply_made(s, r); /* output buffer limit (outbuf.h) */
         s->ctr.ops++;
         struct worker *w = s->user;
         atomic_fetch_add_explicit(&w->stats.ops_executed, 1, memory_order_relaxed);

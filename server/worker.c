@@ -14,6 +14,7 @@
 #include "server/conn.h"
 #include "server/dispatch.h"
 #include "server/log.h"
+#include "server/outbuf.h"
 
 /* The tick period: Redis checks client timeouts from its 10 Hz cron, but a
  * timeout is given in whole seconds, so once a second is precise enough. */
@@ -70,7 +71,10 @@ static void settings_refresh(struct worker *w)
     s->maxclients = __atomic_load_n(&cfg->maxclients, __ATOMIC_RELAXED);
     s->databases = __atomic_load_n(&cfg->databases, __ATOMIC_RELAXED);
     s->qbuf_limit = __atomic_load_n(&cfg->client_query_buffer_limit, __ATOMIC_RELAXED);
-    s->obuf_limit = __atomic_load_n(&cfg->client_output_buffer_limit, __ATOMIC_RELAXED);
+    const struct config_obuf_limit *ob = &cfg->client_obuf[CONFIG_OBUF_NORMAL];
+    s->obuf.hard = __atomic_load_n(&ob->hard, __ATOMIC_RELAXED);
+    s->obuf.soft = __atomic_load_n(&ob->soft, __ATOMIC_RELAXED);
+    s->obuf.soft_seconds = __atomic_load_n(&ob->soft_seconds, __ATOMIC_RELAXED);
     s->lim.max_inline = __atomic_load_n(&cfg->max_inline, __ATOMIC_RELAXED);
     s->lim.max_multibulk = __atomic_load_n(&cfg->max_multibulk, __ATOMIC_RELAXED);
     s->lim.max_bulk = __atomic_load_n(&cfg->proto_max_bulk_len, __ATOMIC_RELAXED);
@@ -135,6 +139,7 @@ static void on_tick(uv_timer_t *t)
     settings_refresh(w);
     if (w->id == 0)
         cmd_server_sample(now); /* INFO's instantaneous ops/sec */
+    outbuf_tick(w);
     if (w->set.timeout == 0)
         return;
     int64_t idle_ms = (int64_t)w->set.timeout * 1000;

@@ -52,7 +52,7 @@ struct worker_settings {
     unsigned maxclients;          /* server-wide limit */
     unsigned databases;           /* SELECT bound */
     size_t qbuf_limit;            /* client-query-buffer-limit */
-    size_t obuf_limit;            /* client-output-buffer-limit */
+    struct config_obuf_limit obuf; /* client-output-buffer-limit, normal class */
     struct resp_limits lim;       /* parser limits for new connections */
     bool protected_mode;          /* protected-mode */
 };

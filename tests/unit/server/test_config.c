@@ -620,13 +620,13 @@ Test(config, redis_format_file)
     cr_assert_eq(cfg.daemonize, false);
     cr_assert_eq(cfg.unixsocketperm, 0770);
     cr_assert_str_eq(get(&cfg, "unixsocketperm"), "unixsocketperm=770;");
-    cr_assert_eq(cfg.client_output_buffer_limit, (size_t)1 << 30, "class form is ignored");
-    cr_assert_eq(cfg.nwarnings, 3, "one warning per ignored directive");
+    cr_assert_eq(cfg.client_obuf[CONFIG_OBUF_NORMAL].hard, 0, "the class form is honoured");
+    cr_assert_eq(cfg.client_obuf[CONFIG_OBUF_PUBSUB].hard, 32u << 20, "other classes kept");
+    cr_assert_eq(cfg.nwarnings, 2, "one warning per ignored directive");
     cr_assert(strstr(cfg.warnings[0], "line 9") && strstr(cfg.warnings[0], "'maxmemory'"), "%s",
               cfg.warnings[0]);
     cr_assert(strstr(cfg.warnings[1], "line 10") && strstr(cfg.warnings[1], "NOT SUPPORTED"),
               "appendonly yes is not silently ignored: %s", cfg.warnings[1]);
-    cr_assert(strstr(cfg.warnings[2], "line 11"), "%s", cfg.warnings[2]);
     config_deinit(&cfg);
 
     /* No save line: Redis's default save points; save "" clears. */
@@ -759,4 +759,48 @@ Test(config, ignored_rows_do_not_shadow_options)
             cr_assert(!(*p >= 'A' && *p <= 'Z'), "'%s' is lower case", name);
     }
     cr_assert_gt(n, 50);
+}
+Test(config, output_buffer_limit_classes)
+{
+    struct config cfg;
+    char err[256] = "";
+    char *argv[] = {"shardkv-server", "--client-output-buffer-limit", "normal 64mb 1k 5"};
+    cr_assert_eq(load(&cfg, err, sizeof(err), 3, argv), 0, "%s", err);
+    const struct config_obuf_limit *n = &cfg.client_obuf[CONFIG_OBUF_NORMAL];
+    cr_assert_eq(n->hard, 64ull << 20);
+    cr_assert_eq(n->soft, 1000);
+    cr_assert_eq(n->soft_seconds, 5);
+    /* Classes not given keep their defaults; "slave" as Redis 7.0 prints it. */
+    cr_assert_str_eq(get(&cfg, "client-output-buffer-limit"),
+                     "client-output-buffer-limit=normal 67108864 1000 5 "
+                     "slave 268435456 67108864 60 pubsub 33554432 8388608 60;");
+    /* "" sets nothing; "replica" and "slave" name one class. */
+    cr_assert_eq(config_set(&cfg, "client-output-buffer-limit", "", err, sizeof(err)), 0);
+    cr_assert_eq(config_set(&cfg, "client-output-buffer-limit", "replica 1 2 3 slave 4 5 6", err,
+                            sizeof(err)),
+                 0, "%s", err);
+    cr_assert_eq(cfg.client_obuf[CONFIG_OBUF_REPLICA].hard, 4);
+    /* Every group is checked before any is taken. */
+    static const struct {
+        const char *val, *why;
+    } bad[] = {
+        {"normal 1 2", "Wrong number of arguments in buffer limit configuration."},
+        {"normal 1 2 3 ", "Wrong number of arguments in buffer limit configuration."},
+        {"pubsub 9 9 9 master 1 2 3", "Invalid client class specified in buffer limit configuration."},
+        {"pubsub 9 9 9 normal 1 2 2147483648",
+         "Error in hard, soft or soft_seconds setting in buffer limit configuration."},
+        {"normal +1 2 3", "Error in hard, soft or soft_seconds setting in buffer limit configuration."},
+        {"normal 1 2 -1", "Error in hard, soft or soft_seconds setting in buffer limit configuration."},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(config_set(&cfg, "client-output-buffer-limit", bad[i].val, err, sizeof(err)),
+                     -1, "%s", bad[i].val);
+        char want[256];
+        snprintf(want, sizeof want,
+                 "CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - %s",
+                 bad[i].why);
+        cr_assert_str_eq(err, want);
+    }
+    cr_assert_eq(cfg.client_obuf[CONFIG_OBUF_PUBSUB].hard, 32ull << 20, "nothing was applied");
+    config_deinit(&cfg);
 }
