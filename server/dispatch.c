@@ -368,12 +368,13 @@ static inline void run_exec(struct shard *s, const struct cmd_def *d, cmd_exec_f
 /* Pacing of a connection's unit (order_unit_max): about this many reply
  * bytes in flight (conn.c's CONN_OUT_SOFT), between ORDER_UNIT_MIN and
  * ORDER_UNIT_MAX requests (conn.c's CONN_MAX_WAITING), and
- * ORDER_UNIT_FIRST before any reply size is known: enough for a
- * pipeline-64 client's first round. */
+ * ORDER_UNIT_FIRST before any reply size is known (a client's first
+ * pipeline of big values; a pipeline-64 client of small ones takes four
+ * trips once, then 256 a unit). */
 #define ORDER_UNIT_BYTES ((size_t)4 << 20)
 #define ORDER_UNIT_MIN 4
 #define ORDER_UNIT_MAX 256
-#define ORDER_UNIT_FIRST 64
+#define ORDER_UNIT_FIRST 16
 
 /* ---- Program order across shards --------------------------------------- *
  *

@@ -296,11 +296,11 @@ class Limits(unittest.TestCase):
                         self.assertEqual(v, bytes([65 + (i % 16) % 26]) * MB, "reply %d" % i)
                     self.assertEqual(r.call("PING"), "PONG")
                     r.close()
-            # A client's first pipeline may have 64 replies out before the
+            # A client's first pipeline may have 16 replies out before the
             # server knows how big they are (dispatch.c, ORDER_UNIT_FIRST);
             # after that about 4 MB of them.
             if not under_tsan(s.proc.pid):
-                self.assertLess(rss.peak, base + self.CLIENTS * 80 * MB,
+                self.assertLess(rss.peak, base + self.CLIENTS * 32 * MB,
                                 "peak VmRSS %d MB, base %d MB" % (rss.peak >> 20, base >> 20))
 
 
