@@ -13,18 +13,18 @@
 /* First-byte patterns. The 1-byte forms are told apart by their top bits,
  * the rest by the whole byte. */
 #define ENC_7BIT_UINT_MASK 0x80 /* 0xxxxxxx */
-#define ENC_6BIT_STR 0x80       /* 10xxxxxx */
-#define ENC_6BIT_STR_MASK 0xC0
-#define ENC_13BIT_INT 0xC0 /* 110xxxxx */
+#define ENC_6BIT_STR       0x80 /* 10xxxxxx */
+#define ENC_6BIT_STR_MASK  0xC0
+#define ENC_13BIT_INT      0xC0 /* 110xxxxx */
 #define ENC_13BIT_INT_MASK 0xE0
-#define ENC_12BIT_STR 0xE0 /* 1110xxxx */
+#define ENC_12BIT_STR      0xE0 /* 1110xxxx */
 #define ENC_12BIT_STR_MASK 0xF0
-#define ENC_32BIT_STR 0xF0
-#define ENC_16BIT_INT 0xF1
-#define ENC_24BIT_INT 0xF2
-#define ENC_32BIT_INT 0xF3
-#define ENC_64BIT_INT 0xF4
-#define LP_EOF 0xFF
+#define ENC_32BIT_STR      0xF0
+#define ENC_16BIT_INT      0xF1
+#define ENC_24BIT_INT      0xF2
+#define ENC_32BIT_INT      0xF3
+#define ENC_64BIT_INT      0xF4
+#define LP_EOF             0xFF
 
 /* An encoding byte plus at most 8 bytes of integer: the longest head. */
 #define MAX_HEAD 9

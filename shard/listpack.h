@@ -34,7 +34,7 @@
 struct mem_acct;
 
 /* Header: 4-byte total size and 2-byte count; then at least the 0xFF end. */
-#define LISTPACK_HDR_SIZE 6
+#define LISTPACK_HDR_SIZE   6
 #define LISTPACK_EMPTY_SIZE (LISTPACK_HDR_SIZE + 1)
 /* The count field saturates here: the real count is found by walking. */
 #define LISTPACK_COUNT_UNKNOWN 65535

@@ -110,7 +110,7 @@ Test(intset, sorted_insert_and_duplicates)
     for (size_t i = 0; i < 6; i++)
         cr_expect(intset_find(is, want[i]));
     cr_expect_not(intset_find(is, 2));
-    cr_expect_not(intset_find(is, 100000));   /* wider than the set */
+    cr_expect_not(intset_find(is, 100000));    /* wider than the set */
     cr_expect_not(intset_find(is, INT64_MIN)); /* wider than the set */
     intset_destroy(&acct, is);
 }
@@ -124,10 +124,11 @@ struct width_case {
 Test(intset, width_upgrade_at_every_boundary)
 {
     static const struct width_case cases[] = {
-        {INT16_MAX, 2},           {(int64_t)INT16_MAX + 1, 4}, {INT16_MIN, 2},
-        {(int64_t)INT16_MIN - 1, 4}, {INT32_MAX, 4},           {(int64_t)INT32_MAX + 1, 8},
-        {INT32_MIN, 4},           {(int64_t)INT32_MIN - 1, 8}, {INT64_MAX, 8},
-        {INT64_MIN, 8},
+        {INT16_MAX, 2}, {(int64_t)INT16_MAX + 1, 4},
+        {INT16_MIN, 2}, {(int64_t)INT16_MIN - 1, 4},
+        {INT32_MAX, 4}, {(int64_t)INT32_MAX + 1, 8},
+        {INT32_MIN, 4}, {(int64_t)INT32_MIN - 1, 8},
+        {INT64_MAX, 8}, {INT64_MIN, 8},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         unsigned char *is = is_new();
@@ -280,7 +281,10 @@ struct bad_case {
     size_t len;
 };
 
-#define B(why, ...) {why, {__VA_ARGS__}, sizeof((unsigned char[]){__VA_ARGS__})}
+#define B(why, ...)                                                                                \
+    {                                                                                              \
+        why, {__VA_ARGS__}, sizeof((unsigned char[]){__VA_ARGS__})                                 \
+    }
 
 static const struct bad_case bad_cases[] = {
     B("shorter than a header", 2, 0, 0, 0, 1, 0, 0),

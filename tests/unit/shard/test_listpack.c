@@ -153,7 +153,9 @@ struct enc_case {
 };
 
 #define E(str, ...)                                                                                \
-    {str, 0, {__VA_ARGS__}, sizeof((unsigned char[]){__VA_ARGS__})}
+    {                                                                                              \
+        str, 0, {__VA_ARGS__}, sizeof((unsigned char[]){__VA_ARGS__})                              \
+    }
 
 static const struct enc_case enc_cases[] = {
     E("0", 0x00, 0x01),
@@ -226,7 +228,7 @@ static size_t want_backlen(uint64_t l)
 
 Test(listpack, string_lengths_at_every_boundary)
 {
-    static const size_t lens[] = {0,    1,    62,   63,   64,   65,    125,   126,  127,
+    static const size_t lens[] = {0,    1,    62,   63,   64,    65,    125,   126,  127,
                                   4094, 4095, 4096, 4097, 16377, 16378, 16379, 70000};
     size_t n = sizeof lens / sizeof lens[0];
     unsigned char *lp = lp_new();
@@ -296,13 +298,12 @@ Test(listpack, string_too_long_for_the_format)
 
 /* Redis's recipes in make-listpack-fixtures.py, as entry lists. */
 static const char *const golden_ints[] = {
-    "0", "1", "127", "128", "-1", "4095", "4096", "-4096", "-4097", "32767", "32768",
-    "-32768", "-32769", "8388607", "8388608", "-8388608", "-8388609", "2147483647",
-    "2147483648", "-2147483648", "-2147483649", "9223372036854775807",
-    "-9223372036854775808",
+    "0", "1", "127", "128", "-1", "4095", "4096", "-4096", "-4097", "32767", "32768", "-32768",
+    "-32769", "8388607", "8388608", "-8388608", "-8388609", "2147483647", "2147483648",
+    "-2147483648", "-2147483649", "9223372036854775807", "-9223372036854775808",
     /* lookalikes: strings */
-    "-0", "01", " 1", "1 ", "+1", "9223372036854775808", "-9223372036854775809", "", "-",
-    "00", "1a", "0x10", "1.5", "18446744073709551616"};
+    "-0", "01", " 1", "1 ", "+1", "9223372036854775808", "-9223372036854775809", "", "-", "00",
+    "1a", "0x10", "1.5", "18446744073709551616"};
 static const size_t golden_strlens[] = {0, 1, 63, 64, 125, 126, 4095, 4096, 16377, 16378};
 
 static void strlen_value(unsigned char *buf, size_t n)
@@ -458,8 +459,11 @@ Test(listpack, find_with_skip_steps_over_values)
     for (size_t i = 0; i < 10; i++)
         push_str(&lp, kv[i]);
     const unsigned char *first = listpack_first(lp);
-    struct { const char *f; int64_t idx; } cases[] = {
-        {"a", 0}, {"b", 2}, {"7", 4}, {"c", 6}, {"-0", 8}, {"x", -1}, {"07", -1}, {"", -1}};
+    struct {
+        const char *f;
+        int64_t idx;
+    } cases[] = {{"a", 0},  {"b", 2},  {"7", 4},   {"c", 6},
+                 {"-0", 8}, {"x", -1}, {"07", -1}, {"", -1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const unsigned char *p = listpack_find(lp, first, cases[i].f, strlen(cases[i].f), 1);
         if (cases[i].idx < 0)
@@ -573,8 +577,8 @@ static uint64_t rnd(void)
  * lengths around the string encodings. */
 static size_t random_value(char *buf, size_t cap)
 {
-    static const int64_t ints[] = {0, 127, 128, -1, 4095, 4096, -4097, 32768, -32769, 8388608,
-                                   INT32_MIN, INT64_MAX, INT64_MIN};
+    static const int64_t ints[] = {0,     127,    128,     -1,        4095,      4096,     -4097,
+                                   32768, -32769, 8388608, INT32_MIN, INT64_MAX, INT64_MIN};
     switch (rnd() % 4) {
     case 0:
         return (size_t)snprintf(buf, cap, "%" PRId64, ints[rnd() % 13]);
@@ -658,9 +662,8 @@ Test(listpack, random_edits_match_a_model)
             cr_assert_eq(np, listpack_seek(lp, (int64_t)(at + after)));
         } else if (op == 3) {
             size_t at = rnd() % m.n;
-            cr_assert_eq(listpack_replace(&acct, &lp, listpack_seek(lp, (int64_t)at), buf, len,
-                                          NULL),
-                         0);
+            cr_assert_eq(
+                listpack_replace(&acct, &lp, listpack_seek(lp, (int64_t)at), buf, len, NULL), 0);
             model_delete(&m, at);
             model_insert(&m, at, buf, len);
         } else {
@@ -683,7 +686,10 @@ struct bad_case {
     size_t len;
 };
 
-#define B(why, ...) {why, {__VA_ARGS__}, sizeof((unsigned char[]){__VA_ARGS__})}
+#define B(why, ...)                                                                                \
+    {                                                                                              \
+        why, {__VA_ARGS__}, sizeof((unsigned char[]){__VA_ARGS__})                                 \
+    }
 
 static const struct bad_case bad_cases[] = {
     B("shorter than a header", 6, 0, 0, 0, 0, 0),
@@ -723,8 +729,8 @@ Test(listpack, validate_rejects_hand_made_blobs)
     cr_expect_eq(listpack_validate(bad_entry, 0, false), LISTPACK_ECORRUPT);
     /* Non-canonical encodings Redis would read are accepted: 5 as a 64-bit
      * integer, "ab" as a 12-bit string. */
-    static const unsigned char wide[] = {21, 0, 0, 0, 2, 0, 0xf4, 5, 0, 0, 0, 0, 0, 0, 0, 0x09,
-                                         0xe0, 0x02, 'a', 'b', 0x04};
+    static const unsigned char wide[] = {21, 0, 0, 0, 2,    0,    0xf4, 5,   0,   0,   0,
+                                         0,  0, 0, 0, 0x09, 0xe0, 0x02, 'a', 'b', 0x04};
     unsigned char ok[sizeof wide + 1];
     memcpy(ok, wide, sizeof wide);
     ok[0] = sizeof ok;
@@ -807,8 +813,8 @@ Test(listpack, create_from_a_validated_blob)
     const unsigned char *p = listpack_find(lp, listpack_first(lp), "-0", 2, 1);
     cr_assert_not_null(p);
     cr_assert_eq(listpack_replace(&acct, &lp, listpack_next(lp, p), "changed", 7, NULL), 0);
-    cr_expect(listpack_entry_eq(listpack_next(lp, listpack_find(lp, listpack_first(lp), "-0", 2, 1)),
-                                "changed", 7));
+    cr_expect(listpack_entry_eq(
+        listpack_next(lp, listpack_find(lp, listpack_first(lp), "-0", 2, 1)), "changed", 7));
     cr_expect_eq(listpack_validate(lp, listpack_bytes(lp), true), 0);
     cr_expect_null(listpack_create_from(&acct, "", 0));
     listpack_destroy(&acct, lp);
