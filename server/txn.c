@@ -64,6 +64,8 @@ struct txn_part {
     void (*os_fn)(struct shard *s, void *arg); /* this shard's work */
     void *os_arg;               /* its argument */
     bool os_ready;              /* every part holds its locks (shard thread) */
+    bool os_ran;                /* os_fn has run (local-first, txn_start_oneshot):
+                                   only the conclude is left */
 };
 
 /* What the parts of a one-shot transaction share: how many of them hold
@@ -115,6 +117,11 @@ struct client_ent {
 
 /* Everything one shard keeps (owner thread only). */
 struct tshard {
+    uint64_t posted;              /* SCHEDULEs posted to this shard; under
+                                     seq_lock */
+    uint64_t seen;                /* SCHEDULEs it has handled (owner thread):
+                                     while equal to posted, nothing older
+                                     than the next id is on its way here */
     struct txn_locks locks;       /* intent locks of scheduled transactions */
     unsigned all_shared;          /* shard-wide shared locks */
     unsigned all_excl;            /* shard-wide exclusive locks */
@@ -520,38 +527,17 @@ static void run_oneshot(struct shard *s, struct txn_part *p)
 {
     assert(tsh(s)->qhead == p && p->os_ready);
     struct txn_gate *g = p->gate;
-    p->os_fn(s, p->os_arg);
+    if (!p->os_ran)
+        p->os_fn(s, p->os_arg);
     conclude(s, p);
     oneshot_unref(g);
 }
 
-static void on_schedule(void *owner, struct mbox_msg *m)
+/* Take p's locks on s and append it to s's queue (its id is the newest
+ * scheduled here). */
+static void part_enqueue(struct shard *s, struct txn_part *p)
 {
-    struct shard *s = owner;
     struct tshard *ts = tsh(s);
-    struct txn_part *p = (struct txn_part *)m;
-    assert(p->id > ts->last_id); /* the sequencer's order */
-    /* A one-shot part on a shard with nothing queued or held counts itself
-     * first: if it is the last of its transaction, every other part holds
-     * its locks and this one runs now, so it needs no locks of its own
-     * (nothing else runs on this thread meanwhile). If it is not the last,
-     * it takes its locks below before this handler returns, so before this
-     * shard runs anything else, the GO of the last part included. */
-    bool counted = false;
-    if (p->gate && ts->nqueued == 0 && !ts->held_head) {
-        counted = true;
-        if (oneshot_count(p)) {
-            struct txn_gate *g = p->gate;
-            ts->last_id = p->id;
-            oneshot_go_others(p);
-            p->os_fn(s, p->os_arg);
-            free(p->keys);
-            free(p->kbuf);
-            free(p);
-            oneshot_unref(g);
-            return;
-        }
-    }
     for (size_t i = 0; i < p->nkeys && !p->fallback; i++) {
         struct txn_key *k = &p->keys[i];
         if (txn_locks_acquire_h(&ts->locks, k->hash, k->db, p->kbuf + k->off, k->len,
@@ -579,6 +565,37 @@ static void on_schedule(void *owner, struct mbox_msg *m)
     ts->qtail = p;
     ts->nqueued++;
     ts->last_id = p->id;
+}
+
+static void on_schedule(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    struct tshard *ts = tsh(s);
+    struct txn_part *p = (struct txn_part *)m;
+    assert(p->id > ts->last_id); /* the sequencer's order */
+    ts->seen++;
+    /* A one-shot part on a shard with nothing queued or held counts itself
+     * first: if it is the last of its transaction, every other part holds
+     * its locks and this one runs now, so it needs no locks of its own
+     * (nothing else runs on this thread meanwhile). If it is not the last,
+     * it takes its locks below before this handler returns, so before this
+     * shard runs anything else, the GO of the last part included. */
+    bool counted = false;
+    if (p->gate && ts->nqueued == 0 && !ts->held_head) {
+        counted = true;
+        if (oneshot_count(p)) {
+            struct txn_gate *g = p->gate;
+            ts->last_id = p->id;
+            oneshot_go_others(p);
+            p->os_fn(s, p->os_arg);
+            free(p->keys);
+            free(p->kbuf);
+            free(p);
+            oneshot_unref(g);
+            return;
+        }
+    }
+    part_enqueue(s, p);
     if (p->gate) {
         /* The last part to be counted lets the others go and runs. */
         if (!counted && oneshot_count(p)) {
@@ -815,6 +832,7 @@ static void on_ack(void *owner, struct mbox_msg *m)
 
 int txn_start(struct txn *t, void (*ready)(void *arg), void *arg)
 {
+    pthread_once(&tshards_once, tshards_init);
     assert(!t->started);
     t->started = true;
     t->ready = ready;
@@ -838,14 +856,46 @@ int txn_start(struct txn *t, void (*ready)(void *arg), void *arg)
             continue;
         p->id = id;
         p->msg.handle = on_schedule;
+        tshards[i].posted++;
         shard_post(shard_group_get(server.group, i), &p->msg);
     }
     pthread_mutex_unlock(&seq_lock);
     return 0;
 }
 
+/* May the coordinator run part p of a one-shot transaction on its own
+ * shard s now, under seq_lock, before the other parts even hold their
+ * locks? It takes p's locks first and keeps them until the last other part
+ * is counted (its GO), so whoever sees p's effects on s can only then look
+ * at the other shards, whose parts run before they handle anything else
+ * or hold their locks until they do. Running ahead of the queue is VLL's
+ * rule for a transaction that conflicts with nothing scheduled before it:
+ * no SCHEDULE older than p may be on its way to s (posted == seen; p's is
+ * the next id), no lock on s may conflict with p's, and nothing may be held
+ * (a held request waits for its order). Then the local half of a pipeline
+ * spanning shards runs while the remote half travels, as plain commands
+ * did before program order. */
+static bool local_first_ok(struct shard *s, const struct txn_part *p)
+{
+    struct tshard *ts = tsh(s);
+    if (ts->posted != ts->seen || ts->held_head || p->all)
+        return false;
+    bool excl = false;
+    for (size_t i = 0; i < p->nkeys; i++)
+        excl |= p->keys[i].excl;
+    if (ts->all_excl > 0 || (excl && ts->all_shared > 0))
+        return false;
+    for (size_t i = 0; i < p->nkeys; i++) {
+        const struct txn_key *k = &p->keys[i];
+        if (txn_locks_conflict_h(&ts->locks, k->hash, k->db, p->kbuf + k->off, k->len, k->excl))
+            return false;
+    }
+    return true;
+}
+
 int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), void *const *args)
 {
+    pthread_once(&tshards_once, tshards_init);
     assert(!t->started && t->nparts > 0);
     struct txn_gate *g = malloc(sizeof *g + t->nparts * sizeof g->parts[0]);
     if (!g) {
@@ -865,21 +915,43 @@ int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), voi
         g->parts[g->n++] = p;
     }
     t->started = true;
+    /* The coordinator's own shard may run its part at once (local first):
+     * see local_first_ok. */
+    struct worker *w = worker_current();
+    struct shard *self = w ? w->shard : NULL;
+    struct txn_part *mine = self && g->n > 1 ? t->parts[self->id] : NULL;
     /* From the first post on, the parts belong to their shards. */
     pthread_mutex_lock(&seq_lock);
     uint64_t id = seq_next++;
     for (unsigned i = 0; i < g->n; i++)
         g->parts[i]->id = id;
+    if (mine && !local_first_ok(self, mine))
+        mine = NULL;
+    if (mine) {
+        /* As its SCHEDULE would, but now: counted first, so never the last. */
+        part_enqueue(self, mine);
+        bool last = oneshot_count(mine);
+        assert(!last);
+        (void)last;
+    }
     /* No part runs before the last is posted, and then g may be freed at
-     * any time: nothing of it is read after that post. */
+     * any time: nothing of it is read after that post (mine is this
+     * thread's until it has run: its GO is handled after this returns). */
     unsigned n = g->n;
     for (unsigned i = 0; i < n; i++) {
         struct txn_part *p = g->parts[i];
+        if (p == mine)
+            continue;
         p->msg.handle = on_schedule;
+        tshards[p->shard].posted++;
         shard_post(shard_group_get(server.group, p->shard), &p->msg);
     }
     pthread_mutex_unlock(&seq_lock);
     txn_free(t);
+    if (mine) {
+        mine->os_fn(self, mine->os_arg);
+        mine->os_ran = true;
+    }
     return 0;
 }
 
