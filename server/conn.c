@@ -39,6 +39,12 @@
 #define CONN_OUT_SOFT ((size_t)4 << 20)
 /* Most slots (buffers) gathered into one uv_write. IOV_MAX is 1024. */
 #define CONN_MAX_IOV 256
+/* write_ready copies the replies it is about to write into one buffer
+ * when there are at least CONN_GATHER_MIN_IOV of them and they fit in
+ * CONN_GATHER_MAX bytes (on its stack): below that the iovecs are cheap,
+ * above it the copy is not. */
+#define CONN_GATHER_MIN_IOV 4
+#define CONN_GATHER_MAX 4096
 /* Replies ready ahead of one still due from another shard wait for it up
  * to this many bytes (see hold_replies): a pipelined burst then costs one
  * write instead of two, and 16 KiB is Redis's reply buffer per client. */
@@ -683,10 +689,27 @@ static void write_ready(struct conn *c)
             c->tail = NULL;
         last->next = NULL;
 
-        /* Try the fast path: the socket takes it all now, nothing queued. */
+        /* Try the fast path: the socket takes it all now, nothing queued.
+         * Many small replies (a pipeline's, one slot each) are copied into
+         * one buffer first: the kernel's cost per iovec is more than a
+         * copy of a few dozen bytes. */
         size_t off = 0;
         if (c->nwrites == 0 && n > 0) {
-            int r = uv_try_write(&c->sock.stream, bufs, n);
+            char gather[CONN_GATHER_MAX];
+            uv_buf_t one;
+            unsigned nb = n;
+            const uv_buf_t *b = bufs;
+            if (n >= CONN_GATHER_MIN_IOV && bytes <= sizeof gather) {
+                size_t at = 0;
+                for (unsigned i = 0; i < n; i++) {
+                    memcpy(gather + at, bufs[i].base, bufs[i].len);
+                    at += bufs[i].len;
+                }
+                one = uv_buf_init(gather, (unsigned)at);
+                b = &one;
+                nb = 1;
+            }
+            int r = uv_try_write(&c->sock.stream, b, nb);
             if (r > 0)
                 off = (size_t)r;
             else if (r != UV_EAGAIN && r != UV_ENOSYS) {
