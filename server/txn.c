@@ -379,6 +379,43 @@ static bool held_runnable(const struct tshard *ts, const struct req *r)
 static void run_hop(struct shard *s, struct txn_hop *h);
 static void run_oneshot(struct shard *s, struct txn_part *p);
 
+/* Is every intent on p's keys p's own: may p run ahead of the parts
+ * scheduled before it? VLL's rule: a transaction that conflicts with
+ * nothing scheduled before it runs at once; its order against those parts
+ * cannot be seen, on this shard or (as every shard applies the same rule)
+ * on any other. Conservative: later parts' intents count too. */
+static bool part_alone(const struct tshard *ts, const struct txn_part *p)
+{
+    if (p->all || p->fallback || ts->all_excl > 0 || ts->all_shared > 0)
+        return false;
+    for (size_t i = 0; i < p->nkeys; i++) {
+        const struct txn_key *k = &p->keys[i];
+        uint32_t ns, nx, own_s = 0, own_x = 0;
+        txn_locks_counts_h(&ts->locks, k->hash, k->db, p->kbuf + k->off, k->len, &ns, &nx);
+        for (size_t j = 0; j < p->nkeys; j++) {
+            const struct txn_key *o = &p->keys[j];
+            if (o->hash == k->hash && o->db == k->db && o->len == k->len &&
+                (k->len == 0 || memcmp(p->kbuf + o->off, p->kbuf + k->off, k->len) == 0))
+                ++*(o->excl ? &own_x : &own_s);
+        }
+        if (nx > own_x || (k->excl && ns > own_s))
+            return false;
+    }
+    return true;
+}
+
+/* A ready one-shot part that may run ahead of the queue (part_alone),
+ * not while a request is held (it must not be overtaken). */
+static struct txn_part *ready_alone(const struct tshard *ts)
+{
+    if (ts->held_head)
+        return NULL;
+    for (struct txn_part *q = ts->qhead ? ts->qhead->qnext : NULL; q; q = q->qnext)
+        if (q->gate && q->os_ready && part_alone(ts, q))
+            return q;
+    return NULL;
+}
+
 /* After a conclude: run the held requests that may go (in FIFO order,
  * never ahead of the same client's earlier ones), then the hops of the new
  * queue head. Every held request that arrived before the head was
@@ -420,13 +457,21 @@ static void pump(struct shard *s)
          * part makes the next part the head, and requests held behind the
          * old head go first. */
         struct txn_part *p = ts->qhead;
-        if (p && p->gate) {
-            if (!p->os_ready)
-                break; /* a part on another shard has not locked yet */
+        if (p && p->gate && p->os_ready) {
             run_oneshot(s, p);
             continue;
         }
-        if (!p || !p->pend_head)
+        if (p && (p->gate || !p->pend_head)) {
+            /* The head waits (for another shard's lock or for its
+             * coordinator): a ready one-shot part behind it that shares
+             * no key with any other scheduled transaction goes first. */
+            struct txn_part *q = ready_alone(ts);
+            if (!q)
+                break;
+            run_oneshot(s, q);
+            continue;
+        }
+        if (!p)
             break;
         struct txn_hop *h = p->pend_head;
         p->pend_head = h->next;
@@ -525,7 +570,7 @@ static void conclude(struct shard *s, struct txn_part *p);
  * locks there (pump's caller goes on with what waited for them). */
 static void run_oneshot(struct shard *s, struct txn_part *p)
 {
-    assert(tsh(s)->qhead == p && p->os_ready);
+    assert(p->os_ready);
     struct txn_gate *g = p->gate;
     if (!p->os_ran)
         p->os_fn(s, p->os_arg);

@@ -187,6 +187,19 @@ bool txn_locks_conflict_h(const struct txn_locks *l, uint64_t h, unsigned db, co
     return e->nexcl > 0 || (write && e->nshared > 0);
 }
 
+void txn_locks_counts_h(const struct txn_locks *l, uint64_t h, unsigned db, const void *key,
+                        size_t len, uint32_t *nshared, uint32_t *nexcl)
+{
+    *nshared = *nexcl = 0;
+    if (l->n == 0)
+        return;
+    const struct txn_lock_ent *e = *lock_slot(l, h, db, key, len);
+    if (e) {
+        *nshared = e->nshared;
+        *nexcl = e->nexcl;
+    }
+}
+
 size_t txn_locks_count(const struct txn_locks *l)
 {
     return l->n;

@@ -54,6 +54,11 @@ void txn_locks_release_h(struct txn_locks *l, uint64_t h, unsigned db, const voi
 bool txn_locks_conflict_h(const struct txn_locks *l, uint64_t h, unsigned db, const void *key,
                           size_t len, bool write);
 
+/* The shared and exclusive intents held on (db, key), h its
+ * txn_locks_hash (0 and 0 if none). */
+void txn_locks_counts_h(const struct txn_locks *l, uint64_t h, unsigned db, const void *key,
+                        size_t len, uint32_t *nshared, uint32_t *nexcl);
+
 /* Distinct keys with intents. */
 size_t txn_locks_count(const struct txn_locks *l);
 
