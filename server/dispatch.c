@@ -237,6 +237,22 @@ static void slot_complete(struct conn *c, struct slot *s)
 
 /* ---- Requests ----------------------------------------------------------- */
 
+/* A freshly allocated (not pooled) request block of `bytes` bytes with its
+ * header zeroed, an empty reply buffer, and room for argc views after the
+ * struct. NULL on out-of-memory. */
+static struct req *req_alloc(size_t bytes, size_t argc)
+{
+    struct req *r = malloc(bytes);
+    if (!r)
+        return NULL;
+    memset(r, 0, sizeof *r);
+    rbuf_init(&r->out);
+    r->direct_fd = -1;
+    r->argc = argc;
+    r->argv = (struct resp_arg *)(r + 1);
+    return r;
+}
+
 /* A request with a private copy of argv (array and bytes in one block),
  * made on worker w's thread and freed there (req_free). Small ones come
  * from w's free list with their reply buffer's allocation kept. */
@@ -265,16 +281,14 @@ static struct req *req_new(struct worker *w, size_t argc, const struct resp_arg 
         memset(r, 0, sizeof *r);
         r->out = keep;
         r->pooled = true;
+        r->direct_fd = -1;
+        r->argc = argc;
+        r->argv = (struct resp_arg *)(r + 1);
     } else {
-        r = malloc(head + bytes);
+        r = req_alloc(head + bytes, argc);
         if (!r)
             return NULL;
-        memset(r, 0, sizeof *r);
-        rbuf_init(&r->out);
     }
-    r->direct_fd = -1;
-    r->argc = argc;
-    r->argv = (struct resp_arg *)(r + 1);
     char *p = (char *)(r->argv + argc);
     for (size_t i = 0; i < argc; i++) {
         if (argv[i].len)
@@ -298,16 +312,11 @@ static struct req *req_new_routed(struct conn *c, size_t argc, const struct resp
     char *lent = conn_take_ibuf(c, bytes);
     if (!lent)
         return req_new(c->w, argc, argv);
-    struct req *r = malloc(sizeof *r + argc * sizeof(struct resp_arg));
+    struct req *r = req_alloc(sizeof *r + argc * sizeof(struct resp_arg), argc);
     if (!r) {
         free(lent);
         return NULL;
     }
-    memset(r, 0, sizeof *r);
-    rbuf_init(&r->out);
-    r->direct_fd = -1;
-    r->argc = argc;
-    r->argv = (struct resp_arg *)(r + 1);
     memcpy(r->argv, argv, argc * sizeof *argv);
     r->lent = lent;
     return r;

@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <string.h>
 
+#include "common/le.h"
 #include "common/mem.h"
 
 /* The three widths, in bytes per element; their values are Redis's. */
@@ -27,19 +28,6 @@ const char *intset_strerror(int err)
     default:
         return "unknown intset error";
     }
-}
-
-static uint32_t rd_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void wr_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
 }
 
 /* The smallest width that holds v. */
@@ -77,12 +65,12 @@ static void set_elem(unsigned char *base, uint32_t w, uint32_t i, int64_t v)
 
 uint32_t intset_encoding(const unsigned char *is)
 {
-    return rd_u32(is);
+    return le_load32(is);
 }
 
 uint32_t intset_len(const unsigned char *is)
 {
-    return rd_u32(is + 4);
+    return le_load32(is + 4);
 }
 
 size_t intset_blob_size(const unsigned char *is)
@@ -95,8 +83,8 @@ unsigned char *intset_create(struct mem_acct *a)
     unsigned char *is = mem_alloc(a, INTSET_HDR_SIZE);
     if (!is)
         return NULL;
-    wr_u32(is, ENC16);
-    wr_u32(is + 4, 0);
+    le_store32(is, ENC16);
+    le_store32(is + 4, 0);
     return is;
 }
 
@@ -177,8 +165,8 @@ static int add_upgrade(struct mem_acct *a, unsigned char **isp, int64_t v, uint3
     for (uint32_t i = n; i-- > 0;)
         set_elem(base, w, i + shift, elem(base, old_w, i));
     set_elem(base, w, v < 0 ? 0 : n, v);
-    wr_u32(is, w);
-    wr_u32(is + 4, n + 1);
+    le_store32(is, w);
+    le_store32(is + 4, n + 1);
     return 0;
 }
 
@@ -201,7 +189,7 @@ int intset_add(struct mem_acct *a, unsigned char **isp, int64_t v, bool *added)
             unsigned char *base = *isp + INTSET_HDR_SIZE;
             memmove(base + (size_t)(pos + 1) * w, base + (size_t)pos * w, (size_t)(n - pos) * w);
             set_elem(base, w, pos, v);
-            wr_u32(*isp + 4, n + 1);
+            le_store32(*isp + 4, n + 1);
         }
     }
     if (rc == 0 && added)
@@ -218,7 +206,7 @@ void intset_remove(struct mem_acct *a, unsigned char **isp, int64_t v, bool *rem
         return;
     unsigned char *base = *isp + INTSET_HDR_SIZE;
     memmove(base + (size_t)pos * w, base + (size_t)(pos + 1) * w, (size_t)(n - pos - 1) * w);
-    wr_u32(*isp + 4, n - 1);
+    le_store32(*isp + 4, n - 1);
     /* Shrink; a refusal keeps the bigger block, which still holds it all. */
     (void)resize(a, isp, n - 1, w);
     if (removed)
@@ -230,7 +218,7 @@ int intset_validate(const void *blob, size_t len, bool deep)
     const unsigned char *is = blob;
     if (len < INTSET_HDR_SIZE)
         return INTSET_ECORRUPT;
-    uint32_t w = rd_u32(is), n = rd_u32(is + 4);
+    uint32_t w = le_load32(is), n = le_load32(is + 4);
     if (w != ENC16 && w != ENC32 && w != ENC64)
         return INTSET_ECORRUPT;
     /* n * w < 2^35: no overflow in 64 bits. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/le.h"
 #include "common/mem.h"
 
 /* First-byte patterns. The 1-byte forms are told apart by their top bits,
@@ -48,19 +49,6 @@ const char *listpack_strerror(int err)
 }
 
 /* ------------------------------------------------------------ bytes */
-
-static uint32_t rd_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void wr_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
-}
 
 static uint32_t hdr_count(const unsigned char *lp)
 {
@@ -157,7 +145,7 @@ static uint32_t data_size(const unsigned char *p)
     if ((p[0] & ENC_12BIT_STR_MASK) == ENC_12BIT_STR)
         return (uint32_t)(p[0] & 0x0F) << 8 | p[1];
     if (p[0] == ENC_32BIT_STR)
-        return rd_u32(p + 1);
+        return le_load32(p + 1);
     return 0;
 }
 
@@ -240,7 +228,7 @@ static void encode_str(struct encoded *e, const void *s, size_t len)
         e->hlen = 2;
     } else {
         e->head[0] = ENC_32BIT_STR;
-        wr_u32(e->head + 1, (uint32_t)len);
+        le_store32(e->head + 1, (uint32_t)len);
         e->hlen = 5;
     }
     e->enclen = (uint64_t)e->hlen + e->dlen;
@@ -294,7 +282,7 @@ unsigned char *listpack_create(struct mem_acct *a)
     unsigned char *lp = mem_alloc(a, LISTPACK_EMPTY_SIZE);
     if (!lp)
         return NULL;
-    wr_u32(lp, LISTPACK_EMPTY_SIZE);
+    le_store32(lp, LISTPACK_EMPTY_SIZE);
     set_hdr_count(lp, 0);
     lp[LISTPACK_HDR_SIZE] = LP_EOF;
     return lp;
@@ -317,7 +305,7 @@ void listpack_destroy(struct mem_acct *a, unsigned char *lp)
 
 uint32_t listpack_bytes(const unsigned char *lp)
 {
-    return rd_u32(lp);
+    return le_load32(lp);
 }
 
 uint32_t listpack_count(const unsigned char *lp)
@@ -509,7 +497,7 @@ static int splice(struct mem_acct *a, unsigned char **lpp, size_t off, uint64_t 
             memcpy(dst + e->hlen, e->data, e->dlen);
         backlen_write(dst + e->enclen, e->enclen, blen);
     }
-    wr_u32(lp, (uint32_t)new_bytes);
+    le_store32(lp, (uint32_t)new_bytes);
     uint32_t n = hdr_count(lp);
     /* An unknown count stays unknown (as in Redis); 65534 + 1 becomes it. */
     if (n != LISTPACK_COUNT_UNKNOWN)
@@ -605,7 +593,7 @@ int listpack_validate(const void *blob, size_t len, bool deep)
     const unsigned char *lp = blob;
     if (len < LISTPACK_EMPTY_SIZE || len > LISTPACK_MAX_BYTES)
         return LISTPACK_ECORRUPT;
-    if (rd_u32(lp) != len || lp[len - 1] != LP_EOF)
+    if (le_load32(lp) != len || lp[len - 1] != LP_EOF)
         return LISTPACK_ECORRUPT;
     if (!deep)
         return 0;
