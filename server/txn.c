@@ -404,6 +404,22 @@ static bool part_alone(const struct tshard *ts, const struct txn_part *p)
     return true;
 }
 
+/* No scheduled transaction holds an intent on any of p's keys, nor a
+ * shard-wide lock (p itself holds none yet). */
+static bool part_keys_free(const struct tshard *ts, const struct txn_part *p)
+{
+    if (p->all || ts->all_excl > 0 || ts->all_shared > 0)
+        return false;
+    for (size_t i = 0; i < p->nkeys; i++) {
+        const struct txn_key *k = &p->keys[i];
+        uint32_t ns, nx;
+        txn_locks_counts_h(&ts->locks, k->hash, k->db, p->kbuf + k->off, k->len, &ns, &nx);
+        if (ns > 0 || nx > 0)
+            return false;
+    }
+    return true;
+}
+
 /* A ready one-shot part that may run ahead of the queue (part_alone),
  * not while a request is held (it must not be overtaken). */
 static struct txn_part *ready_alone(const struct tshard *ts)
@@ -619,14 +635,16 @@ static void on_schedule(void *owner, struct mbox_msg *m)
     struct txn_part *p = (struct txn_part *)m;
     assert(p->id > ts->last_id); /* the sequencer's order */
     ts->seen++;
-    /* A one-shot part on a shard with nothing queued or held counts itself
-     * first: if it is the last of its transaction, every other part holds
-     * its locks and this one runs now, so it needs no locks of its own
-     * (nothing else runs on this thread meanwhile). If it is not the last,
+    /* A one-shot part on a shard with nothing held, and nothing queued or
+     * nothing locked on its keys (it may then run ahead of the queue, as
+     * part_alone explains), counts itself first: if it is the last of its
+     * transaction, every other part holds its locks and this one runs now,
+     * so it needs no locks of its own (nothing else runs on this thread
+     * meanwhile). If it is not the last,
      * it takes its locks below before this handler returns, so before this
      * shard runs anything else, the GO of the last part included. */
     bool counted = false;
-    if (p->gate && ts->nqueued == 0 && !ts->held_head) {
+    if (p->gate && !ts->held_head && (ts->nqueued == 0 || part_keys_free(ts, p))) {
         counted = true;
         if (oneshot_count(p)) {
             struct txn_gate *g = p->gate;
