@@ -78,9 +78,11 @@ static void fan_run(struct fan *f);
  * objects go back to the allocator. */
 #define DISPATCH_POOL_MAX 4096
 /* A recycled slot or request keeps its reply buffer up to this capacity, so
- * a steady stream of small replies allocates nothing; 512 B x twice the
- * pool bound (4 MB) is the most a worker keeps this way. */
-#define DISPATCH_BUF_KEEP 512
+ * a steady stream of small replies allocates nothing (a slot coalesces a
+ * pipeline's inline replies: 16 GET replies of 32-byte values take 608
+ * bytes); 1 KiB x twice the pool bound (8 MB) is the most a worker keeps
+ * this way, and only after that many were in flight at once. */
+#define DISPATCH_BUF_KEEP 1024
 /* Batches kept for reuse per worker (a few per destination are in flight),
  * and the reply bytes and entries a kept batch keeps allocated. */
 #define DISPATCH_BATCH_POOL_MAX 64
