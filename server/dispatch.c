@@ -746,9 +746,13 @@ static void batch_exec(struct shard *s, struct batch *b)
 {
     int64_t now_ms = clock_wall_ms();
     s->ctr.batches++;
-    batch_prefetch_reqs(b->v, b->n < DISPATCH_PREFETCH ? b->n : DISPATCH_PREFETCH);
+    /* A batch this thread made itself (a group's local part) is in its
+     * cache, and its keys were asked for when the commands were parsed. */
+    bool own = b->origin == s->id;
+    if (!own)
+        batch_prefetch_reqs(b->v, b->n < DISPATCH_PREFETCH ? b->n : DISPATCH_PREFETCH);
     for (size_t i = 0; i < b->n; i++) {
-        if (i % DISPATCH_PREFETCH == 0) {
+        if (!own && i % DISPATCH_PREFETCH == 0) {
             /* The requests of the round after this one, then the map
              * lines of this one (whose requests are cached by now). */
             size_t next = i + DISPATCH_PREFETCH;
@@ -788,6 +792,10 @@ static void batch_exec(struct shard *s, struct batch *b)
     }
     if (b->held > 0)
         return;
+    if (own) {
+        on_batch_done(s, &b->msg); /* no trip through our own mailbox */
+        return;
+    }
     b->msg.handle = on_batch_done;
     shard_post(shard_group_get(server.group, b->origin), &b->msg);
 }
