@@ -640,9 +640,9 @@ static void on_schedule(void *owner, struct mbox_msg *m)
      * part_alone explains), counts itself first: if it is the last of its
      * transaction, every other part holds its locks and this one runs now,
      * so it needs no locks of its own (nothing else runs on this thread
-     * meanwhile). If it is not the last,
-     * it takes its locks below before this handler returns, so before this
-     * shard runs anything else, the GO of the last part included. */
+     * meanwhile). If it is not the last, it takes its locks below before
+     * this handler returns, so before this shard runs anything else, the
+     * GO of the last part included. */
     bool counted = false;
     if (p->gate && !ts->held_head && (ts->nqueued == 0 || part_keys_free(ts, p))) {
         counted = true;
