@@ -39,9 +39,10 @@
  * many cores, replace it by a ticket (atomic id) plus per-shard ordered
  * insertion (each shard keeps the queue sorted and only executes a
  * transaction once every smaller ticket it could still receive has been
- * seen, e.g. via per-coordinator watermarks), as Dragonfly does. Running
- * non-conflicting transactions out of queue order (VLL's "first conflicting
- * transaction ahead of it" rule) and folding the final round into CONCLUDE
+ * seen, e.g. via per-coordinator watermarks), as Dragonfly does. One-shot
+ * transactions (txn_start_oneshot) already run out of queue order when they
+ * share no key with any other scheduled one (VLL's rule); doing the same
+ * for ordinary transactions, and folding their final round into CONCLUDE,
  * are the next optimisations. */
 #ifndef SKV_SERVER_TXN_H
 #define SKV_SERVER_TXN_H
