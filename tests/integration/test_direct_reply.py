@@ -84,4 +84,4 @@ class DirectReply(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    skvtest.main()

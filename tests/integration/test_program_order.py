@@ -321,4 +321,4 @@ class SnapshotOrder(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    skvtest.main()
