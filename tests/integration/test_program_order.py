@@ -69,10 +69,12 @@ def encode_all(cmds):
 
 class ProgramOrder(unittest.TestCase):
 
-    def race(self, threads, writer_cmds, read_cmd, check, pairs):
+    def race(self, threads, writer_cmds, read_cmd, check, pairs, read_fn=None, readers=2):
         """writer_cmds(k) -> commands of round k (sent pipelined, `pairs`
-        rounds per pipeline); read_cmd(k) -> one atomic read of round k;
-        check(k, reply) -> None or a violation message."""
+        rounds per pipeline); read_cmd(k) -> one atomic read of round k: a
+        command, or a list of them whose last reply counts (MULTI ... EXEC);
+        or read_fn(client, k) -> the reply, for reads of several round
+        trips; check(k, reply) -> None or a violation message."""
         with ShardkvServer(["--threads", str(threads)]) as srv:
             race = Race(srv.port)
 
@@ -91,23 +93,33 @@ class ProgramOrder(unittest.TestCase):
                         k += pairs
                         race.progress = k
 
+            def reads(c, ks):
+                """Replies to the reads of rounds ks, pipelined."""
+                if read_fn:
+                    return [read_fn(c, k) for k in ks]
+                groups = [read_cmd(k) for k in ks]
+                groups = [g if isinstance(g, list) else [g] for g in groups]
+                c.send_raw(b"".join(encode_all(g) for g in groups))
+                return [[c.read_reply() for _ in g][-1] for g in groups]
+
             def reader():
                 with srv.client() as c:
                     rnd = random.Random()
                     while not race.stop.is_set():
-                        # The rounds being written now, and a few before.
+                        # The rounds being written now, and a few before
+                        # (one at a time for reads of several trips, which
+                        # would otherwise fall behind the writer).
                         top = race.progress + pairs
-                        ks = [max(0, top - rnd.randrange(2 * pairs + 1)) for _ in range(16)]
-                        cmds = [read_cmd(k) for k in ks]
-                        c.send_raw(b"".join(skvtest.encode_command(*x) for x in cmds))
-                        for k in ks:
-                            msg = check(k, c.read_reply())
+                        ks = [max(0, top - rnd.randrange(2 * pairs + 1))
+                              for _ in range(1 if read_fn else 16)]
+                        for k, reply in zip(ks, reads(c, ks)):
+                            msg = check(k, reply)
                             if msg:
                                 race.fail("round %d: %s" % (k, msg))
                         with race.lock:
                             race.reads += len(ks)
 
-            errors = race.run(writer, reader)
+            errors = race.run(writer, reader, readers=readers)
             self.assertEqual(errors, [])
             self.assertEqual(race.failures, [],
                              "%d workers, %d per pipeline, %d reads"
@@ -152,46 +164,17 @@ class ProgramOrder(unittest.TestCase):
         self.race(2, cmds, lambda k: ("MGET", "a:%d" % (k % 8), "b:%d" % (k % 8)), check, 16)
 
     def test_expire_then_write(self):
-        # SET x, PEXPIRE x, then SET f: whoever sees f sees x's TTL.
+        # SET x, PEXPIRE x, then SET f: whoever sees f sees x's TTL
+        # (MULTI/EXEC reads both keys at one point).
         def check(k, r):
             f, ttl = r
-            if f is not None and ttl < 0:
-                return "f present but x has TTL %d" % ttl
-            return None
+            return "f present but x has TTL %d" % ttl if f is not None and ttl < 0 else None
 
-        with ShardkvServer(["--threads", "2"]) as srv:
-            race = Race(srv.port)
-            pairs = 20
-
-            def writer():
-                with srv.client() as c:
-                    k = 0
-                    while not race.stop.is_set():
-                        cmds = []
-                        for i in range(k, k + pairs):
-                            cmds += [("SET", "x:%d" % i, "1"), ("PEXPIRE", "x:%d" % i, "600000"),
-                                     ("SET", "f:%d" % i, "1")]
-                        c.pipeline(cmds)
-                        k += pairs
-                        race.progress = k
-
-            def reader():
-                with srv.client() as c:
-                    rnd = random.Random()
-                    while not race.stop.is_set():
-                        k = max(0, race.progress + pairs - rnd.randrange(2 * pairs))
-                        # MULTI/EXEC reads both keys at one point.
-                        r = c.pipeline([("MULTI",), ("GET", "f:%d" % k), ("PTTL", "x:%d" % k),
-                                        ("EXEC",)])
-                        msg = check(k, r[3])
-                        if msg:
-                            race.fail("round %d: %s" % (k, msg))
-                        with race.lock:
-                            race.reads += 1
-
-            self.assertEqual(race.run(writer, reader), [])
-            self.assertEqual(race.failures, [])
-            self.assertGreater(race.reads, 100)
+        self.race(2,
+                  lambda k: [("SET", "x:%d" % k, "1"), ("PEXPIRE", "x:%d" % k, "600000"),
+                             ("SET", "f:%d" % k, "1")],
+                  lambda k: [("MULTI",), ("GET", "f:%d" % k), ("PTTL", "x:%d" % k), ("EXEC",)],
+                  check, 20)
 
     def test_mset_then_set(self):
         # A multi-key command, then a single-key one, in one pipeline.
@@ -214,35 +197,14 @@ class ProgramOrder(unittest.TestCase):
     def test_single_key_reads_see_order(self):
         # Readers that read f then d with two single-key GETs (two round
         # trips): having seen f, they must see d.
-        with ShardkvServer(["--threads", "2"]) as srv:
-            race = Race(srv.port)
-            pairs = 50
-
-            def writer():
-                with srv.client() as c:
-                    k = 0
-                    while not race.stop.is_set():
-                        cmds = []
-                        for i in range(k, k + pairs):
-                            cmds += [("SET", "d:%d" % i, "1"), ("SET", "f:%d" % i, "1")]
-                        c.pipeline(cmds)
-                        k += pairs
-                        race.progress = k
-
-            def reader():
-                with srv.client() as c:
-                    rnd = random.Random()
-                    while not race.stop.is_set():
-                        k = max(0, race.progress + pairs - rnd.randrange(2 * pairs))
-                        if c.call("GET", "f:%d" % k) is not None and \
-                                c.call("GET", "d:%d" % k) is None:
-                            race.fail("round %d: f seen, then d missing" % k)
-                        with race.lock:
-                            race.reads += 1
-
-            self.assertEqual(race.run(writer, reader, readers=3), [])
-            self.assertEqual(race.failures, [])
-            self.assertGreater(race.reads, 100)
+        self.race(2,
+                  lambda k: [("SET", "d:%d" % k, "1"), ("SET", "f:%d" % k, "1")],
+                  None,
+                  lambda k, r: "f seen, then d missing" if r[0] is not None and r[1] is None
+                  else None,
+                  50,
+                  read_fn=lambda c, k: (c.call("GET", "f:%d" % k), c.call("GET", "d:%d" % k)),
+                  readers=3)
 
 
 class SnapshotOrder(unittest.TestCase):
