@@ -177,7 +177,6 @@ struct fan *cmd_multi_plan_fan(struct mplan *p, const struct cmd_def *d, size_t 
     }
     f->own_txn = true;
     f->one_round = one_round;
-    p->c->txn_pending++; /* dropped when the fan finishes */
     if (cmd_multi_lock_keys(f->txn, d, f->db, f->argc, f->argv) != 0) {
         dispatch_fan_abort(f, "ERR out of memory");
         return NULL;

@@ -138,11 +138,6 @@ struct conn {
     struct conn *ord_turn_next;  /* that list's link */
     struct req *ord_first;       /* the unit's requests batched this turn, */
     struct req *ord_last;        /* linked through req.ord_next */
-    unsigned txn_pending;        /* cross-shard commands of this client in
-                                    flight: while > 0 its commands for this
-                                    worker's own shard go through the mailbox
-                                    too, behind the transactions' SCHEDULEs,
-                                    instead of running inline ahead of them */
 
     /* Output buffer limit (server/outbuf.h). The only fields of a conn
      * other threads write: shard threads producing its big replies. */

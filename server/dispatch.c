@@ -963,11 +963,11 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
 {
     struct worker *w = c->w;
     /* Local, nothing of the client unexecuted anywhere (program order), and
-     * not behind a transaction's intent lock: run it inline. While the
-     * client has a cross-shard command in flight, its SCHEDULE may still
-     * wait in this shard's mailbox: go through the mailbox too. */
+     * not behind a transaction's intent lock: run it inline. (A multi-key
+     * command of the client still out holds its later commands back:
+     * cmd_multi_plan_fan's barrier.) */
     bool here = shard == w->id;
-    if (here && c->ord_out == 0 && c->txn_pending == 0 &&
+    if (here && c->ord_out == 0 &&
         txn_may_run(w->shard, d, c->db, argc, argv, c, khash)) {
         struct rbuf *out = dispatch_reply_buf(c);
         if (!out) {
@@ -995,7 +995,7 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
         w->ord_grouped = true;
     }
     /* Held on this shard, not batched to it: a plain unit here. */
-    bool hold = here && !c->ord_group && c->txn_pending == 0;
+    bool hold = here && !c->ord_group;
     struct req *r = req_new_routed(c, argc, argv);
     struct slot *sl = r ? dispatch_slot_new(c) : NULL;
     if (!sl || (!hold && batch_add(w, shard, r) != 0)) {
@@ -1299,10 +1299,8 @@ void dispatch_fan_barrier(struct fan *f)
 static void fan_finish(struct fan *f)
 {
     struct conn *c = f->conn;
-    if (f->own_txn) {
+    if (f->own_txn)
         txn_finish(f->txn); /* whatever locks are left go as the reply does */
-        c->txn_pending--;
-    }
     if (f->slot) {
         f->slot->fan = NULL;
         slot_complete(c, f->slot);

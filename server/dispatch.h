@@ -134,8 +134,7 @@ struct fan {
     void *arg;                   /* broadcast argument */
     /* Transactions (server/txn.h): */
     struct txn *txn;             /* parts run in this transaction, else NULL */
-    bool own_txn;                /* the fan concludes txn when it finishes;
-                                    counted in conn->txn_pending meanwhile */
+    bool own_txn;                /* the fan concludes txn when it finishes */
     bool one_round;              /* the step always finishes after the first
                                     round: its parts conclude txn as they run */
     struct rbuf *out;            /* where the final reply goes: the slot's
