@@ -68,6 +68,14 @@ void *mem_calloc(struct mem_acct *a, size_t n)
     return p;
 }
 
+void *mem_dup(struct mem_acct *a, const void *p, size_t n)
+{
+    void *q = n ? mem_alloc(a, n) : NULL;
+    if (q)
+        memcpy(q, p, n);
+    return q;
+}
+
 void *mem_realloc(struct mem_acct *a, void *p, size_t n)
 {
     if (!p)

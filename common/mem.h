@@ -29,6 +29,10 @@ void *mem_alloc(struct mem_acct *a, size_t n);
 /* Like mem_alloc, zero-filled. */
 void *mem_calloc(struct mem_acct *a, size_t n);
 
+/* A copy of p[0..n) charged to a, owned by the caller. NULL when n is 0
+ * (nothing charged, no failure counted) or when there is no memory. */
+void *mem_dup(struct mem_acct *a, const void *p, size_t n);
+
 /* Resize p (owned by a) to n bytes. On failure returns NULL and p is still
  * valid and still charged; on success the old pointer is gone. */
 void *mem_realloc(struct mem_acct *a, void *p, size_t n);

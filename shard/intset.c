@@ -90,10 +90,7 @@ unsigned char *intset_create(struct mem_acct *a)
 
 unsigned char *intset_create_from(struct mem_acct *a, const void *blob, size_t len)
 {
-    unsigned char *is = len ? mem_alloc(a, len) : NULL;
-    if (is)
-        memcpy(is, blob, len);
-    return is;
+    return mem_dup(a, blob, len);
 }
 
 void intset_destroy(struct mem_acct *a, unsigned char *is)

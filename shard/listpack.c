@@ -290,10 +290,7 @@ unsigned char *listpack_create(struct mem_acct *a)
 
 unsigned char *listpack_create_from(struct mem_acct *a, const void *blob, size_t len)
 {
-    unsigned char *lp = len ? mem_alloc(a, len) : NULL;
-    if (lp)
-        memcpy(lp, blob, len);
-    return lp;
+    return mem_dup(a, blob, len);
 }
 
 void listpack_destroy(struct mem_acct *a, unsigned char *lp)
