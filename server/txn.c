@@ -216,6 +216,14 @@ static bool part_conflicts(const struct txn_part *p, const struct req *r)
     return false;
 }
 
+/* Free a part that no shard queue links any more. */
+static void part_free(struct txn_part *p)
+{
+    free(p->keys);
+    free(p->kbuf);
+    free(p);
+}
+
 /* ---- Shard side: may run, hold, pump ---------------------------------------- */
 
 /* The slot of client in ts->cm (its entry, or the free slot it would
@@ -651,9 +659,7 @@ static void on_schedule(void *owner, struct mbox_msg *m)
             ts->last_id = p->id;
             oneshot_go_others(p);
             p->os_fn(s, p->os_arg);
-            free(p->keys);
-            free(p->kbuf);
-            free(p);
+            part_free(p);
             oneshot_unref(g);
             return;
         }
@@ -709,9 +715,7 @@ static void conclude(struct shard *s, struct txn_part *p)
         ts->qtail = p->qprev;
     ts->nqueued--;
     assert(!p->pend_head);
-    free(p->keys);
-    free(p->kbuf);
-    free(p);
+    part_free(p);
 }
 
 static void on_conclude(void *owner, struct mbox_msg *m)
@@ -868,13 +872,6 @@ int txn_lock_all(struct txn *t, bool exclusive)
         p->all_excl |= exclusive;
     }
     return 0;
-}
-
-static void part_free(struct txn_part *p)
-{
-    free(p->keys);
-    free(p->kbuf);
-    free(p);
 }
 
 static void txn_free(struct txn *t)
