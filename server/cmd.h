@@ -33,6 +33,14 @@ enum {
     CMD_MISCONF = 1u << 9,   /* refused with -MISCONF after a failed save though
                                 it writes nothing: PING, so that health checks
                                 see the failure (Redis's processCommand) */
+    CMD_DENYOOM = 1u << 10,  /* may grow memory: refused over maxmemory */
+    CMD_NOSCRIPT = 1u << 11, /* not allowed from a script */
+    CMD_MAY_REPLICATE = 1u << 12, /* may produce effects to propagate */
+    CMD_NO_MULTI = 1u << 13, /* not allowed inside MULTI */
+    CMD_BLOCKING = 1u << 14, /* may block the client */
+    CMD_PUBSUB = 1u << 15,   /* pub/sub related */
+    CMD_LOADING = 1u << 16,  /* allowed while loading the dataset */
+    CMD_STALE = 1u << 17,    /* allowed on a replica with stale data */
 };
 
 /* What a command sees while it runs on the owning shard's thread. */
@@ -58,6 +66,10 @@ struct cmd_ctx {
     void (*sub_finished)(void *arg);
     void *sub_arg;
     bool sub_started;
+    /* Keys this command reported modified (cmd_key_modified): the command's
+     * own account of what it changed, for WATCH and the save-point dirty
+     * counter, never guessed from its reply. */
+    uint64_t dirty;
 };
 
 typedef void (*cmd_exec_fn)(struct cmd_ctx *c);
@@ -71,6 +83,8 @@ struct cmd_def {
     int key_step;           /* distance between keys */
     cmd_exec_fn exec;       /* runs on the owner shard (or conn thread for CMD_CONN) */
     const char *summary;    /* COMMAND DOCS summary */
+    const char *group;      /* COMMAND DOCS group ("string", "hash", ...) */
+    const char *since;      /* Redis version that introduced it ("2.0.0") */
 };
 
 /* Look a command up by name, case-insensitively. NULL if unknown. */
@@ -96,6 +110,11 @@ static inline bool cmd_arity_ok(const struct cmd_def *d, size_t argc)
 bool cmd_arg_int64(struct cmd_ctx *c, const struct resp_arg *a, int64_t *v);
 bool cmd_arg_double(struct cmd_ctx *c, const struct resp_arg *a, long double *v);
 bool cmd_arg_eq(const struct resp_arg *a, const char *lit); /* case-insensitive */
+
+/* Report that the command modified key (borrowed) in the executing shard's
+ * database: Redis's signalModifiedKey. Every write calls it once per key it
+ * changed, after the change; WATCH and the dirty counter hang off it. */
+void cmd_key_modified(struct cmd_ctx *c, const void *key, size_t klen);
 
 /* Standard replies. */
 void cmd_reply_ok(struct cmd_ctx *c);
