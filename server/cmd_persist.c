@@ -150,11 +150,17 @@ bool persist_cmd_shutdown(struct cmd_ctx *c, bool save, bool nosave)
 }
 
 const struct cmd_def cmd_persist_defs[] = {
-    {"save", 1, CMD_ADMIN | CMD_CONN | CMD_AFTER_PRIOR, 0, 0, 0, cmd_save,
-     "Synchronously saves the database(s) to disk."},
-    {"bgsave", -1, CMD_ADMIN | CMD_CONN | CMD_AFTER_PRIOR, 0, 0, 0, cmd_bgsave,
-     "Asynchronously saves the database(s) to disk."},
-    {"lastsave", 1, CMD_FAST | CMD_CONN, 0, 0, 0, cmd_lastsave,
-     "Returns the Unix timestamp of the last successful save to disk."},
+    { .name = "save", .arity = 1, .flags = CMD_ADMIN | CMD_CONN | CMD_AFTER_PRIOR,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_save,
+      .group = "server", .since = "1.0.0",
+      .summary = "Synchronously saves the database(s) to disk." },
+    { .name = "bgsave", .arity = -1, .flags = CMD_ADMIN | CMD_CONN | CMD_AFTER_PRIOR,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_bgsave,
+      .group = "server", .since = "1.0.0",
+      .summary = "Asynchronously saves the database(s) to disk." },
+    { .name = "lastsave", .arity = 1, .flags = CMD_FAST | CMD_CONN,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_lastsave,
+      .group = "server", .since = "1.0.0",
+      .summary = "Returns the Unix timestamp of the last successful save to disk." },
 };
 const size_t cmd_persist_ndefs = sizeof(cmd_persist_defs) / sizeof(cmd_persist_defs[0]);

@@ -393,79 +393,18 @@ static void command_info(struct cmd_ctx *c, const struct cmd_def *d)
     resp_array(o, 0); /* subcommands */
 }
 
-/* Redis's documentation group and first version of each command in the
- * string, generic, server, connection and transactions groups, as Redis
- * 7.0's COMMAND DOCS reports them. redis-cli needs "group" (its interactive
- * "help @group" dereferences it), and these are facts about the commands we
- * implement, so they are kept here rather than guessed. Sorted by name. */
-static const struct doc_row {
-    const char *name;  /* command, lower case */
-    const char *group; /* Redis documentation group */
-    const char *since; /* Redis version that introduced it */
-} doc_rows[] = {
-    {"acl", "server", "6.0.0"}, {"append", "string", "2.0.0"}, {"auth", "connection", "1.0.0"},
-    {"bgrewriteaof", "server", "1.0.0"}, {"bgsave", "server", "1.0.0"},
-    {"client", "connection", "2.4.0"}, {"command", "server", "2.8.13"},
-    {"config", "server", "2.0.0"}, {"copy", "generic", "6.2.0"}, {"dbsize", "server", "1.0.0"},
-    {"debug", "server", "1.0.0"}, {"decr", "string", "1.0.0"}, {"decrby", "string", "1.0.0"},
-    {"del", "generic", "1.0.0"}, {"discard", "transactions", "2.0.0"},
-    {"dump", "generic", "2.6.0"}, {"echo", "connection", "1.0.0"},
-    {"exec", "transactions", "1.2.0"}, {"exists", "generic", "1.0.0"},
-    {"expire", "generic", "1.0.0"}, {"expireat", "generic", "1.2.0"},
-    {"expiretime", "generic", "7.0.0"}, {"failover", "server", "6.2.0"},
-    {"flushall", "server", "1.0.0"}, {"flushdb", "server", "1.0.0"},
-    {"get", "string", "1.0.0"}, {"getdel", "string", "6.2.0"}, {"getex", "string", "6.2.0"},
-    {"getrange", "string", "2.4.0"}, {"getset", "string", "1.0.0"},
-    {"hello", "connection", "6.0.0"}, {"incr", "string", "1.0.0"},
-    {"incrby", "string", "1.0.0"}, {"incrbyfloat", "string", "2.6.0"},
-    {"info", "server", "1.0.0"}, {"keys", "generic", "1.0.0"}, {"lastsave", "server", "1.0.0"},
-    {"latency", "server", "2.8.13"}, {"lcs", "string", "7.0.0"}, {"lolwut", "server", "5.0.0"},
-    {"memory", "server", "4.0.0"}, {"mget", "string", "1.0.0"},
-    {"migrate", "generic", "2.6.0"}, {"module", "server", "4.0.0"},
-    {"monitor", "server", "1.0.0"}, {"move", "generic", "1.0.0"}, {"mset", "string", "1.0.1"},
-    {"msetnx", "string", "1.0.1"}, {"multi", "transactions", "1.2.0"},
-    {"object", "generic", "2.2.3"}, {"persist", "generic", "2.2.0"},
-    {"pexpire", "generic", "2.6.0"}, {"pexpireat", "generic", "2.6.0"},
-    {"pexpiretime", "generic", "7.0.0"}, {"ping", "connection", "1.0.0"},
-    {"psetex", "string", "2.6.0"}, {"psync", "server", "2.8.0"}, {"pttl", "generic", "2.6.0"},
-    {"quit", "connection", "1.0.0"}, {"randomkey", "generic", "1.0.0"},
-    {"rename", "generic", "1.0.0"}, {"renamenx", "generic", "1.0.0"},
-    {"replconf", "server", "3.0.0"}, {"replicaof", "server", "5.0.0"},
-    {"reset", "connection", "6.2.0"}, {"restore", "generic", "2.6.0"},
-    {"restore-asking", "server", "3.0.0"}, {"role", "server", "2.8.12"},
-    {"save", "server", "1.0.0"}, {"scan", "generic", "2.8.0"},
-    {"select", "connection", "1.0.0"}, {"set", "string", "1.0.0"},
-    {"setex", "string", "2.0.0"}, {"setnx", "string", "1.0.0"},
-    {"setrange", "string", "2.2.0"}, {"shutdown", "server", "1.0.0"},
-    {"slaveof", "server", "1.0.0"}, {"slowlog", "server", "2.2.12"},
-    {"sort", "generic", "1.0.0"}, {"sort_ro", "generic", "7.0.0"},
-    {"strlen", "string", "2.2.0"}, {"substr", "string", "1.0.0"},
-    {"swapdb", "server", "4.0.0"}, {"sync", "server", "1.0.0"}, {"time", "server", "2.6.0"},
-    {"touch", "generic", "3.2.1"}, {"ttl", "generic", "1.0.0"}, {"type", "generic", "1.0.0"},
-    {"unlink", "generic", "4.0.0"}, {"unwatch", "transactions", "2.2.0"},
-    {"wait", "generic", "3.0.0"}, {"watch", "transactions", "2.2.0"},
-};
-
-static int doc_cmp(const void *key, const void *elem)
-{
-    return strcmp(key, ((const struct doc_row *)elem)->name);
-}
-
-/* One COMMAND DOCS entry: summary from the table, group and since from
- * doc_rows; a command Redis does not have is shardkv's own ("generic",
- * since this version). */
+/* One COMMAND DOCS entry, from the command's definition. redis-cli needs
+ * "group" (its interactive "help @group" dereferences it). */
 static void command_docs_one(struct cmd_ctx *c, const struct cmd_def *d)
 {
-    const struct doc_row *row = bsearch(d->name, doc_rows, sizeof(doc_rows) / sizeof(doc_rows[0]),
-                                        sizeof(doc_rows[0]), doc_cmp);
     resp_bulk_cstr(c->out, d->name);
     resp_map(c->out, c->proto, 3);
     resp_bulk_cstr(c->out, "summary");
     resp_bulk_cstr(c->out, d->summary ? d->summary : "");
     resp_bulk_cstr(c->out, "since");
-    resp_bulk_cstr(c->out, row ? row->since : SERVER_VERSION);
+    resp_bulk_cstr(c->out, d->since ? d->since : SERVER_VERSION);
     resp_bulk_cstr(c->out, "group");
-    resp_bulk_cstr(c->out, row ? row->group : "generic");
+    resp_bulk_cstr(c->out, d->group ? d->group : "generic");
 }
 
 static const char *const command_help[] = {
@@ -743,23 +682,54 @@ static void cmd_shutdown(struct cmd_ctx *c)
 /* ---------------------------------------------------------------- table */
 
 const struct cmd_def cmd_server_defs[] = {
-    {"ping", -1, CMD_FAST | CMD_CONN | CMD_MISCONF, 0, 0, 0, cmd_ping,
-     "Returns the server's liveliness response."},
-    {"echo", 2, CMD_FAST | CMD_CONN, 0, 0, 0, cmd_echo, "Returns the given string."},
-    {"quit", -1, CMD_NOAUTH | CMD_FAST | CMD_CONN, 0, 0, 0, cmd_quit, "Closes the connection."},
-    {"hello", -1, CMD_NOAUTH | CMD_FAST | CMD_CONN, 0, 0, 0, cmd_hello, "Handshakes with the server."},
-    {"auth", -2, CMD_NOAUTH | CMD_FAST | CMD_CONN, 0, 0, 0, cmd_auth,
-     "Authenticates the connection."},
-    {"select", 2, CMD_FAST | CMD_CONN, 0, 0, 0, cmd_select,
-     "Changes the selected database."},
-    {"client", -2, CMD_CONN, 0, 0, 0, cmd_client_exec, "A container for client connection commands."},
-    {"command", -1, CMD_CONN, 0, 0, 0, cmd_command, "Returns detailed information about all commands."},
-    {"info", -1, CMD_CONN, 0, 0, 0, cmd_info_exec, "Returns information and statistics about the server."},
-    {"config", -2, CMD_ADMIN | CMD_CONN, 0, 0, 0, cmd_config,
-     "A container for server configuration commands."},
-    {"time", 1, CMD_FAST | CMD_CONN, 0, 0, 0, cmd_time, "Returns the server time."},
-    {"shutdown", -1, CMD_ADMIN | CMD_CONN, 0, 0, 0, cmd_shutdown,
-     "Synchronously saves the database(s) to disk and shuts down the server."},
+    { .name = "ping", .arity = -1, .flags = CMD_FAST | CMD_CONN | CMD_MISCONF,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_ping,
+      .group = "connection", .since = "1.0.0",
+      .summary = "Returns the server's liveliness response." },
+    { .name = "echo", .arity = 2, .flags = CMD_FAST | CMD_CONN,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_echo,
+      .group = "connection", .since = "1.0.0",
+      .summary = "Returns the given string." },
+    { .name = "quit", .arity = -1, .flags = CMD_NOAUTH | CMD_FAST | CMD_CONN,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_quit,
+      .group = "connection", .since = "1.0.0",
+      .summary = "Closes the connection." },
+    { .name = "hello", .arity = -1, .flags = CMD_NOAUTH | CMD_FAST | CMD_CONN,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_hello,
+      .group = "connection", .since = "6.0.0",
+      .summary = "Handshakes with the server." },
+    { .name = "auth", .arity = -2, .flags = CMD_NOAUTH | CMD_FAST | CMD_CONN,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_auth,
+      .group = "connection", .since = "1.0.0",
+      .summary = "Authenticates the connection." },
+    { .name = "select", .arity = 2, .flags = CMD_FAST | CMD_CONN,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_select,
+      .group = "connection", .since = "1.0.0",
+      .summary = "Changes the selected database." },
+    { .name = "client", .arity = -2, .flags = CMD_CONN,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_client_exec,
+      .group = "connection", .since = "2.4.0",
+      .summary = "A container for client connection commands." },
+    { .name = "command", .arity = -1, .flags = CMD_CONN,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_command,
+      .group = "server", .since = "2.8.13",
+      .summary = "Returns detailed information about all commands." },
+    { .name = "info", .arity = -1, .flags = CMD_CONN,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_info_exec,
+      .group = "server", .since = "1.0.0",
+      .summary = "Returns information and statistics about the server." },
+    { .name = "config", .arity = -2, .flags = CMD_ADMIN | CMD_CONN,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_config,
+      .group = "server", .since = "2.0.0",
+      .summary = "A container for server configuration commands." },
+    { .name = "time", .arity = 1, .flags = CMD_FAST | CMD_CONN,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_time,
+      .group = "server", .since = "2.6.0",
+      .summary = "Returns the server time." },
+    { .name = "shutdown", .arity = -1, .flags = CMD_ADMIN | CMD_CONN,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_shutdown,
+      .group = "server", .since = "1.0.0",
+      .summary = "Synchronously saves the database(s) to disk and shuts down the server." },
 };
 const size_t cmd_server_ndefs = sizeof(cmd_server_defs) / sizeof(cmd_server_defs[0]);
 

@@ -649,16 +649,28 @@ void cmd_txn_conn_free(struct conn *c)
 
 /* Arity, flags and key positions as Redis 7.0's COMMAND INFO reports them. */
 const struct cmd_def cmd_txn_defs[] = {
-    {"multi", 1, CMD_FAST | CMD_CONN, 0, 0, 0, multi_exec, "Starts a transaction."},
-    {"exec", 1, CMD_CONN | CMD_AFTER_PRIOR, 0, 0, 0, exec_exec, "Executes all commands in a transaction."},
-    {"discard", 1, CMD_FAST | CMD_CONN, 0, 0, 0, discard_exec,
-     "Discards a transaction."},
+    { .name = "multi", .arity = 1, .flags = CMD_FAST | CMD_CONN,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = multi_exec,
+      .group = "transactions", .since = "1.2.0",
+      .summary = "Starts a transaction." },
+    { .name = "exec", .arity = 1, .flags = CMD_CONN | CMD_AFTER_PRIOR,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = exec_exec,
+      .group = "transactions", .since = "1.2.0",
+      .summary = "Executes all commands in a transaction." },
+    { .name = "discard", .arity = 1, .flags = CMD_FAST | CMD_CONN,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = discard_exec,
+      .group = "transactions", .since = "2.0.0",
+      .summary = "Discards a transaction." },
     /* Redis reports WATCH's keys (1, -1, 1); here it runs on the
      * connection's thread and routes each key itself, and the table's rule
      * is that CMD_CONN commands declare none. */
-    {"watch", -2, CMD_FAST | CMD_CONN | CMD_AFTER_PRIOR, 0, 0, 0, watch_exec,
-     "Monitors changes to keys to determine the execution of a transaction."},
-    {"unwatch", 1, CMD_FAST | CMD_CONN, 0, 0, 0, unwatch_exec,
-     "Forgets about watched keys of a transaction."},
+    { .name = "watch", .arity = -2, .flags = CMD_FAST | CMD_CONN | CMD_AFTER_PRIOR,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = watch_exec,
+      .group = "transactions", .since = "2.2.0",
+      .summary = "Monitors changes to keys to determine the execution of a transaction." },
+    { .name = "unwatch", .arity = 1, .flags = CMD_FAST | CMD_CONN,
+      .first_key = 0, .last_key = 0, .key_step = 0, .exec = unwatch_exec,
+      .group = "transactions", .since = "2.2.0",
+      .summary = "Forgets about watched keys of a transaction." },
 };
 const size_t cmd_txn_ndefs = sizeof cmd_txn_defs / sizeof cmd_txn_defs[0];
