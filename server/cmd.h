@@ -111,6 +111,17 @@ bool cmd_arg_int64(struct cmd_ctx *c, const struct resp_arg *a, int64_t *v);
 bool cmd_arg_double(struct cmd_ctx *c, const struct resp_arg *a, long double *v);
 bool cmd_arg_eq(const struct resp_arg *a, const char *lit); /* case-insensitive */
 
+/* Look key up for a command that works on values of type (TVAL_* of
+ * shard/tval.h): the entry, or NULL when the key is missing. When it holds
+ * another type, reply Redis's WRONGTYPE error, set *wrong and return NULL;
+ * otherwise *wrong is false. Borrowed, valid until the map is next written.
+ * The _w form is for a command about to change the value in place: the
+ * entry counts as written (kvmap_find_w), so call it only then. */
+struct kventry *cmd_lookup_type(struct cmd_ctx *c, const struct resp_arg *key, int type,
+                                bool *wrong);
+struct kventry *cmd_lookup_type_w(struct cmd_ctx *c, const struct resp_arg *key, int type,
+                                  bool *wrong);
+
 /* Report that the command modified key (borrowed) in the executing shard's
  * database: Redis's signalModifiedKey. Every write calls it once per key it
  * changed, after the change; WATCH and the dirty counter hang off it. */

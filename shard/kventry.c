@@ -3,6 +3,8 @@
  * kventry_* accessors of kvmap.h. Runs on the owning shard's thread. */
 #include "shard/kventry.h"
 
+#include "shard/tval.h"
+
 #include <assert.h>
 
 static inline uint8_t *store_len(uint8_t *p, size_t len, bool wide)
@@ -69,20 +71,23 @@ struct kventry *kventry_new(struct mem_acct *a, const void *key, size_t klen,
     unsigned f = 0;
     if (klen > KVENTRY_SHORT_LEN_MAX)
         f |= KVENTRY_KLEN4;
-    if (v->is_int)
+    if (v->tv)
+        f |= KVENTRY_INT | ((unsigned)v->tv->type << KVENTRY_TYPE_SHIFT);
+    else if (v->is_int)
         f |= KVENTRY_INT;
     else if (v->vlen > KVENTRY_SHORT_LEN_MAX)
         f |= KVENTRY_VLEN4;
     if (expire_ms != KVMAP_NO_EXPIRE)
         f |= KVENTRY_EXPIRE;
-    size_t vbytes = v->is_int ? 8 : v->vlen;
+    bool fixed8 = v->is_int || v->tv;
+    size_t vbytes = fixed8 ? 8 : v->vlen;
     struct kventry *e = mem_alloc(a, KVENTRY_HDR + kventry_key_off(f) + klen + vbytes);
     if (!e)
         return NULL;
     e->next = NULL;
     e->flags = (uint8_t)f;
     uint8_t *p = store_len(e->data, klen, f & KVENTRY_KLEN4);
-    if (!v->is_int)
+    if (!fixed8)
         p = store_len(p, v->vlen, f & KVENTRY_VLEN4);
     if (f & KVENTRY_EXPIRE) {
         memcpy(p, &expire_ms, sizeof expire_ms);
@@ -91,7 +96,9 @@ struct kventry *kventry_new(struct mem_acct *a, const void *key, size_t klen,
     if (klen)
         memcpy(p, key, klen);
     p += klen;
-    if (v->is_int)
+    if (v->tv)
+        memcpy(p, &v->tv, sizeof v->tv);
+    else if (v->is_int)
         memcpy(p, &v->iv, sizeof v->iv);
     else if (v->vlen && v->val)
         memcpy(p, v->val, v->vlen);
@@ -218,6 +225,7 @@ const char *kventry_key(const struct kventry *e, size_t *klen)
 
 const char *kventry_value(const struct kventry *e, char buf[21], size_t *vlen)
 {
+    assert(kventry_type_of(e) == TVAL_STRING);
     if (e->flags & KVENTRY_INT) {
         *vlen = kventry_format_int64(kventry_ival(e), buf);
         return buf;
@@ -228,10 +236,24 @@ const char *kventry_value(const struct kventry *e, char buf[21], size_t *vlen)
 
 bool kventry_int(const struct kventry *e, int64_t *v)
 {
-    if (!(e->flags & KVENTRY_INT))
+    if (!(e->flags & KVENTRY_INT) || kventry_type_of(e) != TVAL_STRING)
         return false;
     *v = kventry_ival(e);
     return true;
+}
+
+int kventry_type(const struct kventry *e)
+{
+    return (int)kventry_type_of(e);
+}
+
+struct tval *kventry_tval(const struct kventry *e)
+{
+    if (kventry_type_of(e) == TVAL_STRING)
+        return NULL;
+    struct tval *tv;
+    memcpy(&tv, kventry_keyp(e) + kventry_klen(e), sizeof tv);
+    return tv;
 }
 
 int64_t kventry_expire(const struct kventry *e)

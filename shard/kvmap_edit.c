@@ -68,6 +68,8 @@ int kvmap_append(struct kvmap *m, const void *key, size_t klen, const void *data
         return KVMAP_ETOOBIG;
     struct edit_pos p;
     edit_find(m, key, klen, now_ms, &p);
+    if (p.live && kventry_type_of(*p.link) != TVAL_STRING)
+        return KVMAP_EWRONGTYPE;
     if (!p.live) {
         /* A new key is stored exactly as SET would store it. */
         struct kventry_val v = {.val = data, .vlen = len};
@@ -104,6 +106,8 @@ int kvmap_setrange(struct kvmap *m, const void *key, size_t klen, size_t offset,
         return KVMAP_ETOOBIG;
     struct edit_pos p;
     edit_find(m, key, klen, now_ms, &p);
+    if (p.live && kventry_type_of(*p.link) != TVAL_STRING)
+        return KVMAP_EWRONGTYPE;
     size_t cur = p.live ? kventry_strlen(*p.link) : 0;
     if (len == 0) {
         *newlen = cur; /* Redis writes nothing and creates no key */
