@@ -16,7 +16,7 @@
 /* ------------------------------------------------------------ thresholds */
 
 static struct tval_limits limits = {
-    .hash_max_listpack_entries = 128,
+    .hash_max_listpack_entries = 512,
     .hash_max_listpack_value = 64,
     .set_max_intset_entries = 512,
     .set_max_listpack_entries = 128,

@@ -55,7 +55,8 @@ struct tval {
  * server's configuration on any thread; read by the shards on each write
  * that might convert, so a CONFIG SET applies to the next write. */
 struct tval_limits {
-    uint32_t hash_max_listpack_entries; /* hash-max-listpack-entries: 128 */
+    uint32_t hash_max_listpack_entries; /* hash-max-listpack-entries: 512, as
+                                         * Redis 7.0 (its zset default is 128) */
     uint32_t hash_max_listpack_value;   /* hash-max-listpack-value: 64 */
     uint32_t set_max_intset_entries;    /* set-max-intset-entries: 512 */
     uint32_t set_max_listpack_entries;  /* set-max-listpack-entries: 128 */
