@@ -431,30 +431,6 @@ static void cmd_decrby(struct cmd_ctx *c)
     incr_generic(c, -d);
 }
 
-/* Redis's ld2string in LD_STR_HUMAN mode: %.17Lf, then trailing zeros (and
- * a bare '.') removed, and "-0" written as "0". Returns the length, 0 when
- * the text does not fit (Redis stores an empty string then). */
-static size_t format_ldouble(char *buf, size_t cap, long double v)
-{
-    int r = snprintf(buf, cap, "%.17Lf", v);
-    size_t n;
-
-    if (r < 0 || (size_t)r + 1 > cap)
-        return 0;
-    n = (size_t)r;
-    if (memchr(buf, '.', n)) {
-        while (n > 0 && buf[n - 1] == '0')
-            n--;
-        if (n > 0 && buf[n - 1] == '.')
-            n--;
-    }
-    if (n == 2 && buf[0] == '-' && buf[1] == '0') {
-        buf[0] = '0';
-        n = 1;
-    }
-    return n;
-}
-
 static void cmd_incrbyfloat(struct cmd_ctx *c)
 {
     const struct resp_arg *key = &c->argv[1];
@@ -486,7 +462,7 @@ static void cmd_incrbyfloat(struct cmd_ctx *c)
         resp_error(c->out, "ERR increment would produce NaN or Infinity");
         return;
     }
-    n = format_ldouble(buf, sizeof buf, value);
+    n = cmd_format_ldouble(buf, sizeof buf, value);
     rc = kvmap_set(c->db, key->ptr, key->len, buf, n, KVMAP_KEEP_TTL, c->now_ms);
     if (rc < 0) {
         cmd_reply_kvmap_error(c, rc);

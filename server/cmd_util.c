@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,27 @@ bool cmd_parse_ldouble(const char *s, size_t len, long double *v)
         return false;
     *v = d;
     return true;
+}
+
+size_t cmd_format_ldouble(char *buf, size_t cap, long double v)
+{
+    int r = snprintf(buf, cap, "%.17Lf", v);
+    size_t n;
+
+    if (r < 0 || (size_t)r + 1 > cap)
+        return 0;
+    n = (size_t)r;
+    if (memchr(buf, '.', n)) {
+        while (n > 0 && buf[n - 1] == '0')
+            n--;
+        if (n > 0 && buf[n - 1] == '.')
+            n--;
+    }
+    if (n == 2 && buf[0] == '-' && buf[1] == '0') {
+        buf[0] = '0';
+        n = 1;
+    }
+    return n;
 }
 
 bool cmd_arg_int64(struct cmd_ctx *c, const struct resp_arg *a, int64_t *v)
