@@ -23,6 +23,7 @@
 #include "server/glob.h"
 #include "server/log.h"
 #include "server/server.h" /* SERVER_VERSION */
+#include "shard/tval.h"
 
 extern char **environ;
 
@@ -106,7 +107,11 @@ enum opt_kind {
     X("unixsocket", unixsocket, OPT_STR, "", 0, 0, false,                                      \
       "also listen on this Unix socket path; empty = none")                                   \
     X("unixsocketperm", unixsocketperm, OPT_OCTAL, "0", 0, 0777, false,                        \
-      "octal mode of the Unix socket (e.g. 700); 0 = leave it to the umask")
+      "octal mode of the Unix socket (e.g. 700); 0 = leave it to the umask")                   \
+    X("hash-max-listpack-entries", hash_max_listpack_entries, OPT_COUNT, "512", 0, INT64_MAX,  \
+      true, "hashes with more fields become hash tables")                                      \
+    X("hash-max-listpack-value", hash_max_listpack_value, OPT_SIZE, "64", 0, INT64_MAX, true,  \
+      "hashes with a longer field or value become hash tables")
 
 struct opt {
     const char *name;   /* option name as in CONFIG GET and the JSON file */
@@ -122,6 +127,18 @@ struct opt {
 #define OPT_ROW(n, f, k, d, lo, hi, m, h) {n, offsetof(struct config, f), k, d, lo, hi, m, h},
 static const struct opt opts[] = {CONFIG_OPTIONS(OPT_ROW)};
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+/* Redis 7.0's other names for options (its "alias" configs): accepted
+ * everywhere the option is, and listed by CONFIG GET under their own name,
+ * as Redis lists both. */
+static const struct {
+    const char *alias; /* the old name */
+    const char *name;  /* the option in opts[] */
+} aliases[] = {
+    {"hash-max-ziplist-entries", "hash-max-listpack-entries"},
+    {"hash-max-ziplist-value", "hash-max-listpack-value"},
+};
+#define NALIASES (sizeof(aliases) / sizeof(aliases[0]))
 
 /* Options Redis has that shardkv answers with a fixed value, because
  * clients read them: redis-benchmark fetches "appendonly" at start-up and
@@ -155,12 +172,36 @@ union opt_val {
 /* OPT_ALLOW's names, indexed by enum config_allow. */
 static const char *const allow_names[] = {"no", "yes", "local"};
 
-static const struct opt *opt_find(const char *name)
+static const struct opt *opt_find_exact(const char *name)
 {
     for (size_t i = 0; i < NOPTS; i++)
         if (strcasecmp(opts[i].name, name) == 0)
             return &opts[i];
     return NULL;
+}
+
+/* The option called name or one of its aliases; *shown (if not NULL) gets
+ * the name to quote in errors: the alias when that was used, as Redis. */
+static const struct opt *opt_find_as(const char *name, const char **shown)
+{
+    const struct opt *o = opt_find_exact(name);
+    if (o != NULL) {
+        if (shown)
+            *shown = o->name;
+        return o;
+    }
+    for (size_t i = 0; i < NALIASES; i++)
+        if (strcasecmp(aliases[i].alias, name) == 0) {
+            if (shown)
+                *shown = aliases[i].alias;
+            return opt_find_exact(aliases[i].name);
+        }
+    return NULL;
+}
+
+static const struct opt *opt_find(const char *name)
+{
+    return opt_find_as(name, NULL);
 }
 
 static int fixed_find(const char *name)
@@ -845,7 +886,26 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         if (config_redis_flag(cfg, &ctx, end, argv, &i, err, errlen) != 0)
             return -1;
     }
+    config_apply_tval_limits(cfg);
     return 0;
+}
+
+/* The limits hold 32 bits; Redis's own range is larger, and a threshold
+ * no hash can reach means the same. */
+static uint32_t limit32(size_t v)
+{
+    return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+void config_apply_tval_limits(const struct config *cfg)
+{
+    struct tval_limits l;
+    tval_limits_get(&l); /* thresholds without an option yet keep theirs */
+    l.hash_max_listpack_entries =
+        limit32(__atomic_load_n(&cfg->hash_max_listpack_entries, __ATOMIC_RELAXED));
+    l.hash_max_listpack_value =
+        limit32(__atomic_load_n(&cfg->hash_max_listpack_value, __ATOMIC_RELAXED));
+    tval_limits_set(&l);
 }
 
 void config_deinit(struct config *cfg)
@@ -900,6 +960,13 @@ void config_get_many(const struct config *cfg, size_t npat, const char *const *p
             fn(arg, exact ? p : opts[i].name, val);
         }
     }
+    for (size_t i = 0; i < NALIASES; i++) {
+        const char *p = first_match(npat, patterns, aliases[i].alias, &exact);
+        if (p != NULL) {
+            opt_format(cfg, opt_find_exact(aliases[i].name), val, sizeof(val));
+            fn(arg, exact ? p : aliases[i].alias, val);
+        }
+    }
     for (size_t i = 0; i < NFIXED; i++) {
         const char *p = first_match(npat, patterns, fixed_opts[i].name, &exact);
         if (p != NULL)
@@ -938,7 +1005,8 @@ static int set_many(struct config *cfg, bool protected_ok, size_t n, const char 
     size_t parsed = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         int fx = fixed_find(names[i]);
-        os[i] = opt_find(names[i]);
+        const char *shown = names[i];
+        os[i] = opt_find_as(names[i], &shown);
         if (os[i] == NULL && fx < 0) {
             snprintf(err, errlen, "Unknown option or number of arguments for CONFIG SET - '%s'",
                      names[i]);
@@ -972,7 +1040,7 @@ static int set_many(struct config *cfg, bool protected_ok, size_t n, const char 
             snprintf(err, errlen,
                      "CONFIG SET failed (possibly related to argument '%s') - can't set "
                      "immutable config",
-                     os[i]->name);
+                     shown);
             rc = -1;
             break;
         }
@@ -987,14 +1055,14 @@ static int set_many(struct config *cfg, bool protected_ok, size_t n, const char 
         char why[160];
         if (opt_parse(os[i], values[i], &vals[i], why, sizeof(why)) != 0) {
             snprintf(err, errlen, "CONFIG SET failed (possibly related to argument '%s') - %s",
-                     os[i]->name, why);
+                     shown, why);
             rc = -1;
             break;
         }
         parsed = i + 1;
         if (opt_check_live(os[i], &vals[i], why, sizeof(why)) != 0) {
             snprintf(err, errlen, "CONFIG SET failed (possibly related to argument '%s') - %s",
-                     os[i]->name, why);
+                     shown, why);
             rc = -1;
             break;
         }
@@ -1003,6 +1071,7 @@ static int set_many(struct config *cfg, bool protected_ok, size_t n, const char 
         for (size_t i = 0; i < n; i++)
             if (os[i] != NULL)
                 opt_store(cfg, os[i], &vals[i], true);
+        config_apply_tval_limits(cfg);
     } else {
         for (size_t i = 0; i < parsed; i++)
             if (os[i] != NULL)

@@ -82,6 +82,10 @@ struct config {
     char *pidfile;            /* NULL/empty = none (daemonized: the default) */
     char *unixsocket;         /* NULL/empty = no Unix socket */
     unsigned unixsocketperm;  /* mode bits for the socket file; 0 = umask */
+    size_t hash_max_listpack_entries; /* 512: more fields make a hash table
+                                 (alias hash-max-ziplist-entries) */
+    size_t hash_max_listpack_value;   /* 64: a longer field or value makes a
+                                 hash table (alias hash-max-ziplist-value) */
     char *config_file;        /* path given by --config or as the first
                                  argument, NULL if none */
     char **warnings;          /* start-up warnings (directives accepted but
@@ -146,6 +150,11 @@ int config_set_from_client(struct config *cfg, bool local, size_t n, const char 
  * option is reported once even when several patterns match it. */
 void config_get_many(const struct config *cfg, size_t npat, const char *const *patterns,
                      void (*fn)(void *arg, const char *name, const char *value), void *arg);
+
+/* Hand the encoding thresholds in cfg to the shards (tval_limits_set):
+ * config_load and every successful CONFIG SET call it, so a change applies
+ * to the next write of each value. Any thread. */
+void config_apply_tval_limits(const struct config *cfg);
 
 /* ---- For config_redis.c (start-up only, main thread) ------------------ */
 
