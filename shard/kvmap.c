@@ -588,7 +588,7 @@ int kvmap_set(struct kvmap *m, const void *key, size_t klen, const void *val, si
 int kvmap_set_tval(struct kvmap *m, const void *key, size_t klen, struct tval *tv,
                    int64_t expire_ms, int64_t now_ms)
 {
-    struct kventry_val nv = {.tv = tv};
+    struct kventry_val nv = {.is_int = true, .type = tv->type, .iv = (int64_t)(intptr_t)tv};
     return set_value(m, key, klen, &nv, expire_ms, now_ms);
 }
 

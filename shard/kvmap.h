@@ -191,8 +191,14 @@ int kvmap_entry_set_expire(struct kvmap *m, struct kventry *e, int64_t expire_ms
 
 /* Views into an entry, valid as long as the entry is. */
 const char *kventry_key(const struct kventry *e, size_t *klen);
-/* The value's type: TVAL_STRING (0) or another TVAL_* of shard/tval.h. */
-int kventry_type(const struct kventry *e);
+/* The value's type: TVAL_STRING (0) or another TVAL_* of shard/tval.h.
+ * Inline, since every command asks: the entry's flags byte follows its
+ * chain pointer and keeps the type in its top three bits (kventry.c
+ * asserts that layout at compile time). */
+static inline int kventry_type(const struct kventry *e)
+{
+    return ((const uint8_t *)e)[sizeof(void *)] >> 5;
+}
 /* The typed value of an entry of another type than string (borrowed; the
  * entry owns it), or NULL for a string. */
 struct tval *kventry_tval(const struct kventry *e);
