@@ -65,12 +65,13 @@ struct kventry {
 /* Bytes before data[]: 9, not sizeof (which pads to 16). */
 #define KVENTRY_HDR offsetof(struct kventry, data)
 
-/* A value about to be stored: bytes, an integer, or a typed value. */
+/* A value about to be stored: bytes, or 8 bytes: an integer, or a typed
+ * value's pointer (type != TVAL_STRING; the entry then owns the value). */
 struct kventry_val {
-    struct tval *tv;  /* a typed value to point at (the entry then owns it);
-                         NULL for a string */
-    bool is_int;      /* store iv as an int64 */
-    int64_t iv;       /* the integer when is_int */
+    bool is_int;      /* store iv's 8 bytes */
+    uint8_t type;     /* with is_int: TVAL_STRING for an integer, another
+                         TVAL_* when iv holds a struct tval pointer */
+    int64_t iv;       /* the integer, or the pointer, when is_int */
     const void *val;  /* the bytes when !is_int; NULL leaves them for the caller */
     size_t vlen;      /* their length */
 };

@@ -588,7 +588,7 @@ int kvmap_set(struct kvmap *m, const void *key, size_t klen, const void *val, si
 int kvmap_set_tval(struct kvmap *m, const void *key, size_t klen, struct tval *tv,
                    int64_t expire_ms, int64_t now_ms)
 {
-    struct kventry_val nv = {.tv = tv};
+    struct kventry_val nv = {.is_int = true, .type = tv->type, .iv = (int64_t)(intptr_t)tv};
     return set_value(m, key, klen, &nv, expire_ms, now_ms);
 }
 
@@ -609,6 +609,18 @@ struct kventry *kvmap_find_w(struct kvmap *m, const void *key, size_t klen, int6
     }
     touch(m, ti, idx);
     return *link;
+}
+
+struct tval *kvmap_take_tval(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
+{
+    struct kventry *e = kvmap_find(m, key, klen, now_ms);
+    if (!e || kventry_type_of(e) == TVAL_STRING)
+        return NULL;
+    struct tval *tv = kventry_tval(e);
+    /* A string-typed entry frees only its own block: the value survives. */
+    e->flags &= (uint8_t)~KVENTRY_TYPE_MASK;
+    kvmap_del(m, key, klen, now_ms);
+    return tv;
 }
 
 struct mem_acct *kvmap_acct(const struct kvmap *m)
