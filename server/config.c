@@ -423,8 +423,15 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
     }
     case OPT_SIZE: {
         uint64_t u;
-        if (config_parse_size(text, &u) != 0 || u > INT64_MAX) {
+        if (config_parse_size(text, &u) != 0) {
             snprintf(err, errlen, "argument must be a memory value");
+            return -1;
+        }
+        if (u > INT64_MAX) {
+            /* Redis parses it (an unsigned long long) and then finds it
+             * out of the option's range. */
+            snprintf(err, errlen, "argument must be between %" PRId64 " and %" PRId64
+                     " inclusive", o->min, o->max);
             return -1;
         }
         v->i = (int64_t)u;
