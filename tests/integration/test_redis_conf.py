@@ -28,7 +28,8 @@ STOCK = "/etc/redis/redis.conf"  # from the redis-server package
 HONOURED = {"bind", "port", "tcp-backlog", "timeout", "daemonize", "pidfile", "loglevel",
             "logfile", "databases", "dbfilename", "dir", "hz", "save", "requirepass",
             "maxclients", "unixsocket", "unixsocketperm", "protected-mode",
-            "stop-writes-on-bgsave-error", "client-output-buffer-limit"}
+            "stop-writes-on-bgsave-error", "client-output-buffer-limit",
+            "hash-max-listpack-entries", "hash-max-listpack-value"}
 
 
 def config_get(client, pattern):
@@ -152,7 +153,8 @@ class StockFile(Base):
         port = skvtest.free_port()
         conf, _ = self.patched_stock(port)
         names = ["databases", "timeout", "tcp-backlog", "hz", "loglevel", "dbfilename",
-                 "save", "unixsocketperm", "daemonize", "appendonly"]
+                 "save", "unixsocketperm", "daemonize", "appendonly", "hash-max-listpack-entries",
+                 "hash-max-listpack-value", "hash-max-ziplist-entries"]
         with ConfServer(conf, port=port) as s, s.client(decode=True) as c:
             ours = {n: config_get(c, n)[n] for n in names}
         port2 = skvtest.free_port()

@@ -9,6 +9,7 @@
 
 #include "server/config.h"
 #include "server/log.h"
+#include "shard/tval.h"
 
 extern char **environ;
 
@@ -802,5 +803,45 @@ Test(config, output_buffer_limit_classes)
         cr_assert_str_eq(err, want);
     }
     cr_assert_eq(cfg.client_obuf[CONFIG_OBUF_PUBSUB].hard, 32ull << 20, "nothing was applied");
+    config_deinit(&cfg);
+}
+
+/* The encoding thresholds: Redis 7.0's names and its "ziplist" aliases, both
+ * listed by CONFIG GET, errors quoting the name used, and every change
+ * handed to the shards' limits (tval_limits). */
+Test(config, hash_thresholds_and_aliases)
+{
+    struct config cfg;
+    char err[256];
+    char *argv[] = {"shardkv-server", "--hash-max-ziplist-entries", "9"};
+    cr_assert_eq(load(&cfg, err, sizeof(err), 3, argv), 0, "%s", err);
+    struct tval_limits l;
+    tval_limits_get(&l);
+    cr_expect_eq(l.hash_max_listpack_entries, 9);
+    cr_expect_eq(l.hash_max_listpack_value, 64);
+    cr_expect_str_eq(get(&cfg, "hash-max-*"),
+                     "hash-max-listpack-entries=9;hash-max-listpack-value=64;"
+                     "hash-max-ziplist-entries=9;hash-max-ziplist-value=64;");
+
+    cr_assert_eq(config_set(&cfg, "hash-max-ziplist-value", "1kb", err, sizeof(err)), 0);
+    tval_limits_get(&l);
+    cr_expect_eq(l.hash_max_listpack_value, 1024);
+    cr_expect_str_eq(get(&cfg, "hash-max-listpack-value"), "hash-max-listpack-value=1024;");
+    /* Past 32 bits the threshold saturates: no hash can reach it anyway. */
+    cr_assert_eq(config_set(&cfg, "hash-max-listpack-entries", "9223372036854775807", err,
+                            sizeof(err)), 0);
+    tval_limits_get(&l);
+    cr_expect_eq(l.hash_max_listpack_entries, UINT32_MAX);
+
+    cr_expect_eq(config_set(&cfg, "hash-max-ziplist-entries", "abc", err, sizeof(err)), -1);
+    cr_expect_str_eq(err, "CONFIG SET failed (possibly related to argument "
+                          "'hash-max-ziplist-entries') - argument couldn't be parsed into an "
+                          "integer");
+    cr_expect_eq(config_set(&cfg, "hash-max-listpack-value", "-1", err, sizeof(err)), -1);
+    cr_expect_str_eq(err, "CONFIG SET failed (possibly related to argument "
+                          "'hash-max-listpack-value') - argument must be a memory value");
+    cr_expect_eq(config_set(&cfg, "hash-max-listpack-value", "9223372036854775808", err,
+                            sizeof(err)), -1);
+    cr_expect(strstr(err, "between 0 and 9223372036854775807 inclusive"), "%s", err);
     config_deinit(&cfg);
 }

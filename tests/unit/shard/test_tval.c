@@ -213,7 +213,7 @@ Test(tval, limits_round_trip)
 {
     struct tval_limits old, l, got;
     tval_limits_get(&old);
-    cr_assert_eq(old.hash_max_listpack_entries, 128);
+    cr_assert_eq(old.hash_max_listpack_entries, 512);
     cr_assert_eq(old.set_max_intset_entries, 512);
     l = old;
     l.hash_max_listpack_value = 7;
