@@ -259,9 +259,9 @@ void thash_random(struct tval *tv, thash_visit_fn fn, void *arg)
 }
 
 /* Picks per batch of a listpack's random fields: each batch walks the
- * listpack once, so a larger batch walks less; 256 keeps the arrays on the
- * stack small (6 KiB). */
-#define RANDOM_BATCH 256
+ * listpack once, so a larger batch walks less. Redis's batch
+ * (HRANDFIELD_RANDOM_SAMPLE_LIMIT); its arrays take 24 KiB of stack. */
+#define RANDOM_BATCH 1000
 
 /* One pick: which pair, and where in the batch's output it goes. */
 struct pick {
