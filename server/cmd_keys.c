@@ -24,9 +24,16 @@ static struct kventry *lookup(struct cmd_ctx *c, const struct resp_arg *key)
     return kvmap_find(c->db, key->ptr, key->len, c->now_ms);
 }
 
+/* A lookup that is not an access (Redis's LOOKUP_NOTOUCH): TYPE, TTL and
+ * OBJECT leave the key's idle time as it was. */
+static struct kventry *peek(struct cmd_ctx *c, const struct resp_arg *key)
+{
+    return kvmap_peek(c->db, key->ptr, key->len, c->now_ms);
+}
+
 static void cmd_type(struct cmd_ctx *c)
 {
-    struct kventry *e = lookup(c, &c->argv[1]);
+    struct kventry *e = peek(c, &c->argv[1]);
     resp_simple(c->out, e ? tval_type_name(kventry_type(e)) : "none");
 }
 
@@ -72,9 +79,9 @@ static const char *const object_help[] = {
     NULL,
 };
 
-/* OBJECT ENCODING / REFCOUNT / IDLETIME / FREQ / HELP, Redis 7.0's replies.
- * No access clock is kept yet (it comes with eviction), so IDLETIME is 0
- * and FREQ gives Redis's answer for a server without an LFU policy. */
+/* OBJECT ENCODING / REFCOUNT / IDLETIME / FREQ / HELP, Redis 7.0's replies:
+ * IDLETIME from the LRU stamp every entry keeps, FREQ from the LFU counter
+ * when the map keeps those instead (an LFU maxmemory-policy). */
 static void cmd_object(struct cmd_ctx *c)
 {
     static const char *const subs[] = {"encoding", "refcount", "idletime", "freq"};
@@ -98,7 +105,7 @@ static void cmd_object(struct cmd_ctx *c)
         resp_errorf(c->out, "ERR wrong number of arguments for 'object|%s' command", subs[which]);
         return;
     }
-    struct kventry *e = lookup(c, &c->argv[2]);
+    struct kventry *e = peek(c, &c->argv[2]);
     if (!e) {
         resp_null(c->out, c->proto);
         return;
@@ -122,12 +129,24 @@ static void cmd_object(struct cmd_ctx *c)
         resp_int(c->out, shared ? SHARED_REFCOUNT : 1);
         break;
     }
-    case 2: resp_int(c->out, 0); break;
-    default:
-        resp_error(c->out, "ERR An LFU maxmemory policy is not selected, access frequency not "
-                           "tracked. Please note that when switching between policies at runtime "
-                           "LRU and LFU data will take some time to adjust.");
+    case 2:
+        if (kvmap_access(c->db) == KVMAP_ACCESS_LFU)
+            resp_error(c->out, "ERR An LFU maxmemory policy is selected, idle time not tracked. "
+                               "Please note that when switching between policies at runtime LRU "
+                               "and LFU data will take some time to adjust.");
+        else
+            resp_int(c->out, (int64_t)kvmap_idle_seconds(c->db, e, c->now_ms));
         break;
+    default: {
+        int freq = kvmap_lfu_freq(c->db, e, c->now_ms);
+        if (freq < 0)
+            resp_error(c->out, "ERR An LFU maxmemory policy is not selected, access frequency "
+                               "not tracked. Please note that when switching between policies at "
+                               "runtime LRU and LFU data will take some time to adjust.");
+        else
+            resp_int(c->out, freq);
+        break;
+    }
     }
 }
 
@@ -273,7 +292,7 @@ static void cmd_pexpireat(struct cmd_ctx *c)
  * or in seconds rounded to the nearest. */
 static void ttl_generic(struct cmd_ctx *c, bool ms, bool absolute)
 {
-    struct kventry *e = lookup(c, &c->argv[1]);
+    struct kventry *e = peek(c, &c->argv[1]);
     int64_t exp, t;
 
     if (!e) {
