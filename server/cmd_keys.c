@@ -142,6 +142,7 @@ static void expire_generic(struct cmd_ctx *c, int64_t basetime_ms, bool seconds,
             return;
         }
     }
+    cmd_key_modified(c, key->ptr, key->len);
     resp_int(c->out, 1);
 }
 
@@ -215,6 +216,7 @@ static void cmd_persist(struct cmd_ctx *c)
     if (e && kventry_expire(e) != KVMAP_NO_EXPIRE) {
         /* Removing a TTL never allocates, so this cannot fail. */
         (void)kvmap_entry_set_expire(c->db, e, KVMAP_NO_EXPIRE);
+        cmd_key_modified(c, c->argv[1].ptr, c->argv[1].len);
         resp_int(c->out, 1);
     } else {
         resp_int(c->out, 0);
@@ -224,45 +226,67 @@ static void cmd_persist(struct cmd_ctx *c)
 /* Name, arity, flags and key positions as Redis 7.0's COMMAND INFO reports
  * them. */
 const struct cmd_def cmd_keys_defs[] = {
-    { .name = "type", .arity = 2, .flags = CMD_READONLY | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_type,
+    { .name = "type", .arity = 2, .exec = cmd_type,
+      .flags = CMD_READONLY | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RO, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "1.0.0",
+      .complexity = "O(1)",
       .summary = "Determine the type stored at key" },
-    { .name = "expire", .arity = -3, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_expire,
+    { .name = "expire", .arity = -3, .exec = cmd_expire,
+      .flags = CMD_WRITE | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "1.0.0",
+      .complexity = "O(1)",
       .summary = "Set a key's time to live in seconds" },
-    { .name = "pexpire", .arity = -3, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_pexpire,
+    { .name = "pexpire", .arity = -3, .exec = cmd_pexpire,
+      .flags = CMD_WRITE | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "2.6.0",
+      .complexity = "O(1)",
       .summary = "Set a key's time to live in milliseconds" },
-    { .name = "expireat", .arity = -3, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_expireat,
+    { .name = "expireat", .arity = -3, .exec = cmd_expireat,
+      .flags = CMD_WRITE | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "1.2.0",
+      .complexity = "O(1)",
       .summary = "Set the expiration for a key as a UNIX timestamp" },
-    { .name = "pexpireat", .arity = -3, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_pexpireat,
+    { .name = "pexpireat", .arity = -3, .exec = cmd_pexpireat,
+      .flags = CMD_WRITE | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "2.6.0",
+      .complexity = "O(1)",
       .summary = "Set the expiration for a key as a UNIX timestamp specified in milliseconds" },
-    { .name = "ttl", .arity = 2, .flags = CMD_READONLY | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_ttl,
+    { .name = "ttl", .arity = 2, .exec = cmd_ttl,
+      .flags = CMD_READONLY | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RO | CMD_KS_ACCESS, .begin = 1, .last = 0, .step = 1 } },
+      .tips = CMD_TIPS("nondeterministic_output"),
       .group = "generic", .since = "1.0.0",
+      .complexity = "O(1)",
       .summary = "Get the time to live for a key in seconds" },
-    { .name = "pttl", .arity = 2, .flags = CMD_READONLY | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_pttl,
+    { .name = "pttl", .arity = 2, .exec = cmd_pttl,
+      .flags = CMD_READONLY | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RO | CMD_KS_ACCESS, .begin = 1, .last = 0, .step = 1 } },
+      .tips = CMD_TIPS("nondeterministic_output"),
       .group = "generic", .since = "2.6.0",
+      .complexity = "O(1)",
       .summary = "Get the time to live for a key in milliseconds" },
-    { .name = "expiretime", .arity = 2, .flags = CMD_READONLY | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_expiretime,
+    { .name = "expiretime", .arity = 2, .exec = cmd_expiretime,
+      .flags = CMD_READONLY | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RO | CMD_KS_ACCESS, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "7.0.0",
+      .complexity = "O(1)",
       .summary = "Get the expiration Unix timestamp for a key" },
-    { .name = "pexpiretime", .arity = 2, .flags = CMD_READONLY | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_pexpiretime,
+    { .name = "pexpiretime", .arity = 2, .exec = cmd_pexpiretime,
+      .flags = CMD_READONLY | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RO | CMD_KS_ACCESS, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "7.0.0",
+      .complexity = "O(1)",
       .summary = "Get the expiration Unix timestamp for a key in milliseconds" },
-    { .name = "persist", .arity = 2, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_persist,
+    { .name = "persist", .arity = 2, .exec = cmd_persist,
+      .flags = CMD_WRITE | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "2.2.0",
+      .complexity = "O(1)",
       .summary = "Remove the expiration from a key" },
 };
 
