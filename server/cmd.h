@@ -13,6 +13,7 @@
 #include "protocol/resp_enc.h"
 #include "shard/kvmap.h"
 #include "shard/shard.h"
+#include "shard/tval.h"
 
 struct conn;
 
@@ -357,6 +358,40 @@ int cmd_hook_call(cmd_call_hook_fn fn);
 bool cmd_arg_int64(struct cmd_ctx *c, const struct resp_arg *a, int64_t *v);
 bool cmd_arg_double(struct cmd_ctx *c, const struct resp_arg *a, long double *v);
 bool cmd_arg_eq(const struct resp_arg *a, const char *lit); /* case-insensitive */
+
+/* Look key up for a command that works on values of type (TVAL_* of
+ * shard/tval.h): the entry, or NULL when the key is missing. When it holds
+ * another type, reply Redis's WRONGTYPE error, set *wrong and return NULL;
+ * otherwise *wrong is false. Borrowed, valid until the map is next written.
+ * The _w form is for a command about to change the value in place: the
+ * entry counts as written (kvmap_find_w), so call it only then. */
+void cmd_reply_wrongtype(struct cmd_ctx *c);
+
+/* Inline: GET and SET pay for the type check on every request. */
+static inline struct kventry *cmd_check_type(struct cmd_ctx *c, struct kventry *e, int type,
+                                             bool *wrong)
+{
+    *wrong = e && kventry_type(e) != type;
+    if (__builtin_expect(*wrong, 0)) {
+        cmd_reply_wrongtype(c);
+        return NULL;
+    }
+    return e;
+}
+
+static inline struct kventry *cmd_lookup_type(struct cmd_ctx *c, const struct resp_arg *key,
+                                              int type, bool *wrong)
+{
+    return cmd_check_type(c, kvmap_find(c->db, key->ptr, key->len, c->now_ms), type, wrong);
+}
+
+/* A key of the wrong type gets its segment stamped too: that only makes a
+ * running snapshot capture it early, which changes nothing it saves. */
+static inline struct kventry *cmd_lookup_type_w(struct cmd_ctx *c, const struct resp_arg *key,
+                                                int type, bool *wrong)
+{
+    return cmd_check_type(c, kvmap_find_w(c->db, key->ptr, key->len, c->now_ms), type, wrong);
+}
 
 /* Report that the command modified key (borrowed) in database db of the
  * executing shard: Redis's signalModifiedKey. Every write calls it once

@@ -1,4 +1,4 @@
-/* cmd_keys.c — single-key keyspace commands: TYPE, the EXPIRE family with
+/* cmd_keys.c — single-key keyspace commands: TYPE, OBJECT, the EXPIRE family with
  * Redis 7.0's NX/XX/GT/LT options, TTL/PTTL, EXPIRETIME/PEXPIRETIME and
  * PERSIST. Every exec function runs on the thread that owns the key's shard. */
 #include <stdio.h>
@@ -6,6 +6,7 @@
 
 #include "server/cmd.h"
 #include "server/cmd_impl.h"
+#include "server/cmd_server.h"
 
 /* EXPIRE options, Redis's EXPIRE_* flags. */
 enum {
@@ -25,8 +26,148 @@ static struct kventry *lookup(struct cmd_ctx *c, const struct resp_arg *key)
 
 static void cmd_type(struct cmd_ctx *c)
 {
-    resp_simple(c->out, lookup(c, &c->argv[1]) ? "string" : "none");
+    struct kventry *e = lookup(c, &c->argv[1]);
+    resp_simple(c->out, e ? tval_type_name(kventry_type(e)) : "none");
 }
+
+/* Redis's OBJ_SHARED_REFCOUNT: what OBJECT REFCOUNT says of a shared
+ * integer (Redis shares 0..OBJ_SHARED_INTEGERS-1 when maxmemory is off). */
+#define SHARED_REFCOUNT 2147483647
+#define SHARED_INTEGERS 10000
+/* Redis embeds strings up to this length in the object (OBJ_ENCODING_EMBSTR). */
+#define EMBSTR_MAX 44
+
+/* OBJECT ENCODING of a string: Redis's tryObjectEncoding keeps canonical
+ * integers as "int", short strings "embstr", and APPEND / SETRANGE leave
+ * "raw" (our entries that carry spare room, KVENTRY_CAP, are exactly those). */
+static const char *string_encoding(const struct kventry *e)
+{
+    char buf[21];
+    size_t n;
+    int64_t iv;
+    if (kventry_int(e, &iv))
+        return "int";
+    const char *v = kventry_value(e, buf, &n);
+    if (n <= 20 && int64str_parse(v, n, &iv) && !kventry_has_room(e))
+        return "int";
+    return n <= EMBSTR_MAX && !kventry_has_room(e) ? "embstr" : "raw";
+}
+
+static const char *const object_help[] = {
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Print this help.",
+    NULL,
+};
+
+/* OBJECT ENCODING / REFCOUNT / IDLETIME / FREQ / HELP, Redis 7.0's replies;
+ * OBJECT is a container, so dispatch has checked the subcommand and its
+ * arity. No access clock is kept yet (it comes with eviction), so
+ * IDLETIME is 0 and FREQ gives Redis's answer for a server without an LFU
+ * policy. */
+static void object_help_exec(struct cmd_ctx *c)
+{
+    cmd_server_reply_help(c, object_help);
+}
+
+/* argv[2]'s entry, or NULL after replying the null for a missing key. */
+static struct kventry *object_key(struct cmd_ctx *c)
+{
+    struct kventry *e = lookup(c, &c->argv[2]);
+    if (!e)
+        resp_null(c->out, c->proto);
+    return e;
+}
+
+static void object_encoding_exec(struct cmd_ctx *c)
+{
+    struct kventry *e = object_key(c);
+    if (!e)
+        return;
+    struct tval *tv = kventry_tval(e);
+    resp_bulk_cstr(c->out, tv ? tval_enc_name(tv) : string_encoding(e));
+}
+
+static void object_refcount_exec(struct cmd_ctx *c)
+{
+    struct kventry *e = object_key(c);
+    if (!e)
+        return;
+    int64_t iv;
+    char buf[21];
+    size_t n;
+    bool shared = false;
+    if (!kventry_tval(e)) {
+        const char *v = kventry_value(e, buf, &n);
+        shared = !kventry_has_room(e) && n <= 20 && int64str_parse(v, n, &iv) && iv >= 0 &&
+                 iv < SHARED_INTEGERS;
+    }
+    resp_int(c->out, shared ? SHARED_REFCOUNT : 1);
+}
+
+static void object_idletime_exec(struct cmd_ctx *c)
+{
+    if (object_key(c))
+        resp_int(c->out, 0);
+}
+
+static void object_freq_exec(struct cmd_ctx *c)
+{
+    if (object_key(c))
+        resp_error(c->out, "ERR An LFU maxmemory policy is not selected, access frequency not "
+                           "tracked. Please note that when switching between policies at runtime "
+                           "LRU and LFU data will take some time to adjust.");
+}
+
+/* OBJECT's subcommands, Redis 7.0's definitions. */
+static const struct cmd_def object_subs[] = {
+    { .name = "object|encoding", .arity = 3, .exec = object_encoding_exec,
+      .flags = CMD_READONLY,
+      .keys = { { .flags = CMD_KS_RO, .begin = 2, .last = 0, .step = 1 } },
+      .tips = CMD_TIPS("nondeterministic_output"),
+      .group = "generic", .since = "2.2.3",
+      .complexity = "O(1)",
+      .summary = "Inspect the internal encoding of a Redis object" },
+    { .name = "object|freq", .arity = 3, .exec = object_freq_exec,
+      .flags = CMD_READONLY,
+      .keys = { { .flags = CMD_KS_RO, .begin = 2, .last = 0, .step = 1 } },
+      .tips = CMD_TIPS("nondeterministic_output"),
+      .group = "generic", .since = "4.0.0",
+      .complexity = "O(1)",
+      .summary = "Get the logarithmic access frequency counter of a Redis object" },
+    { .name = "object|help", .arity = 2, .exec = object_help_exec,
+      .flags = CMD_LOADING | CMD_STALE,
+      .group = "generic", .since = "6.2.0",
+      .complexity = "O(1)",
+      .summary = "Show helpful text about the different subcommands" },
+    { .name = "object|idletime", .arity = 3, .exec = object_idletime_exec,
+      .flags = CMD_READONLY,
+      .keys = { { .flags = CMD_KS_RO, .begin = 2, .last = 0, .step = 1 } },
+      .tips = CMD_TIPS("nondeterministic_output"),
+      .group = "generic", .since = "2.2.3",
+      .complexity = "O(1)",
+      .summary = "Get the time since a Redis object was last accessed" },
+    { .name = "object|refcount", .arity = 3, .exec = object_refcount_exec,
+      .flags = CMD_READONLY,
+      .keys = { { .flags = CMD_KS_RO, .begin = 2, .last = 0, .step = 1 } },
+      .tips = CMD_TIPS("nondeterministic_output"),
+      .group = "generic", .since = "2.2.3",
+      .complexity = "O(1)",
+      .summary = "Get the number of references to the value of the key" },
+    { .name = NULL },
+};
 
 /* "-ERR Unsupported option <opt>" as Redis's addReplyErrorFormat writes it:
  * the option read as a C string (up to a NUL), trailing CR/LF trimmed and
@@ -232,6 +373,12 @@ const struct cmd_def cmd_keys_defs[] = {
       .group = "generic", .since = "1.0.0",
       .complexity = "O(1)",
       .summary = "Determine the type stored at key" },
+    /* A container: its subcommands run (and route by their key). */
+    { .name = "object", .arity = -2, .subcommands = object_subs,
+      .flags = 0,
+      .group = "generic", .since = "2.2.3",
+      .complexity = "Depends on subcommand.",
+      .summary = "A container for object introspection commands" },
     { .name = "expire", .arity = -3, .exec = cmd_expire,
       .flags = CMD_WRITE | CMD_FAST,
       .keys = { { .flags = CMD_KS_RW | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },

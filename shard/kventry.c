@@ -3,7 +3,13 @@
  * kventry_* accessors of kvmap.h. Runs on the owning shard's thread. */
 #include "shard/kventry.h"
 
+#include "shard/tval.h"
+
 #include <assert.h>
+
+_Static_assert(offsetof(struct kventry, flags) == sizeof(void *) && KVENTRY_TYPE_SHIFT == 5 &&
+                   KVENTRY_TYPE_MASK == 0xE0u,
+               "kvmap.h's inline kventry_type reads the type there");
 
 static inline uint8_t *store_len(uint8_t *p, size_t len, bool wide)
 {
@@ -70,7 +76,7 @@ struct kventry *kventry_new(struct mem_acct *a, const void *key, size_t klen,
     if (klen > KVENTRY_SHORT_LEN_MAX)
         f |= KVENTRY_KLEN4;
     if (v->is_int)
-        f |= KVENTRY_INT;
+        f |= KVENTRY_INT | ((unsigned)v->type << KVENTRY_TYPE_SHIFT);
     else if (v->vlen > KVENTRY_SHORT_LEN_MAX)
         f |= KVENTRY_VLEN4;
     if (expire_ms != KVMAP_NO_EXPIRE)
@@ -218,6 +224,7 @@ const char *kventry_key(const struct kventry *e, size_t *klen)
 
 const char *kventry_value(const struct kventry *e, char buf[21], size_t *vlen)
 {
+    assert(kventry_type_of(e) == TVAL_STRING);
     if (e->flags & KVENTRY_INT) {
         *vlen = kventry_format_int64(kventry_ival(e), buf);
         return buf;
@@ -228,10 +235,24 @@ const char *kventry_value(const struct kventry *e, char buf[21], size_t *vlen)
 
 bool kventry_int(const struct kventry *e, int64_t *v)
 {
-    if (!(e->flags & KVENTRY_INT))
+    if (!(e->flags & KVENTRY_INT) || kventry_type_of(e) != TVAL_STRING)
         return false;
     *v = kventry_ival(e);
     return true;
+}
+
+bool kventry_has_room(const struct kventry *e)
+{
+    return (e->flags & KVENTRY_CAP) != 0;
+}
+
+struct tval *kventry_tval(const struct kventry *e)
+{
+    if (kventry_type_of(e) == TVAL_STRING)
+        return NULL;
+    struct tval *tv;
+    memcpy(&tv, kventry_keyp(e) + kventry_klen(e), sizeof tv);
+    return tv;
 }
 
 int64_t kventry_expire(const struct kventry *e)

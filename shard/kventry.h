@@ -39,6 +39,11 @@
 #define KVENTRY_KLEN4 0x04u  /* klen is a 4-byte field */
 #define KVENTRY_VLEN4 0x08u  /* vlen is a 4-byte field */
 #define KVENTRY_CAP 0x10u    /* a vcap field follows vlen (always VLEN4, never INT) */
+/* The top three bits hold the value's type (shard/tval.h's TVAL_*); 0 is a
+ * string. An entry of any other type has KVENTRY_INT's layout too (8 value
+ * bytes, no vlen), and those 8 bytes are its struct tval pointer. */
+#define KVENTRY_TYPE_SHIFT 5
+#define KVENTRY_TYPE_MASK 0xE0u
 
 /* Longest length a 1-byte length field holds. */
 #define KVENTRY_SHORT_LEN_MAX 255u
@@ -60,10 +65,13 @@ struct kventry {
 /* Bytes before data[]: 9, not sizeof (which pads to 16). */
 #define KVENTRY_HDR offsetof(struct kventry, data)
 
-/* A value about to be stored: bytes, or an integer. */
+/* A value about to be stored: bytes, or 8 bytes: an integer, or a typed
+ * value's pointer (type != TVAL_STRING; the entry then owns the value). */
 struct kventry_val {
-    bool is_int;      /* store iv as an int64 */
-    int64_t iv;       /* the integer when is_int */
+    bool is_int;      /* store iv's 8 bytes */
+    uint8_t type;     /* with is_int: TVAL_STRING for an integer, another
+                         TVAL_* when iv holds a struct tval pointer */
+    int64_t iv;       /* the integer, or the pointer, when is_int */
     const void *val;  /* the bytes when !is_int; NULL leaves them for the caller */
     size_t vlen;      /* their length */
 };
@@ -154,6 +162,12 @@ static inline void kventry_ival_store(struct kventry *e, int64_t v)
     memcpy(kventry_valp(e), &v, sizeof v);
 }
 
+/* The value's type: TVAL_STRING (0) or another TVAL_*. */
+static inline unsigned kventry_type_of(const struct kventry *e)
+{
+    return (e->flags & KVENTRY_TYPE_MASK) >> KVENTRY_TYPE_SHIFT;
+}
+
 static inline bool kventry_key_eq(const struct kventry *e, const void *key, size_t klen)
 {
     return kventry_klen(e) == klen && (klen == 0 || memcmp(kventry_keyp(e), key, klen) == 0);
@@ -180,7 +194,8 @@ size_t kventry_strlen(const struct kventry *e);
 struct kventry *kventry_new(struct mem_acct *a, const void *key, size_t klen,
                             const struct kventry_val *v, int64_t expire_ms);
 
-/* Free e (NULL is fine) and uncharge it from a. */
+/* Free e's block (NULL is fine) and uncharge it from a. A typed value it
+ * points at is not freed (the map frees it with tval_free). */
 void kventry_free(struct mem_acct *a, struct kventry *e);
 
 /* Make e a string entry with room for at least need value bytes (need must

@@ -419,6 +419,8 @@ const char *kvmap_strerror(int err)
         return "value is not an integer or out of range";
     case KVMAP_EOVERFLOW:
         return "increment or decrement would overflow";
+    case KVMAP_EWRONGTYPE:
+        return "operation against a key holding the wrong kind of value";
     default:
         return "unknown kvmap error";
     }
@@ -481,6 +483,48 @@ void kvmap_destroy(struct kvmap *m)
     mem_free(m->acct, m);
 }
 
+/* Empty buckets kvmap_destroy_step may skip per entry it frees. */
+#define DESTROY_EMPTY_VISITS 16
+
+bool kvmap_destroy_step(struct kvmap *m, size_t n)
+{
+    ASSERT_WRITABLE(m);
+    size_t visits = n * DESTROY_EMPTY_VISITS + 1;
+    for (int t = 0; t < 2; t++) {
+        struct kvtable *tb = &m->t[t];
+        if (!tb->bucket)
+            continue; /* absent, or freed by an earlier step */
+        while (tb->used > 0 && n > 0 && visits > 0) {
+            uint64_t i = m->destroy_idx;
+            if (i >= tb->size) { /* cannot happen while used > 0; be safe */
+                tb->used = 0;
+                break;
+            }
+            struct kventry *e = tb->bucket[i];
+            if (!e) {
+                m->destroy_idx++;
+                visits--;
+                continue;
+            }
+            tb->bucket[i] = e->next;
+            tb->used--;
+            entry_free(m, e);
+            n--;
+        }
+        if (tb->used > 0)
+            return false;
+        m->destroy_idx = 0; /* the next table starts from its first bucket */
+        table_free(m, tb);
+    }
+    if (m->retired) {
+        retire_step(m, RETIRE_SLICE_BYTES);
+        if (m->retired)
+            return false;
+    }
+    mem_free(m->acct, m);
+    return true;
+}
+
 void kvmap_bind_owner(struct kvmap *m)
 {
     m->owner = pthread_self();
@@ -541,6 +585,49 @@ int kvmap_set(struct kvmap *m, const void *key, size_t klen, const void *val, si
     return set_value(m, key, klen, &nv, expire_ms, now_ms);
 }
 
+int kvmap_set_tval(struct kvmap *m, const void *key, size_t klen, struct tval *tv,
+                   int64_t expire_ms, int64_t now_ms)
+{
+    struct kventry_val nv = {.is_int = true, .type = tv->type, .iv = (int64_t)(intptr_t)tv};
+    return set_value(m, key, klen, &nv, expire_ms, now_ms);
+}
+
+struct kventry *kvmap_find_w(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
+{
+    ASSERT_WRITABLE(m);
+    kvmap_rehash_step(m, STEP_BUCKETS);
+    int ti = 0;
+    uint64_t idx = 0;
+    struct kventry **link = kvmap_lookup(m, key, klen, hash_key(key, klen), &ti, &idx);
+    if (!link)
+        return NULL;
+    if (kventry_expired(*link, now_ms)) {
+        remove_at(m, ti, idx, link);
+        m->expired++;
+        kvmap_check_resize_after_delete(m);
+        return NULL;
+    }
+    touch(m, ti, idx);
+    return *link;
+}
+
+struct tval *kvmap_take_tval(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
+{
+    struct kventry *e = kvmap_find(m, key, klen, now_ms);
+    if (!e || kventry_type_of(e) == TVAL_STRING)
+        return NULL;
+    struct tval *tv = kventry_tval(e);
+    /* A string-typed entry frees only its own block: the value survives. */
+    e->flags &= (uint8_t)~KVENTRY_TYPE_MASK;
+    kvmap_del(m, key, klen, now_ms);
+    return tv;
+}
+
+struct mem_acct *kvmap_acct(const struct kvmap *m)
+{
+    return m->acct;
+}
+
 int kvmap_set_int(struct kvmap *m, const void *key, size_t klen, int64_t v, int64_t expire_ms,
                   int64_t now_ms)
 {
@@ -577,6 +664,8 @@ int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, i
     }
     struct kventry *old = *link;
     int64_t cur;
+    if (kventry_type_of(old) != TVAL_STRING)
+        return KVMAP_EWRONGTYPE;
     if (old->flags & KVENTRY_INT) {
         cur = kventry_ival(old);
     } else {
@@ -666,7 +755,7 @@ int kvmap_entry_set_expire(struct kvmap *m, struct kventry *e, int64_t expire_ms
             return KVMAP_ENOMEM;
         touch(m, ti, idx);
         *link = n;
-        entry_free(m, e);
+        entry_free_block(m, e); /* n points at e's typed value now */
     }
     m->keys_with_ttl++;
     return 0;

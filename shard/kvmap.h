@@ -14,6 +14,7 @@
 
 struct kvmap;
 struct kventry; /* one key with its value; borrowed views only */
+struct tval;    /* a value of another type than string (shard/tval.h) */
 
 /* Expiry argument values for the setters. */
 #define KVMAP_NO_EXPIRE ((int64_t)-1)  /* the key has no TTL */
@@ -38,6 +39,7 @@ enum {
     KVMAP_ETOOBIG = -2,    /* key or value over the configured limit */
     KVMAP_ENOTINT = -3,    /* value is not an integer in range (INCRBY) */
     KVMAP_EOVERFLOW = -4,  /* increment would overflow int64 */
+    KVMAP_EWRONGTYPE = -5, /* a string operation on a key of another type */
 };
 
 /* Human-readable text for a KVMAP_E* code. Static string. */
@@ -113,13 +115,41 @@ struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_
 int kvmap_set(struct kvmap *m, const void *key, size_t klen, const void *val, size_t vlen,
               int64_t expire_ms, int64_t now_ms);
 
+/* Look key up to change its value in place (a typed value's elements):
+ * as kvmap_find, and the entry's segment counts as written, so a running
+ * snapshot captures it first. Call right before the change, and only when
+ * the command will change it. Borrowed, as kvmap_find's. */
+struct kventry *kvmap_find_w(struct kvmap *m, const void *key, size_t klen, int64_t now_ms);
+
+/* Set key to the typed value tv, replacing whatever the key held (freed).
+ * expire_ms as for kvmap_set. On success the map owns tv; on error tv is
+ * still the caller's. Returns 1 if the key was new, 0 if it replaced a
+ * value, or KVMAP_ETOOBIG (key over its limit) / KVMAP_ENOMEM. */
+int kvmap_set_tval(struct kvmap *m, const void *key, size_t klen, struct tval *tv,
+                   int64_t expire_ms, int64_t now_ms);
+
+/* Remove key and hand its typed value to the caller instead of freeing it
+ * (RENAME and MOVE relink a value in O(1)). Returns the value, now owned
+ * by the caller, or NULL when the key is missing, expired or a string (a
+ * string key is left in place). */
+struct tval *kvmap_take_tval(struct kvmap *m, const void *key, size_t klen, int64_t now_ms);
+
+/* The account every block of this map is charged to: typed values of its
+ * entries are charged there too. Borrowed. */
+struct mem_acct *kvmap_acct(const struct kvmap *m);
+
+/* Free up to n entries of a map that is being thrown away, a slice per
+ * call; when none is left, free its tables and the map itself (m is then
+ * gone) and return true. Nothing else may be called on m once this was. */
+bool kvmap_destroy_step(struct kvmap *m, size_t n);
+
 /* Set key to an integer (stored in 8 bytes). Same returns as kvmap_set. */
 int kvmap_set_int(struct kvmap *m, const void *key, size_t klen, int64_t v, int64_t expire_ms,
                   int64_t now_ms);
 
 /* Add delta to the integer value of key (missing key counts as 0), keeping
  * its TTL. On success stores the result in *out and returns 0; otherwise
- * KVMAP_ENOTINT, KVMAP_EOVERFLOW, KVMAP_ENOMEM or KVMAP_ETOOBIG (key over
+ * KVMAP_EWRONGTYPE, KVMAP_ENOTINT, KVMAP_EOVERFLOW, KVMAP_ENOMEM or KVMAP_ETOOBIG (key over
  * its limit), and the map is unchanged. */
 int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, int64_t now_ms,
                  int64_t *out);
@@ -161,11 +191,25 @@ int kvmap_entry_set_expire(struct kvmap *m, struct kventry *e, int64_t expire_ms
 
 /* Views into an entry, valid as long as the entry is. */
 const char *kventry_key(const struct kventry *e, size_t *klen);
-/* The value's bytes. An integer-encoded value is formatted into buf (which
+/* The value's type: TVAL_STRING (0) or another TVAL_* of shard/tval.h.
+ * Inline, since every command asks: the entry's flags byte follows its
+ * chain pointer and keeps the type in its top three bits (kventry.c
+ * asserts that layout at compile time). */
+static inline int kventry_type(const struct kventry *e)
+{
+    return ((const uint8_t *)e)[sizeof(void *)] >> 5;
+}
+/* The typed value of an entry of another type than string (borrowed; the
+ * entry owns it), or NULL for a string. */
+struct tval *kventry_tval(const struct kventry *e);
+/* The value's bytes, for a string entry only. An integer-encoded value is formatted into buf (which
  * must hold 21 bytes) and buf is returned. */
 const char *kventry_value(const struct kventry *e, char buf[21], size_t *vlen);
-/* True with *v set when the value is held as an integer. */
+/* True with *v set when the value is a string held as an integer. */
 bool kventry_int(const struct kventry *e, int64_t *v);
+/* True when a string entry carries spare room (it grew by APPEND or
+ * SETRANGE): Redis reports such values as "raw". */
+bool kventry_has_room(const struct kventry *e);
 /* Absolute expiry in Unix ms, or KVMAP_NO_EXPIRE. */
 int64_t kventry_expire(const struct kventry *e);
 

@@ -14,6 +14,7 @@
 #include "common/mem.h"
 #include "shard/kventry.h"
 #include "shard/kvmap.h"
+#include "shard/tval.h"
 
 /* Buckets moved per step inside a request, and empty buckets a step may
  * skip per bucket moved (Redis's 1 and 10): bounds a request's extra work. */
@@ -55,6 +56,7 @@ struct kvmap {
     uint64_t rng;                /* kvmap_random's generator state */
     struct retired *retired;     /* old mapped arrays being unmapped */
     uint64_t retired_bytes;      /* bytes still mapped in that list */
+    uint64_t destroy_idx;        /* kvmap_destroy_step's next bucket */
 };
 
 #define ASSERT_OWNER(m) assert(pthread_equal(pthread_self(), (m)->owner))
@@ -82,13 +84,24 @@ static inline void prefetch_entry_lines(const struct kventry *e)
  * line; marking them inline made it inline both into every writer). Each
  * file includes its own copy; "unused" because not every file calls all. */
 
-/* Free an entry and keep used_memory exact, as kvmap.c's other allocation
- * wrappers do; here because kvmap_iter.c frees entries too (remove_at). */
-__attribute__((unused)) static void entry_free(struct kvmap *m, struct kventry *e)
+/* Free an entry's block only (its typed value, if any, lives on in a copy
+ * of the entry) and keep used_memory exact, as kvmap.c's other allocation
+ * wrappers do. */
+__attribute__((unused)) static void entry_free_block(struct kvmap *m, struct kventry *e)
 {
     int64_t before = m->acct->used;
     kventry_free(m->acct, e);
     m->used_memory += m->acct->used - before;
+}
+
+/* Free an entry and its typed value; here because kvmap_iter.c frees
+ * entries too (remove_at). The value is charged to the same account but
+ * not to used_memory, which counts the map's own blocks. */
+__attribute__((unused)) static void entry_free(struct kvmap *m, struct kventry *e)
+{
+    struct tval *tv = kventry_type_of(e) != TVAL_STRING ? kventry_tval(e) : NULL;
+    entry_free_block(m, e);
+    tval_free(m->acct, tv);
 }
 
 /* A segment's write stamp: stamps below base_epoch read as base_epoch. */

@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/hash.h"
+#include "shard/tval.h"
 
 /* The cron period. Redis's serverCron runs at 10 Hz with active expiry at
  * most 25% of it; we tick more often with a smaller slice so that no single
@@ -21,6 +22,10 @@
 /* Idle rehash budget per tick: requests already move buckets, this only
  * finishes a rehash on a shard that has gone quiet. */
 #define SHARD_REHASH_BUDGET_NS 200000u
+/* Lazy free budget per tick (big hashes and sets deleted, shard/tval.h):
+ * half a millisecond of every 10 frees about 10 million elements a second,
+ * and no tick pauses the shard for long. */
+#define SHARD_LAZYFREE_BUDGET_NS 500000u
 /* Defaults for shard_group_opts zeros. */
 #define SHARD_DEFAULT_NDB 16
 /* Sanity bounds on options: more shards than this is a configuration error
@@ -158,6 +163,7 @@ static void on_cron(uv_timer_t *t)
             break;
         kvmap_rehash_slice(s->db[i], deadline - now);
     }
+    tval_lazyfree_step(SHARD_LAZYFREE_BUDGET_NS);
 }
 
 static void close_straggler(uv_handle_t *h, void *arg)
@@ -180,6 +186,9 @@ static void on_stop_async(uv_async_t *h)
      * in before it waits forever. */
     mailbox_drain(&s->mbox);
     mailbox_close(&s->mbox, NULL);
+    /* The lazy free queue is this thread's own: empty it before it ends. */
+    while (tval_lazyfree_step(UINT64_MAX))
+        ;
     uv_close((uv_handle_t *)&s->cron, NULL);
     uv_close((uv_handle_t *)&s->stop_async, NULL);
     uv_walk(&s->loop, close_straggler, NULL);
@@ -338,6 +347,9 @@ void shard_group_destroy(struct shard_group *g)
         free(s->db);
         s->db = NULL;
     }
+    /* Big values of those maps went to this thread's lazy free queue. */
+    while (tval_lazyfree_step(UINT64_MAX))
+        ;
     uv_cond_destroy(&g->cond);
     uv_mutex_destroy(&g->lock);
     free(g->slots);
