@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "common/mem.h"
+#include "server/cmd.h"
 #include "server/log.h"
 #include "server/persist_dir.h"
 #include "server/server.h"
@@ -446,6 +447,12 @@ static void on_timer(uv_timer_t *t)
     }
     uv_mutex_unlock(&st.lock);
     snap_destroy(old);
+}
+
+void persist_on_call(const struct cmd_def *d, struct cmd_ctx *c)
+{
+    (void)d;
+    persist_note_writes(c->shard->id, c->dirty);
 }
 
 int persist_setup(uv_loop_t *loop)
