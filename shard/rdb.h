@@ -182,6 +182,16 @@ static inline size_t rdb_string_record_max(size_t klen, size_t vlen)
 size_t rdb_encode_string(unsigned char *out, const void *key, size_t klen, const void *val,
                          size_t vlen, int64_t expire_ms);
 
+/* Encode the length v in the shortest of the 6/14/32/64-bit forms into b
+ * (room for 9 bytes); returns the bytes used. Pure. */
+size_t rdb_encode_len(unsigned char *b, uint64_t v);
+
+/* If s[0..len) is the canonical decimal text of an int32 ("-12", not "012"
+ * or "+1"), write its integer encoding (2, 3 or 5 bytes) into b (room for
+ * 5) and return how many bytes; otherwise return 0. Redis tries this on
+ * every string of 11 bytes or less. Pure. */
+size_t rdb_encode_int_string(unsigned char *b, const void *s, size_t len);
+
 /* Append len bytes of records made by rdb_encode_string (keys of them) to
  * the current database, folding them into the CRC like any other bytes.
  * Only after select_db. Returns 0 or RDB_EIO. */
