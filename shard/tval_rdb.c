@@ -79,6 +79,11 @@ static int put(struct tval_rdb_buf *b, const void *s, size_t n)
     return 0;
 }
 
+int tval_rdb_buf_append(struct tval_rdb_buf *b, const void *p, size_t n)
+{
+    return put(b, p, n);
+}
+
 static int put_len(struct tval_rdb_buf *b, uint64_t v)
 {
     unsigned char l[9];

@@ -63,6 +63,9 @@ struct tval_rdb_buf {
 /* Free b's bytes and zero it. */
 void tval_rdb_buf_free(struct tval_rdb_buf *b);
 
+/* Append p[0..n) to b. Returns 0 or TVAL_RDB_ENOMEM (b unchanged). */
+int tval_rdb_buf_append(struct tval_rdb_buf *b, const void *p, size_t n);
+
 /* ---------------------------------------------------------------- encode */
 
 /* The RDB type byte tv is written with (RDB_TYPE_*). */
