@@ -566,3 +566,94 @@ Test(tval_rdb, lzf_compress_round_trips)
         }
     }
 }
+
+/* ------------------------------------------------------- the file loader */
+
+/* What on_object saw: each object decoded on the spot. */
+struct objs {
+    int n;           /* objects reported */
+    size_t elements; /* their elements */
+    int strings;     /* string keys */
+};
+
+static int obj_string(void *arg, uint64_t db, const char *key, size_t klen, const char *val,
+                      size_t vlen, int64_t exp)
+{
+    ((struct objs *)arg)->strings++;
+    return 0;
+}
+
+static int obj_object(void *arg, uint64_t db, const char *key, size_t klen,
+                      const unsigned char *obj, size_t olen, int64_t exp)
+{
+    struct objs *o = arg;
+    struct tval *tv = decode_ok(obj, olen);
+    o->n++;
+    o->elements += tval_len(tv);
+    tval_free(&acct, tv);
+    return 0;
+}
+
+static char *rdb_fixture(const char *name, size_t *len)
+{
+    char path[4096];
+    const char *f = __FILE__;
+    const char *cut = strstr(f, "tests/unit/shard/test_tval_rdb.c");
+    snprintf(path, sizeof path, "%.*stests/fixtures/%s", (int)(cut - f), f, name);
+    FILE *fp = fopen(path, "rb");
+    cr_assert_not_null(fp, "fixture %s missing", path);
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *buf = malloc((size_t)n);
+    cr_assert_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    *len = (size_t)n;
+    return buf;
+}
+
+static int load_objs(const char *data, size_t len, size_t max_read, size_t max_object,
+                     struct objs *o, struct rdb_load_result *res)
+{
+    struct rdb_mem_reader r = {(const unsigned char *)data, len, 0, max_read};
+    struct rdb_load_opts opts = {
+        .limits = {0, 0, max_object},
+        .flags = RDB_LOAD_SKIP_UNKNOWN,
+        .arg = o,
+        .on_string = obj_string,
+        .on_object = obj_object,
+    };
+    memset(o, 0, sizeof *o);
+    return rdb_load(rdb_mem_read, &r, &opts, res);
+}
+
+Test(tval_rdb, loader_hands_over_redis_hashes_and_sets)
+{
+    size_t len;
+    char *data = rdb_fixture("redis7-mixed.rdb", &len);
+    struct objs o;
+    struct rdb_load_result res;
+    /* Whole reads, and one byte per read (every object split across
+     * refills of the loader's buffer). */
+    for (size_t max_read = 0; max_read <= 1; max_read++) {
+        cr_assert_eq(load_objs(data, len, max_read, 0, &o, &res), 0, "%s", res.msg);
+        cr_assert_eq(o.n, 4); /* myhash, bighash, myset, intset */
+        cr_assert_eq(o.elements, 2 + 130 + 3 + 3);
+        cr_assert_eq(o.strings, 3);
+        cr_assert_eq(res.objects, 4);
+        cr_assert_eq(res.keys, 7);
+        cr_assert_eq(res.skipped, 5); /* lists, zsets, the stream */
+    }
+    /* An object over the limit is refused before it is held whole. */
+    cr_assert_eq(load_objs(data, len, 0, 64, &o, &res), RDB_ETOOBIG);
+    cr_assert_not_null(strstr(res.msg, "key '"), "%s", res.msg);
+    /* Without the skip flag the list still stops the load, named. */
+    struct rdb_mem_reader r = {(const unsigned char *)data, len, 0, 0};
+    struct rdb_load_opts opts = {.arg = &o, .on_string = obj_string, .on_object = obj_object};
+    cr_assert_eq(rdb_load(rdb_mem_read, &r, &opts, &res), RDB_ETYPE);
+    cr_assert_not_null(strstr(res.msg, "only strings, hashes and sets are loaded"), "%s", res.msg);
+    /* Every truncation: refused. */
+    for (size_t n = 0; n < len; n += 7)
+        cr_assert_lt(load_objs(data, n, 0, 0, &o, &res), 0, "prefix of %zu bytes loaded", n);
+    free(data);
+}
