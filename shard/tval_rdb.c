@@ -700,7 +700,7 @@ static int load_blob(struct build *b, int type)
     size_t count = 0;
     int rc = get_str(b->r, &s);
     if (rc)
-        return rc;
+        goto out;
     if (type == RDB_TYPE_HASH_ZIPLIST || type == RDB_TYPE_HASH_ZIPMAP) {
         /* Walk once to validate and count, then build. */
         rc = type == RDB_TYPE_HASH_ZIPLIST ? rdb_ziplist_walk(s.s, s.n, NULL, NULL, &count)
@@ -753,8 +753,8 @@ static int load_intset(struct build *b)
     struct str s = {0};
     int rc = get_str(b->r, &s);
     if (rc)
-        return rc;
-    if (intset_validate(s.s, s.n, true) != 0) {
+        ; /* s may hold a buffer already: freed below */
+    else if (intset_validate(s.s, s.n, true) != 0) {
         rc = fail(b->r, TVAL_RDB_ECORRUPT, "intset integrity check failed");
     } else if (!(b->tv->u.is = intset_create_from(b->a, s.s, s.n))) {
         rc = oom(b);
