@@ -11,6 +11,7 @@
  *   AUX name value ...                   0xFA, two strings each
  *   SELECTDB db  RESIZEDB keys expires   0xFE len, 0xFB len len
  *   [EXPIRETIME_MS t] 0 key value ...    0xFC + 8-byte LE ms, type 0 = string
+ *                                        (hashes and sets: shard/tval_rdb.h)
  *   EOF crc64                            0xFF + 8-byte LE CRC over all before
  *
  * A length is 1, 2, 5 or 9 bytes: the top two bits of the first byte say
