@@ -96,13 +96,6 @@ void cmd_reply_syntax(struct cmd_ctx *c)
     resp_error(c->out, "ERR syntax error");
 }
 
-void cmd_key_modified(struct cmd_ctx *c, const void *key, size_t klen)
-{
-    (void)key;
-    (void)klen;
-    c->dirty++;
-}
-
 void cmd_reply_wrongtype(struct cmd_ctx *c)
 {
     resp_error(c->out, "WRONGTYPE Operation against a key holding the wrong kind of value");

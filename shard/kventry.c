@@ -85,7 +85,7 @@ struct kventry *kventry_new(struct mem_acct *a, const void *key, size_t klen,
     struct kventry *e = mem_alloc(a, KVENTRY_HDR + kventry_key_off(f) + klen + vbytes);
     if (!e)
         return NULL;
-    e->next = NULL;
+    e->link_ = NULL; /* no next, stamp 0 */
     e->flags = (uint8_t)f;
     uint8_t *p = store_len(e->data, klen, f & KVENTRY_KLEN4);
     if (!v->is_int)
@@ -202,7 +202,7 @@ struct kventry *kventry_copy_with_expire(struct mem_acct *a, const struct kventr
     struct kventry *n = mem_alloc(a, KVENTRY_HDR + lens + 8 + body);
     if (!n)
         return NULL;
-    n->next = e->next;
+    n->link_ = e->link_; /* next and stamp */
     n->flags = (uint8_t)(e->flags | KVENTRY_EXPIRE);
     memcpy(n->data, e->data, lens);
     memcpy(n->data + lens, &expire_ms, sizeof expire_ms);
