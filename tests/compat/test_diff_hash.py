@@ -427,6 +427,32 @@ class DiffHash(skvdiff.DiffTest):
         self.assertTrue(reply.startswith(b"*200000\r\n"))
         self.assertEqual(self.sc.run([["PING"]])[0], b"+PONG\r\n")
 
+    def test_watch_sees_only_real_changes(self):
+        """EXEC after WATCH fails exactly when a hash command of another
+        client changed the key (its own report, cmd_key_modified)."""
+        others = [["HSET", "{k}", "f", "2"], ["HSET", "{k}", "f", "1"], ["HSETNX", "{k}", "f", "3"],
+                  ["HSETNX", "{k}", "g", "3"], ["HDEL", "{k}", "nope"], ["HDEL", "{k}", "g"],
+                  ["HINCRBY", "{k}", "f", "x"], ["HINCRBY", "{k}", "s", "1"],
+                  ["HINCRBYFLOAT", "{k}", "f", "1.5"], ["HMSET", "{k}", "f", "1"],
+                  ["HGET", "{k}", "f"], ["HGETALL", "{k}"], ["HRANDFIELD", "{k}", "-3"],
+                  ["HSCAN", "{k}", "0"], ["HINCRBYFLOAT", "{k}", "f", "inf"]]
+        replies = {}
+        for name, port in (("redis", self.redis.port), ("shardkv", self.skv.port)):
+            a, b_ = RawConn(port), RawConn(port)
+            self.addCleanup(a.close)
+            self.addCleanup(b_.close)
+            DiffHash.ncase += 1
+            out = []
+            for i, other in enumerate(others):
+                key = b"watch%d:%d" % (DiffHash.ncase, i)
+                sub = [[key if x == "{k}" else x for x in c] for c in
+                       (["HSET", "{k}", "f", "1", "s", "str"], ["WATCH", "{k}"])]
+                a.run(sub)
+                b_.run([[key if x == "{k}" else x for x in other]])
+                out.append(a.run([["MULTI"], ["HGET", key, "f"], ["EXEC"]])[2])
+            replies[name] = out
+        self.assertEqual(replies["redis"], replies["shardkv"])
+
     def test_random_sequences(self):
         """Seeded random commands on four keys, replies compared one by one
         (as multisets where the order is the hash table's)."""
