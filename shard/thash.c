@@ -145,24 +145,26 @@ int thash_set(struct mem_acct *a, struct tval *tv, const void *field, size_t fle
         return kvmap_set(tv->u.ht, field, flen, value, vlen, KVMAP_NO_EXPIRE, 0);
 
     const unsigned char *p = lp_field(tv, field, flen);
+    int rc, created = p == NULL;
     if (p) {
-        int rc = listpack_replace(a, &tv->u.lp, listpack_next(tv->u.lp, p), value, vlen, NULL);
-        return rc < 0 ? (rc == LISTPACK_ENOMEM ? THASH_ENOMEM : THASH_ETOOBIG) : 0;
-    }
-    int rc = listpack_append(a, &tv->u.lp, field, flen);
-    if (rc == 0) {
-        rc = listpack_append(a, &tv->u.lp, value, vlen);
-        if (rc < 0) /* take the lone field out again: all or nothing */
-            listpack_delete(a, &tv->u.lp, listpack_last(tv->u.lp), NULL);
+        rc = listpack_replace(a, &tv->u.lp, listpack_next(tv->u.lp, p), value, vlen, NULL);
+    } else {
+        rc = listpack_append(a, &tv->u.lp, field, flen);
+        if (rc == 0) {
+            rc = listpack_append(a, &tv->u.lp, value, vlen);
+            if (rc < 0) /* take the lone field out again: all or nothing */
+                listpack_delete(a, &tv->u.lp, listpack_last(tv->u.lp), NULL);
+        }
     }
     if (rc < 0)
         return rc == LISTPACK_ENOMEM ? THASH_ENOMEM : THASH_ETOOBIG;
-    if (thash_len(tv) > lim.hash_max_listpack_entries) {
-        /* The field is in; a failed conversion leaves a listpack one pair
-         * over the threshold, which the next write converts. */
+    /* Checked after an update too, as Redis's hashTypeSet does: a listpack
+     * left over a threshold lowered by CONFIG SET converts on its next
+     * write. A failed conversion leaves the listpack over the threshold,
+     * and the field set: the next write tries again. */
+    if (thash_len(tv) > lim.hash_max_listpack_entries)
         (void)convert(a, tv);
-    }
-    return 1;
+    return created;
 }
 
 int thash_del(struct mem_acct *a, struct tval *tv, const void *field, size_t flen)

@@ -306,6 +306,21 @@ class DiffHash(skvdiff.DiffTest):
                             "hash-max-ziplist-value", "1kb"],
                            ["CONFIG", "GET", "hash-max-listpack-value"]]], "aliases")
             self.compare(encoding_cases(2, 1024), "encodings 2/1kb")
+            # Listpacks made under higher thresholds: a delete keeps them,
+            # any set (an update too) converts them, as in Redis. CONFIG SET
+            # goes in a pipeline of its own: shardkv runs it on the
+            # connection's thread without waiting for the commands before it.
+            keys = [b"lowered:%d" % i for i in range(3)]
+            self.compare([[["CONFIG", "SET", "hash-max-listpack-entries", "512"]]], "config")
+            self.compare([[["HSET", k, "a", "1", "b", "2", "c", "3", "d", "4"]
+                           for k in keys]], "listpacks")
+            self.compare([[["CONFIG", "SET", "hash-max-listpack-entries", "2"]]], "config")
+            self.compare([[["HDEL", keys[0], "a"], ["OBJECT", "ENCODING", keys[0]],
+                           ["HSETNX", keys[0], "b", "1"], ["OBJECT", "ENCODING", keys[0]],
+                           ["HSET", keys[1], "a", "9"], ["OBJECT", "ENCODING", keys[1]],
+                           ["HINCRBY", keys[2], "a", "1"], ["OBJECT", "ENCODING", keys[2]],
+                           ["HSETNX", keys[0], "z", "1"], ["OBJECT", "ENCODING", keys[0]]]],
+                         "thresholds lowered")
             self.compare([[["CONFIG", "SET", "hash-max-listpack-entries", "-1"]],
                           [["CONFIG", "SET", "hash-max-ziplist-entries", "abc"]],
                           [["CONFIG", "SET", "hash-max-listpack-value", "abc"]],

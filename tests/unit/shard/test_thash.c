@@ -194,10 +194,15 @@ Test(thash, thresholds_changed_at_run_time)
     fill(tv, 0, 10);
     cr_expect_eq(tv->enc, TVAL_ENC_LISTPACK);
     set_limits(5, 64);
-    /* An existing listpack converts on its next write that adds a field. */
-    fill(tv, 10, 1);
+    /* A delete does not convert; the next set does, an update too (as
+     * Redis's hashTypeSet). */
+    cr_expect_eq(thash_del(&acct, tv, "f9", 2), 1);
+    cr_expect_eq(tv->enc, TVAL_ENC_LISTPACK);
+    cr_expect_eq(hset(tv, "f0", "new"), 0);
     cr_expect_eq(tv->enc, TVAL_ENC_HASHTABLE);
-    cr_expect_eq(thash_len(tv), 11);
+    fill(tv, 10, 1);
+    cr_expect_eq(thash_len(tv), 10);
+    expect_value(tv, "f0", "new");
     tval_free(&acct, tv);
 }
 
