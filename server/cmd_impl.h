@@ -23,6 +23,12 @@ extern const size_t cmd_string_ndefs;
 extern const struct cmd_def cmd_keys_defs[];
 extern const size_t cmd_keys_ndefs;
 
+/* Set commands: SADD SREM SCARD SISMEMBER SMISMEMBER SMEMBERS SRANDMEMBER
+ * SPOP SSCAN SMOVE SINTER SINTERCARD SINTERSTORE SUNION SUNIONSTORE SDIFF
+ * SDIFFSTORE (server/cmd_set*.c). */
+extern const struct cmd_def cmd_set_defs[];
+extern const size_t cmd_set_ndefs;
+
 /* Reply for a failed kvmap write (KVMAP_E* code), with Redis's text where
  * Redis has one: ETOOBIG is the proto-max-bulk-len error, ENOMEM an -OOM
  * error. Shared by the command families; runs on the owner shard. */

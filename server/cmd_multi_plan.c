@@ -15,6 +15,7 @@
 #include "common/int64str.h"
 #include "server/cmd_allshards.h"
 #include "server/cmd_multi_internal.h"
+#include "server/cmd_set.h"
 #include "server/cmdstats.h"
 #include "server/conn.h"
 #include "server/dispatch.h"
@@ -417,6 +418,8 @@ void cmd_multi_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
         cmd_allshards_plan(p, d, argc, argv);
     } else if (d->exec == cmd_multi_rename_exec || d->exec == cmd_multi_copy_exec) {
         plan_move(p, d, argc, argv);
+    } else if (cmd_set_multi_plan(p, d, argc, argv)) {
+        /* a set command: planned there */
     } else if (d->flags & CMD_MULTIKEY) {
         plan_keys(p, d, argc, argv);
     } else {
