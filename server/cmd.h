@@ -13,6 +13,7 @@
 #include "protocol/resp_enc.h"
 #include "shard/kvmap.h"
 #include "shard/shard.h"
+#include "shard/tval.h"
 
 struct conn;
 

@@ -37,18 +37,23 @@ static void dbsize_exec(struct cmd_ctx *c)
     resp_int(c->out, (int64_t)kvmap_count(c->db));
 }
 
+/* keys_visit's type filter when there is none, and when it names no type. */
+#define SCAN_ANY_TYPE (-1)
+#define SCAN_NO_TYPE (-2)
+
 /* KEYS on one shard: matching keys as bulks into out; returns the count. */
 struct keys_visit {
     const struct resp_arg *pat; /* pattern, NULL = every key */
     struct rbuf *out;           /* bulks go here */
     int64_t n;                  /* keys written */
-    bool all_types;             /* SCAN TYPE filter passes strings */
+    int type;                   /* SCAN TYPE: TVAL_* to keep, SCAN_ANY_TYPE,
+                                   or SCAN_NO_TYPE (a name no type has) */
 };
 
 static void keys_visit(void *arg, const struct kventry *e)
 {
     struct keys_visit *v = arg;
-    if (!v->all_types)
+    if (v->type != SCAN_ANY_TYPE && kventry_type(e) != v->type)
         return;
     size_t klen;
     const char *k = kventry_key(e, &klen);
@@ -65,7 +70,7 @@ static int64_t keys_collect(struct cmd_ctx *c, struct rbuf *out)
         .pat = (pat->len == 1 && pat->ptr[0] == '*') ? NULL : pat,
         .out = out,
         .n = 0,
-        .all_types = true,
+        .type = SCAN_ANY_TYPE,
     };
     uint64_t cur = 0;
     do
@@ -161,7 +166,7 @@ static bool scan_parse_cursor(const struct resp_arg *a, uint64_t *out)
 struct scan_opts {
     int64_t count;                /* buckets-worth of keys to aim for */
     const struct resp_arg *match; /* NULL = every key */
-    bool all_types;               /* TYPE absent or "string" */
+    int type;                     /* TYPE filter, as keys_visit's */
 };
 
 static bool scan_parse_opts(size_t argc, const struct resp_arg *argv, struct scan_opts *o,
@@ -169,7 +174,7 @@ static bool scan_parse_opts(size_t argc, const struct resp_arg *argv, struct sca
 {
     o->count = SCAN_DEFAULT_COUNT;
     o->match = NULL;
-    o->all_types = true;
+    o->type = SCAN_ANY_TYPE;
     for (size_t i = 2; i < argc;) {
         size_t left = argc - i;
         if (cmd_arg_eq(&argv[i], "count") && left >= 2) {
@@ -187,10 +192,12 @@ static bool scan_parse_opts(size_t argc, const struct resp_arg *argv, struct sca
             o->match = (p->len == 1 && p->ptr[0] == '*') ? NULL : p;
             i += 2;
         } else if (cmd_arg_eq(&argv[i], "type") && left >= 2) {
-            /* Only strings exist so far: any other type name (known or
-             * not, as Redis 7.0 accepts) filters everything out. The last
-             * TYPE wins, as in Redis. */
-            o->all_types = cmd_arg_eq(&argv[i + 1], "string");
+            /* A name no type has is accepted and filters everything out,
+             * as in Redis 7.0. The last TYPE wins. */
+            o->type = SCAN_NO_TYPE;
+            for (int t = 0; t <= TVAL_TYPE_MAX; t++)
+                if (cmd_arg_eq(&argv[i + 1], tval_type_name(t)))
+                    o->type = t;
             i += 2;
         } else {
             resp_error(err, "ERR syntax error");
@@ -211,7 +218,7 @@ static void scan_exec(struct cmd_ctx *c)
     uint64_t kvcur = cursor >> bits;
     struct rbuf keys;
     rbuf_init(&keys);
-    struct keys_visit v = {.pat = o.match, .out = &keys, .n = 0, .all_types = o.all_types};
+    struct keys_visit v = {.pat = o.match, .out = &keys, .n = 0, .type = o.type};
     /* Redis visits at most COUNT*10 buckets per call; do the same in scan
      * steps (each step visits one bucket chain). */
     int64_t budget = o.count > INT64_MAX / SCAN_ITER_FACTOR ? INT64_MAX

@@ -1,4 +1,4 @@
-/* cmd_keys.c — single-key keyspace commands: TYPE, the EXPIRE family with
+/* cmd_keys.c — single-key keyspace commands: TYPE, OBJECT, the EXPIRE family with
  * Redis 7.0's NX/XX/GT/LT options, TTL/PTTL, EXPIRETIME/PEXPIRETIME and
  * PERSIST. Every exec function runs on the thread that owns the key's shard. */
 #include <stdio.h>
@@ -6,6 +6,7 @@
 
 #include "server/cmd.h"
 #include "server/cmd_impl.h"
+#include "server/cmd_server.h"
 
 /* EXPIRE options, Redis's EXPIRE_* flags. */
 enum {
@@ -25,7 +26,109 @@ static struct kventry *lookup(struct cmd_ctx *c, const struct resp_arg *key)
 
 static void cmd_type(struct cmd_ctx *c)
 {
-    resp_simple(c->out, lookup(c, &c->argv[1]) ? "string" : "none");
+    struct kventry *e = lookup(c, &c->argv[1]);
+    resp_simple(c->out, e ? tval_type_name(kventry_type(e)) : "none");
+}
+
+/* Redis's OBJ_SHARED_REFCOUNT: what OBJECT REFCOUNT says of a shared
+ * integer (Redis shares 0..OBJ_SHARED_INTEGERS-1 when maxmemory is off). */
+#define SHARED_REFCOUNT 2147483647
+#define SHARED_INTEGERS 10000
+/* Redis embeds strings up to this length in the object (OBJ_ENCODING_EMBSTR). */
+#define EMBSTR_MAX 44
+
+/* OBJECT ENCODING of a string: Redis's tryObjectEncoding keeps canonical
+ * integers as "int", short strings "embstr", and APPEND / SETRANGE leave
+ * "raw" (our entries that carry spare room, KVENTRY_CAP, are exactly those). */
+static const char *string_encoding(const struct kventry *e)
+{
+    char buf[21];
+    size_t n;
+    int64_t iv;
+    if (kventry_int(e, &iv))
+        return "int";
+    const char *v = kventry_value(e, buf, &n);
+    if (n <= 20 && int64str_parse(v, n, &iv) && !kventry_has_room(e))
+        return "int";
+    return n <= EMBSTR_MAX && !kventry_has_room(e) ? "embstr" : "raw";
+}
+
+static const char *const object_help[] = {
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Print this help.",
+    NULL,
+};
+
+/* OBJECT ENCODING / REFCOUNT / IDLETIME / FREQ / HELP, Redis 7.0's replies.
+ * No access clock is kept yet (it comes with eviction), so IDLETIME is 0
+ * and FREQ gives Redis's answer for a server without an LFU policy. */
+static void cmd_object(struct cmd_ctx *c)
+{
+    static const char *const subs[] = {"encoding", "refcount", "idletime", "freq"};
+    const struct resp_arg *sub = &c->argv[1];
+    if (cmd_arg_eq(sub, "help")) {
+        if (c->argc != 2)
+            resp_error(c->out, "ERR wrong number of arguments for 'object|help' command");
+        else
+            cmd_server_reply_help(c, object_help);
+        return;
+    }
+    size_t which = sizeof subs / sizeof subs[0];
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+        if (cmd_arg_eq(sub, subs[i]))
+            which = i;
+    if (which == sizeof subs / sizeof subs[0]) {
+        cmd_server_unknown_sub(c, "OBJECT");
+        return;
+    }
+    if (c->argc != 3) {
+        resp_errorf(c->out, "ERR wrong number of arguments for 'object|%s' command", subs[which]);
+        return;
+    }
+    struct kventry *e = lookup(c, &c->argv[2]);
+    if (!e) {
+        resp_null(c->out, c->proto);
+        return;
+    }
+    switch (which) {
+    case 0: {
+        struct tval *tv = kventry_tval(e);
+        resp_bulk_cstr(c->out, tv ? tval_enc_name(tv) : string_encoding(e));
+        break;
+    }
+    case 1: {
+        int64_t iv;
+        char buf[21];
+        size_t n;
+        bool shared = false;
+        if (!kventry_tval(e)) {
+            const char *v = kventry_value(e, buf, &n);
+            shared = !kventry_has_room(e) && n <= 20 && int64str_parse(v, n, &iv) && iv >= 0 &&
+                     iv < SHARED_INTEGERS;
+        }
+        resp_int(c->out, shared ? SHARED_REFCOUNT : 1);
+        break;
+    }
+    case 2: resp_int(c->out, 0); break;
+    default:
+        resp_error(c->out, "ERR An LFU maxmemory policy is not selected, access frequency not "
+                           "tracked. Please note that when switching between policies at runtime "
+                           "LRU and LFU data will take some time to adjust.");
+        break;
+    }
 }
 
 /* "-ERR Unsupported option <opt>" as Redis's addReplyErrorFormat writes it:
@@ -228,6 +331,10 @@ const struct cmd_def cmd_keys_defs[] = {
       .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_type,
       .group = "generic", .since = "1.0.0",
       .summary = "Determine the type stored at key" },
+    { .name = "object", .arity = -2, .flags = CMD_READONLY,
+      .first_key = 2, .last_key = 2, .key_step = 1, .exec = cmd_object,
+      .group = "generic", .since = "2.2.3",
+      .summary = "A container for object introspection commands" },
     { .name = "expire", .arity = -3, .flags = CMD_WRITE | CMD_FAST,
       .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_expire,
       .group = "generic", .since = "1.0.0",

@@ -19,11 +19,17 @@
 #include "server/cmd_impl.h"
 #include "server/cmd_multi_internal.h"
 #include "server/dispatch.h"
+#include "shard/tval.h"
 
 /* ---- Small helpers (owner side) ----------------------------------------- */
 
-static void reply_entry_value(struct rbuf *out, const struct kventry *e)
+/* MGET's reply for one key: a value of another type reads as missing. */
+static void reply_entry_value(struct rbuf *out, int proto, const struct kventry *e)
 {
+    if (kventry_type(e) != TVAL_STRING) {
+        resp_null(out, proto);
+        return;
+    }
     char buf[21];
     size_t n;
     const char *v = kventry_value(e, buf, &n);
@@ -71,7 +77,7 @@ void cmd_multi_mget_exec(struct cmd_ctx *c)
     for (size_t i = 1; i < c->argc; i++) {
         struct kventry *e = find(c, &c->argv[i]);
         if (e)
-            reply_entry_value(c->out, e);
+            reply_entry_value(c->out, c->proto, e);
         else
             resp_null(c->out, c->proto);
     }
@@ -136,6 +142,27 @@ void cmd_multi_rename_exec(struct cmd_ctx *c)
         return;
     }
     int64_t exp = kventry_expire(e);
+    if (kventry_type(e) != TVAL_STRING) {
+        if (nx && find(c, dst)) {
+            resp_int(c->out, 0);
+            return;
+        }
+        /* The value itself moves, O(1) whatever its size as in Redis: dst
+         * points at it first, then src lets go, so a failure changes nothing. */
+        int rc = kvmap_set_tval(c->db, dst->ptr, dst->len, kventry_tval(e), exp, c->now_ms);
+        if (rc < 0) {
+            cmd_reply_kvmap_error(c, rc);
+            return;
+        }
+        (void)kvmap_take_tval(c->db, src->ptr, src->len, c->now_ms);
+        cmd_key_modified(c, src->ptr, src->len);
+        cmd_key_modified(c, dst->ptr, dst->len);
+        if (nx)
+            resp_int(c->out, 1);
+        else
+            cmd_reply_ok(c);
+        return;
+    }
     size_t vlen;
     char *val = copy_value(e, &vlen);
     if (!val) {
@@ -211,6 +238,27 @@ static int put_value(struct cmd_ctx *c, unsigned dstdb, const struct resp_arg *d
     return 1;
 }
 
+/* COPY of a typed value on this shard: a deep copy under dst in dstdb.
+ * Returns as put_value: 1 written, 0 skipped (nx and dst exists), <0 with
+ * the error replied. */
+static int put_tval_copy(struct cmd_ctx *c, unsigned dstdb, const struct resp_arg *dst,
+                         const struct tval *src, int64_t exp, bool nx)
+{
+    struct kvmap *m = shard_db(c->shard, dstdb);
+    if (nx && kvmap_find(m, dst->ptr, dst->len, c->now_ms))
+        return 0;
+    struct tval *tv = tval_copy(kvmap_acct(m), src);
+    int rc = tv ? kvmap_set_tval(m, dst->ptr, dst->len, tv, exp, c->now_ms) : KVMAP_ENOMEM;
+    if (rc < 0) {
+        tval_free(kvmap_acct(m), tv);
+        cmd_reply_kvmap_error(c, rc);
+        return rc;
+    }
+    if (dstdb == c->dbidx)
+        cmd_key_modified(c, dst->ptr, dst->len);
+    return 1;
+}
+
 /* COPY with both keys on this shard. */
 void cmd_multi_copy_exec(struct cmd_ctx *c)
 {
@@ -223,6 +271,13 @@ void cmd_multi_copy_exec(struct cmd_ctx *c)
         return;
     }
     int64_t exp = kventry_expire(e);
+    if (kventry_type(e) != TVAL_STRING) {
+        int rc = put_tval_copy(c, (unsigned)o.dstdb, &c->argv[2], kventry_tval(e), exp,
+                               !o.replace);
+        if (rc >= 0)
+            resp_int(c->out, rc);
+        return;
+    }
     size_t vlen;
     char *val = copy_value(e, &vlen);
     if (!val) {
@@ -261,6 +316,17 @@ void cmd_multi_move_exec(struct cmd_ctx *c)
         return;
     }
     int64_t exp = kventry_expire(e);
+    if (kventry_type(e) != TVAL_STRING) {
+        int rc = kvmap_set_tval(dst, k->ptr, k->len, kventry_tval(e), exp, c->now_ms);
+        if (rc < 0) {
+            cmd_reply_kvmap_error(c, rc);
+            return;
+        }
+        (void)kvmap_take_tval(c->db, k->ptr, k->len, c->now_ms); /* dst holds it now */
+        cmd_key_modified(c, k->ptr, k->len);
+        resp_int(c->out, 1);
+        return;
+    }
     size_t vlen;
     char *val = copy_value(e, &vlen);
     if (!val) {
@@ -292,7 +358,7 @@ void cmd_multi_mget_part(struct cmd_ctx *c)
     for (size_t i = 0; i < n; i++) {
         struct kventry *e = find(c, &c->argv[i + 1]);
         if (e)
-            reply_entry_value(c->out, e);
+            reply_entry_value(c->out, c->proto, e);
         else
             resp_null(c->out, c->proto);
         r->ends[i] = c->out->len;

@@ -37,9 +37,11 @@ struct set_opts {
     const struct resp_arg *when;  /* the expire argument, or NULL */
 };
 
-static struct kventry *lookup(struct cmd_ctx *c, const struct resp_arg *key)
+/* The key's string entry, or NULL: missing, or of another type (then
+ * *wrong is set and WRONGTYPE replied, which ends the command). */
+static struct kventry *lookup(struct cmd_ctx *c, const struct resp_arg *key, bool *wrong)
 {
-    return kvmap_find(c->db, key->ptr, key->len, c->now_ms);
+    return cmd_lookup_type(c, key, TVAL_STRING, wrong);
 }
 
 static void reply_value(struct cmd_ctx *c, const struct kventry *e)
@@ -163,7 +165,13 @@ static void set_generic(struct cmd_ctx *c, const struct set_opts *o, const struc
 
     if (o->when && !expire_abs_ms(c, o->when, o->flags, cmdname, &when))
         return;
-    e = lookup(c, key);
+    /* NX and XX ask whether the key exists, whatever its type; only GET
+     * needs a string (SET itself replaces a value of any type). */
+    e = kvmap_find(c->db, key->ptr, key->len, c->now_ms);
+    if ((o->flags & OPT_GET) && e && kventry_type(e) != TVAL_STRING) {
+        cmd_reply_wrongtype(c);
+        return;
+    }
     if (o->flags & OPT_GET) {
         if (e)
             reply_value(c, e);
@@ -206,8 +214,11 @@ static void set_generic(struct cmd_ctx *c, const struct set_opts *o, const struc
 
 static void cmd_get(struct cmd_ctx *c)
 {
-    struct kventry *e = lookup(c, &c->argv[1]);
+    bool wrong;
+    struct kventry *e = lookup(c, &c->argv[1], &wrong);
 
+    if (wrong)
+        return;
     if (e)
         reply_value(c, e);
     else
@@ -254,8 +265,11 @@ static void cmd_getset(struct cmd_ctx *c)
 static void cmd_getdel(struct cmd_ctx *c)
 {
     const struct resp_arg *key = &c->argv[1];
-    struct kventry *e = lookup(c, key);
+    bool wrong;
+    struct kventry *e = lookup(c, key, &wrong);
 
+    if (wrong)
+        return;
     if (!e) {
         resp_null(c->out, c->proto);
         return;
@@ -275,9 +289,13 @@ static void cmd_getex(struct cmd_ctx *c)
     size_t mark;
     int rc = 0;
 
+    bool wrong;
+
     if (!parse_set_opts(c, 2, FOR_GETEX, &o))
         return;
-    e = lookup(c, key);
+    e = lookup(c, key, &wrong);
+    if (wrong)
+        return;
     if (!e) {
         resp_null(c->out, c->proto);
         return;
@@ -316,10 +334,13 @@ static void cmd_append(struct cmd_ctx *c)
 
 static void cmd_strlen(struct cmd_ctx *c)
 {
-    struct kventry *e = lookup(c, &c->argv[1]);
+    bool wrong;
+    struct kventry *e = lookup(c, &c->argv[1], &wrong);
     char ibuf[INT_VALUE_BUF];
     size_t n = 0;
 
+    if (wrong)
+        return;
     if (e)
         kventry_value(e, ibuf, &n);
     resp_int(c->out, (int64_t)n);
@@ -337,7 +358,10 @@ static void cmd_getrange(struct cmd_ctx *c)
 
     if (!cmd_arg_int64(c, &c->argv[2], &start) || !cmd_arg_int64(c, &c->argv[3], &end))
         return;
-    e = lookup(c, &c->argv[1]);
+    bool wrong;
+    e = lookup(c, &c->argv[1], &wrong);
+    if (wrong)
+        return;
     if (!e) {
         resp_bulk(c->out, "", 0);
         return;
@@ -458,12 +482,15 @@ static size_t format_ldouble(char *buf, size_t cap, long double v)
 static void cmd_incrbyfloat(struct cmd_ctx *c)
 {
     const struct resp_arg *key = &c->argv[1];
-    struct kventry *e = lookup(c, key);
+    bool wrong;
+    struct kventry *e = lookup(c, key, &wrong);
     long double value = 0, incr;
     char buf[CMD_MAX_LDOUBLE_CHARS];
     size_t n;
     int rc;
 
+    if (wrong)
+        return;
     /* Redis checks the stored value before the increment argument. */
     if (e) {
         int64_t iv;

@@ -122,6 +122,9 @@ void cmd_reply_kvmap_error(struct cmd_ctx *c, int err)
     case KVMAP_EOVERFLOW:
         resp_error(c->out, "ERR increment or decrement would overflow");
         break;
+    case KVMAP_EWRONGTYPE:
+        cmd_reply_wrongtype(c);
+        break;
     default:
         /* Redis would have been stopped by maxmemory before this point;
          * we answer the client and keep serving. */

@@ -242,6 +242,11 @@ bool kventry_int(const struct kventry *e, int64_t *v)
     return true;
 }
 
+bool kventry_has_room(const struct kventry *e)
+{
+    return (e->flags & KVENTRY_CAP) != 0;
+}
+
 int kventry_type(const struct kventry *e)
 {
     return (int)kventry_type_of(e);

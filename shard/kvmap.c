@@ -611,6 +611,18 @@ struct kventry *kvmap_find_w(struct kvmap *m, const void *key, size_t klen, int6
     return *link;
 }
 
+struct tval *kvmap_take_tval(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
+{
+    struct kventry *e = kvmap_find(m, key, klen, now_ms);
+    if (!e || kventry_type_of(e) == TVAL_STRING)
+        return NULL;
+    struct tval *tv = kventry_tval(e);
+    /* A string-typed entry frees only its own block: the value survives. */
+    e->flags &= (uint8_t)~KVENTRY_TYPE_MASK;
+    kvmap_del(m, key, klen, now_ms);
+    return tv;
+}
+
 struct mem_acct *kvmap_acct(const struct kvmap *m)
 {
     return m->acct;

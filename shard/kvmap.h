@@ -128,6 +128,12 @@ struct kventry *kvmap_find_w(struct kvmap *m, const void *key, size_t klen, int6
 int kvmap_set_tval(struct kvmap *m, const void *key, size_t klen, struct tval *tv,
                    int64_t expire_ms, int64_t now_ms);
 
+/* Remove key and hand its typed value to the caller instead of freeing it
+ * (RENAME and MOVE relink a value in O(1)). Returns the value, now owned
+ * by the caller, or NULL when the key is missing, expired or a string (a
+ * string key is left in place). */
+struct tval *kvmap_take_tval(struct kvmap *m, const void *key, size_t klen, int64_t now_ms);
+
 /* The account every block of this map is charged to: typed values of its
  * entries are charged there too. Borrowed. */
 struct mem_acct *kvmap_acct(const struct kvmap *m);
@@ -195,6 +201,9 @@ struct tval *kventry_tval(const struct kventry *e);
 const char *kventry_value(const struct kventry *e, char buf[21], size_t *vlen);
 /* True with *v set when the value is a string held as an integer. */
 bool kventry_int(const struct kventry *e, int64_t *v);
+/* True when a string entry carries spare room (it grew by APPEND or
+ * SETRANGE): Redis reports such values as "raw". */
+bool kventry_has_room(const struct kventry *e);
 /* Absolute expiry in Unix ms, or KVMAP_NO_EXPIRE. */
 int64_t kventry_expire(const struct kventry *e);
 

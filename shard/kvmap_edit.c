@@ -64,12 +64,15 @@ int kvmap_append(struct kvmap *m, const void *key, size_t klen, const void *data
                  int64_t now_ms, size_t *newlen)
 {
     ASSERT_WRITABLE(m);
-    if (klen > m->max_key || len > m->max_value)
+    if (klen > m->max_key)
         return KVMAP_ETOOBIG;
     struct edit_pos p;
     edit_find(m, key, klen, now_ms, &p);
+    /* Redis checks the type before the length (appendCommand). */
     if (p.live && kventry_type_of(*p.link) != TVAL_STRING)
         return KVMAP_EWRONGTYPE;
+    if (len > m->max_value)
+        return KVMAP_ETOOBIG;
     if (!p.live) {
         /* A new key is stored exactly as SET would store it. */
         struct kventry_val v = {.val = data, .vlen = len};
@@ -102,12 +105,15 @@ int kvmap_setrange(struct kvmap *m, const void *key, size_t klen, size_t offset,
     ASSERT_WRITABLE(m);
     /* With bytes to write, the limit does not depend on the old value; with
      * none, Redis replies the length without checking it. */
-    if (len > 0 && (klen > m->max_key || offset > m->max_value || len > m->max_value - offset))
+    if (len > 0 && klen > m->max_key)
         return KVMAP_ETOOBIG;
     struct edit_pos p;
     edit_find(m, key, klen, now_ms, &p);
+    /* Redis checks the type first (setrangeCommand). */
     if (p.live && kventry_type_of(*p.link) != TVAL_STRING)
         return KVMAP_EWRONGTYPE;
+    if (len > 0 && (offset > m->max_value || len > m->max_value - offset))
+        return KVMAP_ETOOBIG;
     size_t cur = p.live ? kventry_strlen(*p.link) : 0;
     if (len == 0) {
         *newlen = cur; /* Redis writes nothing and creates no key */

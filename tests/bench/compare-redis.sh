@@ -10,6 +10,7 @@
 #        ROUNDS       runs per server and depth; the best is kept (default 1)
 #        PIPELINES    depths to test (default "1 16 64")
 #        THREADS      shardkv worker threads (default 2)
+#        TESTS        redis-benchmark tests (default "set,get"; e.g. "hset,sadd,spop")
 # This is a benchmark, never a pass/fail test.
 set -euo pipefail
 
@@ -17,6 +18,10 @@ N=${1:-200000}
 ROUNDS=${ROUNDS:-1}
 PIPELINES=${PIPELINES:-"1 16 64"}
 THREADS=${THREADS:-2}
+TESTS=${TESTS:-set,get}
+# The CSV names of those tests: upper case, in order.
+TEST_NAMES=$(echo "$TESTS" | tr 'a-z,' 'A-Z ')
+TEST_RE="^($(echo "$TEST_NAMES" | tr ' ' '|')),"
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${SHARDKV_BIN:-$REPO/build/bin}
 SKV=$BIN/shardkv-server
@@ -70,8 +75,8 @@ wait_ready "$REDIS_PORT" redis-server "$TMP/redis.log"
 
 # run PORT PIPELINE -> CSV lines: "SET","rps","avg","min","p50","p95","p99","max"
 run() {
-    "$BENCH" -h 127.0.0.1 -p "$1" -c 50 -r 100000 -d 32 -t set,get -n "$N" -P "$2" --csv 2>/dev/null \
-        | tr -d '"' | grep -E '^(SET|GET),'
+    "$BENCH" -h 127.0.0.1 -p "$1" -c 50 -r 100000 -d 32 -t "$TESTS" -n "$N" -P "$2" --csv 2>/dev/null \
+        | tr -d '"' | grep -E "$TEST_RE"
 }
 
 # best RESULTS: keep, per test, the line with the highest requests/s.
@@ -108,7 +113,7 @@ printf '%-4s %-4s | %12s %8s %8s | %12s %8s %8s | %6s\n' \
     test P "shardkv rps" "p50 ms" "p99 ms" "redis rps" "p50 ms" "p99 ms" ratio
 printf -- '----------+-------------------------------+-------------------------------+-------\n'
 for p in $PIPELINES; do
-    for test in SET GET; do
+    for test in $TEST_NAMES; do
         read -r srps sp50 sp99 <<<"${RES[skv,$p,$test]:-0 - -}"
         read -r rrps rp50 rp99 <<<"${RES[redis,$p,$test]:-0 - -}"
         ratio=$(awk -v a="$srps" -v b="$rrps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')

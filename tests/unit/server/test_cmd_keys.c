@@ -223,6 +223,6 @@ Test(cmd_keys, table_matches_redis)
     cr_assert_eq(d->flags, CMD_READONLY | CMD_FAST);
     d = find_def("persist", 7);
     cr_assert_eq(d->flags, CMD_WRITE | CMD_FAST);
-    cr_assert_eq(cmd_keys_ndefs, 10);
+    cr_assert_eq(cmd_keys_ndefs, 11);
     EXPECT("-ERR wrong number of arguments for 'expire' command\r\n", "EXPIRE", "k");
 }
