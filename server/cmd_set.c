@@ -310,13 +310,11 @@ static void spop_exec(struct cmd_ctx *c)
         return;
     }
     int64_t l = 1;
-    if (c->argc == 3) {
-        if (!cmd_arg_int64(c, &c->argv[2], &l))
-            return;
-        if (l < 0) {
-            resp_error(c->out, "ERR value is out of range, must be positive");
-            return;
-        }
+    /* Redis's getPositiveLongFromObjectOrReply: one error for both a
+     * non-integer and a negative count. */
+    if (c->argc == 3 && (!int64str_parse(c->argv[2].ptr, c->argv[2].len, &l) || l < 0)) {
+        resp_error(c->out, "ERR value is out of range, must be positive");
+        return;
     }
     bool wrong;
     struct kventry *e = cmd_lookup_type_w(c, key, TVAL_SET, &wrong);
@@ -373,11 +371,11 @@ static void spop_exec(struct cmd_ctx *c)
 /* ---- SSCAN --------------------------------------------------------------- */
 
 /* Redis's parseScanCursorOrReply: strtoul over the whole argument, so "-1"
- * wraps as in Redis, no leading space, no overflow. */
+ * wraps and "" is 0 as in Redis; no leading space, no overflow. */
 static bool parse_cursor(const struct resp_arg *a, uint64_t *out)
 {
     char buf[SSCAN_CURSOR_MAX + 2];
-    if (a->len == 0 || a->len > SSCAN_CURSOR_MAX + 1 || memchr(a->ptr, '\0', a->len))
+    if (a->len > SSCAN_CURSOR_MAX + 1 || memchr(a->ptr, '\0', a->len))
         return false;
     memcpy(buf, a->ptr, a->len);
     buf[a->len] = '\0';
