@@ -24,12 +24,18 @@ void cmd_set_sunionstore_exec(struct cmd_ctx *c);
 void cmd_set_sdiff_exec(struct cmd_ctx *c);
 void cmd_set_sdiffstore_exec(struct cmd_ctx *c);
 
-/* Plan d if it is one of the multi-key set commands: run it whole on one
- * shard when every key is there, else as a transaction over the shards
- * (fetch the sources, compute here, write the destination). Returns false,
- * having done nothing, for any other command. Connection's thread. */
-bool cmd_set_multi_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
-                        const struct resp_arg *argv);
+/* Their plans (cmd_def.plan, server/cmd_multi.h): run whole on one shard
+ * when every key is there, else as a transaction over the shards (fetch
+ * the sources, compute on the connection's thread, write the
+ * destination). */
+extern const struct cmd_plan cmd_set_smove_plan;
+extern const struct cmd_plan cmd_set_sinter_plan;
+extern const struct cmd_plan cmd_set_sintercard_plan;
+extern const struct cmd_plan cmd_set_sinterstore_plan;
+extern const struct cmd_plan cmd_set_sunion_plan;
+extern const struct cmd_plan cmd_set_sunionstore_plan;
+extern const struct cmd_plan cmd_set_sdiff_plan;
+extern const struct cmd_plan cmd_set_sdiffstore_plan;
 
 /* Parse SINTERCARD's numkeys and LIMIT (argv as the command's); on error
  * write Redis's reply into err and return false. Any thread. */

@@ -30,24 +30,23 @@ enum {
     CHK_WRONG = -1,    /* another type */
 };
 
-/* What a planned command is, found from its exec function. */
+/* What an algebra command does. */
 struct set_kind {
-    cmd_exec_fn exec;     /* the one-shard exec of the def */
-    enum setalg_op op;    /* its operation (unused for SMOVE) */
+    enum setalg_op op;    /* its operation */
     bool store;           /* writes argv[1] */
     bool card;            /* SINTERCARD */
-    bool move;            /* SMOVE */
 };
 
+enum { K_SINTER, K_SINTERCARD, K_SINTERSTORE, K_SUNION, K_SUNIONSTORE, K_SDIFF, K_SDIFFSTORE };
+
 static const struct set_kind kinds[] = {
-    {cmd_set_sinter_exec, SETALG_INTER, false, false, false},
-    {cmd_set_sintercard_exec, SETALG_INTER, false, true, false},
-    {cmd_set_sinterstore_exec, SETALG_INTER, true, false, false},
-    {cmd_set_sunion_exec, SETALG_UNION, false, false, false},
-    {cmd_set_sunionstore_exec, SETALG_UNION, true, false, false},
-    {cmd_set_sdiff_exec, SETALG_DIFF, false, false, false},
-    {cmd_set_sdiffstore_exec, SETALG_DIFF, true, false, false},
-    {cmd_set_smove_exec, SETALG_INTER, false, false, true},
+    [K_SINTER] = {SETALG_INTER, false, false},
+    [K_SINTERCARD] = {SETALG_INTER, false, true},
+    [K_SINTERSTORE] = {SETALG_INTER, true, false},
+    [K_SUNION] = {SETALG_UNION, false, false},
+    [K_SUNIONSTORE] = {SETALG_UNION, true, false},
+    [K_SDIFF] = {SETALG_DIFF, false, false},
+    [K_SDIFFSTORE] = {SETALG_DIFF, true, false},
 };
 
 /* A cross-shard algebra command's state (fan.state). */
@@ -497,17 +496,21 @@ static void plan_alg(struct mplan *p, const struct cmd_def *d, const struct set_
     cmd_multi_plan_go(p, f);
 }
 
-bool cmd_set_multi_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
-                        const struct resp_arg *argv)
-{
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-        if (kinds[i].exec != d->exec)
-            continue;
-        if (kinds[i].move)
-            plan_move(p, d, argc, argv);
-        else
-            plan_alg(p, d, &kinds[i], argc, argv);
-        return true;
-    }
-    return false;
-}
+/* One planner per command: which operation it is travels in its kind. */
+#define SET_PLAN(cmd, kind)                                                                   \
+    static void plan_##cmd(struct mplan *p, const struct cmd_def *d, size_t argc,            \
+                           const struct resp_arg *argv)                                       \
+    {                                                                                         \
+        plan_alg(p, d, &kinds[kind], argc, argv);                                             \
+    }                                                                                         \
+    const struct cmd_plan cmd_set_##cmd##_plan = {.plan = plan_##cmd};
+
+SET_PLAN(sinter, K_SINTER)
+SET_PLAN(sintercard, K_SINTERCARD)
+SET_PLAN(sinterstore, K_SINTERSTORE)
+SET_PLAN(sunion, K_SUNION)
+SET_PLAN(sunionstore, K_SUNIONSTORE)
+SET_PLAN(sdiff, K_SDIFF)
+SET_PLAN(sdiffstore, K_SDIFFSTORE)
+
+const struct cmd_plan cmd_set_smove_plan = {.plan = plan_move};

@@ -45,15 +45,27 @@ Test(cmd_table, every_entry_is_sane)
         cr_assert_not_null(d->name);
         for (const char *p = d->name; *p; p++)
             cr_expect(!isupper((unsigned char)*p), "'%s' is not lower case", d->name);
-        cr_expect_not_null(d->exec, "%s has no exec", d->name);
+        cr_expect(d->exec || d->nsubs, "%s has no exec and no subcommands", d->name);
+        for (size_t k = 0; k < d->nsubs; k++) {
+            const struct cmd_def *sub = &d->subs[k];
+            cr_expect_not_null(sub->exec, "%s has no exec", sub->name);
+            cr_expect_eq(sub->parent, d, "%s: wrong parent", sub->name);
+            cr_expect(strncmp(sub->name, d->name, strlen(d->name)) == 0 &&
+                          sub->name[strlen(d->name)] == '|',
+                      "%s is not named after %s", sub->name, d->name);
+        }
         cr_expect_neq(d->arity, 0, "%s has arity 0", d->name);
         cr_expect_eq(cmd_lookup(d->name, strlen(d->name)), d, "%s not found by name", d->name);
         for (size_t j = i + 1; j < n; j++)
             cr_expect(strcmp(d->name, t[j].name) != 0, "%s defined twice", d->name);
-        if (d->flags & CMD_CONN)
+        if ((d->flags & CMD_CONN) && !(d->flags & CMD_TXN_CONTROL))
             cr_expect_eq(d->first_key, 0, "%s runs on the connection but has keys", d->name);
-        if (d->flags & CMD_MULTIKEY)
+        /* (A numkeys form such as SINTERCARD has movable keys: no legacy
+         * triple, its key specs say where they are.) */
+        if ((d->flags & CMD_MULTIKEY) && !(d->flags & CMD_MOVABLE_KEYS))
             cr_expect_gt(d->first_key, 0, "%s is multi-key without keys", d->name);
+        if (d->flags & CMD_MULTIKEY)
+            cr_expect_gt(d->nkeyspecs, 0, "%s is multi-key without key specs", d->name);
         if (d->first_key > 0) {
             cr_expect_gt(d->key_step, 0, "%s has keys but step 0", d->name);
             /* The routed key must exist whenever the arity check passes,
