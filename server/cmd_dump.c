@@ -176,13 +176,27 @@ static void cmd_restore(struct cmd_ctx *c)
 /* Name, arity, flags and key positions as Redis 7.0's COMMAND INFO reports
  * them. */
 const struct cmd_def cmd_dump_defs[] = {
-    { .name = "dump", .arity = 2, .flags = CMD_READONLY,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_dump,
+    { .name = "dump", .arity = 2, .exec = cmd_dump,
+      .flags = CMD_READONLY,
+      .keys = { { .flags = CMD_KS_RO | CMD_KS_ACCESS, .begin = 1, .last = 0, .step = 1 } },
+      .tips = CMD_TIPS("nondeterministic_output"),
       .group = "generic", .since = "2.6.0",
+      .complexity = "O(1) to access the key and additional O(N*M) to serialize it, where N is "
+                    "the number of Redis objects composing the value and M their average size. "
+                    "For small string values the time complexity is thus O(1)+O(1*M) where M is "
+                    "small, so simply O(1).",
       .summary = "Return a serialized version of the value stored at the specified key." },
-    { .name = "restore", .arity = -4, .flags = CMD_WRITE | CMD_DENYOOM,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_restore,
+    { .name = "restore", .arity = -4, .exec = cmd_restore,
+      .flags = CMD_WRITE | CMD_DENYOOM,
+      .acl = CMD_ACL_DANGEROUS,
+      .keys = { { .flags = CMD_KS_OW | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "2.6.0",
+      .complexity = "O(1) to create the new key and additional O(N*M) to reconstruct the "
+                    "serialized value, where N is the number of Redis objects composing the value "
+                    "and M their average size. For small string values the time complexity is thus "
+                    "O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values "
+                    "the complexity is O(N*M*log(N)) because inserting values into sorted sets is "
+                    "O(log(N)).",
       .summary = "Create a key using the provided serialized value, previously obtained using DUMP." },
 };
 

@@ -21,6 +21,12 @@
 #include "server/dispatch.h"
 #include "server/txn.h"
 #include "shard/tval.h"
+#include "shard/tval_rdb.h"
+
+/* What cmd_multi_fetch_part found (req.uval): nothing (0), a string's
+ * bytes, or a typed value as an RDB object. */
+#define FETCHED_STRING 1
+#define FETCHED_TYPED 2
 
 /* ---- Small helpers (owner side) ----------------------------------------- */
 
@@ -407,25 +413,75 @@ void cmd_multi_fetch_part(struct cmd_ctx *c)
     struct kventry *e = find(c, &c->argv[1]);
     if (!e)
         return;
-    size_t vlen;
-    char buf[21];
-    const char *v = kventry_value(e, buf, &vlen);
     r->ival = kventry_expire(e);
-    r->uval = 1;
-    if (rbuf_append(c->out, v, vlen) != 0)
-        return; /* oom is set; the merge reports it */
+    if (kventry_type(e) != TVAL_STRING) {
+        /* Another shard's thread will own it: it travels serialised, as a
+         * DUMP payload's object, and is rebuilt there (put_part). */
+        struct tval_rdb_buf b = {0};
+        int rc = tval_rdb_encode(kventry_tval(e), &b);
+        if (rc == 0)
+            rc = rbuf_append(c->out, b.p, b.len);
+        tval_rdb_buf_free(&b);
+        if (rc != 0) {
+            c->out->oom = true; /* the merge reports it */
+            return;
+        }
+        r->uval = FETCHED_TYPED;
+    } else {
+        size_t vlen;
+        char buf[21];
+        const char *v = kventry_value(e, buf, &vlen);
+        r->uval = FETCHED_STRING;
+        if (rbuf_append(c->out, v, vlen) != 0)
+            return; /* oom is set; the merge reports it */
+    }
     if (cmd_arg_eq(&c->argv[0], "take") &&
         kvmap_del(c->db, c->argv[1].ptr, c->argv[1].len, c->now_ms))
         cmd_key_modified(c, c->argv[1].ptr, c->argv[1].len);
 }
 
+/* A typed value fetched from another shard (an RDB object in val): decode
+ * it for this shard and store it under dst. Returns as put_value. */
+static int put_typed(struct cmd_ctx *c, unsigned dstdb, const struct resp_arg *dst,
+                     const struct resp_arg *val, int64_t exp, bool nx)
+{
+    struct kvmap *m = shard_db(c->shard, dstdb);
+    if (nx && kvmap_find(m, dst->ptr, dst->len, c->now_ms))
+        return 0;
+    struct tval_limits lim;
+    tval_limits_get(&lim);
+    struct tval *tv = NULL;
+    size_t used;
+    char err[128];
+    int rc = tval_rdb_decode(kvmap_acct(m), (const unsigned char *)val->ptr, val->len, &lim, &tv,
+                             &used, err, sizeof err);
+    if (rc < 0) {
+        /* Our own encoder wrote it: only memory can be short here. */
+        resp_errorf(c->out, "ERR out of memory moving the value (%s)", tval_rdb_strerror(rc));
+        return -1;
+    }
+    rc = kvmap_set_tval(m, dst->ptr, dst->len, tv, exp, c->now_ms);
+    if (rc < 0) {
+        tval_free(kvmap_acct(m), tv);
+        cmd_reply_kvmap_error(c, rc);
+        return rc;
+    }
+    cmd_key_modified_db(c, dstdb, dst->ptr, dst->len);
+    return 1;
+}
+
 /* Write argv[2] as the value of argv[1] with TTL i_arg; argv[0] "putnx"
- * skips an existing key. ival: 1 written, 0 skipped; errors go to out. */
+ * skips an existing key, "tput"/"tputnx" do the same with a typed value's
+ * RDB object. ival: 1 written, 0 skipped; errors go to out. */
 static void put_part(struct cmd_ctx *c)
 {
     struct req *r = c->priv;
-    bool nx = cmd_arg_eq(&c->argv[0], "putnx");
-    int rc = put_value(c, c->dbidx, &c->argv[1], c->argv[2].ptr, c->argv[2].len, r->i_arg, nx);
+    const struct resp_arg *cmd = &c->argv[0];
+    bool nx = cmd_arg_eq(cmd, "putnx") || cmd_arg_eq(cmd, "tputnx");
+    bool typed = cmd->len >= 4 && (cmd->ptr[0] == 't' || cmd->ptr[0] == 'T');
+    int rc = typed ? put_typed(c, c->dbidx, &c->argv[1], &c->argv[2], r->i_arg, nx)
+                   : put_value(c, c->dbidx, &c->argv[1], c->argv[2].ptr, c->argv[2].len,
+                               r->i_arg, nx);
     r->ival = rc > 0 ? 1 : 0;
 }
 
@@ -582,7 +638,9 @@ bool cmd_multi_move_step(struct fan *f, struct req **parts, size_t n, struct rbu
             break;
         }
         bool nx = st->copy && !st->replace;
-        struct resp_arg a[3] = {{nx ? "putnx" : "put", nx ? 5u : 3u},
+        static const struct resp_arg puts[2][2] = {{{"put", 3}, {"putnx", 5}},
+                                                   {{"tput", 4}, {"tputnx", 6}}};
+        struct resp_arg a[3] = {puts[got->uval == FETCHED_TYPED][nx],
                                 *dst,
                                 {got->out.ptr ? got->out.ptr : "", got->out.len}};
         struct req *p = dispatch_part(f, st->dst_shard, put_part, 3, a);

@@ -5,6 +5,7 @@
  * key triple and movablekeys from the key specs, parent links), and
  * indexes top-level names with a small open-addressing hash. Built once,
  * on first use, then read-only: any thread may look commands up. */
+#include <assert.h>
 #include <ctype.h>
 #include <limits.h>
 #include <pthread.h>
@@ -52,6 +53,9 @@ static void derive_keys(struct cmd_def *d)
     d->nkeyspecs = 0;
     while (d->nkeyspecs < CMD_KEY_SPECS_MAX && d->keys[d->nkeyspecs].flags)
         d->nkeyspecs++;
+    /* The triple is derived, never written by hand: a definition that sets
+     * it without key specs would silently lose its keys (and its routing). */
+    assert(d->nkeyspecs > 0 || d->first_key == 0);
     d->first_key = d->last_key = d->key_step = 0;
     if (d->getkeys && !d->nkeyspecs)
         d->flags |= CMD_MOVABLE_KEYS;
