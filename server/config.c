@@ -22,6 +22,7 @@
 #include "server/daemon.h" /* DAEMON_DEFAULT_PIDFILE */
 #include "server/glob.h"
 #include "server/log.h"
+#include "shard/tval.h"
 #include "server/server.h" /* SERVER_VERSION */
 
 extern char **environ;
@@ -108,7 +109,13 @@ enum opt_kind {
     X("unixsocket", unixsocket, OPT_STR, "", 0, 0, false,                                      \
       "also listen on this Unix socket path; empty = none")                                   \
     X("unixsocketperm", unixsocketperm, OPT_OCTAL, "0", 0, 0777, false,                        \
-      "octal mode of the Unix socket (e.g. 700); 0 = leave it to the umask")
+      "octal mode of the Unix socket (e.g. 700); 0 = leave it to the umask")                   \
+    X("set-max-intset-entries", set_max_intset_entries, OPT_COUNT, "512", 0, UINT32_MAX, true, \
+      "a set of integers stays an intset up to this many members")                             \
+    X("set-max-listpack-entries", set_max_listpack_entries, OPT_COUNT, "128", 0, UINT32_MAX,   \
+      true, "a small set stays a listpack up to this many members")                            \
+    X("set-max-listpack-value", set_max_listpack_value, OPT_COUNT, "64", 0, UINT32_MAX, true,  \
+      "... and while every member is at most this many bytes")
 
 struct opt {
     const char *name;   /* option name as in CONFIG GET and the JSON file */
@@ -769,6 +776,25 @@ static void print_help(const char *prog)
            "read another Redis-format file here (globs allowed)");
 }
 
+void config_tval_limits(const struct config *cfg, struct tval_limits *out)
+{
+    /* The hash thresholds are not options yet: they keep what is in force. */
+    tval_limits_get(out);
+    out->set_max_intset_entries =
+        (uint32_t)__atomic_load_n(&cfg->set_max_intset_entries, __ATOMIC_RELAXED);
+    out->set_max_listpack_entries =
+        (uint32_t)__atomic_load_n(&cfg->set_max_listpack_entries, __ATOMIC_RELAXED);
+    out->set_max_listpack_value =
+        (uint32_t)__atomic_load_n(&cfg->set_max_listpack_value, __ATOMIC_RELAXED);
+}
+
+void config_push_tval_limits(const struct config *cfg)
+{
+    struct tval_limits lim;
+    config_tval_limits(cfg, &lim);
+    tval_limits_set(&lim);
+}
+
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -847,6 +873,7 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         if (config_redis_flag(cfg, &ctx, end, argv, &i, err, errlen) != 0)
             return -1;
     }
+    config_push_tval_limits(cfg);
     return 0;
 }
 
@@ -1005,6 +1032,7 @@ static int set_many(struct config *cfg, bool protected_ok, size_t n, const char 
         for (size_t i = 0; i < n; i++)
             if (os[i] != NULL)
                 opt_store(cfg, os[i], &vals[i], true);
+        config_push_tval_limits(cfg);
     } else {
         for (size_t i = 0; i < parsed; i++)
             if (os[i] != NULL)
