@@ -211,6 +211,10 @@ bool zset_iter_next(struct zset_iter *it, struct zset_elem *e);
  * 0, or a negative number naming the failed check. O(n). */
 int zset_check(const struct tval *tv);
 
+/* Fault injection: on this thread, the n-th next allocation of a tree set's
+ * blocks, nodes or index fails (0 = the next one); -1 turns it off. */
+void zset_test_fail_after(long n);
+
 /* Tree nodes this thread has visited in descents since it started. */
 uint64_t zset_node_visits(void);
 

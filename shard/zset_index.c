@@ -28,9 +28,24 @@
 static const uint64_t LO = 0x0101010101010101ull;
 static const uint64_t HI = 0x8080808080808080ull;
 
+_Thread_local long zset_fail_countdown = -1;
+
+void zset_test_fail_after(long n)
+{
+    zset_fail_countdown = n;
+}
+
+/* Fault injection for tests: true when this allocation is to fail. */
+static bool inject_fail(void)
+{
+    if (zset_fail_countdown < 0)
+        return false;
+    return zset_fail_countdown-- == 0;
+}
+
 void *zt_alloc(struct mem_acct *a, uint64_t *bytes, size_t n)
 {
-    void *p = mem_alloc(a, n);
+    void *p = inject_fail() ? NULL : mem_alloc(a, n);
     if (p)
         *bytes += mem_usable(p);
     return p;
@@ -127,7 +142,9 @@ static int table_alloc(struct zindex_table *t, struct mem_acct *a, uint64_t *byt
     size_t n = (size_t)ngroups * GROUP * (1 + sizeof(unsigned char *));
     void *p;
     bool mapped = n >= MAP_MIN_BYTES;
-    if (mapped) {
+    if (inject_fail()) {
+        p = NULL;
+    } else if (mapped) {
         p = mem_map(a, n);
         if (p)
             *bytes += mem_map_size(n);
