@@ -28,6 +28,12 @@ extern const size_t cmd_keys_ndefs;
 extern const struct cmd_def cmd_hash_defs[];
 extern const size_t cmd_hash_ndefs;
 
+/* Set commands: SADD SREM SCARD SISMEMBER SMISMEMBER SMEMBERS SRANDMEMBER
+ * SPOP SSCAN SMOVE SINTER SINTERCARD SINTERSTORE SUNION SUNIONSTORE SDIFF
+ * SDIFFSTORE (server/cmd_set*.c). */
+extern const struct cmd_def cmd_set_defs[];
+extern const size_t cmd_set_ndefs;
+
 /* DUMP and RESTORE (cmd_dump.c): Redis's serialisation of strings, hashes
  * and sets. */
 extern const struct cmd_def cmd_dump_defs[];

@@ -113,7 +113,13 @@ enum opt_kind {
     X("hash-max-listpack-entries", hash_max_listpack_entries, OPT_COUNT, "512", 0, INT64_MAX,  \
       true, "hashes with more fields become hash tables")                                      \
     X("hash-max-listpack-value", hash_max_listpack_value, OPT_SIZE, "64", 0, INT64_MAX, true,  \
-      "hashes with a longer field or value become hash tables")
+      "hashes with a longer field or value become hash tables")                                \
+    X("set-max-intset-entries", set_max_intset_entries, OPT_COUNT, "512", 0, UINT32_MAX, true, \
+      "a set of integers stays an intset up to this many members")                             \
+    X("set-max-listpack-entries", set_max_listpack_entries, OPT_COUNT, "128", 0, UINT32_MAX,   \
+      true, "a small set stays a listpack up to this many members")                            \
+    X("set-max-listpack-value", set_max_listpack_value, OPT_COUNT, "64", 0, UINT32_MAX, true,  \
+      "... and while every member is at most this many bytes")
 
 struct opt {
     const char *name;   /* option name as in CONFIG GET and the JSON file */
@@ -817,6 +823,35 @@ static void print_help(const char *prog)
            "read another Redis-format file here (globs allowed)");
 }
 
+/* The limits hold 32 bits; Redis's own range for the hash thresholds is
+ * larger, and a threshold no hash can reach means the same. */
+static uint32_t limit32(size_t v)
+{
+    return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+void config_tval_limits(const struct config *cfg, struct tval_limits *out)
+{
+    tval_limits_get(out); /* thresholds without an option keep theirs */
+    out->hash_max_listpack_entries =
+        limit32(__atomic_load_n(&cfg->hash_max_listpack_entries, __ATOMIC_RELAXED));
+    out->hash_max_listpack_value =
+        limit32(__atomic_load_n(&cfg->hash_max_listpack_value, __ATOMIC_RELAXED));
+    out->set_max_intset_entries =
+        (uint32_t)__atomic_load_n(&cfg->set_max_intset_entries, __ATOMIC_RELAXED);
+    out->set_max_listpack_entries =
+        (uint32_t)__atomic_load_n(&cfg->set_max_listpack_entries, __ATOMIC_RELAXED);
+    out->set_max_listpack_value =
+        (uint32_t)__atomic_load_n(&cfg->set_max_listpack_value, __ATOMIC_RELAXED);
+}
+
+void config_push_tval_limits(const struct config *cfg)
+{
+    struct tval_limits lim;
+    config_tval_limits(cfg, &lim);
+    tval_limits_set(&lim);
+}
+
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -895,27 +930,11 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
         if (config_redis_flag(cfg, &ctx, end, argv, &i, err, errlen) != 0)
             return -1;
     }
-    config_apply_tval_limits(cfg);
+    config_push_tval_limits(cfg);
     return 0;
 }
 
-/* The limits hold 32 bits; Redis's own range is larger, and a threshold
- * no hash can reach means the same. */
-static uint32_t limit32(size_t v)
-{
-    return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-}
 
-void config_apply_tval_limits(const struct config *cfg)
-{
-    struct tval_limits l;
-    tval_limits_get(&l); /* thresholds without an option yet keep theirs */
-    l.hash_max_listpack_entries =
-        limit32(__atomic_load_n(&cfg->hash_max_listpack_entries, __ATOMIC_RELAXED));
-    l.hash_max_listpack_value =
-        limit32(__atomic_load_n(&cfg->hash_max_listpack_value, __ATOMIC_RELAXED));
-    tval_limits_set(&l);
-}
 
 void config_deinit(struct config *cfg)
 {
@@ -1080,7 +1099,7 @@ static int set_many(struct config *cfg, bool protected_ok, size_t n, const char 
         for (size_t i = 0; i < n; i++)
             if (os[i] != NULL)
                 opt_store(cfg, os[i], &vals[i], true);
-        config_apply_tval_limits(cfg);
+        config_push_tval_limits(cfg);
     } else {
         for (size_t i = 0; i < parsed; i++)
             if (os[i] != NULL)

@@ -71,6 +71,9 @@ struct config {
     size_t client_query_buffer_limit; /* 1 GB */
     size_t max_inline;                /* 64 KiB */
     size_t max_multibulk;             /* 1,048,576 */
+    size_t set_max_intset_entries;    /* 512: encoding thresholds of sets */
+    size_t set_max_listpack_entries;  /* 128 */
+    size_t set_max_listpack_value;    /* 64 */
     /* client-output-buffer-limit, one entry per class (Redis's format:
      * "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60"); only
      * CONFIG_OBUF_NORMAL applies today, the others are kept for later. */
@@ -96,6 +99,16 @@ struct config {
                                  once the log is open; owned */
     size_t nwarnings;         /* entries in warnings */
 };
+
+struct tval_limits;
+
+/* The typed values' encoding thresholds as cfg sets them (shard/tval.h).
+ * Any thread. */
+void config_tval_limits(const struct config *cfg, struct tval_limits *out);
+
+/* Hand them to the shards (tval_limits_set): at load and after every
+ * successful CONFIG SET, so the next write of a container uses them. */
+void config_push_tval_limits(const struct config *cfg);
 
 /* Fill cfg with defaults, then apply the config file named by --config or
  * by a first argument that is not a flag ("-" = standard input), then
@@ -153,11 +166,6 @@ int config_set_from_client(struct config *cfg, bool local, size_t n, const char 
  * option is reported once even when several patterns match it. */
 void config_get_many(const struct config *cfg, size_t npat, const char *const *patterns,
                      void (*fn)(void *arg, const char *name, const char *value), void *arg);
-
-/* Hand the encoding thresholds in cfg to the shards (tval_limits_set):
- * config_load and every successful CONFIG SET call it, so a change applies
- * to the next write of each value. Any thread. */
-void config_apply_tval_limits(const struct config *cfg);
 
 /* ---- For config_redis.c (start-up only, main thread) ------------------ */
 

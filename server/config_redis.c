@@ -84,7 +84,6 @@
     X("list-max-listpack-size", NULL, "no compact encodings here")                                 \
     X("list-max-ziplist-size", NULL, "no compact encodings here")                                  \
     X("list-compress-depth", NULL, "no compact encodings here")                                    \
-    X("set-max-intset-entries", NULL, "no compact encodings here")                                 \
     X("zset-max-listpack-entries", NULL, "no compact encodings here")                              \
     X("zset-max-listpack-value", NULL, "no compact encodings here")                                \
     X("zset-max-ziplist-entries", NULL, "no compact encodings here")                               \

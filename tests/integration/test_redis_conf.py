@@ -28,7 +28,7 @@ STOCK = "/etc/redis/redis.conf"  # from the redis-server package
 HONOURED = {"bind", "port", "tcp-backlog", "timeout", "daemonize", "pidfile", "loglevel",
             "logfile", "databases", "dbfilename", "dir", "hz", "save", "requirepass",
             "maxclients", "unixsocket", "unixsocketperm", "protected-mode",
-            "stop-writes-on-bgsave-error", "client-output-buffer-limit",
+            "stop-writes-on-bgsave-error", "client-output-buffer-limit", "set-max-intset-entries",
             "hash-max-listpack-entries", "hash-max-listpack-value"}
 
 
