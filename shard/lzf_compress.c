@@ -10,10 +10,10 @@
 
 /* 2^13 slots of 4 bytes: 32 KB of stack, enough for the 4..64 KB listpacks
  * of a quicklist node to find most repeats. */
-#define HLOG        13
-#define MAX_LIT     32             /* a control byte below 32 covers 1..32 literals */
-#define MAX_OFF     8192           /* 13 bits of distance - 1 */
-#define MAX_REF     (7 + 255 + 2)  /* length 7 + an extra byte, + the implied 2 */
+#define HLOG    13
+#define MAX_LIT 32            /* a control byte below 32 covers 1..32 literals */
+#define MAX_OFF 8192          /* 13 bits of distance - 1 */
+#define MAX_REF (7 + 255 + 2) /* length 7 + an extra byte, + the implied 2 */
 
 static inline uint32_t hash3(const unsigned char *p)
 {

@@ -168,8 +168,7 @@ static void node_free(struct mem_acct *a, struct quicklist_node *n)
     mem_free(a, n);
 }
 
-int ql_node_new_with(struct mem_acct *a, const void *s, size_t len,
-                         struct quicklist_node **out)
+int ql_node_new_with(struct mem_acct *a, const void *s, size_t len, struct quicklist_node **out)
 {
     unsigned char *lp = listpack_create(a);
     if (!lp)
@@ -443,7 +442,7 @@ struct quicklist *quicklist_copy(struct mem_acct *a, const struct quicklist *ql)
     for (const struct quicklist_node *n = ql->head; n; n = n->next) {
         /* Outside an operation a node is raw or compressed, not both. */
         struct quicklist_node *m = mem_calloc(a, sizeof *m);
-        unsigned char *blob = !m ? NULL
+        unsigned char *blob = !m      ? NULL
                               : n->lp ? mem_dup(a, n->lp, n->sz)
                                       : mem_dup(a, n->lzf, n->lzf_len);
         if (!blob) {
@@ -562,8 +561,8 @@ int quicklist_to_listpack(struct mem_acct *a, struct quicklist *ql, unsigned cha
 
 /* ------------------------------------------------------------ ends */
 
-int quicklist_push(struct mem_acct *a, struct quicklist *ql, enum quicklist_end where, const void *s,
-                   size_t len)
+int quicklist_push(struct mem_acct *a, struct quicklist *ql, enum quicklist_end where,
+                   const void *s, size_t len)
 {
     int64_t mark = ql_mark(a);
     struct quicklist_node *n = where == QUICKLIST_HEAD ? ql->head : ql->tail;

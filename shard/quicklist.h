@@ -138,8 +138,8 @@ int quicklist_depth(const struct quicklist *ql);
 /* Add s[0..len) (copied) at one end. O(1): appends to the end node, or
  * starts a new node when it is full. Returns 0, QUICKLIST_ENOMEM or
  * QUICKLIST_ETOOBIG. */
-int quicklist_push(struct mem_acct *a, struct quicklist *ql, enum quicklist_end where, const void *s,
-                   size_t len);
+int quicklist_push(struct mem_acct *a, struct quicklist *ql, enum quicklist_end where,
+                   const void *s, size_t len);
 
 /* Called with a view of an element about to be removed (copy what you
  * need: the view dies when the callback returns). */
@@ -224,8 +224,8 @@ int64_t quicklist_del_range(struct mem_acct *a, struct quicklist *ql, int64_t st
  * 0. *removed says how many went. Returns 0, or QUICKLIST_ENOMEM when a
  * compressed node could not be decompressed: the search stopped there and
  * the *removed deletions before it stand. */
-int quicklist_rem(struct mem_acct *a, struct quicklist *ql, const void *s, size_t len, int64_t count,
-                  size_t *removed);
+int quicklist_rem(struct mem_acct *a, struct quicklist *ql, const void *s, size_t len,
+                  int64_t count, size_t *removed);
 
 /* LPOS: report the index (from the head) of elements equal to s[0..len)
  * through fn(ctx, index), scanning from the head, or from the tail when

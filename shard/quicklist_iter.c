@@ -344,8 +344,8 @@ int64_t quicklist_del_range(struct mem_acct *a, struct quicklist *ql, int64_t st
     return (int64_t)extent;
 }
 
-int quicklist_rem(struct mem_acct *a, struct quicklist *ql, const void *s, size_t len, int64_t count,
-                  size_t *removed)
+int quicklist_rem(struct mem_acct *a, struct quicklist *ql, const void *s, size_t len,
+                  int64_t count, size_t *removed)
 {
     struct quicklist_iter it;
     struct listpack_entry e;

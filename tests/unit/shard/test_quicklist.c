@@ -226,14 +226,13 @@ static void random_walk(int fill, int depth, uint64_t seed, int steps, size_t si
         if (op < 35 || (grow && op < 80)) {
             size_t len = gen(buf, sizeof buf);
             bool head = rnd() & 1;
-            cr_assert_eq(quicklist_push(&acct, ql, head ? QUICKLIST_HEAD : QUICKLIST_TAIL, buf,
-                                        len),
-                         0);
+            cr_assert_eq(
+                quicklist_push(&acct, ql, head ? QUICKLIST_HEAD : QUICKLIST_TAIL, buf, len), 0);
             m_insert(&m, head ? 0 : m.n, buf, len);
         } else if (op < 50) {
             bool head = rnd() & 1;
-            int rc = quicklist_pop(&acct, ql, head ? QUICKLIST_HEAD : QUICKLIST_TAIL, save_entry,
-                                   &pop);
+            int rc =
+                quicklist_pop(&acct, ql, head ? QUICKLIST_HEAD : QUICKLIST_TAIL, save_entry, &pop);
             cr_assert_eq(rc, m.n ? 1 : 0);
             if (m.n) {
                 size_t at = head ? 0 : m.n - 1;
@@ -770,8 +769,8 @@ Test(quicklist, million_pushes_are_o1, .timeout = 60)
         cr_assert_lt(per, 18.5);
         /* Popping it all, from the other end, gives every byte back. */
         for (size_t i = 0; i < 1000000; i++)
-            cr_assert_eq(quicklist_pop(&acct, ql, end ? QUICKLIST_TAIL : QUICKLIST_HEAD, NULL, NULL),
-                         1);
+            cr_assert_eq(
+                quicklist_pop(&acct, ql, end ? QUICKLIST_TAIL : QUICKLIST_HEAD, NULL, NULL), 1);
         cr_assert_eq(quicklist_node_count(ql), 0);
         cr_assert_eq((int64_t)quicklist_bytes(ql), acct.used);
         quicklist_destroy(&acct, ql);
