@@ -42,6 +42,8 @@ enum {
     CMD_PUBSUB = 1u << 15,   /* pub/sub related */
     CMD_LOADING = 1u << 16,  /* allowed while loading the dataset */
     CMD_STALE = 1u << 17,    /* allowed on a replica with stale data */
+    CMD_SUBSCRIBED = 1u << 18, /* allowed to a subscribed RESP2 client:
+                                  (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET */
 };
 
 /* What a command sees while it runs on the owning shard's thread. */

@@ -160,7 +160,13 @@ static bool secret_eq(const char *secret, const struct resp_arg *a)
 
 static void cmd_ping(struct cmd_ctx *c)
 {
-    if (c->argc == 1)
+    if (c->argc <= 2 && c->conn && c->conn->ps && c->proto == RESP2) {
+        /* A subscribed RESP2 client reads only arrays: Redis answers
+         * ["pong", argument or ""]. */
+        resp_array(c->out, 2);
+        resp_bulk(c->out, "pong", 4);
+        resp_bulk(c->out, c->argc == 2 ? c->argv[1].ptr : "", c->argc == 2 ? c->argv[1].len : 0);
+    } else if (c->argc == 1)
         resp_simple(c->out, "PONG");
     else if (c->argc == 2)
         resp_bulk(c->out, c->argv[1].ptr, c->argv[1].len);
@@ -682,7 +688,7 @@ static void cmd_shutdown(struct cmd_ctx *c)
 /* ---------------------------------------------------------------- table */
 
 const struct cmd_def cmd_server_defs[] = {
-    { .name = "ping", .arity = -1, .flags = CMD_FAST | CMD_CONN | CMD_MISCONF,
+    { .name = "ping", .arity = -1, .flags = CMD_FAST | CMD_CONN | CMD_MISCONF | CMD_SUBSCRIBED,
       .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_ping,
       .group = "connection", .since = "1.0.0",
       .summary = "Returns the server's liveliness response." },
@@ -690,7 +696,7 @@ const struct cmd_def cmd_server_defs[] = {
       .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_echo,
       .group = "connection", .since = "1.0.0",
       .summary = "Returns the given string." },
-    { .name = "quit", .arity = -1, .flags = CMD_NOAUTH | CMD_FAST | CMD_CONN,
+    { .name = "quit", .arity = -1, .flags = CMD_NOAUTH | CMD_FAST | CMD_CONN | CMD_SUBSCRIBED,
       .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_quit,
       .group = "connection", .since = "1.0.0",
       .summary = "Closes the connection." },

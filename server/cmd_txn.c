@@ -53,7 +53,10 @@ struct txn_client {
  * RESETSTAT ask every worker and run as sub-fans (run_next). */
 static const char *const conn_ok_in_multi[] = {"ping",   "echo",     "select", "time",
                                                "hello",  "auth",     "command", "lastsave",
-                                               "client", "config",   "info"};
+                                               "client", "config",   "info",
+                                               "publish", "spublish", "pubsub",
+                                               "subscribe", "unsubscribe", "psubscribe",
+                                               "punsubscribe", "ssubscribe", "sunsubscribe"};
 
 static struct txn_client *client_get(struct conn *c)
 {
@@ -293,7 +296,8 @@ bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
     if (!tc->in_multi)
         return false;
     if (d->exec == multi_exec || d->exec == discard_exec || d->exec == watch_exec ||
-        strcmp(d->name, "exec") == 0 || strcmp(d->name, "quit") == 0)
+        strcmp(d->name, "exec") == 0 || strcmp(d->name, "quit") == 0 ||
+        strcmp(d->name, "reset") == 0)
         return false;
     struct rbuf *out = dispatch_reply_buf(c);
     if (!out) {
