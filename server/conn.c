@@ -597,6 +597,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         /* The peer shut its write side (nc, redis-cli --pipe): answer what
          * it sent, then close. conn_flush closes once nothing is owed. */
         c->flags |= CONN_READ_EOF;
+        /* A subscriber that hung up is gone for Pub/Sub at once, as Redis
+         * frees it: messages are not answers it waits for, and would keep
+         * it from ever draining. */
+        if (c->ps)
+            pubsub_conn_reset(c);
         worker_want_flush(c->w, c);
         return;
     }
