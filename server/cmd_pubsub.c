@@ -226,8 +226,10 @@ bool cmd_pubsub_refuses(const struct conn *c, const struct cmd_def *d, size_t ar
 #define PS_SUB (CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_CONN | CMD_SUBSCRIBED)
 #define PS_PUB (CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_CONN)
 
-/* Arity, flags and key positions as Redis 7.0's COMMAND INFO reports them
- * (the shard channels are "keys" there, flagged not_key). */
+/* Arity, flags and key positions as Redis 7.0's COMMAND INFO reports them,
+ * except that Redis reports the shard channels of SSUBSCRIBE, SUNSUBSCRIBE
+ * and SPUBLISH as keys (flagged not_key, for cluster routing): here they
+ * run on the connection's thread, and such commands declare no keys. */
 const struct cmd_def cmd_pubsub_defs[] = {
     { .name = "subscribe", .arity = -2, .flags = PS_SUB, .exec = subscribe_exec,
       .group = "pubsub", .since = "2.0.0",
@@ -241,16 +243,13 @@ const struct cmd_def cmd_pubsub_defs[] = {
     { .name = "punsubscribe", .arity = -1, .flags = PS_SUB, .exec = punsubscribe_exec,
       .group = "pubsub", .since = "2.0.0",
       .summary = "Stop listening for messages posted to channels matching the given patterns" },
-    { .name = "ssubscribe", .arity = -2, .flags = PS_SUB, .first_key = 1, .last_key = -1,
-      .key_step = 1, .exec = ssubscribe_exec, .group = "pubsub", .since = "7.0.0",
+    { .name = "ssubscribe", .arity = -2, .flags = PS_SUB, .exec = ssubscribe_exec, .group = "pubsub", .since = "7.0.0",
       .summary = "Listen for messages published to the given shard channels" },
-    { .name = "sunsubscribe", .arity = -1, .flags = PS_SUB, .first_key = 1, .last_key = -1,
-      .key_step = 1, .exec = sunsubscribe_exec, .group = "pubsub", .since = "7.0.0",
+    { .name = "sunsubscribe", .arity = -1, .flags = PS_SUB, .exec = sunsubscribe_exec, .group = "pubsub", .since = "7.0.0",
       .summary = "Stop listening for messages posted to the given shard channels" },
     { .name = "publish", .arity = 3, .flags = PS_PUB, .exec = publish_exec,
       .group = "pubsub", .since = "2.0.0", .summary = "Post a message to a channel" },
-    { .name = "spublish", .arity = 3, .flags = PS_PUB, .first_key = 1, .last_key = 1,
-      .key_step = 1, .exec = spublish_exec, .group = "pubsub", .since = "7.0.0",
+    { .name = "spublish", .arity = 3, .flags = PS_PUB, .exec = spublish_exec, .group = "pubsub", .since = "7.0.0",
       .summary = "Post a message to a shard channel" },
     { .name = "pubsub", .arity = -2, .flags = CMD_CONN, .exec = pubsub_exec,
       .group = "pubsub", .since = "2.8.0", .summary = "A container for Pub/Sub commands" },
