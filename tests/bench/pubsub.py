@@ -90,7 +90,7 @@ def main():
     if len(sys.argv) < 2:
         print(__doc__)
         sys.exit(2)
-    os.environ["SHARDKV_BIN"] = sys.argv[1]
+    os.environ["SHARDKV_BIN"] = os.path.abspath(sys.argv[1])
     nsubs = int(sys.argv[2]) if len(sys.argv) > 2 else 200
     nmsgs = int(sys.argv[3]) if len(sys.argv) > 3 else 20000
     threads = sys.argv[4:] or ["1", "2"]
