@@ -104,16 +104,25 @@ static void randomkey_exec(struct cmd_ctx *c)
     resp_bulk(c->out, k, klen);
 }
 
+/* Empty database db of this shard and report it (WATCH, dirty keys). */
+static void clear_db(struct cmd_ctx *c, unsigned db)
+{
+    struct kvmap *m = shard_db(c->shard, db);
+    uint64_t n = kvmap_count(m);
+    kvmap_clear(m);
+    cmd_db_modified(c, db, n);
+}
+
 static void flushdb_exec(struct cmd_ctx *c)
 {
-    kvmap_clear(c->db);
+    clear_db(c, c->dbidx);
     cmd_reply_ok(c);
 }
 
 static void flushall_exec(struct cmd_ctx *c)
 {
     for (unsigned i = 0; i < c->shard->ndb; i++)
-        kvmap_clear(shard_db(c->shard, i));
+        clear_db(c, i);
     cmd_reply_ok(c);
 }
 
@@ -126,6 +135,8 @@ static void swapdb_exec(struct cmd_ctx *c)
     struct kvmap *t = c->shard->db[a];
     c->shard->db[a] = c->shard->db[b];
     c->shard->db[b] = t;
+    cmd_db_modified(c, (unsigned)a, 1);
+    cmd_db_modified(c, (unsigned)b, 0);
     cmd_reply_ok(c);
 }
 
@@ -273,13 +284,13 @@ static void randomkey_part(struct cmd_ctx *c)
 
 static void flushdb_part(struct cmd_ctx *c)
 {
-    kvmap_clear(c->db);
+    clear_db(c, c->dbidx);
 }
 
 static void flushall_part(struct cmd_ctx *c)
 {
     for (unsigned i = 0; i < c->shard->ndb; i++)
-        kvmap_clear(shard_db(c->shard, i));
+        clear_db(c, i);
 }
 
 static void swapdb_part(struct cmd_ctx *c)
@@ -357,34 +368,63 @@ static bool randomkey_step(struct fan *f, struct req **parts, size_t n, struct r
 struct simple_job {
     struct conn *c;              /* the client (kept alive by inflight) */
     struct slot *slot;           /* its reply slot */
-    cmd_exec_fn exec;            /* which command */
+    const struct cmd_def *d;     /* which command */
     unsigned db;                 /* the client's database */
     int64_t a, b;                /* SWAPDB's databases (checked) */
     int64_t counts[];            /* per shard: DBSIZE's key counts */
 };
 
+/* The commands' shares under txn_all_shards (cmd_plan.all_shards);
+ * ctx->priv is the job. */
+static void dbsize_all(struct cmd_ctx *c)
+{
+    struct simple_job *j = c->priv;
+    j->counts[c->shard->id] = (int64_t)kvmap_count(c->db);
+}
+
+static void flushdb_all(struct cmd_ctx *c)
+{
+    clear_db(c, c->dbidx);
+}
+
+static void flushall_all(struct cmd_ctx *c)
+{
+    flushall_part(c);
+}
+
+static void swapdb_all(struct cmd_ctx *c)
+{
+    struct simple_job *j = c->priv;
+    struct kvmap *t = c->shard->db[j->a];
+    c->shard->db[j->a] = c->shard->db[j->b];
+    c->shard->db[j->b] = t;
+    cmd_db_modified(c, (unsigned)j->a, 1);
+    cmd_db_modified(c, (unsigned)j->b, 0);
+}
+
 static void simple_fn(struct shard *s, void *arg)
 {
     struct simple_job *j = arg;
-    if (j->exec == dbsize_exec) {
-        j->counts[s->id] = (int64_t)kvmap_count(shard_db(s, j->db));
-    } else if (j->exec == flushdb_exec) {
-        kvmap_clear(shard_db(s, j->db));
-    } else if (j->exec == flushall_exec) {
-        for (unsigned i = 0; i < s->ndb; i++)
-            kvmap_clear(shard_db(s, i));
-    } else {
-        struct kvmap *t = s->db[j->a];
-        s->db[j->a] = s->db[j->b];
-        s->db[j->b] = t;
-    }
+    struct rbuf none;
+    rbuf_init(&none);
+    struct cmd_ctx ctx = {
+        .shard = s,
+        .db = shard_db(s, j->db),
+        .dbidx = j->db,
+        .proto = RESP2, /* (no reply: the merge writes it) */
+        .out = &none,
+        .now_ms = clock_wall_ms(),
+        .priv = j,
+    };
+    cmd_call_part(j->d, j->d->plan->all_shards, &ctx);
+    rbuf_deinit(&none);
 }
 
 static void simple_done(void *arg)
 {
     struct simple_job *j = arg;
     struct conn *c = j->c;
-    if (j->exec == dbsize_exec) {
+    if (j->d->plan->sum) {
         int64_t sum = 0;
         for (unsigned i = 0; i < server.nworkers; i++)
             sum += j->counts[i];
@@ -412,9 +452,9 @@ static void simple_all_shards(struct conn *c, const struct cmd_def *d, size_t ar
     }
     j->c = c;
     j->slot = sl;
-    j->exec = d->exec;
+    j->d = d;
     j->db = c->db;
-    if (d->exec == swapdb_exec && argc == 3) {
+    if (argc == 3) { /* SWAPDB */
         int64str_parse(argv[1].ptr, argv[1].len, &j->a);
         int64str_parse(argv[2].ptr, argv[2].len, &j->b);
     }
@@ -422,7 +462,7 @@ static void simple_all_shards(struct conn *c, const struct cmd_def *d, size_t ar
     /* Later commands of this client see the result (they may run on this
      * worker's shard before the transaction reaches it otherwise). */
     c->flags |= CONN_BARRIER;
-    if (txn_all_shards(simple_fn, j, simple_done, j, d->exec != dbsize_exec) != 0) {
+    if (txn_all_shards(simple_fn, j, simple_done, j, !(d->flags & CMD_READONLY)) != 0) {
         resp_error(&sl->out, "ERR out of memory");
         dispatch_slot_complete(c, sl);
         c->flags &= ~CONN_BARRIER;
@@ -433,102 +473,27 @@ static void simple_all_shards(struct conn *c, const struct cmd_def *d, size_t ar
 
 /* ---- Planning ------------------------------------------------------------ */
 
-void cmd_allshards_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
-                        const struct resp_arg *argv)
+/* Run d on every shard, its arguments checked: the whole command when
+ * there is one shard; standalone at one point of the global order
+ * (txn_all_shards) when it has such a form; else a fan-out in one
+ * transaction over every shard (inside EXEC: EXEC's). */
+static void allshards_go(struct mplan *p, const struct cmd_def *d, size_t argc,
+                         const struct resp_arg *argv)
 {
-    struct conn *c = p->c;
-    if (d->exec == scan_exec) {
-        uint64_t cursor;
-        struct scan_opts o;
-        struct rbuf err;
-        rbuf_init(&err);
-        bool ok = scan_parse_cursor(&argv[1], &cursor);
-        if (!ok)
-            resp_error(&err, "ERR invalid cursor");
-        else
-            ok = scan_parse_opts(argc, argv, &o, &err);
-        if (!ok) {
-            struct rbuf *out = cmd_multi_plan_reply_buf(p);
-            if (out)
-                rbuf_append(out, err.ptr, err.len);
-            rbuf_deinit(&err);
-            return;
-        }
-        rbuf_deinit(&err);
-        unsigned bits = scan_shard_bits(server.nworkers);
-        uint64_t shard = cursor & ((1u << bits) - 1);
-        if (shard >= server.nworkers) {
-            /* Not a cursor we made: there is nothing left to see. */
-            struct rbuf *out = cmd_multi_plan_reply_buf(p);
-            if (!out)
-                return;
-            resp_array(out, 2);
-            resp_bulk(out, "0", 1);
-            resp_array(out, 0);
-            return;
-        }
-        cmd_multi_plan_route(p, d, (unsigned)shard, scan_exec, argc, argv);
-        return;
-    }
-    if (d->exec == flushdb_exec || d->exec == flushall_exec) {
-        if (argc > 2 || (argc == 2 && !cmd_arg_eq(&argv[1], "async") &&
-                         !cmd_arg_eq(&argv[1], "sync"))) {
-            cmd_multi_plan_error(p, "ERR syntax error");
-            return;
-        }
-    } else if (d->exec == swapdb_exec) {
-        int64_t a, b;
-        if (!int64str_parse(argv[1].ptr, argv[1].len, &a)) {
-            cmd_multi_plan_error(p, "ERR invalid first DB index");
-            return;
-        }
-        if (!int64str_parse(argv[2].ptr, argv[2].len, &b)) {
-            cmd_multi_plan_error(p, "ERR invalid second DB index");
-            return;
-        }
-        int64_t ndb = c->w->set.databases;
-        if (a < 0 || a >= ndb || b < 0 || b >= ndb) {
-            cmd_multi_plan_error(p, "ERR DB index is out of range");
-            return;
-        }
-    }
     if (server.nworkers == 1) {
         /* One shard: the whole command there, after any transaction. */
         cmd_multi_plan_route(p, d, 0, d->exec, argc, argv);
         return;
     }
-    if (!p->t && (d->exec == dbsize_exec || d->exec == flushdb_exec ||
-                  d->exec == flushall_exec || d->exec == swapdb_exec)) {
+    if (!p->t && d->plan->all_shards) {
         simple_all_shards(p->c, d, argc, argv);
         return;
     }
-    cmd_exec_fn part;
-    fan_step_fn step;
-    if (d->exec == dbsize_exec) {
-        part = dbsize_part;
-        step = cmd_multi_sum_step;
-    } else if (d->exec == keys_exec) {
-        part = keys_part;
-        step = keys_step;
-    } else if (d->exec == randomkey_exec) {
-        part = randomkey_part;
-        step = randomkey_step;
-    } else if (d->exec == flushdb_exec) {
-        part = flushdb_part;
-        step = cmd_multi_ok_step;
-    } else if (d->exec == flushall_exec) {
-        part = flushall_part;
-        step = cmd_multi_ok_step;
-    } else {
-        part = swapdb_part;
-        step = cmd_multi_ok_step;
-    }
-    /* Every shard in one transaction: one point in the global order. */
-    struct fan *f = cmd_multi_plan_fan(p, d, argc, argv, step, true);
+    struct fan *f = cmd_multi_plan_fan(p, d, argc, argv, d->plan->step, true);
     if (!f)
         return;
     for (unsigned s = 0; s < server.nworkers; s++) {
-        if (!dispatch_part(f, s, part, f->argc, f->argv)) {
+        if (!dispatch_part(f, s, d->plan->part, f->argc, f->argv)) {
             dispatch_fan_abort(f, "ERR out of memory");
             return;
         }
@@ -536,36 +501,152 @@ void cmd_allshards_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
     cmd_multi_plan_go(p, f);
 }
 
+/* SCAN: one shard per call, the one the cursor names. */
+static void scan_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
+                      const struct resp_arg *argv)
+{
+    uint64_t cursor;
+    struct scan_opts o;
+    struct rbuf err;
+    rbuf_init(&err);
+    bool ok = scan_parse_cursor(&argv[1], &cursor);
+    if (!ok)
+        resp_error(&err, "ERR invalid cursor");
+    else
+        ok = scan_parse_opts(argc, argv, &o, &err);
+    if (!ok) {
+        struct rbuf *out = cmd_multi_plan_reply_buf(p);
+        if (out)
+            rbuf_append(out, err.ptr, err.len);
+        rbuf_deinit(&err);
+        return;
+    }
+    rbuf_deinit(&err);
+    unsigned bits = scan_shard_bits(server.nworkers);
+    uint64_t shard = cursor & ((1u << bits) - 1);
+    if (shard >= server.nworkers) {
+        /* Not a cursor we made: there is nothing left to see. */
+        struct rbuf *out = cmd_multi_plan_reply_buf(p);
+        if (!out)
+            return;
+        resp_array(out, 2);
+        resp_bulk(out, "0", 1);
+        resp_array(out, 0);
+        return;
+    }
+    cmd_multi_plan_route(p, d, (unsigned)shard, d->exec, argc, argv);
+}
+
+/* FLUSHDB and FLUSHALL: [ASYNC|SYNC] checked before any shard runs. */
+static void flush_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
+                       const struct resp_arg *argv)
+{
+    if (argc > 2 ||
+        (argc == 2 && !cmd_arg_eq(&argv[1], "async") && !cmd_arg_eq(&argv[1], "sync"))) {
+        cmd_multi_plan_error(p, "ERR syntax error");
+        return;
+    }
+    allshards_go(p, d, argc, argv);
+}
+
+static void swapdb_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
+                        const struct resp_arg *argv)
+{
+    int64_t a, b;
+    if (!int64str_parse(argv[1].ptr, argv[1].len, &a)) {
+        cmd_multi_plan_error(p, "ERR invalid first DB index");
+        return;
+    }
+    if (!int64str_parse(argv[2].ptr, argv[2].len, &b)) {
+        cmd_multi_plan_error(p, "ERR invalid second DB index");
+        return;
+    }
+    int64_t ndb = p->c->w->set.databases;
+    if (a < 0 || a >= ndb || b < 0 || b >= ndb) {
+        cmd_multi_plan_error(p, "ERR DB index is out of range");
+        return;
+    }
+    allshards_go(p, d, argc, argv);
+}
+
+void cmd_allshards_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
+                        const struct resp_arg *argv)
+{
+    if (d->plan->plan)
+        d->plan->plan(p, d, argc, argv);
+    else
+        allshards_go(p, d, argc, argv);
+}
+
+static const struct cmd_plan dbsize_plan = {
+    .part = dbsize_part, .step = cmd_multi_sum_step, .all_shards = dbsize_all, .sum = true};
+static const struct cmd_plan keys_plan = {.part = keys_part, .step = keys_step};
+static const struct cmd_plan scan_plan_def = {.plan = scan_plan};
+static const struct cmd_plan randomkey_plan = {.part = randomkey_part, .step = randomkey_step};
+static const struct cmd_plan flushdb_plan = {
+    .plan = flush_plan, .part = flushdb_part, .step = cmd_multi_ok_step,
+    .all_shards = flushdb_all};
+static const struct cmd_plan flushall_plan = {
+    .plan = flush_plan, .part = flushall_part, .step = cmd_multi_ok_step,
+    .all_shards = flushall_all};
+static const struct cmd_plan swapdb_plan_def = {
+    .plan = swapdb_plan, .part = swapdb_part, .step = cmd_multi_ok_step,
+    .all_shards = swapdb_all};
 
 /* Arity, flags and key positions as Redis 7.0's COMMAND INFO reports them. */
 const struct cmd_def cmd_allshards_defs[] = {
-    { .name = "dbsize", .arity = 1, .flags = CMD_READONLY | CMD_FAST | CMD_ALLSHARDS,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = dbsize_exec,
+    { .name = "dbsize", .arity = 1, .exec = dbsize_exec,
+      .plan = &dbsize_plan,
+      .flags = CMD_READONLY | CMD_FAST | CMD_ALLSHARDS,
+      .acl = CMD_ACL_KEYSPACE,
+      .tips = CMD_TIPS("request_policy:all_shards", "response_policy:agg_sum"),
       .group = "server", .since = "1.0.0",
-      .summary = "Returns the number of keys in the database." },
-    { .name = "keys", .arity = 2, .flags = CMD_READONLY | CMD_ALLSHARDS,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = keys_exec,
+      .complexity = "O(1)",
+      .summary = "Return the number of keys in the selected database" },
+    { .name = "keys", .arity = 2, .exec = keys_exec,
+      .plan = &keys_plan,
+      .flags = CMD_READONLY | CMD_ALLSHARDS,
+      .acl = CMD_ACL_DANGEROUS,
+      .tips = CMD_TIPS("request_policy:all_shards", "nondeterministic_output_order"),
       .group = "generic", .since = "1.0.0",
-      .summary = "Returns all key names that match a pattern." },
-    { .name = "scan", .arity = -2, .flags = CMD_READONLY | CMD_ALLSHARDS,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = scan_exec,
+      .complexity = "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
+      .summary = "Find all keys matching the given pattern" },
+    { .name = "scan", .arity = -2, .exec = scan_exec,
+      .plan = &scan_plan_def,
+      .flags = CMD_READONLY | CMD_ALLSHARDS,
+      .tips = CMD_TIPS("nondeterministic_output", "request_policy:special"),
       .group = "generic", .since = "2.8.0",
-      .summary = "Iterates over the key names in the database." },
-    { .name = "randomkey", .arity = 1, .flags = CMD_READONLY | CMD_ALLSHARDS,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = randomkey_exec,
+      .complexity = "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+      .summary = "Incrementally iterate the keys space" },
+    { .name = "randomkey", .arity = 1, .exec = randomkey_exec,
+      .plan = &randomkey_plan,
+      .flags = CMD_READONLY | CMD_ALLSHARDS,
+      .tips = CMD_TIPS("request_policy:all_shards", "nondeterministic_output"),
       .group = "generic", .since = "1.0.0",
-      .summary = "Returns a random key name from the database." },
-    { .name = "flushdb", .arity = -1, .flags = CMD_WRITE | CMD_ALLSHARDS,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = flushdb_exec,
+      .complexity = "O(1)",
+      .summary = "Return a random key from the keyspace" },
+    { .name = "flushdb", .arity = -1, .exec = flushdb_exec,
+      .plan = &flushdb_plan,
+      .flags = CMD_WRITE | CMD_ALLSHARDS,
+      .acl = CMD_ACL_DANGEROUS | CMD_ACL_KEYSPACE,
+      .tips = CMD_TIPS("request_policy:all_shards", "response_policy:all_succeeded"),
       .group = "server", .since = "1.0.0",
-      .summary = "Remove all keys from the current database." },
-    { .name = "flushall", .arity = -1, .flags = CMD_WRITE | CMD_ALLSHARDS,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = flushall_exec,
+      .complexity = "O(N) where N is the number of keys in the selected database",
+      .summary = "Remove all keys from the current database" },
+    { .name = "flushall", .arity = -1, .exec = flushall_exec,
+      .plan = &flushall_plan,
+      .flags = CMD_WRITE | CMD_ALLSHARDS,
+      .acl = CMD_ACL_DANGEROUS | CMD_ACL_KEYSPACE,
+      .tips = CMD_TIPS("request_policy:all_shards", "response_policy:all_succeeded"),
       .group = "server", .since = "1.0.0",
-      .summary = "Removes all keys from all databases." },
-    { .name = "swapdb", .arity = 3, .flags = CMD_WRITE | CMD_FAST | CMD_ALLSHARDS,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = swapdb_exec,
+      .complexity = "O(N) where N is the total number of keys in all databases",
+      .summary = "Remove all keys from all databases" },
+    { .name = "swapdb", .arity = 3, .exec = swapdb_exec,
+      .plan = &swapdb_plan_def,
+      .flags = CMD_WRITE | CMD_FAST | CMD_ALLSHARDS,
+      .acl = CMD_ACL_DANGEROUS | CMD_ACL_KEYSPACE,
       .group = "server", .since = "4.0.0",
-      .summary = "Swaps two Redis databases." },
+      .complexity = "O(N) where N is the count of clients watching or blocking on keys from both databases.",
+      .summary = "Swaps two Redis databases" },
 };
 const size_t cmd_allshards_ndefs = sizeof cmd_allshards_defs / sizeof cmd_allshards_defs[0];

@@ -355,58 +355,97 @@ static const char *const client_help[] = {
     NULL,
 };
 
-void cmd_client_exec(struct cmd_ctx *c)
+/* ---- The subcommands (CLIENT itself is a container: dispatch runs the
+ * subcommand's definition, as Redis's lookupCommand finds it). */
+
+static void client_id_exec(struct cmd_ctx *c)
 {
-    const struct resp_arg *sub = &c->argv[1];
-    struct conn *cn = c->conn;
-    if (cmd_arg_eq(sub, "id")) {
-        if (cmd_server_sub_arity(c, "client|id"))
-            resp_int(c->out, (int64_t)cn->id);
-    } else if (cmd_arg_eq(sub, "getname")) {
-        if (!cmd_server_sub_arity(c, "client|getname"))
-            return;
-        if (cn->name != NULL)
-            resp_bulk_cstr(c->out, cn->name);
-        else
-            resp_null(c->out, c->proto);
-    } else if (cmd_arg_eq(sub, "setname")) {
-        if (!cmd_server_sub_arity(c, "client|setname"))
-            return;
-        if (!cmd_server_name_ok(&c->argv[2])) {
-            resp_error(c->out, "ERR Client names cannot contain spaces, newlines or special "
-                         "characters.");
-            return;
-        }
-        if (conn_set_str(&cn->name, c->argv[2].ptr, c->argv[2].len) != 0) {
-            resp_error(c->out, "ERR out of memory");
-            return;
-        }
-        resp_simple(c->out, "OK");
-    } else if (cmd_arg_eq(sub, "setinfo")) {
-        if (cmd_server_sub_arity(c, "client|setinfo"))
-            client_setinfo(c);
-    } else if (cmd_arg_eq(sub, "info")) {
-        if (!cmd_server_sub_arity(c, "client|info"))
-            return;
-        struct rbuf line;
-        rbuf_init(&line);
-        conn_describe(cn, clock_wall_ms(), &line);
-        if (line.oom)
-            resp_error(c->out, "ERR out of memory");
-        else
-            resp_verbatim(c->out, c->proto, line.ptr ? line.ptr : "", line.len);
-        rbuf_deinit(&line);
-    } else if (cmd_arg_eq(sub, "list")) {
-        if (cmd_server_sub_arity(c, "client|list"))
-            client_list(c);
-    } else if (cmd_arg_eq(sub, "kill")) {
-        if (cmd_server_sub_arity(c, "client|kill"))
-            client_kill(c);
-    } else if (cmd_arg_eq(sub, "help")) {
-        if (cmd_server_sub_arity(c, "client|help"))
-            cmd_server_reply_help(c, client_help);
-    } else {
-        cmd_server_unknown_sub(c, "CLIENT");
-    }
+    resp_int(c->out, (int64_t)c->conn->id);
 }
 
+static void client_getname_exec(struct cmd_ctx *c)
+{
+    if (c->conn->name != NULL)
+        resp_bulk_cstr(c->out, c->conn->name);
+    else
+        resp_null(c->out, c->proto);
+}
+
+static void client_setname_exec(struct cmd_ctx *c)
+{
+    if (!cmd_server_name_ok(&c->argv[2])) {
+        resp_error(c->out, "ERR Client names cannot contain spaces, newlines or special "
+                           "characters.");
+        return;
+    }
+    if (conn_set_str(&c->conn->name, c->argv[2].ptr, c->argv[2].len) != 0) {
+        resp_error(c->out, "ERR out of memory");
+        return;
+    }
+    resp_simple(c->out, "OK");
+}
+
+static void client_info_exec(struct cmd_ctx *c)
+{
+    struct rbuf line;
+    rbuf_init(&line);
+    conn_describe(c->conn, clock_wall_ms(), &line);
+    if (line.oom)
+        resp_error(c->out, "ERR out of memory");
+    else
+        resp_verbatim(c->out, c->proto, line.ptr ? line.ptr : "", line.len);
+    rbuf_deinit(&line);
+}
+
+static void client_help_exec(struct cmd_ctx *c)
+{
+    cmd_server_reply_help(c, client_help);
+}
+
+/* Redis 7.0's flags and docs; SETINFO is 7.2's (clients send it). */
+const struct cmd_def cmd_client_subs[] = {
+    { .name = "client|getname", .arity = 2, .exec = client_getname_exec,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .group = "connection", .since = "2.6.9",
+      .complexity = "O(1)",
+      .summary = "Get the current connection name" },
+    { .name = "client|help", .arity = 2, .exec = client_help_exec,
+      .flags = CMD_LOADING | CMD_STALE,
+      .group = "connection", .since = "5.0.0",
+      .complexity = "O(1)",
+      .summary = "Show helpful text about the different subcommands" },
+    { .name = "client|id", .arity = 2, .exec = client_id_exec,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .group = "connection", .since = "5.0.0",
+      .complexity = "O(1)",
+      .summary = "Returns the client ID for the current connection" },
+    { .name = "client|info", .arity = 2, .exec = client_info_exec,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .tips = CMD_TIPS("nondeterministic_output"),
+      .group = "connection", .since = "6.2.0",
+      .complexity = "O(1)",
+      .summary = "Returns information about the current client connection." },
+    { .name = "client|kill", .arity = -3, .exec = client_kill,
+      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .group = "connection", .since = "2.4.0",
+      .complexity = "O(N) where N is the number of client connections",
+      .summary = "Kill the connection of a client" },
+    { .name = "client|list", .arity = -2, .exec = client_list,
+      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .tips = CMD_TIPS("nondeterministic_output"),
+      .group = "connection", .since = "2.4.0",
+      .complexity = "O(N) where N is the number of client connections",
+      .summary = "Get the list of client connections" },
+    { .name = "client|setinfo", .arity = 4, .exec = client_setinfo,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .tips = CMD_TIPS("request_policy:all_nodes", "response_policy:all_succeeded"),
+      .group = "connection", .since = "7.2.0",
+      .complexity = "O(1)",
+      .summary = "Set client or connection specific info" },
+    { .name = "client|setname", .arity = 3, .exec = client_setname_exec,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .group = "connection", .since = "2.6.9",
+      .complexity = "O(1)",
+      .summary = "Set the current connection name" },
+    { .name = NULL },
+};

@@ -23,6 +23,11 @@ extern const size_t cmd_string_ndefs;
 extern const struct cmd_def cmd_keys_defs[];
 extern const size_t cmd_keys_ndefs;
 
+/* DUMP and RESTORE (cmd_dump.c): Redis's serialisation of strings, hashes
+ * and sets. */
+extern const struct cmd_def cmd_dump_defs[];
+extern const size_t cmd_dump_ndefs;
+
 /* Reply for a failed kvmap write (KVMAP_E* code), with Redis's text where
  * Redis has one: ETOOBIG is the proto-max-bulk-len error, ENOMEM an -OOM
  * error. Shared by the command families; runs on the owner shard. */

@@ -24,9 +24,16 @@ static struct kventry *lookup(struct cmd_ctx *c, const struct resp_arg *key)
     return kvmap_find(c->db, key->ptr, key->len, c->now_ms);
 }
 
+/* A lookup that is not an access (Redis's LOOKUP_NOTOUCH): TYPE, TTL and
+ * OBJECT leave the key's idle time as it was. */
+static struct kventry *peek(struct cmd_ctx *c, const struct resp_arg *key)
+{
+    return kvmap_peek(c->db, key->ptr, key->len, c->now_ms);
+}
+
 static void cmd_type(struct cmd_ctx *c)
 {
-    struct kventry *e = lookup(c, &c->argv[1]);
+    struct kventry *e = peek(c, &c->argv[1]);
     resp_simple(c->out, e ? tval_type_name(kventry_type(e)) : "none");
 }
 
@@ -72,64 +79,114 @@ static const char *const object_help[] = {
     NULL,
 };
 
-/* OBJECT ENCODING / REFCOUNT / IDLETIME / FREQ / HELP, Redis 7.0's replies.
- * No access clock is kept yet (it comes with eviction), so IDLETIME is 0
- * and FREQ gives Redis's answer for a server without an LFU policy. */
-static void cmd_object(struct cmd_ctx *c)
+/* OBJECT ENCODING / REFCOUNT / IDLETIME / FREQ / HELP, Redis 7.0's replies;
+ * OBJECT is a container, so dispatch has checked the subcommand and its
+ * arity. IDLETIME comes from the LRU stamp every entry keeps, FREQ from the
+ * LFU counter when the map keeps those instead (an LFU maxmemory-policy). */
+static void object_help_exec(struct cmd_ctx *c)
 {
-    static const char *const subs[] = {"encoding", "refcount", "idletime", "freq"};
-    const struct resp_arg *sub = &c->argv[1];
-    if (cmd_arg_eq(sub, "help")) {
-        if (c->argc != 2)
-            resp_error(c->out, "ERR wrong number of arguments for 'object|help' command");
-        else
-            cmd_server_reply_help(c, object_help);
-        return;
-    }
-    size_t which = sizeof subs / sizeof subs[0];
-    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
-        if (cmd_arg_eq(sub, subs[i]))
-            which = i;
-    if (which == sizeof subs / sizeof subs[0]) {
-        cmd_server_unknown_sub(c, "OBJECT");
-        return;
-    }
-    if (c->argc != 3) {
-        resp_errorf(c->out, "ERR wrong number of arguments for 'object|%s' command", subs[which]);
-        return;
-    }
-    struct kventry *e = lookup(c, &c->argv[2]);
-    if (!e) {
+    cmd_server_reply_help(c, object_help);
+}
+
+/* argv[2]'s entry, or NULL after replying the null for a missing key. */
+static struct kventry *object_key(struct cmd_ctx *c)
+{
+    struct kventry *e = peek(c, &c->argv[2]);
+    if (!e)
         resp_null(c->out, c->proto);
+    return e;
+}
+
+static void object_encoding_exec(struct cmd_ctx *c)
+{
+    struct kventry *e = object_key(c);
+    if (!e)
         return;
+    struct tval *tv = kventry_tval(e);
+    resp_bulk_cstr(c->out, tv ? tval_enc_name(tv) : string_encoding(e));
+}
+
+static void object_refcount_exec(struct cmd_ctx *c)
+{
+    struct kventry *e = object_key(c);
+    if (!e)
+        return;
+    int64_t iv;
+    char buf[21];
+    size_t n;
+    bool shared = false;
+    if (!kventry_tval(e)) {
+        const char *v = kventry_value(e, buf, &n);
+        shared = !kventry_has_room(e) && n <= 20 && int64str_parse(v, n, &iv) && iv >= 0 &&
+                 iv < SHARED_INTEGERS;
     }
-    switch (which) {
-    case 0: {
-        struct tval *tv = kventry_tval(e);
-        resp_bulk_cstr(c->out, tv ? tval_enc_name(tv) : string_encoding(e));
-        break;
-    }
-    case 1: {
-        int64_t iv;
-        char buf[21];
-        size_t n;
-        bool shared = false;
-        if (!kventry_tval(e)) {
-            const char *v = kventry_value(e, buf, &n);
-            shared = !kventry_has_room(e) && n <= 20 && int64str_parse(v, n, &iv) && iv >= 0 &&
-                     iv < SHARED_INTEGERS;
-        }
-        resp_int(c->out, shared ? SHARED_REFCOUNT : 1);
-        break;
-    }
-    case 2: resp_int(c->out, 0); break;
-    default:
+    resp_int(c->out, shared ? SHARED_REFCOUNT : 1);
+}
+
+static void object_idletime_exec(struct cmd_ctx *c)
+{
+    struct kventry *e = object_key(c);
+    if (!e)
+        return;
+    if (kvmap_access(c->db) == KVMAP_ACCESS_LFU)
+        resp_error(c->out, "ERR An LFU maxmemory policy is selected, idle time not tracked. "
+                           "Please note that when switching between policies at runtime LRU and "
+                           "LFU data will take some time to adjust.");
+    else
+        resp_int(c->out, (int64_t)kvmap_idle_seconds(c->db, e, c->now_ms));
+}
+
+static void object_freq_exec(struct cmd_ctx *c)
+{
+    struct kventry *e = object_key(c);
+    if (!e)
+        return;
+    int freq = kvmap_lfu_freq(c->db, e, c->now_ms);
+    if (freq < 0)
         resp_error(c->out, "ERR An LFU maxmemory policy is not selected, access frequency not "
                            "tracked. Please note that when switching between policies at runtime "
                            "LRU and LFU data will take some time to adjust.");
-        break;
-    }
+    else
+        resp_int(c->out, freq);
 }
+
+/* OBJECT's subcommands, Redis 7.0's definitions. */
+static const struct cmd_def object_subs[] = {
+    { .name = "object|encoding", .arity = 3, .exec = object_encoding_exec,
+      .flags = CMD_READONLY,
+      .keys = { { .flags = CMD_KS_RO, .begin = 2, .last = 0, .step = 1 } },
+      .tips = CMD_TIPS("nondeterministic_output"),
+      .group = "generic", .since = "2.2.3",
+      .complexity = "O(1)",
+      .summary = "Inspect the internal encoding of a Redis object" },
+    { .name = "object|freq", .arity = 3, .exec = object_freq_exec,
+      .flags = CMD_READONLY,
+      .keys = { { .flags = CMD_KS_RO, .begin = 2, .last = 0, .step = 1 } },
+      .tips = CMD_TIPS("nondeterministic_output"),
+      .group = "generic", .since = "4.0.0",
+      .complexity = "O(1)",
+      .summary = "Get the logarithmic access frequency counter of a Redis object" },
+    { .name = "object|help", .arity = 2, .exec = object_help_exec,
+      .flags = CMD_LOADING | CMD_STALE,
+      .group = "generic", .since = "6.2.0",
+      .complexity = "O(1)",
+      .summary = "Show helpful text about the different subcommands" },
+    { .name = "object|idletime", .arity = 3, .exec = object_idletime_exec,
+      .flags = CMD_READONLY,
+      .keys = { { .flags = CMD_KS_RO, .begin = 2, .last = 0, .step = 1 } },
+      .tips = CMD_TIPS("nondeterministic_output"),
+      .group = "generic", .since = "2.2.3",
+      .complexity = "O(1)",
+      .summary = "Get the time since a Redis object was last accessed" },
+    { .name = "object|refcount", .arity = 3, .exec = object_refcount_exec,
+      .flags = CMD_READONLY,
+      .keys = { { .flags = CMD_KS_RO, .begin = 2, .last = 0, .step = 1 } },
+      .tips = CMD_TIPS("nondeterministic_output"),
+      .group = "generic", .since = "2.2.3",
+      .complexity = "O(1)",
+      .summary = "Get the number of references to the value of the key" },
+    { .name = NULL },
+};
 
 /* "-ERR Unsupported option <opt>" as Redis's addReplyErrorFormat writes it:
  * the option read as a C string (up to a NUL), trailing CR/LF trimmed and
@@ -245,6 +302,7 @@ static void expire_generic(struct cmd_ctx *c, int64_t basetime_ms, bool seconds,
             return;
         }
     }
+    cmd_key_modified(c, key->ptr, key->len);
     resp_int(c->out, 1);
 }
 
@@ -273,7 +331,7 @@ static void cmd_pexpireat(struct cmd_ctx *c)
  * or in seconds rounded to the nearest. */
 static void ttl_generic(struct cmd_ctx *c, bool ms, bool absolute)
 {
-    struct kventry *e = lookup(c, &c->argv[1]);
+    struct kventry *e = peek(c, &c->argv[1]);
     int64_t exp, t;
 
     if (!e) {
@@ -318,6 +376,7 @@ static void cmd_persist(struct cmd_ctx *c)
     if (e && kventry_expire(e) != KVMAP_NO_EXPIRE) {
         /* Removing a TTL never allocates, so this cannot fail. */
         (void)kvmap_entry_set_expire(c->db, e, KVMAP_NO_EXPIRE);
+        cmd_key_modified(c, c->argv[1].ptr, c->argv[1].len);
         resp_int(c->out, 1);
     } else {
         resp_int(c->out, 0);
@@ -327,49 +386,73 @@ static void cmd_persist(struct cmd_ctx *c)
 /* Name, arity, flags and key positions as Redis 7.0's COMMAND INFO reports
  * them. */
 const struct cmd_def cmd_keys_defs[] = {
-    { .name = "type", .arity = 2, .flags = CMD_READONLY | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_type,
+    { .name = "type", .arity = 2, .exec = cmd_type,
+      .flags = CMD_READONLY | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RO, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "1.0.0",
+      .complexity = "O(1)",
       .summary = "Determine the type stored at key" },
-    { .name = "object", .arity = -2, .flags = CMD_READONLY,
-      .first_key = 2, .last_key = 2, .key_step = 1, .exec = cmd_object,
+    /* A container: its subcommands run (and route by their key). */
+    { .name = "object", .arity = -2, .subcommands = object_subs,
+      .flags = 0,
       .group = "generic", .since = "2.2.3",
+      .complexity = "Depends on subcommand.",
       .summary = "A container for object introspection commands" },
-    { .name = "expire", .arity = -3, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_expire,
+    { .name = "expire", .arity = -3, .exec = cmd_expire,
+      .flags = CMD_WRITE | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "1.0.0",
+      .complexity = "O(1)",
       .summary = "Set a key's time to live in seconds" },
-    { .name = "pexpire", .arity = -3, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_pexpire,
+    { .name = "pexpire", .arity = -3, .exec = cmd_pexpire,
+      .flags = CMD_WRITE | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "2.6.0",
+      .complexity = "O(1)",
       .summary = "Set a key's time to live in milliseconds" },
-    { .name = "expireat", .arity = -3, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_expireat,
+    { .name = "expireat", .arity = -3, .exec = cmd_expireat,
+      .flags = CMD_WRITE | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "1.2.0",
+      .complexity = "O(1)",
       .summary = "Set the expiration for a key as a UNIX timestamp" },
-    { .name = "pexpireat", .arity = -3, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_pexpireat,
+    { .name = "pexpireat", .arity = -3, .exec = cmd_pexpireat,
+      .flags = CMD_WRITE | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "2.6.0",
+      .complexity = "O(1)",
       .summary = "Set the expiration for a key as a UNIX timestamp specified in milliseconds" },
-    { .name = "ttl", .arity = 2, .flags = CMD_READONLY | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_ttl,
+    { .name = "ttl", .arity = 2, .exec = cmd_ttl,
+      .flags = CMD_READONLY | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RO | CMD_KS_ACCESS, .begin = 1, .last = 0, .step = 1 } },
+      .tips = CMD_TIPS("nondeterministic_output"),
       .group = "generic", .since = "1.0.0",
+      .complexity = "O(1)",
       .summary = "Get the time to live for a key in seconds" },
-    { .name = "pttl", .arity = 2, .flags = CMD_READONLY | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_pttl,
+    { .name = "pttl", .arity = 2, .exec = cmd_pttl,
+      .flags = CMD_READONLY | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RO | CMD_KS_ACCESS, .begin = 1, .last = 0, .step = 1 } },
+      .tips = CMD_TIPS("nondeterministic_output"),
       .group = "generic", .since = "2.6.0",
+      .complexity = "O(1)",
       .summary = "Get the time to live for a key in milliseconds" },
-    { .name = "expiretime", .arity = 2, .flags = CMD_READONLY | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_expiretime,
+    { .name = "expiretime", .arity = 2, .exec = cmd_expiretime,
+      .flags = CMD_READONLY | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RO | CMD_KS_ACCESS, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "7.0.0",
+      .complexity = "O(1)",
       .summary = "Get the expiration Unix timestamp for a key" },
-    { .name = "pexpiretime", .arity = 2, .flags = CMD_READONLY | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_pexpiretime,
+    { .name = "pexpiretime", .arity = 2, .exec = cmd_pexpiretime,
+      .flags = CMD_READONLY | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RO | CMD_KS_ACCESS, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "7.0.0",
+      .complexity = "O(1)",
       .summary = "Get the expiration Unix timestamp for a key in milliseconds" },
-    { .name = "persist", .arity = 2, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_persist,
+    { .name = "persist", .arity = 2, .exec = cmd_persist,
+      .flags = CMD_WRITE | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "2.2.0",
+      .complexity = "O(1)",
       .summary = "Remove the expiration from a key" },
 };
 

@@ -19,7 +19,14 @@
 #include "server/cmd_impl.h"
 #include "server/cmd_multi_internal.h"
 #include "server/dispatch.h"
+#include "server/txn.h"
 #include "shard/tval.h"
+#include "shard/tval_rdb.h"
+
+/* What cmd_multi_fetch_part found (req.uval): nothing (0), a string's
+ * bytes, or a typed value as an RDB object. */
+#define FETCHED_STRING 1
+#define FETCHED_TYPED 2
 
 /* ---- Small helpers (owner side) ----------------------------------------- */
 
@@ -56,16 +63,20 @@ static int64_t count_existing(struct cmd_ctx *c)
 {
     int64_t n = 0;
     for (size_t i = 1; i < c->argc; i++)
-        if (find(c, &c->argv[i]))
-            n++;
+        if (kvmap_peek(c->db, c->argv[i].ptr, c->argv[i].len, c->now_ms))
+            n++; /* EXISTS is no access (Redis's LOOKUP_NOTOUCH) */
     return n;
 }
 
 static int64_t count_deleted(struct cmd_ctx *c)
 {
     int64_t n = 0;
-    for (size_t i = 1; i < c->argc; i++)
-        n += kvmap_del(c->db, c->argv[i].ptr, c->argv[i].len, c->now_ms);
+    for (size_t i = 1; i < c->argc; i++) {
+        if (kvmap_del(c->db, c->argv[i].ptr, c->argv[i].len, c->now_ms)) {
+            cmd_key_modified(c, c->argv[i].ptr, c->argv[i].len);
+            n++;
+        }
+    }
     return n;
 }
 
@@ -93,6 +104,7 @@ static bool set_pairs(struct cmd_ctx *c)
             cmd_reply_kvmap_error(c, rc);
             return false;
         }
+        cmd_key_modified(c, c->argv[i].ptr, c->argv[i].len);
     }
     return true;
 }
@@ -125,9 +137,9 @@ static void exists_exec(struct cmd_ctx *c)
     resp_int(c->out, count_existing(c));
 }
 
-void cmd_multi_rename_exec(struct cmd_ctx *c)
+/* RENAME, or RENAMENX (nx), with both keys on this shard. */
+static void rename_here(struct cmd_ctx *c, bool nx)
 {
-    bool nx = c->argv[0].len == 8; /* "renamenx" vs "rename" */
     const struct resp_arg *src = &c->argv[1], *dst = &c->argv[2];
     struct kventry *e = find(c, src);
     if (!e) {
@@ -181,10 +193,22 @@ void cmd_multi_rename_exec(struct cmd_ctx *c)
         return;
     }
     kvmap_del(c->db, src->ptr, src->len, c->now_ms);
+    cmd_key_modified(c, src->ptr, src->len);
+    cmd_key_modified(c, dst->ptr, dst->len);
     if (nx)
         resp_int(c->out, 1);
     else
         cmd_reply_ok(c);
+}
+
+void cmd_multi_rename_exec(struct cmd_ctx *c)
+{
+    rename_here(c, false);
+}
+
+void cmd_multi_renamenx_exec(struct cmd_ctx *c)
+{
+    rename_here(c, true);
 }
 
 bool cmd_multi_copy_parse(size_t argc, const struct resp_arg *argv, unsigned curdb, unsigned ndb,
@@ -235,6 +259,7 @@ static int put_value(struct cmd_ctx *c, unsigned dstdb, const struct resp_arg *d
         cmd_reply_kvmap_error(c, rc);
         return rc;
     }
+    cmd_key_modified_db(c, dstdb, dst->ptr, dst->len);
     return 1;
 }
 
@@ -254,8 +279,7 @@ static int put_tval_copy(struct cmd_ctx *c, unsigned dstdb, const struct resp_ar
         cmd_reply_kvmap_error(c, rc);
         return rc;
     }
-    if (dstdb == c->dbidx)
-        cmd_key_modified(c, dst->ptr, dst->len);
+    cmd_key_modified_db(c, dstdb, dst->ptr, dst->len);
     return 1;
 }
 
@@ -324,6 +348,7 @@ void cmd_multi_move_exec(struct cmd_ctx *c)
         }
         (void)kvmap_take_tval(c->db, k->ptr, k->len, c->now_ms); /* dst holds it now */
         cmd_key_modified(c, k->ptr, k->len);
+        cmd_key_modified_db(c, (unsigned)db, k->ptr, k->len);
         resp_int(c->out, 1);
         return;
     }
@@ -340,6 +365,8 @@ void cmd_multi_move_exec(struct cmd_ctx *c)
         return;
     }
     kvmap_del(c->db, k->ptr, k->len, c->now_ms);
+    cmd_key_modified(c, k->ptr, k->len);
+    cmd_key_modified_db(c, (unsigned)db, k->ptr, k->len);
     resp_int(c->out, 1);
 }
 
@@ -386,24 +413,75 @@ void cmd_multi_fetch_part(struct cmd_ctx *c)
     struct kventry *e = find(c, &c->argv[1]);
     if (!e)
         return;
-    size_t vlen;
-    char buf[21];
-    const char *v = kventry_value(e, buf, &vlen);
     r->ival = kventry_expire(e);
-    r->uval = 1;
-    if (rbuf_append(c->out, v, vlen) != 0)
-        return; /* oom is set; the merge reports it */
-    if (cmd_arg_eq(&c->argv[0], "take"))
-        kvmap_del(c->db, c->argv[1].ptr, c->argv[1].len, c->now_ms);
+    if (kventry_type(e) != TVAL_STRING) {
+        /* Another shard's thread will own it: it travels serialised, as a
+         * DUMP payload's object, and is rebuilt there (put_part). */
+        struct tval_rdb_buf b = {0};
+        int rc = tval_rdb_encode(kventry_tval(e), &b);
+        if (rc == 0)
+            rc = rbuf_append(c->out, b.p, b.len);
+        tval_rdb_buf_free(&b);
+        if (rc != 0) {
+            c->out->oom = true; /* the merge reports it */
+            return;
+        }
+        r->uval = FETCHED_TYPED;
+    } else {
+        size_t vlen;
+        char buf[21];
+        const char *v = kventry_value(e, buf, &vlen);
+        r->uval = FETCHED_STRING;
+        if (rbuf_append(c->out, v, vlen) != 0)
+            return; /* oom is set; the merge reports it */
+    }
+    if (cmd_arg_eq(&c->argv[0], "take") &&
+        kvmap_del(c->db, c->argv[1].ptr, c->argv[1].len, c->now_ms))
+        cmd_key_modified(c, c->argv[1].ptr, c->argv[1].len);
+}
+
+/* A typed value fetched from another shard (an RDB object in val): decode
+ * it for this shard and store it under dst. Returns as put_value. */
+static int put_typed(struct cmd_ctx *c, unsigned dstdb, const struct resp_arg *dst,
+                     const struct resp_arg *val, int64_t exp, bool nx)
+{
+    struct kvmap *m = shard_db(c->shard, dstdb);
+    if (nx && kvmap_find(m, dst->ptr, dst->len, c->now_ms))
+        return 0;
+    struct tval_limits lim;
+    tval_limits_get(&lim);
+    struct tval *tv = NULL;
+    size_t used;
+    char err[128];
+    int rc = tval_rdb_decode(kvmap_acct(m), (const unsigned char *)val->ptr, val->len, &lim, &tv,
+                             &used, err, sizeof err);
+    if (rc < 0) {
+        /* Our own encoder wrote it: only memory can be short here. */
+        resp_errorf(c->out, "ERR out of memory moving the value (%s)", tval_rdb_strerror(rc));
+        return -1;
+    }
+    rc = kvmap_set_tval(m, dst->ptr, dst->len, tv, exp, c->now_ms);
+    if (rc < 0) {
+        tval_free(kvmap_acct(m), tv);
+        cmd_reply_kvmap_error(c, rc);
+        return rc;
+    }
+    cmd_key_modified_db(c, dstdb, dst->ptr, dst->len);
+    return 1;
 }
 
 /* Write argv[2] as the value of argv[1] with TTL i_arg; argv[0] "putnx"
- * skips an existing key. ival: 1 written, 0 skipped; errors go to out. */
+ * skips an existing key, "tput"/"tputnx" do the same with a typed value's
+ * RDB object. ival: 1 written, 0 skipped; errors go to out. */
 static void put_part(struct cmd_ctx *c)
 {
     struct req *r = c->priv;
-    bool nx = cmd_arg_eq(&c->argv[0], "putnx");
-    int rc = put_value(c, c->dbidx, &c->argv[1], c->argv[2].ptr, c->argv[2].len, r->i_arg, nx);
+    const struct resp_arg *cmd = &c->argv[0];
+    bool nx = cmd_arg_eq(cmd, "putnx") || cmd_arg_eq(cmd, "tputnx");
+    bool typed = cmd->len >= 4 && (cmd->ptr[0] == 't' || cmd->ptr[0] == 'T');
+    int rc = typed ? put_typed(c, c->dbidx, &c->argv[1], &c->argv[2], r->i_arg, nx)
+                   : put_value(c, c->dbidx, &c->argv[1], c->argv[2].ptr, c->argv[2].len,
+                               r->i_arg, nx);
     r->ival = rc > 0 ? 1 : 0;
 }
 
@@ -560,7 +638,9 @@ bool cmd_multi_move_step(struct fan *f, struct req **parts, size_t n, struct rbu
             break;
         }
         bool nx = st->copy && !st->replace;
-        struct resp_arg a[3] = {{nx ? "putnx" : "put", nx ? 5u : 3u},
+        static const struct resp_arg puts[2][2] = {{{"put", 3}, {"putnx", 5}},
+                                                   {{"tput", 4}, {"tputnx", 6}}};
+        struct resp_arg a[3] = {puts[got->uval == FETCHED_TYPED][nx],
                                 *dst,
                                 {got->out.ptr ? got->out.ptr : "", got->out.len}};
         struct req *p = dispatch_part(f, st->dst_shard, put_part, 3, a);
@@ -590,50 +670,142 @@ done:
 }
 
 /* Arity, flags and key positions as Redis 7.0's COMMAND INFO reports them. */
+/* ---- Plans (struct cmd_plan): how each command splits over shards ------- */
+
+/* COPY writes its destination in the DB option's database. */
+static int copy_lock_more(struct txn *t, const struct cmd_def *d, unsigned db, size_t argc,
+                          const struct resp_arg *argv)
+{
+    (void)d;
+    struct copy_opts o;
+    struct rbuf ignore;
+    rbuf_init(&ignore);
+    bool other = cmd_multi_copy_parse(argc, argv, db, UINT32_MAX, &o, &ignore) &&
+                 (unsigned)o.dstdb != db;
+    rbuf_deinit(&ignore);
+    return other ? txn_lock_key(t, (unsigned)o.dstdb, argv[2].ptr, argv[2].len, true) : 0;
+}
+
+/* MOVE writes the same key in the target database too. */
+static int move_lock_more(struct txn *t, const struct cmd_def *d, unsigned db, size_t argc,
+                          const struct resp_arg *argv)
+{
+    (void)d;
+    (void)db;
+    int64_t to;
+    if (argc == 3 && int64str_parse(argv[2].ptr, argv[2].len, &to) && to >= 0 && to < INT32_MAX)
+        return txn_lock_key(t, (unsigned)to, argv[1].ptr, argv[1].len, true);
+    return 0;
+}
+
+static const struct cmd_plan mget_plan = {
+    .part = cmd_multi_mget_part, .step = cmd_multi_mget_step};
+static const struct cmd_plan mset_plan = {
+    .part = cmd_multi_mset_part, .step = cmd_multi_ok_step, .span = 2};
+/* Round 0 asks whether any key exists ([exists, k1, k2, ...]); round 1
+ * sets them all (cmd_multi_msetnx_step). */
+static const struct cmd_plan msetnx_plan = {
+    .part = cmd_multi_exists_part, .step = cmd_multi_msetnx_step, .part_name = "exists",
+    .span = 2, .rounds = true};
+static const struct cmd_plan del_plan = {
+    .part = cmd_multi_del_part, .step = cmd_multi_sum_step};
+static const struct cmd_plan exists_plan = {
+    .part = cmd_multi_exists_part, .step = cmd_multi_sum_step};
+static const struct cmd_plan rename_plan = {.plan = cmd_multi_plan_move};
+static const struct cmd_plan renamenx_plan = {.plan = cmd_multi_plan_move, .nx = true};
+static const struct cmd_plan copy_plan = {
+    .plan = cmd_multi_plan_move, .copy = true, .lock_more = copy_lock_more};
+/* MOVE's key stays on its shard: a single-key command, whose locks inside
+ * EXEC and pipeline groups include the target database's key. */
+static const struct cmd_plan move_plan = {.lock_more = move_lock_more};
+
 const struct cmd_def cmd_multi_defs[] = {
-    { .name = "mget", .arity = -2, .flags = CMD_READONLY | CMD_FAST | CMD_MULTIKEY,
-      .first_key = 1, .last_key = -1, .key_step = 1, .exec = cmd_multi_mget_exec,
+    { .name = "mget", .arity = -2, .exec = cmd_multi_mget_exec,
+      .plan = &mget_plan,
+      .flags = CMD_READONLY | CMD_FAST | CMD_MULTIKEY,
+      .keys = { { .flags = CMD_KS_RO | CMD_KS_ACCESS, .begin = 1, .last = -1, .step = 1 } },
+      .tips = CMD_TIPS("request_policy:multi_shard"),
       .group = "string", .since = "1.0.0",
-      .summary = "Returns the string values of one or more keys." },
-    { .name = "mset", .arity = -3, .flags = CMD_WRITE | CMD_MULTIKEY,
-      .first_key = 1, .last_key = -1, .key_step = 2, .exec = cmd_multi_mset_exec,
+      .complexity = "O(N) where N is the number of keys to retrieve.",
+      .summary = "Get the values of all the given keys" },
+    { .name = "mset", .arity = -3, .exec = cmd_multi_mset_exec,
+      .plan = &mset_plan,
+      .flags = CMD_WRITE | CMD_DENYOOM | CMD_MULTIKEY,
+      .keys = { { .flags = CMD_KS_OW | CMD_KS_UPDATE, .begin = 1, .last = -1, .step = 2 } },
+      .tips = CMD_TIPS("request_policy:multi_shard", "response_policy:all_succeeded"),
       .group = "string", .since = "1.0.1",
-      .summary = "Atomically creates or modifies the string values of one or more keys." },
-    { .name = "msetnx", .arity = -3, .flags = CMD_WRITE | CMD_MULTIKEY,
-      .first_key = 1, .last_key = -1, .key_step = 2, .exec = cmd_multi_msetnx_exec,
+      .complexity = "O(N) where N is the number of keys to set.",
+      .summary = "Set multiple keys to multiple values" },
+    { .name = "msetnx", .arity = -3, .exec = cmd_multi_msetnx_exec,
+      .plan = &msetnx_plan,
+      .flags = CMD_WRITE | CMD_DENYOOM | CMD_MULTIKEY,
+      .keys = { { .flags = CMD_KS_OW | CMD_KS_INSERT, .begin = 1, .last = -1, .step = 2 } },
+      .tips = CMD_TIPS("request_policy:multi_shard", "response_policy:agg_min"),
       .group = "string", .since = "1.0.1",
-      .summary = "Atomically modifies the string values of one or more keys only when all keys don't exist." },
-    { .name = "del", .arity = -2, .flags = CMD_WRITE | CMD_MULTIKEY,
-      .first_key = 1, .last_key = -1, .key_step = 1, .exec = cmd_multi_del_exec,
+      .complexity = "O(N) where N is the number of keys to set.",
+      .summary = "Set multiple keys to multiple values, only if none of the keys exist" },
+    { .name = "del", .arity = -2, .exec = cmd_multi_del_exec,
+      .plan = &del_plan,
+      .flags = CMD_WRITE | CMD_MULTIKEY,
+      .keys = { { .flags = CMD_KS_RM | CMD_KS_DELETE, .begin = 1, .last = -1, .step = 1 } },
+      .tips = CMD_TIPS("request_policy:multi_shard", "response_policy:agg_sum"),
       .group = "generic", .since = "1.0.0",
-      .summary = "Deletes one or more keys." },
-    { .name = "unlink", .arity = -2, .flags = CMD_WRITE | CMD_FAST | CMD_MULTIKEY,
-      .first_key = 1, .last_key = -1, .key_step = 1, .exec = cmd_multi_del_exec,
+      .complexity = "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
+      .summary = "Delete a key" },
+    { .name = "unlink", .arity = -2, .exec = cmd_multi_del_exec,
+      .plan = &del_plan,
+      .flags = CMD_WRITE | CMD_FAST | CMD_MULTIKEY,
+      .keys = { { .flags = CMD_KS_RM | CMD_KS_DELETE, .begin = 1, .last = -1, .step = 1 } },
+      .tips = CMD_TIPS("request_policy:multi_shard", "response_policy:agg_sum"),
       .group = "generic", .since = "4.0.0",
-      .summary = "Asynchronously deletes one or more keys." },
-    { .name = "exists", .arity = -2, .flags = CMD_READONLY | CMD_FAST | CMD_MULTIKEY,
-      .first_key = 1, .last_key = -1, .key_step = 1, .exec = exists_exec,
+      .complexity = "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
+      .summary = "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking." },
+    { .name = "exists", .arity = -2, .exec = exists_exec,
+      .plan = &exists_plan,
+      .flags = CMD_READONLY | CMD_FAST | CMD_MULTIKEY,
+      .keys = { { .flags = CMD_KS_RO, .begin = 1, .last = -1, .step = 1 } },
+      .tips = CMD_TIPS("request_policy:multi_shard", "response_policy:agg_sum"),
       .group = "generic", .since = "1.0.0",
-      .summary = "Determines whether one or more keys exist." },
-    { .name = "touch", .arity = -2, .flags = CMD_READONLY | CMD_FAST | CMD_MULTIKEY,
-      .first_key = 1, .last_key = -1, .key_step = 1, .exec = exists_exec,
+      .complexity = "O(N) where N is the number of keys to check.",
+      .summary = "Determine if a key exists" },
+    { .name = "touch", .arity = -2, .exec = exists_exec,
+      .plan = &exists_plan,
+      .flags = CMD_READONLY | CMD_FAST | CMD_MULTIKEY,
+      .keys = { { .flags = CMD_KS_RO, .begin = 1, .last = -1, .step = 1 } },
+      .tips = CMD_TIPS("request_policy:multi_shard", "response_policy:agg_sum"),
       .group = "generic", .since = "3.2.1",
-      .summary = "Returns the number of existing keys out of those specified after updating the time they " "were last accessed." },
-    { .name = "rename", .arity = 3, .flags = CMD_WRITE | CMD_MULTIKEY,
-      .first_key = 1, .last_key = 2, .key_step = 1, .exec = cmd_multi_rename_exec,
+      .complexity = "O(N) where N is the number of keys that will be touched.",
+      .summary = "Alters the last access time of a key(s). Returns the number of existing keys specified." },
+    { .name = "rename", .arity = 3, .exec = cmd_multi_rename_exec,
+      .plan = &rename_plan,
+      .flags = CMD_WRITE | CMD_MULTIKEY,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_ACCESS | CMD_KS_DELETE, .begin = 1, .last = 0, .step = 1 },
+                { .flags = CMD_KS_OW | CMD_KS_UPDATE, .begin = 2, .last = 0, .step = 1 } },
       .group = "generic", .since = "1.0.0",
-      .summary = "Renames a key and overwrites the destination." },
-    { .name = "renamenx", .arity = 3, .flags = CMD_WRITE | CMD_FAST | CMD_MULTIKEY,
-      .first_key = 1, .last_key = 2, .key_step = 1, .exec = cmd_multi_rename_exec,
+      .complexity = "O(1)",
+      .summary = "Rename a key" },
+    { .name = "renamenx", .arity = 3, .exec = cmd_multi_renamenx_exec,
+      .plan = &renamenx_plan,
+      .flags = CMD_WRITE | CMD_FAST | CMD_MULTIKEY,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_ACCESS | CMD_KS_DELETE, .begin = 1, .last = 0, .step = 1 },
+                { .flags = CMD_KS_OW | CMD_KS_INSERT, .begin = 2, .last = 0, .step = 1 } },
       .group = "generic", .since = "1.0.0",
-      .summary = "Renames a key only when the target key name doesn't exist." },
-    { .name = "copy", .arity = -3, .flags = CMD_WRITE | CMD_MULTIKEY,
-      .first_key = 1, .last_key = 2, .key_step = 1, .exec = cmd_multi_copy_exec,
+      .complexity = "O(1)",
+      .summary = "Rename a key, only if the new key does not exist" },
+    { .name = "copy", .arity = -3, .exec = cmd_multi_copy_exec,
+      .plan = &copy_plan,
+      .flags = CMD_WRITE | CMD_DENYOOM | CMD_MULTIKEY,
+      .keys = { { .flags = CMD_KS_RO | CMD_KS_ACCESS, .begin = 1, .last = 0, .step = 1 },
+                { .flags = CMD_KS_OW | CMD_KS_UPDATE, .begin = 2, .last = 0, .step = 1 } },
       .group = "generic", .since = "6.2.0",
-      .summary = "Copies the value of a key to a new key." },
-    { .name = "move", .arity = 3, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_multi_move_exec,
+      .complexity = "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+      .summary = "Copy a key" },
+    { .name = "move", .arity = 3, .exec = cmd_multi_move_exec,
+      .plan = &move_plan,
+      .flags = CMD_WRITE | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_ACCESS | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "generic", .since = "1.0.0",
-      .summary = "Moves a key to another database." },
+      .complexity = "O(1)",
+      .summary = "Move a key to another database" },
 };
 const size_t cmd_multi_ndefs = sizeof cmd_multi_defs / sizeof cmd_multi_defs[0];

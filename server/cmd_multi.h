@@ -44,6 +44,36 @@ struct mplan {
                                      during planning (finished never runs) */
 };
 
+/* How a CMD_MULTIKEY or CMD_ALLSHARDS command is split over shards: its
+ * cmd_def.plan. The definitions of MGET, MSET, ... point at one each
+ * (cmd_multi.c, cmd_allshards.c); the planners read it instead of
+ * recognising commands. */
+struct cmd_plan {
+    /* The planner: NULL plans by keys (each shard gets its keys, part
+     * runs there, step merges). */
+    void (*plan)(struct mplan *p, const struct cmd_def *d, size_t argc,
+                 const struct resp_arg *argv);
+    /* Intent locks the key specs cannot describe (a key in another
+     * database: COPY ... DB, MOVE), declared after the specs' own; NULL:
+     * none. Returns 0 or -1 on out-of-memory. */
+    int (*lock_more)(struct txn *t, const struct cmd_def *d, unsigned db, size_t argc,
+                     const struct resp_arg *argv);
+    cmd_exec_fn part;        /* what each shard runs */
+    fan_step_fn step;        /* merges the parts on the connection's thread */
+    const char *part_name;   /* the parts' argv[0]; NULL: the command's */
+    unsigned span;           /* arguments per key (MSET's pairs: 2), 0 = 1 */
+    bool rounds;             /* step may ask for more rounds (MSETNX): the
+                                shards cannot conclude as their part runs */
+    bool nx;                 /* RENAMENX: only if the target is missing */
+    bool copy;               /* COPY (a rename otherwise) */
+    /* All-shard commands run standalone at one point of the global order
+     * (txn_all_shards): what each shard runs there (ctx->priv is the
+     * job), and whether the reply is the sum of the shards' counts (else
+     * +OK). NULL: always as a fan-out. */
+    cmd_exec_fn all_shards;
+    bool sum;
+};
+
 /* Plan d (any keyed or all-shard command) inside EXEC as p says. On return
  * either p->sync is true and the reply is in p->out, or p->finished will
  * run (possibly already has run) once it is. Connection's thread. */

@@ -1,8 +1,8 @@
 /* cmd_multi_internal.h — what the two halves of the multi-key commands
  * share: cmd_multi.c (whole commands, parts and merge steps) and
  * cmd_multi_plan.c (planning and routing). Private to server/cmd_multi*.c:
- * other modules use server/cmd_multi.h. The planner compares d->exec with
- * the exec functions below to pick a plan, so they are shared by address. */
+ * other modules use server/cmd_multi.h. Each command's struct cmd_plan
+ * (cmd_multi.c) names the parts, steps and planner below. */
 #ifndef SKV_SERVER_CMD_MULTI_INTERNAL_H
 #define SKV_SERVER_CMD_MULTI_INTERNAL_H
 
@@ -58,8 +58,9 @@ void cmd_multi_mset_exec(struct cmd_ctx *c);
 void cmd_multi_msetnx_exec(struct cmd_ctx *c);
 /* DEL and UNLINK: reply the number of keys removed. */
 void cmd_multi_del_exec(struct cmd_ctx *c);
-/* RENAME and RENAMENX (told apart by argv[0]'s length). */
+/* RENAME and RENAMENX with both keys on this shard. */
 void cmd_multi_rename_exec(struct cmd_ctx *c);
+void cmd_multi_renamenx_exec(struct cmd_ctx *c);
 /* COPY with both keys on this shard. */
 void cmd_multi_copy_exec(struct cmd_ctx *c);
 /* MOVE key db: the key stays on this shard. */
@@ -75,7 +76,8 @@ void cmd_multi_mset_part(struct cmd_ctx *c);
 void cmd_multi_del_part(struct cmd_ctx *c);
 /* EXISTS' keys on this shard; ival gets the number that exist. */
 void cmd_multi_exists_part(struct cmd_ctx *c);
-/* Fetch argv[1]'s value into out (ival its expiry, uval 1 if found);
+/* Fetch argv[1]'s value into out (ival its expiry; uval 0 when missing,
+ * else FETCHED_STRING with its bytes or FETCHED_TYPED with an RDB object);
  * argv[0] "take" also deletes it. */
 void cmd_multi_fetch_part(struct cmd_ctx *c);
 
@@ -90,6 +92,12 @@ bool cmd_multi_msetnx_step(struct fan *f, struct req **parts, size_t n, struct r
 /* RENAME, RENAMENX and COPY across two shards, up to three rounds
  * (struct move_state). */
 bool cmd_multi_move_step(struct fan *f, struct req **parts, size_t n, struct rbuf *out);
+
+/* The planner of RENAME, RENAMENX and COPY (struct cmd_plan.plan): the
+ * whole command on one shard when both keys live there, else up to three
+ * rounds in one transaction. Connection's thread. */
+void cmd_multi_plan_move(struct mplan *pl, const struct cmd_def *d, size_t argc,
+                         const struct resp_arg *argv);
 
 /* Add to f one part per shard that holds keys (ks: each key's shard),
  * running exec; see cmd_multi_plan.c. Returns 0, or -1 on out-of-memory

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/int64str.h"
 #include "server/cmd_allshards.h"
 #include "server/cmd_multi_internal.h"
 #include "server/cmdstats.h"
@@ -211,35 +210,17 @@ int cmd_multi_lock_keys(struct txn *t, const struct cmd_def *d, unsigned db, siz
 {
     if (d->flags & CMD_ALLSHARDS)
         return txn_lock_all(t, !(d->flags & CMD_READONLY));
-    if (d->first_key <= 0 || (size_t)d->first_key >= argc)
-        return 0;
-    bool excl = !(d->flags & CMD_READONLY);
-    if (d->exec == cmd_multi_copy_exec) {
-        /* Source read, destination written, maybe in another database. */
-        struct copy_opts o;
-        struct rbuf ignore;
-        rbuf_init(&ignore);
-        unsigned dstdb = db;
-        if (cmd_multi_copy_parse(argc, argv, db, UINT32_MAX, &o, &ignore))
-            dstdb = (unsigned)o.dstdb;
-        rbuf_deinit(&ignore);
-        if (txn_lock_key(t, db, argv[1].ptr, argv[1].len, false) != 0)
+    /* Each key by its spec: read-only keys shared, the others exclusive
+     * (COPY's source is read, its destination written). */
+    struct cmd_keys it;
+    size_t pos;
+    uint16_t flags;
+    cmd_keys_init(&it, d, argc, argv);
+    while (cmd_keys_next(&it, &pos, &flags))
+        if (txn_lock_key(t, db, argv[pos].ptr, argv[pos].len, cmd_key_writes(flags)) != 0)
             return -1;
-        return txn_lock_key(t, dstdb, argv[2].ptr, argv[2].len, true);
-    }
-    size_t last = d->last_key < 0 ? argc - (size_t)(-(int64_t)d->last_key) : (size_t)d->last_key;
-    if (last >= argc)
-        last = argc - 1;
-    size_t step = d->key_step > 0 ? (size_t)d->key_step : 1;
-    for (size_t i = (size_t)d->first_key; i <= last; i += step)
-        if (txn_lock_key(t, db, argv[i].ptr, argv[i].len, excl) != 0)
-            return -1;
-    if (d->exec == cmd_multi_move_exec) {
-        /* MOVE writes the same key in the target database too. */
-        int64_t to;
-        if (argc == 3 && int64str_parse(argv[2].ptr, argv[2].len, &to) && to >= 0 && to < INT32_MAX)
-            return txn_lock_key(t, (unsigned)to, argv[1].ptr, argv[1].len, true);
-    }
+    if (d->plan && d->plan->lock_more)
+        return d->plan->lock_more(t, d, db, argc, argv);
     return 0;
 }
 
@@ -247,9 +228,9 @@ int cmd_multi_lock_keys(struct txn *t, const struct cmd_def *d, unsigned db, siz
 static void plan_keys(struct mplan *pl, const struct cmd_def *d, size_t argc,
                       const struct resp_arg *argv)
 {
-    bool pairs = d->exec == cmd_multi_mset_exec || d->exec == cmd_multi_msetnx_exec;
-    size_t span = pairs ? 2 : 1;
-    if (pairs && argc % 2 == 0) {
+    const struct cmd_plan *plan = d->plan;
+    size_t span = plan->span ? plan->span : 1;
+    if (span > 1 && (argc - 1) % span != 0) {
         struct rbuf *out = cmd_multi_plan_reply_buf(pl);
         if (out)
             resp_errorf(out, "ERR wrong number of arguments for '%s' command", d->name);
@@ -269,25 +250,9 @@ static void plan_keys(struct mplan *pl, const struct cmd_def *d, size_t argc,
         cmd_multi_plan_route(pl, d, (unsigned)one, d->exec, argc, argv);
         goto out;
     }
-    cmd_exec_fn part;
-    fan_step_fn step;
-    if (d->exec == cmd_multi_mget_exec) {
-        part = cmd_multi_mget_part;
-        step = cmd_multi_mget_step;
-    } else if (d->exec == cmd_multi_mset_exec) {
-        part = cmd_multi_mset_part;
-        step = cmd_multi_ok_step;
-    } else if (d->exec == cmd_multi_msetnx_exec) {
-        part = cmd_multi_exists_part;
-        step = cmd_multi_msetnx_step;
-    } else if (d->exec == cmd_multi_del_exec) {
-        part = cmd_multi_del_part;
-        step = cmd_multi_sum_step;
-    } else {
-        part = cmd_multi_exists_part; /* EXISTS, TOUCH */
-        step = cmd_multi_sum_step;
-    }
-    struct fan *f = cmd_multi_plan_fan(pl, d, argc, argv, step, step != cmd_multi_msetnx_step);
+    cmd_exec_fn part = plan->part;
+    fan_step_fn step = plan->step;
+    struct fan *f = cmd_multi_plan_fan(pl, d, argc, argv, step, !plan->rounds);
     if (!f)
         goto out;
     int rc = 0;
@@ -307,7 +272,7 @@ static void plan_keys(struct mplan *pl, const struct cmd_def *d, size_t argc,
             rc = -1;
         } else {
             f->state = st;
-            rc = cmd_multi_add_key_parts(f, NULL, part, nkeys, 1, 1, ks, st->key_part);
+            rc = cmd_multi_add_key_parts(f, plan->part_name, part, nkeys, 1, 1, ks, st->key_part);
         }
     } else if (step == cmd_multi_msetnx_step) {
         struct msetnx_state *st = calloc(1, sizeof *st);
@@ -322,10 +287,10 @@ static void plan_keys(struct mplan *pl, const struct cmd_def *d, size_t argc,
             st->ks = copy;
             f->state = st;
             /* Stage 0 asks about the keys only: [name, k1, k2, ...]. */
-            rc = cmd_multi_add_key_parts(f, "exists", part, nkeys, 2, 1, ks, NULL);
+            rc = cmd_multi_add_key_parts(f, plan->part_name, part, nkeys, span, 1, ks, NULL);
         }
     } else {
-        rc = cmd_multi_add_key_parts(f, NULL, part, nkeys, span, span, ks, NULL);
+        rc = cmd_multi_add_key_parts(f, plan->part_name, part, nkeys, span, span, ks, NULL);
     }
     if (rc != 0) {
         /* Nothing was sent yet: free the command state and answer now. */
@@ -348,11 +313,11 @@ out:
         free(ks);
 }
 
-static void plan_move(struct mplan *pl, const struct cmd_def *d, size_t argc,
-                      const struct resp_arg *argv)
+void cmd_multi_plan_move(struct mplan *pl, const struct cmd_def *d, size_t argc,
+                         const struct resp_arg *argv)
 {
     struct conn *c = pl->c;
-    bool copy = d->exec == cmd_multi_copy_exec;
+    bool copy = d->plan->copy;
     struct copy_opts o = {.dstdb = c->db, .replace = false};
     if (copy) {
         struct rbuf err;
@@ -378,7 +343,7 @@ static void plan_move(struct mplan *pl, const struct cmd_def *d, size_t argc,
         cmd_multi_plan_error(pl, "ERR out of memory");
         return;
     }
-    st->nx = !copy && argv[0].len == 8;
+    st->nx = d->plan->nx;
     st->copy = copy;
     st->replace = o.replace;
     st->src_shard = ss;
@@ -415,15 +380,17 @@ void cmd_multi_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
 {
     if (d->flags & CMD_ALLSHARDS) {
         cmd_allshards_plan(p, d, argc, argv);
-    } else if (d->exec == cmd_multi_rename_exec || d->exec == cmd_multi_copy_exec) {
-        plan_move(p, d, argc, argv);
+    } else if ((d->flags & CMD_MULTIKEY) && d->plan->plan) {
+        d->plan->plan(p, d, argc, argv);
     } else if (d->flags & CMD_MULTIKEY) {
         plan_keys(p, d, argc, argv);
     } else {
         /* A single-key command (inside EXEC): its key's shard. */
         unsigned shard = p->c->w->id;
-        if (d->first_key > 0 && (size_t)d->first_key < argc)
-            shard = shard_group_route(server.group, argv[d->first_key].ptr, argv[d->first_key].len);
+        struct cmd_keys it;
+        size_t pos;
+        if (cmd_keys_init(&it, d, argc, argv) > 0 && cmd_keys_next(&it, &pos, NULL))
+            shard = shard_group_route(server.group, argv[pos].ptr, argv[pos].len);
         cmd_multi_plan_route(p, d, shard, d->exec, argc, argv);
     }
 }

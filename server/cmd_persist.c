@@ -150,17 +150,22 @@ bool persist_cmd_shutdown(struct cmd_ctx *c, bool save, bool nosave)
 }
 
 const struct cmd_def cmd_persist_defs[] = {
-    { .name = "save", .arity = 1, .flags = CMD_ADMIN | CMD_CONN | CMD_AFTER_PRIOR,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_save,
+    { .name = "save", .arity = 1, .exec = cmd_save,
+      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING | CMD_NO_MULTI | CMD_CONN | CMD_AFTER_PRIOR,
       .group = "server", .since = "1.0.0",
-      .summary = "Synchronously saves the database(s) to disk." },
-    { .name = "bgsave", .arity = -1, .flags = CMD_ADMIN | CMD_CONN | CMD_AFTER_PRIOR,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_bgsave,
+      .complexity = "O(N) where N is the total number of keys in all databases",
+      .summary = "Synchronously save the dataset to disk" },
+    { .name = "bgsave", .arity = -1, .exec = cmd_bgsave,
+      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING | CMD_CONN | CMD_AFTER_PRIOR | CMD_NOT_QUEUED,
       .group = "server", .since = "1.0.0",
-      .summary = "Asynchronously saves the database(s) to disk." },
-    { .name = "lastsave", .arity = 1, .flags = CMD_FAST | CMD_CONN,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_lastsave,
+      .complexity = "O(1)",
+      .summary = "Asynchronously save the dataset to disk" },
+    { .name = "lastsave", .arity = 1, .exec = cmd_lastsave,
+      .flags = CMD_LOADING | CMD_STALE | CMD_FAST | CMD_CONN,
+      .acl = CMD_ACL_ADMIN | CMD_ACL_DANGEROUS,
+      .tips = CMD_TIPS("nondeterministic_output"),
       .group = "server", .since = "1.0.0",
-      .summary = "Returns the Unix timestamp of the last successful save to disk." },
+      .complexity = "O(1)",
+      .summary = "Get the UNIX time stamp of the last successful save to disk" },
 };
 const size_t cmd_persist_ndefs = sizeof(cmd_persist_defs) / sizeof(cmd_persist_defs[0]);

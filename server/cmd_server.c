@@ -30,88 +30,6 @@ static void reply_err(struct cmd_ctx *c, const char *msg)
     resp_error(c->out, msg);
 }
 
-/* Every subcommand of CLIENT, COMMAND and CONFIG we serve, with Redis 7's
- * arity: the exec functions check it when they run, cmd_txn.c when MULTI
- * queues one (as Redis does). */
-static const struct {
-    const char *full;
-    int arity;
-} subcommands[] = {
-    {"client|getname", 2},   {"client|help", 2},     {"client|id", 2},
-    {"client|info", 2},      {"client|kill", -3},    {"client|list", -2},
-    {"client|setinfo", 4},   {"client|setname", 3},  {"command|count", 2},
-    {"command|docs", -2},    {"command|help", 2},    {"command|info", -2},
-    {"command|list", -2},    {"config|get", -3},     {"config|help", 2},
-    {"config|resetstat", 2}, {"config|set", -4},
-};
-
-const char *cmd_server_container(const char *name)
-{
-    static const struct {
-        const char *name, *upper;
-    } containers[] = {{"client", "CLIENT"}, {"command", "COMMAND"}, {"config", "CONFIG"}};
-    for (size_t i = 0; i < sizeof containers / sizeof containers[0]; i++)
-        if (strcmp(containers[i].name, name) == 0)
-            return containers[i].upper;
-    return NULL;
-}
-
-size_t cmd_server_sub_count(void)
-{
-    return sizeof subcommands / sizeof subcommands[0];
-}
-
-const char *cmd_server_sub_name(size_t i)
-{
-    return i < cmd_server_sub_count() ? subcommands[i].full : NULL;
-}
-
-int cmd_server_sub_index(const char *full)
-{
-    for (size_t i = 0; i < cmd_server_sub_count(); i++)
-        if (strcmp(subcommands[i].full, full) == 0)
-            return (int)i;
-    return -1;
-}
-
-int cmd_server_sub_find(const char *container, const struct resp_arg *sub)
-{
-    char full[32];
-    size_t n = strlen(container);
-    if (sub->len >= sizeof full - n - 1 || memchr(sub->ptr, '\0', sub->len))
-        return -1;
-    memcpy(full, container, n);
-    full[n++] = '|';
-    for (size_t i = 0; i < sub->len; i++)
-        full[n++] = (char)tolower((unsigned char)sub->ptr[i]);
-    full[n] = '\0';
-    return cmd_server_sub_index(full);
-}
-
-int cmd_server_sub_arity_of(const char *full)
-{
-    int i = cmd_server_sub_index(full);
-    return i < 0 ? 0 : subcommands[i].arity;
-}
-
-bool cmd_server_sub_arity(struct cmd_ctx *c, const char *full)
-{
-    int arity = cmd_server_sub_arity_of(full);
-    assert(arity != 0); /* a subcommand missing from the table */
-    bool ok = cmd_arity_allows(arity, c->argc);
-    if (!ok)
-        resp_errorf(c->out, "ERR wrong number of arguments for '%s' command", full);
-    return ok;
-}
-
-void cmd_server_unknown_sub(struct cmd_ctx *c, const char *cmd)
-{
-    const struct resp_arg *a = &c->argv[1];
-    /* Redis prints at most 128 bytes of the subcommand. */
-    resp_errorf(c->out, "ERR unknown subcommand '%.*s'. Try %s HELP.",
-                (int)(a->len > 128 ? 128 : a->len), a->ptr, cmd);
-}
-
 char *cmd_server_arg_dup(const struct resp_arg *a)
 {
     char *s = malloc(a->len + 1);
@@ -330,195 +248,6 @@ static void cmd_select(struct cmd_ctx *c)
     resp_simple(c->out, "OK");
 }
 
-/* -------------------------------------------------------------- COMMAND */
-
-static size_t flag_names(uint32_t flags, const char *names[8])
-{
-    size_t n = 0;
-    if (flags & CMD_WRITE)
-        names[n++] = "write";
-    if (flags & CMD_READONLY)
-        names[n++] = "readonly";
-    if (flags & CMD_ADMIN)
-        names[n++] = "admin";
-    if (flags & CMD_NOAUTH)
-        names[n++] = "no_auth";
-    if (flags & CMD_FAST)
-        names[n++] = "fast";
-    return n;
-}
-
-/* One COMMAND INFO entry, Redis 7's ten fields. Only what the table knows
- * is reported: no ACL categories, tips or subcommands; the key
- * specification is derived from first/last/step. */
-static void command_info(struct cmd_ctx *c, const struct cmd_def *d)
-{
-    struct rbuf *o = c->out;
-    const char *fl[8];
-    size_t nf = flag_names(d->flags, fl);
-    resp_array(o, 10);
-    resp_bulk_cstr(o, d->name);
-    resp_int(o, d->arity);
-    resp_set(o, c->proto, nf);
-    for (size_t i = 0; i < nf; i++)
-        resp_simple(o, fl[i]);
-    resp_int(o, d->first_key);
-    resp_int(o, d->last_key);
-    resp_int(o, d->key_step);
-    resp_set(o, c->proto, 0); /* ACL categories */
-    resp_set(o, c->proto, 0); /* tips */
-    if (d->first_key > 0) {
-        int last = d->last_key < 0 ? d->last_key : d->last_key - d->first_key;
-        resp_array(o, 1);
-        resp_map(o, c->proto, 3);
-        resp_bulk_cstr(o, "flags");
-        resp_set(o, c->proto, 0);
-        resp_bulk_cstr(o, "begin_search");
-        resp_map(o, c->proto, 2);
-        resp_bulk_cstr(o, "type");
-        resp_bulk_cstr(o, "index");
-        resp_bulk_cstr(o, "spec");
-        resp_map(o, c->proto, 1);
-        resp_bulk_cstr(o, "index");
-        resp_int(o, d->first_key);
-        resp_bulk_cstr(o, "find_keys");
-        resp_map(o, c->proto, 2);
-        resp_bulk_cstr(o, "type");
-        resp_bulk_cstr(o, "range");
-        resp_bulk_cstr(o, "spec");
-        resp_map(o, c->proto, 3);
-        resp_bulk_cstr(o, "lastkey");
-        resp_int(o, last);
-        resp_bulk_cstr(o, "keystep");
-        resp_int(o, d->key_step);
-        resp_bulk_cstr(o, "limit");
-        resp_int(o, 0);
-    } else {
-        resp_array(o, 0);
-    }
-    resp_array(o, 0); /* subcommands */
-}
-
-/* One COMMAND DOCS entry, from the command's definition. redis-cli needs
- * "group" (its interactive "help @group" dereferences it). */
-static void command_docs_one(struct cmd_ctx *c, const struct cmd_def *d)
-{
-    resp_bulk_cstr(c->out, d->name);
-    resp_map(c->out, c->proto, 3);
-    resp_bulk_cstr(c->out, "summary");
-    resp_bulk_cstr(c->out, d->summary ? d->summary : "");
-    resp_bulk_cstr(c->out, "since");
-    resp_bulk_cstr(c->out, d->since ? d->since : SERVER_VERSION);
-    resp_bulk_cstr(c->out, "group");
-    resp_bulk_cstr(c->out, d->group ? d->group : "generic");
-}
-
-static const char *const command_help[] = {
-    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "(no subcommand)",
-    "    Return details about all commands.",
-    "COUNT",
-    "    Return the total number of commands in this server.",
-    "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
-    "    Return a list of all commands in this server.",
-    "INFO [<command-name> ...]",
-    "    Return details about multiple commands.",
-    "    If no command names are given, documentation details for all",
-    "    commands are returned.",
-    "DOCS [<command-name> ...]",
-    "    Return documentation details about multiple commands.",
-    "    If no command names are given, documentation details for all",
-    "    commands are returned.",
-    "HELP",
-    "    Print this help.",
-    NULL,
-};
-
-static void cmd_command(struct cmd_ctx *c)
-{
-    size_t n;
-    const struct cmd_def *t = cmd_table(&n);
-    if (c->argc == 1) {
-        resp_array(c->out, n);
-        for (size_t i = 0; i < n; i++)
-            command_info(c, &t[i]);
-        return;
-    }
-    const struct resp_arg *sub = &c->argv[1];
-    if (cmd_arg_eq(sub, "count")) {
-        if (cmd_server_sub_arity(c, "command|count"))
-            resp_int(c->out, (int64_t)n);
-    } else if (cmd_arg_eq(sub, "info")) {
-        if (!cmd_server_sub_arity(c, "command|info"))
-            return;
-        if (c->argc == 2) {
-            resp_array(c->out, n);
-            for (size_t i = 0; i < n; i++)
-                command_info(c, &t[i]);
-            return;
-        }
-        resp_array(c->out, c->argc - 2);
-        for (size_t j = 2; j < c->argc; j++) {
-            const struct cmd_def *d = cmd_lookup(c->argv[j].ptr, c->argv[j].len);
-            if (d != NULL)
-                command_info(c, d);
-            else
-                resp_null_array(c->out, c->proto);
-        }
-    } else if (cmd_arg_eq(sub, "docs")) {
-        if (!cmd_server_sub_arity(c, "command|docs"))
-            return;
-        if (c->argc == 2) {
-            resp_map(c->out, c->proto, n);
-            for (size_t i = 0; i < n; i++)
-                command_docs_one(c, &t[i]);
-            return;
-        }
-        size_t found = 0;
-        for (size_t j = 2; j < c->argc; j++)
-            found += cmd_lookup(c->argv[j].ptr, c->argv[j].len) != NULL;
-        resp_map(c->out, c->proto, found);
-        for (size_t j = 2; j < c->argc; j++) {
-            const struct cmd_def *d = cmd_lookup(c->argv[j].ptr, c->argv[j].len);
-            if (d != NULL)
-                command_docs_one(c, d);
-        }
-    } else if (cmd_arg_eq(sub, "list")) {
-        if (!cmd_server_sub_arity(c, "command|list"))
-            return;
-        const struct resp_arg *pat = NULL;
-        bool none = false;
-        if (c->argc != 2) {
-            if (c->argc != 5 || !cmd_arg_eq(&c->argv[2], "filterby")) {
-                reply_err(c, "ERR syntax error");
-                return;
-            }
-            if (cmd_arg_eq(&c->argv[3], "pattern")) {
-                pat = &c->argv[4];
-            } else if (cmd_arg_eq(&c->argv[3], "module") || cmd_arg_eq(&c->argv[3], "aclcat")) {
-                none = true; /* no modules, no ACL categories */
-            } else {
-                reply_err(c, "ERR syntax error");
-                return;
-            }
-        }
-        size_t m = 0;
-        for (size_t i = 0; i < n && !none; i++)
-            m += pat == NULL || glob_match(pat->ptr, pat->len, t[i].name,
-                                                  strlen(t[i].name), true);
-        resp_array(c->out, m);
-        for (size_t i = 0; i < n && !none; i++)
-            if (pat == NULL ||
-                glob_match(pat->ptr, pat->len, t[i].name, strlen(t[i].name), true))
-                resp_bulk_cstr(c->out, t[i].name);
-    } else if (cmd_arg_eq(sub, "help")) {
-        if (cmd_server_sub_arity(c, "command|help"))
-            cmd_server_reply_help(c, command_help);
-    } else {
-        cmd_server_unknown_sub(c, "COMMAND");
-    }
-}
-
 /* --------------------------------------------------------------- CONFIG */
 
 /* CONFIG GET output, counted first (the reply header needs the count). */
@@ -537,7 +266,7 @@ static void config_get_cb(void *arg, const char *name, const char *value)
     }
 }
 
-static void config_get_cmd(struct cmd_ctx *c)
+static void config_get_exec(struct cmd_ctx *c)
 {
     size_t np = c->argc - 2;
     char **pats = calloc(np, sizeof(*pats));
@@ -561,7 +290,7 @@ static void config_get_cmd(struct cmd_ctx *c)
     free(pats);
 }
 
-static void config_set_cmd(struct cmd_ctx *c)
+static void config_set_exec(struct cmd_ctx *c)
 {
     if ((c->argc - 2) % 2 != 0) {
         reply_err(c, "ERR syntax error");
@@ -626,25 +355,36 @@ static const char *const config_help[] = {
     NULL,
 };
 
-static void cmd_config(struct cmd_ctx *c)
+static void config_help_exec(struct cmd_ctx *c)
 {
-    const struct resp_arg *sub = &c->argv[1];
-    if (cmd_arg_eq(sub, "get")) {
-        if (cmd_server_sub_arity(c, "config|get"))
-            config_get_cmd(c);
-    } else if (cmd_arg_eq(sub, "set")) {
-        if (cmd_server_sub_arity(c, "config|set"))
-            config_set_cmd(c);
-    } else if (cmd_arg_eq(sub, "resetstat")) {
-        if (cmd_server_sub_arity(c, "config|resetstat"))
-            cmd_info_resetstat(c);
-    } else if (cmd_arg_eq(sub, "help")) {
-        if (cmd_server_sub_arity(c, "config|help"))
-            cmd_server_reply_help(c, config_help);
-    } else {
-        cmd_server_unknown_sub(c, "CONFIG");
-    }
+    cmd_server_reply_help(c, config_help);
 }
+
+/* CONFIG is a container: dispatch runs the subcommand's definition. */
+static const struct cmd_def config_subs[] = {
+    { .name = "config|get", .arity = -3, .exec = config_get_exec,
+      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .group = "server", .since = "2.0.0",
+      .complexity = "O(N) when N is the number of configuration parameters provided",
+      .summary = "Get the values of configuration parameters" },
+    { .name = "config|help", .arity = 2, .exec = config_help_exec,
+      .flags = CMD_LOADING | CMD_STALE,
+      .group = "server", .since = "5.0.0",
+      .complexity = "O(1)",
+      .summary = "Show helpful text about the different subcommands" },
+    { .name = "config|resetstat", .arity = 2, .exec = cmd_info_resetstat,
+      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .group = "server", .since = "2.0.0",
+      .complexity = "O(1)",
+      .summary = "Reset the stats returned by INFO" },
+    { .name = "config|set", .arity = -4, .exec = config_set_exec,
+      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .tips = CMD_TIPS("request_policy:all_nodes", "response_policy:all_succeeded"),
+      .group = "server", .since = "2.0.0",
+      .complexity = "O(N) when N is the number of configuration parameters provided",
+      .summary = "Set configuration parameters to the given values" },
+    { .name = NULL },
+};
 
 /* ------------------------------------------------------------- SHUTDOWN */
 
@@ -688,54 +428,73 @@ static void cmd_shutdown(struct cmd_ctx *c)
 /* ---------------------------------------------------------------- table */
 
 const struct cmd_def cmd_server_defs[] = {
-    { .name = "ping", .arity = -1, .flags = CMD_FAST | CMD_CONN | CMD_MISCONF | CMD_SUBSCRIBED,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_ping,
+    { .name = "ping", .arity = -1, .exec = cmd_ping,
+      .flags = CMD_FAST | CMD_CONN | CMD_MISCONF | CMD_SUBSCRIBED,
+      .tips = CMD_TIPS("request_policy:all_shards", "response_policy:all_succeeded"),
       .group = "connection", .since = "1.0.0",
-      .summary = "Returns the server's liveliness response." },
-    { .name = "echo", .arity = 2, .flags = CMD_FAST | CMD_CONN,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_echo,
+      .complexity = "O(1)",
+      .summary = "Ping the server" },
+    { .name = "echo", .arity = 2, .exec = cmd_echo,
+      .flags = CMD_LOADING | CMD_STALE | CMD_FAST | CMD_CONN,
       .group = "connection", .since = "1.0.0",
-      .summary = "Returns the given string." },
-    { .name = "quit", .arity = -1, .flags = CMD_NOAUTH | CMD_FAST | CMD_CONN | CMD_SUBSCRIBED,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_quit,
+      .complexity = "O(1)",
+      .summary = "Echo the given string" },
+    { .name = "quit", .arity = -1, .exec = cmd_quit,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY | CMD_CONN | CMD_TXN_CONTROL | CMD_SUBSCRIBED,
       .group = "connection", .since = "1.0.0",
-      .summary = "Closes the connection." },
-    { .name = "hello", .arity = -1, .flags = CMD_NOAUTH | CMD_FAST | CMD_CONN,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_hello,
+      .complexity = "O(1)",
+      .summary = "Close the connection" },
+    { .name = "hello", .arity = -1, .exec = cmd_hello,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY | CMD_CONN,
       .group = "connection", .since = "6.0.0",
-      .summary = "Handshakes with the server." },
-    { .name = "auth", .arity = -2, .flags = CMD_NOAUTH | CMD_FAST | CMD_CONN,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_auth,
+      .complexity = "O(1)",
+      .summary = "Handshake with Redis" },
+    { .name = "auth", .arity = -2, .exec = cmd_auth,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY | CMD_CONN,
       .group = "connection", .since = "1.0.0",
-      .summary = "Authenticates the connection." },
-    { .name = "select", .arity = 2, .flags = CMD_FAST | CMD_CONN,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_select,
+      .complexity = "O(N) where N is the number of passwords defined for the user",
+      .summary = "Authenticate to the server" },
+    { .name = "select", .arity = 2, .exec = cmd_select,
+      .flags = CMD_LOADING | CMD_STALE | CMD_FAST | CMD_CONN | CMD_SETS_DB,
       .group = "connection", .since = "1.0.0",
-      .summary = "Changes the selected database." },
-    { .name = "client", .arity = -2, .flags = CMD_CONN,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_client_exec,
+      .complexity = "O(1)",
+      .summary = "Change the selected database for the current connection" },
+    { .name = "client", .arity = -2, .subcommands = cmd_client_subs,
+      .flags = CMD_CONN,
       .group = "connection", .since = "2.4.0",
-      .summary = "A container for client connection commands." },
-    { .name = "command", .arity = -1, .flags = CMD_CONN,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_command,
+      .complexity = "Depends on subcommand.",
+      .summary = "A container for client connection commands" },
+    { .name = "command", .arity = -1, .exec = cmd_command_exec,
+      .subcommands = cmd_command_subs,
+      .flags = CMD_LOADING | CMD_STALE | CMD_CONN,
+      .acl = CMD_ACL_CONNECTION,
+      .tips = CMD_TIPS("nondeterministic_output_order"),
       .group = "server", .since = "2.8.13",
-      .summary = "Returns detailed information about all commands." },
-    { .name = "info", .arity = -1, .flags = CMD_CONN,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_info_exec,
+      .complexity = "O(N) where N is the total number of Redis commands",
+      .summary = "Get array of Redis command details" },
+    { .name = "info", .arity = -1, .exec = cmd_info_exec,
+      .flags = CMD_LOADING | CMD_STALE | CMD_CONN,
+      .acl = CMD_ACL_DANGEROUS,
+      .tips = CMD_TIPS("nondeterministic_output", "request_policy:all_shards", "response_policy:special"),
       .group = "server", .since = "1.0.0",
-      .summary = "Returns information and statistics about the server." },
-    { .name = "config", .arity = -2, .flags = CMD_ADMIN | CMD_CONN,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_config,
+      .complexity = "O(1)",
+      .summary = "Get information and statistics about the server" },
+    { .name = "config", .arity = -2, .subcommands = config_subs,
+      .flags = CMD_CONN,
       .group = "server", .since = "2.0.0",
-      .summary = "A container for server configuration commands." },
-    { .name = "time", .arity = 1, .flags = CMD_FAST | CMD_CONN,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_time,
+      .complexity = "Depends on subcommand.",
+      .summary = "A container for server configuration commands" },
+    { .name = "time", .arity = 1, .exec = cmd_time,
+      .flags = CMD_LOADING | CMD_STALE | CMD_FAST | CMD_CONN,
+      .tips = CMD_TIPS("nondeterministic_output"),
       .group = "server", .since = "2.6.0",
-      .summary = "Returns the server time." },
-    { .name = "shutdown", .arity = -1, .flags = CMD_ADMIN | CMD_CONN,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = cmd_shutdown,
+      .complexity = "O(1)",
+      .summary = "Return the current server time" },
+    { .name = "shutdown", .arity = -1, .exec = cmd_shutdown,
+      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI | CMD_ALLOW_BUSY | CMD_CONN,
       .group = "server", .since = "1.0.0",
-      .summary = "Synchronously saves the database(s) to disk and shuts down the server." },
+      .complexity = "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+      .summary = "Synchronously save the dataset to disk and then shut down the server" },
 };
 const size_t cmd_server_ndefs = sizeof(cmd_server_defs) / sizeof(cmd_server_defs[0]);
 

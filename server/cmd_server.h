@@ -25,41 +25,21 @@ void cmd_server_sample(int64_t now_ms);
 
 /* ---- Shared by cmd_server.c, cmd_client.c and cmd_info.c -------------- */
 
-/* CLIENT and INFO, defined in cmd_client.c and cmd_info.c. */
-void cmd_client_exec(struct cmd_ctx *c);
+/* CLIENT's subcommands (cmd_client.c), COMMAND's (cmd_command.c), both
+ * ended by a definition with a NULL name; COMMAND alone; INFO
+ * (cmd_info.c). */
+extern const struct cmd_def cmd_client_subs[];
+extern const struct cmd_def cmd_command_subs[];
+void cmd_command_exec(struct cmd_ctx *c);
 void cmd_info_exec(struct cmd_ctx *c);
+
+/* The ACL categories COMMAND reports for d (CMD_ACL_*): its own plus those
+ * its flags and group imply, as Redis derives them. */
+uint32_t cmd_command_acl(const struct cmd_def *d);
 
 /* CONFIG RESETSTAT: every worker zeroes its counters on its own thread; the
  * reply (+OK) is deferred until all have. Defined in cmd_info.c. */
 void cmd_info_resetstat(struct cmd_ctx *c);
-
-/* Redis 7's arity of subcommand full (e.g. "client|setname"): n for
- * exactly n arguments, -n for at least n, 0 for a subcommand we lack. */
-int cmd_server_sub_arity_of(const char *full);
-
-/* If name ("client") is one of the containers whose subcommands we serve
- * (CLIENT, COMMAND, CONFIG), its name as its errors spell it ("CLIENT");
- * else NULL. */
-const char *cmd_server_container(const char *name);
-
-/* The subcommands of CLIENT, COMMAND and CONFIG we serve: how many, and
- * the full name of the i-th ("client|setname"; static storage). */
-size_t cmd_server_sub_count(void);
-const char *cmd_server_sub_name(size_t i);
-
-/* Position of subcommand full in that list, or -1. */
-int cmd_server_sub_index(const char *full);
-
-/* Position of container's subcommand sub (any case, binary-safe: a NUL or
- * an overlong name is simply unknown) in that list, or -1. */
-int cmd_server_sub_find(const char *container, const struct resp_arg *sub);
-
-/* Check a subcommand's Redis arity (cmd_server_sub_arity_of(full)); on a
- * mismatch reply Redis's "wrong number of arguments" error, return false. */
-bool cmd_server_sub_arity(struct cmd_ctx *c, const char *full);
-
-/* Reply "ERR unknown subcommand '<argv[1]>'. Try <cmd> HELP." */
-void cmd_server_unknown_sub(struct cmd_ctx *c, const char *cmd);
 
 /* A NUL-terminated malloc'ed copy of a; the caller frees it. NULL on
  * out-of-memory. */

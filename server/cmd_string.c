@@ -204,6 +204,7 @@ static void set_generic(struct cmd_ctx *c, const struct set_opts *o, const struc
         cmd_reply_kvmap_error(c, rc);
         return;
     }
+    cmd_key_modified(c, key->ptr, key->len);
     if (!(o->flags & OPT_GET)) {
         if (rk == SET_REPLY_INT)
             resp_int(c->out, 1);
@@ -276,6 +277,7 @@ static void cmd_getdel(struct cmd_ctx *c)
     }
     reply_value(c, e);
     kvmap_del(c->db, key->ptr, key->len, c->now_ms);
+    cmd_key_modified(c, key->ptr, key->len);
 }
 
 /* Redis's getexCommand: options are checked before the lookup, the expire
@@ -304,16 +306,21 @@ static void cmd_getex(struct cmd_ctx *c)
         return;
     mark = c->out->len;
     reply_value(c, e);
+    bool changed = true;
     if ((o.flags & (OPT_EXAT | OPT_PXAT)) && when <= c->now_ms)
         kvmap_del(c->db, key->ptr, key->len, c->now_ms);
     else if (o.when)
         rc = kvmap_entry_set_expire(c->db, e, when);
     else if ((o.flags & OPT_PERSIST) && kventry_expire(e) != KVMAP_NO_EXPIRE)
         rc = kvmap_entry_set_expire(c->db, e, KVMAP_NO_EXPIRE);
+    else
+        changed = false; /* a plain GETEX, or PERSIST without a TTL */
     if (rc < 0) {
         /* One reply per command: the error replaces the value. */
         c->out->len = mark;
         cmd_reply_kvmap_error(c, rc);
+    } else if (changed) {
+        cmd_key_modified(c, key->ptr, key->len);
     }
 }
 
@@ -326,10 +333,12 @@ static void cmd_append(struct cmd_ctx *c)
     int rc;
 
     rc = kvmap_append(c->db, key->ptr, key->len, add->ptr, add->len, c->now_ms, &newlen);
-    if (rc < 0)
+    if (rc < 0) {
         cmd_reply_kvmap_error(c, rc);
-    else
-        resp_int(c->out, (int64_t)newlen);
+        return;
+    }
+    cmd_key_modified(c, key->ptr, key->len);
+    resp_int(c->out, (int64_t)newlen);
 }
 
 static void cmd_strlen(struct cmd_ctx *c)
@@ -406,10 +415,14 @@ static void cmd_setrange(struct cmd_ctx *c)
     }
     rc = kvmap_setrange(c->db, key->ptr, key->len, (size_t)offset, val->ptr, val->len, c->now_ms,
                         &newlen);
-    if (rc < 0)
+    if (rc < 0) {
         cmd_reply_kvmap_error(c, rc);
-    else
-        resp_int(c->out, (int64_t)newlen);
+        return;
+    }
+    /* An empty value changes nothing (Redis replies the length alone). */
+    if (val->len > 0)
+        cmd_key_modified(c, key->ptr, key->len);
+    resp_int(c->out, (int64_t)newlen);
 }
 
 static void incr_generic(struct cmd_ctx *c, int64_t delta)
@@ -417,10 +430,12 @@ static void incr_generic(struct cmd_ctx *c, int64_t delta)
     int64_t v;
     int rc = kvmap_incrby(c->db, c->argv[1].ptr, c->argv[1].len, delta, c->now_ms, &v);
 
-    if (rc < 0)
+    if (rc < 0) {
         cmd_reply_kvmap_error(c, rc);
-    else
-        resp_int(c->out, v);
+        return;
+    }
+    cmd_key_modified(c, c->argv[1].ptr, c->argv[1].len);
+    resp_int(c->out, v);
 }
 
 static void cmd_incr(struct cmd_ctx *c)
@@ -519,83 +534,136 @@ static void cmd_incrbyfloat(struct cmd_ctx *c)
         cmd_reply_kvmap_error(c, rc);
         return;
     }
+    cmd_key_modified(c, key->ptr, key->len);
     resp_bulk(c->out, buf, n);
+}
+
+/* SET's key flags depend on GET (Redis's setGetKeys): read and updated
+ * with it, overwritten without. */
+static int set_getkeys(const struct cmd_def *d, size_t argc, const struct resp_arg *argv,
+                       struct cmd_key_range *out)
+{
+    (void)d;
+    out->first = out->last = out->step = 1;
+    out->flags = CMD_KS_OW | CMD_KS_UPDATE;
+    for (size_t i = 3; i < argc; i++)
+        if (cmd_arg_eq(&argv[i], "get"))
+            out->flags = CMD_KS_RW | CMD_KS_ACCESS | CMD_KS_UPDATE;
+    return argc > 1 ? 1 : -1;
 }
 
 /* Name, arity, flags and key positions as Redis 7.0's COMMAND INFO reports
  * them (denyoom has no CMD_* flag here). */
 const struct cmd_def cmd_string_defs[] = {
-    { .name = "get", .arity = 2, .flags = CMD_READONLY | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_get,
+    { .name = "get", .arity = 2, .exec = cmd_get,
+      .flags = CMD_READONLY | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RO | CMD_KS_ACCESS, .begin = 1, .last = 0, .step = 1 } },
       .group = "string", .since = "1.0.0",
+      .complexity = "O(1)",
       .summary = "Get the value of a key" },
-    { .name = "set", .arity = -3, .flags = CMD_WRITE,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_set,
+    { .name = "set", .arity = -3, .exec = cmd_set, .getkeys = set_getkeys,
+      .flags = CMD_WRITE | CMD_DENYOOM,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_ACCESS | CMD_KS_UPDATE | CMD_KS_VARIABLE_FLAGS, .begin = 1, .last = 0, .step = 1,
+            .notes = "RW and ACCESS due to the optional `GET` argument" } },
       .group = "string", .since = "1.0.0",
+      .complexity = "O(1)",
       .summary = "Set the string value of a key" },
-    { .name = "setnx", .arity = 3, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_setnx,
+    { .name = "setnx", .arity = 3, .exec = cmd_setnx,
+      .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
+      .keys = { { .flags = CMD_KS_OW | CMD_KS_INSERT, .begin = 1, .last = 0, .step = 1 } },
       .group = "string", .since = "1.0.0",
+      .complexity = "O(1)",
       .summary = "Set the value of a key, only if the key does not exist" },
-    { .name = "setex", .arity = 4, .flags = CMD_WRITE,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_setex,
+    { .name = "setex", .arity = 4, .exec = cmd_setex,
+      .flags = CMD_WRITE | CMD_DENYOOM,
+      .keys = { { .flags = CMD_KS_OW | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "string", .since = "2.0.0",
+      .complexity = "O(1)",
       .summary = "Set the value and expiration of a key" },
-    { .name = "psetex", .arity = 4, .flags = CMD_WRITE,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_psetex,
+    { .name = "psetex", .arity = 4, .exec = cmd_psetex,
+      .flags = CMD_WRITE | CMD_DENYOOM,
+      .keys = { { .flags = CMD_KS_OW | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "string", .since = "2.6.0",
+      .complexity = "O(1)",
       .summary = "Set the value and expiration in milliseconds of a key" },
-    { .name = "getset", .arity = 3, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_getset,
+    { .name = "getset", .arity = 3, .exec = cmd_getset,
+      .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_ACCESS | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "string", .since = "1.0.0",
+      .complexity = "O(1)",
       .summary = "Set the string value of a key and return its old value" },
-    { .name = "getdel", .arity = 2, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_getdel,
+    { .name = "getdel", .arity = 2, .exec = cmd_getdel,
+      .flags = CMD_WRITE | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_ACCESS | CMD_KS_DELETE, .begin = 1, .last = 0, .step = 1 } },
       .group = "string", .since = "6.2.0",
+      .complexity = "O(1)",
       .summary = "Get the value of a key and delete the key" },
-    { .name = "getex", .arity = -2, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_getex,
+    { .name = "getex", .arity = -2, .exec = cmd_getex,
+      .flags = CMD_WRITE | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_ACCESS | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1,
+            .notes = "RW and UPDATE because it changes the TTL" } },
       .group = "string", .since = "6.2.0",
+      .complexity = "O(1)",
       .summary = "Get the value of a key and optionally set its expiration" },
-    { .name = "append", .arity = 3, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_append,
+    { .name = "append", .arity = 3, .exec = cmd_append,
+      .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_INSERT, .begin = 1, .last = 0, .step = 1 } },
       .group = "string", .since = "2.0.0",
+      .complexity = "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.",
       .summary = "Append a value to a key" },
-    { .name = "strlen", .arity = 2, .flags = CMD_READONLY | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_strlen,
+    { .name = "strlen", .arity = 2, .exec = cmd_strlen,
+      .flags = CMD_READONLY | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RO, .begin = 1, .last = 0, .step = 1 } },
       .group = "string", .since = "2.2.0",
+      .complexity = "O(1)",
       .summary = "Get the length of the value stored in a key" },
-    { .name = "getrange", .arity = 4, .flags = CMD_READONLY,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_getrange,
+    { .name = "getrange", .arity = 4, .exec = cmd_getrange,
+      .flags = CMD_READONLY,
+      .keys = { { .flags = CMD_KS_RO | CMD_KS_ACCESS, .begin = 1, .last = 0, .step = 1 } },
       .group = "string", .since = "2.4.0",
+      .complexity = "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
       .summary = "Get a substring of the string stored at a key" },
-    { .name = "substr", .arity = 4, .flags = CMD_READONLY,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_getrange,
+    { .name = "substr", .arity = 4, .exec = cmd_getrange,
+      .flags = CMD_READONLY,
+      .keys = { { .flags = CMD_KS_RO | CMD_KS_ACCESS, .begin = 1, .last = 0, .step = 1 } },
       .group = "string", .since = "1.0.0",
+      .complexity = "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
       .summary = "Get a substring of the string stored at a key" },
-    { .name = "setrange", .arity = 4, .flags = CMD_WRITE,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_setrange,
+    { .name = "setrange", .arity = 4, .exec = cmd_setrange,
+      .flags = CMD_WRITE | CMD_DENYOOM,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "string", .since = "2.2.0",
+      .complexity = "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
       .summary = "Overwrite part of a string at key starting at the specified offset" },
-    { .name = "incr", .arity = 2, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_incr,
+    { .name = "incr", .arity = 2, .exec = cmd_incr,
+      .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_ACCESS | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "string", .since = "1.0.0",
+      .complexity = "O(1)",
       .summary = "Increment the integer value of a key by one" },
-    { .name = "decr", .arity = 2, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_decr,
+    { .name = "decr", .arity = 2, .exec = cmd_decr,
+      .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_ACCESS | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "string", .since = "1.0.0",
+      .complexity = "O(1)",
       .summary = "Decrement the integer value of a key by one" },
-    { .name = "incrby", .arity = 3, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_incrby,
+    { .name = "incrby", .arity = 3, .exec = cmd_incrby,
+      .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_ACCESS | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "string", .since = "1.0.0",
+      .complexity = "O(1)",
       .summary = "Increment the integer value of a key by the given amount" },
-    { .name = "decrby", .arity = 3, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_decrby,
+    { .name = "decrby", .arity = 3, .exec = cmd_decrby,
+      .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_ACCESS | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "string", .since = "1.0.0",
+      .complexity = "O(1)",
       .summary = "Decrement the integer value of a key by the given number" },
-    { .name = "incrbyfloat", .arity = 3, .flags = CMD_WRITE | CMD_FAST,
-      .first_key = 1, .last_key = 1, .key_step = 1, .exec = cmd_incrbyfloat,
+    { .name = "incrbyfloat", .arity = 3, .exec = cmd_incrbyfloat,
+      .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST,
+      .keys = { { .flags = CMD_KS_RW | CMD_KS_ACCESS | CMD_KS_UPDATE, .begin = 1, .last = 0, .step = 1 } },
       .group = "string", .since = "2.6.0",
+      .complexity = "O(1)",
       .summary = "Increment the float value of a key by the given amount" },
 };
 

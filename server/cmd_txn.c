@@ -48,16 +48,6 @@ struct txn_client {
     size_t nwk, wkcap;         /* count and allocation */
 };
 
-/* Commands that run on the connection's thread (CMD_CONN) and may be
- * queued: most answer at once; INFO, CLIENT LIST / KILL and CONFIG
- * RESETSTAT ask every worker and run as sub-fans (run_next). */
-static const char *const conn_ok_in_multi[] = {"ping",   "echo",     "select", "time",
-                                               "hello",  "auth",     "command", "lastsave",
-                                               "client", "config",   "info",
-                                               "publish", "spublish", "pubsub",
-                                               "subscribe", "unsubscribe", "psubscribe",
-                                               "punsubscribe", "ssubscribe", "sunsubscribe"};
-
 static struct txn_client *client_get(struct conn *c)
 {
     if (!c->txc)
@@ -256,34 +246,6 @@ void cmd_txn_flag_error(struct conn *c)
         c->txc->errored = true;
 }
 
-/* Reply Redis's queue-time error for a container command whose subcommand
- * is unknown or has the wrong number of arguments, with the same helpers
- * (and so the same texts) as the exec functions; false if it is fine. */
-static bool subcommand_error(const struct cmd_def *d, size_t argc, const struct resp_arg *argv,
-                             struct rbuf *out)
-{
-    /* Redis checks a container's subcommand and its arity when it queues
-     * one (an error then aborts EXEC), so we do too. */
-    const char *help = cmd_server_container(d->name);
-    if (!help || argc < 2)
-        return false;
-    struct cmd_ctx ctx = {.argc = argc, .argv = argv, .out = out};
-    int sub = cmd_server_sub_find(d->name, &argv[1]);
-    if (sub >= 0)
-        return !cmd_server_sub_arity(&ctx, cmd_server_sub_name((size_t)sub));
-    cmd_server_unknown_sub(&ctx, help);
-    return true;
-}
-
-/* May d, a CMD_CONN command, be queued for EXEC? */
-static bool conn_cmd_queueable(const struct cmd_def *d)
-{
-    for (size_t i = 0; i < sizeof conn_ok_in_multi / sizeof conn_ok_in_multi[0]; i++)
-        if (strcmp(d->name, conn_ok_in_multi[i]) == 0)
-            return true;
-    return false;
-}
-
 bool cmd_txn_in_multi(const struct conn *c)
 {
     return c->txc && c->txc->in_multi;
@@ -295,29 +257,21 @@ bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
     struct txn_client *tc = c->txc;
     if (!tc->in_multi)
         return false;
-    if (d->exec == multi_exec || d->exec == discard_exec || d->exec == watch_exec ||
-        strcmp(d->name, "exec") == 0 || strcmp(d->name, "quit") == 0 ||
-        strcmp(d->name, "reset") == 0)
+    if (d->flags & CMD_TXN_CONTROL)
         return false;
     struct rbuf *out = dispatch_reply_buf(c);
     if (!out) {
         conn_close(c);
         return true;
     }
-    bool keyless = d->first_key <= 0 && !(d->flags & (CMD_CONN | CMD_ALLSHARDS));
-    if (((d->flags & CMD_CONN) && !conn_cmd_queueable(d)) || keyless) {
+    /* A command that neither has keys nor runs on the connection or on
+     * every shard has nowhere to run inside EXEC. */
+    bool nowhere = d->nkeyspecs == 0 && !d->getkeys && !(d->flags & (CMD_CONN | CMD_ALLSHARDS));
+    if ((d->flags & (CMD_NO_MULTI | CMD_NOT_QUEUED)) || nowhere) {
         /* SAVE and SHUTDOWN, as in Redis; and BGSAVE, which Redis would
          * queue: its cut would have to fall inside this EXEC. */
         resp_error(out, "ERR Command not allowed inside a transaction");
-        cmdstat_reject(c->w->cmdstats, cmdstat_id(d, argc, argv));
-        errstat_code(c->w->errstats, "ERR");
-        tc->errored = true;
-        return true;
-    }
-    if ((d->flags & CMD_CONN) && subcommand_error(d, argc, argv, out)) {
-        uint16_t sid = cmdstat_id(d, argc, argv);
-        if (cmdstat_sub_arity_rejects(sid, argc))
-            cmdstat_reject(c->w->cmdstats, sid); /* (an unknown one has no entry) */
+        cmdstat_reject(c->w->cmdstats, cmdstat_id(d));
         errstat_code(c->w->errstats, "ERR");
         tc->errored = true;
         return true;
@@ -415,7 +369,7 @@ static void job_advance(struct exec_job *j)
 {
     struct queued *m = &j->q[j->idx];
     struct worker *w = j->c->w;
-    uint16_t sid = cmdstat_id(m->d, m->argc, m->argv);
+    uint16_t sid = cmdstat_id(m->d);
     cmdstat_call(w->cmdstats, sid);
     if (j->body.len > j->reply_at)
         cmdstat_reply(w, sid, j->body.ptr + j->reply_at, j->body.len - j->reply_at);
@@ -457,7 +411,7 @@ static void run_next(struct exec_job *j)
             ctx.sub_finished = sub_done;
             ctx.sub_arg = j;
             j->pending = true;
-            m->d->exec(&ctx);
+            cmd_call(m->d, &ctx);
             if (!ctx.sub_started) { /* answered on the spot */
                 j->pending = false;
                 job_advance(j);
@@ -559,7 +513,7 @@ static int exec_plan_locks(struct exec_job *j)
         struct queued *m = &j->q[i];
         if (m->d->flags & CMD_CONN) {
             int64_t idx;
-            if (strcmp(m->d->name, "select") == 0 &&
+            if ((m->d->flags & CMD_SETS_DB) &&
                 int64str_parse(m->argv[1].ptr, m->argv[1].len, &idx) && idx >= 0 &&
                 idx < (int64_t)c->w->set.databases)
                 db = (unsigned)idx;
@@ -653,28 +607,33 @@ void cmd_txn_conn_free(struct conn *c)
 
 /* Arity, flags and key positions as Redis 7.0's COMMAND INFO reports them. */
 const struct cmd_def cmd_txn_defs[] = {
-    { .name = "multi", .arity = 1, .flags = CMD_FAST | CMD_CONN,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = multi_exec,
+    { .name = "multi", .arity = 1, .exec = multi_exec,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_CONN | CMD_TXN_CONTROL,
       .group = "transactions", .since = "1.2.0",
-      .summary = "Starts a transaction." },
-    { .name = "exec", .arity = 1, .flags = CMD_CONN | CMD_AFTER_PRIOR,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = exec_exec,
+      .complexity = "O(1)",
+      .summary = "Mark the start of a transaction block" },
+    { .name = "exec", .arity = 1, .exec = exec_exec,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG | CMD_CONN | CMD_AFTER_PRIOR | CMD_TXN_CONTROL,
       .group = "transactions", .since = "1.2.0",
-      .summary = "Executes all commands in a transaction." },
-    { .name = "discard", .arity = 1, .flags = CMD_FAST | CMD_CONN,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = discard_exec,
+      .complexity = "Depends on commands in the transaction",
+      .summary = "Execute all commands issued after MULTI" },
+    { .name = "discard", .arity = 1, .exec = discard_exec,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_CONN | CMD_TXN_CONTROL,
       .group = "transactions", .since = "2.0.0",
-      .summary = "Discards a transaction." },
-    /* Redis reports WATCH's keys (1, -1, 1); here it runs on the
-     * connection's thread and routes each key itself, and the table's rule
-     * is that CMD_CONN commands declare none. */
-    { .name = "watch", .arity = -2, .flags = CMD_FAST | CMD_CONN | CMD_AFTER_PRIOR,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = watch_exec,
+      .complexity = "O(N), when N is the number of queued commands",
+      .summary = "Discard all commands issued after MULTI" },
+    /* Runs on the connection's thread and routes each of its keys
+     * itself (CMD_CONN commands are not routed by their key specs). */
+    { .name = "watch", .arity = -2, .exec = watch_exec,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_CONN | CMD_AFTER_PRIOR | CMD_TXN_CONTROL,
+      .keys = { { .flags = CMD_KS_RO, .begin = 1, .last = -1, .step = 1 } },
       .group = "transactions", .since = "2.2.0",
-      .summary = "Monitors changes to keys to determine the execution of a transaction." },
-    { .name = "unwatch", .arity = 1, .flags = CMD_FAST | CMD_CONN,
-      .first_key = 0, .last_key = 0, .key_step = 0, .exec = unwatch_exec,
+      .complexity = "O(1) for every key.",
+      .summary = "Watch the given keys to determine execution of the MULTI/EXEC block" },
+    { .name = "unwatch", .arity = 1, .exec = unwatch_exec,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_CONN,
       .group = "transactions", .since = "2.2.0",
-      .summary = "Forgets about watched keys of a transaction." },
+      .complexity = "O(1)",
+      .summary = "Forget about all watched keys" },
 };
 const size_t cmd_txn_ndefs = sizeof cmd_txn_defs / sizeof cmd_txn_defs[0];

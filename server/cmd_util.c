@@ -74,37 +74,6 @@ void cmd_reply_syntax(struct cmd_ctx *c)
     resp_error(c->out, "ERR syntax error");
 }
 
-static struct kventry *check_type(struct cmd_ctx *c, struct kventry *e, int type, bool *wrong)
-{
-    *wrong = e && kventry_type(e) != type;
-    if (*wrong) {
-        cmd_reply_wrongtype(c);
-        return NULL;
-    }
-    return e;
-}
-
-struct kventry *cmd_lookup_type(struct cmd_ctx *c, const struct resp_arg *key, int type,
-                                bool *wrong)
-{
-    return check_type(c, kvmap_find(c->db, key->ptr, key->len, c->now_ms), type, wrong);
-}
-
-struct kventry *cmd_lookup_type_w(struct cmd_ctx *c, const struct resp_arg *key, int type,
-                                  bool *wrong)
-{
-    /* A key of the wrong type gets its segment stamped too: that only makes
-     * a running snapshot capture it early, which changes nothing it saves. */
-    return check_type(c, kvmap_find_w(c->db, key->ptr, key->len, c->now_ms), type, wrong);
-}
-
-void cmd_key_modified(struct cmd_ctx *c, const void *key, size_t klen)
-{
-    (void)key;
-    (void)klen;
-    c->dirty++;
-}
-
 void cmd_reply_wrongtype(struct cmd_ctx *c)
 {
     resp_error(c->out, "WRONGTYPE Operation against a key holding the wrong kind of value");

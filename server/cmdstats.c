@@ -7,40 +7,23 @@
 
 #include "common/clock.h"
 #include "server/cmd.h"
-#include "server/cmd_server.h"
 #include "server/server.h"
 #include "server/worker.h"
 
 const struct cmd_def *cmdstat_table_;
-const bool *cmdstat_container_;
 
 size_t cmdstat_count(void)
 {
     size_t n;
-    (void)cmd_table(&n);
-    return n + cmd_server_sub_count();
-}
-
-uint16_t cmdstat_container_id(uint16_t id, size_t argc, const struct resp_arg *argv)
-{
-    if (argc < 2)
-        return id; /* the container alone (its arity error) */
-    size_t ncommands;
-    int sub = cmd_server_sub_find(cmd_table(&ncommands)[id].name, &argv[1]);
-    /* An unknown subcommand: Redis counts it nowhere. */
-    return sub < 0 ? CMDSTAT_NONE : (uint16_t)(ncommands + (size_t)sub);
+    (void)cmd_table_all(&n);
+    return n;
 }
 
 struct cmdstat *cmdstat_array_new(void)
 {
-    static bool container[CMDSTAT_NONE];
     if (!cmdstat_table_) {
         size_t n;
-        const struct cmd_def *t = cmd_table(&n);
-        for (size_t i = 0; i < n && i < CMDSTAT_NONE; i++)
-            container[i] = cmd_server_container(t[i].name) != NULL;
-        cmdstat_container_ = container;
-        cmdstat_table_ = t;
+        cmdstat_table_ = cmd_table_all(&n);
     }
     return calloc(cmdstat_count(), sizeof(struct cmdstat));
 }
@@ -48,16 +31,6 @@ struct cmdstat *cmdstat_array_new(void)
 uint64_t cmdstat_now_(void)
 {
     return clock_mono_ns();
-}
-
-bool cmdstat_sub_arity_rejects(uint16_t id, size_t argc)
-{
-    size_t ncommands;
-    (void)cmd_table(&ncommands);
-    if (id == CMDSTAT_NONE || id < ncommands)
-        return false;
-    int arity = cmd_server_sub_arity_of(cmd_server_sub_name(id - ncommands));
-    return !cmd_arity_allows(arity, argc);
 }
 
 void errstat_reply(struct errstats *e, const char *p, size_t n)
@@ -125,11 +98,9 @@ void cmdstat_reset(struct worker *w)
 
 void cmdstat_sum(size_t id, struct cmdstat_total *out)
 {
-    size_t ncmd;
-    const struct cmd_def *t = cmd_table(&ncmd);
-    *out = (struct cmdstat_total){
-        .name = id < ncmd ? t[id].name : cmd_server_sub_name(id - ncmd),
-    };
+    size_t n;
+    const struct cmd_def *t = cmd_table_all(&n);
+    *out = (struct cmdstat_total){.name = id < n ? t[id].name : ""};
     for (unsigned i = 0; i < server.nworkers; i++) {
         const struct cmdstat *s = server.workers[i]->cmdstats;
         if (!s)

@@ -5,7 +5,8 @@
  * spent running. Each worker counts what its thread sees in its own
  * array (one writer per counter, relaxed atomics so INFO may read from any
  * thread); INFO sums the workers. Subcommands of CLIENT, COMMAND and CONFIG
- * have their own entries ("client|setname"), as in Redis.
+ * have their own entries ("client|setname"), as in Redis: the table's
+ * index of a definition is its entry.
  *
  * Time is sampled, not measured on every call: one run in CMDSTAT_SAMPLE of
  * each command on each worker is timed (the first one always), and usec is
@@ -43,26 +44,16 @@ struct cmdstat {
 /* Entries in a worker's array: every command, then every subcommand. */
 size_t cmdstat_count(void);
 
-/* The entry of a container command (CLIENT, COMMAND, CONFIG) called with
- * argv: its subcommand's, or CMDSTAT_NONE for an unknown one. */
-uint16_t cmdstat_container_id(uint16_t id, size_t argc, const struct resp_arg *argv);
-
-/* For cmdstat_id: the command table's start and which of its entries are
- * containers. Set up by cmdstat_array_new, before any worker runs. */
+/* For cmdstat_id: the table's start. Set up by cmdstat_array_new, before
+ * any worker runs. */
 extern const struct cmd_def *cmdstat_table_;
-extern const bool *cmdstat_container_;
 
-/* The entry of d called with argv (CLIENT/COMMAND/CONFIG with a subcommand:
- * the subcommand's), or CMDSTAT_NONE if d is NULL or the subcommand is
- * unknown. Runs for every command: a subtraction and a load, unless d is a
- * container. */
-static inline uint16_t cmdstat_id(const struct cmd_def *d, size_t argc,
-                                  const struct resp_arg *argv)
+/* The entry of d (a command or a subcommand: dispatch resolves "CONFIG
+ * GET" to config|get, as Redis's lookupCommand does), or CMDSTAT_NONE if
+ * d is NULL. A subtraction. */
+static inline uint16_t cmdstat_id(const struct cmd_def *d)
 {
-    if (!d)
-        return CMDSTAT_NONE;
-    uint16_t id = (uint16_t)(d - cmdstat_table_);
-    return cmdstat_container_[id] ? cmdstat_container_id(id, argc, argv) : id;
+    return d ? (uint16_t)(d - cmdstat_table_) : CMDSTAT_NONE;
 }
 
 /* A zeroed array of cmdstat_count() entries for a worker (the caller frees
@@ -124,10 +115,6 @@ static inline bool cmdstat_is_error(const char *p, size_t n)
 {
     return n > 0 && p[0] == '-';
 }
-
-/* Would Redis refuse entry id called with argc arguments before running
- * it? For subcommands, whose arity the containers check as they run. */
-bool cmdstat_sub_arity_rejects(uint16_t id, size_t argc);
 
 /* Error replies by code (the first word: "ERR", "WRONGTYPE", ...), one
  * table per worker. Codes are added, never removed or rewritten, so INFO

@@ -80,8 +80,10 @@ enum opt_kind {
       "save points: \"<seconds> <changes> ...\" (e.g. \"3600 1 300 100\"); empty = none")      \
     X("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, OPT_BOOL, "yes", 0, 0, true, \
       "refuse writes (-MISCONF) after a failed save while save points are set")              \
+    X("rdb-skip-unknown-types", rdb_skip_unknown_types, OPT_STR, "no", 0, 0, false,            \
+      "yes: skip lists, zsets, streams and modules when loading an RDB file; no: refuse it")  \
     X("rdb-skip-non-string", rdb_skip_non_string, OPT_STR, "no", 0, 0, false,                  \
-      "yes: skip keys of other types when loading an RDB file; no: refuse the file")         \
+      "older name of rdb-skip-unknown-types")                                                 \
     X("proto-max-bulk-len", proto_max_bulk_len, OPT_SIZE, "512mb", 1, INT64_MAX, true,          \
       "longest bulk string a client may send")                                                \
     X("client-query-buffer-limit", client_query_buffer_limit, OPT_SIZE, "1gb", 1024,           \

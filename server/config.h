@@ -62,8 +62,11 @@ struct config {
                                  NULL/empty = none */
     bool stop_writes_on_bgsave_error; /* yes: -MISCONF for writes while the
                                  last save failed and save points are set */
-    char *rdb_skip_non_string;/* "yes": loading skips non-string keys; "no"
-                                 (default): they stop the load */
+    char *rdb_skip_unknown_types; /* "yes": loading skips keys of types we
+                                 do not load (lists, zsets, streams, modules);
+                                 "no" (default): they stop the load */
+    char *rdb_skip_non_string;/* the older name of rdb-skip-unknown-types
+                                 (either "yes" skips) */
     size_t proto_max_bulk_len;        /* 512 MB */
     size_t client_query_buffer_limit; /* 1 GB */
     size_t max_inline;                /* 64 KiB */

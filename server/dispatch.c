@@ -341,19 +341,9 @@ static void req_free(struct worker *w, struct req *r)
     free(r);
 }
 
-/* The commandstats entry a single-key command's run is timed under on the
- * shard that runs it; multi-key commands are timed on their connection's
- * worker instead, from dispatch to merged reply. */
-static uint16_t single_stat(const struct cmd_def *d)
-{
-    if (!d || (d->flags & (CMD_MULTIKEY | CMD_ALLSHARDS)))
-        return CMDSTAT_NONE;
-    return cmdstat_id(d, 0, NULL);
-}
-
 /* Run one request's exec on shard s (the calling thread owns it): command
- * d's, or a part's (d NULL). A single-key command's run is timed here for
- * INFO commandstats (single_stat). */
+ * d whole, or one part of it (d NULL for an internal step), through the
+ * one execution point (cmd_call). */
 static inline void run_exec(struct shard *s, const struct cmd_def *d, cmd_exec_fn exec,
                             unsigned db, int proto, size_t argc, const struct resp_arg *argv,
                             struct rbuf *out, int64_t now_ms, void *priv)
@@ -370,13 +360,10 @@ static inline void run_exec(struct shard *s, const struct cmd_def *d, cmd_exec_f
         .priv = priv,
         .conn = NULL,
     };
-    struct worker *w = s->user;
-    uint16_t sid = single_stat(d);
-    uint64_t t0 = cmdstat_run_begin(w->cmdstats, sid);
-    exec(&ctx);
-    cmdstat_run_end(w->cmdstats, sid, t0);
-    s->ctr.ops++;
-    atomic_fetch_add_explicit(&w->stats.ops_executed, 1, memory_order_relaxed);
+    if (d && exec == d->exec)
+        cmd_call(d, &ctx);
+    else
+        cmd_call_part(d, exec, &ctx);
 }
 
 /* Pacing of a connection's unit (order_unit_max): about this many reply
@@ -477,11 +464,14 @@ static void group_exec(struct shard *s, void *arg);
 static int order_lock(struct txn *t, const struct req *r)
 {
     const struct cmd_def *d = r->cmd;
-    if (!r->khashed || (d->flags & CMD_MULTIKEY) || d->last_key != d->first_key)
+    /* One key at a fixed place, hashed by routing already: lock it by that
+     * hash; anything else by its key specs (and plan). */
+    if (!r->khashed || (d->flags & (CMD_MULTIKEY | CMD_MOVABLE_KEYS)) || d->nkeyspecs != 1 ||
+        d->last_key != d->first_key || (d->plan && d->plan->lock_more))
         return cmd_multi_lock_keys(t, d, r->db, r->argc, r->argv);
     const struct resp_arg *k = &r->argv[d->first_key];
-    return txn_lock_key_hashed(t, r->db, k->ptr, k->len, !(d->flags & CMD_READONLY), r->khash,
-                               r->shard);
+    return txn_lock_key_hashed(t, r->db, k->ptr, k->len, cmd_key_writes(d->keys[0].flags),
+                               r->khash, r->shard);
 }
 
 /* End of a loop turn, before the batches go: every unit batched this turn
@@ -635,9 +625,10 @@ static void batch_prefetch_keys(struct shard *s, const struct bent *v, size_t n)
     unsigned k = 0;
     for (size_t i = 0; i < n && k < DISPATCH_PREFETCH; i++) {
         const struct req *r = v[i].r;
-        if (!r->cmd || r->cmd->first_key <= 0 || (size_t)r->cmd->first_key >= r->argc)
+        size_t kpos = r->cmd ? cmd_first_key(r->cmd, r->argc, r->argv) : 0;
+        if (kpos == 0)
             continue;
-        const struct resp_arg *key = &r->argv[r->cmd->first_key];
+        const struct resp_arg *key = &r->argv[kpos];
         h[k] = r->khashed ? r->khash : hash_key(key->ptr, key->len);
         db[k] = shard_db(s, r->db);
         kvmap_prefetch_bucket(db[k], h[k]);
@@ -733,8 +724,6 @@ static void batch_run_single(struct shard *s, struct batch *b, struct bent *e, i
         e->end = b->out.len;
     }
     const char *reply = b->out.ptr ? b->out.ptr + start : NULL;
-    if (r->cmd)
-        txn_ran(s, r->cmd, r->db, r->argc, r->argv, reply, b->out.len - start);
     if (r->direct_fd >= 0 && !(e->end & BENT_OOM))
         direct_send(s, r, reply, b->out.len - start);
     if (!(e->end & BENT_OOM) && outbuf_big(b->out.len - start))
@@ -818,7 +807,6 @@ static void group_exec(struct shard *s, void *arg)
 void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
 {
     run_exec(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, clock_wall_ms(), r);
-    txn_ran(s, r->cmd, r->db, r->argc, r->argv, r->out.ptr, r->out.len);
     struct batch *b = ctx;
     if (b) {
         if (!r->out.oom && outbuf_big(r->out.len))
@@ -981,8 +969,6 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
             cmdstat_call(w->cmdstats, sid);
             cmdstat_reply(w, sid, out->ptr + before, out->len - before);
         }
-        txn_ran(w->shard, d, c->db, argc, argv, out->ptr ? out->ptr + before : NULL,
-                out->len - before);
         outbuf_local(c, out->len - before);
         return;
     }
@@ -1024,7 +1010,7 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
     c->ord_out++;
     /* A request with no key of its own (or one for every shard) cannot
      * be locked as part of a group: nothing may join its unit. */
-    if (hold || d->first_key <= 0 || (size_t)d->first_key >= argc || (d->flags & CMD_ALLSHARDS))
+    if (hold || cmd_first_key(d, argc, argv) == 0 || (d->flags & CMD_ALLSHARDS))
         c->ord_sent = true;
     /* Alone in the FIFO with nothing being written: nothing can be sent
      * before this reply, so its owner may send it (direct_send). Only for
@@ -1114,21 +1100,22 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     struct worker *w = c->w;
     /* Pipelines repeat one command: checking the client's previous one
      * first skips the table's hashing for most commands. */
-    const struct cmd_def *d = c->last_cmd;
-    if (!d || !same_cmd_name(d, argv[0].ptr, argv[0].len))
-        d = cmd_lookup(argv[0].ptr, argv[0].len);
+    const struct cmd_def *d = c->last_cmd, *container = NULL;
+    if (!d || d->nsubs || !same_cmd_name(d, argv[0].ptr, argv[0].len))
+        d = cmd_lookup_argv(argc, argv, &container); /* "CONFIG GET": config|get */
     bool misconf = false; /* a write after a failed save (server/persist.h) */
     bool refused = !d || !cmd_arity_ok(d, argc) ||
                    (!c->authenticated && !(d->flags & CMD_NOAUTH) && worker_requirepass()) ||
                    (misconf = persist_writes_denied(d));
     /* A single-key command's shard; a keyless one runs on this worker's. */
     bool single = !refused && !(d->flags & (CMD_CONN | CMD_MULTIKEY | CMD_ALLSHARDS));
-    bool keyed = single && d->first_key > 0 && (size_t)d->first_key < argc;
+    size_t kpos = single ? cmd_first_key(d, argc, argv) : 0;
+    bool keyed = kpos > 0;
     unsigned shard = w->id;
     uint64_t khash = 0;
     if (keyed) {
-        const struct resp_arg *k = &argv[d->first_key];
-        khash = key1_hash && d->first_key == 1 ? *key1_hash : hash_key(k->ptr, k->len);
+        const struct resp_arg *k = &argv[kpos];
+        khash = key1_hash && kpos == 1 ? *key1_hash : hash_key(k->ptr, k->len);
         shard = shard_group_route_hash(server.group, khash);
     }
     /* Program order: what may touch data waits for the client's unit
@@ -1145,7 +1132,7 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     c->ncmds++;
     atomic_fetch_add_explicit(&w->stats.cmds, 1, memory_order_relaxed);
 
-    uint16_t sid = cmdstat_id(d, argc, argv);
+    uint16_t sid = cmdstat_id(d);
     if (refused) {
         struct rbuf *out = dispatch_reply_buf(c);
         if (!out) {
@@ -1153,8 +1140,22 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
             return true;
         }
         size_t before = out->len;
-        if (!d)
+        if (!d && container) {
+            /* Redis's processCommand: argv[0] upper-cased, the
+             * subcommand cut at 128 bytes and at a NUL. */
+            char up[32];
+            size_t n = strlen(container->name);
+            for (size_t i = 0; i <= n && i < sizeof up; i++)
+                up[i] = (char)(container->name[i] >= 'a' && container->name[i] <= 'z'
+                                   ? container->name[i] - ('a' - 'A')
+                                   : container->name[i]);
+            up[sizeof up - 1] = '\0';
+            size_t sl = strnlen(argv[1].ptr, argv[1].len);
+            resp_errorf(out, "ERR unknown subcommand '%.*s'. Try %s HELP.",
+                        (int)(sl > 128 ? 128 : sl), argv[1].ptr, up);
+        } else if (!d) {
             dispatch_reply_unknown(out, argc, argv);
+        }
         else if (!cmd_arity_ok(d, argc))
             resp_errorf(out, "ERR wrong number of arguments for '%s' command", d->name);
         else if (misconf)
@@ -1172,10 +1173,6 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     if (c->ps && cmd_pubsub_reject(c, d, argc, argv, sid))
         return true;
     c->last_cmd = d;
-    /* rdb_changes_since_last_save and the save points: one relaxed add
-     * on this worker's own counter (server/persist.h). */
-    if (d->flags & CMD_WRITE)
-        persist_note_write(w->id);
     /* Inside MULTI, commands are queued for EXEC (cmd_txn.c). */
     if (c->txc && cmd_txn_intercept(c, d, argc, argv))
         return true;
@@ -1194,9 +1191,6 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
             conn_close(c);
             return true;
         }
-        /* A subcommand with the wrong count: refused, as Redis's arity
-         * check would, though the container writes the error itself. */
-        bool sub_refused = cmdstat_sub_arity_rejects(sid, argc);
         struct cmd_ctx ctx = {
             .shard = w->shard,
             .db = shard_db(w->shard, c->db),
@@ -1209,14 +1203,7 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
             .priv = NULL,
             .conn = c,
         };
-        uint64_t run = cmdstat_run_begin(w->cmdstats, sid);
-        d->exec(&ctx);
-        cmdstat_run_end(w->cmdstats, sid, run);
-        if (sub_refused) {
-            cmdstat_reject(w->cmdstats, sid);
-            errstat_code(w->errstats, "ERR"); /* wrong number of arguments */
-            return true;
-        }
+        cmd_call(d, &ctx);
     } else {
         /* Multi-key or all shards: timed from here to the merged reply
          * (cmdstats.h). */

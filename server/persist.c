@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "common/mem.h"
+#include "server/cmd.h"
 #include "server/log.h"
 #include "server/persist_dir.h"
 #include "server/server.h"
@@ -22,6 +23,8 @@
 #include "server/worker.h"
 #include "shard/rdb.h"
 #include "shard/snapshot.h"
+#include "shard/tval.h"
+#include "shard/tval_rdb.h"
 
 /* Save-point check period: Redis checks them in serverCron; once a second
  * is as precise as the seconds they are written in. */
@@ -448,6 +451,12 @@ static void on_timer(uv_timer_t *t)
     snap_destroy(old);
 }
 
+void persist_on_call(const struct cmd_def *d, struct cmd_ctx *c)
+{
+    (void)d;
+    persist_note_writes(c->shard->id, c->dirty);
+}
+
 int persist_setup(uv_loop_t *loop)
 {
     ensure_ready();
@@ -536,8 +545,13 @@ void persist_teardown(void)
 
 /* ------------------------------------------------------------- loading */
 
-/* One batch of records for one shard: [db u32][klen u32][vlen u32]
- * [expire i64][key][value], native byte order (same process). */
+/* One batch of records for one shard: [db u32][kind u32][klen u32]
+ * [vlen u32][expire i64][key][value], native byte order (same process). A
+ * value of kind LOAD_OBJECT is a hash or set object's bytes, decoded on
+ * the shard's thread (its nested maps bind to the thread that makes them,
+ * and the memory is charged to the shard's account). */
+enum { LOAD_STRING = 0, LOAD_OBJECT = 1 };
+#define LOAD_REC_HDR 24
 struct load_batch {
     struct mbox_msg m;        /* mailbox header */
     struct loader *ld;        /* the load it belongs to */
@@ -556,12 +570,50 @@ struct loader {
     uv_cond_t cond;               /* signalled when a batch is done */
     unsigned *inflight;           /* per shard: batches posted, not done */
     _Atomic int err;              /* first kvmap error on a shard */
+    char obj_err[320];            /* first object that did not decode (under
+                                     lock), or "" */
+    _Atomic uint64_t empty;       /* empty hashes and sets skipped, as Redis */
     uint64_t loaded;              /* keys stored */
     uint64_t expired;             /* keys dropped as expired */
     uint64_t last_log_ns;         /* last progress line */
     uint64_t start_ns;            /* load start */
     uint64_t file_size;           /* for progress percentages */
 };
+
+/* Decode one hash or set object into map m (the shard's thread). An empty
+ * container is skipped, as Redis's loader does; a corrupt one fails the
+ * load (its text kept for the log) with KVMAP_ENOMEM's neighbour -EINVAL. */
+static int load_object(struct loader *ld, struct kvmap *m, const unsigned char *key,
+                       uint32_t klen, const unsigned char *obj, uint32_t olen, int64_t exp,
+                       int64_t now_ms)
+{
+    struct tval *tv = NULL;
+    char err[200];
+    size_t used = 0;
+    int rc = tval_rdb_decode(kvmap_acct(m), obj, olen, NULL, &tv, &used, err, sizeof err);
+    if (rc == TVAL_RDB_EEMPTY) {
+        atomic_fetch_add(&ld->empty, 1);
+        return 0;
+    }
+    if (rc == 0 && used != olen) {
+        tval_free(kvmap_acct(m), tv);
+        rc = TVAL_RDB_ECORRUPT;
+        snprintf(err, sizeof err, "%u bytes after the value", olen - (uint32_t)used);
+    }
+    if (rc < 0) {
+        uv_mutex_lock(&ld->lock);
+        if (!ld->obj_err[0])
+            snprintf(ld->obj_err, sizeof ld->obj_err, "key '%.*s': %s: %s",
+                     (int)(klen > 64 ? 64 : klen), (const char *)key, tval_rdb_strerror(rc),
+                     err);
+        uv_mutex_unlock(&ld->lock);
+        return rc == TVAL_RDB_ENOMEM ? KVMAP_ENOMEM : -EINVAL;
+    }
+    rc = kvmap_set_tval(m, key, klen, tv, exp, now_ms);
+    if (rc < 0)
+        tval_free(kvmap_acct(m), tv);
+    return rc < 0 ? rc : 0;
+}
 
 static void on_load_batch(void *owner, struct mbox_msg *m)
 {
@@ -571,14 +623,19 @@ static void on_load_batch(void *owner, struct mbox_msg *m)
     int64_t now_ms = clock_wall_ms();
     const unsigned char *p = b->data, *end = b->data + b->len;
     while (p < end) {
-        uint32_t db, klen, vlen;
+        uint32_t db, kind, klen, vlen;
         int64_t exp;
         memcpy(&db, p, 4);
-        memcpy(&klen, p + 4, 4);
-        memcpy(&vlen, p + 8, 4);
-        memcpy(&exp, p + 12, 8);
-        p += 20;
-        int rc = kvmap_set(shard_db(s, db), p, klen, p + klen, vlen, exp, now_ms);
+        memcpy(&kind, p + 4, 4);
+        memcpy(&klen, p + 8, 4);
+        memcpy(&vlen, p + 12, 4);
+        memcpy(&exp, p + 16, 8);
+        p += LOAD_REC_HDR;
+        int rc;
+        if (kind == LOAD_OBJECT)
+            rc = load_object(ld, shard_db(s, db), p, klen, p + klen, vlen, exp, now_ms);
+        else
+            rc = kvmap_set(shard_db(s, db), p, klen, p + klen, vlen, exp, now_ms);
         if (rc < 0) {
             int zero = 0;
             atomic_compare_exchange_strong(&ld->err, &zero, rc);
@@ -607,10 +664,9 @@ static void load_post(struct loader *ld, unsigned i)
     shard_post(shard_group_get(server.group, i), &b->m);
 }
 
-static int load_on_string(void *arg, uint64_t db, const char *key, size_t klen, const char *val,
-                          size_t vlen, int64_t expire_ms)
+static int load_stage(struct loader *ld, uint32_t kind, uint64_t db, const void *key,
+                      size_t klen, const void *val, size_t vlen, int64_t expire_ms)
 {
-    struct loader *ld = arg;
     if (db >= ld->ndb) {
         log_warn("FATAL: Data file was created with a Redis server configured to handle more "
                  "than %u databases. Exiting", ld->ndb);
@@ -623,7 +679,7 @@ static int load_on_string(void *arg, uint64_t db, const char *key, size_t klen, 
     if (klen > UINT32_MAX || vlen > UINT32_MAX)
         return -E2BIG;
     unsigned i = shard_group_route(server.group, key, klen);
-    size_t need = 20 + klen + vlen;
+    size_t need = LOAD_REC_HDR + klen + vlen;
     struct load_batch *b = ld->cur[i];
     if (b && b->cap - b->len < need) {
         load_post(ld, i);
@@ -644,17 +700,30 @@ static int load_on_string(void *arg, uint64_t db, const char *key, size_t klen, 
     uint32_t d32 = (uint32_t)db, k32 = (uint32_t)klen, v32 = (uint32_t)vlen;
     int64_t exp = expire_ms >= 0 ? expire_ms : KVMAP_NO_EXPIRE;
     memcpy(p, &d32, 4);
-    memcpy(p + 4, &k32, 4);
-    memcpy(p + 8, &v32, 4);
-    memcpy(p + 12, &exp, 8);
+    memcpy(p + 4, &kind, 4);
+    memcpy(p + 8, &k32, 4);
+    memcpy(p + 12, &v32, 4);
+    memcpy(p + 16, &exp, 8);
     if (klen)
-        memcpy(p + 20, key, klen);
+        memcpy(p + LOAD_REC_HDR, key, klen);
     if (vlen)
-        memcpy(p + 20 + klen, val, vlen);
+        memcpy(p + LOAD_REC_HDR + klen, val, vlen);
     b->len += need;
     b->keys++;
     ld->loaded++;
     return 0;
+}
+
+static int load_on_string(void *arg, uint64_t db, const char *key, size_t klen, const char *val,
+                          size_t vlen, int64_t expire_ms)
+{
+    return load_stage(arg, LOAD_STRING, db, key, klen, val, vlen, expire_ms);
+}
+
+static int load_on_object(void *arg, uint64_t db, const char *key, size_t klen,
+                          const unsigned char *obj, size_t olen, int64_t expire_ms)
+{
+    return load_stage(arg, LOAD_OBJECT, db, key, klen, obj, olen, expire_ms);
 }
 
 static void load_on_progress(void *arg, uint64_t bytes, uint64_t keys)
@@ -695,12 +764,20 @@ static int check_options(bool *skip_non_string)
                  "e.g. \"3600 1 300 100 60 10000\")", save);
         rc = -1;
     }
-    const char *skip = server.cfg.rdb_skip_non_string;
-    if (skip && *skip && strcasecmp(skip, "yes") != 0 && strcasecmp(skip, "no") != 0) {
-        log_warn("Invalid rdb-skip-non-string '%s': expected yes or no", skip);
-        rc = -1;
+    /* rdb-skip-unknown-types, or its older name rdb-skip-non-string:
+     * either one set to yes skips. */
+    const char *names[2] = {"rdb-skip-unknown-types", "rdb-skip-non-string"};
+    const char *vals[2] = {server.cfg.rdb_skip_unknown_types, server.cfg.rdb_skip_non_string};
+    *skip_non_string = false;
+    for (int i = 0; i < 2; i++) {
+        const char *skip = vals[i];
+        if (skip && *skip && strcasecmp(skip, "yes") != 0 && strcasecmp(skip, "no") != 0) {
+            log_warn("Invalid %s '%s': expected yes or no", names[i], skip);
+            rc = -1;
+        }
+        if (skip && strcasecmp(skip, "yes") == 0)
+            *skip_non_string = true;
     }
-    *skip_non_string = skip && strcasecmp(skip, "yes") == 0;
     free(dir);
     free(save);
     return rc;
@@ -759,10 +836,11 @@ int persist_load(void)
 
     struct rdb_load_opts o = {
         .limits = {0, server.cfg.proto_max_bulk_len},
-        .flags = skip ? RDB_LOAD_SKIP_NON_STRING : 0,
+        .flags = skip ? RDB_LOAD_SKIP_UNKNOWN : 0,
         .progress_every = 0,
         .arg = &ld,
         .on_string = load_on_string,
+        .on_object = load_on_object,
         .on_progress = load_on_progress,
     };
     struct rdb_load_result res;
@@ -783,12 +861,17 @@ int persist_load(void)
         return -1;
     }
     if (kerr != 0) {
-        log_warn("Fatal error loading the DB %s: %s. Exiting.", path, kvmap_strerror(kerr));
+        log_warn("Fatal error loading the DB %s: %s. The file was refused whole. Exiting.", path,
+                 ld.obj_err[0] ? ld.obj_err : kvmap_strerror(kerr));
         return -1;
     }
     if (res.skipped)
-        log_warn("Skipped %" PRIu64 " keys of types other than string (rdb-skip-non-string yes)",
+        log_warn("Skipped %" PRIu64 " keys of types not loaded here (lists, zsets, streams, "
+                 "modules: rdb-skip-unknown-types yes)",
                  res.skipped);
+    if (atomic_load(&ld.empty))
+        log_notice("Skipped %" PRIu64 " empty hashes or sets, as Redis does",
+                   (uint64_t)atomic_load(&ld.empty));
     log_notice("Done loading RDB, keys loaded: %" PRIu64 ", keys expired: %" PRIu64 ".",
                ld.loaded, ld.expired);
     log_notice("DB loaded from disk: %.3f seconds", secs);

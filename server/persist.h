@@ -53,18 +53,24 @@ struct persist_info {
  * share one; index = worker id modulo PERSIST_MAX_COUNTERS. */
 #define PERSIST_MAX_COUNTERS 1024
 struct persist_counter {
-    _Atomic uint64_t n;          /* write commands dispatched by this worker */
+    _Atomic uint64_t n;          /* keys changed by commands on this worker */
     char pad[64 - sizeof(uint64_t)]; /* one cache line per counter */
 };
 extern struct persist_counter persist_changes[PERSIST_MAX_COUNTERS];
 
-/* Count one write command (Redis's "dirty" counter, per command rather
- * than per key). Worker thread w; one relaxed add on its own line. */
-static inline void persist_note_write(unsigned worker)
+/* Count n changed keys (Redis's "dirty" counter). Worker thread w; one
+ * relaxed add on its own line. */
+static inline void persist_note_writes(unsigned worker, uint64_t n)
 {
-    atomic_fetch_add_explicit(&persist_changes[worker % PERSIST_MAX_COUNTERS].n, 1,
+    atomic_fetch_add_explicit(&persist_changes[worker % PERSIST_MAX_COUNTERS].n, n,
                               memory_order_relaxed);
 }
+
+/* The call hook behind it (cmd_hook_call, registered at start-up): a
+ * command that reported modified keys on c->shard counts them. */
+struct cmd_ctx;
+struct cmd_def;
+void persist_on_call(const struct cmd_def *d, struct cmd_ctx *c);
 
 /* Redis's reply to a write refused after a failed save (shared.bgsaveerr),
  * without the '-' and CRLF. */

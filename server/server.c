@@ -23,6 +23,7 @@
 #include "server/log.h"
 #include "server/persist.h"
 #include "server/pubsub.h"
+#include "server/txn_watch.h"
 #include "server/worker.h"
 
 /* How long shutdown waits for clients' pending replies to be written. A
@@ -369,6 +370,10 @@ int server_start(void)
         close_fds();
         return -ENOMEM;
     }
+    /* What hangs off the execution point (cmd_call): WATCH hears of every
+     * modified key, the save points count them. Before any worker runs. */
+    cmd_hook_key(txn_watch_on_modified);
+    cmd_hook_call(persist_on_call);
     /* Workers exist before their threads, so every thread may look at any
      * worker (worker_get) without racing its creation. */
     server.workers = calloc(nw, sizeof *server.workers);

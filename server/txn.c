@@ -165,28 +165,6 @@ static struct tshard *tsh(struct shard *s)
     return &tshards[s->id];
 }
 
-/* ---- Keys of a command ----------------------------------------------------- */
-
-/* The key argument range of d in argv (Redis key spec). False if d has no
- * key in argv. */
-static bool key_range(const struct cmd_def *d, size_t argc, size_t *first, size_t *last,
-                      size_t *step)
-{
-    if (d->first_key <= 0 || (size_t)d->first_key >= argc)
-        return false;
-    *first = (size_t)d->first_key;
-    if (d->last_key < 0) {
-        size_t back = (size_t)(-(int64_t)d->last_key);
-        if (back > argc)
-            return false;
-        *last = argc - back;
-    } else {
-        *last = (size_t)d->last_key < argc ? (size_t)d->last_key : argc - 1;
-    }
-    *step = d->key_step > 0 ? (size_t)d->key_step : 1;
-    return *last >= *first;
-}
-
 static bool is_write(const struct cmd_def *d)
 {
     return !(d->flags & CMD_READONLY);
@@ -200,16 +178,19 @@ static bool part_conflicts(const struct txn_part *p, const struct req *r)
         return true;
     if (p->fallback && (p->fallback_excl || write))
         return true;
-    size_t first, last, step;
-    if (!key_range(r->cmd, r->argc, &first, &last, &step))
+    struct cmd_keys it;
+    if (cmd_keys_init(&it, r->cmd, r->argc, r->argv) <= 0)
         return true; /* keyless (SCAN, FLUSHDB on one shard): waits for all */
-    for (size_t i = first; i <= last; i += step) {
+    size_t i;
+    uint16_t flags;
+    while (cmd_keys_next(&it, &i, &flags)) {
         const struct resp_arg *k = &r->argv[i];
         uint64_t h = txn_locks_hash(r->db, k->ptr, k->len);
+        bool kw = cmd_key_writes(flags);
         for (size_t j = 0; j < p->nkeys; j++) {
             const struct txn_key *pk = &p->keys[j];
             if (pk->hash == h && pk->db == r->db && pk->len == k->len &&
-                memcmp(p->kbuf + pk->off, k->ptr, k->len) == 0 && (pk->excl || write))
+                memcmp(p->kbuf + pk->off, k->ptr, k->len) == 0 && (pk->excl || kw))
                 return true;
         }
     }
@@ -341,15 +322,20 @@ bool txn_may_run(struct shard *s, const struct cmd_def *d, unsigned db, size_t a
     bool write = is_write(d);
     if (ts->all_excl > 0 || (write && ts->all_shared > 0))
         return false;
-    size_t first, last, step;
-    if (!key_range(d, argc, &first, &last, &step))
+    struct cmd_keys it;
+    if (cmd_keys_init(&it, d, argc, argv) <= 0)
         return ts->nqueued == 0; /* keyless: never between a transaction's steps */
     if (ts->locks.n == 0)
         return true;
-    for (size_t i = first; i <= last; i += step) {
-        uint64_t h = i == first && key1_hash ? txn_locks_hash_of(db, *key1_hash)
-                                             : txn_locks_hash(db, argv[i].ptr, argv[i].len);
-        if (txn_locks_conflict_h(&ts->locks, h, db, argv[i].ptr, argv[i].len, write))
+    size_t i;
+    uint16_t flags;
+    bool first = true;
+    while (cmd_keys_next(&it, &i, &flags)) {
+        uint64_t h = first && key1_hash ? txn_locks_hash_of(db, *key1_hash)
+                                        : txn_locks_hash(db, argv[i].ptr, argv[i].len);
+        first = false;
+        if (txn_locks_conflict_h(&ts->locks, h, db, argv[i].ptr, argv[i].len,
+                                 cmd_key_writes(flags)))
             return false;
     }
     return true;
@@ -506,44 +492,6 @@ static void pump(struct shard *s)
     ts->pumping = false;
 }
 
-/* Commands whose reply 0 means "nothing changed". */
-static const char *const zero_unchanged[] = {
-    "del", "unlink", "setnx", "msetnx", "expire", "pexpire", "expireat", "pexpireat",
-    "persist", "renamenx", "copy", "move",
-};
-
-static bool reply_says_unchanged(const struct cmd_def *d, const char *reply, size_t len)
-{
-    if (!reply || len == 0)
-        return false;
-    if (reply[0] == '-' || reply[0] == '_')
-        return true;
-    if (len >= 3 && (reply[0] == '$' || reply[0] == '*') && reply[1] == '-' && reply[2] == '1')
-        return true;
-    if (len >= 2 && reply[0] == ':' && reply[1] == '0' && (len == 2 || reply[2] == '\r')) {
-        for (size_t i = 0; i < sizeof zero_unchanged / sizeof zero_unchanged[0]; i++)
-            if (strcmp(d->name, zero_unchanged[i]) == 0)
-                return true;
-    }
-    return false;
-}
-
-void txn_ran(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
-             const struct resp_arg *argv, const char *reply, size_t len)
-{
-    if (!(d->flags & CMD_WRITE))
-        return;
-    if (!txn_watch_any(s) || reply_says_unchanged(d, reply, len))
-        return;
-    size_t first, last, step;
-    if (!key_range(d, argc, &first, &last, &step)) {
-        txn_watch_touch_all(s); /* FLUSHDB and friends on a single shard */
-        return;
-    }
-    for (size_t i = first; i <= last; i += step)
-        txn_watch_touch(s, db, argv[i].ptr, argv[i].len);
-}
-
 /* ---- Shard side: SCHEDULE, hops, CONCLUDE ------------------------------------ */
 
 static void on_ack(void *owner, struct mbox_msg *m);
@@ -678,8 +626,8 @@ static void on_schedule(void *owner, struct mbox_msg *m)
     shard_post(shard_group_get(server.group, p->origin), &p->msg);
 }
 
-/* Release p's locks, drop it from the queue, free it; mark watchers of
- * what it may have written. */
+/* Release p's locks, drop it from the queue, free it. (Its writes marked
+ * their watchers as they ran: cmd_key_modified.) */
 static void conclude(struct shard *s, struct txn_part *p)
 {
     struct tshard *ts = tsh(s);
@@ -693,18 +641,6 @@ static void conclude(struct shard *s, struct txn_part *p)
     }
     if (p->all)
         --*(p->all_excl ? &ts->all_excl : &ts->all_shared);
-    /* Any key it locked for writing may have changed (conservative: a
-     * transaction that only checked, like a failed MSETNX, counts too). */
-    if (txn_watch_any(s)) {
-        if (p->all && p->all_excl) {
-            txn_watch_touch_all(s);
-        } else {
-            for (size_t i = 0; i < p->nkeys; i++)
-                if (p->keys[i].excl)
-                    txn_watch_touch(s, p->keys[i].db, p->kbuf + p->keys[i].off,
-                                    p->keys[i].len);
-        }
-    }
     if (p->qprev)
         p->qprev->qnext = p->qnext;
     else
@@ -745,11 +681,8 @@ static void run_hop(struct shard *s, struct txn_hop *h)
             .priv = r,
             .conn = NULL,
         };
-        r->exec(&ctx);
+        cmd_call_part(r->cmd, r->exec, &ctx);
         dispatch_reply_made(s, r); /* output buffer limit (outbuf.h) */
-        s->ctr.ops++;
-        struct worker *w = s->user;
-        atomic_fetch_add_explicit(&w->stats.ops_executed, 1, memory_order_relaxed);
     } else {
         h->fn(s, h->arg);
     }

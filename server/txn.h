@@ -155,16 +155,6 @@ bool txn_may_run(struct shard *s, const struct cmd_def *d, unsigned db, size_t a
  * shard borrows r until then. */
 void txn_hold(struct shard *s, struct req *r, void *ctx);
 
-/* After command d ran on s with reply[0..len): if it is a write that may
- * have changed something, mark every WATCH on its keys (or, for a keyless
- * write, on every key of s) dirty. A write that changed nothing, as Redis
- * would not signal it, is told by its reply: an error, a null (SET NX
- * that lost, GETDEL of nothing), or 0 from DEL, UNLINK, SETNX, MSETNX,
- * EXPIRE and friends, PERSIST, RENAMENX, COPY, MOVE. Cheap when nobody
- * watches anything on s. */
-void txn_ran(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
-             const struct resp_arg *argv, const char *reply, size_t len);
-
 /* ---- WATCH (cmd_txn.c) --------------------------------------------------- */
 
 /* One client's WATCH state as the shards see it: they set dirty when a

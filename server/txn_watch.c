@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/cmd.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "server/txn.h"
@@ -164,6 +165,18 @@ void txn_watch_touch_all(struct shard *s)
                 pp = &e->next;
         }
     }
+}
+
+void txn_watch_on_modified(struct cmd_ctx *c, unsigned db, const void *key, size_t len)
+{
+    if (!txn_watch_any(c->shard))
+        return;
+    /* (Every key of one database: all of this shard's watchers, as the
+     * WATCH tables are not split by database.) */
+    if (key)
+        txn_watch_touch(c->shard, db, key, len);
+    else
+        txn_watch_touch_all(c->shard);
 }
 
 int txn_watch_add(struct shard *s, struct txn_watch *w, unsigned db, const void *key, size_t len,

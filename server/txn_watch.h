@@ -19,4 +19,10 @@ void txn_watch_touch(struct shard *s, unsigned db, const void *key, size_t len);
 /* Everything on s may have changed (FLUSHALL, SWAPDB): mark all watchers. */
 void txn_watch_touch_all(struct shard *s);
 
+/* The key hook behind WATCH (cmd_hook_key, registered at start-up): a
+ * command modified (db, key), or every key of db when key is NULL, on
+ * c->shard. Cheap when nobody watches anything there. */
+struct cmd_ctx;
+void txn_watch_on_modified(struct cmd_ctx *c, unsigned db, const void *key, size_t len);
+
 #endif

@@ -7,6 +7,10 @@
 
 #include <assert.h>
 
+_Static_assert(offsetof(struct kventry, flags) == sizeof(void *) && KVENTRY_TYPE_SHIFT == 5 &&
+                   KVENTRY_TYPE_MASK == 0xE0u,
+               "kvmap.h's inline kventry_type reads the type there");
+
 static inline uint8_t *store_len(uint8_t *p, size_t len, bool wide)
 {
     if (wide) {
@@ -71,23 +75,20 @@ struct kventry *kventry_new(struct mem_acct *a, const void *key, size_t klen,
     unsigned f = 0;
     if (klen > KVENTRY_SHORT_LEN_MAX)
         f |= KVENTRY_KLEN4;
-    if (v->tv)
-        f |= KVENTRY_INT | ((unsigned)v->tv->type << KVENTRY_TYPE_SHIFT);
-    else if (v->is_int)
-        f |= KVENTRY_INT;
+    if (v->is_int)
+        f |= KVENTRY_INT | ((unsigned)v->type << KVENTRY_TYPE_SHIFT);
     else if (v->vlen > KVENTRY_SHORT_LEN_MAX)
         f |= KVENTRY_VLEN4;
     if (expire_ms != KVMAP_NO_EXPIRE)
         f |= KVENTRY_EXPIRE;
-    bool fixed8 = v->is_int || v->tv;
-    size_t vbytes = fixed8 ? 8 : v->vlen;
+    size_t vbytes = v->is_int ? 8 : v->vlen;
     struct kventry *e = mem_alloc(a, KVENTRY_HDR + kventry_key_off(f) + klen + vbytes);
     if (!e)
         return NULL;
-    e->next = NULL;
+    e->link_ = NULL; /* no next, stamp 0 */
     e->flags = (uint8_t)f;
     uint8_t *p = store_len(e->data, klen, f & KVENTRY_KLEN4);
-    if (!fixed8)
+    if (!v->is_int)
         p = store_len(p, v->vlen, f & KVENTRY_VLEN4);
     if (f & KVENTRY_EXPIRE) {
         memcpy(p, &expire_ms, sizeof expire_ms);
@@ -96,9 +97,7 @@ struct kventry *kventry_new(struct mem_acct *a, const void *key, size_t klen,
     if (klen)
         memcpy(p, key, klen);
     p += klen;
-    if (v->tv)
-        memcpy(p, &v->tv, sizeof v->tv);
-    else if (v->is_int)
+    if (v->is_int)
         memcpy(p, &v->iv, sizeof v->iv);
     else if (v->vlen && v->val)
         memcpy(p, v->val, v->vlen);
@@ -203,7 +202,7 @@ struct kventry *kventry_copy_with_expire(struct mem_acct *a, const struct kventr
     struct kventry *n = mem_alloc(a, KVENTRY_HDR + lens + 8 + body);
     if (!n)
         return NULL;
-    n->next = e->next;
+    n->link_ = e->link_; /* next and stamp */
     n->flags = (uint8_t)(e->flags | KVENTRY_EXPIRE);
     memcpy(n->data, e->data, lens);
     memcpy(n->data + lens, &expire_ms, sizeof expire_ms);
@@ -245,11 +244,6 @@ bool kventry_int(const struct kventry *e, int64_t *v)
 bool kventry_has_room(const struct kventry *e)
 {
     return (e->flags & KVENTRY_CAP) != 0;
-}
-
-int kventry_type(const struct kventry *e)
-{
-    return (int)kventry_type_of(e);
 }
 
 struct tval *kventry_tval(const struct kventry *e)

@@ -57,20 +57,86 @@
 #define KVENTRY_GROW_DOUBLE_MAX ((size_t)1 << 20)
 
 struct kventry {
-    struct kventry *next; /* next entry in the same bucket */
-    uint8_t flags;        /* KVENTRY_* */
-    uint8_t data[];       /* lengths, optional capacity and expiry, key, value */
+    struct kventry *link_; /* next entry in the same bucket, tagged with this
+                              entry's access stamp: read it only through
+                              kventry_next and the kv_slot_* helpers */
+    uint8_t flags;         /* KVENTRY_* */
+    uint8_t data[];        /* lengths, optional capacity and expiry, key, value */
 };
+
+/* ------------------------------------------------------------------------
+ * The chain link and the access stamp
+ *
+ * An entry's link field also keeps its 20-bit access stamp (the LRU clock,
+ * or the LFU counter and decay time, for eviction), so that recording an
+ * access costs no byte: user-space pointers have their top 16 bits clear on
+ * the 64-bit platforms we build for (x86-64; AArch64 with 48-bit
+ * addresses), and every entry is a block of at least 16 bytes, which the
+ * allocator aligns to 16 (its quantum), so the low 4 bits are clear too.
+ * A "slot" is where a pointer to an entry lives: a bucket head (never
+ * tagged) or an entry's link field (tagged); writing a slot keeps its tag.
+ * ------------------------------------------------------------------------ */
+
+#define KVENTRY_PTR_BITS ((uintptr_t)0x0000FFFFFFFFFFF0ull)
+/* Stamps hold 20 bits: 16 at the top of the link, 4 at the bottom. */
+#define KVENTRY_STAMP_MAX ((1u << 20) - 1)
+
+static inline struct kventry *kv_untag(const struct kventry *p)
+{
+    return (struct kventry *)((uintptr_t)p & KVENTRY_PTR_BITS);
+}
+
+/* The entry a slot points at, or NULL. */
+static inline struct kventry *kv_slot_get(struct kventry *const *slot)
+{
+    return kv_untag(*slot);
+}
+
+/* Point slot at to (NULL or an untagged entry), keeping the slot's tag. */
+static inline void kv_slot_set(struct kventry **slot, struct kventry *to)
+{
+    *slot = (struct kventry *)(((uintptr_t)*slot & ~KVENTRY_PTR_BITS) | (uintptr_t)to);
+}
+
+static inline struct kventry *kventry_next(const struct kventry *e)
+{
+    return kv_untag(e->link_);
+}
+
+/* e's link field as a slot, for walks that may unlink what follows e. */
+static inline struct kventry **kventry_next_slot(struct kventry *e)
+{
+    return &e->link_;
+}
+
+/* Chain e in front of n, keeping e's own stamp. */
+static inline void kventry_set_next(struct kventry *e, struct kventry *n)
+{
+    kv_slot_set(&e->link_, n);
+}
+
+static inline uint32_t kventry_stamp_get(const struct kventry *e)
+{
+    uintptr_t l = (uintptr_t)e->link_;
+    return (uint32_t)((l >> 48) << 4 | (l & 15u));
+}
+
+static inline void kventry_stamp_put(struct kventry *e, uint32_t s)
+{
+    uintptr_t l = (uintptr_t)e->link_ & KVENTRY_PTR_BITS;
+    e->link_ = (struct kventry *)(l | ((uintptr_t)(s >> 4) << 48) | (s & 15u));
+}
 
 /* Bytes before data[]: 9, not sizeof (which pads to 16). */
 #define KVENTRY_HDR offsetof(struct kventry, data)
 
-/* A value about to be stored: bytes, an integer, or a typed value. */
+/* A value about to be stored: bytes, or 8 bytes: an integer, or a typed
+ * value's pointer (type != TVAL_STRING; the entry then owns the value). */
 struct kventry_val {
-    struct tval *tv;  /* a typed value to point at (the entry then owns it);
-                         NULL for a string */
-    bool is_int;      /* store iv as an int64 */
-    int64_t iv;       /* the integer when is_int */
+    bool is_int;      /* store iv's 8 bytes */
+    uint8_t type;     /* with is_int: TVAL_STRING for an integer, another
+                         TVAL_* when iv holds a struct tval pointer */
+    int64_t iv;       /* the integer, or the pointer, when is_int */
     const void *val;  /* the bytes when !is_int; NULL leaves them for the caller */
     size_t vlen;      /* their length */
 };

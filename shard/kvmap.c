@@ -201,7 +201,7 @@ static void table_free(struct kvmap *m, struct kvtable *t)
 static inline void note_chain(struct kvmap *m, const struct kventry *head)
 {
     uint64_t n = 0;
-    for (; head; head = head->next)
+    for (; head; head = kventry_next(head))
         n++;
     if (n > m->longest_chain)
         m->longest_chain = n;
@@ -231,14 +231,14 @@ static void move_bucket(struct kvmap *m, uint64_t idx)
         return;
     touch(m, 0, idx);
     if (m->capture_fn) {
-        for (struct kventry *x = e; x; x = x->next)
+        for (struct kventry *x = e; x; x = kventry_next(x))
             touch(m, 1, kventry_hash(x) & t1->mask);
     }
     while (e) {
-        struct kventry *next = e->next;
+        struct kventry *next = kventry_next(e);
         uint64_t d = kventry_hash(e) & t1->mask;
         t1->seg_epoch[d / KVMAP_SEGMENT_BUCKETS] = m->epoch;
-        e->next = t1->bucket[d];
+        kventry_set_next(e, t1->bucket[d]);
         t1->bucket[d] = e;
         note_chain(m, e);
         t0->used--;
@@ -316,8 +316,9 @@ struct kventry **kvmap_lookup(struct kvmap *m, const void *key, size_t klen, uin
 {
     for (int t = 0; t <= (rehashing(m) ? 1 : 0); t++) {
         uint64_t i = h & m->t[t].mask;
-        for (struct kventry **link = &m->t[t].bucket[i]; *link; link = &(*link)->next) {
-            if (kventry_key_eq(*link, key, klen)) {
+        for (struct kventry **link = &m->t[t].bucket[i]; kv_slot_get(link);
+             link = kventry_next_slot(kv_slot_get(link))) {
+            if (kventry_key_eq(kv_slot_get(link), key, klen)) {
                 *ti = t;
                 *idx = i;
                 return link;
@@ -334,7 +335,7 @@ void kvmap_insert_new(struct kvmap *m, struct kventry *e, uint64_t h)
     int ti = rehashing(m) ? 1 : 0; /* during a rehash new keys go to the target */
     uint64_t idx = h & m->t[ti].mask;
     touch(m, ti, idx);
-    e->next = m->t[ti].bucket[idx];
+    kventry_set_next(e, m->t[ti].bucket[idx]);
     m->t[ti].bucket[idx] = e;
     note_chain(m, e);
     m->t[ti].used++;
@@ -347,9 +348,9 @@ void kvmap_replace_at(struct kvmap *m, int ti, uint64_t idx, struct kventry **li
                        struct kventry *e)
 {
     touch(m, ti, idx);
-    struct kventry *old = *link;
-    e->next = old->next;
-    *link = e;
+    struct kventry *old = kv_slot_get(link);
+    kventry_set_next(e, kventry_next(old));
+    kv_slot_set(link, e);
     m->keys_with_ttl +=
         (uint64_t)((e->flags & KVENTRY_EXPIRE) != 0) - ((old->flags & KVENTRY_EXPIRE) != 0);
     entry_free(m, old);
@@ -386,12 +387,18 @@ static int set_value(struct kvmap *m, const void *key, size_t klen, const struct
     int ti = 0;
     uint64_t idx = 0;
     struct kventry **link = kvmap_lookup(m, key, klen, h, &ti, &idx);
-    struct kventry *old = link ? *link : NULL;
+    struct kventry *old = link ? kv_slot_get(link) : NULL;
     bool old_live = old && !kventry_expired(old, now_ms);
     struct kventry *e =
         kvmap_entry_new(m, key, klen, nv, resolve_expire(expire_ms, old_live ? old : NULL));
     if (!e)
         return KVMAP_ENOMEM;
+    /* A new value starts fresh, except that LFU keeps the key's frequency
+     * across an overwrite, as Redis's dbSetValue does. */
+    if (m->access == KVMAP_ACCESS_LFU && old_live)
+        kventry_stamp_put(e, kventry_stamp_get(old));
+    else if (m->access != KVMAP_ACCESS_NONE)
+        kventry_stamp_put(e, stamp_new(m, now_ms));
     if (!old) {
         kvmap_insert_new(m, e, h);
         return 1;
@@ -440,6 +447,10 @@ struct kvmap *kvmap_create(struct mem_acct *acct)
     m->max_key = KVMAP_DEFAULT_MAX_KEY;
     m->max_value = KVMAP_DEFAULT_MAX_VALUE;
     m->epoch = 1;
+    /* Redis keeps the LRU clock whatever the policy (OBJECT IDLETIME). */
+    m->access = KVMAP_ACCESS_LRU;
+    m->lfu_log_factor = 10;
+    m->lfu_decay_time = 1;
     /* Any per-map seed will do: it only spreads kvmap_random's picks. */
     m->rng = clock_mono_ns() ^ ((uint64_t)(uintptr_t)m * 0x9e3779b97f4a7c15ULL);
     if (table_init(m, &m->t[0], TABLE_MIN_SIZE) != 0) {
@@ -459,7 +470,7 @@ static void free_chains(struct kvmap *m, struct kvtable *t, bool capture)
             touch(m, (int)(t - m->t), i);
         t->bucket[i] = NULL;
         while (e) {
-            struct kventry *next = e->next;
+            struct kventry *next = kventry_next(e);
             entry_free(m, e);
             e = next;
         }
@@ -506,7 +517,7 @@ bool kvmap_destroy_step(struct kvmap *m, size_t n)
                 visits--;
                 continue;
             }
-            tb->bucket[i] = e->next;
+            tb->bucket[i] = kventry_next(e);
             tb->used--;
             entry_free(m, e);
             n--;
@@ -567,13 +578,24 @@ struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_
     struct kventry **link = kvmap_lookup(m, key, klen, hash_key(key, klen), &ti, &idx);
     if (!link)
         return NULL;
-    if (kventry_expired(*link, now_ms)) {
+    if (kventry_expired(kv_slot_get(link), now_ms)) {
         remove_at(m, ti, idx, link);
         m->expired++;
         kvmap_check_resize_after_delete(m);
         return NULL;
     }
-    return *link;
+    struct kventry *e = kv_slot_get(link);
+    note_access(m, e, now_ms);
+    return e;
+}
+
+struct kventry *kvmap_peek(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
+{
+    uint8_t mode = m->access;
+    m->access = KVMAP_ACCESS_NONE;
+    struct kventry *e = kvmap_find(m, key, klen, now_ms);
+    m->access = mode;
+    return e;
 }
 
 int kvmap_set(struct kvmap *m, const void *key, size_t klen, const void *val, size_t vlen,
@@ -588,7 +610,7 @@ int kvmap_set(struct kvmap *m, const void *key, size_t klen, const void *val, si
 int kvmap_set_tval(struct kvmap *m, const void *key, size_t klen, struct tval *tv,
                    int64_t expire_ms, int64_t now_ms)
 {
-    struct kventry_val nv = {.tv = tv};
+    struct kventry_val nv = {.is_int = true, .type = tv->type, .iv = (int64_t)(intptr_t)tv};
     return set_value(m, key, klen, &nv, expire_ms, now_ms);
 }
 
@@ -601,14 +623,16 @@ struct kventry *kvmap_find_w(struct kvmap *m, const void *key, size_t klen, int6
     struct kventry **link = kvmap_lookup(m, key, klen, hash_key(key, klen), &ti, &idx);
     if (!link)
         return NULL;
-    if (kventry_expired(*link, now_ms)) {
+    if (kventry_expired(kv_slot_get(link), now_ms)) {
         remove_at(m, ti, idx, link);
         m->expired++;
         kvmap_check_resize_after_delete(m);
         return NULL;
     }
     touch(m, ti, idx);
-    return *link;
+    struct kventry *e = kv_slot_get(link);
+    note_access(m, e, now_ms);
+    return e;
 }
 
 struct tval *kvmap_take_tval(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
@@ -621,6 +645,16 @@ struct tval *kvmap_take_tval(struct kvmap *m, const void *key, size_t klen, int6
     e->flags &= (uint8_t)~KVENTRY_TYPE_MASK;
     kvmap_del(m, key, klen, now_ms);
     return tv;
+}
+
+void kvmap_set_access(struct kvmap *m, int mode, unsigned lfu_log_factor, unsigned lfu_decay_time)
+{
+    ASSERT_OWNER(m);
+    m->access = (uint8_t)mode;
+    m->lfu_log_factor = (uint8_t)(lfu_log_factor > 255 ? 255 : lfu_log_factor);
+    /* Stamps keep 12 bits of minutes: a longer period could not elapse. */
+    m->lfu_decay_time = (uint16_t)(lfu_decay_time > LFU_MINUTES_MASK ? LFU_MINUTES_MASK
+                                                                     : lfu_decay_time);
 }
 
 struct mem_acct *kvmap_acct(const struct kvmap *m)
@@ -646,7 +680,7 @@ int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, i
     int ti = 0;
     uint64_t idx = 0;
     struct kventry **link = kvmap_lookup(m, key, klen, h, &ti, &idx);
-    if (link && kventry_expired(*link, now_ms)) {
+    if (link && kventry_expired(kv_slot_get(link), now_ms)) {
         /* Logically absent already; reaping it changes nothing visible. */
         remove_at(m, ti, idx, link);
         m->expired++;
@@ -658,11 +692,13 @@ int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, i
         struct kventry *e = kvmap_entry_new(m, key, klen, &nv, KVMAP_NO_EXPIRE);
         if (!e)
             return KVMAP_ENOMEM;
+        kventry_stamp_put(e, stamp_new(m, now_ms));
         kvmap_insert_new(m, e, h);
         *out = delta;
         return 0;
     }
-    struct kventry *old = *link;
+    struct kventry *old = kv_slot_get(link);
+    note_access(m, old, now_ms);
     int64_t cur;
     if (kventry_type_of(old) != TVAL_STRING)
         return KVMAP_EWRONGTYPE;
@@ -683,6 +719,7 @@ int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, i
         struct kventry *e = kvmap_entry_new(m, key, klen, &nv, kventry_expire_ms(old));
         if (!e)
             return KVMAP_ENOMEM;
+        kventry_stamp_put(e, kventry_stamp_get(old));
         kvmap_replace_at(m, ti, idx, link, e);
     }
     *out = nv.iv;
@@ -698,7 +735,7 @@ int kvmap_del(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
     struct kventry **link = kvmap_lookup(m, key, klen, hash_key(key, klen), &ti, &idx);
     if (!link)
         return 0;
-    bool live = !kventry_expired(*link, now_ms);
+    bool live = !kventry_expired(kv_slot_get(link), now_ms);
     remove_at(m, ti, idx, link);
     if (!live)
         m->expired++;
@@ -720,8 +757,9 @@ int kvmap_entry_set_expire(struct kvmap *m, struct kventry *e, int64_t expire_ms
     uint64_t idx = 0;
     for (int t = 0; t <= (rehashing(m) ? 1 : 0) && !link; t++) {
         uint64_t i = h & m->t[t].mask;
-        for (struct kventry **l = &m->t[t].bucket[i]; *l; l = &(*l)->next) {
-            if (*l == e) {
+        for (struct kventry **l = &m->t[t].bucket[i]; kv_slot_get(l);
+             l = kventry_next_slot(kv_slot_get(l))) {
+            if (kv_slot_get(l) == e) {
                 link = l;
                 ti = t;
                 idx = i;
@@ -754,7 +792,7 @@ int kvmap_entry_set_expire(struct kvmap *m, struct kventry *e, int64_t expire_ms
         if (!n)
             return KVMAP_ENOMEM;
         touch(m, ti, idx);
-        *link = n;
+        kv_slot_set(link, n);
         entry_free_block(m, e); /* n points at e's typed value now */
     }
     m->keys_with_ttl++;

@@ -115,6 +115,10 @@ struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_
 int kvmap_set(struct kvmap *m, const void *key, size_t klen, const void *val, size_t vlen,
               int64_t expire_ms, int64_t now_ms);
 
+/* kvmap_find without recording an access (Redis's LOOKUP_NOTOUCH: TYPE,
+ * TTL, EXISTS, OBJECT). */
+struct kventry *kvmap_peek(struct kvmap *m, const void *key, size_t klen, int64_t now_ms);
+
 /* Look key up to change its value in place (a typed value's elements):
  * as kvmap_find, and the entry's segment counts as written, so a running
  * snapshot captures it first. Call right before the change, and only when
@@ -133,6 +137,14 @@ int kvmap_set_tval(struct kvmap *m, const void *key, size_t klen, struct tval *t
  * by the caller, or NULL when the key is missing, expired or a string (a
  * string key is left in place). */
 struct tval *kvmap_take_tval(struct kvmap *m, const void *key, size_t klen, int64_t now_ms);
+
+/* What entries' access stamps record, for eviction: nothing (the default,
+ * which costs nothing), the last access (LRU, 1-second resolution), or
+ * Redis's LFU counter with lfu-log-factor and lfu-decay-time (minutes). A
+ * change applies to accesses from now on. Stamps live in spare bits of the
+ * entry's chain link, so they cost no memory. */
+enum { KVMAP_ACCESS_NONE = 0, KVMAP_ACCESS_LRU = 1, KVMAP_ACCESS_LFU = 2 };
+void kvmap_set_access(struct kvmap *m, int mode, unsigned lfu_log_factor, unsigned lfu_decay_time);
 
 /* The account every block of this map is charged to: typed values of its
  * entries are charged there too. Borrowed. */
@@ -191,8 +203,14 @@ int kvmap_entry_set_expire(struct kvmap *m, struct kventry *e, int64_t expire_ms
 
 /* Views into an entry, valid as long as the entry is. */
 const char *kventry_key(const struct kventry *e, size_t *klen);
-/* The value's type: TVAL_STRING (0) or another TVAL_* of shard/tval.h. */
-int kventry_type(const struct kventry *e);
+/* The value's type: TVAL_STRING (0) or another TVAL_* of shard/tval.h.
+ * Inline, since every command asks: the entry's flags byte follows its
+ * chain pointer and keeps the type in its top three bits (kventry.c
+ * asserts that layout at compile time). */
+static inline int kventry_type(const struct kventry *e)
+{
+    return ((const uint8_t *)e)[sizeof(void *)] >> 5;
+}
 /* The typed value of an entry of another type than string (borrowed; the
  * entry owns it), or NULL for a string. */
 struct tval *kventry_tval(const struct kventry *e);
@@ -254,5 +272,29 @@ void kvmap_segment_visit(struct kvmap *m, int table, size_t seg, kvmap_visit_fn 
 /* Fill *st. O(1): every figure is a counter the map keeps up to date, so
  * INFO may ask as often as it likes. */
 void kvmap_stats(struct kvmap *m, struct kvmap_stats *st);
+
+/* Eviction candidates, as Redis's dictGetSomeKeys: up to n live entries
+ * (only those with an expiry when volatile_only) from consecutive buckets
+ * starting at a random one, visiting at most 10 * n buckets. fn sees each
+ * (borrowed; it must not write the map). Returns how many it saw. Reaps
+ * nothing. Owner thread. */
+size_t kvmap_sample(struct kvmap *m, size_t n, bool volatile_only, int64_t now_ms,
+                    kvmap_visit_fn fn, void *arg);
+
+/* How eviction ranks e under this map's access mode, higher first, as
+ * Redis's evictionPoolPopulate: LRU its idle milliseconds, LFU 255 minus
+ * its decayed counter. */
+uint64_t kvmap_evict_rank(const struct kvmap *m, const struct kventry *e, int64_t now_ms);
+
+/* Seconds since e was last accessed (OBJECT IDLETIME), by the LRU stamp;
+ * 0 when the map does not keep LRU stamps. */
+uint64_t kvmap_idle_seconds(const struct kvmap *m, const struct kventry *e, int64_t now_ms);
+
+/* e's LFU counter after decay (OBJECT FREQ), or -1 when the map does not
+ * keep LFU stamps. */
+int kvmap_lfu_freq(const struct kvmap *m, const struct kventry *e, int64_t now_ms);
+
+/* The access mode in force (KVMAP_ACCESS_*). */
+int kvmap_access(const struct kvmap *m);
 
 #endif

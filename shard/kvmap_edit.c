@@ -28,7 +28,9 @@ static void edit_find(struct kvmap *m, const void *key, size_t klen, int64_t now
     p->ti = 0;
     p->idx = 0;
     p->link = kvmap_lookup(m, key, klen, p->h, &p->ti, &p->idx);
-    p->live = p->link && !kventry_expired(*p->link, now_ms);
+    p->live = p->link && !kventry_expired(kv_slot_get(p->link), now_ms);
+    if (p->live)
+        note_access(m, kv_slot_get(p->link), now_ms);
 }
 
 /* Store a new entry for a key whose old entry, if any, has expired: the
@@ -50,13 +52,13 @@ static void edit_insert(struct kvmap *m, struct edit_pos *p, struct kventry *e)
  * captured and stamped, which changes no value: the map is unchanged. */
 static struct kventry *edit_grow(struct kvmap *m, struct edit_pos *p, size_t need)
 {
-    struct kventry *e = *p->link;
+    struct kventry *e = kv_slot_get(p->link);
     touch(m, p->ti, p->idx);
     if (!(e->flags & KVENTRY_INT) && need <= kventry_room(e))
         return e;
     struct kventry *n = kvmap_entry_reserve(m, e, need);
     if (n)
-        *p->link = n; /* the block may have moved */
+        kv_slot_set(p->link, n); /* the block may have moved */
     return n;
 }
 
@@ -69,7 +71,7 @@ int kvmap_append(struct kvmap *m, const void *key, size_t klen, const void *data
     struct edit_pos p;
     edit_find(m, key, klen, now_ms, &p);
     /* Redis checks the type before the length (appendCommand). */
-    if (p.live && kventry_type_of(*p.link) != TVAL_STRING)
+    if (p.live && kventry_type_of(kv_slot_get(p.link)) != TVAL_STRING)
         return KVMAP_EWRONGTYPE;
     if (len > m->max_value)
         return KVMAP_ETOOBIG;
@@ -81,11 +83,12 @@ int kvmap_append(struct kvmap *m, const void *key, size_t klen, const void *data
         struct kventry *e = kvmap_entry_new(m, key, klen, &v, KVMAP_NO_EXPIRE);
         if (!e)
             return KVMAP_ENOMEM;
+        kventry_stamp_put(e, stamp_new(m, now_ms));
         edit_insert(m, &p, e);
         *newlen = len;
         return 0;
     }
-    size_t cur = kventry_strlen(*p.link);
+    size_t cur = kventry_strlen(kv_slot_get(p.link));
     if (cur > m->max_value - len)
         return KVMAP_ETOOBIG;
     *newlen = cur + len;
@@ -110,11 +113,11 @@ int kvmap_setrange(struct kvmap *m, const void *key, size_t klen, size_t offset,
     struct edit_pos p;
     edit_find(m, key, klen, now_ms, &p);
     /* Redis checks the type first (setrangeCommand). */
-    if (p.live && kventry_type_of(*p.link) != TVAL_STRING)
+    if (p.live && kventry_type_of(kv_slot_get(p.link)) != TVAL_STRING)
         return KVMAP_EWRONGTYPE;
     if (len > 0 && (offset > m->max_value || len > m->max_value - offset))
         return KVMAP_ETOOBIG;
-    size_t cur = p.live ? kventry_strlen(*p.link) : 0;
+    size_t cur = p.live ? kventry_strlen(kv_slot_get(p.link)) : 0;
     if (len == 0) {
         *newlen = cur; /* Redis writes nothing and creates no key */
         return 0;
@@ -127,6 +130,7 @@ int kvmap_setrange(struct kvmap *m, const void *key, size_t klen, size_t offset,
         struct kventry *e = kvmap_entry_new(m, key, klen, &v, KVMAP_NO_EXPIRE);
         if (!e)
             return KVMAP_ENOMEM;
+        kventry_stamp_put(e, stamp_new(m, now_ms));
         if (!v.is_int) {
             memset(kventry_valp(e), 0, offset);
             memcpy(kventry_valp(e) + offset, data, len);

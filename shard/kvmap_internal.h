@@ -57,6 +57,9 @@ struct kvmap {
     struct retired *retired;     /* old mapped arrays being unmapped */
     uint64_t retired_bytes;      /* bytes still mapped in that list */
     uint64_t destroy_idx;        /* kvmap_destroy_step's next bucket */
+    uint8_t access;              /* KVMAP_ACCESS_*: what entries' stamps record */
+    uint8_t lfu_log_factor;      /* lfu-log-factor (LFU counter growth) */
+    uint16_t lfu_decay_time;     /* lfu-decay-time: minutes per counter step down */
 };
 
 #define ASSERT_OWNER(m) assert(pthread_equal(pthread_self(), (m)->owner))
@@ -131,12 +134,75 @@ __attribute__((unused)) static void remove_at(struct kvmap *m, int ti, uint64_t 
                                               struct kventry **link)
 {
     touch(m, ti, idx);
-    struct kventry *e = *link;
-    *link = e->next;
+    struct kventry *e = kv_slot_get(link);
+    kv_slot_set(link, kventry_next(e));
     m->t[ti].used--;
     if (e->flags & KVENTRY_EXPIRE)
         m->keys_with_ttl--;
     entry_free(m, e);
+}
+
+/* ------------------------------------------------------------------------
+ * Access stamps (kvmap_set_access): what eviction ranks entries by.
+ * LRU: the Unix second of the last access, modulo 2^20 (12 days).
+ * LFU: Redis's logarithmic 8-bit counter in the low 8 bits and the minute
+ * of the last decay, modulo 2^12 (68 hours), in the high 12.
+ * ------------------------------------------------------------------------ */
+
+#define LFU_INIT_VAL 5   /* a new key's counter, as Redis's */
+#define LFU_MINUTES_MASK 0xFFFu
+
+static inline uint32_t lru_now(int64_t now_ms)
+{
+    return (uint32_t)((uint64_t)now_ms / 1000) & KVENTRY_STAMP_MAX;
+}
+
+static inline uint32_t lfu_minutes(int64_t now_ms)
+{
+    return (uint32_t)((uint64_t)now_ms / 60000) & LFU_MINUTES_MASK;
+}
+
+/* Redis's LFUDecrAndReturn: the counter after the decay periods elapsed
+ * since the stamp's minute. */
+static inline uint32_t lfu_decayed(uint32_t stamp, int64_t now_ms, unsigned decay_time)
+{
+    uint32_t counter = stamp & 0xFFu, then = stamp >> 8, now = lfu_minutes(now_ms);
+    uint32_t elapsed = (now - then) & LFU_MINUTES_MASK;
+    uint32_t periods = decay_time ? elapsed / decay_time : 0;
+    return periods > counter ? 0 : counter - periods;
+}
+
+/* The stamp a new entry starts with. */
+static inline uint32_t stamp_new(const struct kvmap *m, int64_t now_ms)
+{
+    if (m->access == KVMAP_ACCESS_LFU)
+        return lfu_minutes(now_ms) << 8 | LFU_INIT_VAL;
+    return lru_now(now_ms);
+}
+
+/* Redis's updateLFU / the LRU clock: record an access to e. */
+static inline void note_access(struct kvmap *m, struct kventry *e, int64_t now_ms)
+{
+    if (m->access == KVMAP_ACCESS_NONE)
+        return;
+    if (m->access == KVMAP_ACCESS_LRU) {
+        kventry_stamp_put(e, lru_now(now_ms));
+        return;
+    }
+    uint32_t counter = lfu_decayed(kventry_stamp_get(e), now_ms, m->lfu_decay_time);
+    if (counter < 255) {
+        /* LFULogIncr: the higher the counter, the less likely a step. */
+        uint64_t x = m->rng ? m->rng : 0x9e3779b97f4a7c15ULL;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        m->rng = x;
+        double r = (double)((x * 0x2545f4914f6cdd1dULL) >> 11) / (double)(1ULL << 53);
+        double base = counter > LFU_INIT_VAL ? counter - LFU_INIT_VAL : 0;
+        if (r < 1.0 / (base * m->lfu_log_factor + 1))
+            counter++;
+    }
+    kventry_stamp_put(e, lfu_minutes(now_ms) << 8 | counter);
 }
 
 /* Functions shared between kvmap*.c only: hidden, so that a shared library

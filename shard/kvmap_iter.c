@@ -68,7 +68,7 @@ struct scan_ctx {
 static void scan_bucket(struct kvmap *m, int ti, uint64_t idx, void *ctx)
 {
     struct scan_ctx *c = ctx;
-    for (struct kventry *e = m->t[ti].bucket[idx]; e; e = e->next)
+    for (struct kventry *e = m->t[ti].bucket[idx]; e; e = kventry_next(e))
         if (!kventry_expired(e, c->now_ms))
             c->fn(c->arg, e);
 }
@@ -121,14 +121,14 @@ struct kventry *kvmap_random(struct kvmap *m, int64_t now_ms)
                 break;
         }
         uint64_t len = 0;
-        for (struct kventry *e = m->t[ti].bucket[idx]; e; e = e->next)
+        for (struct kventry *e = m->t[ti].bucket[idx]; e; e = kventry_next(e))
             len++;
         uint64_t k = rng_next(m) % len;
         struct kventry **link = &m->t[ti].bucket[idx];
         while (k--)
-            link = &(*link)->next;
-        if (!kventry_expired(*link, now_ms))
-            return *link;
+            link = kventry_next_slot(kv_slot_get(link));
+        if (!kventry_expired(kv_slot_get(link), now_ms))
+            return kv_slot_get(link);
         remove_at(m, ti, idx, link);
         m->expired++;
         kvmap_check_resize_after_delete(m);
@@ -144,12 +144,12 @@ static void expire_bucket(struct kvmap *m, int ti, uint64_t idx, void *ctx)
 {
     struct expire_ctx *c = ctx;
     struct kventry **link = &m->t[ti].bucket[idx];
-    while (*link) {
-        if (kventry_expired(*link, c->now_ms)) {
+    while (kv_slot_get(link)) {
+        if (kventry_expired(kv_slot_get(link), c->now_ms)) {
             remove_at(m, ti, idx, link);
             c->removed++;
         } else {
-            link = &(*link)->next;
+            link = kventry_next_slot(kv_slot_get(link));
         }
     }
 }
@@ -237,9 +237,9 @@ void kvmap_segment_visit(struct kvmap *m, int table, size_t seg, kvmap_visit_fn 
     for (uint64_t i = lo; i < hi; i++)
         prefetch_entry_lines(t->bucket[i]);
     for (uint64_t i = lo; i < hi; i++)
-        for (struct kventry *e = t->bucket[i]; e; e = e->next) {
-            if (e->next)
-                __builtin_prefetch(e->next);
+        for (struct kventry *e = t->bucket[i]; e; e = kventry_next(e)) {
+            if (kventry_next(e))
+                __builtin_prefetch(kventry_next(e));
             fn(arg, e);
         }
 }
@@ -259,4 +259,70 @@ void kvmap_stats(struct kvmap *m, struct kvmap_stats *st)
     st->epoch = m->epoch;
     st->used_memory = m->used_memory;
     st->retired_bytes = m->retired_bytes;
+}
+
+/* ------------------------------------------------------------------------
+ * Eviction support
+ * ------------------------------------------------------------------------ */
+
+/* Buckets visited per candidate sought, at most (Redis's dictGetSomeKeys). */
+#define SAMPLE_STEPS_PER_KEY 10
+
+size_t kvmap_sample(struct kvmap *m, size_t n, bool volatile_only, int64_t now_ms,
+                    kvmap_visit_fn fn, void *arg)
+{
+    ASSERT_OWNER(m);
+    if (n == 0 || kvmap_count(m) == 0 || (volatile_only && m->keys_with_ttl == 0))
+        return 0;
+    size_t seen = 0;
+    uint64_t steps = (uint64_t)n * SAMPLE_STEPS_PER_KEY;
+    uint64_t i = rng_next(m);
+    while (seen < n && steps-- > 0) {
+        for (int t = 0; t <= (rehashing(m) ? 1 : 0); t++) {
+            const struct kvtable *tb = &m->t[t];
+            /* t[0] below rehash_idx has moved out already. */
+            uint64_t idx = i & tb->mask;
+            if (t == 0 && rehashing(m) && idx < (uint64_t)m->rehash_idx)
+                continue;
+            for (struct kventry *e = tb->bucket[idx]; e && seen < n; e = kventry_next(e)) {
+                if (kventry_expired(e, now_ms))
+                    continue;
+                if (volatile_only && !(e->flags & KVENTRY_EXPIRE))
+                    continue;
+                fn(arg, e);
+                seen++;
+            }
+        }
+        i++;
+    }
+    return seen;
+}
+
+uint64_t kvmap_evict_rank(const struct kvmap *m, const struct kventry *e, int64_t now_ms)
+{
+    uint32_t s = kventry_stamp_get(e);
+    if (m->access == KVMAP_ACCESS_LFU)
+        return 255 - lfu_decayed(s, now_ms, m->lfu_decay_time);
+    if (m->access == KVMAP_ACCESS_LRU)
+        return (uint64_t)((lru_now(now_ms) - s) & KVENTRY_STAMP_MAX) * 1000;
+    return 0;
+}
+
+uint64_t kvmap_idle_seconds(const struct kvmap *m, const struct kventry *e, int64_t now_ms)
+{
+    if (m->access != KVMAP_ACCESS_LRU)
+        return 0;
+    return (lru_now(now_ms) - kventry_stamp_get(e)) & KVENTRY_STAMP_MAX;
+}
+
+int kvmap_lfu_freq(const struct kvmap *m, const struct kventry *e, int64_t now_ms)
+{
+    if (m->access != KVMAP_ACCESS_LFU)
+        return -1;
+    return (int)lfu_decayed(kventry_stamp_get(e), now_ms, m->lfu_decay_time);
+}
+
+int kvmap_access(const struct kvmap *m)
+{
+    return m->access;
 }

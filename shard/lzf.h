@@ -1,6 +1,8 @@
-/* lzf.h — LZF decompression for RDB strings that redis-server compressed
- * (it compresses strings over 20 bytes by default). Decompression only: our
- * writer stores strings uncompressed. Pure; any thread. */
+/* lzf.h — LZF for RDB strings: decompression of what redis-server
+ * compressed (it compresses strings over 20 bytes by default), and a
+ * compressor that produces the bytes Redis's liblzf produces, so that a
+ * DUMP payload or an RDB blob we write is byte for byte Redis's. Pure; any
+ * thread (the compressor keeps a 512 KB table per thread). */
 #ifndef SKV_SHARD_LZF_H
 #define SKV_SHARD_LZF_H
 
@@ -20,5 +22,13 @@
  * before the start of the output, output beyond outlen, data cut short, or
  * fewer than outlen bytes produced. Never reads or writes out of bounds. */
 bool lzf_decompress(const unsigned char *in, size_t inlen, unsigned char *out, size_t outlen);
+
+/* Compress in[0..inlen) into at most outcap bytes at out, as liblzf 3.6
+ * (which Debian's redis-server 7.0 links) does with its default settings
+ * (HLOG 16, VERY_FAST): same hash, same match
+ * rules, so the same output. Returns the compressed length, or 0 when the
+ * output would not fit in outcap (Redis then stores the string plain) or
+ * inlen is 0. inlen must be below 2^32. */
+size_t lzf_compress(const unsigned char *in, size_t inlen, unsigned char *out, size_t outcap);
 
 #endif

@@ -198,9 +198,7 @@ static void put_byte(struct rdb_writer *w, unsigned char b)
     put(w, &b, 1);
 }
 
-/* Encode a length into b (at least 9 bytes) in the shortest of the
- * 6/14/32/64-bit forms; returns the bytes used. */
-static size_t enc_len(unsigned char *b, uint64_t v)
+size_t rdb_encode_len(unsigned char *b, uint64_t v)
 {
     size_t n;
 
@@ -229,7 +227,7 @@ static size_t enc_len(unsigned char *b, uint64_t v)
 static void put_len(struct rdb_writer *w, uint64_t v)
 {
     unsigned char b[9];
-    put(w, b, enc_len(b, v));
+    put(w, b, rdb_encode_len(b, v));
 }
 
 /* If s[0..len) is the canonical decimal text of an integer (what printf
@@ -261,9 +259,7 @@ static bool canonical_int(const unsigned char *s, size_t len, int64_t *out)
     return true;
 }
 
-/* If s[0..len) may be integer-encoded (canonical_int, int32 range), write
- * its 2, 3 or 5 encoded bytes into b and return how many; else return 0. */
-static size_t enc_int_string(unsigned char *b, const void *s, size_t len)
+size_t rdb_encode_int_string(unsigned char *b, const void *s, size_t len)
 {
     int64_t v;
 
@@ -293,7 +289,7 @@ static size_t enc_int_string(unsigned char *b, const void *s, size_t len)
 static void put_string(struct rdb_writer *w, const void *s, size_t len)
 {
     unsigned char b[9];
-    size_t n = enc_int_string(b, s, len);
+    size_t n = rdb_encode_int_string(b, s, len);
 
     if (n > 0) {
         put(w, b, n);
@@ -306,11 +302,11 @@ static void put_string(struct rdb_writer *w, const void *s, size_t len)
 /* The same into memory: returns the bytes written at out. */
 static size_t enc_string(unsigned char *out, const void *s, size_t len)
 {
-    size_t n = enc_int_string(out, s, len);
+    size_t n = rdb_encode_int_string(out, s, len);
 
     if (n > 0)
         return n;
-    n = enc_len(out, len);
+    n = rdb_encode_len(out, len);
     if (len)
         memcpy(out + n, s, len);
     return n + len;

@@ -11,6 +11,7 @@
  *   AUX name value ...                   0xFA, two strings each
  *   SELECTDB db  RESIZEDB keys expires   0xFE len, 0xFB len len
  *   [EXPIRETIME_MS t] 0 key value ...    0xFC + 8-byte LE ms, type 0 = string
+ *                                        (hashes and sets: shard/tval_rdb.h)
  *   EOF crc64                            0xFF + 8-byte LE CRC over all before
  *
  * A length is 1, 2, 5 or 9 bytes: the top two bits of the first byte say
@@ -49,8 +50,9 @@ enum {
     RDB_OPCODE_EOF = 0xFF,             /* end; the CRC64 follows (v5+) */
 };
 
-/* Value types. Only RDB_TYPE_STRING is loaded; the others are named in
- * errors, or skipped with RDB_LOAD_SKIP_NON_STRING. */
+/* Value types. Strings are loaded; hashes and sets are handed over as raw
+ * objects when on_object is set; the others are named in errors, or
+ * skipped with RDB_LOAD_SKIP_UNKNOWN. */
 enum {
     RDB_TYPE_STRING = 0,
     RDB_TYPE_LIST = 1,
@@ -182,6 +184,16 @@ static inline size_t rdb_string_record_max(size_t klen, size_t vlen)
 size_t rdb_encode_string(unsigned char *out, const void *key, size_t klen, const void *val,
                          size_t vlen, int64_t expire_ms);
 
+/* Encode the length v in the shortest of the 6/14/32/64-bit forms into b
+ * (room for 9 bytes); returns the bytes used. Pure. */
+size_t rdb_encode_len(unsigned char *b, uint64_t v);
+
+/* If s[0..len) is the canonical decimal text of an int32 ("-12", not "012"
+ * or "+1"), write its integer encoding (2, 3 or 5 bytes) into b (room for
+ * 5) and return how many bytes; otherwise return 0. Redis tries this on
+ * every string of 11 bytes or less. Pure. */
+size_t rdb_encode_int_string(unsigned char *b, const void *s, size_t len);
+
 /* Append len bytes of records made by rdb_encode_string (keys of them) to
  * the current database, folding them into the CRC like any other bytes.
  * Only after select_db. Returns 0 or RDB_EIO. */
@@ -199,14 +211,22 @@ int rdb_writer_end(struct rdb_writer *w);
  * allocated; below the limit, memory grows only as bytes actually arrive, so
  * a corrupt length in a small file cannot cause a large allocation. */
 struct rdb_limits {
-    size_t max_key;   /* longest key; 0 = RDB_DEFAULT_MAX_STRING */
-    size_t max_value; /* longest value or AUX field; 0 = the default */
+    size_t max_key;    /* longest key; 0 = RDB_DEFAULT_MAX_STRING */
+    size_t max_value;  /* longest value or AUX field; 0 = the default */
+    size_t max_object; /* most bytes of one hash or set object in the file
+                          (on_object); 0 = RDB_DEFAULT_MAX_OBJECT */
 };
 /* Redis's own bound on a string (proto-max-bulk-len): 512 MB. */
 #define RDB_DEFAULT_MAX_STRING ((size_t)512 * 1024 * 1024)
+/* A hash or set object is held whole while it is handed over: 4 GB bounds
+ * that (a million-member set takes ~20 MB). */
+#define RDB_DEFAULT_MAX_OBJECT ((size_t)4 << 30)
 
 /* Flags for struct rdb_load_opts. */
-#define RDB_LOAD_SKIP_NON_STRING 0x1u /* skip lists, sets, hashes, ... */
+#define RDB_LOAD_SKIP_UNKNOWN 0x1u /* skip the types no callback loads
+                                     (lists, zsets, streams, modules; and
+                                     hashes and sets without on_object) */
+#define RDB_LOAD_SKIP_NON_STRING RDB_LOAD_SKIP_UNKNOWN /* its older name */
 #define RDB_LOAD_REQUIRE_CRC     0x2u /* refuse files whose CRC is 0 */
 
 /* Callbacks and settings for one load. Callbacks are optional (NULL) except
@@ -239,7 +259,14 @@ struct rdb_load_opts {
      * out of range. */
     int (*on_string)(void *arg, uint64_t db, const char *key, size_t klen, const char *val,
                      size_t vlen, int64_t expire_ms);
-    /* Progress: bytes read and keys reported (strings) so far. Also called
+    /* A hash or set key (RDB types 2, 4, 9, 11, 13, 16) in database db:
+     * obj[0..olen) is its object as the file holds it, type byte first, to
+     * decode with tval_rdb_decode (shard/tval_rdb.h); the loader has only
+     * checked its structure. expire_ms and db as for on_string. NULL: such
+     * keys count as unknown types. */
+    int (*on_object)(void *arg, uint64_t db, const char *key, size_t klen,
+                     const unsigned char *obj, size_t olen, int64_t expire_ms);
+    /* Progress: bytes read and keys reported so far. Also called
      * once when the load succeeds. Cannot fail. */
     void (*on_progress)(void *arg, uint64_t bytes, uint64_t keys);
 };
@@ -248,7 +275,8 @@ struct rdb_load_opts {
 struct rdb_load_result {
     int version;          /* RDB version from the header (0 if unread) */
     uint64_t bytes;       /* bytes consumed */
-    uint64_t keys;        /* string keys reported to on_string */
+    uint64_t keys;        /* keys reported to on_string and on_object */
+    uint64_t objects;     /* of which hashes and sets (on_object) */
     uint64_t expires;     /* of which with an expiry */
     uint64_t skipped;     /* non-string keys skipped (RDB_LOAD_SKIP_...) */
     uint64_t skipped_aux; /* module AUX and function entries skipped */
@@ -259,16 +287,18 @@ struct rdb_load_result {
 };
 
 /* Read an RDB file from read(read_arg, ...) to its end, reporting
- * databases, AUX fields and string keys through opts' callbacks. Memory is
- * bounded by a 64 KB read buffer plus the largest key and value (see
- * struct rdb_limits), whatever the file size. Borrows opts; res may not be
+ * databases, AUX fields, string keys and (with on_object) hash and set
+ * objects through opts' callbacks. Memory is bounded by a 64 KB read buffer
+ * plus the largest key, value and object (see struct rdb_limits), whatever
+ * the file size. Borrows opts; res may not be
  * NULL. Returns 0 only when the whole file parsed and its CRC64 matched (or
  * was 0, i.e. not computed by the writer, unless RDB_LOAD_REQUIRE_CRC), with
  * nothing after the checksum. Otherwise a negative RDB_E* code, with
  * res->msg saying what was wrong and at which offset:
  * RDB_EMAGIC, RDB_EVERSION, RDB_ETRUNC, RDB_ECRC, RDB_EOPCODE, RDB_ETYPE
- * (the message names the type; streams, list, hash, set, zset and module
- * values are skipped instead with RDB_LOAD_SKIP_NON_STRING, except old
+ * (the message names the type; streams, list, zset and module values, and
+ * hash and set ones without on_object, are skipped instead with
+ * RDB_LOAD_SKIP_UNKNOWN, except old
  * pre-GA module and function records, which cannot be skipped and are
  * always refused), RDB_ECORRUPT, RDB_ETOOBIG, RDB_ENOMEM, RDB_EIO,
  * RDB_ECALLBACK. */

@@ -1,5 +1,7 @@
 /* rdb_load.c — the streaming RDB loader: parses RDB versions 1 to 10 from a
  * read callback through a 64 KB buffer, reports string keys to the caller,
+ * hands hash and set objects over as raw bytes (decoded by the caller with
+ * tval_rdb.h, on the thread that will own them),
  * decodes LZF-compressed strings (lzf.c), skips (on request) every other value type
  * of RDB 10, and checks the CRC64 at the end. Every length read from the
  * file is checked against a limit or against the bytes that really arrived
@@ -69,6 +71,10 @@ struct loader {
     struct sbuf key;               /* current key (or AUX name) */
     struct sbuf val;               /* current value (or AUX value) */
     struct sbuf lzf;               /* compressed bytes being decoded */
+    struct sbuf obj;               /* a hash or set object's raw bytes */
+    bool recording;                /* consumed bytes also go to obj */
+    size_t rec_from;               /* in[rec_from..pos) not yet in obj */
+    size_t max_object;             /* effective object limit */
 };
 
 static uint64_t offset(const struct loader *l)
@@ -121,10 +127,18 @@ static const char *quote(const char *s, size_t len, char *out, size_t cap)
 /* Fold the consumed bytes into the CRC, move the unread ones to the front
  * and read once more. Returns 1 if bytes arrived, 0 at end of file, or
  * RDB_EIO. */
+static int rec_flush(struct loader *l);
+
 static int more(struct loader *l)
 {
     ssize_t n;
 
+    if (l->recording) {
+        int rc = rec_flush(l);
+        if (rc)
+            return rc;
+        l->rec_from = 0; /* where in[pos] is about to move */
+    }
     l->crc = crc64_update(l->crc, l->in + l->crc_from, l->pos - l->crc_from);
     memmove(l->in, l->in + l->pos, l->end - l->pos);
     l->base += l->pos;
@@ -228,6 +242,25 @@ static int sbuf_reserve(struct loader *l, struct sbuf *b, size_t want)
         return fail(l, RDB_ENOMEM, "out of memory for %zu bytes", cap);
     b->p = p;
     b->cap = cap;
+    return 0;
+}
+
+/* Append the bytes consumed since the last call to the object being
+ * recorded: memory grows only as the file's bytes arrive, up to the object
+ * limit. */
+static int rec_flush(struct loader *l)
+{
+    size_t n = l->pos - l->rec_from;
+    if (n == 0)
+        return 0;
+    if (n > l->max_object - l->obj.len)
+        return fail(l, RDB_ETOOBIG, "an object over the limit of %zu bytes", l->max_object);
+    int rc = sbuf_reserve(l, &l->obj, l->obj.len + n);
+    if (rc)
+        return rc;
+    memcpy(l->obj.p + l->obj.len, l->in + l->rec_from, n);
+    l->obj.len += n;
+    l->rec_from = l->pos;
     return 0;
 }
 
@@ -606,14 +639,71 @@ static int header(struct loader *l)
 }
 
 /* Read the key of a non-string value and refuse it or skip the value. */
-static int other_type(struct loader *l, int type, uint64_t off)
+/* Hash and set types, reported through on_object when it is set. */
+static bool object_type(int type)
+{
+    switch (type) {
+    case RDB_TYPE_SET:
+    case RDB_TYPE_HASH:
+    case RDB_TYPE_HASH_ZIPMAP:
+    case RDB_TYPE_SET_INTSET:
+    case RDB_TYPE_HASH_ZIPLIST:
+    case RDB_TYPE_HASH_LISTPACK:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A hash or set: its bytes (type byte first) are recorded while the value
+ * is walked as if skipped, then handed to on_object whole. The walk checks
+ * the structure; the callback's decoder checks the contents. */
+static int object_key(struct loader *l, int type, int64_t expire_ms, uint64_t off)
 {
     char q[QUOTE_MAX * 4 + 8];
-    bool skip = l->o->flags & RDB_LOAD_SKIP_NON_STRING;
+    unsigned char t = (unsigned char)type;
+    int rc;
+
+    l->obj.len = 0;
+    if ((rc = sbuf_reserve(l, &l->obj, 1)) != 0)
+        return rc;
+    memcpy(l->obj.p, &t, 1);
+    l->obj.len = 1;
+    l->recording = true;
+    l->rec_from = l->pos;
+    rc = skip_value(l, type);
+    if (rc == 0)
+        rc = rec_flush(l);
+    l->recording = false;
+    if (rc) {
+        size_t n = strlen(l->res->msg);
+        snprintf(l->res->msg + n, sizeof l->res->msg - n, " (key '%s')",
+                 quote(l->key.p, l->key.len, q, sizeof q));
+        return rc;
+    }
+    rc = l->o->on_object(l->o->arg, l->db, l->key.p ? l->key.p : "", l->key.len,
+                         (const unsigned char *)l->obj.p, l->obj.len, expire_ms);
+    if (rc)
+        return callback_failed(l, off, "on_object", rc);
+    l->res->keys++;
+    l->res->objects++;
+    if (expire_ms >= 0)
+        l->res->expires++;
+    return 0;
+}
+
+static int other_type(struct loader *l, int type, int64_t expire_ms, uint64_t off)
+{
+    char q[QUOTE_MAX * 4 + 8];
+    bool skip = l->o->flags & RDB_LOAD_SKIP_UNKNOWN;
+    const char *loaded = l->o->on_object ? "only strings, hashes and sets are loaded"
+                                         : "only strings are loaded";
     int rc = get_string(l, &l->key, l->max_key, "a key");
 
     if (rc)
         return rc;
+    if (l->o->on_object && object_type(type))
+        return object_key(l, type, expire_ms, off);
     quote(l->key.p, l->key.len, q, sizeof q);
     if (type == RDB_TYPE_MODULE_PRE_GA)
         return fail_at(l, off, RDB_ETYPE,
@@ -628,14 +718,13 @@ static int other_type(struct loader *l, int type, uint64_t off)
             if (get_len(l, &id, NULL, "a module id") == 0) {
                 module_name(id, name);
                 return fail_at(l, off, RDB_ETYPE,
-                               "key '%s' holds a value of module type '%s' (type 7); only "
-                               "strings are loaded",
-                               q, name);
+                               "key '%s' holds a value of module type '%s' (type 7); %s", q,
+                               name, loaded);
             }
         }
         return fail_at(l, off, RDB_ETYPE,
-                       "key '%s' holds a %s value (type %d); only strings are loaded", q,
-                       rdb_type_name(type), type);
+                       "key '%s' holds a %s value (type %d); %s", q, rdb_type_name(type), type,
+                       loaded);
     }
     if ((rc = skip_value(l, type)) != 0)
         return rc;
@@ -671,7 +760,7 @@ static int string_key(struct loader *l, int64_t expire_ms, uint64_t off)
 static int body(struct loader *l)
 {
     const struct rdb_load_opts *o = l->o;
-    bool skip = o->flags & RDB_LOAD_SKIP_NON_STRING;
+    bool skip = o->flags & RDB_LOAD_SKIP_UNKNOWN;
     int64_t expire_ms = -1;
     uint64_t off, a, b, x;
     unsigned type, lfu;
@@ -761,7 +850,7 @@ static int body(struct loader *l)
         default:
             if (!rdb_type_name((int)type))
                 return fail_at(l, off, RDB_EOPCODE, "unknown opcode or value type 0x%02x", type);
-            rc = other_type(l, (int)type, off);
+            rc = other_type(l, (int)type, expire_ms, off);
             break;
         }
         if (rc)
@@ -819,6 +908,7 @@ int rdb_load(rdb_read_fn read, void *read_arg, const struct rdb_load_opts *opts,
     l.res = res;
     l.max_key = opts->limits.max_key ? opts->limits.max_key : RDB_DEFAULT_MAX_STRING;
     l.max_value = opts->limits.max_value ? opts->limits.max_value : RDB_DEFAULT_MAX_STRING;
+    l.max_object = opts->limits.max_object ? opts->limits.max_object : RDB_DEFAULT_MAX_OBJECT;
     l.progress_every = opts->progress_every ? opts->progress_every : DEFAULT_PROGRESS_EVERY;
     l.next_progress = l.progress_every;
     l.in = malloc(IN_BUF);
@@ -837,5 +927,6 @@ int rdb_load(rdb_read_fn read, void *read_arg, const struct rdb_load_opts *opts,
     free(l.key.p);
     free(l.val.p);
     free(l.lzf.p);
+    free(l.obj.p);
     return rc;
 }

@@ -3,7 +3,8 @@
 # <build-dir> (configured with -DSKV_FUZZ=ON -DCMAKE_C_COMPILER=clang) for
 # <seconds> each, starting from a copy of its seed corpus in
 # tests/fuzz/corpus/<name> (fuzz_resp uses corpus/resp, fuzz_rdb corpus/rdb,
-# fuzz_listpack corpus/listpack, fuzz_intset corpus/intset;
+# fuzz_listpack corpus/listpack, fuzz_intset corpus/intset, fuzz_restore
+# corpus/restore;
 # a <name>.dict next to this script is passed as -dict), so the repository
 # never grows. Exits non-zero if any target crashes or fails a check; the
 # reproducing input is kept and its path printed.

@@ -217,7 +217,8 @@ Test(cmd_keys, table_matches_redis)
     const struct cmd_def *d = find_def("expire", 6);
     cr_assert_eq(d->arity, -3);
     cr_assert_eq(d->flags, CMD_WRITE | CMD_FAST);
-    cr_assert(d->first_key == 1 && d->last_key == 1 && d->key_step == 1);
+    cr_assert(d->keys[0].begin == 1 && d->keys[0].last == 0 && d->keys[0].step == 1 &&
+              !d->keys[1].flags);
     d = find_def("ttl", 3);
     cr_assert_eq(d->arity, 2);
     cr_assert_eq(d->flags, CMD_READONLY | CMD_FAST);

@@ -455,8 +455,9 @@ Test(cmd_string, table_matches_redis)
     /* Spot checks of COMMAND INFO in Redis 7.0. */
     const struct cmd_def *d = find_def("set", 3);
     cr_assert_eq(d->arity, -3);
-    cr_assert_eq(d->flags, CMD_WRITE);
-    cr_assert(d->first_key == 1 && d->last_key == 1 && d->key_step == 1);
+    cr_assert_eq(d->flags, CMD_WRITE | CMD_DENYOOM);
+    cr_assert(d->keys[0].begin == 1 && d->keys[0].last == 0 && d->keys[0].step == 1 &&
+              !d->keys[1].flags);
     d = find_def("get", 3);
     cr_assert_eq(d->arity, 2);
     cr_assert_eq(d->flags, CMD_READONLY | CMD_FAST);
