@@ -13,7 +13,7 @@
 #include "common/mem.h"
 #include "shard/listpack.h"
 #include "shard/lzf.h"
-#include "shard/lzf_compress.h"
+#include "shard/lzf.h"
 #include "shard/quicklist_internal.h"
 
 /* The listpack end marker. */

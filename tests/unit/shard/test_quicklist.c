@@ -16,7 +16,7 @@
 #include "common/mem.h"
 #include "shard/listpack.h"
 #include "shard/lzf.h"
-#include "shard/lzf_compress.h"
+#include "shard/lzf.h"
 #include "shard/quicklist.h"
 
 static struct mem_acct acct;
