@@ -62,6 +62,8 @@ enum {
     CMD_NOT_QUEUED = 1u << 27, /* refused inside MULTI here though Redis queues
                                   it (BGSAVE: its cut would have to fall
                                   inside EXEC's transaction) */
+    CMD_SUBSCRIBED = 1u << 28, /* allowed to a subscribed RESP2 client:
+                                  (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET */
 };
 
 /* Key spec flags (Redis's CMD_KEY_*), in COMMAND INFO's order. */

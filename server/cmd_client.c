@@ -20,7 +20,8 @@
 struct client_filter {
     bool kill;            /* CLIENT KILL (else LIST) */
     bool old_form;        /* CLIENT KILL ip:port: reply OK / "No such client" */
-    bool none;            /* TYPE master/replica/pubsub: matches nobody */
+    bool none;            /* TYPE master/replica: matches nobody */
+    int type;             /* TYPE: 0 any, 1 normal, 2 pubsub (subscribed) */
     bool skipme;          /* KILL: spare the caller (new form default) */
     const struct conn *self; /* the caller, compared by address only */
     uint64_t *ids;        /* ID filter (LIST: several; KILL: one), or NULL */
@@ -50,6 +51,8 @@ static void filter_free(struct client_filter *f)
 static bool filter_match(const struct client_filter *f, const struct conn *cn)
 {
     if (f->none || conn_is_closing(cn))
+        return false;
+    if (f->type != 0 && (f->type == 2) != (cn->ps != NULL))
         return false;
     if (f->ids != NULL) {
         bool hit = false;
@@ -130,20 +133,22 @@ static void client_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *
     filter_free(f);
 }
 
-/* TYPE's argument: normal matches everyone here; the other Redis types
- * (master, replica/slave, pubsub) match nobody. Returns -1 if unknown. */
-static int parse_client_type(const struct resp_arg *a, bool *none)
+/* TYPE's argument: normal and pubsub (a client with subscriptions, as
+ * Redis's getClientType) pick clients; master and replica/slave match
+ * nobody here. Returns -1 if unknown. */
+static int parse_client_type(const struct resp_arg *a, struct client_filter *f)
 {
-    if (cmd_arg_eq(a, "normal")) {
-        *none = false;
-        return 0;
-    }
-    if (cmd_arg_eq(a, "master") || cmd_arg_eq(a, "replica") || cmd_arg_eq(a, "slave") ||
-        cmd_arg_eq(a, "pubsub")) {
-        *none = true;
-        return 0;
-    }
-    return -1;
+    f->none = false;
+    f->type = 0;
+    if (cmd_arg_eq(a, "normal"))
+        f->type = 1;
+    else if (cmd_arg_eq(a, "pubsub"))
+        f->type = 2;
+    else if (cmd_arg_eq(a, "master") || cmd_arg_eq(a, "replica") || cmd_arg_eq(a, "slave"))
+        f->none = true;
+    else
+        return -1;
+    return 0;
 }
 
 static void client_start(struct cmd_ctx *c, struct client_filter *f)
@@ -165,7 +170,7 @@ static void client_list(struct cmd_ctx *c)
     for (size_t j = 2; j < c->argc; j++) {
         size_t more = c->argc - 1 - j;
         if (cmd_arg_eq(&c->argv[j], "type") && more >= 1) {
-            if (parse_client_type(&c->argv[j + 1], &f->none) != 0) {
+            if (parse_client_type(&c->argv[j + 1], f) != 0) {
                 resp_errorf(c->out, "ERR Unknown client type '%.*s'", (int)c->argv[j + 1].len,
                             c->argv[j + 1].ptr);
                 filter_free(f);
@@ -252,7 +257,7 @@ static void client_kill(struct cmd_ctx *c)
             if ((f->laddr = cmd_server_arg_dup(v)) == NULL)
                 oom = "laddr";
         } else if (cmd_arg_eq(k, "type")) {
-            if (parse_client_type(v, &f->none) != 0) {
+            if (parse_client_type(v, f) != 0) {
                 resp_errorf(c->out, "ERR Unknown client type '%.*s'", (int)v->len, v->ptr);
                 filter_free(f);
                 return;

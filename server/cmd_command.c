@@ -40,7 +40,9 @@ static const char *const acl_names[CMD_ACL_COUNT] = {
 };
 
 /* The data-type category a group implies (Redis's JSON files give every
- * command of a group its category; a container has none). */
+ * command of a group its category; a container has none). Not pubsub:
+ * Redis's @pubsub comes from the pubsub flag alone (PUBSUB HELP, in the
+ * group, has no such flag and no @pubsub). */
 static uint32_t group_acl(const char *group)
 {
     static const struct {
@@ -50,7 +52,7 @@ static uint32_t group_acl(const char *group)
         {"generic", CMD_ACL_KEYSPACE},   {"string", CMD_ACL_STRING},
         {"list", CMD_ACL_LIST},          {"set", CMD_ACL_SET},
         {"sorted-set", CMD_ACL_SORTEDSET}, {"hash", CMD_ACL_HASH},
-        {"pubsub", CMD_ACL_PUBSUB},      {"connection", CMD_ACL_CONNECTION},
+        {"connection", CMD_ACL_CONNECTION},
         {"transactions", CMD_ACL_TRANSACTION}, {"scripting", CMD_ACL_SCRIPTING},
         {"stream", CMD_ACL_STREAM},      {"geo", CMD_ACL_GEO},
         {"hyperloglog", CMD_ACL_HYPERLOGLOG}, {"bitmap", CMD_ACL_BITMAP},

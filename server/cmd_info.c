@@ -3,6 +3,7 @@
  * caller's worker thread; figures owned by each shard are gathered with
  * dispatch_broadcast (each worker reads its own maps on its own thread) and
  * the reply is written when the last one has answered. */
+#include "server/pubsub.h"
 #include "server/cmd_server.h"
 
 #include <inttypes.h>
@@ -370,6 +371,9 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         add_line(&b, "total_net_output_bytes:%" PRIu64, tot.net_out);
         add_line(&b, "rejected_connections:%" PRIu64, tot.conns_rejected);
         add_line(&b, "expired_keys:%" PRIu64, expired);
+        add_line(&b, "pubsub_channels:%lld", pubsub_count(PUBSUB_CHANNEL));
+        add_line(&b, "pubsub_patterns:%lld", pubsub_count(PUBSUB_PATTERN));
+        add_line(&b, "pubsubshard_channels:%lld", pubsub_count(PUBSUB_SHARD));
         add_line(&b, "shard_ops:%" PRIu64, ops);
         add_line(&b, "protocol_error_disconnections:%" PRIu64, tot.proto_errors);
         add_line(&b, "total_error_replies:%" PRIu64, errstat_total());

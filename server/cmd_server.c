@@ -78,7 +78,13 @@ static bool secret_eq(const char *secret, const struct resp_arg *a)
 
 static void cmd_ping(struct cmd_ctx *c)
 {
-    if (c->argc == 1)
+    if (c->argc <= 2 && c->conn && c->conn->ps && c->proto == RESP2) {
+        /* A subscribed RESP2 client reads only arrays: Redis answers
+         * ["pong", argument or ""]. */
+        resp_array(c->out, 2);
+        resp_bulk(c->out, "pong", 4);
+        resp_bulk(c->out, c->argc == 2 ? c->argv[1].ptr : "", c->argc == 2 ? c->argv[1].len : 0);
+    } else if (c->argc == 1)
         resp_simple(c->out, "PONG");
     else if (c->argc == 2)
         resp_bulk(c->out, c->argv[1].ptr, c->argv[1].len);
@@ -423,7 +429,7 @@ static void cmd_shutdown(struct cmd_ctx *c)
 
 const struct cmd_def cmd_server_defs[] = {
     { .name = "ping", .arity = -1, .exec = cmd_ping,
-      .flags = CMD_FAST | CMD_CONN | CMD_MISCONF,
+      .flags = CMD_FAST | CMD_CONN | CMD_MISCONF | CMD_SUBSCRIBED,
       .tips = CMD_TIPS("request_policy:all_shards", "response_policy:all_succeeded"),
       .group = "connection", .since = "1.0.0",
       .complexity = "O(1)",
@@ -434,7 +440,7 @@ const struct cmd_def cmd_server_defs[] = {
       .complexity = "O(1)",
       .summary = "Echo the given string" },
     { .name = "quit", .arity = -1, .exec = cmd_quit,
-      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY | CMD_CONN | CMD_TXN_CONTROL,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY | CMD_CONN | CMD_TXN_CONTROL | CMD_SUBSCRIBED,
       .group = "connection", .since = "1.0.0",
       .complexity = "O(1)",
       .summary = "Close the connection" },

@@ -16,6 +16,7 @@
 #include "server/cmd_allshards.h"
 #include "server/cmd_impl.h"
 #include "server/cmd_multi.h"
+#include "server/cmd_pubsub.h"
 #include "server/cmd_server.h"
 #include "server/cmd_txn.h"
 #include "server/persist.h"
@@ -158,6 +159,7 @@ static void build(void)
     add_family(cmd_allshards_defs, cmd_allshards_ndefs);
     add_family(cmd_txn_defs, cmd_txn_ndefs);
     add_family(cmd_persist_defs, cmd_persist_ndefs);
+    add_family(cmd_pubsub_defs, cmd_pubsub_ndefs);
     add_subcommands();
 }
 

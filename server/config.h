@@ -22,9 +22,9 @@ enum config_allow {
 /* Client classes of client-output-buffer-limit, in Redis's CONFIG GET
  * order. */
 enum config_obuf_class {
-    CONFIG_OBUF_NORMAL,  /* every client today */
+    CONFIG_OBUF_NORMAL,  /* every client without subscriptions */
     CONFIG_OBUF_REPLICA, /* "replica" or "slave"; printed "slave" as Redis 7.0 does */
-    CONFIG_OBUF_PUBSUB,  /* subscribers (no pub/sub yet: parsed and kept) */
+    CONFIG_OBUF_PUBSUB,  /* clients with Pub/Sub subscriptions */
     CONFIG_OBUF_NCLASS,
 };
 
@@ -75,8 +75,8 @@ struct config {
     size_t set_max_listpack_entries;  /* 128 */
     size_t set_max_listpack_value;    /* 64 */
     /* client-output-buffer-limit, one entry per class (Redis's format:
-     * "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60"); only
-     * CONFIG_OBUF_NORMAL applies today, the others are kept for later. */
+     * "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60");
+     * normal and pubsub apply (outbuf.c); replica is kept for later. */
     struct config_obuf_limit client_obuf[CONFIG_OBUF_NCLASS];
     unsigned tcp_backlog;     /* 511 */
     unsigned hz;              /* 10: cron frequency */

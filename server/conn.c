@@ -21,6 +21,7 @@
 #include "server/dispatch.h"
 #include "server/log.h"
 #include "server/outbuf.h"
+#include "server/pubsub.h"
 #include "server/server.h"
 #include "server/worker.h"
 
@@ -214,6 +215,8 @@ void conn_close(struct conn *c)
     if (c->flags & CONN_CLOSING)
         return;
     c->flags |= CONN_CLOSING;
+    if (c->ps)
+        pubsub_conn_reset(c); /* no message is queued for it from now on */
     atomic_fetch_sub_explicit(&c->w->stats.connected, 1, memory_order_relaxed);
     atomic_fetch_sub(&server.nclients, 1);
     if (c->direct_out > 0) {
@@ -594,6 +597,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         /* The peer shut its write side (nc, redis-cli --pipe): answer what
          * it sent, then close. conn_flush closes once nothing is owed. */
         c->flags |= CONN_READ_EOF;
+        /* A subscriber that hung up is gone for Pub/Sub at once, as Redis
+         * frees it: messages are not answers it waits for, and would keep
+         * it from ever draining. */
+        if (c->ps)
+            pubsub_conn_reset(c);
         worker_want_flush(c->w, c);
         return;
     }
@@ -791,6 +799,10 @@ void conn_describe(const struct conn *c, int64_t now_ms, struct rbuf *out)
     const char *cmd = c->last_cmd ? c->last_cmd->name : "NULL";
     char flags[8];
     size_t nf = 0;
+    unsigned subs[PUBSUB_NKINDS];
+    pubsub_conn_counts(c, subs);
+    if (c->ps)
+        flags[nf++] = 'P';
     if (c->flags & CONN_CLOSE_AFTER_REPLY)
         flags[nf++] = 'c';
     if (c->is_unix)
@@ -802,11 +814,12 @@ void conn_describe(const struct conn *c, int64_t now_ms, struct rbuf *out)
     int64_t idle = (now_ms - c->last_ms) / 1000;
     int n = snprintf(line, sizeof line,
                      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s "
-                     "db=%u sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 "
+                     "db=%u sub=%u psub=%u ssub=%u multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 "
                      "multi-mem=0 rbs=%zu rbp=%zu obl=0 oll=%zu omem=%zu tot-mem=%zu events=r "
                      "cmd=%s user=default redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
                      (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                      (long long)(age < 0 ? 0 : age), (long long)(idle < 0 ? 0 : idle), flags, c->db,
+                     subs[PUBSUB_CHANNEL], subs[PUBSUB_PATTERN], subs[PUBSUB_SHARD],
                      c->ilen - c->ioff, c->icap - c->ilen, c->icap, c->ilen, c->nslots,
                      outbuf_held(c), sizeof *c + c->icap + outbuf_held(c),
                      cmd, c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");

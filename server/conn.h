@@ -19,6 +19,7 @@ struct worker;
 struct slot;
 struct cmd_def;
 struct txn_client;
+struct pubsub_client;
 
 /* Connection flags (struct conn.flags). */
 enum {
@@ -139,8 +140,13 @@ struct conn {
     struct req *ord_first;       /* the unit's requests batched this turn, */
     struct req *ord_last;        /* linked through req.ord_next */
 
+    struct pubsub_client *ps;    /* Pub/Sub subscriptions (server/pubsub.c),
+                                    NULL while there are none; owned */
     /* Output buffer limit (server/outbuf.h). The only fields of a conn
      * other threads write: shard threads producing its big replies. */
+    _Atomic bool ob_pubsub;      /* the client has subscriptions: Redis's
+                                    pubsub class of client-output-buffer-limit
+                                    applies (written on its own thread) */
     _Atomic size_t ob_transit;   /* bytes of big replies produced on shard
                                     threads and not yet back in a slot */
     _Atomic size_t ob_local;     /* bytes held here (slots, pending writes),

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/hash.h"
 #include "server/cmd_multi.h"
+#include "server/cmd_pubsub.h"
 #include "server/cmd_txn.h"
 #include "server/cmdstats.h"
 #include "server/conn.h"
@@ -1064,6 +1065,30 @@ static void reply_note_stat(struct conn *c, struct slot *tail, size_t tail_len, 
         cmdstat_reply(c->w, sid, s->out.ptr + off, s->out.len - off);
 }
 
+/* Refuse d for a subscribed RESP2 client if Redis would (cmd_pubsub.h),
+ * counting it as Redis's rejectCommand does. Returns true if refused. */
+static bool cmd_pubsub_reject(struct conn *c, const struct cmd_def *d, size_t argc,
+                              const struct resp_arg *argv, uint16_t sid)
+{
+    struct rbuf err;
+    rbuf_init(&err);
+    if (!cmd_pubsub_refuses(c, d, argc, argv, &err))
+        return false;
+    struct rbuf *out = dispatch_reply_buf(c);
+    if (!out || err.oom) {
+        rbuf_deinit(&err);
+        conn_close(c);
+        return true;
+    }
+    rbuf_append(out, err.ptr, err.len);
+    cmdstat_reject(c->w->cmdstats, sid);
+    errstat_reply(c->w->errstats, err.ptr, err.len);
+    rbuf_deinit(&err);
+    if (c->txc)
+        cmd_txn_flag_error(c);
+    return true;
+}
+
 bool dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
 {
     return dispatch_command_hashed(c, argc, argv, NULL);
@@ -1144,6 +1169,9 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
             cmd_txn_flag_error(c); /* inside MULTI: EXEC aborts */
         return true;
     }
+    /* A subscribed RESP2 client runs only what Redis allows it (pubsub.h). */
+    if (c->ps && cmd_pubsub_reject(c, d, argc, argv, sid))
+        return true;
     c->last_cmd = d;
     /* Inside MULTI, commands are queued for EXEC (cmd_txn.c). */
     if (c->txc && cmd_txn_intercept(c, d, argc, argv))

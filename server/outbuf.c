@@ -15,6 +15,14 @@
  * buffer never close a client, however low its limit: the same here. */
 #define OUTBUF_FREE ((size_t)16 * 1024)
 
+/* The limits of c's class: Redis's pubsub class while it has
+ * subscriptions, else normal; as cached by worker w. */
+static const struct config_obuf_limit *limit_of(const struct worker *w, const struct conn *c)
+{
+    return atomic_load_explicit(&c->ob_pubsub, memory_order_relaxed) ? &w->set.obuf_pubsub
+                                                                      : &w->set.obuf;
+}
+
 /* The bytes of held that count against the limits. */
 static size_t used_of(size_t held)
 {
@@ -23,7 +31,7 @@ static size_t used_of(size_t held)
 
 bool outbuf_produced(struct worker *w, struct conn *c, size_t n)
 {
-    uint64_t hard = w->set.obuf.hard;
+    uint64_t hard = limit_of(w, c)->hard;
     if (atomic_load_explicit(&c->ob_over, memory_order_relaxed))
         return false;
     size_t transit = atomic_fetch_add_explicit(&c->ob_transit, n, memory_order_relaxed) + n;
@@ -42,7 +50,8 @@ bool outbuf_may_take(const struct conn *c, size_t queued, size_t dflt)
     size_t counted = atomic_load_explicit(&c->ob_local, memory_order_relaxed) +
                      atomic_load_explicit(&c->ob_transit, memory_order_relaxed);
     size_t held = used_of(counted > queued ? counted : queued);
-    uint64_t hard = c->w->set.obuf.hard, soft = c->w->set.obuf.soft;
+    const struct config_obuf_limit *l = limit_of(c->w, c);
+    uint64_t hard = l->hard, soft = l->soft;
     uint64_t lim = hard && (!soft || hard < soft) ? hard : soft;
     return held < (lim > dflt ? lim : dflt);
 }
@@ -82,14 +91,14 @@ static bool over_limits(struct conn *c, size_t used, const struct config_obuf_li
 
 void outbuf_publish(struct conn *c)
 {
-    const struct config_obuf_limit *lim = &c->w->set.obuf;
+    const struct config_obuf_limit *lim = limit_of(c->w, c);
     if (lim->hard || lim->soft || atomic_load_explicit(&c->ob_local, memory_order_relaxed))
         atomic_store_explicit(&c->ob_local, held_here(c), memory_order_relaxed);
 }
 
 bool outbuf_check(struct conn *c)
 {
-    const struct config_obuf_limit *lim = &c->w->set.obuf;
+    const struct config_obuf_limit *lim = limit_of(c->w, c);
     bool over = atomic_load_explicit(&c->ob_over, memory_order_relaxed);
     if (!over && lim->hard == 0 && lim->soft == 0 &&
         atomic_load_explicit(&c->ob_local, memory_order_relaxed) == 0)
@@ -116,4 +125,20 @@ void outbuf_tick(struct worker *w)
     for (struct conn *c = w->conns; c; c = c->next)
         if (c->ob_soft_since != 0 && !(c->flags & CONN_CLOSING))
             worker_want_flush(w, c);
+}
+
+bool outbuf_pubsub_full(const struct conn *c)
+{
+    uint64_t hard = limit_of(c->w, c)->hard;
+    if (atomic_load_explicit(&c->ob_over, memory_order_relaxed))
+        return true;
+    return hard && used_of(atomic_load_explicit(&c->ob_local, memory_order_relaxed) +
+                           atomic_load_explicit(&c->ob_transit, memory_order_relaxed)) >= hard;
+}
+
+void outbuf_pubsub_added(struct conn *c, size_t n)
+{
+    atomic_store_explicit(&c->ob_local,
+                          atomic_load_explicit(&c->ob_local, memory_order_relaxed) + n,
+                          memory_order_relaxed);
 }

@@ -35,7 +35,8 @@ static inline bool outbuf_big(size_t n)
 /* Owner side, any shard thread: a big reply of n bytes (outbuf_big) was
  * just produced for c on the thread of worker w. Counts it in c's bytes in
  * transit and returns true, or, when c already holds its hard limit
- * (w's cached client-output-buffer-limit for the normal class), counts
+ * (w's cached client-output-buffer-limit for c's class: pubsub while it
+ * has subscriptions, else normal), counts
  * nothing, marks c to be closed and returns false: the caller drops the
  * reply (c is closed before anything after it is written). c stays
  * allocated while the request is out (conn.inflight). */
@@ -96,6 +97,17 @@ void outbuf_publish(struct conn *c);
  * quiet is checked again, so it is closed when its seconds have passed even
  * if nothing new happens on it. */
 void outbuf_tick(struct worker *w);
+
+/* Connection side, Pub/Sub delivery: a message of n bytes was just
+ * appended to c's replies. Counted at once, so a flood delivered within
+ * one loop turn stops at the limit (outbuf_check recounts exactly at the
+ * next flush). */
+void outbuf_pubsub_added(struct conn *c, size_t n);
+
+/* Connection side: does c hold its class's hard limit already (or has an
+ * owner dropped a reply for it)? No more messages are given to it then;
+ * it is closed at its next flush. */
+bool outbuf_pubsub_full(const struct conn *c);
 
 /* Bytes c holds in replies right now: slots, pending writes and transit
  * (CLIENT LIST omem). Connection side. */

@@ -22,6 +22,7 @@
 #include "server/cmdstats.h"
 #include "server/log.h"
 #include "server/persist.h"
+#include "server/pubsub.h"
 #include "server/txn_watch.h"
 #include "server/worker.h"
 
@@ -407,12 +408,20 @@ int server_start(void)
         s->user = w;
         server.workers[i] = w;
     }
+    if (pubsub_setup(nw) != 0) {
+        free_workers();
+        shard_group_destroy(server.group);
+        server.group = NULL;
+        close_fds();
+        return -ENOMEM;
+    }
     int rc = shard_group_start(server.group);
     if (rc != 0) {
         log_warn("Could not start the worker threads: %s", uv_strerror(rc));
         shard_group_destroy(server.group);
         server.group = NULL;
         free_workers();
+        pubsub_teardown();
         close_fds();
         return rc;
     }
@@ -453,5 +462,6 @@ void server_stop(void)
     shard_group_destroy(server.group);
     server.group = NULL;
     free_workers();
+    pubsub_teardown();
     close_fds();
 }

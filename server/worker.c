@@ -15,6 +15,7 @@
 #include "server/dispatch.h"
 #include "server/log.h"
 #include "server/outbuf.h"
+#include "server/pubsub.h"
 
 /* The tick period: Redis checks client timeouts from its 10 Hz cron, but a
  * timeout is given in whole seconds, so once a second is precise enough. */
@@ -75,6 +76,10 @@ static void settings_refresh(struct worker *w)
     s->obuf.hard = __atomic_load_n(&ob->hard, __ATOMIC_RELAXED);
     s->obuf.soft = __atomic_load_n(&ob->soft, __ATOMIC_RELAXED);
     s->obuf.soft_seconds = __atomic_load_n(&ob->soft_seconds, __ATOMIC_RELAXED);
+    ob = &cfg->client_obuf[CONFIG_OBUF_PUBSUB];
+    s->obuf_pubsub.hard = __atomic_load_n(&ob->hard, __ATOMIC_RELAXED);
+    s->obuf_pubsub.soft = __atomic_load_n(&ob->soft, __ATOMIC_RELAXED);
+    s->obuf_pubsub.soft_seconds = __atomic_load_n(&ob->soft_seconds, __ATOMIC_RELAXED);
     s->lim.max_inline = __atomic_load_n(&cfg->max_inline, __ATOMIC_RELAXED);
     s->lim.max_multibulk = __atomic_load_n(&cfg->max_multibulk, __ATOMIC_RELAXED);
     s->lim.max_bulk = __atomic_load_n(&cfg->proto_max_bulk_len, __ATOMIC_RELAXED);
@@ -113,6 +118,9 @@ void worker_conn_unlink(struct worker *w, struct conn *c)
 static void on_flush(uv_check_t *h)
 {
     struct worker *w = h->data;
+    /* Messages for other workers leave before this turn's replies are
+     * written: a publisher that has its reply knows they are on their way. */
+    pubsub_flush(w);
     while (w->flush_list) {
         struct conn *c = w->flush_list;
         w->flush_list = c->flush_next;

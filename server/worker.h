@@ -53,6 +53,7 @@ struct worker_settings {
     unsigned databases;           /* SELECT bound */
     size_t qbuf_limit;            /* client-query-buffer-limit */
     struct config_obuf_limit obuf; /* client-output-buffer-limit, normal class */
+    struct config_obuf_limit obuf_pubsub; /* its pubsub class: subscribers */
     struct resp_limits lim;       /* parser limits for new connections */
     bool protected_mode;          /* protected-mode */
 };

@@ -1,0 +1,393 @@
+/* fuzz_quicklist.c — libFuzzer target for shard/quicklist*.c. The input is
+ * a program: its first two bytes pick the fill and the compress depth, and
+ * every following byte an operation (push, pop, LSET, LINSERT, range
+ * deletion, LREM, LPOS, iterator deletions, conversions, copies, rebuilding
+ * from node blobs) with its arguments taken from the bytes after it. Each
+ * step is checked against a plain array model, and the list's invariants
+ * (quicklist_check, strict) and its byte figure against the account after
+ * every step; everything must be given back at the end. Single-threaded. */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mem.h"
+#include "shard/listpack.h"
+#include "shard/lzf.h"
+#include "shard/quicklist.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Stop the run with a message: libFuzzer records the input as a crash. */
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_quicklist: check failed: %s (line %d)\n", #cond, __LINE__);      \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* Bounds that keep one input fast: the model is an array. */
+#define MAX_ELEMS 4000
+#define MAX_LEN   9000
+
+struct elem {
+    unsigned char *p;
+    size_t len;
+};
+
+static struct elem model[MAX_ELEMS];
+static size_t nmodel;
+static struct mem_acct acct;
+
+/* The input as a stream of argument bytes; 0 once it runs out. */
+struct in {
+    const uint8_t *p;
+    size_t n;
+};
+
+static unsigned take(struct in *in)
+{
+    if (in->n == 0)
+        return 0;
+    in->n--;
+    return *in->p++;
+}
+
+static int64_t take_index(struct in *in)
+{
+    /* Mostly near the ends, both signs, sometimes anywhere. */
+    unsigned b = take(in);
+    int64_t n = (int64_t)nmodel;
+    if (b & 0x80)
+        return (int64_t)((b & 0x7f) | take(in) << 7) % (n + 3) - (b & 0x40 ? n : 0);
+    return (b & 0x40) ? -(int64_t)(b & 0x3f) - 1 : (int64_t)(b & 0x3f);
+}
+
+/* A value: one of a few short strings or integers (so that matches
+ * happen), or bytes of a chosen length with a repeat pattern. */
+static size_t take_value(struct in *in, unsigned char *buf)
+{
+    static const char *const small[] = {"a", "b", "0", "-1", "127", "4096", "x1", "65536"};
+    unsigned b = take(in);
+    if (b < 128) {
+        const char *s = small[b & 7];
+        memcpy(buf, s, strlen(s));
+        return strlen(s);
+    }
+    size_t len = (size_t)(b & 0x3f);
+    if (b & 0x40)
+        len = len * 140 + take(in); /* up to ~9 KB: bigger than a 4 KB or 8 KB node */
+    if (len > MAX_LEN)
+        len = MAX_LEN;
+    unsigned pat = take(in);
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (unsigned char)(pat + (i % (1 + (pat & 7))));
+    return len;
+}
+
+static bool elem_eq(const struct elem *e, const void *s, size_t len)
+{
+    return e->len == len && (len == 0 || memcmp(e->p, s, len) == 0);
+}
+
+static void model_insert(size_t at, const unsigned char *s, size_t len)
+{
+    memmove(&model[at + 1], &model[at], (nmodel - at) * sizeof model[0]);
+    model[at].p = malloc(len ? len : 1);
+    CHECK(model[at].p != NULL);
+    memcpy(model[at].p, s, len);
+    model[at].len = len;
+    nmodel++;
+}
+
+static void model_delete(size_t at)
+{
+    free(model[at].p);
+    memmove(&model[at], &model[at + 1], (nmodel - at - 1) * sizeof model[0]);
+    nmodel--;
+}
+
+static size_t text(const struct listpack_entry *e, char *buf, const unsigned char **out)
+{
+    if (e->str) {
+        *out = e->str;
+        return e->len;
+    }
+    *out = (const unsigned char *)buf;
+    return (size_t)snprintf(buf, LISTPACK_INTBUF_SIZE, "%" PRId64, e->num);
+}
+
+static void compare(struct quicklist *ql)
+{
+    struct quicklist_iter it;
+    struct listpack_entry e;
+    char buf[LISTPACK_INTBUF_SIZE];
+    const unsigned char *t;
+    size_t i = 0;
+    CHECK(quicklist_len(ql) == nmodel);
+    quicklist_iter_init(&it, &acct, ql, 0, true);
+    while (quicklist_iter_next(&it, &e) == 1) {
+        size_t tl = text(&e, buf, &t);
+        CHECK(i < nmodel && elem_eq(&model[i], t, tl));
+        i++;
+    }
+    quicklist_iter_release(&it);
+    CHECK(i == nmodel);
+}
+
+static void check(struct quicklist *ql)
+{
+    const char *err = quicklist_check(&acct, ql, true);
+    if (err)
+        fprintf(stderr, "fuzz_quicklist: %s\n", err);
+    CHECK(err == NULL);
+    CHECK((int64_t)quicklist_bytes(ql) == acct.used);
+}
+
+struct popped {
+    unsigned char buf[MAX_LEN];
+    size_t len;
+};
+
+static void save_entry(void *ctx, const struct listpack_entry *e)
+{
+    struct popped *p = ctx;
+    char ib[LISTPACK_INTBUF_SIZE];
+    const unsigned char *t;
+    p->len = text(e, ib, &t);
+    memcpy(p->buf, t, p->len);
+}
+
+struct positions {
+    int64_t idx[16];
+    size_t n;
+};
+
+static void save_pos(void *ctx, int64_t index)
+{
+    struct positions *p = ctx;
+    if (p->n < 16)
+        p->idx[p->n] = index;
+    p->n++;
+}
+
+static struct quicklist *step(struct quicklist *ql, unsigned op, struct in *in, int fill, int depth)
+{
+    static unsigned char buf[MAX_LEN], pv[MAX_LEN];
+    static struct popped pop;
+
+    switch (op % 13) {
+    case 0:
+    case 1: { /* push, possibly many copies */
+        bool head = op & 0x10;
+        unsigned copies = op & 0x20 ? 1 + take(in) : 1;
+        size_t len = take_value(in, buf);
+        for (unsigned c = 0; c < copies && nmodel < MAX_ELEMS; c++) {
+            CHECK(quicklist_push(&acct, ql, head ? QUICKLIST_HEAD : QUICKLIST_TAIL, buf, len) == 0);
+            model_insert(head ? 0 : nmodel, buf, len);
+        }
+        break;
+    }
+    case 2: { /* pop */
+        bool head = op & 0x10;
+        int rc = quicklist_pop(&acct, ql, head ? QUICKLIST_HEAD : QUICKLIST_TAIL, save_entry, &pop);
+        CHECK(rc == (nmodel ? 1 : 0));
+        if (nmodel) {
+            size_t at = head ? 0 : nmodel - 1;
+            CHECK(elem_eq(&model[at], pop.buf, pop.len));
+            model_delete(at);
+        }
+        break;
+    }
+    case 3: { /* LSET */
+        int64_t idx = take_index(in);
+        size_t len = take_value(in, buf);
+        int rc = quicklist_replace_at(&acct, ql, idx, buf, len);
+        int64_t i = idx < 0 ? idx + (int64_t)nmodel : idx;
+        if (i < 0 || i >= (int64_t)nmodel) {
+            CHECK(rc == QUICKLIST_ERANGE);
+        } else {
+            CHECK(rc == 0);
+            model_delete((size_t)i);
+            model_insert((size_t)i, buf, len);
+        }
+        break;
+    }
+    case 4: { /* LINSERT */
+        size_t pl = take_value(in, pv);
+        size_t len = take_value(in, buf);
+        bool after = op & 0x10;
+        if (nmodel >= MAX_ELEMS)
+            break;
+        int rc = quicklist_insert_pivot(&acct, ql, pv, pl, after ? LISTPACK_AFTER : LISTPACK_BEFORE,
+                                        buf, len);
+        size_t at = 0;
+        while (at < nmodel && !elem_eq(&model[at], pv, pl))
+            at++;
+        CHECK(rc == (at < nmodel ? 1 : 0));
+        if (at < nmodel)
+            model_insert(after ? at + 1 : at, buf, len);
+        break;
+    }
+    case 5: { /* range deletion */
+        int64_t start = take_index(in);
+        int64_t count = (int64_t)take(in) - 8;
+        if (op & 0x10)
+            count *= 64;
+        int64_t got = quicklist_del_range(&acct, ql, start, count);
+        int64_t s = start < 0 ? start + (int64_t)nmodel : start, want = 0;
+        if (count > 0 && s >= 0 && s < (int64_t)nmodel)
+            want = count < (int64_t)nmodel - s ? count : (int64_t)nmodel - s;
+        CHECK(got == want);
+        for (int64_t j = 0; j < want; j++)
+            model_delete((size_t)s);
+        break;
+    }
+    case 6: { /* LREM */
+        size_t pl = take_value(in, pv);
+        int64_t count = (int64_t)(take(in) % 9) - 4;
+        size_t removed, want = 0;
+        CHECK(quicklist_rem(&acct, ql, pv, pl, count, &removed) == 0);
+        if (count >= 0) {
+            for (size_t i = 0; i < nmodel && (count == 0 || want < (size_t)count);) {
+                if (elem_eq(&model[i], pv, pl)) {
+                    model_delete(i);
+                    want++;
+                } else {
+                    i++;
+                }
+            }
+        } else {
+            for (size_t i = nmodel; i > 0 && want < (size_t)-count; i--) {
+                if (elem_eq(&model[i - 1], pv, pl)) {
+                    model_delete(i - 1);
+                    want++;
+                }
+            }
+        }
+        CHECK(removed == want);
+        break;
+    }
+    case 7: { /* LPOS */
+        size_t pl = take_value(in, pv);
+        unsigned b = take(in);
+        bool tail = b & 1;
+        uint64_t rank = 1 + ((b >> 1) & 3), count = (b >> 3) & 3, maxlen = (b >> 5) * 7;
+        struct positions got = {0}, want = {0};
+        int64_t rc = quicklist_pos(&acct, ql, pv, pl, tail, rank, count, maxlen, save_pos, &got);
+        uint64_t matches = 0;
+        for (size_t s = 0; s < nmodel && (maxlen == 0 || s < maxlen); s++) {
+            size_t i = tail ? nmodel - 1 - s : s;
+            if (elem_eq(&model[i], pv, pl) && ++matches >= rank) {
+                save_pos(&want, (int64_t)i);
+                if (want.n == count)
+                    break;
+            }
+        }
+        CHECK(rc == (int64_t)want.n && got.n == want.n);
+        for (size_t i = 0; i < got.n && i < 16; i++)
+            CHECK(got.idx[i] == want.idx[i]);
+        break;
+    }
+    case 8:
+    case 9: { /* walk from an index deleting by a bit mask */
+        bool fwd = op & 0x10;
+        int64_t idx = take_index(in);
+        unsigned mask = take(in) | take(in) << 8;
+        unsigned len = 1 + take(in);
+        struct quicklist_iter it;
+        struct listpack_entry e;
+        char ib[LISTPACK_INTBUF_SIZE];
+        const unsigned char *t;
+        quicklist_iter_init(&it, &acct, ql, idx, fwd);
+        int64_t i = idx < 0 ? idx + (int64_t)nmodel : idx;
+        for (unsigned k = 0; k < len && quicklist_iter_next(&it, &e) == 1; k++) {
+            CHECK(i >= 0 && i < (int64_t)nmodel);
+            size_t tl = text(&e, ib, &t);
+            CHECK(elem_eq(&model[i], t, tl));
+            if (mask >> (k % 16) & 1) {
+                CHECK(quicklist_iter_del(&it) == 0);
+                model_delete((size_t)i);
+                if (fwd)
+                    continue;
+            }
+            i += fwd ? 1 : -1;
+        }
+        quicklist_iter_release(&it);
+        break;
+    }
+    case 10: { /* to a single listpack and back, when allowed */
+        unsigned char *lp;
+        size_t nodes = quicklist_node_count(ql);
+        int rc = quicklist_to_listpack(&acct, ql, &lp);
+        CHECK(rc == (nodes > 1 ? QUICKLIST_EINVAL : 0));
+        if (rc == 0) {
+            CHECK(listpack_validate(lp, listpack_bytes(lp), true) == 0);
+            CHECK(listpack_count(lp) == nmodel);
+            ql = quicklist_from_listpack(&acct, lp, fill, depth);
+            CHECK(ql != NULL);
+        }
+        break;
+    }
+    case 11: { /* copy, compare, drop */
+        struct quicklist *c = quicklist_copy(&acct, ql);
+        CHECK(c != NULL);
+        CHECK(quicklist_check(&acct, c, true) == NULL);
+        compare(c);
+        quicklist_destroy(&acct, c);
+        break;
+    }
+    default: { /* rebuild from node blobs, as an RDB load would */
+        struct quicklist *c = quicklist_create(&acct, fill, depth);
+        CHECK(c != NULL);
+        for (const struct quicklist_node *n = quicklist_node_first(ql); n;
+             n = quicklist_node_next(n)) {
+            struct quicklist_blob b;
+            quicklist_node_blob(n, &b);
+            unsigned char *lp = mem_alloc(&acct, b.raw_len);
+            CHECK(lp != NULL);
+            if (b.compressed)
+                CHECK(lzf_decompress(b.data, b.len, lp, b.raw_len));
+            else
+                memcpy(lp, b.data, b.len);
+            CHECK(listpack_validate(lp, b.raw_len, true) == 0);
+            CHECK(quicklist_append_listpack(&acct, c, lp) == 0);
+        }
+        quicklist_destroy(&acct, ql);
+        ql = c;
+        break;
+    }
+    }
+    return ql;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const int fills[] = {-2, -1, -5, -3, 0, 1, 2, 3, 16, 128};
+    struct in in = {data, size};
+    int fill = fills[take(&in) % 10];
+    int depth = (int)(take(&in) % 4);
+    memset(&acct, 0, sizeof acct);
+    nmodel = 0;
+    struct quicklist *ql = quicklist_create(&acct, fill, depth);
+    CHECK(ql != NULL);
+    for (int steps = 0; in.n > 0 && steps < 500; steps++) {
+        ql = step(ql, take(&in), &in, fill, depth);
+        /* Every step while small; big lists now and then, or a run
+         * spends its time in the checks. */
+        if (nmodel < 200 || steps % 16 == 0) {
+            check(ql);
+            compare(ql);
+        }
+    }
+    check(ql);
+    compare(ql);
+    quicklist_destroy(&acct, ql);
+    CHECK(acct.used == 0 && acct.allocs == acct.frees);
+    while (nmodel)
+        model_delete(nmodel - 1);
+    return 0;
+}
