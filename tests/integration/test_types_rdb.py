@@ -201,14 +201,15 @@ class TypesRdb(unittest.TestCase):
             self.assertGreater(c.call("PTTL", "s:is"), 3000000)
 
     def test_hset_sadd_values_dump_like_redis(self):
-        """Needs HSET and SADD in shardkv (the hash and set commands)."""
         with self.redis() as rs, self.shardkv() as ss:
             rc, sc = rs.client(), ss.client()
             for name, (kind, cmds, identical) in values().items():
                 for cmd in cmds:
                     self.assertEqual(repr(sc.call(cmd[0], name, *cmd[1:])),
                                      repr(rc.call(cmd[0], name, *cmd[1:])), name)
-                if identical:
+                # Redis 7.0 keeps a small string set in a hash table (we keep
+                # a listpack, as 7.2): same members, in its own order.
+                if identical and name != "s:str":
                     self.assertEqual(sc.call("DUMP", name), rc.call("DUMP", name), name)
                 self.assertEqual(contents(sc, name, kind), contents(rc, name, kind), name)
             self.assertEqual(sc.call("SAVE"), "OK")
