@@ -380,9 +380,11 @@ static void random_walk(int fill, int depth, uint64_t seed, int steps, size_t si
                 cr_assert_not_null(ql);
             } else {
                 unsigned char *lp;
+                /* Counted first: a successful conversion frees ql. */
+                size_t nodes = quicklist_node_count(ql);
                 cr_assert_eq(quicklist_to_listpack(&acct, ql, &lp),
-                             quicklist_node_count(ql) > 1 ? QUICKLIST_EINVAL : 0);
-                if (quicklist_node_count(ql) <= 1) {
+                             nodes > 1 ? QUICKLIST_EINVAL : 0);
+                if (nodes <= 1) {
                     ql = quicklist_from_listpack(&acct, lp, fill, depth);
                     cr_assert_not_null(ql);
                 }
