@@ -373,6 +373,7 @@ static int obuf_parse(const char *text, union opt_val *v, char *err, size_t errl
 static int opt_parse(const struct opt *o, const char *text, union opt_val *v, char *err,
                      size_t errlen)
 {
+    v->i = 0; /* every kind sets it; GCC -O3 cannot always see that */
     switch (o->kind) {
     case OPT_FILENAME:
         if (strpbrk(text, "/\\") != NULL) {

@@ -295,7 +295,7 @@ struct str {
 
 static int get_str(struct rd *r, struct str *o)
 {
-    uint64_t v, clen, ulen;
+    uint64_t v = 0, clen, ulen; /* = 0: GCC -O3 cannot see get_len set it */
     bool enc;
     int rc = get_len(r, &v, &enc);
     if (rc)
