@@ -67,11 +67,6 @@ void maxmemory_teardown(void)
     nslots = 0;
 }
 
-bool maxmemory_enabled(void)
-{
-    return __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED) != 0;
-}
-
 void maxmemory_thread_end(void)
 {
     evict_pool_destroy(pool);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "server/cmd.h"
+#include "server/server.h"
 
 /* Room for nshards published figures; before the workers start. Returns 0
  * or -1 when out of memory. */
@@ -21,8 +22,12 @@ int maxmemory_setup(unsigned nshards);
 /* Free what maxmemory_setup made; after the workers stopped. */
 void maxmemory_teardown(void);
 
-/* Is a bound set at all? One relaxed load: cmd_call's fast path. */
-bool maxmemory_enabled(void);
+/* Is a bound set at all? Inline, one relaxed load: cmd_call asks before
+ * every command. */
+static inline bool maxmemory_enabled(void)
+{
+    return __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED) != 0;
+}
 
 /* Before running d on c's shard: evict this shard's share while the
  * server is over maxmemory (bounded by the tenacity's time). Returns false
