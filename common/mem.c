@@ -2,6 +2,24 @@
  * in sanitizer builds where jemalloc cannot replace malloc, over libc. */
 #include "common/mem.h"
 
+/* Built with AddressSanitizer or ThreadSanitizer (gcc's macros, clang's
+ * __has_feature): their allocator replaces malloc. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SKV_SANITIZER_ALLOCATOR 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SKV_SANITIZER_ALLOCATOR 1
+#endif
+#endif
+#ifndef SKV_SANITIZER_ALLOCATOR
+#define SKV_SANITIZER_ALLOCATOR 0
+#endif
+#if SKV_SANITIZER_ALLOCATOR
+/* From the sanitizer runtime (sanitizer/allocator_interface.h, which gcc
+ * 12 does not ship): bytes its allocator has handed out and not taken back. */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
+
 #include <assert.h>
 #include <malloc.h>
 #include <stdbool.h>
@@ -180,6 +198,11 @@ void mem_process_stats(size_t *allocated, size_t *resident)
     sz = sizeof(size_t);
     if (mallctl("stats.resident", resident, &sz, NULL, 0) != 0)
         *resident = mem_rss();
+#elif SKV_SANITIZER_ALLOCATOR
+    /* The sanitizer's allocator serves every malloc: glibc's mallinfo2
+     * would read an arena that was never set up (and crashes on it). */
+    *allocated = __sanitizer_get_current_allocated_bytes();
+    *resident = mem_rss();
 #else
     struct mallinfo2 mi = mallinfo2();
     *allocated = mi.uordblks + mi.hblkhd;
