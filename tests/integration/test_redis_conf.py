@@ -29,7 +29,8 @@ HONOURED = {"bind", "port", "tcp-backlog", "timeout", "daemonize", "pidfile", "l
             "logfile", "databases", "dbfilename", "dir", "hz", "save", "requirepass",
             "maxclients", "unixsocket", "unixsocketperm", "protected-mode",
             "stop-writes-on-bgsave-error", "client-output-buffer-limit", "set-max-intset-entries",
-            "hash-max-listpack-entries", "hash-max-listpack-value"}
+            "hash-max-listpack-entries", "hash-max-listpack-value",
+            "notify-keyspace-events"}
 
 
 def config_get(client, pattern):
