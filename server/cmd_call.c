@@ -8,6 +8,7 @@
 
 #include "server/cmd.h"
 #include "server/cmdstats.h"
+#include "server/maxmemory.h"
 #include "server/notify.h"
 #include "server/worker.h"
 
@@ -63,6 +64,12 @@ void cmd_call(const struct cmd_def *d, struct cmd_ctx *c)
     uint16_t sid =
         (d->flags & (CMD_MULTIKEY | CMD_ALLSHARDS)) ? CMDSTAT_NONE : cmdstat_id(d);
     c->dirty = 0;
+    /* Over maxmemory: evict first, and refuse what would only grow memory
+     * (Redis's processCommand does both before any command). */
+    if (__builtin_expect(maxmemory_enabled(), 0) && !maxmemory_admit(d, c)) {
+        resp_error(c->out, MAXMEMORY_OOM_ERROR);
+        return;
+    }
     uint64_t t0 = cmdstat_run_begin(w->cmdstats, sid);
     d->exec(c);
     cmdstat_run_end(w->cmdstats, sid, t0);

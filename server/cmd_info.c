@@ -5,6 +5,8 @@
  * the reply is written when the last one has answered. */
 #include "server/pubsub.h"
 #include "server/cmd_server.h"
+#include "server/maxmemory.h"
+#include "shard/evict.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -331,9 +333,13 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         human_bytes(h, sizeof(h), (double)rss);
         add_line(&b, "used_memory_rss_human:%s", h);
         add_line(&b, "used_memory_shards:%lld", (long long)shards_mem);
-        add_line(&b, "maxmemory:0");
-        add_line(&b, "maxmemory_human:0B");
-        add_line(&b, "maxmemory_policy:noeviction");
+        size_t maxmem = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
+        add_line(&b, "maxmemory:%zu", maxmem);
+        human_bytes(h, sizeof(h), (double)maxmem);
+        add_line(&b, "maxmemory_human:%s", h);
+        add_line(&b, "maxmemory_policy:%s",
+                 evict_policy_name(__atomic_load_n(&server.cfg.maxmemory_policy,
+                                                   __ATOMIC_RELAXED)));
         add_line(&b, "mem_allocator:%s", mem_allocator_name());
     }
     if (secs & SEC_PERSISTENCE) {
@@ -371,6 +377,7 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         add_line(&b, "total_net_output_bytes:%" PRIu64, tot.net_out);
         add_line(&b, "rejected_connections:%" PRIu64, tot.conns_rejected);
         add_line(&b, "expired_keys:%" PRIu64, expired);
+        add_line(&b, "evicted_keys:%" PRIu64, maxmemory_evicted());
         add_line(&b, "pubsub_channels:%lld", pubsub_count(PUBSUB_CHANNEL));
         add_line(&b, "pubsub_patterns:%lld", pubsub_count(PUBSUB_PATTERN));
         add_line(&b, "pubsubshard_channels:%lld", pubsub_count(PUBSUB_SHARD));

@@ -24,6 +24,7 @@
 #include "server/log.h"
 #include "server/notify.h"
 #include "server/server.h" /* SERVER_VERSION */
+#include "shard/evict.h"
 #include "shard/tval.h"
 
 extern char **environ;
@@ -42,6 +43,7 @@ enum opt_kind {
                      persist_load's: a bad dir there is not a usage error) */
     OPT_FILENAME, /* as OPT_STR, but a name in dir: no '/' or '\\' (Redis) */
     OPT_ALLOW,    /* int, enum config_allow; no, yes or local */
+    OPT_POLICY,   /* int, enum evict_policy; Redis's maxmemory-policy names */
     OPT_OCTAL,    /* unsigned; octal digits (file modes: unixsocketperm) */
     OPT_OBUF,     /* struct config_obuf_limit[CONFIG_OBUF_NCLASS]; Redis's
                      "<class> <hard> <soft> <seconds> ..." (obuf_parse) */
@@ -122,7 +124,19 @@ enum opt_kind {
     X("set-max-listpack-entries", set_max_listpack_entries, OPT_COUNT, "128", 0, UINT32_MAX,   \
       true, "a small set stays a listpack up to this many members")                            \
     X("set-max-listpack-value", set_max_listpack_value, OPT_COUNT, "64", 0, UINT32_MAX, true,  \
-      "... and while every member is at most this many bytes")                                 \
+      "... and while every member is at most this many bytes")                                \
+    X("maxmemory", maxmemory, OPT_SIZE, "0", 0, INT64_MAX, true,                               \
+      "most bytes the server may hold (allocator total); 0 = no bound")                      \
+    X("maxmemory-policy", maxmemory_policy, OPT_POLICY, "noeviction", 0, 0, true,              \
+      "what to evict at maxmemory: noeviction, allkeys-lru/-lfu/-random, volatile-lru/-lfu/-random/-ttl") \
+    X("maxmemory-samples", maxmemory_samples, OPT_COUNT, "5", 1, INT_MAX, true,                     \
+      "keys sampled per shard database and eviction step")                                    \
+    X("maxmemory-eviction-tenacity", maxmemory_eviction_tenacity, OPT_COUNT, "10", 0, 100,     \
+      true, "time an eviction step may take: 10 = 500 us, 100 = unlimited")                 \
+    X("lfu-log-factor", lfu_log_factor, OPT_COUNT, "10", 0, INT_MAX, true,                     \
+      "how slowly the LFU counter grows")                                                     \
+    X("lfu-decay-time", lfu_decay_time, OPT_COUNT, "1", 0, INT_MAX, true,                      \
+      "minutes for the LFU counter to decay by one")                                          \
     X("notify-keyspace-events", notify_keyspace_events, OPT_NOTIFY, "", 0, 0, true,             \
       "keyspace notifications: classes of events published (\"KEA\": all; empty: none)")
 
@@ -425,6 +439,17 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
         }
         v->i = strcasecmp(text, "yes") == 0;
         return 0;
+    case OPT_POLICY: {
+        int p = evict_policy_parse(text, strlen(text));
+        if (p < 0) {
+            snprintf(err, errlen, "argument(s) must be one of the following: volatile-lru, "
+                                  "volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, "
+                                  "allkeys-lfu, allkeys-random, noeviction");
+            return -1;
+        }
+        v->i = p;
+        return 0;
+    }
     case OPT_ALLOW:
         for (size_t i = 0; i < sizeof allow_names / sizeof allow_names[0]; i++)
             if (strcasecmp(text, allow_names[i]) == 0) {
@@ -542,6 +567,7 @@ static void opt_store(struct config *cfg, const struct opt *o, union opt_val *v,
     case OPT_INT:
     case OPT_LOGLEVEL:
     case OPT_ALLOW:
+    case OPT_POLICY:
         __atomic_store_n((int *)(void *)base, (int)v->i, __ATOMIC_RELAXED);
         if (o->kind == OPT_LOGLEVEL && live)
             log_set_level((int)v->i);
@@ -619,6 +645,11 @@ static void opt_format(const struct config *cfg, const struct opt *o, char *buf,
                                f));
         break;
     }
+    case OPT_POLICY:
+        snprintf(buf, len, "%s",
+                 evict_policy_name(__atomic_load_n((const int *)(const void *)base,
+                                                   __ATOMIC_RELAXED)));
+        break;
     case OPT_OCTAL: /* Redis prints file modes in octal: "700" */
         snprintf(buf, len, "%o",
                  __atomic_load_n((const unsigned *)(const void *)base, __ATOMIC_RELAXED));

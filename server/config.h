@@ -74,6 +74,12 @@ struct config {
     size_t set_max_intset_entries;    /* 512: encoding thresholds of sets */
     size_t set_max_listpack_entries;  /* 128 */
     size_t set_max_listpack_value;    /* 64 */
+    size_t maxmemory;                 /* 0: no bound (server/maxmemory.h) */
+    int maxmemory_policy;             /* enum evict_policy: noeviction */
+    size_t maxmemory_samples;         /* 5 */
+    size_t maxmemory_eviction_tenacity; /* 10 */
+    size_t lfu_log_factor;            /* 10 */
+    size_t lfu_decay_time;            /* 1 */
     /* client-output-buffer-limit, one entry per class (Redis's format:
      * "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60");
      * normal and pubsub apply (outbuf.c); replica is kept for later. */

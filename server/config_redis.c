@@ -63,15 +63,8 @@
     X("min-replicas-max-lag", NULL, "shardkv has no replication")                                  \
     X("masterauth", NULL, "shardkv has no replication")                                            \
     X("masteruser", NULL, "shardkv has no replication")                                            \
-    /* Memory: shardkv neither limits its memory nor evicts. */                                    \
-    X("maxmemory", "0", "no limit, as in shardkv")                                                 \
-    X("maxmemory", NULL, "NOT ENFORCED: shardkv does not limit its memory or evict keys")          \
-    X("maxmemory-policy", NULL, "shardkv does not evict keys")                                     \
-    X("maxmemory-samples", NULL, "shardkv does not evict keys")                                    \
-    X("maxmemory-eviction-tenacity", NULL, "shardkv does not evict keys")                          \
+    /* Memory: maxmemory and its policy are honoured (server/maxmemory.c). */                      \
     X("maxmemory-clients", NULL, "shardkv does not evict clients")                                 \
-    X("lfu-log-factor", NULL, "shardkv does not evict keys")                                       \
-    X("lfu-decay-time", NULL, "shardkv does not evict keys")                                       \
     X("lazyfree-lazy-eviction", NULL, "memory is freed on the shard threads")                      \
     X("lazyfree-lazy-expire", NULL, "memory is freed on the shard threads")                        \
     X("lazyfree-lazy-server-del", NULL, "memory is freed on the shard threads")                    \

@@ -21,6 +21,7 @@
 #include "common/clock.h"
 #include "server/cmdstats.h"
 #include "server/log.h"
+#include "server/maxmemory.h"
 #include "server/persist.h"
 #include "server/notify.h"
 #include "server/pubsub.h"
@@ -409,7 +410,8 @@ int server_start(void)
         s->user = w;
         server.workers[i] = w;
     }
-    if (pubsub_setup(nw) != 0) {
+    if (pubsub_setup(nw) != 0 || maxmemory_setup(nw) != 0) {
+        pubsub_teardown();
         free_workers();
         shard_group_destroy(server.group);
         server.group = NULL;
@@ -423,6 +425,7 @@ int server_start(void)
         server.group = NULL;
         free_workers();
         pubsub_teardown();
+        maxmemory_teardown();
         close_fds();
         return rc;
     }
@@ -466,5 +469,6 @@ void server_stop(void)
     server.group = NULL;
     free_workers();
     pubsub_teardown();
+    maxmemory_teardown();
     close_fds();
 }

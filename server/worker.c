@@ -14,6 +14,7 @@
 #include "server/conn.h"
 #include "server/dispatch.h"
 #include "server/log.h"
+#include "server/maxmemory.h"
 #include "server/outbuf.h"
 #include "server/notify.h"
 #include "server/pubsub.h"
@@ -152,6 +153,7 @@ static void on_tick(uv_timer_t *t)
     settings_refresh(w);
     if (w->id == 0)
         cmd_server_sample(now); /* INFO's instantaneous ops/sec */
+    maxmemory_tick(w->shard, w->id == 0);
     outbuf_tick(w);
     if (w->set.timeout == 0)
         return;
@@ -392,6 +394,7 @@ int worker_on_start(struct shard *s, void *arg)
 void worker_on_stop(struct shard *s, void *arg)
 {
     (void)arg;
+    maxmemory_thread_end();
     struct worker *w = s->user;
     w->stopping = true;
     close_listener(w);

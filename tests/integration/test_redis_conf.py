@@ -29,7 +29,8 @@ HONOURED = {"bind", "port", "tcp-backlog", "timeout", "daemonize", "pidfile", "l
             "logfile", "databases", "dbfilename", "dir", "hz", "save", "requirepass",
             "maxclients", "unixsocket", "unixsocketperm", "protected-mode",
             "stop-writes-on-bgsave-error", "client-output-buffer-limit", "set-max-intset-entries",
-            "hash-max-listpack-entries", "hash-max-listpack-value",
+            "hash-max-listpack-entries", "hash-max-listpack-value", "maxmemory", "maxmemory-policy",
+            "maxmemory-samples", "maxmemory-eviction-tenacity", "lfu-log-factor", "lfu-decay-time",
             "notify-keyspace-events"}
 
 
@@ -221,14 +222,15 @@ class Format(Base):
         self.assertEqual(got["save"], "30 3 60 5")
 
     def test_appendonly_yes_is_a_loud_warning(self):
-        conf = self.write("a.conf", "appendonly yes\nmaxmemory 1gb\n")
+        conf = self.write("a.conf", "appendonly yes\nmin-replicas-to-write 3\n")
         port = skvtest.free_port()
         with ConfServer(conf, ["--port", str(port)], port=port) as s:
             with s.client() as c:
                 self.assertEqual(c.call("PING"), "PONG")
             log = s.log()
         self.assertRegex(log, r"line 1: 'appendonly' is accepted but ignored: NOT SUPPORTED")
-        self.assertRegex(log, r"line 2: 'maxmemory' is accepted but ignored: NOT ENFORCED")
+        self.assertRegex(log, r"line 2: 'min-replicas-to-write' is accepted but ignored: "
+                              r"NOT ENFORCED")
 
     def test_json_still_json(self):
         conf = self.write("c.json", '  {"timeout": 9}')
@@ -240,12 +242,12 @@ class Format(Base):
 class Flags(Base):
     def test_redis_command_line_form(self):
         args = ["--save", "900", "1", "--save", "300", "10", "--daemonize", "no",
-                "--protected-mode", "no", "--maxmemory", "100mb", "--appendonly", "no"]
+                "--protected-mode", "no", "--min-replicas-to-write", "1", "--appendonly", "no"]
         with ShardkvServer(args) as s, s.client(decode=True) as c:
             ours = config_get(c, "save")["save"]
             log = s.log()
         self.assertEqual(ours, "900 1 300 10")
-        for d in ("maxmemory", "appendonly"):
+        for d in ("min-replicas-to-write", "appendonly"):
             self.assertIn("flag --%s: '%s' is accepted but ignored" % (d, d), log)
         self.assertNotIn("'protected-mode'", log, "honoured")
         if skvtest.have_redis_server():

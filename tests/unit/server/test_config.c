@@ -314,7 +314,9 @@ Test(config, get_formats_like_redis)
     cr_assert_str_eq(get(&cfg, "requirepass"), "requirepass=pw;");
     cr_assert_str_eq(get(&cfg, "save"), "save=;");
     cr_assert_str_eq(get(&cfg, "appendonly"), "appendonly=no;");
-    cr_assert_str_eq(get(&cfg, "max*"), "maxclients=10000;max-inline=65536;max-multibulk=1048576;");
+    cr_assert_str_eq(get(&cfg, "max*"), "maxclients=10000;max-inline=65536;max-multibulk=1048576;"
+                                         "maxmemory=0;maxmemory-policy=noeviction;"
+                                         "maxmemory-samples=5;maxmemory-eviction-tenacity=10;");
     cr_assert_str_eq(get(&cfg, "d[a-b]*"), "databases=16;dbfilename=dump.rdb;daemonize=no;");
     cr_assert_str_eq(get(&cfg, "unixsocketperm"), "unixsocketperm=0;");
     cr_assert_str_eq(get(&cfg, "nothing-matches"), "");
@@ -607,7 +609,7 @@ Test(config, redis_format_file)
                                  "requirepass \"p w\\x21\"\n"
                                  "daemonize no\n"
                                  "unixsocketperm 770\n"
-                                 "maxmemory 0\n"
+                                 "min-replicas-to-write 2\n"
                                  "appendonly yes\n"
                                  "client-output-buffer-limit normal 0 0 0\n");
     char *argv[] = {"shardkv-server", (char *)path, "--save", "60", "100"};
@@ -624,7 +626,8 @@ Test(config, redis_format_file)
     cr_assert_eq(cfg.client_obuf[CONFIG_OBUF_NORMAL].hard, 0, "the class form is honoured");
     cr_assert_eq(cfg.client_obuf[CONFIG_OBUF_PUBSUB].hard, 32u << 20, "other classes kept");
     cr_assert_eq(cfg.nwarnings, 2, "one warning per ignored directive");
-    cr_assert(strstr(cfg.warnings[0], "line 9") && strstr(cfg.warnings[0], "'maxmemory'"), "%s",
+    cr_assert(strstr(cfg.warnings[0], "line 9") &&
+                  strstr(cfg.warnings[0], "'min-replicas-to-write'"), "%s",
               cfg.warnings[0]);
     cr_assert(strstr(cfg.warnings[1], "line 10") && strstr(cfg.warnings[1], "NOT SUPPORTED"),
               "appendonly yes is not silently ignored: %s", cfg.warnings[1]);
@@ -718,7 +721,7 @@ Test(config, redis_flags)
 {
     char *argv[] = {"shardkv-server", "--port", "6380", "--save", "",   "--daemonize", "yes",
                     "--pidfile", "/tmp/x.pid", "--unixsocket", "/tmp/x.sock",
-                    "--protected-mode", "no", "--maxmemory", "100mb", "--appendonly", "no"};
+                    "--protected-mode", "no", "--min-replicas-to-write", "1", "--appendonly", "no"};
     struct config cfg;
     char err[256] = "";
     cr_assert_eq(load(&cfg, err, sizeof(err), 17, argv), 0, "%s", err);
@@ -729,7 +732,7 @@ Test(config, redis_flags)
     cr_assert_str_eq(cfg.unixsocket, "/tmp/x.sock");
     cr_assert_not(cfg.protected_mode);
     cr_assert_eq(cfg.nwarnings, 2);
-    cr_assert(strstr(cfg.warnings[0], "flag --maxmemory") &&
+    cr_assert(strstr(cfg.warnings[0], "flag --min-replicas-to-write") &&
                   strstr(cfg.warnings[0], "NOT ENFORCED"),
               "%s", cfg.warnings[0]);
     config_deinit(&cfg);

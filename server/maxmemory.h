@@ -1,0 +1,52 @@
+/* maxmemory.h — one memory bound for the whole server (maxmemory and
+ * maxmemory-policy), however keys spread over shards, without a lock on
+ * the write path: each shard publishes what its maps hold in an atomic
+ * slot, worker 0 samples what the rest of the process holds once a
+ * second, and a shard over the bound evicts its proportional share
+ * (shard/evict.c) before it runs a command, in steps bounded by
+ * maxmemory-eviction-tenacity, as Redis's performEvictions. Shard threads
+ * call in; the settings come from server.cfg. */
+#ifndef SKV_SERVER_MAXMEMORY_H
+#define SKV_SERVER_MAXMEMORY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server/cmd.h"
+#include "server/server.h"
+
+/* Room for nshards published figures; before the workers start. Returns 0
+ * or -1 when out of memory. */
+int maxmemory_setup(unsigned nshards);
+
+/* Free what maxmemory_setup made; after the workers stopped. */
+void maxmemory_teardown(void);
+
+/* Is a bound set at all? Inline, one relaxed load: cmd_call asks before
+ * every command. */
+static inline bool maxmemory_enabled(void)
+{
+    return __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED) != 0;
+}
+
+/* Before running d on c's shard: evict this shard's share while the
+ * server is over maxmemory (bounded by the tenacity's time). Returns false
+ * when d is flagged deny-oom and memory is still over the bound: the
+ * caller replies Redis's -OOM error instead of running it. Shard thread. */
+bool maxmemory_admit(const struct cmd_def *d, struct cmd_ctx *c);
+
+/* Once a second on each worker (its tick): apply a changed policy to the
+ * shard's maps, publish its usage, evict in the background when over the
+ * bound; worker 0 also refreshes the process-wide figure. */
+void maxmemory_tick(struct shard *s, bool sample_process);
+
+/* A shard thread is ending: free its eviction pool. */
+void maxmemory_thread_end(void);
+
+/* Keys evicted by every shard since start (INFO evicted_keys). Any thread. */
+uint64_t maxmemory_evicted(void);
+
+/* Redis's -OOM reply text (without the leading '-'). */
+#define MAXMEMORY_OOM_ERROR "OOM command not allowed when used memory > 'maxmemory'."
+
+#endif
