@@ -264,6 +264,41 @@ class NotifyDiff:
         except skvtest.RespError as e:
             return "error: %s" % e
 
+    def test_evicted(self):
+        # Not differential (eviction picks differ): every key evicted is one
+        # "evicted" event, as many as INFO's evicted_keys.
+        s = skvtest.ShardkvServer(args=self.SKV_ARGS).start()
+        try:
+            with skvtest.Client(s.port, decode=True) as c, skvtest.Client(s.port) as sub:
+                c.call("CONFIG", "SET", "notify-keyspace-events", "Ee")
+                sub.call("SUBSCRIBE", "__keyevent@0__:evicted")
+                for i in range(500):
+                    c.call("SET", "k%d" % i, "x" * 200)
+                c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-random")
+                c.call("CONFIG", "SET", "maxmemory", "1")
+                # Writes now evict (and fail with -OOM once nothing is left).
+                for i in range(20):
+                    try:
+                        c.call("SET", "w%d" % i, "v")
+                    except skvtest.RespError:
+                        pass
+                    time.sleep(0.05)
+                c.call("CONFIG", "SET", "maxmemory", "0")
+                sub.settimeout(QUIET)
+                n = 0
+                try:
+                    while True:
+                        sub.read_reply()
+                        n += 1
+                except (socket.timeout, TimeoutError):
+                    pass
+                stats = c.call("INFO", "stats").split("\r\n")
+                evicted = int([x for x in stats if x.startswith("evicted_keys:")][0].split(":")[1])
+                self.assertGreater(evicted, 0)
+                self.assertEqual(n, evicted)
+        finally:
+            s.stop()
+
     def test_comparison_can_fail(self):
         with self.assertRaises(AssertionError):
             self.assertEqual(per_key([(b"__keyspace@0__:a", b"set")]),
