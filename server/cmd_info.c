@@ -332,6 +332,18 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         add_line(&b, "used_memory_rss:%zu", rss);
         human_bytes(h, sizeof(h), (double)rss);
         add_line(&b, "used_memory_rss_human:%s", h);
+        size_t peak = maxmemory_note_peak(alloc);
+        add_line(&b, "used_memory_peak:%zu", peak);
+        human_bytes(h, sizeof(h), (double)peak);
+        add_line(&b, "used_memory_peak_human:%s", h);
+        add_line(&b, "used_memory_peak_perc:%.2f%%", peak ? 100.0 * (double)alloc / (double)peak : 0);
+        /* The dataset is what the shards' maps hold (keys, values, their
+         * tables); the rest is the server's own overhead. */
+        add_line(&b, "used_memory_overhead:%lld",
+                 (long long)((int64_t)alloc > shards_mem ? (int64_t)alloc - shards_mem : 0));
+        add_line(&b, "used_memory_dataset:%lld", (long long)shards_mem);
+        add_line(&b, "used_memory_dataset_perc:%.2f%%",
+                 alloc ? 100.0 * (double)shards_mem / (double)alloc : 0);
         add_line(&b, "used_memory_shards:%lld", (long long)shards_mem);
         size_t maxmem = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
         add_line(&b, "maxmemory:%zu", maxmem);
@@ -340,6 +352,8 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         add_line(&b, "maxmemory_policy:%s",
                  evict_policy_name(__atomic_load_n(&server.cfg.maxmemory_policy,
                                                    __ATOMIC_RELAXED)));
+        add_line(&b, "mem_fragmentation_ratio:%.2f", alloc ? (double)rss / (double)alloc : 0);
+        add_line(&b, "mem_fragmentation_bytes:%lld", (long long)rss - (long long)alloc);
         add_line(&b, "mem_allocator:%s", mem_allocator_name());
     }
     if (secs & SEC_PERSISTENCE) {

@@ -32,6 +32,18 @@ static struct slot *slots;
 static unsigned nslots;
 /* Bytes the process holds beyond the shards' maps (worker 0's sample). */
 static _Atomic int64_t overhead;
+/* The highest allocator total sampled (worker 0's tick, INFO). */
+static _Atomic size_t peak;
+
+size_t maxmemory_note_peak(size_t allocated)
+{
+    size_t p = atomic_load_explicit(&peak, memory_order_relaxed);
+    while (allocated > p &&
+           !atomic_compare_exchange_weak_explicit(&peak, &p, allocated, memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
+    return allocated > p ? allocated : p;
+}
 
 /* Per shard thread: its eviction pool and the policy its maps' stamps
  * were set for. */
@@ -228,6 +240,7 @@ void maxmemory_tick(struct shard *s, bool sample_process)
     if (sample_process) {
         size_t allocated = 0, resident = 0;
         mem_process_stats(&allocated, &resident);
+        maxmemory_note_peak(allocated);
         int64_t data = 0;
         for (unsigned i = 0; i < nslots; i++)
             data += atomic_load_explicit(&slots[i].used, memory_order_relaxed);

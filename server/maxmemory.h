@@ -43,6 +43,10 @@ void maxmemory_tick(struct shard *s, bool sample_process);
 /* A shard thread is ending: free its eviction pool. */
 void maxmemory_thread_end(void);
 
+/* Record a sample of the allocator's total; returns the highest seen
+ * (INFO used_memory_peak). Any thread. */
+size_t maxmemory_note_peak(size_t allocated);
+
 /* Keys evicted by every shard since start (INFO evicted_keys). Any thread. */
 uint64_t maxmemory_evicted(void);
 

@@ -83,6 +83,12 @@ class Bound(unittest.TestCase):
                 rss1 = mem["used_memory_rss"]
                 self.assertLess(int(rss1) - int(rss0), 48 * MB, "RSS %s -> %s" % (rss0, rss1))
             self.assertEqual(info(c, "memory", "maxmemory_policy"), "allkeys-lru")
+            # What dashboards read: the peak is at least what is used, the
+            # dataset (the shards' maps) most of it.
+            if int(mem["used_memory"]):
+                self.assertGreaterEqual(int(mem["used_memory_peak"]), int(mem["used_memory"]))
+                self.assertGreater(int(mem["used_memory_dataset"]), 16 * MB)
+                self.assertGreater(float(mem["mem_fragmentation_ratio"]), 0.5)
             self.assertEqual(int(info(c, "memory", "maxmemory")), 24 * MB)
 
     def test_bound_holds_with_every_key_on_one_shard(self):
