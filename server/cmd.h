@@ -11,6 +11,7 @@
 
 #include "protocol/resp.h"
 #include "protocol/resp_enc.h"
+#include "server/notify.h"
 #include "shard/kvmap.h"
 #include "shard/shard.h"
 #include "shard/tval.h"
@@ -369,6 +370,20 @@ bool cmd_arg_eq(const struct resp_arg *a, const char *lit); /* case-insensitive 
  * entry counts as written (kvmap_find_w), so call it only then. */
 void cmd_reply_wrongtype(struct cmd_ctx *c);
 
+/* A further event of a change already reported (SET ... EX: "set", then
+ * "expire"; SREM that empties the set: "srem", then "del"). Only the
+ * event; nothing counts as modified again. */
+static inline void cmd_key_notify(struct cmd_ctx *c, uint32_t cls, const char *event,
+                                  const void *key, size_t klen)
+{
+    if (__builtin_expect(notify_wanted(cls), 0))
+        notify_key(cls, event, c->dbidx, key, klen);
+}
+/* A read that found no key: Redis's "keymiss" (class m). */
+static inline void cmd_key_miss(struct cmd_ctx *c, const void *key, size_t klen)
+{
+    cmd_key_notify(c, NOTIFY_KEY_MISS, "keymiss", key, klen);
+}
 /* Inline: GET and SET pay for the type check on every request. */
 static inline struct kventry *cmd_check_type(struct cmd_ctx *c, struct kventry *e, int type,
                                              bool *wrong)
@@ -381,8 +396,21 @@ static inline struct kventry *cmd_check_type(struct cmd_ctx *c, struct kventry *
     return e;
 }
 
+/* A read (Redis's lookupKeyRead): a missing key is a "keymiss" event. */
 static inline struct kventry *cmd_lookup_type(struct cmd_ctx *c, const struct resp_arg *key,
                                               int type, bool *wrong)
+{
+    struct kventry *e = kvmap_find(c->db, key->ptr, key->len, c->now_ms);
+    if (!e)
+        cmd_key_miss(c, key->ptr, key->len);
+    return cmd_check_type(c, e, type, wrong);
+}
+
+/* The lookup of a write before it changes anything (Redis's
+ * lookupKeyWrite): as cmd_lookup_type, without the "keymiss". */
+static inline struct kventry *cmd_lookup_type_probe(struct cmd_ctx *c,
+                                                    const struct resp_arg *key, int type,
+                                                    bool *wrong)
 {
     return cmd_check_type(c, kvmap_find(c->db, key->ptr, key->len, c->now_ms), type, wrong);
 }
@@ -396,15 +424,22 @@ static inline struct kventry *cmd_lookup_type_w(struct cmd_ctx *c, const struct 
 }
 
 /* Report that the command modified key (borrowed) in database db of the
- * executing shard: Redis's signalModifiedKey. Every write calls it once
- * per key it changed, after the change, and not for a key it left alone
- * (SETNX on an existing key, DEL of a missing one); WATCH and the dirty
- * counter hang off it (cmd_hook_key). */
-void cmd_key_modified(struct cmd_ctx *c, const void *key, size_t klen);
+ * executing shard, and the keyspace event that change is (class cls, a
+ * NOTIFY_* of server/notify.h, and event, a static name such as "set";
+ * 0 and NULL: none): Redis's signalModifiedKey with its
+ * notifyKeyspaceEvent. Every write calls it once per key it changed,
+ * after the change, and not for a key it left alone (SETNX on an
+ * existing key, DEL of a missing one); WATCH and the dirty counter hang
+ * off it (cmd_hook_key), and the event is queued for the command's end
+ * (notify.c) when its class is on. */
+void cmd_key_modified(struct cmd_ctx *c, uint32_t cls, const char *event, const void *key,
+                      size_t klen);
 /* The same for a key in another database (MOVE, COPY ... DB). */
-void cmd_key_modified_db(struct cmd_ctx *c, unsigned db, const void *key, size_t klen);
+void cmd_key_modified_db(struct cmd_ctx *c, unsigned db, uint32_t cls, const char *event,
+                         const void *key, size_t klen);
 /* Every key of database db (CMD_DB_ALL: of every database) may have
- * changed, n keys counted as dirty: FLUSHDB, FLUSHALL, SWAPDB. */
+ * changed, n keys counted as dirty: FLUSHDB, FLUSHALL, SWAPDB. No event:
+ * Redis sends none for these. */
 void cmd_db_modified(struct cmd_ctx *c, unsigned db, uint64_t n);
 
 /* Standard replies. */

@@ -24,6 +24,7 @@ static void cmd_dump(struct cmd_ctx *c)
     int rc;
 
     if (!e) {
+        cmd_key_miss(c, key->ptr, key->len);
         resp_null(c->out, c->proto);
         return;
     }
@@ -150,7 +151,7 @@ static void cmd_restore(struct cmd_ctx *c)
         /* Already expired: the old key goes (with REPLACE), nothing new
          * is stored, and the reply is still OK. */
         if (replace && exists && kvmap_del(c->db, key->ptr, key->len, c->now_ms))
-            cmd_key_modified(c, key->ptr, key->len);
+            cmd_key_modified(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
         free(str);
         tval_free(kvmap_acct(c->db), tv);
         resp_simple(c->out, "OK");
@@ -169,7 +170,10 @@ static void cmd_restore(struct cmd_ctx *c)
         cmd_reply_kvmap_error(c, rc);
         return;
     }
-    cmd_key_modified(c, key->ptr, key->len);
+    /* Redis deletes a replaced key and adds it again: "new" either way. */
+    if (rc == 0)
+        cmd_key_notify(c, NOTIFY_NEW, "new", key->ptr, key->len);
+    cmd_key_modified(c, NOTIFY_GENERIC, "restore", key->ptr, key->len);
     resp_simple(c->out, "OK");
 }
 

@@ -21,6 +21,14 @@ static struct tval *hash_read(struct cmd_ctx *c, bool *wrong)
     return e ? kventry_tval(e) : NULL;
 }
 
+/* The hash at key as a write sees it before changing anything (HSETNX,
+ * HDEL): as hash_read, without a "keymiss" event. */
+static struct tval *hash_probe(struct cmd_ctx *c, bool *wrong)
+{
+    struct kventry *e = cmd_lookup_type_probe(c, &c->argv[1], TVAL_HASH, wrong);
+    return e ? kventry_tval(e) : NULL;
+}
+
 /* The hash at key about to be changed in place (the entry counts as
  * written), or NULL as hash_read. */
 static struct tval *hash_write(struct cmd_ctx *c, bool *wrong)
@@ -62,9 +70,10 @@ static bool store_fresh(struct cmd_ctx *c, struct tval *tv)
     return true;
 }
 
-static void modified(struct cmd_ctx *c)
+/* Report the change to argv[1]: event is Redis's name for it (class h). */
+static void modified(struct cmd_ctx *c, const char *event)
 {
-    cmd_key_modified(c, c->argv[1].ptr, c->argv[1].len);
+    cmd_key_modified(c, NOTIFY_HASH, event, c->argv[1].ptr, c->argv[1].len);
 }
 
 static void reply_arity(struct cmd_ctx *c, const char *name)
@@ -109,14 +118,14 @@ static void hset_generic(struct cmd_ctx *c, const char *name, bool reply_ok)
         if (fresh) {
             tval_free(a, tv);
         } else if (changed) {
-            modified(c);
+            modified(c, "hset");
         }
         cmd_reply_kvmap_error(c, rc);
         return;
     }
     if (fresh && !store_fresh(c, tv))
         return;
-    modified(c);
+    modified(c, "hset");
     if (reply_ok)
         cmd_reply_ok(c);
     else
@@ -137,7 +146,7 @@ static void cmd_hsetnx(struct cmd_ctx *c)
 {
     const struct resp_arg *f = &c->argv[2], *v = &c->argv[3];
     bool wrong;
-    struct tval *tv = hash_read(c, &wrong);
+    struct tval *tv = hash_probe(c, &wrong);
     if (wrong)
         return;
     if (tv && thash_exists(tv, f->ptr, f->len)) {
@@ -161,7 +170,7 @@ static void cmd_hsetnx(struct cmd_ctx *c)
     }
     if (fresh && !store_fresh(c, tv))
         return;
-    modified(c);
+    modified(c, "hset");
     resp_int(c->out, 1);
 }
 
@@ -290,7 +299,7 @@ static void cmd_hgetall(struct cmd_ctx *c)
 static void cmd_hdel(struct cmd_ctx *c)
 {
     bool wrong;
-    struct tval *tv = hash_read(c, &wrong);
+    struct tval *tv = hash_probe(c, &wrong);
     if (wrong)
         return;
     if (!tv) {
@@ -298,6 +307,7 @@ static void cmd_hdel(struct cmd_ctx *c)
         return;
     }
     int64_t deleted = 0;
+    bool emptied = false;
     for (size_t i = 2; i < c->argc; i++) {
         const struct resp_arg *f = &c->argv[i];
         if (deleted == 0) {
@@ -310,12 +320,15 @@ static void cmd_hdel(struct cmd_ctx *c)
             deleted++;
             if (thash_len(tv) == 0) {
                 kvmap_del(c->db, c->argv[1].ptr, c->argv[1].len, c->now_ms);
+                emptied = true;
                 break;
             }
         }
     }
     if (deleted)
-        modified(c);
+        modified(c, "hdel");
+    if (emptied)
+        cmd_key_notify(c, NOTIFY_GENERIC, "del", c->argv[1].ptr, c->argv[1].len);
     resp_int(c->out, deleted);
 }
 
@@ -354,7 +367,7 @@ static void cmd_hincrby(struct cmd_ctx *c)
     }
     if (fresh && !store_fresh(c, tv))
         return;
-    modified(c);
+    modified(c, "hincrby");
     resp_int(c->out, value);
 }
 
@@ -398,7 +411,7 @@ static void cmd_hincrbyfloat(struct cmd_ctx *c)
     }
     if (fresh && !store_fresh(c, tv))
         return;
-    modified(c);
+    modified(c, "hincrbyfloat");
     resp_bulk(c->out, out, n);
 }
 

@@ -31,9 +31,19 @@ static struct kventry *peek(struct cmd_ctx *c, const struct resp_arg *key)
     return kvmap_peek(c->db, key->ptr, key->len, c->now_ms);
 }
 
+/* peek for TYPE and TTL, reads whose miss is a "keymiss" (OBJECT's is
+ * not: Redis looks it up with LOOKUP_NONOTIFY). */
+static struct kventry *peek_read(struct cmd_ctx *c, const struct resp_arg *key)
+{
+    struct kventry *e = peek(c, key);
+    if (!e)
+        cmd_key_miss(c, key->ptr, key->len);
+    return e;
+}
+
 static void cmd_type(struct cmd_ctx *c)
 {
-    struct kventry *e = peek(c, &c->argv[1]);
+    struct kventry *e = peek_read(c, &c->argv[1]);
     resp_simple(c->out, e ? tval_type_name(kventry_type(e)) : "none");
 }
 
@@ -293,6 +303,7 @@ static void expire_generic(struct cmd_ctx *c, int64_t basetime_ms, bool seconds,
         resp_int(c->out, 0);
         return;
     }
+    const char *event = "del"; /* Redis deletes a key whose time is past */
     if (when <= c->now_ms) {
         kvmap_del(c->db, key->ptr, key->len, c->now_ms);
     } else {
@@ -301,8 +312,9 @@ static void expire_generic(struct cmd_ctx *c, int64_t basetime_ms, bool seconds,
             cmd_reply_kvmap_error(c, rc);
             return;
         }
+        event = "expire";
     }
-    cmd_key_modified(c, key->ptr, key->len);
+    cmd_key_modified(c, NOTIFY_GENERIC, event, key->ptr, key->len);
     resp_int(c->out, 1);
 }
 
@@ -331,7 +343,7 @@ static void cmd_pexpireat(struct cmd_ctx *c)
  * or in seconds rounded to the nearest. */
 static void ttl_generic(struct cmd_ctx *c, bool ms, bool absolute)
 {
-    struct kventry *e = peek(c, &c->argv[1]);
+    struct kventry *e = peek_read(c, &c->argv[1]);
     int64_t exp, t;
 
     if (!e) {
@@ -376,7 +388,7 @@ static void cmd_persist(struct cmd_ctx *c)
     if (e && kventry_expire(e) != KVMAP_NO_EXPIRE) {
         /* Removing a TTL never allocates, so this cannot fail. */
         (void)kvmap_entry_set_expire(c->db, e, KVMAP_NO_EXPIRE);
-        cmd_key_modified(c, c->argv[1].ptr, c->argv[1].len);
+        cmd_key_modified(c, NOTIFY_GENERIC, "persist", c->argv[1].ptr, c->argv[1].len);
         resp_int(c->out, 1);
     } else {
         resp_int(c->out, 0);

@@ -48,6 +48,15 @@ static struct kventry *find(struct cmd_ctx *c, const struct resp_arg *k)
     return kvmap_find(c->db, k->ptr, k->len, c->now_ms);
 }
 
+/* A read of a key (MGET, COPY's source): a miss is Redis's "keymiss". */
+static struct kventry *find_read(struct cmd_ctx *c, const struct resp_arg *k)
+{
+    struct kventry *e = kvmap_find(c->db, k->ptr, k->len, c->now_ms);
+    if (!e)
+        cmd_key_miss(c, k->ptr, k->len);
+    return e;
+}
+
 /* A private copy of an entry's value (the entry dies at the next write). */
 static char *copy_value(const struct kventry *e, size_t *len)
 {
@@ -59,12 +68,18 @@ static char *copy_value(const struct kventry *e, size_t *len)
     return p;
 }
 
-static int64_t count_existing(struct cmd_ctx *c)
+/* EXISTS and TOUCH read the keys (a miss is a "keymiss"); MSETNX and
+ * RENAMENX only probe them for a write (read false), as Redis's
+ * lookupKeyWrite. */
+static int64_t count_existing(struct cmd_ctx *c, bool read)
 {
     int64_t n = 0;
-    for (size_t i = 1; i < c->argc; i++)
+    for (size_t i = 1; i < c->argc; i++) {
         if (kvmap_peek(c->db, c->argv[i].ptr, c->argv[i].len, c->now_ms))
             n++; /* EXISTS is no access (Redis's LOOKUP_NOTOUCH) */
+        else if (read)
+            cmd_key_miss(c, c->argv[i].ptr, c->argv[i].len);
+    }
     return n;
 }
 
@@ -73,7 +88,7 @@ static int64_t count_deleted(struct cmd_ctx *c)
     int64_t n = 0;
     for (size_t i = 1; i < c->argc; i++) {
         if (kvmap_del(c->db, c->argv[i].ptr, c->argv[i].len, c->now_ms)) {
-            cmd_key_modified(c, c->argv[i].ptr, c->argv[i].len);
+            cmd_key_modified(c, NOTIFY_GENERIC, "del", c->argv[i].ptr, c->argv[i].len);
             n++;
         }
     }
@@ -86,7 +101,7 @@ void cmd_multi_mget_exec(struct cmd_ctx *c)
 {
     resp_array(c->out, c->argc - 1);
     for (size_t i = 1; i < c->argc; i++) {
-        struct kventry *e = find(c, &c->argv[i]);
+        struct kventry *e = find_read(c, &c->argv[i]);
         if (e)
             reply_entry_value(c->out, c->proto, e);
         else
@@ -104,7 +119,7 @@ static bool set_pairs(struct cmd_ctx *c)
             cmd_reply_kvmap_error(c, rc);
             return false;
         }
-        cmd_key_modified(c, c->argv[i].ptr, c->argv[i].len);
+        cmd_key_modified(c, NOTIFY_STRING, "set", c->argv[i].ptr, c->argv[i].len);
     }
     return true;
 }
@@ -134,7 +149,22 @@ void cmd_multi_del_exec(struct cmd_ctx *c)
 
 static void exists_exec(struct cmd_ctx *c)
 {
-    resp_int(c->out, count_existing(c));
+    resp_int(c->out, count_existing(c, true));
+}
+
+/* RENAME's and COPY's events, Redis's order: "new" when dst was replaced
+ * (Redis deletes it and adds it again; a key that did not exist got its
+ * "new" from the map), then "rename_from" src (none for COPY), then
+ * "rename_to" or "copy_to" dst in database dstdb. rc: kvmap_set's. */
+static void moved_events(struct cmd_ctx *c, int rc, const struct resp_arg *src, unsigned dstdb,
+                         const struct resp_arg *dst, bool copy)
+{
+    if (rc == 0 && notify_wanted(NOTIFY_NEW))
+        notify_key(NOTIFY_NEW, "new", dstdb, dst->ptr, dst->len);
+    if (src)
+        cmd_key_modified(c, NOTIFY_GENERIC, "rename_from", src->ptr, src->len);
+    cmd_key_modified_db(c, dstdb, NOTIFY_GENERIC, copy ? "copy_to" : "rename_to", dst->ptr,
+                        dst->len);
 }
 
 /* RENAME, or RENAMENX (nx), with both keys on this shard. */
@@ -167,8 +197,7 @@ static void rename_here(struct cmd_ctx *c, bool nx)
             return;
         }
         (void)kvmap_take_tval(c->db, src->ptr, src->len, c->now_ms);
-        cmd_key_modified(c, src->ptr, src->len);
-        cmd_key_modified(c, dst->ptr, dst->len);
+        moved_events(c, rc, src, c->dbidx, dst, false);
         if (nx)
             resp_int(c->out, 1);
         else
@@ -193,8 +222,7 @@ static void rename_here(struct cmd_ctx *c, bool nx)
         return;
     }
     kvmap_del(c->db, src->ptr, src->len, c->now_ms);
-    cmd_key_modified(c, src->ptr, src->len);
-    cmd_key_modified(c, dst->ptr, dst->len);
+    moved_events(c, rc, src, c->dbidx, dst, false);
     if (nx)
         resp_int(c->out, 1);
     else
@@ -246,7 +274,7 @@ bool cmd_multi_copy_parse(size_t argc, const struct resp_arg *argv, unsigned cur
  * Returns 1 if written, 0 if skipped (nx and dst exists), <0 on error (the
  * reply is written). */
 static int put_value(struct cmd_ctx *c, unsigned dstdb, const struct resp_arg *dst, const char *val,
-                     size_t vlen, int64_t exp, bool nx)
+                     size_t vlen, int64_t exp, bool nx, bool copy)
 {
     struct kvmap *m = shard_db(c->shard, dstdb);
     if (kvmap_find(m, dst->ptr, dst->len, c->now_ms)) {
@@ -259,7 +287,7 @@ static int put_value(struct cmd_ctx *c, unsigned dstdb, const struct resp_arg *d
         cmd_reply_kvmap_error(c, rc);
         return rc;
     }
-    cmd_key_modified_db(c, dstdb, dst->ptr, dst->len);
+    moved_events(c, rc, NULL, dstdb, dst, copy);
     return 1;
 }
 
@@ -279,7 +307,7 @@ static int put_tval_copy(struct cmd_ctx *c, unsigned dstdb, const struct resp_ar
         cmd_reply_kvmap_error(c, rc);
         return rc;
     }
-    cmd_key_modified_db(c, dstdb, dst->ptr, dst->len);
+    moved_events(c, rc, NULL, dstdb, dst, true);
     return 1;
 }
 
@@ -289,7 +317,7 @@ void cmd_multi_copy_exec(struct cmd_ctx *c)
     struct copy_opts o;
     if (!cmd_multi_copy_parse(c->argc, c->argv, c->dbidx, c->shard->ndb, &o, c->out))
         return;
-    struct kventry *e = find(c, &c->argv[1]);
+    struct kventry *e = find_read(c, &c->argv[1]);
     if (!e) {
         resp_int(c->out, 0);
         return;
@@ -308,7 +336,7 @@ void cmd_multi_copy_exec(struct cmd_ctx *c)
         resp_error(c->out, "ERR out of memory");
         return;
     }
-    int rc = put_value(c, (unsigned)o.dstdb, &c->argv[2], val, vlen, exp, !o.replace);
+    int rc = put_value(c, (unsigned)o.dstdb, &c->argv[2], val, vlen, exp, !o.replace, true);
     free(val);
     if (rc >= 0)
         resp_int(c->out, rc);
@@ -347,8 +375,8 @@ void cmd_multi_move_exec(struct cmd_ctx *c)
             return;
         }
         (void)kvmap_take_tval(c->db, k->ptr, k->len, c->now_ms); /* dst holds it now */
-        cmd_key_modified(c, k->ptr, k->len);
-        cmd_key_modified_db(c, (unsigned)db, k->ptr, k->len);
+        cmd_key_modified(c, NOTIFY_GENERIC, "move_from", k->ptr, k->len);
+        cmd_key_modified_db(c, (unsigned)db, NOTIFY_GENERIC, "move_to", k->ptr, k->len);
         resp_int(c->out, 1);
         return;
     }
@@ -365,8 +393,8 @@ void cmd_multi_move_exec(struct cmd_ctx *c)
         return;
     }
     kvmap_del(c->db, k->ptr, k->len, c->now_ms);
-    cmd_key_modified(c, k->ptr, k->len);
-    cmd_key_modified_db(c, (unsigned)db, k->ptr, k->len);
+    cmd_key_modified(c, NOTIFY_GENERIC, "move_from", k->ptr, k->len);
+    cmd_key_modified_db(c, (unsigned)db, NOTIFY_GENERIC, "move_to", k->ptr, k->len);
     resp_int(c->out, 1);
 }
 
@@ -383,7 +411,7 @@ void cmd_multi_mget_part(struct cmd_ctx *c)
     }
     r->nends = n;
     for (size_t i = 0; i < n; i++) {
-        struct kventry *e = find(c, &c->argv[i + 1]);
+        struct kventry *e = find_read(c, &c->argv[i + 1]);
         if (e)
             reply_entry_value(c->out, c->proto, e);
         else
@@ -404,13 +432,19 @@ void cmd_multi_del_part(struct cmd_ctx *c)
 
 void cmd_multi_exists_part(struct cmd_ctx *c)
 {
-    ((struct req *)c->priv)->ival = count_existing(c);
+    ((struct req *)c->priv)->ival = count_existing(c, true);
+}
+
+void cmd_multi_probe_part(struct cmd_ctx *c)
+{
+    ((struct req *)c->priv)->ival = count_existing(c, false);
 }
 
 void cmd_multi_fetch_part(struct cmd_ctx *c)
 {
     struct req *r = c->priv;
-    struct kventry *e = find(c, &c->argv[1]);
+    bool take = cmd_arg_eq(&c->argv[0], "take");
+    struct kventry *e = take ? find(c, &c->argv[1]) : find_read(c, &c->argv[1]);
     if (!e)
         return;
     r->ival = kventry_expire(e);
@@ -435,15 +469,14 @@ void cmd_multi_fetch_part(struct cmd_ctx *c)
         if (rbuf_append(c->out, v, vlen) != 0)
             return; /* oom is set; the merge reports it */
     }
-    if (cmd_arg_eq(&c->argv[0], "take") &&
-        kvmap_del(c->db, c->argv[1].ptr, c->argv[1].len, c->now_ms))
-        cmd_key_modified(c, c->argv[1].ptr, c->argv[1].len);
+    if (take && kvmap_del(c->db, c->argv[1].ptr, c->argv[1].len, c->now_ms))
+        cmd_key_modified(c, NOTIFY_GENERIC, "rename_from", c->argv[1].ptr, c->argv[1].len);
 }
 
 /* A typed value fetched from another shard (an RDB object in val): decode
  * it for this shard and store it under dst. Returns as put_value. */
 static int put_typed(struct cmd_ctx *c, unsigned dstdb, const struct resp_arg *dst,
-                     const struct resp_arg *val, int64_t exp, bool nx)
+                     const struct resp_arg *val, int64_t exp, bool nx, bool copy)
 {
     struct kvmap *m = shard_db(c->shard, dstdb);
     if (nx && kvmap_find(m, dst->ptr, dst->len, c->now_ms))
@@ -466,7 +499,7 @@ static int put_typed(struct cmd_ctx *c, unsigned dstdb, const struct resp_arg *d
         cmd_reply_kvmap_error(c, rc);
         return rc;
     }
-    cmd_key_modified_db(c, dstdb, dst->ptr, dst->len);
+    moved_events(c, rc, NULL, dstdb, dst, copy);
     return 1;
 }
 
@@ -479,9 +512,10 @@ static void put_part(struct cmd_ctx *c)
     const struct resp_arg *cmd = &c->argv[0];
     bool nx = cmd_arg_eq(cmd, "putnx") || cmd_arg_eq(cmd, "tputnx");
     bool typed = cmd->len >= 4 && (cmd->ptr[0] == 't' || cmd->ptr[0] == 'T');
-    int rc = typed ? put_typed(c, c->dbidx, &c->argv[1], &c->argv[2], r->i_arg, nx)
+    bool copy = r->uval != 0; /* set by cmd_multi_move_step: COPY, not RENAME */
+    int rc = typed ? put_typed(c, c->dbidx, &c->argv[1], &c->argv[2], r->i_arg, nx, copy)
                    : put_value(c, c->dbidx, &c->argv[1], c->argv[2].ptr, c->argv[2].len,
-                               r->i_arg, nx);
+                               r->i_arg, nx, copy);
     r->ival = rc > 0 ? 1 : 0;
 }
 
@@ -650,6 +684,7 @@ bool cmd_multi_move_step(struct fan *f, struct req **parts, size_t n, struct rbu
         }
         p->i_arg = got->ival;
         p->db = st->dstdb;
+        p->uval = st->copy; /* which event the write is: copy_to or rename_to */
         f->stage = 2;
         finished = false;
         break;
@@ -705,7 +740,7 @@ static const struct cmd_plan mset_plan = {
 /* Round 0 asks whether any key exists ([exists, k1, k2, ...]); round 1
  * sets them all (cmd_multi_msetnx_step). */
 static const struct cmd_plan msetnx_plan = {
-    .part = cmd_multi_exists_part, .step = cmd_multi_msetnx_step, .part_name = "exists",
+    .part = cmd_multi_probe_part, .step = cmd_multi_msetnx_step, .part_name = "exists",
     .span = 2, .rounds = true};
 static const struct cmd_plan del_plan = {
     .part = cmd_multi_del_part, .step = cmd_multi_sum_step};

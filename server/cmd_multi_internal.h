@@ -76,6 +76,8 @@ void cmd_multi_mset_part(struct cmd_ctx *c);
 void cmd_multi_del_part(struct cmd_ctx *c);
 /* EXISTS' keys on this shard; ival gets the number that exist. */
 void cmd_multi_exists_part(struct cmd_ctx *c);
+/* The same count for a write's check (MSETNX, RENAMENX): no "keymiss". */
+void cmd_multi_probe_part(struct cmd_ctx *c);
 /* Fetch argv[1]'s value into out (ival its expiry; uval 0 when missing,
  * else FETCHED_STRING with its bytes or FETCHED_TYPED with an RDB object);
  * argv[0] "take" also deletes it. */

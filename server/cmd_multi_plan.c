@@ -359,8 +359,8 @@ void cmd_multi_plan_move(struct mplan *pl, const struct cmd_def *d, size_t argc,
     if (st->nx) {
         struct resp_arg a1[2] = {{"exists", 6}, f->argv[1]};
         struct resp_arg a2[2] = {{"exists", 6}, f->argv[2]};
-        ok = dispatch_part(f, ss, cmd_multi_exists_part, 2, a1) &&
-             dispatch_part(f, ds, cmd_multi_exists_part, 2, a2);
+        ok = dispatch_part(f, ss, cmd_multi_probe_part, 2, a1) &&
+             dispatch_part(f, ds, cmd_multi_probe_part, 2, a2);
     } else {
         struct resp_arg a[2] = {{copy ? "get" : "take", copy ? 3u : 4u}, f->argv[1]};
         ok = dispatch_part(f, ss, cmd_multi_fetch_part, 2, a) != NULL;

@@ -74,18 +74,24 @@ static void sadd_exec(struct cmd_ctx *c)
         }
     }
     if (added)
-        cmd_key_modified(c, key->ptr, key->len);
+        cmd_key_modified(c, NOTIFY_SET, "sadd", key->ptr, key->len);
     if (err < 0)
         reply_oom(c);
     else
         resp_int(c->out, added);
 }
 
-/* Delete key when its set has become empty: Redis never keeps one. */
-static void drop_if_empty(struct cmd_ctx *c, const struct resp_arg *key, struct tval *tv)
+/* Report the change (event, class s) and delete key when its set has
+ * become empty (Redis never keeps one), with Redis's "del" after it. */
+static void changed_drop_if_empty(struct cmd_ctx *c, const char *event,
+                                  const struct resp_arg *key, struct tval *tv)
 {
-    if (tval_len(tv) == 0)
+    bool empty = tval_len(tv) == 0;
+    if (empty)
         kvmap_del(c->db, key->ptr, key->len, c->now_ms);
+    cmd_key_modified(c, NOTIFY_SET, event, key->ptr, key->len);
+    if (empty)
+        cmd_key_notify(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
 }
 
 static void srem_exec(struct cmd_ctx *c)
@@ -101,10 +107,8 @@ static void srem_exec(struct cmd_ctx *c)
         struct mem_acct *a = kvmap_acct(c->db);
         for (size_t j = 2; j < c->argc && tval_len(tv) > 0; j++)
             removed += tset_remove(a, tv, c->argv[j].ptr, c->argv[j].len);
-        if (removed) {
-            drop_if_empty(c, key, tv);
-            cmd_key_modified(c, key->ptr, key->len);
-        }
+        if (removed)
+            changed_drop_if_empty(c, "srem", key, tv);
     }
     resp_int(c->out, removed);
 }
@@ -334,8 +338,7 @@ static void spop_exec(struct cmd_ctx *c)
             reply_oom(c);
             return;
         }
-        drop_if_empty(c, key, tv);
-        cmd_key_modified(c, key->ptr, key->len);
+        changed_drop_if_empty(c, "spop", key, tv);
         return;
     }
     if (!tv || l == 0) {
@@ -349,7 +352,8 @@ static void spop_exec(struct cmd_ctx *c)
         struct reply_ctx x = {c->out};
         tset_each(tv, reply_one, &x);
         kvmap_del(c->db, key->ptr, key->len, c->now_ms);
-        cmd_key_modified(c, key->ptr, key->len);
+        cmd_key_modified(c, NOTIFY_SET, "spop", key->ptr, key->len);
+        cmd_key_notify(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
         return;
     }
     resp_set(c->out, c->proto, (size_t)l);
@@ -357,7 +361,7 @@ static void spop_exec(struct cmd_ctx *c)
     while (popped < l && pop_one(c, a, tv))
         popped++;
     if (popped)
-        cmd_key_modified(c, key->ptr, key->len);
+        cmd_key_modified(c, NOTIFY_SET, "spop", key->ptr, key->len);
     if (popped < l) {
         /* Only when the reply buffer ran out of memory: the members
          * popped so far are gone, as Redis's would be after a crash of

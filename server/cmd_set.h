@@ -47,11 +47,16 @@ bool cmd_set_parse_sintercard(size_t argc, const struct resp_arg *argv, size_t *
 void cmd_set_reply_members(struct rbuf *out, int proto, const struct tset_member *const *res,
                            size_t n);
 
-/* Replace key in db with a set of res[0..n) (delete it when n is 0), as
- * the STORE forms do. Returns 1 if the key was written or deleted, 0 if
- * nothing changed (an empty result and no key), or a KVMAP_E* error.
- * Owner shard's thread. */
-int cmd_set_store(struct kvmap *db, const void *key, size_t klen,
-                  const struct tset_member *const *res, size_t n, int64_t now_ms);
+/* Replace key in c's database with a set of res[0..n) (delete it when n
+ * is 0), as the STORE form of op does, and report the change: Redis's
+ * "sinterstore" (or sunionstore, sdiffstore), or "del" for an empty
+ * result that deleted the key. Returns 1 if the key was written or
+ * deleted, 0 if nothing changed (an empty result and no key), or a
+ * KVMAP_E* error. Owner shard's thread. */
+int cmd_set_store(struct cmd_ctx *c, enum setalg_op op, const void *key, size_t klen,
+                  const struct tset_member *const *res, size_t n);
+
+/* The STORE form's name, which is also its keyspace event. Static. */
+const char *cmd_set_store_name(enum setalg_op op);
 
 #endif

@@ -89,6 +89,8 @@ static void fetch_part(struct cmd_ctx *c)
     r->ival = 0;
     for (size_t i = 1; i < c->argc; i++) {
         struct kventry *e = kvmap_find(c->db, c->argv[i].ptr, c->argv[i].len, c->now_ms);
+        if (!e)
+            cmd_key_miss(c, c->argv[i].ptr, c->argv[i].len); /* sources are reads */
         char st = !e ? FETCH_MISSING : kventry_type(e) == TVAL_SET ? FETCH_SET : FETCH_WRONG;
         rbuf_append(c->out, &st, 1);
         if (st == FETCH_WRONG)
@@ -103,8 +105,9 @@ static void fetch_part(struct cmd_ctx *c)
     }
 }
 
-/* argv[1]: destination, argv[2..]: the result's members. Replaces the
- * destination (deletes it for no member); an error reply on failure. */
+/* argv[0]: the STORE command's name (cmd_set_store_name), argv[1]:
+ * destination, argv[2..]: the result's members. Replaces the destination
+ * (deletes it for no member); an error reply on failure. */
 static void store_part(struct cmd_ctx *c)
 {
     size_t n = c->argc - 2;
@@ -121,11 +124,12 @@ static void store_part(struct cmd_ctx *c)
         v[i].len = c->argv[2 + i].len;
         res[i] = &v[i];
     }
-    int rc = cmd_set_store(c->db, c->argv[1].ptr, c->argv[1].len, res, n, c->now_ms);
+    enum setalg_op op = cmd_arg_eq(&c->argv[0], "sinterstore")   ? SETALG_INTER
+                        : cmd_arg_eq(&c->argv[0], "sunionstore") ? SETALG_UNION
+                                                                 : SETALG_DIFF;
+    int rc = cmd_set_store(c, op, c->argv[1].ptr, c->argv[1].len, res, n);
     if (rc < 0)
         cmd_reply_kvmap_error(c, rc);
-    else if (rc > 0)
-        cmd_key_modified(c, c->argv[1].ptr, c->argv[1].len);
     free(res);
     free(v);
 }
@@ -161,9 +165,12 @@ static void move_write_part(struct cmd_ctx *c)
         if (e) {
             struct tval *tv = kventry_tval(e);
             tset_remove(a, tv, m->ptr, m->len);
-            if (tval_len(tv) == 0)
+            bool empty = tval_len(tv) == 0;
+            if (empty)
                 kvmap_del(c->db, key->ptr, key->len, c->now_ms);
-            cmd_key_modified(c, key->ptr, key->len);
+            cmd_key_modified(c, NOTIFY_SET, "srem", key->ptr, key->len);
+            if (empty)
+                cmd_key_notify(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
         }
         return;
     }
@@ -182,7 +189,8 @@ static void move_write_part(struct cmd_ctx *c)
         cmd_reply_kvmap_error(c, KVMAP_ENOMEM);
         return;
     }
-    cmd_key_modified(c, key->ptr, key->len);
+    if (rc > 0) /* (the member was new: round 0 said so, but be exact) */
+        cmd_key_modified(c, NOTIFY_SET, "sadd", key->ptr, key->len);
 }
 
 /* ---- Merging (connection's thread) --------------------------------------- */
@@ -284,7 +292,8 @@ static bool alg_compute(struct fan *f, struct alg_state *st, struct req **parts,
         /* [name, dst, members...]: dispatch_part copies them. */
         struct resp_arg *a = malloc((nres + 2) * sizeof *a);
         if (a) {
-            a[0] = (struct resp_arg){"sstore", 6};
+            const char *name = cmd_set_store_name(st->k->op);
+            a[0] = (struct resp_arg){name, strlen(name)};
             a[1] = f->argv[1];
             for (size_t i = 0; i < nres; i++)
                 a[2 + i] = (struct resp_arg){res[i]->ptr, res[i]->len};

@@ -52,11 +52,22 @@ void cmd_set_reply_members(struct rbuf *out, int proto, const struct tset_member
         resp_bulk(out, res[i]->ptr, res[i]->len);
 }
 
-int cmd_set_store(struct kvmap *db, const void *key, size_t klen,
-                  const struct tset_member *const *res, size_t n, int64_t now_ms)
+const char *cmd_set_store_name(enum setalg_op op)
 {
-    if (n == 0)
-        return kvmap_del(db, key, klen, now_ms) ? 1 : 0;
+    return op == SETALG_INTER ? "sinterstore" : op == SETALG_UNION ? "sunionstore" : "sdiffstore";
+}
+
+int cmd_set_store(struct cmd_ctx *c, enum setalg_op op, const void *key, size_t klen,
+                  const struct tset_member *const *res, size_t n)
+{
+    struct kvmap *db = c->db;
+    int64_t now_ms = c->now_ms;
+    if (n == 0) {
+        if (!kvmap_del(db, key, klen, now_ms))
+            return 0;
+        cmd_key_modified(c, NOTIFY_GENERIC, "del", key, klen);
+        return 1;
+    }
     struct mem_acct *a = kvmap_acct(db);
     struct tval *tv = tset_create(a, res[0]->ptr, res[0]->len, n);
     if (!tv)
@@ -74,6 +85,7 @@ int cmd_set_store(struct kvmap *db, const void *key, size_t klen,
         tval_free(a, tv);
         return rc;
     }
+    cmd_key_modified(c, NOTIFY_SET, cmd_set_store_name(op), key, klen);
     return 1;
 }
 
@@ -119,14 +131,11 @@ static void alg_exec(struct cmd_ctx *c, enum setalg_op op, size_t first, size_t 
         cmd_set_reply_members(c->out, c->proto, res, nres);
     } else {
         const struct resp_arg *dst = &c->argv[1];
-        rc = cmd_set_store(c->db, dst->ptr, dst->len, res, nres, c->now_ms);
-        if (rc < 0) {
+        rc = cmd_set_store(c, op, dst->ptr, dst->len, res, nres);
+        if (rc < 0)
             cmd_reply_kvmap_error(c, rc);
-        } else {
-            if (rc > 0)
-                cmd_key_modified(c, dst->ptr, dst->len);
+        else
             resp_int(c->out, (int64_t)nres);
-        }
     }
     free(res);
     for (size_t i = 0; i < nkeys; i++)
@@ -218,9 +227,16 @@ void cmd_set_smove_exec(struct cmd_ctx *c)
     se = kvmap_find_w(c->db, src->ptr, src->len, c->now_ms);
     stv = kventry_tval(se);
     tset_remove(a, stv, m->ptr, m->len);
-    if (tval_len(stv) == 0)
+    bool empty = tval_len(stv) == 0;
+    if (empty)
         kvmap_del(c->db, src->ptr, src->len, c->now_ms);
-    cmd_key_modified(c, src->ptr, src->len);
-    cmd_key_modified(c, dst->ptr, dst->len);
+    /* Redis's events: srem, del (emptied), sadd (the member was new).
+     * A created dst's "new" came from the map before them: Redis sends
+     * it after del, but adding first is what keeps a failure harmless. */
+    cmd_key_modified(c, NOTIFY_SET, "srem", src->ptr, src->len);
+    if (empty)
+        cmd_key_notify(c, NOTIFY_GENERIC, "del", src->ptr, src->len);
+    if (rc > 0)
+        cmd_key_modified(c, NOTIFY_SET, "sadd", dst->ptr, dst->len);
     resp_int(c->out, 1);
 }

@@ -173,10 +173,12 @@ static void set_generic(struct cmd_ctx *c, const struct set_opts *o, const struc
         return;
     }
     if (o->flags & OPT_GET) {
-        if (e)
+        if (e) {
             reply_value(c, e);
-        else
+        } else {
+            cmd_key_miss(c, key->ptr, key->len); /* GET reads it */
             resp_null(c->out, c->proto);
+        }
     }
     if (((o->flags & OPT_NX) && e) || ((o->flags & OPT_XX) && !e)) {
         if (!(o->flags & OPT_GET)) {
@@ -204,7 +206,13 @@ static void set_generic(struct cmd_ctx *c, const struct set_opts *o, const struc
         cmd_reply_kvmap_error(c, rc);
         return;
     }
-    cmd_key_modified(c, key->ptr, key->len);
+    cmd_key_modified(c, NOTIFY_STRING, "set", key->ptr, key->len);
+    if (o->when) {
+        cmd_key_notify(c, NOTIFY_GENERIC, "expire", key->ptr, key->len);
+        /* Redis would reap it at the next access or cron tick. */
+        if (when <= c->now_ms)
+            cmd_key_notify(c, NOTIFY_EXPIRED, "expired", key->ptr, key->len);
+    }
     if (!(o->flags & OPT_GET)) {
         if (rk == SET_REPLY_INT)
             resp_int(c->out, 1);
@@ -277,7 +285,7 @@ static void cmd_getdel(struct cmd_ctx *c)
     }
     reply_value(c, e);
     kvmap_del(c->db, key->ptr, key->len, c->now_ms);
-    cmd_key_modified(c, key->ptr, key->len);
+    cmd_key_modified(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
 }
 
 /* Redis's getexCommand: options are checked before the lookup, the expire
@@ -306,21 +314,23 @@ static void cmd_getex(struct cmd_ctx *c)
         return;
     mark = c->out->len;
     reply_value(c, e);
-    bool changed = true;
-    if ((o.flags & (OPT_EXAT | OPT_PXAT)) && when <= c->now_ms)
+    const char *event = NULL; /* NULL: a plain GETEX, or PERSIST without a TTL */
+    if ((o.flags & (OPT_EXAT | OPT_PXAT)) && when <= c->now_ms) {
         kvmap_del(c->db, key->ptr, key->len, c->now_ms);
-    else if (o.when)
+        event = "del";
+    } else if (o.when) {
         rc = kvmap_entry_set_expire(c->db, e, when);
-    else if ((o.flags & OPT_PERSIST) && kventry_expire(e) != KVMAP_NO_EXPIRE)
+        event = "expire";
+    } else if ((o.flags & OPT_PERSIST) && kventry_expire(e) != KVMAP_NO_EXPIRE) {
         rc = kvmap_entry_set_expire(c->db, e, KVMAP_NO_EXPIRE);
-    else
-        changed = false; /* a plain GETEX, or PERSIST without a TTL */
+        event = "persist";
+    }
     if (rc < 0) {
         /* One reply per command: the error replaces the value. */
         c->out->len = mark;
         cmd_reply_kvmap_error(c, rc);
-    } else if (changed) {
-        cmd_key_modified(c, key->ptr, key->len);
+    } else if (event) {
+        cmd_key_modified(c, NOTIFY_GENERIC, event, key->ptr, key->len);
     }
 }
 
@@ -337,7 +347,7 @@ static void cmd_append(struct cmd_ctx *c)
         cmd_reply_kvmap_error(c, rc);
         return;
     }
-    cmd_key_modified(c, key->ptr, key->len);
+    cmd_key_modified(c, NOTIFY_STRING, "append", key->ptr, key->len);
     resp_int(c->out, (int64_t)newlen);
 }
 
@@ -421,7 +431,7 @@ static void cmd_setrange(struct cmd_ctx *c)
     }
     /* An empty value changes nothing (Redis replies the length alone). */
     if (val->len > 0)
-        cmd_key_modified(c, key->ptr, key->len);
+        cmd_key_modified(c, NOTIFY_STRING, "setrange", key->ptr, key->len);
     resp_int(c->out, (int64_t)newlen);
 }
 
@@ -434,7 +444,7 @@ static void incr_generic(struct cmd_ctx *c, int64_t delta)
         cmd_reply_kvmap_error(c, rc);
         return;
     }
-    cmd_key_modified(c, c->argv[1].ptr, c->argv[1].len);
+    cmd_key_modified(c, NOTIFY_STRING, "incrby", c->argv[1].ptr, c->argv[1].len);
     resp_int(c->out, v);
 }
 
@@ -474,7 +484,7 @@ static void cmd_incrbyfloat(struct cmd_ctx *c)
 {
     const struct resp_arg *key = &c->argv[1];
     bool wrong;
-    struct kventry *e = lookup(c, key, &wrong);
+    struct kventry *e = cmd_lookup_type_probe(c, key, TVAL_STRING, &wrong); /* a write */
     long double value = 0, incr;
     char buf[CMD_MAX_LDOUBLE_CHARS];
     size_t n;
@@ -510,7 +520,7 @@ static void cmd_incrbyfloat(struct cmd_ctx *c)
         cmd_reply_kvmap_error(c, rc);
         return;
     }
-    cmd_key_modified(c, key->ptr, key->len);
+    cmd_key_modified(c, NOTIFY_STRING, "incrbyfloat", key->ptr, key->len);
     resp_bulk(c->out, buf, n);
 }
 

@@ -22,6 +22,7 @@
 #include "server/daemon.h" /* DAEMON_DEFAULT_PIDFILE */
 #include "server/glob.h"
 #include "server/log.h"
+#include "server/notify.h"
 #include "server/server.h" /* SERVER_VERSION */
 #include "shard/evict.h"
 #include "shard/tval.h"
@@ -46,6 +47,8 @@ enum opt_kind {
     OPT_OCTAL,    /* unsigned; octal digits (file modes: unixsocketperm) */
     OPT_OBUF,     /* struct config_obuf_limit[CONFIG_OBUF_NCLASS]; Redis's
                      "<class> <hard> <soft> <seconds> ..." (obuf_parse) */
+    OPT_NOTIFY,   /* uint32_t, NOTIFY_* classes (server/notify.h); Redis's
+                     letters ("KEA"), printed in Redis's order */
 };
 
 /* The "mutable" column: 0 (false) start-up only, 1 (true) CONFIG SET, or
@@ -133,7 +136,9 @@ enum opt_kind {
     X("lfu-log-factor", lfu_log_factor, OPT_COUNT, "10", 0, INT_MAX, true,                     \
       "how slowly the LFU counter grows")                                                     \
     X("lfu-decay-time", lfu_decay_time, OPT_COUNT, "1", 0, INT_MAX, true,                      \
-      "minutes for the LFU counter to decay by one")
+      "minutes for the LFU counter to decay by one")                                          \
+    X("notify-keyspace-events", notify_keyspace_events, OPT_NOTIFY, "", 0, 0, true,             \
+      "keyspace notifications: classes of events published (\"KEA\": all; empty: none)")
 
 struct opt {
     const char *name;   /* option name as in CONFIG GET and the JSON file */
@@ -408,6 +413,15 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
         return 0;
     case OPT_OBUF:
         return obuf_parse(text, v, err, errlen);
+    case OPT_NOTIFY: {
+        uint32_t f;
+        if (notify_parse(text, strlen(text), &f) != 0) {
+            snprintf(err, errlen, "%s", NOTIFY_EINVAL_TEXT);
+            return -1;
+        }
+        v->i = f;
+        return 0;
+    }
     case OPT_LOGLEVEL: {
         int l = log_level_parse(text);
         if (l < 0) {
@@ -562,6 +576,12 @@ static void opt_store(struct config *cfg, const struct opt *o, union opt_val *v,
     case OPT_OCTAL:
         __atomic_store_n((unsigned *)(void *)base, (unsigned)v->i, __ATOMIC_RELAXED);
         break;
+    case OPT_NOTIFY:
+        __atomic_store_n((uint32_t *)(void *)base, (uint32_t)v->i, __ATOMIC_RELAXED);
+        /* At start-up the server puts it in force once loading is done. */
+        if (live)
+            notify_set((uint32_t)v->i);
+        break;
     case OPT_SIZE:
     case OPT_COUNT:
         __atomic_store_n((size_t *)(void *)base, (size_t)v->i, __ATOMIC_RELAXED);
@@ -615,6 +635,14 @@ static void opt_format(const struct config *cfg, const struct opt *o, char *buf,
     case OPT_ALLOW: {
         int a = __atomic_load_n((const int *)(const void *)base, __ATOMIC_RELAXED);
         snprintf(buf, len, "%s", allow_names[a]);
+        break;
+    }
+    case OPT_NOTIFY: {
+        char f[16];
+        snprintf(buf, len, "%s",
+                 notify_format(__atomic_load_n((const uint32_t *)(const void *)base,
+                                               __ATOMIC_RELAXED),
+                               f));
         break;
     }
     case OPT_POLICY:

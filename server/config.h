@@ -98,6 +98,8 @@ struct config {
                                  (alias hash-max-ziplist-entries) */
     size_t hash_max_listpack_value;   /* 64: a longer field or value makes a
                                  hash table (alias hash-max-ziplist-value) */
+    uint32_t notify_keyspace_events; /* NOTIFY_* classes (server/notify.h);
+                                 0 (""): no keyspace notifications */
     char *config_file;        /* path given by --config or as the first
                                  argument, NULL if none */
     char **warnings;          /* start-up warnings (directives accepted but

@@ -90,8 +90,6 @@
     X("latency-monitor-threshold", NULL, "no LATENCY monitor here")                                \
     X("latency-tracking", NULL, "no per-command latency tracking here")                            \
     X("latency-tracking-info-percentiles", NULL, "no per-command latency tracking here")           \
-    X("notify-keyspace-events", "", "no keyspace notifications here")                              \
-    X("notify-keyspace-events", NULL, "NOT SUPPORTED: no keyspace notifications are sent")         \
     X("acllog-max-len", NULL, "no ACL log here")                                                   \
     X("always-show-logo", NULL, "no ASCII-art logo here")                                          \
     X("set-proc-title", NULL, "the process title is never changed")                                \

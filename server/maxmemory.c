@@ -14,6 +14,7 @@
 
 #include "common/clock.h"
 #include "common/mem.h"
+#include "server/notify.h"
 #include "server/server.h"
 #include "shard/evict.h"
 #include "shard/kvmap.h"
@@ -156,6 +157,14 @@ static size_t share_to_free(struct shard *s, uint64_t maxmemory)
 
 /* Evict this shard's share within the tenacity's time. Returns true when
  * the server is (as far as this shard can tell) within the bound. */
+/* Each evicted key is Redis's "evicted" event (published after the
+ * command that made room, or at the end of the loop turn). */
+static void on_evicted(void *arg, unsigned db, const void *key, size_t klen)
+{
+    (void)arg;
+    notify_evicted(db, key, klen);
+}
+
 static bool evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms)
 {
     publish(s);
@@ -175,6 +184,7 @@ static bool evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms)
         .need = need,
         .budget_ns = time_limit_ns(
             (unsigned)__atomic_load_n(&server.cfg.maxmemory_eviction_tenacity, __ATOMIC_RELAXED)),
+        .on_evict = on_evicted,
     };
     bool done = evict_run(pool, s->db, s->ndb, &r);
     if (r.keys && s->id < nslots)

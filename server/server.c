@@ -23,6 +23,7 @@
 #include "server/log.h"
 #include "server/maxmemory.h"
 #include "server/persist.h"
+#include "server/notify.h"
 #include "server/pubsub.h"
 #include "server/txn_watch.h"
 #include "server/worker.h"
@@ -434,6 +435,8 @@ int server_start(void)
         server_stop();
         return -EINVAL;
     }
+    /* Keyspace events from now on: loading sends none, as in Redis. */
+    notify_set(server.cfg.notify_keyspace_events);
     for (unsigned i = 0; i < nw; i++) {
         rc = worker_post_listen(server.workers[i]);
         if (rc != 0) {

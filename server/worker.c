@@ -16,6 +16,7 @@
 #include "server/log.h"
 #include "server/maxmemory.h"
 #include "server/outbuf.h"
+#include "server/notify.h"
 #include "server/pubsub.h"
 
 /* The tick period: Redis checks client timeouts from its 10 Hz cron, but a
@@ -119,6 +120,10 @@ void worker_conn_unlink(struct worker *w, struct conn *c)
 static void on_flush(uv_check_t *h)
 {
     struct worker *w = h->data;
+    /* Keyspace events of the cron (active expiry) and of eviction, which
+     * no command's end published. */
+    if (notify_pending)
+        notify_flush();
     /* Messages for other workers leave before this turn's replies are
      * written: a publisher that has its reply knows they are on their way. */
     pubsub_flush(w);
@@ -341,6 +346,7 @@ int worker_on_start(struct shard *s, void *arg)
     snprintf(name, sizeof name, "W%u", s->id);
     log_set_thread_name(name);
     settings_refresh(w);
+    notify_shard_attach(s);
 
     int rc = uv_check_init(&s->loop, &w->flush);
     if (rc == 0) {
@@ -408,6 +414,7 @@ void worker_on_stop(struct shard *s, void *arg)
      * them, so no write is half done; their replies to us are dropped. */
     dispatch_flush_batches(w);
     dispatch_pool_drain(w);
+    notify_thread_cleanup();
     if (!uv_is_closing((uv_handle_t *)&w->flush))
         uv_close((uv_handle_t *)&w->flush, NULL);
     if (!uv_is_closing((uv_handle_t *)&w->tick))

@@ -341,6 +341,7 @@ void kvmap_insert_new(struct kvmap *m, struct kventry *e, uint64_t h)
     m->t[ti].used++;
     if (e->flags & KVENTRY_EXPIRE)
         m->keys_with_ttl++;
+    report_event(m, KVMAP_EV_NEW, e);
 }
 
 /* Put e where *link's entry is and free the old one. */
@@ -403,10 +404,14 @@ static int set_value(struct kvmap *m, const void *key, size_t klen, const struct
         kvmap_insert_new(m, e, h);
         return 1;
     }
-    kvmap_replace_at(m, ti, idx, link, e);
     if (!old_live)
-        m->expired++;
-    return old_live ? 0 : 1;
+        report_event(m, KVMAP_EV_EXPIRED, old);
+    kvmap_replace_at(m, ti, idx, link, e);
+    if (old_live)
+        return 0;
+    m->expired++;
+    report_event(m, KVMAP_EV_NEW, e);
+    return 1;
 }
 
 /* ------------------------------------------------------------------------
@@ -579,6 +584,7 @@ struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_
     if (!link)
         return NULL;
     if (kventry_expired(kv_slot_get(link), now_ms)) {
+        report_event(m, KVMAP_EV_EXPIRED, kv_slot_get(link));
         remove_at(m, ti, idx, link);
         m->expired++;
         kvmap_check_resize_after_delete(m);
@@ -624,6 +630,7 @@ struct kventry *kvmap_find_w(struct kvmap *m, const void *key, size_t klen, int6
     if (!link)
         return NULL;
     if (kventry_expired(kv_slot_get(link), now_ms)) {
+        report_event(m, KVMAP_EV_EXPIRED, kv_slot_get(link));
         remove_at(m, ti, idx, link);
         m->expired++;
         kvmap_check_resize_after_delete(m);
@@ -657,6 +664,13 @@ void kvmap_set_access(struct kvmap *m, int mode, unsigned lfu_log_factor, unsign
                                                                      : lfu_decay_time);
 }
 
+void kvmap_set_events(struct kvmap *m, kvmap_event_fn fn, void *arg)
+{
+    ASSERT_OWNER(m);
+    m->event_fn = fn;
+    m->event_arg = arg;
+}
+
 struct mem_acct *kvmap_acct(const struct kvmap *m)
 {
     return m->acct;
@@ -682,6 +696,7 @@ int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, i
     struct kventry **link = kvmap_lookup(m, key, klen, h, &ti, &idx);
     if (link && kventry_expired(kv_slot_get(link), now_ms)) {
         /* Logically absent already; reaping it changes nothing visible. */
+        report_event(m, KVMAP_EV_EXPIRED, kv_slot_get(link));
         remove_at(m, ti, idx, link);
         m->expired++;
         link = NULL;
@@ -736,6 +751,8 @@ int kvmap_del(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
     if (!link)
         return 0;
     bool live = !kventry_expired(kv_slot_get(link), now_ms);
+    if (!live)
+        report_event(m, KVMAP_EV_EXPIRED, kv_slot_get(link));
     remove_at(m, ti, idx, link);
     if (!live)
         m->expired++;

@@ -72,6 +72,18 @@ struct kvmap_stats {
  * stamps, re-reading kvmap_segments, rather than by fixed indices. */
 typedef void (*kvmap_capture_fn)(void *arg, struct kvmap *m, int table, size_t seg);
 
+/* Keyspace events a map reports to its hook (kvmap_set_events). */
+enum {
+    KVMAP_EV_NEW = 0,     /* a key that was not live got a value */
+    KVMAP_EV_EXPIRED = 1, /* a key is about to be reaped: its TTL passed */
+};
+
+/* The event hook: key is borrowed for the call. Called from inside the
+ * map's operations, so it must not call into the map; it only records
+ * (server/notify.c queues the event and publishes it after the command).
+ * Off the hot path: a key created or reaped. */
+typedef void (*kvmap_event_fn)(void *arg, struct kvmap *m, int ev, const void *key, size_t klen);
+
 /* Create an empty map charged to acct (borrowed; must outlive the map).
  * The calling thread becomes the owner. Returns NULL on out-of-memory. */
 struct kvmap *kvmap_create(struct mem_acct *acct);
@@ -145,6 +157,11 @@ struct tval *kvmap_take_tval(struct kvmap *m, const void *key, size_t klen, int6
  * entry's chain link, so they cost no memory. */
 enum { KVMAP_ACCESS_NONE = 0, KVMAP_ACCESS_LRU = 1, KVMAP_ACCESS_LFU = 2 };
 void kvmap_set_access(struct kvmap *m, int mode, unsigned lfu_log_factor, unsigned lfu_decay_time);
+
+/* Report new and expired keys to fn(arg, ...) from now on (fn NULL:
+ * stop). A database's map sets it; nested maps of typed values never do.
+ * Owner thread. */
+void kvmap_set_events(struct kvmap *m, kvmap_event_fn fn, void *arg);
 
 /* The account every block of this map is charged to: typed values of its
  * entries are charged there too. Borrowed. */

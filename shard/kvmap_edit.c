@@ -42,8 +42,10 @@ static void edit_insert(struct kvmap *m, struct edit_pos *p, struct kventry *e)
         kvmap_insert_new(m, e, p->h);
         return;
     }
+    report_event(m, KVMAP_EV_EXPIRED, kv_slot_get(p->link));
     kvmap_replace_at(m, p->ti, p->idx, p->link, e);
     m->expired++;
+    report_event(m, KVMAP_EV_NEW, e);
 }
 
 /* Make room for need value bytes in the live entry at p and return it.

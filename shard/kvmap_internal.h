@@ -60,6 +60,8 @@ struct kvmap {
     uint8_t access;              /* KVMAP_ACCESS_*: what entries' stamps record */
     uint8_t lfu_log_factor;      /* lfu-log-factor (LFU counter growth) */
     uint16_t lfu_decay_time;     /* lfu-decay-time: minutes per counter step down */
+    kvmap_event_fn event_fn;     /* keyspace events (kvmap_set_events), or NULL */
+    void *event_arg;             /* its argument */
 };
 
 #define ASSERT_OWNER(m) assert(pthread_equal(pthread_self(), (m)->owner))
@@ -203,6 +205,15 @@ static inline void note_access(struct kvmap *m, struct kventry *e, int64_t now_m
             counter++;
     }
     kventry_stamp_put(e, lfu_minutes(now_ms) << 8 | counter);
+}
+
+/* Report a key event to the map's hook, if any: EXPIRED before the entry
+ * is unlinked (its key is read from it), NEW once it is linked. Inline:
+ * the common case is one load and a branch not taken. */
+static inline void report_event(struct kvmap *m, int ev, const struct kventry *e)
+{
+    if (__builtin_expect(m->event_fn != NULL, 0))
+        m->event_fn(m->event_arg, m, ev, kventry_keyp(e), kventry_klen(e));
 }
 
 /* Functions shared between kvmap*.c only: hidden, so that a shared library

@@ -129,6 +129,7 @@ struct kventry *kvmap_random(struct kvmap *m, int64_t now_ms)
             link = kventry_next_slot(kv_slot_get(link));
         if (!kventry_expired(kv_slot_get(link), now_ms))
             return kv_slot_get(link);
+        report_event(m, KVMAP_EV_EXPIRED, kv_slot_get(link));
         remove_at(m, ti, idx, link);
         m->expired++;
         kvmap_check_resize_after_delete(m);
@@ -146,6 +147,7 @@ static void expire_bucket(struct kvmap *m, int ti, uint64_t idx, void *ctx)
     struct kventry **link = &m->t[ti].bucket[idx];
     while (kv_slot_get(link)) {
         if (kventry_expired(kv_slot_get(link), c->now_ms)) {
+            report_event(m, KVMAP_EV_EXPIRED, kv_slot_get(link));
             remove_at(m, ti, idx, link);
             c->removed++;
         } else {

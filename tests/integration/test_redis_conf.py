@@ -30,7 +30,8 @@ HONOURED = {"bind", "port", "tcp-backlog", "timeout", "daemonize", "pidfile", "l
             "maxclients", "unixsocket", "unixsocketperm", "protected-mode",
             "stop-writes-on-bgsave-error", "client-output-buffer-limit", "set-max-intset-entries",
             "hash-max-listpack-entries", "hash-max-listpack-value", "maxmemory", "maxmemory-policy",
-            "maxmemory-samples", "maxmemory-eviction-tenacity", "lfu-log-factor", "lfu-decay-time"}
+            "maxmemory-samples", "maxmemory-eviction-tenacity", "lfu-log-factor", "lfu-decay-time",
+            "notify-keyspace-events"}
 
 
 def config_get(client, pattern):
