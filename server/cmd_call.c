@@ -85,6 +85,10 @@ void cmd_call(const struct cmd_def *d, struct cmd_ctx *c)
 void cmd_call_part(const struct cmd_def *d, cmd_exec_fn part, struct cmd_ctx *c)
 {
     c->dirty = 0;
+    /* Whether it may run was decided before the split (cmd_multi_plan);
+     * here the shard only makes room. */
+    if (__builtin_expect(maxmemory_enabled(), 0))
+        maxmemory_before_part(c);
     part(c);
     count_op(c->shard);
     if (c->dirty)

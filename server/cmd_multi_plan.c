@@ -17,6 +17,7 @@
 #include "server/cmdstats.h"
 #include "server/conn.h"
 #include "server/dispatch.h"
+#include "server/maxmemory.h"
 #include "server/server.h"
 #include "server/txn.h"
 #include "server/worker.h"
@@ -378,6 +379,12 @@ void cmd_multi_plan_move(struct mplan *pl, const struct cmd_def *d, size_t argc,
 void cmd_multi_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
                     const struct resp_arg *argv)
 {
+    /* Over maxmemory, a command that may grow memory is refused whole,
+     * before any shard runs a part of it. */
+    if ((d->flags & CMD_DENYOOM) && maxmemory_enabled() && maxmemory_refuses_split()) {
+        cmd_multi_plan_error(p, MAXMEMORY_OOM_ERROR);
+        return;
+    }
     if (d->flags & CMD_ALLSHARDS) {
         cmd_allshards_plan(p, d, argc, argv);
     } else if ((d->flags & CMD_MULTIKEY) && d->plan->plan) {

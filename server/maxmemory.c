@@ -32,6 +32,8 @@ static struct slot *slots;
 static unsigned nslots;
 /* Bytes the process holds beyond the shards' maps (worker 0's sample). */
 static _Atomic int64_t overhead;
+/* The last eviction step of some shard ended over the bound. */
+static _Atomic bool stuck;
 /* The highest allocator total sampled (worker 0's tick, INFO). */
 static _Atomic size_t peak;
 
@@ -169,8 +171,11 @@ static bool evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms)
 {
     publish(s);
     size_t need = share_to_free(s, maxmemory);
-    if (need == 0)
+    if (need == 0) {
+        if (atomic_load_explicit(&stuck, memory_order_relaxed))
+            atomic_store_explicit(&stuck, false, memory_order_relaxed);
         return true;
+    }
     int policy = __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED);
     if (policy == EVICT_NOEVICTION)
         return false;
@@ -187,6 +192,7 @@ static bool evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms)
         .on_evict = on_evicted,
     };
     bool done = evict_run(pool, s->db, s->ndb, &r);
+    atomic_store_explicit(&stuck, !done, memory_order_relaxed);
     if (r.keys && s->id < nslots)
         atomic_fetch_add_explicit(&slots[s->id].evicted, r.keys, memory_order_relaxed);
     publish(s);
@@ -218,6 +224,29 @@ static void arm_timer(struct shard *s)
     timer_shard = s;
     if (uv_timer_start(&evict_timer, on_evict_timer, EVICT_TIMER_MS, EVICT_TIMER_MS) == 0)
         timer_armed = true;
+}
+
+bool maxmemory_refuses_split(void)
+{
+    uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
+    if (maxmemory == 0)
+        return false;
+    int64_t total = atomic_load_explicit(&overhead, memory_order_relaxed);
+    for (unsigned i = 0; i < nslots; i++)
+        total += atomic_load_explicit(&slots[i].used, memory_order_relaxed);
+    if (total <= (int64_t)maxmemory)
+        return false;
+    return __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED) == EVICT_NOEVICTION ||
+           atomic_load_explicit(&stuck, memory_order_relaxed);
+}
+
+void maxmemory_before_part(struct cmd_ctx *c)
+{
+    uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
+    if (maxmemory && c->shard &&
+        !evict_share(c->shard, maxmemory, c->now_ms) &&
+        __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED) != EVICT_NOEVICTION)
+        arm_timer(c->shard);
 }
 
 bool maxmemory_admit(const struct cmd_def *d, struct cmd_ctx *c)

@@ -35,6 +35,17 @@ static inline bool maxmemory_enabled(void)
  * caller replies Redis's -OOM error instead of running it. Shard thread. */
 bool maxmemory_admit(const struct cmd_def *d, struct cmd_ctx *c);
 
+/* Should a deny-oom command split over shards be refused with -OOM now?
+ * Asked on the connection's thread before any part runs, since refusing
+ * a part once others ran would break the command's atomicity: true when
+ * the published total is over the bound and the policy cannot evict, or
+ * the last eviction step of a shard ended still over it. */
+bool maxmemory_refuses_split(void);
+
+/* Before a part of a split command runs on c's shard: evict its share if
+ * the server is over the bound (never refuses; see above). */
+void maxmemory_before_part(struct cmd_ctx *c);
+
 /* Once a second on each worker (its tick): apply a changed policy to the
  * shard's maps, publish its usage, evict in the background when over the
  * bound; worker 0 also refreshes the process-wide figure. */

@@ -153,6 +153,11 @@ class Bound(unittest.TestCase):
             self.assertLessEqual(used(c), 8 * MB + SLACK)
             self.assertEqual(str(c.call("HSET", "h", "f", "v")), OOM)
             self.assertEqual(str(c.call("SADD", "s", "m")), OOM)
+            # Split over both shards: refused whole, before any part ran.
+            pairs = [x for i in range(16) for x in ("m:%d" % i, "v")]
+            self.assertEqual(str(c.call("MSET", *pairs)), OOM)
+            self.assertEqual(c.call("EXISTS", *pairs[0::2]), 0)
+            self.assertEqual(str(c.call("SUNIONSTORE", "dst", "k:0", "k:1", "k:2")), OOM)
             self.assertEqual(c.call("GET", "k:0"), VALUE)
             self.assertEqual(c.call("DEL", "k:0", "k:1"), 2)
             self.assertEqual(c.call("FLUSHALL"), "OK")
