@@ -835,7 +835,7 @@ int persist_load(void)
     log_notice("Loading RDB produced by %s (%" PRIu64 " bytes)...", path, size);
 
     struct rdb_load_opts o = {
-        .limits = {0, server.cfg.proto_max_bulk_len},
+        .limits = {.max_key = 0, .max_value = server.cfg.proto_max_bulk_len},
         .flags = skip ? RDB_LOAD_SKIP_UNKNOWN : 0,
         .progress_every = 0,
         .arg = &ld,
