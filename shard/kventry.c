@@ -85,6 +85,7 @@ struct kventry *kventry_new(struct mem_acct *a, const void *key, size_t klen,
     struct kventry *e = mem_alloc(a, KVENTRY_HDR + kventry_key_off(f) + klen + vbytes);
     if (!e)
         return NULL;
+    assert(kv_untag(e) == e); /* the stamp's bits are free in every block address */
     e->link_ = NULL; /* no next, stamp 0 */
     e->flags = (uint8_t)f;
     uint8_t *p = store_len(e->data, klen, f & KVENTRY_KLEN4);
@@ -137,6 +138,7 @@ struct kventry *kventry_reserve(struct mem_acct *a, struct kventry *e, size_t ne
     struct kventry *n = mem_realloc(a, e, KVENTRY_HDR + kventry_key_off(nf) + klen + want);
     if (!n)
         return NULL;
+    assert(kv_untag(n) == n);
     if (lens_new != lens_old)
         memmove(n->data + lens_new, n->data + lens_old, tail);
     n->flags = (uint8_t)nf;
@@ -202,6 +204,7 @@ struct kventry *kventry_copy_with_expire(struct mem_acct *a, const struct kventr
     struct kventry *n = mem_alloc(a, KVENTRY_HDR + lens + 8 + body);
     if (!n)
         return NULL;
+    assert(kv_untag(n) == n);
     n->link_ = e->link_; /* next and stamp */
     n->flags = (uint8_t)(e->flags | KVENTRY_EXPIRE);
     memcpy(n->data, e->data, lens);
