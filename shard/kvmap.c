@@ -574,22 +574,36 @@ void kvmap_prefetch_entry(const struct kvmap *m, uint64_t h)
             prefetch_entry_lines(m->t[t].bucket[h & m->t[t].mask]);
 }
 
-struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
+/* The link to key's live entry (*ti, *idx: where it is), or NULL; an
+ * expired entry is reaped on the way (lazy expiry). Shared by every lookup:
+ * they differ only in what they record once the entry is found. */
+static struct kventry **find_live(struct kvmap *m, const void *key, size_t klen, int64_t now_ms,
+                                  int *ti, uint64_t *idx)
 {
     ASSERT_WRITABLE(m); /* lazy expiry and rehash steps write */
     kvmap_rehash_step(m, STEP_BUCKETS);
-    int ti = 0;
-    uint64_t idx = 0;
-    struct kventry **link = kvmap_lookup(m, key, klen, hash_key(key, klen), &ti, &idx);
+    *ti = 0;
+    *idx = 0;
+    struct kventry **link = kvmap_lookup(m, key, klen, hash_key(key, klen), ti, idx);
     if (!link)
         return NULL;
     if (kventry_expired(kv_slot_get(link), now_ms)) {
         report_event(m, KVMAP_EV_EXPIRED, kv_slot_get(link));
-        remove_at(m, ti, idx, link);
+        remove_at(m, *ti, *idx, link);
         m->expired++;
         kvmap_check_resize_after_delete(m);
         return NULL;
     }
+    return link;
+}
+
+struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
+{
+    int ti;
+    uint64_t idx;
+    struct kventry **link = find_live(m, key, klen, now_ms, &ti, &idx);
+    if (!link)
+        return NULL;
     struct kventry *e = kv_slot_get(link);
     note_access(m, e, now_ms);
     return e;
@@ -597,11 +611,10 @@ struct kventry *kvmap_find(struct kvmap *m, const void *key, size_t klen, int64_
 
 struct kventry *kvmap_peek(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
 {
-    uint8_t mode = m->access;
-    m->access = KVMAP_ACCESS_NONE;
-    struct kventry *e = kvmap_find(m, key, klen, now_ms);
-    m->access = mode;
-    return e;
+    int ti;
+    uint64_t idx;
+    struct kventry **link = find_live(m, key, klen, now_ms, &ti, &idx);
+    return link ? kv_slot_get(link) : NULL;
 }
 
 int kvmap_set(struct kvmap *m, const void *key, size_t klen, const void *val, size_t vlen,
@@ -622,20 +635,11 @@ int kvmap_set_tval(struct kvmap *m, const void *key, size_t klen, struct tval *t
 
 struct kventry *kvmap_find_w(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
 {
-    ASSERT_WRITABLE(m);
-    kvmap_rehash_step(m, STEP_BUCKETS);
-    int ti = 0;
-    uint64_t idx = 0;
-    struct kventry **link = kvmap_lookup(m, key, klen, hash_key(key, klen), &ti, &idx);
+    int ti;
+    uint64_t idx;
+    struct kventry **link = find_live(m, key, klen, now_ms, &ti, &idx);
     if (!link)
         return NULL;
-    if (kventry_expired(kv_slot_get(link), now_ms)) {
-        report_event(m, KVMAP_EV_EXPIRED, kv_slot_get(link));
-        remove_at(m, ti, idx, link);
-        m->expired++;
-        kvmap_check_resize_after_delete(m);
-        return NULL;
-    }
     touch(m, ti, idx);
     struct kventry *e = kv_slot_get(link);
     note_access(m, e, now_ms);
