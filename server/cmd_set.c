@@ -3,8 +3,6 @@
  * error texts, and the set family's table, multi-key commands included
  * (cmd_set_ops.c, cmd_set_multi.c). Every exec function runs on the thread
  * that owns the key's shard. */
-#include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +20,6 @@
  * counts above this many (2^27, a reply of at least 1 GB) with Redis's
  * range error instead of growing a buffer until the host runs out. */
 #define SET_RANDOM_REPEAT_MAX ((int64_t)1 << 27)
-/* Longest SSCAN cursor in decimal (Redis parses it with strtoul). */
-#define SSCAN_CURSOR_MAX 20
 
 static void reply_oom(struct cmd_ctx *c)
 {
@@ -374,26 +370,6 @@ static void spop_exec(struct cmd_ctx *c)
 
 /* ---- SSCAN --------------------------------------------------------------- */
 
-/* Redis's parseScanCursorOrReply: strtoul over the whole argument, so "-1"
- * wraps and "" is 0 as in Redis; no leading space, no overflow. */
-static bool parse_cursor(const struct resp_arg *a, uint64_t *out)
-{
-    char buf[SSCAN_CURSOR_MAX + 2];
-    if (a->len > SSCAN_CURSOR_MAX + 1 || memchr(a->ptr, '\0', a->len))
-        return false;
-    memcpy(buf, a->ptr, a->len);
-    buf[a->len] = '\0';
-    if (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r'))
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (*end != '\0' || errno == ERANGE)
-        return false;
-    *out = v;
-    return true;
-}
-
 struct scan_ctx {
     struct rbuf *tmp;              /* matching members as bulks */
     size_t n;                      /* how many */
@@ -414,10 +390,8 @@ static void scan_one(void *arg, const char *m, size_t len)
 static void sscan_exec(struct cmd_ctx *c)
 {
     uint64_t cursor;
-    if (!parse_cursor(&c->argv[2], &cursor)) {
-        resp_error(c->out, "ERR invalid cursor");
+    if (!cmd_tscan_cursor(c, &c->argv[2], &cursor))
         return;
-    }
     bool wrong;
     struct kventry *e = cmd_lookup_type(c, &c->argv[1], TVAL_SET, &wrong);
     if (wrong)
@@ -428,27 +402,11 @@ static void sscan_exec(struct cmd_ctx *c)
         resp_array(c->out, 0);
         return;
     }
-    int64_t count = 10;
-    const struct resp_arg *match = NULL;
-    for (size_t i = 3; i < c->argc; i += 2) {
-        bool more = i + 1 < c->argc;
-        if (more && cmd_arg_eq(&c->argv[i], "count")) {
-            if (!cmd_arg_int64(c, &c->argv[i + 1], &count))
-                return;
-            if (count < 1) {
-                cmd_reply_syntax(c);
-                return;
-            }
-        } else if (more && cmd_arg_eq(&c->argv[i], "match")) {
-            match = &c->argv[i + 1];
-            /* "*" matches everything: skip the matching, as Redis does. */
-            if (match->len == 1 && match->ptr[0] == '*')
-                match = NULL;
-        } else {
-            cmd_reply_syntax(c);
-            return;
-        }
-    }
+    struct cmd_tscan_opts o;
+    if (!cmd_tscan_opts(c, 3, &o))
+        return;
+    int64_t count = o.count > INT64_MAX ? INT64_MAX : (int64_t)o.count;
+    const struct resp_arg *match = o.match;
     struct tval *tv = set_of(e);
     struct rbuf tmp;
     rbuf_init(&tmp);
@@ -469,12 +427,7 @@ static void sscan_exec(struct cmd_ctx *c)
         reply_oom(c);
         return;
     }
-    char cbuf[24];
-    size_t clen = (size_t)snprintf(cbuf, sizeof cbuf, "%" PRIu64, cursor);
-    resp_array(c->out, 2);
-    resp_bulk(c->out, cbuf, clen);
-    resp_array(c->out, x.n);
-    rbuf_append(c->out, tmp.ptr, tmp.len);
+    cmd_tscan_reply(c, cursor, x.n, &tmp);
     rbuf_deinit(&tmp);
 }
 
