@@ -14,10 +14,9 @@ loopback port and is always stopped.
 
 import os
 import random
-import threading
-import time
 import unittest
 
+import skvrace
 import skvtest
 
 DURATION = float(os.environ.get("SKV_ATOMICITY_SECONDS", "4"))
@@ -38,48 +37,7 @@ def members():
     return ["m%d" % i for i in range(N)]
 
 
-class Runner:
-    """Runs client functions in threads until a deadline; collects failures."""
-
-    def __init__(self, port):
-        self.port = port
-        self.stop = threading.Event()
-        self.failures = []
-        self.errors = []
-        self.lock = threading.Lock()
-        self.counts = {}
-
-    def fail(self, msg):
-        with self.lock:
-            if len(self.failures) < 5:
-                self.failures.append(msg)
-        self.stop.set()
-
-    def count(self, what, n=1):
-        with self.lock:
-            self.counts[what] = self.counts.get(what, 0) + n
-
-    def run(self, fns, seconds):
-        def wrap(fn, i):
-            try:
-                with skvtest.Client(self.port, timeout=30) as c:
-                    fn(self, c, i)
-            except Exception as e:  # a crash of a client is a failure too
-                with self.lock:
-                    self.errors.append(repr(e))
-                self.stop.set()
-
-        threads = [threading.Thread(target=wrap, args=(fn, i)) for i, fn in enumerate(fns)]
-        for t in threads:
-            t.start()
-        deadline = time.time() + seconds
-        while time.time() < deadline and not self.stop.is_set():
-            time.sleep(0.05)
-        self.stop.set()
-        for t in threads:
-            t.join(60)
-            if t.is_alive():
-                raise AssertionError("a client thread hung (server stuck?)")
+Runner = skvrace.Runner
 
 
 def setup_sets(c, ss, tag):
