@@ -387,10 +387,26 @@ static void split_oversized(struct mem_acct *a, struct quicklist *ql, struct qui
     split_oversized(a, ql, r);
 }
 
+/* Settle the first and last `reach` nodes by their distance from the ends:
+ * a split into k pieces moves the nodes beside it up to k-1 places, so a
+ * node can cross a window's edge without being one of the pieces. */
+static void settle_ends(struct mem_acct *a, struct quicklist *ql, uint64_t reach)
+{
+    if (ql->depth == 0 || ql->nodes <= 2 * (uint64_t)ql->depth)
+        return;
+    struct quicklist_node *h = ql->head, *t = ql->tail;
+    for (uint64_t i = 0; i < reach && h; i++, h = h->next)
+        settle_one(a, h, i >= ql->depth && ql->nodes - 1 - i >= ql->depth);
+    for (uint64_t i = 0; i < reach && t; i++, t = t->prev)
+        settle_one(a, t, i >= ql->depth && ql->nodes - 1 - i >= ql->depth);
+}
+
 void ql_normalize(struct mem_acct *a, struct quicklist *ql, struct quicklist_node *n)
 {
     struct quicklist_node *stop = n->next;
+    uint64_t before = ql->nodes;
     split_oversized(a, ql, n);
+    uint64_t pieces = ql->nodes - before + 1;
     struct quicklist_node *last = stop ? stop->prev : ql->tail;
     struct quicklist_node *first = n, *prev = n->prev;
     if (ql_merge_pair(a, ql, prev, first)) {
@@ -402,6 +418,10 @@ void ql_normalize(struct mem_acct *a, struct quicklist *ql, struct quicklist_nod
         stop = last->next;
     for (struct quicklist_node *x = first; x != stop; x = x->next)
         ql_settle(a, ql, x);
+    /* Two pieces and the merges move a neighbour at most one place, which
+     * ql_settle covers; more pieces move it further. */
+    if (pieces > 2)
+        settle_ends(a, ql, ql->depth + pieces + 2);
 }
 
 struct quicklist_node *ql_locate(const struct quicklist *ql, uint64_t index, uint32_t *in_node)

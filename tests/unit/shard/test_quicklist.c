@@ -581,6 +581,25 @@ Test(quicklist, compression_of_inner_nodes)
     quicklist_destroy(&acct, ql);
 }
 
+/* A big LSET near an end splits its node in three, which pushes the node
+ * beside it two places: out of the raw window, so it must be compressed
+ * (found by fuzz_quicklist). */
+Test(quicklist, three_way_split_moves_a_neighbour_out_of_the_window)
+{
+    static char big[6000];
+    memset(big, 'q', sizeof big);
+    for (int end = 0; end < 2; end++) {
+        struct quicklist *ql = quicklist_create(&acct, -1, 2);
+        push_n(ql, QUICKLIST_TAIL, 2000, 40, true);
+        cr_assert_gt(quicklist_node_count(ql), 8);
+        size_t before = quicklist_node_count(ql);
+        cr_assert_eq(quicklist_replace_at(&acct, ql, end ? -20 : 20, big, sizeof big), 0);
+        cr_assert_eq(quicklist_node_count(ql), before + 2, "the node split in three");
+        check(ql);
+        quicklist_destroy(&acct, ql);
+    }
+}
+
 Test(quicklist, lzf_round_trip)
 {
     static unsigned char in[70000], out[70000], back[70000];
