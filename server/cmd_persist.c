@@ -19,6 +19,7 @@ struct save_wait {
     unsigned worker;          /* the client's worker (= shard) */
     int status;               /* the snapshot's status, or a PERSIST_E* code */
     bool shutdown;            /* SHUTDOWN: stop the server if it saved */
+    bool bgsave;              /* BGSAVE: answer once the cut is taken */
 };
 
 static const char *start_error(int rc)
@@ -34,6 +35,15 @@ static const char *start_error(int rc)
         /* Redis's bare shared.err: the cause is in the log. */
         return "ERR";
     }
+}
+
+/* BGSAVE's reply for a result other than PERSIST_STARTED. */
+static void bgsave_reply(struct rbuf *out, int rc)
+{
+    if (rc == PERSIST_SCHEDULED)
+        resp_simple(out, "Background saving scheduled");
+    else
+        resp_error(out, start_error(rc));
 }
 
 /* The fan's only round: write the reply from the recorded status. */
@@ -52,6 +62,11 @@ static bool save_step(struct fan *f, struct req **parts, size_t n, struct rbuf *
             log_warn("Error trying to save the DB, can't exit.");
             resp_error(out, "ERR Errors trying to SHUTDOWN. Check logs.");
         }
+    } else if (sw->bgsave) {
+        if (sw->status == 0)
+            resp_simple(out, "Background saving started");
+        else
+            bgsave_reply(out, sw->status);
     } else if (sw->status == 0) {
         resp_simple(out, "OK");
     } else {
@@ -78,31 +93,46 @@ static void on_save_done(void *arg, int status)
     shard_post(shard_group_get(server.group, sw->worker), &sw->m);
 }
 
-/* Start a snapshot and hold c's reply until it ends. */
-static void save_and_reply(struct cmd_ctx *c, bool shutdown)
+/* Hold c's reply (and the connection's next commands) until persist
+ * calls back; NULL when an error reply has been queued instead. */
+static struct save_wait *hold_reply(struct cmd_ctx *c)
 {
     struct save_wait *sw = calloc(1, sizeof *sw);
     if (!sw) {
         resp_error(c->out, "ERR out of memory");
-        return;
+        return NULL;
     }
     struct fan *f = dispatch_fan_start(c->conn, c->argc, c->argv, save_step);
     if (!f) {
         free(sw);
-        return; /* an error reply has been queued */
+        return NULL; /* an error reply has been queued */
     }
     sw->fan = f;
     sw->worker = c->conn->w->id;
-    sw->shutdown = shutdown;
     sw->w.fn = on_save_done;
     sw->w.arg = sw;
     f->state = sw;
     dispatch_fan_barrier(f);
+    return sw;
+}
+
+/* The reply held by hold_reply, when persist will not call back. */
+static void release_now(struct save_wait *sw, int rc)
+{
+    sw->status = rc;
+    dispatch_fan_go(sw->fan); /* answers at once from the status */
+}
+
+/* Start a snapshot and hold c's reply until it ends. */
+static void save_and_reply(struct cmd_ctx *c, bool shutdown)
+{
+    struct save_wait *sw = hold_reply(c);
+    if (!sw)
+        return;
+    sw->shutdown = shutdown;
     int rc = persist_save_async(&sw->w);
-    if (rc != PERSIST_STARTED) {
-        sw->status = rc;
-        dispatch_fan_go(f); /* answers at once from the status */
-    }
+    if (rc != PERSIST_STARTED)
+        release_now(sw, rc);
 }
 
 static void cmd_save(struct cmd_ctx *c)
@@ -125,14 +155,16 @@ static void cmd_bgsave(struct cmd_ctx *c)
         resp_error(c->out, "ERR syntax error");
         return;
     }
-    int rc = persist_bgsave(schedule);
-    if (rc == PERSIST_STARTED)
-        resp_simple(c->out, "Background saving started");
-    else if (rc == PERSIST_SCHEDULED)
-        resp_simple(c->out, "Background saving scheduled");
-    else
-        resp_error(c->out, start_error(rc));
+    struct save_wait *sw = hold_reply(c);
+    if (!sw)
+        return;
+    sw->bgsave = true;
+    int rc = persist_bgsave(schedule, &sw->w);
+    if (rc != PERSIST_STARTED)
+        release_now(sw, rc);
+    /* else on_save_done releases the reply once the cut is taken */
 }
+
 
 static void cmd_lastsave(struct cmd_ctx *c)
 {

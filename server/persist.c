@@ -171,7 +171,7 @@ static void note_result_locked(bool ok, bool foreground)
 
 /* ----------------------------------------------------------- snapshots */
 
-static int start_locked(bool foreground);
+static int start_locked(bool foreground, struct persist_waiter *cut);
 
 static void notify(struct persist_waiter *list, int status)
 {
@@ -222,7 +222,7 @@ static void on_snap_done(void *arg, struct snap *s, int status)
      * here so they need not wait for the timer. */
     if ((st.pending || st.scheduled) && !st.closed) {
         st.scheduled = false;
-        if (start_locked(st.pending != NULL) == 0) {
+        if (start_locked(st.pending != NULL, NULL) == 0) {
             st.waiters = st.pending;
             st.pending = NULL;
         }
@@ -247,6 +247,7 @@ static void on_snap_done(void *arg, struct snap *s, int status)
 struct cut_req {
     struct mbox_msg m;   /* to a worker's mailbox */
     struct snap *s;      /* the snapshot to begin */
+    struct persist_waiter *cut; /* told when every shard has its cut, or NULL */
 };
 
 static void cut_on_shard(struct shard *sh, void *arg)
@@ -258,7 +259,10 @@ static void cut_on_shard(struct shard *sh, void *arg)
 
 static void cut_done(void *arg)
 {
-    free(arg);
+    struct cut_req *c = arg;
+    if (c->cut)
+        c->cut->fn(c->cut->arg, 0);
+    free(c);
 }
 
 static void on_cut_request(void *owner, struct mbox_msg *m)
@@ -268,12 +272,16 @@ static void on_cut_request(void *owner, struct mbox_msg *m)
     if (txn_all_shards(cut_on_shard, c->s, cut_done, c, false) != 0) {
         log_warn("Could not start the snapshot cut: out of memory");
         snap_cancel(c->s);
+        if (c->cut)
+            c->cut->fn(c->cut->arg, PERSIST_ESTART);
         free(c);
     }
 }
 
-/* Start a snapshot of every shard. Under the lock; none running. */
-static int start_locked(bool foreground)
+/* Start a snapshot of every shard; cut (if not NULL) is told when the cut
+ * is taken, only when PERSIST_STARTED is returned. Under the lock; none
+ * running. */
+static int start_locked(bool foreground, struct persist_waiter *cut)
 {
     char *dir, *file;
     read_paths(&dir, &file, NULL);
@@ -324,6 +332,7 @@ static int start_locked(bool foreground)
         return PERSIST_ESTART;
     }
     c->s = s;
+    c->cut = cut;
     c->m.handle = on_cut_request;
     struct worker *w = worker_current();
     shard_post(shard_group_get(server.group, w ? w->id : 0), &c->m);
@@ -331,7 +340,7 @@ static int start_locked(bool foreground)
     return PERSIST_STARTED;
 }
 
-int persist_bgsave(bool schedule)
+int persist_bgsave(bool schedule, struct persist_waiter *cut)
 {
     ensure_ready();
     uv_mutex_lock(&st.lock);
@@ -346,7 +355,7 @@ int persist_bgsave(bool schedule)
             rc = PERSIST_EBUSY;
         }
     } else {
-        rc = start_locked(false);
+        rc = start_locked(false, cut);
     }
     uv_mutex_unlock(&st.lock);
     return rc;
@@ -369,7 +378,7 @@ int persist_save_async(struct persist_waiter *w)
             w->next = st.pending;
             st.pending = w;
         }
-    } else if ((rc = start_locked(true)) == PERSIST_STARTED) {
+    } else if ((rc = start_locked(true, NULL)) == PERSIST_STARTED) {
         w->next = st.waiters;
         st.waiters = w;
     }
@@ -438,7 +447,7 @@ static void on_timer(uv_timer_t *t)
         }
         if (go) {
             st.scheduled = false;
-            start_locked(false);
+            start_locked(false, NULL);
         }
     }
     /* Join a finished writer while nobody waits for it. */

@@ -135,8 +135,12 @@ void persist_teardown(void);
 bool persist_save_on_shutdown(void);
 
 /* BGSAVE [SCHEDULE]. Returns PERSIST_STARTED, PERSIST_SCHEDULED (schedule
- * and one is running), or an error code. */
-int persist_bgsave(bool schedule);
+ * and one is running), or an error code. When it returns PERSIST_STARTED
+ * and cut is not NULL, cut->fn runs (on some worker thread) once every
+ * shard has taken the snapshot's cut, with 0 or PERSIST_ESTART: BGSAVE
+ * holds its reply until then, so that the connection's next commands land
+ * after the cut, as they would after Redis's fork. */
+int persist_bgsave(bool schedule, struct persist_waiter *cut);
 
 /* SAVE and SHUTDOWN SAVE: start a snapshot now, or right after the running
  * one ends, and notify w (linked by persist) with its result. Returns

@@ -276,6 +276,19 @@ bool kvmap_rehash_slice(struct kvmap *m, uint64_t budget_ns);
  * fn first. kvmap_epoch_end disarms it. O(1). */
 uint64_t kvmap_epoch_begin(struct kvmap *m, kvmap_capture_fn fn, void *arg);
 void kvmap_epoch_end(struct kvmap *m);
+/* Called instead of freeing the value that owns a map (a container's
+ * tval) while a capture is armed on the map, with the capture's arg, that
+ * owner and the account it is charged to: the capture takes the owner and
+ * frees it when done, so a running snapshot still reads the map as of its
+ * cut. */
+typedef void (*kvmap_retire_fn)(void *arg, void *owner, struct mem_acct *a);
+/* Set the retire hook of m's armed capture (cleared by kvmap_epoch_end). */
+void kvmap_epoch_on_retire(struct kvmap *m, kvmap_retire_fn fn);
+/* True when a capture is armed on m. */
+bool kvmap_epoch_armed(const struct kvmap *m);
+/* Give owner (charged to a) to the armed capture's retire hook; false, and
+ * nothing done, when there is none (the caller frees owner itself). */
+bool kvmap_epoch_retire(struct kvmap *m, void *owner, struct mem_acct *a);
 /* Epoch stamp of a segment (tests, snapshot cursor). */
 uint64_t kvmap_segment_epoch(const struct kvmap *m, int table, size_t seg);
 /* Mark a segment captured (stamp it with the current epoch). */

@@ -51,6 +51,7 @@ struct kvmap {
     uint64_t capture_epoch;      /* epoch of the armed snapshot cut */
     kvmap_capture_fn capture_fn; /* armed capture hook, NULL when disarmed */
     void *capture_arg;           /* its argument */
+    kvmap_retire_fn retire_fn;   /* armed: takes the map's owner when it is freed */
     bool in_capture;             /* inside capture_fn: writes are a bug */
     uint64_t expire_cursor;      /* kvmap_expire_slice's scan cursor */
     uint64_t rng;                /* kvmap_random's generator state */

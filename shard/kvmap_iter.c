@@ -199,6 +199,29 @@ void kvmap_epoch_end(struct kvmap *m)
     ASSERT_WRITABLE(m);
     m->capture_fn = NULL;
     m->capture_arg = NULL;
+    m->retire_fn = NULL;
+}
+
+void kvmap_epoch_on_retire(struct kvmap *m, kvmap_retire_fn fn)
+{
+    ASSERT_OWNER(m);
+    assert(m->capture_fn);
+    m->retire_fn = fn;
+}
+
+bool kvmap_epoch_armed(const struct kvmap *m)
+{
+    return m->capture_fn != NULL;
+}
+
+bool kvmap_epoch_retire(struct kvmap *m, void *owner, struct mem_acct *a)
+{
+    /* No owner check: a stopped shard's maps are freed by another thread,
+     * after the shard's snapshots (and so their captures) have ended. */
+    if (!m->capture_fn || !m->retire_fn)
+        return false;
+    m->retire_fn(m->capture_arg, owner, a);
+    return true;
 }
 
 uint64_t kvmap_segment_epoch(const struct kvmap *m, int table, size_t seg)

@@ -19,102 +19,18 @@
 #include "common/clock.h"
 #include "shard/rdb.h"
 #include "shard/tval.h"
+#include "shard/snapshot_internal.h"
 #include "shard/tval_rdb.h"
-
-/* Target chunk size: big enough that the writer's per-chunk work (lock,
- * maybe a SELECTDB) is noise, small enough that a chunk is written soon
- * after it fills. A record bigger than this gets a chunk of its own. */
-#define SNAP_CHUNK_BYTES ((size_t)64 * 1024)
-/* Segments the cursor walks between clock reads: a segment check costs a
- * few ns, a capture a few us, so 16 keeps a slice within ~50 us of budget. */
-#define SNAP_CLOCK_EVERY 16
-/* The writer asks the kernel to start writing back every this many bytes
- * (Redis's REDIS_AUTOSYNC_BYTES is 4 MB too): dirty pages never pile up,
- * so neither write() stalls in the kernel's dirty throttling, letting
- * chunks queue up in memory, nor does the final fsync take seconds. */
-#define SNAP_WRITEBACK_BYTES ((uint64_t)4 << 20)
-/* Period of the cursor's slices on a shard loop (libuv timers count ms). */
-#define SNAP_TICK_MS 1
-
-/* Records of one database, encoded on a shard thread, written by the
- * writer thread. */
-struct snap_chunk {
-    struct snap_chunk *next; /* queue link */
-    uint32_t db;             /* database of every record in data */
-    uint64_t keys;           /* records in data */
-    size_t len;              /* bytes used */
-    size_t cap;              /* bytes allocated in data */
-    unsigned char data[];    /* rdb_encode_string records */
-};
-
-struct snap {
-    char *path;                   /* final file name */
-    char *tmp_path;               /* the file being written */
-    int fd;                       /* tmp_path, owned by the writer thread */
-    uint64_t written;             /* bytes written to fd (writer thread) */
-    uint64_t synced;              /* bytes handed to writeback so far */
-    int sink_err;                 /* -errno of the write that failed (writer
-                                     thread): the rdb writer reports only
-                                     RDB_EIO, the log must name the cause */
-    unsigned nparts;              /* parts expected */
-    int64_t ctime_s;              /* AUX ctime */
-    uint64_t used_mem;            /* AUX used-mem */
-    size_t queue_limit;           /* cursor pause threshold */
-    uint64_t slice_ns;            /* driver slice budget */
-    void (*on_done)(void *, struct snap *, int); /* see snap_opts */
-    void *arg;                    /* on_done's argument */
-    uv_thread_t writer;           /* the writer thread */
-
-    uv_mutex_t lock;              /* guards head, tail, parts_done */
-    uv_cond_t cond;               /* signalled on a new chunk or a finished part */
-    struct snap_chunk *head;      /* queued chunks, oldest first */
-    struct snap_chunk *tail;      /* newest queued chunk */
-    unsigned parts_done;          /* parts that have pushed their last chunk */
-
-    _Atomic size_t queued;        /* record bytes queued (cursor backpressure;
-                                     each chunk holds at most 64 KB more) */
-    _Atomic size_t queue_peak;    /* most ever queued */
-    _Atomic int failed;           /* first error (0 = none): parts stop early */
-    _Atomic uint64_t write_captures;     /* segments captured by writes */
-    _Atomic uint64_t write_capture_keys; /* keys in them */
-    _Atomic uint64_t cursor_captures;    /* segments captured by cursors */
-    uint64_t keys;                /* written by the writer; final at on_done */
-    uint64_t bytes;               /* file size; final at on_done */
-    int status;                   /* final status */
-};
-
-/* One database of a part: the map, its number at the cut, the cursor. */
-struct part_db {
-    struct snap_part *p;   /* back-pointer: the capture hook's way home */
-    struct kvmap *m;       /* the map (borrowed; alive until the part ends) */
-    uint32_t db;           /* database number at the cut */
-    uint64_t cut;          /* kvmap_epoch_begin's epoch: captured iff stamp >= */
-    int table;             /* cursor: table being walked (0, 1; 2 = pass ended) */
-    size_t seg;            /* cursor: next segment in that table */
-    bool in_pass;          /* a pass has started (sig is meaningful) */
-    bool done;             /* a whole pass saw every segment captured */
-    uint64_t sig[3];       /* table shape when the pass started: resizes,
-                              segments of t0 and of t1 */
-};
-
-struct snap_part {
-    struct snap *s;             /* the snapshot */
-    struct tval_rdb_buf scratch;/* a typed value's record, before its chunk */
-    struct snap_chunk *cur;     /* chunk being filled, NULL if none */
-    unsigned ndb;               /* databases */
-    unsigned next_db;           /* first database the cursor has not finished */
-    struct part_db dbs[];       /* ndb entries */
-};
 
 /* ------------------------------------------------------------ queue */
 
-static void set_failed(struct snap *s, int err)
+void snap_set_failed(struct snap *s, int err)
 {
     int zero = 0;
     atomic_compare_exchange_strong(&s->failed, &zero, err);
 }
 
-static void queue_push(struct snap *s, struct snap_chunk *c)
+void snap_queue_push(struct snap *s, struct snap_chunk *c)
 {
     size_t q = atomic_fetch_add(&s->queued, c->len) + c->len;
     size_t peak = atomic_load_explicit(&s->queue_peak, memory_order_relaxed);
@@ -131,10 +47,10 @@ static void queue_push(struct snap *s, struct snap_chunk *c)
     uv_mutex_unlock(&s->lock);
 }
 
-static void part_flush(struct snap_part *p)
+void snap_part_flush(struct snap_part *p)
 {
     if (p->cur && p->cur->len > 0)
-        queue_push(p->s, p->cur);
+        snap_queue_push(p->s, p->cur);
     else
         free(p->cur);
     p->cur = NULL;
@@ -145,21 +61,27 @@ static struct snap_chunk *chunk_room(struct snap_part *p, uint32_t db, size_t ne
 {
     struct snap_chunk *c = p->cur;
     if (c && (c->db != db || c->cap - c->len < need)) {
-        part_flush(p);
+        snap_part_flush(p);
         c = NULL;
     }
     if (!c) {
-        size_t cap = need > SNAP_CHUNK_BYTES ? need : SNAP_CHUNK_BYTES;
-        c = malloc(sizeof *c + cap);
-        if (!c)
-            return NULL;
-        c->next = NULL;
-        c->db = db;
-        c->keys = 0;
-        c->len = 0;
-        c->cap = cap;
+        c = snap_chunk_new(db, need > SNAP_CHUNK_BYTES ? need : SNAP_CHUNK_BYTES);
         p->cur = c;
     }
+    return c;
+}
+
+struct snap_chunk *snap_chunk_new(uint32_t db, size_t cap)
+{
+    struct snap_chunk *c = malloc(sizeof *c + cap);
+    if (!c)
+        return NULL;
+    c->next = NULL;
+    c->big = NULL;
+    c->db = db;
+    c->keys = 0;
+    c->len = 0;
+    c->cap = cap;
     return c;
 }
 
@@ -173,12 +95,10 @@ struct enc_ctx {
 /* Scratch space kept between typed values; more is freed after use. */
 #define SNAP_SCRATCH_KEEP ((size_t)1 << 20)
 
-/* A hash or set: its whole record is encoded (tval_rdb.h) and copied into
- * a chunk of its own size if need be. The cost is the container's: a
- * write to a segment holding a container of n elements waits for those n
- * elements to be encoded (the capture runs inside the write), about 20-40
- * ns each, so ~30 ms for a million members. Chunking it would need the
- * container's own copy-on-write (its nested map's epochs); not done yet. */
+/* A container below SNAP_BIG_MIN elements, or not a hash table: its whole
+ * record is encoded (tval_rdb.h) and copied into a chunk of its own size
+ * if need be, inside the write that met it; bounded by the encodings'
+ * thresholds (a list or sorted set has no table to capture in slices). */
 static void encode_typed(struct enc_ctx *x, const struct kventry *e, const char *key,
                          size_t klen)
 {
@@ -186,12 +106,12 @@ static void encode_typed(struct enc_ctx *x, const struct kventry *e, const char 
     struct tval_rdb_buf *b = &p->scratch;
     b->len = 0;
     if (tval_rdb_encode_record(b, key, klen, kventry_tval(e), kventry_expire(e)) != 0) {
-        set_failed(p->s, SNAP_ENOMEM);
+        snap_set_failed(p->s, SNAP_ENOMEM);
         return;
     }
     struct snap_chunk *c = chunk_room(p, x->d->db, b->len);
     if (!c) {
-        set_failed(p->s, SNAP_ENOMEM);
+        snap_set_failed(p->s, SNAP_ENOMEM);
         return;
     }
     memcpy(c->data + c->len, b->p, b->len);
@@ -212,13 +132,16 @@ static void encode_entry(void *arg, const struct kventry *e)
     char ibuf[21];
     const char *key = kventry_key(e, &klen);
     if (kventry_type(e) != TVAL_STRING) {
-        encode_typed(x, e, key, klen);
+        if (snap_big_defer(x->d, e, key, klen))
+            x->keys++;
+        else
+            encode_typed(x, e, key, klen);
         return;
     }
     const char *val = kventry_value(e, ibuf, &vlen);
     struct snap_chunk *c = chunk_room(p, x->d->db, rdb_string_record_max(klen, vlen));
     if (!c) {
-        set_failed(p->s, SNAP_ENOMEM);
+        snap_set_failed(p->s, SNAP_ENOMEM);
         return;
     }
     c->len += rdb_encode_string(c->data + c->len, key, klen, val, vlen, kventry_expire(e));
@@ -226,12 +149,27 @@ static void encode_entry(void *arg, const struct kventry *e)
     x->keys++;
 }
 
-static uint64_t capture_segment(struct part_db *d, int table, size_t seg)
+/* kvmap visit fn for a big container's table: elements, not records. */
+static void encode_element(void *arg, const struct kventry *e)
+{
+    struct enc_ctx *x = arg;
+    if (atomic_load_explicit(&x->d->p->s->failed, memory_order_relaxed))
+        return;
+    snap_big_encode_element(x->d, e);
+    x->keys++;
+}
+
+uint64_t snap_capture_segment(struct part_db *d, int table, size_t seg)
 {
     struct enc_ctx x = {d, 0};
+    if (d->big) {
+        kvmap_segment_visit(d->m, table, seg, encode_element, &x);
+        snap_big_flush(d->big);
+        return x.keys;
+    }
     kvmap_segment_visit(d->m, table, seg, encode_entry, &x);
     if (d->p->cur && d->p->cur->len >= SNAP_CHUNK_BYTES)
-        part_flush(d->p);
+        snap_part_flush(d->p);
     return x.keys;
 }
 
@@ -240,7 +178,7 @@ static void on_capture(void *arg, struct kvmap *m, int table, size_t seg)
 {
     struct part_db *d = arg;
     (void)m;
-    uint64_t keys = capture_segment(d, table, seg);
+    uint64_t keys = snap_capture_segment(d, table, seg);
     atomic_fetch_add_explicit(&d->p->s->write_captures, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&d->p->s->write_capture_keys, keys, memory_order_relaxed);
 }
@@ -251,7 +189,7 @@ struct snap_part *snap_part_begin(struct snap *s, struct kvmap **db, unsigned nd
 {
     struct snap_part *p = calloc(1, sizeof *p + ndb * sizeof p->dbs[0]);
     if (!p) {
-        set_failed(s, SNAP_ENOMEM);
+        snap_set_failed(s, SNAP_ENOMEM);
         uv_mutex_lock(&s->lock);
         s->parts_done++;
         uv_cond_signal(&s->cond);
@@ -260,6 +198,7 @@ struct snap_part *snap_part_begin(struct snap *s, struct kvmap **db, unsigned nd
     }
     p->s = s;
     p->ndb = ndb;
+    p->bigs_tail = &p->bigs;
     for (unsigned i = 0; i < ndb; i++) {
         struct part_db *d = &p->dbs[i];
         d->p = p;
@@ -298,7 +237,7 @@ static void shape(struct kvmap *m, uint64_t sig[3])
  * busy cursor's 2.5% share (25 us per ms) is ~0.6n ns: three times a full
  * re-walk. A map small enough to resize within one 1 ms tick is re-walked
  * within one slice. */
-static bool cursor_db(struct part_db *d, uint64_t deadline, unsigned *checks)
+bool snap_cursor_walk(struct part_db *d, uint64_t deadline, unsigned *checks)
 {
     uint64_t sig[3];
     shape(d->m, sig);
@@ -312,7 +251,7 @@ static bool cursor_db(struct part_db *d, uint64_t deadline, unsigned *checks)
         size_t n = kvmap_segments(d->m, d->table);
         while (d->seg < n) {
             if (kvmap_segment_epoch(d->m, d->table, d->seg) < d->cut) {
-                capture_segment(d, d->table, d->seg);
+                snap_capture_segment(d, d->table, d->seg);
                 kvmap_segment_mark(d->m, d->table, d->seg);
                 atomic_fetch_add_explicit(&d->p->s->cursor_captures, 1, memory_order_relaxed);
             }
@@ -329,10 +268,11 @@ static bool cursor_db(struct part_db *d, uint64_t deadline, unsigned *checks)
 
 static void part_finish(struct snap_part *p)
 {
+    snap_big_abandon(p);
     tval_rdb_buf_free(&p->scratch);
     for (unsigned i = 0; i < p->ndb; i++)
         kvmap_epoch_end(p->dbs[i].m);
-    part_flush(p);
+    snap_part_flush(p);
     struct snap *s = p->s;
     free(p);
     uv_mutex_lock(&s->lock);
@@ -346,18 +286,24 @@ int snap_part_step(struct snap_part *p, uint64_t budget_ns)
     struct snap *s = p->s;
     uint64_t deadline = clock_mono_ns() + budget_ns;
     unsigned checks = 0;
-    while (p->next_db < p->ndb) {
+    for (;;) {
         if (atomic_load(&s->failed))
+            break;
+        /* Containers first: the writer waits for each one it reaches. */
+        int rc = snap_big_drive(p, deadline, &checks);
+        if (rc != SNAP_STEP_DONE)
+            return rc;
+        if (p->next_db == p->ndb)
             break;
         if (atomic_load_explicit(&s->queued, memory_order_relaxed) > s->queue_limit)
             return SNAP_STEP_PAUSED;
         struct part_db *d = &p->dbs[p->next_db];
-        if (!cursor_db(d, deadline, &checks))
+        if (!snap_cursor_walk(d, deadline, &checks))
             return SNAP_STEP_MORE;
         p->next_db++;
         /* Push what the finished database produced so the writer can
          * start on it while the next one is walked. */
-        part_flush(p);
+        snap_part_flush(p);
         if (clock_mono_ns() >= deadline && p->next_db < p->ndb)
             return SNAP_STEP_MORE;
     }
@@ -518,7 +464,7 @@ static int file_write(void *arg, const void *buf, size_t len)
 
 /* The code for a failed rdb_writer call: the file's errno (ENOSPC for a
  * full disk), or EIO when the sink never failed. */
-static int write_error(const struct snap *s)
+int snap_write_error(const struct snap *s)
 {
     return s->sink_err ? s->sink_err : -EIO;
 }
@@ -535,10 +481,10 @@ static void writer_main(void *arg)
     else {
         rdb_writer_init(w, file_write, s);
         if (rdb_writer_begin(w, s->ctime_s, s->used_mem) != 0)
-            err = write_error(s);
+            err = snap_write_error(s);
     }
     if (err)
-        set_failed(s, err);
+        snap_set_failed(s, err);
 
     for (;;) {
         uv_mutex_lock(&s->lock);
@@ -558,13 +504,18 @@ static void writer_main(void *arg)
                      * the size hints are only for the first visit. */
                     cur_db = c->db;
                     if (rdb_writer_select_db(w, c->db, 0, 0) != 0)
-                        err = write_error(s);
+                        err = snap_write_error(s);
                 }
                 if (!err && rdb_writer_raw(w, c->data, c->len, c->keys) != 0)
-                    err = write_error(s);
+                    err = snap_write_error(s);
                 if (err)
-                    set_failed(s, err);
+                    snap_set_failed(s, err);
             }
+            /* A container's head: its elements follow before anything
+             * else, as the part captures them (failed or not, the part
+             * ends every container it started). */
+            if (c->big)
+                snap_big_write(s, w, c->big, &err);
             atomic_fetch_sub(&s->queued, c->len);
             free(c);
             c = next;
@@ -576,7 +527,7 @@ static void writer_main(void *arg)
     if (!err)
         err = atomic_load(&s->failed);
     if (!err && rdb_writer_end(w) != 0)
-        err = write_error(s);
+        err = snap_write_error(s);
     if (!err && fsync(s->fd) != 0)
         err = -errno;
     if (w) {
@@ -598,7 +549,7 @@ static void writer_main(void *arg)
     if (!err)
         err = sync_dir(s->path);
     if (err)
-        set_failed(s, err);
+        snap_set_failed(s, err);
     s->status = err;
     if (s->on_done)
         s->on_done(s->arg, s, err);
@@ -672,7 +623,7 @@ void snap_destroy(struct snap *s)
 
 void snap_cancel(struct snap *s)
 {
-    set_failed(s, SNAP_ENOMEM);
+    snap_set_failed(s, SNAP_ENOMEM);
     uv_mutex_lock(&s->lock);
     s->parts_done = s->nparts;
     uv_cond_signal(&s->cond);
@@ -687,6 +638,8 @@ void snap_get_stats(struct snap *s, struct snap_stats *out)
     out->write_captures = atomic_load(&s->write_captures);
     out->write_capture_keys = atomic_load(&s->write_capture_keys);
     out->cursor_captures = atomic_load(&s->cursor_captures);
+    out->big_values = atomic_load(&s->big_values);
+    out->big_write_elements = atomic_load(&s->big_write_elements);
     out->queue_peak = atomic_load(&s->queue_peak);
     out->status = s->status;
 }

@@ -209,6 +209,10 @@ void tval_free(struct mem_acct *a, struct tval *tv)
 {
     if (!tv)
         return;
+    /* A snapshot still reading this table as of its cut takes it, and
+     * frees it here again once it has captured it. */
+    if (tv->enc == TVAL_ENC_HASHTABLE && tv->u.ht && kvmap_epoch_retire(tv->u.ht, tv, a))
+        return;
     if (tv->enc == TVAL_ENC_HASHTABLE && tv->u.ht && kvmap_count(tv->u.ht) > TVAL_LAZYFREE_MIN) {
         struct lazy *l = mem_alloc(a, sizeof *l);
         if (l) {

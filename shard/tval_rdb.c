@@ -200,8 +200,9 @@ int tval_rdb_encode(const struct tval *tv, struct tval_rdb_buf *b)
     return tval_rdb_encode_value(tv, b);
 }
 
-int tval_rdb_encode_record(struct tval_rdb_buf *b, const void *key, size_t klen,
-                           const struct tval *tv, int64_t expire_ms)
+/* EXPIRETIME_MS (when expire_ms >= 0), the type byte and the key. */
+static int put_record_start(struct tval_rdb_buf *b, const void *key, size_t klen,
+                            const struct tval *tv, int64_t expire_ms)
 {
     if (expire_ms >= 0) {
         unsigned char e[9];
@@ -214,7 +215,32 @@ int tval_rdb_encode_record(struct tval_rdb_buf *b, const void *key, size_t klen,
     unsigned char t = (unsigned char)tval_rdb_type(tv);
     if (put(b, &t, 1) || tval_rdb_put_string(b, key, klen))
         return TVAL_RDB_ENOMEM;
-    return tval_rdb_encode_value(tv, b);
+    return 0;
+}
+
+int tval_rdb_encode_record(struct tval_rdb_buf *b, const void *key, size_t klen,
+                           const struct tval *tv, int64_t expire_ms)
+{
+    int rc = put_record_start(b, key, klen, tv, expire_ms);
+    return rc ? rc : tval_rdb_encode_value(tv, b);
+}
+
+int tval_rdb_encode_head(struct tval_rdb_buf *b, const void *key, size_t klen,
+                         const struct tval *tv, int64_t expire_ms)
+{
+    if (tv->enc != TVAL_ENC_HASHTABLE)
+        return TVAL_RDB_ETYPE;
+    int rc = put_record_start(b, key, klen, tv, expire_ms);
+    if (!rc && put_len(b, kvmap_count(tv->u.ht)))
+        rc = TVAL_RDB_ENOMEM;
+    return rc;
+}
+
+int tval_rdb_encode_element(struct tval_rdb_buf *b, bool hash, const struct kventry *e)
+{
+    struct ht_enc x = {b, hash, 0};
+    ht_enc_one(&x, e);
+    return x.rc;
 }
 
 /* ------------------------------------------------------------------ reader */

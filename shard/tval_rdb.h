@@ -37,6 +37,8 @@
 #include "common/mem.h"
 #include "shard/tval.h"
 
+struct kventry;
+
 /* RDB type 20, Redis 7.2's set listpack (not in rdb.h: RDB 10 files never
  * hold it). */
 #define TVAL_RDB_TYPE_SET_LISTPACK 20
@@ -86,6 +88,17 @@ int tval_rdb_encode(const struct tval *tv, struct tval_rdb_buf *b);
  * 0), the type byte, the key, the payload. Returns 0 or TVAL_RDB_ENOMEM. */
 int tval_rdb_encode_record(struct tval_rdb_buf *b, const void *key, size_t klen,
                            const struct tval *tv, int64_t expire_ms);
+
+/* A hash table's record in pieces, for a snapshot that captures its
+ * elements a slice at a time: the head is what tval_rdb_encode_record
+ * writes before the first element (expiry, type, key, element count); each
+ * element is one entry of the table (a field and its value for a hash, a
+ * member for a set). tv must be TVAL_ENC_HASHTABLE (else TVAL_RDB_ETYPE).
+ * Return 0 or TVAL_RDB_ENOMEM. */
+int tval_rdb_encode_head(struct tval_rdb_buf *b, const void *key, size_t klen,
+                         const struct tval *tv, int64_t expire_ms);
+/* See tval_rdb_encode_head; hash is tv->type == TVAL_HASH. */
+int tval_rdb_encode_element(struct tval_rdb_buf *b, bool hash, const struct kventry *e);
 
 /* ---------------------------------------------------------------- decode */
 

@@ -200,6 +200,55 @@ class TypesRdb(unittest.TestCase):
                     self.assertEqual(c.call("DUMP", name), dumps[name], name)
             self.assertGreater(c.call("PTTL", "s:is"), 3000000)
 
+    def test_bgsave_keeps_big_containers_as_of_the_cut(self):
+        """Big hashes and sets are captured a segment at a time during a
+        save (shard/snapshot_big.c): writes pipelined right after BGSAVE
+        change, shrink and delete them while they are being captured, and
+        the file still holds them as they were at the cut."""
+        n = 30000
+        with self.shardkv() as ss:
+            sc = ss.client(decode=True)
+            for i in range(0, n, 1000):
+                sc.pipeline([["HSET", "bigh"] + [x for j in range(i, i + 1000)
+                                                 for x in ("f%d" % j, "v%d" % j)],
+                             ["SADD", "bigs"] + ["m%d" % j for j in range(i, i + 1000)],
+                             ["HSET", "bigdel"] + [x for j in range(i, i + 1000)
+                                                   for x in ("f%d" % j, "d%d" % j)]])
+            self.assertEqual(sc.call("OBJECT", "ENCODING", "bigh"), "hashtable")
+            writes = [["BGSAVE"]]
+            for j in range(0, n, 97):
+                writes += [["HSET", "bigh", "f%d" % j, "changed"], ["HDEL", "bigh", "f%d" % (j + 1)],
+                           ["SREM", "bigs", "m%d" % j], ["SADD", "bigs", "new%d" % j]]
+            writes += [["DEL", "bigdel"], ["HSET", "bigdel", "only", "field"]]
+            replies = sc.pipeline(writes)
+            self.assertEqual(replies[0], "Background saving started")
+            deadline = time.monotonic() + 60
+            while "rdb_bgsave_in_progress:1" in sc.call("INFO", "persistence"):
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.05)
+            self.assertIn("rdb_last_bgsave_status:ok", sc.call("INFO", "persistence"))
+            self.assertEqual(sc.call("HGET", "bigh", "f0"), "changed")
+        path = os.path.join(self.tmp, "dump.rdb")
+        p = subprocess.run([REDIS_CHECK_RDB, path], capture_output=True, timeout=60)
+        out = p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+        self.assertEqual(p.returncode, 0, out)
+        loaded = skvtest.RedisServer(THRESHOLDS + ["--dbfilename", "ours.rdb"])
+        shutil.copyfile(path, os.path.join(loaded.tmpdir, "ours.rdb"))
+        with loaded:
+            deadline = time.monotonic() + skvtest.START_TIMEOUT
+            while "DB loaded from disk" not in loaded.log():
+                self.assertTrue(time.monotonic() < deadline and loaded.alive(), loaded.log())
+                time.sleep(0.02)
+            c = loaded.client(decode=True)
+            self.assertEqual(c.call("HLEN", "bigh"), n)
+            self.assertEqual(c.call("SCARD", "bigs"), n)
+            self.assertEqual(c.call("HLEN", "bigdel"), n)
+            got = c.call("HGETALL", "bigh")
+            self.assertEqual(dict(zip(got[0::2], got[1::2])),
+                             {"f%d" % j: "v%d" % j for j in range(n)})
+            self.assertEqual(sorted(c.call("SMEMBERS", "bigs")), sorted("m%d" % j for j in range(n)))
+            self.assertEqual(c.call("HGET", "bigdel", "f123"), "d123")
+
     def test_hset_sadd_values_dump_like_redis(self):
         with self.redis() as rs, self.shardkv() as ss:
             rc, sc = rs.client(), ss.client()
