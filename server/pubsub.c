@@ -93,6 +93,8 @@ struct local {
     size_t npats, patcap;   /* count and allocation */
     struct outq *out;       /* [nworkers]: messages for worker i this turn */
     bool pending;           /* some outq is not empty */
+    struct rbuf frame;      /* the message being delivered, encoded once
+                               for all the subscribers of one name */
 };
 
 static struct local *locals; /* [reg.nworkers] */
@@ -156,6 +158,7 @@ void pubsub_teardown(void)
             for (unsigned j = 0; j < reg.nworkers; j++)
                 free(l->out[j].v); /* (messages still queued at stop are lost) */
         free(l->out);
+        rbuf_deinit(&l->frame);
     }
     for (int k = 0; k < PUBSUB_NKINDS; k++)
         free_names(&reg.names[k]);
@@ -347,9 +350,17 @@ static void local_del(struct local *l, enum pubsub_kind kind, const char *name, 
 /* An array header: '*' in RESP2, a push '>' in RESP3. */
 static void push_header(struct rbuf *out, int proto, unsigned n)
 {
-    char h[16];
-    int k = snprintf(h, sizeof h, "%c%u\r\n", proto == RESP3 ? '>' : '*', n);
-    rbuf_append(out, h, (size_t)k);
+    char h[16], d[10];
+    size_t k = 0, nd = 0;
+    h[k++] = proto == RESP3 ? '>' : '*';
+    do
+        d[nd++] = (char)('0' + n % 10);
+    while ((n /= 10) != 0);
+    while (nd)
+        h[k++] = d[--nd];
+    h[k++] = '\r';
+    h[k++] = '\n';
+    rbuf_append(out, h, k);
 }
 
 static unsigned client_total(const struct pubsub_client *ps, enum pubsub_kind kind)
@@ -540,33 +551,50 @@ static bool may_push(const struct conn *c)
     return !outbuf_pubsub_full(c);
 }
 
-/* Append one message frame to c's replies: [type, (pattern,) channel,
- * payload]. */
-static void push_message(struct conn *c, const char *type, size_t tlen, const char *pat,
-                         size_t plen, const char *ch, size_t chlen, const char *msg,
-                         size_t len)
+/* Encode one message's frame, [type, (pattern,) channel, payload] under a
+ * RESP2 array header, into l->frame: once per name, however many clients
+ * subscribe to it (a RESP3 frame differs only in its first byte). False
+ * when out of memory. */
+static bool frame_build(struct local *l, const char *type, size_t tlen, const char *pat,
+                        size_t plen, const char *ch, size_t chlen, const char *msg, size_t len)
+{
+    struct rbuf *f = &l->frame;
+    f->len = 0;
+    f->oom = false;
+    /* One reservation: headers are at most 32 bytes each. */
+    if (rbuf_reserve(f, tlen + plen + chlen + len + 4 * 32) != 0)
+        return false;
+    push_header(f, RESP2, pat ? 4 : 3);
+    resp_bulk(f, type, tlen);
+    if (pat)
+        resp_bulk(f, pat, plen);
+    resp_bulk(f, ch, chlen);
+    resp_bulk(f, msg, len);
+    return !f->oom;
+}
+
+/* Append the frame in f to c's replies. */
+static void push_frame(struct conn *c, const struct rbuf *f)
 {
     if (!may_push(c))
         return;
     struct rbuf *out = dispatch_reply_buf(c);
-    if (!out) {
+    size_t before = out ? out->len : 0;
+    if (!out || rbuf_append(out, f->ptr, f->len) != 0) {
         conn_kill(c); /* (not conn_close: the caller walks the tables) */
         return;
     }
-    size_t before = out->len;
-    /* One reservation for the frame: headers are at most 32 bytes each. */
-    if (rbuf_reserve(out, tlen + plen + chlen + len + 4 * 32) != 0) {
-        conn_kill(c);
-        return;
-    }
-    push_header(out, c->proto, pat ? 4 : 3);
-    resp_bulk(out, type, tlen);
-    if (pat)
-        resp_bulk(out, pat, plen);
-    resp_bulk(out, ch, chlen);
-    resp_bulk(out, msg, len);
-    outbuf_pubsub_added(c, out->len - before);
+    if (c->proto == RESP3)
+        out->ptr[before] = '>'; /* a push, not an array */
+    outbuf_pubsub_added(c, f->len);
     worker_want_flush(c->w, c);
+}
+
+/* Deliver f to every client of sl. */
+static void push_all(const struct sublist *sl, const struct rbuf *f)
+{
+    for (uint32_t i = 0; i < sl->n; i++)
+        push_frame(sl->v[i], f);
 }
 
 /* Deliver to this worker's subscribers (l is the calling worker's). */
@@ -575,11 +603,12 @@ static void deliver(struct local *l, enum pubsub_kind kind, const char *ch, size
 {
     struct psmap_ent *le = psmap_find(&l->names[kind], ch, chlen);
     if (le) {
-        struct sublist *sl = le->val;
         bool shard = kind == PUBSUB_SHARD;
-        for (uint32_t i = 0; i < sl->n; i++)
-            push_message(sl->v[i], shard ? "smessage" : "message", shard ? 8 : 7, NULL, 0, ch,
-                         chlen, msg, len);
+        if (frame_build(l, shard ? "smessage" : "message", shard ? 8 : 7, NULL, 0, ch, chlen,
+                        msg, len))
+            push_all(le->val, &l->frame);
+        else
+            log_warn("Pub/Sub: out of memory encoding a message");
     }
     if (kind != PUBSUB_CHANNEL)
         return;
@@ -587,8 +616,10 @@ static void deliver(struct local *l, enum pubsub_kind kind, const char *ch, size
         struct sublist *sl = l->pats[p];
         if (!pubsub_match(sl->key, sl->len, ch, chlen))
             continue;
-        for (uint32_t i = 0; i < sl->n; i++)
-            push_message(sl->v[i], "pmessage", 8, sl->key, sl->len, ch, chlen, msg, len);
+        if (frame_build(l, "pmessage", 8, sl->key, sl->len, ch, chlen, msg, len))
+            push_all(sl, &l->frame);
+        else
+            log_warn("Pub/Sub: out of memory encoding a message");
     }
 }
 
