@@ -289,11 +289,17 @@ static void resize_start(struct kvmap *m, uint64_t size)
         rehash_finish(m); /* nothing to move: O(1) swap */
 }
 
-/* Grow at load factor 1, to twice the keys. */
+/* Grow at load factor 1 (or 2, see kvmap_set_dense), to half that load. */
 static void check_expand(struct kvmap *m)
 {
-    if (!rehashing(m) && m->t[0].used >= m->t[0].size)
-        resize_start(m, next_pow2(m->t[0].used + 1));
+    if (!rehashing(m) && m->t[0].used >= m->t[0].size << m->load_shift)
+        resize_start(m, next_pow2((m->t[0].used >> m->load_shift) + 1));
+}
+
+void kvmap_set_dense(struct kvmap *m)
+{
+    ASSERT_OWNER(m);
+    m->load_shift = 1;
 }
 
 /* Shrink below load factor 0.1, to a load of 0.25..0.5 so that a few

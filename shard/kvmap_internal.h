@@ -47,6 +47,7 @@ struct kvmap {
     uint64_t resizes;            /* grows and shrinks started */
     uint64_t expired;            /* entries reaped because their TTL passed */
     uint64_t longest_chain;      /* longest chain built since the last resize began */
+    uint8_t load_shift;          /* grow at a load factor of 1 << load_shift */
     uint64_t epoch;              /* current write epoch, stamped on writes */
     uint64_t capture_epoch;      /* epoch of the armed snapshot cut */
     kvmap_capture_fn capture_fn; /* armed capture hook, NULL when disarmed */

@@ -43,7 +43,7 @@ static uint64_t rng_below(uint64_t n)
  * keeps its listpack. */
 static int convert(struct mem_acct *a, struct tval *tv)
 {
-    struct kvmap *ht = kvmap_create(a);
+    struct kvmap *ht = tval_table_new(a);
     if (!ht)
         return THASH_ENOMEM;
     unsigned char *lp = tv->u.lp;

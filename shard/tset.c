@@ -92,7 +92,7 @@ int tset_convert(struct mem_acct *a, struct tval *tv, int enc)
         return 0;
     struct tval tmp = {.type = TVAL_SET, .enc = (uint8_t)enc, .u.p = NULL};
     if (enc == TVAL_ENC_HASHTABLE)
-        tmp.u.ht = kvmap_create(a);
+        tmp.u.ht = tval_table_new(a);
     else
         tmp.u.lp = listpack_create(a);
     if (!tmp.u.p)
@@ -139,7 +139,7 @@ struct tval *tset_create(struct mem_acct *a, const void *m, size_t len, size_t h
     else if (enc == TVAL_ENC_LISTPACK)
         tv->u.lp = listpack_create(a);
     else
-        tv->u.ht = kvmap_create(a);
+        tv->u.ht = tval_table_new(a);
     if (!tv->u.p) {
         mem_free(a, tv);
         return NULL;

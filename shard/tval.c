@@ -108,6 +108,14 @@ size_t tval_bytes(const struct tval *tv)
 
 /* ------------------------------------------------------- create and copy */
 
+struct kvmap *tval_table_new(struct mem_acct *a)
+{
+    struct kvmap *m = kvmap_create(a);
+    if (m)
+        kvmap_set_dense(m);
+    return m;
+}
+
 struct tval *tval_new(struct mem_acct *a, int type, int enc)
 {
     struct tval *tv = mem_alloc(a, sizeof *tv);
@@ -152,7 +160,7 @@ struct tval *tval_copy(struct mem_acct *a, const struct tval *tv)
         n->u.is = intset_create_from(a, tv->u.is, intset_blob_size(tv->u.is));
         break;
     case TVAL_ENC_HASHTABLE: {
-        n->u.ht = kvmap_create(a);
+        n->u.ht = tval_table_new(a);
         if (!n->u.ht)
             break;
         struct copy_ctx x = {n->u.ht, 0};

@@ -83,6 +83,11 @@ size_t tval_len(const struct tval *tv);
 /* A new empty tval of type with encoding enc and nothing allocated behind
  * it yet (u.p NULL), charged to a. Owned by the caller (tval_free).
  * NULL when out of memory. */
+/* A new empty hash table for a container's elements, charged to a: a
+ * kvmap grown at load factor 2 (kvmap_set_dense). NULL when out of
+ * memory; the caller owns it. */
+struct kvmap *tval_table_new(struct mem_acct *a);
+
 struct tval *tval_new(struct mem_acct *a, int type, int enc);
 
 /* A deep copy of tv charged to a (COPY, and values moving between

@@ -493,7 +493,7 @@ static int seen_before(struct build *b, const unsigned char *s, size_t n)
 static int to_hashtable(struct build *b)
 {
     struct tval *tv = b->tv;
-    struct kvmap *ht = kvmap_create(b->a);
+    struct kvmap *ht = tval_table_new(b->a);
     if (!ht)
         return oom(b);
     if (tv->enc == TVAL_ENC_INTSET) {
@@ -531,7 +531,7 @@ nomem:
 static int ht_add(struct build *b, const unsigned char *k, size_t kn, const unsigned char *v,
                   size_t vn)
 {
-    if (!b->tv->u.ht && !(b->tv->u.ht = kvmap_create(b->a)))
+    if (!b->tv->u.ht && !(b->tv->u.ht = tval_table_new(b->a)))
         return oom(b);
     int rc = kvmap_set(b->tv->u.ht, k, kn, v, vn, KVMAP_NO_EXPIRE, 0);
     if (rc < 0)

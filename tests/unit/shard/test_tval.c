@@ -224,3 +224,25 @@ Test(tval, limits_round_trip)
     cr_assert_eq(got.set_max_listpack_entries, 3);
     tval_limits_set(&old);
 }
+
+/* A container's table grows at load factor 2 (the key map at 1): half the
+ * bucket bytes per element, which the memory targets count on. */
+Test(tval, container_tables_are_dense)
+{
+    struct kvmap *dense = tval_table_new(&acct), *keys = kvmap_create(&acct);
+    char k[16];
+    for (int i = 0; i < 3000; i++) {
+        int n = snprintf(k, sizeof k, "%d", i);
+        cr_assert_geq(kvmap_set(dense, k, (size_t)n, "", 0, KVMAP_NO_EXPIRE, 0), 0);
+        cr_assert_geq(kvmap_set(keys, k, (size_t)n, "", 0, KVMAP_NO_EXPIRE, 0), 0);
+    }
+    while (kvmap_rehash_slice(dense, 1000000000) || kvmap_rehash_slice(keys, 1000000000))
+        ;
+    struct kvmap_stats d, s;
+    kvmap_stats(dense, &d);
+    kvmap_stats(keys, &s);
+    cr_assert_eq(d.buckets, 2048, "3000 elements at most 2 per bucket: %" PRIu64, d.buckets);
+    cr_assert_eq(s.buckets, 4096, "the key map keeps load factor 1: %" PRIu64, s.buckets);
+    kvmap_destroy(dense);
+    kvmap_destroy(keys);
+}
