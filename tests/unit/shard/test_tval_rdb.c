@@ -22,7 +22,7 @@
 #include "shard/tval_rdb.h"
 
 static struct mem_acct acct;
-static const struct tval_limits lim = {128, 64, 512, 128, 64};
+static const struct tval_limits lim = {128, 64, 512, 128, 64, -2, 0};
 
 static void setup(void)
 {
