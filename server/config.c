@@ -125,10 +125,10 @@ enum opt_kind {
       true, "a small set stays a listpack up to this many members")                            \
     X("set-max-listpack-value", set_max_listpack_value, OPT_COUNT, "64", 0, UINT32_MAX, true,  \
       "... and while every member is at most this many bytes")                                \
-    X("list-max-listpack-size", list_max_listpack_size, OPT_INT, "-2", INT_MIN, INT_MAX, true, \
-      "list node size: -1..-5 = 4..64 KB, n > 0 = n elements")                                \
     X("list-compress-depth", list_compress_depth, OPT_INT, "0", 0, INT_MAX, true,              \
       "list nodes kept uncompressed at each end; 0 = compress none")                           \
+    X("list-max-listpack-size", list_max_listpack_size, OPT_INT, "-2", INT_MIN, INT_MAX, true, \
+      "list node size: -1..-5 = 4..64 KB, n > 0 = n elements")                                \
     X("maxmemory", maxmemory, OPT_SIZE, "0", 0, INT64_MAX, true,                               \
       "most bytes the server may hold (allocator total); 0 = no bound")                      \
     X("maxmemory-policy", maxmemory_policy, OPT_POLICY, "noeviction", 0, 0, true,              \

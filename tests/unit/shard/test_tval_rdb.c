@@ -388,9 +388,9 @@ Test(tval_rdb, duplicates_empty_and_impossible_counts_are_refused)
     unsigned char lzf[] = {RDB_TYPE_SET_INTSET, 0xC3, 2, 0x80, 0x10, 0, 0, 0, 0, 0};
     decode_fails(lzf, sizeof lzf, TVAL_RDB_ECORRUPT);
     /* Unknown types. */
-    unsigned char list[] = {RDB_TYPE_LIST, 1, 1, 'a'};
-    decode_fails(list, sizeof list, TVAL_RDB_ETYPE);
-    decode_fails(list, 0, TVAL_RDB_ECORRUPT);
+    unsigned char stream[] = {RDB_TYPE_STREAM_LISTPACKS, 1, 1, 'a'};
+    decode_fails(stream, sizeof stream, TVAL_RDB_ETYPE);
+    decode_fails(stream, 0, TVAL_RDB_ECORRUPT);
 }
 
 /* ------------------------------------------------------- round trips */
@@ -627,7 +627,7 @@ static int load_objs(const char *data, size_t len, size_t max_read, size_t max_o
     return rdb_load(rdb_mem_read, &r, &opts, res);
 }
 
-Test(tval_rdb, loader_hands_over_redis_hashes_and_sets)
+Test(tval_rdb, loader_hands_over_redis_hashes_sets_and_lists)
 {
     size_t len;
     char *data = rdb_fixture("redis7-mixed.rdb", &len);
@@ -637,21 +637,21 @@ Test(tval_rdb, loader_hands_over_redis_hashes_and_sets)
      * refills of the loader's buffer). */
     for (size_t max_read = 0; max_read <= 1; max_read++) {
         cr_assert_eq(load_objs(data, len, max_read, 0, &o, &res), 0, "%s", res.msg);
-        cr_assert_eq(o.n, 4); /* myhash, bighash, myset, intset */
-        cr_assert_eq(o.elements, 2 + 130 + 3 + 3);
+        cr_assert_eq(o.n, 6); /* mylist, biglist, myhash, bighash, myset, intset */
+        cr_assert_eq(o.elements, 5 + 2 + 2 + 130 + 3 + 3);
         cr_assert_eq(o.strings, 3);
-        cr_assert_eq(res.objects, 4);
-        cr_assert_eq(res.keys, 7);
-        cr_assert_eq(res.skipped, 5); /* lists, zsets, the stream */
+        cr_assert_eq(res.objects, 6);
+        cr_assert_eq(res.keys, 9);
+        cr_assert_eq(res.skipped, 3); /* zsets, the stream */
     }
     /* An object over the limit is refused before it is held whole. */
     cr_assert_eq(load_objs(data, len, 0, 64, &o, &res), RDB_ETOOBIG);
     cr_assert_not_null(strstr(res.msg, "key '"), "%s", res.msg);
-    /* Without the skip flag the list still stops the load, named. */
+    /* Without the skip flag the first zset stops the load, named. */
     struct rdb_mem_reader r = {(const unsigned char *)data, len, 0, 0};
     struct rdb_load_opts opts = {.arg = &o, .on_string = obj_string, .on_object = obj_object};
     cr_assert_eq(rdb_load(rdb_mem_read, &r, &opts, &res), RDB_ETYPE);
-    cr_assert_not_null(strstr(res.msg, "only strings, hashes and sets are loaded"), "%s", res.msg);
+    cr_assert_not_null(strstr(res.msg, "only strings, hashes, sets and lists are loaded"), "%s", res.msg);
     /* Every truncation: refused. */
     for (size_t n = 0; n < len; n += 7)
         cr_assert_lt(load_objs(data, n, 0, 0, &o, &res), 0, "prefix of %zu bytes loaded", n);
