@@ -361,6 +361,34 @@ class DiffList(skvdiff.DiffTest):
         self.compare([[["MOVE", "scanl", "3"]], [["EXISTS", "scanl"]], [["SELECT", "3"]],
                       [["LRANGE", "scanl", "0", "-1"]], [["SELECT", "0"]]], "SCAN and MOVE")
 
+    def test_watch_sees_only_real_changes(self):
+        """EXEC after WATCH fails exactly when a list command of another
+        client changed the key (its own report, cmd_key_modified)."""
+        others = [["RPUSH", "{k}", "x"], ["LPUSHX", "{k}", "x"], ["LPUSHX", "{k}0", "x"],
+                  ["LPOP", "{k}"], ["RPOP", "{k}", "0"], ["LSET", "{k}", "0", "a"],
+                  ["LSET", "{k}", "9", "a"], ["LTRIM", "{k}", "0", "-1"], ["LREM", "{k}", "0", "no"],
+                  ["LREM", "{k}", "0", "a"], ["LINSERT", "{k}", "BEFORE", "no", "x"],
+                  ["LINSERT", "{k}", "AFTER", "a", "x"], ["LRANGE", "{k}", "0", "-1"],
+                  ["LINDEX", "{k}", "0"], ["LPOS", "{k}", "a"], ["LLEN", "{k}"],
+                  ["LMOVE", "{k}", "{k}2", "LEFT", "LEFT"], ["LMOVE", "{k}2", "{k}", "LEFT", "LEFT"],
+                  ["RPOPLPUSH", "{k}", "{k}"], ["LMPOP", "2", "{k}2", "{k}", "LEFT"],
+                  ["LMPOP", "1", "{k}2", "LEFT"]]
+        replies = {}
+        for name, port in (("redis", self.redis.port), ("shardkv", self.skv.port)):
+            a, b_ = RawConn(port), RawConn(port)
+            self.addCleanup(a.close)
+            self.addCleanup(b_.close)
+            DiffList.ncase += 1
+            out = []
+            for i, other in enumerate(others):
+                key = b"watch%d:%d" % (DiffList.ncase, i)
+                sub = lambda c: [skvdiff.b(x).replace(b"{k}", key) for x in c]  # noqa: E731
+                a.run([sub(["RPUSH", "{k}", "a", "b", "c"]), sub(["WATCH", "{k}"])])
+                b_.run([sub(other)])
+                out.append(a.run([["MULTI"], sub(["LLEN", "{k}"]), ["EXEC"]])[2])
+            replies[name] = out
+        self.assertEqual(replies["redis"], replies["shardkv"])
+
     def test_random_sequences(self):
         """Seeded random commands on four keys over two shards, replies
         compared one by one."""
