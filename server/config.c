@@ -87,7 +87,7 @@ enum opt_kind {
     X("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, OPT_BOOL, "yes", 0, 0, true, \
       "refuse writes (-MISCONF) after a failed save while save points are set")              \
     X("rdb-skip-unknown-types", rdb_skip_unknown_types, OPT_STR, "no", 0, 0, false,            \
-      "yes: skip lists, zsets, streams and modules when loading an RDB file; no: refuse it")  \
+      "yes: skip zsets, streams and modules when loading an RDB file; no: refuse it")        \
     X("rdb-skip-non-string", rdb_skip_non_string, OPT_STR, "no", 0, 0, false,                  \
       "older name of rdb-skip-unknown-types")                                                 \
     X("proto-max-bulk-len", proto_max_bulk_len, OPT_SIZE, "512mb", 1, INT64_MAX, true,          \
