@@ -8,8 +8,8 @@ real redis-server 7.0:
   (a node each), and with list-compress-depth 1 (LZF inner nodes), the
   contents checked back in redis-server;
 * PLAIN nodes (redis-server's DEBUG QUICKLIST-PACKED-THRESHOLD) restored;
-* lists built with RPUSH/LPUSH over the wire: the same contents, and
-  their DUMP restores in redis-server (one-node lists: the same bytes);
+* lists built with RPUSH/LPUSH over the wire DUMP as Redis's (the same
+  node boundaries); after edits in the middle, the same contents;
 * redis-server's dump.rdb with lists loaded by shardkv, and our SAVE file
   accepted by redis-check-rdb and loaded by redis-server;
 * RESTORE of a corrupt or empty list refused as Redis refuses it.
@@ -83,15 +83,15 @@ class ListRdb(unittest.TestCase):
                 self.assertEqual(rc.call("RESTORE", "back:" + name, 0, ours), "OK", name)
                 self.assertEqual(self.contents(rc, "back:" + name), self.contents(rc, name), name)
             # Built over the wire: the same replies and contents, and a
-            # DUMP redis-server restores. (Where a node ends may differ:
-            # Redis 7.0 sizes an insert by an estimate, we by the exact
-            # bytes; small lists of one node are the same bytes.)
+            # DUMP redis-server restores. Pushes fill nodes as Redis's do
+            # (the same bytes); after LINSERT/LREM/LSET in the middle the
+            # nodes may split or merge elsewhere (l:mixed: contents only).
             for name, cmds in values().items():
                 for cmd in cmds:
                     self.assertEqual(repr(sc.call(cmd[0], "w:" + name, *cmd[1:])),
                                      repr(rc.call(cmd[0], "w:" + name, *cmd[1:])), name)
                 ours = sc.call("DUMP", "w:" + name)
-                if name in ("l:small", "l:lzf"):
+                if name != "l:mixed":
                     self.assertEqual(ours, rc.call("DUMP", "w:" + name), name)
                 self.assertEqual(rc.call("RESTORE", "wb:" + name, 0, ours), "OK", name)
                 self.assertEqual(self.contents(rc, "wb:" + name), self.contents(rc, name), name)
