@@ -34,6 +34,11 @@ extern const size_t cmd_hash_ndefs;
 extern const struct cmd_def cmd_set_defs[];
 extern const size_t cmd_set_ndefs;
 
+/* List commands: LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LLEN LINDEX LSET
+ * LRANGE LTRIM LREM LINSERT LPOS LMOVE RPOPLPUSH LMPOP (server/cmd_list*.c). */
+extern const struct cmd_def cmd_list_defs[];
+extern const size_t cmd_list_ndefs;
+
 /* DUMP and RESTORE (cmd_dump.c): Redis's serialisation of strings, hashes
  * and sets. */
 extern const struct cmd_def cmd_dump_defs[];

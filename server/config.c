@@ -87,7 +87,7 @@ enum opt_kind {
     X("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, OPT_BOOL, "yes", 0, 0, true, \
       "refuse writes (-MISCONF) after a failed save while save points are set")              \
     X("rdb-skip-unknown-types", rdb_skip_unknown_types, OPT_STR, "no", 0, 0, false,            \
-      "yes: skip lists, zsets, streams and modules when loading an RDB file; no: refuse it")  \
+      "yes: skip zsets, streams and modules when loading an RDB file; no: refuse it")        \
     X("rdb-skip-non-string", rdb_skip_non_string, OPT_STR, "no", 0, 0, false,                  \
       "older name of rdb-skip-unknown-types")                                                 \
     X("proto-max-bulk-len", proto_max_bulk_len, OPT_SIZE, "512mb", 1, INT64_MAX, true,          \
@@ -125,6 +125,10 @@ enum opt_kind {
       true, "a small set stays a listpack up to this many members")                            \
     X("set-max-listpack-value", set_max_listpack_value, OPT_COUNT, "64", 0, UINT32_MAX, true,  \
       "... and while every member is at most this many bytes")                                \
+    X("list-compress-depth", list_compress_depth, OPT_INT, "0", 0, INT_MAX, true,              \
+      "list nodes kept uncompressed at each end; 0 = compress none")                           \
+    X("list-max-listpack-size", list_max_listpack_size, OPT_INT, "-2", INT_MIN, INT_MAX, true, \
+      "list node size: -1..-5 = 4..64 KB, n > 0 = n elements")                                \
     X("maxmemory", maxmemory, OPT_SIZE, "0", 0, INT64_MAX, true,                               \
       "most bytes the server may hold (allocator total); 0 = no bound")                      \
     X("maxmemory-policy", maxmemory_policy, OPT_POLICY, "noeviction", 0, 0, true,              \
@@ -164,6 +168,7 @@ static const struct {
 } aliases[] = {
     {"hash-max-ziplist-entries", "hash-max-listpack-entries"},
     {"hash-max-ziplist-value", "hash-max-listpack-value"},
+    {"list-max-ziplist-size", "list-max-listpack-size"},
 };
 #define NALIASES (sizeof(aliases) / sizeof(aliases[0]))
 
@@ -903,6 +908,8 @@ void config_tval_limits(const struct config *cfg, struct tval_limits *out)
         (uint32_t)__atomic_load_n(&cfg->set_max_listpack_entries, __ATOMIC_RELAXED);
     out->set_max_listpack_value =
         (uint32_t)__atomic_load_n(&cfg->set_max_listpack_value, __ATOMIC_RELAXED);
+    out->list_max_listpack_size = __atomic_load_n(&cfg->list_max_listpack_size, __ATOMIC_RELAXED);
+    out->list_compress_depth = __atomic_load_n(&cfg->list_compress_depth, __ATOMIC_RELAXED);
 }
 
 void config_push_tval_limits(const struct config *cfg)

@@ -74,6 +74,9 @@ struct config {
     size_t set_max_intset_entries;    /* 512: encoding thresholds of sets */
     size_t set_max_listpack_entries;  /* 128 */
     size_t set_max_listpack_value;    /* 64 */
+    int list_max_listpack_size;       /* -2: list nodes of 8 KB (alias
+                                         list-max-ziplist-size) */
+    int list_compress_depth;          /* 0: no list node compressed */
     size_t maxmemory;                 /* 0: no bound (server/maxmemory.h) */
     int maxmemory_policy;             /* enum evict_policy: noeviction */
     size_t maxmemory_samples;         /* 5 */

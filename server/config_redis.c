@@ -74,9 +74,6 @@
     X("activedefrag", NULL, "no active defragmentation")                                           \
     X("jemalloc-bg-thread", NULL, "the allocator is set up at build time")                         \
     /* Encodings of types shardkv does not have, or stores its own way. */                         \
-    X("list-max-listpack-size", NULL, "no compact encodings here")                                 \
-    X("list-max-ziplist-size", NULL, "no compact encodings here")                                  \
-    X("list-compress-depth", NULL, "no compact encodings here")                                    \
     X("zset-max-listpack-entries", NULL, "no compact encodings here")                              \
     X("zset-max-listpack-value", NULL, "no compact encodings here")                                \
     X("zset-max-ziplist-entries", NULL, "no compact encodings here")                               \

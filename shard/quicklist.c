@@ -105,6 +105,17 @@ size_t quicklist_entry_bytes(const void *s, size_t len)
     return enc + backlen_bytes(enc);
 }
 
+/* Redis's SIZE_ESTIMATE_OVERHEAD: what it adds to an element's length to
+ * judge whether it fits in a node. */
+#define SIZE_ESTIMATE_OVERHEAD 8
+
+size_t ql_insert_bytes(const void *s, size_t len)
+{
+    size_t exact = quicklist_entry_bytes(s, len);
+    size_t est = len + SIZE_ESTIMATE_OVERHEAD;
+    return est > exact ? est : exact;
+}
+
 /* ------------------------------------------------------------ listpack bytes */
 
 void ql_lp_set_header(unsigned char *lp, size_t bytes, size_t count)
@@ -587,7 +598,7 @@ int quicklist_push(struct mem_acct *a, struct quicklist *ql, enum quicklist_end 
     int64_t mark = ql_mark(a);
     struct quicklist_node *n = where == QUICKLIST_HEAD ? ql->head : ql->tail;
     int rc;
-    if (n && ql_node_fits(ql, n->sz + quicklist_entry_bytes(s, len), (size_t)n->count + 1)) {
+    if (n && ql_node_fits(ql, n->sz + ql_insert_bytes(s, len), (size_t)n->count + 1)) {
         rc = ql_node_raw(a, n);
         if (rc == 0)
             rc = where == QUICKLIST_HEAD ? listpack_insert(a, &n->lp, listpack_first(n->lp),

@@ -49,6 +49,13 @@ size_t ql_count_limit(int fill);
  * node of its own). */
 bool ql_node_fits(const struct quicklist *ql, size_t sz, size_t count);
 
+/* What inserting s[0..len) into a node is judged to add to it: Redis's
+ * estimate (len + 8, its SIZE_ESTIMATE_OVERHEAD), never less than the
+ * exact bytes. Judging pushes as Redis does makes a list built by the same
+ * commands split into the same nodes, so its DUMP is Redis's bytes; the
+ * estimate only errs high, so nodes stay within the limits. */
+size_t ql_insert_bytes(const void *s, size_t len);
+
 /* The account's usage now; ql_charge adds what changed since to ql->bytes.
  * Each public entry point brackets its work with them, so the figure is
  * exact without following every allocation. */

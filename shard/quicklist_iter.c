@@ -129,7 +129,7 @@ int quicklist_iter_insert(struct quicklist_iter *it, enum listpack_where where, 
     struct quicklist *ql = it->ql;
     struct quicklist_node *n = it->node;
     const unsigned char *p = n->lp + it->cur_off;
-    size_t esz = quicklist_entry_bytes(s, len);
+    size_t esz = ql_insert_bytes(s, len);
     int64_t mark = ql_mark(a);
     int rc;
     bool at_edge = where == LISTPACK_AFTER ? listpack_next(n->lp, p) == NULL

@@ -639,10 +639,14 @@ static int header(struct loader *l)
 }
 
 /* Read the key of a non-string value and refuse it or skip the value. */
-/* Hash and set types, reported through on_object when it is set. */
+/* Hash, set and list types, reported through on_object when it is set. */
 static bool object_type(int type)
 {
     switch (type) {
+    case RDB_TYPE_LIST:
+    case RDB_TYPE_LIST_ZIPLIST:
+    case RDB_TYPE_LIST_QUICKLIST:
+    case RDB_TYPE_LIST_QUICKLIST_2:
     case RDB_TYPE_SET:
     case RDB_TYPE_HASH:
     case RDB_TYPE_HASH_ZIPMAP:
@@ -655,7 +659,7 @@ static bool object_type(int type)
     }
 }
 
-/* A hash or set: its bytes (type byte first) are recorded while the value
+/* A hash, set or list: its bytes (type byte first) are recorded while the value
  * is walked as if skipped, then handed to on_object whole. The walk checks
  * the structure; the callback's decoder checks the contents. */
 static int object_key(struct loader *l, int type, int64_t expire_ms, uint64_t off)
@@ -696,7 +700,7 @@ static int other_type(struct loader *l, int type, int64_t expire_ms, uint64_t of
 {
     char q[QUOTE_MAX * 4 + 8];
     bool skip = l->o->flags & RDB_LOAD_SKIP_UNKNOWN;
-    const char *loaded = l->o->on_object ? "only strings, hashes and sets are loaded"
+    const char *loaded = l->o->on_object ? "only strings, hashes, sets and lists are loaded"
                                          : "only strings are loaded";
     int rc = get_string(l, &l->key, l->max_key, "a key");
 

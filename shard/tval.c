@@ -1,7 +1,7 @@
 /* tval.c — what every typed value shares: type and encoding names, length,
- * deep copy, the encoding thresholds, and freeing, with big hash tables
- * queued and freed a slice at a time so that DEL of a million-element set
- * never stops its shard. Runs on the owning shard's thread (the thresholds
+ * deep copy, the encoding thresholds, and freeing, with big hash tables and
+ * quicklists queued and freed a slice at a time so that DEL of a
+ * million-element set never stops its shard. Runs on the owning shard's thread (the thresholds
  * are set from any thread). */
 #include "shard/tval.h"
 
@@ -12,6 +12,7 @@
 #include "shard/intset.h"
 #include "shard/kvmap.h"
 #include "shard/listpack.h"
+#include "shard/quicklist.h"
 
 /* ------------------------------------------------------------ thresholds */
 
@@ -21,6 +22,8 @@ static struct tval_limits limits = {
     .set_max_intset_entries = 512,
     .set_max_listpack_entries = 128,
     .set_max_listpack_value = 64,
+    .list_max_listpack_size = QUICKLIST_FILL_DEFAULT,
+    .list_compress_depth = 0,
 };
 
 void tval_limits_get(struct tval_limits *out)
@@ -35,6 +38,9 @@ void tval_limits_get(struct tval_limits *out)
                                                     __ATOMIC_RELAXED);
     out->set_max_listpack_value = __atomic_load_n(&limits.set_max_listpack_value,
                                                   __ATOMIC_RELAXED);
+    out->list_max_listpack_size = __atomic_load_n(&limits.list_max_listpack_size,
+                                                  __ATOMIC_RELAXED);
+    out->list_compress_depth = __atomic_load_n(&limits.list_compress_depth, __ATOMIC_RELAXED);
 }
 
 void tval_limits_set(const struct tval_limits *in)
@@ -49,6 +55,9 @@ void tval_limits_set(const struct tval_limits *in)
                      __ATOMIC_RELAXED);
     __atomic_store_n(&limits.set_max_listpack_value, in->set_max_listpack_value,
                      __ATOMIC_RELAXED);
+    __atomic_store_n(&limits.list_max_listpack_size, in->list_max_listpack_size,
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&limits.list_compress_depth, in->list_compress_depth, __ATOMIC_RELAXED);
 }
 
 /* ----------------------------------------------------------------- names */
@@ -72,6 +81,7 @@ const char *tval_enc_name(const struct tval *tv)
     case TVAL_ENC_LISTPACK: return "listpack";
     case TVAL_ENC_INTSET: return "intset";
     case TVAL_ENC_HASHTABLE: return "hashtable";
+    case TVAL_ENC_QUICKLIST: return "quicklist";
     default: return "unknown";
     }
 }
@@ -85,6 +95,7 @@ size_t tval_len(const struct tval *tv)
     }
     case TVAL_ENC_INTSET: return tv->u.is ? intset_len(tv->u.is) : 0;
     case TVAL_ENC_HASHTABLE: return tv->u.ht ? (size_t)kvmap_count(tv->u.ht) : 0;
+    case TVAL_ENC_QUICKLIST: return tv->u.ql ? quicklist_len(tv->u.ql) : 0;
     default: return 0;
     }
 }
@@ -102,6 +113,7 @@ size_t tval_bytes(const struct tval *tv)
         kvmap_stats(tv->u.ht, &st);
         return n + (size_t)st.used_memory;
     }
+    case TVAL_ENC_QUICKLIST: return n + quicklist_bytes(tv->u.ql);
     default: return n;
     }
 }
@@ -174,6 +186,7 @@ struct tval *tval_copy(struct mem_acct *a, const struct tval *tv)
         }
         break;
     }
+    case TVAL_ENC_QUICKLIST: n->u.ql = quicklist_copy(a, tv->u.ql); break;
     default: break;
     }
     if (!n->u.p) {
@@ -189,7 +202,8 @@ struct tval *tval_copy(struct mem_acct *a, const struct tval *tv)
  * each shard frees only what its own maps held. */
 struct lazy {
     struct lazy *next;    /* next waiting value */
-    struct tval *tv;      /* a hash table of more than TVAL_LAZYFREE_MIN elements */
+    struct tval *tv;      /* a hash table of more than TVAL_LAZYFREE_MIN elements,
+                             or a quicklist of more nodes */
     struct mem_acct *acct;/* what it is charged to */
 };
 
@@ -198,6 +212,9 @@ static _Thread_local size_t lazy_values;
 
 /* Entries freed between clock reads in tval_lazyfree_step. */
 #define LAZY_STEP_ENTRIES 256
+/* Quicklist nodes freed between clock reads: each is a listpack of up to
+ * 8 KB (one free), so fewer than entries of a map would be as slow. */
+#define LAZY_STEP_NODES 64
 
 static void free_now(struct mem_acct *a, struct tval *tv)
 {
@@ -208,6 +225,7 @@ static void free_now(struct mem_acct *a, struct tval *tv)
         kvmap_bind_owner(tv->u.ht); /* the entry's owner frees it, see tval_free */
         kvmap_destroy(tv->u.ht);
         break;
+    case TVAL_ENC_QUICKLIST: quicklist_destroy(a, tv->u.ql); break;
     default: break;
     }
     mem_free(a, tv);
@@ -221,12 +239,17 @@ void tval_free(struct mem_acct *a, struct tval *tv)
      * frees it here again once it has captured it. */
     if (tv->enc == TVAL_ENC_HASHTABLE && tv->u.ht && kvmap_epoch_retire(tv->u.ht, tv, a))
         return;
-    if (tv->enc == TVAL_ENC_HASHTABLE && tv->u.ht && kvmap_count(tv->u.ht) > TVAL_LAZYFREE_MIN) {
+    bool big = tv->enc == TVAL_ENC_HASHTABLE
+                   ? tv->u.ht && kvmap_count(tv->u.ht) > TVAL_LAZYFREE_MIN
+                   : tv->enc == TVAL_ENC_QUICKLIST && tv->u.ql &&
+                         quicklist_node_count(tv->u.ql) > TVAL_LAZYFREE_MIN;
+    if (big) {
         struct lazy *l = mem_alloc(a, sizeof *l);
         if (l) {
             /* Whoever frees the entry owns its value: a shard, or the
              * thread that destroys a stopped shard's maps. */
-            kvmap_bind_owner(tv->u.ht);
+            if (tv->enc == TVAL_ENC_HASHTABLE)
+                kvmap_bind_owner(tv->u.ht);
             l->tv = tv;
             l->acct = a;
             l->next = lazy_head;
@@ -246,7 +269,10 @@ bool tval_lazyfree_step(uint64_t budget_ns)
     uint64_t start = clock_mono_ns();
     while (lazy_head) {
         struct lazy *l = lazy_head;
-        if (kvmap_destroy_step(l->tv->u.ht, LAZY_STEP_ENTRIES)) {
+        bool done = l->tv->enc == TVAL_ENC_QUICKLIST
+                        ? quicklist_destroy_step(l->acct, l->tv->u.ql, LAZY_STEP_NODES)
+                        : kvmap_destroy_step(l->tv->u.ht, LAZY_STEP_ENTRIES);
+        if (done) {
             lazy_head = l->next;
             lazy_values--;
             mem_free(l->acct, l->tv);

@@ -1,4 +1,4 @@
-/* tval.h — typed values: the hashes and sets (later lists and sorted sets)
+/* tval.h — typed values: the hashes, sets and lists (later sorted sets)
  * that a map entry holds instead of a string. An entry of another type than
  * string stores a pointer to its struct tval; the tval holds the value in one
  * of Redis's encodings (a listpack or an intset while small, a hash table
@@ -16,6 +16,7 @@
 #include "common/mem.h"
 
 struct kvmap;
+struct quicklist;
 
 /* Value types, numbered as Redis's OBJ_* (so TYPE and the RDB agree on
  * what they mean). TVAL_STRING is never held in a tval: a string lives in
@@ -36,6 +37,7 @@ enum tval_enc {
     TVAL_ENC_LISTPACK = 1,  /* u.lp: hash fields and values alternate; set members */
     TVAL_ENC_INTSET = 2,    /* u.is: a set of integers only */
     TVAL_ENC_HASHTABLE = 3, /* u.ht: a kvmap, field -> value (a set's values are empty) */
+    TVAL_ENC_QUICKLIST = 4, /* u.ql: a list, every size (Redis 7.0 has no other) */
 };
 
 /* One typed value. The entry points at it, so the value's blocks may move
@@ -47,6 +49,7 @@ struct tval {
         unsigned char *lp; /* TVAL_ENC_LISTPACK: shard/listpack.h */
         unsigned char *is; /* TVAL_ENC_INTSET: shard/intset.h */
         struct kvmap *ht;  /* TVAL_ENC_HASHTABLE: keys are fields or members */
+        struct quicklist *ql; /* TVAL_ENC_QUICKLIST: shard/quicklist.h */
         void *p;           /* any of them */
     } u;
 };
@@ -61,6 +64,9 @@ struct tval_limits {
     uint32_t set_max_intset_entries;    /* set-max-intset-entries: 512 */
     uint32_t set_max_listpack_entries;  /* set-max-listpack-entries: 128 */
     uint32_t set_max_listpack_value;    /* set-max-listpack-value: 64 */
+    int32_t list_max_listpack_size;     /* list-max-listpack-size: -2 (8 KB
+                                         * nodes); taken by a list when made */
+    int32_t list_compress_depth;        /* list-compress-depth: 0 (none) */
 };
 
 /* Fill *out with the thresholds in force. Any thread. */
@@ -77,7 +83,7 @@ const char *tval_type_name(int type);
  * "hashtable"). Static string. */
 const char *tval_enc_name(const struct tval *tv);
 
-/* Elements: fields of a hash, members of a set. O(1). */
+/* Elements: fields of a hash, members of a set, elements of a list. O(1). */
 size_t tval_len(const struct tval *tv);
 
 /* A new empty tval of type with encoding enc and nothing allocated behind
@@ -94,14 +100,15 @@ struct tval *tval_new(struct mem_acct *a, int type, int enc);
  * databases of one shard). Owned by the caller. NULL when out of memory. */
 struct tval *tval_copy(struct mem_acct *a, const struct tval *tv);
 
-/* Values with more elements than this in a hash table are freed a slice at
- * a time from the shard's cron (Redis's LAZYFREE_THRESHOLD is 64 too). */
+/* Values with more elements than this in a hash table (nodes, for a
+ * quicklist) are freed a slice at a time from the shard's cron (Redis's
+ * LAZYFREE_THRESHOLD is 64 too, and counts a quicklist's nodes as well). */
 #define TVAL_LAZYFREE_MIN 64
 
 /* Free tv (NULL is fine), charged to a. A hash table of more than
- * TVAL_LAZYFREE_MIN elements is only queued here, O(1), and freed by
- * tval_lazyfree_step; it stays charged until then, since the process still
- * holds it. Everything else is freed now. */
+ * TVAL_LAZYFREE_MIN elements, or a quicklist of more nodes, is only queued
+ * here, O(1), and freed by tval_lazyfree_step; it stays charged until then,
+ * since the process still holds it. Everything else is freed now. */
 void tval_free(struct mem_acct *a, struct tval *tv);
 
 /* Free queued values until budget_ns of monotonic time is spent. Returns

@@ -16,6 +16,7 @@
 #include "shard/lzf.h"
 #include "shard/rdb.h"
 #include "shard/rdb_legacy.h"
+#include "shard/tval_rdb_internal.h"
 
 /* The special-encoding marker of an RDB length byte, and its encodings. */
 #define ENCVAL 0xC0u
@@ -125,6 +126,8 @@ int tval_rdb_put_string(struct tval_rdb_buf *b, const void *s, size_t len)
 
 int tval_rdb_type(const struct tval *tv)
 {
+    if (tv->type == TVAL_LIST)
+        return RDB_TYPE_LIST_QUICKLIST_2;
     if (tv->type == TVAL_HASH)
         return tv->enc == TVAL_ENC_LISTPACK ? RDB_TYPE_HASH_LISTPACK : RDB_TYPE_HASH;
     return tv->enc == TVAL_ENC_INTSET ? RDB_TYPE_SET_INTSET : RDB_TYPE_SET;
@@ -187,6 +190,8 @@ int tval_rdb_encode_value(const struct tval *tv, struct tval_rdb_buf *b)
         }
         return x.rc;
     }
+    case TVAL_ENC_QUICKLIST:
+        return tval_rdb_list_encode(tv, b);
     default:
         return TVAL_RDB_ETYPE;
     }
@@ -245,14 +250,6 @@ int tval_rdb_encode_element(struct tval_rdb_buf *b, bool hash, const struct kven
 
 /* ------------------------------------------------------------------ reader */
 
-/* A cursor over the input, with the error text. */
-struct rd {
-    const unsigned char *p;   /* next byte */
-    const unsigned char *end; /* one past the last */
-    char *err;                /* message buffer, or NULL */
-    size_t errlen;            /* its size */
-};
-
 static int fail(struct rd *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(struct rd *r, int code, const char *fmt, ...)
 {
@@ -308,16 +305,6 @@ static int get_len(struct rd *r, uint64_t *v, bool *enc)
         return 0;
     }
 }
-
-/* A string read from the input: a view into it, into num (an integer
- * encoding as text) or into heap (LZF output, reused across reads). */
-struct str {
-    const unsigned char *s; /* the bytes */
-    size_t n;               /* their length */
-    char num[24];           /* an integer's text */
-    unsigned char *heap;    /* LZF output buffer, malloc'd */
-    size_t hcap;            /* its size */
-};
 
 static int get_str(struct rd *r, struct str *o)
 {
@@ -828,8 +815,16 @@ int tval_rdb_decode(struct mem_acct *a, const unsigned char *p, size_t len,
         vtype = TVAL_SET;
         enc = TVAL_ENC_LISTPACK;
         break;
+    case RDB_TYPE_LIST:
+    case RDB_TYPE_LIST_ZIPLIST:
+    case RDB_TYPE_LIST_QUICKLIST:
+    case RDB_TYPE_LIST_QUICKLIST_2:
+        rc = tval_rdb_list_decode(&r, type, a, lim, out);
+        if (rc == 0 && used)
+            *used = (size_t)(r.p - p);
+        return rc;
     default:
-        return fail(&r, TVAL_RDB_ETYPE, "RDB type %d is not a hash or a set", type);
+        return fail(&r, TVAL_RDB_ETYPE, "RDB type %d is not a hash, a set or a list", type);
     }
     struct build b = {.r = &r, .a = a, .lim = lim};
     if (!(b.tv = tval_new(a, vtype, enc)))
@@ -852,4 +847,26 @@ int tval_rdb_decode(struct mem_acct *a, const unsigned char *p, size_t len,
     if (used)
         *used = (size_t)(r.p - p);
     return 0;
+}
+
+/* ------------------------------------------- for the list codec (internal) */
+
+int tval_rdb_read_len(struct rd *r, uint64_t *v)
+{
+    return get_len(r, v, NULL);
+}
+
+int tval_rdb_read_str(struct rd *r, struct str *o)
+{
+    return get_str(r, o);
+}
+
+void tval_rdb_str_free(struct str *o)
+{
+    str_free(o);
+}
+
+int tval_rdb_put_len(struct tval_rdb_buf *b, uint64_t v)
+{
+    return put_len(b, v);
 }

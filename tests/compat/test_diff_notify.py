@@ -2,7 +2,7 @@
 """Differential test of keyspace notifications (notify-keyspace-events):
 the same command sequence, over every command family the server has
 (strings, keys, EXPIRE family, RENAME/COPY/MOVE, RESTORE, hashes, sets,
-MULTI), runs against a real redis-server 7.0 and against shardkv-server,
+lists, MULTI), runs against a real redis-server 7.0 and against shardkv-server,
 and the messages a PSUBSCRIBE __key*@*__:* client receives must match:
 in full order with --threads 1, and per key (the order of each key's
 messages, and the same messages overall) with --threads 2, where the keys
@@ -92,6 +92,18 @@ def sequence(p, payload):
         ["SISMEMBER", k("none"), "a"], ["SCARD", k("none")], ["SMEMBERS", k("none")],
         ["SINTER", k("none"), k("s6")], ["SRANDMEMBER", k("none")], ["SREM", k("none"), "a"],
         ["SPOP", k("none")], ["RENAME", k("s6"), k("s7")], ["SADD", k("a"), "x"],
+        # Lists.
+        ["RPUSH", k("l1"), "a", "b", "c", "d"], ["LPUSH", k("l1"), "z"],
+        ["LPUSHX", k("none"), "x"], ["RPUSHX", k("l1"), "e"], ["LPOP", k("l1")],
+        ["RPOP", k("l1"), "2"], ["LPOP", k("l1"), "0"], ["LSET", k("l1"), "0", "q"],
+        ["LINSERT", k("l1"), "BEFORE", "b", "x"], ["LINSERT", k("l1"), "AFTER", "nope", "y"],
+        ["LREM", k("l1"), "0", "x"], ["LREM", k("l1"), "0", "nope"], ["LTRIM", k("l1"), "0", "-1"],
+        ["RPUSH", k("l2"), "1", "2"], ["LMOVE", k("l2"), k("l3"), "LEFT", "RIGHT"],
+        ["RPOPLPUSH", k("l2"), k("l3")], ["LMOVE", k("l3"), k("l3"), "LEFT", "LEFT"],
+        ["LMPOP", "2", k("none"), k("l3"), "LEFT", "COUNT", "5"], ["RPUSH", k("l4"), "1"],
+        ["LTRIM", k("l4"), "1", "0"], ["LPOP", k("none")], ["LRANGE", k("none"), "0", "1"],
+        ["LINDEX", k("none"), "0"], ["LLEN", k("none")], ["LPOS", k("none"), "a"],
+        ["LMOVE", k("none"), k("l1"), "LEFT", "LEFT"], ["RENAME", k("l1"), k("l5")],
         # A transaction, and the commands that send nothing.
         ["MULTI"], ["SET", k("m"), "1"], ["INCR", k("m"), ], ["DEL", k("m")], ["EXEC"],
         ["SELECT", "1"], ["FLUSHDB"], ["SELECT", "0"],

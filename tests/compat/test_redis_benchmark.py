@@ -39,6 +39,27 @@ class RedisBenchmark(unittest.TestCase):
                 # INCR's counter key got every increment exactly once.
                 self.assertEqual(int(c.call("GET", "counter:__rand_int__")), 20000)
 
+    def test_list_suite(self):
+        with ShardkvServer(["--threads", "2"]) as s:
+            rc, out, err = self.run_bench(s.port, "-t", "lpush,rpush,lpop,rpop,lrange", "-P", "16",
+                                          "-n", "5000", "-q")
+            self.assertEqual(rc, 0, out + err)
+            text = out + err
+            self.assertNotRegex(text, r"(?i)error|warning", text)
+            names = re.findall(r"^\s*([A-Z_0-9]+(?: \([^)]*\))?):\s*[\d.]+ requests per second",
+                               text.replace("\r", "\n"), re.M)
+            flat = " ".join(names)
+            for t in ("LPUSH", "RPUSH", "LPOP", "RPOP", "LRANGE_100", "LRANGE_300", "LRANGE_500",
+                      "LRANGE_600"):
+                self.assertIn(t, flat, text)
+            with s.client(decode=True) as c:
+                # LPUSH/RPUSH 5000 each, LPOP/RPOP 5000 each, then 5000
+                # LPUSHes for the LRANGE tests; pipelines of 16 from 50
+                # clients overshoot a little (redis-server's list ends the
+                # same way).
+                n = c.call("LLEN", "mylist")
+                self.assertTrue(5000 <= n < 5000 + 50 * 16, n)
+
     def test_random_keys_and_csv(self):
         with ShardkvServer(["--threads", "2"]) as s:
             rc, out, err = self.run_bench(s.port, "-t", "set,get", "-r", "1000", "-d", "32",

@@ -42,7 +42,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const struct tval_limits lim = {128, 64, 512, 128, 64};
+    static const struct tval_limits lim = {128, 64, 512, 128, 64, -2, 0};
     struct mem_acct a = {0};
     struct tval *tv = NULL;
     size_t used = 0;

@@ -31,7 +31,7 @@ HONOURED = {"bind", "port", "tcp-backlog", "timeout", "daemonize", "pidfile", "l
             "stop-writes-on-bgsave-error", "client-output-buffer-limit", "set-max-intset-entries",
             "hash-max-listpack-entries", "hash-max-listpack-value", "maxmemory", "maxmemory-policy",
             "maxmemory-samples", "maxmemory-eviction-tenacity", "lfu-log-factor", "lfu-decay-time",
-            "notify-keyspace-events"}
+            "notify-keyspace-events", "list-max-listpack-size", "list-compress-depth"}
 
 
 def config_get(client, pattern):

@@ -17,12 +17,13 @@
 #include "shard/kvmap.h"
 #include "shard/listpack.h"
 #include "shard/lzf.h"
+#include "shard/quicklist.h"
 #include "shard/rdb.h"
 #include "shard/tval.h"
 #include "shard/tval_rdb.h"
 
 static struct mem_acct acct;
-static const struct tval_limits lim = {128, 64, 512, 128, 64};
+static const struct tval_limits lim = {128, 64, 512, 128, 64, -2, 0};
 
 static void setup(void)
 {
@@ -388,9 +389,9 @@ Test(tval_rdb, duplicates_empty_and_impossible_counts_are_refused)
     unsigned char lzf[] = {RDB_TYPE_SET_INTSET, 0xC3, 2, 0x80, 0x10, 0, 0, 0, 0, 0};
     decode_fails(lzf, sizeof lzf, TVAL_RDB_ECORRUPT);
     /* Unknown types. */
-    unsigned char list[] = {RDB_TYPE_LIST, 1, 1, 'a'};
-    decode_fails(list, sizeof list, TVAL_RDB_ETYPE);
-    decode_fails(list, 0, TVAL_RDB_ECORRUPT);
+    unsigned char stream[] = {RDB_TYPE_STREAM_LISTPACKS, 1, 1, 'a'};
+    decode_fails(stream, sizeof stream, TVAL_RDB_ETYPE);
+    decode_fails(stream, 0, TVAL_RDB_ECORRUPT);
 }
 
 /* ------------------------------------------------------- round trips */
@@ -627,7 +628,7 @@ static int load_objs(const char *data, size_t len, size_t max_read, size_t max_o
     return rdb_load(rdb_mem_read, &r, &opts, res);
 }
 
-Test(tval_rdb, loader_hands_over_redis_hashes_and_sets)
+Test(tval_rdb, loader_hands_over_redis_hashes_sets_and_lists)
 {
     size_t len;
     char *data = rdb_fixture("redis7-mixed.rdb", &len);
@@ -637,23 +638,160 @@ Test(tval_rdb, loader_hands_over_redis_hashes_and_sets)
      * refills of the loader's buffer). */
     for (size_t max_read = 0; max_read <= 1; max_read++) {
         cr_assert_eq(load_objs(data, len, max_read, 0, &o, &res), 0, "%s", res.msg);
-        cr_assert_eq(o.n, 4); /* myhash, bighash, myset, intset */
-        cr_assert_eq(o.elements, 2 + 130 + 3 + 3);
+        cr_assert_eq(o.n, 6); /* mylist, biglist, myhash, bighash, myset, intset */
+        cr_assert_eq(o.elements, 5 + 2 + 2 + 130 + 3 + 3);
         cr_assert_eq(o.strings, 3);
-        cr_assert_eq(res.objects, 4);
-        cr_assert_eq(res.keys, 7);
-        cr_assert_eq(res.skipped, 5); /* lists, zsets, the stream */
+        cr_assert_eq(res.objects, 6);
+        cr_assert_eq(res.keys, 9);
+        cr_assert_eq(res.skipped, 3); /* zsets, the stream */
     }
     /* An object over the limit is refused before it is held whole. */
     cr_assert_eq(load_objs(data, len, 0, 64, &o, &res), RDB_ETOOBIG);
     cr_assert_not_null(strstr(res.msg, "key '"), "%s", res.msg);
-    /* Without the skip flag the list still stops the load, named. */
+    /* Without the skip flag the first zset stops the load, named. */
     struct rdb_mem_reader r = {(const unsigned char *)data, len, 0, 0};
     struct rdb_load_opts opts = {.arg = &o, .on_string = obj_string, .on_object = obj_object};
     cr_assert_eq(rdb_load(rdb_mem_read, &r, &opts, &res), RDB_ETYPE);
-    cr_assert_not_null(strstr(res.msg, "only strings, hashes and sets are loaded"), "%s", res.msg);
+    cr_assert_not_null(strstr(res.msg, "only strings, hashes, sets and lists are loaded"), "%s", res.msg);
     /* Every truncation: refused. */
     for (size_t n = 0; n < len; n += 7)
         cr_assert_lt(load_objs(data, n, 0, 0, &o, &res), 0, "prefix of %zu bytes loaded", n);
     free(data);
+}
+
+/* ------------------------------------------------------------------ lists */
+
+/* The elements of list tv, joined by ',' into out. */
+static void list_text(const struct tval *tv, char *out, size_t cap)
+{
+    struct quicklist_iter it;
+    struct listpack_entry e;
+    size_t k = 0;
+    out[0] = '\0';
+    quicklist_iter_init(&it, &acct, tv->u.ql, 0, true);
+    while (quicklist_iter_next(&it, &e) == 1) {
+        int n = e.str ? snprintf(out + k, cap - k, "%s%.*s", k ? "," : "", (int)e.len, e.str)
+                      : snprintf(out + k, cap - k, "%s%lld", k ? "," : "", (long long)e.num);
+        k += (size_t)n;
+    }
+    quicklist_iter_release(&it);
+}
+
+/* Decode, check type, encoding and elements, and that the re-encoding
+ * (type 18) decodes to the same elements. */
+static void list_decodes_to(const unsigned char *p, size_t len, const char *want)
+{
+    char got[512], again[512];
+    struct tval *tv = decode_ok(p, len);
+    cr_assert_eq(tv->type, TVAL_LIST);
+    cr_assert_eq(tv->enc, TVAL_ENC_QUICKLIST);
+    list_text(tv, got, sizeof got);
+    cr_assert_str_eq(got, want);
+    struct tval_rdb_buf b = {0};
+    cr_assert_eq(tval_rdb_encode(tv, &b), 0);
+    cr_assert_eq(b.p[0], RDB_TYPE_LIST_QUICKLIST_2);
+    struct tval *back = decode_ok(b.p, b.len);
+    list_text(back, again, sizeof again);
+    cr_assert_str_eq(again, want);
+    tval_free(&acct, back);
+    tval_free(&acct, tv);
+    tval_rdb_buf_free(&b);
+}
+
+/* A two-entry ziplist: "a", then the integer 2 (0xF3: the 4-bit form). */
+static const unsigned char ziplist2[] = {16, 0, 0, 0, 13, 0, 0, 0, 2, 0,
+                                         0, 0x01, 'a', 3, 0xF3, 0xFF};
+
+Test(tval_rdb, lists_of_every_type_redis_loads)
+{
+    /* 1: counted strings, one integer-encoded. */
+    unsigned char plain[] = {RDB_TYPE_LIST, 3, 1, 'a', 2, 'b', 'c', 0xC0, 5};
+    list_decodes_to(plain, sizeof plain, "a,bc,5");
+    /* 10: one ziplist; 14: a quicklist of ziplists, an empty node skipped. */
+    unsigned char zl[64], ql[64];
+    size_t n = 0, m = 0;
+    zl[n++] = RDB_TYPE_LIST_ZIPLIST;
+    zl[n++] = sizeof ziplist2;
+    memcpy(zl + n, ziplist2, sizeof ziplist2);
+    n += sizeof ziplist2;
+    list_decodes_to(zl, n, "a,2");
+    static const unsigned char empty_zl[] = {11, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0xFF};
+    ql[m++] = RDB_TYPE_LIST_QUICKLIST;
+    ql[m++] = 2;
+    ql[m++] = sizeof empty_zl;
+    memcpy(ql + m, empty_zl, sizeof empty_zl);
+    m += sizeof empty_zl;
+    ql[m++] = sizeof ziplist2;
+    memcpy(ql + m, ziplist2, sizeof ziplist2);
+    m += sizeof ziplist2;
+    list_decodes_to(ql, m, "a,2");
+    /* 18: a PLAIN node, then a PACKED one. */
+    unsigned char *lp = listpack_create(&acct);
+    cr_assert_eq(listpack_append(&acct, &lp, "x", 1), 0);
+    cr_assert_eq(listpack_append(&acct, &lp, "42", 2), 0);
+    unsigned char q2[128];
+    size_t k = 0;
+    q2[k++] = RDB_TYPE_LIST_QUICKLIST_2;
+    q2[k++] = 2;
+    q2[k++] = 1; /* PLAIN */
+    q2[k++] = 3;
+    memcpy(q2 + k, "big", 3);
+    k += 3;
+    q2[k++] = 2; /* PACKED */
+    q2[k++] = (unsigned char)listpack_bytes(lp);
+    memcpy(q2 + k, lp, listpack_bytes(lp));
+    k += listpack_bytes(lp);
+    listpack_destroy(&acct, lp);
+    list_decodes_to(q2, k, "big,x,42");
+    /* Bad containers, corrupt blobs, empty lists and lying counts. */
+    unsigned char badc[] = {RDB_TYPE_LIST_QUICKLIST_2, 1, 3, 1, 'a'};
+    decode_fails(badc, sizeof badc, TVAL_RDB_ECORRUPT);
+    unsigned char badlp[] = {RDB_TYPE_LIST_QUICKLIST_2, 1, 2, 3, 'a', 'b', 'c'};
+    decode_fails(badlp, sizeof badlp, TVAL_RDB_ECORRUPT);
+    zl[6] ^= 1; /* the ziplist's tail offset */
+    decode_fails(zl, n, TVAL_RDB_ECORRUPT);
+    unsigned char none[] = {RDB_TYPE_LIST_QUICKLIST_2, 0};
+    decode_fails(none, sizeof none, TVAL_RDB_EEMPTY);
+    unsigned char only_empty[16] = {RDB_TYPE_LIST_QUICKLIST, 1, sizeof empty_zl};
+    memcpy(only_empty + 3, empty_zl, sizeof empty_zl);
+    decode_fails(only_empty, 3 + sizeof empty_zl, TVAL_RDB_EEMPTY);
+    unsigned char empty1[] = {RDB_TYPE_LIST, 0};
+    decode_fails(empty1, sizeof empty1, TVAL_RDB_EEMPTY);
+    unsigned char lying[] = {RDB_TYPE_LIST, 0x81, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 'a'};
+    decode_fails(lying, sizeof lying, TVAL_RDB_ECORRUPT);
+    for (size_t cut = 0; cut < k; cut++)
+        decode_fails(q2, cut, 0);
+}
+
+Test(tval_rdb, big_compressed_list_round_trip)
+{
+    struct tval *tv = tval_new(&acct, TVAL_LIST, TVAL_ENC_QUICKLIST);
+    tv->u.ql = quicklist_create(&acct, 8, 1);
+    char e[32];
+    for (int i = 0; i < 1000; i++) {
+        int n = snprintf(e, sizeof e, "element-%d", i);
+        cr_assert_eq(quicklist_push(&acct, tv->u.ql, QUICKLIST_TAIL, e, (size_t)n), 0);
+    }
+    struct tval_rdb_buf b = {0};
+    cr_assert_eq(tval_rdb_encode(tv, &b), 0);
+    struct tval *back = decode_ok(b.p, b.len);
+    cr_assert_eq(tval_len(back), 1000);
+    cr_assert_eq(quicklist_node_count(back->u.ql), quicklist_node_count(tv->u.ql));
+    struct tval_rdb_buf b2 = {0};
+    cr_assert_eq(tval_rdb_encode(back, &b2), 0);
+    cr_assert_eq(b2.len, b.len);
+    cr_assert_eq(memcmp(b2.p, b.p, b.len), 0);
+    /* A copy is the same list. */
+    struct tval *copy = tval_copy(&acct, tv);
+    cr_assert_not_null(copy);
+    cr_assert_eq(tval_len(copy), 1000);
+    cr_assert_str_eq(tval_enc_name(copy), "quicklist");
+    tval_free(&acct, copy);
+    tval_free(&acct, back);
+    tval_free(&acct, tv);
+    while (tval_lazyfree_step(1000000000))
+        ;
+    tval_rdb_buf_free(&b);
+    tval_rdb_buf_free(&b2);
+    cr_assert_eq(acct.used, 0);
 }

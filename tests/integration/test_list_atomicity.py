@@ -1,0 +1,158 @@
+"""Property test: LMOVE, RPOPLPUSH and LMPOP are atomic across shards
+(issue 11). N distinct elements live in NLISTS lists on a server with
+several shards. Movers shift elements between lists with LMOVE (every
+pair of ends), RPOPLPUSH, and LMPOP followed by a push in one MULTI,
+while readers take every list in one MULTI/EXEC (atomic across shards:
+it holds all the keys) and check that the lists hold exactly the N
+elements, each once: half a move shows as an element missing or twice.
+Afterwards the lists still hold exactly the N elements once.
+
+The server ($SHARDKV_BIN) runs with more shards than cores on a free
+loopback port and is always stopped.
+"""
+
+import os
+import random
+import unittest
+
+import skvrace
+import skvtest
+
+DURATION = float(os.environ.get("SKV_ATOMICITY_SECONDS", "4"))
+THREADS = "4"
+NLISTS = 8    # 8 keys over 4 shards
+N = 40        # elements
+MOVERS = 6
+READERS = 4
+ENDS = ("LEFT", "RIGHT")
+
+ShardkvServer = skvtest.StrictShardkvServer
+Runner = skvrace.Runner
+
+
+def lists(tag):
+    return ["%s:list:%d" % (tag, i) for i in range(NLISTS)]
+
+
+def elements():
+    return [b"e%d" % i for i in range(N)]
+
+
+def setup_lists(c, ls):
+    rnd = random.Random(1)
+    for e in elements():
+        c.call("RPUSH", rnd.choice(ls), e)
+
+
+def snapshot(c, ls):
+    """Every list's elements, read in one transaction."""
+    got = c.pipeline([["MULTI"]] + [["LRANGE", k, 0, -1] for k in ls] + [["EXEC"]])
+    return got[-1]
+
+
+class ListAtomicity(unittest.TestCase):
+    def test_moves_never_seen_half_done(self):
+        ls = lists("lm")
+        with ShardkvServer(["--threads", THREADS]) as srv, srv.client() as c:
+            setup_lists(c, ls)
+            r = Runner(srv.port)
+
+            def mover(r, c, i):
+                rnd = random.Random(100 + i)
+                n = 0
+                while not r.stop.is_set():
+                    src, dst = rnd.sample(ls, 2)
+                    kind = (i + n) % 3
+                    if kind == 0:
+                        got = c.call("LMOVE", src, dst, rnd.choice(ENDS), rnd.choice(ENDS))
+                    elif kind == 1:
+                        got = c.call("RPOPLPUSH", src, dst)
+                    else:
+                        # LMPOP from several lists, pushed on in the same
+                        # transaction: never seen without its element.
+                        keys = rnd.sample(ls, 3)
+                        res = c.pipeline([["MULTI"], ["LMPOP", 3] + keys + [rnd.choice(ENDS)],
+                                          ["EXEC"]])[-1]
+                        popped = res[0] if res else None
+                        if popped is not None:
+                            key, elems = popped
+                            if len(elems) != 1:
+                                r.fail("LMPOP replied %r" % (popped,))
+                                return
+                            c.call("RPUSH", dst, elems[0])
+                        got = None
+                    if got is not None and got not in elements():
+                        r.fail("move replied %r" % (got,))
+                        return
+                    n += 1
+                r.count("moves", n)
+
+            def reader(r, c, i):
+                n = 0
+                while not r.stop.is_set():
+                    snap = snapshot(c, ls)
+                    seen = sorted(e for part in snap for e in part)
+                    # An LMPOP move is two commands (pop, then push): an
+                    # element may be missing in between, never doubled.
+                    if len(seen) != len(set(seen)) or len(seen) < N - MOVERS or \
+                            not set(seen) <= set(elements()):
+                        r.fail("half a move seen: %d elements %r" % (len(seen), seen))
+                        return
+                    n += 1
+                r.count("reads", n)
+
+            r.run([mover] * MOVERS + [reader] * READERS, DURATION)
+            self.assertEqual(r.errors, [])
+            self.assertEqual(r.failures, [])
+            self.assertGreater(r.counts.get("moves", 0), 200)
+            self.assertGreater(r.counts.get("reads", 0), 50)
+            final = sorted(e for part in snapshot(c, ls) for e in part)
+            self.assertEqual(final, sorted(elements()))
+
+    def test_lmove_only_keeps_the_count_exact(self):
+        # Only LMOVE and RPOPLPUSH (each atomic on its own): every reader
+        # snapshot holds all N elements, exactly once.
+        ls = lists("exact")
+        with ShardkvServer(["--threads", THREADS]) as srv, srv.client() as c:
+            setup_lists(c, ls)
+            r = Runner(srv.port)
+
+            def mover(r, c, i):
+                rnd = random.Random(300 + i)
+                n = 0
+                while not r.stop.is_set():
+                    cmds = []
+                    for _ in range(4):
+                        src, dst = rnd.sample(ls, 2)
+                        if rnd.random() < 0.75:
+                            cmds.append(["LMOVE", src, dst, rnd.choice(ENDS), rnd.choice(ENDS)])
+                        else:
+                            cmds.append(["RPOPLPUSH", src, dst])
+                    for got in c.pipeline(cmds):
+                        if got is not None and got not in elements():
+                            r.fail("move replied %r" % (got,))
+                            return
+                    n += 4
+                r.count("moves", n)
+
+            def reader(r, c, i):
+                n = 0
+                while not r.stop.is_set():
+                    seen = sorted(e for part in snapshot(c, ls) for e in part)
+                    if seen != sorted(elements()):
+                        r.fail("half a move seen: %d elements" % len(seen))
+                        return
+                    n += 1
+                r.count("reads", n)
+
+            r.run([mover] * MOVERS + [reader] * READERS, DURATION)
+            self.assertEqual(r.errors, [])
+            self.assertEqual(r.failures, [])
+            self.assertGreater(r.counts.get("moves", 0), 200)
+            self.assertGreater(r.counts.get("reads", 0), 50)
+            final = sorted(e for part in snapshot(c, ls) for e in part)
+            self.assertEqual(final, sorted(elements()))
+
+
+if __name__ == "__main__":
+    skvtest.main()
