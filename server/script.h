@@ -81,6 +81,42 @@ void script_run(struct cmd_ctx *c, const struct script_call *sc);
  * filled, or false after appending Redis's error reply to out. */
 bool script_load(const char *body, size_t len, char *sha, struct rbuf *out);
 
+/* Across shards: the script runs on the connection's thread as a coroutine
+ * that stops at each redis.call; the caller runs the command (struct
+ * script_pending, script_internal.h) on its shard inside the script's
+ * transaction and resumes the script with the reply. */
+struct script_xrun;
+/* The command a script running across shards waits for (struct script_xrun). */
+struct script_pending {
+    const struct cmd_def *d;     /* the command */
+    size_t argc;                 /* its arguments, copied */
+    struct resp_arg *argv;
+    unsigned shard;              /* where it runs */
+    bool raise;                  /* redis.call (raise on an error reply) */
+};
+
+enum { SCRIPT_X_DONE = 0, SCRIPT_X_CALL = 1 };
+
+/* Start sc (copied as needed) with home the shard for keyless commands
+ * and proto the client's protocol. SCRIPT_X_DONE: the reply (or error) is
+ * in out and *xp is NULL; SCRIPT_X_CALL: *xp waits for the command
+ * script_xrun_pending describes. */
+int script_xrun_start(const struct script_call *sc, unsigned home, int proto, struct rbuf *out,
+                      struct script_xrun **xp);
+
+/* The command x waits for (borrowed until the next resume or free), and
+ * the protocol its reply must be in. */
+const struct script_pending *script_xrun_pending(const struct script_xrun *x);
+int script_xrun_proto(const struct script_xrun *x);
+
+/* Resume x with the command's reply[0..len) (oom: it was lost). Returns
+ * as script_xrun_start; after SCRIPT_X_DONE the caller frees x. */
+int script_xrun_resume(struct script_xrun *x, const char *reply, size_t len, bool oom,
+                       struct rbuf *out);
+
+/* Free x (NULL is fine). */
+void script_xrun_free(struct script_xrun *x);
+
 /* ---- Conversions (script_conv.c) ------------------------------------------ */
 
 struct lua_State;

@@ -12,6 +12,7 @@
 
 #include "common/int64str.h"
 #include "server/cmd_multi.h"
+#include "server/dispatch.h"
 #include "server/conn.h"
 #include "server/server.h"
 #include "server/worker.h"
@@ -47,8 +48,108 @@ static int64_t check_args(const struct cmd_def *d, size_t argc, const struct res
     return n;
 }
 
+/* The script's call for argv (its SHA1 into sha, 41 bytes). */
+static struct script_call call_of(size_t argc, const struct resp_arg *argv, int64_t nkeys,
+                                  bool evalsha, bool ro, char *sha)
+{
+    if (evalsha) {
+        /* Lower-cased, as Redis's evalCalcFunctionName does. */
+        for (size_t i = 0; i < SHA1_HEX_LEN; i++) {
+            char ch = argv[1].ptr[i];
+            sha[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch + ('a' - 'A')) : ch;
+        }
+        sha[SHA1_HEX_LEN] = '\0';
+    } else {
+        sha1_hex(argv[1].ptr, argv[1].len, sha);
+    }
+    return (struct script_call){
+        .sha = sha,
+        .body = evalsha ? NULL : argv[1].ptr,
+        .body_len = evalsha ? 0 : argv[1].len,
+        .keys = argv + 3,
+        .nkeys = (size_t)nkeys,
+        .args = argv + 3 + nkeys,
+        .nargs = argc - 3 - (size_t)nkeys,
+        .ro = ro,
+    };
+}
+
+/* Is d one of the read-only forms? (Their key specs say RO.) */
+static bool is_ro(const struct cmd_def *d)
+{
+    return (d->flags & CMD_READONLY) != 0;
+}
+
+/* Add x's pending command as the fan's next round. */
+static bool add_pending(struct fan *f, struct script_xrun *x)
+{
+    const struct script_pending *pd = script_xrun_pending(x);
+    struct req *r = dispatch_part(f, pd->shard, pd->d->exec, pd->argc, pd->argv);
+    if (!r)
+        return false;
+    r->cmd = pd->d;            /* its hooks and stats see the command itself */
+    r->proto = script_xrun_proto(x); /* redis.setresp, not the client's */
+    return true;
+}
+
+/* A round of a script across shards is back: resume it with the reply. */
+static bool xrun_fan_step(struct fan *f, struct req **parts, size_t n, struct rbuf *out)
+{
+    struct script_xrun *x = f->state;
+    int rc = n ? script_xrun_resume(x, parts[0]->out.ptr, parts[0]->out.len, parts[0]->out.oom,
+                                    out)
+               : SCRIPT_X_DONE;
+    if (rc == SCRIPT_X_CALL && add_pending(f, x))
+        return false;
+    if (rc == SCRIPT_X_CALL)
+        resp_error(out, "ERR out of memory");
+    script_xrun_free(x);
+    f->state = NULL;
+    return true;
+}
+
+/* Keys on several shards: the script runs here, as a coroutine, and each
+ * redis.call is one round of a fan-out whose transaction holds every
+ * declared key's intent lock from the first command to the reply. Lua
+ * that runs before the first redis.call reads nothing of the keyspace, so
+ * it may run before the locks are granted. */
+static void plan_across(struct mplan *p, const struct cmd_def *d, size_t argc,
+                        const struct resp_arg *argv, int64_t nkeys, unsigned home)
+{
+    char sha[SHA1_HEX_LEN + 1];
+    bool evalsha = d->name[4] == 's';
+    struct script_call sc = call_of(argc, argv, nkeys, evalsha, is_ro(d), sha);
+    struct rbuf early;
+    rbuf_init(&early);
+    struct script_xrun *x;
+    int rc = script_xrun_start(&sc, home, p->c->proto, &early, &x);
+    if (rc == SCRIPT_X_DONE) {
+        /* No redis.call (or refused before one): answered at once. */
+        struct rbuf *out = cmd_multi_plan_reply_buf(p);
+        if (out)
+            rbuf_append(out, early.ptr, early.len);
+        rbuf_deinit(&early);
+        return;
+    }
+    rbuf_deinit(&early);
+    struct fan *f = cmd_multi_plan_fan(p, d, argc, argv, xrun_fan_step, false);
+    if (!f) {
+        script_xrun_free(x);
+        return;
+    }
+    f->state = x;
+    if (!add_pending(f, x)) {
+        script_xrun_free(x);
+        f->state = NULL;
+        dispatch_fan_abort(f, "ERR out of memory");
+        return;
+    }
+    cmd_multi_plan_go(p, f);
+}
+
 /* The plan (struct cmd_plan): the shard of every declared key, or the
- * connection's own shard for a script with no keys. */
+ * connection's own shard for a script with no keys; keys on several
+ * shards run the script across them (plan_across). */
 static void script_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
                         const struct resp_arg *argv)
 {
@@ -65,10 +166,7 @@ static void script_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
         if (i == 0) {
             shard = s;
         } else if (s != shard) {
-            /* Cross-shard scripts need redis.call to reach other shards
-             * while every lock is held; not built yet. */
-            cmd_multi_plan_error(p, "ERR shardkv: a script's keys must live on one shard for "
-                                    "now (use a {hash tag})");
+            plan_across(p, d, argc, argv, nkeys, shard);
             return;
         }
     }
@@ -89,26 +187,7 @@ static void eval_generic(struct cmd_ctx *c, bool evalsha, bool ro)
         return;
     }
     char sha[SHA1_HEX_LEN + 1];
-    if (evalsha) {
-        /* Lower-cased, as Redis's evalCalcFunctionName does. */
-        for (size_t i = 0; i < SHA1_HEX_LEN; i++) {
-            char ch = c->argv[1].ptr[i];
-            sha[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch + ('a' - 'A')) : ch;
-        }
-        sha[SHA1_HEX_LEN] = '\0';
-    } else {
-        sha1_hex(c->argv[1].ptr, c->argv[1].len, sha);
-    }
-    struct script_call sc = {
-        .sha = sha,
-        .body = evalsha ? NULL : c->argv[1].ptr,
-        .body_len = evalsha ? 0 : c->argv[1].len,
-        .keys = c->argv + 3,
-        .nkeys = (size_t)nkeys,
-        .args = c->argv + 3 + nkeys,
-        .nargs = c->argc - 3 - (size_t)nkeys,
-        .ro = ro,
-    };
+    struct script_call sc = call_of(c->argc, c->argv, nkeys, evalsha, ro, sha);
     script_run(c, &sc);
 }
 
