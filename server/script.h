@@ -131,6 +131,10 @@ size_t script_resp_to_lua(struct lua_State *L, const char *p, size_t n);
  * the script's (redis.setresp). */
 void script_lua_to_resp(struct lua_State *L, struct rbuf *out, int proto, int resp);
 
+/* Append the error reply "-" + s[0..n), CR and LF as spaces; unlike
+ * resp_error, a leading '-' in s is kept (Redis replies "--X" for it). */
+void script_reply_error(struct rbuf *out, const char *s, size_t n);
+
 /* Push Redis's error table {err = "CODE message"} for text (a reply with
  * or without its leading '-': Redis's luaPushErrorBuff). */
 void script_push_error(struct lua_State *L, const char *text, size_t len);

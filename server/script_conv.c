@@ -221,6 +221,11 @@ static void append_header(struct rbuf *out, char type, size_t n)
     rbuf_append(out, tmp, (size_t)l);
 }
 
+void script_reply_error(struct rbuf *out, const char *s, size_t n)
+{
+    append_mapped(out, '-', s, n);
+}
+
 /* The field k of the table on top, pushed; its Lua type returned. */
 static int field(lua_State *L, const char *k)
 {
@@ -262,8 +267,9 @@ void script_lua_to_resp(lua_State *L, struct rbuf *out, int proto, int resp)
         if (field(L, "err") == LUA_TSTRING) {
             size_t n;
             const char *s = lua_tolstring(L, -1, &n);
-            /* Redis replies "-" + the text (resp_error adds the '-'). */
-            resp_error(out, n && s[0] == '-' ? s + 1 : s);
+            /* Redis replies "-" + the text, even one that starts with
+             * '-' already. */
+            script_reply_error(out, s, n);
             lua_pop(L, 2);
             return;
         }

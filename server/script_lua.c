@@ -220,10 +220,6 @@ static void reply_error(lua_State *L, struct rbuf *out, const char *sha)
     lua_getfield(L, -1, "err");
     size_t n = 0;
     const char *s = lua_isstring(L, -1) ? lua_tolstring(L, -1, &n) : "";
-    if (n && s[0] == '-') {
-        s++;
-        n--;
-    }
     rbuf_append(&m, s, n);
     lua_pop(L, 1);
     lua_getfield(L, -1, "source");
@@ -241,11 +237,10 @@ static void reply_error(lua_State *L, struct rbuf *out, const char *sha)
         rbuf_append(&m, ".", 1);
     }
     lua_pop(L, 2);
-    rbuf_append(&m, "", 1);
     if (m.oom)
         resp_error(out, "ERR out of memory");
     else
-        resp_error(out, m.ptr);
+        script_reply_error(out, m.ptr ? m.ptr : "", m.len);
     rbuf_deinit(&m);
 }
 

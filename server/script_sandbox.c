@@ -2,8 +2,8 @@
  * Redis loads (base, table, string, math, cjson, bit; debug only for the
  * error handler), no os, io, package, loadfile, dofile or print,
  * read-only globals and library tables (stock Lua 5.1 has no read-only
- * flag, so proxies with hidden metatables and a guarded rawset stand in
- * for Redis's patched Lua), and the error handler every script runs
+ * flag, so proxies and guarded rawset, setmetatable and getmetatable stand
+ * in for Redis's patched Lua), and the error handler every script runs
  * under. Runs on the worker thread that will own the state. */
 #include "server/script_internal.h"
 
@@ -29,6 +29,38 @@ static int global_missing(lua_State *L)
                       name ? name : "?");
 }
 
+/* Is the table at idx one of the read-only ones? */
+static bool is_readonly(lua_State *L, int idx)
+{
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_RO);
+    lua_pushvalue(L, idx);
+    lua_rawget(L, -2);
+    bool ro = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    return ro;
+}
+
+/* Is the table at idx the metatable of a proxy? Those are ours, not the
+ * script's: Redis's library tables have none. */
+static bool is_proxy_meta(lua_State *L, int idx)
+{
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_RO);
+    lua_pushvalue(L, idx);
+    lua_rawget(L, -2);
+    bool meta = lua_isnumber(L, -1); /* 2 marks a proxy's metatable */
+    lua_pop(L, 2);
+    return meta;
+}
+
+/* Redis's patched Lua raises this from C: no position. */
+static int readonly_raw_error(lua_State *L)
+{
+    lua_pushstring(L, "Attempt to modify a readonly table");
+    return lua_error(L);
+}
+
 /* rawset, refusing the read-only tables (Redis's patched Lua refuses any
  * write to them; stock 5.1 needs the check here). */
 static int rawset_guarded(lua_State *L)
@@ -36,18 +68,42 @@ static int rawset_guarded(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checkany(L, 2);
     luaL_checkany(L, 3);
-    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_RO);
-    lua_pushvalue(L, 1);
-    lua_rawget(L, -2);
-    bool ro = lua_toboolean(L, -1);
-    lua_pop(L, 2);
-    if (ro) {
-        /* From C, as Redis's patched lua_rawset raises it: no position. */
-        lua_pushstring(L, "Attempt to modify a readonly table");
-        return lua_error(L);
-    }
+    if (is_readonly(L, 1))
+        return readonly_raw_error(L);
     lua_settop(L, 3);
     lua_rawset(L, 1);
+    return 1;
+}
+
+/* setmetatable, refusing the read-only tables: their metatables are what
+ * keeps them read-only. */
+static int setmetatable_guarded(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int t = lua_type(L, 2);
+    luaL_argcheck(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table expected");
+    if (is_readonly(L, 1))
+        return readonly_raw_error(L);
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
+static void make_proxy(lua_State *L);
+
+/* getmetatable, handing out a read-only metatable as a read-only proxy
+ * (a metatable's fields are read raw, so it cannot be a proxy itself). */
+static int getmetatable_guarded(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    if (!lua_getmetatable(L, 1)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (is_proxy_meta(L, -1))
+        lua_pushnil(L);
+    else if (is_readonly(L, -1))
+        make_proxy(L);
     return 1;
 }
 
@@ -61,9 +117,28 @@ static void mark_readonly(lua_State *L, int idx)
     lua_pop(L, 1);
 }
 
-/* Replace global table `name` by a read-only proxy: reads go to the real
- * table, writes raise Redis's error; its metatable is hidden so scripts
- * cannot take the protection off. */
+/* Replace the table on top by a read-only proxy of it: reads go to the
+ * table, writes raise Redis's error. The proxy and its metatable are
+ * read-only (the guards above keep scripts from taking that off). */
+static void make_proxy(lua_State *L)
+{
+    lua_newtable(L);                 /* proxy */
+    lua_newtable(L);                 /* its metatable */
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, readonly_error);
+    lua_setfield(L, -2, "__newindex");
+    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_RO);
+    lua_pushvalue(L, -2);
+    lua_pushnumber(L, 2);            /* read-only, and a proxy's */
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    lua_setmetatable(L, -2);
+    mark_readonly(L, -1);
+    lua_replace(L, -2);
+}
+
+/* Make global table `name` a read-only proxy. */
 static void protect_global(lua_State *L, const char *name)
 {
     lua_getglobal(L, name);
@@ -71,18 +146,8 @@ static void protect_global(lua_State *L, const char *name)
         lua_pop(L, 1);
         return;
     }
-    lua_newtable(L);                 /* proxy */
-    lua_newtable(L);                 /* its metatable */
-    lua_pushvalue(L, -3);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, readonly_error);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2);
-    mark_readonly(L, -1);
+    make_proxy(L);
     lua_setglobal(L, name);
-    lua_pop(L, 1);
 }
 
 /* The error handler every script runs under: the error becomes Redis's
@@ -126,7 +191,8 @@ lua_State *script_state_create(void)
     lua_call(L, 1, 1);
     lua_setglobal(L, "bit");
     /* Redis never lets these reach the globals. */
-    static const char *const removed[] = {"dofile", "loadfile", "print"};
+    static const char *const removed[] = {"dofile", "loadfile", "print",
+                                          "getfenv", "setfenv", "newproxy"};
     for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++) {
         lua_pushnil(L);
         lua_setglobal(L, removed[i]);
@@ -134,6 +200,10 @@ lua_State *script_state_create(void)
     script_api_register(L);
     lua_pushcfunction(L, rawset_guarded);
     lua_setglobal(L, "rawset");
+    lua_pushcfunction(L, setmetatable_guarded);
+    lua_setglobal(L, "setmetatable");
+    lua_pushcfunction(L, getmetatable_guarded);
+    lua_setglobal(L, "getmetatable");
 
     /* The error handler, then no debug library for scripts. */
     if (luaL_loadbuffer(L, err_handler_src, sizeof err_handler_src - 1, "@err_handler_def") ||
@@ -157,13 +227,12 @@ lua_State *script_state_create(void)
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
         protect_global(L, tables[i]);
     /* String methods ("x"):upper() go through the string metatable: point
-     * it at the proxy and hide it. */
+     * it at the proxy, and make it read-only. */
     lua_pushstring(L, "");
     if (lua_getmetatable(L, -1)) {
         lua_getglobal(L, "string");
         lua_setfield(L, -2, "__index");
-        lua_pushboolean(L, 0);
-        lua_setfield(L, -2, "__metatable");
+        mark_readonly(L, -1);
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -175,8 +244,7 @@ lua_State *script_state_create(void)
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, readonly_error);
     lua_setfield(L, -2, "__newindex");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
+    mark_readonly(L, -1);
     lua_setmetatable(L, -2);
     mark_readonly(L, -1);
     lua_pop(L, 1);
