@@ -22,13 +22,12 @@
 /* ---- Planning -------------------------------------------------------------- */
 
 /* Redis's checks of EVAL's arguments, in its order: a SHA1 of the wrong
- * length first (EVALSHA), then numkeys. Returns numkeys, or -1 after
- * writing the error with reply(err). */
-static int64_t check_args(const struct cmd_def *d, size_t argc, const struct resp_arg *argv,
+ * length first (EVALSHA), then numkeys. Returns numkeys, or -1 with
+ * Redis's error in *err. */
+static int64_t check_args(bool evalsha, size_t argc, const struct resp_arg *argv,
                           const char **err)
 {
-    bool sha = d->name[4] == 's'; /* "evalsha", "evalsha_ro" */
-    if (sha && argv[1].len != SHA1_HEX_LEN) {
+    if (evalsha && argv[1].len != SHA1_HEX_LEN) {
         *err = NOSCRIPT_ERR;
         return -1;
     }
@@ -113,11 +112,10 @@ static bool xrun_fan_step(struct fan *f, struct req **parts, size_t n, struct rb
  * declared key's intent lock from the first command to the reply. Lua
  * that runs before the first redis.call reads nothing of the keyspace, so
  * it may run before the locks are granted. */
-static void plan_across(struct mplan *p, const struct cmd_def *d, size_t argc,
+static void plan_across(struct mplan *p, const struct cmd_def *d, bool evalsha, size_t argc,
                         const struct resp_arg *argv, int64_t nkeys, unsigned home)
 {
     char sha[SHA1_HEX_LEN + 1];
-    bool evalsha = d->name[4] == 's';
     struct script_call sc = call_of(argc, argv, nkeys, evalsha, is_ro(d), sha);
     struct rbuf early;
     rbuf_init(&early);
@@ -150,11 +148,11 @@ static void plan_across(struct mplan *p, const struct cmd_def *d, size_t argc,
 /* The plan (struct cmd_plan): the shard of every declared key, or the
  * connection's own shard for a script with no keys; keys on several
  * shards run the script across them (plan_across). */
-static void script_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
+static void script_plan(struct mplan *p, const struct cmd_def *d, bool evalsha, size_t argc,
                         const struct resp_arg *argv)
 {
     const char *err = NULL;
-    int64_t nkeys = check_args(d, argc, argv, &err);
+    int64_t nkeys = check_args(evalsha, argc, argv, &err);
     if (nkeys < 0) {
         cmd_multi_plan_error(p, err);
         return;
@@ -166,14 +164,28 @@ static void script_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
         if (i == 0) {
             shard = s;
         } else if (s != shard) {
-            plan_across(p, d, argc, argv, nkeys, shard);
+            plan_across(p, d, evalsha, argc, argv, nkeys, shard);
             return;
         }
     }
     cmd_multi_plan_route(p, d, shard, d->exec, argc, argv);
 }
 
-static const struct cmd_plan script_plan_def = {.plan = script_plan};
+static void eval_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
+                      const struct resp_arg *argv)
+{
+    script_plan(p, d, false, argc, argv);
+}
+
+static void evalsha_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
+                         const struct resp_arg *argv)
+{
+    script_plan(p, d, true, argc, argv);
+}
+
+/* EVAL and EVAL_RO carry a body, EVALSHA and EVALSHA_RO a SHA1. */
+static const struct cmd_plan eval_plan_def = {.plan = eval_plan};
+static const struct cmd_plan evalsha_plan_def = {.plan = evalsha_plan};
 
 /* ---- EVAL and friends ------------------------------------------------------- */
 
@@ -339,24 +351,24 @@ static const struct cmd_def script_subs[] = {
 
 /* Arity, flags, key specs and docs as Redis 7.0's COMMAND reports them. */
 const struct cmd_def cmd_script_defs[] = {
-    { .name = "eval", .arity = -3, .exec = eval_exec, .plan = &script_plan_def,
+    { .name = "eval", .arity = -3, .exec = eval_exec, .plan = &eval_plan_def,
       .flags = EVAL_FLAGS | CMD_MAY_REPLICATE, .acl = CMD_ACL_SCRIPTING,
       .keys = EVAL_KEYS(EVAL_RW, "We cannot tell how the keys will be used so we assume the "
                                  "worst, RW and UPDATE"),
       .group = "scripting", .since = "2.6.0", .complexity = "Depends on the script that is executed.",
       .summary = "Execute a Lua script server side" },
-    { .name = "eval_ro", .arity = -3, .exec = eval_ro_exec, .plan = &script_plan_def,
+    { .name = "eval_ro", .arity = -3, .exec = eval_ro_exec, .plan = &eval_plan_def,
       .flags = EVAL_FLAGS | CMD_READONLY, .acl = CMD_ACL_SCRIPTING,
       .keys = EVAL_KEYS(EVAL_RO, "We cannot tell how the keys will be used so we assume the "
                                  "worst, RO and ACCESS"),
       .group = "scripting", .since = "7.0.0", .complexity = "Depends on the script that is executed.",
       .summary = "Execute a read-only Lua script server side" },
-    { .name = "evalsha", .arity = -3, .exec = evalsha_exec, .plan = &script_plan_def,
+    { .name = "evalsha", .arity = -3, .exec = evalsha_exec, .plan = &evalsha_plan_def,
       .flags = EVAL_FLAGS | CMD_MAY_REPLICATE, .acl = CMD_ACL_SCRIPTING,
       .keys = EVAL_KEYS(EVAL_RW, NULL),
       .group = "scripting", .since = "2.6.0", .complexity = "Depends on the script that is executed.",
       .summary = "Execute a Lua script server side" },
-    { .name = "evalsha_ro", .arity = -3, .exec = evalsha_ro_exec, .plan = &script_plan_def,
+    { .name = "evalsha_ro", .arity = -3, .exec = evalsha_ro_exec, .plan = &evalsha_plan_def,
       .flags = EVAL_FLAGS | CMD_READONLY, .acl = CMD_ACL_SCRIPTING,
       .keys = EVAL_KEYS(EVAL_RO, NULL),
       .group = "scripting", .since = "7.0.0", .complexity = "Depends on the script that is executed.",
