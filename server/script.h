@@ -76,6 +76,10 @@ struct script_call {
  * reply, or Redis's error, is appended to c->out. */
 void script_run(struct cmd_ctx *c, const struct script_call *sc);
 
+/* The calling worker thread is stopping: drop its Lua state (closed once
+ * no suspended cross-shard script holds it). */
+void script_thread_cleanup(void);
+
 /* Compile body into this thread's Lua state and remember it under its SHA1
  * (SCRIPT LOAD, EVAL of a new body). Returns true with sha (41 bytes)
  * filled, or false after appending Redis's error reply to out. */

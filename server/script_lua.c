@@ -66,6 +66,14 @@ static struct lstate *state_get(void)
     return tl_state;
 }
 
+void script_thread_cleanup(void)
+{
+    if (tl_state) {
+        lstate_unref(tl_state);
+        tl_state = NULL;
+    }
+}
+
 static void gc_step(lua_State *L)
 {
     if (++tl_gc == GC_PERIOD) {
