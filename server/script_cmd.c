@@ -157,6 +157,26 @@ static void script_plan(struct mplan *p, const struct cmd_def *d, bool evalsha, 
         cmd_multi_plan_error(p, err);
         return;
     }
+    if (nkeys == 0 && p->t) {
+        /* Inside EXEC a script without keys holds no shard of EXEC's
+         * transaction to run on; it can reach no key either, so it runs
+         * here, on the connection's own shard, in EXEC's order. */
+        struct rbuf *out = cmd_multi_plan_reply_buf(p);
+        struct worker *w = p->c->w;
+        struct cmd_ctx ctx = {
+            .shard = w->shard,
+            .db = shard_db(w->shard, p->c->db),
+            .dbidx = p->c->db,
+            .proto = p->c->proto,
+            .argc = argc,
+            .argv = argv,
+            .out = out,
+            .now_ms = w->now_ms,
+        };
+        if (out)
+            cmd_call(d, &ctx);
+        return;
+    }
     unsigned shard = p->c->w->id;
     for (int64_t i = 0; i < nkeys; i++) {
         const struct resp_arg *k = &argv[3 + i];

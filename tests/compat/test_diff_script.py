@@ -290,6 +290,10 @@ class ScriptDiff(skvdiff.DiffTest):
                      "return {redis.call('get', KEYS[1]), redis.call('get', KEYS[2])}", "{k}", "{k2}"),
                   ev("return redis.call('get', KEYS[1])", "{k3}"), ["EXEC"]],
                  [["MULTI"], ["EVAL", "return 1", "x"], ["EXEC"]],
+                 [["MULTI"], ["EVAL", "return 1", "0"], ["EXEC"]],
+                 [["MULTI"], ["SET", "{k}", "1"], ["EVAL", "return redis.call('ping')", "0"],
+                  ["EVAL_RO", "return {1, 2}", "0"], ["EVAL", "return redis.call('get', KEYS[1])", "1", "{k}"],
+                  ["EXEC"]],
                  [["MULTI"], ["EVALSHA", "x", "0"], ["EXEC"]]]
         self.compare(cases, "MULTI")
 
