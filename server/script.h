@@ -1,9 +1,10 @@
 /* script.h — Lua scripting as Redis 7.0 has it: EVAL, EVALSHA, EVAL_RO,
- * EVALSHA_RO and SCRIPT. A script runs whole on the thread that owns the
- * shard of the keys it declares (KEYS), in that worker's own Lua state;
- * the bodies are shared by every worker through one registry keyed by
- * SHA1 (script_cache.c), so a script loaded through one connection is
- * found by EVALSHA on any other. */
+ * EVALSHA_RO and SCRIPT. A script runs over the keys it declares (KEYS):
+ * whole on the thread that owns their shard when they share one, else on
+ * the connection's thread as one transaction over all of them; either way
+ * in that worker's own Lua state. The bodies are shared by every worker
+ * through one registry keyed by SHA1 (script_cache.c), so a script loaded
+ * through one connection is found by EVALSHA on any other. */
 #ifndef SKV_SERVER_SCRIPT_H
 #define SKV_SERVER_SCRIPT_H
 

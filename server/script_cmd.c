@@ -1,11 +1,13 @@
 /* script_cmd.c — EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT: their
- * definitions, the plan that sends a script to the shard of the keys it
- * declares, and the exec functions. The plan runs on the connection's
- * thread; a script runs whole on its shard's owner thread, where its
- * redis.call commands run too (script_lua.c), so it is atomic there: the
- * shard runs nothing else meanwhile, and the declared keys are checked
- * against other transactions' intent locks before it starts, like any
- * command routed to one shard. SCRIPT runs on the connection's thread. */
+ * definitions, the plan that places a script by the keys it declares, and
+ * the exec functions. The plan runs on the connection's thread. Keys on
+ * one shard (or none): the script runs whole on that shard's owner thread,
+ * where its redis.call commands run too (script_lua.c), after any
+ * transaction holding its keys there, and nothing else runs on the shard
+ * meanwhile. Keys on several shards: the script runs on the connection's
+ * thread, each redis.call one round of a fan-out in a transaction over
+ * every declared key (plan_across). SCRIPT runs on the connection's
+ * thread. */
 #include "server/script.h"
 
 #include <string.h>
