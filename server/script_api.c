@@ -114,6 +114,7 @@ static int yield_command(lua_State *L, struct script_run *r, const struct cmd_de
     size_t bytes = 0;
     for (size_t i = 0; i < argc; i++)
         bytes += argv[i].len;
+    free(p->argv); /* a yield that failed (inside a C pcall) left it */
     p->argv = malloc(argc * sizeof *p->argv + bytes + 1);
     if (!p->argv)
         return luaL_error(L, "out of memory");
@@ -168,6 +169,8 @@ static int redis_generic_call(lua_State *L, bool raise)
         err = check_command(r, (size_t)argc, argv, &d, &shard);
     if (!err && (d->flags & CMD_WRITE))
         r->wrote = true;
+    if (!err && !r->c && L != r->co)
+        err = "shardkv: redis.call from a coroutine of a script whose keys span shards";
     if (!err && !r->c) {
         int rc = yield_command(L, r, d, shard, (size_t)argc, argv, raise);
         free(argv);

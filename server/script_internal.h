@@ -27,6 +27,8 @@ struct script_run {
                                     key's, so the transaction covers it) */
     struct script_pending *pending; /* where redis.call leaves its command
                                     before yielding */
+    lua_State *co;               /* the coroutine that may yield to the
+                                    driver (not one the script made) */
 };
 
 /* The script running on this thread, or NULL (script_api.c). */

@@ -459,6 +459,7 @@ int script_xrun_start(const struct script_call *sc, unsigned home, int proto, st
     push_array(L, sc->args, sc->nargs);
     x->args_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     x->co = lua_newthread(L);
+    x->run.co = x->co;
     lua_pushvalue(L, -2);        /* the function */
     lua_xmove(L, x->co, 1);
     x->co_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the thread */
