@@ -320,6 +320,36 @@ class ScriptShardkvOnly(unittest.TestCase):
                              str(len(keys)), *keys)
                 self.assertEqual(got, b"ERR script tried accessing undeclared key")
 
+    def cross_pair(self, c):
+        """Two keys on different shards (the key hash is seeded per start)."""
+        for i in range(64):
+            pair = ["xa", "xb%d" % i]
+            got = c.call("EVAL", "return redis.call('mget', KEYS[1], KEYS[2])", "2", *pair)
+            if isinstance(got, skvtest.RespError):
+                self.assertIn("may not span shards", str(got))
+                return pair
+        self.fail("no two keys on different shards")
+
+    def test_cross_shard_limits(self):
+        # Inside a script whose keys span shards, a command must keep its
+        # keys on one shard, and redis.call cannot yield from a coroutine
+        # the script made or through pcall (a C function in Lua 5.1).
+        with self.skv.client() as c:
+            pair = self.cross_pair(c)
+            got = c.call("EVAL", "local f = coroutine.wrap(function() "
+                         "return redis.call('get', KEYS[1]) end); return f()", "2", *pair)
+            self.assertIsInstance(got, skvtest.RespError)
+            self.assertIn("redis.call from a coroutine", str(got))
+            got = c.call("EVAL", "local ok, e = pcall(redis.call, 'get', KEYS[1]); return e",
+                         "2", *pair)
+            self.assertEqual(got, b"attempt to yield across metamethod/C-call boundary")
+            # What works: redis.pcall, and the script goes on after both.
+            got = c.call("EVAL", "redis.call('set', KEYS[1], 'a'); "
+                         "local e = redis.pcall('incr', KEYS[1]); "
+                         "redis.call('set', KEYS[2], 'b'); "
+                         "return {e['err'], redis.call('get', KEYS[2])}", "2", *pair)
+            self.assertEqual(got, [b"ERR value is not an integer or out of range", b"b"])
+
     def test_missing_libraries(self):
         with self.skv.client() as c:
             for lib in ("cmsgpack", "struct"):
