@@ -2,15 +2,19 @@
 # install-deps.sh — installs the Debian packages shardkv needs. Idempotent:
 # installs only what is missing. Works as root or through sudo.
 #   runtime  what building and running need (`make run`, `make build`, the
-#            Dockerfile's build stage): compiler, CMake, the three libraries
+#            Dockerfile's build stage): compiler, CMake, the libraries
 #   all      runtime plus every test suite's tools (`make test`, CI): clang
 #            and LLVM for sanitizers and fuzzing, Criterion, redis, twemproxy,
 #            Node.js for ioredis, podman for the container suite; and podman
 #            configured for this kind of VM (scripts/configure-podman.sh)
 set -euo pipefail
 
-# libedit-dev: shardkv-cli's line editing.
-RUNTIME_PKGS=(build-essential cmake pkg-config libuv1-dev libjemalloc-dev libcjson-dev libedit-dev)
+# libedit-dev: shardkv-cli's line editing. liblua5.1-0-dev: EVAL and
+# SCRIPT run Lua 5.1, the version Redis embeds (LuaJIT differs in number
+# formatting and error texts, which scripts see); lua-cjson-dev and
+# lua-bitop-dev: the cjson and bit libraries Redis preloads for scripts.
+RUNTIME_PKGS=(build-essential cmake pkg-config libuv1-dev libjemalloc-dev libcjson-dev libedit-dev
+              liblua5.1-0-dev lua-cjson-dev lua-bitop-dev)
 # iproute2: test_security.py gives a network namespace of its own an address.
 TEST_PKGS=(clang libclang-rt-14-dev llvm libcriterion-dev
            redis-server redis-tools python3 python3-redis nutcracker iproute2)

@@ -65,6 +65,9 @@ enum {
                                   inside EXEC's transaction) */
     CMD_SUBSCRIBED = 1u << 28, /* allowed to a subscribed RESP2 client:
                                   (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET */
+    CMD_CONNLESS = 1u << 29, /* a CMD_CONN command whose exec needs no
+                                connection (PING, ECHO, TIME): a script may
+                                run it on its shard (c->conn NULL) */
 };
 
 /* Key spec flags (Redis's CMD_KEY_*), in COMMAND INFO's order. */

@@ -20,6 +20,7 @@
 #include "server/cmd_server.h"
 #include "server/cmd_txn.h"
 #include "server/persist.h"
+#include "server/script.h"
 
 /* Room for every command and subcommand we will ever have (Redis 7.0 has
  * 240 commands and 126 subcommands); the commandstats id is 16 bits. */
@@ -161,6 +162,7 @@ static void build(void)
     add_family(cmd_txn_defs, cmd_txn_ndefs);
     add_family(cmd_persist_defs, cmd_persist_ndefs);
     add_family(cmd_pubsub_defs, cmd_pubsub_ndefs);
+    add_family(cmd_script_defs, cmd_script_ndefs);
     add_subcommands();
 }
 

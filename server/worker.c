@@ -17,6 +17,7 @@
 #include "server/maxmemory.h"
 #include "server/outbuf.h"
 #include "server/notify.h"
+#include "server/script.h"
 #include "server/pubsub.h"
 
 /* The tick period: Redis checks client timeouts from its 10 Hz cron, but a
@@ -415,6 +416,7 @@ void worker_on_stop(struct shard *s, void *arg)
     dispatch_flush_batches(w);
     dispatch_pool_drain(w);
     notify_thread_cleanup();
+    script_thread_cleanup();
     if (!uv_is_closing((uv_handle_t *)&w->flush))
         uv_close((uv_handle_t *)&w->flush, NULL);
     if (!uv_is_closing((uv_handle_t *)&w->tick))
