@@ -77,10 +77,6 @@
     X("list-max-listpack-size", NULL, "no compact encodings here")                                 \
     X("list-max-ziplist-size", NULL, "no compact encodings here")                                  \
     X("list-compress-depth", NULL, "no compact encodings here")                                    \
-    X("zset-max-listpack-entries", NULL, "no compact encodings here")                              \
-    X("zset-max-listpack-value", NULL, "no compact encodings here")                                \
-    X("zset-max-ziplist-entries", NULL, "no compact encodings here")                               \
-    X("zset-max-ziplist-value", NULL, "no compact encodings here")                                 \
     X("hll-sparse-max-bytes", NULL, "no HyperLogLogs here")                                        \
     X("stream-node-max-bytes", NULL, "no streams here")                                            \
     X("stream-node-max-entries", NULL, "no streams here")                                          \

@@ -36,6 +36,8 @@ enum tval_enc {
     TVAL_ENC_LISTPACK = 1,  /* u.lp: hash fields and values alternate; set members */
     TVAL_ENC_INTSET = 2,    /* u.is: a set of integers only */
     TVAL_ENC_HASHTABLE = 3, /* u.ht: a kvmap, field -> value (a set's values are empty) */
+    TVAL_ENC_SKIPLIST = 5,  /* u.p: a sorted set's B-tree and member index
+                             * (shard/zset.h); Redis's name for it */
 };
 
 /* One typed value. The entry points at it, so the value's blocks may move
@@ -61,6 +63,8 @@ struct tval_limits {
     uint32_t set_max_intset_entries;    /* set-max-intset-entries: 512 */
     uint32_t set_max_listpack_entries;  /* set-max-listpack-entries: 128 */
     uint32_t set_max_listpack_value;    /* set-max-listpack-value: 64 */
+    uint32_t zset_max_listpack_entries; /* zset-max-listpack-entries: 128 */
+    uint32_t zset_max_listpack_value;   /* zset-max-listpack-value: 64 */
 };
 
 /* Fill *out with the thresholds in force. Any thread. */
@@ -89,7 +93,8 @@ struct tval *tval_new(struct mem_acct *a, int type, int enc);
  * databases of one shard). Owned by the caller. NULL when out of memory. */
 struct tval *tval_copy(struct mem_acct *a, const struct tval *tv);
 
-/* Values with more elements than this in a hash table are freed a slice at
+/* Values with more elements than this in a hash table (or a sorted set's
+ * tree) are freed a slice at
  * a time from the shard's cron (Redis's LAZYFREE_THRESHOLD is 64 too). */
 #define TVAL_LAZYFREE_MIN 64
 

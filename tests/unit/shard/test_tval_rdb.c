@@ -22,7 +22,7 @@
 #include "shard/tval_rdb.h"
 
 static struct mem_acct acct;
-static const struct tval_limits lim = {128, 64, 512, 128, 64};
+static const struct tval_limits lim = {128, 64, 512, 128, 64, 128, 64};
 
 static void setup(void)
 {
@@ -637,12 +637,12 @@ Test(tval_rdb, loader_hands_over_redis_hashes_and_sets)
      * refills of the loader's buffer). */
     for (size_t max_read = 0; max_read <= 1; max_read++) {
         cr_assert_eq(load_objs(data, len, max_read, 0, &o, &res), 0, "%s", res.msg);
-        cr_assert_eq(o.n, 4); /* myhash, bighash, myset, intset */
-        cr_assert_eq(o.elements, 2 + 130 + 3 + 3);
+        cr_assert_eq(o.n, 6); /* myhash, bighash, myset, intset, myz, bigz */
+        cr_assert_eq(o.elements, 2 + 130 + 3 + 3 + 2 + 130);
         cr_assert_eq(o.strings, 3);
-        cr_assert_eq(res.objects, 4);
-        cr_assert_eq(res.keys, 7);
-        cr_assert_eq(res.skipped, 5); /* lists, zsets, the stream */
+        cr_assert_eq(res.objects, 6);
+        cr_assert_eq(res.keys, 9);
+        cr_assert_eq(res.skipped, 3); /* lists, the stream */
     }
     /* An object over the limit is refused before it is held whole. */
     cr_assert_eq(load_objs(data, len, 0, 64, &o, &res), RDB_ETOOBIG);
@@ -651,7 +651,7 @@ Test(tval_rdb, loader_hands_over_redis_hashes_and_sets)
     struct rdb_mem_reader r = {(const unsigned char *)data, len, 0, 0};
     struct rdb_load_opts opts = {.arg = &o, .on_string = obj_string, .on_object = obj_object};
     cr_assert_eq(rdb_load(rdb_mem_read, &r, &opts, &res), RDB_ETYPE);
-    cr_assert_not_null(strstr(res.msg, "only strings, hashes and sets are loaded"), "%s", res.msg);
+    cr_assert_not_null(strstr(res.msg, "only strings, hashes, sets and sorted sets are loaded"), "%s", res.msg);
     /* Every truncation: refused. */
     for (size_t n = 0; n < len; n += 7)
         cr_assert_lt(load_objs(data, n, 0, 0, &o, &res), 0, "prefix of %zu bytes loaded", n);
