@@ -34,6 +34,18 @@ extern const size_t cmd_hash_ndefs;
 extern const struct cmd_def cmd_set_defs[];
 extern const size_t cmd_set_ndefs;
 
+/* Sorted set commands (server/cmd_zset*.c): ZADD ZINCRBY ZREM ZCARD ZSCORE
+ * ZMSCORE ZRANK ZREVRANK ZPOPMIN ZPOPMAX ZRANDMEMBER ZSCAN (cmd_zset.c);
+ * ZCOUNT ZLEXCOUNT, the ZRANGE family, ZRANGESTORE and ZREMRANGEBY*
+ * (cmd_zset_range.c); ZUNION ZINTER ZDIFF, their STORE forms, ZINTERCARD
+ * and ZMPOP (cmd_zset_multi.c). */
+extern const struct cmd_def cmd_zset_defs[];
+extern const size_t cmd_zset_ndefs;
+extern const struct cmd_def cmd_zset_range_defs[];
+extern const size_t cmd_zset_range_ndefs;
+extern const struct cmd_def cmd_zset_multi_defs[];
+extern const size_t cmd_zset_multi_ndefs;
+
 /* DUMP and RESTORE (cmd_dump.c): Redis's serialisation of strings, hashes
  * and sets. */
 extern const struct cmd_def cmd_dump_defs[];
