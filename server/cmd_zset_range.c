@@ -56,7 +56,7 @@ bool cmd_zset_range_parse(enum zrange_cmd cmd, size_t argc, const struct resp_ar
                 !parse_long(&argv[j + 2], &r->limit, err))
                 return false;
             j += 2;
-        } else if (auto_dir && arg_eq(a, "rev")) {
+        } else if (auto_dir && !r->rev && arg_eq(a, "rev")) {
             r->rev = true;
         } else if (auto_kind && arg_eq(a, "bylex")) {
             r->kind = ZR_LEX;
@@ -105,6 +105,98 @@ bool cmd_zset_range_parse(enum zrange_cmd cmd, size_t argc, const struct resp_ar
     return false;
 }
 
+/* ---- Lex ranges ---------------------------------------------------------- */
+
+/* Redis's sdscmplex of two members, "-" below and "+" above everything. */
+static int lexcmp(const void *a, size_t al, const void *b, size_t bl)
+{
+    size_t n = al < bl ? al : bl;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c)
+        return c;
+    return al < bl ? -1 : al > bl;
+}
+
+static int bound_cmp(const struct zset_lex_bound *a, const struct zset_lex_bound *b)
+{
+    bool ai = a->kind == ZSET_LEX_INCL || a->kind == ZSET_LEX_EXCL;
+    bool bi = b->kind == ZSET_LEX_INCL || b->kind == ZSET_LEX_EXCL;
+    if (!ai && !bi && a->kind == b->kind)
+        return 0;
+    if (a->kind == ZSET_LEX_MINUS || b->kind == ZSET_LEX_PLUS)
+        return -1;
+    if (a->kind == ZSET_LEX_PLUS || b->kind == ZSET_LEX_MINUS)
+        return 1;
+    return lexcmp(a->s, a->len, b->s, b->len);
+}
+
+static bool gte_min(const struct zset_lex_range *r, const struct zset_elem *e)
+{
+    const struct zset_lex_bound *b = &r->min;
+    if (b->kind == ZSET_LEX_MINUS || b->kind == ZSET_LEX_PLUS)
+        return b->kind == ZSET_LEX_MINUS;
+    int c = lexcmp(e->m, e->len, b->s, b->len);
+    return b->kind == ZSET_LEX_EXCL ? c > 0 : c >= 0;
+}
+
+static bool lte_max(const struct zset_lex_range *r, const struct zset_elem *e)
+{
+    const struct zset_lex_bound *b = &r->max;
+    if (b->kind == ZSET_LEX_MINUS || b->kind == ZSET_LEX_PLUS)
+        return b->kind == ZSET_LEX_PLUS;
+    int c = lexcmp(e->m, e->len, b->s, b->len);
+    return b->kind == ZSET_LEX_EXCL ? c < 0 : c <= 0;
+}
+
+/* The ranks [*lo, *hi) of a lex range, found as Redis finds them, which
+ * matters when members have different scores (Redis assumes they do not):
+ * nothing unless the last member is at or above min and the first at or
+ * below max; then, walking forward (backward when rev), from the first
+ * member past the near bound while members stay inside the far one. A
+ * listpack is walked as Redis walks it; a tree is searched, which agrees
+ * whenever the scores are equal. */
+static void lex_run(const struct tval *tv, const struct zset_lex_range *r, bool rev, size_t *lo,
+                    size_t *hi)
+{
+    size_t len = zset_len(tv);
+    struct zset_elem e;
+    *lo = *hi = 0;
+    /* "-" and "+" count as exclusive bounds in Redis's emptiness test. */
+    bool minex = r->min.kind != ZSET_LEX_INCL, maxex = r->max.kind != ZSET_LEX_INCL;
+    int c = bound_cmp(&r->min, &r->max);
+    if (len == 0 || c > 0 || (c == 0 && (minex || maxex)))
+        return;
+    if (!zset_at(tv, len - 1, &e) || !gte_min(r, &e) || !zset_at(tv, 0, &e) || !lte_max(r, &e))
+        return;
+    if (tv->enc != TVAL_ENC_LISTPACK) {
+        zset_lex_span(tv, r, lo, hi);
+        return;
+    }
+    struct zset_iter it;
+    size_t i = 0;
+    if (!rev) {
+        zset_iter_init(&it, tv, 0, false);
+        while (zset_iter_next(&it, &e) && !gte_min(r, &e))
+            i++;
+        if (i == len || !lte_max(r, &e))
+            return;
+        *lo = i++;
+        while (zset_iter_next(&it, &e) && lte_max(r, &e))
+            i++;
+        *hi = i;
+        return;
+    }
+    zset_iter_init(&it, tv, len - 1, true);
+    while (zset_iter_next(&it, &e) && !lte_max(r, &e))
+        i++;
+    if (i == len || !gte_min(r, &e))
+        return;
+    *hi = len - i++;
+    while (zset_iter_next(&it, &e) && gte_min(r, &e))
+        i++;
+    *lo = len - i;
+}
+
 /* ---- Selecting ----------------------------------------------------------- */
 
 /* Redis's rank sanitising: negative ranks count from the end; an empty
@@ -147,7 +239,7 @@ void cmd_zset_range_select(const struct tval *tv, const struct zrange_req *r, si
     if (r->kind == ZR_SCORE)
         zset_score_span(tv, &r->sr, &lo, &hi);
     else
-        zset_lex_span(tv, &r->lr, &lo, &hi);
+        lex_run(tv, &r->lr, r->rev, &lo, &hi);
     /* LIMIT: a negative offset skips everything (Redis's "while (offset--)"
      * walks off the end), a negative count takes everything. */
     if (hi <= lo || r->offset < 0 || (uint64_t)r->offset >= hi - lo)
@@ -281,7 +373,7 @@ static void count_generic(struct cmd_ctx *c, bool lex)
         return;
     size_t first = 0, end = 0;
     if (e && lex)
-        zset_lex_span(kventry_tval(e), &r.lr, &first, &end);
+        lex_run(kventry_tval(e), &r.lr, false, &first, &end);
     else if (e)
         zset_score_span(kventry_tval(e), &r.sr, &first, &end);
     resp_int(c->out, end > first ? (int64_t)(end - first) : 0);
