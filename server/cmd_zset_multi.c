@@ -771,7 +771,7 @@ const struct cmd_def cmd_zset_multi_defs[] = {
       .flags = CMD_WRITE | CMD_MULTIKEY,
       .keys = { KEYNUM(CMD_KS_RW | CMD_KS_ACCESS | CMD_KS_DELETE, 1) },
       .group = "sorted-set", .since = "7.0.0",
-      .complexity = "O(K) + O(N*log(M)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+      .complexity = "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
       .summary = "Remove and return members with scores in a sorted set" },
 };
 const size_t cmd_zset_multi_ndefs = sizeof cmd_zset_multi_defs / sizeof cmd_zset_multi_defs[0];

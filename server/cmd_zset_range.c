@@ -445,12 +445,12 @@ static void zremrangebylex_exec(struct cmd_ctx *c) { remrange_generic(c, ZR_LEX)
 
 const struct cmd_def cmd_zset_range_defs[] = {
     { .name = "zcount", .arity = 4, .exec = zcount_exec,
-      .flags = CMD_READONLY | CMD_FAST, KEY1(CMD_KS_RO),
+      .flags = CMD_READONLY | CMD_FAST, KEY1(KS_RO_ACCESS),
       .group = "sorted-set", .since = "2.0.0",
       .complexity = "O(log(N)) with N being the number of elements in the sorted set.",
       .summary = "Count the members in a sorted set with scores within the given values" },
     { .name = "zlexcount", .arity = 4, .exec = zlexcount_exec,
-      .flags = CMD_READONLY | CMD_FAST, KEY1(CMD_KS_RO),
+      .flags = CMD_READONLY | CMD_FAST, KEY1(KS_RO_ACCESS),
       .group = "sorted-set", .since = "2.8.9",
       .complexity = "O(log(N)) with N being the number of elements in the sorted set.",
       .summary = "Count the number of members in a sorted set between a given lexicographical range" },
