@@ -1,4 +1,4 @@
-/* tval.h — typed values: the hashes and sets (later lists and sorted sets)
+/* tval.h — typed values: the hashes, sets and sorted sets (later lists)
  * that a map entry holds instead of a string. An entry of another type than
  * string stores a pointer to its struct tval; the tval holds the value in one
  * of Redis's encodings (a listpack or an intset while small, a hash table
@@ -81,7 +81,7 @@ const char *tval_type_name(int type);
  * "hashtable"). Static string. */
 const char *tval_enc_name(const struct tval *tv);
 
-/* Elements: fields of a hash, members of a set. O(1). */
+/* Elements: fields of a hash, members of a set or sorted set. O(1). */
 size_t tval_len(const struct tval *tv);
 
 /* A new empty tval of type with encoding enc and nothing allocated behind
@@ -98,8 +98,8 @@ struct tval *tval_copy(struct mem_acct *a, const struct tval *tv);
  * a time from the shard's cron (Redis's LAZYFREE_THRESHOLD is 64 too). */
 #define TVAL_LAZYFREE_MIN 64
 
-/* Free tv (NULL is fine), charged to a. A hash table of more than
- * TVAL_LAZYFREE_MIN elements is only queued here, O(1), and freed by
+/* Free tv (NULL is fine), charged to a. A hash table or sorted set tree of
+ * more than TVAL_LAZYFREE_MIN elements is only queued here, O(1), and freed by
  * tval_lazyfree_step; it stays charged until then, since the process still
  * holds it. Everything else is freed now. */
 void tval_free(struct mem_acct *a, struct tval *tv);

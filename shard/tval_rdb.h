@@ -1,4 +1,5 @@
-/* tval_rdb.h — typed values (hashes and sets) in Redis's serialisation:
+/* tval_rdb.h — typed values (hashes, sets and, through tval_rdb_zset.h,
+ * sorted sets) in Redis's serialisation:
  * the object format of RDB files and DUMP payloads. The encoder writes what
  * Redis 7.0 writes for each of our encodings; the decoder reads every
  * encoding Redis 7.0 writes or still loads for hashes and sets, validating
