@@ -419,18 +419,48 @@ static void zpopmax_exec(struct cmd_ctx *c)
 
 /* ---- ZRANDMEMBER --------------------------------------------------------- */
 
-static void reply_rank(struct cmd_ctx *c, const struct tval *tv, size_t r, bool ws)
+/* Random access to a set's elements: a listpack's are listed once (at most
+ * zset-max-listpack-entries of them; zset_at would walk the listpack on
+ * every pick), a tree answers by rank in O(log n). */
+struct picker {
+    const struct tval *tv;  /* the set */
+    struct zset_elem *lp;   /* a listpack's elements in order, or NULL */
+};
+
+static int picker_init(struct picker *p, const struct tval *tv)
+{
+    p->tv = tv;
+    p->lp = NULL;
+    if (tv->enc != TVAL_ENC_LISTPACK)
+        return 0;
+    size_t n = zset_len(tv), i = 0;
+    p->lp = malloc((n ? n : 1) * sizeof *p->lp);
+    if (!p->lp)
+        return -1;
+    struct zset_iter it;
+    zset_iter_init(&it, tv, 0, false);
+    /* (An integer member's text lands in its own element's buf.) */
+    while (i < n && zset_iter_next(&it, &p->lp[i]))
+        i++;
+    return 0;
+}
+
+static void reply_rank(struct cmd_ctx *c, const struct picker *p, size_t r, bool ws)
 {
     struct zset_elem e;
-    zset_at(tv, r, &e);
-    cmd_zset_reply_elem(c->out, c->proto, e.m, e.len, e.score, ws, c->proto == RESP3);
+    const struct zset_elem *x = &e;
+    if (p->lp)
+        x = &p->lp[r];
+    else
+        zset_at(p->tv, r, &e);
+    cmd_zset_reply_elem(c->out, c->proto, x->m, x->len, x->score, ws, c->proto == RESP3);
 }
 
 /* count distinct random elements of tv (count < its size): Floyd's
  * sampling of ranks, replied in the order picked. */
-static void random_distinct(struct cmd_ctx *c, const struct tval *tv, size_t count, bool ws)
+static void random_distinct(struct cmd_ctx *c, const struct picker *p, size_t count, bool ws)
 {
-    size_t size = zset_len(tv);
+    size_t size = zset_len(p->tv);
     uint64_t *picked = malloc(count * sizeof *picked);
     /* An open-addressing set of picked ranks, twice the size needed. */
     size_t cap = 16;
@@ -467,7 +497,7 @@ static void random_distinct(struct cmd_ctx *c, const struct tval *tv, size_t cou
     }
     resp_array(c->out, ws && c->proto != RESP3 ? k * 2 : k);
     for (size_t i = 0; i < k; i++)
-        reply_rank(c, tv, (size_t)picked[i], ws);
+        reply_rank(c, p, (size_t)picked[i], ws);
     free(picked);
     free(slots);
 }
@@ -500,9 +530,10 @@ static void zrandmember_exec(struct cmd_ctx *c)
     if (wrong)
         return;
     const struct tval *tv = zset_of(e);
+    struct picker p = {tv, NULL};
     if (c->argc == 2) {
         if (tv)
-            reply_rank(c, tv, (size_t)(tset_rand() % zset_len(tv)), false);
+            reply_rank(c, &p, (size_t)(tset_rand() % zset_len(tv)), false);
         else
             resp_null(c->out, c->proto);
         return;
@@ -518,9 +549,14 @@ static void zrandmember_exec(struct cmd_ctx *c)
             resp_error(c->out, "ERR value is out of range");
             return;
         }
+        if (picker_init(&p, tv) < 0) {
+            reply_oom(c);
+            return;
+        }
         resp_array(c->out, (size_t)-l * mul);
         for (int64_t i = 0; i < -l && !c->out->oom; i++)
-            reply_rank(c, tv, (size_t)(tset_rand() % size), ws);
+            reply_rank(c, &p, (size_t)(tset_rand() % size), ws);
+        free(p.lp);
         return;
     }
     if ((uint64_t)l >= size) {
@@ -533,7 +569,12 @@ static void zrandmember_exec(struct cmd_ctx *c)
                                 c->proto == RESP3);
         return;
     }
-    random_distinct(c, tv, (size_t)l, ws);
+    if (picker_init(&p, tv) < 0) {
+        reply_oom(c);
+        return;
+    }
+    random_distinct(c, &p, (size_t)l, ws);
+    free(p.lp);
 }
 
 /* ---- ZSCAN --------------------------------------------------------------- */
