@@ -402,10 +402,10 @@ void cmd_zset_alg_exec(struct cmd_ctx *c)
         name[i] = (char)(c->argv[0].ptr[i] | 0x20);
     name[nl] = '\0';
     const struct zalg_kind *k = cmd_zset_alg_kind(name);
-    struct zalg_args a;
+    struct zalg_args a = {0};
     struct rbuf err;
     rbuf_init(&err);
-    bool late;
+    bool late = false;
     bool ok = k && cmd_zset_alg_parse(k, c->argc, c->argv, &a, &err, &late);
     if (!ok && !late) {
         rbuf_append(c->out, err.ptr, err.len);
