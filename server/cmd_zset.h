@@ -81,9 +81,9 @@ bool cmd_zset_range_parse(enum zrange_cmd cmd, size_t argc, const struct resp_ar
 void cmd_zset_range_select(const struct tval *tv, const struct zrange_req *r, size_t *first,
                            size_t *n, bool *rev);
 
-/* Copies of the elements r selects from tv, in reply order, sorted for a
- * STORE (ascending): *out (malloc'd) views into *bytes (malloc'd), both
- * the caller's. Returns 0 or -1 out of memory. */
+/* Copies of the elements r selects from tv in ascending order (a STORE's
+ * input, whatever r's direction): *out (malloc'd) views into *bytes
+ * (malloc'd), both the caller's. Returns 0 or -1 out of memory. */
 int cmd_zset_range_copy(const struct tval *tv, const struct zrange_req *r, struct zpair **out,
                         size_t *n, char **bytes);
 
@@ -123,7 +123,6 @@ bool cmd_zset_alg_parse(const struct zalg_kind *k, size_t argc, const struct res
 struct zalg_src {
     struct zpair *v;  /* elements */
     size_t n;         /* how many (0 for a missing key) */
-    const struct tval *tv; /* the sorted set when local, else NULL (for lookups) */
     bool is_set;      /* a plain set */
     int same_as;      /* index of an earlier source that is the same key, or -1 */
 };
