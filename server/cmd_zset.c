@@ -201,8 +201,10 @@ static void zadd_generic(struct cmd_ctx *c, int in)
     double newscore = 0;
     int err = 0;
     if (!tv && !xx) {
-        /* Redis sizes the new set by the pairs and the first member. */
-        tv = zset_create(a, &lim, elements, c->argv[at + 1].len);
+        /* Redis 7.0 starts a listpack unless zset-max-listpack-entries is
+         * 0 or the first member is over the value limit (7.2 also counts
+         * the pairs); the adds convert it from there. */
+        tv = zset_create(a, &lim, 1, c->argv[at + 1].len);
         int rc = tv ? kvmap_set_tval(c->db, key->ptr, key->len, tv, KVMAP_NO_EXPIRE, c->now_ms)
                     : KVMAP_ENOMEM;
         if (rc < 0) {

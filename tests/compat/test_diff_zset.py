@@ -360,6 +360,13 @@ def encoding_cases():
              ["DUMP", "{k}"], ["ZADD", "{k2}", "1", "y" * ln, "2", "b"],
              ["OBJECT", "ENCODING", "{k2}"], ["ZINTERSTORE", "{k3}", "1", "{k}"],
              ["OBJECT", "ENCODING", "{k3}"]])
+    # Redis 7.0 starts a new set by its first member's length alone, so
+    # 200 pairs of one member stay a listpack.
+    add([["ZADD", "{k}"] + ["1", "same"] * 200, ["ZCARD", "{k}"], ["OBJECT", "ENCODING", "{k}"]])
+    add([["ZADD", "{k}", "1", "x" * 70, "2", "b"], ["ZREM", "{k}", "x" * 70],
+         ["OBJECT", "ENCODING", "{k}"], ["ZADD", "{k2}", "1", "b", "2", "x" * 70],
+         ["OBJECT", "ENCODING", "{k2}"], ["ZRANGESTORE", "{k3}", "{k}", "0", "-1", "BYSCORE"],
+         ["ZRANGESTORE", "{k3}", "{k}", "0", "-1"], ["OBJECT", "ENCODING", "{k3}"]])
     # Non-integer scores of both encodings, as DUMP writes them.
     add([["ZADD", "{k}", "1.5", "a", "-2.25", "b", "1e20", "c", "inf", "d", "-inf", "e",
           "4611686018427387904", "f", "-4611686018427387904", "g", "0.1", "h", "-0", "i"],
