@@ -445,6 +445,73 @@ def random_ops(rnd, n):
     return ops
 
 
+def random_big_ops(rnd, n):
+    """Random work on sets above the listpack thresholds (the tree): {k}
+    with scores of every kind, {k2} with one score (lex ranges, which Redis
+    defines only for equal scores), {k3} a destination."""
+    ops = [["ZADD", "{k}"] + [x for i in range(400) for x in (str(rnd.randint(-50, 50) / 4),
+                                                               "m%d" % i)],
+           ["ZADD", "{k2}"] + [x for i in range(400) for x in ("0", "w%03d" % i)]]
+    def score():
+        return rnd.choice(["-inf", "+inf", "(%d" % rnd.randint(-15, 15), str(rnd.randint(-15, 15)),
+                           "%.2f" % rnd.uniform(-15, 15)])
+
+    def lex():
+        return rnd.choice(["-", "+", "[w%03d" % rnd.randint(0, 420), "(w%03d" % rnd.randint(0, 420),
+                           "[w%d" % rnd.randint(0, 45)])
+    for _ in range(n):
+        r = rnd.randint(0, 19)
+        lim = ["LIMIT", str(rnd.randint(-1, 30)), str(rnd.randint(-1, 30))] if rnd.random() < 0.5 else []
+        if r == 0:
+            ops.append(["ZRANGE", "{k}", str(rnd.randint(-450, 450)), str(rnd.randint(-450, 450)),
+                        "WITHSCORES"] + (["REV"] if rnd.random() < 0.5 else []))
+        elif r == 1:
+            ops.append(["ZRANGEBYSCORE", "{k}", score(), score(), "WITHSCORES"] + lim)
+        elif r == 2:
+            ops.append(["ZREVRANGEBYSCORE", "{k}", score(), score()] + lim)
+        elif r == 3:
+            ops.append(["ZCOUNT", "{k}", score(), score()])
+        elif r == 4:
+            ops.append(["ZRANGEBYLEX", "{k2}", lex(), lex()] + lim)
+        elif r == 5:
+            ops.append(["ZREVRANGEBYLEX", "{k2}", lex(), lex()] + lim)
+        elif r == 6:
+            ops.append(["ZLEXCOUNT", "{k2}", lex(), lex()])
+        elif r == 7:
+            ops.append(["ZREMRANGEBYLEX", "{k2}", lex(), lex()])
+        elif r == 8:
+            i = rnd.randint(-420, 420)
+            ops.append(["ZREMRANGEBYRANK", "{k}", str(i), str(i + rnd.randint(0, 3))])
+        elif r == 9:
+            lo = rnd.randint(-15, 15)
+            ops.append(["ZREMRANGEBYSCORE", "{k}", str(lo), "(%s" % (lo + 0.5)])
+        elif r == 10:
+            ops.append(["ZADD", "{k}", str(rnd.randint(-60, 60) / 4), "n%d" % rnd.randint(0, 500)])
+        elif r == 11:
+            ops.append(["ZINCRBY", "{k}", str(rnd.randint(-8, 8) / 2), "m%d" % rnd.randint(0, 420)])
+        elif r == 12:
+            ops.append([rnd.choice(["ZRANK", "ZREVRANK"]), rnd.choice(["{k}", "{k2}"]),
+                        rnd.choice(["m%d", "w%03d"]) % rnd.randint(0, 420)])
+        elif r == 13:
+            ops.append([rnd.choice(["ZPOPMIN", "ZPOPMAX"]), rnd.choice(["{k}", "{k2}"]),
+                        str(rnd.randint(1, 3))])
+        elif r == 14:
+            ops.append(["ZUNIONSTORE", "{k3}", "2", "{k}", "{k2}", "WEIGHTS", "1", "2",
+                        "AGGREGATE", rnd.choice(["SUM", "MIN", "MAX"])])
+        elif r == 15:
+            ops.append(["ZRANGE", "{k3}", str(rnd.randint(0, 800)), str(rnd.randint(0, 800)),
+                        "WITHSCORES"])
+        elif r == 16:
+            ops.append(["ZRANGESTORE", "{k3}", "{k}", score(), score(), "BYSCORE"] + lim)
+        elif r == 17:
+            ops.append(["ZMSCORE", "{k}"] + ["m%d" % rnd.randint(0, 420) for _ in range(3)])
+        elif r == 18:
+            ops.append(["ZCARD", rnd.choice(["{k}", "{k2}", "{k3}"])])
+        else:
+            ops.append(["DUMP", rnd.choice(["{k}", "{k2}", "{k3}"])])
+    return ops
+
+
 class ZsetDiff(skvdiff.DiffTest):
     SKV_ARGS = ("--threads", "2")
 
@@ -494,6 +561,10 @@ class ZsetDiff(skvdiff.DiffTest):
     def test_random_sequences(self):
         for seed in range(1, 7):
             self.compare([random_ops(random.Random(seed), 400)], "random seed %d" % seed)
+
+    def test_random_big_sets(self):
+        for seed in range(1, 5):
+            self.compare([random_big_ops(random.Random(seed), 500)], "big random seed %d" % seed)
 
     def test_resp3(self):
         rc, sc = RawConn(self.redis.port), RawConn(self.skv.port)
