@@ -168,9 +168,11 @@ def range_cases():
               ("x", "1"), ("1", "(x"), ("((1", "2"), ("nan", "1"), ("1.5", "4.5"), ("-1e400", "1"),
               ("", "1"), ("(", "1"), ("+inf", "-inf")]
     for lo, hi in scores:
-        add(BASE + [["ZRANGEBYSCORE", "{k}", lo, hi], ["ZRANGEBYSCORE", "{k}", lo, hi, "WITHSCORES"],
+        add(BASE + [["ZRANGEBYSCORE", "{k}", lo, hi],
+                    ["ZRANGEBYSCORE", "{k}", lo, hi, "WITHSCORES"],
                     ["ZREVRANGEBYSCORE", "{k}", hi, lo, "WITHSCORES"],
-                    ["ZRANGE", "{k}", lo, hi, "BYSCORE"], ["ZRANGE", "{k}", hi, lo, "BYSCORE", "REV"],
+                    ["ZRANGE", "{k}", lo, hi, "BYSCORE"],
+                    ["ZRANGE", "{k}", hi, lo, "BYSCORE", "REV"],
                     ["ZCOUNT", "{k}", lo, hi]])
         add(BASE + [["ZREMRANGEBYSCORE", "{k}", lo, hi], ["ZRANGE", "{k}", "0", "-1"]])
     for off, cnt in [("0", "2"), ("1", "2"), ("2", "-1"), ("-1", "2"), ("0", "0"), ("100", "1"),
@@ -196,7 +198,8 @@ def range_cases():
                  ["REV", "REV"], ["BYSCORE", "BYSCORE"], ["LIMIT", "0"], ["LIMIT"],
                  ["BOGUS"], ["WITHSCORES", "WITHSCORES"], ["BYSCORE", "LIMIT", "0", "-1"],
                  ["LIMIT", "0", "-1"], ["LIMIT", "x", "1", "BYSCORE"], ["withscores", "rev"]):
-        add(BASE + [["ZRANGE", "{k}", "0", "3"] + opts, ["ZRANGESTORE", "{k2}", "{k}", "0", "3"] + opts,
+        add(BASE + [["ZRANGE", "{k}", "0", "3"] + opts,
+                    ["ZRANGESTORE", "{k2}", "{k}", "0", "3"] + opts,
                     ["ZRANGE", "{k2}", "0", "-1", "WITHSCORES"]])
     for cmd in ("ZREVRANGE", "ZRANGEBYSCORE", "ZREVRANGEBYSCORE", "ZRANGEBYLEX", "ZREVRANGEBYLEX"):
         for opts in (["REV"], ["BYSCORE"], ["BYLEX"], ["WITHSCORES"], ["LIMIT", "0", "1"]):
@@ -227,7 +230,8 @@ def pop_cases():
                  ["0", "{k}", "MIN"], ["-1", "{k}", "MIN"], ["x", "{k}", "MIN"],
                  ["2", "{k}", "MIN"], ["1", "{k}"], ["1", "{k}", "MID"],
                  ["1", "{k}", "MIN", "COUNT"], ["1", "{k}", "MIN", "COUNT", "0"],
-                 ["1", "{k}", "MIN", "COUNT", "-1"], ["1", "{k}", "MIN", "COUNT", "1", "COUNT", "1"],
+                 ["1", "{k}", "MIN", "COUNT", "-1"],
+                 ["1", "{k}", "MIN", "COUNT", "1", "COUNT", "1"],
                  ["1", "{k}", "MIN", "BOGUS"], ["2", "{k2}", "{k}", "min", "count", "2"],
                  ["3", "{k4}", "{k2}", "{k}", "MAX"]):
         add(BASE + [["SET", "{k2}", "str"], ["ZMPOP"] + args, ["ZCARD", "{k}"]])
@@ -370,7 +374,8 @@ def encoding_cases():
     # Non-integer scores of both encodings, as DUMP writes them.
     add([["ZADD", "{k}", "1.5", "a", "-2.25", "b", "1e20", "c", "inf", "d", "-inf", "e",
           "4611686018427387904", "f", "-4611686018427387904", "g", "0.1", "h", "-0", "i"],
-         ["DUMP", "{k}"], ["ZADD", "{k}"] + [x for i in range(200) for x in (str(i / 3), "n%d" % i)],
+         ["DUMP", "{k}"],
+         ["ZADD", "{k}"] + [x for i in range(200) for x in (str(i / 3), "n%d" % i)],
          ["DUMP", "{k}"], ["OBJECT", "ENCODING", "{k}"]])
     return cases
 
@@ -393,8 +398,10 @@ def random_ops(rnd, n):
     for _ in range(n):
         k = rnd.choice(keys)
         ms = rnd.sample(pool, rnd.randint(1, 4))
-        sc = lambda: rnd.choice(["1", "2", "2.5", "-1", "0", "inf", "-inf", str(rnd.randint(-9, 9)),
-                                 "%.3f" % rnd.uniform(-5, 5)])
+
+        def sc():
+            return rnd.choice(["1", "2", "2.5", "-1", "0", "inf", "-inf",
+                               str(rnd.randint(-9, 9)), "%.3f" % rnd.uniform(-5, 5)])
         r = rnd.randint(0, 22)
         if r <= 4:
             ops.append(["ZADD", k] + rnd.choice([[], ["NX"], ["XX"], ["GT", "CH"], ["LT"]])
@@ -461,7 +468,8 @@ def random_big_ops(rnd, n):
                            "[w%d" % rnd.randint(0, 45)])
     for _ in range(n):
         r = rnd.randint(0, 19)
-        lim = ["LIMIT", str(rnd.randint(-1, 30)), str(rnd.randint(-1, 30))] if rnd.random() < 0.5 else []
+        lim = (["LIMIT", str(rnd.randint(-1, 30)), str(rnd.randint(-1, 30))]
+               if rnd.random() < 0.5 else [])
         if r == 0:
             ops.append(["ZRANGE", "{k}", str(rnd.randint(-450, 450)), str(rnd.randint(-450, 450)),
                         "WITHSCORES"] + (["REV"] if rnd.random() < 0.5 else []))
