@@ -1,7 +1,7 @@
 /* cmd_dump.c — DUMP and RESTORE: a key's value in Redis's serialisation
  * (the RDB object, then the RDB version as 2 bytes and a CRC64 of all that
  * precedes it, both little-endian), so values move between redis-server and
- * shardkv both ways: strings, hashes and sets (shard/tval_rdb.h). Both run
+ * shardkv both ways: strings, hashes, sets and sorted sets (shard/tval_rdb.h). Both run
  * on the thread that owns the key's shard. */
 #include <stdlib.h>
 #include <string.h>

@@ -38,6 +38,17 @@ extern const size_t cmd_set_ndefs;
  * LRANGE LTRIM LREM LINSERT LPOS LMOVE RPOPLPUSH LMPOP (server/cmd_list*.c). */
 extern const struct cmd_def cmd_list_defs[];
 extern const size_t cmd_list_ndefs;
+/* Sorted set commands (server/cmd_zset*.c): ZADD ZINCRBY ZREM ZCARD ZSCORE
+ * ZMSCORE ZRANK ZREVRANK ZPOPMIN ZPOPMAX ZRANDMEMBER ZSCAN (cmd_zset.c);
+ * ZCOUNT ZLEXCOUNT, the ZRANGE family, ZRANGESTORE and ZREMRANGEBY*
+ * (cmd_zset_range.c); ZUNION ZINTER ZDIFF, their STORE forms, ZINTERCARD
+ * and ZMPOP (cmd_zset_multi.c). */
+extern const struct cmd_def cmd_zset_defs[];
+extern const size_t cmd_zset_ndefs;
+extern const struct cmd_def cmd_zset_range_defs[];
+extern const size_t cmd_zset_range_ndefs;
+extern const struct cmd_def cmd_zset_multi_defs[];
+extern const size_t cmd_zset_multi_ndefs;
 
 /* DUMP and RESTORE (cmd_dump.c): Redis's serialisation of strings, hashes
  * and sets. */

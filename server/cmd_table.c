@@ -156,6 +156,9 @@ static void build(void)
     add_family(cmd_hash_defs, cmd_hash_ndefs);
     add_family(cmd_set_defs, cmd_set_ndefs);
     add_family(cmd_list_defs, cmd_list_ndefs);
+    add_family(cmd_zset_defs, cmd_zset_ndefs);
+    add_family(cmd_zset_range_defs, cmd_zset_range_ndefs);
+    add_family(cmd_zset_multi_defs, cmd_zset_multi_ndefs);
     add_family(cmd_dump_defs, cmd_dump_ndefs);
     add_family(cmd_multi_defs, cmd_multi_ndefs);
     add_family(cmd_allshards_defs, cmd_allshards_ndefs);

@@ -119,6 +119,10 @@ enum opt_kind {
       true, "hashes with more fields become hash tables")                                      \
     X("hash-max-listpack-value", hash_max_listpack_value, OPT_SIZE, "64", 0, INT64_MAX, true,  \
       "hashes with a longer field or value become hash tables")                                \
+    X("zset-max-listpack-entries", zset_max_listpack_entries, OPT_COUNT, "128", 0, INT64_MAX,  \
+      true, "sorted sets with more members become skiplists (a B-tree here)")                  \
+    X("zset-max-listpack-value", zset_max_listpack_value, OPT_SIZE, "64", 0, INT64_MAX, true,  \
+      "sorted sets with a longer member become skiplists")                                     \
     X("set-max-intset-entries", set_max_intset_entries, OPT_COUNT, "512", 0, UINT32_MAX, true, \
       "a set of integers stays an intset up to this many members")                             \
     X("set-max-listpack-entries", set_max_listpack_entries, OPT_COUNT, "128", 0, UINT32_MAX,   \
@@ -169,6 +173,8 @@ static const struct {
     {"hash-max-ziplist-entries", "hash-max-listpack-entries"},
     {"hash-max-ziplist-value", "hash-max-listpack-value"},
     {"list-max-ziplist-size", "list-max-listpack-size"},
+    {"zset-max-ziplist-entries", "zset-max-listpack-entries"},
+    {"zset-max-ziplist-value", "zset-max-listpack-value"},
 };
 #define NALIASES (sizeof(aliases) / sizeof(aliases[0]))
 
@@ -902,6 +908,10 @@ void config_tval_limits(const struct config *cfg, struct tval_limits *out)
         limit32(__atomic_load_n(&cfg->hash_max_listpack_entries, __ATOMIC_RELAXED));
     out->hash_max_listpack_value =
         limit32(__atomic_load_n(&cfg->hash_max_listpack_value, __ATOMIC_RELAXED));
+    out->zset_max_listpack_entries =
+        limit32(__atomic_load_n(&cfg->zset_max_listpack_entries, __ATOMIC_RELAXED));
+    out->zset_max_listpack_value =
+        limit32(__atomic_load_n(&cfg->zset_max_listpack_value, __ATOMIC_RELAXED));
     out->set_max_intset_entries =
         (uint32_t)__atomic_load_n(&cfg->set_max_intset_entries, __ATOMIC_RELAXED);
     out->set_max_listpack_entries =

@@ -101,6 +101,10 @@ struct config {
                                  (alias hash-max-ziplist-entries) */
     size_t hash_max_listpack_value;   /* 64: a longer field or value makes a
                                  hash table (alias hash-max-ziplist-value) */
+    size_t zset_max_listpack_entries; /* 128: more members make a sorted set's
+                                 tree (alias zset-max-ziplist-entries) */
+    size_t zset_max_listpack_value;   /* 64: a longer member makes one (alias
+                                 zset-max-ziplist-value) */
     uint32_t notify_keyspace_events; /* NOTIFY_* classes (server/notify.h);
                                  0 (""): no keyspace notifications */
     char *config_file;        /* path given by --config or as the first

@@ -74,10 +74,6 @@
     X("activedefrag", NULL, "no active defragmentation")                                           \
     X("jemalloc-bg-thread", NULL, "the allocator is set up at build time")                         \
     /* Encodings of types shardkv does not have, or stores its own way. */                         \
-    X("zset-max-listpack-entries", NULL, "no compact encodings here")                              \
-    X("zset-max-listpack-value", NULL, "no compact encodings here")                                \
-    X("zset-max-ziplist-entries", NULL, "no compact encodings here")                               \
-    X("zset-max-ziplist-value", NULL, "no compact encodings here")                                 \
     X("hll-sparse-max-bytes", NULL, "no HyperLogLogs here")                                        \
     X("stream-node-max-bytes", NULL, "no streams here")                                            \
     X("stream-node-max-entries", NULL, "no streams here")                                          \

@@ -639,7 +639,7 @@ static int header(struct loader *l)
 }
 
 /* Read the key of a non-string value and refuse it or skip the value. */
-/* Hash, set and list types, reported through on_object when it is set. */
+/* Hash, set, list and sorted set types, reported through on_object when it is set. */
 static bool object_type(int type)
 {
     switch (type) {
@@ -653,6 +653,10 @@ static bool object_type(int type)
     case RDB_TYPE_SET_INTSET:
     case RDB_TYPE_HASH_ZIPLIST:
     case RDB_TYPE_HASH_LISTPACK:
+    case RDB_TYPE_ZSET:
+    case RDB_TYPE_ZSET_2:
+    case RDB_TYPE_ZSET_ZIPLIST:
+    case RDB_TYPE_ZSET_LISTPACK:
         return true;
     default:
         return false;
@@ -700,7 +704,7 @@ static int other_type(struct loader *l, int type, int64_t expire_ms, uint64_t of
 {
     char q[QUOTE_MAX * 4 + 8];
     bool skip = l->o->flags & RDB_LOAD_SKIP_UNKNOWN;
-    const char *loaded = l->o->on_object ? "only strings, hashes, sets and lists are loaded"
+    const char *loaded = l->o->on_object ? "only strings, hashes, sets, lists and sorted sets are loaded"
                                          : "only strings are loaded";
     int rc = get_string(l, &l->key, l->max_key, "a key");
 

@@ -13,6 +13,7 @@
 #include "shard/kvmap.h"
 #include "shard/listpack.h"
 #include "shard/quicklist.h"
+#include "shard/zset.h"
 
 /* ------------------------------------------------------------ thresholds */
 
@@ -24,6 +25,8 @@ static struct tval_limits limits = {
     .set_max_listpack_value = 64,
     .list_max_listpack_size = QUICKLIST_FILL_DEFAULT,
     .list_compress_depth = 0,
+    .zset_max_listpack_entries = 128,
+    .zset_max_listpack_value = 64,
 };
 
 void tval_limits_get(struct tval_limits *out)
@@ -41,6 +44,10 @@ void tval_limits_get(struct tval_limits *out)
     out->list_max_listpack_size = __atomic_load_n(&limits.list_max_listpack_size,
                                                   __ATOMIC_RELAXED);
     out->list_compress_depth = __atomic_load_n(&limits.list_compress_depth, __ATOMIC_RELAXED);
+    out->zset_max_listpack_entries = __atomic_load_n(&limits.zset_max_listpack_entries,
+                                                     __ATOMIC_RELAXED);
+    out->zset_max_listpack_value = __atomic_load_n(&limits.zset_max_listpack_value,
+                                                   __ATOMIC_RELAXED);
 }
 
 void tval_limits_set(const struct tval_limits *in)
@@ -58,6 +65,10 @@ void tval_limits_set(const struct tval_limits *in)
     __atomic_store_n(&limits.list_max_listpack_size, in->list_max_listpack_size,
                      __ATOMIC_RELAXED);
     __atomic_store_n(&limits.list_compress_depth, in->list_compress_depth, __ATOMIC_RELAXED);
+    __atomic_store_n(&limits.zset_max_listpack_entries, in->zset_max_listpack_entries,
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&limits.zset_max_listpack_value, in->zset_max_listpack_value,
+                     __ATOMIC_RELAXED);
 }
 
 /* ----------------------------------------------------------------- names */
@@ -82,6 +93,7 @@ const char *tval_enc_name(const struct tval *tv)
     case TVAL_ENC_INTSET: return "intset";
     case TVAL_ENC_HASHTABLE: return "hashtable";
     case TVAL_ENC_QUICKLIST: return "quicklist";
+    case TVAL_ENC_SKIPLIST: return "skiplist";
     default: return "unknown";
     }
 }
@@ -91,8 +103,9 @@ size_t tval_len(const struct tval *tv)
     switch (tv->enc) {
     case TVAL_ENC_LISTPACK: {
         size_t n = tv->u.lp ? listpack_count(tv->u.lp) : 0;
-        return tv->type == TVAL_HASH ? n / 2 : n;
+        return tv->type == TVAL_HASH || tv->type == TVAL_ZSET ? n / 2 : n; /* pairs */
     }
+    case TVAL_ENC_SKIPLIST: return zset_len(tv);
     case TVAL_ENC_INTSET: return tv->u.is ? intset_len(tv->u.is) : 0;
     case TVAL_ENC_HASHTABLE: return tv->u.ht ? (size_t)kvmap_count(tv->u.ht) : 0;
     case TVAL_ENC_QUICKLIST: return tv->u.ql ? quicklist_len(tv->u.ql) : 0;
@@ -114,6 +127,7 @@ size_t tval_bytes(const struct tval *tv)
         return n + (size_t)st.used_memory;
     }
     case TVAL_ENC_QUICKLIST: return n + quicklist_bytes(tv->u.ql);
+    case TVAL_ENC_SKIPLIST: return zset_bytes(tv);
     default: return n;
     }
 }
@@ -161,6 +175,8 @@ static void copy_one(void *arg, const struct kventry *e)
 
 struct tval *tval_copy(struct mem_acct *a, const struct tval *tv)
 {
+    if (tv->enc == TVAL_ENC_SKIPLIST)
+        return zset_copy(a, tv);
     struct tval *n = tval_new(a, tv->type, tv->enc);
     if (!n || !tv->u.p)
         return n;
@@ -202,8 +218,9 @@ struct tval *tval_copy(struct mem_acct *a, const struct tval *tv)
  * each shard frees only what its own maps held. */
 struct lazy {
     struct lazy *next;    /* next waiting value */
-    struct tval *tv;      /* a hash table of more than TVAL_LAZYFREE_MIN elements,
-                             or a quicklist of more nodes */
+    struct tval *tv;      /* a hash table or sorted set tree of more than
+                             TVAL_LAZYFREE_MIN elements, or a quicklist of
+                             more nodes */
     struct mem_acct *acct;/* what it is charged to */
 };
 
@@ -218,6 +235,10 @@ static _Thread_local size_t lazy_values;
 
 static void free_now(struct mem_acct *a, struct tval *tv)
 {
+    if (tv->enc == TVAL_ENC_SKIPLIST) {
+        zset_free(a, tv); /* frees tv too */
+        return;
+    }
     switch (tv->enc) {
     case TVAL_ENC_LISTPACK: listpack_destroy(a, tv->u.lp); break;
     case TVAL_ENC_INTSET: intset_destroy(a, tv->u.is); break;
@@ -239,16 +260,18 @@ void tval_free(struct mem_acct *a, struct tval *tv)
      * frees it here again once it has captured it. */
     if (tv->enc == TVAL_ENC_HASHTABLE && tv->u.ht && kvmap_epoch_retire(tv->u.ht, tv, a))
         return;
-    bool big = tv->enc == TVAL_ENC_HASHTABLE
-                   ? tv->u.ht && kvmap_count(tv->u.ht) > TVAL_LAZYFREE_MIN
-                   : tv->enc == TVAL_ENC_QUICKLIST && tv->u.ql &&
-                         quicklist_node_count(tv->u.ql) > TVAL_LAZYFREE_MIN;
+    bool big_ht = tv->enc == TVAL_ENC_HASHTABLE && tv->u.ht &&
+                  kvmap_count(tv->u.ht) > TVAL_LAZYFREE_MIN;
+    bool big = big_ht ||
+               (tv->enc == TVAL_ENC_QUICKLIST && tv->u.ql &&
+                quicklist_node_count(tv->u.ql) > TVAL_LAZYFREE_MIN) ||
+               (tv->enc == TVAL_ENC_SKIPLIST && zset_len(tv) > TVAL_LAZYFREE_MIN);
     if (big) {
         struct lazy *l = mem_alloc(a, sizeof *l);
         if (l) {
             /* Whoever frees the entry owns its value: a shard, or the
              * thread that destroys a stopped shard's maps. */
-            if (tv->enc == TVAL_ENC_HASHTABLE)
+            if (big_ht)
                 kvmap_bind_owner(tv->u.ht);
             l->tv = tv;
             l->acct = a;
@@ -269,13 +292,19 @@ bool tval_lazyfree_step(uint64_t budget_ns)
     uint64_t start = clock_mono_ns();
     while (lazy_head) {
         struct lazy *l = lazy_head;
-        bool done = l->tv->enc == TVAL_ENC_QUICKLIST
-                        ? quicklist_destroy_step(l->acct, l->tv->u.ql, LAZY_STEP_NODES)
-                        : kvmap_destroy_step(l->tv->u.ht, LAZY_STEP_ENTRIES);
+        bool done;
+        if (l->tv->enc == TVAL_ENC_SKIPLIST) {
+            done = zset_destroy_step(l->acct, l->tv, LAZY_STEP_ENTRIES); /* frees tv */
+        } else {
+            done = l->tv->enc == TVAL_ENC_QUICKLIST
+                       ? quicklist_destroy_step(l->acct, l->tv->u.ql, LAZY_STEP_NODES)
+                       : kvmap_destroy_step(l->tv->u.ht, LAZY_STEP_ENTRIES);
+            if (done)
+                mem_free(l->acct, l->tv);
+        }
         if (done) {
             lazy_head = l->next;
             lazy_values--;
-            mem_free(l->acct, l->tv);
             mem_free(l->acct, l);
         }
         if (clock_mono_ns() - start >= budget_ns)

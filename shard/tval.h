@@ -1,4 +1,4 @@
-/* tval.h — typed values: the hashes, sets and lists (later sorted sets)
+/* tval.h — typed values: the hashes, sets, lists and sorted sets
  * that a map entry holds instead of a string. An entry of another type than
  * string stores a pointer to its struct tval; the tval holds the value in one
  * of Redis's encodings (a listpack or an intset while small, a hash table
@@ -38,6 +38,8 @@ enum tval_enc {
     TVAL_ENC_INTSET = 2,    /* u.is: a set of integers only */
     TVAL_ENC_HASHTABLE = 3, /* u.ht: a kvmap, field -> value (a set's values are empty) */
     TVAL_ENC_QUICKLIST = 4, /* u.ql: a list, every size (Redis 7.0 has no other) */
+    TVAL_ENC_SKIPLIST = 5,  /* u.p: a sorted set's B-tree and member index
+                             * (shard/zset.h); Redis's name for it */
 };
 
 /* One typed value. The entry points at it, so the value's blocks may move
@@ -67,6 +69,8 @@ struct tval_limits {
     int32_t list_max_listpack_size;     /* list-max-listpack-size: -2 (8 KB
                                          * nodes); taken by a list when made */
     int32_t list_compress_depth;        /* list-compress-depth: 0 (none) */
+    uint32_t zset_max_listpack_entries; /* zset-max-listpack-entries: 128 */
+    uint32_t zset_max_listpack_value;   /* zset-max-listpack-value: 64 */
 };
 
 /* Fill *out with the thresholds in force. Any thread. */
@@ -83,7 +87,8 @@ const char *tval_type_name(int type);
  * "hashtable"). Static string. */
 const char *tval_enc_name(const struct tval *tv);
 
-/* Elements: fields of a hash, members of a set, elements of a list. O(1). */
+/* Elements: fields of a hash, members of a set or sorted set, elements of a
+ * list. O(1). */
 size_t tval_len(const struct tval *tv);
 
 /* A new empty tval of type with encoding enc and nothing allocated behind
@@ -100,15 +105,17 @@ struct tval *tval_new(struct mem_acct *a, int type, int enc);
  * databases of one shard). Owned by the caller. NULL when out of memory. */
 struct tval *tval_copy(struct mem_acct *a, const struct tval *tv);
 
-/* Values with more elements than this in a hash table (nodes, for a
- * quicklist) are freed a slice at a time from the shard's cron (Redis's
- * LAZYFREE_THRESHOLD is 64 too, and counts a quicklist's nodes as well). */
+/* Values with more elements than this in a hash table or a sorted set's
+ * tree (nodes, for a quicklist) are freed a slice at a time from the
+ * shard's cron (Redis's LAZYFREE_THRESHOLD is 64 too, and counts a
+ * quicklist's nodes as well). */
 #define TVAL_LAZYFREE_MIN 64
 
-/* Free tv (NULL is fine), charged to a. A hash table of more than
- * TVAL_LAZYFREE_MIN elements, or a quicklist of more nodes, is only queued
- * here, O(1), and freed by tval_lazyfree_step; it stays charged until then,
- * since the process still holds it. Everything else is freed now. */
+/* Free tv (NULL is fine), charged to a. A hash table or sorted set tree of
+ * more than TVAL_LAZYFREE_MIN elements, or a quicklist of more nodes, is
+ * only queued here, O(1), and freed by tval_lazyfree_step; it stays charged
+ * until then, since the process still holds it. Everything else is freed
+ * now. */
 void tval_free(struct mem_acct *a, struct tval *tv);
 
 /* Free queued values until budget_ns of monotonic time is spent. Returns

@@ -17,6 +17,7 @@
 #include "shard/rdb.h"
 #include "shard/rdb_legacy.h"
 #include "shard/tval_rdb_internal.h"
+#include "shard/tval_rdb_zset.h"
 
 /* The special-encoding marker of an RDB length byte, and its encodings. */
 #define ENCVAL 0xC0u
@@ -128,6 +129,8 @@ int tval_rdb_type(const struct tval *tv)
 {
     if (tv->type == TVAL_LIST)
         return RDB_TYPE_LIST_QUICKLIST_2;
+    if (tv->type == TVAL_ZSET)
+        return tval_rdb_zset_type(tv);
     if (tv->type == TVAL_HASH)
         return tv->enc == TVAL_ENC_LISTPACK ? RDB_TYPE_HASH_LISTPACK : RDB_TYPE_HASH;
     return tv->enc == TVAL_ENC_INTSET ? RDB_TYPE_SET_INTSET : RDB_TYPE_SET;
@@ -157,6 +160,8 @@ static void ht_enc_one(void *arg, const struct kventry *e)
 
 int tval_rdb_encode_value(const struct tval *tv, struct tval_rdb_buf *b)
 {
+    if (tv->type == TVAL_ZSET)
+        return tval_rdb_zset_encode(tv, b);
     switch (tv->enc) {
     case TVAL_ENC_LISTPACK:
         if (tv->type == TVAL_HASH)
@@ -798,6 +803,12 @@ int tval_rdb_decode(struct mem_acct *a, const unsigned char *p, size_t len,
         return fail(&r, TVAL_RDB_ECORRUPT, "no type byte");
     int type = *r.p++;
     int vtype, enc;
+    if (tval_rdb_zset_type_known(type)) {
+        rc = tval_rdb_zset_decode(a, type, r.p, left(&r), lim, out, used, err, errlen);
+        if (rc == 0 && used)
+            (*used)++; /* the type byte */
+        return rc;
+    }
     switch (type) {
     case RDB_TYPE_HASH:
     case RDB_TYPE_HASH_LISTPACK:
@@ -851,12 +862,12 @@ int tval_rdb_decode(struct mem_acct *a, const unsigned char *p, size_t len,
 
 /* ------------------------------------------- for the list codec (internal) */
 
-int tval_rdb_read_len(struct rd *r, uint64_t *v)
+int tval_rdb_rd_len(struct rd *r, uint64_t *v)
 {
     return get_len(r, v, NULL);
 }
 
-int tval_rdb_read_str(struct rd *r, struct str *o)
+int tval_rdb_rd_str(struct rd *r, struct str *o)
 {
     return get_str(r, o);
 }
@@ -869,4 +880,36 @@ void tval_rdb_str_free(struct str *o)
 int tval_rdb_put_len(struct tval_rdb_buf *b, uint64_t v)
 {
     return put_len(b, v);
+}
+
+/* ------------------------------------------------ for the type codecs */
+
+int tval_rdb_read_len(const unsigned char **p, const unsigned char *end, uint64_t *v, char *err,
+                      size_t errlen)
+{
+    struct rd r = {*p, end, err, errlen};
+    int rc = get_len(&r, v, NULL);
+    *p = r.p;
+    return rc;
+}
+
+int tval_rdb_read_string(const unsigned char **p, const unsigned char *end,
+                         struct tval_rdb_str *o, char *err, size_t errlen)
+{
+    struct rd r = {*p, end, err, errlen};
+    struct str s = {.heap = o->heap, .hcap = o->hcap};
+    int rc = get_str(&r, &s);
+    o->heap = s.heap;
+    o->hcap = s.hcap;
+    if (rc == 0) {
+        o->n = s.n;
+        if (s.s == (const unsigned char *)s.num) {
+            memcpy(o->num, s.num, sizeof o->num);
+            o->s = (const unsigned char *)o->num;
+        } else {
+            o->s = s.s;
+        }
+    }
+    *p = r.p;
+    return rc;
 }

@@ -1,4 +1,5 @@
-/* tval_rdb.h — typed values (hashes and sets) in Redis's serialisation:
+/* tval_rdb.h — typed values (hashes, sets and, through tval_rdb_zset.h,
+ * sorted sets) in Redis's serialisation:
  * the object format of RDB files and DUMP payloads. The encoder writes what
  * Redis 7.0 writes for each of our encodings; the decoder reads every
  * encoding Redis 7.0 writes or still loads for hashes and sets, validating
@@ -121,5 +122,29 @@ int tval_rdb_decode(struct mem_acct *a, const unsigned char *p, size_t len,
  * and limits as tval_rdb_decode. Pure. */
 int tval_rdb_decode_string(const unsigned char *p, size_t len, char **val, size_t *vlen,
                            size_t *used, char *err, size_t errlen);
+
+/* ------------------------------------------------ for the type codecs */
+
+/* Read an RDB length at *p (before end), advancing *p: what the codecs of
+ * other types (tval_rdb_zset.c) read their counts with. 0 or
+ * TVAL_RDB_ECORRUPT with a sentence in err (if err[0] is still empty). */
+int tval_rdb_read_len(const unsigned char **p, const unsigned char *end, uint64_t *v, char *err,
+                      size_t errlen);
+
+/* A string read by tval_rdb_read_string: a view into the input, into num
+ * (an integer encoding's text) or into heap (LZF output, reused by the
+ * next read). Zero-initialise; free heap with free(). */
+struct tval_rdb_str {
+    const unsigned char *s; /* the bytes */
+    size_t n;               /* their length */
+    char num[24];           /* an integer's text */
+    unsigned char *heap;    /* LZF output, malloc'd */
+    size_t hcap;            /* its size */
+};
+
+/* Read an RDB string at *p (before end) into *o, advancing *p. 0,
+ * TVAL_RDB_ECORRUPT or TVAL_RDB_ENOMEM, with a sentence in err. */
+int tval_rdb_read_string(const unsigned char **p, const unsigned char *end,
+                         struct tval_rdb_str *o, char *err, size_t errlen);
 
 #endif

@@ -30,12 +30,12 @@ struct str {
 };
 
 /* Read a length (no string encoding marker allowed). 0 or TVAL_RDB_E*. */
-int tval_rdb_read_len(struct rd *r, uint64_t *v);
+int tval_rdb_rd_len(struct rd *r, uint64_t *v);
 
 /* Read one RDB string (plain, integer or LZF) into *o, whose heap buffer
  * is reused across calls and freed by tval_rdb_str_free. 0 or TVAL_RDB_E*
  * with the message in r->err. */
-int tval_rdb_read_str(struct rd *r, struct str *o);
+int tval_rdb_rd_str(struct rd *r, struct str *o);
 void tval_rdb_str_free(struct str *o);
 
 /* Append an RDB length. 0 or TVAL_RDB_ENOMEM. */

@@ -125,7 +125,7 @@ static int load_nodes(struct lbuild *lb, int type)
     struct str s = {0};
     uint64_t n = 1, container = CONTAINER_PACKED;
     int rc = 0;
-    if (type != RDB_TYPE_LIST_ZIPLIST && (rc = tval_rdb_read_len(r, &n)) != 0)
+    if (type != RDB_TYPE_LIST_ZIPLIST && (rc = tval_rdb_rd_len(r, &n)) != 0)
         return rc;
     /* Every element or node takes at least one byte of input. */
     if (n > (uint64_t)(r->end - r->p))
@@ -133,7 +133,7 @@ static int load_nodes(struct lbuild *lb, int type)
                    (size_t)(r->end - r->p));
     for (uint64_t i = 0; i < n && rc == 0; i++) {
         if (type == RDB_TYPE_LIST_QUICKLIST_2) {
-            if ((rc = tval_rdb_read_len(r, &container)) != 0)
+            if ((rc = tval_rdb_rd_len(r, &container)) != 0)
                 break;
             if (container != CONTAINER_PLAIN && container != CONTAINER_PACKED) {
                 rc = bad(r, TVAL_RDB_ECORRUPT, "bad quicklist container %llu",
@@ -141,7 +141,7 @@ static int load_nodes(struct lbuild *lb, int type)
                 break;
             }
         }
-        if ((rc = tval_rdb_read_str(r, &s)) != 0)
+        if ((rc = tval_rdb_rd_str(r, &s)) != 0)
             break;
         if (type == RDB_TYPE_LIST || container == CONTAINER_PLAIN)
             rc = push(lb, s.s, s.n);

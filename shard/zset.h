@@ -28,9 +28,8 @@
 #include "shard/listpack.h"
 #include "shard/tval.h"
 
-/* tv->enc of a big sorted set. Numbered after tval.h's encodings; to join
- * enum tval_enc as TVAL_ENC_SKIPLIST when the commands land. */
-#define ZSET_ENC_TREE 4
+/* tv->enc of a big sorted set: tval.h's TVAL_ENC_SKIPLIST. */
+#define ZSET_ENC_TREE TVAL_ENC_SKIPLIST
 
 enum zset_err {
     ZSET_ENOMEM = -1, /* the allocator said no; the set is unchanged */

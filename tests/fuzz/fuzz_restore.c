@@ -15,6 +15,7 @@
 #include "shard/lzf.h"
 #include "shard/tval.h"
 #include "shard/tval_rdb.h"
+#include "shard/zset.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -42,7 +43,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const struct tval_limits lim = {128, 64, 512, 128, 64, -2, 0};
+    static const struct tval_limits lim = {128, 64, 512, 128, 64, -2, 0, 128, 64};
     struct mem_acct a = {0};
     struct tval *tv = NULL;
     size_t used = 0;
@@ -66,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(used <= size);
     size_t n = tval_len(tv);
     CHECK(n > 0);
+    CHECK(tv->type != TVAL_ZSET || zset_check(tv) == 0);
 
     struct tval_rdb_buf b1 = {0}, b2 = {0};
     struct tval *back = NULL;

@@ -31,7 +31,8 @@ HONOURED = {"bind", "port", "tcp-backlog", "timeout", "daemonize", "pidfile", "l
             "stop-writes-on-bgsave-error", "client-output-buffer-limit", "set-max-intset-entries",
             "hash-max-listpack-entries", "hash-max-listpack-value", "maxmemory", "maxmemory-policy",
             "maxmemory-samples", "maxmemory-eviction-tenacity", "lfu-log-factor", "lfu-decay-time",
-            "notify-keyspace-events", "list-max-listpack-size", "list-compress-depth"}
+            "notify-keyspace-events", "list-max-listpack-size", "list-compress-depth",
+            "zset-max-listpack-entries", "zset-max-listpack-value"}
 
 
 def config_get(client, pattern):
@@ -156,7 +157,8 @@ class StockFile(Base):
         conf, _ = self.patched_stock(port)
         names = ["databases", "timeout", "tcp-backlog", "hz", "loglevel", "dbfilename",
                  "save", "unixsocketperm", "daemonize", "appendonly", "hash-max-listpack-entries",
-                 "hash-max-listpack-value", "hash-max-ziplist-entries"]
+                 "hash-max-listpack-value", "hash-max-ziplist-entries",
+                 "zset-max-listpack-entries", "zset-max-listpack-value", "zset-max-ziplist-value"]
         with ConfServer(conf, port=port) as s, s.client(decode=True) as c:
             ours = {n: config_get(c, n)[n] for n in names}
         port2 = skvtest.free_port()

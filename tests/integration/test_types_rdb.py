@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""test_types_rdb.py — hashes and sets through DUMP/RESTORE and RDB files,
+"""test_types_rdb.py — hashes, sets and sorted sets through DUMP/RESTORE and RDB files,
 against a real redis-server 7.0 set to our encoding thresholds:
 
 * DUMP from redis-server -> RESTORE into shardkv -> DUMP: byte-identical
@@ -44,6 +44,13 @@ def values():
     v["s:is-big"] = ("set", [["SADD"] + [str(i) for i in range(1000)]], False)
     v["s:str"] = ("set", [["SADD", "a", "b", "c", "1"]], True)
     v["s:str-big"] = ("set", [["SADD"] + ["member-%d" % i for i in range(500)]], False)
+    v["z:lp"] = ("zset", [["ZADD", "1", "a", "2.5", "b", "-inf", "c", "1e20", "d", "0.1", "e"]],
+                 True)
+    v["z:lp-lzf"] = ("zset", [["ZADD"] + [x for i in range(60) for x in (str(i), "member%d" % i)]],
+                     True)
+    v["z:sk"] = ("zset", [["ZADD"] + [x for i in range(300) for x in (str(i / 7), "m%d" % i)]],
+                 True)
+    v["z:sk-long"] = ("zset", [["ZADD", "1", "x" * 100, "inf", "y"]], True)
     v["str"] = ("string", [["SET", "plain"]], True)
     v["str-lzf"] = ("string", [["SET", "compress me " * 20]], True)
     return v
@@ -55,6 +62,8 @@ def contents(c, key, kind):
         return sorted(zip(r[0::2], r[1::2]))
     if kind == "set":
         return sorted(c.call("SMEMBERS", key))
+    if kind == "zset":
+        return c.call("ZRANGE", key, "0", "-1", "WITHSCORES")
     return c.call("GET", key)
 
 

@@ -13,6 +13,7 @@
 #include "shard/kvmap.h"
 #include "shard/listpack.h"
 #include "shard/tval.h"
+#include "shard/zset.h"
 
 static struct mem_acct acct;
 static struct kvmap *m;
@@ -245,4 +246,58 @@ Test(tval, container_tables_are_dense)
     cr_assert_eq(s.buckets, 4096, "the key map keeps load factor 1: %" PRIu64, s.buckets);
     kvmap_destroy(dense);
     kvmap_destroy(keys);
+}
+
+/* A sorted set of n members, in the tree encoding above the thresholds. */
+static struct tval *big_zset(int n)
+{
+    static const struct zset_limits lim = {128, 64};
+    struct tval *tv = zset_create(&acct, &lim, (size_t)n, 0);
+    cr_assert_not_null(tv);
+    for (int i = 0; i < n; i++) {
+        char k[24];
+        int kl = snprintf(k, sizeof k, "member:%d", i), out;
+        cr_assert_eq(zset_add(&acct, tv, &lim, k, (size_t)kl, i * 0.5, 0, &out, NULL), 0);
+    }
+    return tv;
+}
+
+Test(tval, sorted_sets_share_the_typed_value_operations)
+{
+    struct tval *z = big_zset(5000);
+    cr_assert_eq(z->type, TVAL_ZSET);
+    cr_assert_eq(z->enc, TVAL_ENC_SKIPLIST);
+    cr_assert_str_eq(tval_enc_name(z), "skiplist");
+    cr_assert_str_eq(tval_type_name(z->type), "zset");
+    cr_assert_eq(tval_len(z), 5000);
+    cr_assert_gt(tval_bytes(z), 5000 * 16);
+    struct tval *c = tval_copy(&acct, z);
+    cr_assert_not_null(c);
+    cr_assert_eq(tval_len(c), 5000);
+    cr_assert_eq(c->enc, TVAL_ENC_SKIPLIST);
+    tval_free(&acct, c); /* queued: it is big */
+    while (tval_lazyfree_step(UINT64_MAX))
+        ;
+    struct tval *small = big_zset(3);
+    cr_assert_eq(small->enc, TVAL_ENC_LISTPACK);
+    cr_assert_str_eq(tval_enc_name(small), "listpack");
+    cr_assert_eq(tval_len(small), 3);
+    struct tval *sc = tval_copy(&acct, small);
+    cr_assert_eq(tval_len(sc), 3);
+    tval_free(&acct, sc);
+    tval_free(&acct, small);
+    /* A big one leaves the map in O(1) and is freed a slice at a time. */
+    int64_t base = acct.used - (int64_t)tval_bytes(z);
+    cr_assert_eq(kvmap_set_tval(m, "z", 1, z, KVMAP_NO_EXPIRE, 0), 1);
+    cr_assert_eq(kvmap_del(m, "z", 1, 0), 1);
+    size_t values = 0;
+    cr_assert_gt(tval_lazyfree_pending(&values), 0);
+    cr_assert_eq(values, 1);
+    unsigned steps = 0;
+    while (tval_lazyfree_step(0))
+        steps++;
+    cr_assert_gt(steps, 3, "freed in slices (%u steps)", steps);
+    cr_assert_leq(acct.used, base + 64);
+    tval_lazyfree_pending(&values);
+    cr_assert_eq(values, 0);
 }

@@ -23,7 +23,7 @@
 #include "shard/tval_rdb.h"
 
 static struct mem_acct acct;
-static const struct tval_limits lim = {128, 64, 512, 128, 64, -2, 0};
+static const struct tval_limits lim = {128, 64, 512, 128, 64, -2, 0, 128, 64};
 
 static void setup(void)
 {
@@ -628,7 +628,7 @@ static int load_objs(const char *data, size_t len, size_t max_read, size_t max_o
     return rdb_load(rdb_mem_read, &r, &opts, res);
 }
 
-Test(tval_rdb, loader_hands_over_redis_hashes_sets_and_lists)
+Test(tval_rdb, loader_hands_over_redis_hashes_sets_lists_and_zsets)
 {
     size_t len;
     char *data = rdb_fixture("redis7-mixed.rdb", &len);
@@ -638,21 +638,21 @@ Test(tval_rdb, loader_hands_over_redis_hashes_sets_and_lists)
      * refills of the loader's buffer). */
     for (size_t max_read = 0; max_read <= 1; max_read++) {
         cr_assert_eq(load_objs(data, len, max_read, 0, &o, &res), 0, "%s", res.msg);
-        cr_assert_eq(o.n, 6); /* mylist, biglist, myhash, bighash, myset, intset */
-        cr_assert_eq(o.elements, 5 + 2 + 2 + 130 + 3 + 3);
+        cr_assert_eq(o.n, 8); /* mylist, biglist, myhash, bighash, myset, intset, myz, bigz */
+        cr_assert_eq(o.elements, 5 + 2 + 2 + 130 + 3 + 3 + 2 + 130);
         cr_assert_eq(o.strings, 3);
-        cr_assert_eq(res.objects, 6);
-        cr_assert_eq(res.keys, 9);
-        cr_assert_eq(res.skipped, 3); /* zsets, the stream */
+        cr_assert_eq(res.objects, 8);
+        cr_assert_eq(res.keys, 11);
+        cr_assert_eq(res.skipped, 1); /* the stream */
     }
     /* An object over the limit is refused before it is held whole. */
     cr_assert_eq(load_objs(data, len, 0, 64, &o, &res), RDB_ETOOBIG);
     cr_assert_not_null(strstr(res.msg, "key '"), "%s", res.msg);
-    /* Without the skip flag the first zset stops the load, named. */
+    /* Without the skip flag the stream stops the load, named. */
     struct rdb_mem_reader r = {(const unsigned char *)data, len, 0, 0};
     struct rdb_load_opts opts = {.arg = &o, .on_string = obj_string, .on_object = obj_object};
     cr_assert_eq(rdb_load(rdb_mem_read, &r, &opts, &res), RDB_ETYPE);
-    cr_assert_not_null(strstr(res.msg, "only strings, hashes, sets and lists are loaded"), "%s", res.msg);
+    cr_assert_not_null(strstr(res.msg, "only strings, hashes, sets, lists and sorted sets are loaded"), "%s", res.msg);
     /* Every truncation: refused. */
     for (size_t n = 0; n < len; n += 7)
         cr_assert_lt(load_objs(data, n, 0, 0, &o, &res), 0, "prefix of %zu bytes loaded", n);
