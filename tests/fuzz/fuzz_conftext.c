@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/config.h"
-#include "server/config_redis.h"
-#include "server/conftext.h"
+#include "server/core/config.h"
+#include "server/core/config_redis.h"
+#include "server/util/conftext.h"
 
 static int last_line;
 

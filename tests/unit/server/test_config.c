@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "server/config.h"
-#include "server/log.h"
+#include "server/core/config.h"
+#include "server/util/log.h"
 #include "shard/tval.h"
 
 extern char **environ;
@@ -488,8 +488,8 @@ Test(config, bool_and_dir_kinds_validate_like_redis)
 }
 /* ---- Redis's configuration format (conftext.c, config_redis.c) ---------- */
 
-#include "server/config_redis.h"
-#include "server/conftext.h"
+#include "server/core/config_redis.h"
+#include "server/util/conftext.h"
 
 /* Split text; return the arguments joined as "[a][b]" or "ERR<n>". */
 static const char *split(const char *text)

@@ -5,8 +5,8 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "server/cmd.h"
-#include "server/dispatch.h"
+#include "server/exec/cmd.h"
+#include "server/route/dispatch.h"
 
 static struct resp_arg arg(const char *s)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/txn_locks.h"
+#include "server/txn/txn_locks.h"
 
 static struct txn_locks l;
 

@@ -1,0 +1,266 @@
+/* dispatch.h — from parsed command to reply slot: routing a command to the
+ * shard that owns its key, batching requests per destination shard per loop
+ * turn (one mailbox message per batch each way), executing batches on the
+ * owner thread, fan-out of multi-key and all-shard commands with merging on
+ * the connection's thread, and deferred replies for connection commands that
+ * need every worker (CLIENT LIST, INFO). Runs on worker threads. */
+#ifndef SKV_SERVER_DISPATCH_H
+#define SKV_SERVER_DISPATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shard/mailbox.h"
+#include "protocol/resp.h"
+#include "protocol/resp_enc.h"
+#include "server/exec/cmd.h"
+
+/* Requests whose hash-map cache lines are requested together before they
+ * run (batches on the owner, pipelined commands on a connection): enough
+ * to overlap the misses of a pipeline-16 client, few enough that the
+ * lines are still cached when their request runs. */
+#define DISPATCH_PREFETCH 16
+/* Largest reply an owner shard sends straight to a client (direct_send):
+ * what a socket takes at once; bigger replies are left to the
+ * connection's worker, which can wait for the socket. */
+#define DISPATCH_DIRECT_MAX ((size_t)16 * 1024)
+
+struct conn;
+struct worker;
+struct fan;
+struct shard;
+struct txn;
+
+/* A reply slot: one per request in a connection's FIFO. Consecutive replies
+ * that complete at once share a slot (the tail's buffer grows). */
+struct slot {
+    struct slot *next;   /* newer slot */
+    struct rbuf out;     /* reply bytes */
+    bool done;           /* out is complete: may be written once older slots are */
+    uint16_t stat;       /* INFO commandstats entry of the command whose reply
+                            begins here, counted when it completes
+                            (cmdstats.h), or CMDSTAT_NONE */
+    uint64_t stat_t0;    /* its start, if this run is timed here, else 0 */
+    struct fan *fan;     /* fan-out state while parts are out, else NULL */
+};
+
+/* One request that runs on some shard: a single-key command, or one part of
+ * a fanned-out command. Allocated with its argument bytes in one block on
+ * the origin thread, executed on the owner, completed back on the origin.
+ * The first cache line (64 bytes on LP64) holds all the owner reads of a
+ * single request, and argv follows the struct: a remote GET moves two lines
+ * to its owner, a SET with a small value three. For a single request the
+ * owner writes nothing here but direct_sent (its reply goes into the
+ * batch), so the origin's copy of these lines stays valid. */
+struct req {
+    /* Read by the owner. */
+    const struct cmd_def *cmd;   /* the command (for stats, CLIENT LIST) */
+    cmd_exec_fn exec;            /* what the owner runs: cmd->exec or a part fn */
+    struct resp_arg *argv;       /* views into this block's trailing bytes */
+    struct conn *conn;           /* origin connection; the owner uses only the
+                                    pointer (a transaction's per-client order) */
+    size_t argc;                 /* arguments */
+    unsigned db;                 /* SELECTed database at parse time */
+    int proto;                   /* RESP version at parse time */
+    /* Direct reply: >= 0 when the owner may send the reply straight to
+     * this socket, because the request was its connection's only pending
+     * one and nothing was being written (dispatch_route). The connection
+     * then writes nothing and keeps its fd open until the request is back.
+     * -1 otherwise. */
+    int direct_fd;
+    unsigned shard;              /* destination shard */
+    struct fan *fan;             /* fan-out it belongs to, NULL for single */
+    /* The origin's. */
+    struct req *next;            /* free-list link */
+    struct slot *slot;           /* its slot, NULL for fan-out parts */
+    bool pooled;                 /* a fixed-size block from the origin
+                                    worker's free list (dispatch.c) */
+    size_t bidx;                 /* its entry in this turn's batch */
+    struct req *ord_next;        /* next request of its connection's unit
+                                    batched this turn (conn.ord_first) */
+    char *lent;                  /* the connection's read buffer argv points
+                                    into (conn_take_ibuf), freed with the
+                                    request; NULL: argv follows the struct */
+    /* Written by the owner for fan-out parts and held requests only. */
+    struct rbuf out;             /* reply or part result bytes */
+    int64_t ival;                /* part integer result (counts, sums) */
+    uint64_t uval;               /* part unsigned result (cursors) */
+    size_t *ends;                /* per-element end offsets in out (MGET
+                                    parts), allocated by the part, freed here */
+    size_t nends;                /* entries in ends */
+    int64_t i_arg;               /* part integer input (TTL, flags, db) */
+    size_t direct_sent;          /* reply bytes the owner sent directly */
+    size_t ob_counted;           /* reply bytes counted in transit for its
+                                    connection (server/outbuf.h), owner-set
+                                    for big replies only, 0 otherwise */
+    /* While held on its owner shard behind a transaction's intent lock
+     * (server/txn.h); the shard's thread only. */
+    struct req *held_next;       /* next held request of the shard, FIFO */
+    void *held_ctx;              /* the batch it came in, NULL if local */
+    uint64_t held_mark;          /* last transaction scheduled on the shard
+                                    when it arrived: it waits for no later one */
+    bool held_counted;           /* counted in the shard's per-client table */
+    bool khashed;                /* khash is known */
+    /* Last, beside argv, which the owner loads anyway: */
+    uint64_t khash;              /* hash_key() of its first key (routing's) */
+};
+
+/* What a fanned-out command does when a round of parts has come back, on
+ * the connection's thread: either write the reply into out, free f->state
+ * and return true (the fan is finished and freed), or add the next round's
+ * parts with dispatch_part and return false. parts[0..nparts) are this
+ * round's parts in the order they were issued; they are freed after the
+ * call. Runs even when the client has gone, so chains complete. */
+typedef bool (*fan_step_fn)(struct fan *f, struct req **parts, size_t nparts, struct rbuf *out);
+
+struct fan {
+    struct conn *conn;           /* origin connection (may be closing) */
+    struct slot *slot;           /* where the final reply goes */
+    fan_step_fn step;            /* called when a round completes */
+    int stage;                   /* which round this is; starts at 0 */
+    unsigned outstanding;        /* parts of this round not back yet */
+    unsigned db;                 /* database of the command */
+    int proto;                   /* RESP version of the command */
+    struct req **parts;          /* this round's parts */
+    size_t nparts, cap;          /* count and allocation of parts */
+    size_t argc;                 /* the original command, copied (argv[0] is */
+    struct resp_arg *argv;       /* the name) so later rounds can use it */
+    void *state;                 /* command-specific state, freed by the step */
+    bool barrier;                /* holds the connection's later commands */
+    /* dispatch_broadcast only: */
+    void (*each)(struct worker *w, void *arg, struct rbuf *part);
+    void (*done)(void *arg, struct rbuf *parts, unsigned n, struct rbuf *out);
+    void *arg;                   /* broadcast argument */
+    /* Transactions (server/txn.h): */
+    struct txn *txn;             /* parts run in this transaction, else NULL */
+    bool own_txn;                /* the fan concludes txn when it finishes */
+    bool one_round;              /* the step always finishes after the first
+                                    round: its parts conclude txn as they run */
+    struct rbuf *out;            /* where the final reply goes: the slot's
+                                    buffer, or a sub-fan's caller's buffer */
+    void (*finished)(void *arg); /* sub-fans (no slot): called when done */
+    void *finished_arg;          /* its argument */
+};
+
+/* ---- Used by conn.c --------------------------------------------------- */
+
+/* Run one parsed command for c: lookup, arity and auth checks, then local
+ * execution, a remote request, or a fan-out. argv views are borrowed for the
+ * call (copied if the request leaves the thread). Returns false, having
+ * done nothing, when the command may take effect only after c's commands
+ * in flight (program order across shards): c is then marked
+ * CONN_ORDER_WAIT, and the caller keeps the command and parses it again
+ * once that flag is gone. Owner thread of c. */
+bool dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv);
+/* The same, given hash_key() of argv[1] in *key1_hash (NULL: unknown), so
+ * that routing a single-key command need not hash its key again. */
+bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg *argv,
+                             const uint64_t *key1_hash);
+
+/* Append Redis 7's error for an unknown command argv[0]: "-ERR unknown
+ * command 'foo', with args beginning with: 'a' 'b' " (name and arguments
+ * cut at 128 bytes and at a NUL, CR/LF turned into spaces). Pure. */
+void dispatch_reply_unknown(struct rbuf *out, size_t argc, const struct resp_arg *argv);
+
+/* Post every non-empty outgoing batch of w (end of loop turn). */
+void dispatch_flush_batches(struct worker *w);
+
+/* A new slot at the tail of c's FIFO, done == false. NULL on out-of-memory. */
+struct slot *dispatch_slot_new(struct conn *c);
+
+/* A buffer for a reply produced right now: the tail slot if it is already
+ * complete (replies coalesce), else a new completed slot. NULL on OOM. */
+struct rbuf *dispatch_reply_buf(struct conn *c);
+
+/* Free a slot and its bytes (to the calling worker's free list while it
+ * runs; small reply buffers stay attached for reuse). */
+void dispatch_slot_free(struct slot *s);
+
+/* Free every object on w's free lists (slots, requests, batches). From
+ * worker_on_stop, once w->stopping is set: nothing is pooled after that. */
+void dispatch_pool_drain(struct worker *w);
+
+/* ---- Used by multi-key commands (cmd_multi.c) -------------------------- */
+
+/* Start a fan-out for the command being dispatched (c, argc, argv): makes
+ * its slot and copies argv. Returns NULL on out-of-memory (an error reply
+ * has been queued). */
+struct fan *dispatch_fan_start(struct conn *c, size_t argc, const struct resp_arg *argv,
+                               fan_step_fn step);
+
+/* Add a part to the current round of f: exec runs on shard `shard` with the
+ * given arguments (copied) and ctx->priv = the part's struct req. Local
+ * parts run when dispatch_fan_go is called; remote ones join this turn's
+ * batch. Returns the part, or NULL on out-of-memory. */
+struct req *dispatch_part(struct fan *f, unsigned shard, cmd_exec_fn exec, size_t argc,
+                          const struct resp_arg *argv);
+
+/* Launch the first round built with dispatch_part (later rounds launch
+ * when step returns false). If every part is local the round completes, and
+ * step runs, before this returns. Commands whose later rounds depend on
+ * earlier ones call dispatch_fan_barrier first so that the client's next
+ * commands wait for the whole chain. */
+void dispatch_fan_go(struct fan *f);
+
+/* Give up on f before launching it (out of memory while planning): its
+ * parts are freed unsent, err (e.g. "ERR out of memory") becomes the reply
+ * and f is freed. The caller frees f->state first. */
+void dispatch_fan_abort(struct fan *f, const char *err);
+
+/* Make the connection's following commands wait until f has finished. */
+void dispatch_fan_barrier(struct fan *f);
+
+/* A fan-out that is one step of a bigger transaction (a command inside
+ * EXEC): no slot of its own; its parts run in transaction t (which the
+ * caller concludes), the reply is appended to out (borrowed, must live
+ * until finished runs) and finished(arg) runs on this thread when it is
+ * done. Keeps c alive meanwhile. NULL on out-of-memory (nothing queued). */
+struct fan *dispatch_fan_start_sub(struct conn *c, size_t argc, const struct resp_arg *argv,
+                                   fan_step_fn step, struct txn *t, struct rbuf *out,
+                                   void (*finished)(void *arg), void *arg);
+
+/* ---- Used by transactions (txn.c, cmd_txn.c) ---------------------------- */
+
+/* A request held by txn_hold may run now: run it on s (this thread) and
+ * send its reply on (ctx is what txn_hold was given). */
+void dispatch_held_run(struct shard *s, struct req *r, void *ctx);
+
+/* Owner side, for a fan-out part run outside dispatch.c (a transaction's
+ * hop, txn.c): its reply in r->out was just made. A big one is counted for
+ * its connection's output buffer while it travels, or dropped (r->out
+ * empty and oom, so the step fails) when that connection is at its hard
+ * limit (server/outbuf.h). */
+void dispatch_reply_made(struct shard *s, struct req *r);
+
+/* Complete slot sl of c, whose reply is in sl->out (for replies built
+ * outside the fan engine, e.g. EXEC's). */
+void dispatch_slot_complete(struct conn *c, struct slot *sl);
+
+/* ---- Used by connection commands (cmd_server.c, CMD_CONN) -------------- */
+
+/* From a CMD_CONN command's exec: run each(w, arg, part) on every worker's
+ * thread (this one included; concurrently on several threads, so each must
+ * treat arg as read-only), then done(arg, parts, n, out) on this thread with
+ * parts[i] = worker i's output, to write the reply into out. The command's
+ * reply is deferred until then; the client's next commands wait. done runs
+ * even if the client has gone (out is then discarded), so it may free arg.
+ * Returns 0, or -1 on out-of-memory (an error reply has been written and
+ * neither callback runs; arg is still the caller's). */
+int dispatch_broadcast(struct cmd_ctx *c,
+                       void (*each)(struct worker *w, void *arg, struct rbuf *part),
+                       void (*done)(void *arg, struct rbuf *parts, unsigned n, struct rbuf *out),
+                       void *arg);
+
+/* Send the command to shard `shard` (run it inline if that is this
+ * worker's shard): exec runs there with the full argv. The reply fills a
+ * slot in order. Used for single-key commands and for multi-key commands
+ * whose keys all live on one shard. sid: the INFO commandstats entry this
+ * run counts under (call, failure, time), or CMDSTAT_NONE if the caller
+ * counts it. khash: hash_key() of the first key if known (routing's),
+ * else NULL. */
+void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd_exec_fn exec,
+                    size_t argc, const struct resp_arg *argv, uint16_t sid,
+                    const uint64_t *khash);
+
+#endif
