@@ -34,43 +34,6 @@
 /* Poll period while waiting for workers to drain. */
 #define SERVER_DRAIN_STEP_MS 5
 
-struct server server;
-
-void server_request_stop(int exit_code)
-{
-    bool was = atomic_exchange(&server.stopping, true);
-    if (was)
-        return;
-    atomic_store(&server.exit_code, exit_code);
-    uv_async_send(&server.stop_async);
-}
-
-void server_config_changed(void)
-{
-    for (unsigned i = 0; i < server.nworkers; i++)
-        worker_post_config_refresh(server.workers[i]);
-}
-
-void server_config_rdlock(void)
-{
-    uv_rwlock_rdlock(&server.cfg_lock);
-}
-
-void server_config_wrlock(void)
-{
-    uv_rwlock_wrlock(&server.cfg_lock);
-}
-
-void server_config_unlock_rd(void)
-{
-    uv_rwlock_rdunlock(&server.cfg_lock);
-}
-
-void server_config_unlock_wr(void)
-{
-    uv_rwlock_wrunlock(&server.cfg_lock);
-}
-
 /* Split cfg.bind ("127.0.0.1 ::1") into at most SERVER_MAX_BIND addresses
  * in buf. A leading '-' (Redis 7: "bind 127.0.0.1 -::1") marks an address
  * that may be skipped if this host does not have it: optional[i] is set and

@@ -326,7 +326,7 @@ static void config_set_exec(struct cmd_ctx *c)
             server_config_unlock_wr();
         }
         if (rc == 0) {
-            server_config_changed();
+            worker_config_changed();
             resp_simple(c->out, "OK");
         } else {
             resp_errorf(c->out, "ERR %s", err);

@@ -22,7 +22,7 @@
 #include "server/util/daemon.h" /* DAEMON_DEFAULT_PIDFILE */
 #include "server/util/glob.h"
 #include "server/util/log.h"
-#include "server/pubsub/notify.h"
+#include "server/core/notify_classes.h"
 #include "server/core/server.h" /* SERVER_VERSION */
 #include "shard/evict.h"
 #include "shard/tval.h"

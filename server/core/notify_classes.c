@@ -7,9 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/pubsub/notify.h"
+#include "server/core/notify_classes.h"
 
 _Atomic uint32_t notify_classes;
+_Thread_local bool notify_pending;
 
 /* Letters in Redis's order of keyspaceEventsStringToFlags. */
 static const struct {

@@ -68,11 +68,6 @@ extern struct server server;
  * thread; returns at once. Idempotent. */
 void server_request_stop(int exit_code);
 
-/* Call after a successful config_set (with cfg_lock released): every worker
- * re-reads the options it caches (requirepass, timeout, maxclients, buffer
- * limits) on its own thread. Any thread. */
-void server_config_changed(void);
-
 /* Lock the configuration for reading (CONFIG GET) or writing (CONFIG SET).
  * Any thread. Keep the critical sections short. */
 void server_config_rdlock(void);

@@ -327,6 +327,12 @@ static void on_listen_msg(void *owner, struct mbox_msg *m)
     }
 }
 
+void worker_config_changed(void)
+{
+    for (unsigned i = 0; i < server.nworkers; i++)
+        worker_post_config_refresh(server.workers[i]);
+}
+
 int worker_post_listen(struct worker *w)
 {
     struct wmsg *m = calloc(1, sizeof *m);

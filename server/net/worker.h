@@ -46,7 +46,7 @@ struct worker_stats_snap {
 };
 
 /* Options a worker reads on every command or tick, cached on its own thread
- * so CONFIG SET never races with readers (refreshed by server_config_changed). */
+ * so CONFIG SET never races with readers (refreshed by worker_config_changed). */
 struct worker_settings {
     unsigned timeout;             /* idle seconds, 0 = never */
     unsigned maxclients;          /* server-wide limit */
@@ -129,6 +129,11 @@ int worker_post_listen(struct worker *w);
 
 /* Ask w to re-read its cached options now (any thread). */
 void worker_post_config_refresh(struct worker *w);
+
+/* Call after a successful config_set (with cfg_lock released): every worker
+ * re-reads the options it caches (requirepass, timeout, maxclients, buffer
+ * limits) on its own thread. Any thread. */
+void worker_config_changed(void);
 
 /* The password AUTH requires, or NULL. Read afresh on every call, so CONFIG
  * SET requirepass applies at once. Any thread. */

@@ -20,8 +20,6 @@
 #include "server/pubsub/pubsub.h"
 #include "shard/shard.h"
 
-_Thread_local bool notify_pending;
-
 /* One queued event; the key's bytes follow. */
 struct event {
     const char *name; /* static event name ("set", "expired") */
