@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "server/app/hooks.h"
 #include "server/exec/cmdstats.h"
 #include "server/util/log.h"
 #include "server/memory/maxmemory.h"
@@ -232,6 +233,8 @@ static void free_workers(void)
 int server_start(void)
 {
     struct config *cfg = &server.cfg;
+    /* Every feature hangs off the core before anything runs (hooks.c). */
+    app_hooks_register();
     server.port_claim_fd = -1;
     server.unix_fd = -1;
     server.pid = getpid();
@@ -335,10 +338,6 @@ int server_start(void)
         close_fds();
         return -ENOMEM;
     }
-    /* What hangs off the execution point (cmd_call): WATCH hears of every
-     * modified key, the save points count them. Before any worker runs. */
-    cmd_hook_key(txn_watch_on_modified);
-    cmd_hook_call(persist_on_call);
     /* Workers exist before their threads, so every thread may look at any
      * worker (worker_get) without racing its creation. */
     server.workers = calloc(nw, sizeof *server.workers);

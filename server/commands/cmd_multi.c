@@ -18,6 +18,7 @@
 
 #include "server/commands/cmd_impl.h"
 #include "server/commands/cmd_multi_internal.h"
+#include "server/pubsub/notify.h"
 #include "server/route/dispatch.h"
 #include "server/txn/txn.h"
 #include "shard/tval.h"

@@ -98,7 +98,7 @@ struct config {
                                  (alias hash-max-ziplist-entries) */
     size_t hash_max_listpack_value;   /* 64: a longer field or value makes a
                                  hash table (alias hash-max-ziplist-value) */
-    uint32_t notify_keyspace_events; /* NOTIFY_* classes (server/notify.h);
+    uint32_t notify_keyspace_events; /* NOTIFY_* classes (core/notify_classes.h);
                                  0 (""): no keyspace notifications */
     char *config_file;        /* path given by --config or as the first
                                  argument, NULL if none */

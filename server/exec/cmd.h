@@ -11,7 +11,7 @@
 
 #include "protocol/resp.h"
 #include "protocol/resp_enc.h"
-#include "server/pubsub/notify.h"
+#include "server/core/notify_classes.h"
 #include "shard/kvmap.h"
 #include "shard/shard.h"
 #include "shard/tval.h"
@@ -356,6 +356,29 @@ typedef void (*cmd_call_hook_fn)(const struct cmd_def *d, struct cmd_ctx *c);
 int cmd_hook_key(cmd_key_hook_fn fn);
 int cmd_hook_call(cmd_call_hook_fn fn);
 
+/* What the features above the execution point do at its fixed places: one
+ * listener each, called directly through the pointer (NULL: nobody
+ * listens, as in unit tests). Filled in once at start-up by app/server.c
+ * (the memory bound's admission, keyspace notifications), read-only
+ * after. */
+struct cmd_exec_hooks {
+    /* Before a command runs, asked only while a memory bound is set:
+     * evict, and return false to refuse the command, having written its
+     * error reply (Redis's -OOM). */
+    bool (*admit)(const struct cmd_def *d, struct cmd_ctx *c);
+    /* Before a part of a split command runs, while a bound is set: make
+     * room (whether it may run was decided before the split). */
+    void (*before_part)(struct cmd_ctx *c);
+    /* A keyspace event of a class that is on (notify_wanted): queue it
+     * (key borrowed) for the end of the command. */
+    void (*key_event)(uint32_t cls, const char *event, unsigned db, const void *key,
+                      size_t klen);
+    /* After a command, when this thread has events queued
+     * (notify_pending): publish them. */
+    void (*flush_events)(void);
+};
+extern struct cmd_exec_hooks cmd_exec_hooks;
+
 /* Helpers for exec functions: parse arguments the way Redis does and reply
  * the exact Redis error on failure (return false after replying). */
 bool cmd_arg_int64(struct cmd_ctx *c, const struct resp_arg *a, int64_t *v);
@@ -376,8 +399,8 @@ void cmd_reply_wrongtype(struct cmd_ctx *c);
 static inline void cmd_key_notify(struct cmd_ctx *c, uint32_t cls, const char *event,
                                   const void *key, size_t klen)
 {
-    if (__builtin_expect(notify_wanted(cls), 0))
-        notify_key(cls, event, c->dbidx, key, klen);
+    if (__builtin_expect(notify_wanted(cls), 0) && cmd_exec_hooks.key_event)
+        cmd_exec_hooks.key_event(cls, event, c->dbidx, key, klen);
 }
 /* A read that found no key: Redis's "keymiss" (class m). */
 static inline void cmd_key_miss(struct cmd_ctx *c, const void *key, size_t klen)
@@ -425,13 +448,13 @@ static inline struct kventry *cmd_lookup_type_w(struct cmd_ctx *c, const struct 
 
 /* Report that the command modified key (borrowed) in database db of the
  * executing shard, and the keyspace event that change is (class cls, a
- * NOTIFY_* of server/notify.h, and event, a static name such as "set";
+ * NOTIFY_* of server/core/notify_classes.h, and event, a static name such as "set";
  * 0 and NULL: none): Redis's signalModifiedKey with its
  * notifyKeyspaceEvent. Every write calls it once per key it changed,
  * after the change, and not for a key it left alone (SETNX on an
  * existing key, DEL of a missing one); WATCH and the dirty counter hang
  * off it (cmd_hook_key), and the event is queued for the command's end
- * (notify.c) when its class is on. */
+ * (cmd_exec_hooks.key_event: notify.c) when its class is on. */
 void cmd_key_modified(struct cmd_ctx *c, uint32_t cls, const char *event, const void *key,
                       size_t klen);
 /* The same for a key in another database (MOVE, COPY ... DB). */
