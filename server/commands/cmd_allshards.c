@@ -22,6 +22,7 @@
 #include "server/core/server.h"
 #include "server/txn/txn.h"
 #include "server/net/worker.h"
+#include "server/net/reply_fifo.h"
 
 /* SCAN's default COUNT, and Redis's bound on empty buckets visited per call
  * (COUNT * 10) so a sparse table does not make one call O(buckets). */
@@ -444,7 +445,7 @@ static void simple_all_shards(struct conn *c, const struct cmd_def *d, size_t ar
                               const struct resp_arg *argv)
 {
     struct simple_job *j = calloc(1, sizeof *j + server.nworkers * sizeof j->counts[0]);
-    struct slot *sl = j ? dispatch_slot_new(c) : NULL;
+    struct slot *sl = j ? reply_fifo_slot_new(c) : NULL;
     if (!sl) {
         free(j);
         cmd_multi_reply_error(c, "ERR out of memory");

@@ -21,6 +21,7 @@
 #include "server/core/server.h"
 #include "server/txn/txn.h"
 #include "server/net/worker.h"
+#include "server/net/reply_fifo.h"
 
 /* Keys routed with a stack array up to this many; more use the heap. */
 #define MULTI_STACK_KEYS 64
@@ -109,7 +110,7 @@ out:
 
 void cmd_multi_reply_error(struct conn *c, const char *err)
 {
-    struct rbuf *out = dispatch_reply_buf(c);
+    struct rbuf *out = reply_fifo_buf(c);
     if (out)
         resp_error(out, err);
     else
@@ -124,7 +125,7 @@ struct rbuf *cmd_multi_plan_reply_buf(struct mplan *p)
         p->sync = true;
         return p->out;
     }
-    struct rbuf *out = dispatch_reply_buf(p->c);
+    struct rbuf *out = reply_fifo_buf(p->c);
     if (!out)
         conn_close(p->c);
     return out;

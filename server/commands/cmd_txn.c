@@ -21,6 +21,7 @@
 #include "server/core/server.h"
 #include "server/txn/txn.h"
 #include "server/net/worker.h"
+#include "server/net/reply_fifo.h"
 
 /* One queued command: its definition and a private copy of its arguments. */
 struct queued {
@@ -259,7 +260,7 @@ bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
         return false;
     if (d->flags & CMD_TXN_CONTROL)
         return false;
-    struct rbuf *out = dispatch_reply_buf(c);
+    struct rbuf *out = reply_fifo_buf(c);
     if (!out) {
         conn_close(c);
         return true;
@@ -554,7 +555,7 @@ static void exec_exec(struct cmd_ctx *ctx)
         }
     }
     struct exec_job *j = calloc(1, sizeof *j);
-    struct slot *sl = j ? dispatch_slot_new(c) : NULL;
+    struct slot *sl = j ? reply_fifo_slot_new(c) : NULL;
     if (!sl) {
         free(j);
         queue_clear(tc);

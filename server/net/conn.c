@@ -24,6 +24,7 @@
 #include "server/pubsub/pubsub.h"
 #include "server/core/server.h"
 #include "server/net/worker.h"
+#include "server/net/reply_fifo.h"
 
 /* Smallest free room offered to a read. 16 KiB is Redis's PROTO_IOBUF_LEN:
  * one read syscall takes what a typical pipelined burst sends. */
@@ -68,7 +69,7 @@ static void free_slots(struct slot *s)
 {
     while (s) {
         struct slot *next = s->next;
-        dispatch_slot_free(s);
+        reply_fifo_slot_free(s);
         s = next;
     }
 }
@@ -328,7 +329,7 @@ static void update_reading(struct conn *c)
  * the error, then the connection is gone). */
 static void protocol_error(struct conn *c, const char *msg)
 {
-    struct rbuf *out = dispatch_reply_buf(c);
+    struct rbuf *out = reply_fifo_buf(c);
     if (out)
         resp_errorf(out, "ERR %s", msg);
     errstat_code(c->w->errstats, "ERR");
@@ -399,7 +400,7 @@ static void prefetch_run(struct conn *c, struct run_cmd *run, size_t n)
 {
     struct worker *w = c->w;
     struct kvmap *db = shard_db(w->shard, c->db);
-    uint64_t h[DISPATCH_PREFETCH];
+    uint64_t h[CONN_PREFETCH];
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         if (run[i].argc < 2)
@@ -416,7 +417,7 @@ static void prefetch_run(struct conn *c, struct run_cmd *run, size_t n)
         kvmap_prefetch_entry(db, h[i]);
 }
 
-/* Parse up to DISPATCH_PREFETCH small multibulk commands from ibuf + ioff
+/* Parse up to CONN_PREFETCH small multibulk commands from ibuf + ioff
  * into run without dispatching them (ibuf does not move until the next
  * read, so their views stay valid). Stops early at anything else: *have is
  * then set and *st, *cmd, *used, *need hold that parse, which must be
@@ -433,7 +434,7 @@ static size_t parse_run(struct conn *c, struct run_cmd *run, bool *have, enum re
     c->parser.unauth = !c->authenticated && worker_requirepass() != NULL;
     while (off < c->ilen) {
         bool multibulk = c->ibuf[off] == '*';
-        if (n > 0 && (n == DISPATCH_PREFETCH || !multibulk || c->parser.unauth))
+        if (n > 0 && (n == CONN_PREFETCH || !multibulk || c->parser.unauth))
             break;
         *st = resp_parse(&c->parser, c->ibuf + off, c->ilen - off, cmd, used, need);
         if (*st != RESP_OK || !multibulk || cmd->argc > CONN_RUN_ARGS) {
@@ -458,7 +459,7 @@ void conn_process_input(struct conn *c)
     c->flags &= ~CONN_PARSE_BLOCKED;
     c->w->now_ms = clock_wall_ms();
     bool did = false;
-    struct run_cmd run[DISPATCH_PREFETCH];
+    struct run_cmd run[CONN_PREFETCH];
     while (c->ioff < c->ilen) {
         if (!can_parse(c)) {
             c->flags |= CONN_PARSE_BLOCKED;

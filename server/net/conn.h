@@ -15,6 +15,12 @@
 #include "protocol/resp.h"
 #include "protocol/resp_enc.h"
 
+/* Requests whose hash-map cache lines are requested together before they
+ * run (batches on the owner, pipelined commands on a connection): enough
+ * to overlap the misses of a pipeline-16 client, few enough that the
+ * lines are still cached when their request runs. */
+#define CONN_PREFETCH 16
+
 struct worker;
 struct slot;
 struct cmd_def;

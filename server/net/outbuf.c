@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "server/util/log.h"
 #include "server/net/worker.h"
+#include "server/net/reply_fifo.h"
 
 /* Redis counts only the reply list that overflows a client's 16 KiB reply
  * buffer (getClientOutputBufferMemoryUsage), so replies that fit that

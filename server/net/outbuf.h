@@ -12,11 +12,15 @@
 #include <stddef.h>
 
 #include "server/net/conn.h"
-#include "server/route/dispatch.h"
 #include "server/net/worker.h"
 
+/* Largest reply an owner shard sends straight to a client (direct_send,
+ * route/dispatch.c): what a socket takes at once; bigger replies are left
+ * to the connection's worker, which can wait for the socket. */
+#define OUTBUF_DIRECT_MAX ((size_t)16 * 1024)
+
 /* Is a reply of n bytes counted while it travels between threads? Only
- * replies too big to be sent directly (DISPATCH_DIRECT_MAX) are, so the hot
+ * replies too big to be sent directly (OUTBUF_DIRECT_MAX) are, so the hot
  * path of small replies pays no atomic read-modify-write on a line another
  * thread writes: one atomic add by the owner and one subtract by the
  * connection's thread per big reply, next to a copy of over 16 KiB.
@@ -29,7 +33,7 @@
  * as a transaction's hops, txn.c.) */
 static inline bool outbuf_big(size_t n)
 {
-    return n > DISPATCH_DIRECT_MAX;
+    return n > OUTBUF_DIRECT_MAX;
 }
 
 /* Owner side, any shard thread: a big reply of n bytes (outbuf_big) was

@@ -18,6 +18,7 @@
 #include "server/net/outbuf.h"
 #include "server/pubsub/notify.h"
 #include "server/pubsub/pubsub.h"
+#include "server/net/reply_fifo.h"
 
 /* The tick period: Redis checks client timeouts from its 10 Hz cron, but a
  * timeout is given in whole seconds, so once a second is precise enough. */
@@ -203,7 +204,7 @@ static void on_connection(uv_stream_t *l, int status)
         return;
     }
     if (atomic_load(&server.nclients) > w->set.maxclients) {
-        struct rbuf *out = dispatch_reply_buf(c);
+        struct rbuf *out = reply_fifo_buf(c);
         if (!out) {
             conn_close(c);
             return;
@@ -219,7 +220,7 @@ static void on_connection(uv_stream_t *l, int status)
          * way Redis instances got taken over, so without a password only
          * the loopback interface is served, and everyone else is told how
          * to change that. Nothing the client sent is read. */
-        struct rbuf *out = dispatch_reply_buf(c);
+        struct rbuf *out = reply_fifo_buf(c);
         if (!out) {
             conn_close(c);
             return;
@@ -420,6 +421,7 @@ void worker_on_stop(struct shard *s, void *arg)
      * them, so no write is half done; their replies to us are dropped. */
     dispatch_flush_batches(w);
     dispatch_pool_drain(w);
+    reply_fifo_drain(w);
     notify_thread_cleanup();
     if (!uv_is_closing((uv_handle_t *)&w->flush))
         uv_close((uv_handle_t *)&w->flush, NULL);

@@ -18,6 +18,7 @@
 #include "server/net/outbuf.h"
 #include "server/pubsub/pubsub_map.h"
 #include "server/net/worker.h"
+#include "server/net/reply_fifo.h"
 #include "shard/shard.h"
 
 /* Names subscribed per hold of the registry's write lock: a SUBSCRIBE of
@@ -548,7 +549,7 @@ static void push_message(struct conn *c, const char *type, size_t tlen, const ch
 {
     if (!may_push(c))
         return;
-    struct rbuf *out = dispatch_reply_buf(c);
+    struct rbuf *out = reply_fifo_buf(c);
     if (!out) {
         conn_kill(c); /* (not conn_close: the caller walks the tables) */
         return;

@@ -23,6 +23,7 @@
 #include "server/net/conn.h"
 #include "server/util/log.h"
 #include "server/net/outbuf.h"
+#include "server/net/reply_fifo.h"
 #include "server/persist/persist.h"
 #include "server/core/server.h"
 #include "server/txn/txn.h"
@@ -72,18 +73,11 @@ static void on_batch_exec(void *owner, struct mbox_msg *m);
 static void on_batch_done(void *owner, struct mbox_msg *m);
 static void fan_run(struct fan *f);
 
-/* Free-list bounds (per worker, per kind of object). The pipelines a worker
- * serves at once (clients x depth: 25 x 64 in a redis-benchmark -c 50 -P 64
- * run on two workers, every request of a pipeline spanning shards having
- * its own) need about this many slots and requests in flight; beyond it
- * objects go back to the allocator. */
-#define DISPATCH_POOL_MAX 4096
-/* A recycled slot or request keeps its reply buffer up to this capacity, so
- * a steady stream of small replies allocates nothing (a slot coalesces a
- * pipeline's inline replies: 16 GET replies of 32-byte values take 608
- * bytes); 1 KiB x twice the pool bound (8 MB) is the most a worker keeps
- * this way, and only after that many were in flight at once. */
-#define DISPATCH_BUF_KEEP 1024
+_Static_assert(CMDSTAT_NONE == REPLY_FIFO_STAT_NONE, "a slot's stat holds a cmdstats id");
+
+/* Free requests kept per worker: as many as slots (net/reply_fifo.h),
+ * since every slot in flight may have its request. */
+#define DISPATCH_POOL_MAX REPLY_FIFO_POOL_MAX
 /* Batches kept for reuse per worker (a few per destination are in flight),
  * and the reply bytes and entries a kept batch keeps allocated. */
 #define DISPATCH_BATCH_POOL_MAX 64
@@ -93,16 +87,6 @@ static void fan_run(struct fan *f);
  * argument bytes. 512 bytes holds a SET with a key and value of some 250
  * bytes together; bigger requests are allocated to measure. */
 #define DISPATCH_REQ_BLOCK 512
-
-/* Empty b for reuse, keeping a small allocation. */
-static void reply_buf_recycle(struct rbuf *b)
-{
-    if (b->cap > DISPATCH_BUF_KEEP || b->oom) {
-        rbuf_deinit(b);
-        return;
-    }
-    b->len = 0;
-}
 
 static void batch_free(struct batch *b)
 {
@@ -131,78 +115,8 @@ static void batch_recycle(struct worker *w, struct batch *b)
     w->nbatch_pool++;
 }
 
-/* ---- Slots -------------------------------------------------------------- */
-
-static struct slot *slot_alloc(struct conn *c, bool done)
-{
-    struct worker *w = c->w;
-    struct slot *s = w->slot_pool;
-    if (s) {
-        w->slot_pool = s->next;
-        w->nslot_pool--;
-    } else {
-        s = malloc(sizeof *s);
-        if (!s)
-            return NULL;
-        rbuf_init(&s->out);
-    }
-    s->next = NULL;
-    s->done = done;
-    s->stat = CMDSTAT_NONE;
-    s->stat_t0 = 0;
-    s->fan = NULL;
-    if (c->tail)
-        c->tail->next = s;
-    else
-        c->head = s;
-    c->tail = s;
-    c->nslots++;
-    if (!done)
-        c->nwaiting++;
-    return s;
-}
-
-struct slot *dispatch_slot_new(struct conn *c)
-{
-    return slot_alloc(c, false);
-}
-
-struct rbuf *dispatch_reply_buf(struct conn *c)
-{
-    /* Not behind a big reply: growing one buffer by many of them would
-     * copy them over and over and hold up to twice their size. */
-    if (c->tail && c->tail->done && !c->tail->out.oom && !outbuf_big(c->tail->out.len))
-        return &c->tail->out;
-    struct slot *s = slot_alloc(c, true);
-    return s ? &s->out : NULL;
-}
-
-void dispatch_slot_free(struct slot *s)
-{
-    /* Slots are freed on their connection's thread: its worker's pool.
-     * Not while stopping, so that worker_on_stop's drain is final. */
-    struct worker *w = worker_current();
-    if (w && !w->stopping && w->nslot_pool < DISPATCH_POOL_MAX) {
-        reply_buf_recycle(&s->out);
-        s->fan = NULL;
-        s->next = w->slot_pool;
-        w->slot_pool = s;
-        w->nslot_pool++;
-        return;
-    }
-    rbuf_deinit(&s->out);
-    free(s);
-}
-
 void dispatch_pool_drain(struct worker *w)
 {
-    while (w->slot_pool) {
-        struct slot *s = w->slot_pool;
-        w->slot_pool = s->next;
-        rbuf_deinit(&s->out);
-        free(s);
-    }
-    w->nslot_pool = 0;
     while (w->req_pool) {
         struct req *r = w->req_pool;
         w->req_pool = r->next;
@@ -331,7 +245,7 @@ static void req_free(struct worker *w, struct req *r)
     free(r->ends);
     free(r->lent);
     if (r->pooled && !w->stopping && w->nreq_pool < DISPATCH_POOL_MAX) {
-        reply_buf_recycle(&r->out);
+        reply_fifo_buf_recycle(&r->out);
         r->next = w->req_pool;
         w->req_pool = r;
         w->nreq_pool++;
@@ -958,7 +872,7 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
     bool here = shard == w->id;
     if (here && c->ord_out == 0 &&
         txn_may_run(w->shard, d, c->db, argc, argv, c, khash)) {
-        struct rbuf *out = dispatch_reply_buf(c);
+        struct rbuf *out = reply_fifo_buf(c);
         if (!out) {
             conn_close(c);
             return;
@@ -984,7 +898,7 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
     /* Held on this shard, not batched to it: a plain unit here. */
     bool hold = here && !c->ord_group;
     struct req *r = req_new_routed(c, argc, argv);
-    struct slot *sl = r ? dispatch_slot_new(c) : NULL;
+    struct slot *sl = r ? reply_fifo_slot_new(c) : NULL;
     if (!sl || (!hold && batch_add(w, shard, r) != 0)) {
         if (sl)
             slot_complete(c, sl); /* empty, and the conn closes anyway */
@@ -1074,7 +988,7 @@ static bool cmd_pubsub_reject(struct conn *c, const struct cmd_def *d, size_t ar
     rbuf_init(&err);
     if (!cmd_pubsub_refuses(c, d, argc, argv, &err))
         return false;
-    struct rbuf *out = dispatch_reply_buf(c);
+    struct rbuf *out = reply_fifo_buf(c);
     if (!out || err.oom) {
         rbuf_deinit(&err);
         conn_close(c);
@@ -1134,7 +1048,7 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
 
     uint16_t sid = cmdstat_id(d);
     if (refused) {
-        struct rbuf *out = dispatch_reply_buf(c);
+        struct rbuf *out = reply_fifo_buf(c);
         if (!out) {
             conn_close(c);
             return true;
@@ -1186,7 +1100,7 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     size_t tail_len = tail ? tail->out.len : 0;
     uint64_t t0 = 0;
     if (d->flags & CMD_CONN) {
-        struct rbuf *out = dispatch_reply_buf(c);
+        struct rbuf *out = reply_fifo_buf(c);
         if (!out) {
             conn_close(c);
             return true;
@@ -1249,10 +1163,10 @@ struct fan *dispatch_fan_start(struct conn *c, size_t argc, const struct resp_ar
                                fan_step_fn step)
 {
     struct fan *f = fan_new(c, argc, argv, step);
-    struct slot *sl = f ? dispatch_slot_new(c) : NULL;
+    struct slot *sl = f ? reply_fifo_slot_new(c) : NULL;
     if (!sl) {
         free(f);
-        struct rbuf *out = dispatch_reply_buf(c);
+        struct rbuf *out = reply_fifo_buf(c);
         if (out)
             resp_error(out, "ERR out of memory");
         else

@@ -15,35 +15,22 @@
 #include "protocol/resp.h"
 #include "protocol/resp_enc.h"
 #include "server/exec/cmd.h"
+#include "server/net/conn.h"
+#include "server/net/outbuf.h"
+#include "server/net/reply_fifo.h"
 
 /* Requests whose hash-map cache lines are requested together before they
- * run (batches on the owner, pipelined commands on a connection): enough
- * to overlap the misses of a pipeline-16 client, few enough that the
- * lines are still cached when their request runs. */
-#define DISPATCH_PREFETCH 16
-/* Largest reply an owner shard sends straight to a client (direct_send):
- * what a socket takes at once; bigger replies are left to the
- * connection's worker, which can wait for the socket. */
-#define DISPATCH_DIRECT_MAX ((size_t)16 * 1024)
+ * run (net/conn.h's CONN_PREFETCH). */
+#define DISPATCH_PREFETCH CONN_PREFETCH
+/* Largest reply an owner shard sends straight to a client (direct_send;
+ * net/outbuf.h's OUTBUF_DIRECT_MAX). */
+#define DISPATCH_DIRECT_MAX OUTBUF_DIRECT_MAX
 
 struct conn;
 struct worker;
 struct fan;
 struct shard;
 struct txn;
-
-/* A reply slot: one per request in a connection's FIFO. Consecutive replies
- * that complete at once share a slot (the tail's buffer grows). */
-struct slot {
-    struct slot *next;   /* newer slot */
-    struct rbuf out;     /* reply bytes */
-    bool done;           /* out is complete: may be written once older slots are */
-    uint16_t stat;       /* INFO commandstats entry of the command whose reply
-                            begins here, counted when it completes
-                            (cmdstats.h), or CMDSTAT_NONE */
-    uint64_t stat_t0;    /* its start, if this run is timed here, else 0 */
-    struct fan *fan;     /* fan-out state while parts are out, else NULL */
-};
 
 /* One request that runs on some shard: a single-key command, or one part of
  * a fanned-out command. Allocated with its argument bytes in one block on
@@ -166,18 +153,8 @@ void dispatch_reply_unknown(struct rbuf *out, size_t argc, const struct resp_arg
 /* Post every non-empty outgoing batch of w (end of loop turn). */
 void dispatch_flush_batches(struct worker *w);
 
-/* A new slot at the tail of c's FIFO, done == false. NULL on out-of-memory. */
-struct slot *dispatch_slot_new(struct conn *c);
-
-/* A buffer for a reply produced right now: the tail slot if it is already
- * complete (replies coalesce), else a new completed slot. NULL on OOM. */
-struct rbuf *dispatch_reply_buf(struct conn *c);
-
-/* Free a slot and its bytes (to the calling worker's free list while it
- * runs; small reply buffers stay attached for reuse). */
-void dispatch_slot_free(struct slot *s);
-
-/* Free every object on w's free lists (slots, requests, batches). From
+/* Free every object on w's free lists of requests and batches (the slots'
+ * are net/reply_fifo.c's). From
  * worker_on_stop, once w->stopping is set: nothing is pooled after that. */
 void dispatch_pool_drain(struct worker *w);
 
