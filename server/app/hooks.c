@@ -6,10 +6,17 @@
 #include "server/app/hooks.h"
 
 #include "protocol/resp_enc.h"
+#include "server/commands/cmd_server.h"
+#include "server/commands/cmd_txn.h"
 #include "server/exec/cmd.h"
+#include "server/exec/cmdstats.h"
 #include "server/memory/maxmemory.h"
+#include "server/net/conn.h"
+#include "server/net/worker.h"
 #include "server/persist/persist.h"
 #include "server/pubsub/notify.h"
+#include "server/pubsub/pubsub.h"
+#include "server/route/dispatch.h"
 #include "server/txn/txn_watch.h"
 
 /* ---- The execution point (exec/cmd_call.c) ----------------------------- */
@@ -37,7 +44,91 @@ static void exec_hooks(void)
     cmd_hook_call(persist_on_call);
 }
 
+/* ---- The connection (net/conn.c) -------------------------------------- */
+
+static void protocol_error(struct conn *c)
+{
+    errstat_code(c->w->errstats, "ERR");
+}
+
+static void conn_info(const struct conn *c, struct conn_info *out)
+{
+    unsigned subs[PUBSUB_NKINDS];
+    pubsub_conn_counts(c, subs);
+    out->cmd = c->last_cmd ? c->last_cmd->name : "NULL";
+    out->sub = subs[PUBSUB_CHANNEL];
+    out->psub = subs[PUBSUB_PATTERN];
+    out->ssub = subs[PUBSUB_SHARD];
+}
+
+static void conn_hooks(void)
+{
+    static const struct conn_processor proc = {
+        .command = dispatch_command_hashed,
+        .protocol_error = protocol_error,
+        .unsubscribe_all = pubsub_conn_reset,
+        .on_free = cmd_txn_conn_free,
+        .info = conn_info,
+    };
+    conn_set_processor(&proc);
+}
+
+/* ---- The worker loop (net/worker.c) ------------------------------------ */
+
+static void thread_start(struct worker *w)
+{
+    notify_shard_attach(w->shard);
+}
+
+static void turn_begin(struct worker *w)
+{
+    /* Keyspace events of the cron (active expiry) and of eviction, which
+     * no command's end published. */
+    if (notify_pending)
+        notify_flush();
+    /* Messages for other workers leave before this turn's replies are
+     * written: a publisher that has its reply knows they are on their way. */
+    pubsub_flush(w);
+}
+
+static void tick(struct worker *w, int64_t now_ms)
+{
+    if (w->id == 0)
+        cmd_server_sample(now_ms); /* INFO's instantaneous ops/sec */
+    maxmemory_tick(w->shard, w->id == 0);
+}
+
+static void stop_begin(struct worker *w)
+{
+    (void)w;
+    maxmemory_thread_end();
+}
+
+static void stop_end(struct worker *w)
+{
+    /* Requests queued this turn still go out: shards not stopped yet run
+     * them, so no write is half done; their replies to us are dropped. */
+    dispatch_flush_batches(w);
+    dispatch_pool_drain(w);
+    notify_thread_cleanup();
+}
+
+static void worker_hooks(void)
+{
+    static const struct worker_hooks h = {
+        .thread_start = thread_start,
+        .turn_begin = turn_begin,
+        .turn_end = dispatch_flush_batches,
+        .tick = tick,
+        .stop_begin = stop_begin,
+        .stop_end = stop_end,
+    };
+    worker_set_hooks(&h);
+}
+
 void app_hooks_register(void)
 {
     exec_hooks();
+    conn_hooks();
+    worker_hooks();
 }

@@ -15,13 +15,8 @@
 
 #include "common/clock.h"
 #include "common/hash.h"
-#include "server/exec/cmd.h"
-#include "server/commands/cmd_txn.h"
-#include "server/exec/cmdstats.h"
-#include "server/route/dispatch.h"
 #include "server/util/log.h"
 #include "server/net/outbuf.h"
-#include "server/pubsub/pubsub.h"
 #include "server/core/server.h"
 #include "server/net/worker.h"
 #include "server/net/reply_fifo.h"
@@ -61,6 +56,14 @@ struct wreq {
     unsigned nbufs;      /* entries in bufs */
     uv_buf_t bufs[];     /* the gathered buffers */
 };
+
+/* The execution layer's entry points (conn_set_processor). */
+static struct conn_processor proc;
+
+void conn_set_processor(const struct conn_processor *p)
+{
+    proc = *p;
+}
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
@@ -201,7 +204,8 @@ void conn_release(struct conn *c)
         (c->flags & CONN_IN_FLUSH_LIST))
         return;
     free_slots(c->head);
-    cmd_txn_conn_free(c);
+    if (proc.on_free)
+        proc.on_free(c);
     worker_conn_unlink(c->w, c);
     resp_parser_deinit(&c->parser);
     free(c->ibuf);
@@ -217,7 +221,7 @@ void conn_close(struct conn *c)
         return;
     c->flags |= CONN_CLOSING;
     if (c->ps)
-        pubsub_conn_reset(c); /* no message is queued for it from now on */
+        proc.unsubscribe_all(c); /* no message is queued for it from now on */
     atomic_fetch_sub_explicit(&c->w->stats.connected, 1, memory_order_relaxed);
     atomic_fetch_sub(&server.nclients, 1);
     if (c->direct_out > 0) {
@@ -332,7 +336,8 @@ static void protocol_error(struct conn *c, const char *msg)
     struct rbuf *out = reply_fifo_buf(c);
     if (out)
         resp_errorf(out, "ERR %s", msg);
-    errstat_code(c->w->errstats, "ERR");
+    if (proc.protocol_error)
+        proc.protocol_error(c);
     log_verbose("Protocol error (%s) from client: id=%llu addr=%s", msg,
                 (unsigned long long)c->id, c->addr);
     atomic_fetch_add_explicit(&c->w->stats.proto_errors, 1, memory_order_relaxed);
@@ -482,7 +487,7 @@ void conn_process_input(struct conn *c)
             if (run[i].argc > 0 && !http_request_refused(c, &run[i].argv[0])) {
                 c->last_ms = c->w->now_ms;
                 c->ibuf_lend = c->icap > CONN_IBUF_KEEP && c->ioff + run[i].used == c->ilen;
-                bool taken = dispatch_command_hashed(c, run[i].argc, run[i].argv,
+                bool taken = proc.command(c, run[i].argc, run[i].argv,
                                                      run[i].hashed ? &run[i].h : NULL);
                 c->ibuf_lend = false;
                 if (!taken)
@@ -514,7 +519,7 @@ void conn_process_input(struct conn *c)
         if (cmd.argc > 0 && !http_request_refused(c, &cmd.argv[0])) {
             c->last_ms = c->w->now_ms;
             c->ibuf_lend = c->icap > CONN_IBUF_KEEP && c->ioff + used == c->ilen;
-            bool taken = dispatch_command(c, cmd.argc, cmd.argv);
+            bool taken = proc.command(c, cmd.argc, cmd.argv, NULL);
             c->ibuf_lend = false;
             if (!taken) {
                 /* Parsed again once the client's earlier commands are back. */
@@ -602,7 +607,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
          * frees it: messages are not answers it waits for, and would keep
          * it from ever draining. */
         if (c->ps)
-            pubsub_conn_reset(c);
+            proc.unsubscribe_all(c);
         worker_want_flush(c->w, c);
         return;
     }
@@ -797,11 +802,11 @@ void conn_flush(struct conn *c)
 void conn_describe(const struct conn *c, int64_t now_ms, struct rbuf *out)
 {
     char line[1024];
-    const char *cmd = c->last_cmd ? c->last_cmd->name : "NULL";
+    struct conn_info info = {.cmd = "NULL"};
+    if (proc.info)
+        proc.info(c, &info);
     char flags[8];
     size_t nf = 0;
-    unsigned subs[PUBSUB_NKINDS];
-    pubsub_conn_counts(c, subs);
     if (c->ps)
         flags[nf++] = 'P';
     if (c->flags & CONN_CLOSE_AFTER_REPLY)
@@ -820,10 +825,10 @@ void conn_describe(const struct conn *c, int64_t now_ms, struct rbuf *out)
                      "cmd=%s user=default redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
                      (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                      (long long)(age < 0 ? 0 : age), (long long)(idle < 0 ? 0 : idle), flags, c->db,
-                     subs[PUBSUB_CHANNEL], subs[PUBSUB_PATTERN], subs[PUBSUB_SHARD],
+                     info.sub, info.psub, info.ssub,
                      c->ilen - c->ioff, c->icap - c->ilen, c->icap, c->ilen, c->nslots,
                      outbuf_held(c), sizeof *c + c->icap + outbuf_held(c),
-                     cmd, c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+                     info.cmd, c->proto, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
     if (n > 0)
         rbuf_append(out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }

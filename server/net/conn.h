@@ -27,6 +27,45 @@ struct cmd_def;
 struct txn_client;
 struct pubsub_client;
 
+struct conn;
+
+/* What CLIENT LIST says of a client that only the layers above net know
+ * (conn_processor.info). */
+struct conn_info {
+    const char *cmd;   /* name of the last command run, "NULL" if none */
+    unsigned sub;      /* Pub/Sub channel subscriptions */
+    unsigned psub;     /* pattern subscriptions */
+    unsigned ssub;     /* shard-channel subscriptions */
+};
+
+/* The execution layer as a connection sees it (Pelikan's data_processor):
+ * what each parsed command is handed to, and whom to tell when a client
+ * goes. Set once at start-up by app/hooks.c, before any client connects,
+ * read-only after; a second wire protocol would plug in the same way. */
+struct conn_processor {
+    /* Run one parsed command for c; argv views are borrowed for the call,
+     * key1_hash is hash_key() of argv[1] when known, else NULL. Returns
+     * false, having done nothing, when the command must wait for c's
+     * commands in flight (c is then CONN_ORDER_WAIT): it is parsed again
+     * once that flag is gone. Owner thread of c. */
+    bool (*command)(struct conn *c, size_t argc, const struct resp_arg *argv,
+                    const uint64_t *key1_hash);
+    /* c's protocol error is being answered (INFO errorstats counts it). */
+    void (*protocol_error)(struct conn *c);
+    /* c, which has Pub/Sub state (c->ps), takes no more messages: it is
+     * closing, or its peer hung up. */
+    void (*unsubscribe_all)(struct conn *c);
+    /* c is being freed: release what the layers above keep for it (its
+     * MULTI queue and WATCH state). */
+    void (*on_free)(struct conn *c);
+    /* Fill in CLIENT LIST's fields that the layers above know. */
+    void (*info)(const struct conn *c, struct conn_info *out);
+};
+
+/* Install the processor (copied); at start-up, before any client
+ * connects. */
+void conn_set_processor(const struct conn_processor *p);
+
 /* Connection flags (struct conn.flags). */
 enum {
     CONN_CLOSE_AFTER_REPLY = 1u << 0, /* QUIT, protocol error, CLIENT KILL of

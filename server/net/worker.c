@@ -10,14 +10,9 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "server/commands/cmd_server.h"
 #include "server/net/conn.h"
-#include "server/route/dispatch.h"
 #include "server/util/log.h"
-#include "server/memory/maxmemory.h"
 #include "server/net/outbuf.h"
-#include "server/pubsub/notify.h"
-#include "server/pubsub/pubsub.h"
 #include "server/net/reply_fifo.h"
 
 /* The tick period: Redis checks client timeouts from its 10 Hz cron, but a
@@ -116,18 +111,23 @@ void worker_conn_unlink(struct worker *w, struct conn *c)
     c->prev = c->next = NULL;
 }
 
+/* The features' hooks (worker_set_hooks). */
+static struct worker_hooks hooks;
+
+void worker_set_hooks(const struct worker_hooks *h)
+{
+    hooks = *h;
+}
+
 /* End of every loop turn: write what completed, then post this turn's
  * request batches, one message per destination shard. */
 static void on_flush(uv_check_t *h)
 {
     struct worker *w = h->data;
-    /* Keyspace events of the cron (active expiry) and of eviction, which
-     * no command's end published. */
-    if (notify_pending)
-        notify_flush();
-    /* Messages for other workers leave before this turn's replies are
-     * written: a publisher that has its reply knows they are on their way. */
-    pubsub_flush(w);
+    /* Keyspace events of the cron, messages for other workers: before
+     * this turn's replies are written (app/hooks.c says why). */
+    if (hooks.turn_begin)
+        hooks.turn_begin(w);
     while (w->flush_list) {
         struct conn *c = w->flush_list;
         w->flush_list = c->flush_next;
@@ -138,7 +138,8 @@ static void on_flush(uv_check_t *h)
         else
             conn_flush(c);
     }
-    dispatch_flush_batches(w);
+    if (hooks.turn_end)
+        hooks.turn_end(w);
     if (w->stopping) {
         bool busy = false;
         for (struct conn *c = w->conns; c && !busy; c = c->next)
@@ -152,9 +153,8 @@ static void on_tick(uv_timer_t *t)
     struct worker *w = t->data;
     int64_t now = clock_wall_ms();
     settings_refresh(w);
-    if (w->id == 0)
-        cmd_server_sample(now); /* INFO's instantaneous ops/sec */
-    maxmemory_tick(w->shard, w->id == 0);
+    if (hooks.tick)
+        hooks.tick(w, now);
     outbuf_tick(w);
     if (w->set.timeout == 0)
         return;
@@ -353,7 +353,8 @@ int worker_on_start(struct shard *s, void *arg)
     snprintf(name, sizeof name, "W%u", s->id);
     log_set_thread_name(name);
     settings_refresh(w);
-    notify_shard_attach(s);
+    if (hooks.thread_start)
+        hooks.thread_start(w);
 
     int rc = uv_check_init(&s->loop, &w->flush);
     if (rc == 0) {
@@ -401,8 +402,9 @@ int worker_on_start(struct shard *s, void *arg)
 void worker_on_stop(struct shard *s, void *arg)
 {
     (void)arg;
-    maxmemory_thread_end();
     struct worker *w = s->user;
+    if (hooks.stop_begin)
+        hooks.stop_begin(w);
     w->stopping = true;
     close_listener(w);
     /* No flush pass runs again: take every conn off the list, or its free
@@ -417,12 +419,11 @@ void worker_on_stop(struct shard *s, void *arg)
     }
     for (struct conn *c = w->conns; c; c = c->next)
         conn_close(c);
-    /* Requests queued this turn still go out: shards not stopped yet run
-     * them, so no write is half done; their replies to us are dropped. */
-    dispatch_flush_batches(w);
-    dispatch_pool_drain(w);
+    /* Requests queued this turn still go out (app/hooks.c), then the
+     * free lists go. */
+    if (hooks.stop_end)
+        hooks.stop_end(w);
     reply_fifo_drain(w);
-    notify_thread_cleanup();
     if (!uv_is_closing((uv_handle_t *)&w->flush))
         uv_close((uv_handle_t *)&w->flush, NULL);
     if (!uv_is_closing((uv_handle_t *)&w->tick))

@@ -100,6 +100,32 @@ struct worker {
     unsigned nbatch_pool;         /* entries in batch_pool */
 };
 
+/* What the features do at the worker loop's fixed points: one function
+ * each, called directly (app/hooks.c composes the features that share a
+ * point, in the order they must run); NULL: nothing. Set once before the
+ * workers start, read-only after. All run on w's thread. */
+struct worker_hooks {
+    /* The thread started and w is current (notifications' map hooks). */
+    void (*thread_start)(struct worker *w);
+    /* Every loop turn, before its completed replies are written (events of
+     * the cron, Pub/Sub messages for other workers). */
+    void (*turn_begin)(struct worker *w);
+    /* Every loop turn, after the replies are written (this turn's request
+     * batches are posted). */
+    void (*turn_end)(struct worker *w);
+    /* Once a second, after the cached options were refreshed: now_ms is
+     * the wall clock (INFO's samples, eviction in the background). */
+    void (*tick)(struct worker *w, int64_t now_ms);
+    /* The thread is stopping, before anything is closed. */
+    void (*stop_begin)(struct worker *w);
+    /* Every client was closed: last requests out, free lists and
+     * per-thread state freed. */
+    void (*stop_end)(struct worker *w);
+};
+
+/* Install the hooks (copied); before the workers start. */
+void worker_set_hooks(const struct worker_hooks *h);
+
 /* The worker running on the calling thread (NULL on other threads). */
 struct worker *worker_current(void);
 
