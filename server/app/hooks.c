@@ -17,6 +17,7 @@
 #include "server/pubsub/notify.h"
 #include "server/pubsub/pubsub.h"
 #include "server/route/dispatch.h"
+#include "server/txn/txn.h"
 #include "server/txn/txn_watch.h"
 
 /* ---- The execution point (exec/cmd_call.c) ----------------------------- */
@@ -126,9 +127,22 @@ static void worker_hooks(void)
     worker_set_hooks(&h);
 }
 
+/* ---- The transaction sequencer (txn/txn.c) ---------------------------- */
+
+static void txn_hooks(void)
+{
+    static const struct txn_route route = {
+        .held_run = dispatch_held_run,
+        .reply_made = dispatch_reply_made,
+        .flush_batches = dispatch_flush_batches,
+    };
+    txn_set_route(&route);
+}
+
 void app_hooks_register(void)
 {
     exec_hooks();
+    txn_hooks();
     conn_hooks();
     worker_hooks();
 }

@@ -13,12 +13,20 @@
 
 #include "common/clock.h"
 #include "common/hash.h"
-#include "server/route/dispatch.h"
+#include "server/exec/req.h"
 #include "server/util/log.h"
 #include "server/core/server.h"
 #include "server/txn/txn_watch.h"
 #include "server/net/worker.h"
 #include "shard/shard.h"
+
+/* The routing layer's functions (txn_set_route). */
+static struct txn_route route;
+
+void txn_set_route(const struct txn_route *r)
+{
+    route = *r;
+}
 
 /* Slots the per-shard client table starts with; it doubles when half
  * full. */
@@ -454,7 +462,7 @@ static void pump(struct shard *s)
                 else
                     ts->nuncounted--;
                 r->held_next = NULL;
-                dispatch_held_run(s, r, r->held_ctx);
+                route.held_run(s, r, r->held_ctx);
             } else {
                 struct client_ent *e = client_find(ts, r->conn);
                 if (e)
@@ -682,7 +690,7 @@ static void run_hop(struct shard *s, struct txn_hop *h)
             .conn = NULL,
         };
         cmd_call_part(r->cmd, r->exec, &ctx);
-        dispatch_reply_made(s, r); /* output buffer limit (outbuf.h) */
+        route.reply_made(s, r); /* output buffer limit (outbuf.h) */
     } else {
         h->fn(s, h->arg);
     }
@@ -840,7 +848,7 @@ int txn_start(struct txn *t, void (*ready)(void *arg), void *arg)
      * shards before the SCHEDULE does. */
     struct worker *w = worker_current();
     if (w)
-        dispatch_flush_batches(w);
+        route.flush_batches(w);
     pthread_mutex_lock(&seq_lock);
     uint64_t id = seq_next++;
     for (unsigned i = 0; i < server.nworkers; i++) {

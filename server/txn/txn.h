@@ -58,6 +58,7 @@
 
 struct shard;
 struct req;
+struct worker;
 struct txn;
 
 /* ---- Coordinator side (the worker thread that creates the txn) --------- */
@@ -154,6 +155,22 @@ bool txn_may_run(struct shard *s, const struct cmd_def *d, unsigned db, size_t a
  * may run; then dispatch_held_run(s, r, ctx) is called on s's thread. The
  * shard borrows r until then. */
 void txn_hold(struct shard *s, struct req *r, void *ctx);
+
+/* What the routing layer does for the sequencer: route/dispatch.c's
+ * functions, plugged in at start-up (app/hooks.c), read-only after. */
+struct txn_route {
+    /* A request held by txn_hold may run now: run it on s (this thread)
+     * and send its reply on (ctx is what txn_hold was given). */
+    void (*held_run)(struct shard *s, struct req *r, void *ctx);
+    /* Owner side: the reply of a hop's part in r->out was just made
+     * (counted for its connection's output buffer limit, or dropped). */
+    void (*reply_made)(struct shard *s, struct req *r);
+    /* Post w's request batches of this loop turn now. */
+    void (*flush_batches)(struct worker *w);
+};
+
+/* Install the routing layer's functions (copied); before workers start. */
+void txn_set_route(const struct txn_route *r);
 
 /* ---- WATCH (cmd_txn.c) --------------------------------------------------- */
 
