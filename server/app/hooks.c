@@ -6,6 +6,8 @@
 #include "server/app/hooks.h"
 
 #include "protocol/resp_enc.h"
+#include "server/commands/cmd_multi.h"
+#include "server/commands/cmd_pubsub.h"
 #include "server/commands/cmd_server.h"
 #include "server/commands/cmd_txn.h"
 #include "server/exec/cmd.h"
@@ -139,8 +141,34 @@ static void txn_hooks(void)
     txn_set_route(&route);
 }
 
+/* ---- Routing (route/dispatch.c) ---------------------------------------- */
+
+/* Once the last background save failed: Redis refuses writes while
+ * stop-writes-on-bgsave-error is on and save points are configured. */
+static bool writes_denied(const struct cmd_def *d)
+{
+    return (d->flags & (CMD_WRITE | CMD_MISCONF)) != 0 && persist_stop_writes_configured();
+}
+
+static void route_hooks(void)
+{
+    static const struct dispatch_hooks h = {
+        .writes_maybe_denied = &persist_last_failed,
+        .writes_denied = writes_denied,
+        .writes_denied_err = PERSIST_MISCONF_ERR,
+        .in_multi = cmd_txn_in_multi,
+        .intercept = cmd_txn_intercept,
+        .flag_error = cmd_txn_flag_error,
+        .pubsub_refuses = cmd_pubsub_refuses,
+        .multi_dispatch = cmd_multi_dispatch,
+        .multi_lock_keys = cmd_multi_lock_keys,
+    };
+    dispatch_set_hooks(&h);
+}
+
 void app_hooks_register(void)
 {
+    route_hooks();
     exec_hooks();
     txn_hooks();
     conn_hooks();

@@ -16,15 +16,11 @@
 
 #include "common/clock.h"
 #include "common/hash.h"
-#include "server/commands/cmd_multi.h"
-#include "server/commands/cmd_pubsub.h"
-#include "server/commands/cmd_txn.h"
 #include "server/exec/cmdstats.h"
 #include "server/net/conn.h"
 #include "server/util/log.h"
 #include "server/net/outbuf.h"
 #include "server/net/reply_fifo.h"
-#include "server/persist/persist.h"
 #include "server/core/server.h"
 #include "server/txn/txn.h"
 #include "server/net/worker.h"
@@ -68,6 +64,14 @@ struct batch {
                              txn_start_oneshot (origin-set) */
     struct batch *pool_next; /* the origin's free list */
 };
+
+/* The interceptions of the layers above (dispatch_set_hooks). */
+static struct dispatch_hooks hooks;
+
+void dispatch_set_hooks(const struct dispatch_hooks *h)
+{
+    hooks = *h;
+}
 
 static void on_batch_exec(void *owner, struct mbox_msg *m);
 static void on_batch_done(void *owner, struct mbox_msg *m);
@@ -379,10 +383,11 @@ static int order_lock(struct txn *t, const struct req *r)
 {
     const struct cmd_def *d = r->cmd;
     /* One key at a fixed place, hashed by routing already: lock it by that
-     * hash; anything else by its key specs (and plan). */
+     * hash; anything else by its key specs (and plan: a planned command,
+     * such as MOVE, may lock more than its specs say). */
     if (!r->khashed || (d->flags & (CMD_MULTIKEY | CMD_MOVABLE_KEYS)) || d->nkeyspecs != 1 ||
-        d->last_key != d->first_key || (d->plan && d->plan->lock_more))
-        return cmd_multi_lock_keys(t, d, r->db, r->argc, r->argv);
+        d->last_key != d->first_key || d->plan)
+        return hooks.multi_lock_keys(t, d, r->db, r->argc, r->argv);
     const struct resp_arg *k = &r->argv[d->first_key];
     return txn_lock_key_hashed(t, r->db, k->ptr, k->len, cmd_key_writes(d->keys[0].flags),
                                r->khash, r->shard);
@@ -981,12 +986,12 @@ static void reply_note_stat(struct conn *c, struct slot *tail, size_t tail_len, 
 
 /* Refuse d for a subscribed RESP2 client if Redis would (cmd_pubsub.h),
  * counting it as Redis's rejectCommand does. Returns true if refused. */
-static bool cmd_pubsub_reject(struct conn *c, const struct cmd_def *d, size_t argc,
+static bool pubsub_reject(struct conn *c, const struct cmd_def *d, size_t argc,
                               const struct resp_arg *argv, uint16_t sid)
 {
     struct rbuf err;
     rbuf_init(&err);
-    if (!cmd_pubsub_refuses(c, d, argc, argv, &err))
+    if (!hooks.pubsub_refuses || !hooks.pubsub_refuses(c, d, argc, argv, &err))
         return false;
     struct rbuf *out = reply_fifo_buf(c);
     if (!out || err.oom) {
@@ -999,8 +1004,17 @@ static bool cmd_pubsub_reject(struct conn *c, const struct cmd_def *d, size_t ar
     errstat_reply(c->w->errstats, err.ptr, err.len);
     rbuf_deinit(&err);
     if (c->txc)
-        cmd_txn_flag_error(c);
+        hooks.flag_error(c);
     return true;
+}
+
+/* Must d be refused because writes are (persistence's MISCONF)? One
+ * relaxed load while saves succeed. */
+static inline bool writes_denied(const struct cmd_def *d)
+{
+    return hooks.writes_maybe_denied &&
+           atomic_load_explicit(hooks.writes_maybe_denied, memory_order_relaxed) &&
+           hooks.writes_denied(d);
 }
 
 bool dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
@@ -1020,7 +1034,7 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     bool misconf = false; /* a write after a failed save (server/persist.h) */
     bool refused = !d || !cmd_arity_ok(d, argc) ||
                    (!c->authenticated && !(d->flags & CMD_NOAUTH) && worker_requirepass()) ||
-                   (misconf = persist_writes_denied(d));
+                   (misconf = writes_denied(d));
     /* A single-key command's shard; a keyless one runs on this worker's. */
     bool single = !refused && !(d->flags & (CMD_CONN | CMD_MULTIKEY | CMD_ALLSHARDS));
     size_t kpos = single ? cmd_first_key(d, argc, argv) : 0;
@@ -1038,7 +1052,7 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
      * across shards. Commands queued by MULTI run later, in EXEC. */
     if (c->ord_out > 0 && !refused &&
         ((d->flags & CMD_CONN) ? (d->flags & CMD_AFTER_PRIOR)
-                               : !(c->txc && cmd_txn_in_multi(c))) &&
+                               : !(c->txc && hooks.in_multi(c))) &&
         order_must_wait(c, keyed, shard)) {
         c->flags |= CONN_ORDER_WAIT;
         return false;
@@ -1073,22 +1087,22 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
         else if (!cmd_arity_ok(d, argc))
             resp_errorf(out, "ERR wrong number of arguments for '%s' command", d->name);
         else if (misconf)
-            resp_error(out, PERSIST_MISCONF_ERR);
+            resp_error(out, hooks.writes_denied_err);
         else
             resp_error(out, "NOAUTH Authentication required.");
         cmdstat_reject(w->cmdstats, sid);
         if (out->len > before)
             errstat_reply(w->errstats, out->ptr + before, out->len - before);
         if (c->txc)
-            cmd_txn_flag_error(c); /* inside MULTI: EXEC aborts */
+            hooks.flag_error(c); /* inside MULTI: EXEC aborts */
         return true;
     }
     /* A subscribed RESP2 client runs only what Redis allows it (pubsub.h). */
-    if (c->ps && cmd_pubsub_reject(c, d, argc, argv, sid))
+    if (c->ps && pubsub_reject(c, d, argc, argv, sid))
         return true;
     c->last_cmd = d;
     /* Inside MULTI, commands are queued for EXEC (cmd_txn.c). */
-    if (c->txc && cmd_txn_intercept(c, d, argc, argv))
+    if (c->txc && hooks.intercept(c, d, argc, argv))
         return true;
 
     if (single) {
@@ -1122,7 +1136,7 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
         /* Multi-key or all shards: timed from here to the merged reply
          * (cmdstats.h). */
         t0 = cmdstat_run_begin(w->cmdstats, sid);
-        cmd_multi_dispatch(c, d, argc, argv);
+        hooks.multi_dispatch(c, d, argc, argv);
     }
     cmdstat_call(w->cmdstats, sid);
     reply_note_stat(c, tail, tail_len, sid, t0);

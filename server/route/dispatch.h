@@ -70,6 +70,45 @@ struct fan {
     void *finished_arg;          /* its argument */
 };
 
+/* ---- Interceptions (filled in by app/hooks.c) --------------------------- */
+
+/* What the layers above routing decide about a command on its way: the
+ * persistence layer's refusal of writes after a failed save, the MULTI
+ * queue and Pub/Sub rules of the commands layer, and the multi-key
+ * planner. Filled in once at start-up, before any client connects;
+ * read-only after. A pointer left NULL means nobody intercepts (and a
+ * multi-key command is refused as unknown). */
+struct dispatch_hooks {
+    /* Set while writes may be refused (persist.c: the last background save
+     * failed): one relaxed load per command; NULL: never. */
+    const _Atomic bool *writes_maybe_denied;
+    /* Only then: must d be refused with writes_denied_err (MISCONF)? */
+    bool (*writes_denied)(const struct cmd_def *d);
+    const char *writes_denied_err;
+    /* c has MULTI state (c->txc): is it inside MULTI? */
+    bool (*in_multi)(const struct conn *c);
+    /* c has MULTI state: queue d for EXEC instead of running it. Returns
+     * true when it took the command (and replied). */
+    bool (*intercept)(struct conn *c, const struct cmd_def *d, size_t argc,
+                      const struct resp_arg *argv);
+    /* c has MULTI state and a command of it was refused: EXEC aborts. */
+    void (*flag_error)(struct conn *c);
+    /* c has subscriptions (c->ps): may it not run d? Then true, with the
+     * error reply in err. */
+    bool (*pubsub_refuses)(const struct conn *c, const struct cmd_def *d, size_t argc,
+                           const struct resp_arg *argv, struct rbuf *err);
+    /* Run d (CMD_MULTIKEY or CMD_ALLSHARDS) for c: plan it and fan it out. */
+    void (*multi_dispatch)(struct conn *c, const struct cmd_def *d, size_t argc,
+                           const struct resp_arg *argv);
+    /* Lock the keys of d (its key specs, and its plan's) in t. Returns 0 or
+     * a negative code (out of memory). */
+    int (*multi_lock_keys)(struct txn *t, const struct cmd_def *d, unsigned db, size_t argc,
+                           const struct resp_arg *argv);
+};
+
+/* Install the interceptions (copied); at start-up, before any client. */
+void dispatch_set_hooks(const struct dispatch_hooks *h);
+
 /* ---- Used by conn.c --------------------------------------------------- */
 
 /* Run one parsed command for c: lookup, arity and auth checks, then local
