@@ -9,6 +9,7 @@
 #include "server/commands/cmd_multi.h"
 #include "server/commands/cmd_pubsub.h"
 #include "server/commands/cmd_server.h"
+#include "server/commands/cmd_table.h"
 #include "server/commands/cmd_txn.h"
 #include "server/exec/cmd.h"
 #include "server/exec/cmdstats.h"
@@ -36,6 +37,7 @@ static bool admit(const struct cmd_def *d, struct cmd_ctx *c)
 
 static void exec_hooks(void)
 {
+    cmd_table_set_families(cmd_table_families);
     cmd_exec_hooks = (struct cmd_exec_hooks){
         .admit = admit,
         .before_part = maxmemory_before_part,

@@ -5,8 +5,8 @@
 #ifndef SKV_SERVER_APP_HOOKS_H
 #define SKV_SERVER_APP_HOOKS_H
 
-/* Register every hook, once, before any worker thread starts (server_start;
- * unit tests that need the features call it too). Idempotent. */
+/* Register every hook: first thing in main, before the configuration is
+ * read and any thread starts. Idempotent. */
 void app_hooks_register(void);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "common/hash.h"
 #include "common/mem.h"
+#include "server/app/hooks.h"
 #include "server/util/daemon.h"
 #include "server/util/log.h"
 #include "server/persist/persist.h"
@@ -67,6 +68,8 @@ int main(int argc, char **argv)
      * ignores both. */
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
+    /* Every feature hangs off the layers below before anything runs. */
+    app_hooks_register();
 
     char err[512];
     int rc = config_load(&server.cfg, argc, argv, err, sizeof err);

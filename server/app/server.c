@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "common/clock.h"
-#include "server/app/hooks.h"
 #include "server/exec/cmdstats.h"
 #include "server/util/log.h"
 #include "server/memory/maxmemory.h"
@@ -233,8 +232,6 @@ static void free_workers(void)
 int server_start(void)
 {
     struct config *cfg = &server.cfg;
-    /* Every feature hangs off the core before anything runs (hooks.c). */
-    app_hooks_register();
     server.port_claim_fd = -1;
     server.unix_fd = -1;
     server.pid = getpid();

@@ -231,6 +231,16 @@ struct cmd_def {
     int key_step;           /* the last argument), step */
 };
 
+/* Say what fills the command table: add_all adds every family with
+ * cmd_table_add (commands/cmd_table.c's cmd_table_families). Called at
+ * start-up (app/hooks.c) before the first lookup, which builds the table. */
+void cmd_table_set_families(void (*add_all)(void));
+
+/* Add n definitions (copied) to the table being built; only from the
+ * add_all given to cmd_table_set_families. A name already in the table
+ * keeps its first definition. */
+void cmd_table_add(const struct cmd_def *defs, size_t n);
+
 /* Look a command up by name, case-insensitively. NULL if unknown. */
 const struct cmd_def *cmd_lookup(const char *name, size_t len);
 
