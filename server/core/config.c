@@ -47,7 +47,7 @@ enum opt_kind {
     OPT_OCTAL,    /* unsigned; octal digits (file modes: unixsocketperm) */
     OPT_OBUF,     /* struct config_obuf_limit[CONFIG_OBUF_NCLASS]; Redis's
                      "<class> <hard> <soft> <seconds> ..." (obuf_parse) */
-    OPT_NOTIFY,   /* uint32_t, NOTIFY_* classes (server/notify.h); Redis's
+    OPT_NOTIFY,   /* uint32_t, NOTIFY_* classes (server/pubsub/notify.h); Redis's
                      letters ("KEA"), printed in Redis's order */
 };
 

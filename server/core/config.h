@@ -74,7 +74,7 @@ struct config {
     size_t set_max_intset_entries;    /* 512: encoding thresholds of sets */
     size_t set_max_listpack_entries;  /* 128 */
     size_t set_max_listpack_value;    /* 64 */
-    size_t maxmemory;                 /* 0: no bound (server/maxmemory.h) */
+    size_t maxmemory;                 /* 0: no bound (server/memory/maxmemory.h) */
     int maxmemory_policy;             /* enum evict_policy: noeviction */
     size_t maxmemory_samples;         /* 5 */
     size_t maxmemory_eviction_tenacity; /* 10 */

@@ -63,7 +63,7 @@
     X("min-replicas-max-lag", NULL, "shardkv has no replication")                                  \
     X("masterauth", NULL, "shardkv has no replication")                                            \
     X("masteruser", NULL, "shardkv has no replication")                                            \
-    /* Memory: maxmemory and its policy are honoured (server/maxmemory.c). */                      \
+    /* Memory: maxmemory and its policy are honoured (server/memory/maxmemory.c). */                      \
     X("maxmemory-clients", NULL, "shardkv does not evict clients")                                 \
     X("lazyfree-lazy-eviction", NULL, "memory is freed on the shard threads")                      \
     X("lazyfree-lazy-expire", NULL, "memory is freed on the shard threads")                        \

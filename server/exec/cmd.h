@@ -154,7 +154,7 @@ struct cmd_keys {
 };
 
 struct cmd_def;
-struct cmd_plan; /* multi-shard planning (server/cmd_multi.h) */
+struct cmd_plan; /* multi-shard planning (server/commands/cmd_multi.h) */
 
 /* Resolve d's keys in argv into at most CMD_KEY_SPECS_MAX runs in out,
  * for a command whose key specs cannot say it (keys whose flags depend
@@ -176,7 +176,7 @@ struct cmd_ctx {
     int64_t now_ms;             /* one clock reading per batch: Redis also
                                    freezes time within a command */
     void *priv;                 /* per-command scratch for fanned-out parts */
-    struct conn *conn;          /* the client (server/conn.h) when the command
+    struct conn *conn;          /* the client (server/net/conn.h) when the command
                                    runs on the connection's own thread (CMD_CONN
                                    commands); NULL when it runs on a shard
                                    thread for a batched request */
@@ -213,7 +213,7 @@ struct cmd_def {
                                CMD_CONN); NULL for a container, whose
                                subcommand runs instead */
     const struct cmd_plan *plan; /* CMD_MULTIKEY / CMD_ALLSHARDS: how it is
-                               split over shards (server/cmd_multi.h) */
+                               split over shards (server/commands/cmd_multi.h) */
     const struct cmd_def *subcommands; /* nested definitions, ended by one
                                with a NULL name; NULL: none */
     const char *const *tips; /* COMMAND INFO tips, NULL-ended, or NULL */

@@ -65,10 +65,10 @@ struct req {
     int64_t i_arg;               /* part integer input (TTL, flags, db) */
     size_t direct_sent;          /* reply bytes the owner sent directly */
     size_t ob_counted;           /* reply bytes counted in transit for its
-                                    connection (server/outbuf.h), owner-set
+                                    connection (server/net/outbuf.h), owner-set
                                     for big replies only, 0 otherwise */
     /* While held on its owner shard behind a transaction's intent lock
-     * (server/txn.h); the shard's thread only. */
+     * (server/txn/txn.h); the shard's thread only. */
     struct req *held_next;       /* next held request of the shard, FIFO */
     void *held_ctx;              /* the batch it came in, NULL if local */
     uint64_t held_mark;          /* last transaction scheduled on the shard

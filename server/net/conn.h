@@ -185,9 +185,9 @@ struct conn {
     struct req *ord_first;       /* the unit's requests batched this turn, */
     struct req *ord_last;        /* linked through req.ord_next */
 
-    struct pubsub_client *ps;    /* Pub/Sub subscriptions (server/pubsub.c),
+    struct pubsub_client *ps;    /* Pub/Sub subscriptions (server/pubsub/pubsub.c),
                                     NULL while there are none; owned */
-    /* Output buffer limit (server/outbuf.h). The only fields of a conn
+    /* Output buffer limit (server/net/outbuf.h). The only fields of a conn
      * other threads write: shard threads producing its big replies. */
     _Atomic bool ob_pubsub;      /* the client has subscriptions: Redis's
                                     pubsub class of client-output-buffer-limit

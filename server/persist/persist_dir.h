@@ -1,6 +1,6 @@
 /* persist_dir.h — the data directory at start-up: is it usable, and which
  * temp files in it did killed saves leave behind. Main thread, before the
- * first snapshot (server/persist.c calls both from persist_load). */
+ * first snapshot (server/persist/persist.c calls both from persist_load). */
 #ifndef SKV_SERVER_PERSIST_DIR_H
 #define SKV_SERVER_PERSIST_DIR_H
 

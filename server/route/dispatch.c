@@ -1031,7 +1031,7 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     const struct cmd_def *d = c->last_cmd, *container = NULL;
     if (!d || d->nsubs || !same_cmd_name(d, argv[0].ptr, argv[0].len))
         d = cmd_lookup_argv(argc, argv, &container); /* "CONFIG GET": config|get */
-    bool misconf = false; /* a write after a failed save (server/persist.h) */
+    bool misconf = false; /* a write after a failed save (server/persist/persist.h) */
     bool refused = !d || !cmd_arity_ok(d, argc) ||
                    (!c->authenticated && !(d->flags & CMD_NOAUTH) && worker_requirepass()) ||
                    (misconf = writes_denied(d));

@@ -59,7 +59,7 @@ struct fan {
     void (*each)(struct worker *w, void *arg, struct rbuf *part);
     void (*done)(void *arg, struct rbuf *parts, unsigned n, struct rbuf *out);
     void *arg;                   /* broadcast argument */
-    /* Transactions (server/txn.h): */
+    /* Transactions (server/txn/txn.h): */
     struct txn *txn;             /* parts run in this transaction, else NULL */
     bool own_txn;                /* the fan concludes txn when it finishes */
     bool one_round;              /* the step always finishes after the first
@@ -186,7 +186,7 @@ void dispatch_held_run(struct shard *s, struct req *r, void *ctx);
  * hop, txn.c): its reply in r->out was just made. A big one is counted for
  * its connection's output buffer while it travels, or dropped (r->out
  * empty and oom, so the step fails) when that connection is at its hard
- * limit (server/outbuf.h). */
+ * limit (server/net/outbuf.h). */
 void dispatch_reply_made(struct shard *s, struct req *r);
 
 /* Complete slot sl of c, whose reply is in sl->out (for replies built

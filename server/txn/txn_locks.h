@@ -1,5 +1,5 @@
 /* txn_locks.h — the intent-lock table behind VLL-style transactions
- * (server/txn.h): per shard, (db, key) to counts of shared and exclusive
+ * (server/txn/txn.h): per shard, (db, key) to counts of shared and exclusive
  * intents. Pure and single-threaded: each shard's owner thread uses its
  * own table. */
 #ifndef SKV_SERVER_TXN_LOCKS_H

@@ -1,5 +1,5 @@
 /* txn_watch.h — the per-shard WATCH tables, as the transaction code sees
- * them (the client side of WATCH is server/txn.h's txn_watch_* and
+ * them (the client side of WATCH is server/txn/txn.h's txn_watch_* and
  * cmd_txn.c). Owner thread of the shard only. */
 #ifndef SKV_SERVER_TXN_WATCH_H
 #define SKV_SERVER_TXN_WATCH_H

@@ -353,7 +353,7 @@ Test(config, set_validates_like_redis)
     cr_assert_str_eq(err, "CONFIG SET failed (possibly related to argument 'loglevel') - "
                           "argument(s) must be one of the following: debug, verbose, notice, "
                           "warning");
-    /* save is a real option now (server/persist.c reads it). */
+    /* save is a real option now (server/persist/persist.c reads it). */
     cr_assert_eq(config_set(&cfg, "save", "900 1", err, sizeof(err)), 0, "%s", err);
     cr_assert_str_eq(cfg.save, "900 1");
     cr_assert_eq(config_set(&cfg, "save", "", err, sizeof(err)), 0, "%s", err);
