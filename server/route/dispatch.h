@@ -80,7 +80,8 @@ struct fan {
  * multi-key command is refused as unknown). */
 struct dispatch_hooks {
     /* Set while writes may be refused (persist.c: the last background save
-     * failed): one relaxed load per command; NULL: never. */
+     * failed): one relaxed load per command; NULL: never (a flag that
+     * stays false). */
     const _Atomic bool *writes_maybe_denied;
     /* Only then: must d be refused with writes_denied_err (MISCONF)? */
     bool (*writes_denied)(const struct cmd_def *d);
