@@ -1,16 +1,16 @@
 /* fuzz_conftext.c — libFuzzer target for the redis.conf reader: the
- * argument splitter (server/conftext.c) on the whole input as one line, the
+ * argument splitter (server/util/conftext.c) on the whole input as one line, the
  * line walker, and every directive applied to a real configuration through
- * config_redis_load_text (server/config_redis.c, config.c) with include
+ * config_redis_load_text (server/core/config_redis.c, config.c) with include
  * turned off, so the fuzzer never opens files. A config file is untrusted
  * input: nothing in it may crash the server or leak. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/config.h"
-#include "server/config_redis.h"
-#include "server/conftext.h"
+#include "server/core/config.h"
+#include "server/core/config_redis.h"
+#include "server/util/conftext.h"
 
 static int last_line;
 

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "server/script.h"
+#include "server/commands/script.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

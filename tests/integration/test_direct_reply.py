@@ -1,4 +1,4 @@
-"""Integration tests for direct replies (server/dispatch.c, direct_send): when
+"""Integration tests for direct replies (server/route/dispatch.c, direct_send): when
 a client's only pending command runs on another worker's shard, that worker
 sends the reply to the socket itself. The connection's own worker must then
 write nothing before it, and must not close the socket (letting a new

@@ -1,4 +1,4 @@
-"""Integration tests for the parse-ahead runs of server/conn.c: a connection
+"""Integration tests for the parse-ahead runs of server/net/conn.c: a connection
 parses up to 16 small multibulk commands before dispatching them (so their
 keys' cache lines load together), and must stop a run exactly where the
 one-at-a-time loop would have stopped: at commands that block parsing

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "server/cmd.h"
-#include "server/cmd_impl.h"
+#include "server/exec/cmd.h"
+#include "server/commands/cmd_impl.h"
 
 #define NOW 1700000000000LL
 

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "server/config.h"
-#include "server/log.h"
+#include "server/core/config.h"
+#include "server/util/log.h"
 #include "shard/tval.h"
 
 extern char **environ;
@@ -353,7 +353,7 @@ Test(config, set_validates_like_redis)
     cr_assert_str_eq(err, "CONFIG SET failed (possibly related to argument 'loglevel') - "
                           "argument(s) must be one of the following: debug, verbose, notice, "
                           "warning");
-    /* save is a real option now (server/persist.c reads it). */
+    /* save is a real option now (server/persist/persist.c reads it). */
     cr_assert_eq(config_set(&cfg, "save", "900 1", err, sizeof(err)), 0, "%s", err);
     cr_assert_str_eq(cfg.save, "900 1");
     cr_assert_eq(config_set(&cfg, "save", "", err, sizeof(err)), 0, "%s", err);
@@ -488,8 +488,8 @@ Test(config, bool_and_dir_kinds_validate_like_redis)
 }
 /* ---- Redis's configuration format (conftext.c, config_redis.c) ---------- */
 
-#include "server/config_redis.h"
-#include "server/conftext.h"
+#include "server/core/config_redis.h"
+#include "server/util/conftext.h"
 
 /* Split text; return the arguments joined as "[a][b]" or "ERR<n>". */
 static const char *split(const char *text)

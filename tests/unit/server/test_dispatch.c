@@ -5,12 +5,20 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "server/cmd.h"
-#include "server/dispatch.h"
+#include "server/commands/cmd_table.h"
+#include "server/exec/cmd.h"
+#include "server/route/dispatch.h"
 
 static struct resp_arg arg(const char *s)
 {
     return (struct resp_arg){s, strlen(s)};
+}
+
+/* The table is filled by the commands layer, as app/hooks.c arranges in
+ * the server; before any test looks a command up. */
+__attribute__((constructor)) static void fill_table(void)
+{
+    cmd_table_set_families(cmd_table_families);
 }
 
 Test(cmd_table, lookup_is_case_insensitive)

@@ -4,7 +4,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "server/glob.h"
+#include "server/util/glob.h"
 
 struct gcase {
     const char *pat;

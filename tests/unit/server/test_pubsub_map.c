@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "server/pubsub.h"
-#include "server/pubsub_map.h"
+#include "server/pubsub/pubsub.h"
+#include "server/pubsub/pubsub_map.h"
 
 Test(pubsub_map, add_find_delete)
 {

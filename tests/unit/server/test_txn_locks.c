@@ -1,4 +1,4 @@
-/* test_txn_locks.c — the per-shard intent-lock table (server/txn_locks.h):
+/* test_txn_locks.c — the per-shard intent-lock table (server/txn/txn_locks.h):
  * shared and exclusive counts per (db, key), conflicts for readers and
  * writers, binary-safe keys, databases kept apart, growth, and release back
  * to an empty table (checked against a simple reference model). */
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/txn_locks.h"
+#include "server/txn/txn_locks.h"
 
 static struct txn_locks l;
 

@@ -1,0 +1,51 @@
+/* script_internal.h — what the scripting files share: the running
+ * script's context, the registry names, and the pieces that build a Lua
+ * state. All of it is per worker thread. */
+#ifndef SKV_SERVER_SCRIPT_INTERNAL_H
+#define SKV_SERVER_SCRIPT_INTERNAL_H
+
+#include <lua.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server/commands/script.h"
+
+/* Registry names. */
+#define SCRIPT_REG_ERRH "skv_err_handler" /* the error handler */
+#define SCRIPT_REG_RO "skv_readonly"      /* set of read-only tables (weak keys) */
+
+/* One running script (redis.call reads it). */
+struct script_run {
+    struct cmd_ctx *c;           /* single shard: the EVAL's context (shard,
+                                    db, clock); NULL across shards */
+    const struct script_call *sc; /* its keys and arguments */
+    int resp;                    /* protocol of redis.call replies (setresp) */
+    bool ro;                     /* write commands refused */
+    bool wrote;                  /* a write command ran */
+    /* Across shards (c == NULL): */
+    unsigned home;               /* shard of keyless commands (a declared
+                                    key's, so the transaction covers it) */
+    struct script_pending *pending; /* where redis.call leaves its command
+                                    before yielding */
+    lua_State *co;               /* the coroutine that may yield to the
+                                    driver (not one the script made) */
+};
+
+/* The script running on this thread, or NULL (script_api.c). */
+extern _Thread_local struct script_run *script_cur;
+
+/* math.random's state (script_api.c): Redis's redisLrand48, a 48-bit LCG
+ * whose initial state 0x1234ABCD330E is what nrand48 takes as three
+ * shorts. Redis has one per process and never reseeds it between scripts;
+ * each worker has its own, starting where Redis's starts. */
+extern _Thread_local unsigned short script_rand[3];
+
+/* Put the redis table, Redis's pcall and math.random into L's globals
+ * (script_api.c). */
+void script_api_register(lua_State *L);
+
+/* A new state with Redis's sandbox, or NULL on out-of-memory
+ * (script_sandbox.c). */
+lua_State *script_state_create(void);
+
+#endif

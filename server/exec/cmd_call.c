@@ -1,0 +1,148 @@
+/* cmd_call.c — the one execution point of a command (Redis's call()) and
+ * the command's own report of what it modified (Redis's
+ * signalModifiedKey), with the hooks that features hang off both: WATCH
+ * (txn_watch.c) and the save points' dirty counter (persist.c), and the
+ * one-listener hooks of the memory bound and keyspace notifications.
+ * Runs on whichever thread executes the command; the hook registry is
+ * written at start-up only, then read-only. */
+#include <stdatomic.h>
+
+#include "server/exec/cmd.h"
+#include "server/exec/cmdstats.h"
+#include "server/core/notify_classes.h"
+#include "server/core/server.h"
+#include "server/net/worker.h"
+
+/* The registered hooks (start-up only; read by every worker after). */
+static cmd_key_hook_fn key_hooks[CMD_HOOKS_MAX];
+static unsigned nkey_hooks;
+static cmd_call_hook_fn call_hooks[CMD_HOOKS_MAX];
+static unsigned ncall_hooks;
+
+struct cmd_exec_hooks cmd_exec_hooks;
+
+/* Is a memory bound set at all? One relaxed load before every command. */
+static inline bool bound_set(void)
+{
+    return __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED) != 0;
+}
+
+/* This thread's queued keyspace events, published once the reply is whole. */
+static inline void flush_events(void)
+{
+    if (__builtin_expect(notify_pending, 0) && cmd_exec_hooks.flush_events)
+        cmd_exec_hooks.flush_events();
+}
+
+int cmd_hook_key(cmd_key_hook_fn fn)
+{
+    for (unsigned i = 0; i < nkey_hooks; i++)
+        if (key_hooks[i] == fn)
+            return 0;
+    if (nkey_hooks == CMD_HOOKS_MAX)
+        return -1;
+    key_hooks[nkey_hooks++] = fn;
+    return 0;
+}
+
+int cmd_hook_call(cmd_call_hook_fn fn)
+{
+    for (unsigned i = 0; i < ncall_hooks; i++)
+        if (call_hooks[i] == fn)
+            return 0;
+    if (ncall_hooks == CMD_HOOKS_MAX)
+        return -1;
+    call_hooks[ncall_hooks++] = fn;
+    return 0;
+}
+
+/* Counted in the shard's and the worker's executed operations (INFO). */
+static inline void count_op(struct shard *s)
+{
+    struct worker *w = s->user;
+    s->ctr.ops++;
+    atomic_fetch_add_explicit(&w->stats.ops_executed, 1, memory_order_relaxed);
+}
+
+/* After a run that modified something: the call hooks. Out of line, off
+ * the read path. */
+static void after_call(const struct cmd_def *d, struct cmd_ctx *c)
+{
+    for (unsigned i = 0; i < ncall_hooks; i++)
+        call_hooks[i](d, c);
+}
+
+void cmd_call(const struct cmd_def *d, struct cmd_ctx *c)
+{
+    struct worker *w = c->shard->user;
+    /* A command split over shards is timed where its parts are merged;
+     * run whole on one shard, it is timed by its dispatcher too. */
+    uint16_t sid =
+        (d->flags & (CMD_MULTIKEY | CMD_ALLSHARDS)) ? CMDSTAT_NONE : cmdstat_id(d);
+    c->dirty = 0;
+    /* Over maxmemory: evict first, and refuse what would only grow memory
+     * (Redis's processCommand does both before any command). */
+    if (__builtin_expect(bound_set(), 0) && cmd_exec_hooks.admit && !cmd_exec_hooks.admit(d, c))
+        return;
+    uint64_t t0 = cmdstat_run_begin(w->cmdstats, sid);
+    d->exec(c);
+    cmdstat_run_end(w->cmdstats, sid, t0);
+    if (!(d->flags & CMD_CONN))
+        count_op(c->shard);
+    if (c->dirty)
+        after_call(d, c);
+    /* The command's keyspace events, now that its reply is whole. */
+    flush_events();
+}
+
+void cmd_call_part(const struct cmd_def *d, cmd_exec_fn part, struct cmd_ctx *c)
+{
+    c->dirty = 0;
+    /* Whether it may run was decided before the split (cmd_multi_plan);
+     * here the shard only makes room. */
+    if (__builtin_expect(bound_set(), 0) && cmd_exec_hooks.before_part)
+        cmd_exec_hooks.before_part(c);
+    part(c);
+    count_op(c->shard);
+    if (c->dirty)
+        after_call(d, c);
+    flush_events();
+}
+
+/* The report itself, inlined into both entry points: SET pays for it on
+ * every request. */
+static inline __attribute__((always_inline)) void
+key_modified(struct cmd_ctx *c, unsigned db, uint32_t cls, const char *event, const void *key,
+             size_t klen)
+{
+    c->dirty++;
+    /* Keyspace notifications are not a list of hooks: with them off (the
+     * default) this one relaxed load is all they cost. */
+    if (__builtin_expect(notify_wanted(cls), 0) && cmd_exec_hooks.key_event)
+        cmd_exec_hooks.key_event(cls, event, db, key, klen);
+    if (!c->shard)
+        return; /* (a unit test's bare context) */
+    for (unsigned i = 0; i < nkey_hooks; i++)
+        key_hooks[i](c, db, key, klen);
+}
+
+void cmd_key_modified_db(struct cmd_ctx *c, unsigned db, uint32_t cls, const char *event,
+                         const void *key, size_t klen)
+{
+    key_modified(c, db, cls, event, key, klen);
+}
+
+void cmd_key_modified(struct cmd_ctx *c, uint32_t cls, const char *event, const void *key,
+                      size_t klen)
+{
+    key_modified(c, c->dbidx, cls, event, key, klen);
+}
+
+void cmd_db_modified(struct cmd_ctx *c, unsigned db, uint64_t n)
+{
+    c->dirty += n;
+    if (!c->shard)
+        return;
+    for (unsigned i = 0; i < nkey_hooks; i++)
+        key_hooks[i](c, db, NULL, 0);
+}

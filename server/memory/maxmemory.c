@@ -1,0 +1,283 @@
+/* maxmemory.c — the server-wide memory bound. The figure compared with
+ * maxmemory is the allocator's total (INFO used_memory): the sum of what
+ * the shards' maps hold, which each shard publishes as it changes, plus
+ * the rest of the process (connections, buffers, tables of commands),
+ * which worker 0 samples from the allocator once a second. A shard over
+ * the bound frees its share, proportional to what it holds, so shards
+ * with more data evict more and a write flood on one shard is paid for by
+ * that shard. Shard threads only, except the settings and counters. */
+#include "server/memory/maxmemory.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <uv.h>
+
+#include "common/clock.h"
+#include "common/mem.h"
+#include "server/pubsub/notify.h"
+#include "server/core/server.h"
+#include "shard/evict.h"
+#include "shard/kvmap.h"
+#include "shard/shard.h"
+
+/* One shard's published figures, a cache line each so that publishing
+ * never bounces another shard's line. */
+struct slot {
+    _Atomic int64_t used;     /* its maps' bytes (mem_acct.used) */
+    _Atomic uint64_t evicted; /* keys it evicted */
+    char pad[64 - 16];
+};
+
+static struct slot *slots;
+static unsigned nslots;
+/* Bytes the process holds beyond the shards' maps (worker 0's sample). */
+static _Atomic int64_t overhead;
+/* The last eviction step of some shard ended over the bound. */
+static _Atomic bool stuck;
+/* The highest allocator total sampled (worker 0's tick, INFO). */
+static _Atomic size_t peak;
+
+size_t maxmemory_note_peak(size_t allocated)
+{
+    size_t p = atomic_load_explicit(&peak, memory_order_relaxed);
+    while (allocated > p &&
+           !atomic_compare_exchange_weak_explicit(&peak, &p, allocated, memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
+    return allocated > p ? allocated : p;
+}
+
+/* Per shard thread: its eviction pool and the policy its maps' stamps
+ * were set for. */
+static _Thread_local struct evict_pool *pool;
+static _Thread_local int applied_access = KVMAP_ACCESS_LRU;
+static _Thread_local unsigned applied_log_factor = 10, applied_decay = 1;
+/* Redis's evictionTimeProc: when a step ran out of time while still over
+ * the bound, this shard keeps evicting from its loop, a step per
+ * millisecond, until it is within (commands in between still run). */
+static _Thread_local uv_timer_t evict_timer;
+static _Thread_local bool timer_inited, timer_armed;
+static _Thread_local struct shard *timer_shard;
+
+/* Period of the background steps. */
+#define EVICT_TIMER_MS 1
+
+int maxmemory_setup(unsigned nshards)
+{
+    slots = aligned_alloc(64, sizeof(struct slot) * (nshards ? nshards : 1));
+    if (!slots)
+        return -1;
+    for (unsigned i = 0; i < nshards; i++) {
+        atomic_init(&slots[i].used, 0);
+        atomic_init(&slots[i].evicted, 0);
+    }
+    nslots = nshards;
+    return 0;
+}
+
+void maxmemory_teardown(void)
+{
+    free(slots);
+    slots = NULL;
+    nslots = 0;
+}
+
+void maxmemory_thread_end(void)
+{
+    evict_pool_destroy(pool);
+    pool = NULL;
+    if (timer_inited) {
+        uv_close((uv_handle_t *)&evict_timer, NULL);
+        timer_inited = timer_armed = false;
+    }
+}
+
+uint64_t maxmemory_evicted(void)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < nslots; i++)
+        n += atomic_load_explicit(&slots[i].evicted, memory_order_relaxed);
+    return n;
+}
+
+/* The stamps the policy needs, on every map of this shard: a CONFIG SET
+ * of the policy (or of the LFU parameters) reaches each shard this way,
+ * on its own thread. */
+static void apply_policy(struct shard *s, int policy)
+{
+    int access = evict_policy_access(policy);
+    unsigned lf = (unsigned)__atomic_load_n(&server.cfg.lfu_log_factor, __ATOMIC_RELAXED);
+    unsigned dt = (unsigned)__atomic_load_n(&server.cfg.lfu_decay_time, __ATOMIC_RELAXED);
+    if (access == applied_access && lf == applied_log_factor && dt == applied_decay)
+        return;
+    for (unsigned i = 0; i < s->ndb; i++)
+        kvmap_set_access(s->db[i], access, lf, dt);
+    applied_access = access;
+    applied_log_factor = lf;
+    applied_decay = dt;
+}
+
+static void publish(struct shard *s)
+{
+    if (s->id < nslots)
+        atomic_store_explicit(&slots[s->id].used, s->mem.used, memory_order_relaxed);
+}
+
+/* Redis's evictionTimeLimitUs: 50 us per tenacity step up to 10 (500 us,
+ * the default), then 15% more per step, unlimited at 100. */
+static uint64_t time_limit_ns(unsigned tenacity)
+{
+    if (tenacity <= 10)
+        return 50000ull * tenacity;
+    if (tenacity >= 100)
+        return UINT64_MAX;
+    double us = 500.0;
+    for (unsigned i = 10; i < tenacity; i++)
+        us *= 1.15;
+    return (uint64_t)(us * 1000.0);
+}
+
+/* Bytes this shard should free now: its share of the excess. 0 when the
+ * server is within the bound. */
+static size_t share_to_free(struct shard *s, uint64_t maxmemory)
+{
+    int64_t data = 0;
+    for (unsigned i = 0; i < nslots; i++)
+        data += atomic_load_explicit(&slots[i].used, memory_order_relaxed);
+    int64_t total = data + atomic_load_explicit(&overhead, memory_order_relaxed);
+    if (total <= (int64_t)maxmemory || data <= 0)
+        return 0;
+    int64_t mine = s->mem.used;
+    if (mine <= 0)
+        return 0;
+    /* excess * mine / data, in 128 bits: no overflow for any sizes. */
+    __int128 share = (__int128)(total - (int64_t)maxmemory) * mine / data;
+    if (share < 1)
+        share = 1;
+    return (size_t)(share > mine ? mine : share);
+}
+
+/* Evict this shard's share within the tenacity's time. Returns true when
+ * the server is (as far as this shard can tell) within the bound. */
+/* Each evicted key is Redis's "evicted" event (published after the
+ * command that made room, or at the end of the loop turn). */
+static void on_evicted(void *arg, unsigned db, const void *key, size_t klen)
+{
+    (void)arg;
+    notify_evicted(db, key, klen);
+}
+
+static bool evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms)
+{
+    publish(s);
+    size_t need = share_to_free(s, maxmemory);
+    if (need == 0) {
+        if (atomic_load_explicit(&stuck, memory_order_relaxed))
+            atomic_store_explicit(&stuck, false, memory_order_relaxed);
+        return true;
+    }
+    int policy = __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED);
+    if (policy == EVICT_NOEVICTION)
+        return false;
+    if (!pool && !(pool = evict_pool_create()))
+        return false;
+    apply_policy(s, policy);
+    struct evict_req r = {
+        .policy = policy,
+        .samples = (unsigned)__atomic_load_n(&server.cfg.maxmemory_samples, __ATOMIC_RELAXED),
+        .now_ms = now_ms,
+        .need = need,
+        .budget_ns = time_limit_ns(
+            (unsigned)__atomic_load_n(&server.cfg.maxmemory_eviction_tenacity, __ATOMIC_RELAXED)),
+        .on_evict = on_evicted,
+    };
+    bool done = evict_run(pool, s->db, s->ndb, &r);
+    atomic_store_explicit(&stuck, !done, memory_order_relaxed);
+    if (r.keys && s->id < nslots)
+        atomic_fetch_add_explicit(&slots[s->id].evicted, r.keys, memory_order_relaxed);
+    publish(s);
+    return done;
+}
+
+static void on_evict_timer(uv_timer_t *t)
+{
+    (void)t;
+    uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
+    int policy = __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED);
+    if (maxmemory == 0 || policy == EVICT_NOEVICTION ||
+        evict_share(timer_shard, maxmemory, clock_wall_ms())) {
+        uv_timer_stop(&evict_timer);
+        timer_armed = false;
+    }
+}
+
+/* Keep evicting in the background after a step that ran out of time. */
+static void arm_timer(struct shard *s)
+{
+    if (timer_armed)
+        return;
+    if (!timer_inited) {
+        if (uv_timer_init(&s->loop, &evict_timer) != 0)
+            return;
+        timer_inited = true;
+    }
+    timer_shard = s;
+    if (uv_timer_start(&evict_timer, on_evict_timer, EVICT_TIMER_MS, EVICT_TIMER_MS) == 0)
+        timer_armed = true;
+}
+
+bool maxmemory_refuses_split(void)
+{
+    uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
+    if (maxmemory == 0)
+        return false;
+    int64_t total = atomic_load_explicit(&overhead, memory_order_relaxed);
+    for (unsigned i = 0; i < nslots; i++)
+        total += atomic_load_explicit(&slots[i].used, memory_order_relaxed);
+    if (total <= (int64_t)maxmemory)
+        return false;
+    return __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED) == EVICT_NOEVICTION ||
+           atomic_load_explicit(&stuck, memory_order_relaxed);
+}
+
+void maxmemory_before_part(struct cmd_ctx *c)
+{
+    uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
+    if (maxmemory && c->shard &&
+        !evict_share(c->shard, maxmemory, c->now_ms) &&
+        __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED) != EVICT_NOEVICTION)
+        arm_timer(c->shard);
+}
+
+bool maxmemory_admit(const struct cmd_def *d, struct cmd_ctx *c)
+{
+    uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
+    if (maxmemory == 0 || !c->shard)
+        return true;
+    bool within = evict_share(c->shard, maxmemory, c->now_ms);
+    if (!within && __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED) !=
+                       EVICT_NOEVICTION)
+        arm_timer(c->shard);
+    return within || !(d->flags & CMD_DENYOOM);
+}
+
+void maxmemory_tick(struct shard *s, bool sample_process)
+{
+    int policy = __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED);
+    apply_policy(s, policy);
+    publish(s);
+    if (sample_process) {
+        size_t allocated = 0, resident = 0;
+        mem_process_stats(&allocated, &resident);
+        maxmemory_note_peak(allocated);
+        int64_t data = 0;
+        for (unsigned i = 0; i < nslots; i++)
+            data += atomic_load_explicit(&slots[i].used, memory_order_relaxed);
+        int64_t rest = (int64_t)allocated - data;
+        atomic_store_explicit(&overhead, rest > 0 ? rest : 0, memory_order_relaxed);
+    }
+    uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
+    if (maxmemory && !evict_share(s, maxmemory, clock_wall_ms()) &&
+        policy != EVICT_NOEVICTION)
+        arm_timer(s);
+}

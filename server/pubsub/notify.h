@@ -1,0 +1,44 @@
+/* notify.h — keyspace notifications (Redis's notify-keyspace-events): the
+ * event classes, the option's text form, and the events themselves, which
+ * commands report with what they modified (cmd_key_modified), the maps
+ * report for keys they create or reap (kvmap_set_events), and eviction
+ * reports for the keys it deletes. Events are queued on the thread that
+ * runs the command (a shard thread) and published after it, as messages on
+ * __keyspace@<db>__:<key> and __keyevent@<db>__:<event>. docs/DESIGN.md,
+ * Pub/Sub. */
+#ifndef SKV_SERVER_NOTIFY_H
+#define SKV_SERVER_NOTIFY_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/core/notify_classes.h"
+
+struct shard;
+
+/* Queue an event of class cls named event (a static string) for key
+ * (copied) in database db, if notify_wanted(cls). Calling thread: the one
+ * running the command or cron that caused it; published at notify_flush. */
+void notify_key(uint32_t cls, const char *event, unsigned db, const void *key, size_t klen);
+
+/* A key evicted for maxmemory (shard/evict.c's caller): Redis's "evicted". */
+static inline void notify_evicted(unsigned db, const void *key, size_t klen)
+{
+    notify_key(NOTIFY_EVICTED, "evicted", db, key, klen);
+}
+
+/* Publish this thread's queued events, in the order they happened. Called
+ * after every command (cmd_call, when notify_pending) and at the end of
+ * every loop turn (events of the cron: active expiry). */
+void notify_flush(void);
+
+/* The map hook of s's databases (kvmap_set_events): "new" and "expired".
+ * Shard thread, at start-up. */
+void notify_shard_attach(struct shard *s);
+
+/* Free this thread's queue (a worker stopping). */
+void notify_thread_cleanup(void);
+
+#endif

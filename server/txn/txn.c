@@ -1,0 +1,1087 @@
+/* txn.c — VLL-style transactions across shards (see txn.h for the whole
+ * protocol): the global sequencer, each shard's queue of scheduled
+ * transactions and FIFO of held requests, and the messages between a
+ * transaction's coordinator (a worker thread) and its shards. The lock
+ * table is txn_locks.c, the WATCH tables txn_watch.c. Shard state is
+ * touched only by its owner thread, a coordinator's only by its own. */
+#include "server/txn/txn.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/hash.h"
+#include "server/exec/req.h"
+#include "server/util/log.h"
+#include "server/core/server.h"
+#include "server/txn/txn_watch.h"
+#include "server/net/worker.h"
+#include "shard/shard.h"
+
+/* The routing layer's functions (txn_set_route). */
+static struct txn_route route;
+
+void txn_set_route(const struct txn_route *r)
+{
+    route = *r;
+}
+
+/* Slots the per-shard client table starts with; it doubles when half
+ * full. */
+#define TXN_TABLE_MIN 16
+
+/* ---- Coordinator and shard structures -------------------------------------- */
+
+/* One key a transaction locks on one shard. Bytes live in the part's kbuf. */
+struct txn_key {
+    uint64_t hash;  /* txn_locks_hash(db, key) */
+    size_t off;     /* offset of the bytes in kbuf */
+    size_t len;     /* key length */
+    unsigned db;    /* database */
+    bool excl;      /* exclusive (write) intent */
+};
+
+struct txn_hop;
+
+/* A transaction's share on one shard. Made by the coordinator, handed to
+ * the shard with SCHEDULE (the shard then owns the queue links and pending
+ * hops), freed by the shard at CONCLUDE. */
+struct txn_part {
+    struct mbox_msg msg;        /* SCHEDULE / ACK / CONCLUDE; must be first */
+    struct txn *t;              /* coordinator state (coordinator thread only) */
+    unsigned origin;            /* coordinator's shard, where ACK goes */
+    uint64_t id;                /* the transaction's place in the global order */
+    unsigned shard;             /* this part's shard */
+    bool all;                   /* shard-wide lock */
+    bool all_excl;              /* ... exclusive */
+    bool fallback;              /* the lock table had no memory: the keys are
+                                   held as a shard-wide lock instead */
+    bool fallback_excl;         /* ... exclusive */
+    struct txn_key *keys;       /* keys locked here */
+    size_t nkeys, kcap;         /* count and allocation */
+    char *kbuf;                 /* their bytes */
+    size_t klen, kbcap;         /* bytes used and allocated */
+    struct txn_part *qnext;     /* shard queue, in id order (shard thread) */
+    struct txn_part *qprev;     /* previous in the shard queue */
+    struct txn_hop *pend_head;  /* hops waiting for this part to head the queue */
+    struct txn_hop *pend_tail;  /* last of them, for appending */
+    /* One-shot transactions (txn_start_oneshot) only: */
+    struct txn_gate *gate;      /* shared by its parts, NULL otherwise */
+    void (*os_fn)(struct shard *s, void *arg); /* this shard's work */
+    void *os_arg;               /* its argument */
+    bool os_ready;              /* every part holds its locks (shard thread) */
+    bool os_ran;                /* os_fn has run (local-first, txn_start_oneshot):
+                                   only the conclude is left */
+};
+
+/* What the parts of a one-shot transaction share: how many of them hold
+ * their locks. The part that completes the count tells the others (GO, on
+ * their own part's message, free once its SCHEDULE was handled); none runs
+ * before that, which is what makes the transaction atomic without an
+ * acknowledgement round trip to the coordinator. */
+struct txn_gate {
+    _Atomic unsigned locked;    /* parts whose SCHEDULE has been handled */
+    _Atomic unsigned refs;      /* parts not yet run; the last frees the gate */
+    unsigned n;                 /* parts */
+    struct txn_part *parts[];   /* every part, for the GO messages */
+};
+
+/* One request (or function) a transaction runs on one shard. */
+struct txn_hop {
+    struct mbox_msg msg;            /* RUN, then DONE back; must be first */
+    struct txn_part *p;             /* the part on the target shard */
+    unsigned origin;                /* coordinator's shard */
+    struct req *r;                  /* the request, or NULL with fn */
+    void (*done)(struct req *r);    /* completion on the coordinator */
+    void (*fn)(struct shard *s, void *arg); /* txn_all_shards's function */
+    void *arg;                      /* its argument */
+    bool conclude;                  /* conclude the part right after running */
+    struct txn_all *all;            /* txn_all_shards state, with fn */
+    struct txn_hop *next;           /* pending list link */
+};
+
+/* The coordinator's view of a transaction (its thread only). */
+struct txn {
+    unsigned origin;              /* coordinator's worker/shard */
+    struct txn_part **parts;      /* per shard, NULL when not involved (or
+                                     already concluded by a hop) */
+    unsigned nparts;              /* involved shards */
+    unsigned acks;                /* SCHEDULEs not acknowledged yet */
+    bool started;                 /* txn_start done */
+    void (*ready)(void *arg);     /* all locks held */
+    void *ready_arg;              /* its argument */
+};
+
+/* A client with requests held on a shard: how many, and whether one of
+ * them could not run in the current pump pass (then its later ones wait
+ * too, keeping the client's order). */
+struct client_ent {
+    const void *client;  /* identity (the conn pointer), NULL = free slot */
+    uint32_t held;       /* its requests in the held FIFO */
+    uint32_t pass;       /* last pump pass in which one of them stayed */
+};
+
+/* Everything one shard keeps (owner thread only). */
+struct tshard {
+    uint64_t posted;              /* SCHEDULEs posted to this shard; under
+                                     seq_lock */
+    uint64_t seen;                /* SCHEDULEs it has handled (owner thread):
+                                     while equal to posted, nothing older
+                                     than the next id is on its way here */
+    struct txn_locks locks;       /* intent locks of scheduled transactions */
+    unsigned all_shared;          /* shard-wide shared locks */
+    unsigned all_excl;            /* shard-wide exclusive locks */
+    struct txn_part *qhead;       /* scheduled transactions, in id order */
+    struct txn_part *qtail;       /* the newest one */
+    size_t nqueued;               /* entries in the queue */
+    uint64_t last_id;             /* id of the last transaction scheduled here */
+    struct req *held_head;        /* requests waiting behind locks, FIFO */
+    struct req *held_tail;        /* the newest one */
+    size_t nheld;                 /* entries in the FIFO */
+    size_t nuncounted;            /* of those, not counted in cm (no memory) */
+    bool pumping;                 /* inside pump (no re-entry) */
+    struct client_ent *cm;        /* clients with held requests (open
+                                     addressing, linear probing) */
+    size_t cmcap;                 /* slots in cm (a power of two, or 0) */
+    size_t cmn;                   /* clients in cm */
+    uint32_t pass;                /* pump pass number, for client_ent.pass */
+};
+
+static struct tshard *tshards;
+static pthread_once_t tshards_once = PTHREAD_ONCE_INIT;
+
+/* The global sequencer: id assignment and SCHEDULE posting under one lock,
+ * so every mailbox sees transactions in id order. */
+static pthread_mutex_t seq_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t seq_next = 1;
+
+static void tshards_init(void)
+{
+    tshards = calloc(server.nworkers, sizeof *tshards);
+    if (!tshards) {
+        /* A few hundred bytes on the first command: no server without. */
+        log_warn("Out of memory for the transaction tables");
+        abort();
+    }
+}
+
+static struct tshard *tsh(struct shard *s)
+{
+    pthread_once(&tshards_once, tshards_init);
+    return &tshards[s->id];
+}
+
+static bool is_write(const struct cmd_def *d)
+{
+    return !(d->flags & CMD_READONLY);
+}
+
+/* Does part p (a scheduled transaction) conflict with request r? */
+static bool part_conflicts(const struct txn_part *p, const struct req *r)
+{
+    bool write = is_write(r->cmd);
+    if (p->all && (p->all_excl || write))
+        return true;
+    if (p->fallback && (p->fallback_excl || write))
+        return true;
+    struct cmd_keys it;
+    if (cmd_keys_init(&it, r->cmd, r->argc, r->argv) <= 0)
+        return true; /* keyless (SCAN, FLUSHDB on one shard): waits for all */
+    size_t i;
+    uint16_t flags;
+    while (cmd_keys_next(&it, &i, &flags)) {
+        const struct resp_arg *k = &r->argv[i];
+        uint64_t h = txn_locks_hash(r->db, k->ptr, k->len);
+        bool kw = cmd_key_writes(flags);
+        for (size_t j = 0; j < p->nkeys; j++) {
+            const struct txn_key *pk = &p->keys[j];
+            if (pk->hash == h && pk->db == r->db && pk->len == k->len &&
+                memcmp(p->kbuf + pk->off, k->ptr, k->len) == 0 && (pk->excl || kw))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Free a part that no shard queue links any more. */
+static void part_free(struct txn_part *p)
+{
+    free(p->keys);
+    free(p->kbuf);
+    free(p);
+}
+
+/* ---- Shard side: may run, hold, pump ---------------------------------------- */
+
+/* The slot of client in ts->cm (its entry, or the free slot it would
+ * take). cm must exist and have a free slot. */
+static size_t client_slot(const struct tshard *ts, const void *client)
+{
+    size_t mask = ts->cmcap - 1;
+    size_t i = (size_t)(((uintptr_t)client >> 4) * 0x9e3779b97f4a7c15u) & mask;
+    while (ts->cm[i].client && ts->cm[i].client != client)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static struct client_ent *client_find(const struct tshard *ts, const void *client)
+{
+    if (ts->cmn == 0 || !client)
+        return NULL;
+    struct client_ent *e = &ts->cm[client_slot(ts, client)];
+    return e->client ? e : NULL;
+}
+
+/* Count one more held request of client; false on out-of-memory. */
+static bool client_add(struct tshard *ts, const void *client)
+{
+    if (!client)
+        return false;
+    if ((ts->cmn + 1) * 2 > ts->cmcap) {
+        size_t ncap = ts->cmcap ? ts->cmcap * 2 : TXN_TABLE_MIN;
+        struct client_ent *old = ts->cm, *cm = calloc(ncap, sizeof *cm);
+        if (!cm)
+            return false;
+        size_t ocap = ts->cmcap;
+        ts->cm = cm;
+        ts->cmcap = ncap;
+        for (size_t i = 0; i < ocap; i++)
+            if (old[i].client)
+                ts->cm[client_slot(ts, old[i].client)] = old[i];
+        free(old);
+    }
+    struct client_ent *e = &ts->cm[client_slot(ts, client)];
+    if (!e->client) {
+        e->client = client;
+        e->held = 0;
+        e->pass = 0;
+        ts->cmn++;
+    }
+    e->held++;
+    return true;
+}
+
+/* One held request of client has run; the last one frees its entry
+ * (backward-shift deletion keeps probe chains whole). */
+static void client_drop(struct tshard *ts, const void *client)
+{
+    size_t mask = ts->cmcap - 1;
+    size_t i = client_slot(ts, client);
+    assert(ts->cm[i].client == client && ts->cm[i].held > 0);
+    if (--ts->cm[i].held > 0)
+        return;
+    ts->cmn--;
+    size_t j = i;
+    for (;;) {
+        ts->cm[i].client = NULL;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (!ts->cm[j].client)
+                return;
+            size_t home =
+                (size_t)(((uintptr_t)ts->cm[j].client >> 4) * 0x9e3779b97f4a7c15u) & mask;
+            /* Move j back to i unless its home lies cyclically in (i, j]. */
+            if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+                break;
+        }
+        ts->cm[i] = ts->cm[j];
+        i = j;
+    }
+}
+
+/* Is one of client's requests among the held ones before upto (NULL: all)? */
+static bool client_held_before(const struct tshard *ts, const void *client,
+                               const struct req *upto)
+{
+    for (const struct req *h = ts->held_head; h && h != upto; h = h->held_next)
+        if (h->conn == client)
+            return true;
+    return false;
+}
+
+static bool client_held(const struct tshard *ts, const void *client)
+{
+    const struct client_ent *e = client_find(ts, client);
+    if (e && e->held > 0)
+        return true;
+    return ts->nuncounted > 0 && client && client_held_before(ts, client, NULL);
+}
+
+/* In the current pump pass, did an earlier request of r's client stay? */
+static bool client_blocked(const struct tshard *ts, const struct req *r)
+{
+    const struct client_ent *e = client_find(ts, r->conn);
+    if (e && e->pass == ts->pass)
+        return true;
+    /* Requests before r still in the FIFO are exactly those that stayed. */
+    return ts->nuncounted > 0 && r->conn && client_held_before(ts, r->conn, r);
+}
+
+bool txn_may_run(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
+                 const struct resp_arg *argv, const void *client, const uint64_t *key1_hash)
+{
+    struct tshard *ts = tsh(s);
+    if (ts->nqueued == 0 && !ts->held_head)
+        return true; /* no transaction here: the common case */
+    if (client_held(ts, client))
+        return false; /* keep this client's order on this shard */
+    bool write = is_write(d);
+    if (ts->all_excl > 0 || (write && ts->all_shared > 0))
+        return false;
+    struct cmd_keys it;
+    if (cmd_keys_init(&it, d, argc, argv) <= 0)
+        return ts->nqueued == 0; /* keyless: never between a transaction's steps */
+    if (ts->locks.n == 0)
+        return true;
+    size_t i;
+    uint16_t flags;
+    bool first = true;
+    while (cmd_keys_next(&it, &i, &flags)) {
+        uint64_t h = first && key1_hash ? txn_locks_hash_of(db, *key1_hash)
+                                        : txn_locks_hash(db, argv[i].ptr, argv[i].len);
+        first = false;
+        if (txn_locks_conflict_h(&ts->locks, h, db, argv[i].ptr, argv[i].len,
+                                 cmd_key_writes(flags)))
+            return false;
+    }
+    return true;
+}
+
+void txn_hold(struct shard *s, struct req *r, void *ctx)
+{
+    struct tshard *ts = tsh(s);
+    /* Without memory for the count, a slow scan keeps the order. */
+    r->held_counted = client_add(ts, r->conn);
+    if (!r->held_counted)
+        ts->nuncounted++;
+    r->held_ctx = ctx;
+    r->held_mark = ts->last_id;
+    r->held_next = NULL;
+    if (ts->held_tail)
+        ts->held_tail->held_next = r;
+    else
+        ts->held_head = r;
+    ts->held_tail = r;
+    ts->nheld++;
+}
+
+/* May held request r run now: no transaction scheduled here before it
+ * arrived conflicts with it any more? (The same client's earlier held
+ * requests are checked by the caller.) */
+static bool held_runnable(const struct tshard *ts, const struct req *r)
+{
+    for (const struct txn_part *p = ts->qhead; p && p->id <= r->held_mark; p = p->qnext)
+        if (part_conflicts(p, r))
+            return false;
+    return true;
+}
+
+static void run_hop(struct shard *s, struct txn_hop *h);
+static void run_oneshot(struct shard *s, struct txn_part *p);
+
+/* Is every intent on p's keys p's own: may p run ahead of the parts
+ * scheduled before it? VLL's rule: a transaction that conflicts with
+ * nothing scheduled before it runs at once; its order against those parts
+ * cannot be seen, on this shard or (as every shard applies the same rule)
+ * on any other. Conservative: later parts' intents count too. */
+static bool part_alone(const struct tshard *ts, const struct txn_part *p)
+{
+    if (p->all || p->fallback || ts->all_excl > 0 || ts->all_shared > 0)
+        return false;
+    for (size_t i = 0; i < p->nkeys; i++) {
+        const struct txn_key *k = &p->keys[i];
+        uint32_t ns, nx, own_s = 0, own_x = 0;
+        txn_locks_counts_h(&ts->locks, k->hash, k->db, p->kbuf + k->off, k->len, &ns, &nx);
+        for (size_t j = 0; j < p->nkeys; j++) {
+            const struct txn_key *o = &p->keys[j];
+            if (o->hash == k->hash && o->db == k->db && o->len == k->len &&
+                (k->len == 0 || memcmp(p->kbuf + o->off, p->kbuf + k->off, k->len) == 0))
+                ++*(o->excl ? &own_x : &own_s);
+        }
+        if (nx > own_x || (k->excl && ns > own_s))
+            return false;
+    }
+    return true;
+}
+
+/* No scheduled transaction holds an intent on any of p's keys, nor a
+ * shard-wide lock (p itself holds none yet). */
+static bool part_keys_free(const struct tshard *ts, const struct txn_part *p)
+{
+    if (p->all || ts->all_excl > 0 || ts->all_shared > 0)
+        return false;
+    for (size_t i = 0; i < p->nkeys; i++) {
+        const struct txn_key *k = &p->keys[i];
+        uint32_t ns, nx;
+        txn_locks_counts_h(&ts->locks, k->hash, k->db, p->kbuf + k->off, k->len, &ns, &nx);
+        if (ns > 0 || nx > 0)
+            return false;
+    }
+    return true;
+}
+
+/* A ready one-shot part that may run ahead of the queue (part_alone),
+ * not while a request is held (it must not be overtaken). */
+static struct txn_part *ready_alone(const struct tshard *ts)
+{
+    if (ts->held_head)
+        return NULL;
+    for (struct txn_part *q = ts->qhead ? ts->qhead->qnext : NULL; q; q = q->qnext)
+        if (q->gate && q->os_ready && part_alone(ts, q))
+            return q;
+    return NULL;
+}
+
+/* After a conclude: run the held requests that may go (in FIFO order,
+ * never ahead of the same client's earlier ones), then the hops of the new
+ * queue head. Every held request that arrived before the head was
+ * scheduled is runnable by then, so the head never overtakes one. */
+static void pump(struct shard *s)
+{
+    struct tshard *ts = tsh(s);
+    if (ts->pumping)
+        return;
+    ts->pumping = true;
+    for (;;) {
+        ts->pass++;
+        struct req *prev = NULL, *r = ts->held_head;
+        while (r) {
+            struct req *next = r->held_next;
+            if (!client_blocked(ts, r) && held_runnable(ts, r)) {
+                if (prev)
+                    prev->held_next = next;
+                else
+                    ts->held_head = next;
+                if (ts->held_tail == r)
+                    ts->held_tail = prev;
+                ts->nheld--;
+                if (r->held_counted)
+                    client_drop(ts, r->conn);
+                else
+                    ts->nuncounted--;
+                r->held_next = NULL;
+                route.held_run(s, r, r->held_ctx);
+            } else {
+                struct client_ent *e = client_find(ts, r->conn);
+                if (e)
+                    e->pass = ts->pass; /* its later requests stay too */
+                prev = r;
+            }
+            r = next;
+        }
+        /* One hop of the head, then look again: a hop that concludes its
+         * part makes the next part the head, and requests held behind the
+         * old head go first. */
+        struct txn_part *p = ts->qhead;
+        if (p && p->gate && p->os_ready) {
+            run_oneshot(s, p);
+            continue;
+        }
+        if (p && (p->gate || !p->pend_head)) {
+            /* The head waits (for another shard's lock or for its
+             * coordinator): a ready one-shot part behind it that shares
+             * no key with any other scheduled transaction goes first. */
+            struct txn_part *q = ready_alone(ts);
+            if (!q)
+                break;
+            run_oneshot(s, q);
+            continue;
+        }
+        if (!p)
+            break;
+        struct txn_hop *h = p->pend_head;
+        p->pend_head = h->next;
+        if (!p->pend_head)
+            p->pend_tail = NULL;
+        run_hop(s, h);
+    }
+    ts->pumping = false;
+}
+
+/* ---- Shard side: SCHEDULE, hops, CONCLUDE ------------------------------------ */
+
+static void on_ack(void *owner, struct mbox_msg *m);
+
+/* GO: every part of p's one-shot transaction holds its locks. */
+static void on_go(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    struct txn_part *p = (struct txn_part *)m;
+    p->os_ready = true;
+    pump(s);
+}
+
+/* Count part p of a one-shot transaction in its gate; true if it is the
+ * last part to get there. A part that is not the last then touches nothing
+ * of the gate or of the other parts (the last one may be posting GO
+ * already); its own fields other than msg stay its shard's. */
+static bool oneshot_count(struct txn_part *p)
+{
+    struct txn_gate *g = p->gate;
+    return atomic_fetch_add_explicit(&g->locked, 1, memory_order_acq_rel) + 1 == g->n;
+}
+
+/* p is the last part of its transaction to be counted: every other part
+ * holds its locks; let them go. */
+static void oneshot_go_others(struct txn_part *p)
+{
+    struct txn_gate *g = p->gate;
+    for (unsigned i = 0; i < g->n; i++) {
+        struct txn_part *q = g->parts[i];
+        if (q == p)
+            continue;
+        q->msg.handle = on_go;
+        shard_post(shard_group_get(server.group, q->shard), &q->msg);
+    }
+}
+
+/* Drop p's reference on its gate; the last frees it. */
+static void oneshot_unref(struct txn_gate *g)
+{
+    if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
+        free(g);
+}
+
+static void conclude(struct shard *s, struct txn_part *p);
+
+/* Run a ready one-shot part at the head of s's queue, then release its
+ * locks there (pump's caller goes on with what waited for them). */
+static void run_oneshot(struct shard *s, struct txn_part *p)
+{
+    assert(p->os_ready);
+    struct txn_gate *g = p->gate;
+    if (!p->os_ran)
+        p->os_fn(s, p->os_arg);
+    conclude(s, p);
+    oneshot_unref(g);
+}
+
+/* Take p's locks on s and append it to s's queue (its id is the newest
+ * scheduled here). */
+static void part_enqueue(struct shard *s, struct txn_part *p)
+{
+    struct tshard *ts = tsh(s);
+    for (size_t i = 0; i < p->nkeys && !p->fallback; i++) {
+        struct txn_key *k = &p->keys[i];
+        if (txn_locks_acquire_h(&ts->locks, k->hash, k->db, p->kbuf + k->off, k->len,
+                                k->excl) != 0) {
+            /* No memory for an entry: give back what was taken and hold
+             * the shard instead (a counter, which cannot fail). */
+            for (size_t j = 0; j < i; j++)
+                txn_locks_release_h(&ts->locks, p->keys[j].hash, p->keys[j].db,
+                                    p->kbuf + p->keys[j].off, p->keys[j].len, p->keys[j].excl);
+            p->fallback = true;
+            for (size_t j = 0; j < p->nkeys; j++)
+                p->fallback_excl |= p->keys[j].excl;
+        }
+    }
+    if (p->all)
+        ++*(p->all_excl ? &ts->all_excl : &ts->all_shared);
+    if (p->fallback)
+        ++*(p->fallback_excl ? &ts->all_excl : &ts->all_shared);
+    p->qnext = NULL;
+    p->qprev = ts->qtail;
+    if (ts->qtail)
+        ts->qtail->qnext = p;
+    else
+        ts->qhead = p;
+    ts->qtail = p;
+    ts->nqueued++;
+    ts->last_id = p->id;
+}
+
+static void on_schedule(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    struct tshard *ts = tsh(s);
+    struct txn_part *p = (struct txn_part *)m;
+    assert(p->id > ts->last_id); /* the sequencer's order */
+    ts->seen++;
+    /* A one-shot part on a shard with nothing held, and nothing queued or
+     * nothing locked on its keys (it may then run ahead of the queue, as
+     * part_alone explains), counts itself first: if it is the last of its
+     * transaction, every other part holds its locks and this one runs now,
+     * so it needs no locks of its own (nothing else runs on this thread
+     * meanwhile). If it is not the last, it takes its locks below before
+     * this handler returns, so before this shard runs anything else, the
+     * GO of the last part included. */
+    bool counted = false;
+    if (p->gate && !ts->held_head && (ts->nqueued == 0 || part_keys_free(ts, p))) {
+        counted = true;
+        if (oneshot_count(p)) {
+            struct txn_gate *g = p->gate;
+            ts->last_id = p->id;
+            oneshot_go_others(p);
+            p->os_fn(s, p->os_arg);
+            part_free(p);
+            oneshot_unref(g);
+            return;
+        }
+    }
+    part_enqueue(s, p);
+    if (p->gate) {
+        /* The last part to be counted lets the others go and runs. */
+        if (!counted && oneshot_count(p)) {
+            oneshot_go_others(p);
+            p->os_ready = true;
+            pump(s);
+        }
+        return;
+    }
+    p->msg.handle = on_ack;
+    shard_post(shard_group_get(server.group, p->origin), &p->msg);
+}
+
+/* Release p's locks, drop it from the queue, free it. (Its writes marked
+ * their watchers as they ran: cmd_key_modified.) */
+static void conclude(struct shard *s, struct txn_part *p)
+{
+    struct tshard *ts = tsh(s);
+    if (!p->fallback) {
+        for (size_t i = 0; i < p->nkeys; i++) {
+            struct txn_key *k = &p->keys[i];
+            txn_locks_release_h(&ts->locks, k->hash, k->db, p->kbuf + k->off, k->len, k->excl);
+        }
+    } else {
+        --*(p->fallback_excl ? &ts->all_excl : &ts->all_shared);
+    }
+    if (p->all)
+        --*(p->all_excl ? &ts->all_excl : &ts->all_shared);
+    if (p->qprev)
+        p->qprev->qnext = p->qnext;
+    else
+        ts->qhead = p->qnext;
+    if (p->qnext)
+        p->qnext->qprev = p->qprev;
+    else
+        ts->qtail = p->qprev;
+    ts->nqueued--;
+    assert(!p->pend_head);
+    part_free(p);
+}
+
+static void on_conclude(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    conclude(s, (struct txn_part *)m);
+    pump(s);
+}
+
+static void on_hop_done(void *owner, struct mbox_msg *m);
+
+static void run_hop(struct shard *s, struct txn_hop *h)
+{
+    struct txn_part *p = h->p;
+    assert(tsh(s)->qhead == p);
+    if (h->r) {
+        struct req *r = h->r;
+        struct cmd_ctx ctx = {
+            .shard = s,
+            .db = shard_db(s, r->db),
+            .dbidx = r->db,
+            .proto = r->proto,
+            .argc = r->argc,
+            .argv = r->argv,
+            .out = &r->out,
+            .now_ms = clock_wall_ms(),
+            .priv = r,
+            .conn = NULL,
+        };
+        cmd_call_part(r->cmd, r->exec, &ctx);
+        route.reply_made(s, r); /* output buffer limit (outbuf.h) */
+    } else {
+        h->fn(s, h->arg);
+    }
+    if (h->conclude)
+        conclude(s, p); /* the next part may now head the queue: pump */
+    h->msg.handle = on_hop_done;
+    shard_post(shard_group_get(server.group, h->origin), &h->msg);
+}
+
+static void on_hop(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    struct tshard *ts = tsh(s);
+    struct txn_hop *h = (struct txn_hop *)m;
+    struct txn_part *p = h->p;
+    if (ts->qhead == p && !p->pend_head) {
+        bool concluding = h->conclude; /* h is the coordinator's once run */
+        run_hop(s, h);
+        if (concluding) /* p is gone: the next part may head the queue */
+            pump(s);
+        return;
+    }
+    h->next = NULL;
+    if (p->pend_tail)
+        p->pend_tail->next = h;
+    else
+        p->pend_head = h;
+    p->pend_tail = h;
+}
+
+/* ---- Coordinator side ---------------------------------------------------------- */
+
+struct txn *txn_create(void)
+{
+    struct worker *w = worker_current();
+    assert(w);
+    struct txn *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->parts = calloc(server.nworkers, sizeof *t->parts);
+    if (!t->parts) {
+        free(t);
+        return NULL;
+    }
+    t->origin = w->id;
+    return t;
+}
+
+static struct txn_part *part_get(struct txn *t, unsigned shard)
+{
+    struct txn_part *p = t->parts[shard];
+    if (p)
+        return p;
+    p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->t = t;
+    p->origin = t->origin;
+    p->shard = shard;
+    t->parts[shard] = p;
+    t->nparts++;
+    return p;
+}
+
+int txn_lock_key(struct txn *t, unsigned db, const void *key, size_t len, bool exclusive)
+{
+    uint64_t h = hash_key(key, len);
+    return txn_lock_key_hashed(t, db, key, len, exclusive, h,
+                               shard_group_route_hash(server.group, h));
+}
+
+int txn_lock_key_hashed(struct txn *t, unsigned db, const void *key, size_t len, bool exclusive,
+                        uint64_t key_hash, unsigned shard)
+{
+    assert(!t->started);
+    struct txn_part *p = part_get(t, shard);
+    if (!p)
+        return -1;
+    if (p->nkeys == p->kcap) {
+        size_t ncap = p->kcap ? p->kcap * 2 : 4;
+        struct txn_key *k = realloc(p->keys, ncap * sizeof *k);
+        if (!k)
+            return -1;
+        p->keys = k;
+        p->kcap = ncap;
+    }
+    if (len > p->kbcap - p->klen) {
+        size_t ncap = p->kbcap ? p->kbcap : 64;
+        while (ncap - p->klen < len) {
+            if (ncap > SIZE_MAX / 2)
+                return -1;
+            ncap *= 2;
+        }
+        char *b = realloc(p->kbuf, ncap);
+        if (!b)
+            return -1;
+        p->kbuf = b;
+        p->kbcap = ncap;
+    }
+    struct txn_key *k = &p->keys[p->nkeys++];
+    k->hash = txn_locks_hash_of(db, key_hash);
+    k->off = p->klen;
+    k->len = len;
+    k->db = db;
+    k->excl = exclusive;
+    if (len)
+        memcpy(p->kbuf + p->klen, key, len);
+    p->klen += len;
+    return 0;
+}
+
+int txn_lock_all(struct txn *t, bool exclusive)
+{
+    assert(!t->started);
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        struct txn_part *p = part_get(t, i);
+        if (!p)
+            return -1;
+        p->all = true;
+        p->all_excl |= exclusive;
+    }
+    return 0;
+}
+
+static void txn_free(struct txn *t)
+{
+    free(t->parts);
+    free(t);
+}
+
+static void on_ack(void *owner, struct mbox_msg *m)
+{
+    (void)owner;
+    struct txn_part *p = (struct txn_part *)m;
+    struct txn *t = p->t;
+    assert(t->acks > 0);
+    if (--t->acks == 0)
+        t->ready(t->ready_arg);
+}
+
+int txn_start(struct txn *t, void (*ready)(void *arg), void *arg)
+{
+    pthread_once(&tshards_once, tshards_init);
+    assert(!t->started);
+    t->started = true;
+    t->ready = ready;
+    t->ready_arg = arg;
+    t->acks = t->nparts;
+    if (t->nparts == 0) {
+        ready(arg);
+        return 0;
+    }
+    /* Requests this worker batched earlier in this loop turn (the same
+     * client's pipelined commands before this one, say) must reach their
+     * shards before the SCHEDULE does. */
+    struct worker *w = worker_current();
+    if (w)
+        route.flush_batches(w);
+    pthread_mutex_lock(&seq_lock);
+    uint64_t id = seq_next++;
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        struct txn_part *p = t->parts[i];
+        if (!p)
+            continue;
+        p->id = id;
+        p->msg.handle = on_schedule;
+        tshards[i].posted++;
+        shard_post(shard_group_get(server.group, i), &p->msg);
+    }
+    pthread_mutex_unlock(&seq_lock);
+    return 0;
+}
+
+/* May the coordinator run part p of a one-shot transaction on its own
+ * shard s now, under seq_lock, before the other parts even hold their
+ * locks? It takes p's locks first and keeps them until the last other part
+ * is counted (its GO), so whoever sees p's effects on s can only then look
+ * at the other shards, whose parts run before they handle anything else
+ * or hold their locks until they do. Running ahead of the queue is VLL's
+ * rule for a transaction that conflicts with nothing scheduled before it:
+ * no SCHEDULE older than p may be on its way to s (posted == seen; p's is
+ * the next id), no lock on s may conflict with p's, and nothing may be held
+ * (a held request waits for its order). Then the local half of a pipeline
+ * spanning shards runs while the remote half travels, as plain commands
+ * did before program order. */
+static bool local_first_ok(struct shard *s, const struct txn_part *p)
+{
+    struct tshard *ts = tsh(s);
+    if (ts->posted != ts->seen || ts->held_head || p->all)
+        return false;
+    bool excl = false;
+    for (size_t i = 0; i < p->nkeys; i++)
+        excl |= p->keys[i].excl;
+    if (ts->all_excl > 0 || (excl && ts->all_shared > 0))
+        return false;
+    for (size_t i = 0; i < p->nkeys; i++) {
+        const struct txn_key *k = &p->keys[i];
+        if (txn_locks_conflict_h(&ts->locks, k->hash, k->db, p->kbuf + k->off, k->len, k->excl))
+            return false;
+    }
+    return true;
+}
+
+int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), void *const *args)
+{
+    pthread_once(&tshards_once, tshards_init);
+    assert(!t->started && t->nparts > 0);
+    struct txn_gate *g = malloc(sizeof *g + t->nparts * sizeof g->parts[0]);
+    if (!g) {
+        txn_finish(t); /* never started: frees the parts */
+        return -1;
+    }
+    atomic_init(&g->locked, 0);
+    atomic_init(&g->refs, t->nparts);
+    g->n = 0;
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        struct txn_part *p = t->parts[i];
+        if (!p)
+            continue;
+        p->gate = g;
+        p->os_fn = fn;
+        p->os_arg = args[i];
+        g->parts[g->n++] = p;
+    }
+    t->started = true;
+    /* The coordinator's own shard may run its part at once (local first):
+     * see local_first_ok. */
+    struct worker *w = worker_current();
+    struct shard *self = w ? w->shard : NULL;
+    struct txn_part *mine = self && g->n > 1 ? t->parts[self->id] : NULL;
+    /* From the first post on, the parts belong to their shards. */
+    pthread_mutex_lock(&seq_lock);
+    uint64_t id = seq_next++;
+    for (unsigned i = 0; i < g->n; i++)
+        g->parts[i]->id = id;
+    if (mine && !local_first_ok(self, mine))
+        mine = NULL;
+    if (mine) {
+        /* As its SCHEDULE would, but now: counted first, so never the last. */
+        part_enqueue(self, mine);
+        bool last = oneshot_count(mine);
+        assert(!last);
+        (void)last;
+    }
+    /* No part runs before the last is posted, and then g may be freed at
+     * any time: nothing of it is read after that post (mine is this
+     * thread's until it has run: its GO is handled after this returns). */
+    unsigned n = g->n;
+    for (unsigned i = 0; i < n; i++) {
+        struct txn_part *p = g->parts[i];
+        if (p == mine)
+            continue;
+        p->msg.handle = on_schedule;
+        tshards[p->shard].posted++;
+        shard_post(shard_group_get(server.group, p->shard), &p->msg);
+    }
+    pthread_mutex_unlock(&seq_lock);
+    txn_free(t);
+    if (mine) {
+        mine->os_fn(self, mine->os_arg);
+        mine->os_ran = true;
+    }
+    return 0;
+}
+
+static void on_hop_done(void *owner, struct mbox_msg *m);
+
+int txn_send(struct txn *t, struct req *r, void (*done)(struct req *r), bool conclude)
+{
+    struct txn_part *p = r->shard < server.nworkers ? t->parts[r->shard] : NULL;
+    assert(p && t->started && t->acks == 0);
+    struct txn_hop *h = p ? calloc(1, sizeof *h) : NULL;
+    if (!h) {
+        r->out.oom = true;
+        return -1;
+    }
+    h->p = p;
+    h->origin = t->origin;
+    h->r = r;
+    h->done = done;
+    h->conclude = conclude;
+    if (conclude)
+        t->parts[r->shard] = NULL; /* the hop concludes it there */
+    h->msg.handle = on_hop;
+    shard_post(shard_group_get(server.group, r->shard), &h->msg);
+    return 0;
+}
+
+void txn_finish(struct txn *t)
+{
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        struct txn_part *p = t->parts[i];
+        if (!p)
+            continue;
+        if (!t->started) {
+            part_free(p);
+            continue;
+        }
+        p->msg.handle = on_conclude;
+        shard_post(shard_group_get(server.group, i), &p->msg);
+    }
+    txn_free(t);
+}
+
+/* ---- txn_all_shards ------------------------------------------------------------ */
+
+struct txn_all {
+    struct txn *t;                          /* the transaction */
+    void (*fn)(struct shard *s, void *arg); /* what each shard runs */
+    void *arg;                              /* fn's argument */
+    void (*done)(void *done_arg);           /* when every shard has run fn */
+    void *done_arg;                         /* its argument */
+    unsigned left;                          /* shards not back yet */
+    struct txn_hop **hops;                  /* preallocated, one per shard */
+};
+
+static void all_ready(void *arg)
+{
+    struct txn_all *a = arg;
+    struct txn *t = a->t;
+    a->left = server.nworkers;
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        struct txn_hop *h = a->hops[i];
+        h->p = t->parts[i];
+        t->parts[i] = NULL; /* the hop concludes it on its shard */
+        shard_post(shard_group_get(server.group, i), &h->msg);
+    }
+    txn_free(t);
+    a->t = NULL;
+}
+
+static void on_hop_done(void *owner, struct mbox_msg *m)
+{
+    (void)owner;
+    struct txn_hop *h = (struct txn_hop *)m;
+    if (h->r) {
+        struct req *r = h->r;
+        void (*done)(struct req *) = h->done;
+        free(h);
+        done(r);
+        return;
+    }
+    struct txn_all *a = h->all;
+    free(h);
+    if (--a->left > 0)
+        return;
+    void (*done)(void *) = a->done;
+    void *done_arg = a->done_arg;
+    free(a->hops);
+    free(a);
+    done(done_arg);
+}
+
+int txn_all_shards(void (*fn)(struct shard *s, void *arg), void *arg,
+                   void (*done)(void *done_arg), void *done_arg, bool exclusive)
+{
+    struct txn_all *a = calloc(1, sizeof *a);
+    if (!a)
+        return -1;
+    a->fn = fn;
+    a->arg = arg;
+    a->done = done;
+    a->done_arg = done_arg;
+    a->hops = calloc(server.nworkers, sizeof *a->hops);
+    a->t = a->hops ? txn_create() : NULL;
+    bool ok = a->t && txn_lock_all(a->t, exclusive) == 0;
+    /* Every message is allocated before the transaction is scheduled, so
+     * a scheduled transaction always completes. */
+    for (unsigned i = 0; ok && i < server.nworkers; i++) {
+        struct txn_hop *h = calloc(1, sizeof *h);
+        if (!h) {
+            ok = false;
+            break;
+        }
+        h->origin = a->t->origin;
+        h->fn = fn;
+        h->arg = arg;
+        h->all = a;
+        h->conclude = true;
+        h->msg.handle = on_hop;
+        a->hops[i] = h;
+    }
+    if (!ok) {
+        if (a->hops)
+            for (unsigned i = 0; i < server.nworkers; i++)
+                free(a->hops[i]);
+        if (a->t)
+            txn_finish(a->t);
+        free(a->hops);
+        free(a);
+        return -1;
+    }
+    return txn_start(a->t, all_ready, a);
+}

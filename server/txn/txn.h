@@ -1,0 +1,208 @@
+/* txn.h — transactions across shards, VLL-style (Ren, Thomson, Abadi; the
+ * scheme Dragonfly's transaction.md describes): one global order for
+ * multi-shard operations, per-shard intent locks taken in that order, and
+ * single-key commands that run at once unless a lock they conflict with is
+ * held. Also the per-shard tables behind WATCH. Coordinator functions run
+ * on the worker thread that started the transaction; shard functions on the
+ * shard's owner thread.
+ *
+ * How a transaction runs:
+ *   1. The coordinator (a worker thread) creates it and names its keys
+ *      (txn_lock_key; reads shared, writes exclusive) or whole shards
+ *      (txn_lock_all).
+ *   2. txn_start takes the global sequencer, assigns the next id and posts
+ *      SCHEDULE to every involved shard while holding it, so every mailbox
+ *      receives transactions in id order. Each shard appends the
+ *      transaction to its queue, counts its intent locks in its lock table
+ *      and acknowledges. When every shard has acknowledged, `ready` runs on
+ *      the coordinator: all locks are held from then on.
+ *   3. The coordinator sends work with txn_send: a request runs on its
+ *      shard when the transaction is at the head of that shard's queue
+ *      (simplest correct rule: later transactions wait for earlier ones on
+ *      every shard they share; the oldest live transaction is at the head
+ *      of all its queues, so there is no deadlock). Rounds may depend on
+ *      earlier rounds, and may hop between shards, while every lock stays
+ *      held.
+ *   4. txn_finish posts CONCLUDE: each shard releases the locks, drops the
+ *      transaction from its queue, then runs what was waiting for it.
+ *
+ * Single-key (and single-shard) commands never take the sequencer: the
+ * owner checks txn_may_run before running one. With no lock held on the
+ * shard that check is two loads. A command on a locked key waits in the
+ * shard's FIFO of held requests and runs when every transaction that was
+ * scheduled on the shard before it arrived, and that conflicts with it,
+ * has concluded (and after the same client's earlier held requests), so
+ * single-key operations stay linearizable and are never starved.
+ *
+ * 64-core follow-up: the sequencer is one mutex held while posting one
+ * message per involved shard. That is fine for a handful of shards; with
+ * many cores, replace it by a ticket (atomic id) plus per-shard ordered
+ * insertion (each shard keeps the queue sorted and only executes a
+ * transaction once every smaller ticket it could still receive has been
+ * seen, e.g. via per-coordinator watermarks), as Dragonfly does. One-shot
+ * transactions (txn_start_oneshot) already run out of queue order when they
+ * share no key with any other scheduled one (VLL's rule); doing the same
+ * for ordinary transactions, and folding their final round into CONCLUDE,
+ * are the next optimisations. */
+#ifndef SKV_SERVER_TXN_H
+#define SKV_SERVER_TXN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/resp.h"
+#include "server/exec/cmd.h"
+#include "server/txn/txn_locks.h"
+
+struct shard;
+struct req;
+struct worker;
+struct txn;
+
+/* ---- Coordinator side (the worker thread that creates the txn) --------- */
+
+/* A new, empty transaction coordinated by the calling worker thread.
+ * Returns NULL on out-of-memory. Owned by the caller until txn_start; after
+ * that it frees itself once txn_finish has been called. */
+struct txn *txn_create(void);
+
+/* Declare an intent lock on key (borrowed, copied) in database db:
+ * exclusive for writes, shared for reads. The key's shard joins the
+ * transaction. Before txn_start only. Returns 0, or -1 on out-of-memory. */
+int txn_lock_key(struct txn *t, unsigned db, const void *key, size_t len, bool exclusive);
+
+/* The same, given the key's hash_key() and the shard it routes to, as
+ * routing computed them: the key is not hashed again. */
+int txn_lock_key_hashed(struct txn *t, unsigned db, const void *key, size_t len, bool exclusive,
+                        uint64_t key_hash, unsigned shard);
+
+/* Declare a shard-wide lock on every shard (all databases): exclusive for
+ * commands that change everything (FLUSHALL, SWAPDB), shared for
+ * point-in-time reads (KEYS, DBSIZE, a snapshot cut). Returns 0 or -1. */
+int txn_lock_all(struct txn *t, bool exclusive);
+
+/* Put t in the global order and schedule it on its shards; ready(arg) runs
+ * on this thread once every involved shard holds its locks (at once, from
+ * within this call, if t involves no shard). Returns 0, or -1 if t could
+ * not be scheduled (out of memory): then ready never runs and t has been
+ * freed. */
+int txn_start(struct txn *t, void (*ready)(void *arg), void *arg);
+
+/* Schedule t in the global order for work known up front, with no
+ * acknowledgement round trip: on every shard i that t involves,
+ * fn(s, args[i]) runs once every involved shard holds t's locks and t
+ * heads shard i's queue, and t's locks there are released right after it.
+ * The shards tell each other when all hold their locks, so no shard runs
+ * its part while another could still let a conflicting command through
+ * ahead of the transaction: the parts are atomic together, as after
+ * txn_start's acknowledgements. fn reports back itself (nothing returns to
+ * this thread). Does not flush this worker's batches (the caller orders
+ * them). t must involve at least one shard; it is consumed in every case.
+ * Returns 0, or -1 on out-of-memory (nothing scheduled, nothing runs). */
+int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), void *const *args);
+
+/* Run request r (r->exec with r's arguments, ctx->priv = r) on shard
+ * r->shard as part of t, once t heads that shard's queue; then done(r) runs
+ * on this thread (always later, from the mailbox, never inside this call).
+ * r->shard must be one of t's shards (asserted). Requests to the same shard
+ * run in the order sent. With conclude, r is t's last request on that
+ * shard: the shard releases t's locks there right after running it (no
+ * CONCLUDE round trip, so the shard's next transaction may go at once), and
+ * nothing more may be sent there. Returns 0, or -1 if no message could be
+ * allocated: r->out.oom is then set, done never runs, and the shard is
+ * still concluded by txn_finish. */
+int txn_send(struct txn *t, struct req *r, void (*done)(struct req *r), bool conclude);
+
+/* Conclude t everywhere: release its locks and free it. No request of t
+ * may still be out. Safe on a transaction that was never started. */
+void txn_finish(struct txn *t);
+
+/* Run fn(s, arg) on every shard s at one point of the global order, then
+ * done(done_arg) on the calling worker thread. Every shard is locked
+ * before any fn runs, and each shard releases its lock right after its
+ * own fn, so the cut is consistent: every write (single-key or not) is
+ * before it on every shard or after it on every shard, and a client that
+ * saw a post-cut write on one shard can only see post-cut state on the
+ * others. Exclusive also keeps readers out until fn has run on their
+ * shard (FLUSHALL, SWAPDB); shared lets them run meanwhile (DBSIZE, a
+ * snapshot cut).
+ *
+ * Users: standalone DBSIZE, FLUSHDB, FLUSHALL and SWAPDB (cmd_allshards.c;
+ * KEYS and RANDOMKEY take the same shard-wide locks through a fan-out, as
+ * everything inside EXEC does), and a snapshot start (shared: fn bumps
+ * the shard's epoch; later writes are captured copy-on-write). fn runs on
+ * shard s's owner thread and may touch only s;
+ * arg is shared by all shards (treat as read-only, or write per-shard
+ * slots). Must be called on a worker (shard) thread. Returns 0, or -1 on
+ * out-of-memory (nothing runs). */
+int txn_all_shards(void (*fn)(struct shard *s, void *arg), void *arg,
+                   void (*done)(void *done_arg), void *done_arg, bool exclusive);
+
+/* ---- Shard side (owner thread), hooks used by dispatch.c --------------- */
+
+/* May command d (argv as received, db its database) run on s now? False if
+ * one of its keys (Redis key spec) is locked in a conflicting mode, if a
+ * shard-wide lock conflicts, or if an earlier request of the same client
+ * (an opaque identity; NULL = none) is held here. key1_hash: hash_key() of
+ * its first key if the caller has it, else NULL. O(keys) with locks held,
+ * two loads without. */
+bool txn_may_run(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
+                 const struct resp_arg *argv, const void *client, const uint64_t *key1_hash);
+
+/* Hold request r (r->cmd set, r->conn the client identity) on s until it
+ * may run; then dispatch_held_run(s, r, ctx) is called on s's thread. The
+ * shard borrows r until then. */
+void txn_hold(struct shard *s, struct req *r, void *ctx);
+
+/* What the routing layer does for the sequencer: route/dispatch.c's
+ * functions, plugged in at start-up (app/hooks.c), read-only after. */
+struct txn_route {
+    /* A request held by txn_hold may run now: run it on s (this thread)
+     * and send its reply on (ctx is what txn_hold was given). */
+    void (*held_run)(struct shard *s, struct req *r, void *ctx);
+    /* Owner side: the reply of a hop's part in r->out was just made
+     * (counted for its connection's output buffer limit, or dropped). */
+    void (*reply_made)(struct shard *s, struct req *r);
+    /* Post w's request batches of this loop turn now. */
+    void (*flush_batches)(struct worker *w);
+};
+
+/* Install the routing layer's functions (copied); before workers start. */
+void txn_set_route(const struct txn_route *r);
+
+/* ---- WATCH (cmd_txn.c) --------------------------------------------------- */
+
+/* One client's WATCH state as the shards see it: they set dirty when a
+ * watched key changes. Reference counted: the client holds one reference,
+ * each shard registration another. */
+struct txn_watch {
+    _Atomic bool dirty;  /* a watched key was written since WATCH */
+    _Atomic bool dead;   /* the client unwatched: registrations may go */
+    _Atomic int refs;    /* client + registrations */
+};
+
+/* A new watch with one reference (the caller's). NULL on out-of-memory. */
+struct txn_watch *txn_watch_create(void);
+
+/* Drop a reference; the last one frees w. Any thread. */
+void txn_watch_unref(struct txn_watch *w);
+
+/* On s (owner thread): register w on (db, key); remembers whether the key
+ * exists now (an expired key counts as absent, as in Redis 7). Returns 0
+ * or -1 on out-of-memory. */
+int txn_watch_add(struct shard *s, struct txn_watch *w, unsigned db, const void *key, size_t len,
+                  int64_t now_ms);
+
+/* On s: true if (db, key) changed for w in a way the dirty flag does not
+ * show: it existed at WATCH and is gone or expired now (expiry, eviction).
+ * Run inside the EXEC transaction, so nothing changes it meanwhile. */
+bool txn_watch_expired(struct shard *s, struct txn_watch *w, unsigned db, const void *key,
+                       size_t len, int64_t now_ms);
+
+/* On s: forget w's registration on (db, key) (if any). */
+void txn_watch_remove(struct shard *s, struct txn_watch *w, unsigned db, const void *key,
+                      size_t len);
+
+#endif
