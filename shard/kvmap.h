@@ -80,7 +80,7 @@ enum {
 
 /* The event hook: key is borrowed for the call. Called from inside the
  * map's operations, so it must not call into the map; it only records
- * (server/notify.c queues the event and publishes it after the command).
+ * (server/pubsub/notify.c queues the event and publishes it after the command).
  * Off the hot path: a key created or reaped. */
 typedef void (*kvmap_event_fn)(void *arg, struct kvmap *m, int ev, const void *key, size_t klen);
 
@@ -109,7 +109,7 @@ void kvmap_set_limits(struct kvmap *m, size_t max_key, size_t max_value);
  * kvmap_setrange refuse above), for commands that check a length first. */
 size_t kvmap_max_value(const struct kvmap *m);
 
-/* Hints for batches (server/conn.c, server/dispatch.c, skv_store.c): start
+/* Hints for batches (server/net/conn.c, server/route/dispatch.c, skv_store.c): start
  * loading the bucket slot(s) of a key whose hash_key() is h, then, once that
  * had time to arrive, the first entry chained there. A lookup's cost is these two
  * cache misses (perf: ~30-40% of a server's CPU at pipeline 16), which a

@@ -128,7 +128,7 @@ int snap_shard_begin(struct snap *s, struct shard *sh);
  * no shard executes anything between the instant the last one arrives and
  * its own cut. Requires that no shard thread ever waits synchronously for
  * another. The server does not use it: it cuts through its transaction
- * layer (txn_all_shards, server/persist.c), which also orders the cut with
+ * layer (txn_all_shards, server/persist/persist.c), which also orders the cut with
  * multi-key transactions; this one is for embedders without one (the
  * in-process store, tests). Any thread that
  * is not a shard thread of g, or a shard thread (it joins the barrier when

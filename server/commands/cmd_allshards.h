@@ -18,7 +18,7 @@ extern const size_t cmd_allshards_ndefs;
 struct mplan;
 
 /* Check the arguments of d (flagged CMD_ALLSHARDS) and launch it as p says
- * (server/cmd_multi.h): one part per shard in a transaction holding every
+ * (server/commands/cmd_multi.h): one part per shard in a transaction holding every
  * shard (shared for reads, so DBSIZE and KEYS answer from one point in the
  * global order; exclusive for FLUSHDB, FLUSHALL, SWAPDB), or one request to
  * the shard a SCAN cursor names. argv is borrowed for the call.

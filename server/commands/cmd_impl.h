@@ -1,7 +1,7 @@
 /* cmd_impl.h — command table fragments exported by the command families
  * (cmd_string.c, cmd_keys.c) for the server core, which merges them into the
  * one table behind cmd_lookup. The exec functions run on the owner shard's
- * thread, per server/cmd.h. */
+ * thread, per server/exec/cmd.h. */
 #ifndef SKV_SERVER_CMD_IMPL_H
 #define SKV_SERVER_CMD_IMPL_H
 

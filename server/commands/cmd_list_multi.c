@@ -1,7 +1,7 @@
 /* cmd_list_multi.c — the list commands with several keys: LMOVE, RPOPLPUSH
  * and LMPOP. With every key on one shard the exec runs there as Redis's
  * command does. Across shards they run as rounds of one transaction that
- * holds all the keys (server/txn.h), as SMOVE does: LMOVE checks both keys
+ * holds all the keys (server/txn/txn.h), as SMOVE does: LMOVE checks both keys
  * and reads the element at the source's end, pushes it onto the
  * destination, then pops it from the source (so running out of memory
  * loses nothing); LMPOP checks every key, then pops from the first list.

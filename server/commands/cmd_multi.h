@@ -25,7 +25,7 @@ extern const size_t cmd_multi_ndefs;
 /* Plan and launch command d (flagged CMD_MULTIKEY or CMD_ALLSHARDS; the
  * latter are passed on to cmd_allshards_dispatch) for c: a single request
  * when every key is on one shard (checked against intent locks there),
- * else a fan-out whose parts run in a transaction (server/txn.h) holding
+ * else a fan-out whose parts run in a transaction (server/txn/txn.h) holding
  * intent locks on all its keys, so it is atomic across shards. argv is
  * borrowed for the call. Connection's thread. */
 void cmd_multi_dispatch(struct conn *c, const struct cmd_def *d, size_t argc,

@@ -1,7 +1,7 @@
 /* cmd_multi_internal.h — what the two halves of the multi-key commands
  * share: cmd_multi.c (whole commands, parts and merge steps) and
  * cmd_multi_plan.c (planning and routing). Private to server/cmd_multi*.c:
- * other modules use server/cmd_multi.h. Each command's struct cmd_plan
+ * other modules use server/commands/cmd_multi.h. Each command's struct cmd_plan
  * (cmd_multi.c) names the parts, steps and planner below. */
 #ifndef SKV_SERVER_CMD_MULTI_INTERNAL_H
 #define SKV_SERVER_CMD_MULTI_INTERNAL_H

@@ -1,7 +1,7 @@
 /* cmd_pubsub.c — the Pub/Sub commands (SUBSCRIBE and its kin, PUBLISH,
  * SPUBLISH, PUBSUB), RESET, and the rule that a subscribed RESP2 client
  * may run only the few commands Redis allows it. All run on the client's
- * own worker thread (CMD_CONN); server/pubsub.c does the work. */
+ * own worker thread (CMD_CONN); server/pubsub/pubsub.c does the work. */
 #include <string.h>
 
 #include "server/exec/cmd.h"

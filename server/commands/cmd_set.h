@@ -24,7 +24,7 @@ void cmd_set_sunionstore_exec(struct cmd_ctx *c);
 void cmd_set_sdiff_exec(struct cmd_ctx *c);
 void cmd_set_sdiffstore_exec(struct cmd_ctx *c);
 
-/* Their plans (cmd_def.plan, server/cmd_multi.h): run whole on one shard
+/* Their plans (cmd_def.plan, server/commands/cmd_multi.h): run whole on one shard
  * when every key is there, else as a transaction over the shards (fetch
  * the sources, compute on the connection's thread, write the
  * destination). */

@@ -3,7 +3,7 @@
  * members, the connection's thread computes the reply), their STORE forms
  * (a second round writes the destination on its shard) and SMOVE (check
  * both keys, add to the destination, then remove from the source). Every
- * round runs inside one transaction that holds all the keys (server/txn.h),
+ * round runs inside one transaction that holds all the keys (server/txn/txn.h),
  * so nobody sees a state between rounds. Planning and merging run on the
  * connection's thread, parts on the owner shards' threads. */
 #include <stdlib.h>

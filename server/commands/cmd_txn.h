@@ -1,6 +1,6 @@
 /* cmd_txn.h — MULTI, EXEC, DISCARD, WATCH and UNWATCH: the per-client
  * queue of commands between MULTI and EXEC, EXEC as one transaction across
- * every shard its commands touch (server/txn.h), and WATCH's optimistic
+ * every shard its commands touch (server/txn/txn.h), and WATCH's optimistic
  * check. Runs on the client's worker thread; the parts of EXEC run on the
  * shards as transaction hops. */
 #ifndef SKV_SERVER_CMD_TXN_H

@@ -5,7 +5,7 @@
  * ZRANGESTORE (the source's shard sends the range, the destination's
  * stores it) and ZMPOP (every shard says what its keys hold; the first
  * sorted set in argument order is popped on its shard). Every round runs
- * inside one transaction that holds all the keys (server/txn.h), as the
+ * inside one transaction that holds all the keys (server/txn/txn.h), as the
  * set commands do (cmd_set_multi.c), so nobody sees a state between
  * rounds. Planning and merging run on the connection's thread, parts on
  * the owner shards' threads. */
