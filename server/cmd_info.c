@@ -139,6 +139,9 @@ struct shard_part {
     uint64_t rehashing;     /* maps rehashing right now */
     uint64_t longest_chain; /* longest chain in any of its maps */
     uint64_t expired;       /* keys expired since start or RESETSTAT */
+    uint64_t hits;          /* read lookups that found their key */
+    uint64_t misses;        /* and that did not */
+    uint64_t evicted;       /* keys evicted at maxmemory */
     int64_t used_memory;    /* bytes held by the shard's maps */
     uint64_t ops;           /* operations executed */
     uint64_t mbox_depth;    /* mailbox messages waiting */
@@ -150,6 +153,7 @@ struct shard_part {
 struct db_part {
     uint64_t keys;    /* entries in this database on this shard */
     uint64_t expires; /* of which with a TTL */
+    int64_t avg_ttl;  /* the map's running TTL estimate, ms (0: none) */
 };
 
 /* INFO's request, shared read-only by the workers, freed by info_done. */
@@ -178,6 +182,7 @@ static void info_each(struct worker *w, void *arg, struct rbuf *part)
             kvmap_stats(m, &st);
             dbs[i].keys = st.keys;
             dbs[i].expires = st.keys_with_ttl;
+            dbs[i].avg_ttl = st.avg_ttl;
             sp.keys += st.keys;
             sp.expires += st.keys_with_ttl;
             sp.buckets += st.buckets;
@@ -191,6 +196,9 @@ static void info_each(struct worker *w, void *arg, struct rbuf *part)
             sp.expired -= sp.expired >= expired_base[s->id] ? expired_base[s->id] : sp.expired;
     }
     sp.used_memory = s->mem.used;
+    sp.hits = s->ctr.hits;
+    sp.misses = s->ctr.misses;
+    sp.evicted = maxmemory_shard_evicted(s->id);
     sp.ops = s->ctr.ops;
     sp.mbox_depth = mailbox_depth(&s->mbox);
     sp.clients = atomic_load_explicit(&w->stats.connected, memory_order_relaxed);
@@ -377,10 +385,13 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         add_line(&b, "aof_rewrite_in_progress:0");
     }
     if (secs & SEC_STATS) {
-        uint64_t expired = 0, ops = 0;
+        uint64_t expired = 0, ops = 0, hits = 0, misses = 0, evicted = 0;
         for (unsigned i = 0; i < n; i++) {
             expired += sp[i]->expired;
             ops += sp[i]->ops;
+            hits += sp[i]->hits;
+            misses += sp[i]->misses;
+            evicted += sp[i]->evicted;
         }
         cmd_server_sample(now);
         section_header(&b, "Stats");
@@ -391,7 +402,9 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         add_line(&b, "total_net_output_bytes:%" PRIu64, tot.net_out);
         add_line(&b, "rejected_connections:%" PRIu64, tot.conns_rejected);
         add_line(&b, "expired_keys:%" PRIu64, expired);
-        add_line(&b, "evicted_keys:%" PRIu64, maxmemory_evicted());
+        add_line(&b, "evicted_keys:%" PRIu64, evicted);
+        add_line(&b, "keyspace_hits:%" PRIu64, hits);
+        add_line(&b, "keyspace_misses:%" PRIu64, misses);
         add_line(&b, "pubsub_channels:%lld", pubsub_count(PUBSUB_CHANNEL));
         add_line(&b, "pubsub_patterns:%lld", pubsub_count(PUBSUB_PATTERN));
         add_line(&b, "pubsubshard_channels:%lld", pubsub_count(PUBSUB_SHARD));
@@ -443,6 +456,8 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         section_header(&b, "Keyspace");
         for (unsigned d = 0; d < ndb; d++) {
             uint64_t keys = 0, expires = 0;
+            /* Each shard's estimate weighted by its volatile keys. */
+            double ttl_sum = 0, ttl_weight = 0;
             for (unsigned i = 0; i < n; i++) {
                 if (d >= sp[i]->ndb)
                     continue;
@@ -451,10 +466,15 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
                 memcpy(&x, (const char *)(const void *)dp + d * sizeof(x), sizeof(x));
                 keys += x.keys;
                 expires += x.expires;
+                if (x.avg_ttl > 0) {
+                    ttl_sum += (double)x.avg_ttl * (double)x.expires;
+                    ttl_weight += (double)x.expires;
+                }
             }
+            long long avg_ttl = ttl_weight > 0 ? (long long)(ttl_sum / ttl_weight) : 0;
             if (keys > 0)
-                add_line(&b, "db%u:keys=%" PRIu64 ",expires=%" PRIu64 ",avg_ttl=0", d, keys,
-                         expires);
+                add_line(&b, "db%u:keys=%" PRIu64 ",expires=%" PRIu64 ",avg_ttl=%lld", d, keys,
+                         expires, avg_ttl);
         }
     }
     if (secs & SEC_SHARDS) {
@@ -465,10 +485,11 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
             add_line(&b,
                      "shard%u:keys=%" PRIu64 ",expires=%" PRIu64 ",buckets=%" PRIu64
                      ",load_factor=%.3f,resizes=%" PRIu64 ",rehashing=%" PRIu64
-                     ",longest_chain=%" PRIu64 ",expired=%" PRIu64 ",used_memory=%lld,ops=%" PRIu64
+                     ",longest_chain=%" PRIu64 ",expired=%" PRIu64 ",evicted=%" PRIu64
+                     ",used_memory=%lld,ops=%" PRIu64
                      ",mailbox_depth=%" PRIu64 ",clients=%" PRIu64 ",cmds=%" PRIu64,
                      i, p->keys, p->expires, p->buckets, lf, p->resizes, p->rehashing,
-                     p->longest_chain, p->expired, (long long)p->used_memory, p->ops,
+                     p->longest_chain, p->expired, p->evicted, (long long)p->used_memory, p->ops,
                      p->mbox_depth, p->clients, p->cmds);
         }
     }
@@ -533,6 +554,9 @@ static void resetstat_each(struct worker *w, void *arg, struct rbuf *part)
     cmdstat_reset(w);
     struct shard *sh = w->shard;
     sh->ctr.ops = 0;
+    sh->ctr.hits = 0;
+    sh->ctr.misses = 0;
+    maxmemory_reset_evicted(sh->id);
     if (sh->id < MAX_SHARDS_TRACKED) {
         uint64_t expired = 0;
         for (unsigned i = 0; i < sh->ndb; i++) {

@@ -445,12 +445,14 @@ const struct cmd_def cmd_server_defs[] = {
       .complexity = "O(1)",
       .summary = "Close the connection" },
     { .name = "hello", .arity = -1, .exec = cmd_hello,
-      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY | CMD_CONN,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY | CMD_CONN |
+               CMD_REDACT,
       .group = "connection", .since = "6.0.0",
       .complexity = "O(1)",
       .summary = "Handshake with Redis" },
     { .name = "auth", .arity = -2, .exec = cmd_auth,
-      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY | CMD_CONN,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY | CMD_CONN |
+               CMD_REDACT,
       .group = "connection", .since = "1.0.0",
       .complexity = "O(N) where N is the number of passwords defined for the user",
       .summary = "Authenticate to the server" },

@@ -19,7 +19,9 @@
 #include "server/cmd_pubsub.h"
 #include "server/cmd_server.h"
 #include "server/cmd_txn.h"
+#include "server/latency.h"
 #include "server/persist.h"
+#include "server/slowlog.h"
 
 /* Room for every command and subcommand we will ever have (Redis 7.0 has
  * 240 commands and 126 subcommands); the commandstats id is 16 bits. */
@@ -160,6 +162,8 @@ static void build(void)
     add_family(cmd_txn_defs, cmd_txn_ndefs);
     add_family(cmd_persist_defs, cmd_persist_ndefs);
     add_family(cmd_pubsub_defs, cmd_pubsub_ndefs);
+    add_family(cmd_slowlog_defs, cmd_slowlog_ndefs);
+    add_family(cmd_latency_defs, cmd_latency_ndefs);
     add_subcommands();
 }
 

@@ -407,6 +407,7 @@ static void run_next(struct exec_job *j)
                 .now_ms = w->now_ms,
                 .priv = NULL,
                 .conn = c,
+                .origin = c,
             };
             ctx.sub_finished = sub_done;
             ctx.sub_arg = j;

@@ -346,7 +346,8 @@ static void req_free(struct worker *w, struct req *r)
  * one execution point (cmd_call). */
 static inline void run_exec(struct shard *s, const struct cmd_def *d, cmd_exec_fn exec,
                             unsigned db, int proto, size_t argc, const struct resp_arg *argv,
-                            struct rbuf *out, int64_t now_ms, void *priv)
+                            struct rbuf *out, int64_t now_ms, void *priv,
+                            const struct conn *origin)
 {
     struct cmd_ctx ctx = {
         .shard = s,
@@ -359,6 +360,7 @@ static inline void run_exec(struct shard *s, const struct cmd_def *d, cmd_exec_f
         .now_ms = now_ms,
         .priv = priv,
         .conn = NULL,
+        .origin = origin,
     };
     if (d && exec == d->exec)
         cmd_call(d, &ctx);
@@ -714,7 +716,7 @@ static void batch_run_single(struct shard *s, struct batch *b, struct bent *e, i
 {
     struct req *r = e->r;
     size_t start = b->out.len;
-    run_exec(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &b->out, now_ms, r);
+    run_exec(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &b->out, now_ms, r, r->conn);
     if (b->out.oom) {
         /* Drop the partial reply; the next request starts clean. */
         b->out.len = start;
@@ -772,7 +774,7 @@ static void batch_exec(struct shard *s, struct batch *b)
             continue;
         }
         if (r->fan) {
-            run_exec(s, NULL, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, now_ms, r);
+            run_exec(s, NULL, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, now_ms, r, r->conn);
             if (outbuf_big(r->out.len))
                 own_reply_count(s, r);
             e->end = b->out.len;
@@ -806,7 +808,7 @@ static void group_exec(struct shard *s, void *arg)
 
 void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
 {
-    run_exec(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, clock_wall_ms(), r);
+    run_exec(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, clock_wall_ms(), r, r->conn);
     struct batch *b = ctx;
     if (b) {
         if (!r->out.oom && outbuf_big(r->out.len))
@@ -964,7 +966,7 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
             return;
         }
         size_t before = out->len;
-        run_exec(w->shard, d, exec, c->db, c->proto, argc, argv, out, w->now_ms, NULL);
+        run_exec(w->shard, d, exec, c->db, c->proto, argc, argv, out, w->now_ms, NULL, c);
         if (sid != CMDSTAT_NONE) {
             cmdstat_call(w->cmdstats, sid);
             cmdstat_reply(w, sid, out->ptr + before, out->len - before);
@@ -1202,6 +1204,7 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
             .now_ms = w->now_ms,
             .priv = NULL,
             .conn = c,
+            .origin = c,
         };
         cmd_call(d, &ctx);
     } else {
@@ -1390,7 +1393,7 @@ static void fan_run(struct fan *f)
             struct req *r = f->parts[i];
             if (r->shard == w->id) {
                 run_exec(w->shard, NULL, r->exec, r->db, r->proto, r->argc, r->argv, &r->out,
-                         w->now_ms, r);
+                         w->now_ms, r, r->conn);
             } else if (batch_add(w, r->shard, r) != 0) {
                 /* No memory for a batch: the part comes back at once,
                  * marked failed, and the step reports the error. */

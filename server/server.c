@@ -4,6 +4,7 @@
  * port), worker start-up through the shard group, the stop request, and an
  * orderly shutdown that lets pending replies go out first. Runs on the main
  * thread except where a function says otherwise. */
+#include "server/slowlog.h"
 #include "server/server.h"
 
 #include <errno.h>
@@ -47,6 +48,7 @@ void server_request_stop(int exit_code)
 
 void server_config_changed(void)
 {
+    slowlog_refresh(); /* its gate is global, not per worker */
     for (unsigned i = 0; i < server.nworkers; i++)
         worker_post_config_refresh(server.workers[i]);
 }
@@ -410,6 +412,7 @@ int server_start(void)
         s->user = w;
         server.workers[i] = w;
     }
+    slowlog_setup();
     if (pubsub_setup(nw) != 0 || maxmemory_setup(nw) != 0) {
         pubsub_teardown();
         free_workers();

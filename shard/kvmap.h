@@ -54,6 +54,8 @@ struct kvmap_stats {
     uint64_t rehashing;      /* 1 while an incremental rehash is under way */
     uint64_t longest_chain;  /* longest chain built since the last resize began */
     uint64_t expired;        /* keys removed because their TTL passed */
+    int64_t avg_ttl;         /* estimated mean TTL left, ms, from the active
+                              * expiry's walk (0: none measured yet) */
     uint64_t epoch;          /* current write epoch */
     int64_t used_memory;     /* bytes held by this map (usable sizes) */
     uint64_t retired_bytes;  /* of used_memory: old table arrays still being

@@ -53,6 +53,8 @@ struct kvmap {
     void *capture_arg;           /* its argument */
     bool in_capture;             /* inside capture_fn: writes are a bug */
     uint64_t expire_cursor;      /* kvmap_expire_slice's scan cursor */
+    int64_t avg_ttl;             /* running estimate of the TTL left to live
+                                    entries, ms (Redis's db->avg_ttl) */
     uint64_t rng;                /* kvmap_random's generator state */
     struct retired *retired;     /* old mapped arrays being unmapped */
     uint64_t retired_bytes;      /* bytes still mapped in that list */

@@ -23,6 +23,9 @@ struct shard_counters {
     uint64_t ops;           /* operations executed on this shard */
     uint64_t batches;       /* mailbox messages handled */
     uint64_t expired_active;/* keys reaped by the active expiry cycle */
+    uint64_t hits;          /* read lookups that found their key (INFO
+                               keyspace_hits, Redis's lookupKeyRead) */
+    uint64_t misses;        /* read lookups that did not (keyspace_misses) */
 };
 
 struct shard {
