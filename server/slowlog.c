@@ -216,8 +216,11 @@ uint64_t slowlog_len(void)
 void slowlog_get_exec(struct cmd_ctx *c)
 {
     if (c->argc > 3) {
-        resp_error(c->out, "ERR unknown subcommand or wrong number of arguments for 'get'. "
-                           "Try SLOWLOG HELP.");
+        /* Redis names the subcommand as the client spelled it. */
+        resp_errorf(c->out,
+                    "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try "
+                    "SLOWLOG HELP.",
+                    (int)(c->argv[1].len > 64 ? 64 : c->argv[1].len), c->argv[1].ptr);
         return;
     }
     int64_t count = 10;
