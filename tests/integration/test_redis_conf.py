@@ -31,7 +31,8 @@ HONOURED = {"bind", "port", "tcp-backlog", "timeout", "daemonize", "pidfile", "l
             "stop-writes-on-bgsave-error", "client-output-buffer-limit", "set-max-intset-entries",
             "hash-max-listpack-entries", "hash-max-listpack-value", "maxmemory", "maxmemory-policy",
             "maxmemory-samples", "maxmemory-eviction-tenacity", "lfu-log-factor", "lfu-decay-time",
-            "notify-keyspace-events"}
+            "notify-keyspace-events", "slowlog-log-slower-than", "slowlog-max-len",
+            "latency-monitor-threshold"}
 
 
 def config_get(client, pattern):
