@@ -25,8 +25,13 @@
 #include "server/outbuf.h"
 #include "server/persist.h"
 #include "server/server.h"
+#include "server/slowlog.h"
 #include "server/txn.h"
 #include "server/worker.h"
+
+/* The start of the split command being dispatched on this thread, for
+ * the first fan it creates (its own; later ones are sub-fans). */
+static _Thread_local uint64_t split_t0;
 
 /* What the owner reads of a single request fits one cache line (dispatch.h). */
 _Static_assert(sizeof(void *) != 8 || offsetof(struct req, next) <= 64,
@@ -1211,7 +1216,9 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
         /* Multi-key or all shards: timed from here to the merged reply
          * (cmdstats.h). */
         t0 = cmdstat_run_begin(w->cmdstats, sid);
+        split_t0 = slowlog_clock(); /* taken by the command's fan (fan_new) */
         cmd_multi_dispatch(c, d, argc, argv);
+        split_t0 = 0;
     }
     cmdstat_call(w->cmdstats, sid);
     reply_note_stat(c, tail, tail_len, sid, t0);
@@ -1245,6 +1252,7 @@ static struct fan *fan_new(struct conn *c, size_t argc, const struct resp_arg *a
     f->step = step;
     f->db = c->db;
     f->proto = c->proto;
+    f->slow_t0 = dispatch_split_take();
     return f;
 }
 
@@ -1313,10 +1321,41 @@ void dispatch_fan_barrier(struct fan *f)
     f->conn->flags |= CONN_BARRIER;
 }
 
+uint64_t dispatch_split_take(void)
+{
+    uint64_t t = split_t0;
+    split_t0 = 0;
+    return t;
+}
+
+void dispatch_split_done(struct conn *c, size_t argc, const struct resp_arg *argv, uint64_t t0)
+{
+    if (!t0)
+        return;
+    uint64_t ticks = slowlog_clock() - t0;
+    if (ticks < atomic_load_explicit(&slowlog_gate, memory_order_relaxed))
+        return;
+    const struct cmd_def *container;
+    const struct cmd_def *d = cmd_lookup_argv(argc, argv, &container);
+    if (!d)
+        return;
+    struct cmd_ctx ctx = {
+        .shard = c->w->shard,
+        .dbidx = c->db,
+        .proto = c->proto,
+        .argc = argc,
+        .argv = argv,
+        .conn = c,
+        .origin = c,
+    };
+    slowlog_note(d, &ctx, ticks);
+}
+
 /* Finish f: its slot is complete, the client may go on. */
 static void fan_finish(struct fan *f)
 {
     struct conn *c = f->conn;
+    dispatch_split_done(c, f->argc, f->argv, f->slow_t0);
     if (f->own_txn)
         txn_finish(f->txn); /* whatever locks are left go as the reply does */
     if (f->slot) {
