@@ -26,6 +26,15 @@
 #include "server/server.h"
 #include "server/worker.h"
 
+size_t cmd_info_startup_memory;
+
+void cmd_info_note_startup(void)
+{
+    size_t alloc = 0, rss = 0;
+    mem_process_stats(&alloc, &rss);
+    cmd_info_startup_memory = alloc;
+}
+
 /* ------------------------------------------------- ops/sec sampling */
 
 /* Redis computes instantaneous_ops_per_sec over the last 16 samples taken
@@ -144,6 +153,9 @@ struct shard_part {
     uint64_t hits;          /* read lookups that found their key */
     uint64_t misses;        /* and that did not */
     uint64_t evicted;       /* keys evicted at maxmemory */
+    double stale_perc;      /* active expiry's smoothed stale share, % */
+    uint64_t expire_capped; /* its ticks cut short by the time limit */
+    uint64_t lazyfree;      /* values waiting in its thread's lazy-free queue */
     int64_t used_memory;    /* bytes held by the shard's maps */
     uint64_t ops;           /* operations executed */
     uint64_t mbox_depth;    /* mailbox messages waiting */
@@ -201,6 +213,11 @@ static void info_each(struct worker *w, void *arg, struct rbuf *part)
     sp.hits = s->ctr.hits;
     sp.misses = s->ctr.misses;
     sp.evicted = maxmemory_shard_evicted(s->id);
+    sp.stale_perc = s->ctr.stale_perc;
+    sp.expire_capped = s->ctr.expire_capped;
+    size_t lazy_values = 0;
+    (void)tval_lazyfree_pending(&lazy_values);
+    sp.lazyfree = lazy_values;
     sp.ops = s->ctr.ops;
     sp.mbox_depth = mailbox_depth(&s->mbox);
     sp.clients = atomic_load_explicit(&w->stats.connected, memory_order_relaxed);
@@ -291,6 +308,8 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         tot.qbuf_limit_kills += s.qbuf_limit_kills;
         tot.obuf_limit_kills += s.obuf_limit_kills;
         tot.timeouts += s.timeouts;
+        tot.reads += s.reads;
+        tot.writes += s.writes;
     }
     int64_t now = clock_wall_ms();
     char h[32];
@@ -351,6 +370,7 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
          * tables); the rest is the server's own overhead. */
         add_line(&b, "used_memory_overhead:%lld",
                  (long long)((int64_t)alloc > shards_mem ? (int64_t)alloc - shards_mem : 0));
+        add_line(&b, "used_memory_startup:%zu", cmd_info_startup_memory);
         add_line(&b, "used_memory_dataset:%lld", (long long)shards_mem);
         add_line(&b, "used_memory_dataset_perc:%.2f%%",
                  alloc ? 100.0 * (double)shards_mem / (double)alloc : 0);
@@ -382,6 +402,10 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
          * have neither, and count everything else. */
         add_line(&b, "mem_not_counted_for_evict:0");
         add_line(&b, "mem_allocator:%s", mem_allocator_name());
+        uint64_t lazy = 0;
+        for (unsigned i = 0; i < n; i++)
+            lazy += sp[i]->lazyfree;
+        add_line(&b, "lazyfree_pending_objects:%" PRIu64, lazy);
     }
     if (secs & SEC_PERSISTENCE) {
         /* The RDB file is loaded before the listeners open, so no client
@@ -404,13 +428,18 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         add_line(&b, "aof_rewrite_in_progress:0");
     }
     if (secs & SEC_STATS) {
-        uint64_t expired = 0, ops = 0, hits = 0, misses = 0, evicted = 0;
+        uint64_t expired = 0, ops = 0, hits = 0, misses = 0, evicted = 0, capped = 0;
+        /* The shards' stale shares, weighted by their volatile keys. */
+        double stale = 0, stale_w = 0;
         for (unsigned i = 0; i < n; i++) {
             expired += sp[i]->expired;
             ops += sp[i]->ops;
             hits += sp[i]->hits;
             misses += sp[i]->misses;
             evicted += sp[i]->evicted;
+            capped += sp[i]->expire_capped;
+            stale += sp[i]->stale_perc * (double)(sp[i]->expires + 1);
+            stale_w += (double)(sp[i]->expires + 1);
         }
         cmd_server_sample(now);
         section_header(&b, "Stats");
@@ -421,6 +450,8 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         add_line(&b, "total_net_output_bytes:%" PRIu64, tot.net_out);
         add_line(&b, "rejected_connections:%" PRIu64, tot.conns_rejected);
         add_line(&b, "expired_keys:%" PRIu64, expired);
+        add_line(&b, "expired_stale_perc:%.2f", stale_w > 0 ? stale / stale_w : 0.0);
+        add_line(&b, "expired_time_cap_reached_count:%" PRIu64, capped);
         add_line(&b, "evicted_keys:%" PRIu64, evicted);
         add_line(&b, "keyspace_hits:%" PRIu64, hits);
         add_line(&b, "keyspace_misses:%" PRIu64, misses);
@@ -430,6 +461,8 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         add_line(&b, "shard_ops:%" PRIu64, ops);
         add_line(&b, "protocol_error_disconnections:%" PRIu64, tot.proto_errors);
         add_line(&b, "total_error_replies:%" PRIu64, errstat_total());
+        add_line(&b, "total_reads_processed:%" PRIu64, tot.reads);
+        add_line(&b, "total_writes_processed:%" PRIu64, tot.writes);
         add_line(&b, "client_query_buffer_limit_disconnections:%" PRIu64, tot.qbuf_limit_kills);
         add_line(&b, "client_output_buffer_limit_disconnections:%" PRIu64, tot.obuf_limit_kills);
         add_line(&b, "timeout_disconnections:%" PRIu64, tot.timeouts);
@@ -580,11 +613,15 @@ static void resetstat_each(struct worker *w, void *arg, struct rbuf *part)
     atomic_store_explicit(&s->qbuf_limit_kills, 0, memory_order_relaxed);
     atomic_store_explicit(&s->obuf_limit_kills, 0, memory_order_relaxed);
     atomic_store_explicit(&s->timeouts, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->reads, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->writes, 0, memory_order_relaxed);
     cmdstat_reset(w);
     struct shard *sh = w->shard;
     sh->ctr.ops = 0;
     sh->ctr.hits = 0;
     sh->ctr.misses = 0;
+    sh->ctr.stale_perc = 0;
+    sh->ctr.expire_capped = 0;
     maxmemory_reset_evicted(sh->id);
     if (sh->id < MAX_SHARDS_TRACKED) {
         uint64_t expired = 0;

@@ -23,6 +23,11 @@ extern const size_t cmd_server_ndefs;
  * Any thread: samples are kept under a mutex. */
 void cmd_server_sample(int64_t now_ms);
 
+/* The allocator's total once the server is set up, before the data set is
+ * loaded (INFO used_memory_startup): noted once by server_start. */
+extern size_t cmd_info_startup_memory;
+void cmd_info_note_startup(void);
+
 /* ---- Shared by cmd_server.c, cmd_client.c and cmd_info.c -------------- */
 
 /* CLIENT's subcommands (cmd_client.c), COMMAND's (cmd_command.c), both

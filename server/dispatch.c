@@ -664,6 +664,7 @@ static void direct_send(struct shard *s, struct req *r, const char *p, size_t n)
     r->direct_sent = (size_t)sent;
     struct worker *w = s->user;
     atomic_fetch_add_explicit(&w->stats.net_out, (uint64_t)sent, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->stats.writes, 1, memory_order_relaxed);
 }
 
 /* Owner side: r's reply, in its own buffer r->out, is big (outbuf.h):

@@ -4,6 +4,7 @@
  * port), worker start-up through the shard group, the stop request, and an
  * orderly shutdown that lets pending replies go out first. Runs on the main
  * thread except where a function says otherwise. */
+#include "server/cmd_server.h"
 #include "server/slowlog.h"
 #include "server/server.h"
 
@@ -432,6 +433,7 @@ int server_start(void)
         close_fds();
         return rc;
     }
+    cmd_info_note_startup(); /* before the data set, as Redis's figure */
     /* The RDB file goes into the shards before any client is accepted
      * (connections that arrive meanwhile wait in the listen backlog). */
     if (persist_load() != 0) {

@@ -50,6 +50,8 @@ void worker_stats_read(const struct worker *w, struct worker_stats_snap *o)
     RD(qbuf_limit_kills);
     RD(obuf_limit_kills);
     RD(timeouts);
+    RD(reads);
+    RD(writes);
 #undef RD
 }
 

@@ -267,6 +267,12 @@ void kvmap_clear(struct kvmap *m);
  * entry has a TTL. */
 uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns);
 
+/* What the active expiry has done to m since it was created: volatile
+ * entries it looked at (reaped or not) in *sampled, and slices that ran
+ * out of time before a full pass in *capped (Redis's expired_stale_perc
+ * and expired_time_cap_reached_count come from these). Owner thread. */
+void kvmap_expire_counts(const struct kvmap *m, uint64_t *sampled, uint64_t *capped);
+
 /* Incremental rehash work outside requests (idle time): move buckets, and
  * unmap old table arrays left by a finished rehash, until budget_ns is
  * spent. Returns true while either kind of work remains. */

@@ -146,6 +146,7 @@ struct kventry *kvmap_random(struct kvmap *m, int64_t now_ms)
 struct expire_ctx {
     int64_t now_ms;   /* entries with expiry < now_ms are reaped */
     uint64_t removed; /* how many were */
+    uint64_t sampled; /* volatile entries met, reaped or not */
     int64_t ttl_sum;  /* TTLs left of the live volatile entries passed */
     unsigned ttl_n;   /* how many, since the last fold */
 };
@@ -174,9 +175,12 @@ static void expire_bucket(struct kvmap *m, int ti, uint64_t idx, void *ctx)
             report_event(m, KVMAP_EV_EXPIRED, e);
             remove_at(m, ti, idx, link);
             c->removed++;
+            c->sampled++;
             continue;
         }
         int64_t when = kventry_expire_ms(e);
+        if (when != KVMAP_NO_EXPIRE)
+            c->sampled++;
         if (when != KVMAP_NO_EXPIRE && when > c->now_ms) {
             c->ttl_sum += when - c->now_ms;
             if (++c->ttl_n == AVG_TTL_SAMPLES)
@@ -196,7 +200,7 @@ uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns)
     uint64_t start = clock_mono_ns();
     uint64_t total = m->t[0].size + m->t[1].size;
     uint64_t visited = 0, next_check = SLICE_EXPIRE_CHECK;
-    struct expire_ctx c = {now_ms, 0, 0, 0};
+    struct expire_ctx c = {now_ms, 0, 0, 0, 0};
     uint64_t v = m->expire_cursor;
     /* Tables do not change size inside this loop (removals never start a
      * resize here), so the reverse-binary cursor stays valid throughout.
@@ -206,15 +210,24 @@ uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns)
         v = scan_step(m, v, expire_bucket, &c, &visited);
         if (visited >= next_check) {
             next_check = visited + SLICE_EXPIRE_CHECK;
-            if (clock_mono_ns() - start >= budget_ns)
+            if (clock_mono_ns() - start >= budget_ns) {
+                m->expire_capped++;
                 break;
+            }
         }
     } while (visited < total && m->keys_with_ttl > 0);
     m->expire_cursor = v;
     fold_avg_ttl(m, &c);
+    m->expire_sampled += c.sampled;
     m->expired += c.removed;
     kvmap_check_resize_after_delete(m);
     return c.removed;
+}
+
+void kvmap_expire_counts(const struct kvmap *m, uint64_t *sampled, uint64_t *capped)
+{
+    *sampled = m->expire_sampled;
+    *capped = m->expire_capped;
 }
 
 uint64_t kvmap_epoch_begin(struct kvmap *m, kvmap_capture_fn fn, void *arg)
