@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/mem.h"
+#include "server/clientmem.h"
 #include "server/cmdstats.h"
 #include "server/conn.h"
 #include "server/dispatch.h"
@@ -156,6 +157,9 @@ struct shard_part {
     double stale_perc;      /* active expiry's smoothed stale share, % */
     uint64_t expire_capped; /* its ticks cut short by the time limit */
     uint64_t lazyfree;      /* values waiting in its thread's lazy-free queue */
+    uint64_t cl_max_in;     /* its worker's clients: recent largest query buffer */
+    uint64_t cl_max_out;    /* ... recent most reply bytes held by one */
+    uint64_t cl_mem;        /* ... bytes they all hold */
     int64_t used_memory;    /* bytes held by the shard's maps */
     uint64_t ops;           /* operations executed */
     uint64_t mbox_depth;    /* mailbox messages waiting */
@@ -218,6 +222,12 @@ static void info_each(struct worker *w, void *arg, struct rbuf *part)
     size_t lazy_values = 0;
     (void)tval_lazyfree_pending(&lazy_values);
     sp.lazyfree = lazy_values;
+    size_t in = 0, out = 0, mem = 0;
+    if (rq->secs & (SEC_CLIENTS | SEC_MEMORY))
+        clientmem_read(w, &in, &out, &mem);
+    sp.cl_max_in = in;
+    sp.cl_max_out = out;
+    sp.cl_mem = mem;
     sp.ops = s->ctr.ops;
     sp.mbox_depth = mailbox_depth(&s->mbox);
     sp.clients = atomic_load_explicit(&w->stats.connected, memory_order_relaxed);
@@ -346,6 +356,15 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         section_header(&b, "Clients");
         add_line(&b, "connected_clients:%" PRIu64, tot.connected);
         add_line(&b, "maxclients:%u", maxclients);
+        uint64_t max_in = 0, max_out = 0;
+        for (unsigned i = 0; i < n; i++) {
+            if (sp[i]->cl_max_in > max_in)
+                max_in = sp[i]->cl_max_in;
+            if (sp[i]->cl_max_out > max_out)
+                max_out = sp[i]->cl_max_out;
+        }
+        add_line(&b, "client_recent_max_input_buffer:%" PRIu64, max_in);
+        add_line(&b, "client_recent_max_output_buffer:%" PRIu64, max_out);
         add_line(&b, "blocked_clients:0");
     }
     if (secs & SEC_MEMORY) {
@@ -401,6 +420,10 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         /* Redis leaves replication and AOF buffers out of the bound; we
          * have neither, and count everything else. */
         add_line(&b, "mem_not_counted_for_evict:0");
+        uint64_t cl_mem = 0;
+        for (unsigned i = 0; i < n; i++)
+            cl_mem += sp[i]->cl_mem;
+        add_line(&b, "mem_clients_normal:%" PRIu64, cl_mem);
         add_line(&b, "mem_allocator:%s", mem_allocator_name());
         uint64_t lazy = 0;
         for (unsigned i = 0; i < n; i++)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "server/clientmem.h"
 #include "server/cmd_server.h"
 #include "server/conn.h"
 #include "server/dispatch.h"
@@ -157,6 +158,7 @@ static void on_tick(uv_timer_t *t)
         cmd_server_sample(now); /* INFO's instantaneous ops/sec */
     maxmemory_tick(w->shard, w->id == 0);
     outbuf_tick(w);
+    clientmem_tick(w);
     if (w->set.timeout == 0)
         return;
     int64_t idle_ms = (int64_t)w->set.timeout * 1000;
