@@ -320,6 +320,118 @@ reply:
     rbuf_deinit(&b);
 }
 
+/* LATENCY GRAPH's drawing, as Redis's sparkline with fill: each sample a
+ * column, its height in 4 rows of 3 steps ("_o#", '|' below the top), then
+ * a blank row and each column's label written downwards. 80 columns a
+ * band; bands are separated by an empty line. */
+#define GRAPH_COLS 80
+#define GRAPH_ROWS 4
+
+struct graph_point {
+    int64_t value;   /* ms */
+    char label[24];  /* how long ago: "12s", "3m", "2h", "1d" */
+};
+
+static void draw_band(struct rbuf *b, const struct graph_point *p, size_t n, int64_t min,
+                      int64_t max)
+{
+    static const char fill[] = "_o#";
+    const int per_row = 3, steps = per_row * GRAPH_ROWS;
+    double range = max - min == 0 ? 1.0 : (double)(max - min);
+    char line[GRAPH_COLS];
+    for (int row = 0; row < GRAPH_ROWS; row++) {
+        for (size_t j = 0; j < n; j++) {
+            int step = (int)((double)(int)((double)(p[j].value - min) * steps) / range);
+            if (step < 0)
+                step = 0;
+            if (step >= steps)
+                step = steps - 1;
+            int idx = step - (GRAPH_ROWS - row - 1) * per_row;
+            line[j] = idx >= per_row ? '|' : idx >= 0 ? fill[idx] : ' ';
+        }
+        rbuf_append(b, line, n);
+        rbuf_append(b, "\n", 1);
+    }
+    /* The labels, one character per row, after a blank row. */
+    memset(line, ' ', n);
+    rbuf_append(b, line, n);
+    rbuf_append(b, "\n", 1);
+    for (size_t ch = 0;; ch++) {
+        bool any = false;
+        for (size_t j = 0; j < n; j++) {
+            bool has = strlen(p[j].label) > ch;
+            line[j] = has ? p[j].label[ch] : ' ';
+            any |= has;
+        }
+        if (!any)
+            break;
+        rbuf_append(b, line, n);
+        rbuf_append(b, "\n", 1);
+    }
+}
+
+static void graph_exec(struct cmd_ctx *c)
+{
+    struct graph_point pts[LATENCY_TS_LEN];
+    size_t n = 0;
+    int64_t all_time = 0;
+    char event[64];
+    int64_t now = clock_wall_ms() / 1000;
+    pthread_mutex_lock(&mon.lock);
+    const struct series *ts = find(c->argv[2].ptr, c->argv[2].len);
+    if (ts) {
+        snprintf(event, sizeof event, "%s", ts->event);
+        all_time = ts->max;
+        for (int j = 0; j < LATENCY_TS_LEN; j++) {
+            int i = (ts->idx + j) % LATENCY_TS_LEN;
+            if (ts->samples[i].time == 0)
+                continue;
+            int64_t ago = now - ts->samples[i].time;
+            struct graph_point *p = &pts[n++];
+            p->value = ts->samples[i].latency;
+            if (ago < 60)
+                snprintf(p->label, sizeof p->label, "%llds", (long long)ago);
+            else if (ago < 3600)
+                snprintf(p->label, sizeof p->label, "%lldm", (long long)(ago / 60));
+            else if (ago < 86400)
+                snprintf(p->label, sizeof p->label, "%lldh", (long long)(ago / 3600));
+            else
+                snprintf(p->label, sizeof p->label, "%lldd", (long long)(ago / 86400));
+        }
+    }
+    pthread_mutex_unlock(&mon.lock);
+    if (!ts) {
+        resp_errorf(c->out, "ERR No samples available for event '%.*s'",
+                    (int)(c->argv[2].len > 128 ? 128 : c->argv[2].len), c->argv[2].ptr);
+        return;
+    }
+    int64_t min = 0, max = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || pts[i].value < min)
+            min = pts[i].value;
+        if (i == 0 || pts[i].value > max)
+            max = pts[i].value;
+    }
+    struct rbuf b;
+    rbuf_init(&b);
+    append(&b, "%s - high %lld ms, low %lld ms (all time high %lld ms)\n", event, (long long)max,
+           (long long)min, (long long)all_time);
+    char dashes[GRAPH_COLS];
+    memset(dashes, '-', sizeof dashes);
+    rbuf_append(&b, dashes, sizeof dashes);
+    rbuf_append(&b, "\n", 1);
+    for (size_t j = 0; j < n; j += GRAPH_COLS) {
+        if (j != 0)
+            rbuf_append(&b, "\n", 1);
+        draw_band(&b, pts + j, n - j < GRAPH_COLS ? n - j : GRAPH_COLS, min, max);
+    }
+    if (b.oom)
+        resp_error(c->out, "ERR out of memory");
+    else
+        resp_verbatim(c->out, c->proto, b.ptr, b.len);
+    rbuf_deinit(&b);
+}
+
 static const char *const latency_help[] = {
     "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "DOCTOR",
@@ -354,6 +466,11 @@ static const struct cmd_def latency_subs[] = {
                        "response_policy:special"),
       .group = "server", .since = "2.8.13", .complexity = "O(1)",
       .summary = "Return a human readable latency analysis report." },
+    { .name = "latency|graph", .arity = 3, .exec = graph_exec, .flags = LATENCY_FLAGS,
+      .tips = CMD_TIPS("nondeterministic_output", "request_policy:all_nodes",
+                       "response_policy:special"),
+      .group = "server", .since = "2.8.13", .complexity = "O(1)",
+      .summary = "Return a latency graph for the event." },
     { .name = "latency|help", .arity = 2, .exec = help_exec,
       .flags = CMD_LOADING | CMD_STALE,
       .group = "server", .since = "2.8.13", .complexity = "O(1)",
