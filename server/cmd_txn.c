@@ -19,6 +19,7 @@
 #include "server/dispatch.h"
 #include "server/persist.h"
 #include "server/server.h"
+#include "server/slowlog.h"
 #include "server/txn.h"
 #include "server/worker.h"
 
@@ -330,6 +331,8 @@ struct exec_job {
     bool pending;              /* a command's parts are out */
     size_t reply_at;           /* where the running command's reply begins
                                   in body (for its commandstats) */
+    uint64_t slow_t0;          /* the running command's start, when it runs
+                                  on shards (the slow log, dispatch.h) */
 };
 
 /* How an EXEC ends. */
@@ -373,6 +376,10 @@ static void job_advance(struct exec_job *j)
     cmdstat_call(w->cmdstats, sid);
     if (j->body.len > j->reply_at)
         cmdstat_reply(w, sid, j->body.ptr + j->reply_at, j->body.len - j->reply_at);
+    /* Redis logs each command EXEC runs; one run on this thread was
+     * logged by cmd_call already. */
+    if (!(m->d->flags & CMD_CONN))
+        dispatch_split_done(j->c, m->argc, m->argv, j->slow_t0);
     j->idx++;
 }
 
@@ -426,6 +433,7 @@ static void run_next(struct exec_job *j)
         }
         struct mplan p = {.c = c, .t = j->t, .out = &j->body, .finished = sub_done, .arg = j};
         j->pending = true;
+        j->slow_t0 = slowlog_clock();
         cmd_multi_plan(&p, m->d, m->argc, m->argv);
         if (p.sync) {
             j->pending = false;

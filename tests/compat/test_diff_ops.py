@@ -160,6 +160,9 @@ class SlowlogShapes(unittest.TestCase):
             ["PING"],
             ["SADD", "s"] + ["m%d" % i for i in range(40)],
             ["DEL", "k"],
+            # EXEC itself is not logged, each command it runs is.
+            ["MULTI"], ["SET", "k", "w"], ["MSET", "a1", "x", "a2", "y", "a3", "z"],
+            ["GET", "k"], ["PING"], ["EXEC"],
         ]
         with skvtest.RedisServer() as r, skvtest.ShardkvServer(list(skv_args)) as s:
             want = self.entries(r.port, "opsclient", cmds)
