@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/mem.h"
 #include "server/clientmem.h"
+#include "server/cmdhist.h"
 #include "server/cmdstats.h"
 #include "server/conn.h"
 #include "server/dispatch.h"
@@ -115,13 +116,14 @@ enum {
     SEC_COMMANDSTATS = 1u << 9,
     SEC_ERRORSTATS = 1u << 10,
     SEC_CLUSTER = 1u << 11,
+    SEC_LATENCYSTATS = 1u << 12,
 };
 /* Redis's default set: "shards" is ours, one line per shard, so it is asked
  * for by name or by "all" and default INFO stays what Redis clients parse;
  * commandstats is left out of the default by Redis too. */
 #define SEC_DEFAULT (SEC_SERVER | SEC_CLIENTS | SEC_MEMORY | SEC_PERSISTENCE | SEC_STATS | \
                      SEC_REPLICATION | SEC_CPU | SEC_ERRORSTATS | SEC_CLUSTER | SEC_KEYSPACE)
-#define SEC_ALL (SEC_DEFAULT | SEC_SHARDS | SEC_COMMANDSTATS)
+#define SEC_ALL (SEC_DEFAULT | SEC_SHARDS | SEC_COMMANDSTATS | SEC_LATENCYSTATS)
 /* Sections that need every shard's maps. */
 #define SEC_NEED_SHARDS (SEC_STATS | SEC_KEYSPACE | SEC_SHARDS)
 
@@ -133,7 +135,7 @@ static const struct {
     {"persistence", SEC_PERSISTENCE}, {"stats", SEC_STATS}, {"replication", SEC_REPLICATION},
     {"cpu", SEC_CPU},             {"keyspace", SEC_KEYSPACE}, {"shards", SEC_SHARDS},
     {"commandstats", SEC_COMMANDSTATS}, {"errorstats", SEC_ERRORSTATS},
-    {"cluster", SEC_CLUSTER},
+    {"cluster", SEC_CLUSTER},     {"latencystats", SEC_LATENCYSTATS},
 };
 
 /* Expired-key count of each shard at the last CONFIG RESETSTAT; slot i is
@@ -533,6 +535,10 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
             if (et[k].count > 0)
                 add_line(&b, "errorstat_%s:count=%" PRIu64, et[k].code, et[k].count);
     }
+    if (secs & SEC_LATENCYSTATS) {
+        section_header(&b, "Latencystats");
+        cmdhist_info(&b);
+    }
     if (secs & SEC_CLUSTER) {
         section_header(&b, "Cluster");
         add_line(&b, "cluster_enabled:0"); /* standalone: no cluster mode */
@@ -639,6 +645,7 @@ static void resetstat_each(struct worker *w, void *arg, struct rbuf *part)
     atomic_store_explicit(&s->reads, 0, memory_order_relaxed);
     atomic_store_explicit(&s->writes, 0, memory_order_relaxed);
     cmdstat_reset(w);
+    cmdhist_reset(w->id);
     struct shard *sh = w->shard;
     sh->ctr.ops = 0;
     sh->ctr.hits = 0;

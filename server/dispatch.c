@@ -19,6 +19,7 @@
 #include "server/cmd_multi.h"
 #include "server/cmd_pubsub.h"
 #include "server/cmd_txn.h"
+#include "server/cmdhist.h"
 #include "server/cmdstats.h"
 #include "server/conn.h"
 #include "server/log.h"
@@ -1334,11 +1335,12 @@ void dispatch_split_done(struct conn *c, size_t argc, const struct resp_arg *arg
     if (!t0)
         return;
     uint64_t ticks = slowlog_clock() - t0;
-    if (ticks < atomic_load_explicit(&slowlog_gate, memory_order_relaxed))
-        return;
     const struct cmd_def *container;
     const struct cmd_def *d = cmd_lookup_argv(argc, argv, &container);
     if (!d)
+        return;
+    cmdhist_record(c->w->id, d, (uint64_t)((double)ticks * slowlog_ns_per_tick));
+    if (ticks < atomic_load_explicit(&slowlog_gate, memory_order_relaxed))
         return;
     struct cmd_ctx ctx = {
         .shard = c->w->shard,

@@ -14,6 +14,7 @@
 
 #include "common/clock.h"
 #include "server/cmd_server.h"
+#include "server/cmdhist.h"
 #include "server/server.h"
 
 /* Events the monitor can hold: "command" and "fast-command" today. */
@@ -471,6 +472,15 @@ static const struct cmd_def latency_subs[] = {
                        "response_policy:special"),
       .group = "server", .since = "2.8.13", .complexity = "O(1)",
       .summary = "Return a latency graph for the event." },
+    { .name = "latency|histogram", .arity = -2, .exec = cmdhist_latency_exec,
+      .flags = LATENCY_FLAGS,
+      .tips = CMD_TIPS("nondeterministic_output", "request_policy:all_nodes",
+                       "response_policy:special"),
+      .group = "server", .since = "7.0.0",
+      .complexity = "O(N) where N is the number of commands with latency information being "
+                    "retrieved.",
+      .summary = "Return the cumulative distribution of latencies of a subset of commands or "
+                 "all." },
     { .name = "latency|help", .arity = 2, .exec = help_exec,
       .flags = CMD_LOADING | CMD_STALE,
       .group = "server", .since = "2.8.13", .complexity = "O(1)",

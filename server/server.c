@@ -5,6 +5,7 @@
  * orderly shutdown that lets pending replies go out first. Runs on the main
  * thread except where a function says otherwise. */
 #include "server/cmd_server.h"
+#include "server/cmdhist.h"
 #include "server/slowlog.h"
 #include "server/server.h"
 
@@ -414,7 +415,7 @@ int server_start(void)
         server.workers[i] = w;
     }
     slowlog_setup();
-    if (pubsub_setup(nw) != 0 || maxmemory_setup(nw) != 0) {
+    if (pubsub_setup(nw) != 0 || maxmemory_setup(nw) != 0 || cmdhist_setup(nw) != 0) {
         pubsub_teardown();
         free_workers();
         shard_group_destroy(server.group);
@@ -430,6 +431,7 @@ int server_start(void)
         free_workers();
         pubsub_teardown();
         maxmemory_teardown();
+        cmdhist_teardown();
         close_fds();
         return rc;
     }
@@ -475,5 +477,6 @@ void server_stop(void)
     free_workers();
     pubsub_teardown();
     maxmemory_teardown();
+    cmdhist_teardown();
     close_fds();
 }

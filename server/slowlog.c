@@ -22,6 +22,7 @@ _Atomic uint64_t slowlog_gate = UINT64_MAX;
 
 /* Clock ticks per microsecond, from the calibration (1000 for ns). */
 static double ticks_per_us = 1000.0;
+double slowlog_ns_per_tick = 1.0;
 
 /* One logged command, Redis's slowlogEntry. */
 struct entry {
@@ -56,6 +57,7 @@ void slowlog_setup(void)
     uint64_t n1 = clock_mono_ns(), t1 = slowlog_clock();
     if (n1 > n0 && t1 > t0)
         ticks_per_us = (double)(t1 - t0) * 1000.0 / (double)(n1 - n0);
+    slowlog_ns_per_tick = 1000.0 / ticks_per_us;
 #endif
     slowlog_refresh();
 }

@@ -50,6 +50,9 @@ void slowlog_setup(void);
  * latency-monitor-threshold) or at start-up. Any thread. */
 void slowlog_refresh(void);
 
+/* Nanoseconds per clock tick (set by slowlog_setup). */
+extern double slowlog_ns_per_tick;
+
 /* Microseconds in n clock ticks. */
 uint64_t slowlog_ticks_to_us(uint64_t n);
 

@@ -201,6 +201,55 @@ class SlowlogShapes(unittest.TestCase):
             self.assertEqual(out[0], [b"AUTH", b"(redacted)"])
 
 
+class LatencyHistogram(unittest.TestCase):
+    """Redis 7.0's per-command latency tracking: LATENCY HISTOGRAM and INFO
+    latencystats count every run, by command and subcommand."""
+
+    BOUNDS = {1, 2, 4, 8, 16, 33, 66, 132, 264, 528, 1056, 2113, 4227, 8454, 16908, 33816}
+
+    def run_on(self, port):
+        with skvtest.Client(port) as c:
+            c.call("CONFIG", "RESETSTAT")
+            for i in range(5):
+                c.call("SET", "k%d" % i, "v")
+                c.call("GET", "k%d" % i)
+            c.call("MSET", "a", "1", "b", "2", "c", "3", "d", "4")
+            c.call("MULTI")
+            c.call("GET", "k1")
+            c.call("EXEC")
+            c.call("CONFIG", "GET", "maxmemory")
+            none = c.call("LATENCY", "HISTOGRAM", "nosuchcommand")
+            h = c.call("LATENCY", "HISTOGRAM", "set", "GET", "mset", "config|get", "exec")
+            info = skvtest.parse_info(c.call("INFO", "latencystats"))["latencystats"]
+        hist = {}
+        for name, body in zip(h[::2], h[1::2]):
+            body = dict(zip(body[::2], body[1::2]))
+            pts = body[b"histogram_usec"]
+            hist[name] = (body[b"calls"], pts[::2], pts[1::2])
+        return none, hist, info
+
+    def test_like_redis(self):
+        with skvtest.RedisServer() as r, skvtest.ShardkvServer(["--threads", "2"]) as s:
+            want = self.run_on(r.port)
+            got = self.run_on(s.port)
+        self.assertEqual(got[0], want[0])  # no such command: an empty map
+        self.assertEqual(sorted(got[1]), sorted(want[1]))
+        for name, (calls, bounds, cums) in got[1].items():
+            self.assertEqual(calls, want[1][name][0], name)
+            self.assertTrue(set(bounds) <= self.BOUNDS, (name, bounds))
+            self.assertEqual(bounds, sorted(bounds))
+            self.assertEqual(cums, sorted(cums))
+            self.assertEqual(cums[-1], calls)
+        # INFO is counted once its own reply is built in Redis; here when it
+        # has asked the shards, so this INFO may list itself already.
+        info = "latency_percentiles_usec_info"
+        self.assertEqual(sorted(set(got[2]) - {info}), sorted(set(want[2]) - {info}))
+        for line in got[2].values():
+            self.assertEqual(sorted(line), ["p50", "p99", "p99.9"])
+            p50, p99, p999 = (float(line[k]) for k in ("p50", "p99", "p99.9"))
+            self.assertTrue(0 < p50 <= p99 <= p999, line)
+
+
 def latest_max(latest, event):
     return [e[3] for e in latest if e[0] == event][0]
 

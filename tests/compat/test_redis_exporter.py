@@ -59,9 +59,6 @@ EXCLUDED = {
     "redis_number_of_cached_scripts",
     # A main thread: N worker threads, none of them main.
     "redis_cpu_sys_main_thread_seconds_total", "redis_cpu_user_main_thread_seconds_total",
-    # Per-command latency tracking (latency-tracking, INFO latencystats,
-    # LATENCY HISTOGRAM): commandstats keeps sampled means only.
-    "redis_latency_percentiles_usec",
 }
 
 # The same commands on both servers before the scrape: keys with and
