@@ -210,6 +210,31 @@ void mem_process_stats(size_t *allocated, size_t *resident)
 #endif
 }
 
+bool mem_allocator_stats(size_t *allocated, size_t *active, size_t *resident)
+{
+#ifdef SKV_HAVE_JEMALLOC
+    uint64_t epoch = 1;
+    size_t sz = sizeof epoch;
+    mallctl("epoch", &epoch, &sz, &epoch, sz);
+    size_t v[3];
+    static const char *const names[3] = {"stats.allocated", "stats.active", "stats.resident"};
+    for (int i = 0; i < 3; i++) {
+        sz = sizeof(size_t);
+        if (mallctl(names[i], &v[i], &sz, NULL, 0) != 0)
+            return false;
+    }
+    *allocated = v[0];
+    *active = v[1];
+    *resident = v[2];
+    return true;
+#else
+    (void)allocated;
+    (void)active;
+    (void)resident;
+    return false;
+#endif
+}
+
 const char *mem_allocator_name(void)
 {
 #ifdef SKV_HAVE_JEMALLOC

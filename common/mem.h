@@ -5,6 +5,7 @@
 #ifndef SKV_COMMON_MEM_H
 #define SKV_COMMON_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,6 +79,11 @@ size_t mem_usable(const void *p);
  * holds (jemalloc stats.allocated) and resident bytes (stats.resident).
  * Without jemalloc both come from mallinfo2 / procfs. Any thread. */
 void mem_process_stats(size_t *allocated, size_t *resident);
+
+/* The allocator's own figures (Redis's allocator_* INFO fields): bytes
+ * allocated, in active pages and resident. Returns false, leaving them
+ * alone, when the allocator gives none (not jemalloc). Any thread. */
+bool mem_allocator_stats(size_t *allocated, size_t *active, size_t *resident);
 
 /* Resident set size of this process from /proc/self/statm, in bytes. */
 size_t mem_rss(void);

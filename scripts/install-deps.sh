@@ -16,8 +16,10 @@ set -euo pipefail
 RUNTIME_PKGS=(build-essential cmake pkg-config libuv1-dev libjemalloc-dev libcjson-dev libedit-dev
               liblua5.1-0-dev lua-cjson-dev lua-bitop-dev)
 # iproute2: test_security.py gives a network namespace of its own an address.
+# prometheus-redis-exporter: test_redis_exporter.py scrapes shardkv with it.
 TEST_PKGS=(clang libclang-rt-14-dev llvm libcriterion-dev
-           redis-server redis-tools python3 python3-redis nutcracker iproute2)
+           redis-server redis-tools python3 python3-redis nutcracker iproute2
+           prometheus-redis-exporter)
 # The container suite (tests/container/run.sh) runs as root, so podman needs
 # none of its rootless helpers (uidmap, slirp4netns, fuse-overlayfs).
 # runc: crun fails on this VM (scripts/configure-podman.sh); netavark with
@@ -59,10 +61,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-    # Debian's redis-server and nutcracker packages start system instances
-    # (redis on 6379); tests start their own on free ports, and `make run`
-    # wants 6379.
-    for svc in redis-server nutcracker; do
+    # Debian's redis-server, nutcracker and prometheus-redis-exporter
+    # packages start system instances (redis on 6379, the exporter on 9121);
+    # tests start their own on free ports, and `make run` wants 6379.
+    for svc in redis-server nutcracker prometheus-redis-exporter; do
         if printf '%s\n' "${missing[@]}" | grep -qx "$svc"; then
             $SUDO systemctl stop "$svc" 2>/dev/null || $SUDO service "$svc" stop 2>/dev/null || true
             $SUDO systemctl disable "$svc" 2>/dev/null || true

@@ -54,6 +54,8 @@ struct kvmap_stats {
     uint64_t rehashing;      /* 1 while an incremental rehash is under way */
     uint64_t longest_chain;  /* longest chain built since the last resize began */
     uint64_t expired;        /* keys removed because their TTL passed */
+    int64_t avg_ttl;         /* estimated mean TTL left, ms, from the active
+                              * expiry's walk (0: none measured yet) */
     uint64_t epoch;          /* current write epoch */
     int64_t used_memory;     /* bytes held by this map (usable sizes) */
     uint64_t retired_bytes;  /* of used_memory: old table arrays still being
@@ -269,6 +271,12 @@ void kvmap_clear(struct kvmap *m);
  * pass is done. Returns the number removed. Does nothing quickly when no
  * entry has a TTL. */
 uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns);
+
+/* What the active expiry has done to m since it was created: volatile
+ * entries it looked at (reaped or not) in *sampled, and slices that ran
+ * out of time before a full pass in *capped (Redis's expired_stale_perc
+ * and expired_time_cap_reached_count come from these). Owner thread. */
+void kvmap_expire_counts(const struct kvmap *m, uint64_t *sampled, uint64_t *capped);
 
 /* Incremental rehash work outside requests (idle time): move buckets, and
  * unmap old table arrays left by a finished rehash, until budget_ns is

@@ -55,6 +55,10 @@ struct kvmap {
     kvmap_retire_fn retire_fn;   /* armed: takes the map's owner when it is freed */
     bool in_capture;             /* inside capture_fn: writes are a bug */
     uint64_t expire_cursor;      /* kvmap_expire_slice's scan cursor */
+    int64_t avg_ttl;             /* running estimate of the TTL left to live
+                                    entries, ms (Redis's db->avg_ttl) */
+    uint64_t expire_sampled;     /* volatile entries the active expiry met */
+    uint64_t expire_capped;      /* its slices that ran out of time */
     uint64_t rng;                /* kvmap_random's generator state */
     struct retired *retired;     /* old mapped arrays being unmapped */
     uint64_t retired_bytes;      /* bytes still mapped in that list */

@@ -136,35 +136,71 @@ struct kventry *kvmap_random(struct kvmap *m, int64_t now_ms)
     }
 }
 
+/* Redis's activeExpireCycle samples 20 volatile keys per round and folds
+ * their mean TTL into db->avg_ttl with weight 1/50; the walk here folds
+ * every 20 live volatile keys it passes the same way, so INFO's avg_ttl
+ * moves at Redis's pace per key looked at. */
+#define AVG_TTL_SAMPLES 20
+#define AVG_TTL_WEIGHT 50
+
 struct expire_ctx {
     int64_t now_ms;   /* entries with expiry < now_ms are reaped */
     uint64_t removed; /* how many were */
+    uint64_t sampled; /* volatile entries met, reaped or not */
+    int64_t ttl_sum;  /* TTLs left of the live volatile entries passed */
+    unsigned ttl_n;   /* how many, since the last fold */
 };
+
+/* Fold the sampled TTLs into the map's running average, as Redis does. */
+static void fold_avg_ttl(struct kvmap *m, struct expire_ctx *c)
+{
+    if (c->ttl_n == 0)
+        return;
+    int64_t avg = c->ttl_sum / c->ttl_n;
+    if (m->avg_ttl == 0)
+        m->avg_ttl = avg;
+    else
+        m->avg_ttl = (m->avg_ttl / AVG_TTL_WEIGHT) * (AVG_TTL_WEIGHT - 1) + avg / AVG_TTL_WEIGHT;
+    c->ttl_sum = 0;
+    c->ttl_n = 0;
+}
 
 static void expire_bucket(struct kvmap *m, int ti, uint64_t idx, void *ctx)
 {
     struct expire_ctx *c = ctx;
     struct kventry **link = &m->t[ti].bucket[idx];
     while (kv_slot_get(link)) {
-        if (kventry_expired(kv_slot_get(link), c->now_ms)) {
-            report_event(m, KVMAP_EV_EXPIRED, kv_slot_get(link));
+        struct kventry *e = kv_slot_get(link);
+        if (kventry_expired(e, c->now_ms)) {
+            report_event(m, KVMAP_EV_EXPIRED, e);
             remove_at(m, ti, idx, link);
             c->removed++;
-        } else {
-            link = kventry_next_slot(kv_slot_get(link));
+            c->sampled++;
+            continue;
         }
+        int64_t when = kventry_expire_ms(e);
+        if (when != KVMAP_NO_EXPIRE)
+            c->sampled++;
+        if (when != KVMAP_NO_EXPIRE && when > c->now_ms) {
+            c->ttl_sum += when - c->now_ms;
+            if (++c->ttl_n == AVG_TTL_SAMPLES)
+                fold_avg_ttl(m, c);
+        }
+        link = kventry_next_slot(e);
     }
 }
 
 uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns)
 {
     ASSERT_WRITABLE(m);
-    if (m->keys_with_ttl == 0)
+    if (m->keys_with_ttl == 0) {
+        m->avg_ttl = 0; /* as Redis, when the db has no volatile key */
         return 0;
+    }
     uint64_t start = clock_mono_ns();
     uint64_t total = m->t[0].size + m->t[1].size;
     uint64_t visited = 0, next_check = SLICE_EXPIRE_CHECK;
-    struct expire_ctx c = {now_ms, 0};
+    struct expire_ctx c = {now_ms, 0, 0, 0, 0};
     uint64_t v = m->expire_cursor;
     /* Tables do not change size inside this loop (removals never start a
      * resize here), so the reverse-binary cursor stays valid throughout.
@@ -174,14 +210,24 @@ uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns)
         v = scan_step(m, v, expire_bucket, &c, &visited);
         if (visited >= next_check) {
             next_check = visited + SLICE_EXPIRE_CHECK;
-            if (clock_mono_ns() - start >= budget_ns)
+            if (clock_mono_ns() - start >= budget_ns) {
+                m->expire_capped++;
                 break;
+            }
         }
     } while (visited < total && m->keys_with_ttl > 0);
     m->expire_cursor = v;
+    fold_avg_ttl(m, &c);
+    m->expire_sampled += c.sampled;
     m->expired += c.removed;
     kvmap_check_resize_after_delete(m);
     return c.removed;
+}
+
+void kvmap_expire_counts(const struct kvmap *m, uint64_t *sampled, uint64_t *capped)
+{
+    *sampled = m->expire_sampled;
+    *capped = m->expire_capped;
 }
 
 uint64_t kvmap_epoch_begin(struct kvmap *m, kvmap_capture_fn fn, void *arg)
@@ -281,6 +327,7 @@ void kvmap_stats(struct kvmap *m, struct kvmap_stats *st)
     st->rehashing = rehashing(m) ? 1 : 0;
     st->longest_chain = m->longest_chain;
     st->expired = m->expired;
+    st->avg_ttl = m->avg_ttl;
     st->epoch = m->epoch;
     st->used_memory = m->used_memory;
     st->retired_bytes = m->retired_bytes;

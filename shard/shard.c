@@ -146,15 +146,32 @@ static void on_cron(uv_timer_t *t)
     int64_t now_ms = clock_wall_ms();
     uint64_t deadline = clock_mono_ns() + SHARD_EXPIRE_BUDGET_NS;
 
+    uint64_t sampled = 0, removed = 0;
+    bool capped = false;
     for (unsigned k = 0; k < s->ndb; k++) {
         unsigned i = (slot->cron_db + k) % s->ndb;
         uint64_t now = clock_mono_ns();
         if (now >= deadline) {
             slot->cron_db = i; /* out of time: start here next tick */
+            capped = true;
             break;
         }
-        s->ctr.expired_active += kvmap_expire_slice(s->db[i], now_ms, deadline - now);
+        uint64_t s0, c0, s1, c1;
+        kvmap_expire_counts(s->db[i], &s0, &c0);
+        uint64_t r = kvmap_expire_slice(s->db[i], now_ms, deadline - now);
+        kvmap_expire_counts(s->db[i], &s1, &c1);
+        removed += r;
+        sampled += s1 - s0;
+        capped |= c1 != c0;
     }
+    s->ctr.expired_active += removed;
+    /* Redis's activeExpireCycle: the tick's share of stale keys folded in
+     * with weight 5% (a tick that met none folds in 0), and a count of
+     * ticks cut short by the time limit. */
+    double perc = sampled ? 100.0 * (double)removed / (double)sampled : 0.0;
+    s->ctr.stale_perc = perc * 0.05 + s->ctr.stale_perc * 0.95;
+    if (capped)
+        s->ctr.expire_capped++;
 
     deadline = clock_mono_ns() + SHARD_REHASH_BUDGET_NS;
     for (unsigned i = 0; i < s->ndb; i++) {

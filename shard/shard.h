@@ -23,6 +23,14 @@ struct shard_counters {
     uint64_t ops;           /* operations executed on this shard */
     uint64_t batches;       /* mailbox messages handled */
     uint64_t expired_active;/* keys reaped by the active expiry cycle */
+    uint64_t hits;          /* read lookups that found their key (INFO
+                               keyspace_hits, Redis's lookupKeyRead) */
+    uint64_t misses;        /* read lookups that did not (keyspace_misses) */
+    double stale_perc;      /* share of volatile keys the active expiry
+                               found expired, smoothed (Redis's
+                               expired_stale_perc, 0..100) */
+    uint64_t expire_capped; /* its ticks that ran out of time (Redis's
+                               expired_time_cap_reached_count) */
 };
 
 struct shard {

@@ -5,6 +5,8 @@
  * orderly shutdown that lets pending replies go out first. Runs on the main
  * thread except where a function says otherwise. */
 #include "server/core/server.h"
+#include "server/exec/cmdhist.h"
+#include "server/exec/slowlog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "server/commands/cmd_server.h"
 #include "server/exec/cmdstats.h"
 #include "server/util/log.h"
 #include "server/memory/maxmemory.h"
@@ -369,7 +372,8 @@ int server_start(void)
         s->user = w;
         server.workers[i] = w;
     }
-    if (pubsub_setup(nw) != 0 || maxmemory_setup(nw) != 0) {
+    slowlog_setup();
+    if (pubsub_setup(nw) != 0 || maxmemory_setup(nw) != 0 || cmdhist_setup(nw) != 0) {
         pubsub_teardown();
         free_workers();
         shard_group_destroy(server.group);
@@ -385,9 +389,11 @@ int server_start(void)
         free_workers();
         pubsub_teardown();
         maxmemory_teardown();
+        cmdhist_teardown();
         close_fds();
         return rc;
     }
+    cmd_info_note_startup(); /* before the data set, as Redis's figure */
     /* The RDB file goes into the shards before any client is accepted
      * (connections that arrive meanwhile wait in the listen backlog). */
     if (persist_load() != 0) {
@@ -429,5 +435,6 @@ void server_stop(void)
     free_workers();
     pubsub_teardown();
     maxmemory_teardown();
+    cmdhist_teardown();
     close_fds();
 }

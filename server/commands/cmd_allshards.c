@@ -372,6 +372,11 @@ struct simple_job {
     const struct cmd_def *d;     /* which command */
     unsigned db;                 /* the client's database */
     int64_t a, b;                /* SWAPDB's databases (checked) */
+    uint64_t t0;                 /* start, for the slow log (dispatch.h) */
+    size_t argc;                 /* the command as sent, for the slow log: */
+    struct resp_arg argv[3];     /* views into text (arity <= 3) */
+    char text[3][24];            /* checked arguments are short; longer
+                                    ones are cut, only the log sees them */
     int64_t counts[];            /* per shard: DBSIZE's key counts */
 };
 
@@ -435,6 +440,7 @@ static void simple_done(void *arg)
     }
     dispatch_slot_complete(c, j->slot);
     c->flags &= ~CONN_BARRIER;
+    dispatch_split_done(c, j->argc, j->argv, j->t0);
     free(j);
     conn_inflight_done(c);
 }
@@ -455,6 +461,13 @@ static void simple_all_shards(struct conn *c, const struct cmd_def *d, size_t ar
     j->slot = sl;
     j->d = d;
     j->db = c->db;
+    j->t0 = dispatch_split_take();
+    j->argc = argc < 3 ? argc : 3;
+    for (size_t i = 0; i < j->argc; i++) {
+        size_t n = argv[i].len < sizeof j->text[i] ? argv[i].len : sizeof j->text[i];
+        memcpy(j->text[i], argv[i].ptr, n);
+        j->argv[i] = (struct resp_arg){j->text[i], n};
+    }
     if (argc == 3) { /* SWAPDB */
         int64str_parse(argv[1].ptr, argv[1].len, &j->a);
         int64str_parse(argv[2].ptr, argv[2].len, &j->b);

@@ -399,7 +399,7 @@ static void client_info_exec(struct cmd_ctx *c)
 
 static void client_help_exec(struct cmd_ctx *c)
 {
-    cmd_server_reply_help(c, client_help);
+    cmd_reply_help(c, client_help);
 }
 
 /* Redis 7.0's flags and docs; SETINFO is 7.2's (clients send it). */

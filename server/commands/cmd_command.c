@@ -419,7 +419,7 @@ static const char *const command_help[] = {
 
 static void command_help_exec(struct cmd_ctx *c)
 {
-    cmd_server_reply_help(c, command_help);
+    cmd_reply_help(c, command_help);
 }
 
 const struct cmd_def cmd_command_subs[] = {

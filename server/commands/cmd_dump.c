@@ -23,8 +23,7 @@ static void cmd_dump(struct cmd_ctx *c)
     struct tval_rdb_buf b = {0};
     int rc;
 
-    if (!e) {
-        cmd_key_miss(c, key->ptr, key->len);
+    if (!cmd_key_read(c, e, key->ptr, key->len)) {
         resp_null(c->out, c->proto);
         return;
     }

@@ -19,12 +19,23 @@
 
 #include "common/clock.h"
 #include "common/mem.h"
+#include "server/exec/cmdhist.h"
 #include "server/exec/cmdstats.h"
+#include "server/net/clientmem.h"
 #include "server/net/conn.h"
 #include "server/route/dispatch.h"
 #include "server/persist/persist.h"
 #include "server/core/server.h"
 #include "server/net/worker.h"
+
+size_t cmd_info_startup_memory;
+
+void cmd_info_note_startup(void)
+{
+    size_t alloc = 0, rss = 0;
+    mem_process_stats(&alloc, &rss);
+    cmd_info_startup_memory = alloc;
+}
 
 /* ------------------------------------------------- ops/sec sampling */
 
@@ -104,13 +115,15 @@ enum {
     SEC_SHARDS = 1u << 8,
     SEC_COMMANDSTATS = 1u << 9,
     SEC_ERRORSTATS = 1u << 10,
+    SEC_CLUSTER = 1u << 11,
+    SEC_LATENCYSTATS = 1u << 12,
 };
 /* Redis's default set: "shards" is ours, one line per shard, so it is asked
  * for by name or by "all" and default INFO stays what Redis clients parse;
  * commandstats is left out of the default by Redis too. */
 #define SEC_DEFAULT (SEC_SERVER | SEC_CLIENTS | SEC_MEMORY | SEC_PERSISTENCE | SEC_STATS | \
-                     SEC_REPLICATION | SEC_CPU | SEC_ERRORSTATS | SEC_KEYSPACE)
-#define SEC_ALL (SEC_DEFAULT | SEC_SHARDS | SEC_COMMANDSTATS)
+                     SEC_REPLICATION | SEC_CPU | SEC_ERRORSTATS | SEC_CLUSTER | SEC_KEYSPACE)
+#define SEC_ALL (SEC_DEFAULT | SEC_SHARDS | SEC_COMMANDSTATS | SEC_LATENCYSTATS)
 /* Sections that need every shard's maps. */
 #define SEC_NEED_SHARDS (SEC_STATS | SEC_KEYSPACE | SEC_SHARDS)
 
@@ -122,6 +135,7 @@ static const struct {
     {"persistence", SEC_PERSISTENCE}, {"stats", SEC_STATS}, {"replication", SEC_REPLICATION},
     {"cpu", SEC_CPU},             {"keyspace", SEC_KEYSPACE}, {"shards", SEC_SHARDS},
     {"commandstats", SEC_COMMANDSTATS}, {"errorstats", SEC_ERRORSTATS},
+    {"cluster", SEC_CLUSTER},     {"latencystats", SEC_LATENCYSTATS},
 };
 
 /* Expired-key count of each shard at the last CONFIG RESETSTAT; slot i is
@@ -139,6 +153,15 @@ struct shard_part {
     uint64_t rehashing;     /* maps rehashing right now */
     uint64_t longest_chain; /* longest chain in any of its maps */
     uint64_t expired;       /* keys expired since start or RESETSTAT */
+    uint64_t hits;          /* read lookups that found their key */
+    uint64_t misses;        /* and that did not */
+    uint64_t evicted;       /* keys evicted at maxmemory */
+    double stale_perc;      /* active expiry's smoothed stale share, % */
+    uint64_t expire_capped; /* its ticks cut short by the time limit */
+    uint64_t lazyfree;      /* values waiting in its thread's lazy-free queue */
+    uint64_t cl_max_in;     /* its worker's clients: recent largest query buffer */
+    uint64_t cl_max_out;    /* ... recent most reply bytes held by one */
+    uint64_t cl_mem;        /* ... bytes they all hold */
     int64_t used_memory;    /* bytes held by the shard's maps */
     uint64_t ops;           /* operations executed */
     uint64_t mbox_depth;    /* mailbox messages waiting */
@@ -150,6 +173,7 @@ struct shard_part {
 struct db_part {
     uint64_t keys;    /* entries in this database on this shard */
     uint64_t expires; /* of which with a TTL */
+    int64_t avg_ttl;  /* the map's running TTL estimate, ms (0: none) */
 };
 
 /* INFO's request, shared read-only by the workers, freed by info_done. */
@@ -178,6 +202,7 @@ static void info_each(struct worker *w, void *arg, struct rbuf *part)
             kvmap_stats(m, &st);
             dbs[i].keys = st.keys;
             dbs[i].expires = st.keys_with_ttl;
+            dbs[i].avg_ttl = st.avg_ttl;
             sp.keys += st.keys;
             sp.expires += st.keys_with_ttl;
             sp.buckets += st.buckets;
@@ -191,6 +216,20 @@ static void info_each(struct worker *w, void *arg, struct rbuf *part)
             sp.expired -= sp.expired >= expired_base[s->id] ? expired_base[s->id] : sp.expired;
     }
     sp.used_memory = s->mem.used;
+    sp.hits = s->ctr.hits;
+    sp.misses = s->ctr.misses;
+    sp.evicted = maxmemory_shard_evicted(s->id);
+    sp.stale_perc = s->ctr.stale_perc;
+    sp.expire_capped = s->ctr.expire_capped;
+    size_t lazy_values = 0;
+    (void)tval_lazyfree_pending(&lazy_values);
+    sp.lazyfree = lazy_values;
+    size_t in = 0, out = 0, mem = 0;
+    if (rq->secs & (SEC_CLIENTS | SEC_MEMORY))
+        clientmem_read(w, &in, &out, &mem);
+    sp.cl_max_in = in;
+    sp.cl_max_out = out;
+    sp.cl_mem = mem;
     sp.ops = s->ctr.ops;
     sp.mbox_depth = mailbox_depth(&s->mbox);
     sp.clients = atomic_load_explicit(&w->stats.connected, memory_order_relaxed);
@@ -281,6 +320,8 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         tot.qbuf_limit_kills += s.qbuf_limit_kills;
         tot.obuf_limit_kills += s.obuf_limit_kills;
         tot.timeouts += s.timeouts;
+        tot.reads += s.reads;
+        tot.writes += s.writes;
     }
     int64_t now = clock_wall_ms();
     char h[32];
@@ -317,6 +358,15 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         section_header(&b, "Clients");
         add_line(&b, "connected_clients:%" PRIu64, tot.connected);
         add_line(&b, "maxclients:%u", maxclients);
+        uint64_t max_in = 0, max_out = 0;
+        for (unsigned i = 0; i < n; i++) {
+            if (sp[i]->cl_max_in > max_in)
+                max_in = sp[i]->cl_max_in;
+            if (sp[i]->cl_max_out > max_out)
+                max_out = sp[i]->cl_max_out;
+        }
+        add_line(&b, "client_recent_max_input_buffer:%" PRIu64, max_in);
+        add_line(&b, "client_recent_max_output_buffer:%" PRIu64, max_out);
         add_line(&b, "blocked_clients:0");
     }
     if (secs & SEC_MEMORY) {
@@ -341,10 +391,18 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
          * tables); the rest is the server's own overhead. */
         add_line(&b, "used_memory_overhead:%lld",
                  (long long)((int64_t)alloc > shards_mem ? (int64_t)alloc - shards_mem : 0));
+        add_line(&b, "used_memory_startup:%zu", cmd_info_startup_memory);
         add_line(&b, "used_memory_dataset:%lld", (long long)shards_mem);
         add_line(&b, "used_memory_dataset_perc:%.2f%%",
                  alloc ? 100.0 * (double)shards_mem / (double)alloc : 0);
         add_line(&b, "used_memory_shards:%lld", (long long)shards_mem);
+        size_t a_alloc = 0, a_active = 0, a_res = 0;
+        bool have_alloc = mem_allocator_stats(&a_alloc, &a_active, &a_res);
+        if (have_alloc) {
+            add_line(&b, "allocator_allocated:%zu", a_alloc);
+            add_line(&b, "allocator_active:%zu", a_active);
+            add_line(&b, "allocator_resident:%zu", a_res);
+        }
         size_t maxmem = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
         add_line(&b, "maxmemory:%zu", maxmem);
         human_bytes(h, sizeof(h), (double)maxmem);
@@ -352,9 +410,27 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         add_line(&b, "maxmemory_policy:%s",
                  evict_policy_name(__atomic_load_n(&server.cfg.maxmemory_policy,
                                                    __ATOMIC_RELAXED)));
+        if (have_alloc) {
+            add_line(&b, "allocator_frag_ratio:%.2f",
+                     a_alloc ? (double)a_active / (double)a_alloc : 0);
+            add_line(&b, "allocator_frag_bytes:%lld", (long long)a_active - (long long)a_alloc);
+            add_line(&b, "allocator_rss_ratio:%.2f", a_active ? (double)a_res / (double)a_active : 0);
+            add_line(&b, "allocator_rss_bytes:%lld", (long long)a_res - (long long)a_active);
+        }
         add_line(&b, "mem_fragmentation_ratio:%.2f", alloc ? (double)rss / (double)alloc : 0);
         add_line(&b, "mem_fragmentation_bytes:%lld", (long long)rss - (long long)alloc);
+        /* Redis leaves replication and AOF buffers out of the bound; we
+         * have neither, and count everything else. */
+        add_line(&b, "mem_not_counted_for_evict:0");
+        uint64_t cl_mem = 0;
+        for (unsigned i = 0; i < n; i++)
+            cl_mem += sp[i]->cl_mem;
+        add_line(&b, "mem_clients_normal:%" PRIu64, cl_mem);
         add_line(&b, "mem_allocator:%s", mem_allocator_name());
+        uint64_t lazy = 0;
+        for (unsigned i = 0; i < n; i++)
+            lazy += sp[i]->lazyfree;
+        add_line(&b, "lazyfree_pending_objects:%" PRIu64, lazy);
     }
     if (secs & SEC_PERSISTENCE) {
         /* The RDB file is loaded before the listeners open, so no client
@@ -377,10 +453,18 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         add_line(&b, "aof_rewrite_in_progress:0");
     }
     if (secs & SEC_STATS) {
-        uint64_t expired = 0, ops = 0;
+        uint64_t expired = 0, ops = 0, hits = 0, misses = 0, evicted = 0, capped = 0;
+        /* The shards' stale shares, weighted by their volatile keys. */
+        double stale = 0, stale_w = 0;
         for (unsigned i = 0; i < n; i++) {
             expired += sp[i]->expired;
             ops += sp[i]->ops;
+            hits += sp[i]->hits;
+            misses += sp[i]->misses;
+            evicted += sp[i]->evicted;
+            capped += sp[i]->expire_capped;
+            stale += sp[i]->stale_perc * (double)(sp[i]->expires + 1);
+            stale_w += (double)(sp[i]->expires + 1);
         }
         cmd_server_sample(now);
         section_header(&b, "Stats");
@@ -391,13 +475,19 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         add_line(&b, "total_net_output_bytes:%" PRIu64, tot.net_out);
         add_line(&b, "rejected_connections:%" PRIu64, tot.conns_rejected);
         add_line(&b, "expired_keys:%" PRIu64, expired);
-        add_line(&b, "evicted_keys:%" PRIu64, maxmemory_evicted());
+        add_line(&b, "expired_stale_perc:%.2f", stale_w > 0 ? stale / stale_w : 0.0);
+        add_line(&b, "expired_time_cap_reached_count:%" PRIu64, capped);
+        add_line(&b, "evicted_keys:%" PRIu64, evicted);
+        add_line(&b, "keyspace_hits:%" PRIu64, hits);
+        add_line(&b, "keyspace_misses:%" PRIu64, misses);
         add_line(&b, "pubsub_channels:%lld", pubsub_count(PUBSUB_CHANNEL));
         add_line(&b, "pubsub_patterns:%lld", pubsub_count(PUBSUB_PATTERN));
         add_line(&b, "pubsubshard_channels:%lld", pubsub_count(PUBSUB_SHARD));
         add_line(&b, "shard_ops:%" PRIu64, ops);
         add_line(&b, "protocol_error_disconnections:%" PRIu64, tot.proto_errors);
         add_line(&b, "total_error_replies:%" PRIu64, errstat_total());
+        add_line(&b, "total_reads_processed:%" PRIu64, tot.reads);
+        add_line(&b, "total_writes_processed:%" PRIu64, tot.writes);
         add_line(&b, "client_query_buffer_limit_disconnections:%" PRIu64, tot.qbuf_limit_kills);
         add_line(&b, "client_output_buffer_limit_disconnections:%" PRIu64, tot.obuf_limit_kills);
         add_line(&b, "timeout_disconnections:%" PRIu64, tot.timeouts);
@@ -413,6 +503,12 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         section_header(&b, "CPU");
         add_line(&b, "used_cpu_sys:%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
         add_line(&b, "used_cpu_user:%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+        struct rusage rc;
+        getrusage(RUSAGE_CHILDREN, &rc);
+        add_line(&b, "used_cpu_sys_children:%ld.%06ld", (long)rc.ru_stime.tv_sec,
+                 (long)rc.ru_stime.tv_usec);
+        add_line(&b, "used_cpu_user_children:%ld.%06ld", (long)rc.ru_utime.tv_sec,
+                 (long)rc.ru_utime.tv_usec);
     }
     if (secs & SEC_COMMANDSTATS) {
         section_header(&b, "Commandstats");
@@ -439,10 +535,20 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
             if (et[k].count > 0)
                 add_line(&b, "errorstat_%s:count=%" PRIu64, et[k].code, et[k].count);
     }
+    if (secs & SEC_LATENCYSTATS) {
+        section_header(&b, "Latencystats");
+        cmdhist_info(&b);
+    }
+    if (secs & SEC_CLUSTER) {
+        section_header(&b, "Cluster");
+        add_line(&b, "cluster_enabled:0"); /* standalone: no cluster mode */
+    }
     if (secs & SEC_KEYSPACE) {
         section_header(&b, "Keyspace");
         for (unsigned d = 0; d < ndb; d++) {
             uint64_t keys = 0, expires = 0;
+            /* Each shard's estimate weighted by its volatile keys. */
+            double ttl_sum = 0, ttl_weight = 0;
             for (unsigned i = 0; i < n; i++) {
                 if (d >= sp[i]->ndb)
                     continue;
@@ -451,10 +557,15 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
                 memcpy(&x, (const char *)(const void *)dp + d * sizeof(x), sizeof(x));
                 keys += x.keys;
                 expires += x.expires;
+                if (x.avg_ttl > 0) {
+                    ttl_sum += (double)x.avg_ttl * (double)x.expires;
+                    ttl_weight += (double)x.expires;
+                }
             }
+            long long avg_ttl = ttl_weight > 0 ? (long long)(ttl_sum / ttl_weight) : 0;
             if (keys > 0)
-                add_line(&b, "db%u:keys=%" PRIu64 ",expires=%" PRIu64 ",avg_ttl=0", d, keys,
-                         expires);
+                add_line(&b, "db%u:keys=%" PRIu64 ",expires=%" PRIu64 ",avg_ttl=%lld", d, keys,
+                         expires, avg_ttl);
         }
     }
     if (secs & SEC_SHARDS) {
@@ -465,10 +576,11 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
             add_line(&b,
                      "shard%u:keys=%" PRIu64 ",expires=%" PRIu64 ",buckets=%" PRIu64
                      ",load_factor=%.3f,resizes=%" PRIu64 ",rehashing=%" PRIu64
-                     ",longest_chain=%" PRIu64 ",expired=%" PRIu64 ",used_memory=%lld,ops=%" PRIu64
+                     ",longest_chain=%" PRIu64 ",expired=%" PRIu64 ",evicted=%" PRIu64
+                     ",used_memory=%lld,ops=%" PRIu64
                      ",mailbox_depth=%" PRIu64 ",clients=%" PRIu64 ",cmds=%" PRIu64,
                      i, p->keys, p->expires, p->buckets, lf, p->resizes, p->rehashing,
-                     p->longest_chain, p->expired, (long long)p->used_memory, p->ops,
+                     p->longest_chain, p->expired, p->evicted, (long long)p->used_memory, p->ops,
                      p->mbox_depth, p->clients, p->cmds);
         }
     }
@@ -530,9 +642,17 @@ static void resetstat_each(struct worker *w, void *arg, struct rbuf *part)
     atomic_store_explicit(&s->qbuf_limit_kills, 0, memory_order_relaxed);
     atomic_store_explicit(&s->obuf_limit_kills, 0, memory_order_relaxed);
     atomic_store_explicit(&s->timeouts, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->reads, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->writes, 0, memory_order_relaxed);
     cmdstat_reset(w);
+    cmdhist_reset(w->id);
     struct shard *sh = w->shard;
     sh->ctr.ops = 0;
+    sh->ctr.hits = 0;
+    sh->ctr.misses = 0;
+    sh->ctr.stale_perc = 0;
+    sh->ctr.expire_capped = 0;
+    maxmemory_reset_evicted(sh->id);
     if (sh->id < MAX_SHARDS_TRACKED) {
         uint64_t expired = 0;
         for (unsigned i = 0; i < sh->ndb; i++) {

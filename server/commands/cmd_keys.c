@@ -35,10 +35,7 @@ static struct kventry *peek(struct cmd_ctx *c, const struct resp_arg *key)
  * not: Redis looks it up with LOOKUP_NONOTIFY). */
 static struct kventry *peek_read(struct cmd_ctx *c, const struct resp_arg *key)
 {
-    struct kventry *e = peek(c, key);
-    if (!e)
-        cmd_key_miss(c, key->ptr, key->len);
-    return e;
+    return cmd_key_read(c, peek(c, key), key->ptr, key->len);
 }
 
 static void cmd_type(struct cmd_ctx *c)
@@ -95,13 +92,14 @@ static const char *const object_help[] = {
  * LFU counter when the map keeps those instead (an LFU maxmemory-policy). */
 static void object_help_exec(struct cmd_ctx *c)
 {
-    cmd_server_reply_help(c, object_help);
+    cmd_reply_help(c, object_help);
 }
 
 /* argv[2]'s entry, or NULL after replying the null for a missing key. */
 static struct kventry *object_key(struct cmd_ctx *c)
 {
     struct kventry *e = peek(c, &c->argv[2]);
+    cmd_key_read_quiet(c, e); /* Redis: LOOKUP_NOTOUCH|LOOKUP_NONOTIFY */
     if (!e)
         resp_null(c->out, c->proto);
     return e;

@@ -52,10 +52,7 @@ static struct kventry *find(struct cmd_ctx *c, const struct resp_arg *k)
 /* A read of a key (MGET, COPY's source): a miss is Redis's "keymiss". */
 static struct kventry *find_read(struct cmd_ctx *c, const struct resp_arg *k)
 {
-    struct kventry *e = kvmap_find(c->db, k->ptr, k->len, c->now_ms);
-    if (!e)
-        cmd_key_miss(c, k->ptr, k->len);
-    return e;
+    return cmd_key_read(c, kvmap_find(c->db, k->ptr, k->len, c->now_ms), k->ptr, k->len);
 }
 
 /* A private copy of an entry's value (the entry dies at the next write). */
@@ -76,10 +73,12 @@ static int64_t count_existing(struct cmd_ctx *c, bool read)
 {
     int64_t n = 0;
     for (size_t i = 1; i < c->argc; i++) {
-        if (kvmap_peek(c->db, c->argv[i].ptr, c->argv[i].len, c->now_ms))
-            n++; /* EXISTS is no access (Redis's LOOKUP_NOTOUCH) */
-        else if (read)
-            cmd_key_miss(c, c->argv[i].ptr, c->argv[i].len);
+        /* EXISTS is no access (Redis's LOOKUP_NOTOUCH) */
+        struct kventry *e = kvmap_peek(c->db, c->argv[i].ptr, c->argv[i].len, c->now_ms);
+        if (read)
+            e = cmd_key_read(c, e, c->argv[i].ptr, c->argv[i].len);
+        if (e)
+            n++;
     }
     return n;
 }

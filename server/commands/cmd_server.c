@@ -19,6 +19,7 @@
 #include "server/net/conn.h"
 #include "server/util/glob.h"
 #include "server/util/log.h"
+#include "server/exec/slowlog.h"
 #include "server/persist/persist.h"
 #include "server/core/server.h"
 #include "server/net/worker.h"
@@ -43,16 +44,6 @@ char *cmd_server_arg_dup(const struct resp_arg *a)
 static bool arg_has_nul(const struct resp_arg *a)
 {
     return memchr(a->ptr, '\0', a->len) != NULL;
-}
-
-void cmd_server_reply_help(struct cmd_ctx *c, const char *const *lines)
-{
-    size_t n = 0;
-    while (lines[n] != NULL)
-        n++;
-    resp_array(c->out, n);
-    for (size_t i = 0; i < n; i++)
-        resp_simple(c->out, lines[i]);
 }
 
 bool cmd_server_name_ok(const struct resp_arg *a)
@@ -327,6 +318,7 @@ static void config_set_exec(struct cmd_ctx *c)
         }
         if (rc == 0) {
             worker_config_changed();
+            slowlog_refresh(); /* its gate is global, not per worker */
             resp_simple(c->out, "OK");
         } else {
             resp_errorf(c->out, "ERR %s", err);
@@ -357,7 +349,7 @@ static const char *const config_help[] = {
 
 static void config_help_exec(struct cmd_ctx *c)
 {
-    cmd_server_reply_help(c, config_help);
+    cmd_reply_help(c, config_help);
 }
 
 /* CONFIG is a container: dispatch runs the subcommand's definition. */
@@ -445,12 +437,14 @@ const struct cmd_def cmd_server_defs[] = {
       .complexity = "O(1)",
       .summary = "Close the connection" },
     { .name = "hello", .arity = -1, .exec = cmd_hello,
-      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY | CMD_CONN,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY | CMD_CONN |
+               CMD_REDACT,
       .group = "connection", .since = "6.0.0",
       .complexity = "O(1)",
       .summary = "Handshake with Redis" },
     { .name = "auth", .arity = -2, .exec = cmd_auth,
-      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY | CMD_CONN,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY | CMD_CONN |
+               CMD_REDACT,
       .group = "connection", .since = "1.0.0",
       .complexity = "O(N) where N is the number of passwords defined for the user",
       .summary = "Authenticate to the server" },

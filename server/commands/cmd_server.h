@@ -23,6 +23,11 @@ extern const size_t cmd_server_ndefs;
  * Any thread: samples are kept under a mutex. */
 void cmd_server_sample(int64_t now_ms);
 
+/* The allocator's total once the server is set up, before the data set is
+ * loaded (INFO used_memory_startup): noted once by server_start. */
+extern size_t cmd_info_startup_memory;
+void cmd_info_note_startup(void);
+
 /* ---- Shared by cmd_server.c, cmd_client.c and cmd_info.c -------------- */
 
 /* CLIENT's subcommands (cmd_client.c), COMMAND's (cmd_command.c), both
@@ -45,8 +50,6 @@ void cmd_info_resetstat(struct cmd_ctx *c);
  * out-of-memory. */
 char *cmd_server_arg_dup(const struct resp_arg *a);
 
-/* Reply a NULL-terminated array of help lines as simple strings. */
-void cmd_server_reply_help(struct cmd_ctx *c, const char *const *lines);
 
 /* Redis's rule for client names and library fields: printable ASCII
  * without spaces ('!'..'~'); the empty string is valid (clears). */

@@ -343,7 +343,9 @@ static void spop_exec(struct cmd_ctx *c)
     }
     size_t size = tval_len(tv);
     if ((uint64_t)l >= size) {
-        /* The whole set: reply it, then drop the key. */
+        /* The whole set: reply it, then drop the key. Redis replies it
+         * through SUNION's code, whose read lookup counts a keyspace hit. */
+        cmd_key_read_quiet(c, e);
         resp_set(c->out, c->proto, size);
         struct reply_ctx x = {c->out};
         tset_each(tv, reply_one, &x);

@@ -88,9 +88,10 @@ static void fetch_part(struct cmd_ctx *c)
     struct req *r = c->priv;
     r->ival = 0;
     for (size_t i = 1; i < c->argc; i++) {
-        struct kventry *e = kvmap_find(c->db, c->argv[i].ptr, c->argv[i].len, c->now_ms);
-        if (!e)
-            cmd_key_miss(c, c->argv[i].ptr, c->argv[i].len); /* sources are reads */
+        /* Sources are reads, also for the STORE forms (Redis 7.0). */
+        struct kventry *e = cmd_key_read(
+            c, kvmap_find(c->db, c->argv[i].ptr, c->argv[i].len, c->now_ms), c->argv[i].ptr,
+            c->argv[i].len);
         char st = !e ? FETCH_MISSING : kventry_type(e) == TVAL_SET ? FETCH_SET : FETCH_WRONG;
         rbuf_append(c->out, &st, 1);
         if (st == FETCH_WRONG)

@@ -168,6 +168,8 @@ static void set_generic(struct cmd_ctx *c, const struct set_opts *o, const struc
     /* NX and XX ask whether the key exists, whatever its type; only GET
      * needs a string (SET itself replaces a value of any type). */
     e = kvmap_find(c->db, key->ptr, key->len, c->now_ms);
+    if (o->flags & OPT_GET)
+        (void)cmd_key_read(c, e, key->ptr, key->len); /* GET reads it */
     if ((o->flags & OPT_GET) && e && kventry_type(e) != TVAL_STRING) {
         cmd_reply_wrongtype(c);
         return;
@@ -176,7 +178,6 @@ static void set_generic(struct cmd_ctx *c, const struct set_opts *o, const struc
         if (e) {
             reply_value(c, e);
         } else {
-            cmd_key_miss(c, key->ptr, key->len); /* GET reads it */
             resp_null(c->out, c->proto);
         }
     }

@@ -15,6 +15,7 @@
 #include "server/commands/cmd_multi.h"
 #include "server/commands/cmd_server.h"
 #include "server/exec/cmdstats.h"
+#include "server/exec/slowlog.h"
 #include "server/net/conn.h"
 #include "server/route/dispatch.h"
 #include "server/persist/persist.h"
@@ -331,6 +332,8 @@ struct exec_job {
     bool pending;              /* a command's parts are out */
     size_t reply_at;           /* where the running command's reply begins
                                   in body (for its commandstats) */
+    uint64_t slow_t0;          /* the running command's start, when it runs
+                                  on shards (the slow log, dispatch.h) */
 };
 
 /* How an EXEC ends. */
@@ -374,6 +377,10 @@ static void job_advance(struct exec_job *j)
     cmdstat_call(w->cmdstats, sid);
     if (j->body.len > j->reply_at)
         cmdstat_reply(w, sid, j->body.ptr + j->reply_at, j->body.len - j->reply_at);
+    /* Redis logs each command EXEC runs; one run on this thread was
+     * logged by cmd_call already. */
+    if (!(m->d->flags & CMD_CONN))
+        dispatch_split_done(j->c, m->argc, m->argv, j->slow_t0);
     j->idx++;
 }
 
@@ -408,6 +415,7 @@ static void run_next(struct exec_job *j)
                 .now_ms = w->now_ms,
                 .priv = NULL,
                 .conn = c,
+                .origin = c,
             };
             ctx.sub_finished = sub_done;
             ctx.sub_arg = j;
@@ -426,6 +434,7 @@ static void run_next(struct exec_job *j)
         }
         struct mplan p = {.c = c, .t = j->t, .out = &j->body, .finished = sub_done, .arg = j};
         j->pending = true;
+        j->slow_t0 = slowlog_clock();
         cmd_multi_plan(&p, m->d, m->argc, m->argv);
         if (p.sync) {
             j->pending = false;

@@ -421,12 +421,11 @@ void cmd_zset_alg_exec(struct cmd_ctx *c)
     bool wrong = false;
     for (size_t i = 0; i < a.nsrc && rc == 0; i++) {
         const struct resp_arg *key = &c->argv[a.numkeys_at + 1 + i];
-        struct kventry *e = kvmap_find(c->db, key->ptr, key->len, c->now_ms);
+        struct kventry *e =
+            cmd_key_read(c, kvmap_find(c->db, key->ptr, key->len, c->now_ms), key->ptr, key->len);
         src[i].same_as = -1;
-        if (!e) {
-            cmd_key_miss(c, key->ptr, key->len);
+        if (!e)
             continue;
-        }
         if (kventry_type(e) != TVAL_ZSET && kventry_type(e) != TVAL_SET) {
             wrong = true;
             break;

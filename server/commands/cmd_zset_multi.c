@@ -116,9 +116,9 @@ static void fetch_part(struct cmd_ctx *c)
     struct req *r = c->priv;
     r->ival = 0;
     for (size_t i = 1; i < c->argc; i++) {
-        struct kventry *e = kvmap_find(c->db, c->argv[i].ptr, c->argv[i].len, c->now_ms);
-        if (!e)
-            cmd_key_miss(c, c->argv[i].ptr, c->argv[i].len);
+        struct kventry *e = cmd_key_read(
+            c, kvmap_find(c->db, c->argv[i].ptr, c->argv[i].len, c->now_ms), c->argv[i].ptr,
+            c->argv[i].len);
         int t = e ? kventry_type(e) : -1;
         char st = !e ? FETCH_MISSING : t == TVAL_ZSET ? FETCH_ZSET : t == TVAL_SET ? FETCH_SET
                                                                                   : FETCH_WRONG;
@@ -140,14 +140,14 @@ static void range_fetch_part(struct cmd_ctx *c)
     r->ival = 1;
     if (!cmd_zset_range_parse(ZRC_ZRANGESTORE, c->argc, c->argv, 2, &q, c->out))
         return;
-    struct kventry *e = kvmap_find(c->db, c->argv[2].ptr, c->argv[2].len, c->now_ms);
+    struct kventry *e = cmd_key_read(c, kvmap_find(c->db, c->argv[2].ptr, c->argv[2].len, c->now_ms),
+                                     c->argv[2].ptr, c->argv[2].len);
     if (e && kventry_type(e) != TVAL_ZSET) {
         cmd_reply_wrongtype(c);
         return;
     }
     r->ival = 0;
     if (!e) {
-        cmd_key_miss(c, c->argv[2].ptr, c->argv[2].len);
         uint64_t zero = 0;
         rbuf_append(c->out, &zero, sizeof zero);
         return;

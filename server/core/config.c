@@ -33,6 +33,7 @@ extern char **environ;
 enum opt_kind {
     OPT_STR,      /* char *, strdup'ed; "" is stored as NULL for optional paths */
     OPT_INT,      /* int */
+    OPT_LL,       /* int64_t; plain integer (Redis's long long options) */
     OPT_UINT,     /* unsigned */
     OPT_SIZE,     /* size_t in bytes; accepts Redis units (1k, 1kb, 1mb, 1gb) */
     OPT_COUNT,    /* size_t count; plain integer */
@@ -146,7 +147,13 @@ enum opt_kind {
     X("lfu-decay-time", lfu_decay_time, OPT_COUNT, "1", 0, INT_MAX, true,                      \
       "minutes for the LFU counter to decay by one")                                          \
     X("notify-keyspace-events", notify_keyspace_events, OPT_NOTIFY, "", 0, 0, true,             \
-      "keyspace notifications: classes of events published (\"KEA\": all; empty: none)")
+      "keyspace notifications: classes of events published (\"KEA\": all; empty: none)")      \
+    X("slowlog-log-slower-than", slowlog_log_slower_than, OPT_LL, "10000", -1, INT64_MAX, true, \
+      "log commands that run at least this many microseconds; -1 = none, 0 = all")           \
+    X("slowlog-max-len", slowlog_max_len, OPT_LL, "128", 0, INT64_MAX, true,                   \
+      "entries the slow log keeps")                                                           \
+    X("latency-monitor-threshold", latency_monitor_threshold, OPT_LL, "0", 0, INT64_MAX, true, \
+      "record latency events of at least this many milliseconds (LATENCY); 0 = off")
 
 struct opt {
     const char *name;   /* option name as in CONFIG GET and the JSON file */
@@ -497,6 +504,7 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
         break;
     }
     case OPT_INT:
+    case OPT_LL:
     case OPT_UINT:
     case OPT_COUNT:
         if (parse_ll(text, &v->i) != 0) {
@@ -587,6 +595,9 @@ static void opt_store(struct config *cfg, const struct opt *o, union opt_val *v,
     case OPT_OCTAL:
         __atomic_store_n((unsigned *)(void *)base, (unsigned)v->i, __ATOMIC_RELAXED);
         break;
+    case OPT_LL:
+        __atomic_store_n((int64_t *)(void *)base, v->i, __ATOMIC_RELAXED);
+        break;
     case OPT_NOTIFY:
         __atomic_store_n((uint32_t *)(void *)base, (uint32_t)v->i, __ATOMIC_RELAXED);
         /* At start-up the server puts it in force once loading is done. */
@@ -629,6 +640,10 @@ static void opt_format(const struct config *cfg, const struct opt *o, char *buf,
     }
     case OPT_INT:
         snprintf(buf, len, "%d", __atomic_load_n((const int *)(const void *)base, __ATOMIC_RELAXED));
+        break;
+    case OPT_LL:
+        snprintf(buf, len, "%" PRId64,
+                 __atomic_load_n((const int64_t *)(const void *)base, __ATOMIC_RELAXED));
         break;
     case OPT_LOGLEVEL:
         snprintf(buf, len, "%s",

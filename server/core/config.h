@@ -83,6 +83,9 @@ struct config {
     size_t maxmemory_eviction_tenacity; /* 10 */
     size_t lfu_log_factor;            /* 10 */
     size_t lfu_decay_time;            /* 1 */
+    int64_t slowlog_log_slower_than;  /* µs; -1 off, 0 every command (slowlog.h) */
+    int64_t slowlog_max_len;          /* entries kept: 128 */
+    int64_t latency_monitor_threshold; /* ms; 0 off (latency.h) */
     /* client-output-buffer-limit, one entry per class (Redis's format:
      * "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60");
      * normal and pubsub apply (outbuf.c); replica is kept for later. */

@@ -68,6 +68,9 @@ enum {
     CMD_CONNLESS = 1u << 29, /* a CMD_CONN command whose exec needs no
                                 connection (PING, ECHO, TIME): a script may
                                 run it on its shard (c->conn NULL) */
+    CMD_REDACT = 1u << 30,   /* its arguments are secrets: the slow log shows
+                                "(redacted)" (AUTH, as Redis's
+                                redactClientCommandArgument) */
 };
 
 /* Key spec flags (Redis's CMD_KEY_*), in COMMAND INFO's order. */
@@ -183,6 +186,10 @@ struct cmd_ctx {
                                    runs on the connection's own thread (CMD_CONN
                                    commands); NULL when it runs on a shard
                                    thread for a batched request */
+    const struct conn *origin;  /* the client that sent it, wherever it runs
+                                   (NULL: internal); another thread may read
+                                   only its addr, fixed while a request is out
+                                   (the slow log's client) */
     /* Inside EXEC (cmd_txn.c): a CMD_CONN command that asks every worker
      * (dispatch_broadcast) writes its reply into out and calls
      * sub_finished(sub_arg) when done, after setting sub_started. NULL
@@ -420,6 +427,34 @@ static inline void cmd_key_miss(struct cmd_ctx *c, const void *key, size_t klen)
 {
     cmd_key_notify(c, NOTIFY_KEY_MISS, "keymiss", key, klen);
 }
+/* A read lookup's outcome (Redis's lookupKeyRead): counted in the shard's
+ * keyspace hits or misses, and a miss is a "keymiss". Every read of a key
+ * by a command goes through here (or cmd_lookup_type); writes' lookups
+ * (Redis's lookupKeyWrite) do not. Returns e. */
+static inline struct kventry *cmd_key_read(struct cmd_ctx *c, struct kventry *e,
+                                           const void *key, size_t klen)
+{
+    if (e) {
+        if (c->shard)
+            c->shard->ctr.hits++;
+        return e;
+    }
+    if (c->shard)
+        c->shard->ctr.misses++;
+    cmd_key_miss(c, key, klen);
+    return NULL;
+}
+/* The same, counted but with no "keymiss" (OBJECT: LOOKUP_NONOTIFY). */
+static inline void cmd_key_read_quiet(struct cmd_ctx *c, const struct kventry *e)
+{
+    if (c->shard) {
+        if (e)
+            c->shard->ctr.hits++;
+        else
+            c->shard->ctr.misses++;
+    }
+}
+
 /* Inline: GET and SET pay for the type check on every request. */
 static inline struct kventry *cmd_check_type(struct cmd_ctx *c, struct kventry *e, int type,
                                              bool *wrong)
@@ -437,9 +472,7 @@ static inline struct kventry *cmd_lookup_type(struct cmd_ctx *c, const struct re
                                               int type, bool *wrong)
 {
     struct kventry *e = kvmap_find(c->db, key->ptr, key->len, c->now_ms);
-    if (!e)
-        cmd_key_miss(c, key->ptr, key->len);
-    return cmd_check_type(c, e, type, wrong);
+    return cmd_check_type(c, cmd_key_read(c, e, key->ptr, key->len), type, wrong);
 }
 
 /* The lookup of a write before it changes anything (Redis's
@@ -482,5 +515,9 @@ void cmd_db_modified(struct cmd_ctx *c, unsigned db, uint64_t n);
 void cmd_reply_ok(struct cmd_ctx *c);
 void cmd_reply_syntax(struct cmd_ctx *c);       /* -ERR syntax error */
 void cmd_reply_wrongtype(struct cmd_ctx *c);    /* -WRONGTYPE ... */
+
+/* Reply a NULL-terminated array of help lines as simple strings (the HELP
+ * subcommands; exec/cmd_reply.c). */
+void cmd_reply_help(struct cmd_ctx *c, const char *const *lines);
 
 #endif

@@ -8,7 +8,9 @@
 #include <stdatomic.h>
 
 #include "server/exec/cmd.h"
+#include "server/exec/cmdhist.h"
 #include "server/exec/cmdstats.h"
+#include "server/exec/slowlog.h"
 #include "server/core/notify_classes.h"
 #include "server/core/server.h"
 #include "server/net/worker.h"
@@ -85,8 +87,17 @@ void cmd_call(const struct cmd_def *d, struct cmd_ctx *c)
     if (__builtin_expect(bound_set(), 0) && cmd_exec_hooks.admit && !cmd_exec_hooks.admit(d, c))
         return;
     uint64_t t0 = cmdstat_run_begin(w->cmdstats, sid);
+    /* Every run is timed for the slow log and the latency monitor: two
+     * reads of the cycle counter and one compare (slowlog.h). */
+    uint64_t k0 = slowlog_clock();
     d->exec(c);
+    uint64_t ticks = slowlog_clock() - k0;
     cmdstat_run_end(w->cmdstats, sid, t0);
+    /* (A command split over shards never gets here whole: it is counted
+     * where its reply is merged, dispatch_split_done.) */
+    cmdhist_record(w->id, d, (uint64_t)((double)ticks * slowlog_ns_per_tick));
+    if (__builtin_expect(ticks >= atomic_load_explicit(&slowlog_gate, memory_order_relaxed), 0))
+        slowlog_note(d, c, ticks);
     if (!(d->flags & CMD_CONN))
         count_op(c->shard);
     if (c->dirty)

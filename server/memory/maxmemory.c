@@ -100,6 +100,18 @@ uint64_t maxmemory_evicted(void)
     return n;
 }
 
+uint64_t maxmemory_shard_evicted(unsigned id)
+{
+    return id < nslots ? atomic_load_explicit(&slots[id].evicted, memory_order_relaxed) : 0;
+}
+
+void maxmemory_reset_evicted(unsigned id)
+{
+    /* The shard's own thread is the only writer of its count. */
+    if (id < nslots)
+        atomic_store_explicit(&slots[id].evicted, 0, memory_order_relaxed);
+}
+
 /* The stamps the policy needs, on every map of this shard: a CONFIG SET
  * of the policy (or of the LFU parameters) reaches each shard this way,
  * on its own thread. */

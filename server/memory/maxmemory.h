@@ -61,6 +61,11 @@ size_t maxmemory_note_peak(size_t allocated);
 /* Keys evicted by every shard since start (INFO evicted_keys). Any thread. */
 uint64_t maxmemory_evicted(void);
 
+/* Keys shard id evicted since start or the last reset (INFO shards), any
+ * thread; and the reset (CONFIG RESETSTAT), on shard id's own thread. */
+uint64_t maxmemory_shard_evicted(unsigned id);
+void maxmemory_reset_evicted(unsigned id);
+
 /* Redis's -OOM reply text (without the leading '-'). */
 #define MAXMEMORY_OOM_ERROR "OOM command not allowed when used memory > 'maxmemory'."
 

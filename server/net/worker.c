@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "server/net/clientmem.h"
 #include "server/net/conn.h"
 #include "server/util/log.h"
 #include "server/net/outbuf.h"
@@ -46,6 +47,8 @@ void worker_stats_read(const struct worker *w, struct worker_stats_snap *o)
     RD(qbuf_limit_kills);
     RD(obuf_limit_kills);
     RD(timeouts);
+    RD(reads);
+    RD(writes);
 #undef RD
 }
 
@@ -156,6 +159,7 @@ static void on_tick(uv_timer_t *t)
     if (hooks.tick)
         hooks.tick(w, now);
     outbuf_tick(w);
+    clientmem_tick(w);
     if (w->set.timeout == 0)
         return;
     int64_t idle_ms = (int64_t)w->set.timeout * 1000;

@@ -37,12 +37,17 @@ struct worker_stats {
     _Atomic uint64_t qbuf_limit_kills; /* closed at client-query-buffer-limit */
     _Atomic uint64_t obuf_limit_kills; /* closed at client-output-buffer-limit */
     _Atomic uint64_t timeouts;         /* closed for idling past timeout */
+    _Atomic uint64_t reads;            /* socket reads that brought bytes
+                                          (INFO total_reads_processed) */
+    _Atomic uint64_t writes;           /* socket writes of replies
+                                          (total_writes_processed) */
 };
 
 /* A plain copy of struct worker_stats. */
 struct worker_stats_snap {
     uint64_t connected, conns_total, conns_rejected, cmds, ops_executed, batches_sent,
-        net_in, net_out, proto_errors, qbuf_limit_kills, obuf_limit_kills, timeouts;
+        net_in, net_out, proto_errors, qbuf_limit_kills, obuf_limit_kills, timeouts, reads,
+        writes;
 };
 
 /* Options a worker reads on every command or tick, cached on its own thread

@@ -17,7 +17,9 @@
 
 #include "common/clock.h"
 #include "common/hash.h"
+#include "server/exec/cmdhist.h"
 #include "server/exec/cmdstats.h"
+#include "server/exec/slowlog.h"
 #include "server/net/conn.h"
 #include "server/util/log.h"
 #include "server/net/outbuf.h"
@@ -25,6 +27,10 @@
 #include "server/core/server.h"
 #include "server/txn/txn.h"
 #include "server/net/worker.h"
+
+/* The start of the split command being dispatched on this thread, for
+ * the first fan it creates (its own; later ones are sub-fans). */
+static _Thread_local uint64_t split_t0;
 
 /* What the owner reads of a single request fits one cache line (dispatch.h). */
 _Static_assert(sizeof(void *) != 8 || offsetof(struct req, next) <= 64,
@@ -557,6 +563,7 @@ static void direct_send(struct shard *s, struct req *r, const char *p, size_t n)
     r->direct_sent = (size_t)sent;
     struct worker *w = s->user;
     atomic_fetch_add_explicit(&w->stats.net_out, (uint64_t)sent, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->stats.writes, 1, memory_order_relaxed);
 }
 
 /* Owner side: r's reply, in its own buffer r->out, is big (outbuf.h):
@@ -614,7 +621,7 @@ static void batch_run_single(struct shard *s, struct batch *b, struct bent *e, i
 {
     struct req *r = e->r;
     size_t start = b->out.len;
-    run_exec(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &b->out, now_ms, r);
+    run_exec(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &b->out, now_ms, r, r->conn);
     if (b->out.oom) {
         /* Drop the partial reply; the next request starts clean. */
         b->out.len = start;
@@ -672,7 +679,7 @@ static void batch_exec(struct shard *s, struct batch *b)
             continue;
         }
         if (r->fan) {
-            run_exec(s, NULL, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, now_ms, r);
+            run_exec(s, NULL, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, now_ms, r, r->conn);
             if (outbuf_big(r->out.len))
                 own_reply_count(s, r);
             e->end = b->out.len;
@@ -706,7 +713,7 @@ static void group_exec(struct shard *s, void *arg)
 
 void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
 {
-    run_exec(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, clock_wall_ms(), r);
+    run_exec(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, clock_wall_ms(), r, r->conn);
     struct batch *b = ctx;
     if (b) {
         if (!r->out.oom && outbuf_big(r->out.len))
@@ -862,7 +869,7 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
             return;
         }
         size_t before = out->len;
-        run_exec(w->shard, d, exec, c->db, c->proto, argc, argv, out, w->now_ms, NULL);
+        run_exec(w->shard, d, exec, c->db, c->proto, argc, argv, out, w->now_ms, NULL, c);
         if (sid != CMDSTAT_NONE) {
             cmdstat_call(w->cmdstats, sid);
             cmdstat_reply(w, sid, out->ptr + before, out->len - before);
@@ -1108,13 +1115,16 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
             .now_ms = w->now_ms,
             .priv = NULL,
             .conn = c,
+            .origin = c,
         };
         cmd_call(d, &ctx);
     } else {
         /* Multi-key or all shards: timed from here to the merged reply
          * (cmdstats.h). */
         t0 = cmdstat_run_begin(w->cmdstats, sid);
+        split_t0 = slowlog_clock(); /* taken by the command's fan (fan_new) */
         hooks.multi_dispatch(c, d, argc, argv);
+        split_t0 = 0;
     }
     cmdstat_call(w->cmdstats, sid);
     reply_note_stat(c, tail, tail_len, sid, t0);
@@ -1136,4 +1146,36 @@ void dispatch_req_free(struct worker *w, struct req *r)
 int dispatch_batch_add(struct worker *w, unsigned shard, struct req *r)
 {
     return batch_add(w, shard, r);
+}
+
+/* ---- The slow log's view of split commands (dispatch.h) ------------------ */
+
+uint64_t dispatch_split_take(void)
+{
+    uint64_t t = split_t0;
+    split_t0 = 0;
+    return t;
+}
+void dispatch_split_done(struct conn *c, size_t argc, const struct resp_arg *argv, uint64_t t0)
+{
+    if (!t0)
+        return;
+    uint64_t ticks = slowlog_clock() - t0;
+    const struct cmd_def *container;
+    const struct cmd_def *d = cmd_lookup_argv(argc, argv, &container);
+    if (!d)
+        return;
+    cmdhist_record(c->w->id, d, (uint64_t)((double)ticks * slowlog_ns_per_tick));
+    if (ticks < atomic_load_explicit(&slowlog_gate, memory_order_relaxed))
+        return;
+    struct cmd_ctx ctx = {
+        .shard = c->w->shard,
+        .dbidx = c->db,
+        .proto = c->proto,
+        .argc = argc,
+        .argv = argv,
+        .conn = c,
+        .origin = c,
+    };
+    slowlog_note(d, &ctx, ticks);
 }

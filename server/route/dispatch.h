@@ -68,6 +68,10 @@ struct fan {
                                     buffer, or a sub-fan's caller's buffer */
     void (*finished)(void *arg); /* sub-fans (no slot): called when done */
     void *finished_arg;          /* its argument */
+    uint64_t slow_t0;            /* a command split over shards: its start on
+                                    the slow log's clock, for the slow log and
+                                    latency monitor at its merged reply; 0 for
+                                    every other fan */
 };
 
 /* ---- Interceptions (filled in by app/hooks.c) --------------------------- */
@@ -109,6 +113,15 @@ struct dispatch_hooks {
 
 /* Install the interceptions (copied); at start-up, before any client. */
 void dispatch_set_hooks(const struct dispatch_hooks *h);
+/* The slow log's view of a command split over shards (slowlog.h): its
+ * whole run, dispatch to merged reply. dispatch_split_take gives the
+ * start of the split command being dispatched on this thread (once; 0
+ * when there is none or it was taken), for the object that completes it;
+ * dispatch_split_done, on c's thread when the reply is whole, feeds the
+ * slow log and the latency monitor if the run was slow. argv: the command
+ * as sent (borrowed). */
+uint64_t dispatch_split_take(void);
+void dispatch_split_done(struct conn *c, size_t argc, const struct resp_arg *argv, uint64_t t0);
 
 /* ---- Used by conn.c --------------------------------------------------- */
 

@@ -30,7 +30,8 @@ void dispatch_fan_part_done(struct fan *f);
  * one execution point (cmd_call). */
 static inline void run_exec(struct shard *s, const struct cmd_def *d, cmd_exec_fn exec,
                             unsigned db, int proto, size_t argc, const struct resp_arg *argv,
-                            struct rbuf *out, int64_t now_ms, void *priv)
+                            struct rbuf *out, int64_t now_ms, void *priv,
+                            const struct conn *origin)
 {
     struct cmd_ctx ctx = {
         .shard = s,
@@ -43,6 +44,7 @@ static inline void run_exec(struct shard *s, const struct cmd_def *d, cmd_exec_f
         .now_ms = now_ms,
         .priv = priv,
         .conn = NULL,
+        .origin = origin,
     };
     if (d && exec == d->exec)
         cmd_call(d, &ctx);

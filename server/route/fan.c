@@ -42,6 +42,7 @@ static struct fan *fan_new(struct conn *c, size_t argc, const struct resp_arg *a
     f->step = step;
     f->db = c->db;
     f->proto = c->proto;
+    f->slow_t0 = dispatch_split_take();
     return f;
 }
 
@@ -114,6 +115,7 @@ void dispatch_fan_barrier(struct fan *f)
 static void fan_finish(struct fan *f)
 {
     struct conn *c = f->conn;
+    dispatch_split_done(c, f->argc, f->argv, f->slow_t0);
     if (f->own_txn)
         txn_finish(f->txn); /* whatever locks are left go as the reply does */
     if (f->slot) {
@@ -190,7 +192,7 @@ static void fan_run(struct fan *f)
             struct req *r = f->parts[i];
             if (r->shard == w->id) {
                 run_exec(w->shard, NULL, r->exec, r->db, r->proto, r->argc, r->argv, &r->out,
-                         w->now_ms, r);
+                         w->now_ms, r, r->conn);
             } else if (dispatch_batch_add(w, r->shard, r) != 0) {
                 /* No memory for a batch: the part comes back at once,
                  * marked failed, and the step reports the error. */

@@ -688,6 +688,7 @@ static void run_hop(struct shard *s, struct txn_hop *h)
             .now_ms = clock_wall_ms(),
             .priv = r,
             .conn = NULL,
+            .origin = r->conn,
         };
         cmd_call_part(r->cmd, r->exec, &ctx);
         route.reply_made(s, r); /* output buffer limit (outbuf.h) */

@@ -32,7 +32,8 @@ HONOURED = {"bind", "port", "tcp-backlog", "timeout", "daemonize", "pidfile", "l
             "hash-max-listpack-entries", "hash-max-listpack-value", "maxmemory", "maxmemory-policy",
             "maxmemory-samples", "maxmemory-eviction-tenacity", "lfu-log-factor", "lfu-decay-time",
             "notify-keyspace-events", "list-max-listpack-size", "list-compress-depth",
-            "zset-max-listpack-entries", "zset-max-listpack-value"}
+            "zset-max-listpack-entries", "zset-max-listpack-value", "slowlog-log-slower-than",
+            "slowlog-max-len", "latency-monitor-threshold"}
 
 
 def config_get(client, pattern):

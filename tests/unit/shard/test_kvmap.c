@@ -684,6 +684,50 @@ Test(kvmap, active_expiry)
     cr_assert_eq(a.used, 0);
 }
 
+/* INFO avg_ttl: the active expiry folds the TTLs left of the live
+ * volatile keys it passes into a running average, 20 at a time with
+ * weight 1/50 as Redis does, and drops it to 0 when no key has a TTL;
+ * it also counts the volatile keys it met (expired_stale_perc). */
+Test(kvmap, avg_ttl_and_expire_counts)
+{
+    struct mem_acct a = {0};
+    struct kvmap *m = kvmap_create(&a);
+    char k[32], v[80];
+    struct kvmap_stats st;
+    for (unsigned i = 0; i < 100; i++)
+        put(m, i, 0, 1); /* no TTL: never sampled */
+    for (unsigned i = 100; i < 140; i++) {
+        size_t kl = mkkey(k, i), vl = mkval(v, i, 0);
+        cr_assert_eq(kvmap_set(m, k, kl, v, vl, NOW + 100000, NOW), 1);
+    }
+    uint64_t sampled, capped;
+    kvmap_expire_counts(m, &sampled, &capped);
+    cr_assert_eq(sampled, 0);
+    /* A first slice: every TTL left is 100 s, so is the average. */
+    cr_assert_eq(kvmap_expire_slice(m, NOW, UINT64_MAX), 0);
+    stats(m, &st);
+    cr_assert_eq(st.avg_ttl, 100000);
+    kvmap_expire_counts(m, &sampled, &capped);
+    cr_assert_eq(sampled, 40);
+    cr_assert_eq(capped, 0);
+    /* 50 s later, two folds of 20 samples each move it 1/50 of the way
+     * each, from 100000 towards 50000 (integer steps, as Redis). */
+    cr_assert_eq(kvmap_expire_slice(m, NOW + 50000, UINT64_MAX), 0);
+    stats(m, &st);
+    int64_t x = (100000 / 50) * 49 + 50000 / 50;
+    x = (x / 50) * 49 + 50000 / 50;
+    cr_assert_eq(st.avg_ttl, x);
+    /* Once they have all expired, the next slice finds no volatile key. */
+    cr_assert_eq(kvmap_expire_slice(m, NOW + 100001, UINT64_MAX), 40);
+    kvmap_expire_counts(m, &sampled, &capped);
+    cr_assert_eq(sampled, 120);
+    cr_assert_eq(kvmap_expire_slice(m, NOW + 100002, UINT64_MAX), 0);
+    stats(m, &st);
+    cr_assert_eq(st.avg_ttl, 0);
+    kvmap_destroy(m);
+    cr_assert_eq(a.used, 0);
+}
+
 /* Scan visitor: count visits per key id. */
 struct seen {
     uint8_t *count; /* visits per key id */
