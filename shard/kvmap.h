@@ -265,6 +265,11 @@ void kvmap_clear(struct kvmap *m);
  * entry has a TTL. */
 uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns);
 
+/* Entries kvmap_expire_slice has looked at since the map was made: with
+ * the removed count, the share of expired keys it met (the shard's cron
+ * reaps longer while that share is high). */
+uint64_t kvmap_expire_examined(const struct kvmap *m);
+
 /* Incremental rehash work outside requests (idle time): move buckets, and
  * unmap old table arrays left by a finished rehash, until budget_ns is
  * spent. Returns true while either kind of work remains. */

@@ -53,6 +53,7 @@ struct kvmap {
     void *capture_arg;           /* its argument */
     bool in_capture;             /* inside capture_fn: writes are a bug */
     uint64_t expire_cursor;      /* kvmap_expire_slice's scan cursor */
+    uint64_t expire_examined;    /* entries kvmap_expire_slice looked at, ever */
     uint64_t rng;                /* kvmap_random's generator state */
     struct retired *retired;     /* old mapped arrays being unmapped */
     uint64_t retired_bytes;      /* bytes still mapped in that list */

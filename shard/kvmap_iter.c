@@ -137,8 +137,9 @@ struct kventry *kvmap_random(struct kvmap *m, int64_t now_ms)
 }
 
 struct expire_ctx {
-    int64_t now_ms;   /* entries with expiry < now_ms are reaped */
-    uint64_t removed; /* how many were */
+    int64_t now_ms;    /* entries with expiry < now_ms are reaped */
+    uint64_t removed;  /* how many were */
+    uint64_t examined; /* entries looked at */
 };
 
 static void expire_bucket(struct kvmap *m, int ti, uint64_t idx, void *ctx)
@@ -146,6 +147,7 @@ static void expire_bucket(struct kvmap *m, int ti, uint64_t idx, void *ctx)
     struct expire_ctx *c = ctx;
     struct kventry **link = &m->t[ti].bucket[idx];
     while (kv_slot_get(link)) {
+        c->examined++;
         if (kventry_expired(kv_slot_get(link), c->now_ms)) {
             report_event(m, KVMAP_EV_EXPIRED, kv_slot_get(link));
             remove_at(m, ti, idx, link);
@@ -164,7 +166,7 @@ uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns)
     uint64_t start = clock_mono_ns();
     uint64_t total = m->t[0].size + m->t[1].size;
     uint64_t visited = 0, next_check = SLICE_EXPIRE_CHECK;
-    struct expire_ctx c = {now_ms, 0};
+    struct expire_ctx c = {now_ms, 0, 0};
     uint64_t v = m->expire_cursor;
     /* Tables do not change size inside this loop (removals never start a
      * resize here), so the reverse-binary cursor stays valid throughout.
@@ -180,8 +182,15 @@ uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns)
     } while (visited < total && m->keys_with_ttl > 0);
     m->expire_cursor = v;
     m->expired += c.removed;
+    m->expire_examined += c.examined;
     kvmap_check_resize_after_delete(m);
     return c.removed;
+}
+
+uint64_t kvmap_expire_examined(const struct kvmap *m)
+{
+    ASSERT_OWNER(m);
+    return m->expire_examined;
 }
 
 uint64_t kvmap_epoch_begin(struct kvmap *m, kvmap_capture_fn fn, void *arg)
