@@ -2,8 +2,9 @@
  * worker thread runs its own libuv loop with its share of the connections
  * (libshardkv's async client); every connection keeps --pipeline requests in
  * flight. The main thread prints a progress line each second and, at the
- * end, throughput and latency percentiles from merged log-linear
- * histograms. */
+ * end, throughput, latency percentiles from merged log-linear histograms
+ * and the GETs' hit rate. With --cache-aside every request is a GET and a
+ * miss is followed by a SET of that key, as a cache-aside client does. */
 #include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -41,15 +42,17 @@ struct bench_config {
     double zipf_s;             /* --distribution zipf:S; 0: uniform */
     const char *workload;      /* --workload name, for the report */
     bool prefill;              /* --prefill: SET every key before measuring */
+    bool cache_aside;          /* --cache-aside: GET, and SET on a miss */
     bool json;                 /* --json */
     bool quiet;                /* --quiet: no progress lines */
 };
 
 /* Shared, read-only after start. */
 static struct bench_config cfg;
-static double *zipf_cdf;   /* cumulative probabilities, keys entries */
-static char *value_buf;    /* value_size bytes of 'x' */
-static atomic_bool failed; /* a worker could not connect */
+static double *zipf_cdf;        /* cumulative probabilities, keys entries */
+static char *value_buf;         /* value_size bytes of 'x' */
+static atomic_bool failed;      /* a worker could not connect */
+static atomic_bool error_shown; /* the first error reply was printed */
 
 struct worker;
 
@@ -59,6 +62,8 @@ struct bconn {
     struct worker *w;        /* owner */
     struct skv_async *ac;    /* the client */
     uint64_t *sent;          /* ring of start times, pipeline entries */
+    uint64_t *key;           /* ring of the requests' keys (cache-aside's SET) */
+    unsigned char *op;       /* ring of the requests' operations */
     unsigned head, inflight; /* ring position, requests in flight */
     bool closed;             /* skv_async_close called */
 };
@@ -83,6 +88,8 @@ struct worker {
     atomic_bool finished;        /* the loop has returned */
     uint64_t start_ns, end_ns;   /* measured interval */
     uint64_t ops[OP_COUNT];      /* requests per operation */
+    uint64_t hits, misses;       /* GET replies with a value / nil */
+    uint64_t gets_done;          /* GET replies (cache-aside's quota) */
     struct hist hist;            /* latency in ns */
 };
 
@@ -137,30 +144,14 @@ static void close_conn(struct bconn *c)
     }
 }
 
-/* Send one request on c if the run allows another. Returns whether it
- * did. */
-static bool issue(struct bconn *c)
+/* Send op on key k on c. Returns whether it did. */
+static bool send_op(struct bconn *c, enum op op, uint64_t k)
 {
     struct worker *w = c->w;
-    if (w->stopping || c->closed || c->inflight >= (unsigned)cfg.pipeline)
-        return false;
     char key[BENCH_KEY_MAX];
     const char *argv[3];
     size_t lens[3];
     int argc;
-    enum op op;
-    uint64_t k;
-    if (w->prefill_phase) {
-        if (w->prefill_next >= w->prefill_end)
-            return false;
-        k = w->prefill_next++;
-        op = OP_SET;
-    } else {
-        if (w->quota && w->issued >= w->quota)
-            return false;
-        k = pick_key(w);
-        op = pick_op(w);
-    }
     int kl = snprintf(key, sizeof(key), "key:%012llu", (unsigned long long)k);
     argv[0] = op_names[op];
     lens[0] = 3;
@@ -174,15 +165,36 @@ static bool issue(struct bconn *c)
     }
     unsigned slot = (c->head + c->inflight) % (unsigned)cfg.pipeline;
     c->sent[slot] = uv_hrtime();
+    c->key[slot] = k;
+    c->op[slot] = (unsigned char)op;
     if (skv_async_command(c->ac, argc, argv, lens, on_reply, c) < 0) {
         close_conn(c);
         return false;
     }
     c->inflight++;
-    if (!w->prefill_phase) {
-        w->issued++;
+    if (!w->prefill_phase)
         w->ops[op]++;
+    return true;
+}
+
+/* Send one request on c if the run allows another. Returns whether it
+ * did. */
+static bool issue(struct bconn *c)
+{
+    struct worker *w = c->w;
+    if (w->stopping || c->closed || c->inflight >= (unsigned)cfg.pipeline)
+        return false;
+    if (w->prefill_phase) {
+        if (w->prefill_next >= w->prefill_end)
+            return false;
+        return send_op(c, OP_SET, w->prefill_next++);
     }
+    if (w->quota && w->issued >= w->quota)
+        return false;
+    enum op op = cfg.cache_aside ? OP_GET : pick_op(w);
+    if (!send_op(c, op, pick_key(w)))
+        return false;
+    w->issued++;
     return true;
 }
 
@@ -227,6 +239,8 @@ static void on_reply(struct skv_async *ac, struct skv_reply *r, void *priv)
     struct worker *w = c->w;
     uint64_t now = uv_hrtime();
     uint64_t t0 = c->sent[c->head];
+    uint64_t key = c->key[c->head];
+    enum op op = (enum op)c->op[c->head];
     c->head = (c->head + 1) % (unsigned)cfg.pipeline;
     c->inflight--;
     if (w->stopping)
@@ -260,11 +274,28 @@ static void on_reply(struct skv_async *ac, struct skv_reply *r, void *priv)
         return;
     }
     hist_record(&w->hist, now - t0);
-    if (r->type == SKV_REPLY_ERROR)
-        atomic_fetch_add_explicit(&w->errors, 1, memory_order_relaxed);
+    if (r->type == SKV_REPLY_ERROR &&
+        atomic_fetch_add_explicit(&w->errors, 1, memory_order_relaxed) == 0 &&
+        !atomic_exchange(&error_shown, true))
+        fprintf(stderr, "first error reply: %.*s\n", (int)r->len, r->str);
     uint64_t done = atomic_fetch_add_explicit(&w->done, 1, memory_order_relaxed) + 1;
-    if (w->quota && done >= w->quota) {
+    bool miss = false;
+    if (op == OP_GET) {
+        w->gets_done++;
+        miss = r->type == SKV_REPLY_NIL;
+        if (miss)
+            w->misses++;
+        else if (r->type == SKV_REPLY_STRING)
+            w->hits++;
+    }
+    /* Cache-aside counts its quota in GETs: the SETs are their misses'. */
+    if (w->quota && (cfg.cache_aside ? w->gets_done : done) >= w->quota) {
         stop_worker(w);
+        return;
+    }
+    if (cfg.cache_aside && miss) {
+        /* The miss's fill takes the slot its GET freed. */
+        send_op(c, OP_SET, key);
         return;
     }
     issue(c);
@@ -293,8 +324,10 @@ static void worker_main(void *arg)
         struct bconn *c = &w->conns[i];
         c->w = w;
         c->sent = calloc((size_t)cfg.pipeline, sizeof(*c->sent));
+        c->key = calloc((size_t)cfg.pipeline, sizeof(*c->key));
+        c->op = calloc((size_t)cfg.pipeline, sizeof(*c->op));
         c->ac = skv_async_connect(&w->loop, cfg.host, cfg.port, &o, on_connect, w);
-        if (c->sent == NULL || c->ac == NULL) {
+        if (c->sent == NULL || c->key == NULL || c->op == NULL || c->ac == NULL) {
             fprintf(stderr, "out of memory\n");
             atomic_store(&failed, true);
             c->closed = true;
@@ -316,8 +349,11 @@ static void worker_main(void *arg)
     uv_close((uv_handle_t *)&w->stop_timer, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);
-    for (int i = 0; i < w->nconns; i++)
+    for (int i = 0; i < w->nconns; i++) {
         free(w->conns[i].sent);
+        free(w->conns[i].key);
+        free(w->conns[i].op);
+    }
     atomic_store(&w->finished, true);
 }
 
@@ -333,7 +369,7 @@ static void usage(FILE *f)
                "  --pipeline <n>         requests in flight per connection (default 1)\n"
                "  --threads <n>          worker threads, one libuv loop each (default 1)\n"
                "  --seconds <s>          run this long (default 10) ...\n"
-               "  --requests <n>         ... or until n replies\n"
+               "  --requests <n>         ... or until n replies (n GETs with --cache-aside)\n"
                "  --keys <n>             key space: key:000000000000 .. (default: the\n"
                "                         workload's: 10,000 read-heavy, 1,000,000 balanced,\n"
                "                         100,000 churn)\n"
@@ -345,6 +381,9 @@ static void usage(FILE *f)
                "                         0:50:50 (short-lived keys: SET, then DEL), the\n"
                "                         same three as shardkv-engine-bench\n"
                "  --prefill              SET every key once before measuring\n"
+               "  --cache-aside          every request a GET, each miss followed by a SET\n"
+               "                         of its key (a cache-aside client; --ratio and\n"
+               "                         --workload's mix are ignored)\n"
                "  --json                 print one JSON line with the results\n"
                "  --quiet                no progress lines\n");
 }
@@ -429,6 +468,8 @@ static int parse_args(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--prefill")) {
             cfg.prefill = true;
+        } else if (!strcmp(a, "--cache-aside")) {
+            cfg.cache_aside = true;
         } else if (!strcmp(a, "--json")) {
             cfg.json = true;
         } else if (!strcmp(a, "--quiet")) {
@@ -451,6 +492,8 @@ static int parse_args(int argc, char **argv)
         }
         cfg.weight[OP_GET] = g, cfg.weight[OP_SET] = s, cfg.weight[OP_DEL] = n == 3 ? del : 0;
     }
+    if (cfg.cache_aside)
+        cfg.workload = "cache-aside";
     if (cfg.keys == 0) /* the engine benchmark's key spaces, so figures compare */
         cfg.keys = !strcmp(cfg.workload, "read-heavy") ? 10000
                    : !strcmp(cfg.workload, "churn")    ? 100000
@@ -564,7 +607,7 @@ int main(int argc, char **argv)
     if (h == NULL)
         return 1;
     hist_init(h);
-    uint64_t done = 0, errors = 0, ops[OP_COUNT] = {0};
+    uint64_t done = 0, errors = 0, ops[OP_COUNT] = {0}, hits = 0, misses = 0;
     uint64_t start = UINT64_MAX, end = 0;
     for (int t = 0; t < cfg.threads; t++) {
         uv_thread_join(&ws[t].thread);
@@ -573,6 +616,8 @@ int main(int argc, char **argv)
         errors += atomic_load(&ws[t].errors);
         for (int o = 0; o < OP_COUNT; o++)
             ops[o] += ws[t].ops[o];
+        hits += ws[t].hits;
+        misses += ws[t].misses;
         if (ws[t].start_ns < start)
             start = ws[t].start_ns;
         if (ws[t].end_ns > end)
@@ -585,6 +630,7 @@ int main(int argc, char **argv)
     double p50 = (double)hist_percentile(h, 50) / us, p90 = (double)hist_percentile(h, 90) / us,
            p99 = (double)hist_percentile(h, 99) / us, p999 = (double)hist_percentile(h, 99.9) / us,
            pmax = (double)h->max / us, mean = h->total ? h->sum / (double)h->total / us : 0;
+    double hit_rate = hits + misses ? (double)hits / (double)(hits + misses) : 0;
     char dist[32];
     if (cfg.zipf_s > 0)
         snprintf(dist, sizeof(dist), "zipf:%g", cfg.zipf_s);
@@ -596,18 +642,25 @@ int main(int argc, char **argv)
         printf("{\"ops_per_sec\":%.1f,\"requests\":%llu,\"errors\":%llu,\"seconds\":%.3f,"
                "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p99_9_us\":%.1f,"
                "\"max_us\":%.1f,\"mean_us\":%.1f,\"gets\":%llu,\"sets\":%llu,\"dels\":%llu,"
+               "\"hits\":%llu,\"misses\":%llu,\"hit_rate\":%.6f,\"cache_aside\":%s,"
                "\"workload\":\"%s\",\"distribution\":\"%s\",\"connections\":%d,"
                "\"pipeline\":%d,\"threads\":%d,\"keys\":%llu,\"value_size\":%zu,"
                "\"failed\":%s}\n",
                ops_s, (unsigned long long)done, (unsigned long long)errors, secs, p50, p90, p99,
                p999, pmax, mean, (unsigned long long)ops[OP_GET], (unsigned long long)ops[OP_SET],
-               (unsigned long long)ops[OP_DEL], cfg.workload, dist, cfg.connections, cfg.pipeline,
-               cfg.threads, (unsigned long long)cfg.keys, cfg.value_size,
+               (unsigned long long)ops[OP_DEL], (unsigned long long)hits,
+               (unsigned long long)misses, hit_rate, cfg.cache_aside ? "true" : "false",
+               cfg.workload, dist, cfg.connections, cfg.pipeline, cfg.threads,
+               (unsigned long long)cfg.keys, cfg.value_size,
                atomic_load(&failed) ? "true" : "false");
     } else {
-        printf("%s:%d  workload %s  GET:SET:DEL %u:%u:%u  %s keys %llu  value %zu B\n", cfg.host,
-               cfg.port, cfg.workload, cfg.weight[OP_GET], cfg.weight[OP_SET], cfg.weight[OP_DEL],
-               dist, (unsigned long long)cfg.keys, cfg.value_size);
+        if (cfg.cache_aside)
+            printf("%s:%d  cache-aside (GET, SET on a miss)  %s keys %llu  value %zu B\n", cfg.host,
+                   cfg.port, dist, (unsigned long long)cfg.keys, cfg.value_size);
+        else
+            printf("%s:%d  workload %s  GET:SET:DEL %u:%u:%u  %s keys %llu  value %zu B\n",
+                   cfg.host, cfg.port, cfg.workload, cfg.weight[OP_GET], cfg.weight[OP_SET],
+                   cfg.weight[OP_DEL], dist, (unsigned long long)cfg.keys, cfg.value_size);
         printf("%d threads, %d connections, pipeline %d\n", cfg.threads, cfg.connections,
                cfg.pipeline);
         printf("%llu replies in %.2f s, %llu errors\n\n", (unsigned long long)done, secs,
@@ -616,6 +669,9 @@ int main(int argc, char **argv)
                "mean");
         printf("%12.0f %10.3f %10.3f %10.3f %10.3f %10.3f %10.3f   (latency in ms)\n", ops_s,
                p50 / 1000, p90 / 1000, p99 / 1000, p999 / 1000, pmax / 1000, mean / 1000);
+        if (hits + misses)
+            printf("GET hit rate %.4f (%llu hits, %llu misses)\n", hit_rate,
+                   (unsigned long long)hits, (unsigned long long)misses);
     }
     free(h);
     free(ws);

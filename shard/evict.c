@@ -272,8 +272,11 @@ bool evict_run(struct evict_pool *p, struct kvmap *const *db, unsigned ndb, stru
 {
     r->freed = 0;
     r->keys = 0;
-    if (r->policy == EVICT_NOEVICTION || ndb == 0 || r->need == 0)
+    r->exhausted = false;
+    if (r->policy == EVICT_NOEVICTION || ndb == 0 || r->need == 0) {
+        r->exhausted = r->need != 0;
         return r->need == 0;
+    }
     struct mem_acct *acct = kvmap_acct(db[0]);
     int64_t start_used = acct->used;
     uint64_t start = clock_mono_ns();
@@ -286,8 +289,10 @@ bool evict_run(struct evict_pool *p, struct kvmap *const *db, unsigned ndb, stru
         if (random) {
             found = pick_random(p, db, ndb, r, &victim);
         } else {
-            if (!pool_fill(p, db, ndb, r))
+            if (!pool_fill(p, db, ndb, r)) {
+                r->exhausted = true;
                 break;
+            }
             /* The best candidate that still exists (Redis re-checks too):
              * always the last slot, since empty slots come first. */
             while (!found && p->c[EVICT_POOL_SIZE - 1].key) {
@@ -301,8 +306,10 @@ bool evict_run(struct evict_pool *p, struct kvmap *const *db, unsigned ndb, stru
             if (!found)
                 continue; /* every candidate was gone: sample afresh */
         }
-        if (!found)
+        if (!found) {
+            r->exhausted = true;
             break;
+        }
         if (r->on_evict)
             r->on_evict(r->arg, victim.db, victim.key, victim.klen);
         kvmap_del(db[victim.db], victim.key, victim.klen, r->now_ms);

@@ -65,12 +65,15 @@ struct evict_req {
     /* Out: */
     size_t freed;           /* bytes the maps' account went down by */
     uint64_t keys;          /* keys evicted */
+    bool exhausted;         /* stopped short because nothing is left to evict
+                               under the policy (Redis's EVICT_FAIL), not for
+                               lack of time (EVICT_RUNNING) */
 };
 
 /* Evict from the ndb maps db[] (one shard's, all charged to one account)
- * until r->need bytes are freed, nothing is left to evict under the policy,
- * or r->budget_ns is spent (checked every few keys). Returns true when it
- * freed what was needed. Owner thread. */
+ * until r->need bytes are freed, nothing is left to evict under the policy
+ * (r->exhausted), or r->budget_ns is spent (checked every few keys).
+ * Returns true when it freed what was needed. Owner thread. */
 bool evict_run(struct evict_pool *p, struct kvmap *const *db, unsigned ndb, struct evict_req *r);
 
 #endif

@@ -277,6 +277,10 @@ uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns)
  * out of time before a full pass in *capped (Redis's expired_stale_perc
  * and expired_time_cap_reached_count come from these). Owner thread. */
 void kvmap_expire_counts(const struct kvmap *m, uint64_t *sampled, uint64_t *capped);
+/* Entries kvmap_expire_slice has looked at since the map was made: with
+ * the removed count, the share of expired keys it met (the shard's cron
+ * reaps longer while that share is high). */
+uint64_t kvmap_expire_examined(const struct kvmap *m);
 
 /* Incremental rehash work outside requests (idle time): move buckets, and
  * unmap old table arrays left by a finished rehash, until budget_ns is

@@ -59,6 +59,7 @@ struct kvmap {
                                     entries, ms (Redis's db->avg_ttl) */
     uint64_t expire_sampled;     /* volatile entries the active expiry met */
     uint64_t expire_capped;      /* its slices that ran out of time */
+    uint64_t expire_examined;    /* entries kvmap_expire_slice looked at, ever */
     uint64_t rng;                /* kvmap_random's generator state */
     struct retired *retired;     /* old mapped arrays being unmapped */
     uint64_t retired_bytes;      /* bytes still mapped in that list */

@@ -144,11 +144,12 @@ struct kventry *kvmap_random(struct kvmap *m, int64_t now_ms)
 #define AVG_TTL_WEIGHT 50
 
 struct expire_ctx {
-    int64_t now_ms;   /* entries with expiry < now_ms are reaped */
-    uint64_t removed; /* how many were */
-    uint64_t sampled; /* volatile entries met, reaped or not */
-    int64_t ttl_sum;  /* TTLs left of the live volatile entries passed */
-    unsigned ttl_n;   /* how many, since the last fold */
+    int64_t now_ms;    /* entries with expiry < now_ms are reaped */
+    uint64_t removed;  /* how many were */
+    uint64_t sampled;  /* volatile entries met, reaped or not */
+    int64_t ttl_sum;   /* TTLs left of the live volatile entries passed */
+    unsigned ttl_n;    /* how many, since the last fold */
+    uint64_t examined; /* entries looked at */
 };
 
 /* Fold the sampled TTLs into the map's running average, as Redis does. */
@@ -171,6 +172,7 @@ static void expire_bucket(struct kvmap *m, int ti, uint64_t idx, void *ctx)
     struct kventry **link = &m->t[ti].bucket[idx];
     while (kv_slot_get(link)) {
         struct kventry *e = kv_slot_get(link);
+        c->examined++;
         if (kventry_expired(e, c->now_ms)) {
             report_event(m, KVMAP_EV_EXPIRED, e);
             remove_at(m, ti, idx, link);
@@ -200,7 +202,7 @@ uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns)
     uint64_t start = clock_mono_ns();
     uint64_t total = m->t[0].size + m->t[1].size;
     uint64_t visited = 0, next_check = SLICE_EXPIRE_CHECK;
-    struct expire_ctx c = {now_ms, 0, 0, 0, 0};
+    struct expire_ctx c = {now_ms, 0, 0, 0, 0, 0};
     uint64_t v = m->expire_cursor;
     /* Tables do not change size inside this loop (removals never start a
      * resize here), so the reverse-binary cursor stays valid throughout.
@@ -220,6 +222,7 @@ uint64_t kvmap_expire_slice(struct kvmap *m, int64_t now_ms, uint64_t budget_ns)
     fold_avg_ttl(m, &c);
     m->expire_sampled += c.sampled;
     m->expired += c.removed;
+    m->expire_examined += c.examined;
     kvmap_check_resize_after_delete(m);
     return c.removed;
 }
@@ -228,6 +231,12 @@ void kvmap_expire_counts(const struct kvmap *m, uint64_t *sampled, uint64_t *cap
 {
     *sampled = m->expire_sampled;
     *capped = m->expire_capped;
+}
+
+uint64_t kvmap_expire_examined(const struct kvmap *m)
+{
+    ASSERT_OWNER(m);
+    return m->expire_examined;
 }
 
 uint64_t kvmap_epoch_begin(struct kvmap *m, kvmap_capture_fn fn, void *arg)

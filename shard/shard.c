@@ -16,9 +16,10 @@
  * tick adds more than about a millisecond to anyone's latency. */
 #define SHARD_CRON_MS 10
 /* Active expiry budget per tick, over all databases of a shard: 1 ms of
- * every 10 ms at most, and nothing when no key has a TTL (kvmap_expire_slice
+ * every 10 ms, and nothing when no key has a TTL (kvmap_expire_slice
  * returns at once then). */
 #define SHARD_EXPIRE_BUDGET_NS 1000000u
+/* The longer rounds while many keys expire: shard.h. */
 /* Idle rehash budget per tick: requests already move buckets, this only
  * finishes a rehash on a shard that has gone quiet. */
 #define SHARD_REHASH_BUDGET_NS 200000u
@@ -137,43 +138,59 @@ static int shard_maps_attach(struct shard *s)
     return 0;
 }
 
-/* One cron tick: active expiry over the databases within a shared budget,
- * resuming where the last tick ran out, then a little idle rehash. */
-static void on_cron(uv_timer_t *t)
+uint64_t shard_expire_cycle(struct shard *s, int64_t now_ms)
 {
-    struct shard *s = t->data;
     struct shard_slot *slot = slot_of(s);
-    int64_t now_ms = clock_wall_ms();
-    uint64_t deadline = clock_mono_ns() + SHARD_EXPIRE_BUDGET_NS;
-
-    uint64_t sampled = 0, removed = 0;
+    uint64_t start = clock_mono_ns(), reaped = 0, sampled = 0;
+    uint64_t deadline = start + SHARD_EXPIRE_BUDGET_NS, cap = start + SHARD_EXPIRE_MAX_NS;
     bool capped = false;
-    for (unsigned k = 0; k < s->ndb; k++) {
-        unsigned i = (slot->cron_db + k) % s->ndb;
+    for (;;) {
+        uint64_t removed = 0, examined = 0;
+        for (unsigned k = 0; k < s->ndb; k++) {
+            unsigned i = (slot->cron_db + k) % s->ndb;
+            uint64_t now = clock_mono_ns();
+            if (now >= deadline) {
+                slot->cron_db = i; /* out of time: start here next round */
+                capped = true;
+                break;
+            }
+            uint64_t before = kvmap_expire_examined(s->db[i]), s0, c0, s1, c1;
+            kvmap_expire_counts(s->db[i], &s0, &c0);
+            removed += kvmap_expire_slice(s->db[i], now_ms, deadline - now);
+            kvmap_expire_counts(s->db[i], &s1, &c1);
+            examined += kvmap_expire_examined(s->db[i]) - before;
+            sampled += s1 - s0;
+            capped |= c1 != c0;
+        }
+        reaped += removed;
+        if (examined == 0 || removed * SHARD_EXPIRE_STALE_DIV <= examined)
+            break;
         uint64_t now = clock_mono_ns();
-        if (now >= deadline) {
-            slot->cron_db = i; /* out of time: start here next tick */
-            capped = true;
+        if (now >= cap) {
+            capped = true; /* still stale, out of the tick's share */
             break;
         }
-        uint64_t s0, c0, s1, c1;
-        kvmap_expire_counts(s->db[i], &s0, &c0);
-        uint64_t r = kvmap_expire_slice(s->db[i], now_ms, deadline - now);
-        kvmap_expire_counts(s->db[i], &s1, &c1);
-        removed += r;
-        sampled += s1 - s0;
-        capped |= c1 != c0;
+        capped = false; /* another round: only the last one's cut counts */
+        deadline = now + SHARD_EXPIRE_ROUND_NS < cap ? now + SHARD_EXPIRE_ROUND_NS : cap;
     }
-    s->ctr.expired_active += removed;
+    s->ctr.expired_active += reaped;
     /* Redis's activeExpireCycle: the tick's share of stale keys folded in
      * with weight 5% (a tick that met none folds in 0), and a count of
      * ticks cut short by the time limit. */
-    double perc = sampled ? 100.0 * (double)removed / (double)sampled : 0.0;
+    double perc = sampled ? 100.0 * (double)reaped / (double)sampled : 0.0;
     s->ctr.stale_perc = perc * 0.05 + s->ctr.stale_perc * 0.95;
     if (capped)
         s->ctr.expire_capped++;
+    return reaped;
+}
 
-    deadline = clock_mono_ns() + SHARD_REHASH_BUDGET_NS;
+/* One cron tick: active expiry, then a little idle rehash. */
+static void on_cron(uv_timer_t *t)
+{
+    struct shard *s = t->data;
+    shard_expire_cycle(s, clock_wall_ms());
+
+    uint64_t deadline = clock_mono_ns() + SHARD_REHASH_BUDGET_NS;
     for (unsigned i = 0; i < s->ndb; i++) {
         uint64_t now = clock_mono_ns();
         if (now >= deadline)

@@ -32,7 +32,8 @@ static struct slot *slots;
 static unsigned nslots;
 /* Bytes the process holds beyond the shards' maps (worker 0's sample). */
 static _Atomic int64_t overhead;
-/* The last eviction step of some shard ended over the bound. */
+/* The last eviction step of some shard found nothing left to evict while
+ * the server was over the bound (Redis's EVICT_FAIL). */
 static _Atomic bool stuck;
 /* The highest allocator total sampled (worker 0's tick, INFO). */
 static _Atomic size_t peak;
@@ -169,8 +170,6 @@ static size_t share_to_free(struct shard *s, uint64_t maxmemory)
     return (size_t)(share > mine ? mine : share);
 }
 
-/* Evict this shard's share within the tenacity's time. Returns true when
- * the server is (as far as this shard can tell) within the bound. */
 /* Each evicted key is Redis's "evicted" event (published after the
  * command that made room, or at the end of the loop turn). */
 static void on_evicted(void *arg, unsigned db, const void *key, size_t klen)
@@ -179,20 +178,33 @@ static void on_evicted(void *arg, unsigned db, const void *key, size_t klen)
     notify_evicted(db, key, klen);
 }
 
-static bool evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms)
+/* What an eviction step ended with, as Redis's performEvictions. */
+enum step {
+    STEP_OK,      /* within the bound (as far as this shard can tell) */
+    STEP_RUNNING, /* still over, out of time: keep evicting in the background */
+    STEP_FAIL,    /* over, and nothing left to evict: deny-oom commands refused */
+};
+
+static enum step set_stuck(enum step st)
+{
+    bool fail = st == STEP_FAIL;
+    if (atomic_load_explicit(&stuck, memory_order_relaxed) != fail)
+        atomic_store_explicit(&stuck, fail, memory_order_relaxed);
+    return st;
+}
+
+/* Evict this shard's share within the tenacity's time. */
+static enum step evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms)
 {
     publish(s);
     size_t need = share_to_free(s, maxmemory);
-    if (need == 0) {
-        if (atomic_load_explicit(&stuck, memory_order_relaxed))
-            atomic_store_explicit(&stuck, false, memory_order_relaxed);
-        return true;
-    }
+    if (need == 0)
+        return set_stuck(STEP_OK);
     int policy = __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED);
     if (policy == EVICT_NOEVICTION)
-        return false;
+        return STEP_FAIL;
     if (!pool && !(pool = evict_pool_create()))
-        return false;
+        return set_stuck(STEP_FAIL);
     apply_policy(s, policy);
     struct evict_req r = {
         .policy = policy,
@@ -204,11 +216,12 @@ static bool evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms)
         .on_evict = on_evicted,
     };
     bool done = evict_run(pool, s->db, s->ndb, &r);
-    atomic_store_explicit(&stuck, !done, memory_order_relaxed);
     if (r.keys && s->id < nslots)
         atomic_fetch_add_explicit(&slots[s->id].evicted, r.keys, memory_order_relaxed);
     publish(s);
-    return done;
+    /* Redis fails a step that met nothing to evict even if it freed some
+     * keys first; one that only ran out of time lets the command run. */
+    return set_stuck(done ? STEP_OK : r.exhausted ? STEP_FAIL : STEP_RUNNING);
 }
 
 static void on_evict_timer(uv_timer_t *t)
@@ -217,7 +230,7 @@ static void on_evict_timer(uv_timer_t *t)
     uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
     int policy = __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED);
     if (maxmemory == 0 || policy == EVICT_NOEVICTION ||
-        evict_share(timer_shard, maxmemory, clock_wall_ms())) {
+        evict_share(timer_shard, maxmemory, clock_wall_ms()) != STEP_RUNNING) {
         uv_timer_stop(&evict_timer);
         timer_armed = false;
     }
@@ -255,9 +268,7 @@ bool maxmemory_refuses_split(void)
 void maxmemory_before_part(struct cmd_ctx *c)
 {
     uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
-    if (maxmemory && c->shard &&
-        !evict_share(c->shard, maxmemory, c->now_ms) &&
-        __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED) != EVICT_NOEVICTION)
+    if (maxmemory && c->shard && evict_share(c->shard, maxmemory, c->now_ms) == STEP_RUNNING)
         arm_timer(c->shard);
 }
 
@@ -266,11 +277,10 @@ bool maxmemory_admit(const struct cmd_def *d, struct cmd_ctx *c)
     uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
     if (maxmemory == 0 || !c->shard)
         return true;
-    bool within = evict_share(c->shard, maxmemory, c->now_ms);
-    if (!within && __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED) !=
-                       EVICT_NOEVICTION)
+    enum step st = evict_share(c->shard, maxmemory, c->now_ms);
+    if (st == STEP_RUNNING)
         arm_timer(c->shard);
-    return within || !(d->flags & CMD_DENYOOM);
+    return st != STEP_FAIL || !(d->flags & CMD_DENYOOM);
 }
 
 void maxmemory_tick(struct shard *s, bool sample_process)
@@ -289,7 +299,6 @@ void maxmemory_tick(struct shard *s, bool sample_process)
         atomic_store_explicit(&overhead, rest > 0 ? rest : 0, memory_order_relaxed);
     }
     uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
-    if (maxmemory && !evict_share(s, maxmemory, clock_wall_ms()) &&
-        policy != EVICT_NOEVICTION)
+    if (maxmemory && evict_share(s, maxmemory, clock_wall_ms()) == STEP_RUNNING)
         arm_timer(s);
 }

@@ -30,16 +30,18 @@ static inline bool maxmemory_enabled(void)
 }
 
 /* Before running d on c's shard: evict this shard's share while the
- * server is over maxmemory (bounded by the tenacity's time). Returns false
- * when d is flagged deny-oom and memory is still over the bound: the
- * caller replies Redis's -OOM error instead of running it. Shard thread. */
+ * server is over maxmemory (bounded by the tenacity's time; a step out of
+ * time goes on in the background). Returns false when d is flagged
+ * deny-oom, memory is over the bound and nothing is left to evict under
+ * the policy (noeviction included), as Redis's EVICT_FAIL: the caller
+ * replies Redis's -OOM error instead of running it. Shard thread. */
 bool maxmemory_admit(const struct cmd_def *d, struct cmd_ctx *c);
 
 /* Should a deny-oom command split over shards be refused with -OOM now?
  * Asked on the connection's thread before any part runs, since refusing
  * a part once others ran would break the command's atomicity: true when
  * the published total is over the bound and the policy cannot evict, or
- * the last eviction step of a shard ended still over it. */
+ * the last eviction step of a shard found nothing left to evict. */
 bool maxmemory_refuses_split(void);
 
 /* Before a part of a split command runs on c's shard: evict its share if

@@ -22,56 +22,10 @@ TESTS=${TESTS:-set,get}
 # The CSV names of those tests: upper case, in order.
 TEST_NAMES=$(echo "$TESTS" | tr 'a-z,' 'A-Z ')
 TEST_RE="^($(echo "$TEST_NAMES" | tr ' ' '|')),"
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${SHARDKV_BIN:-$REPO/build/bin}
-SKV=$BIN/shardkv-server
-REDIS_SERVER=${REDIS_SERVER:-/usr/bin/redis-server}
-BENCH=${REDIS_BENCHMARK:-/usr/bin/redis-benchmark}
-CLI=${REDIS_CLI:-/usr/bin/redis-cli}
+. "$(dirname "$0")/lib.sh"
 
-for exe in "$SKV" "$REDIS_SERVER" "$BENCH" "$CLI"; do
-    [ -x "$exe" ] || { echo "compare-redis: $exe not found (build first / install redis-tools)" >&2; exit 2; }
-done
-
-TMP=$(mktemp -d /tmp/skv-compare-XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_ready() { # port name logfile
-    for _ in $(seq 100); do
-        [ "$("$CLI" -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ] && return 0
-        sleep 0.1
-    done
-    echo "compare-redis: $2 did not start; log:" >&2
-    cat "$3" >&2
-    exit 1
-}
-
-SKV_PORT=$(free_port)
-"$SKV" --port "$SKV_PORT" --bind 127.0.0.1 --threads "$THREADS" --loglevel warning \
-    >"$TMP/shardkv.log" 2>&1 &
-PIDS+=($!)
-REDIS_PORT=$(free_port)
-"$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$TMP" --loglevel warning >"$TMP/redis.log" 2>&1 &
-PIDS+=($!)
-wait_ready "$SKV_PORT" shardkv-server "$TMP/shardkv.log"
-wait_ready "$REDIS_PORT" redis-server "$TMP/redis.log"
+start_shardkv SKV --threads "$THREADS"
+start_redis REDIS
 
 # run PORT PIPELINE -> CSV lines: "SET","rps","avg","min","p50","p95","p99","max"
 run() {

@@ -7,7 +7,8 @@
   interactive stdin and --pipe summaries.
 * CliGolden: shardkv-cli against shardkv-server with fixed expected texts.
 * Bench: a short shardkv-bench run against both servers; --json must give
-  ops_per_sec and the percentiles, and every request must be answered.
+  ops_per_sec and the percentiles, and every request must be answered;
+  --cache-aside fills each miss with a SET and counts hits and misses.
 Run directly or through ctest (SHARDKV_BIN points at build/bin)."""
 
 import json
@@ -241,14 +242,44 @@ class Bench(unittest.TestCase):
         # requests make 15 a safe floor that a 90:10 mix would fail).
         self.assertGreaterEqual(r["gets"], 15 * r["sets"], r)
 
+    def check_cache_aside(self, port):
+        # A cold cache of 100 keys: every first GET of a key misses and is
+        # filled; 5,000 uniform GETs touch every key.
+        r = self.bench(port, "--cache-aside", "--requests", "5000", "--connections", "4",
+                       "--pipeline", "8", "--keys", "100")
+        self.assertEqual(r["errors"], 0)
+        self.assertTrue(r["cache_aside"])
+        self.assertEqual(r["gets"], 5000)
+        self.assertEqual(r["hits"] + r["misses"], 5000)
+        self.assertGreaterEqual(r["misses"], 100)
+        # A miss is filled unless the run ended on its reply (one per
+        # connection at most); a fill is only ever for a miss.
+        self.assertLessEqual(r["sets"], r["misses"])
+        self.assertGreaterEqual(r["sets"], r["misses"] - 4)
+        # Replies counted: every GET's, and the fills' but those still out
+        # on other connections when the last GET was answered.
+        self.assertGreaterEqual(r["requests"], r["gets"])
+        self.assertLessEqual(r["requests"], r["gets"] + r["sets"])
+        self.assertAlmostEqual(r["hit_rate"], r["hits"] / 5000, places=5)
+        with skvtest.Client(port) as c:
+            self.assertEqual(c.call("DBSIZE"), 100)
+        # Warm now: everything hits, nothing is set.
+        r = self.bench(port, "--cache-aside", "--requests", "2000", "--connections", "2",
+                       "--keys", "100", "--distribution", "zipf:0.99")
+        self.assertEqual((r["hits"], r["misses"], r["sets"], r["hit_rate"]), (2000, 0, 0, 1.0))
+
     def test_against_redis(self):
         with RedisServer() as srv:
             self.check(srv.port)
+            srv.client().call("FLUSHALL")
+            self.check_cache_aside(srv.port)
 
     @unittest.skipUnless(os.access(skvtest.server_path(), os.X_OK), "shardkv-server not built")
     def test_against_shardkv(self):
         with ShardkvServer() as srv:
             self.check(srv.port)
+            srv.client().call("FLUSHALL")
+            self.check_cache_aside(srv.port)
 
     def test_refused(self):
         rc, out, err = run([tool("shardkv-bench"), "--port", str(skvtest.free_port()),

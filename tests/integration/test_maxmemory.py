@@ -3,7 +3,8 @@
 (INFO used_memory, the allocator's total, stays within maxmemory plus the
 documented slack) with keys spread over shards and with every key on one
 shard; allkeys-lru keeps the keys being read; volatile policies never touch
-keys without a TTL and answer -OOM once only those are left; noeviction
+keys without a TTL and answer -OOM once only those are left, while a
+step that only ran out of time never refuses a write; noeviction
 answers Redis's -OOM to deny-oom commands while reads, DEL and FLUSHALL
 work; CONFIG SET maxmemory below the usage evicts down to it; a 1-byte
 bound keeps the server answering; configuration replies match
@@ -100,6 +101,29 @@ class Bound(unittest.TestCase):
             self.flood(c, one, 16 * MB)
             self.assertGreater(int(info(c, "stats", "evicted_keys")), 10000)
 
+    def test_a_step_out_of_time_still_admits_writes(self):
+        # Redis refuses a deny-oom command only when nothing is left to
+        # evict (EVICT_FAIL); a step that ran out of time (EVICT_RUNNING)
+        # lets the command run and keeps evicting in the background. With
+        # the shortest step (16 keys) small keys cannot pay at once for a
+        # jump in memory such as a hash table growing, yet no SET of a
+        # pipelined flood may be refused.
+        with skvtest.StrictShardkvServer(env=ENV, args=["--threads", "2", "--maxmemory", "4mb",
+                                               "--maxmemory-policy", "allkeys-lru",
+                                               "--maxmemory-eviction-tenacity", "0"]) as s:
+            c = s.client(decode=True)
+            refused = []
+            for i in range(0, 200000, 10000):
+                replies = c.pipeline([["SET", "flood:%d" % j, "v" * 32]
+                                      for j in range(i, i + 10000)])
+                refused += [r for r in replies if r != "OK"]
+            self.assertEqual(len(refused), 0, refused[:3])
+            self.assertGreater(int(info(c, "stats", "evicted_keys")), 50000)
+            deadline = time.monotonic() + 5
+            while used(c) > 4 * MB + SLACK and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertLessEqual(used(c), 4 * MB + SLACK)
+
     def test_lru_keeps_the_keys_being_read(self):
         with skvtest.StrictShardkvServer(env=ENV, args=["--threads", "2", "--maxmemory", "16mb",
                                                "--maxmemory-policy", "allkeys-lru",
@@ -134,7 +158,17 @@ class Bound(unittest.TestCase):
                 self.assertEqual(alive, len(keep), policy)
                 self.assertLessEqual(used(c), 12 * MB + SLACK, policy)
                 # Only keys without a TTL left to evict: writes get -OOM.
+                # Until then a step that runs out of time lets the write
+                # run (Redis's EVICT_RUNNING) and eviction goes on in the
+                # background until no key with a TTL is left.
                 c.call("CONFIG", "SET", "maxmemory", "1mb")
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline:
+                    db0 = skvtest.parse_info(c.call("INFO", "keyspace"))["keyspace"].get("db0")
+                    if db0 is None or db0["expires"] == "0":
+                        break
+                    time.sleep(0.02)
+                self.assertEqual(db0["expires"], "0", policy)
                 r = c.call("SET", "more", VALUE)
                 self.assertIsInstance(r, skvtest.RespError, policy)
                 self.assertEqual(str(r), OOM, policy)

@@ -202,6 +202,35 @@ Test(evict, budget_bounds_a_step)
                           .need = SIZE_MAX, .budget_ns = 0};
     cr_assert(!evict_run(pool, db, NDB, &r));
     cr_assert_eq(r.keys, 16, "one clock check every 16 keys: %" PRIu64, r.keys);
+    cr_assert(!r.exhausted, "out of time is not out of keys");
+}
+
+Test(evict, exhausted_only_when_nothing_is_left)
+{
+    for (int i = 0; i < 100; i++)
+        put(i, i % 2 ? T0 + 100000 : KVMAP_NO_EXPIRE, T0);
+    /* Every key with a TTL goes, then the step stops short: out of keys. */
+    struct evict_req r = {.policy = EVICT_VOLATILE_LRU,
+                          .samples = 5,
+                          .now_ms = T0,
+                          .need = SIZE_MAX,
+                          .budget_ns = UINT64_MAX};
+    cr_assert(!evict_run(pool, db, NDB, &r));
+    cr_assert_eq(r.keys, 50);
+    cr_assert(r.exhausted);
+    /* Enough freed: not exhausted, though keys remain under the policy. */
+    r = (struct evict_req){.policy = EVICT_ALLKEYS_LRU,
+                           .samples = 5,
+                           .now_ms = T0,
+                           .need = 1,
+                           .budget_ns = UINT64_MAX};
+    cr_assert(evict_run(pool, db, NDB, &r));
+    cr_assert(!r.exhausted);
+    cr_assert_eq(r.keys, 1);
+    /* noeviction over the bound is always out of keys. */
+    r = (struct evict_req){.policy = EVICT_NOEVICTION, .need = 1};
+    cr_assert(!evict_run(pool, db, NDB, &r));
+    cr_assert(r.exhausted);
 }
 
 Test(evict, every_database_is_a_source)

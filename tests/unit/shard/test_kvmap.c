@@ -633,7 +633,12 @@ Test(kvmap, ttl_keep_change_clear)
     stats(m, &st);
     cr_assert_eq(st.keys_with_ttl, 50);
     cr_assert_eq(kvmap_expire_slice(m, NOW + 5, UINT64_MAX), 0);
+    uint64_t examined = kvmap_expire_examined(m);
+    cr_assert_eq(examined, 100, "a full pass looks at every entry once");
     cr_assert_eq(kvmap_expire_slice(m, NOW + 6, UINT64_MAX), 50);
+    /* The reaped were looked at too; the pass ends once no TTL is left. */
+    cr_assert(kvmap_expire_examined(m) - examined >= 50 &&
+              kvmap_expire_examined(m) - examined <= 100);
     cr_assert_eq(kvmap_count(m), 50);
     kvmap_destroy(m);
     cr_assert_eq(a.used, 0);
