@@ -308,7 +308,7 @@ static bool can_parse(const struct conn *c)
      * older is handed to uv_write at the end of each turn (wbytes). */
     size_t pending = c->wbytes;
     if (c->tail && c->tail->done)
-        pending += c->tail->out.len;
+        pending += slot_len(c->tail);
     /* Big replies anywhere count too (outbuf.h); a client at its output
      * limit takes nothing more: it is closed at the next flush. */
     return c->nwaiting < CONN_MAX_WAITING && outbuf_may_take(c, pending, CONN_OUT_SOFT);
@@ -665,7 +665,7 @@ static bool hold_replies(const struct conn *c)
     for (const struct slot *s = c->head; s; s = s->next) {
         if (!s->done)
             return s->fan == NULL;
-        bytes += s->out.len;
+        bytes += slot_len(s);
         if (bytes >= CONN_HOLD_BYTES || ++n >= CONN_MAX_IOV)
             return false;
     }
@@ -693,9 +693,10 @@ static void write_ready(struct conn *c)
                 conn_close(c);
                 return;
             }
-            if (s->out.len > 0)
-                bufs[n++] = uv_buf_init(s->out.ptr, (unsigned)s->out.len);
-            bytes += s->out.len;
+            size_t len = slot_len(s);
+            if (len > 0)
+                bufs[n++] = uv_buf_init((char *)slot_bytes(s), (unsigned)len);
+            bytes += len;
             last = s;
             s = s->next;
             c->nslots--;

@@ -62,7 +62,7 @@ static size_t held_here(const struct conn *c)
 {
     size_t bytes = c->wbytes;
     for (const struct slot *s = c->head; s; s = s->next)
-        bytes += s->out.len;
+        bytes += slot_len(s);
     return bytes;
 }
 

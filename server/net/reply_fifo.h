@@ -34,9 +34,27 @@ struct fan;
 
 /* A reply slot: one per request in a connection's FIFO. Consecutive replies
  * that complete at once share a slot (the tail's buffer grows). */
+/* Reply bytes shared by several connections of one worker (a Pub/Sub
+ * message to many subscribers): written from where they are, freed by the
+ * last slot that holds them. Reference counts are plain: every holder is
+ * on the worker that made it (slots are freed on their connection's
+ * thread). */
+struct shared_buf {
+    uint32_t refs;       /* holders: slots, and the maker until it lets go */
+    size_t len;          /* bytes in data */
+    char data[];         /* the bytes */
+};
+
+/* A new shared buffer of len bytes (to fill in), one reference held by
+ * the caller; NULL when out of memory. */
+struct shared_buf *shared_buf_new(size_t len);
+/* Drop one reference; the last frees b. NULL is fine. */
+void shared_buf_unref(struct shared_buf *b);
+
 struct slot {
     struct slot *next;   /* newer slot */
-    struct rbuf out;     /* reply bytes */
+    struct rbuf out;     /* reply bytes (empty when ext is set) */
+    struct shared_buf *ext; /* or: the reply is these shared bytes (a reference) */
     bool done;           /* out is complete: may be written once older slots are */
     uint16_t stat;       /* INFO commandstats entry of the command whose reply
                             begins here, counted when it completes
@@ -52,6 +70,22 @@ struct slot *reply_fifo_slot_new(struct conn *c);
  * complete (replies coalesce), else a new completed slot. Borrowed (c's).
  * NULL on OOM. */
 struct rbuf *reply_fifo_buf(struct conn *c);
+
+/* Append a complete reply to c made of b's bytes, without copying them:
+ * c's slot takes a reference. Returns 0, or -1 when out of memory. */
+int reply_fifo_push_shared(struct conn *c, struct shared_buf *b);
+
+/* A slot's reply bytes, wherever they are. */
+static inline const char *slot_bytes(const struct slot *s)
+{
+    return s->ext ? s->ext->data : s->out.ptr;
+}
+
+/* Their length. */
+static inline size_t slot_len(const struct slot *s)
+{
+    return s->ext ? s->ext->len : s->out.len;
+}
 
 /* Free a slot and its bytes (to the calling worker's free list while it
  * runs; small reply buffers stay attached for reuse). */
