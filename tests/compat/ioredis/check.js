@@ -1,7 +1,8 @@
 // check.js — the calls Node applications make through ioredis, against the
 // server on 127.0.0.1:PORT: the ready check (INFO), connectionName and db
 // options, strings with EX, MSET/MGET, INCR errors, Buffers with CR/LF/NUL,
-// pipelines, MULTI/EXEC, WATCH, scanStream and auto-pipelining. Prints one
+// pipelines, MULTI/EXEC, WATCH, scanStream, auto-pipelining, subscribe and
+// psubscribe. Prints one
 // JSON object of what came back; test_ioredis.py runs it against
 // redis-server and shardkv and compares. Exits 1 if a call threw where it
 // should not have (the message goes to stderr).
@@ -94,6 +95,29 @@ async function main() {
   const counts = await Promise.all(Array.from({ length: 500 }, () => auto.incr("auto")));
   out.autoMax = Math.max(...counts);
   out.autoDistinct = new Set(counts).size;
+
+  // Pub/Sub as Socket.IO's adapter and job queues use it: subscribe and
+  // psubscribe on a subscriber connection, publish from another; messages
+  // of one publisher arrive in order, a pattern message names its pattern.
+  const sub = new Redis(opts);
+  const got = [];
+  sub.on("message", (ch, msg) => got.push(["message", ch, msg]));
+  sub.on("pmessage", (pat, ch, msg) => got.push(["pmessage", pat, ch, msg]));
+  out.subscribed = await sub.subscribe("news", "alerts");
+  out.psubscribed = await sub.psubscribe("room:*");
+  const pub = new Redis(opts);
+  out.published = [];
+  for (let i = 0; i < 20; i++) {
+    out.published.push(await pub.publish(i % 2 ? "news" : "room:" + i, "m" + i));
+  }
+  out.numsub = await pub.pubsub("NUMSUB", "news", "alerts", "none");
+  out.numpat = await pub.pubsub("NUMPAT");
+  const deadline = Date.now() + 5000;
+  while (got.length < 20 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+  out.messages = got;
+  out.unsubscribed = await sub.unsubscribe("news", "alerts");
+  out.punsubscribed = await sub.punsubscribe("room:*");
+  await Promise.all([sub.quit(), pub.quit()]);
 
   out.dbsize = await r.dbsize();
   out.infoHasLoading = (await r.info("persistence")).includes("loading:0");
