@@ -181,7 +181,7 @@ bool cmd_pubsub_refuses(const struct conn *c, const struct cmd_def *d, size_t ar
 /* ---- Table ---------------------------------------------------------------- */
 
 #define PS_SUB (CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_CONN | CMD_SUBSCRIBED)
-#define PS_PUB (CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_CONN)
+#define PS_PUB (CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_CONN | CMD_CONNLESS)
 #define PS_INTRO (CMD_PUBSUB | CMD_LOADING | CMD_STALE)
 
 static const struct cmd_def pubsub_subs[] = {
