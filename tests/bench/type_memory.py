@@ -1,19 +1,22 @@
 #!/usr/bin/python3
-"""Memory per element of hashes and sets, shardkv against redis-server 7.0
+"""Memory per element of hashes, sets, sorted sets and lists, shardkv against redis-server 7.0
 on the same data, one data set at a time on fresh servers: the growth of
 the process's resident set (VmRSS) while the data set is written, divided by
 its elements. A benchmark, never a pass/fail test.
 
-Data sets (the issue's): 100,000 hashes x 10 fields (6-byte fields, 16-byte
-values); one hash of 1,000,000 fields (9-byte fields, 16-byte values); one
-set of 1,000,000 16-byte strings; one set of 1,000,000 integers.
+Data sets (issues 10 and 11): 100,000 hashes x 10 fields (6-byte fields,
+16-byte values); one hash of 1,000,000 fields (9-byte fields, 16-byte
+values); one set of 1,000,000 16-byte strings; one set of 1,000,000
+integers; one sorted set of 1,000,000 16-byte members with random scores;
+100,000 sorted sets of 10 members; one list of 1,000,000 16-byte elements.
 
-usage: type_memory.py [--scale 1.0] [--threads 1]
+usage: type_memory.py [--scale 1.0] [--threads 1] [--only NAME-PART]
 env:   SHARDKV_BIN directory holding shardkv-server (default build/bin)
 """
 
 import argparse
 import os
+import random
 import sys
 import time
 
@@ -60,6 +63,29 @@ def int_set(n):
                min(n, i + ARGS_PER_CMD) - i)
 
 
+def big_zset(n):
+    rnd = random.Random(7)
+    for i in range(0, n, ARGS_PER_CMD):
+        args = ["ZADD", "bigzset"]
+        for j in range(i, min(n, i + ARGS_PER_CMD)):
+            args += ["%.6f" % rnd.random(), "member:%09d" % j]
+        yield args, min(n, i + ARGS_PER_CMD) - i
+
+
+def small_zsets(n):
+    for i in range(n):
+        args = ["ZADD", "z:%d" % i]
+        for j in range(10):
+            args += [str(j), "m%05d" % j]
+        yield args, 10
+
+
+def big_list(n):
+    for i in range(0, n, ARGS_PER_CMD):
+        yield (["RPUSH", "biglist"] + ["element:%09d" % j for j in range(i, min(n, i + ARGS_PER_CMD))],
+               min(n, i + ARGS_PER_CMD) - i)
+
+
 def load(srv, gen):
     c = srv.client()
     c.call("PING")
@@ -86,17 +112,22 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of each data set")
     ap.add_argument("--threads", default="1")
+    ap.add_argument("--only", default="", help="run the data sets whose name contains this")
     a = ap.parse_args()
     sets = [("100k hashes x 10 fields", small_hashes, 100000),
             ("1 hash of 1M fields", big_hash, 1000000),
             ("1 set of 1M 16-byte strings", string_set, 1000000),
-            ("1 set of 1M integers", int_set, 1000000)]
+            ("1 set of 1M integers", int_set, 1000000),
+            ("1 zset of 1M 16-byte members", big_zset, 1000000),
+            ("100k zsets x 10 members", small_zsets, 100000),
+            ("1 list of 1M 16-byte elements", big_list, 1000000)]
     print("%-30s %10s %14s %14s %7s" % ("data set", "elements", "shardkv B/el", "redis B/el",
                                         "ratio"))
     for name, gen, n in sets:
+        if a.only not in name:
+            continue
         n = max(1, int(n * a.scale))
-        if gen is small_hashes:
-            n = max(1, n)
+
         with skvtest.ShardkvServer(args=("--threads", a.threads)) as s:
             sk, elements = load(s, gen(n))
         with skvtest.RedisServer() as r:
