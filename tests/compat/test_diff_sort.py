@@ -18,6 +18,7 @@ Run: /usr/bin/python3 test_diff_sort.py with SHARDKV_BIN set.
 import os
 import random
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -205,6 +206,12 @@ def fixed_cases():
         ["COMMAND", "INFO", "SORT", "SORT_RO"],
         ["SORT"],
         ["SORT_RO"],
+        ["MULTI"],
+        ["SORT", "{p}zn", "BY", "{p}w_*", "GET", "{p}o_*", "STORE", "{p}tx"],
+        ["SORT_RO", "{p}lw", "BY", "{p}h_*->f", "GET", "{p}h_*->g"],
+        ["SORT", "{p}str"],
+        ["LRANGE", "{p}tx", "0", "-1"],
+        ["EXEC"],
         # Last: Redis reads errno after strtod without clearing it, so an
         # overflow makes its next numeric SORTs in the same read fail too.
         ["RPUSH", "{p}big", "1e400"],
@@ -317,6 +324,48 @@ class SortDiff(skvdiff.DiffTest):
                 sub.close()
         self.assertIn(b"sortstore", out["redis"][0])
         self.assertEqual(out["redis"], out["skv"])
+
+
+class SortAtomic(unittest.TestCase):
+    """SORT's BY and GET keys live on every shard: a writer that MSETs all
+    of them to one generation at a time must never be seen half done."""
+
+    def test_patterns_see_one_generation(self):
+        skv = skvtest.ShardkvServer(args=("--threads", "4")).start()
+        try:
+            rc, wc = RawConn(skv.port), RawConn(skv.port)
+            n = 40
+            rc.run([[b"RPUSH", b"src"] + [b"%d" % i for i in range(n)]])
+            stop = threading.Event()
+
+            def writer():
+                g = 0
+                while not stop.is_set():
+                    g += 1
+                    args = [b"MSET"]
+                    for i in range(n):
+                        args += [b"w_%d" % i, b"%d" % g, b"o_%d" % i, b"%d" % g]
+                    wc.run([args])
+
+            t = threading.Thread(target=writer)
+            t.start()
+            try:
+                seen = 0
+                for _ in range(300):
+                    raw = rc.run([[b"SORT", b"src", b"BY", b"w_*", b"GET", b"o_*",
+                                   b"GET", b"w_*"]])[0]
+                    v, _ = parse(raw)
+                    vals = {x for x in v[1]}
+                    self.assertEqual(len(vals), 1, raw[:200])
+                    seen += 1
+            finally:
+                stop.set()
+                t.join()
+            self.assertEqual(seen, 300)
+            rc.close()
+            wc.close()
+        finally:
+            skv.stop()
 
 
 class SortDiffOneThread(SortDiff):
