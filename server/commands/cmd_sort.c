@@ -227,6 +227,16 @@ static bool fetch_source(struct cmd_ctx *c, const struct resp_arg *key, struct r
     rbuf_append(out, &st, 1);
     if (st == SRC_MISSING || st == SRC_WRONG)
         return !out->oom;
+    if (st == SRC_ZSET && kventry_tval(e)->enc == TVAL_ENC_LISTPACK) {
+        /* Redis 7.0 converts a small sorted set for SORT, SORT_RO too
+         * (OBJECT ENCODING says "skiplist" after). A write lookup, so a
+         * snapshot in progress keeps its copy; out of memory, it stays. */
+        struct kventry *w = kvmap_find_w(c->db, key->ptr, key->len, c->now_ms);
+        if (w) {
+            (void)zset_convert_tree(kvmap_acct(c->db), kventry_tval(w));
+            e = w;
+        }
+    }
     struct tval *tv = kventry_tval(e);
     uint64_t n = tval_len(tv);
     rbuf_append(out, &n, sizeof n);
