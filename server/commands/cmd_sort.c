@@ -6,10 +6,11 @@
  * STORE destination beside the source), the whole command runs there
  * (sort_exec, the owner shard's thread). Otherwise it is a fan-out in one
  * transaction (planned and merged on the connection's thread): round 0
- * fetches the source's elements on its shard, round 1 fetches the values
- * the BY and GET patterns name from whichever shards own those keys, and
- * the connection's thread sorts; STORE adds a round that writes the list
- * on the destination's shard. The pattern keys are only known once the
+ * fetches the source's elements on its shard, the next round the BY
+ * values from whichever shards own those keys, the connection's thread
+ * sorts, a round fetches the GET values of the output range only (the
+ * reads Redis makes, so keyspace hits and misses agree), and STORE adds a
+ * round that writes the list on the destination's shard. The pattern keys are only known once the
  * source is read, so such a transaction declares a shared lock on every
  * shard (txn_lock_all) besides its keys: nobody writes any key between
  * the rounds, and readers are not held up. */
@@ -426,6 +427,45 @@ static const struct resp_arg *run_pattern(const struct sort_run *r, size_t p)
     return p < r->o->nget ? r->o->get[p] : r->by;
 }
 
+/* The pattern values to look up, as indexes into r->vals (p * vn + v),
+ * in Redis's order: BY (gets false) for every element before sorting;
+ * GET (gets true) for the output range after it, element by element.
+ * *n gets the count; NULL when out of memory. */
+static size_t *lookup_list(const struct sort_run *r, bool gets, size_t *n)
+{
+    size_t nget = r->o->nget, k = 0;
+    size_t cap = gets ? nget * r->vn : r->vn;
+    size_t *l = malloc((cap ? cap : 1) * sizeof *l);
+    if (!l)
+        return NULL;
+    struct pat pt;
+    if (!gets) {
+        if (run_pattern_reads(r, nget, &pt))
+            for (size_t v = 0; v < r->vn; v++)
+                l[k++] = nget * r->vn + v;
+    } else {
+        for (long j = r->start; j <= r->end; j++)
+            for (size_t p = 0; p < nget; p++)
+                if (run_pattern_reads(r, p, &pt))
+                    l[k++] = p * r->vn + r->order[j];
+    }
+    *n = k;
+    return l;
+}
+
+/* Lookup idx's key (appended to key, which is emptied first) and field. */
+static size_t lookup_key(const struct sort_run *r, size_t idx, struct rbuf *key,
+                         struct sstr *field)
+{
+    size_t p = idx / r->vn, v = idx % r->vn;
+    struct pat pt;
+    pat_parse(run_pattern(r, p), &pt);
+    key->len = 0;
+    size_t kl = pat_key(run_pattern(r, p), &pt, &r->el[r->vec[v]], key);
+    *field = pt.kind == PAT_FIELD ? pt.field : (struct sstr){"", 0};
+    return kl;
+}
+
 /* Binary comparison (Redis's compareStringObjects). */
 static int bin_cmp(const struct sstr *a, const struct sstr *b)
 {
@@ -590,14 +630,36 @@ static int store_list(struct cmd_ctx *c, const struct resp_arg *key, const struc
 
 /* ---- The whole command on one shard (owner shard's thread) --------------- */
 
+/* Look up the values l[0..n) names on this shard into buf, then point
+ * r->vals at them. False when out of memory. */
+static bool local_lookups(struct cmd_ctx *c, struct sort_run *r, const size_t *l, size_t n,
+                          struct rbuf *buf)
+{
+    struct rbuf key;
+    rbuf_init(&key);
+    for (size_t i = 0; i < n; i++) {
+        struct sstr field;
+        size_t kl = lookup_key(r, l[i], &key, &field);
+        lookup_value(c, key.ptr ? key.ptr : "", kl, field.len ? &field : NULL, buf);
+    }
+    bool ok = !key.oom && !buf->oom;
+    rbuf_deinit(&key);
+    size_t off = 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = parse_value(buf, &off, &r->vals[l[i]]);
+    return ok;
+}
+
 static void sort_generic(struct cmd_ctx *c, bool readonly)
 {
     struct sort_opts o;
     const char *err;
-    struct rbuf src, vals;
+    struct rbuf src, byv, getv;
     struct sort_run r = {.o = &o};
+    size_t *l = NULL, nl = 0;
     rbuf_init(&src);
-    rbuf_init(&vals);
+    rbuf_init(&byv);
+    rbuf_init(&getv);
     if (!parse_opts(c->argc, c->argv, readonly, &o, &err)) {
         resp_error(c->out, err);
         goto out;
@@ -611,35 +673,15 @@ static void sort_generic(struct cmd_ctx *c, bool readonly)
         cmd_reply_wrongtype(c);
         goto out;
     }
-    if (!run_prepare(&r)) {
-        cmd_reply_kvmap_error(c, KVMAP_ENOMEM);
-        goto out;
-    }
-    /* Pattern values: records in vals, read back once it stops growing. */
-    struct rbuf key;
-    rbuf_init(&key);
-    for (size_t p = 0; p <= o.nget; p++) {
-        struct pat pt;
-        if (!run_pattern_reads(&r, p, &pt))
-            continue;
-        for (size_t v = 0; v < r.vn; v++) {
-            key.len = 0;
-            size_t kl = pat_key(run_pattern(&r, p), &pt, &r.el[r.vec[v]], &key);
-            lookup_value(c, key.ptr ? key.ptr : "", kl, pt.kind == PAT_FIELD ? &pt.field : NULL,
-                         &vals);
-        }
-    }
-    rbuf_deinit(&key);
-    bool ok = !vals.oom;
-    off = 0;
-    for (size_t p = 0; ok && p <= o.nget; p++) {
-        struct pat pt;
-        if (!run_pattern_reads(&r, p, &pt))
-            continue;
-        for (size_t v = 0; ok && v < r.vn; v++)
-            ok = parse_value(&vals, &off, &r.vals[p * r.vn + v]);
-    }
+    bool ok = run_prepare(&r) && (l = lookup_list(&r, false, &nl)) != NULL &&
+              local_lookups(c, &r, l, nl, &byv);
     int rc = ok ? run_sort(&r) : -1;
+    if (rc > 0) {
+        free(l);
+        l = lookup_list(&r, true, &nl);
+        if (!l || !local_lookups(c, &r, l, nl, &getv))
+            rc = -1;
+    }
     size_t n = 0;
     struct sstr *res = rc > 0 ? run_output(&r, &n) : NULL;
     if (rc < 0 || (rc > 0 && !res)) {
@@ -657,10 +699,12 @@ static void sort_generic(struct cmd_ctx *c, bool readonly)
     }
     free(res);
 out:
+    free(l);
     run_free(&r);
     free(o.get);
     rbuf_deinit(&src);
-    rbuf_deinit(&vals);
+    rbuf_deinit(&byv);
+    rbuf_deinit(&getv);
 }
 
 static void cmd_sort(struct cmd_ctx *c)
@@ -712,14 +756,23 @@ static void store_part(struct cmd_ctx *c)
 
 /* ---- The fan-out's merge (connection's thread) --------------------------- */
 
+/* Stages of a SORT split over shards (fan.stage). */
+enum {
+    ST_FETCH = 0, /* round 0: the source */
+    ST_BY = 1,    /* BY values */
+    ST_GET = 2,   /* GET values of the output range */
+    ST_STORE = 3, /* the destination written */
+};
+
 /* A SORT split over shards (fan.state). */
 struct split {
     struct sort_opts o;    /* options (views into f->argv) */
-    struct sort_run r;     /* the run, views into the parts' outputs */
+    struct sort_run r;     /* the run, views into the buffers below */
     struct rbuf src;       /* round 0's fetch record, kept */
-    struct rbuf vals;      /* round 1's value records, in lookup order */
-    unsigned *lk_shard;    /* round 1: the shard of each lookup */
-    size_t nlk;            /* lookups */
+    struct rbuf byv, getv; /* the BY and GET rounds' value records */
+    size_t *lk;            /* this lookup round's list (lookup_list) */
+    unsigned *lk_shard;    /* the shard of each of its keys */
+    size_t nlk;            /* its length */
     int64_t stored;        /* STORE: the reply */
 };
 
@@ -728,7 +781,9 @@ static void split_free(struct split *s)
     run_free(&s->r);
     free(s->o.get);
     rbuf_deinit(&s->src);
-    rbuf_deinit(&s->vals);
+    rbuf_deinit(&s->byv);
+    rbuf_deinit(&s->getv);
+    free(s->lk);
     free(s->lk_shard);
     free(s);
 }
@@ -741,44 +796,40 @@ static bool parts_oom(struct req **parts, size_t n)
     return false;
 }
 
-/* Send round 1: one lookup part per shard that owns pattern keys. Returns
- * 1 when sent, 0 when there is nothing to look up, -1 on out-of-memory. */
+/* Send a lookup round for s->lk: one part per shard that owns some of its
+ * keys, in shard order. Returns 1 when sent, 0 when there is nothing to
+ * look up, -1 on out-of-memory. */
 static int send_lookups(struct fan *f, struct split *s)
 {
     struct sort_run *r = &s->r;
     unsigned nw = server.nworkers;
-    struct rbuf keys;
+    struct rbuf keys, one;
     rbuf_init(&keys);
-    size_t cap = (r->o->nget + 1) * r->vn;
-    size_t *koff = malloc((cap ? cap : 1) * sizeof *koff);
-    size_t *klen = malloc((cap ? cap : 1) * sizeof *klen);
-    struct sstr *field = malloc((cap ? cap : 1) * sizeof *field);
-    s->lk_shard = malloc((cap ? cap : 1) * sizeof *s->lk_shard);
-    struct resp_arg *a = malloc((2 * cap + 1) * sizeof *a);
+    rbuf_init(&one);
+    size_t n = s->nlk;
+    size_t *koff = malloc((n ? n : 1) * sizeof *koff);
+    size_t *klen = malloc((n ? n : 1) * sizeof *klen);
+    struct sstr *field = malloc((n ? n : 1) * sizeof *field);
+    free(s->lk_shard);
+    s->lk_shard = malloc((n ? n : 1) * sizeof *s->lk_shard);
+    struct resp_arg *a = malloc((2 * n + 1) * sizeof *a);
     int rc = -1;
     if (!koff || !klen || !field || !s->lk_shard || !a)
         goto out;
-    s->nlk = 0;
-    for (size_t p = 0; p <= r->o->nget; p++) {
-        struct pat pt;
-        if (!run_pattern_reads(r, p, &pt))
-            continue;
-        for (size_t v = 0; v < r->vn; v++) {
-            koff[s->nlk] = keys.len;
-            klen[s->nlk] = pat_key(run_pattern(r, p), &pt, &r->el[r->vec[v]], &keys);
-            field[s->nlk] = pt.kind == PAT_FIELD ? pt.field : (struct sstr){"", 0};
-            s->nlk++;
-        }
+    for (size_t i = 0; i < n; i++) {
+        klen[i] = lookup_key(r, s->lk[i], &one, &field[i]);
+        koff[i] = keys.len;
+        rbuf_append(&keys, one.ptr ? one.ptr : "", klen[i]);
     }
-    if (keys.oom)
+    if (keys.oom || one.oom)
         goto out;
-    for (size_t i = 0; i < s->nlk; i++)
+    for (size_t i = 0; i < n; i++)
         s->lk_shard[i] = shard_group_route(server.group, keys.ptr + koff[i], klen[i]);
     rc = 0;
     for (unsigned sh = 0; sh < nw; sh++) {
         size_t na = 0;
         a[na++] = (struct resp_arg){"sortget", 7};
-        for (size_t i = 0; i < s->nlk; i++) {
+        for (size_t i = 0; i < n; i++) {
             if (s->lk_shard[i] != sh)
                 continue;
             a[na++] = (struct resp_arg){keys.ptr + koff[i], klen[i]};
@@ -794,6 +845,7 @@ static int send_lookups(struct fan *f, struct split *s)
     }
 out:
     rbuf_deinit(&keys);
+    rbuf_deinit(&one);
     free(koff);
     free(klen);
     free(field);
@@ -801,63 +853,60 @@ out:
     return rc;
 }
 
-/* Round 1 is back: copy its value records out of the parts (they go with
- * the next round) and point the run at them. */
-static bool take_lookups(struct split *s, struct req **parts, size_t n)
+/* A lookup round is back: copy its records into buf (the parts go with
+ * the next round) and point r->vals at them. */
+static bool take_lookups(struct split *s, struct req **parts, size_t n, struct rbuf *buf)
 {
-    struct sort_run *r = &s->r;
     unsigned nw = server.nworkers;
     size_t *part_of = malloc(nw * sizeof *part_of);
     size_t *off = calloc(n ? n : 1, sizeof *off);
-    if (!part_of || !off) {
-        free(part_of);
-        free(off);
-        return false;
-    }
-    /* Parts went out in shard order, one per shard with lookups. */
-    size_t idx = 0;
-    for (unsigned sh = 0; sh < nw; sh++) {
-        bool any = false;
-        for (size_t i = 0; i < s->nlk && !any; i++)
-            any = s->lk_shard[i] == sh;
-        part_of[sh] = any ? idx++ : SIZE_MAX;
-    }
-    for (size_t i = 0; i < n; i++)
-        rbuf_append(&s->vals, parts[i]->out.ptr, parts[i]->out.len);
-    /* Offsets of each part's records inside vals. */
-    size_t base = 0;
-    for (size_t i = 0; i < n; i++) {
-        off[i] = base;
-        base += parts[i]->out.len;
-    }
-    bool ok = !s->vals.oom;
-    size_t k = 0;
-    for (size_t p = 0; ok && p <= r->o->nget; p++) {
-        struct pat pt;
-        if (!run_pattern_reads(r, p, &pt))
-            continue;
-        for (size_t v = 0; ok && v < r->vn; v++, k++) {
-            size_t pi = part_of[s->lk_shard[k]];
-            ok = pi < n && parse_value(&s->vals, &off[pi], &r->vals[p * r->vn + v]);
+    bool ok = part_of && off;
+    if (ok) {
+        /* Parts went out in shard order, one per shard with keys. */
+        size_t idx = 0;
+        for (unsigned sh = 0; sh < nw; sh++) {
+            bool any = false;
+            for (size_t i = 0; i < s->nlk && !any; i++)
+                any = s->lk_shard[i] == sh;
+            part_of[sh] = any ? idx++ : SIZE_MAX;
         }
+        for (size_t i = 0; i < n; i++) {
+            off[i] = buf->len;
+            rbuf_append(buf, parts[i]->out.ptr, parts[i]->out.len);
+        }
+        ok = !buf->oom;
+    }
+    for (size_t i = 0; ok && i < s->nlk; i++) {
+        size_t pi = part_of[s->lk_shard[i]];
+        ok = pi < n && parse_value(buf, &off[pi], &s->r.vals[s->lk[i]]);
     }
     free(part_of);
     free(off);
     return ok;
 }
 
-/* Sort and reply, or send the STORE round. Returns true when finished. */
-static bool finish(struct fan *f, struct split *s, struct rbuf *out)
+/* Start the lookup round for stage st (ST_BY or ST_GET). Returns 1 when
+ * a round went out, 0 when it had nothing to do, -1 on out-of-memory. */
+static int start_lookups(struct fan *f, struct split *s, int st)
 {
-    struct sort_run *r = &s->r;
-    int rc = run_sort(r);
+    free(s->lk);
+    s->lk = lookup_list(&s->r, st == ST_GET, &s->nlk);
+    if (!s->lk)
+        return -1;
+    int rc = s->nlk ? send_lookups(f, s) : 0;
+    if (rc > 0)
+        f->stage = st;
+    return rc;
+}
+
+/* Reply, or send the STORE round. Returns true when finished. */
+static bool output(struct fan *f, struct split *s, struct rbuf *out)
+{
     size_t n = 0;
-    struct sstr *res = rc > 0 ? run_output(r, &n) : NULL;
+    struct sstr *res = run_output(&s->r, &n);
     bool finished = true;
-    if (rc < 0 || (rc > 0 && !res)) {
+    if (!res) {
         resp_error(out, "ERR out of memory");
-    } else if (rc == 0) {
-        resp_error(out, "ERR One or more scores can't be converted into double");
     } else if (!s->o.store) {
         reply_output(out, f->proto, res, n);
     } else {
@@ -874,7 +923,7 @@ static bool finish(struct fan *f, struct split *s, struct rbuf *out)
             resp_error(out, "ERR out of memory");
         } else {
             s->stored = (int64_t)n;
-            f->stage = 2;
+            f->stage = ST_STORE;
             finished = false;
         }
         free(a);
@@ -883,13 +932,30 @@ static bool finish(struct fan *f, struct split *s, struct rbuf *out)
     return finished;
 }
 
+/* The BY values are in: sort, then fetch the GET values or go on. */
+static bool after_by(struct fan *f, struct split *s, struct rbuf *out)
+{
+    int rc = run_sort(&s->r);
+    if (rc == 0) {
+        resp_error(out, "ERR One or more scores can't be converted into double");
+        return true;
+    }
+    if (rc > 0)
+        rc = start_lookups(f, s, ST_GET);
+    if (rc < 0) {
+        resp_error(out, "ERR out of memory");
+        return true;
+    }
+    return rc > 0 ? false : output(f, s, out);
+}
+
 static bool split_step(struct fan *f, struct req **parts, size_t n, struct rbuf *out)
 {
     struct split *s = f->state;
     bool finished = true;
     if (parts_oom(parts, n)) {
         resp_error(out, "ERR out of memory");
-    } else if (f->stage == 0) {
+    } else if (f->stage == ST_FETCH) {
         /* The fetch record outlives round 0's parts: copy it. */
         size_t off = 0;
         rbuf_append(&s->src, parts[0]->out.ptr, parts[0]->out.len);
@@ -899,21 +965,22 @@ static bool split_step(struct fan *f, struct req **parts, size_t n, struct rbuf 
         } else if (s->r.type == SRC_WRONG) {
             resp_error(out, "WRONGTYPE Operation against a key holding the wrong kind of value");
         } else {
-            int rc = send_lookups(f, s);
-            if (rc < 0) {
+            int rc = start_lookups(f, s, ST_BY);
+            if (rc < 0)
                 resp_error(out, "ERR out of memory");
-            } else if (rc > 0) {
-                f->stage = 1;
-                finished = false;
-            } else {
-                finished = finish(f, s, out);
-            }
+            else
+                finished = rc > 0 ? false : after_by(f, s, out);
         }
-    } else if (f->stage == 1) {
-        if (!take_lookups(s, parts, n))
+    } else if (f->stage == ST_BY) {
+        if (!take_lookups(s, parts, n, &s->byv))
             resp_error(out, "ERR out of memory");
         else
-            finished = finish(f, s, out);
+            finished = after_by(f, s, out);
+    } else if (f->stage == ST_GET) {
+        if (!take_lookups(s, parts, n, &s->getv))
+            resp_error(out, "ERR out of memory");
+        else
+            finished = output(f, s, out);
     } else {
         const struct rbuf *o = &parts[0]->out;
         if (o->len > 0 && o->ptr[0] == '-')
@@ -968,7 +1035,8 @@ static void plan_sort(struct mplan *p, const struct cmd_def *d, size_t argc,
     }
     s->r.o = &s->o;
     rbuf_init(&s->src);
-    rbuf_init(&s->vals);
+    rbuf_init(&s->byv);
+    rbuf_init(&s->getv);
     f->state = s;
     struct resp_arg a[2] = {{"sortfetch", 9}, f->argv[1]};
     if (!dispatch_part(f, ss, fetch_part, 2, a)) {

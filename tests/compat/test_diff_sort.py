@@ -331,6 +331,44 @@ class SortDiff(skvdiff.DiffTest):
         self.assertEqual(out["redis"], out["skv"])
 
 
+class SortReads(skvdiff.DiffTest):
+    """BY reads every element's key, GET only the output range's (Redis's
+    lookupKeyRead): the keyspace hit and miss counters move alike."""
+
+    SKV_ARGS = ("--threads", "2")
+
+    def stats(self, conn):
+        raw = conn.run([[b"INFO", b"stats"]])[0]
+        out = {}
+        for line in raw.split(b"\r\n"):
+            if line.startswith(b"keyspace_hits:") or line.startswith(b"keyspace_misses:"):
+                k, v = line.split(b":")
+                out[k] = int(v)
+        return out
+
+    def test_hits_and_misses(self):
+        cmds = [
+            ["SORT", "{p}ln", "BY", "{p}w_*", "LIMIT", "1", "3", "GET", "{p}o_*", "GET", "#",
+             "GET", "{p}nokey_*"],
+            ["SORT_RO", "{p}lw", "BY", "nosort", "LIMIT", "0", "2", "GET", "{p}h_*->g"],
+            ["SORT", "{p}zn", "BY", "{p}h_*->f", "GET", "{p}h_*->nofield", "STORE", "{p}d"],
+            ["SORT", "{p}ln", "BY", "{p}w_*", "GET", "{p}o_*", "LIMIT", "100", "5"],
+        ]
+        for cmd in cmds:
+            body, data = self.with_data([cmd])
+            self.rc.run(data)
+            self.sc.run(data)
+            before = (self.stats(self.rc), self.stats(self.sc))
+            self.assertEqual(self.rc.run(body), self.sc.run(body))
+            after = (self.stats(self.rc), self.stats(self.sc))
+            delta = [{k: a[k] - b_[k] for k in a} for a, b_ in zip(after, before)]
+            self.assertEqual(delta[0], delta[1], cmd)
+            self.assertGreater(sum(delta[0].values()), 0)
+
+    with_data = SortDiff.with_data
+    expand = SortDiff.expand
+
+
 class SortAtomic(unittest.TestCase):
     """SORT's BY and GET keys live on every shard: a writer that MSETs all
     of them to one generation at a time must never be seen half done."""
