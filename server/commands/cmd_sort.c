@@ -631,23 +631,34 @@ static int store_list(struct cmd_ctx *c, const struct resp_arg *key, const struc
 /* ---- The whole command on one shard (owner shard's thread) --------------- */
 
 /* Look up the values l[0..n) names on this shard into buf, then point
- * r->vals at them. False when out of memory. */
-static bool local_lookups(struct cmd_ctx *c, struct sort_run *r, const size_t *l, size_t n,
-                          struct rbuf *buf)
+ * r->vals at them. Returns 1, 0 when a key lives on another shard (only
+ * from a script, which holds its own keys' shard: the planner sends
+ * everything else here only when every key is local), -1 when out of
+ * memory. */
+static int local_lookups(struct cmd_ctx *c, struct sort_run *r, const size_t *l, size_t n,
+                         struct rbuf *buf)
 {
     struct rbuf key;
     rbuf_init(&key);
-    for (size_t i = 0; i < n; i++) {
+    bool away = false;
+    for (size_t i = 0; i < n && !away; i++) {
         struct sstr field;
         size_t kl = lookup_key(r, l[i], &key, &field);
-        lookup_value(c, key.ptr ? key.ptr : "", kl, field.len ? &field : NULL, buf);
+        const char *k = key.ptr ? key.ptr : "";
+        if (server.nworkers > 1 && c->shard &&
+            shard_group_route(server.group, k, kl) != c->shard->id)
+            away = true;
+        else
+            lookup_value(c, k, kl, field.len ? &field : NULL, buf);
     }
     bool ok = !key.oom && !buf->oom;
     rbuf_deinit(&key);
+    if (away)
+        return 0;
     size_t off = 0;
     for (size_t i = 0; ok && i < n; i++)
         ok = parse_value(buf, &off, &r->vals[l[i]]);
-    return ok;
+    return ok ? 1 : -1;
 }
 
 static void sort_generic(struct cmd_ctx *c, bool readonly)
@@ -673,18 +684,25 @@ static void sort_generic(struct cmd_ctx *c, bool readonly)
         cmd_reply_wrongtype(c);
         goto out;
     }
-    bool ok = run_prepare(&r) && (l = lookup_list(&r, false, &nl)) != NULL &&
-              local_lookups(c, &r, l, nl, &byv);
-    int rc = ok ? run_sort(&r) : -1;
+    /* rc: 1 go on, 0 a score that does not convert, -1 out of memory,
+     * -2 a pattern key on another shard. */
+    int rc = run_prepare(&r) && (l = lookup_list(&r, false, &nl)) != NULL ? 1 : -1;
+    if (rc > 0) {
+        int lr = local_lookups(c, &r, l, nl, &byv);
+        rc = lr > 0 ? run_sort(&r) : lr == 0 ? -2 : -1;
+    }
     if (rc > 0) {
         free(l);
         l = lookup_list(&r, true, &nl);
-        if (!l || !local_lookups(c, &r, l, nl, &getv))
-            rc = -1;
+        int lr = l ? local_lookups(c, &r, l, nl, &getv) : -1;
+        rc = lr > 0 ? 1 : lr == 0 ? -2 : -1;
     }
     size_t n = 0;
     struct sstr *res = rc > 0 ? run_output(&r, &n) : NULL;
-    if (rc < 0 || (rc > 0 && !res)) {
+    if (rc == -2) {
+        resp_error(c->out, "ERR shardkv: SORT in a script may read pattern keys only on "
+                           "the script's shard");
+    } else if (rc < 0 || (rc > 0 && !res)) {
         cmd_reply_kvmap_error(c, KVMAP_ENOMEM);
     } else if (rc == 0) {
         resp_error(c->out, "ERR One or more scores can't be converted into double");

@@ -307,6 +307,26 @@ class SortDiff(skvdiff.DiffTest):
             rc.close()
             sc.close()
 
+    def test_script(self):
+        """From a script: Redis's reply when every key is on the script's
+        shard (always with one thread), else shardkv's refusal."""
+        body, data = self.with_data([
+            ["EVAL", "return redis.call('SORT', KEYS[1], 'BY', ARGV[1], 'GET', ARGV[2])",
+             "1", "{p}ln", "{p}h_*->f", "{p}o_*"],
+            ["EVAL", "return redis.call('SORT', KEYS[1], 'LIMIT', 1, 3, 'DESC')", "1",
+             "{p}ln"]])
+        self.rc.run(data)
+        self.sc.run(data)
+        want, got = self.rc.run(body), self.sc.run(body)
+        self.assertEqual(want[1], got[1])
+        if self.SKV_ARGS[1] == "1":
+            self.assertEqual(want[0], got[0])
+        else:
+            self.assertTrue(got[0] == want[0] or got[0].startswith(
+                b"-ERR shardkv: SORT in a script may read pattern keys only on the script's "
+                b"shard"), got[0])
+        self.assertTrue(want[0].startswith(b"*10\r\n"), want[0])
+
     def test_sortstore_event(self):
         """STORE notifies "sortstore" (and "del" when the result is empty)."""
         out = {}
