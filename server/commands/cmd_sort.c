@@ -1,19 +1,9 @@
 /* cmd_sort.c — SORT and SORT_RO (Redis 7.0's sortCommandGeneric) on lists,
- * sets and sorted sets: BY, LIMIT, GET, ASC/DESC, ALPHA, STORE.
- *
- * One engine, two drivers. When every key the command can touch lives on
- * one shard (one worker, or no BY/GET pattern that reads other keys and a
- * STORE destination beside the source), the whole command runs there
- * (sort_exec, the owner shard's thread). Otherwise it is a fan-out in one
- * transaction (planned and merged on the connection's thread): round 0
- * fetches the source's elements on its shard, the next round the BY
- * values from whichever shards own those keys, the connection's thread
- * sorts, a round fetches the GET values of the output range only (the
- * reads Redis makes, so keyspace hits and misses agree), and STORE adds a
- * round that writes the list on the destination's shard. The pattern keys are only known once the
- * source is read, so such a transaction declares a shared lock on every
- * shard (txn_lock_all) besides its keys: nobody writes any key between
- * the rounds, and readers are not held up. */
+ * sets and sorted sets: BY, LIMIT, GET, ASC/DESC, ALPHA, STORE. The engine
+ * (options, patterns, sorting, output; any thread), the reads and the
+ * STORE write of a shard (owner shard's thread), and the whole command
+ * when everything it can touch is on the source's shard (its exec
+ * there). cmd_sort_multi.c runs it across shards. */
 #define _GNU_SOURCE /* qsort_r, memmem */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,57 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/commands/cmd_sort.h"
+
 #include "server/commands/cmd_impl.h"
 #include "server/commands/cmd_list.h"
-#include "server/commands/cmd_multi.h"
 #include "server/core/server.h"
-#include "server/route/dispatch.h"
-#include "server/txn/txn.h"
 #include "shard/thash.h"
 #include "shard/tset.h"
 #include "shard/zset.h"
-
-/* Source types in a fetch record (round 0 and the local driver). */
-#define SRC_MISSING '0'
-#define SRC_LIST 'L'
-#define SRC_SET 'S'
-#define SRC_ZSET 'Z'
-#define SRC_WRONG 'W'
-
-/* A byte string: a view, or an offset into an arena until it settles. */
-struct sstr {
-    const char *p; /* the bytes (NULL: absent, for pattern values) */
-    size_t len;    /* their number */
-};
-
-/* The options, parsed as Redis does (views into argv). */
-struct sort_opts {
-    bool desc;                    /* DESC */
-    bool alpha;                   /* ALPHA */
-    bool dontsort;                /* BY with no '*' (nosort) */
-    int64_t lstart, lcount;       /* LIMIT, Redis's defaults 0 and -1 */
-    const struct resp_arg *by;    /* BY pattern holding '*', or NULL */
-    const struct resp_arg *store; /* STORE destination, or NULL */
-    size_t nget;                  /* GET patterns */
-    const struct resp_arg **get;  /* them, in order (malloc'd) */
-};
-
-/* One run of the engine over a fetched source. */
-struct sort_run {
-    const struct sort_opts *o; /* options */
-    char type;                 /* SRC_* */
-    size_t n;                  /* elements in native order */
-    struct sstr *el;           /* them (views into the fetch record) */
-    bool dontsort, alpha;      /* after Redis's set-with-STORE rule */
-    const struct resp_arg *by; /* likewise */
-    size_t *vec;               /* elements to sort: indexes into el */
-    size_t vn;                 /* their number */
-    long start, end;           /* output range in vec after sorting */
-    struct sstr *vals;         /* pattern values: [p * vn + v], p < nget for
-                                  GET, p == nget for BY */
-    size_t *order;             /* sorted positions in vec */
-    double *score;             /* per vec entry */
-};
 
 /* ---- Options (any thread) ------------------------------------------------ */
 
@@ -84,7 +31,7 @@ static bool arg_has_star(const struct resp_arg *a)
 
 /* Parse argv[2..] into *o; on a bad option return false with *err set
  * to Redis's reply text. o->get must be freed by the caller either way. */
-static bool parse_opts(size_t argc, const struct resp_arg *argv, bool readonly,
+bool cmd_sort_parse_opts(size_t argc, const struct resp_arg *argv, bool readonly,
                        struct sort_opts *o, const char **err)
 {
     memset(o, 0, sizeof *o);
@@ -132,7 +79,7 @@ static bool parse_opts(size_t argc, const struct resp_arg *argv, bool readonly,
 }
 
 /* Whether running the command may read keys other than the source. */
-static bool reads_pattern_keys(const struct sort_opts *o)
+bool cmd_sort_reads_keys(const struct sort_opts *o)
 {
     if (o->by && !o->dontsort)
         return true;
@@ -215,7 +162,7 @@ static void put_member(void *arg, const char *m, size_t len)
  * or sorted set its element count (8 bytes) and each element as a 4-byte
  * length and its bytes, in the value's own order. Returns false when out
  * of memory. */
-static bool fetch_source(struct cmd_ctx *c, const struct resp_arg *key, struct rbuf *out)
+bool cmd_sort_fetch(struct cmd_ctx *c, const struct resp_arg *key, struct rbuf *out)
 {
     struct kventry *e =
         cmd_key_read(c, kvmap_find(c->db, key->ptr, key->len, c->now_ms), key->ptr, key->len);
@@ -273,7 +220,7 @@ static bool fetch_source(struct cmd_ctx *c, const struct resp_arg *key, struct r
 /* Append one pattern value's record to out: '1', a 4-byte length and the
  * bytes, or '0' when the key is missing, of another type, or (field) the
  * hash lacks it. Counted as a read, as Redis's lookupKeyRead. */
-static void lookup_value(struct cmd_ctx *c, const char *key, size_t klen, const struct sstr *field,
+void cmd_sort_lookup(struct cmd_ctx *c, const char *key, size_t klen, const struct sstr *field,
                          struct rbuf *out)
 {
     struct kventry *e = cmd_key_read(c, kvmap_find(c->db, key, klen, c->now_ms), key, klen);
@@ -297,7 +244,7 @@ static void lookup_value(struct cmd_ctx *c, const char *key, size_t klen, const 
 }
 
 /* Read a fetch record at *off (views into o). False when it is short. */
-static bool parse_source(const struct rbuf *o, size_t *off, char *type, struct sstr **el, size_t *n)
+bool cmd_sort_parse_source(const struct rbuf *o, size_t *off, char *type, struct sstr **el, size_t *n)
 {
     *el = NULL;
     *n = 0;
@@ -332,7 +279,7 @@ static bool parse_source(const struct rbuf *o, size_t *off, char *type, struct s
 }
 
 /* Read one value record at *off into *v (absent: p NULL). */
-static bool parse_value(const struct rbuf *o, size_t *off, struct sstr *v)
+bool cmd_sort_parse_value(const struct rbuf *o, size_t *off, struct sstr *v)
 {
     if (*off >= o->len)
         return false;
@@ -354,7 +301,7 @@ static bool parse_value(const struct rbuf *o, size_t *off, struct sstr *v)
 
 /* ---- The engine (any thread) --------------------------------------------- */
 
-static void run_free(struct sort_run *r)
+void cmd_sort_run_free(struct sort_run *r)
 {
     free(r->el);
     free(r->vec);
@@ -366,7 +313,7 @@ static void run_free(struct sort_run *r)
 /* Which elements take part, and the output range: Redis's LIMIT clamping
  * and its direct load of a list's or sorted set's range when nothing is
  * sorted (in reverse for DESC). Returns false when out of memory. */
-static bool run_prepare(struct sort_run *r)
+bool cmd_sort_run_prepare(struct sort_run *r)
 {
     const struct sort_opts *o = r->o;
     r->dontsort = o->dontsort;
@@ -431,7 +378,7 @@ static const struct resp_arg *run_pattern(const struct sort_run *r, size_t p)
  * in Redis's order: BY (gets false) for every element before sorting;
  * GET (gets true) for the output range after it, element by element.
  * *n gets the count; NULL when out of memory. */
-static size_t *lookup_list(const struct sort_run *r, bool gets, size_t *n)
+size_t *cmd_sort_lookup_list(const struct sort_run *r, bool gets, size_t *n)
 {
     size_t nget = r->o->nget, k = 0;
     size_t cap = gets ? nget * r->vn : r->vn;
@@ -454,7 +401,7 @@ static size_t *lookup_list(const struct sort_run *r, bool gets, size_t *n)
 }
 
 /* Lookup idx's key (appended to key, which is emptied first) and field. */
-static size_t lookup_key(const struct sort_run *r, size_t idx, struct rbuf *key,
+size_t cmd_sort_lookup_key(const struct sort_run *r, size_t idx, struct rbuf *key,
                          struct sstr *field)
 {
     size_t p = idx / r->vn, v = idx % r->vn;
@@ -528,7 +475,7 @@ static bool parse_score(const struct sstr *s, double *v)
 /* Sort (unless told not to). Returns 1, 0 when a score cannot be
  * converted (Redis's error, after looking at every element), -1 when out
  * of memory. */
-static int run_sort(struct sort_run *r)
+int cmd_sort_run_sort(struct sort_run *r)
 {
     r->order = malloc((r->vn ? r->vn : 1) * sizeof *r->order);
     r->score = calloc(r->vn ? r->vn : 1, sizeof *r->score);
@@ -558,7 +505,7 @@ static int run_sort(struct sort_run *r)
 /* The output, in order: with GET patterns each selected element gives one
  * value per pattern (absent: p NULL), else the element. *n gets the count.
  * NULL when out of memory. Views into the run. */
-static struct sstr *run_output(const struct sort_run *r, size_t *n)
+struct sstr *cmd_sort_run_output(const struct sort_run *r, size_t *n)
 {
     size_t k = r->end >= r->start ? (size_t)(r->end - r->start + 1) : 0;
     size_t per = r->o->nget ? r->o->nget : 1;
@@ -588,7 +535,7 @@ static struct sstr *run_output(const struct sort_run *r, size_t *n)
     return out;
 }
 
-static void reply_output(struct rbuf *out, int proto, const struct sstr *v, size_t n)
+void cmd_sort_reply(struct rbuf *out, int proto, const struct sstr *v, size_t n)
 {
     resp_array(out, n);
     for (size_t i = 0; i < n; i++) {
@@ -602,7 +549,7 @@ static void reply_output(struct rbuf *out, int proto, const struct sstr *v, size
 /* Replace key with a list of v[0..n) (absent values stored as ""), or
  * delete it when n is 0, and report it as Redis does ("sortstore", or
  * "del" when a key went). Returns 0 or a KVMAP_E* code. */
-static int store_list(struct cmd_ctx *c, const struct resp_arg *key, const struct sstr *v, size_t n)
+int cmd_sort_store(struct cmd_ctx *c, const struct resp_arg *key, const struct sstr *v, size_t n)
 {
     if (n == 0) {
         if (kvmap_del(c->db, key->ptr, key->len, c->now_ms))
@@ -643,13 +590,13 @@ static int local_lookups(struct cmd_ctx *c, struct sort_run *r, const size_t *l,
     bool away = false;
     for (size_t i = 0; i < n && !away; i++) {
         struct sstr field;
-        size_t kl = lookup_key(r, l[i], &key, &field);
+        size_t kl = cmd_sort_lookup_key(r, l[i], &key, &field);
         const char *k = key.ptr ? key.ptr : "";
         if (server.nworkers > 1 && c->shard &&
             shard_group_route(server.group, k, kl) != c->shard->id)
             away = true;
         else
-            lookup_value(c, k, kl, field.len ? &field : NULL, buf);
+            cmd_sort_lookup(c, k, kl, field.len ? &field : NULL, buf);
     }
     bool ok = !key.oom && !buf->oom;
     rbuf_deinit(&key);
@@ -657,7 +604,7 @@ static int local_lookups(struct cmd_ctx *c, struct sort_run *r, const size_t *l,
         return 0;
     size_t off = 0;
     for (size_t i = 0; ok && i < n; i++)
-        ok = parse_value(buf, &off, &r->vals[l[i]]);
+        ok = cmd_sort_parse_value(buf, &off, &r->vals[l[i]]);
     return ok ? 1 : -1;
 }
 
@@ -671,12 +618,12 @@ static void sort_generic(struct cmd_ctx *c, bool readonly)
     rbuf_init(&src);
     rbuf_init(&byv);
     rbuf_init(&getv);
-    if (!parse_opts(c->argc, c->argv, readonly, &o, &err)) {
+    if (!cmd_sort_parse_opts(c->argc, c->argv, readonly, &o, &err)) {
         resp_error(c->out, err);
         goto out;
     }
     size_t off = 0;
-    if (!fetch_source(c, &c->argv[1], &src) || !parse_source(&src, &off, &r.type, &r.el, &r.n)) {
+    if (!cmd_sort_fetch(c, &c->argv[1], &src) || !cmd_sort_parse_source(&src, &off, &r.type, &r.el, &r.n)) {
         cmd_reply_kvmap_error(c, KVMAP_ENOMEM);
         goto out;
     }
@@ -686,19 +633,19 @@ static void sort_generic(struct cmd_ctx *c, bool readonly)
     }
     /* rc: 1 go on, 0 a score that does not convert, -1 out of memory,
      * -2 a pattern key on another shard. */
-    int rc = run_prepare(&r) && (l = lookup_list(&r, false, &nl)) != NULL ? 1 : -1;
+    int rc = cmd_sort_run_prepare(&r) && (l = cmd_sort_lookup_list(&r, false, &nl)) != NULL ? 1 : -1;
     if (rc > 0) {
         int lr = local_lookups(c, &r, l, nl, &byv);
-        rc = lr > 0 ? run_sort(&r) : lr == 0 ? -2 : -1;
+        rc = lr > 0 ? cmd_sort_run_sort(&r) : lr == 0 ? -2 : -1;
     }
     if (rc > 0) {
         free(l);
-        l = lookup_list(&r, true, &nl);
+        l = cmd_sort_lookup_list(&r, true, &nl);
         int lr = l ? local_lookups(c, &r, l, nl, &getv) : -1;
         rc = lr > 0 ? 1 : lr == 0 ? -2 : -1;
     }
     size_t n = 0;
-    struct sstr *res = rc > 0 ? run_output(&r, &n) : NULL;
+    struct sstr *res = rc > 0 ? cmd_sort_run_output(&r, &n) : NULL;
     if (rc == -2) {
         resp_error(c->out, "ERR shardkv: SORT in a script may read pattern keys only on "
                            "the script's shard");
@@ -707,9 +654,9 @@ static void sort_generic(struct cmd_ctx *c, bool readonly)
     } else if (rc == 0) {
         resp_error(c->out, "ERR One or more scores can't be converted into double");
     } else if (!o.store) {
-        reply_output(c->out, c->proto, res, n);
+        cmd_sort_reply(c->out, c->proto, res, n);
     } else {
-        int src_rc = store_list(c, o.store, res, n);
+        int src_rc = cmd_sort_store(c, o.store, res, n);
         if (src_rc < 0)
             cmd_reply_kvmap_error(c, src_rc);
         else
@@ -718,7 +665,7 @@ static void sort_generic(struct cmd_ctx *c, bool readonly)
     free(res);
 out:
     free(l);
-    run_free(&r);
+    cmd_sort_run_free(&r);
     free(o.get);
     rbuf_deinit(&src);
     rbuf_deinit(&byv);
@@ -734,353 +681,6 @@ static void cmd_sort_ro(struct cmd_ctx *c)
 {
     sort_generic(c, true);
 }
-
-/* ---- Parts of the fan-out (owner shards' threads) ------------------------ */
-
-/* Round 0: argv[1] is the source; its fetch record. */
-static void fetch_part(struct cmd_ctx *c)
-{
-    if (!fetch_source(c, &c->argv[1], c->out))
-        c->out->oom = true;
-}
-
-/* Round 1: argv [_, key, field, key, field, ...] (an empty field: the
- * key's string value); one value record each. */
-static void lookup_part(struct cmd_ctx *c)
-{
-    for (size_t i = 1; i + 1 < c->argc; i += 2) {
-        struct sstr f = {c->argv[i + 1].ptr, c->argv[i + 1].len};
-        lookup_value(c, c->argv[i].ptr, c->argv[i].len, f.len ? &f : NULL, c->out);
-    }
-}
-
-/* STORE's round: argv [_, dst, values...] (absent GET values come as "",
- * which is what Redis stores for them). Replies an error, or nothing. */
-static void store_part(struct cmd_ctx *c)
-{
-    size_t n = c->argc - 2;
-    struct sstr *v = malloc((n ? n : 1) * sizeof *v);
-    if (!v) {
-        cmd_reply_kvmap_error(c, KVMAP_ENOMEM);
-        return;
-    }
-    for (size_t i = 0; i < n; i++)
-        v[i] = (struct sstr){c->argv[2 + i].ptr, c->argv[2 + i].len};
-    int rc = store_list(c, &c->argv[1], v, n);
-    if (rc < 0)
-        cmd_reply_kvmap_error(c, rc);
-    free(v);
-}
-
-/* ---- The fan-out's merge (connection's thread) --------------------------- */
-
-/* Stages of a SORT split over shards (fan.stage). */
-enum {
-    ST_FETCH = 0, /* round 0: the source */
-    ST_BY = 1,    /* BY values */
-    ST_GET = 2,   /* GET values of the output range */
-    ST_STORE = 3, /* the destination written */
-};
-
-/* A SORT split over shards (fan.state). */
-struct split {
-    struct sort_opts o;    /* options (views into f->argv) */
-    struct sort_run r;     /* the run, views into the buffers below */
-    struct rbuf src;       /* round 0's fetch record, kept */
-    struct rbuf byv, getv; /* the BY and GET rounds' value records */
-    size_t *lk;            /* this lookup round's list (lookup_list) */
-    unsigned *lk_shard;    /* the shard of each of its keys */
-    size_t nlk;            /* its length */
-    int64_t stored;        /* STORE: the reply */
-};
-
-static void split_free(struct split *s)
-{
-    run_free(&s->r);
-    free(s->o.get);
-    rbuf_deinit(&s->src);
-    rbuf_deinit(&s->byv);
-    rbuf_deinit(&s->getv);
-    free(s->lk);
-    free(s->lk_shard);
-    free(s);
-}
-
-static bool parts_oom(struct req **parts, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (parts[i]->out.oom)
-            return true;
-    return false;
-}
-
-/* Send a lookup round for s->lk: one part per shard that owns some of its
- * keys, in shard order. Returns 1 when sent, 0 when there is nothing to
- * look up, -1 on out-of-memory. */
-static int send_lookups(struct fan *f, struct split *s)
-{
-    struct sort_run *r = &s->r;
-    unsigned nw = server.nworkers;
-    struct rbuf keys, one;
-    rbuf_init(&keys);
-    rbuf_init(&one);
-    size_t n = s->nlk;
-    size_t *koff = malloc((n ? n : 1) * sizeof *koff);
-    size_t *klen = malloc((n ? n : 1) * sizeof *klen);
-    struct sstr *field = malloc((n ? n : 1) * sizeof *field);
-    free(s->lk_shard);
-    s->lk_shard = malloc((n ? n : 1) * sizeof *s->lk_shard);
-    struct resp_arg *a = malloc((2 * n + 1) * sizeof *a);
-    int rc = -1;
-    if (!koff || !klen || !field || !s->lk_shard || !a)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        klen[i] = lookup_key(r, s->lk[i], &one, &field[i]);
-        koff[i] = keys.len;
-        rbuf_append(&keys, one.ptr ? one.ptr : "", klen[i]);
-    }
-    if (keys.oom || one.oom)
-        goto out;
-    for (size_t i = 0; i < n; i++)
-        s->lk_shard[i] = shard_group_route(server.group, keys.ptr + koff[i], klen[i]);
-    rc = 0;
-    for (unsigned sh = 0; sh < nw; sh++) {
-        size_t na = 0;
-        a[na++] = (struct resp_arg){"sortget", 7};
-        for (size_t i = 0; i < n; i++) {
-            if (s->lk_shard[i] != sh)
-                continue;
-            a[na++] = (struct resp_arg){keys.ptr + koff[i], klen[i]};
-            a[na++] = (struct resp_arg){field[i].p, field[i].len};
-        }
-        if (na == 1)
-            continue;
-        if (!dispatch_part(f, sh, lookup_part, na, a)) {
-            rc = -1;
-            goto out;
-        }
-        rc = 1;
-    }
-out:
-    rbuf_deinit(&keys);
-    rbuf_deinit(&one);
-    free(koff);
-    free(klen);
-    free(field);
-    free(a);
-    return rc;
-}
-
-/* A lookup round is back: copy its records into buf (the parts go with
- * the next round) and point r->vals at them. */
-static bool take_lookups(struct split *s, struct req **parts, size_t n, struct rbuf *buf)
-{
-    unsigned nw = server.nworkers;
-    size_t *part_of = malloc(nw * sizeof *part_of);
-    size_t *off = calloc(n ? n : 1, sizeof *off);
-    bool ok = part_of && off;
-    if (ok) {
-        /* Parts went out in shard order, one per shard with keys. */
-        size_t idx = 0;
-        for (unsigned sh = 0; sh < nw; sh++) {
-            bool any = false;
-            for (size_t i = 0; i < s->nlk && !any; i++)
-                any = s->lk_shard[i] == sh;
-            part_of[sh] = any ? idx++ : SIZE_MAX;
-        }
-        for (size_t i = 0; i < n; i++) {
-            off[i] = buf->len;
-            rbuf_append(buf, parts[i]->out.ptr, parts[i]->out.len);
-        }
-        ok = !buf->oom;
-    }
-    for (size_t i = 0; ok && i < s->nlk; i++) {
-        size_t pi = part_of[s->lk_shard[i]];
-        ok = pi < n && parse_value(buf, &off[pi], &s->r.vals[s->lk[i]]);
-    }
-    free(part_of);
-    free(off);
-    return ok;
-}
-
-/* Start the lookup round for stage st (ST_BY or ST_GET). Returns 1 when
- * a round went out, 0 when it had nothing to do, -1 on out-of-memory. */
-static int start_lookups(struct fan *f, struct split *s, int st)
-{
-    free(s->lk);
-    s->lk = lookup_list(&s->r, st == ST_GET, &s->nlk);
-    if (!s->lk)
-        return -1;
-    int rc = s->nlk ? send_lookups(f, s) : 0;
-    if (rc > 0)
-        f->stage = st;
-    return rc;
-}
-
-/* Reply, or send the STORE round. Returns true when finished. */
-static bool output(struct fan *f, struct split *s, struct rbuf *out)
-{
-    size_t n = 0;
-    struct sstr *res = run_output(&s->r, &n);
-    bool finished = true;
-    if (!res) {
-        resp_error(out, "ERR out of memory");
-    } else if (!s->o.store) {
-        reply_output(out, f->proto, res, n);
-    } else {
-        struct resp_arg *a = malloc((n + 2) * sizeof *a);
-        if (a) {
-            a[0] = (struct resp_arg){"sortstore", 9};
-            a[1] = *s->o.store;
-            for (size_t i = 0; i < n; i++)
-                a[2 + i] = res[i].p ? (struct resp_arg){res[i].p, res[i].len}
-                                    : (struct resp_arg){"", 0};
-        }
-        unsigned ds = shard_group_route(server.group, s->o.store->ptr, s->o.store->len);
-        if (!a || !dispatch_part(f, ds, store_part, n + 2, a)) {
-            resp_error(out, "ERR out of memory");
-        } else {
-            s->stored = (int64_t)n;
-            f->stage = ST_STORE;
-            finished = false;
-        }
-        free(a);
-    }
-    free(res);
-    return finished;
-}
-
-/* The BY values are in: sort, then fetch the GET values or go on. */
-static bool after_by(struct fan *f, struct split *s, struct rbuf *out)
-{
-    int rc = run_sort(&s->r);
-    if (rc == 0) {
-        resp_error(out, "ERR One or more scores can't be converted into double");
-        return true;
-    }
-    if (rc > 0)
-        rc = start_lookups(f, s, ST_GET);
-    if (rc < 0) {
-        resp_error(out, "ERR out of memory");
-        return true;
-    }
-    return rc > 0 ? false : output(f, s, out);
-}
-
-static bool split_step(struct fan *f, struct req **parts, size_t n, struct rbuf *out)
-{
-    struct split *s = f->state;
-    bool finished = true;
-    if (parts_oom(parts, n)) {
-        resp_error(out, "ERR out of memory");
-    } else if (f->stage == ST_FETCH) {
-        /* The fetch record outlives round 0's parts: copy it. */
-        size_t off = 0;
-        rbuf_append(&s->src, parts[0]->out.ptr, parts[0]->out.len);
-        if (s->src.oom || !parse_source(&s->src, &off, &s->r.type, &s->r.el, &s->r.n) ||
-            (s->r.type != SRC_WRONG && !run_prepare(&s->r))) {
-            resp_error(out, "ERR out of memory");
-        } else if (s->r.type == SRC_WRONG) {
-            resp_error(out, "WRONGTYPE Operation against a key holding the wrong kind of value");
-        } else {
-            int rc = start_lookups(f, s, ST_BY);
-            if (rc < 0)
-                resp_error(out, "ERR out of memory");
-            else
-                finished = rc > 0 ? false : after_by(f, s, out);
-        }
-    } else if (f->stage == ST_BY) {
-        if (!take_lookups(s, parts, n, &s->byv))
-            resp_error(out, "ERR out of memory");
-        else
-            finished = after_by(f, s, out);
-    } else if (f->stage == ST_GET) {
-        if (!take_lookups(s, parts, n, &s->getv))
-            resp_error(out, "ERR out of memory");
-        else
-            finished = output(f, s, out);
-    } else {
-        const struct rbuf *o = &parts[0]->out;
-        if (o->len > 0 && o->ptr[0] == '-')
-            rbuf_append(out, o->ptr, o->len);
-        else
-            resp_int(out, s->stored);
-    }
-    if (finished)
-        split_free(s);
-    return finished;
-}
-
-/* ---- Planning (connection's thread) -------------------------------------- */
-
-static void plan_sort(struct mplan *p, const struct cmd_def *d, size_t argc,
-                      const struct resp_arg *argv)
-{
-    bool readonly = (d->flags & CMD_READONLY) != 0;
-    struct split *s = calloc(1, sizeof *s);
-    const char *err = "ERR out of memory";
-    if (!s || !parse_opts(argc, argv, readonly, &s->o, &err)) {
-        if (s)
-            free(s->o.get);
-        free(s);
-        cmd_multi_plan_error(p, err);
-        return;
-    }
-    unsigned ss = shard_group_route(server.group, argv[1].ptr, argv[1].len);
-    bool one = server.nworkers == 1 || !reads_pattern_keys(&s->o);
-    if (one && s->o.store)
-        one = shard_group_route(server.group, s->o.store->ptr, s->o.store->len) == ss;
-    if (one) {
-        /* Everything it can touch is on the source's shard. */
-        free(s->o.get);
-        free(s);
-        cmd_multi_plan_route(p, d, ss, d->exec, argc, argv);
-        return;
-    }
-    struct fan *f = cmd_multi_plan_fan(p, d, argc, argv, split_step, false);
-    if (!f) {
-        free(s->o.get);
-        free(s);
-        return;
-    }
-    /* The options again, as views into the fan's own copy of argv. */
-    free(s->o.get);
-    if (!parse_opts(f->argc, f->argv, readonly, &s->o, &err)) {
-        free(s->o.get);
-        free(s);
-        dispatch_fan_abort(f, "ERR out of memory");
-        return;
-    }
-    s->r.o = &s->o;
-    rbuf_init(&s->src);
-    rbuf_init(&s->byv);
-    rbuf_init(&s->getv);
-    f->state = s;
-    struct resp_arg a[2] = {{"sortfetch", 9}, f->argv[1]};
-    if (!dispatch_part(f, ss, fetch_part, 2, a)) {
-        f->state = NULL;
-        split_free(s);
-        dispatch_fan_abort(f, "ERR out of memory");
-        return;
-    }
-    cmd_multi_plan_go(p, f);
-}
-
-/* Patterns read keys no spec names: a shared lock on every shard keeps
- * them still between the rounds (see the file comment). */
-static int lock_patterns(struct txn *t, const struct cmd_def *d, unsigned db, size_t argc,
-                         const struct resp_arg *argv)
-{
-    (void)db;
-    struct sort_opts o;
-    const char *err;
-    bool ok = parse_opts(argc, argv, (d->flags & CMD_READONLY) != 0, &o, &err);
-    bool reads = ok && reads_pattern_keys(&o);
-    free(o.get);
-    return reads ? txn_lock_all(t, false) : 0;
-}
-
-static const struct cmd_plan sort_plan = {.plan = plan_sort, .lock_more = lock_patterns};
 
 /* ---- Keys (pure) ------------------------------------------------------------ */
 
@@ -1128,7 +728,7 @@ static int sort_ro_getkeys(const struct cmd_def *d, size_t argc, const struct re
     "number of returned elements. When the elements are not sorted, complexity is O(N)."
 
 const struct cmd_def cmd_sort_defs[] = {
-    { .name = "sort", .arity = -2, .exec = cmd_sort, .plan = &sort_plan,
+    { .name = "sort", .arity = -2, .exec = cmd_sort, .plan = &cmd_sort_plan,
       .getkeys = sort_getkeys,
       .flags = CMD_WRITE | CMD_DENYOOM | CMD_MULTIKEY,
       .acl = CMD_ACL_SET | CMD_ACL_SORTEDSET | CMD_ACL_LIST | CMD_ACL_DANGEROUS,
@@ -1139,7 +739,7 @@ const struct cmd_def cmd_sort_defs[] = {
                   .notes = SORT_STORE_NOTE } },
       .group = "generic", .since = "1.0.0", .complexity = SORT_COMPLEXITY,
       .summary = "Sort the elements in a list, set or sorted set" },
-    { .name = "sort_ro", .arity = -2, .exec = cmd_sort_ro, .plan = &sort_plan,
+    { .name = "sort_ro", .arity = -2, .exec = cmd_sort_ro, .plan = &cmd_sort_plan,
       .getkeys = sort_ro_getkeys,
       .flags = CMD_READONLY | CMD_MULTIKEY,
       .acl = CMD_ACL_SET | CMD_ACL_SORTEDSET | CMD_ACL_LIST | CMD_ACL_DANGEROUS,
