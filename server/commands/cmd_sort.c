@@ -355,6 +355,10 @@ bool cmd_sort_run_prepare(struct sort_run *r)
     r->start = start;
     r->end = end;
     size_t npat = o->nget + 1;
+    /* GETs times elements can overflow before calloc sees it (a hostile
+     * SORT with thousands of GETs on a large list). */
+    if (r->vn && npat > SIZE_MAX / sizeof *r->vals / r->vn)
+        return false;
     r->vals = calloc(npat * (r->vn ? r->vn : 1), sizeof *r->vals);
     return r->vals != NULL;
 }
