@@ -318,6 +318,37 @@ class SortDiff(skvdiff.DiffTest):
             rc.close()
             sc.close()
 
+    def test_large_values(self):
+        """Past the compact encodings: a list of several nodes, a sorted set
+        tree, a hash-table set; weights on every shard."""
+        rnd = random.Random(13)
+        vals = ["%d" % rnd.randint(-10 ** 6, 10 ** 6) for _ in range(700)]
+        uniq = sorted(set(vals))
+        data = [["RPUSH", "{p}L"] + vals, ["SADD", "{p}S"] + vals,
+                ["ZADD", "{p}Z"] + sum([[str(rnd.random()), v] for v in uniq], [])]
+        for i, v in enumerate(uniq):
+            data.append(["SET", "{p}w_" + v, str((i * 7919) % 100003)])
+            data.append(["HSET", "{p}h_" + v, "g", "g" + v])
+        body = []
+        for src in ("{p}L", "{p}S", "{p}Z"):
+            body += [["SORT", src], ["SORT", src, "DESC", "LIMIT", "5", "20"],
+                     ["SORT", src, "ALPHA", "LIMIT", "100", "10"],
+                     ["SORT", src, "BY", "{p}w_*", "GET", "#", "GET", "{p}h_*->g"],
+                     ["SORT", src, "BY", "{p}w_*", "LIMIT", "300", "7", "GET", "{p}w_*"],
+                     ["SORT", src, "BY", "{p}w_*", "STORE", "{p}out"],
+                     ["LRANGE", "{p}out", "0", "-1"]]
+        body += [["SORT", "{p}L", "BY", "nosort", "LIMIT", "400", "30", "DESC"],
+                 ["SORT", "{p}Z", "BY", "nosort", "LIMIT", "200", "30", "DESC"],
+                 ["SORT", "{p}Z", "BY", "nosort", "GET", "{p}h_*->g"],
+                 ["SORT", "{p}S", "BY", "nosort", "STORE", "{p}out"],
+                 ["LRANGE", "{p}out", "0", "-1"],
+                 ["OBJECT", "ENCODING", "{p}out"]]
+        case = self.expand(data + body)
+        self.rc.run(case[:len(data)])
+        self.sc.run(case[:len(data)])
+        bad = self.run_case(case[len(data):], set(), "large")
+        self.check(bad, len(body), "large")
+
     def test_script(self):
         """From a script: Redis's reply when every key is on the script's
         shard (always with one thread), else shardkv's refusal."""
