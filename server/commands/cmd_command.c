@@ -67,7 +67,7 @@ uint32_t cmd_command_acl(const struct cmd_def *d)
 {
     uint32_t a = d->acl;
     if (!d->subcommands)
-        a |= group_acl(d->group);
+        a |= group_acl(d->group) & ~d->acl_drop;
     if (d->flags & CMD_WRITE)
         a |= CMD_ACL_WRITE;
     if ((d->flags & CMD_READONLY) && !(a & CMD_ACL_SCRIPTING))
@@ -111,6 +111,20 @@ static void reply_key_spec(struct cmd_ctx *c, const struct cmd_key_spec *k)
     reply_key_flags(c, k->flags);
     resp_bulk_cstr(o, "begin_search");
     resp_map(o, p, 2);
+    if (k->unknown) {
+        /* (Redis prints both halves as an empty "unknown" spec.) */
+        resp_bulk_cstr(o, "type");
+        resp_bulk_cstr(o, "unknown");
+        resp_bulk_cstr(o, "spec");
+        resp_map(o, p, 0);
+        resp_bulk_cstr(o, "find_keys");
+        resp_map(o, p, 2);
+        resp_bulk_cstr(o, "type");
+        resp_bulk_cstr(o, "unknown");
+        resp_bulk_cstr(o, "spec");
+        resp_map(o, p, 0);
+        return;
+    }
     resp_bulk_cstr(o, "type");
     resp_bulk_cstr(o, "index");
     resp_bulk_cstr(o, "spec");

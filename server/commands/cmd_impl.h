@@ -50,6 +50,9 @@ extern const size_t cmd_zset_range_ndefs;
 extern const struct cmd_def cmd_zset_multi_defs[];
 extern const size_t cmd_zset_multi_ndefs;
 
+/* SORT and SORT_RO (cmd_sort.c). */
+extern const struct cmd_def cmd_sort_defs[];
+extern const size_t cmd_sort_ndefs;
 /* DUMP and RESTORE (cmd_dump.c): Redis's serialisation of strings, hashes
  * and sets. */
 extern const struct cmd_def cmd_dump_defs[];

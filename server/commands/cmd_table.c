@@ -35,6 +35,7 @@ void cmd_table_families(void)
     add_family(cmd_zset_defs, cmd_zset_ndefs);
     add_family(cmd_zset_range_defs, cmd_zset_range_ndefs);
     add_family(cmd_zset_multi_defs, cmd_zset_multi_ndefs);
+    add_family(cmd_sort_defs, cmd_sort_ndefs);
     add_family(cmd_dump_defs, cmd_dump_ndefs);
     add_family(cmd_multi_defs, cmd_multi_ndefs);
     add_family(cmd_allshards_defs, cmd_allshards_ndefs);

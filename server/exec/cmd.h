@@ -137,6 +137,9 @@ struct cmd_key_spec {
     int8_t limit;           /* range: Redis's limit (0: none) */
     int8_t numkeys_at;      /* keynum: the count's index relative to begin */
     int8_t first_at;        /* keynum: the first key's index relative to begin */
+    bool unknown;           /* begin_search and find_keys are "unknown" (SORT's
+                               BY/GET and STORE keys): never matched here, so
+                               the walk falls back on cmd_def.getkeys */
     const char *notes;      /* COMMAND INFO "notes", or NULL */
 };
 
@@ -215,6 +218,8 @@ struct cmd_def {
     int arity;              /* Redis arity: >0 exact, <0 at least -arity */
     uint32_t flags;         /* CMD_* */
     uint32_t acl;           /* CMD_ACL_* beyond those the flags and group imply */
+    uint32_t acl_drop;      /* CMD_ACL_* the group implies that Redis does not
+                               give it (SORT: "generic" without @keyspace) */
     struct cmd_key_spec keys[CMD_KEY_SPECS_MAX]; /* key specs, in order */
     cmd_getkeys_fn getkeys; /* resolves the keys instead of the specs when
                                they cannot (CMD_KS_VARIABLE_FLAGS), or when

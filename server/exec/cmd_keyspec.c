@@ -15,6 +15,8 @@ static int spec_range(const struct cmd_key_spec *k, size_t argc, const struct re
 {
     size_t first = k->begin, last;
     size_t step = k->step > 0 ? (size_t)k->step : 1;
+    if (k->unknown)
+        return -1; /* (Redis's invalid_spec: the getkeys function decides) */
     if (!k->keynum) {
         if (k->last >= 0) {
             last = first + (size_t)k->last;

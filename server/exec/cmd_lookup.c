@@ -56,7 +56,7 @@ static void derive_keys(struct cmd_def *d)
     if (d->nkeyspecs == 0)
         return;
     const struct cmd_key_spec *k = d->keys;
-    if (d->nkeyspecs == 1 && !k->keynum) {
+    if (d->nkeyspecs == 1 && !k->keynum && !k->unknown) {
         d->first_key = k->begin;
         d->last_key = k->last < 0 ? k->last : k->begin + k->last;
         d->key_step = k->step;
@@ -67,7 +67,7 @@ static void derive_keys(struct cmd_def *d)
     int first = INT_MAX, last = 0, prev_last = 0;
     for (unsigned i = 0; i < d->nkeyspecs; i++) {
         k = &d->keys[i];
-        if (k->keynum || k->step != 1 || (prev_last && prev_last != k->begin - 1)) {
+        if (k->unknown || k->keynum || k->step != 1 || (prev_last && prev_last != k->begin - 1)) {
             d->flags |= CMD_MOVABLE_KEYS;
             continue;
         }
