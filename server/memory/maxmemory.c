@@ -1,8 +1,9 @@
 /* maxmemory.c — the server-wide memory bound. The figure compared with
- * maxmemory is the allocator's total (INFO used_memory): the sum of what
- * the shards' maps hold, which each shard publishes as it changes, plus
- * the rest of the process (connections, buffers, tables of commands),
- * which worker 0 samples from the allocator once a second. A shard over
+ * maxmemory is INFO used_memory (the allocator's total plus the hash table
+ * arrays the shards map outside it): the sum of what the shards' maps
+ * hold, which each shard publishes as it changes, plus the rest of the
+ * process (connections, buffers, tables of commands), which worker 0
+ * estimates from the allocator once a second. A shard over
  * the bound frees its share, proportional to what it holds, so shards
  * with more data evict more and a write flood on one shard is paid for by
  * that shard. Shard threads only, except the settings and counters. */
@@ -24,8 +25,9 @@
  * never bounces another shard's line. */
 struct slot {
     _Atomic int64_t used;     /* its maps' bytes (mem_acct.used) */
+    _Atomic int64_t mapped;   /* of which mapped outside the allocator */
     _Atomic uint64_t evicted; /* keys it evicted */
-    char pad[64 - 16];
+    char pad[64 - 24];
 };
 
 static struct slot *slots;
@@ -70,6 +72,7 @@ int maxmemory_setup(unsigned nshards)
         return -1;
     for (unsigned i = 0; i < nshards; i++) {
         atomic_init(&slots[i].used, 0);
+        atomic_init(&slots[i].mapped, 0);
         atomic_init(&slots[i].evicted, 0);
     }
     nslots = nshards;
@@ -132,8 +135,10 @@ static void apply_policy(struct shard *s, int policy)
 
 static void publish(struct shard *s)
 {
-    if (s->id < nslots)
+    if (s->id < nslots) {
         atomic_store_explicit(&slots[s->id].used, s->mem.used, memory_order_relaxed);
+        atomic_store_explicit(&slots[s->id].mapped, s->mem.mapped, memory_order_relaxed);
+    }
 }
 
 /* Redis's evictionTimeLimitUs: 50 us per tenacity step up to 10 (500 us,
@@ -291,11 +296,16 @@ void maxmemory_tick(struct shard *s, bool sample_process)
     if (sample_process) {
         size_t allocated = 0, resident = 0;
         mem_process_stats(&allocated, &resident);
-        maxmemory_note_peak(allocated);
-        int64_t data = 0;
-        for (unsigned i = 0; i < nslots; i++)
+        /* The shards' blocks are part of the allocator's total, their
+         * mapped table arrays are not: the rest of the process is what
+         * the allocator holds beyond the former. */
+        int64_t data = 0, mapped = 0;
+        for (unsigned i = 0; i < nslots; i++) {
             data += atomic_load_explicit(&slots[i].used, memory_order_relaxed);
-        int64_t rest = (int64_t)allocated - data;
+            mapped += atomic_load_explicit(&slots[i].mapped, memory_order_relaxed);
+        }
+        maxmemory_note_peak(allocated + (size_t)(mapped > 0 ? mapped : 0));
+        int64_t rest = (int64_t)allocated - (data - mapped);
         atomic_store_explicit(&overhead, rest > 0 ? rest : 0, memory_order_relaxed);
     }
     uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
