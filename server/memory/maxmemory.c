@@ -65,6 +65,16 @@ static _Thread_local struct shard *timer_shard;
 /* Period of the background steps. */
 #define EVICT_TIMER_MS 1
 
+/* A step before a command frees what the shard grew since its previous
+ * step (what the commands in between added) plus this margin, not the
+ * whole excess: with the whole excess, every command of a pipeline paid a
+ * full tenacity step (500 us) whenever the excess jumped (the rest of the
+ * process re-sampled, a table growing), 16 of them per batch. The margin
+ * wears a jump down a few keys per command; the timer does the rest. */
+#define CMD_MARGIN_BYTES 256
+/* This shard's usage when its last step (of any kind) ended. */
+static _Thread_local int64_t step_mark;
+
 int maxmemory_setup(unsigned nshards)
 {
     slots = aligned_alloc(64, sizeof(struct slot) * (nshards ? nshards : 1));
@@ -198,16 +208,25 @@ static enum step set_stuck(enum step st)
     return st;
 }
 
-/* Evict this shard's share within the tenacity's time. */
-static enum step evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms)
+/* Evict this shard's share within the tenacity's time; before a command
+ * (per_cmd), only what the shard grew since its last step and a margin. */
+static enum step evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms, bool per_cmd)
 {
     publish(s);
-    size_t need = share_to_free(s, maxmemory);
-    if (need == 0)
+    size_t share = share_to_free(s, maxmemory);
+    int64_t grown = s->mem.used - step_mark;
+    step_mark = s->mem.used;
+    if (share == 0)
         return set_stuck(STEP_OK);
     int policy = __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED);
     if (policy == EVICT_NOEVICTION)
         return STEP_FAIL;
+    size_t need = share;
+    if (per_cmd) {
+        size_t cap = (size_t)(grown > 0 ? grown : 0) + CMD_MARGIN_BYTES;
+        if (need > cap)
+            need = cap;
+    }
     if (!pool && !(pool = evict_pool_create()))
         return set_stuck(STEP_FAIL);
     apply_policy(s, policy);
@@ -224,9 +243,13 @@ static enum step evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms
     if (r.keys && s->id < nslots)
         atomic_fetch_add_explicit(&slots[s->id].evicted, r.keys, memory_order_relaxed);
     publish(s);
+    step_mark = s->mem.used;
     /* Redis fails a step that met nothing to evict even if it freed some
-     * keys first; one that only ran out of time lets the command run. */
-    return set_stuck(done ? STEP_OK : r.exhausted ? STEP_FAIL : STEP_RUNNING);
+     * keys first; one that only ran out of time (or, before a command,
+     * freed only its part) lets the command run. */
+    if (r.exhausted)
+        return set_stuck(STEP_FAIL);
+    return set_stuck(done && need == share ? STEP_OK : STEP_RUNNING);
 }
 
 static void on_evict_timer(uv_timer_t *t)
@@ -235,7 +258,7 @@ static void on_evict_timer(uv_timer_t *t)
     uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
     int policy = __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED);
     if (maxmemory == 0 || policy == EVICT_NOEVICTION ||
-        evict_share(timer_shard, maxmemory, clock_wall_ms()) != STEP_RUNNING) {
+        evict_share(timer_shard, maxmemory, clock_wall_ms(), false) != STEP_RUNNING) {
         uv_timer_stop(&evict_timer);
         timer_armed = false;
     }
@@ -273,7 +296,8 @@ bool maxmemory_refuses_split(void)
 void maxmemory_before_part(struct cmd_ctx *c)
 {
     uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
-    if (maxmemory && c->shard && evict_share(c->shard, maxmemory, c->now_ms) == STEP_RUNNING)
+    if (maxmemory && c->shard &&
+        evict_share(c->shard, maxmemory, c->now_ms, true) == STEP_RUNNING)
         arm_timer(c->shard);
 }
 
@@ -282,7 +306,7 @@ bool maxmemory_admit(const struct cmd_def *d, struct cmd_ctx *c)
     uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
     if (maxmemory == 0 || !c->shard)
         return true;
-    enum step st = evict_share(c->shard, maxmemory, c->now_ms);
+    enum step st = evict_share(c->shard, maxmemory, c->now_ms, true);
     if (st == STEP_RUNNING)
         arm_timer(c->shard);
     return st != STEP_FAIL || !(d->flags & CMD_DENYOOM);
@@ -309,6 +333,6 @@ void maxmemory_tick(struct shard *s, bool sample_process)
         atomic_store_explicit(&overhead, rest > 0 ? rest : 0, memory_order_relaxed);
     }
     uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
-    if (maxmemory && evict_share(s, maxmemory, clock_wall_ms()) == STEP_RUNNING)
+    if (maxmemory && evict_share(s, maxmemory, clock_wall_ms(), false) == STEP_RUNNING)
         arm_timer(s);
 }
