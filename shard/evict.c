@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/mem.h"
+#include "shard/kventry.h"
 #include "shard/kvmap.h"
 
 /* Keys deleted between clock reads. */
@@ -55,6 +56,7 @@ static bool is_volatile(int policy)
 struct cand {
     uint64_t rank; /* higher is evicted first */
     unsigned db;   /* its database */
+    uint64_t hash; /* its entry's hash: compared before the key */
     char *key;     /* malloc'd copy; NULL for an empty slot */
     size_t klen;   /* its length */
 };
@@ -88,12 +90,15 @@ void evict_pool_destroy(struct evict_pool *p)
 
 /* Insert a candidate in rank order, dropping the worst when full (or this
  * one, when it is worse than all of them). */
-static void pool_insert(struct evict_pool *p, uint64_t rank, unsigned db, const char *key,
-                        size_t klen)
+static void pool_insert(struct evict_pool *p, uint64_t rank, unsigned db, uint64_t hash,
+                        const char *key, size_t klen)
 {
     struct cand *c = p->c;
+    /* The hash first: keys of one length (a flood's) would otherwise cost
+     * a memcmp per slot per sample, a tenth of a flood's CPU time. */
     for (unsigned i = 0; i < EVICT_POOL_SIZE; i++)
-        if (c[i].key && c[i].db == db && c[i].klen == klen && memcmp(c[i].key, key, klen) == 0)
+        if (c[i].key && c[i].hash == hash && c[i].db == db && c[i].klen == klen &&
+            memcmp(c[i].key, key, klen) == 0)
             return; /* sampled again: keep the older rank */
     /* Position: the first used slot with a higher rank. */
     unsigned k = 0;
@@ -114,7 +119,7 @@ static void pool_insert(struct evict_pool *p, uint64_t rank, unsigned db, const 
         memmove(&c[0], &c[1], sizeof c[0] * (k - 1));
         k--;
     }
-    c[k] = (struct cand){.rank = rank, .db = db, .key = copy, .klen = klen};
+    c[k] = (struct cand){.rank = rank, .db = db, .hash = hash, .key = copy, .klen = klen};
 }
 
 struct sample_ctx {
@@ -135,7 +140,7 @@ static void sample_one(void *arg, const struct kventry *e)
         rank = kvmap_evict_rank(x->m, e, x->now_ms);
     size_t klen;
     const char *k = kventry_key(e, &klen);
-    pool_insert(x->p, rank, x->db, k, klen);
+    pool_insert(x->p, rank, x->db, kventry_hash(e), k, klen);
 }
 
 /* kvmap_scan visitor for the volatile fallback: entries with a TTL. */

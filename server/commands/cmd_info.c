@@ -163,6 +163,7 @@ struct shard_part {
     uint64_t cl_max_out;    /* ... recent most reply bytes held by one */
     uint64_t cl_mem;        /* ... bytes they all hold */
     int64_t used_memory;    /* bytes held by the shard's maps */
+    int64_t mapped;         /* of which mapped outside the allocator (tables) */
     uint64_t ops;           /* operations executed */
     uint64_t mbox_depth;    /* mailbox messages waiting */
     uint64_t clients;       /* connections its worker serves (balance) */
@@ -216,6 +217,7 @@ static void info_each(struct worker *w, void *arg, struct rbuf *part)
             sp.expired -= sp.expired >= expired_base[s->id] ? expired_base[s->id] : sp.expired;
     }
     sp.used_memory = s->mem.used;
+    sp.mapped = s->mem.mapped;
     sp.hits = s->ctr.hits;
     sp.misses = s->ctr.misses;
     sp.evicted = maxmemory_shard_evicted(s->id);
@@ -372,9 +374,16 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
     if (secs & SEC_MEMORY) {
         size_t alloc = 0, rss = 0;
         mem_process_stats(&alloc, &rss);
-        int64_t shards_mem = 0;
-        for (unsigned i = 0; i < n; i++)
+        int64_t shards_mem = 0, mapped = 0;
+        for (unsigned i = 0; i < n; i++) {
             shards_mem += sp[i]->used_memory;
+            mapped += sp[i]->mapped;
+        }
+        /* used_memory is what maxmemory is compared with (as Redis's): the
+         * allocator's total plus the big hash table arrays the shards map
+         * straight from the kernel (mem_map), which it never sees. */
+        if (mapped > 0)
+            alloc += (size_t)mapped;
         section_header(&b, "Memory");
         add_line(&b, "used_memory:%zu", alloc);
         human_bytes(h, sizeof(h), (double)alloc);

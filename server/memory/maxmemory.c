@@ -1,8 +1,9 @@
 /* maxmemory.c — the server-wide memory bound. The figure compared with
- * maxmemory is the allocator's total (INFO used_memory): the sum of what
- * the shards' maps hold, which each shard publishes as it changes, plus
- * the rest of the process (connections, buffers, tables of commands),
- * which worker 0 samples from the allocator once a second. A shard over
+ * maxmemory is INFO used_memory (the allocator's total plus the hash table
+ * arrays the shards map outside it): the sum of what the shards' maps
+ * hold, which each shard publishes as it changes, plus the rest of the
+ * process (connections, buffers, tables of commands), which worker 0
+ * estimates from the allocator once a second. A shard over
  * the bound frees its share, proportional to what it holds, so shards
  * with more data evict more and a write flood on one shard is paid for by
  * that shard. Shard threads only, except the settings and counters. */
@@ -24,8 +25,9 @@
  * never bounces another shard's line. */
 struct slot {
     _Atomic int64_t used;     /* its maps' bytes (mem_acct.used) */
+    _Atomic int64_t mapped;   /* of which mapped outside the allocator */
     _Atomic uint64_t evicted; /* keys it evicted */
-    char pad[64 - 16];
+    char pad[64 - 24];
 };
 
 static struct slot *slots;
@@ -63,6 +65,16 @@ static _Thread_local struct shard *timer_shard;
 /* Period of the background steps. */
 #define EVICT_TIMER_MS 1
 
+/* A step before a command frees what the shard grew since its previous
+ * step (what the commands in between added) plus this margin, not the
+ * whole excess: with the whole excess, every command of a pipeline paid a
+ * full tenacity step (500 us) whenever the excess jumped (the rest of the
+ * process re-sampled, a table growing), 16 of them per batch. The margin
+ * wears a jump down a few keys per command; the timer does the rest. */
+#define CMD_MARGIN_BYTES 256
+/* This shard's usage when its last step (of any kind) ended. */
+static _Thread_local int64_t step_mark;
+
 int maxmemory_setup(unsigned nshards)
 {
     slots = aligned_alloc(64, sizeof(struct slot) * (nshards ? nshards : 1));
@@ -70,6 +82,7 @@ int maxmemory_setup(unsigned nshards)
         return -1;
     for (unsigned i = 0; i < nshards; i++) {
         atomic_init(&slots[i].used, 0);
+        atomic_init(&slots[i].mapped, 0);
         atomic_init(&slots[i].evicted, 0);
     }
     nslots = nshards;
@@ -132,8 +145,10 @@ static void apply_policy(struct shard *s, int policy)
 
 static void publish(struct shard *s)
 {
-    if (s->id < nslots)
+    if (s->id < nslots) {
         atomic_store_explicit(&slots[s->id].used, s->mem.used, memory_order_relaxed);
+        atomic_store_explicit(&slots[s->id].mapped, s->mem.mapped, memory_order_relaxed);
+    }
 }
 
 /* Redis's evictionTimeLimitUs: 50 us per tenacity step up to 10 (500 us,
@@ -193,16 +208,25 @@ static enum step set_stuck(enum step st)
     return st;
 }
 
-/* Evict this shard's share within the tenacity's time. */
-static enum step evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms)
+/* Evict this shard's share within the tenacity's time; before a command
+ * (per_cmd), only what the shard grew since its last step and a margin. */
+static enum step evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms, bool per_cmd)
 {
     publish(s);
-    size_t need = share_to_free(s, maxmemory);
-    if (need == 0)
+    size_t share = share_to_free(s, maxmemory);
+    int64_t grown = s->mem.used - step_mark;
+    step_mark = s->mem.used;
+    if (share == 0)
         return set_stuck(STEP_OK);
     int policy = __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED);
     if (policy == EVICT_NOEVICTION)
         return STEP_FAIL;
+    size_t need = share;
+    if (per_cmd) {
+        size_t cap = (size_t)(grown > 0 ? grown : 0) + CMD_MARGIN_BYTES;
+        if (need > cap)
+            need = cap;
+    }
     if (!pool && !(pool = evict_pool_create()))
         return set_stuck(STEP_FAIL);
     apply_policy(s, policy);
@@ -219,9 +243,13 @@ static enum step evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms
     if (r.keys && s->id < nslots)
         atomic_fetch_add_explicit(&slots[s->id].evicted, r.keys, memory_order_relaxed);
     publish(s);
+    step_mark = s->mem.used;
     /* Redis fails a step that met nothing to evict even if it freed some
-     * keys first; one that only ran out of time lets the command run. */
-    return set_stuck(done ? STEP_OK : r.exhausted ? STEP_FAIL : STEP_RUNNING);
+     * keys first; one that only ran out of time (or, before a command,
+     * freed only its part) lets the command run. */
+    if (r.exhausted)
+        return set_stuck(STEP_FAIL);
+    return set_stuck(done && need == share ? STEP_OK : STEP_RUNNING);
 }
 
 static void on_evict_timer(uv_timer_t *t)
@@ -230,7 +258,7 @@ static void on_evict_timer(uv_timer_t *t)
     uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
     int policy = __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED);
     if (maxmemory == 0 || policy == EVICT_NOEVICTION ||
-        evict_share(timer_shard, maxmemory, clock_wall_ms()) != STEP_RUNNING) {
+        evict_share(timer_shard, maxmemory, clock_wall_ms(), false) != STEP_RUNNING) {
         uv_timer_stop(&evict_timer);
         timer_armed = false;
     }
@@ -268,7 +296,8 @@ bool maxmemory_refuses_split(void)
 void maxmemory_before_part(struct cmd_ctx *c)
 {
     uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
-    if (maxmemory && c->shard && evict_share(c->shard, maxmemory, c->now_ms) == STEP_RUNNING)
+    if (maxmemory && c->shard &&
+        evict_share(c->shard, maxmemory, c->now_ms, true) == STEP_RUNNING)
         arm_timer(c->shard);
 }
 
@@ -277,7 +306,7 @@ bool maxmemory_admit(const struct cmd_def *d, struct cmd_ctx *c)
     uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
     if (maxmemory == 0 || !c->shard)
         return true;
-    enum step st = evict_share(c->shard, maxmemory, c->now_ms);
+    enum step st = evict_share(c->shard, maxmemory, c->now_ms, true);
     if (st == STEP_RUNNING)
         arm_timer(c->shard);
     return st != STEP_FAIL || !(d->flags & CMD_DENYOOM);
@@ -291,14 +320,19 @@ void maxmemory_tick(struct shard *s, bool sample_process)
     if (sample_process) {
         size_t allocated = 0, resident = 0;
         mem_process_stats(&allocated, &resident);
-        maxmemory_note_peak(allocated);
-        int64_t data = 0;
-        for (unsigned i = 0; i < nslots; i++)
+        /* The shards' blocks are part of the allocator's total, their
+         * mapped table arrays are not: the rest of the process is what
+         * the allocator holds beyond the former. */
+        int64_t data = 0, mapped = 0;
+        for (unsigned i = 0; i < nslots; i++) {
             data += atomic_load_explicit(&slots[i].used, memory_order_relaxed);
-        int64_t rest = (int64_t)allocated - data;
+            mapped += atomic_load_explicit(&slots[i].mapped, memory_order_relaxed);
+        }
+        maxmemory_note_peak(allocated + (size_t)(mapped > 0 ? mapped : 0));
+        int64_t rest = (int64_t)allocated - (data - mapped);
         atomic_store_explicit(&overhead, rest > 0 ? rest : 0, memory_order_relaxed);
     }
     uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
-    if (maxmemory && evict_share(s, maxmemory, clock_wall_ms()) == STEP_RUNNING)
+    if (maxmemory && evict_share(s, maxmemory, clock_wall_ms(), false) == STEP_RUNNING)
         arm_timer(s);
 }

@@ -29,9 +29,10 @@ static inline bool maxmemory_enabled(void)
     return __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED) != 0;
 }
 
-/* Before running d on c's shard: evict this shard's share while the
- * server is over maxmemory (bounded by the tenacity's time; a step out of
- * time goes on in the background). Returns false when d is flagged
+/* Before running d on c's shard: while the server is over maxmemory,
+ * evict what the shard grew since its previous step plus a small margin
+ * (never more than its share of the excess, and within the tenacity's
+ * time); whatever is left of the share goes on in the background. Returns false when d is flagged
  * deny-oom, memory is over the bound and nothing is left to evict under
  * the policy (noeviction included), as Redis's EVICT_FAIL: the caller
  * replies Redis's -OOM error instead of running it. Shard thread. */
