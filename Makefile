@@ -48,20 +48,23 @@ test-container:
 	bash tests/container/run.sh
 
 # Sanitizer runs: unit and integration suites (compat suites drive the same
-# code paths with third-party clients and triple the time under sanitizers).
+# code paths with third-party clients and triple the time under sanitizers),
+# without the suites labelled timing (they assert the server's real speed);
+# TSan also leaves out the single-threaded data structures' unit tests
+# (label single: no thread to race; tests/CMakeLists.txt).
 test-asan:
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSKV_WERROR=ON \
 	      -DSKV_SANITIZE=address,undefined
 	cmake --build build-asan -j$(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
-	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CTEST) -L 'unit|integration'
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CTEST) -L 'unit|integration' -LE timing
 
 test-tsan:
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSKV_WERROR=ON \
 	      -DSKV_SANITIZE=thread
 	cmake --build build-tsan -j$(JOBS)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:allocator_may_return_null=1 \
-	    $(CTEST) -L 'unit|integration'
+	    $(CTEST) -L 'unit|integration' -LE 'timing|single'
 
 test-fuzz:
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSKV_FUZZ=ON \
