@@ -102,12 +102,13 @@ struct script_pending {
 
 enum { SCRIPT_X_DONE = 0, SCRIPT_X_CALL = 1 };
 
-/* Start sc (copied as needed) with home the shard for keyless commands
- * and proto the client's protocol. SCRIPT_X_DONE: the reply (or error) is
+/* Start sc (copied as needed) with home the shard for keyless commands,
+ * proto the client's protocol and origin the client (on this thread). SCRIPT_X_DONE: the reply (or error) is
  * in out and *xp is NULL; SCRIPT_X_CALL: *xp waits for the command
  * script_xrun_pending describes. */
-int script_xrun_start(const struct script_call *sc, unsigned home, int proto, struct rbuf *out,
-                      struct script_xrun **xp);
+struct conn;
+int script_xrun_start(const struct script_call *sc, unsigned home, int proto,
+                      const struct conn *origin, struct rbuf *out, struct script_xrun **xp);
 
 /* The command x waits for (borrowed until the next resume or free), and
  * the protocol its reply must be in. */
@@ -121,6 +122,21 @@ int script_xrun_resume(struct script_xrun *x, const char *reply, size_t len, boo
 
 /* Free x (NULL is fine). */
 void script_xrun_free(struct script_xrun *x);
+
+/* ---- Long scripts (script_busy.c), any thread ---------------------------- */
+
+enum { SCRIPT_KILL_OK = 0, SCRIPT_KILL_NOTBUSY = 1, SCRIPT_KILL_UNKILLABLE = 2 };
+
+/* SCRIPT KILL: ask every script running past busy-reply-threshold to
+ * stop. SCRIPT_KILL_NOTBUSY if none is, SCRIPT_KILL_UNKILLABLE if one has
+ * written (it keeps running), else SCRIPT_KILL_OK. */
+int script_kill(void);
+
+/* SHUTDOWN NOSAVE: stop every busy script, written or not. */
+void script_kill_all(void);
+
+/* Bytes all Lua states hold (INFO used_memory_lua). */
+size_t script_memory_used(void);
 
 /* ---- Conversions (script_conv.c) ------------------------------------------ */
 

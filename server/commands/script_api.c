@@ -167,8 +167,13 @@ static int redis_generic_call(lua_State *L, bool raise)
     unsigned shard = 0;
     if (!err)
         err = check_command(r, (size_t)argc, argv, &d, &shard);
-    if (!err && (d->flags & CMD_WRITE))
+    if (!err && (d->flags & CMD_WRITE)) {
         r->wrote = true;
+        if (!script_busy_write()) {
+            free(argv);
+            return script_busy_raise_killed(L);
+        }
+    }
     if (!err && !r->c && L != r->co)
         err = "shardkv: redis.call from a coroutine of a script whose keys span shards";
     if (!err && !r->c) {

@@ -122,7 +122,7 @@ static void plan_across(struct mplan *p, const struct cmd_def *d, bool evalsha, 
     struct rbuf early;
     rbuf_init(&early);
     struct script_xrun *x;
-    int rc = script_xrun_start(&sc, home, p->c->proto, &early, &x);
+    int rc = script_xrun_start(&sc, home, p->c->proto, p->c, &early, &x);
     if (rc == SCRIPT_X_DONE) {
         /* No redis.call (or refused before one): answered at once. */
         struct rbuf *out = cmd_multi_plan_reply_buf(p);
@@ -174,6 +174,7 @@ static void script_plan(struct mplan *p, const struct cmd_def *d, bool evalsha, 
             .argv = argv,
             .out = out,
             .now_ms = w->now_ms,
+            .origin = p->c,
         };
         if (out)
             cmd_call(d, &ctx);
@@ -307,8 +308,18 @@ static void script_flush_exec(struct cmd_ctx *c)
 
 static void script_kill_exec(struct cmd_ctx *c)
 {
-    /* A script runs to its end on its shard: none is ever busy yet. */
-    resp_error(c->out, "NOTBUSY No scripts in execution right now.");
+    switch (script_kill()) {
+    case SCRIPT_KILL_NOTBUSY:
+        resp_error(c->out, "NOTBUSY No scripts in execution right now.");
+        break;
+    case SCRIPT_KILL_UNKILLABLE:
+        resp_error(c->out, "UNKILLABLE Sorry the script already executed write commands against "
+                           "the dataset. You can either wait the script termination or kill "
+                           "the server in a hard way using the SHUTDOWN NOSAVE command.");
+        break;
+    default:
+        cmd_reply_ok(c);
+    }
 }
 
 static void script_debug_exec(struct cmd_ctx *c)

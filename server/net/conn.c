@@ -6,11 +6,13 @@
 #include "server/net/conn.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "common/clock.h"
@@ -624,6 +626,26 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     conn_process_input(c);
+}
+
+void conn_poll_input(struct conn *c)
+{
+    if (c->flags & (CONN_CLOSING | CONN_READ_EOF | CONN_READ_PAUSED) || c->in_process)
+        return;
+    uv_stream_t *st = &c->sock.stream;
+    uv_buf_t buf;
+    alloc_cb((uv_handle_t *)st, 0, &buf);
+    if (!buf.base) {
+        on_read(st, UV_ENOBUFS, &buf);
+        return;
+    }
+    ssize_t n = recv(c->fd, buf.base, buf.len, MSG_DONTWAIT);
+    if (n > 0)
+        on_read(st, n, &buf);
+    else if (n == 0)
+        on_read(st, UV_EOF, &buf);
+    else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        on_read(st, UV_ECONNRESET, &buf);
 }
 
 /* ---- Output ------------------------------------------------------------ */

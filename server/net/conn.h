@@ -248,6 +248,10 @@ void conn_process_input(struct conn *c);
  * done, resume a blocked pipeline. Called from the worker's flush pass. */
 void conn_flush(struct conn *c);
 
+/* Read what c's socket holds now, without the loop, and process it as
+ * the loop's read would (worker_serve_busy). Nothing if c is not reading. */
+void conn_poll_input(struct conn *c);
+
 /* Let another thread send one reply straight to c's socket: returns the fd,
  * which stays open until conn_direct_done, or -1 if c has none. */
 int conn_direct_begin(struct conn *c);

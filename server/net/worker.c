@@ -114,6 +114,36 @@ void worker_conn_unlink(struct worker *w, struct conn *c)
     c->prev = c->next = NULL;
 }
 
+void worker_serve_busy(struct worker *w, const struct conn *skip)
+{
+    w->serving_busy = true;
+    for (struct conn *c = w->conns; c; c = c->next)
+        if (c != skip)
+            conn_poll_input(c);
+    /* Write what that answered; skip's reply is still being made. */
+    struct conn *list = w->flush_list, *keep = NULL;
+    w->flush_list = NULL;
+    while (list) {
+        struct conn *c = list;
+        list = c->flush_next;
+        if (c == skip) {
+            keep = c;
+            continue;
+        }
+        c->flush_next = NULL;
+        c->flags &= ~CONN_IN_FLUSH_LIST;
+        if (c->flags & CONN_CLOSING)
+            conn_release(c);
+        else
+            conn_flush(c);
+    }
+    if (keep) {
+        keep->flush_next = w->flush_list;
+        w->flush_list = keep;
+    }
+    w->serving_busy = false;
+}
+
 /* The features' hooks (worker_set_hooks). */
 static struct worker_hooks hooks;
 
