@@ -55,6 +55,9 @@ bool script_cache_exists(const char *s, size_t len);
  * functions the next time it runs a script (script_cache_epoch changes). */
 void script_cache_flush(void);
 
+/* How many scripts are stored and the bytes they take (INFO). */
+void script_cache_stats(size_t *n, size_t *bytes);
+
 /* Changes on every flush; a worker compares it with the epoch its Lua
  * state was built in. */
 uint64_t script_cache_epoch(void);

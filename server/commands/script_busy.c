@@ -32,7 +32,7 @@
 /* How often a busy thread reads its clients' sockets. */
 #define SERVE_EVERY_MS 10
 
-#define KILLED_ERR "ERR Script killed by user with SCRIPT KILL..."
+#define KILLED_ERR "-ERR Script killed by user with SCRIPT KILL..."
 
 /* What a worker's running script may still become. */
 enum {
