@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/hash.h"
@@ -135,6 +136,11 @@ static bool is_local(const struct sockaddr_storage *ss)
 
 struct conn *conn_accept(struct worker *w, uv_stream_t *listener)
 {
+    return conn_accept_fd(w, listener, -1);
+}
+
+struct conn *conn_accept_fd(struct worker *w, uv_stream_t *listener, int sfd)
+{
     struct conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
@@ -147,7 +153,12 @@ struct conn *conn_accept(struct worker *w, uv_stream_t *listener)
     }
     c->sock.handle.data = c;
     c->w = w;
-    if (uv_accept(listener, &c->sock.stream) != 0) {
+    int arc = sfd < 0              ? uv_accept(listener, &c->sock.stream)
+              : c->is_unix         ? uv_pipe_open(&c->sock.pipe, sfd)
+                                   : uv_tcp_open(&c->sock.tcp, sfd);
+    if (arc != 0) {
+        if (sfd >= 0)
+            close(sfd); /* the handle did not adopt it */
         uv_close(&c->sock.handle, (uv_close_cb)free);
         return NULL;
     }

@@ -234,6 +234,10 @@ int conn_set_str(char **member, const char *p, size_t n);
  * started: conn_start. */
 struct conn *conn_accept(struct worker *w, uv_stream_t *listener);
 
+/* The same for a socket sfd already accepted from listener by hand
+ * (worker_serve_busy); sfd < 0: as conn_accept. */
+struct conn *conn_accept_fd(struct worker *w, uv_stream_t *listener, int sfd);
+
 /* Start reading from c (closes it on failure). */
 void conn_start(struct conn *c);
 
