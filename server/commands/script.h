@@ -74,6 +74,8 @@ struct script_call {
     const struct resp_arg *args;  /* ARGV */
     size_t nargs;
     bool ro;                      /* EVAL_RO / EVALSHA_RO */
+    bool any_keys;                /* undeclared keys allowed: the script
+                                     holds every shard (lua-allow-undeclared-keys) */
 };
 
 /* Run sc in command context c (its shard, database and reply buffer): the

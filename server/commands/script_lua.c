@@ -462,7 +462,8 @@ int script_xrun_start(const struct script_call *sc, unsigned home, int proto,
         at += sc->keys[i].len;
     }
     memcpy(x->sha, sc->sha, SHA1_HEX_LEN + 1);
-    x->sc = (struct script_call){.sha = x->sha, .keys = keys, .nkeys = sc->nkeys, .ro = sc->ro};
+    x->sc = (struct script_call){
+        .sha = x->sha, .keys = keys, .nkeys = sc->nkeys, .ro = sc->ro, .any_keys = sc->any_keys};
     x->run = (struct script_run){
         .sc = &x->sc,
         .resp = RESP2,

@@ -157,7 +157,9 @@ enum opt_kind {
     X("busy-reply-threshold", busy_reply_threshold, OPT_LL, "5000", 0, INT64_MAX, true,        \
       "ms a script runs before other clients get -BUSY and SCRIPT KILL may stop it; 0 = at once") \
     X("lua-memory-limit", lua_memory_limit, OPT_SIZE, "1gb", 0, INT64_MAX, true,               \
-      "most bytes each worker's Lua state may allocate; 0 = no bound")
+      "most bytes each worker's Lua state may allocate; 0 = no bound")                       \
+    X("lua-allow-undeclared-keys", lua_allow_undeclared_keys, OPT_BOOL, "no", 0, 0, true,      \
+      "yes: scripts may touch keys they did not declare, and run with every shard locked")
 
 struct opt {
     const char *name;   /* option name as in CONFIG GET and the JSON file */
