@@ -61,6 +61,7 @@ static _Thread_local const struct conn *tl_origin; /* the script's client */
 static _Thread_local int tl_depth;                 /* scripts running (nested
                                                       EXEC/EVAL cannot, but
                                                       be safe) */
+static _Thread_local bool tl_hold;                 /* inside redis.call: no bound */
 
 static struct busy_slot *my_slot(void)
 {
@@ -84,7 +85,7 @@ static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         atomic_store_explicit(&b->lua_bytes, used - osize, memory_order_relaxed);
         return NULL;
     }
-    if (nsize > osize && tl_depth > 0) {
+    if (nsize > osize && tl_depth > 0 && !tl_hold) {
         int64_t limit = __atomic_load_n(&server.cfg.lua_memory_limit, __ATOMIC_RELAXED);
         if (limit > 0 && used - osize + nsize > (size_t)limit)
             return NULL;
@@ -99,6 +100,11 @@ static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 lua_State *script_state_new(void)
 {
     return lua_newstate(lua_alloc, my_slot());
+}
+
+void script_mem_hold(bool on)
+{
+    tl_hold = on;
 }
 
 size_t script_memory_used(void)
@@ -150,6 +156,7 @@ void script_busy_begin(const struct conn *origin)
         return;
     tl_start_ms = clock_wall_ms();
     tl_origin = origin;
+    tl_hold = false;
     atomic_store(&my_slot()->state, RUN_KILLABLE);
 }
 

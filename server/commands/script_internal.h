@@ -57,6 +57,11 @@ struct conn;
  * out-of-memory. The caller closes it with lua_close on this thread. */
 lua_State *script_state_new(void);
 
+/* Inside redis.call (on) the bound is lifted: a memory error raised from
+ * its C code would leak what it holds (its arguments, the reply). Turned
+ * off before anything is raised, so a script's pcall never runs unbounded. */
+void script_mem_hold(bool on);
+
 /* A script starts on this thread for origin (its client, NULL if none
  * here): its clock starts; script_busy_end when it ended (killed or not).
  * Calls nest. */
