@@ -1005,16 +1005,19 @@ static inline bool writes_denied(const struct cmd_def *d)
 /* Is d refused with -BUSY? While a script runs past busy-reply-threshold,
  * on any worker, every command but the allow-busy ones is, as Redis
  * refuses them to every client. On the busy thread itself (its hook
- * answering the clients, worker_serve_busy) only those that neither touch
- * shards nor change a transaction run: the script is still on the stack. */
+ * answering the clients, worker_serve_busy) WATCH is refused too: it
+ * would visit the shard whose script is still on the stack. */
 static bool busy_refused(const struct worker *w, const struct cmd_def *d)
 {
     if (atomic_load_explicit(&server.busy_scripts, memory_order_relaxed) == 0)
         return false;
+    /* EXEC aborts its transaction instead (Redis's rejectCommand on EXEC),
+     * in exec_exec, which touches no shard then. */
+    if (strcmp(d->name, "exec") == 0)
+        return false;
     if (!(d->flags & CMD_ALLOW_BUSY))
         return true;
-    return w->serving_busy && ((d->flags & CMD_AFTER_PRIOR) ||
-                               ((d->flags & CMD_TXN_CONTROL) && strcmp(d->name, "quit") != 0));
+    return w->serving_busy && (d->flags & CMD_AFTER_PRIOR); /* WATCH */
 }
 
 #define BUSY_ERR                                                                            \

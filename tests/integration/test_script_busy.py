@@ -71,6 +71,24 @@ def kill_scenario(srv, body, keys):
     return seen
 
 
+def exec_scenario(srv):
+    """MULTI while a script is busy: the queued command is refused, EXEC
+    aborts the transaction (even without MULTI), the allow-busy commands of
+    transactions run. Returns the replies seen."""
+    a, b, k = connect(srv, 3)
+    k.call("CONFIG", "SET", "busy-reply-threshold", "100")
+    a.send("EVAL", LOOP, "0")
+    seen = [wait_busy(b)]
+    for cmd in (("MULTI",), ("INCR", "x"), ("EXEC",), ("DISCARD",), ("EXEC",),
+                ("UNWATCH",), ("MULTI",), ("DISCARD",), ("SCRIPT", "KILL")):
+        seen.append(b.call(*cmd))
+    seen.append(a.read_reply())
+    seen.append(b.call("INCR", "x"))
+    for c in (a, b, k):
+        c.close()
+    return seen
+
+
 def unkillable_scenario(srv):
     """A script that wrote cannot be killed; SHUTDOWN NOSAVE ends the
     server. Returns the replies seen (not the script's own)."""
@@ -119,6 +137,12 @@ class ScriptBusy(unittest.TestCase):
         # thread between its commands; Redis has one shard.
         ours, theirs = both(kill_scenario, ACROSS, ["acct:0", "acct:1", "acct:2"])
         self.assertEqual(ours, theirs)
+
+    def test_transactions_while_busy(self):
+        ours, theirs = both(exec_scenario)
+        self.assertEqual(ours, theirs)
+        self.assertTrue(str(ours[3]).startswith("EXECABORT Transaction discarded because of: "
+                                                "BUSY"), ours[3])
 
     def test_unkillable_then_shutdown_nosave(self):
         ours, theirs = both(unkillable_scenario)
