@@ -7,10 +7,11 @@
  * threshold the hook marks its worker busy: server.busy_scripts > 0 makes
  * every worker's dispatch answer -BUSY to commands not flagged allow-busy,
  * as Redis answers every client. The busy thread itself cannot run its
- * loop, so the hook reads its other clients' sockets and answers them
- * (worker_serve_busy), as Redis's processEventsWhileBlocked does: SCRIPT
- * KILL and SHUTDOWN NOSAVE reach it from any existing connection. Requests
- * already posted to the busy thread's mailbox wait for the script's end.
+ * loop, so the hook accepts new clients on its listeners, reads its other
+ * clients' sockets and answers them (worker_serve_busy), as Redis's
+ * processEventsWhileBlocked does: SCRIPT KILL and SHUTDOWN NOSAVE reach it
+ * from any connection. Requests already posted to the busy thread's
+ * mailbox wait for the script's end.
  *
  * Each worker has a slot (struct busy_slot) that other threads read:
  * SCRIPT KILL (any worker) moves its state with compare-and-swap, so a
