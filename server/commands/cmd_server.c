@@ -4,6 +4,7 @@
  * INFO (cmd_info.c). Every one runs on the calling connection's worker
  * thread (CMD_CONN). */
 #include "server/commands/cmd_server.h"
+#include "server/commands/script.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -405,6 +406,16 @@ static void cmd_shutdown(struct cmd_ctx *c)
     if (abort_) {
         reply_err(c, "ERR No shutdown in progress.");
         return;
+    }
+    /* A busy script: only NOSAVE may stop the server (Redis's
+     * shutdownCommand), and it ends the script whatever it wrote. */
+    if (atomic_load(&server.busy_scripts)) {
+        if (!nosave) {
+            reply_err(c, "BUSY Redis is busy running a script. You can only call SCRIPT KILL "
+                         "or SHUTDOWN NOSAVE.");
+            return;
+        }
+        script_kill_all();
     }
     /* SAVE, or save points without NOSAVE: the reply (or the close and
      * the stop) comes when the snapshot ends; a failed save keeps the

@@ -542,6 +542,19 @@ static void exec_exec(struct cmd_ctx *ctx)
 {
     struct conn *c = ctx->conn;
     struct txn_client *tc = c->txc;
+    /* A script is busy: dispatch let EXEC through to be refused here as
+     * Redis refuses it (rejectCommand), discarding any transaction, even
+     * without MULTI. */
+    if (atomic_load(&server.busy_scripts)) {
+        if (tc) {
+            queue_clear(tc);
+            unwatch_all(tc);
+        }
+        resp_error(ctx->out, "EXECABORT Transaction discarded because of: BUSY Redis is busy "
+                             "running a script. You can only call SCRIPT KILL or SHUTDOWN "
+                             "NOSAVE.");
+        return;
+    }
     if (!tc || !tc->in_multi) {
         resp_error(ctx->out, "ERR EXEC without MULTI");
         return;

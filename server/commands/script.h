@@ -55,6 +55,9 @@ bool script_cache_exists(const char *s, size_t len);
  * functions the next time it runs a script (script_cache_epoch changes). */
 void script_cache_flush(void);
 
+/* How many scripts are stored and the bytes they take (INFO). */
+void script_cache_stats(size_t *n, size_t *bytes);
+
 /* Changes on every flush; a worker compares it with the epoch its Lua
  * state was built in. */
 uint64_t script_cache_epoch(void);
@@ -71,6 +74,8 @@ struct script_call {
     const struct resp_arg *args;  /* ARGV */
     size_t nargs;
     bool ro;                      /* EVAL_RO / EVALSHA_RO */
+    bool any_keys;                /* undeclared keys allowed: the script
+                                     holds every shard (lua-allow-undeclared-keys) */
 };
 
 /* Run sc in command context c (its shard, database and reply buffer): the
@@ -102,12 +107,13 @@ struct script_pending {
 
 enum { SCRIPT_X_DONE = 0, SCRIPT_X_CALL = 1 };
 
-/* Start sc (copied as needed) with home the shard for keyless commands
- * and proto the client's protocol. SCRIPT_X_DONE: the reply (or error) is
+/* Start sc (copied as needed) with home the shard for keyless commands,
+ * proto the client's protocol and origin the client (on this thread). SCRIPT_X_DONE: the reply (or error) is
  * in out and *xp is NULL; SCRIPT_X_CALL: *xp waits for the command
  * script_xrun_pending describes. */
-int script_xrun_start(const struct script_call *sc, unsigned home, int proto, struct rbuf *out,
-                      struct script_xrun **xp);
+struct conn;
+int script_xrun_start(const struct script_call *sc, unsigned home, int proto,
+                      const struct conn *origin, struct rbuf *out, struct script_xrun **xp);
 
 /* The command x waits for (borrowed until the next resume or free), and
  * the protocol its reply must be in. */
@@ -121,6 +127,21 @@ int script_xrun_resume(struct script_xrun *x, const char *reply, size_t len, boo
 
 /* Free x (NULL is fine). */
 void script_xrun_free(struct script_xrun *x);
+
+/* ---- Long scripts (script_busy.c), any thread ---------------------------- */
+
+enum { SCRIPT_KILL_OK = 0, SCRIPT_KILL_NOTBUSY = 1, SCRIPT_KILL_UNKILLABLE = 2 };
+
+/* SCRIPT KILL: ask every script running past busy-reply-threshold to
+ * stop. SCRIPT_KILL_NOTBUSY if none is, SCRIPT_KILL_UNKILLABLE if one has
+ * written (it keeps running), else SCRIPT_KILL_OK. */
+int script_kill(void);
+
+/* SHUTDOWN NOSAVE: stop every busy script, written or not. */
+void script_kill_all(void);
+
+/* Bytes all Lua states hold (INFO used_memory_lua). */
+size_t script_memory_used(void);
 
 /* ---- Conversions (script_conv.c) ------------------------------------------ */
 

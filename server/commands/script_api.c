@@ -72,7 +72,7 @@ static const char *check_command(struct script_run *r, size_t argc, const struct
     size_t pos;
     if (cmd_keys_init(&it, d, argc, argv) > 0) {
         while (cmd_keys_next(&it, &pos, NULL)) {
-            if (!declared(r->sc, &argv[pos]))
+            if (!r->sc->any_keys && !declared(r->sc, &argv[pos]))
                 return "script tried accessing undeclared key";
             if (r->c)
                 continue; /* one shard: every declared key is here */
@@ -141,13 +141,16 @@ static int redis_generic_call(lua_State *L, bool raise)
     struct script_run *r = script_cur;
     if (!r)
         return raise_error(L, "redis.call/pcall can only be called inside a script invocation");
+    script_mem_hold(true);
     int argc = lua_gettop(L);
     const char *err = NULL;
     if (argc == 0)
         err = "Please specify at least one argument for this redis lib call";
     struct resp_arg *argv = argc ? malloc((size_t)argc * sizeof *argv) : NULL;
-    if (argc && !argv)
+    if (argc && !argv) {
+        script_mem_hold(false);
         return luaL_error(L, "out of memory");
+    }
     for (int j = 1; !err && j <= argc; j++) {
         int t = lua_type(L, j);
         if (t == LUA_TNUMBER) {
@@ -167,11 +170,18 @@ static int redis_generic_call(lua_State *L, bool raise)
     unsigned shard = 0;
     if (!err)
         err = check_command(r, (size_t)argc, argv, &d, &shard);
-    if (!err && (d->flags & CMD_WRITE))
+    if (!err && (d->flags & CMD_WRITE)) {
         r->wrote = true;
+        if (!script_busy_write()) {
+            free(argv);
+            script_mem_hold(false);
+            return script_busy_raise_killed(L);
+        }
+    }
     if (!err && !r->c && L != r->co)
         err = "shardkv: redis.call from a coroutine of a script whose keys span shards";
     if (!err && !r->c) {
+        script_mem_hold(false); /* what follows allocates with malloc */
         int rc = yield_command(L, r, d, shard, (size_t)argc, argv, raise);
         free(argv);
         return rc;
@@ -194,6 +204,7 @@ static int redis_generic_call(lua_State *L, bool raise)
         failed = reply.oom || (reply.len && reply.ptr[0] == '-');
     }
     rbuf_deinit(&reply);
+    script_mem_hold(false);
     if (raise && failed)
         return lua_error(L);
     return 1;

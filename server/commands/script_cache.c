@@ -28,6 +28,7 @@ struct entry {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct entry *buckets[CACHE_BUCKETS]; /* under lock */
 static _Atomic uint64_t epoch;               /* bumped by each flush */
+static size_t nscripts, script_bytes;        /* entries and their bytes, under lock */
 
 /* The bucket of a digest: its first hex characters are uniformly spread. */
 static unsigned bucket_of(const char *sha)
@@ -62,6 +63,8 @@ int script_cache_add(const char *body, size_t len, uint32_t flags, const char *s
             unsigned b = bucket_of(sha);
             e->next = buckets[b];
             buckets[b] = e;
+            nscripts++;
+            script_bytes += sizeof *e + len;
         }
     }
     pthread_mutex_unlock(&lock);
@@ -107,7 +110,16 @@ void script_cache_flush(void)
         }
         buckets[b] = NULL;
     }
+    nscripts = script_bytes = 0;
     atomic_fetch_add_explicit(&epoch, 1, memory_order_release);
+    pthread_mutex_unlock(&lock);
+}
+
+void script_cache_stats(size_t *n, size_t *bytes)
+{
+    pthread_mutex_lock(&lock);
+    *n = nscripts;
+    *bytes = script_bytes;
     pthread_mutex_unlock(&lock);
 }
 

@@ -15,6 +15,7 @@
 #include "common/int64str.h"
 #include "server/commands/cmd_multi.h"
 #include "server/route/dispatch.h"
+#include "server/txn/txn.h"
 #include "server/net/conn.h"
 #include "server/core/server.h"
 #include "server/net/worker.h"
@@ -115,14 +116,15 @@ static bool xrun_fan_step(struct fan *f, struct req **parts, size_t n, struct rb
  * that runs before the first redis.call reads nothing of the keyspace, so
  * it may run before the locks are granted. */
 static void plan_across(struct mplan *p, const struct cmd_def *d, bool evalsha, size_t argc,
-                        const struct resp_arg *argv, int64_t nkeys, unsigned home)
+                        const struct resp_arg *argv, int64_t nkeys, unsigned home, bool any_keys)
 {
     char sha[SHA1_HEX_LEN + 1];
     struct script_call sc = call_of(argc, argv, nkeys, evalsha, is_ro(d), sha);
+    sc.any_keys = any_keys;
     struct rbuf early;
     rbuf_init(&early);
     struct script_xrun *x;
-    int rc = script_xrun_start(&sc, home, p->c->proto, &early, &x);
+    int rc = script_xrun_start(&sc, home, p->c->proto, p->c, &early, &x);
     if (rc == SCRIPT_X_DONE) {
         /* No redis.call (or refused before one): answered at once. */
         struct rbuf *out = cmd_multi_plan_reply_buf(p);
@@ -147,6 +149,23 @@ static void plan_across(struct mplan *p, const struct cmd_def *d, bool evalsha, 
     cmd_multi_plan_go(p, f);
 }
 
+/* Set by script_plan while it plans a script that may touch any key: its
+ * transaction locks every shard (lock_all). */
+static _Thread_local bool tl_any_keys;
+
+/* The plans' lock_more: every shard, for a script planned with
+ * lua-allow-undeclared-keys; nothing more otherwise (EXEC's transaction,
+ * built outside script_plan, locks only the declared keys: inside EXEC
+ * undeclared keys stay refused). */
+static int lock_all(struct txn *t, const struct cmd_def *d, unsigned db, size_t argc,
+                    const struct resp_arg *argv)
+{
+    (void)db;
+    (void)argc;
+    (void)argv;
+    return tl_any_keys ? txn_lock_all(t, !(d->flags & CMD_READONLY)) : 0;
+}
+
 /* The plan (struct cmd_plan): the shard of every declared key, or the
  * connection's own shard for a script with no keys; keys on several
  * shards run the script across them (plan_across). */
@@ -157,6 +176,15 @@ static void script_plan(struct mplan *p, const struct cmd_def *d, bool evalsha, 
     int64_t nkeys = check_args(evalsha, argc, argv, &err);
     if (nkeys < 0) {
         cmd_multi_plan_error(p, err);
+        return;
+    }
+    /* lua-allow-undeclared-keys: any key may be touched, so the script runs
+     * across shards in a transaction that locks every shard (lock_all;
+     * inside EXEC, EXEC's transaction locked them when it was built). */
+    if (!p->t && __atomic_load_n(&server.cfg.lua_allow_undeclared_keys, __ATOMIC_RELAXED)) {
+        tl_any_keys = true; /* read by lock_all, called from within */
+        plan_across(p, d, evalsha, argc, argv, nkeys, p->c->w->id, true);
+        tl_any_keys = false;
         return;
     }
     if (nkeys == 0 && p->t) {
@@ -174,6 +202,7 @@ static void script_plan(struct mplan *p, const struct cmd_def *d, bool evalsha, 
             .argv = argv,
             .out = out,
             .now_ms = w->now_ms,
+            .origin = p->c,
         };
         if (out)
             cmd_call(d, &ctx);
@@ -186,7 +215,7 @@ static void script_plan(struct mplan *p, const struct cmd_def *d, bool evalsha, 
         if (i == 0) {
             shard = s;
         } else if (s != shard) {
-            plan_across(p, d, evalsha, argc, argv, nkeys, shard);
+            plan_across(p, d, evalsha, argc, argv, nkeys, shard, false);
             return;
         }
     }
@@ -206,8 +235,8 @@ static void evalsha_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
 }
 
 /* EVAL and EVAL_RO carry a body, EVALSHA and EVALSHA_RO a SHA1. */
-static const struct cmd_plan eval_plan_def = {.plan = eval_plan};
-static const struct cmd_plan evalsha_plan_def = {.plan = evalsha_plan};
+static const struct cmd_plan eval_plan_def = {.plan = eval_plan, .lock_more = lock_all};
+static const struct cmd_plan evalsha_plan_def = {.plan = evalsha_plan, .lock_more = lock_all};
 
 /* ---- EVAL and friends ------------------------------------------------------- */
 
@@ -307,8 +336,18 @@ static void script_flush_exec(struct cmd_ctx *c)
 
 static void script_kill_exec(struct cmd_ctx *c)
 {
-    /* A script runs to its end on its shard: none is ever busy yet. */
-    resp_error(c->out, "NOTBUSY No scripts in execution right now.");
+    switch (script_kill()) {
+    case SCRIPT_KILL_NOTBUSY:
+        resp_error(c->out, "NOTBUSY No scripts in execution right now.");
+        break;
+    case SCRIPT_KILL_UNKILLABLE:
+        resp_error(c->out, "UNKILLABLE Sorry the script already executed write commands against "
+                           "the dataset. You can either wait the script termination or kill "
+                           "the server in a hard way using the SHUTDOWN NOSAVE command.");
+        break;
+    default:
+        cmd_reply_ok(c);
+    }
 }
 
 static void script_debug_exec(struct cmd_ctx *c)

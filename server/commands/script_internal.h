@@ -48,4 +48,40 @@ void script_api_register(lua_State *L);
  * (script_sandbox.c). */
 lua_State *script_state_create(void);
 
+/* ---- Long scripts and Lua's memory (script_busy.c) ---------------------- */
+
+struct conn;
+
+/* A new Lua state whose allocator counts its bytes for this thread and
+ * bounds them by lua-memory-limit while a script runs; NULL on
+ * out-of-memory. The caller closes it with lua_close on this thread. */
+lua_State *script_state_new(void);
+
+/* Inside redis.call (on) the bound is lifted: a memory error raised from
+ * its C code would leak what it holds (its arguments, the reply). Turned
+ * off before anything is raised, so a script's pcall never runs unbounded. */
+void script_mem_hold(bool on);
+
+/* A script starts on this thread for origin (its client, NULL if none
+ * here): its clock starts; script_busy_end when it ended (killed or not).
+ * Calls nest. */
+void script_busy_begin(const struct conn *origin);
+void script_busy_end(void);
+
+/* The count hook every running script has (lua_sethook with
+ * SCRIPT_HOOK_COUNT): marks the worker busy past busy-reply-threshold,
+ * answers the worker's other clients, and raises Redis's error once
+ * SCRIPT KILL or SHUTDOWN NOSAVE asked. */
+void script_busy_hook(lua_State *L, lua_Debug *ar);
+/* Lua instructions between two hook calls: Redis's period. */
+#define SCRIPT_HOOK_COUNT 100000
+
+/* The script is about to run a write command: from now on SCRIPT KILL
+ * answers UNKILLABLE. False if SCRIPT KILL came first: the caller raises
+ * script_busy_raise_killed instead of writing. */
+bool script_busy_write(void);
+
+/* Raise Redis's error for a killed script (never returns). */
+int script_busy_raise_killed(lua_State *L);
+
 #endif

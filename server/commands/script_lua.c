@@ -279,9 +279,16 @@ void script_run(struct cmd_ctx *c, const struct script_call *sc)
     push_array(L, sc->args, sc->nargs);
     set_global_raw(L, "ARGV");
     script_cur = &r;
+    script_busy_begin(c->origin);
+    lua_sethook(L, script_busy_hook, LUA_MASKCOUNT, SCRIPT_HOOK_COUNT);
     int err = lua_pcall(L, 0, 1, -2);
+    lua_sethook(L, NULL, 0, 0);
+    script_busy_end();
     script_cur = NULL;
-    gc_step(L);
+    if (err == LUA_ERRMEM)
+        lua_gc(L, LUA_GCCOLLECT, 0); /* what the script held is garbage now */
+    else
+        gc_step(L);
     if (err) {
         reply_error(L, c->out, sc->sha);
         lua_pop(L, 1);
@@ -305,6 +312,7 @@ struct script_xrun {
     struct script_run run;        /* what redis.call reads */
     struct script_pending pending; /* the command it waits for */
     int proto;                    /* the client's protocol */
+    const struct conn *origin;    /* the client (on this thread) */
 };
 
 void script_xrun_free(struct script_xrun *x)
@@ -360,7 +368,7 @@ static void error_place(lua_State *co)
 static void raise_hook(lua_State *co, lua_Debug *ar)
 {
     (void)ar;
-    lua_sethook(co, NULL, 0, 0);
+    lua_sethook(co, script_busy_hook, LUA_MASKCOUNT, SCRIPT_HOOK_COUNT);
     int ref = tl_raise;
     tl_raise = LUA_NOREF;
     lua_rawgeti(co, LUA_REGISTRYINDEX, ref);
@@ -379,11 +387,17 @@ static int xrun_step(struct script_xrun *x, int nargs, struct rbuf *out)
     free(x->pending.argv);
     x->pending.argv = NULL;
     script_cur = &x->run;
+    /* The busy clock counts from this step: between two steps the thread
+     * is free, the script waiting for its command. */
+    script_busy_begin(x->origin);
+    if (tl_raise == LUA_NOREF)
+        lua_sethook(x->co, script_busy_hook, LUA_MASKCOUNT, SCRIPT_HOOK_COUNT);
     int rc = lua_resume(x->co, nargs);
+    lua_sethook(x->co, NULL, 0, 0);
+    script_busy_end();
     script_cur = NULL;
     if (tl_raise != LUA_NOREF) {
         /* The hook never ran (nothing followed the call). */
-        lua_sethook(x->co, NULL, 0, 0);
         luaL_unref(L, LUA_REGISTRYINDEX, tl_raise);
         tl_raise = LUA_NOREF;
     }
@@ -407,12 +421,15 @@ static int xrun_step(struct script_xrun *x, int nargs, struct rbuf *out)
         error_place(x->co);
         reply_error(x->co, out, x->sha);
     }
-    gc_step(L);
+    if (rc == LUA_ERRMEM)
+        lua_gc(L, LUA_GCCOLLECT, 0);
+    else
+        gc_step(L);
     return SCRIPT_X_DONE;
 }
 
-int script_xrun_start(const struct script_call *sc, unsigned home, int proto, struct rbuf *out,
-                      struct script_xrun **xp)
+int script_xrun_start(const struct script_call *sc, unsigned home, int proto,
+                      const struct conn *origin, struct rbuf *out, struct script_xrun **xp)
 {
     *xp = NULL;
     struct lstate *st = state_get();
@@ -445,7 +462,8 @@ int script_xrun_start(const struct script_call *sc, unsigned home, int proto, st
         at += sc->keys[i].len;
     }
     memcpy(x->sha, sc->sha, SHA1_HEX_LEN + 1);
-    x->sc = (struct script_call){.sha = x->sha, .keys = keys, .nkeys = sc->nkeys, .ro = sc->ro};
+    x->sc = (struct script_call){
+        .sha = x->sha, .keys = keys, .nkeys = sc->nkeys, .ro = sc->ro, .any_keys = sc->any_keys};
     x->run = (struct script_run){
         .sc = &x->sc,
         .resp = RESP2,
@@ -454,6 +472,7 @@ int script_xrun_start(const struct script_call *sc, unsigned home, int proto, st
         .pending = &x->pending,
     };
     x->proto = proto;
+    x->origin = origin;
     push_array(L, sc->keys, sc->nkeys);
     x->keys_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     push_array(L, sc->args, sc->nargs);

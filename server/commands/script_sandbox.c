@@ -12,6 +12,8 @@
 #include <lualib.h>
 #include <stdbool.h>
 
+#include "server/util/log.h"
+
 int luaopen_cjson(lua_State *L);
 int luaopen_bit(lua_State *L);
 
@@ -164,11 +166,20 @@ static const char err_handler_src[] =
     "  return e\n"
     "end\n";
 
+/* Lua's last resort for an error outside any protected call (luaL_newstate
+ * sets the same): logged, then Lua aborts the process. */
+static int on_panic(lua_State *L)
+{
+    log_warn("Lua panic: %s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+    return 0;
+}
+
 lua_State *script_state_create(void)
 {
-    lua_State *L = luaL_newstate();
+    lua_State *L = script_state_new();
     if (!L)
         return NULL;
+    lua_atpanic(L, on_panic);
     /* The libraries Redis loads; no package, os or io. */
     static const struct {
         const char *name;

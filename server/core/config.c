@@ -153,7 +153,13 @@ enum opt_kind {
     X("slowlog-max-len", slowlog_max_len, OPT_LL, "128", 0, INT64_MAX, true,                   \
       "entries the slow log keeps")                                                           \
     X("latency-monitor-threshold", latency_monitor_threshold, OPT_LL, "0", 0, INT64_MAX, true, \
-      "record latency events of at least this many milliseconds (LATENCY); 0 = off")
+      "record latency events of at least this many milliseconds (LATENCY); 0 = off")        \
+    X("busy-reply-threshold", busy_reply_threshold, OPT_LL, "5000", 0, INT64_MAX, true,        \
+      "ms a script runs before other clients get -BUSY and SCRIPT KILL may stop it; 0 = at once") \
+    X("lua-memory-limit", lua_memory_limit, OPT_SIZE, "1gb", 0, INT64_MAX, true,               \
+      "most bytes each worker's Lua state may allocate; 0 = no bound")                       \
+    X("lua-allow-undeclared-keys", lua_allow_undeclared_keys, OPT_BOOL, "no", 0, 0, true,      \
+      "yes: scripts may touch keys they did not declare, and run with every shard locked")
 
 struct opt {
     const char *name;   /* option name as in CONFIG GET and the JSON file */
@@ -182,6 +188,7 @@ static const struct {
     {"list-max-ziplist-size", "list-max-listpack-size"},
     {"zset-max-ziplist-entries", "zset-max-listpack-entries"},
     {"zset-max-ziplist-value", "zset-max-listpack-value"},
+    {"lua-time-limit", "busy-reply-threshold"},
 };
 #define NALIASES (sizeof(aliases) / sizeof(aliases[0]))
 

@@ -86,6 +86,10 @@ struct config {
     int64_t slowlog_log_slower_than;  /* µs; -1 off, 0 every command (slowlog.h) */
     int64_t slowlog_max_len;          /* entries kept: 128 */
     int64_t latency_monitor_threshold; /* ms; 0 off (latency.h) */
+    int64_t busy_reply_threshold; /* ms a script runs before it is busy
+                                     (lua-time-limit); script_lua.c */
+    int64_t lua_memory_limit;     /* bytes per Lua state; 0 = no bound */
+    bool lua_allow_undeclared_keys; /* scripts lock every shard (script_cmd.c) */
     /* client-output-buffer-limit, one entry per class (Redis's format:
      * "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60");
      * normal and pubsub apply (outbuf.c); replica is kept for later. */

@@ -99,8 +99,6 @@
     X("io-threads", NULL, "the number of threads is 'threads' (one per CPU by default)")           \
     X("io-threads-do-reads", NULL, "every worker thread reads and writes")                         \
     X("active-expire-effort", NULL, "expiry runs at a fixed effort")                               \
-    X("lua-time-limit", NULL, "no scripting here")                                                 \
-    X("busy-reply-threshold", NULL, "no scripting here")                                           \
     X("tracking-table-max-keys", NULL, "no client-side caching here")                              \
     X("shutdown-timeout", NULL, "shardkv has no replicas to wait for")
 

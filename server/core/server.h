@@ -55,6 +55,8 @@ struct server {
     _Atomic uint64_t next_conn_id;  /* CLIENT ID source; first id is 1 */
     _Atomic unsigned nclients;      /* connected clients, all workers (maxclients) */
     _Atomic bool stopping;          /* shutdown started: accept nothing more */
+    _Atomic unsigned busy_scripts;  /* scripts running past busy-reply-threshold
+                                       (script_lua.c): other commands get -BUSY */
     uv_loop_t *main_loop;           /* the main thread's loop (signals, stop) */
     uv_async_t stop_async;          /* wakes the main loop for server_request_stop */
     _Atomic int exit_code;          /* process exit status after a stop request */

@@ -6,12 +6,15 @@
 #include "server/net/conn.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/hash.h"
@@ -133,6 +136,11 @@ static bool is_local(const struct sockaddr_storage *ss)
 
 struct conn *conn_accept(struct worker *w, uv_stream_t *listener)
 {
+    return conn_accept_fd(w, listener, -1);
+}
+
+struct conn *conn_accept_fd(struct worker *w, uv_stream_t *listener, int sfd)
+{
     struct conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
@@ -145,7 +153,12 @@ struct conn *conn_accept(struct worker *w, uv_stream_t *listener)
     }
     c->sock.handle.data = c;
     c->w = w;
-    if (uv_accept(listener, &c->sock.stream) != 0) {
+    int arc = sfd < 0              ? uv_accept(listener, &c->sock.stream)
+              : c->is_unix         ? uv_pipe_open(&c->sock.pipe, sfd)
+                                   : uv_tcp_open(&c->sock.tcp, sfd);
+    if (arc != 0) {
+        if (sfd >= 0)
+            close(sfd); /* the handle did not adopt it */
         uv_close(&c->sock.handle, (uv_close_cb)free);
         return NULL;
     }
@@ -624,6 +637,26 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     conn_process_input(c);
+}
+
+void conn_poll_input(struct conn *c)
+{
+    if (c->flags & (CONN_CLOSING | CONN_READ_EOF | CONN_READ_PAUSED) || c->in_process)
+        return;
+    uv_stream_t *st = &c->sock.stream;
+    uv_buf_t buf;
+    alloc_cb((uv_handle_t *)st, 0, &buf);
+    if (!buf.base) {
+        on_read(st, UV_ENOBUFS, &buf);
+        return;
+    }
+    ssize_t n = recv(c->fd, buf.base, buf.len, MSG_DONTWAIT);
+    if (n > 0)
+        on_read(st, n, &buf);
+    else if (n == 0)
+        on_read(st, UV_EOF, &buf);
+    else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        on_read(st, UV_ECONNRESET, &buf);
 }
 
 /* ---- Output ------------------------------------------------------------ */

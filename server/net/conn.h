@@ -234,6 +234,10 @@ int conn_set_str(char **member, const char *p, size_t n);
  * started: conn_start. */
 struct conn *conn_accept(struct worker *w, uv_stream_t *listener);
 
+/* The same for a socket sfd already accepted from listener by hand
+ * (worker_serve_busy); sfd < 0: as conn_accept. */
+struct conn *conn_accept_fd(struct worker *w, uv_stream_t *listener, int sfd);
+
 /* Start reading from c (closes it on failure). */
 void conn_start(struct conn *c);
 
@@ -247,6 +251,10 @@ void conn_process_input(struct conn *c);
 /* Write c's completed replies, enforce the output limit, close it if it is
  * done, resume a blocked pipeline. Called from the worker's flush pass. */
 void conn_flush(struct conn *c);
+
+/* Read what c's socket holds now, without the loop, and process it as
+ * the loop's read would (worker_serve_busy). Nothing if c is not reading. */
+void conn_poll_input(struct conn *c);
 
 /* Let another thread send one reply straight to c's socket: returns the fd,
  * which stays open until conn_direct_done, or -1 if c has none. */

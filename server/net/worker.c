@@ -5,9 +5,11 @@
  * own thread, except worker_get/worker_stats_read. */
 #include "server/net/worker.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/clock.h"
 #include "server/net/clientmem.h"
@@ -114,6 +116,44 @@ void worker_conn_unlink(struct worker *w, struct conn *c)
     c->prev = c->next = NULL;
 }
 
+static void accept_by_hand(struct worker *w, uv_stream_t *l);
+
+void worker_serve_busy(struct worker *w, const struct conn *skip)
+{
+    w->serving_busy = true;
+    if (!w->stopping) {
+        for (unsigned i = 0; i < w->nlisteners; i++)
+            accept_by_hand(w, (uv_stream_t *)&w->listeners[i]);
+        if (w->has_unix)
+            accept_by_hand(w, (uv_stream_t *)&w->unix_listener);
+    }
+    for (struct conn *c = w->conns; c; c = c->next)
+        if (c != skip)
+            conn_poll_input(c);
+    /* Write what that answered; skip's reply is still being made. */
+    struct conn *list = w->flush_list, *keep = NULL;
+    w->flush_list = NULL;
+    while (list) {
+        struct conn *c = list;
+        list = c->flush_next;
+        if (c == skip) {
+            keep = c;
+            continue;
+        }
+        c->flush_next = NULL;
+        c->flags &= ~CONN_IN_FLUSH_LIST;
+        if (c->flags & CONN_CLOSING)
+            conn_release(c);
+        else
+            conn_flush(c);
+    }
+    if (keep) {
+        keep->flush_next = w->flush_list;
+        w->flush_list = keep;
+    }
+    w->serving_busy = false;
+}
+
 /* The features' hooks (worker_set_hooks). */
 static struct worker_hooks hooks;
 
@@ -193,16 +233,10 @@ static const char protected_mode_denied[] =
     "user. NOTE: You only need to do one of the above things in order for the server to start "
     "accepting connections from the outside.";
 
-static void on_connection(uv_stream_t *l, int status)
+/* A client just accepted on w: refused (stopping, maxclients, protected
+ * mode) or started. */
+static void admit(struct worker *w, struct conn *c)
 {
-    struct worker *w = l->data;
-    if (status < 0) {
-        log_warn("Accepting client connection: %s", uv_strerror(status));
-        return;
-    }
-    struct conn *c = conn_accept(w, l);
-    if (!c)
-        return;
     if (w->stopping) {
         conn_close(c);
         return;
@@ -236,6 +270,36 @@ static void on_connection(uv_stream_t *l, int status)
     }
     log_debug("Accepted %s", c->addr);
     conn_start(c);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    struct worker *w = l->data;
+    if (status < 0) {
+        log_warn("Accepting client connection: %s", uv_strerror(status));
+        return;
+    }
+    struct conn *c = conn_accept(w, l);
+    if (c)
+        admit(w, c);
+}
+
+/* Accept what waits on listener l without the loop (a busy script holds
+ * it): a few at a time, as the loop would. */
+static void accept_by_hand(struct worker *w, uv_stream_t *l)
+{
+    uv_os_fd_t lfd = -1;
+    if (uv_fileno((uv_handle_t *)l, &lfd) != 0 || lfd < 0)
+        return;
+    for (int i = 0; i < 16; i++) {
+        int fd = accept(lfd, NULL, NULL); /* the listener is non-blocking */
+        if (fd < 0)
+            return; /* EAGAIN: nothing more; errors: the loop sees them later */
+        fcntl(fd, F_SETFD, FD_CLOEXEC); /* uv_*_open makes it non-blocking */
+        struct conn *c = conn_accept_fd(w, l, fd);
+        if (c)
+            admit(w, c);
+    }
 }
 
 /* A message asking a worker to do something on its own thread. */

@@ -91,6 +91,8 @@ struct worker {
     _Atomic bool busy;            /* while stopping: some client still has
                                      replies to write or requests in flight
                                      (read by the main thread) */
+    bool serving_busy;            /* inside worker_serve_busy: commands run
+                                     re-entrantly, under a busy script */
     int64_t now_ms;               /* wall clock read once per parse run or
                                      reply batch: commands run inline use it */
     /* Recycled request-path objects (dispatch.c). A request, its slot and
@@ -172,6 +174,12 @@ const char *worker_requirepass(void);
 
 /* Remove c from w's list once it is fully closed (conn.c). */
 void worker_conn_unlink(struct worker *w, struct conn *c);
+
+/* A script on w's thread is busy and w's loop cannot run: read what w's
+ * clients other than skip (the script's own) sent, answer it (dispatch
+ * refuses all but the allow-busy commands) and write the answers. Called
+ * from the script's hook on w's thread. */
+void worker_serve_busy(struct worker *w, const struct conn *skip);
 
 /* Queue c so its completed replies are written at the end of this loop turn. */
 void worker_want_flush(struct worker *w, struct conn *c);

@@ -1002,6 +1002,27 @@ static inline bool writes_denied(const struct cmd_def *d)
            hooks.writes_denied(d);
 }
 
+/* Is d refused with -BUSY? While a script runs past busy-reply-threshold,
+ * on any worker, every command but the allow-busy ones is, as Redis
+ * refuses them to every client. On the busy thread itself (its hook
+ * answering the clients, worker_serve_busy) WATCH is refused too: it
+ * would visit the shard whose script is still on the stack. */
+static bool busy_refused(const struct worker *w, const struct cmd_def *d)
+{
+    if (atomic_load_explicit(&server.busy_scripts, memory_order_relaxed) == 0)
+        return false;
+    /* EXEC aborts its transaction instead (Redis's rejectCommand on EXEC),
+     * in exec_exec, which touches no shard then. */
+    if (strcmp(d->name, "exec") == 0)
+        return false;
+    if (!(d->flags & CMD_ALLOW_BUSY))
+        return true;
+    return w->serving_busy && (d->flags & CMD_AFTER_PRIOR); /* WATCH */
+}
+
+#define BUSY_ERR                                                                            \
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+
 bool dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
 {
     return dispatch_command_hashed(c, argc, argv, NULL);
@@ -1017,9 +1038,10 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     if (!d || d->nsubs || !same_cmd_name(d, argv[0].ptr, argv[0].len))
         d = cmd_lookup_argv(argc, argv, &container); /* "CONFIG GET": config|get */
     bool misconf = false; /* a write after a failed save (server/persist/persist.h) */
+    bool busy = false;    /* a script is busy (busy_refused) */
     bool refused = !d || !cmd_arity_ok(d, argc) ||
                    (!c->authenticated && !(d->flags & CMD_NOAUTH) && worker_requirepass()) ||
-                   (misconf = writes_denied(d));
+                   (misconf = writes_denied(d)) || (busy = busy_refused(w, d));
     /* A single-key command's shard; a keyless one runs on this worker's. */
     bool single = !refused && !(d->flags & (CMD_CONN | CMD_MULTIKEY | CMD_ALLSHARDS));
     size_t kpos = single ? cmd_first_key(d, argc, argv) : 0;
@@ -1073,6 +1095,8 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
             resp_errorf(out, "ERR wrong number of arguments for '%s' command", d->name);
         else if (misconf)
             resp_error(out, hooks.writes_denied_err);
+        else if (busy)
+            resp_error(out, BUSY_ERR);
         else
             resp_error(out, "NOAUTH Authentication required.");
         cmdstat_reject(w->cmdstats, sid);

@@ -54,9 +54,6 @@ EXCLUDED = {
     "redis_migrate_cached_sockets_total",
     # RESTORE's sanitize-dump-payload option.
     "redis_dump_payload_sanitizations",
-    # Scripting (Lua, built separately).
-    "redis_memory_used_lua_bytes", "redis_memory_used_scripts_bytes",
-    "redis_number_of_cached_scripts",
     # A main thread: N worker threads, none of them main.
     "redis_cpu_sys_main_thread_seconds_total", "redis_cpu_user_main_thread_seconds_total",
 }

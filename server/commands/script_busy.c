@@ -1,0 +1,210 @@
+/* script_busy.c — long scripts and Lua's memory: busy-reply-threshold,
+ * SCRIPT KILL, SHUTDOWN NOSAVE's way out of a busy script, and the
+ * allocator that counts and bounds what each worker's Lua states hold.
+ *
+ * A script runs on one worker thread (its shard's, or its connection's
+ * across shards) with a count hook (Redis's luaMaskCountHook). Past the
+ * threshold the hook marks its worker busy: server.busy_scripts > 0 makes
+ * every worker's dispatch answer -BUSY to commands not flagged allow-busy,
+ * as Redis answers every client. The busy thread itself cannot run its
+ * loop, so the hook accepts new clients on its listeners, reads its other
+ * clients' sockets and answers them (worker_serve_busy), as Redis's
+ * processEventsWhileBlocked does: SCRIPT KILL and SHUTDOWN NOSAVE reach it
+ * from any connection. Requests already posted to the busy thread's
+ * mailbox wait for the script's end.
+ *
+ * Each worker has a slot (struct busy_slot) that other threads read:
+ * SCRIPT KILL (any worker) moves its state with compare-and-swap, so a
+ * script that writes and a SCRIPT KILL racing with it agree on which came
+ * first. The hook, the allocator and script_busy_begin/end run on the
+ * script's thread. */
+#include "server/commands/script_internal.h"
+
+#include <lauxlib.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "server/core/server.h"
+#include "server/net/worker.h"
+#include "server/util/log.h"
+
+/* How often a busy thread reads its clients' sockets. */
+#define SERVE_EVERY_MS 10
+
+#define KILLED_ERR "-ERR Script killed by user with SCRIPT KILL..."
+
+/* What a worker's running script may still become. */
+enum {
+    RUN_KILLABLE = 0, /* no write yet: SCRIPT KILL may stop it */
+    RUN_KILL = 1,     /* SCRIPT KILL asked: the hook raises at its next call */
+    RUN_WROTE = 2,    /* it wrote: only SHUTDOWN NOSAVE stops it */
+    RUN_SHUTDOWN = 3, /* SHUTDOWN NOSAVE: stops whatever it did */
+};
+
+/* One per worker; read by any thread, written by its owner unless said. */
+struct busy_slot {
+    _Atomic bool busy;           /* running past the threshold */
+    _Atomic int state;           /* RUN_* (SCRIPT KILL and SHUTDOWN too) */
+    _Atomic size_t lua_bytes;    /* bytes the thread's Lua states hold
+                                    (relaxed stores by the owner only) */
+};
+
+/* Room for every worker ("threads" is at most 1024); index 1024 serves a
+ * thread that is no worker (tests). */
+#define NSLOTS 1025
+static struct busy_slot slots[NSLOTS];
+
+static _Thread_local int64_t tl_start_ms;          /* when the script began */
+static _Thread_local int64_t tl_served_ms;         /* last worker_serve_busy */
+static _Thread_local const struct conn *tl_origin; /* the script's client */
+static _Thread_local int tl_depth;                 /* scripts running (nested
+                                                      EXEC/EVAL cannot, but
+                                                      be safe) */
+static _Thread_local bool tl_hold;                 /* inside redis.call: no bound */
+
+static struct busy_slot *my_slot(void)
+{
+    struct worker *w = worker_current();
+    return &slots[w && w->id < NSLOTS - 1 ? w->id : NSLOTS - 1];
+}
+
+/* ---- Lua's allocator ---------------------------------------------------- */
+
+/* Lua's allocator (lua_Alloc): counts every byte in the thread's slot and,
+ * while a script runs, refuses growth past lua-memory-limit; Lua then
+ * raises "not enough memory" inside the script. Outside a script
+ * (building the state, KEYS, the reply) nothing is refused: a failure
+ * there would be unprotected, and Lua would abort the process. */
+static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct busy_slot *b = ud;
+    size_t used = atomic_load_explicit(&b->lua_bytes, memory_order_relaxed);
+    if (nsize == 0) {
+        free(ptr);
+        atomic_store_explicit(&b->lua_bytes, used - osize, memory_order_relaxed);
+        return NULL;
+    }
+    if (nsize > osize && tl_depth > 0 && !tl_hold) {
+        int64_t limit = __atomic_load_n(&server.cfg.lua_memory_limit, __ATOMIC_RELAXED);
+        if (limit > 0 && used - osize + nsize > (size_t)limit)
+            return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (!p)
+        return NULL; /* Lua 5.1 never shrinks into a failure: realloc can't */
+    atomic_store_explicit(&b->lua_bytes, used - osize + nsize, memory_order_relaxed);
+    return p;
+}
+
+lua_State *script_state_new(void)
+{
+    return lua_newstate(lua_alloc, my_slot());
+}
+
+void script_mem_hold(bool on)
+{
+    tl_hold = on;
+}
+
+size_t script_memory_used(void)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < NSLOTS; i++)
+        total += atomic_load_explicit(&slots[i].lua_bytes, memory_order_relaxed);
+    return total;
+}
+
+/* ---- The hook ----------------------------------------------------------- */
+
+int script_busy_raise_killed(lua_State *L)
+{
+    script_push_error(L, KILLED_ERR, sizeof KILLED_ERR - 1);
+    return lua_error(L);
+}
+
+void script_busy_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    struct busy_slot *b = my_slot();
+    int64_t now = clock_wall_ms();
+    if (!atomic_load_explicit(&b->busy, memory_order_relaxed)) {
+        int64_t limit = __atomic_load_n(&server.cfg.busy_reply_threshold, __ATOMIC_RELAXED);
+        if (now - tl_start_ms < limit)
+            return;
+        atomic_store(&b->busy, true);
+        atomic_fetch_add(&server.busy_scripts, 1);
+        log_warn("Slow script detected: still in execution after %lld milliseconds. You can "
+                 "try killing the script using the SCRIPT KILL command.",
+                 (long long)(now - tl_start_ms));
+        tl_served_ms = 0;
+    }
+    struct worker *w = worker_current();
+    if (w && now - tl_served_ms >= SERVE_EVERY_MS) {
+        tl_served_ms = now;
+        worker_serve_busy(w, tl_origin);
+    }
+    /* A stop by a signal ends a busy script as SHUTDOWN NOSAVE does. */
+    int st = atomic_load(&b->state);
+    if (st == RUN_KILL || st == RUN_SHUTDOWN || atomic_load(&server.stopping))
+        script_busy_raise_killed(L);
+}
+
+void script_busy_begin(const struct conn *origin)
+{
+    if (tl_depth++ > 0)
+        return;
+    tl_start_ms = clock_wall_ms();
+    tl_origin = origin;
+    tl_hold = false;
+    atomic_store(&my_slot()->state, RUN_KILLABLE);
+}
+
+void script_busy_end(void)
+{
+    if (--tl_depth > 0)
+        return;
+    struct busy_slot *b = my_slot();
+    if (atomic_load(&b->busy)) {
+        atomic_store(&b->busy, false);
+        atomic_fetch_sub(&server.busy_scripts, 1);
+    }
+    atomic_store(&b->state, RUN_KILLABLE);
+    tl_origin = NULL;
+}
+
+bool script_busy_write(void)
+{
+    struct busy_slot *b = my_slot();
+    int expect = RUN_KILLABLE;
+    /* False: SCRIPT KILL (or SHUTDOWN NOSAVE) came first. */
+    return atomic_compare_exchange_strong(&b->state, &expect, RUN_WROTE) || expect == RUN_WROTE;
+}
+
+/* ---- SCRIPT KILL, SHUTDOWN NOSAVE (any thread) --------------------------- */
+
+int script_kill(void)
+{
+    unsigned n = server.nworkers < NSLOTS - 1 ? server.nworkers : NSLOTS - 1;
+    bool any = false, unkillable = false;
+    for (unsigned i = 0; i < n; i++) {
+        struct busy_slot *b = &slots[i];
+        if (!atomic_load(&b->busy))
+            continue;
+        any = true;
+        int expect = RUN_KILLABLE;
+        if (!atomic_compare_exchange_strong(&b->state, &expect, RUN_KILL) &&
+            expect == RUN_WROTE)
+            unkillable = true;
+    }
+    return !any ? SCRIPT_KILL_NOTBUSY : unkillable ? SCRIPT_KILL_UNKILLABLE : SCRIPT_KILL_OK;
+}
+
+void script_kill_all(void)
+{
+    unsigned n = server.nworkers < NSLOTS - 1 ? server.nworkers : NSLOTS - 1;
+    for (unsigned i = 0; i < n; i++)
+        if (atomic_load(&slots[i].busy))
+            atomic_store(&slots[i].state, RUN_SHUTDOWN);
+}

@@ -1,0 +1,173 @@
+#!/usr/bin/python3
+"""Long scripts (issue 12, item 4): busy-reply-threshold (lua-time-limit),
+-BUSY for other clients, SCRIPT KILL of a script that has not written and
+the error its client gets, UNKILLABLE once it wrote and SHUTDOWN NOSAVE as
+the way out, NOTBUSY; and a script allocating without bound stopped at
+lua-memory-limit while the server keeps serving.
+
+Replies are compared byte for byte with redis-server 7.0 where Redis is
+deterministic (every error text here). Servers run on free loopback ports
+and are always stopped.
+"""
+
+import time
+import unittest
+
+import skvtest
+
+THREADS = "4"
+LATE = 8  # clients connecting during a busy script
+LOOP = "while true do end"
+WROTE = "redis.call('set', KEYS[1], '1') " + LOOP
+ACROSS = "redis.call('get', KEYS[1]) redis.call('get', KEYS[2]) " + LOOP
+GROW = "local t = {} while true do t[#t+1] = string.rep('x', 1000) end"
+# Lua interns strings: GROW's table grows by a slot a turn; this one by 1 KB.
+GROW_DISTINCT = "local t = {} while true do t[#t+1] = string.rep('x', 1000) .. #t end"
+
+
+def connect(srv, n):
+    """n clients, each seen by the server (PING answered) before use."""
+    cs = [srv.client() for _ in range(n)]
+    for c in cs:
+        assert c.call("PING") == "PONG"
+    return cs
+
+
+def wait_busy(c, timeout=10.0):
+    """Send PING until the reply is -BUSY; return that reply. (PING, not a
+    key: a request queued to the busy shard before the threshold waits for
+    the script's end, docs/DESIGN.md.)"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = c.call("PING")
+        if isinstance(r, skvtest.RespError):
+            return r
+        time.sleep(0.02)
+    raise AssertionError("no -BUSY within %.0f s" % timeout)
+
+
+def kill_scenario(srv, body, keys):
+    """A script loops; another client sees BUSY, SHUTDOWN without NOSAVE
+    is refused, SCRIPT KILL stops it, its client gets the error, the
+    server serves again. Returns the replies seen."""
+    a, b, k = connect(srv, 3)
+    seen = [k.call("CONFIG", "SET", "lua-time-limit", "100"),
+            k.call("CONFIG", "GET", "busy-reply-threshold")]
+    a.send("EVAL", body, str(len(keys)), *keys)
+    seen.append(wait_busy(b))
+    seen.append(b.call("SET", "probe", "1"))
+    seen.append(k.call("SHUTDOWN"))
+    # Clients that connect now, some of them to the busy worker's
+    # listener, are answered too; the last one kills the script.
+    late = [srv.client() for _ in range(LATE)]
+    seen += [c.call("PING") for c in late]
+    seen.append(late[-1].call("SCRIPT", "KILL"))
+    seen.append(a.read_reply())
+    seen.append(b.call("SET", "probe", "2"))
+    seen.append(a.call("GET", "probe"))
+    seen.append(k.call("SCRIPT", "KILL"))
+    for c in [a, b, k] + late:
+        c.close()
+    return seen
+
+
+def exec_scenario(srv):
+    """MULTI while a script is busy: the queued command is refused, EXEC
+    aborts the transaction (even without MULTI), the allow-busy commands of
+    transactions run. Returns the replies seen."""
+    a, b, k = connect(srv, 3)
+    k.call("CONFIG", "SET", "busy-reply-threshold", "100")
+    a.send("EVAL", LOOP, "0")
+    seen = [wait_busy(b)]
+    for cmd in (("MULTI",), ("INCR", "x"), ("EXEC",), ("DISCARD",), ("EXEC",),
+                ("UNWATCH",), ("MULTI",), ("DISCARD",), ("SCRIPT", "KILL")):
+        seen.append(b.call(*cmd))
+    seen.append(a.read_reply())
+    seen.append(b.call("INCR", "x"))
+    for c in (a, b, k):
+        c.close()
+    return seen
+
+
+def unkillable_scenario(srv):
+    """A script that wrote cannot be killed; SHUTDOWN NOSAVE ends the
+    server. Returns the replies seen (not the script's own)."""
+    a, b, k = connect(srv, 3)
+    k.call("CONFIG", "SET", "busy-reply-threshold", "100")
+    a.send("EVAL", WROTE, "1", "w")
+    seen = [wait_busy(b), k.call("SCRIPT", "KILL")]
+    k.send("SHUTDOWN", "NOSAVE")
+    seen.append(k.is_closed(10.0))
+    rc = srv.proc.wait(10)
+    seen.append(rc)
+    for c in (a, b, k):
+        c.close()
+    return seen
+
+
+def both(fn, *args):
+    """fn run against shardkv and redis-server: (ours, redis's)."""
+    with skvtest.StrictShardkvServer(["--threads", THREADS]) as srv:
+        ours = fn(srv, *args)
+    with skvtest.RedisServer() as ref:
+        theirs = fn(ref, *args)
+    return ours, theirs
+
+
+class ScriptBusy(unittest.TestCase):
+    def test_notbusy(self):
+        def run(srv):
+            with srv.client() as c:
+                return [c.call("SCRIPT", "KILL"), c.call("EVAL", "return 1", "0"),
+                        c.call("SCRIPT", "KILL")]
+        ours, theirs = both(run)
+        self.assertEqual(ours, theirs)
+        self.assertEqual(str(ours[0]), "NOTBUSY No scripts in execution right now.")
+
+    def test_kill_a_loop_on_one_shard(self):
+        ours, theirs = both(kill_scenario, LOOP, [])
+        self.assertEqual(ours, theirs)
+        self.assertEqual(str(ours[2]), "BUSY Redis is busy running a script. You can only "
+                                       "call SCRIPT KILL or SHUTDOWN NOSAVE.")
+        killed = str(ours[6 + LATE])
+        self.assertTrue(killed.startswith("ERR Script killed by user with SCRIPT KILL..."), killed)
+
+    def test_kill_a_loop_over_keys_of_several_shards(self):
+        # Keys on different shards: the script runs on its connection's
+        # thread between its commands; Redis has one shard.
+        ours, theirs = both(kill_scenario, ACROSS, ["acct:0", "acct:1", "acct:2"])
+        self.assertEqual(ours, theirs)
+
+    def test_transactions_while_busy(self):
+        ours, theirs = both(exec_scenario)
+        self.assertEqual(ours, theirs)
+        self.assertTrue(str(ours[3]).startswith("EXECABORT Transaction discarded because of: "
+                                                "BUSY"), ours[3])
+
+    def test_unkillable_then_shutdown_nosave(self):
+        ours, theirs = both(unkillable_scenario)
+        self.assertEqual(ours, theirs)
+        self.assertTrue(str(ours[1]).startswith("UNKILLABLE Sorry the script already executed"))
+        self.assertEqual(ours[3], 0)
+
+    def test_script_allocating_without_bound(self):
+        with skvtest.StrictShardkvServer(["--threads", THREADS,
+                                          "--lua-memory-limit", "8mb"]) as srv:
+            with srv.client() as c:
+                for body in (GROW, GROW_DISTINCT):
+                    r = c.call("EVAL", body, "0")
+                    self.assertIsInstance(r, skvtest.RespError)
+                    self.assertIn("not enough memory", str(r))
+                info = c.call("INFO", "memory").decode()
+                used = int(info.split("used_memory_lua:")[1].split("\r\n")[0])
+                self.assertGreater(used, 0)
+                self.assertLess(used, 16 << 20, "Lua kept what the script allocated")
+                self.assertIn("number_of_cached_scripts:2\r\n", info)
+                self.assertEqual(c.call("EVAL", "return #string.rep('y', 1000)", "0"), 1000)
+                self.assertEqual(c.call("CONFIG", "GET", "lua-memory-limit"),
+                                 [b"lua-memory-limit", b"8388608"])
+                self.assertEqual(c.call("PING"), "PONG")
+
+
+if __name__ == "__main__":
+    skvtest.main()
