@@ -148,23 +148,20 @@ static bool parse_timeout(const struct resp_arg *a, int64_t *ms, struct rbuf *er
             resp_error(err, "ERR timeout is not a float or out of range");
         return false;
     }
+    /* Redis 7.0 converts with a plain cast, which truncates and turns
+     * anything out of range into LLONG_MIN: "timeout is negative". */
     v *= 1000.0L;
-    if (v > (long double)LLONG_MAX) {
-        if (err)
-            resp_error(err, "ERR timeout is out of range");
-        return false;
-    }
-    long long t = (long long)ceill(v);
+    long long t = v >= 9223372036854775808.0L || v < -9223372036854775808.0L ? LLONG_MIN
+                                                                              : (long long)v;
     if (t < 0) {
         if (err)
             resp_error(err, "ERR timeout is negative");
         return false;
     }
-    if (t > LLONG_MAX - clock_wall_ms()) {
-        if (err)
-            resp_error(err, "ERR timeout is out of range");
-        return false;
-    }
+    /* (A deadline past the clock's range is forever.) */
+    int64_t now = clock_wall_ms();
+    if (t > LLONG_MAX - now)
+        t = LLONG_MAX - now;
     *ms = t;
     return true;
 }

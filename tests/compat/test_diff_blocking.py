@@ -50,7 +50,7 @@ def fast_cases():
          ["LRANGE", "{k2}", "0", "-1"], ["EXISTS", "{k}"],
          ["BLMOVE", "{k2}", "{k2}", "LEFT", "RIGHT", "0"], ["LRANGE", "{k2}", "0", "-1"]])
     # WRONGTYPE: the first key with a value decides, as in Redis.
-    add([["SET", "{k}", "s"], ["RPUSH", "{k2}", "a"], ["BLPOP", "{k}", "{k2}", "0"],
+    add([["SET", "{k}", "s"], ["RPUSH", "{k2}", "a", "b", "c"], ["BLPOP", "{k}", "{k2}", "0"],
          ["BLPOP", "{k2}", "{k}", "0"], ["BZPOPMIN", "{k2}", "0"],
          ["BLMPOP", "0", "1", "{k}", "LEFT"], ["BZMPOP", "0", "1", "{k2}", "MIN"],
          ["BRPOPLPUSH", "{k}", "{k2}", "0"], ["ZADD", "{k3}", "1", "a"],
