@@ -22,8 +22,9 @@
  * ordered but not atomic together (another client may see the element in
  * neither list in between).
  *
- * Inside MULTI/EXEC and scripts the commands never block: they act as
- * their non-blocking forms and reply nil when no key has data.
+ * Inside MULTI/EXEC (and BLMPOP/BZMPOP in scripts; the others are
+ * noscript in Redis 7.0) the commands never block: they act as their
+ * non-blocking forms and reply nil when no key has data.
  *
  * Threads: the fan and the timer run on the client's worker; the waiter
  * registry (per shard, thread-local) and serving on the key's shard. */
@@ -1107,20 +1108,20 @@ BLK_FNS(blmove, BK_LMOVE)
 #define BLK_FLAGS (CMD_WRITE | CMD_BLOCKING | CMD_MULTIKEY)
 
 const struct cmd_def cmd_block_defs[] = {
-    {.name = "blpop", .arity = -3, .flags = BLK_FLAGS, .keys = KS_RANGE_BEFORE_TIMEOUT,
+    {.name = "blpop", .arity = -3, .flags = BLK_FLAGS | CMD_NOSCRIPT, .keys = KS_RANGE_BEFORE_TIMEOUT,
      .exec = blpop_exec, .plan = &blpop_plan, .group = "list", .since = "2.0.0",
      .complexity = "O(N) where N is the number of provided keys.",
      .summary = "Remove and get the first element in a list, or block until one is available"},
-    {.name = "brpop", .arity = -3, .flags = BLK_FLAGS, .keys = KS_RANGE_BEFORE_TIMEOUT,
+    {.name = "brpop", .arity = -3, .flags = BLK_FLAGS | CMD_NOSCRIPT, .keys = KS_RANGE_BEFORE_TIMEOUT,
      .exec = brpop_exec, .plan = &brpop_plan, .group = "list", .since = "2.0.0",
      .complexity = "O(N) where N is the number of provided keys.",
      .summary = "Remove and get the last element in a list, or block until one is available"},
-    {.name = "brpoplpush", .arity = 4, .flags = BLK_FLAGS | CMD_DENYOOM, .keys = KS_MOVE,
+    {.name = "brpoplpush", .arity = 4, .flags = BLK_FLAGS | CMD_NOSCRIPT | CMD_DENYOOM, .keys = KS_MOVE,
      .exec = blmove_exec, .plan = &blmove_plan, .group = "list", .since = "2.2.0",
      .complexity = "O(1)",
      .summary = "Pop an element from a list, push it to another list and return it; or block "
                 "until one is available"},
-    {.name = "blmove", .arity = 6, .flags = BLK_FLAGS | CMD_DENYOOM, .keys = KS_MOVE,
+    {.name = "blmove", .arity = 6, .flags = BLK_FLAGS | CMD_NOSCRIPT | CMD_DENYOOM, .keys = KS_MOVE,
      .exec = blmove_exec, .plan = &blmove_plan, .group = "list", .since = "6.2.0",
      .complexity = "O(1)",
      .summary = "Pop an element from a list, push it to another list and return it; or block "
@@ -1130,20 +1131,20 @@ const struct cmd_def cmd_block_defs[] = {
      .complexity = "O(N+M) where N is the number of provided keys and M is the number of "
                    "elements returned.",
      .summary = "Pop elements from a list, or block until one is available"},
-    {.name = "bzpopmin", .arity = -3, .flags = BLK_FLAGS | CMD_FAST,
+    {.name = "bzpopmin", .arity = -3, .flags = BLK_FLAGS | CMD_NOSCRIPT | CMD_FAST,
      .keys = KS_RANGE_BEFORE_TIMEOUT, .exec = bzpopmin_exec, .plan = &bzpopmin_plan,
-     .group = "sorted_set", .since = "5.0.0",
+     .group = "sorted-set", .since = "5.0.0",
      .complexity = "O(log(N)) with N being the number of elements in the sorted set.",
      .summary = "Remove and return the member with the lowest score from one or more sorted "
                 "sets, or block until one is available"},
-    {.name = "bzpopmax", .arity = -3, .flags = BLK_FLAGS | CMD_FAST,
+    {.name = "bzpopmax", .arity = -3, .flags = BLK_FLAGS | CMD_NOSCRIPT | CMD_FAST,
      .keys = KS_RANGE_BEFORE_TIMEOUT, .exec = bzpopmax_exec, .plan = &bzpopmax_plan,
-     .group = "sorted_set", .since = "5.0.0",
+     .group = "sorted-set", .since = "5.0.0",
      .complexity = "O(log(N)) with N being the number of elements in the sorted set.",
      .summary = "Remove and return the member with the highest score from one or more sorted "
                 "sets, or block until one is available"},
     {.name = "bzmpop", .arity = -5, .flags = BLK_FLAGS, .keys = KS_KEYNUM,
-     .exec = bzmpop_exec, .plan = &bzmpop_plan, .group = "sorted_set", .since = "7.0.0",
+     .exec = bzmpop_exec, .plan = &bzmpop_plan, .group = "sorted-set", .since = "7.0.0",
      .complexity = "O(K) + O(M*log(N)) where K is the number of provided keys, N being the "
                    "number of elements in the sorted set, and M being the number of elements "
                    "popped.",

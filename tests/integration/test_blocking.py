@@ -282,8 +282,12 @@ class KeyChanges(unittest.TestCase):
             self.assertTrue(wait_blocked(ctl, 1))
             ctl.call("EVAL", "return redis.call('RPUSH', KEYS[1], 'fromlua')", "1", "rs")
             self.assertEqual(w.read_reply(), [b"rs", b"fromlua"])
-            # A script's BLPOP never blocks.
-            self.assertIsNone(ctl.call("EVAL", "return redis.call('BLPOP', KEYS[1], 0)", "1", "none"))
+            # A script's BLMPOP never blocks (BLPOP is noscript in Redis 7.0).
+            self.assertIsNone(ctl.call("EVAL", "return redis.call('BLMPOP', 0, 1, KEYS[1], 'LEFT')",
+                                       "1", "none"))
+            ctl.call("RPUSH", "rs", "a")
+            self.assertEqual(ctl.call("EVAL", "return redis.call('BLMPOP', 0, 1, KEYS[1], 'LEFT')",
+                                      "1", "rs"), [b"rs", [b"a"]])
 
 
 if __name__ == "__main__":
