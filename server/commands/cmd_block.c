@@ -732,7 +732,10 @@ static bool finish(struct fan *f, struct blk_state *st)
     struct blk_waiter *w = st->w;
     if (w) {
         unpark(w);
-        for (unsigned i = 0; i < server.nworkers; i++) {
+        /* (When stopping, each shard frees its own registrations: a
+         * message to one that stopped first would never be handled.) */
+        bool stopping = f->conn->w->stopping;
+        for (unsigned i = 0; i < server.nworkers && !stopping; i++) {
             if (!st->reg_shards[i])
                 continue;
             struct purge_msg *pm = malloc(sizeof *pm);

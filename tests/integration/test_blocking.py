@@ -253,6 +253,20 @@ class Disconnects(unittest.TestCase):
             self.assertNotIn(b"flags=b", ctl.call("CLIENT", "LIST"))
 
 
+    def test_shutdown_with_blocked_clients(self):
+        """The server stops cleanly (exit 0, no leak report under ASan)
+        while clients wait on keys of several shards."""
+        clients = []
+        with ShardkvServer(["--threads", "4"]) as srv, srv.client() as ctl:
+            for i in range(12):
+                c = srv.client()
+                self.addCleanup(c.close)
+                c.send(*[["BLPOP", "sk:%d" % i, "sk:o", "0"], ["BZMPOP", "0", "1", "sz:%d" % i, "MIN"],
+                         ["BLMOVE", "sk:%d" % i, "sd:%d" % i, "LEFT", "LEFT", "0"]][i % 3])
+                clients.append(c)
+            self.assertTrue(wait_blocked(ctl, 12))
+
+
 class KeyChanges(unittest.TestCase):
     def test_deleted_and_retyped_while_waiting(self):
         with ShardkvServer(["--threads", "2"]) as srv, srv.client() as ctl:
