@@ -20,7 +20,8 @@
  * happens on the source's shard, then the client's worker sends the push
  * to the destination's shard as a second round, so the two steps are
  * ordered but not atomic together (another client may see the element in
- * neither list in between).
+ * neither list in between); a destination of the wrong type sends the
+ * element back to the source (a third step) and replies WRONGTYPE.
  *
  * Inside MULTI/EXEC (and BLMPOP/BZMPOP in scripts; the others are
  * noscript in Redis 7.0) the commands never block: they act as their
@@ -122,6 +123,9 @@ struct blk_state {
     struct blk_spec sp;
     size_t ki;               /* key being tried */
     bool pushing;            /* LMOVE across shards: the push round is out */
+    bool restoring;          /* the push failed (WRONGTYPE): the element
+                                goes back where it came from */
+    struct rbuf err;         /* then: the push's error, the reply */
     struct blk_waiter *w;    /* NULL inside EXEC (never blocks) */
     bool *reg_shards;        /* shards holding a registration of w */
     struct rbuf elem;        /* LMOVE across shards: the popped element */
@@ -750,6 +754,7 @@ static bool finish(struct fan *f, struct blk_state *st)
     }
     free(st->reg_shards);
     rbuf_deinit(&st->elem);
+    rbuf_deinit(&st->err);
     free(st);
     f->state = NULL;
     return true;
@@ -776,11 +781,13 @@ static bool add_try(struct fan *f, struct blk_state *st)
 /* Add the round that pushes the popped element to the destination. */
 static bool add_push(struct fan *f, struct blk_state *st)
 {
-    const struct resp_arg *dst = &f->argv[2];
+    /* After a failed push, back to the source's end it came from. */
+    const struct resp_arg *dst = &f->argv[st->restoring ? 1 : 2];
+    bool left = st->restoring ? st->sp.left : st->sp.to_left;
     unsigned shard = shard_group_route(server.group, dst->ptr, dst->len);
     /* The element is the bulk in st->elem: "$n\r\n<bytes>\r\n". */
     const char *nl = memchr(st->elem.ptr, '\n', st->elem.len);
-    struct resp_arg a[3] = {lit(st->sp.to_left ? "lpush" : "rpush"), *dst,
+    struct resp_arg a[3] = {lit(left ? "lpush" : "rpush"), *dst,
                             {.ptr = nl + 1, .len = (size_t)(st->elem.ptr + st->elem.len - nl - 3)}};
     struct req *r = dispatch_part(f, shard, push_part, 3, a);
     if (!r)
@@ -838,12 +845,23 @@ static bool blk_step(struct fan *f, struct req **parts, size_t n, struct rbuf *o
             resp_error(out, "ERR out of memory");
             return finish(f, st);
         }
+    } else if (st->restoring) {
+        rbuf_append(out, st->err.ptr, st->err.len);
+        return finish(f, st);
     } else if (st->pushing) {
-        /* The push's own reply is an integer; an error replaces the element. */
-        if (r->out.len && r->out.ptr[0] == '-')
-            rbuf_append(out, r->out.ptr, r->out.len);
-        else
-            rbuf_append(out, st->elem.ptr, st->elem.len);
+        /* The push's own reply is an integer. A destination of the wrong
+         * type: the element goes back to the source (Redis checks the
+         * destination before it pops; here the pop came first), then the
+         * error is the reply. */
+        if (r->out.len && r->out.ptr[0] == '-') {
+            rbuf_append(&st->err, r->out.ptr, r->out.len);
+            st->restoring = true;
+            if (add_push(f, st))
+                return false;
+            rbuf_append(out, st->err.ptr, st->err.len);
+            return finish(f, st);
+        }
+        rbuf_append(out, st->elem.ptr, st->elem.len);
         return finish(f, st);
     } else {
         switch (r->ival) {
@@ -1025,6 +1043,7 @@ static void blk_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
     st->w = w;
     st->reg_shards = regs;
     rbuf_init(&st->elem);
+    rbuf_init(&st->err);
     struct fan *f;
     if (p->t) {
         f = cmd_multi_plan_fan(p, d, argc, argv, blk_step, false);

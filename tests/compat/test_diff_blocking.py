@@ -55,6 +55,12 @@ def fast_cases():
          ["BLMPOP", "0", "1", "{k}", "LEFT"], ["BZMPOP", "0", "1", "{k2}", "MIN"],
          ["BRPOPLPUSH", "{k}", "{k2}", "0"], ["ZADD", "{k3}", "1", "a"],
          ["BLMOVE", "{k3}", "{k2}", "LEFT", "LEFT", "0"], ["BZPOPMAX", "{k}", "{k3}", "0"]])
+    # A destination of the wrong type (on this or another shard): the
+    # source keeps its elements in order.
+    for src, dst in (("{k}", "{k2}"), ("{k2}", "{k3}"), ("{k3}", "{k4}"), ("{k4}", "{k}")):
+        add([["RPUSH", src, "a", "b", "c"], ["SET", dst, "x"],
+             ["BLMOVE", src, dst, "LEFT", "RIGHT", "0"], ["BLMOVE", src, dst, "RIGHT", "LEFT", "0"],
+             ["BRPOPLPUSH", src, dst, "0"], ["LRANGE", src, "0", "-1"], ["GET", dst]])
     # Timeouts: nil after a short wait (RESP2 null array; BLMOVE too).
     add([["BLPOP", "{k}", "0.01"], ["BRPOP", "{k}", "{k2}", "0.02"],
          ["BZPOPMIN", "{k}", "0.01"], ["BZPOPMAX", "{k}", "{k2}", "0.01"],
