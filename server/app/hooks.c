@@ -6,6 +6,7 @@
 #include "server/app/hooks.h"
 
 #include "protocol/resp_enc.h"
+#include "server/commands/cmd_block.h"
 #include "server/commands/cmd_multi.h"
 #include "server/commands/cmd_pubsub.h"
 #include "server/commands/cmd_server.h"
@@ -47,6 +48,7 @@ static void exec_hooks(void)
     };
     /* WATCH hears of every modified key, the save points count them. */
     cmd_hook_key(txn_watch_on_modified);
+    cmd_hook_key(cmd_block_on_key);
     cmd_hook_call(persist_on_call);
 }
 
@@ -74,6 +76,7 @@ static void conn_hooks(void)
         .protocol_error = protocol_error,
         .unsubscribe_all = pubsub_conn_reset,
         .on_free = cmd_txn_conn_free,
+        .hangup = cmd_block_hangup,
         .info = conn_info,
     };
     conn_set_processor(&proc);
@@ -84,6 +87,15 @@ static void conn_hooks(void)
 static void thread_start(struct worker *w)
 {
     notify_shard_attach(w->shard);
+    cmd_block_thread_start(w);
+}
+
+static void turn_end(struct worker *w)
+{
+    /* Blocked clients are served after the turn's writes, and their
+     * replies and pushes leave with this turn's batches. */
+    cmd_block_serve(w);
+    dispatch_flush_batches(w);
 }
 
 static void turn_begin(struct worker *w)
@@ -112,6 +124,8 @@ static void stop_begin(struct worker *w)
 
 static void stop_end(struct worker *w)
 {
+    /* Blocked clients end before the last batches leave. */
+    cmd_block_thread_stop(w);
     /* Requests queued this turn still go out: shards not stopped yet run
      * them, so no write is half done; their replies to us are dropped. */
     dispatch_flush_batches(w);
@@ -125,7 +139,7 @@ static void worker_hooks(void)
     static const struct worker_hooks h = {
         .thread_start = thread_start,
         .turn_begin = turn_begin,
-        .turn_end = dispatch_flush_batches,
+        .turn_end = turn_end,
         .tick = tick,
         .stop_begin = stop_begin,
         .stop_end = stop_end,

@@ -3,6 +3,7 @@
  * thread; LIST and KILL reach every worker's clients through
  * dispatch_broadcast and reply when the last worker has answered, so the
  * calling thread never blocks. */
+#include "server/commands/cmd_block.h"
 #include "server/commands/cmd_server.h"
 
 #include <stdio.h>
@@ -350,6 +351,8 @@ static const char *const client_help[] = {
     "    Assign the name <name> to the current connection.",
     "SETINFO <LIB-NAME|LIB-VER> <value>",
     "    Record the client library's name or version (CLIENT LIST lib-name=, lib-ver=).",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "HELP",
     "    Print this help.",
     NULL,
@@ -395,6 +398,29 @@ static void client_info_exec(struct cmd_ctx *c)
     else
         resp_verbatim(c->out, c->proto, line.ptr ? line.ptr : "", line.len);
     rbuf_deinit(&line);
+}
+
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: the client stops waiting within the
+ * blocking commands' timer period (cmd_block.c), as if its timeout came
+ * or with -UNBLOCKED. */
+static void client_unblock_exec(struct cmd_ctx *c)
+{
+    bool error = false;
+    if (c->argc == 4) {
+        if (cmd_arg_eq(&c->argv[3], "error")) {
+            error = true;
+        } else if (!cmd_arg_eq(&c->argv[3], "timeout")) {
+            resp_error(c->out, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    } else if (c->argc != 3) {
+        resp_error(c->out, "ERR syntax error");
+        return;
+    }
+    int64_t id;
+    if (!cmd_arg_int64(c, &c->argv[2], &id))
+        return;
+    resp_int(c->out, cmd_block_unblock((uint64_t)id, error) ? 1 : 0);
 }
 
 static void client_help_exec(struct cmd_ctx *c)
@@ -447,5 +473,10 @@ const struct cmd_def cmd_client_subs[] = {
       .group = "connection", .since = "2.6.9",
       .complexity = "O(1)",
       .summary = "Set the current connection name" },
+    { .name = "client|unblock", .arity = -3, .exec = client_unblock_exec,
+      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .group = "connection", .since = "5.0.0",
+      .complexity = "O(log N) where N is the number of client connections",
+      .summary = "Unblock a client blocked in a blocking command from a different connection" },
     { .name = NULL },
 };

@@ -4,6 +4,7 @@
  * dispatch_broadcast (each worker reads its own maps on its own thread) and
  * the reply is written when the last one has answered. */
 #include "server/pubsub/pubsub.h"
+#include "server/commands/cmd_block.h"
 #include "server/commands/cmd_server.h"
 #include "server/commands/script.h"
 #include "server/memory/maxmemory.h"
@@ -370,7 +371,7 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
         }
         add_line(&b, "client_recent_max_input_buffer:%" PRIu64, max_in);
         add_line(&b, "client_recent_max_output_buffer:%" PRIu64, max_out);
-        add_line(&b, "blocked_clients:0");
+        add_line(&b, "blocked_clients:%" PRIu64, cmd_block_count());
     }
     if (secs & SEC_MEMORY) {
         size_t alloc = 0, rss = 0;

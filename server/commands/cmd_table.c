@@ -4,6 +4,7 @@
  * (the first definition of a name wins). The table itself, what it derives
  * and the lookups are exec/cmd_lookup.c's; it calls cmd_table_families
  * once, on first use (registered by app/hooks.c). Any thread. */
+#include "server/commands/cmd_block.h"
 #include "server/commands/cmd_table.h"
 
 #include "server/exec/cmd.h"
@@ -36,6 +37,7 @@ void cmd_table_families(void)
     add_family(cmd_zset_range_defs, cmd_zset_range_ndefs);
     add_family(cmd_zset_multi_defs, cmd_zset_multi_ndefs);
     add_family(cmd_sort_defs, cmd_sort_ndefs);
+    add_family(cmd_block_defs, cmd_block_ndefs);
     add_family(cmd_dump_defs, cmd_dump_ndefs);
     add_family(cmd_multi_defs, cmd_multi_ndefs);
     add_family(cmd_allshards_defs, cmd_allshards_ndefs);

@@ -58,9 +58,11 @@ static const char *check_command(struct script_run *r, size_t argc, const struct
     if (d->flags & CMD_NOSCRIPT)
         return "This Redis command is not allowed from script";
     /* What runs on the connection's thread or on every shard cannot run
-     * inside a script, which holds only its keys' shards. */
+     * inside a script, which holds only its keys' shards. (A blocking
+     * command's exec is its non-blocking form, as Redis runs it in a
+     * script: commands/cmd_block.c.) */
     if (((d->flags & CMD_CONN) && !(d->flags & CMD_CONNLESS)) ||
-        (d->flags & (CMD_ALLSHARDS | CMD_AFTER_PRIOR | CMD_BLOCKING)))
+        (d->flags & (CMD_ALLSHARDS | CMD_AFTER_PRIOR)))
         return "This Redis command is not supported from scripts by shardkv";
     if (r->ro && (d->flags & (CMD_WRITE | CMD_MAY_REPLICATE)))
         return "Write commands are not allowed from read-only scripts.";

@@ -235,6 +235,8 @@ void conn_close(struct conn *c)
     c->flags |= CONN_CLOSING;
     if (c->ps)
         proc.unsubscribe_all(c); /* no message is queued for it from now on */
+    if (c->blocked && proc.hangup)
+        proc.hangup(c);
     atomic_fetch_sub_explicit(&c->w->stats.connected, 1, memory_order_relaxed);
     atomic_fetch_sub(&server.nclients, 1);
     if (c->direct_out > 0) {
@@ -332,7 +334,9 @@ static void update_reading(struct conn *c)
 {
     if (c->flags & (CONN_CLOSING | CONN_READ_EOF))
         return;
-    bool want = can_parse(c);
+    /* A blocked client is read though it parses nothing, so that its
+     * hang-up is seen at once, as Redis does. */
+    bool want = can_parse(c) || (c->blocked && !(c->flags & CONN_CLOSE_AFTER_REPLY));
     if (want && (c->flags & CONN_READ_PAUSED)) {
         if (uv_read_start(&c->sock.stream, alloc_cb, on_read) == 0)
             c->flags &= ~CONN_READ_PAUSED;
@@ -621,6 +625,9 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
          * it from ever draining. */
         if (c->ps)
             proc.unsubscribe_all(c);
+        /* A blocked client that hung up is gone too, as Redis frees it. */
+        if (c->blocked && proc.hangup)
+            proc.hangup(c);
         worker_want_flush(c->w, c);
         return;
     }
@@ -844,6 +851,8 @@ void conn_describe(const struct conn *c, int64_t now_ms, struct rbuf *out)
         proc.info(c, &info);
     char flags[8];
     size_t nf = 0;
+    if (c->blocked)
+        flags[nf++] = 'b';
     if (c->ps)
         flags[nf++] = 'P';
     if (c->flags & CONN_CLOSE_AFTER_REPLY)

@@ -55,6 +55,10 @@ struct conn_processor {
     /* c, which has Pub/Sub state (c->ps), takes no more messages: it is
      * closing, or its peer hung up. */
     void (*unsubscribe_all)(struct conn *c);
+    /* c, which waits in a blocking command (c->blocked), is closing or its
+     * peer hung up: it must take nothing more (no element popped for it).
+     * Must not complete c's replies from inside the call. */
+    void (*hangup)(struct conn *c);
     /* c is being freed: release what the layers above keep for it (its
      * MULTI queue and WATCH state). */
     void (*on_free)(struct conn *c);
@@ -103,6 +107,9 @@ struct conn {
     } sock;                      /* the socket; its memory lives until the close
                                     callback, so it is embedded here */
     bool is_unix;                /* sock is the pipe (CLIENT LIST flags=U) */
+    bool blocked;                /* waits in a blocking command (BLPOP...):
+                                    CLIENT LIST flags=b; set by
+                                    commands/cmd_block.c on this thread */
     struct worker *w;            /* owning worker (and thread), borrowed */
     struct conn *prev, *next;    /* the worker's client list */
 

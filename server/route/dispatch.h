@@ -55,6 +55,8 @@ struct fan {
     struct resp_arg *argv;       /* the name) so later rounds can use it */
     void *state;                 /* command-specific state, freed by the step */
     bool barrier;                /* holds the connection's later commands */
+    bool parked;                 /* waits, with no part out, for
+                                    dispatch_fan_resume (blocking commands) */
     /* dispatch_broadcast only: */
     void (*each)(struct worker *w, void *arg, struct rbuf *part);
     void (*done)(void *arg, struct rbuf *parts, unsigned n, struct rbuf *out);
@@ -177,6 +179,14 @@ void dispatch_fan_go(struct fan *f);
  * parts are freed unsent, err (e.g. "ERR out of memory") becomes the reply
  * and f is freed. The caller frees f->state first. */
 void dispatch_fan_abort(struct fan *f, const char *err);
+
+/* From a step about to return false with no part added: f waits, its
+ * slot open, until dispatch_fan_resume (a blocked client, BLPOP). */
+void dispatch_fan_park(struct fan *f);
+
+/* Run parked f's step again with no parts (f->state says why it woke);
+ * the connection's thread. */
+void dispatch_fan_resume(struct fan *f);
 
 /* Make the connection's following commands wait until f has finished. */
 void dispatch_fan_barrier(struct fan *f);

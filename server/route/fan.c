@@ -167,6 +167,9 @@ static void fan_run(struct fan *f)
 {
     struct worker *w = f->conn->w;
     for (;;) {
+        /* A parked fan waits for dispatch_fan_resume. */
+        if (f->parked && f->nparts == 0)
+            return;
         /* A step that neither finished nor added parts would spin. */
         assert(f->nparts > 0);
         if (f->txn) {
@@ -222,6 +225,18 @@ void dispatch_fan_go(struct fan *f)
         return;
     }
     fan_run(f);
+}
+
+void dispatch_fan_park(struct fan *f)
+{
+    f->parked = true;
+}
+
+void dispatch_fan_resume(struct fan *f)
+{
+    f->parked = false;
+    if (!fan_round_complete(f))
+        fan_run(f);
 }
 
 void dispatch_fan_part_done(struct fan *f)

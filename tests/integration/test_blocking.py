@@ -1,0 +1,308 @@
+"""Property tests for blocking pops across shards (issue 11, item 4).
+
+Producers and consumers on different workers (--threads 2 and 4) over many
+keys: every pushed element is popped exactly once (BLPOP/BRPOP on lists,
+BZPOPMIN on sorted sets, BLMOVE between shards), waiters on one key are
+served in the order they blocked, timeouts fire within 100 ms of their
+time, waiters that disconnect leave nothing behind (no element is popped
+for them, blocked_clients drops to 0; the server's log must hold no
+sanitizer report at exit), and keys deleted or re-typed while clients wait.
+
+Each test starts the real shardkv-server ($SHARDKV_BIN) on a free loopback
+port and always stops it (skvtest.StrictShardkvServer).
+"""
+
+import random
+import threading
+import time
+import unittest
+
+import skvtest
+
+ShardkvServer = skvtest.StrictShardkvServer
+DURATION = 2.0   # seconds the producers run
+NKEYS = 24
+
+
+def wait_blocked(c, n, timeout=5.0):
+    """Wait until INFO says n clients are blocked."""
+    deadline = time.monotonic() + timeout
+    want = b"blocked_clients:%d\r" % n
+    while time.monotonic() < deadline:
+        if want in c.call("INFO", "clients"):
+            return True
+        time.sleep(0.005)
+    return False
+
+
+class ExactlyOnce(unittest.TestCase):
+    def run_queue(self, threads, pop, push):
+        """Producers push unique elements with push(c, key, elem); consumers
+        pop with pop(c, keys) -> element or None; every element must come out
+        exactly once."""
+        keys = ["q:%d" % i for i in range(NKEYS)]
+        with ShardkvServer(["--threads", str(threads)]) as srv:
+            stop = threading.Event()
+            produced, consumed, errors = [], [], []
+            lock = threading.Lock()
+            done_producing = threading.Event()
+
+            def producer(i):
+                rnd = random.Random(i)
+                with srv.client() as c:
+                    n = 0
+                    while not stop.is_set():
+                        e = "p%d:%d" % (i, n)
+                        push(c, rnd.choice(keys), e)
+                        with lock:
+                            produced.append(e)
+                        n += 1
+                        if n % 50 == 0:
+                            time.sleep(0.002)  # let waiters block too
+
+            def consumer(i):
+                rnd = random.Random(1000 + i)
+                with srv.client() as c:
+                    while True:
+                        ks = rnd.sample(keys, 3)
+                        try:
+                            got = pop(c, ks)
+                        except Exception as ex:  # noqa: BLE001
+                            errors.append(repr(ex))
+                            return
+                        if got is None:
+                            if done_producing.is_set():
+                                return
+                            continue
+                        with lock:
+                            consumed.append(got.decode())
+
+            ps = [threading.Thread(target=producer, args=(i,)) for i in range(4)]
+            cs = [threading.Thread(target=consumer, args=(i,)) for i in range(8)]
+            for t in cs + ps:
+                t.start()
+            time.sleep(DURATION)
+            stop.set()
+            for t in ps:
+                t.join()
+            # Drain: consumers go on until a whole timeout passes with no data.
+            deadline = time.monotonic() + 30
+            while len(consumed) < len(produced) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            done_producing.set()
+            for t in cs:
+                t.join(30)
+            self.assertEqual(errors, [])
+            self.assertGreater(len(produced), 100)
+            self.assertEqual(len(consumed), len(set(consumed)), "an element popped twice")
+            lost = set(produced) - set(consumed)
+            extra = set(consumed) - set(produced)
+            self.assertFalse(lost or extra, "%d lost (%r...), %d unknown" %
+                             (len(lost), sorted(lost)[:5], len(extra)))
+            with srv.client() as c:
+                self.assertTrue(wait_blocked(c, 0))
+
+    def test_blpop_brpop_threads_2(self):
+        def pop(c, ks):
+            r = c.call(random.choice(["BLPOP", "BRPOP"]), *ks, "0.2")
+            return None if r is None else r[1]
+        self.run_queue(2, pop, lambda c, k, e: c.call("RPUSH", k, e))
+
+    def test_blpop_threads_4(self):
+        def pop(c, ks):
+            r = c.call("BLPOP", *ks, "0.2")
+            return None if r is None else r[1]
+        self.run_queue(4, pop, lambda c, k, e: c.call("LPUSH", k, e))
+
+    def test_bzpopmin_threads_4(self):
+        def pop(c, ks):
+            r = c.call("BZPOPMIN", *ks, "0.2")
+            return None if r is None else r[1]
+        self.run_queue(4, pop, lambda c, k, e: c.call("ZADD", k, "1", e))
+
+    def test_blmpop_threads_2(self):
+        def pop(c, ks):
+            r = c.call("BLMPOP", "0.2", str(len(ks)), *ks, "LEFT", "COUNT", "1")
+            return None if r is None else r[1][0]
+        self.run_queue(2, pop, lambda c, k, e: c.call("RPUSH", k, e))
+
+    def test_blmove_across_shards(self):
+        """Consumers move elements from the queues to per-consumer lists on
+        (likely) other shards; at the end every element is in exactly one
+        destination list and no queue holds any."""
+        keys = ["mq:%d" % i for i in range(NKEYS)]
+        with ShardkvServer(["--threads", "4"]) as srv:
+            stop = threading.Event()
+            produced = []
+
+            def producer(i):
+                with srv.client() as c:
+                    rnd = random.Random(i)
+                    n = 0
+                    while not stop.is_set():
+                        e = "m%d:%d" % (i, n)
+                        c.call("RPUSH", rnd.choice(keys), e)
+                        produced.append(e)
+                        n += 1
+
+            def consumer(i):
+                with srv.client() as c:
+                    rnd = random.Random(500 + i)
+                    idle = 0
+                    while idle < 3:
+                        r = c.call("BLMOVE", rnd.choice(keys), "dst:%d" % i, "LEFT", "RIGHT", "0.1")
+                        idle = idle + 1 if r is None and stop.is_set() else 0
+
+            ps = [threading.Thread(target=producer, args=(i,)) for i in range(3)]
+            cs = [threading.Thread(target=consumer, args=(i,)) for i in range(6)]
+            for t in cs + ps:
+                t.start()
+            time.sleep(DURATION)
+            stop.set()
+            for t in ps + cs:
+                t.join(60)
+            with srv.client() as c:
+                left = []
+                for k in keys:
+                    left += c.call("LRANGE", k, "0", "-1")
+                moved = []
+                for i in range(6):
+                    moved += c.call("LRANGE", "dst:%d" % i, "0", "-1")
+            moved = [m.decode() for m in moved] + [x.decode() for x in left]
+            self.assertEqual(len(moved), len(set(moved)), "an element moved twice")
+            lost = set(produced) - set(moved)
+            self.assertFalse(lost or len(moved) != len(produced),
+                             "%d lost (%r...)" % (len(lost), sorted(lost)[:5]))
+
+
+class Fairness(unittest.TestCase):
+    def test_fifo_among_waiters_on_one_key(self):
+        for threads in (2, 4):
+            with ShardkvServer(["--threads", str(threads)]) as srv, srv.client() as ctl:
+                waiters = []
+                for i in range(8):
+                    w = srv.client()
+                    self.addCleanup(w.close)
+                    w.send("BLPOP", "fair", "other%d" % i, "0")
+                    self.assertTrue(wait_blocked(ctl, i + 1))
+                    waiters.append(w)
+                ctl.call("RPUSH", "fair", *["e%d" % i for i in range(8)])
+                got = [w.read_reply() for w in waiters]
+                self.assertEqual(got, [[b"fair", b"e%d" % i] for i in range(8)])
+                # One at a time, with a late joiner at the back.
+                for i in range(3):
+                    waiters[i].send("BRPOP", "fair2", "0")
+                    self.assertTrue(wait_blocked(ctl, i + 1))
+                for i in range(3):
+                    ctl.call("LPUSH", "fair2", "x%d" % i)
+                    self.assertEqual(waiters[i].read_reply(), [b"fair2", b"x%d" % i])
+
+
+class Timeouts(unittest.TestCase):
+    def test_timeouts_fire_within_100ms(self):
+        with ShardkvServer(["--threads", "2"]) as srv:
+            results = []
+
+            def one(t, cmd):
+                with srv.client() as c:
+                    t0 = time.monotonic()
+                    r = c.call(*cmd)
+                    results.append((t, time.monotonic() - t0, r, cmd[0]))
+
+            cmds = []
+            for t in (0.05, 0.2, 0.35, 0.5, 1.0):
+                ts = repr(t)
+                cmds += [(t, ["BLPOP", "to:a", "to:b", ts]), (t, ["BZPOPMAX", "to:z", ts]),
+                         (t, ["BLMOVE", "to:s", "to:d", "LEFT", "LEFT", ts]),
+                         (t, ["BLMPOP", ts, "1", "to:m", "RIGHT"]),
+                         (t, ["BZMPOP", ts, "2", "to:y", "to:x", "MIN"])]
+            th = [threading.Thread(target=one, args=c) for c in cmds]
+            for x in th:
+                x.start()
+            for x in th:
+                x.join(10)
+            self.assertEqual(len(results), len(cmds))
+            for t, took, r, name in results:
+                self.assertIsNone(r, name)
+                self.assertGreaterEqual(took, t - 0.005, "%s %.3f fired early" % (name, t))
+                self.assertLess(took, t + 0.1, "%s %.3f fired after %.3f" % (name, t, took))
+
+
+class Disconnects(unittest.TestCase):
+    def test_disconnected_waiters_leave_nothing(self):
+        with ShardkvServer(["--threads", "4"]) as srv, srv.client() as ctl:
+            clients = []
+            for i in range(40):
+                c = srv.client()
+                cmd = [["BLPOP", "dk:%d" % (i % 10), "dk:x", "0"], ["BZPOPMIN", "dz:%d" % i, "0"],
+                       ["BLMOVE", "dk:%d" % (i % 10), "dd", "LEFT", "LEFT", "0"],
+                       ["BLMPOP", "0", "2", "dk:%d" % (i % 10), "dk:y", "LEFT"]][i % 4]
+                c.send(*cmd)
+                clients.append(c)
+            self.assertTrue(wait_blocked(ctl, 40))
+            for c in clients:
+                c.close()
+            self.assertTrue(wait_blocked(ctl, 0, timeout=1.0))
+            # Nothing is served to the clients that went away.
+            for i in range(10):
+                self.assertEqual(ctl.call("RPUSH", "dk:%d" % i, "v"), 1)
+            time.sleep(0.1)
+            for i in range(10):
+                self.assertEqual(ctl.call("LLEN", "dk:%d" % i), 1)
+            self.assertEqual(ctl.call("EXISTS", "dd"), 0)
+            self.assertNotIn(b"flags=b", ctl.call("CLIENT", "LIST"))
+
+
+    def test_shutdown_with_blocked_clients(self):
+        """The server stops cleanly (exit 0, no leak report under ASan)
+        while clients wait on keys of several shards."""
+        clients = []
+        with ShardkvServer(["--threads", "4"]) as srv, srv.client() as ctl:
+            for i in range(12):
+                c = srv.client()
+                self.addCleanup(c.close)
+                c.send(*[["BLPOP", "sk:%d" % i, "sk:o", "0"], ["BZMPOP", "0", "1", "sz:%d" % i, "MIN"],
+                         ["BLMOVE", "sk:%d" % i, "sd:%d" % i, "LEFT", "LEFT", "0"]][i % 3])
+                clients.append(c)
+            self.assertTrue(wait_blocked(ctl, 12))
+
+
+class KeyChanges(unittest.TestCase):
+    def test_deleted_and_retyped_while_waiting(self):
+        with ShardkvServer(["--threads", "2"]) as srv, srv.client() as ctl:
+            w = srv.client()
+            self.addCleanup(w.close)
+            w.send("BLPOP", "rt", "0")
+            self.assertTrue(wait_blocked(ctl, 1))
+            ctl.call("SET", "rt", "string")
+            ctl.call("ZADD", "rt2", "1", "a")
+            ctl.call("RENAME", "rt2", "rt")  # a sorted set now
+            time.sleep(0.1)
+            self.assertTrue(wait_blocked(ctl, 1))
+            ctl.call("DEL", "rt")
+            ctl.call("RPUSH", "rt", "finally")
+            self.assertEqual(w.read_reply(), [b"rt", b"finally"])
+            # A sorted-set waiter ignores lists; woken by ZADD after DEL.
+            w.send("BZPOPMIN", "rz", "0")
+            self.assertTrue(wait_blocked(ctl, 1))
+            ctl.call("RPUSH", "rz", "x")
+            time.sleep(0.1)
+            self.assertTrue(wait_blocked(ctl, 1))
+            ctl.call("DEL", "rz")
+            ctl.call("ZADD", "rz", "2", "m")
+            self.assertEqual(w.read_reply(), [b"rz", b"m", b"2"])
+            # Woken by a script's write and by EXEC.
+            w.send("BRPOP", "rs", "0")
+            self.assertTrue(wait_blocked(ctl, 1))
+            ctl.call("EVAL", "return redis.call('RPUSH', KEYS[1], 'fromlua')", "1", "rs")
+            self.assertEqual(w.read_reply(), [b"rs", b"fromlua"])
+            # A script's BLMPOP never blocks (BLPOP is noscript in Redis 7.0).
+            self.assertIsNone(ctl.call("EVAL", "return redis.call('BLMPOP', 0, 1, KEYS[1], 'LEFT')",
+                                       "1", "none"))
+            ctl.call("RPUSH", "rs", "a")
+            self.assertEqual(ctl.call("EVAL", "return redis.call('BLMPOP', 0, 1, KEYS[1], 'LEFT')",
+                                      "1", "rs"), [b"rs", [b"a"]])
+
+
+if __name__ == "__main__":
+    skvtest.main()
