@@ -188,7 +188,14 @@ size_t script_resp_to_lua(lua_State *L, const char *p, size_t n)
             } else if (t == '~') {
                 lua_pushboolean(L, 1);
             }
-            lua_settable(L, -3);
+            /* A map key or set member that is null or NaN cannot index a
+             * Lua table (lua_settable would raise outside any protected
+             * call and abort the process): such a pair is dropped. */
+            if (lua_isnil(L, -2) ||
+                (lua_type(L, -2) == LUA_TNUMBER && lua_tonumber(L, -2) != lua_tonumber(L, -2)))
+                lua_pop(L, 2);
+            else
+                lua_settable(L, -3);
         }
         if (t == '~' || t == '%')
             lua_settable(L, -3);
