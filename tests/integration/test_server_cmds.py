@@ -314,7 +314,11 @@ class ServerCommands(unittest.TestCase):
         self.assertEqual(info["memory"]["maxmemory"], "0")
         self.assertIn("mem_allocator", info["memory"])
         self.assertEqual(info["persistence"]["loading"], "0")
-        self.assertEqual(info["keyspace"]["db3"], {"keys": "11", "expires": "1", "avg_ttl": "0"})
+        db3 = dict(info["keyspace"]["db3"])
+        # avg_ttl is Redis's estimate from the active expiry's samples: 0
+        # until a cycle has met the key, then at most its TTL left (ms).
+        self.assertLessEqual(int(db3.pop("avg_ttl")), 100000)
+        self.assertEqual(db3, {"keys": "11", "expires": "1"})
         st = int(info["stats"]["total_commands_processed"])
         st2 = int(skvtest.parse_info(c.call("INFO", "stats"))["stats"]["total_commands_processed"])
         self.assertGreater(st2, st)
