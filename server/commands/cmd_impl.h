@@ -62,6 +62,11 @@ extern const size_t cmd_dump_ndefs;
  * Redis has one: ETOOBIG is the proto-max-bulk-len error, ENOMEM an -OOM
  * error. Shared by the command families; runs on the owner shard. */
 void cmd_reply_kvmap_error(struct cmd_ctx *c, int err);
+/* After a container at key lost elements: drop the key if tv is now empty
+ * (Redis never keeps an empty one), report the change as event of class,
+ * then "del" if it was dropped, in Redis's order. tv is freed with the key. */
+void cmd_key_changed_drop_empty(struct cmd_ctx *c, int class, const char *event,
+                                const struct resp_arg *key, const struct tval *tv);
 
 /* Parse s[0..len) as Redis's string2ld: strtold over the bytes (so hex,
  * "inf" and exponents are accepted as glibc does), no leading space, every

@@ -108,13 +108,8 @@ static int64_t clamp_range(int64_t start, int64_t end, int64_t len, int64_t *fir
 void cmd_list_removed(struct cmd_ctx *c, const struct resp_arg *key, struct tval *tv,
                     enum quicklist_end where)
 {
-    bool empty = tval_len(tv) == 0;
-    if (empty)
-        kvmap_del(c->db, key->ptr, key->len, c->now_ms);
-    cmd_key_modified(c, NOTIFY_LIST, where == QUICKLIST_HEAD ? "lpop" : "rpop", key->ptr,
-                     key->len);
-    if (empty)
-        cmd_key_notify(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
+    cmd_key_changed_drop_empty(c, NOTIFY_LIST, where == QUICKLIST_HEAD ? "lpop" : "rpop", key,
+                               tv);
 }
 
 void cmd_list_pop_count(struct cmd_ctx *c, const struct resp_arg *key, struct tval *tv,
@@ -524,12 +519,7 @@ static void cmd_ltrim(struct cmd_ctx *c)
         return;
     }
     const struct resp_arg *key = &c->argv[1];
-    bool empty = quicklist_len(tv->u.ql) == 0;
-    if (empty)
-        kvmap_del(c->db, key->ptr, key->len, c->now_ms);
-    cmd_key_modified(c, NOTIFY_LIST, "ltrim", key->ptr, key->len);
-    if (empty)
-        cmd_key_notify(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
+    cmd_key_changed_drop_empty(c, NOTIFY_LIST, "ltrim", key, tv);
     cmd_reply_ok(c);
 }
 
@@ -551,13 +541,8 @@ static void cmd_lrem(struct cmd_ctx *c)
     const struct resp_arg *key = &c->argv[1], *ele = &c->argv[3];
     size_t n = 0;
     int rc = quicklist_rem(kvmap_acct(c->db), tv->u.ql, ele->ptr, ele->len, count, &n);
-    bool empty = quicklist_len(tv->u.ql) == 0;
-    if (n && empty)
-        kvmap_del(c->db, key->ptr, key->len, c->now_ms);
     if (n)
-        cmd_key_modified(c, NOTIFY_LIST, "lrem", key->ptr, key->len);
-    if (n && empty)
-        cmd_key_notify(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
+        cmd_key_changed_drop_empty(c, NOTIFY_LIST, "lrem", key, tv);
     if (rc < 0)
         reply_oom(c);
     else

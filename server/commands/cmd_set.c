@@ -77,19 +77,6 @@ static void sadd_exec(struct cmd_ctx *c)
         resp_int(c->out, added);
 }
 
-/* Report the change (event, class s) and delete key when its set has
- * become empty (Redis never keeps one), with Redis's "del" after it. */
-static void changed_drop_if_empty(struct cmd_ctx *c, const char *event,
-                                  const struct resp_arg *key, struct tval *tv)
-{
-    bool empty = tval_len(tv) == 0;
-    if (empty)
-        kvmap_del(c->db, key->ptr, key->len, c->now_ms);
-    cmd_key_modified(c, NOTIFY_SET, event, key->ptr, key->len);
-    if (empty)
-        cmd_key_notify(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
-}
-
 static void srem_exec(struct cmd_ctx *c)
 {
     const struct resp_arg *key = &c->argv[1];
@@ -104,7 +91,7 @@ static void srem_exec(struct cmd_ctx *c)
         for (size_t j = 2; j < c->argc && tval_len(tv) > 0; j++)
             removed += tset_remove(a, tv, c->argv[j].ptr, c->argv[j].len);
         if (removed)
-            changed_drop_if_empty(c, "srem", key, tv);
+            cmd_key_changed_drop_empty(c, NOTIFY_SET, "srem", key, tv);
     }
     resp_int(c->out, removed);
 }
@@ -334,7 +321,7 @@ static void spop_exec(struct cmd_ctx *c)
             reply_oom(c);
             return;
         }
-        changed_drop_if_empty(c, "spop", key, tv);
+        cmd_key_changed_drop_empty(c, NOTIFY_SET, "spop", key, tv);
         return;
     }
     if (!tv || l == 0) {

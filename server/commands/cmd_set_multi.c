@@ -166,12 +166,7 @@ static void move_write_part(struct cmd_ctx *c)
         if (e) {
             struct tval *tv = kventry_tval(e);
             tset_remove(a, tv, m->ptr, m->len);
-            bool empty = tval_len(tv) == 0;
-            if (empty)
-                kvmap_del(c->db, key->ptr, key->len, c->now_ms);
-            cmd_key_modified(c, NOTIFY_SET, "srem", key->ptr, key->len);
-            if (empty)
-                cmd_key_notify(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
+            cmd_key_changed_drop_empty(c, NOTIFY_SET, "srem", key, tv);
         }
         return;
     }

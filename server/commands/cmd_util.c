@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "server/exec/cmd.h"
+#include "shard/tval.h"
 #include "server/commands/cmd_impl.h"
 
 bool cmd_parse_ldouble(const char *s, size_t len, long double *v)
@@ -122,4 +123,15 @@ void cmd_reply_kvmap_error(struct cmd_ctx *c, int err)
         resp_error(c->out, "OOM out of memory while executing the command");
         break;
     }
+}
+
+void cmd_key_changed_drop_empty(struct cmd_ctx *c, int class, const char *event,
+                                const struct resp_arg *key, const struct tval *tv)
+{
+    bool empty = tval_len(tv) == 0;
+    if (empty)
+        kvmap_del(c->db, key->ptr, key->len, c->now_ms);
+    cmd_key_modified(c, class, event, key->ptr, key->len);
+    if (empty)
+        cmd_key_notify(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
 }

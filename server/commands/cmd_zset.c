@@ -116,19 +116,6 @@ static void reply_oom(struct cmd_ctx *c)
     cmd_reply_kvmap_error(c, KVMAP_ENOMEM);
 }
 
-/* Report a change and drop the key once its set is empty (Redis never
- * keeps an empty one), with "del" after the command's own event. */
-static void changed_drop_if_empty(struct cmd_ctx *c, const char *event,
-                                  const struct resp_arg *key, struct tval *tv)
-{
-    bool empty = zset_len(tv) == 0;
-    if (empty)
-        kvmap_del(c->db, key->ptr, key->len, c->now_ms);
-    cmd_key_modified(c, NOTIFY_ZSET, event, key->ptr, key->len);
-    if (empty)
-        cmd_key_notify(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
-}
-
 /* ---- ZADD ZINCRBY -------------------------------------------------------- */
 
 /* Redis's zaddGenericCommand: options, then score-member pairs. */
@@ -282,7 +269,7 @@ static void zrem_exec(struct cmd_ctx *c)
         for (size_t j = 2; j < c->argc && zset_len(tv) > 0; j++)
             removed += zset_del(a, tv, c->argv[j].ptr, c->argv[j].len);
         if (removed)
-            changed_drop_if_empty(c, "zrem", key, tv);
+            cmd_key_changed_drop_empty(c, NOTIFY_ZSET, "zrem", key, tv);
     }
     resp_int(c->out, removed);
 }
@@ -371,7 +358,7 @@ static void pop_elems(struct cmd_ctx *c, const struct resp_arg *key, struct tval
     for (size_t i = 0; i < count && zset_iter_next(&it, &e); i++)
         cmd_zset_reply_elem(c->out, c->proto, e.m, e.len, e.score, true, nested);
     zset_del_range(a, tv, first, first + count);
-    changed_drop_if_empty(c, max ? "zpopmax" : "zpopmin", key, tv);
+    cmd_key_changed_drop_empty(c, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", key, tv);
 }
 
 void cmd_zset_pop(struct cmd_ctx *c, const struct resp_arg *key, struct tval *tv, bool max,

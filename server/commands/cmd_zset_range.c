@@ -423,12 +423,7 @@ static void remrange_generic(struct cmd_ctx *c, enum zrange_kind kind)
     e = kvmap_find_w(c->db, key->ptr, key->len, c->now_ms);
     struct tval *tv = kventry_tval(e);
     size_t removed = zset_del_range(kvmap_acct(c->db), tv, first, first + n);
-    bool empty = zset_len(tv) == 0;
-    if (empty)
-        kvmap_del(c->db, key->ptr, key->len, c->now_ms);
-    cmd_key_modified(c, NOTIFY_ZSET, events[kind], key->ptr, key->len);
-    if (empty)
-        cmd_key_notify(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
+    cmd_key_changed_drop_empty(c, NOTIFY_ZSET, events[kind], key, tv);
     resp_int(c->out, (int64_t)removed);
 }
 
