@@ -368,12 +368,21 @@ static void protocol_error(struct conn *c, const char *msg)
  * header, and neither is a command: the connection is closed with no reply
  * and nothing after it runs. Logged at most once a minute, as Redis does,
  * so an attacker cannot flood the log. Returns true if c is being closed. */
-static bool http_request_refused(struct conn *c, const struct resp_arg *name)
+static void http_request_kill(struct conn *c);
+
+static inline bool http_request_refused(struct conn *c, const struct resp_arg *name)
+{
+    /* Asked before every command: the lengths first, then the names. */
+    if ((name->len != 4 || strncasecmp(name->ptr, "post", 4) != 0) &&
+        (name->len != 5 || strncasecmp(name->ptr, "host:", 5) != 0))
+        return false;
+    http_request_kill(c);
+    return true;
+}
+
+static void http_request_kill(struct conn *c)
 {
     static _Atomic int64_t logged_s; /* when it was last logged, Unix s */
-    if (!(name->len == 4 && strncasecmp(name->ptr, "post", 4) == 0) &&
-        !(name->len == 5 && strncasecmp(name->ptr, "host:", 5) == 0))
-        return false;
     int64_t now = (int64_t)time(NULL);
     int64_t last = atomic_load_explicit(&logged_s, memory_order_relaxed);
     if ((now - last > 60 || last - now > 60) &&
@@ -383,7 +392,6 @@ static bool http_request_refused(struct conn *c, const struct resp_arg *name)
                  "Cross Protocol Scripting to compromise your Redis instance. Connection "
                  "aborted.");
     conn_kill(c);
-    return true;
 }
 
 /* Arguments a command may have and still join a lookahead run: GET, SET

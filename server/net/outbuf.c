@@ -44,7 +44,7 @@ bool outbuf_produced(struct worker *w, struct conn *c, size_t n)
     return false;
 }
 
-bool outbuf_may_take(const struct conn *c, size_t queued, size_t dflt)
+bool outbuf_may_take_slow(const struct conn *c, size_t queued, size_t dflt)
 {
     if (atomic_load_explicit(&c->ob_over, memory_order_relaxed))
         return false;

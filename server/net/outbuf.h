@@ -82,7 +82,20 @@ static inline void outbuf_local(struct conn *c, size_t n)
  * hold; under a limit the lowest one, if higher, so that a client that
  * does not read reaches it and is closed, as Redis closes it, instead of
  * waiting forever. */
-bool outbuf_may_take(const struct conn *c, size_t queued, size_t dflt);
+bool outbuf_may_take_slow(const struct conn *c, size_t queued, size_t dflt);
+/* The same answer, with the common case inline (outbuf_may_take_slow is
+ * the exact one). */
+static inline bool outbuf_may_take(const struct conn *c, size_t queued, size_t dflt)
+{
+    /* Below dflt on every count, c is below every pause point: the common
+     * case, asked before each command, without the limits' lookup. */
+    if (!atomic_load_explicit(&c->ob_over, memory_order_relaxed) && queued < dflt &&
+        atomic_load_explicit(&c->ob_local, memory_order_relaxed) +
+                atomic_load_explicit(&c->ob_transit, memory_order_relaxed) <
+            dflt)
+        return true;
+    return outbuf_may_take_slow(c, queued, dflt);
+}
 
 /* Connection side, before c's completed replies are written (conn_flush):
  * recount what c holds (slots, pending writes, transit), publish it for

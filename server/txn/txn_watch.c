@@ -43,17 +43,20 @@ struct watch_table {
     size_t wn;              /* watched keys */
 };
 
+/* Published once (release) by tables_init; txn_watch_any reads it without
+ * pthread_once, as it runs after every write. */
 static struct watch_table *tables;
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static void tables_init(void)
 {
-    tables = calloc(server.nworkers, sizeof *tables);
-    if (!tables) {
+    struct watch_table *t = calloc(server.nworkers, sizeof *t);
+    if (!t) {
         /* A few dozen bytes on the first write: no server without. */
         log_warn("Out of memory for the WATCH tables");
         abort();
     }
+    __atomic_store_n(&tables, t, __ATOMIC_RELEASE);
 }
 
 static struct watch_table *wtab(struct shard *s)
@@ -64,7 +67,10 @@ static struct watch_table *wtab(struct shard *s)
 
 bool txn_watch_any(struct shard *s)
 {
-    return wtab(s)->wn > 0;
+    /* No tables yet on this thread's view means none of this shard's: a
+     * WATCH on it went through wtab on this very thread. */
+    struct watch_table *t = __atomic_load_n(&tables, __ATOMIC_ACQUIRE);
+    return t && t[s->id].wn > 0;
 }
 
 struct txn_watch *txn_watch_create(void)
