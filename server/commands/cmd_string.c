@@ -166,8 +166,12 @@ static void set_generic(struct cmd_ctx *c, const struct set_opts *o, const struc
     if (o->when && !expire_abs_ms(c, o->when, o->flags, cmdname, &when))
         return;
     /* NX and XX ask whether the key exists, whatever its type; only GET
-     * needs a string (SET itself replaces a value of any type). */
-    e = kvmap_find(c->db, key->ptr, key->len, c->now_ms);
+     * needs a string (SET itself replaces a value of any type). A plain SET
+     * asks nothing: kvmap_set expires a stale old value itself, with the
+     * same "expired" event first, and a second lookup would hash the key
+     * again. */
+    e = (o->flags & (OPT_GET | OPT_NX | OPT_XX)) ? kvmap_find(c->db, key->ptr, key->len, c->now_ms)
+                                                  : NULL;
     if (o->flags & OPT_GET)
         (void)cmd_key_read(c, e, key->ptr, key->len); /* GET reads it */
     if ((o->flags & OPT_GET) && e && kventry_type(e) != TVAL_STRING) {
