@@ -124,7 +124,12 @@ def pack_cases():
     add([ev("local t = {} t[1] = t return cmsgpack.pack(t)"),
          ev("local t = {} t.me = t return cmsgpack.pack(t)"),
          ev("local t = {} t[1] = t t[2] = t return #cmsgpack.pack(t)"),
-         ev("local t = {} t[1] = {t, t} return #cmsgpack.pack(t)")])
+         ev("local t = {} t[1] = {t, t} return #cmsgpack.pack(t)"),
+         # A table key at the bound packs as nil: the result does not unpack.
+         ev("local t = {} local c = t for i = 1, 15 do c.k = {} c = c.k end c[{}] = 1 "
+            "return cmsgpack.pack(t)"),
+         ev("local t = {} local c = t for i = 1, 15 do c.k = {} c = c.k end c[{}] = 1 "
+            "return cmsgpack.unpack(cmsgpack.pack(t))")])
     # Argument counts and bad calls.
     add([ev("return cmsgpack.pack()"),
          ev("local t = {} for i = 1, 4000 do t[i] = i end return #cmsgpack.pack(unpack(t))"),
