@@ -1,11 +1,12 @@
 /* script_sandbox.c — a new Lua state with Redis's sandbox: the libraries
- * Redis loads (base, table, string, math, cjson, bit; debug only for the
- * error handler), no os, io, package, loadfile, dofile or print,
+ * Redis loads (base, table, string, math, cjson, bit, and cmsgpack and
+ * struct from script_libs.h; debug only for the error handler), no os, io, package, loadfile, dofile or print,
  * read-only globals and library tables (stock Lua 5.1 has no read-only
  * flag, so proxies and guarded rawset, setmetatable and getmetatable stand
  * in for Redis's patched Lua), and the error handler every script runs
  * under. Runs on the worker thread that will own the state. */
 #include "server/commands/script_internal.h"
+#include "server/commands/script_libs.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -201,6 +202,11 @@ lua_State *script_state_create(void)
     lua_pushstring(L, "bit");
     lua_call(L, 1, 1);
     lua_setglobal(L, "bit");
+    /* Each sets its global itself, as luaL_register does. */
+    lua_pushcfunction(L, script_struct_open);
+    lua_call(L, 0, 0);
+    lua_pushcfunction(L, script_msgpack_open);
+    lua_call(L, 0, 0);
     /* Redis never lets these reach the globals. */
     static const char *const removed[] = {"dofile", "loadfile", "print",
                                           "getfenv", "setfenv", "newproxy"};
@@ -234,7 +240,7 @@ lua_State *script_state_create(void)
     lua_setmetatable(L, -2);
     lua_setfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_RO);
     static const char *const tables[] = {"redis", "string", "math", "table", "cjson",
-                                         "bit", "coroutine"};
+                                         "bit", "coroutine", "struct", "cmsgpack"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
         protect_global(L, tables[i]);
     /* String methods ("x"):upper() go through the string metatable: point

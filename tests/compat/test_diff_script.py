@@ -9,9 +9,9 @@ client), use cjson and bit. shardkv runs with --threads 2, so scripts whose
 keys fall on both shards run as cross-shard transactions; the same cases
 must give the same replies there.
 
-Where shardkv differs on purpose, it is tested on shardkv alone:
-a key not declared in KEYS is refused (Dragonfly's rule), and the cmsgpack
-and struct libraries are missing (Debian packages neither for Lua 5.1).
+Where shardkv differs on purpose, it is tested on shardkv alone: a key
+not declared in KEYS is refused (Dragonfly's rule). The cmsgpack and
+struct libraries have their own differential test (test_diff_script_libs.py).
 Run: /usr/bin/python3 test_diff_script.py with SHARDKV_BIN set.
 """
 
@@ -350,13 +350,6 @@ class ScriptShardkvOnly(unittest.TestCase):
                          "redis.call('set', KEYS[2], 'b'); "
                          "return {e['err'], redis.call('get', KEYS[2])}", "2", *pair)
             self.assertEqual(got, [b"ERR value is not an integer or out of range", b"b"])
-
-    def test_missing_libraries(self):
-        with self.skv.client() as c:
-            for lib in ("cmsgpack", "struct"):
-                got = c.call("EVAL", "return %s" % lib, "0")
-                self.assertIsInstance(got, skvtest.RespError)
-                self.assertIn("nonexistent global variable '%s'" % lib, str(got))
 
     def test_math_random_starts_where_redis_starts(self):
         # Redis's generator starts at a fixed state and is never reseeded
