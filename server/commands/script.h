@@ -76,6 +76,9 @@ struct script_call {
     bool ro;                      /* EVAL_RO / EVALSHA_RO */
     bool any_keys;                /* undeclared keys allowed: the script
                                      holds every shard (lua-allow-undeclared-keys) */
+    const char *fname;            /* FCALL: the function's name (sha and body
+                                     unused), else NULL */
+    size_t fname_len;
 };
 
 /* Run sc in command context c (its shard, database and reply buffer): the

@@ -44,6 +44,10 @@ extern _Thread_local unsigned short script_rand[3];
  * (script_api.c). */
 void script_api_register(lua_State *L);
 
+/* This thread's function state (function_lua.c), built on first use;
+ * NULL on out-of-memory (script_lua.c). */
+lua_State *script_fstate(void);
+
 /* A new state with Redis's sandbox, or NULL on out-of-memory
  * (script_sandbox.c). */
 lua_State *script_state_create(void);
