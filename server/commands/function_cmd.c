@@ -31,9 +31,9 @@ static void reply_err_buf(struct cmd_ctx *c, struct rbuf *err)
 static void syntax_error(struct cmd_ctx *c)
 {
     resp_errorf(c->out,
-                "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try "
+                "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try "
                 "FUNCTION HELP.",
-                c->argv[1].len > 128 ? "" : c->argv[1].ptr);
+                (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len), c->argv[1].ptr);
 }
 
 /* Library from code (metadata, then its code run in this thread's

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/util/conftext.h"
 #include "shard/rdb.h"
@@ -185,7 +186,8 @@ static const struct fn_func *find_func(struct fn_lib *in, const char *name, size
 {
     for (struct fn_lib *l = in; l; l = l->next) {
         for (size_t i = 0; i < l->nfuncs; i++) {
-            if (l->funcs[i].name_len == len && memcmp(l->funcs[i].name, name, len) == 0) {
+            /* Redis's dict of functions compares names case-insensitively. */
+            if (l->funcs[i].name_len == len && strncasecmp(l->funcs[i].name, name, len) == 0) {
                 if (owner)
                     *owner = l;
                 return &l->funcs[i];

@@ -12,6 +12,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/clock.h"
 #include "server/commands/script.h"
@@ -343,6 +344,24 @@ bool function_lua_push(lua_State *L, uint64_t id, const char *fname, size_t flen
     }
     lua_pushlstring(L, fname, flen);
     lua_rawget(L, -2);
+    if (lua_isnil(L, -1)) {
+        /* FCALL finds a function whatever the case of its name (Redis's
+         * dict of functions): look for the name as registered. */
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            size_t n;
+            const char *k = lua_tolstring(L, -2, &n);
+            if (n == flen && strncasecmp(k, fname, flen) == 0)
+                break;
+            lua_pop(L, 1);
+        }
+        if (lua_gettop(L) >= 2 && lua_isfunction(L, -1)) {
+            lua_remove(L, -2); /* the key */
+        } else {
+            lua_pushnil(L);
+        }
+    }
     lua_replace(L, -3);
     lua_pop(L, 1);
     if (lua_isnil(L, -1)) {
