@@ -106,6 +106,27 @@ void function_registry_stats(size_t *nlibs, size_t *nfuncs, size_t *bytes);
  * or -1 on out-of-memory. */
 int function_registry_records(struct rbuf *out);
 
+/* ---- FUNCTION DUMP payloads (function_payload.c), pure --------------------- */
+
+/* A payload's footer: the RDB version (2 bytes, LE) and the CRC64 (8). */
+#define FUNCTION_PAYLOAD_FOOTER 10
+/* Most libraries one RESTORE may carry: each costs a Lua load. */
+#define FUNCTION_PAYLOAD_MAX_LIBS 65536
+
+/* Redis's verifyDumpPayload: long enough, a version we read, the CRC64. */
+bool function_payload_ok(const unsigned char *p, size_t len);
+
+/* Called for each library's code (borrowed for the call); 0 to go on, or
+ * -1 with Redis's error appended to err to stop. */
+typedef int (*function_payload_fn)(void *arg, const char *code, size_t len, struct rbuf *err);
+
+/* Split payload p[0..len) (footer already checked) into its function
+ * records, calling each for each. Returns 0, or -1 with Redis's error
+ * (no "ERR ") in err: a record of another type, a string that does not
+ * read, or each's own. */
+int function_payload_split(const unsigned char *p, size_t len, function_payload_fn each,
+                           void *arg, struct rbuf *err);
+
 /* ---- Lua (function_lua.c), the worker's thread ------------------------------ */
 
 /* Prepare L (made by script_state_create) to host libraries: the

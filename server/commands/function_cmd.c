@@ -16,8 +16,7 @@
 #include "shard/rdb.h"
 #include "shard/tval_rdb.h"
 
-/* A DUMP payload's footer: the RDB version (2 bytes) and the CRC64. */
-#define FOOTER 10
+#define FOOTER FUNCTION_PAYLOAD_FOOTER
 
 static void reply_err_buf(struct cmd_ctx *c, struct rbuf *err)
 {
@@ -235,90 +234,47 @@ static void function_dump_exec(struct cmd_ctx *c)
     rbuf_deinit(&b);
 }
 
-/* Redis's verifyDumpPayload. */
-static bool payload_ok(const unsigned char *p, size_t len)
-{
-    if (len < FOOTER)
-        return false;
-    const unsigned char *foot = p + len - FOOTER;
-    if ((foot[0] | foot[1] << 8) > RDB_VERSION)
-        return false;
-    uint64_t crc = crc64_update(0, p, len - 8), stored = 0;
-    for (int i = 0; i < 8; i++)
-        stored |= (uint64_t)foot[2 + i] << (8 * i);
-    return crc == stored;
-}
+/* The libraries read from a payload so far. */
+struct restore_ctx {
+    struct fn_lib **libs;
+    size_t n, cap;
+};
 
-/* Most libraries one RESTORE may carry: each costs a Lua load. */
-#define RESTORE_MAX_LIBS 65536
-
-/* Parse payload p[0..len) (footer checked) into libraries, each run in
- * this thread's function state. Strings are read from the whole payload,
- * footer included, as Redis's rio does; records stop where the footer
- * starts. Returns the count, or -1 with Redis's error in err. */
-static long parse_payload(const unsigned char *p, size_t len, struct fn_lib ***libs_out,
-                          struct rbuf *err)
+/* One record of the payload: its metadata, then its code run in this
+ * thread's function state. A library named twice in the payload is
+ * refused, as Redis loads the payload into an empty set first. */
+static int restore_one(void *arg, const char *code, size_t len, struct rbuf *err)
 {
-    const unsigned char *at = p, *data_end = p + len - FOOTER, *end = p + len;
-    struct fn_lib **libs = NULL;
-    size_t n = 0, cap = 0;
-    struct tval_rdb_str str = {0};
-    while (at < data_end) {
-        unsigned char type = *at++;
-        const char *msg = NULL;
-        if (type == RDB_OPCODE_FUNCTION_PRE_GA)
-            msg = "Failed loading library name";
-        else if (type != RDB_OPCODE_FUNCTION2)
-            msg = "given type is not a function";
-        char e[128] = "";
-        if (!msg && tval_rdb_read_string(&at, end, &str, e, sizeof e) != 0)
-            msg = "Failed loading library payload";
-        if (!msg && n == RESTORE_MAX_LIBS)
-            msg = "too many libraries in the payload";
-        if (msg) {
-            rbuf_append(err, msg, strlen(msg));
-            goto fail;
+    struct restore_ctx *x = arg;
+    char *name = function_meta(code, len, err);
+    if (!name)
+        return -1;
+    for (size_t i = 0; i < x->n; i++) {
+        if (strcmp(x->libs[i]->name, name) == 0) {
+            rbuf_append(err, "Library '", 9);
+            rbuf_append(err, name, strlen(name));
+            rbuf_append(err, "' already exists", 16);
+            free(name);
+            return -1;
         }
-        /* A library named twice in the payload: Redis loads the payload
-         * into an empty set of libraries first. */
-        char *name = function_meta((const char *)str.s, str.n, err);
-        if (!name)
-            goto fail;
-        for (size_t i = 0; i < n; i++) {
-            if (strcmp(libs[i]->name, name) == 0) {
-                rbuf_append(err, "Library '", 9);
-                rbuf_append(err, name, strlen(name));
-                rbuf_append(err, "' already exists", 16);
-                free(name);
-                goto fail;
-            }
-        }
-        struct fn_lib *lib = function_compile((const char *)str.s, str.n, name, err);
-        free(name);
-        if (!lib)
-            goto fail;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            struct fn_lib **l = realloc(libs, nc * sizeof *l);
-            if (!l) {
-                function_lib_free(lib);
-                rbuf_append(err, "out of memory", 13);
-                goto fail;
-            }
-            libs = l;
-            cap = nc;
-        }
-        libs[n++] = lib;
     }
-    free(str.heap);
-    *libs_out = libs;
-    return (long)n;
-fail:
-    free(str.heap);
-    for (size_t i = 0; i < n; i++)
-        function_lib_free(libs[i]);
-    free(libs);
-    return -1;
+    struct fn_lib *lib = function_compile(code, len, name, err);
+    free(name);
+    if (!lib)
+        return -1;
+    if (x->n == x->cap) {
+        size_t nc = x->cap ? x->cap * 2 : 8;
+        struct fn_lib **l = realloc(x->libs, nc * sizeof *l);
+        if (!l) {
+            function_lib_free(lib);
+            rbuf_append(err, "out of memory", 13);
+            return -1;
+        }
+        x->libs = l;
+        x->cap = nc;
+    }
+    x->libs[x->n++] = lib;
+    return 0;
 }
 
 static void function_restore_exec(struct cmd_ctx *c)
@@ -343,21 +299,24 @@ static void function_restore_exec(struct cmd_ctx *c)
     }
     const unsigned char *p = (const unsigned char *)c->argv[2].ptr;
     size_t len = c->argv[2].len;
-    if (!payload_ok(p, len)) {
+    if (!function_payload_ok(p, len)) {
         resp_error(c->out, "ERR DUMP payload version or checksum are wrong");
         return;
     }
     struct rbuf err;
     rbuf_init(&err);
-    struct fn_lib **libs = NULL;
-    long n = parse_payload(p, len, &libs, &err);
-    if (n < 0 || function_registry_commit(libs, (size_t)n, policy, false, &err) != 0) {
+    struct restore_ctx x = {0};
+    if (function_payload_split(p, len, restore_one, &x, &err) != 0) {
+        for (size_t i = 0; i < x.n; i++)
+            function_lib_free(x.libs[i]);
         reply_err_buf(c, &err);
+    } else if (function_registry_commit(x.libs, x.n, policy, false, &err) != 0) {
+        reply_err_buf(c, &err); /* the commit freed the libraries */
     } else {
         c->dirty++;
         cmd_reply_ok(c);
     }
-    free(libs);
+    free(x.libs);
     rbuf_deinit(&err);
 }
 
