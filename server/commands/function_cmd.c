@@ -325,12 +325,24 @@ static void function_restore_exec(struct cmd_ctx *c)
 static void function_stats_exec(struct cmd_ctx *c)
 {
     size_t nlibs, nfuncs, bytes;
+    struct rbuf running;
+    rbuf_init(&running);
+    int st = script_busy_stats(&running, c->proto);
+    if (st == SCRIPT_STATS_EVAL) {
+        /* Redis refuses STATS while an EVAL is busy. */
+        rbuf_deinit(&running);
+        resp_error(c->out, "BUSY Redis is busy running a script. You can only call SCRIPT "
+                           "KILL or SHUTDOWN NOSAVE.");
+        return;
+    }
     function_registry_stats(&nlibs, &nfuncs, &bytes);
     resp_map(c->out, c->proto, 2);
     resp_bulk_cstr(c->out, "running_script");
-    /* A running function is on another thread (or this one, busy); which
-     * one and since when is not tracked: reported as none. */
-    resp_null(c->out, c->proto);
+    if (st == SCRIPT_STATS_FUNCTION && !running.oom)
+        rbuf_append(c->out, running.ptr, running.len);
+    else
+        resp_null(c->out, c->proto);
+    rbuf_deinit(&running);
     resp_bulk_cstr(c->out, "engines");
     resp_map(c->out, c->proto, 1);
     resp_bulk_cstr(c->out, "LUA");
@@ -343,7 +355,11 @@ static void function_stats_exec(struct cmd_ctx *c)
 
 static void function_kill_exec(struct cmd_ctx *c)
 {
-    switch (script_kill()) {
+    switch (script_kill(true)) {
+    case SCRIPT_KILL_OTHER:
+        resp_error(c->out, "BUSY Redis is busy running a script. You can only call SCRIPT "
+                           "KILL or SHUTDOWN NOSAVE.");
+        break;
     case SCRIPT_KILL_NOTBUSY:
         resp_error(c->out, "NOTBUSY No scripts in execution right now.");
         break;

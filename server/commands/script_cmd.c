@@ -85,6 +85,8 @@ static struct script_call call_of(size_t argc, const struct resp_arg *argv, int6
         .body_len = kind == K_EVAL ? argv[1].len : 0,
         .fname = kind == K_FCALL ? argv[1].ptr : NULL,
         .fname_len = kind == K_FCALL ? argv[1].len : 0,
+        .argc = argc,
+        .argv = argv,
         .keys = argv + 3,
         .nkeys = (size_t)nkeys,
         .args = argv + 3 + nkeys,
@@ -371,7 +373,11 @@ static void script_flush_exec(struct cmd_ctx *c)
 
 static void script_kill_exec(struct cmd_ctx *c)
 {
-    switch (script_kill()) {
+    switch (script_kill(false)) {
+    case SCRIPT_KILL_OTHER:
+        resp_error(c->out, "BUSY Redis is busy running a script. You can only call FUNCTION "
+                           "KILL or SHUTDOWN NOSAVE.");
+        break;
     case SCRIPT_KILL_NOTBUSY:
         resp_error(c->out, "NOTBUSY No scripts in execution right now.");
         break;

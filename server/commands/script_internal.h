@@ -72,6 +72,11 @@ void script_mem_hold(bool on);
 void script_busy_begin(const struct conn *origin);
 void script_busy_end(void);
 
+/* The script begun is function name, run by the command argv (both
+ * borrowed until script_busy_end): FUNCTION STATS and -BUSY tell of it. */
+void script_busy_function(const char *name, size_t len, size_t argc,
+                          const struct resp_arg *argv);
+
 /* The count hook every running script has (lua_sethook with
  * SCRIPT_HOOK_COUNT): marks the worker busy past busy-reply-threshold,
  * answers the worker's other clients, and raises Redis's error once

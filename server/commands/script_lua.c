@@ -332,6 +332,8 @@ void script_run(struct cmd_ctx *c, const struct script_call *sc)
         set_global_raw(L, "ARGV");
     script_cur = &r;
     script_busy_begin(c->origin);
+    if (sc->fname)
+        script_busy_function(sc->fname, sc->fname_len, sc->argc, sc->argv);
     lua_sethook(L, script_busy_hook, LUA_MASKCOUNT, SCRIPT_HOOK_COUNT);
     int err = sc->fname ? lua_pcall(L, 2, 1, -4) : lua_pcall(L, 0, 1, -2);
     lua_sethook(L, NULL, 0, 0);
@@ -363,6 +365,8 @@ struct script_xrun {
                                      resume: other scripts set them too) */
     char sha[SHA1_HEX_LEN + 1];   /* its name (EVAL) */
     char *fname;                  /* FCALL: the function's name, a copy */
+    size_t argc;                  /* FCALL: the whole command, copied into */
+    struct resp_arg *argv;        /* argmem (FUNCTION STATS) */
     struct script_call sc;        /* keys copied into keymem; no body, args */
     void *keymem;                 /* the copies */
     struct script_run run;        /* what redis.call reads */
@@ -383,6 +387,7 @@ void script_xrun_free(struct script_xrun *x)
     free(x->pending.argv);
     free(x->keymem);
     free(x->fname);
+    free(x->argv);
     free(x);
 }
 
@@ -449,6 +454,8 @@ static int xrun_step(struct script_xrun *x, int nargs, struct rbuf *out)
     /* The busy clock counts from this step: between two steps the thread
      * is free, the script waiting for its command. */
     script_busy_begin(x->origin);
+    if (x->fname)
+        script_busy_function(x->fname, strlen(x->fname), x->argc, x->argv);
     if (tl_raise == LUA_NOREF)
         lua_sethook(x->co, script_busy_hook, LUA_MASKCOUNT, SCRIPT_HOOK_COUNT);
     int rc = lua_resume(x->co, nargs);
@@ -523,6 +530,23 @@ int script_xrun_start(const struct script_call *sc, unsigned home, int proto,
         return SCRIPT_X_DONE;
     }
     x->fname = fname;
+    if (fname && sc->argv) {
+        /* The command, for FUNCTION STATS while it is busy. */
+        size_t total = 0;
+        for (size_t i = 0; i < sc->argc; i++)
+            total += sc->argv[i].len;
+        x->argv = malloc(sc->argc * sizeof *x->argv + total + 1);
+        if (x->argv) {
+            char *p = (char *)(x->argv + sc->argc);
+            for (size_t i = 0; i < sc->argc; i++) {
+                memcpy(p, sc->argv[i].ptr, sc->argv[i].len);
+                x->argv[i].ptr = p;
+                x->argv[i].len = sc->argv[i].len;
+                p += sc->argv[i].len;
+            }
+            x->argc = sc->argc;
+        }
+    }
     st->refs++;
     x->st = st;
     x->keymem = keymem;
