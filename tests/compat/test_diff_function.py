@@ -166,6 +166,14 @@ def fcall_cases():
              ["FCALL", "err", "2"] + pair, ["FCALL_RO", "get", "2"] + pair])
     add([FLUSH, load(code), ["MULTI"], ["FCALL", "set", "1", "{k}", "m"],
          ["FCALL", "get", "1", "{k}"], ["FCALL", "nosuch", "0"], ["EXEC"]])
+    # Loaded and deleted inside a transaction: FCALL sees each in order.
+    add([FLUSH, ["MULTI"], load(lib("m", reg("mf", "return redis.call('set', keys[1], 'z')"))),
+         ["FCALL", "mf", "1", "{k}"], ["FUNCTION", "LIST"], ["FUNCTION", "DELETE", "m"],
+         ["FCALL", "mf", "1", "{k}"], ["EXEC"], ["GET", "{k}"]])
+    # Functions may not be managed or called from scripts.
+    add([FLUSH, load(code), ["EVAL", "return redis.call('fcall', 'get', 1, KEYS[1])", "1", "{k}"],
+         ["EVAL", "return redis.call('function', 'list')", "0"],
+         ["FCALL", "both", "0", "x"]])
     return cases
 
 
