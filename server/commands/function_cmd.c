@@ -443,6 +443,9 @@ int function_rdb_load(const char *code, size_t len)
         rc = -1;
     }
     rbuf_deinit(&err);
+    /* Loaded on the main thread at start-up: its Lua states go now, so
+     * that nothing is left at exit (a worker builds its own on use). */
+    script_thread_cleanup();
     return rc;
 }
 

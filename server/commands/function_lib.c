@@ -210,29 +210,18 @@ int function_registry_commit(struct fn_lib **add, size_t n, int policy, bool loa
                              struct rbuf *err)
 {
     pthread_mutex_lock(&lock);
-    /* The libraries that stay: all but those replaced (or all flushed). */
     struct fn_lib *keep = NULL, **kt = &keep, *drop = NULL;
-    for (struct fn_lib *l = libs, *next; l; l = next) {
-        next = l->next;
-        bool replaced = policy == FN_FLUSH;
-        for (size_t i = 0; !replaced && i < n; i++) {
+    /* APPEND: a library of the same name refuses everything (LOAD's text
+     * quotes the name, RESTORE's does not). */
+    for (struct fn_lib *l = libs; l && policy == FN_APPEND; l = l->next) {
+        for (size_t i = 0; i < n; i++) {
             if (strcmp(add[i]->name, l->name) == 0) {
-                if (policy == FN_APPEND) {
-                    if (load_msgs) {
-                        err_str(err, "Library '");
-                        err_str(err, l->name);
-                        err_str(err, "' already exists");
-                    } else {
-                        err_str(err, "Library ");
-                        err_str(err, l->name);
-                        err_str(err, " already exists");
-                    }
-                    goto refuse;
-                }
-                replaced = true;
+                err_str(err, load_msgs ? "Library '" : "Library ");
+                err_str(err, l->name);
+                err_str(err, load_msgs ? "' already exists" : " already exists");
+                goto refuse;
             }
         }
-        (void)replaced;
     }
     /* No function of the new libraries may be in a kept one. */
     for (size_t i = 0; i < n; i++) {
