@@ -381,6 +381,14 @@ int rdb_writer_aux(struct rdb_writer *w, const void *name, size_t nlen, const vo
     return w->err;
 }
 
+int rdb_writer_functions(struct rdb_writer *w, const void *records, size_t len)
+{
+    assert(w->state == WS_AUX);
+    if (len)
+        put(w, records, len);
+    return w->err;
+}
+
 int rdb_writer_select_db(struct rdb_writer *w, uint32_t db, uint64_t keys_hint,
                          uint64_t expires_hint)
 {

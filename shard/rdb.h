@@ -153,6 +153,12 @@ int rdb_writer_begin(struct rdb_writer *w, int64_t ctime_s, uint64_t used_mem);
 int rdb_writer_aux(struct rdb_writer *w, const void *name, size_t nlen, const void *val,
                    size_t vlen);
 
+/* Write function records (RDB_OPCODE_FUNCTION2 + the library's code as
+ * a string, each; Redis 7.0's rdbSaveFunctions), made by the caller, as
+ * they are. Allowed after begin and before the first select_db, where
+ * Redis writes them. Returns 0 or RDB_EIO. */
+int rdb_writer_functions(struct rdb_writer *w, const void *records, size_t len);
+
 /* Start database db: SELECTDB, then RESIZEDB with the expected number of
  * keys and of keys with an expiry (hints only: readers pre-size their tables
  * with them, so they need not be exact; pass 0 when unknown). Normally each
@@ -252,6 +258,10 @@ struct rdb_load_opts {
     /* An AUX field (redis-ver, ctime, ...). Integer-encoded values arrive
      * as their decimal text. */
     int (*on_aux)(void *arg, const char *name, size_t nlen, const char *val, size_t vlen);
+    /* A function library (RDB_OPCODE_FUNCTION2): its code, shebang
+     * included. NULL: the record is skipped with RDB_LOAD_SKIP_UNKNOWN,
+     * else refused (RDB_ETYPE). */
+    int (*on_function)(void *arg, const char *code, size_t len);
     /* A string key in database db, with its absolute expiry in Unix ms or
      * -1. Keys that have expired already are reported too (with their past
      * expiry; times before 1970 as 0): dropping them is the caller's

@@ -842,6 +842,13 @@ static int body(struct loader *l)
             continue;
         }
         case RDB_OPCODE_FUNCTION2:
+            if (o->on_function) {
+                if ((rc = get_string(l, &l->val, l->max_value, "a function library")) != 0)
+                    return rc;
+                if ((rc = o->on_function(o->arg, l->val.p ? l->val.p : "", l->val.len)) != 0)
+                    return callback_failed(l, off, "on_function", rc);
+                continue;
+            }
             if (!skip)
                 return fail_at(l, off, RDB_ETYPE, "a function library; only strings are loaded");
             if ((rc = skip_string(l, "a function library")) != 0)

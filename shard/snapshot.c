@@ -480,7 +480,8 @@ static void writer_main(void *arg)
         err = -ENOMEM;
     else {
         rdb_writer_init(w, file_write, s);
-        if (rdb_writer_begin(w, s->ctime_s, s->used_mem) != 0)
+        if (rdb_writer_begin(w, s->ctime_s, s->used_mem) != 0 ||
+            rdb_writer_functions(w, s->functions, s->functions_len) != 0)
             err = snap_write_error(s);
     }
     if (err)
@@ -562,12 +563,17 @@ int snap_create(const struct snap_opts *o, struct snap **out)
         return -ENOMEM;
     s->path = strdup(o->path);
     s->tmp_path = strdup(o->tmp_path);
-    if (!s->path || !s->tmp_path) {
+    s->functions = o->functions_len ? malloc(o->functions_len) : NULL;
+    if (!s->path || !s->tmp_path || (o->functions_len && !s->functions)) {
         free(s->path);
         free(s->tmp_path);
+        free(s->functions);
         free(s);
         return -ENOMEM;
     }
+    if (o->functions_len)
+        memcpy(s->functions, o->functions, o->functions_len);
+    s->functions_len = o->functions_len;
     s->nparts = o->nparts;
     s->ctime_s = o->ctime_s;
     s->used_mem = o->used_mem;
@@ -605,6 +611,7 @@ int snap_create(const struct snap_opts *o, struct snap **out)
     }
     free(s->path);
     free(s->tmp_path);
+    free(s->functions);
     free(s);
     return rc;
 }
@@ -618,6 +625,7 @@ void snap_destroy(struct snap *s)
     uv_mutex_destroy(&s->lock);
     free(s->path);
     free(s->tmp_path);
+    free(s->functions);
     free(s);
 }
 

@@ -54,6 +54,9 @@ struct snap_opts {
     const char *tmp_path;     /* written first, renamed onto path (copied) */
     int64_t ctime_s;          /* AUX ctime: Unix seconds of the cut */
     uint64_t used_mem;        /* AUX used-mem */
+    const void *functions;    /* function records written before the first
+                                 database (rdb_writer_functions), copied */
+    size_t functions_len;
     size_t queue_limit;       /* cursor pause threshold; 0 = the default */
     uint64_t slice_ns;        /* cursor slice for snap_shard_begin while the shard
                                  is busy; 0 = default (idle: at least SNAP_IDLE_SLICE_NS) */

@@ -55,6 +55,8 @@ struct snap {
     unsigned nparts;              /* parts expected */
     int64_t ctime_s;              /* AUX ctime */
     uint64_t used_mem;            /* AUX used-mem */
+    void *functions;              /* function records (snap_opts), owned */
+    size_t functions_len;
     size_t queue_limit;           /* cursor pause threshold */
     uint64_t slice_ns;            /* driver slice budget */
     void (*on_done)(void *, struct snap *, int); /* see snap_opts */

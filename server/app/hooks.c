@@ -12,6 +12,7 @@
 #include "server/commands/cmd_server.h"
 #include "server/commands/cmd_table.h"
 #include "server/commands/cmd_txn.h"
+#include "server/commands/function.h"
 #include "server/commands/script.h"
 #include "server/exec/cmd.h"
 #include "server/exec/cmdstats.h"
@@ -50,6 +51,11 @@ static void exec_hooks(void)
     cmd_hook_key(txn_watch_on_modified);
     cmd_hook_key(cmd_block_on_key);
     cmd_hook_call(persist_on_call);
+    /* Function libraries go into snapshots and come back from them. */
+    persist_functions = (struct persist_function_hooks){
+        .records = function_rdb_records,
+        .load = function_rdb_load,
+    };
 }
 
 /* ---- The connection (net/conn.c) -------------------------------------- */

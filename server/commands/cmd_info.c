@@ -6,6 +6,7 @@
 #include "server/pubsub/pubsub.h"
 #include "server/commands/cmd_block.h"
 #include "server/commands/cmd_server.h"
+#include "server/commands/function.h"
 #include "server/commands/script.h"
 #include "server/memory/maxmemory.h"
 #include "shard/evict.h"
@@ -414,22 +415,24 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
             add_line(&b, "allocator_active:%zu", a_active);
             add_line(&b, "allocator_resident:%zu", a_res);
         }
-        /* Lua: what every worker's state holds (Redis has one state for
-         * EVAL, another for functions, which shardkv does not have yet). */
-        size_t lua = script_memory_used(), nscripts, sbytes;
+        /* Lua: what every worker's states hold, EVAL's and functions'
+         * together (one allocator count per worker), shown as EVAL's. */
+        size_t lua = script_memory_used(), nscripts, sbytes, nlibs, nfuncs, fbytes;
         script_cache_stats(&nscripts, &sbytes);
+        function_registry_stats(&nlibs, &nfuncs, &fbytes);
         add_line(&b, "used_memory_lua:%zu", lua);
         add_line(&b, "used_memory_vm_eval:%zu", lua);
         human_bytes(h, sizeof(h), (double)lua);
         add_line(&b, "used_memory_lua_human:%s", h);
         add_line(&b, "used_memory_scripts_eval:%zu", sbytes);
         add_line(&b, "number_of_cached_scripts:%zu", nscripts);
+        add_line(&b, "number_of_functions:%zu", nfuncs);
         add_line(&b, "used_memory_vm_functions:0");
         add_line(&b, "used_memory_vm_total:%zu", lua);
         add_line(&b, "used_memory_vm_total_human:%s", h);
-        add_line(&b, "used_memory_functions:0");
-        add_line(&b, "used_memory_scripts:%zu", sbytes);
-        human_bytes(h, sizeof(h), (double)sbytes);
+        add_line(&b, "used_memory_functions:%zu", fbytes);
+        add_line(&b, "used_memory_scripts:%zu", sbytes + fbytes);
+        human_bytes(h, sizeof(h), (double)(sbytes + fbytes));
         add_line(&b, "used_memory_scripts_human:%s", h);
         size_t maxmem = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
         add_line(&b, "maxmemory:%zu", maxmem);

@@ -411,8 +411,7 @@ static void cmd_shutdown(struct cmd_ctx *c)
      * shutdownCommand), and it ends the script whatever it wrote. */
     if (atomic_load(&server.busy_scripts)) {
         if (!nosave) {
-            reply_err(c, "BUSY Redis is busy running a script. You can only call SCRIPT KILL "
-                         "or SHUTDOWN NOSAVE.");
+            reply_err(c, server_busy_error());
             return;
         }
         script_kill_all();

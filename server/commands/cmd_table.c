@@ -14,6 +14,7 @@
 #include "server/commands/cmd_pubsub.h"
 #include "server/commands/cmd_server.h"
 #include "server/commands/cmd_txn.h"
+#include "server/commands/function.h"
 #include "server/commands/script.h"
 #include "server/exec/latency.h"
 #include "server/exec/slowlog.h"
@@ -45,6 +46,7 @@ void cmd_table_families(void)
     add_family(cmd_persist_defs, cmd_persist_ndefs);
     add_family(cmd_pubsub_defs, cmd_pubsub_ndefs);
     add_family(cmd_script_defs, cmd_script_ndefs);
+    add_family(cmd_function_defs, cmd_function_ndefs);
     add_family(cmd_slowlog_defs, cmd_slowlog_ndefs);
     add_family(cmd_latency_defs, cmd_latency_ndefs);
 }

@@ -550,9 +550,8 @@ static void exec_exec(struct cmd_ctx *ctx)
             queue_clear(tc);
             unwatch_all(tc);
         }
-        resp_error(ctx->out, "EXECABORT Transaction discarded because of: BUSY Redis is busy "
-                             "running a script. You can only call SCRIPT KILL or SHUTDOWN "
-                             "NOSAVE.");
+        resp_errorf(ctx->out, "EXECABORT Transaction discarded because of: %s",
+                    server_busy_error());
         return;
     }
     if (!tc || !tc->in_multi) {

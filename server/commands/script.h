@@ -76,6 +76,11 @@ struct script_call {
     bool ro;                      /* EVAL_RO / EVALSHA_RO */
     bool any_keys;                /* undeclared keys allowed: the script
                                      holds every shard (lua-allow-undeclared-keys) */
+    const char *fname;            /* FCALL: the function's name (sha and body
+                                     unused), else NULL */
+    size_t fname_len;
+    size_t argc;                  /* the whole command (FUNCTION STATS) */
+    const struct resp_arg *argv;
 };
 
 /* Run sc in command context c (its shard, database and reply buffer): the
@@ -130,12 +135,26 @@ void script_xrun_free(struct script_xrun *x);
 
 /* ---- Long scripts (script_busy.c), any thread ---------------------------- */
 
-enum { SCRIPT_KILL_OK = 0, SCRIPT_KILL_NOTBUSY = 1, SCRIPT_KILL_UNKILLABLE = 2 };
+enum {
+    SCRIPT_KILL_OK = 0,
+    SCRIPT_KILL_NOTBUSY = 1,
+    SCRIPT_KILL_UNKILLABLE = 2,
+    SCRIPT_KILL_OTHER = 3, /* only scripts of the other kind are busy */
+};
 
-/* SCRIPT KILL: ask every script running past busy-reply-threshold to
- * stop. SCRIPT_KILL_NOTBUSY if none is, SCRIPT_KILL_UNKILLABLE if one has
- * written (it keeps running), else SCRIPT_KILL_OK. */
-int script_kill(void);
+/* SCRIPT KILL (function false) or FUNCTION KILL (true): ask every script
+ * of that kind running past busy-reply-threshold to stop.
+ * SCRIPT_KILL_NOTBUSY if none is busy, SCRIPT_KILL_UNKILLABLE if one has
+ * written (it keeps running), SCRIPT_KILL_OTHER if only the other kind is
+ * busy (Redis's "-BUSY ... use the other KILL"), else SCRIPT_KILL_OK. */
+int script_kill(bool function);
+
+enum { SCRIPT_STATS_NONE = 0, SCRIPT_STATS_EVAL = 1, SCRIPT_STATS_FUNCTION = 2 };
+
+/* FUNCTION STATS' running_script: for a busy function, append its map
+ * (name, command, duration_ms) to out and return SCRIPT_STATS_FUNCTION;
+ * nothing appended otherwise (SCRIPT_STATS_EVAL: an EVAL is busy). */
+int script_busy_stats(struct rbuf *out, int proto);
 
 /* SHUTDOWN NOSAVE: stop every busy script, written or not. */
 void script_kill_all(void);

@@ -21,6 +21,7 @@
 #include "server/commands/script_internal.h"
 
 #include <lauxlib.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,12 +50,26 @@ struct busy_slot {
     _Atomic int state;           /* RUN_* (SCRIPT KILL and SHUTDOWN too) */
     _Atomic size_t lua_bytes;    /* bytes the thread's Lua states hold
                                     (relaxed stores by the owner only) */
+    _Atomic bool function;       /* the busy script is a function (FCALL) */
+    pthread_mutex_t lock;        /* guards running (FUNCTION STATS reads it) */
+    struct rbuf running;         /* a busy function: its name and command
+                                    as RESP (bulk, then an array) */
+    int64_t start_ms;            /* when it began; under lock */
 };
 
 /* Room for every worker ("threads" is at most 1024); index 1024 serves a
  * thread that is no worker (tests). */
 #define NSLOTS 1025
 static struct busy_slot slots[NSLOTS];
+static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+
+static void slots_init(void)
+{
+    for (size_t i = 0; i < NSLOTS; i++) {
+        pthread_mutex_init(&slots[i].lock, NULL);
+        rbuf_init(&slots[i].running);
+    }
+}
 
 static _Thread_local int64_t tl_start_ms;          /* when the script began */
 static _Thread_local int64_t tl_served_ms;         /* last worker_serve_busy */
@@ -63,9 +78,15 @@ static _Thread_local int tl_depth;                 /* scripts running (nested
                                                       EXEC/EVAL cannot, but
                                                       be safe) */
 static _Thread_local bool tl_hold;                 /* inside redis.call: no bound */
+/* The function running on this thread (script_busy_function), borrowed
+ * for the run or step; NULL for EVAL. */
+static _Thread_local const char *tl_fname;
+static _Thread_local size_t tl_fname_len, tl_argc;
+static _Thread_local const struct resp_arg *tl_argv;
 
 static struct busy_slot *my_slot(void)
 {
+    pthread_once(&slots_once, slots_init);
     struct worker *w = worker_current();
     return &slots[w && w->id < NSLOTS - 1 ? w->id : NSLOTS - 1];
 }
@@ -133,6 +154,20 @@ void script_busy_hook(lua_State *L, lua_Debug *ar)
         int64_t limit = __atomic_load_n(&server.cfg.busy_reply_threshold, __ATOMIC_RELAXED);
         if (now - tl_start_ms < limit)
             return;
+        if (tl_fname) {
+            /* FUNCTION STATS shows it; -BUSY names FUNCTION KILL. */
+            pthread_mutex_lock(&b->lock);
+            b->running.len = 0;
+            b->running.oom = false;
+            resp_bulk(&b->running, tl_fname, tl_fname_len);
+            resp_array(&b->running, tl_argc);
+            for (size_t i = 0; i < tl_argc; i++)
+                resp_bulk(&b->running, tl_argv[i].ptr, tl_argv[i].len);
+            b->start_ms = tl_start_ms;
+            pthread_mutex_unlock(&b->lock);
+            atomic_store(&b->function, true);
+            atomic_fetch_add(&server.busy_functions, 1);
+        }
         atomic_store(&b->busy, true);
         atomic_fetch_add(&server.busy_scripts, 1);
         log_warn("Slow script detected: still in execution after %lld milliseconds. You can "
@@ -151,10 +186,20 @@ void script_busy_hook(lua_State *L, lua_Debug *ar)
         script_busy_raise_killed(L);
 }
 
+void script_busy_function(const char *name, size_t len, size_t argc,
+                          const struct resp_arg *argv)
+{
+    tl_fname = name;
+    tl_fname_len = len;
+    tl_argc = argc;
+    tl_argv = argv;
+}
+
 void script_busy_begin(const struct conn *origin)
 {
     if (tl_depth++ > 0)
         return;
+    tl_fname = NULL;
     tl_start_ms = clock_wall_ms();
     tl_origin = origin;
     tl_hold = false;
@@ -167,9 +212,14 @@ void script_busy_end(void)
         return;
     struct busy_slot *b = my_slot();
     if (atomic_load(&b->busy)) {
+        if (atomic_load(&b->function)) {
+            atomic_store(&b->function, false);
+            atomic_fetch_sub(&server.busy_functions, 1);
+        }
         atomic_store(&b->busy, false);
         atomic_fetch_sub(&server.busy_scripts, 1);
     }
+    tl_fname = NULL;
     atomic_store(&b->state, RUN_KILLABLE);
     tl_origin = NULL;
 }
@@ -184,21 +234,71 @@ bool script_busy_write(void)
 
 /* ---- SCRIPT KILL, SHUTDOWN NOSAVE (any thread) --------------------------- */
 
-int script_kill(void)
+int script_kill(bool function)
 {
     unsigned n = server.nworkers < NSLOTS - 1 ? server.nworkers : NSLOTS - 1;
-    bool any = false, unkillable = false;
+    bool any = false, unkillable = false, other = false, killed = false;
     for (unsigned i = 0; i < n; i++) {
         struct busy_slot *b = &slots[i];
         if (!atomic_load(&b->busy))
             continue;
         any = true;
+        /* Redis tells of a write first, then of the wrong KILL. */
+        if (atomic_load(&b->state) == RUN_WROTE) {
+            unkillable = true;
+            continue;
+        }
+        if (atomic_load(&b->function) != function) {
+            other = true;
+            continue;
+        }
         int expect = RUN_KILLABLE;
-        if (!atomic_compare_exchange_strong(&b->state, &expect, RUN_KILL) &&
-            expect == RUN_WROTE)
+        if (atomic_compare_exchange_strong(&b->state, &expect, RUN_KILL) || expect == RUN_KILL)
+            killed = true;
+        else if (expect == RUN_WROTE)
             unkillable = true;
     }
-    return !any ? SCRIPT_KILL_NOTBUSY : unkillable ? SCRIPT_KILL_UNKILLABLE : SCRIPT_KILL_OK;
+    if (!any)
+        return SCRIPT_KILL_NOTBUSY;
+    if (unkillable)
+        return SCRIPT_KILL_UNKILLABLE;
+    return other && !killed ? SCRIPT_KILL_OTHER : SCRIPT_KILL_OK;
+}
+
+int script_busy_stats(struct rbuf *out, int proto)
+{
+    unsigned n = server.nworkers < NSLOTS - 1 ? server.nworkers : NSLOTS - 1;
+    bool eval = false;
+    pthread_once(&slots_once, slots_init);
+    for (unsigned i = 0; i < n; i++) {
+        struct busy_slot *b = &slots[i];
+        if (!atomic_load(&b->busy))
+            continue;
+        if (!atomic_load(&b->function)) {
+            eval = true;
+            continue;
+        }
+        pthread_mutex_lock(&b->lock);
+        bool have = b->running.len && !b->running.oom;
+        if (have) {
+            resp_map(out, proto, 3);
+            resp_bulk_cstr(out, "name");
+            /* The name's bulk, then "command" and the array. */
+            const char *p = b->running.ptr;
+            const char *nl = memchr(p, '\n', b->running.len);
+            size_t nlen = (size_t)atol(p + 1);
+            size_t head = (size_t)(nl - p) + 1;
+            rbuf_append(out, p, head + nlen + 2);
+            resp_bulk_cstr(out, "command");
+            rbuf_append(out, p + head + nlen + 2, b->running.len - head - nlen - 2);
+            resp_bulk_cstr(out, "duration_ms");
+            resp_int(out, clock_wall_ms() - b->start_ms);
+        }
+        pthread_mutex_unlock(&b->lock);
+        if (have)
+            return SCRIPT_STATS_FUNCTION;
+    }
+    return eval ? SCRIPT_STATS_EVAL : SCRIPT_STATS_NONE;
 }
 
 void script_kill_all(void)

@@ -14,6 +14,7 @@
 
 #include "common/int64str.h"
 #include "server/commands/cmd_multi.h"
+#include "server/commands/function.h"
 #include "server/route/dispatch.h"
 #include "server/txn/txn.h"
 #include "server/net/conn.h"
@@ -24,19 +25,29 @@
 
 /* ---- Planning -------------------------------------------------------------- */
 
+/* What a script command names: a body (EVAL), a SHA1 (EVALSHA) or a
+ * function (FCALL). */
+enum { K_EVAL = 0, K_EVALSHA = 1, K_FCALL = 2 };
+
 /* Redis's checks of EVAL's arguments, in its order: a SHA1 of the wrong
- * length first (EVALSHA), then numkeys. Returns numkeys, or -1 with
- * Redis's error in *err. */
-static int64_t check_args(bool evalsha, size_t argc, const struct resp_arg *argv,
-                          const char **err)
+ * length first (EVALSHA), or the function (FCALL), then numkeys. Returns
+ * numkeys, or -1 with Redis's error in *err. */
+static int64_t check_args(int kind, size_t argc, const struct resp_arg *argv, const char **err)
 {
-    if (evalsha && argv[1].len != SHA1_HEX_LEN) {
+    if (kind == K_EVALSHA && argv[1].len != SHA1_HEX_LEN) {
         *err = NOSCRIPT_ERR;
+        return -1;
+    }
+    uint64_t id;
+    uint32_t flags;
+    if (kind == K_FCALL && !function_find(argv[1].ptr, argv[1].len, &id, &flags)) {
+        *err = "ERR Function not found";
         return -1;
     }
     int64_t n;
     if (!int64str_parse(argv[2].ptr, argv[2].len, &n)) {
-        *err = "ERR value is not an integer or out of range";
+        *err = kind == K_FCALL ? "ERR Bad number of keys provided"
+                               : "ERR value is not an integer or out of range";
         return -1;
     }
     if (n > (int64_t)argc - 3) {
@@ -52,9 +63,13 @@ static int64_t check_args(bool evalsha, size_t argc, const struct resp_arg *argv
 
 /* The script's call for argv (its SHA1 into sha, 41 bytes). */
 static struct script_call call_of(size_t argc, const struct resp_arg *argv, int64_t nkeys,
-                                  bool evalsha, bool ro, char *sha)
+                                  int kind, bool ro, char *sha)
 {
-    if (evalsha) {
+    bool evalsha = kind == K_EVALSHA;
+    if (kind == K_FCALL) {
+        memset(sha, '0', SHA1_HEX_LEN);
+        sha[SHA1_HEX_LEN] = '\0';
+    } else if (evalsha) {
         /* Lower-cased, as Redis's evalCalcFunctionName does. */
         for (size_t i = 0; i < SHA1_HEX_LEN; i++) {
             char ch = argv[1].ptr[i];
@@ -66,8 +81,12 @@ static struct script_call call_of(size_t argc, const struct resp_arg *argv, int6
     }
     return (struct script_call){
         .sha = sha,
-        .body = evalsha ? NULL : argv[1].ptr,
-        .body_len = evalsha ? 0 : argv[1].len,
+        .body = kind == K_EVAL ? argv[1].ptr : NULL,
+        .body_len = kind == K_EVAL ? argv[1].len : 0,
+        .fname = kind == K_FCALL ? argv[1].ptr : NULL,
+        .fname_len = kind == K_FCALL ? argv[1].len : 0,
+        .argc = argc,
+        .argv = argv,
         .keys = argv + 3,
         .nkeys = (size_t)nkeys,
         .args = argv + 3 + nkeys,
@@ -115,11 +134,11 @@ static bool xrun_fan_step(struct fan *f, struct req **parts, size_t n, struct rb
  * declared key's intent lock from the first command to the reply. Lua
  * that runs before the first redis.call reads nothing of the keyspace, so
  * it may run before the locks are granted. */
-static void plan_across(struct mplan *p, const struct cmd_def *d, bool evalsha, size_t argc,
+static void plan_across(struct mplan *p, const struct cmd_def *d, int kind, size_t argc,
                         const struct resp_arg *argv, int64_t nkeys, unsigned home, bool any_keys)
 {
     char sha[SHA1_HEX_LEN + 1];
-    struct script_call sc = call_of(argc, argv, nkeys, evalsha, is_ro(d), sha);
+    struct script_call sc = call_of(argc, argv, nkeys, kind, is_ro(d), sha);
     sc.any_keys = any_keys;
     struct rbuf early;
     rbuf_init(&early);
@@ -169,11 +188,11 @@ static int lock_all(struct txn *t, const struct cmd_def *d, unsigned db, size_t 
 /* The plan (struct cmd_plan): the shard of every declared key, or the
  * connection's own shard for a script with no keys; keys on several
  * shards run the script across them (plan_across). */
-static void script_plan(struct mplan *p, const struct cmd_def *d, bool evalsha, size_t argc,
+static void script_plan(struct mplan *p, const struct cmd_def *d, int kind, size_t argc,
                         const struct resp_arg *argv)
 {
     const char *err = NULL;
-    int64_t nkeys = check_args(evalsha, argc, argv, &err);
+    int64_t nkeys = check_args(kind, argc, argv, &err);
     if (nkeys < 0) {
         cmd_multi_plan_error(p, err);
         return;
@@ -183,7 +202,7 @@ static void script_plan(struct mplan *p, const struct cmd_def *d, bool evalsha, 
      * inside EXEC, EXEC's transaction locked them when it was built). */
     if (!p->t && __atomic_load_n(&server.cfg.lua_allow_undeclared_keys, __ATOMIC_RELAXED)) {
         tl_any_keys = true; /* read by lock_all, called from within */
-        plan_across(p, d, evalsha, argc, argv, nkeys, p->c->w->id, true);
+        plan_across(p, d, kind, argc, argv, nkeys, p->c->w->id, true);
         tl_any_keys = false;
         return;
     }
@@ -215,7 +234,7 @@ static void script_plan(struct mplan *p, const struct cmd_def *d, bool evalsha, 
         if (i == 0) {
             shard = s;
         } else if (s != shard) {
-            plan_across(p, d, evalsha, argc, argv, nkeys, shard, false);
+            plan_across(p, d, kind, argc, argv, nkeys, shard, false);
             return;
         }
     }
@@ -225,53 +244,71 @@ static void script_plan(struct mplan *p, const struct cmd_def *d, bool evalsha, 
 static void eval_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
                       const struct resp_arg *argv)
 {
-    script_plan(p, d, false, argc, argv);
+    script_plan(p, d, K_EVAL, argc, argv);
 }
 
 static void evalsha_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
                          const struct resp_arg *argv)
 {
-    script_plan(p, d, true, argc, argv);
+    script_plan(p, d, K_EVALSHA, argc, argv);
+}
+
+static void fcall_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
+                       const struct resp_arg *argv)
+{
+    script_plan(p, d, K_FCALL, argc, argv);
 }
 
 /* EVAL and EVAL_RO carry a body, EVALSHA and EVALSHA_RO a SHA1. */
 static const struct cmd_plan eval_plan_def = {.plan = eval_plan, .lock_more = lock_all};
 static const struct cmd_plan evalsha_plan_def = {.plan = evalsha_plan, .lock_more = lock_all};
+static const struct cmd_plan fcall_plan_def = {.plan = fcall_plan, .lock_more = lock_all};
 
 /* ---- EVAL and friends ------------------------------------------------------- */
 
-static void eval_generic(struct cmd_ctx *c, bool evalsha, bool ro)
+static void eval_generic(struct cmd_ctx *c, int kind, bool ro)
 {
     int64_t nkeys;
     /* Checked by the plan; parsed again rather than carried. */
     if (!int64str_parse(c->argv[2].ptr, c->argv[2].len, &nkeys) || nkeys < 0 ||
         nkeys > (int64_t)c->argc - 3) {
-        resp_error(c->out, "ERR value is not an integer or out of range");
+        resp_error(c->out, kind == K_FCALL ? "ERR Bad number of keys provided"
+                                              : "ERR value is not an integer or out of range");
         return;
     }
     char sha[SHA1_HEX_LEN + 1];
-    struct script_call sc = call_of(c->argc, c->argv, nkeys, evalsha, ro, sha);
+    struct script_call sc = call_of(c->argc, c->argv, nkeys, kind, ro, sha);
     script_run(c, &sc);
 }
 
 static void eval_exec(struct cmd_ctx *c)
 {
-    eval_generic(c, false, false);
+    eval_generic(c, K_EVAL, false);
 }
 
 static void eval_ro_exec(struct cmd_ctx *c)
 {
-    eval_generic(c, false, true);
+    eval_generic(c, K_EVAL, true);
 }
 
 static void evalsha_exec(struct cmd_ctx *c)
 {
-    eval_generic(c, true, false);
+    eval_generic(c, K_EVALSHA, false);
 }
 
 static void evalsha_ro_exec(struct cmd_ctx *c)
 {
-    eval_generic(c, true, true);
+    eval_generic(c, K_EVALSHA, true);
+}
+
+static void fcall_exec(struct cmd_ctx *c)
+{
+    eval_generic(c, K_FCALL, false);
+}
+
+static void fcall_ro_exec(struct cmd_ctx *c)
+{
+    eval_generic(c, K_FCALL, true);
 }
 
 /* ---- SCRIPT ------------------------------------------------------------------ */
@@ -336,7 +373,11 @@ static void script_flush_exec(struct cmd_ctx *c)
 
 static void script_kill_exec(struct cmd_ctx *c)
 {
-    switch (script_kill()) {
+    switch (script_kill(false)) {
+    case SCRIPT_KILL_OTHER:
+        resp_error(c->out, "BUSY Redis is busy running a script. You can only call FUNCTION "
+                           "KILL or SHUTDOWN NOSAVE.");
+        break;
     case SCRIPT_KILL_NOTBUSY:
         resp_error(c->out, "NOTBUSY No scripts in execution right now.");
         break;
@@ -434,6 +475,20 @@ const struct cmd_def cmd_script_defs[] = {
       .keys = EVAL_KEYS(EVAL_RO, NULL),
       .group = "scripting", .since = "7.0.0", .complexity = "Depends on the script that is executed.",
       .summary = "Execute a read-only Lua script server side" },
+    { .name = "fcall", .arity = -3, .exec = fcall_exec, .plan = &fcall_plan_def,
+      .flags = EVAL_FLAGS, .acl = CMD_ACL_SCRIPTING,
+      .keys = EVAL_KEYS(EVAL_RW, "We cannot tell how the keys will be used so we assume the "
+                                 "worst, RW and UPDATE"),
+      .group = "scripting", .since = "7.0.0",
+      .complexity = "Depends on the function that is executed.",
+      .summary = "Invoke a function" },
+    { .name = "fcall_ro", .arity = -3, .exec = fcall_ro_exec, .plan = &fcall_plan_def,
+      .flags = EVAL_FLAGS | CMD_READONLY, .acl = CMD_ACL_SCRIPTING,
+      .keys = EVAL_KEYS(EVAL_RO, "We cannot tell how the keys will be used so we assume the "
+                                 "worst, RO and ACCESS"),
+      .group = "scripting", .since = "7.0.0",
+      .complexity = "Depends on the function that is executed.",
+      .summary = "Invoke a read-only function" },
     { .name = "script", .arity = -2, .flags = CMD_CONN, .subcommands = script_subs,
       .group = "scripting", .since = "2.6.0", .complexity = "Depends on subcommand.",
       .summary = "A container for Lua scripts management commands" },

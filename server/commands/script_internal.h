@@ -44,6 +44,10 @@ extern _Thread_local unsigned short script_rand[3];
  * (script_api.c). */
 void script_api_register(lua_State *L);
 
+/* This thread's function state (function_lua.c), built on first use;
+ * NULL on out-of-memory (script_lua.c). */
+lua_State *script_fstate(void);
+
 /* A new state with Redis's sandbox, or NULL on out-of-memory
  * (script_sandbox.c). */
 lua_State *script_state_create(void);
@@ -67,6 +71,11 @@ void script_mem_hold(bool on);
  * Calls nest. */
 void script_busy_begin(const struct conn *origin);
 void script_busy_end(void);
+
+/* The script begun is function name, run by the command argv (both
+ * borrowed until script_busy_end): FUNCTION STATS and -BUSY tell of it. */
+void script_busy_function(const char *name, size_t len, size_t argc,
+                          const struct resp_arg *argv);
 
 /* The count hook every running script has (lua_sethook with
  * SCRIPT_HOOK_COUNT): marks the worker busy past busy-reply-threshold,

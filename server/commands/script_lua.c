@@ -10,6 +10,8 @@
  * but the body registry (script_cache.c). */
 #include "server/commands/script_internal.h"
 
+#include "server/commands/function.h"
+
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@ struct lstate {
 };
 
 static _Thread_local struct lstate *tl_state; /* this thread's current state */
+static _Thread_local struct lstate *tl_fstate; /* its function state (FCALL) */
 static _Thread_local uint64_t tl_epoch;       /* script_cache_epoch it was built in */
 static _Thread_local unsigned tl_gc;          /* scripts since the last GC step */
 /* The error redis.call raises once a cross-shard script resumes (a
@@ -66,11 +69,42 @@ static struct lstate *state_get(void)
     return tl_state;
 }
 
+/* This thread's function state: never rebuilt (libraries come and go
+ * by id), pruned of removed libraries' callbacks when the registry
+ * changed. NULL on out-of-memory. */
+static struct lstate *fstate_get(void)
+{
+    if (!tl_fstate) {
+        struct lstate *s = malloc(sizeof *s);
+        lua_State *L = s ? script_state_create() : NULL;
+        if (!L) {
+            free(s);
+            return NULL;
+        }
+        function_lua_setup(L);
+        s->L = L;
+        s->refs = 1;
+        tl_fstate = s;
+    }
+    function_lua_prune(tl_fstate->L);
+    return tl_fstate;
+}
+
+lua_State *script_fstate(void)
+{
+    struct lstate *s = fstate_get();
+    return s ? s->L : NULL;
+}
+
 void script_thread_cleanup(void)
 {
     if (tl_state) {
         lstate_unref(tl_state);
         tl_state = NULL;
+    }
+    if (tl_fstate) {
+        lstate_unref(tl_fstate);
+        tl_fstate = NULL;
     }
 }
 
@@ -151,6 +185,20 @@ bool script_load(const char *body, size_t len, char *sha, struct rbuf *out)
 static bool push_function(lua_State *L, const struct script_call *sc, uint32_t *flags,
                           struct rbuf *out)
 {
+    if (sc->fname) {
+        uint64_t id;
+        if (!function_find(sc->fname, sc->fname_len, &id, flags) ||
+            !function_lua_push(L, id, sc->fname, sc->fname_len)) {
+            resp_error(out, "ERR Function not found");
+            return false;
+        }
+        if (!(*flags & SCRIPT_FLAG_NO_WRITES) && sc->ro) {
+            resp_error(out, "ERR Can not execute a script with write flag using *_ro command.");
+            lua_pop(L, 1);
+            return false;
+        }
+        return true;
+    }
     char name[3 + SHA1_HEX_LEN];
     reg_name(name, 'f', sc->sha);
     lua_getfield(L, LUA_REGISTRYINDEX, name);
@@ -215,12 +263,13 @@ static void set_global_raw(lua_State *L, const char *name)
 }
 
 /* Reply for the error table on top of L ({err, source, line}, as the
- * error handler makes it): Redis's "<err> script: <sha>, on <source>:<line>." */
-static void reply_error(lua_State *L, struct rbuf *out, const char *sha)
+ * error handler makes it): Redis's "<err> script: <sha>, on <source>:<line>."
+ * (a function's name instead of the SHA1 for FCALL). */
+static void reply_error(lua_State *L, struct rbuf *out, const char *sha, size_t sha_len)
 {
     if (!lua_istable(L, -1)) {
         const char *msg = lua_isstring(L, -1) ? lua_tostring(L, -1) : "execution failure";
-        resp_errorf(out, "ERR Error running script f_%s, %.100s", sha, msg);
+        resp_errorf(out, "ERR Error running script f_%.*s, %.100s", (int)sha_len, sha, msg);
         return;
     }
     struct rbuf m;
@@ -237,7 +286,7 @@ static void reply_error(lua_State *L, struct rbuf *out, const char *sha)
         const char *src = lua_tolstring(L, -2, &sl);
         const char *line = lua_tolstring(L, -1, &ll);
         rbuf_append(&m, " script: ", 9);
-        rbuf_append(&m, sha, SHA1_HEX_LEN);
+        rbuf_append(&m, sha, sha_len);
         rbuf_append(&m, ", on ", 5);
         rbuf_append(&m, src, sl);
         rbuf_append(&m, ":", 1);
@@ -256,7 +305,7 @@ static void reply_error(lua_State *L, struct rbuf *out, const char *sha)
 
 void script_run(struct cmd_ctx *c, const struct script_call *sc)
 {
-    struct lstate *st = state_get();
+    struct lstate *st = sc->fname ? fstate_get() : state_get();
     if (!st) {
         resp_error(c->out, "ERR out of memory");
         return;
@@ -274,14 +323,19 @@ void script_run(struct cmd_ctx *c, const struct script_call *sc)
         .resp = RESP2,
         .ro = read_only(sc, flags),
     };
+    /* A function gets its keys and arguments as its two arguments. */
     push_array(L, sc->keys, sc->nkeys);
-    set_global_raw(L, "KEYS");
+    if (!sc->fname)
+        set_global_raw(L, "KEYS");
     push_array(L, sc->args, sc->nargs);
-    set_global_raw(L, "ARGV");
+    if (!sc->fname)
+        set_global_raw(L, "ARGV");
     script_cur = &r;
     script_busy_begin(c->origin);
+    if (sc->fname)
+        script_busy_function(sc->fname, sc->fname_len, sc->argc, sc->argv);
     lua_sethook(L, script_busy_hook, LUA_MASKCOUNT, SCRIPT_HOOK_COUNT);
-    int err = lua_pcall(L, 0, 1, -2);
+    int err = sc->fname ? lua_pcall(L, 2, 1, -4) : lua_pcall(L, 0, 1, -2);
     lua_sethook(L, NULL, 0, 0);
     script_busy_end();
     script_cur = NULL;
@@ -290,7 +344,10 @@ void script_run(struct cmd_ctx *c, const struct script_call *sc)
     else
         gc_step(L);
     if (err) {
-        reply_error(L, c->out, sc->sha);
+        if (sc->fname)
+            reply_error(L, c->out, sc->fname, sc->fname_len);
+        else
+            reply_error(L, c->out, sc->sha, SHA1_HEX_LEN);
         lua_pop(L, 1);
     } else {
         script_lua_to_resp(L, c->out, c->proto, r.resp);
@@ -306,7 +363,10 @@ struct script_xrun {
     int co_ref, keys_ref, args_ref; /* registry references: the coroutine,
                                      KEYS and ARGV (set again before each
                                      resume: other scripts set them too) */
-    char sha[SHA1_HEX_LEN + 1];   /* its name */
+    char sha[SHA1_HEX_LEN + 1];   /* its name (EVAL) */
+    char *fname;                  /* FCALL: the function's name, a copy */
+    size_t argc;                  /* FCALL: the whole command, copied into */
+    struct resp_arg *argv;        /* argmem (FUNCTION STATS) */
     struct script_call sc;        /* keys copied into keymem; no body, args */
     void *keymem;                 /* the copies */
     struct script_run run;        /* what redis.call reads */
@@ -326,6 +386,8 @@ void script_xrun_free(struct script_xrun *x)
     lstate_unref(x->st);
     free(x->pending.argv);
     free(x->keymem);
+    free(x->fname);
+    free(x->argv);
     free(x);
 }
 
@@ -380,16 +442,20 @@ static void raise_hook(lua_State *co, lua_Debug *ar)
 static int xrun_step(struct script_xrun *x, int nargs, struct rbuf *out)
 {
     lua_State *L = x->st->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, x->keys_ref);
-    set_global_raw(L, "KEYS");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, x->args_ref);
-    set_global_raw(L, "ARGV");
+    if (!x->fname) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, x->keys_ref);
+        set_global_raw(L, "KEYS");
+        lua_rawgeti(L, LUA_REGISTRYINDEX, x->args_ref);
+        set_global_raw(L, "ARGV");
+    }
     free(x->pending.argv);
     x->pending.argv = NULL;
     script_cur = &x->run;
     /* The busy clock counts from this step: between two steps the thread
      * is free, the script waiting for its command. */
     script_busy_begin(x->origin);
+    if (x->fname)
+        script_busy_function(x->fname, strlen(x->fname), x->argc, x->argv);
     if (tl_raise == LUA_NOREF)
         lua_sethook(x->co, script_busy_hook, LUA_MASKCOUNT, SCRIPT_HOOK_COUNT);
     int rc = lua_resume(x->co, nargs);
@@ -419,7 +485,10 @@ static int xrun_step(struct script_xrun *x, int nargs, struct rbuf *out)
             lua_setfield(x->co, -2, "err");
         }
         error_place(x->co);
-        reply_error(x->co, out, x->sha);
+        if (x->fname)
+            reply_error(x->co, out, x->fname, strlen(x->fname));
+        else
+            reply_error(x->co, out, x->sha, SHA1_HEX_LEN);
     }
     if (rc == LUA_ERRMEM)
         lua_gc(L, LUA_GCCOLLECT, 0);
@@ -432,13 +501,22 @@ int script_xrun_start(const struct script_call *sc, unsigned home, int proto,
                       const struct conn *origin, struct rbuf *out, struct script_xrun **xp)
 {
     *xp = NULL;
-    struct lstate *st = state_get();
+    struct lstate *st = sc->fname ? fstate_get() : state_get();
     struct script_xrun *x = st ? calloc(1, sizeof *x) : NULL;
     size_t bytes = 0;
     for (size_t i = 0; i < sc->nkeys; i++)
         bytes += sc->keys[i].len;
     void *keymem = x ? malloc(sc->nkeys * sizeof(struct resp_arg) + bytes + 1) : NULL;
-    if (!keymem) {
+    char *fname = NULL;
+    if (keymem && sc->fname) {
+        fname = malloc(sc->fname_len + 1);
+        if (fname) {
+            memcpy(fname, sc->fname, sc->fname_len);
+            fname[sc->fname_len] = '\0';
+        }
+    }
+    if (!keymem || (sc->fname && !fname)) {
+        free(keymem);
         free(x);
         resp_error(out, "ERR out of memory");
         return SCRIPT_X_DONE;
@@ -447,8 +525,27 @@ int script_xrun_start(const struct script_call *sc, unsigned home, int proto,
     uint32_t flags;
     if (!push_function(L, sc, &flags, out)) {
         free(keymem);
+        free(fname);
         free(x);
         return SCRIPT_X_DONE;
+    }
+    x->fname = fname;
+    if (fname && sc->argv) {
+        /* The command, for FUNCTION STATS while it is busy. */
+        size_t total = 0;
+        for (size_t i = 0; i < sc->argc; i++)
+            total += sc->argv[i].len;
+        x->argv = malloc(sc->argc * sizeof *x->argv + total + 1);
+        if (x->argv) {
+            char *p = (char *)(x->argv + sc->argc);
+            for (size_t i = 0; i < sc->argc; i++) {
+                memcpy(p, sc->argv[i].ptr, sc->argv[i].len);
+                x->argv[i].ptr = p;
+                x->argv[i].len = sc->argv[i].len;
+                p += sc->argv[i].len;
+            }
+            x->argc = sc->argc;
+        }
     }
     st->refs++;
     x->st = st;
@@ -462,8 +559,13 @@ int script_xrun_start(const struct script_call *sc, unsigned home, int proto,
         at += sc->keys[i].len;
     }
     memcpy(x->sha, sc->sha, SHA1_HEX_LEN + 1);
-    x->sc = (struct script_call){
-        .sha = x->sha, .keys = keys, .nkeys = sc->nkeys, .ro = sc->ro, .any_keys = sc->any_keys};
+    x->sc = (struct script_call){.sha = x->sha,
+                                 .keys = keys,
+                                 .nkeys = sc->nkeys,
+                                 .ro = sc->ro,
+                                 .any_keys = sc->any_keys,
+                                 .fname = fname,
+                                 .fname_len = sc->fname_len};
     x->run = (struct script_run){
         .sc = &x->sc,
         .resp = RESP2,
@@ -481,9 +583,15 @@ int script_xrun_start(const struct script_call *sc, unsigned home, int proto,
     x->run.co = x->co;
     lua_pushvalue(L, -2);        /* the function */
     lua_xmove(L, x->co, 1);
+    if (fname) {
+        /* A function's two arguments: its keys and its arguments. */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, x->keys_ref);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, x->args_ref);
+        lua_xmove(L, x->co, 2);
+    }
     x->co_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the thread */
     lua_pop(L, 1);               /* the function */
-    int rc = xrun_step(x, 0, out);
+    int rc = xrun_step(x, fname ? 2 : 0, out);
     if (rc == SCRIPT_X_DONE)
         script_xrun_free(x);
     else

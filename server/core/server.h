@@ -57,6 +57,8 @@ struct server {
     _Atomic bool stopping;          /* shutdown started: accept nothing more */
     _Atomic unsigned busy_scripts;  /* scripts running past busy-reply-threshold
                                        (script_lua.c): other commands get -BUSY */
+    _Atomic unsigned busy_functions; /* of which functions (FCALL): the -BUSY
+                                       text names FUNCTION KILL */
     uv_loop_t *main_loop;           /* the main thread's loop (signals, stop) */
     uv_async_t stop_async;          /* wakes the main loop for server_request_stop */
     _Atomic int exit_code;          /* process exit status after a stop request */
@@ -64,6 +66,19 @@ struct server {
 
 /* The one server of this process. */
 extern struct server server;
+
+/* Redis's -BUSY text (without '-') for the scripts busy now: it names
+ * FUNCTION KILL when every busy script is a function (Redis has one busy
+ * script; here several workers may each have one). Any thread. */
+static inline const char *server_busy_error(void)
+{
+    unsigned f = atomic_load_explicit(&server.busy_functions, memory_order_relaxed);
+    return f && f == atomic_load_explicit(&server.busy_scripts, memory_order_relaxed)
+               ? "BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                 "SHUTDOWN NOSAVE."
+               : "BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+                 "SHUTDOWN NOSAVE.";
+}
 
 /* Ask the server to shut down (SHUTDOWN command, signals): stop accepting,
  * write pending replies, stop the workers and exit with exit_code. Any

@@ -51,6 +51,7 @@
 
 struct persist_counter persist_changes[PERSIST_MAX_COUNTERS];
 _Atomic bool persist_last_failed;
+struct persist_function_hooks persist_functions;
 
 struct saveparam {
     int64_t seconds; /* at least this long since the last save ... */
@@ -298,8 +299,20 @@ static int start_locked(bool foreground, struct persist_waiter *cut)
     snprintf(tmp, sizeof tmp, "%s/" PERSIST_DIR_TEMP_FMT, dir, (int)getpid(), st.run_seq);
     free(dir);
     free(file);
+    /* The libraries as they are at the cut's start: FUNCTION commands run
+     * on connection threads, not in the shards' order, so this is as
+     * close to the cut as they have. */
+    void *funcs = NULL;
+    size_t funcs_len = 0;
+    if (persist_functions.records && persist_functions.records(&funcs, &funcs_len) != 0) {
+        log_warn("Could not save the function libraries: out of memory");
+        note_result_locked(false, foreground);
+        return PERSIST_ESTART;
+    }
     struct snap_opts o = {
         .nparts = server.nworkers,
+        .functions = funcs,
+        .functions_len = funcs_len,
         .path = path,
         .tmp_path = tmp,
         .ctime_s = now_ms / 1000,
@@ -310,6 +323,7 @@ static int start_locked(bool foreground, struct persist_waiter *cut)
     };
     struct snap *s;
     int rc = snap_create(&o, &s);
+    free(funcs);
     st.last_try_s = now_ms / 1000;
     if (rc != 0) {
         log_warn("Failed opening the temp RDB file %s (in server root dir %s) for saving: %s",
@@ -723,6 +737,14 @@ static int load_stage(struct loader *ld, uint32_t kind, uint64_t db, const void 
     return 0;
 }
 
+/* A function library in the file: installed at once (a file that fails
+ * later stops the server anyway). */
+static int load_on_function(void *arg, const char *code, size_t len)
+{
+    (void)arg;
+    return persist_functions.load(code, len) == 0 ? 0 : -EINVAL;
+}
+
 static int load_on_string(void *arg, uint64_t db, const char *key, size_t klen, const char *val,
                           size_t vlen, int64_t expire_ms)
 {
@@ -848,6 +870,7 @@ int persist_load(void)
         .flags = skip ? RDB_LOAD_SKIP_UNKNOWN : 0,
         .progress_every = 0,
         .arg = &ld,
+        .on_function = persist_functions.load ? load_on_function : NULL,
         .on_string = load_on_string,
         .on_object = load_on_object,
         .on_progress = load_on_progress,

@@ -66,6 +66,17 @@ static inline void persist_note_writes(unsigned worker, uint64_t n)
                               memory_order_relaxed);
 }
 
+/* Functions in snapshots, plugged in by app/hooks.c at start-up (the
+ * registry lives in commands/, above this layer). records: every library
+ * as RDB function records, malloc'd into *out (0 or -1 on out-of-memory);
+ * load: install one library read from a file (0, or -1 after logging
+ * why). NULL: snapshots carry none and loading refuses them. */
+struct persist_function_hooks {
+    int (*records)(void **out, size_t *len);
+    int (*load)(const char *code, size_t len);
+};
+extern struct persist_function_hooks persist_functions;
+
 /* The call hook behind it (cmd_hook_call, registered at start-up): a
  * command that reported modified keys on c->shard counts them. */
 struct cmd_ctx;

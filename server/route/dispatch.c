@@ -1020,8 +1020,6 @@ static bool busy_refused(const struct worker *w, const struct cmd_def *d)
     return w->serving_busy && (d->flags & CMD_AFTER_PRIOR); /* WATCH */
 }
 
-#define BUSY_ERR                                                                            \
-    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
 
 bool dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
 {
@@ -1096,7 +1094,7 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
         else if (misconf)
             resp_error(out, hooks.writes_denied_err);
         else if (busy)
-            resp_error(out, BUSY_ERR);
+            resp_error(out, server_busy_error());
         else
             resp_error(out, "NOAUTH Authentication required.");
         cmdstat_reject(w->cmdstats, sid);

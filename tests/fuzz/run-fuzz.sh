@@ -5,7 +5,8 @@
 # tests/fuzz/corpus/<name> (fuzz_resp uses corpus/resp, fuzz_rdb corpus/rdb,
 # fuzz_listpack corpus/listpack, fuzz_intset corpus/intset, fuzz_restore
 # corpus/restore, fuzz_zset corpus/zset, fuzz_quicklist corpus/quicklist,
-# fuzz_script corpus/script, fuzz_script_libs corpus/script_libs; a
+# fuzz_script corpus/script, fuzz_script_libs corpus/script_libs,
+# fuzz_function corpus/function; a
 # <name>.dict next to this script is passed as -dict), so the repository
 # never grows. Exits non-zero if any target crashes or fails a check; the
 # reproducing input is kept and its path printed.
