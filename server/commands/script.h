@@ -103,6 +103,9 @@ struct script_pending {
     struct resp_arg *argv;
     unsigned shard;              /* where it runs */
     bool raise;                  /* redis.call (raise on an error reply) */
+    void *thread;                /* the lua_State that called it (the
+                                    script's coroutine, or a thread of its
+                                    pcall): where an error is raised */
 };
 
 enum { SCRIPT_X_DONE = 0, SCRIPT_X_CALL = 1 };
