@@ -11,7 +11,10 @@
  * clients' sockets and answers them (worker_serve_busy), as Redis's
  * processEventsWhileBlocked does: SCRIPT KILL and SHUTDOWN NOSAVE reach it
  * from any connection. Requests already posted to the busy thread's
- * mailbox wait for the script's end.
+ * mailbox (before the threshold) get -BUSY from there, without running
+ * (dispatch_busy_answer), but for those dispatch could not answer so:
+ * fan-out parts, a group's requests and allow-busy commands wait for the
+ * script's end.
  *
  * Each worker has a slot (struct busy_slot) that other threads read:
  * SCRIPT KILL (any worker) moves its state with compare-and-swap, so a
@@ -28,6 +31,7 @@
 #include "common/clock.h"
 #include "server/core/server.h"
 #include "server/net/worker.h"
+#include "server/route/dispatch.h"
 #include "server/util/log.h"
 
 /* How often a busy thread reads its clients' sockets. */
@@ -144,6 +148,7 @@ void script_busy_hook(lua_State *L, lua_Debug *ar)
     if (w && now - tl_served_ms >= SERVE_EVERY_MS) {
         tl_served_ms = now;
         worker_serve_busy(w, tl_origin);
+        dispatch_busy_answer(w->shard);
     }
     /* A stop by a signal ends a busy script as SHUTDOWN NOSAVE does. */
     int st = atomic_load(&b->state);

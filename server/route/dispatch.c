@@ -1023,6 +1023,43 @@ static bool busy_refused(const struct worker *w, const struct cmd_def *d)
 #define BUSY_ERR                                                                            \
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
 
+/* mailbox_sweep's offer while a script on this thread is busy: a batch
+ * of single requests, each of which dispatch would refuse with -BUSY now
+ * (busy_refused; EXEC is never routed alone), is answered so without
+ * running, and goes back. It was posted before the threshold passed: Redis
+ * would answer it -BUSY too. A batch with anything else (a fan-out part, a
+ * group's request, an allow-busy command) waits for the script's end. */
+static bool busy_take(void *owner, struct mbox_msg *m, void *arg)
+{
+    (void)arg;
+    struct shard *s = owner;
+    struct batch *b = (struct batch *)m;
+    if (m->handle != on_batch_exec || b->grouped || b->held || b->out.len)
+        return false;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct req *r = b->v[i].r;
+        if (r->fan || (b->v[i].end & BENT_FLAGS) || !r->cmd ||
+            (r->cmd->flags & CMD_ALLOW_BUSY))
+            return false;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        struct req *r = b->v[i].r;
+        r->out.len = 0;
+        resp_error(&r->out, BUSY_ERR); /* (out of memory: the origin says so) */
+        b->v[i].end = BENT_OWN;          /* in r->out; b->out stays empty */
+    }
+    s->ctr.batches++;
+    b->msg.handle = on_batch_done;
+    shard_post(shard_group_get(server.group, b->origin), &b->msg);
+    return true;
+}
+
+void dispatch_busy_answer(struct shard *s)
+{
+    if (atomic_load_explicit(&server.busy_scripts, memory_order_relaxed) > 0)
+        mailbox_sweep(&s->mbox, busy_take, NULL);
+}
+
 bool dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
 {
     return dispatch_command_hashed(c, argc, argv, NULL);

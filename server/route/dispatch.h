@@ -113,6 +113,12 @@ struct dispatch_hooks {
                            const struct resp_arg *argv);
 };
 
+/* A script on s's thread runs past busy-reply-threshold: answer -BUSY,
+ * without running them, the requests already waiting in s's mailbox that
+ * any client would get -BUSY for now (whole batches of single commands;
+ * the rest waits for the script). s's thread, from the script's hook. */
+void dispatch_busy_answer(struct shard *s);
+
 /* Install the interceptions (copied); at start-up, before any client. */
 void dispatch_set_hooks(const struct dispatch_hooks *h);
 /* The slow log's view of a command split over shards (slowlog.h): its
