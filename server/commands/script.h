@@ -143,6 +143,12 @@ int script_kill(void);
 /* SHUTDOWN NOSAVE: stop every busy script, written or not. */
 void script_kill_all(void);
 
+/* Is c the client of a script running past busy-reply-threshold? Its
+ * later commands are not refused with -BUSY but wait for the script, as
+ * Redis leaves that client unread until the script ends. c is only
+ * compared, never read. */
+bool script_busy_origin(const struct conn *c);
+
 /* Bytes all Lua states hold (INFO used_memory_lua). */
 size_t script_memory_used(void);
 

@@ -53,6 +53,8 @@ struct busy_slot {
     _Atomic int state;           /* RUN_* (SCRIPT KILL and SHUTDOWN too) */
     _Atomic size_t lua_bytes;    /* bytes the thread's Lua states hold
                                     (relaxed stores by the owner only) */
+    const struct conn *_Atomic origin; /* the running script's client (on
+                                    any worker; compared only), NULL if none */
 };
 
 /* Room for every worker ("threads" is at most 1024); index 1024 serves a
@@ -163,6 +165,7 @@ void script_busy_begin(const struct conn *origin)
     tl_start_ms = clock_wall_ms();
     tl_origin = origin;
     tl_hold = false;
+    atomic_store(&my_slot()->origin, origin);
     atomic_store(&my_slot()->state, RUN_KILLABLE);
 }
 
@@ -176,6 +179,7 @@ void script_busy_end(void)
         atomic_fetch_sub(&server.busy_scripts, 1);
     }
     atomic_store(&b->state, RUN_KILLABLE);
+    atomic_store(&b->origin, NULL);
     tl_origin = NULL;
 }
 
@@ -212,4 +216,13 @@ void script_kill_all(void)
     for (unsigned i = 0; i < n; i++)
         if (atomic_load(&slots[i].busy))
             atomic_store(&slots[i].state, RUN_SHUTDOWN);
+}
+
+bool script_busy_origin(const struct conn *c)
+{
+    unsigned n = server.nworkers < NSLOTS - 1 ? server.nworkers : NSLOTS - 1;
+    for (unsigned i = 0; i < n; i++)
+        if (atomic_load(&slots[i].busy) && atomic_load(&slots[i].origin) == c)
+            return true;
+    return false;
 }

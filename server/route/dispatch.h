@@ -111,6 +111,10 @@ struct dispatch_hooks {
      * a negative code (out of memory). */
     int (*multi_lock_keys)(struct txn *t, const struct cmd_def *d, unsigned db, size_t argc,
                            const struct resp_arg *argv);
+    /* Only while a script is busy: is c that script's client, whose later
+     * commands wait for it instead of getting -BUSY (c compared only)?
+     * NULL: no client is. */
+    bool (*busy_origin)(const struct conn *c);
 };
 
 /* A script on s's thread runs past busy-reply-threshold: answer -BUSY,

@@ -119,6 +119,36 @@ def queued_scenario(srv):
     return seen
 
 
+def own_client_scenario(srv):
+    """The looping script's own client sends more commands, before and
+    after the threshold: Redis reads none of them until the script ends,
+    so they run after it, not refused. Keys of several shards, so that the
+    script runs on the client's worker for some and on another for others.
+    Returns the replies seen."""
+    k = srv.client()
+    k.call("CONFIG", "SET", "busy-reply-threshold", "300")
+    seen = []
+    for key in ("own:1", "own:2", "own:3", "own:4"):
+        a = srv.client()
+        assert a.call("PING") == "PONG"
+        a.send("EVAL", LOOP, "1", key)
+        time.sleep(0.1)
+        a.send("GET", key)  # before the threshold
+        time.sleep(0.4)
+        a.send("SET", key, "v")  # after it
+        a.send("PING")
+        time.sleep(0.1)
+        seen.append(k.call("SCRIPT", "KILL"))
+        a.settimeout(5.0)
+        seen.append(str(a.read_reply()).split(" script:")[0])
+        seen += [a.read_reply() for _ in range(3)]
+        seen.append(k.call("GET", key))
+        a.close()
+    k.call("CONFIG", "SET", "busy-reply-threshold", "5000")
+    k.close()
+    return seen
+
+
 def unkillable_scenario(srv):
     """A script that wrote cannot be killed; SHUTDOWN NOSAVE ends the
     server. Returns the replies seen (not the script's own)."""
@@ -182,6 +212,12 @@ class ScriptBusy(unittest.TestCase):
         self.assertEqual(ours[:LATE], [busy] * LATE)
         self.assertEqual(ours[LATE:], [True, "OK", "ERR Script killed by user with SCRIPT KILL...",
                                        None])
+
+    def test_the_scripts_own_client_waits(self):
+        ours, theirs = both(own_client_scenario)
+        self.assertEqual(ours, theirs)
+        self.assertEqual(ours[:6], ["OK", "ERR Script killed by user with SCRIPT KILL...", None,
+                                    "OK", "PONG", b"v"])
 
     def test_unkillable_then_shutdown_nosave(self):
         ours, theirs = both(unkillable_scenario)
