@@ -1,15 +1,16 @@
-/* script_xpcall.c — Lua's pcall for scripts whose keys span shards. There
- * redis.call yields to the driver (script_lua.c), and Lua 5.1 cannot yield
- * through a C function such as pcall. So while such a script runs, its
- * global pcall is a Lua function that runs the protected call as a
- * coroutine of its own (a "pass-through" thread, registered here): a
- * redis.call inside it yields that thread, the wrapper passes the yield on
- * to the driver and hands the reply back down, and an error ends the
- * thread, which the wrapper reports as pcall would (with Redis 7's twist:
- * an error table's "err" string). xpcall works the same way. The protected call stays inside the
- * script's transaction: every command still runs as one of its rounds.
- * Outside a pass-through chain (a coroutine the script made) the wrapper
- * is Redis's C pcall. Runs on the worker thread running the script. */
+/* script_xpcall.c — Lua's pcall and xpcall for scripts whose keys span
+ * shards. There redis.call yields to the driver (script_lua.c), and Lua
+ * 5.1 cannot yield through a C function such as pcall. So while such a
+ * script runs, its global pcall is a Lua function that runs the protected
+ * call as a coroutine of its own (a "pass-through" thread, registered
+ * here): a redis.call inside it yields that thread, the wrapper passes the
+ * yield on to the driver and hands the reply back down, and an error ends
+ * the thread, which the wrapper reports as pcall would (with Redis 7's
+ * twist: an error table's "err" string). xpcall works the same way. The
+ * protected call stays inside the script's transaction: every command
+ * still runs as one of its rounds. Outside a pass-through chain (in a
+ * coroutine the script made) the wrappers call Lua's C functions. Runs on
+ * the worker thread running the script. */
 #include "server/commands/script_internal.h"
 
 #include <lauxlib.h>
@@ -37,8 +38,8 @@ static const char body_src[] = "local f = ... return f(select(2, ...))";
  * type, select, body, sentinel) -> pcall, xpcall. They hand a call they
  * cannot run as a pass-through thread (not a function, or not in the
  * script's own chain of threads) to the C functions; xpcall's argument
- * error is raised here, at the script's level, as Lua's. xpcall's handler runs
- * once the thread has died (no debug library lets a script see the
+ * error is raised here, at the script's level, as Lua's. xpcall's handler
+ * runs once the thread has died (no debug library lets a script see the
  * difference); an error in it gives Lua's "error in error handling". */
 static const char wrapper_src[] =
     "local pcall, xpcall, newco, passthrough, resume, status, yield, type, select, body, SENT"
