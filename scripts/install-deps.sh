@@ -17,9 +17,11 @@ RUNTIME_PKGS=(build-essential cmake pkg-config libuv1-dev libjemalloc-dev libcjs
               liblua5.1-0-dev lua-cjson-dev lua-bitop-dev)
 # iproute2: test_security.py gives a network namespace of its own an address.
 # prometheus-redis-exporter: test_redis_exporter.py scrapes shardkv with it.
+# python3-django-redis (with python3-django) and python3-limits:
+# test_django_redis.py and test_limits.py run those libraries against shardkv.
 TEST_PKGS=(clang libclang-rt-14-dev llvm libcriterion-dev
            redis-server redis-tools python3 python3-redis nutcracker iproute2
-           prometheus-redis-exporter)
+           prometheus-redis-exporter python3-django python3-django-redis python3-limits)
 # The container suite (tests/container/run.sh) runs as root, so podman needs
 # none of its rootless helpers (uidmap, slirp4netns, fuse-overlayfs).
 # runc: crun fails on this VM (scripts/configure-podman.sh); netavark with

@@ -87,17 +87,35 @@ static struct mbox_msg *pop(struct mailbox *mb)
     return head;
 }
 
+/* The next message to deliver: the ones mailbox_sweep kept first. */
+static struct mbox_msg *next_msg(struct mailbox *mb)
+{
+    struct mbox_msg *m = mb->kept;
+    if (!m)
+        return pop(mb);
+    mb->kept = atomic_load_explicit(&m->next, memory_order_relaxed);
+    if (!mb->kept)
+        mb->kept_tail = NULL;
+    return m;
+}
+
+/* Count one message as delivered. Before its handler runs: the handler may
+ * free it, and a waiter released by the handler may read the depth and
+ * expect this message gone. */
+static void count_drained(struct mailbox *mb)
+{
+    uint64_t d = atomic_load_explicit(&mb->drained, memory_order_relaxed);
+    atomic_store_explicit(&mb->drained, d + 1, memory_order_release);
+}
+
 /* Handle up to budget messages. Returns how many were handled. */
 static uint64_t drain_upto(struct mailbox *mb, uint64_t budget)
 {
     uint64_t n = 0;
     struct mbox_msg *m;
-    while (n < budget && (m = pop(mb)) != NULL) {
+    while (n < budget && (m = next_msg(mb)) != NULL) {
         n++;
-        /* Count before the handler: it may free m, and a waiter released by
-         * the handler may read the depth and expect this message gone. */
-        uint64_t d = atomic_load_explicit(&mb->drained, memory_order_relaxed);
-        atomic_store_explicit(&mb->drained, d + 1, memory_order_release);
+        count_drained(mb);
         m->handle(mb->owner, m);
     }
     return n;
@@ -109,7 +127,7 @@ static uint64_t drain_upto(struct mailbox *mb, uint64_t budget)
  * and load of sleeping (Dekker), so one of the two sides sees the other. */
 static int queue_empty(struct mailbox *mb)
 {
-    return mb->head == &mb->stub &&
+    return !mb->kept && mb->head == &mb->stub &&
            atomic_load_explicit(&mb->tail, memory_order_seq_cst) == &mb->stub;
 }
 
@@ -175,6 +193,7 @@ int mailbox_init(struct mailbox *mb, uv_loop_t *loop, void *owner)
     atomic_store_explicit(&mb->sleeping, 1, memory_order_relaxed);
     atomic_store_explicit(&mb->waking, 0, memory_order_relaxed);
     mb->idle_spin_ns = 0;
+    mb->kept = mb->kept_tail = NULL;
     int rc = uv_async_init(loop, &mb->async, on_async);
     if (rc != 0)
         return rc;
@@ -213,6 +232,47 @@ void mailbox_post(struct mailbox *mb, struct mbox_msg *m)
 uint64_t mailbox_drain(struct mailbox *mb)
 {
     return drain_upto(mb, UINT64_MAX);
+}
+
+uint64_t mailbox_sweep(struct mailbox *mb, mbox_sweep_fn fn, void *arg)
+{
+    /* Move what the queue holds behind what earlier sweeps kept. */
+    struct mbox_msg *m;
+    while ((m = pop(mb)) != NULL) {
+        atomic_store_explicit(&m->next, NULL, memory_order_relaxed);
+        if (mb->kept_tail)
+            atomic_store_explicit(&mb->kept_tail->next, m, memory_order_relaxed);
+        else
+            mb->kept = m;
+        mb->kept_tail = m;
+    }
+    uint64_t taken = 0;
+    struct mbox_msg *prev = NULL;
+    m = mb->kept;
+    while (m) {
+        /* Read before fn, which may hand m on (its link reused) at once. */
+        struct mbox_msg *next = atomic_load_explicit(&m->next, memory_order_relaxed);
+        if (prev)
+            atomic_store_explicit(&prev->next, next, memory_order_relaxed);
+        else
+            mb->kept = next;
+        if (fn(mb->owner, m, arg)) {
+            taken++;
+            count_drained(mb);
+            if (mb->kept_tail == m)
+                mb->kept_tail = prev;
+        } else {
+            /* Left: linked back where it was. */
+            atomic_store_explicit(&m->next, next, memory_order_relaxed);
+            if (prev)
+                atomic_store_explicit(&prev->next, m, memory_order_relaxed);
+            else
+                mb->kept = m;
+            prev = m;
+        }
+        m = next;
+    }
+    return taken;
 }
 
 uint64_t mailbox_depth(struct mailbox *mb)

@@ -6,6 +6,7 @@
 #define SKV_SHARD_MAILBOX_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -36,6 +37,10 @@ struct mailbox {
     _Atomic unsigned waking;       /* producers inside the wake-up path; close waits
                                     * for 0 so no uv_async_send races uv_close */
     uint64_t idle_spin_ns;         /* poll this long for more before sleeping (owner) */
+    struct mbox_msg *kept;         /* taken out of the queue by mailbox_sweep and
+                                    * left there: delivered before the queue, in
+                                    * order, linked by next (owner only) */
+    struct mbox_msg *kept_tail;    /* the last of them */
 };
 
 /* Initialise mb on loop (the owner's loop; call on the owner thread or
@@ -57,6 +62,18 @@ void mailbox_post(struct mailbox *mb, struct mbox_msg *m);
  * async callback; callable directly too (tests, shutdown). Returns the
  * number of messages handled. */
 uint64_t mailbox_drain(struct mailbox *mb);
+
+/* Offered each waiting message by mailbox_sweep: returns true if it took the
+ * message (then the handler is never called for it), false to leave it. */
+typedef bool (*mbox_sweep_fn)(void *owner, struct mbox_msg *m, void *arg);
+
+/* Offer every message posted so far, oldest first, to fn, outside the
+ * normal delivery: for an owner thread that cannot return to its loop for
+ * a while (a long script) and may still answer some of its messages. What
+ * fn leaves is delivered later by the normal drain, before anything posted
+ * after, in the same order. Owner thread; may run inside a handler.
+ * Returns the number taken. */
+uint64_t mailbox_sweep(struct mailbox *mb, mbox_sweep_fn fn, void *arg);
 
 /* Messages posted but not yet handled (any thread; approximate). */
 uint64_t mailbox_depth(struct mailbox *mb);

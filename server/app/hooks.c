@@ -186,6 +186,7 @@ static void route_hooks(void)
         .pubsub_refuses = cmd_pubsub_refuses,
         .multi_dispatch = cmd_multi_dispatch,
         .multi_lock_keys = cmd_multi_lock_keys,
+        .busy_origin = script_busy_origin,
     };
     dispatch_set_hooks(&h);
 }

@@ -108,6 +108,9 @@ struct script_pending {
     struct resp_arg *argv;
     unsigned shard;              /* where it runs */
     bool raise;                  /* redis.call (raise on an error reply) */
+    void *thread;                /* the lua_State that called it (the
+                                    script's coroutine, or a thread of its
+                                    pcall): where an error is raised */
 };
 
 enum { SCRIPT_X_DONE = 0, SCRIPT_X_CALL = 1 };
@@ -158,6 +161,12 @@ int script_busy_stats(struct rbuf *out, int proto);
 
 /* SHUTDOWN NOSAVE: stop every busy script, written or not. */
 void script_kill_all(void);
+
+/* Is c the client of a script running past busy-reply-threshold? Its
+ * later commands are not refused with -BUSY but wait for the script, as
+ * Redis leaves that client unread until the script ends. c is only
+ * compared, never read. */
+bool script_busy_origin(const struct conn *c);
 
 /* Bytes all Lua states hold (INFO used_memory_lua). */
 size_t script_memory_used(void);

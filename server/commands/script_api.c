@@ -131,7 +131,9 @@ static int yield_command(lua_State *L, struct script_run *r, const struct cmd_de
     p->d = d;
     p->shard = shard;
     p->raise = raise;
-    return lua_yield(L, 0);
+    p->thread = L;
+    script_x_push_sentinel(L);
+    return lua_yield(L, 1);
 }
 
 /* The body of redis.call (raise: an error reply is raised) and
@@ -180,7 +182,7 @@ static int redis_generic_call(lua_State *L, bool raise)
             return script_busy_raise_killed(L);
         }
     }
-    if (!err && !r->c && L != r->co)
+    if (!err && !r->c && !script_x_yieldable(L))
         err = "shardkv: redis.call from a coroutine of a script whose keys span shards";
     if (!err && !r->c) {
         script_mem_hold(false); /* what follows allocates with malloc */
@@ -223,11 +225,17 @@ static int redis_pcall(lua_State *L)
 }
 
 /* Lua's pcall, with Redis 7's twist: an error that is a table with an
- * "err" string (what redis.call raises) is handed back as that string. */
+ * "err" string (what redis.call raises) is handed back as that string.
+ * No argument is checked: Redis's pcall() ends up calling the boolean it
+ * pushes, and answers what that call fails with. */
 static int lua_pcall_redis(lua_State *L)
 {
     int argc = lua_gettop(L);
-    luaL_checkany(L, 1);
+    if (argc == 0) {
+        lua_pushboolean(L, 0);
+        lua_pushstring(L, "attempt to call a boolean value");
+        return 2;
+    }
     lua_pushboolean(L, 1);
     lua_insert(L, 1);
     if (lua_pcall(L, argc - 1, LUA_MULTRET, 0)) {

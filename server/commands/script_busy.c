@@ -11,7 +11,10 @@
  * clients' sockets and answers them (worker_serve_busy), as Redis's
  * processEventsWhileBlocked does: SCRIPT KILL and SHUTDOWN NOSAVE reach it
  * from any connection. Requests already posted to the busy thread's
- * mailbox wait for the script's end.
+ * mailbox (before the threshold) get -BUSY from there, without running
+ * (dispatch_busy_answer), but for those dispatch could not answer so:
+ * fan-out parts, a group's requests and allow-busy commands wait for the
+ * script's end.
  *
  * Each worker has a slot (struct busy_slot) that other threads read:
  * SCRIPT KILL (any worker) moves its state with compare-and-swap, so a
@@ -29,6 +32,7 @@
 #include "common/clock.h"
 #include "server/core/server.h"
 #include "server/net/worker.h"
+#include "server/route/dispatch.h"
 #include "server/util/log.h"
 
 /* How often a busy thread reads its clients' sockets. */
@@ -55,6 +59,8 @@ struct busy_slot {
     struct rbuf running;         /* a busy function: its name and command
                                     as RESP (bulk, then an array) */
     int64_t start_ms;            /* when it began; under lock */
+    const struct conn *_Atomic origin; /* the running script's client (on
+                                    any worker; compared only), NULL if none */
 };
 
 /* Room for every worker ("threads" is at most 1024); index 1024 serves a
@@ -179,6 +185,7 @@ void script_busy_hook(lua_State *L, lua_Debug *ar)
     if (w && now - tl_served_ms >= SERVE_EVERY_MS) {
         tl_served_ms = now;
         worker_serve_busy(w, tl_origin);
+        dispatch_busy_answer(w->shard);
     }
     /* A stop by a signal ends a busy script as SHUTDOWN NOSAVE does. */
     int st = atomic_load(&b->state);
@@ -203,6 +210,7 @@ void script_busy_begin(const struct conn *origin)
     tl_start_ms = clock_wall_ms();
     tl_origin = origin;
     tl_hold = false;
+    atomic_store(&my_slot()->origin, origin);
     atomic_store(&my_slot()->state, RUN_KILLABLE);
 }
 
@@ -221,6 +229,7 @@ void script_busy_end(void)
     }
     tl_fname = NULL;
     atomic_store(&b->state, RUN_KILLABLE);
+    atomic_store(&b->origin, NULL);
     tl_origin = NULL;
 }
 
@@ -307,4 +316,13 @@ void script_kill_all(void)
     for (unsigned i = 0; i < n; i++)
         if (atomic_load(&slots[i].busy))
             atomic_store(&slots[i].state, RUN_SHUTDOWN);
+}
+
+bool script_busy_origin(const struct conn *c)
+{
+    unsigned n = server.nworkers < NSLOTS - 1 ? server.nworkers : NSLOTS - 1;
+    for (unsigned i = 0; i < n; i++)
+        if (atomic_load(&slots[i].busy) && atomic_load(&slots[i].origin) == c)
+            return true;
+    return false;
 }

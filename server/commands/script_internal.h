@@ -82,6 +82,23 @@ void script_busy_function(const char *name, size_t len, size_t argc,
  * answers the worker's other clients, and raises Redis's error once
  * SCRIPT KILL or SHUTDOWN NOSAVE asked. */
 void script_busy_hook(lua_State *L, lua_Debug *ar);
+/* ---- pcall across shards (script_xpcall.c) ------------------------------- */
+
+/* Build the Lua pcall that scripts across shards use (in L's registry);
+ * call after script_api_register. False on out-of-memory. */
+bool script_xpcall_register(lua_State *L);
+
+/* Push that pcall, or (x) xpcall: script_xrun makes them the globals while
+ * it runs. */
+void script_xpcall_push(lua_State *L, bool x);
+
+/* May a redis.call running in thread L yield to the driver: the script runs
+ * across shards and L is its coroutine or a thread its pcall made? */
+bool script_x_yieldable(lua_State *L);
+
+/* Push what redis.call yields across shards (the pcall passes it on). */
+void script_x_push_sentinel(lua_State *L);
+
 /* Lua instructions between two hook calls: Redis's period. */
 #define SCRIPT_HOOK_COUNT 100000
 

@@ -416,6 +416,13 @@ static void error_place(lua_State *co)
             return;
         lua_getinfo(co, "Sl", &ar);
     }
+    /* The pcall of scripts across shards (script_xpcall.c) stands in for
+     * a C function: its caller is the place. */
+    while (strcmp(ar.source, "=pcall") == 0) {
+        if (!lua_getstack(co, ++level, &ar))
+            return;
+        lua_getinfo(co, "Sl", &ar);
+    }
     lua_pushstring(co, ar.source);
     lua_setfield(co, -2, "source");
     lua_pushnumber(co, ar.currentline);
@@ -433,6 +440,8 @@ static void raise_hook(lua_State *co, lua_Debug *ar)
     lua_sethook(co, script_busy_hook, LUA_MASKCOUNT, SCRIPT_HOOK_COUNT);
     int ref = tl_raise;
     tl_raise = LUA_NOREF;
+    if (ref == LUA_NOREF)
+        return; /* its step ended before this thread ran again */
     lua_rawgeti(co, LUA_REGISTRYINDEX, ref);
     luaL_unref(co, LUA_REGISTRYINDEX, ref);
     lua_error(co);
@@ -456,9 +465,20 @@ static int xrun_step(struct script_xrun *x, int nargs, struct rbuf *out)
     script_busy_begin(x->origin);
     if (x->fname)
         script_busy_function(x->fname, strlen(x->fname), x->argc, x->argv);
-    if (tl_raise == LUA_NOREF)
+    if (tl_raise == LUA_NOREF || x->pending.thread != x->co)
         lua_sethook(x->co, script_busy_hook, LUA_MASKCOUNT, SCRIPT_HOOK_COUNT);
+    /* The global pcall and xpcall are the ones that let redis.call yield
+     * through them (script_xpcall.c) while this script runs, Lua's C
+     * functions otherwise. */
+    lua_getglobal(L, "pcall");
+    lua_getglobal(L, "xpcall");
+    script_xpcall_push(L, false);
+    set_global_raw(L, "pcall");
+    script_xpcall_push(L, true);
+    set_global_raw(L, "xpcall");
     int rc = lua_resume(x->co, nargs);
+    set_global_raw(L, "xpcall");
+    set_global_raw(L, "pcall");
     lua_sethook(x->co, NULL, 0, 0);
     script_busy_end();
     script_cur = NULL;
@@ -470,8 +490,7 @@ static int xrun_step(struct script_xrun *x, int nargs, struct rbuf *out)
     if (rc == LUA_YIELD && x->pending.argv)
         return SCRIPT_X_CALL;
     if (rc == 0) {
-        if (lua_gettop(x->co) == 0)
-            lua_pushnil(x->co);
+        lua_settop(x->co, 1); /* the script's first value, as Redis */
         script_lua_to_resp(x->co, out, x->proto, x->run.resp);
     } else if (rc == LUA_YIELD) {
         /* A yield that is not redis.call's (coroutine.yield at the top
@@ -609,9 +628,12 @@ int script_xrun_resume(struct script_xrun *x, const char *reply, size_t len, boo
     if (oom || !script_resp_to_lua(co, reply, len))
         script_push_error(co, "-ERR out of memory", 18);
     if (raise && failed) {
+        /* Raised in the thread that called redis.call: the script's
+         * coroutine, or a thread of its pcall (script_xpcall.c), which
+         * keeps that thread alive until the resume reaches it. */
         lua_pushvalue(co, -1);
         tl_raise = luaL_ref(co, LUA_REGISTRYINDEX);
-        lua_sethook(co, raise_hook, LUA_MASKCOUNT, 1);
+        lua_sethook(x->pending.thread, raise_hook, LUA_MASKCOUNT, 1);
     }
     return xrun_step(x, 1, out);
 }

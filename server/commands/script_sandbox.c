@@ -215,6 +215,10 @@ lua_State *script_state_create(void)
         lua_setglobal(L, removed[i]);
     }
     script_api_register(L);
+    if (!script_xpcall_register(L)) {
+        lua_close(L);
+        return NULL;
+    }
     lua_pushcfunction(L, rawset_guarded);
     lua_setglobal(L, "rawset");
     lua_pushcfunction(L, setmetatable_guarded);

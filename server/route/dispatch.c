@@ -1004,12 +1004,16 @@ static inline bool writes_denied(const struct cmd_def *d)
 
 /* Is d refused with -BUSY? While a script runs past busy-reply-threshold,
  * on any worker, every command but the allow-busy ones is, as Redis
- * refuses them to every client. On the busy thread itself (its hook
+ * refuses them to every client, but the script's own client's: Redis does
+ * not read that one until the script ends, so its commands wait (behind
+ * the EVAL, in program order). On the busy thread itself (its hook
  * answering the clients, worker_serve_busy) WATCH is refused too: it
  * would visit the shard whose script is still on the stack. */
-static bool busy_refused(const struct worker *w, const struct cmd_def *d)
+static bool busy_refused(const struct conn *c, const struct worker *w, const struct cmd_def *d)
 {
     if (atomic_load_explicit(&server.busy_scripts, memory_order_relaxed) == 0)
+        return false;
+    if (hooks.busy_origin && hooks.busy_origin(c))
         return false;
     /* EXEC aborts its transaction instead (Redis's rejectCommand on EXEC),
      * in exec_exec, which touches no shard then. */
@@ -1020,6 +1024,44 @@ static bool busy_refused(const struct worker *w, const struct cmd_def *d)
     return w->serving_busy && (d->flags & CMD_AFTER_PRIOR); /* WATCH */
 }
 
+
+/* mailbox_sweep's offer while a script on this thread is busy: a batch
+ * of single requests, each of which dispatch would refuse with -BUSY now
+ * (busy_refused; EXEC is never routed alone), is answered so without
+ * running, and goes back. It was posted before the threshold passed: Redis
+ * would answer it -BUSY too. A batch with anything else (a fan-out part, a
+ * group's request, an allow-busy command, a command of a busy script's
+ * own client) waits for the script's end. */
+static bool busy_take(void *owner, struct mbox_msg *m, void *arg)
+{
+    (void)arg;
+    struct shard *s = owner;
+    struct batch *b = (struct batch *)m;
+    if (m->handle != on_batch_exec || b->grouped || b->held || b->out.len)
+        return false;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct req *r = b->v[i].r;
+        if (r->fan || (b->v[i].end & BENT_FLAGS) || !r->cmd ||
+            (r->cmd->flags & CMD_ALLOW_BUSY) || (hooks.busy_origin && hooks.busy_origin(r->conn)))
+            return false;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        struct req *r = b->v[i].r;
+        r->out.len = 0;
+        resp_error(&r->out, BUSY_ERR); /* (out of memory: the origin says so) */
+        b->v[i].end = BENT_OWN;          /* in r->out; b->out stays empty */
+    }
+    s->ctr.batches++;
+    b->msg.handle = on_batch_done;
+    shard_post(shard_group_get(server.group, b->origin), &b->msg);
+    return true;
+}
+
+void dispatch_busy_answer(struct shard *s)
+{
+    if (atomic_load_explicit(&server.busy_scripts, memory_order_relaxed) > 0)
+        mailbox_sweep(&s->mbox, busy_take, NULL);
+}
 
 bool dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
 {
@@ -1039,7 +1081,7 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     bool busy = false;    /* a script is busy (busy_refused) */
     bool refused = !d || !cmd_arity_ok(d, argc) ||
                    (!c->authenticated && !(d->flags & CMD_NOAUTH) && worker_requirepass()) ||
-                   (misconf = writes_denied(d)) || (busy = busy_refused(w, d));
+                   (misconf = writes_denied(d)) || (busy = busy_refused(c, w, d));
     /* A single-key command's shard; a keyless one runs on this worker's. */
     bool single = !refused && !(d->flags & (CMD_CONN | CMD_MULTIKEY | CMD_ALLSHARDS));
     size_t kpos = single ? cmd_first_key(d, argc, argv) : 0;

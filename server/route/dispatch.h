@@ -111,7 +111,17 @@ struct dispatch_hooks {
      * a negative code (out of memory). */
     int (*multi_lock_keys)(struct txn *t, const struct cmd_def *d, unsigned db, size_t argc,
                            const struct resp_arg *argv);
+    /* Only while a script is busy: is c that script's client, whose later
+     * commands wait for it instead of getting -BUSY (c compared only)?
+     * NULL: no client is. */
+    bool (*busy_origin)(const struct conn *c);
 };
+
+/* A script on s's thread runs past busy-reply-threshold: answer -BUSY,
+ * without running them, the requests already waiting in s's mailbox that
+ * any client would get -BUSY for now (whole batches of single commands;
+ * the rest waits for the script). s's thread, from the script's hook. */
+void dispatch_busy_answer(struct shard *s);
 
 /* Install the interceptions (copied); at start-up, before any client. */
 void dispatch_set_hooks(const struct dispatch_hooks *h);

@@ -17,6 +17,7 @@ Run: /usr/bin/python3 test_diff_script.py with SHARDKV_BIN set.
 
 import os
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -56,6 +57,45 @@ RETURNS = [
     "return table.concat({1,2,3}, ',')", "return select('#', 1, 2, 3)",
     "return type(unpack)", "return math.floor(3.7)", "return math.huge",
     "return _VERSION", "return type(loadstring)", "return type(xpcall)",
+]
+
+# Lua's pcall and xpcall around redis.call (KEYS[1] holds "abc").
+PCALLS = [
+    "local ok, e = pcall(redis.call, 'incr', KEYS[1]); return {tostring(ok), type(e), e}",
+    "local ok, e = pcall(function() return redis.call('incr', KEYS[1]) end); return {tostring(ok), e}",
+    "local ok, e = pcall(function() redis.call('set', KEYS[2], 'v'); redis.call('incr', KEYS[1]); "
+    "return 'no' end); return {tostring(ok), e, redis.call('get', KEYS[2])}",
+    "return {pcall(redis.call, 'get', KEYS[1])}", "return {pcall(redis.call, 'get', KEYS[2])}",
+    "return {pcall(function() error('x') end)}", "return {pcall(function() error('x', 2) end)}",
+    "return {pcall(function() error({err='x'}) end)}", "return {pcall()}", "return {pcall(nil)}",
+    "return {pcall(coroutine.yield, 1)}", "return {pcall(function() coroutine.yield(1) end)}",
+    "return {pcall(string.rep)}", "return {pcall(redis.call, 'nosuch')}", "return {pcall(redis.call)}",
+    "local ok, e = pcall(redis.call, 'incr', KEYS[1]); return redis.call('incr', KEYS[1])",
+    "local ok, e = pcall(pcall, redis.call, 'incr', KEYS[1]); return {tostring(ok), tostring(e)}",
+    "return {pcall(function() local a = redis.call('get', KEYS[1]); "
+    "local ok, e = pcall(redis.call, 'incr', KEYS[1]); return {a, e, redis.call('set', KEYS[2], 'z')} end)}",
+    "local ok, e = pcall(function() local t = {}; return t.x.y end); return e",
+    "return {select('#', pcall(function() return 1, 2, nil, 4 end)), pcall(function() return 1, 2 end)}",
+    "local ok, e = pcall(redis.call, 'incr', KEYS[1]); error(e)",
+    "local ok, e = pcall(redis.call, 'set', KEYS[1], 'abc'); return {tostring(ok), e.ok}",
+    "local ok, e = pcall(function() redis.call('get', KEYS[1]); error('late') end); return e",
+    "local ok, e = pcall(function() redis.call('get', KEYS[1]); return 'a' .. nil end); return e",
+    "local n = 0; for i = 1, 5 do if pcall(redis.call, 'incr', KEYS[2]) then n = n + 1 end end; "
+    "return {n, redis.call('get', KEYS[2])}",
+    "return pcall(redis.pcall, 'incr', KEYS[1])", "redis.call('get', KEYS[1]); return 1, 2",
+    "local ok, e = pcall(redis.pcall, 'incr', KEYS[1]); return e",
+    "local ok, e = pcall(redis.call, 'incr', KEYS[1], 'x'); return e",
+    "local ok, e = xpcall(function() return redis.call('incr', KEYS[1]) end, "
+    "function(e) return e end); return {tostring(ok), type(e), e.err}",
+    "local ok, e = xpcall(function() return redis.call('get', KEYS[1]) end, "
+    "function(e) return e end); return {tostring(ok), e}",
+    "return {xpcall(function() error('boom') end, function(e) return 'h:' .. e end)}",
+    "return {xpcall(function() error('boom') end, function(e) error('again') end)}",
+    "return {xpcall(function() return 1 end)}", "return {xpcall(redis.call, function(e) return e end)}",
+    "return {pcall(function(...) return select('#', ...), ... end, 1, nil, 3)}",
+    "return {pcall(error)}", "return {pcall(error, {err='T'})}",
+    "redis.call('set', KEYS[2], '1'); local ok, e = pcall(redis.call, 'lpush', KEYS[2], 'x'); "
+    "return {e, redis.call('get', KEYS[2])}",
 ]
 
 # The scripting API.
@@ -171,6 +211,9 @@ def call_cases():
              ev("return redis.call('get', KEYS[2]) or 'none'", *pair)])
         add([ev("redis.setresp(3); redis.call('hset', KEYS[2], 'f', 'v'); "
                 "return redis.call('hgetall', KEYS[2])", *pair)])
+        # Lua's pcall and xpcall around redis.call (across shards they run
+        # the call as a thread of their own: script_xpcall.c).
+        add([["SET", pair[0], "abc"], ["DEL", pair[1]]] + [ev(src, *pair) for src in PCALLS])
     # EVAL_RO: writes refused.
     add([ev("return redis.call('set', KEYS[1], 1)", "{k}")[0:0] + ["EVAL_RO", "return redis.call('set', KEYS[1], 1)", "1", "{k}"],
          ["EVAL_RO", "return redis.call('get', KEYS[1])", "1", "{k}"],
@@ -299,6 +342,86 @@ class ScriptDiff(skvdiff.DiffTest):
         self.compare(cases, "MULTI")
 
 
+def cross_pair(c):
+    """Two keys on different shards of shardkv client c (the key hash is
+    seeded per start), or None."""
+    for i in range(64):
+        pair = ["xa", "xb%d" % i]
+        got = c.call("EVAL", "return redis.call('mget', KEYS[1], KEYS[2])", "2", *pair)
+        if isinstance(got, skvtest.RespError):
+            if "may not span shards" in str(got):
+                return pair
+    return None
+
+
+class PcallAcrossShards(skvdiff.DiffTest):
+    """Lua's pcall and xpcall in scripts whose keys are on two shards
+    (ScriptDiff's pairs may fall on one shard in a given run)."""
+
+    SKV_ARGS = ("--threads", "2")
+
+    def test_pcall_cases(self):
+        with self.skv.client() as c:
+            pair = cross_pair(c)
+        self.assertIsNotNone(pair, "no two keys on different shards")
+        cases = [[["SET", pair[0], "abc"], ["DEL", pair[1]], ["EVAL", src, "2"] + pair,
+                  ["MGET"] + pair] for src in PCALLS]
+        self.compare(cases, "pcall across shards")
+
+    def test_pcall_keeps_the_script_atomic(self):
+        # Clients run, at once, a script that reads both keys and writes
+        # both through pcall (one write inside a function); another reads
+        # both keys in one script. Lost updates or a torn read mean the
+        # script's transaction let something in between its commands.
+        with self.skv.client() as c:
+            pair = cross_pair(c)
+            self.assertIsNotNone(pair, "no two keys on different shards")
+            c.call("MSET", pair[0], "0", pair[1], "0")
+        bump = ("local a = tonumber(redis.call('get', KEYS[1])); "
+                "local b = tonumber(redis.call('get', KEYS[2])); "
+                "local ok1 = pcall(redis.call, 'set', KEYS[1], a + 1); "
+                "local ok2, e = pcall(function() redis.call('set', KEYS[2], b + 1); "
+                "redis.call('hget', KEYS[1], 'f') end); "
+                "return {tostring(ok1), tostring(ok2)}")
+        read = "return {redis.call('get', KEYS[1]), redis.call('get', KEYS[2])}"
+        per, writers = 150, 4
+        errors = []
+
+        def writer():
+            try:
+                with self.skv.client() as wc:
+                    for _ in range(per):
+                        # The HGET on a string fails inside the pcall.
+                        got = wc.call("EVAL", bump, "2", *pair)
+                        if got != [b"true", b"false"]:
+                            errors.append(got)
+                            return
+            except Exception as e:  # noqa: BLE001 (reported below)
+                errors.append(e)
+
+        def reader():
+            try:
+                with self.skv.client() as rc:
+                    for _ in range(per):
+                        a, b_ = rc.call("EVAL", read, "2", *pair)
+                        if a != b_:
+                            errors.append(("torn", a, b_))
+                            return
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+        ts = [threading.Thread(target=writer) for _ in range(writers)]
+        ts += [threading.Thread(target=reader) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(errors, [])
+        with self.skv.client() as c:
+            want = str(per * writers).encode()
+            self.assertEqual(c.call("MGET", *pair), [want, want])
+
+
 class ScriptShardkvOnly(unittest.TestCase):
     """What shardkv does on purpose differently from Redis."""
 
@@ -334,17 +457,15 @@ class ScriptShardkvOnly(unittest.TestCase):
     def test_cross_shard_limits(self):
         # Inside a script whose keys span shards, a command must keep its
         # keys on one shard, and redis.call cannot yield from a coroutine
-        # the script made or through pcall (a C function in Lua 5.1).
+        # the script made.
         with self.skv.client() as c:
             pair = self.cross_pair(c)
             got = c.call("EVAL", "local f = coroutine.wrap(function() "
                          "return redis.call('get', KEYS[1]) end); return f()", "2", *pair)
             self.assertIsInstance(got, skvtest.RespError)
             self.assertIn("redis.call from a coroutine", str(got))
-            got = c.call("EVAL", "local ok, e = pcall(redis.call, 'get', KEYS[1]); return e",
-                         "2", *pair)
-            self.assertEqual(got, b"attempt to yield across metamethod/C-call boundary")
-            # What works: redis.pcall, and the script goes on after both.
+            # What works: redis.pcall and Lua's pcall (compared with Redis
+            # in ScriptDiff), and the script goes on after both.
             got = c.call("EVAL", "redis.call('set', KEYS[1], 'a'); "
                          "local e = redis.pcall('incr', KEYS[1]); "
                          "redis.call('set', KEYS[2], 'b'); "

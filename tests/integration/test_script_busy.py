@@ -34,9 +34,7 @@ def connect(srv, n):
 
 
 def wait_busy(c, timeout=10.0):
-    """Send PING until the reply is -BUSY; return that reply. (PING, not a
-    key: a request queued to the busy shard before the threshold waits for
-    the script's end, docs/DESIGN.md.)"""
+    """Send PING until the reply is -BUSY; return that reply."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         r = c.call("PING")
@@ -86,6 +84,68 @@ def exec_scenario(srv):
     seen.append(b.call("INCR", "x"))
     for c in (a, b, k):
         c.close()
+    return seen
+
+
+def queued_scenario(srv):
+    """Requests sent before the threshold passed, to the key of a looping
+    script (so, here, to its shard's mailbox, or for clients of the busy
+    worker its sockets): each gets -BUSY once the threshold has passed,
+    while the script still runs, and none of them ran. Returns the replies
+    seen; a reply that waits for the script's end comes too late (the
+    socket's timeout) and fails the test."""
+    a, k, *qs = connect(srv, 2 + LATE)
+    k.call("CONFIG", "SET", "busy-reply-threshold", "1000")
+    a.send("EVAL", LOOP, "1", "queued")
+    time.sleep(0.2)  # the script runs; its threshold is 0.8 s away
+    sent = time.monotonic()
+    for i, c in enumerate(qs):
+        c.send("INCR", "queued") if i % 2 else c.send("SET", "queued", "x")
+    seen = []
+    for c in qs:
+        c.settimeout(5.0)  # the script loops until SCRIPT KILL, after these
+        try:
+            seen.append(c.read_reply())
+        except OSError as e:  # socket.timeout: the request waited
+            seen.append("no reply in time: %r" % e)
+    late = time.monotonic() - sent
+    seen.append(late < 4.0 or "replies took %.1f s" % late)
+    seen.append(k.call("SCRIPT", "KILL"))
+    seen.append(str(a.read_reply()).split(" script:")[0])
+    seen.append(k.call("GET", "queued"))  # none of them ran
+    k.call("CONFIG", "SET", "busy-reply-threshold", "5000")
+    for c in [a, k] + qs:
+        c.close()
+    return seen
+
+
+def own_client_scenario(srv):
+    """The looping script's own client sends more commands, before and
+    after the threshold: Redis reads none of them until the script ends,
+    so they run after it, not refused. Keys of several shards, so that the
+    script runs on the client's worker for some and on another for others.
+    Returns the replies seen."""
+    k = srv.client()
+    k.call("CONFIG", "SET", "busy-reply-threshold", "300")
+    seen = []
+    for key in ("own:1", "own:2", "own:3", "own:4"):
+        a = srv.client()
+        assert a.call("PING") == "PONG"
+        a.send("EVAL", LOOP, "1", key)
+        time.sleep(0.1)
+        a.send("GET", key)  # before the threshold
+        time.sleep(0.4)
+        a.send("SET", key, "v")  # after it
+        a.send("PING")
+        time.sleep(0.1)
+        seen.append(k.call("SCRIPT", "KILL"))
+        a.settimeout(5.0)
+        seen.append(str(a.read_reply()).split(" script:")[0])
+        seen += [a.read_reply() for _ in range(3)]
+        seen.append(k.call("GET", key))
+        a.close()
+    k.call("CONFIG", "SET", "busy-reply-threshold", "5000")
+    k.close()
     return seen
 
 
@@ -143,6 +203,21 @@ class ScriptBusy(unittest.TestCase):
         self.assertEqual(ours, theirs)
         self.assertTrue(str(ours[3]).startswith("EXECABORT Transaction discarded because of: "
                                                 "BUSY"), ours[3])
+
+    def test_requests_queued_before_the_threshold_get_busy(self):
+        ours, theirs = both(queued_scenario)
+        self.assertEqual(ours, theirs)
+        busy = skvtest.RespError("BUSY Redis is busy running a script. You can only call "
+                                 "SCRIPT KILL or SHUTDOWN NOSAVE.")
+        self.assertEqual(ours[:LATE], [busy] * LATE)
+        self.assertEqual(ours[LATE:], [True, "OK", "ERR Script killed by user with SCRIPT KILL...",
+                                       None])
+
+    def test_the_scripts_own_client_waits(self):
+        ours, theirs = both(own_client_scenario)
+        self.assertEqual(ours, theirs)
+        self.assertEqual(ours[:6], ["OK", "ERR Script killed by user with SCRIPT KILL...", None,
+                                    "OK", "PONG", b"v"])
 
     def test_unkillable_then_shutdown_nosave(self):
         ours, theirs = both(unkillable_scenario)

@@ -244,3 +244,122 @@ Test(mailbox, post_after_close_is_not_delivered)
     cr_assert_eq(mailbox_depth(&k.mb), 1);
     cr_assert_eq(uv_loop_close(&loop), 0);
 }
+
+/* ---- mailbox_sweep ---------------------------------------------------------- */
+
+/* What the sweep tests record: the order of delivery and of what was taken. */
+struct order {
+    uint32_t got[32];   /* seqs delivered by the drain */
+    size_t ngot;
+    uint32_t taken[32]; /* seqs the sweep took */
+    size_t ntaken;
+    struct mailbox *mb; /* for a handler that sweeps (NULL: none) */
+};
+
+static void on_ordered(void *owner, struct mbox_msg *m)
+{
+    struct order *o = owner;
+    o->got[o->ngot++] = ((struct tmsg *)m)->seq;
+}
+
+/* Takes the multiples of 3. */
+static bool take_thirds(void *owner, struct mbox_msg *m, void *arg)
+{
+    struct order *o = owner;
+    (void)arg;
+    uint32_t seq = ((struct tmsg *)m)->seq;
+    if (seq % 3 != 0)
+        return false;
+    o->taken[o->ntaken++] = seq;
+    return true;
+}
+
+static void post_seq(struct mailbox *mb, struct tmsg *t, uint32_t seq)
+{
+    tmsg_init(t, 0, seq);
+    t->hdr.handle = on_ordered;
+    mailbox_post(mb, &t->hdr);
+}
+
+Test(mailbox, sweep_takes_some_and_keeps_the_rest_in_order)
+{
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    struct order o;
+    memset(&o, 0, sizeof o);
+    struct mailbox mb;
+    cr_assert_eq(mailbox_init(&mb, &loop, &o), 0);
+    cr_assert_eq(mailbox_sweep(&mb, take_thirds, NULL), 0, "nothing to sweep");
+
+    struct tmsg msgs[16];
+    for (uint32_t i = 0; i < 8; i++)
+        post_seq(&mb, &msgs[i], i);
+    cr_assert_eq(mailbox_sweep(&mb, take_thirds, NULL), 3); /* 0, 3, 6 */
+    cr_assert_eq(mailbox_depth(&mb), 5);
+    /* Posted after a sweep: behind what it kept; a second sweep sees both. */
+    for (uint32_t i = 8; i < 11; i++)
+        post_seq(&mb, &msgs[i], i);
+    cr_assert_eq(mailbox_sweep(&mb, take_thirds, NULL), 1); /* 9 */
+    cr_assert_eq(mailbox_depth(&mb), 7);
+    post_seq(&mb, &msgs[11], 11);
+    cr_assert_eq(mailbox_drain(&mb), 8);
+    cr_assert_eq(mailbox_depth(&mb), 0);
+
+    uint32_t want_taken[] = {0, 3, 6, 9};
+    uint32_t want_got[] = {1, 2, 4, 5, 7, 8, 10, 11};
+    cr_assert_eq(o.ntaken, 4);
+    cr_assert_arr_eq(o.taken, want_taken, sizeof want_taken);
+    cr_assert_eq(o.ngot, 8);
+    cr_assert_arr_eq(o.got, want_got, sizeof want_got);
+
+    /* Kept messages that were all taken later leave the mailbox empty and
+     * reusable. */
+    post_seq(&mb, &msgs[12], 12);
+    post_seq(&mb, &msgs[13], 13);
+    cr_assert_eq(mailbox_sweep(&mb, take_thirds, NULL), 1); /* 12 */
+    msgs[13].seq = 15;                                     /* now a third */
+    cr_assert_eq(mailbox_sweep(&mb, take_thirds, NULL), 1);
+    cr_assert_eq(mailbox_depth(&mb), 0);
+    cr_assert_eq(mailbox_drain(&mb), 0);
+    post_seq(&mb, &msgs[14], 14);
+    cr_assert_eq(mailbox_drain(&mb), 1);
+    cr_assert_eq(o.got[o.ngot - 1], 14);
+
+    mailbox_close(&mb, NULL);
+    cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+/* A handler that sweeps, as a busy script's hook does inside a drain. */
+static void on_sweeping(void *owner, struct mbox_msg *m)
+{
+    struct order *o = owner;
+    on_ordered(owner, m);
+    mailbox_sweep(o->mb, take_thirds, NULL);
+}
+
+Test(mailbox, sweep_inside_a_handler)
+{
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    struct order o;
+    memset(&o, 0, sizeof o);
+    struct mailbox mb;
+    o.mb = &mb;
+    cr_assert_eq(mailbox_init(&mb, &loop, &o), 0);
+    struct tmsg msgs[8];
+    for (uint32_t i = 0; i < 8; i++)
+        post_seq(&mb, &msgs[i], i + 1); /* 1..8 */
+    msgs[0].hdr.handle = on_sweeping;
+    cr_assert_eq(mailbox_drain(&mb), 6); /* 1 (sweeps 3 and 6), 2, 4, 5, 7, 8 */
+    uint32_t want_got[] = {1, 2, 4, 5, 7, 8};
+    uint32_t want_taken[] = {3, 6};
+    cr_assert_eq(o.ngot, 6);
+    cr_assert_arr_eq(o.got, want_got, sizeof want_got);
+    cr_assert_eq(o.ntaken, 2);
+    cr_assert_arr_eq(o.taken, want_taken, sizeof want_taken);
+    cr_assert_eq(mailbox_depth(&mb), 0);
+    mailbox_close(&mb, NULL);
+    cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+}
