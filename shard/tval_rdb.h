@@ -125,15 +125,18 @@ int tval_rdb_decode_string(const unsigned char *p, size_t len, char **val, size_
 
 /* ------------------------------------------------ for the type codecs */
 
-/* Read an RDB length at *p (before end), advancing *p: what the codecs of
- * other types (tval_rdb_zset.c) read their counts with. 0 or
- * TVAL_RDB_ECORRUPT with a sentence in err (if err[0] is still empty). */
-int tval_rdb_read_len(const unsigned char **p, const unsigned char *end, uint64_t *v, char *err,
-                      size_t errlen);
+/* A cursor over an object's bytes, with room for the error sentence: what
+ * the type codecs (tval_rdb_list.c, tval_rdb_zset.c) read through. */
+struct tval_rdb_reader {
+    const unsigned char *p;   /* next byte */
+    const unsigned char *end; /* one past the last */
+    char *err;                /* message buffer, or NULL */
+    size_t errlen;            /* its size */
+};
 
 /* A string read by tval_rdb_read_string: a view into the input, into num
  * (an integer encoding's text) or into heap (LZF output, reused by the
- * next read). Zero-initialise; free heap with free(). */
+ * next read). Zero-initialise; free heap with tval_rdb_str_free. */
 struct tval_rdb_str {
     const unsigned char *s; /* the bytes */
     size_t n;               /* their length */
@@ -142,9 +145,17 @@ struct tval_rdb_str {
     size_t hcap;            /* its size */
 };
 
-/* Read an RDB string at *p (before end) into *o, advancing *p. 0,
- * TVAL_RDB_ECORRUPT or TVAL_RDB_ENOMEM, with a sentence in err. */
-int tval_rdb_read_string(const unsigned char **p, const unsigned char *end,
-                         struct tval_rdb_str *o, char *err, size_t errlen);
+/* Read an RDB length (no string encoding marker allowed), advancing r.
+ * 0 or TVAL_RDB_ECORRUPT with a sentence in r->err (if it is still
+ * empty). */
+int tval_rdb_read_len(struct tval_rdb_reader *r, uint64_t *v);
+
+/* Read one RDB string (plain, integer or LZF) into *o, advancing r; o's
+ * heap buffer is reused across calls. 0, TVAL_RDB_ECORRUPT or
+ * TVAL_RDB_ENOMEM with a sentence in r->err. */
+int tval_rdb_read_string(struct tval_rdb_reader *r, struct tval_rdb_str *o);
+
+/* Free o's heap buffer (o may be read into again after). */
+void tval_rdb_str_free(struct tval_rdb_str *o);
 
 #endif
