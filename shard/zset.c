@@ -428,6 +428,37 @@ bool zset_at(const struct tval *tv, size_t r, struct zset_elem *e)
     return true;
 }
 
+/* ------------------------------------------------------------ scanning */
+
+/* zset_scan's visit of one block. */
+struct scan_arg {
+    zset_visit_fn fn; /* the caller's */
+    void *arg;        /* its argument */
+};
+
+static void scan_block(void *arg, const unsigned char *b)
+{
+    struct scan_arg *sa = arg;
+    struct zset_elem e;
+    block_elem(b, &e);
+    sa->fn(sa->arg, &e);
+}
+
+uint64_t zset_scan(const struct tval *tv, uint64_t cursor, uint64_t count, zset_visit_fn fn,
+                   void *arg)
+{
+    if (tv->enc == ZSET_ENC_TREE) {
+        struct scan_arg sa = {fn, arg};
+        return zindex_scan(&BIG(tv)->ix, cursor, count, scan_block, &sa);
+    }
+    struct zset_iter it;
+    struct zset_elem e;
+    zset_iter_init(&it, tv, 0, false);
+    while (zset_iter_next(&it, &e))
+        fn(arg, &e);
+    return 0;
+}
+
 /* ------------------------------------------------------------- walking */
 
 void zset_iter_init(struct zset_iter *it, const struct tval *tv, size_t rank, bool rev)

@@ -190,6 +190,17 @@ void zset_lex_span(const struct tval *tv, const struct zset_lex_range *r, size_t
 int zset_parse_score_bound(const char *s, size_t len, double *v, bool *ex);
 int zset_parse_lex_bound(const char *s, size_t len, struct zset_lex_bound *b);
 
+/* ZSCAN: visit elements from cursor on (0 to start) until at least count
+ * were visited, and return the cursor to continue from, 0 when done. A
+ * listpack set is visited whole, in order, and 0 returned, as Redis does.
+ * A tree set is walked through its member index in hash order (see
+ * zindex_scan), so a member present for the whole scan is visited exactly
+ * once whatever is added or removed between calls. The set must not be
+ * modified during a call; views in *e last until fn returns. */
+typedef void (*zset_visit_fn)(void *arg, const struct zset_elem *e);
+uint64_t zset_scan(const struct tval *tv, uint64_t cursor, uint64_t count, zset_visit_fn fn,
+                   void *arg);
+
 /* Walk elements from forward rank `rank` towards higher ranks, or lower
  * ranks when rev, while zset_iter_next returns true. The set must not be
  * modified while walking. */
