@@ -14,10 +14,12 @@
 #include "shard/kvmap.h"
 #include "shard/listpack.h"
 #include "shard/lzf.h"
+#include "shard/quicklist.h"
 #include "shard/rdb.h"
 #include "shard/rdb_legacy.h"
 #include "shard/tval_rdb_internal.h"
 #include "shard/tval_rdb_zset.h"
+#include "shard/zset.h"
 
 /* The special-encoding marker of an RDB length byte, and its encodings. */
 #define ENCVAL 0xC0u
@@ -238,10 +240,17 @@ int tval_rdb_encode_record(struct tval_rdb_buf *b, const void *key, size_t klen,
 int tval_rdb_encode_head(struct tval_rdb_buf *b, const void *key, size_t klen,
                          const struct tval *tv, int64_t expire_ms)
 {
-    if (tv->enc != TVAL_ENC_HASHTABLE)
+    uint64_t n;
+    if (tv->enc == TVAL_ENC_HASHTABLE)
+        n = kvmap_count(tv->u.ht);
+    else if (tv->enc == TVAL_ENC_SKIPLIST)
+        n = zset_len(tv);
+    else if (tv->enc == TVAL_ENC_QUICKLIST)
+        n = tv->u.ql ? quicklist_node_count(tv->u.ql) : 0;
+    else
         return TVAL_RDB_ETYPE;
     int rc = put_record_start(b, key, klen, tv, expire_ms);
-    if (!rc && put_len(b, kvmap_count(tv->u.ht)))
+    if (!rc && put_len(b, n))
         rc = TVAL_RDB_ENOMEM;
     return rc;
 }

@@ -90,12 +90,15 @@ int tval_rdb_encode(const struct tval *tv, struct tval_rdb_buf *b);
 int tval_rdb_encode_record(struct tval_rdb_buf *b, const void *key, size_t klen,
                            const struct tval *tv, int64_t expire_ms);
 
-/* A hash table's record in pieces, for a snapshot that captures its
+/* A container's record in pieces, for a snapshot that captures its
  * elements a slice at a time: the head is what tval_rdb_encode_record
- * writes before the first element (expiry, type, key, element count); each
- * element is one entry of the table (a field and its value for a hash, a
- * member for a set). tv must be TVAL_ENC_HASHTABLE (else TVAL_RDB_ETYPE).
- * Return 0 or TVAL_RDB_ENOMEM. */
+ * writes before the first element (expiry, type, key, and the count of
+ * what follows: elements of a hash table or a tree sorted set, nodes of a
+ * quicklist); each element is one entry of a table (a field and its value
+ * for a hash, a member for a set; tval_rdb_encode_element), one member and
+ * score of a sorted set (tval_rdb_zset_encode_element) or one node of a
+ * list. tv must be TVAL_ENC_HASHTABLE, TVAL_ENC_SKIPLIST or
+ * TVAL_ENC_QUICKLIST (else TVAL_RDB_ETYPE). Return 0 or TVAL_RDB_ENOMEM. */
 int tval_rdb_encode_head(struct tval_rdb_buf *b, const void *key, size_t klen,
                          const struct tval *tv, int64_t expire_ms);
 /* See tval_rdb_encode_head; hash is tv->type == TVAL_HASH. */

@@ -47,15 +47,22 @@ int tval_rdb_zset_encode(const struct tval *tv, struct tval_rdb_buf *b)
     struct zset_iter it;
     struct zset_elem e;
     zset_iter_init(&it, tv, n - 1, true);
-    while (zset_iter_next(&it, &e)) {
-        unsigned char d[8];
-        uint64_t bits;
-        memcpy(&bits, &e.score, sizeof bits);
-        for (int i = 0; i < 8; i++)
-            d[i] = (unsigned char)(bits >> (8 * i));
-        if (tval_rdb_put_string(b, e.m, e.len) || tval_rdb_buf_append(b, d, sizeof d))
+    while (zset_iter_next(&it, &e))
+        if (tval_rdb_zset_encode_element(b, e.m, e.len, e.score))
             return TVAL_RDB_ENOMEM;
-    }
+    return 0;
+}
+
+int tval_rdb_zset_encode_element(struct tval_rdb_buf *b, const void *m, size_t len,
+                                 double score)
+{
+    unsigned char d[8];
+    uint64_t bits;
+    memcpy(&bits, &score, sizeof bits);
+    for (int i = 0; i < 8; i++)
+        d[i] = (unsigned char)(bits >> (8 * i));
+    if (tval_rdb_put_string(b, m, len) || tval_rdb_buf_append(b, d, sizeof d))
+        return TVAL_RDB_ENOMEM;
     return 0;
 }
 

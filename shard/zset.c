@@ -110,11 +110,15 @@ static int big_add(struct mem_acct *a, struct zset_big *z, const void *m, size_t
     }
     zt_insert(z, b);
     zindex_insert(&z->ix, a, &z->bytes, b);
+    if (z->cow)
+        zset_cow_created(z, b);
     return 0;
 }
 
 static void big_del(struct mem_acct *a, struct zset_big *z, unsigned char *b)
 {
+    if (z->cow)
+        zset_cow_touch(z, b);
     zt_remove(z, a, b);
     zindex_remove(&z->ix, a, &z->bytes, b);
     zmem_free(a, &z->bytes, b);
@@ -140,6 +144,8 @@ static int big_update(struct mem_acct *a, struct zset_big *z, unsigned char *b, 
     const unsigned char *prev = zt_path_prev(&p), *next = zt_path_next(&q);
     if ((!prev || cmp_key_block(s, m, len, prev) > 0) &&
         (!next || cmp_key_block(s, m, len, next) < 0)) {
+        if (z->cow)
+            zset_cow_touch(z, b);
         zmem_set_score(b, s);
         return 0;
     }
@@ -153,10 +159,14 @@ static int big_update(struct mem_acct *a, struct zset_big *z, unsigned char *b, 
         zmem_free(a, &z->bytes, nb);
         return rc;
     }
+    if (z->cow)
+        zset_cow_touch(z, b);
     zt_insert(z, nb);
     zt_remove(z, a, b);
     zindex_replace(&z->ix, b, nb);
     zmem_free(a, &z->bytes, b);
+    if (z->cow)
+        zset_cow_created(z, nb);
     return 0;
 }
 
@@ -199,7 +209,8 @@ int zset_convert_listpack_if_fits(struct mem_acct *a, struct tval *tv,
     if (tv->enc != ZSET_ENC_TREE)
         return 0;
     struct zset_big *z = BIG(tv);
-    if (z->count > lim->max_listpack_entries)
+    /* A set a snapshot is capturing keeps its tree until it is captured. */
+    if (z->count > lim->max_listpack_entries || z->cow)
         return 0;
     struct zset_iter it;
     struct zset_elem e;

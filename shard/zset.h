@@ -215,6 +215,33 @@ struct zset_iter {
 void zset_iter_init(struct zset_iter *it, const struct tval *tv, size_t rank, bool rev);
 bool zset_iter_next(struct zset_iter *it, struct zset_elem *e);
 
+/* ---- a snapshot's copy-on-write (zset_cow.c) ---- */
+
+/* Gets one element as of the arming (a view, valid during the call), or
+ * NULL once when the capture failed (out of memory): the snapshot must
+ * then fail, its copy is incomplete. */
+typedef void (*zset_cow_fn)(void *arg, const struct zset_elem *e);
+/* Gets the set when its key lets go of it mid-capture (tval_free): the
+ * capture owns it from then on and frees it with a once captured. */
+typedef void (*zset_cow_retire_fn)(void *arg, struct tval *tv, struct mem_acct *a);
+
+/* Arm tree set tv for a capture as of now: from here on every element it
+ * holds now reaches fn exactly once, as it is now, either from
+ * zset_cow_step or from the write about to change or remove it (one
+ * element per write, never the set). 0, ZSET_ENOMEM, or ZSET_ETOOBIG when
+ * tv is not a tree or is armed already. */
+int zset_cow_begin(struct tval *tv, zset_cow_fn fn, zset_cow_retire_fn retire, void *arg);
+/* Is tv armed? */
+bool zset_cow_armed(const struct tval *tv);
+/* Walk up to n elements in order, handing out those still owed; true when
+ * every element is captured. O(log size + n). */
+bool zset_cow_step(struct tval *tv, size_t n);
+/* Disarm tv (captured or not) and free the tracking state. */
+void zset_cow_end(struct tval *tv);
+/* tval_free's question: true when an armed tv was handed to the capture's
+ * retire fn (the caller must not free it), false to free it as usual. */
+bool zset_cow_retire(struct tval *tv, struct mem_acct *a);
+
 /* ---- tests and debugging ---- */
 
 /* Check every invariant of tv's encoding (order, counts, index, fill);

@@ -183,7 +183,14 @@ struct zset_big {
     uint64_t bytes;        /* usable bytes of everything above, this struct included */
     struct zset_path kill;   /* destroy_step's position */
     bool dying;            /* destroy_step has started */
+    struct zset_cow *cow;  /* a snapshot's capture (zset_cow.c), or NULL */
 };
+
+/* zset_cow.c's write hooks, called only while z->cow is set: touch before
+ * block b (present) is changed in place or removed, created after block b
+ * joined the set (a new member, or the replacement of a touched one). */
+void zset_cow_touch(struct zset_big *z, const unsigned char *b);
+void zset_cow_created(struct zset_big *z, const unsigned char *b);
 
 /* Nodes visited by descents on this thread (tests count them to show
  * O(log n) behaviour). */
