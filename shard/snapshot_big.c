@@ -1,24 +1,27 @@
 /* snapshot_big.c — a snapshot's capture of big containers a slice at a
  * time, so that a write meeting one never waits for the whole container to
  * be encoded: hashes and sets over SNAP_BIG_MIN elements (hash tables, a
- * segment at a time) and sorted sets of as many (trees, an element at a
- * time).
+ * segment at a time), sorted sets of as many (trees, an element at a time)
+ * and lists of as many (quicklists, a node at a time).
  *
  * When a capture (a write's or the cursor's) meets such a container, the
- * part queues the record's head (expiry, type, key, element count as of
- * now, which is the cut: the key's segment is still uncaptured) in a chunk
- * of its own in the main stream, and arms the container's copy-on-write:
- * a hash table gets a capture hook at a new epoch, exactly as the key map
- * has (a write to one of its uncaptured segments captures that segment
- * first); a sorted set's tree hands out each element as of the cut, from
- * the write about to change it or from the cursor (shard/zset_cow.c). The
- * part's cursor captures containers before anything else. The elements go
- * to the container's own chunk queue. An RDB record must be contiguous, so
- * the writer, on reaching the head, writes the elements as they come and
- * waits for the last one. If the key lets go of the container meanwhile
- * (DEL, overwrite, the last element removed, FLUSHALL), tval_free hands it
- * here (kvmap_epoch_retire, zset_cow_retire) and it is freed once
- * captured.
+ * part queues the record's head (expiry, type, key, and the count of
+ * elements, or a list's nodes, as of now, which is the cut: the key's
+ * segment is still uncaptured) in a chunk of its own in the main stream,
+ * and arms the container's copy-on-write. A hash table gets a capture hook
+ * at a new epoch, exactly as the key map has: a write to one of its
+ * uncaptured segments captures that segment first. A sorted set's tree
+ * hands out each element as of the cut, from the write about to change it
+ * or from a cursor walking it in order (shard/zset_cow.c). A list hands
+ * out its nodes in order, a write copying the nodes it changes ahead of
+ * the cursor (shard/quicklist_cow.c). The part's cursor captures
+ * containers before anything else. The elements go to the container's own
+ * chunk queue. An RDB record must be contiguous, so the writer, on
+ * reaching the head, writes the elements as they come and waits for the
+ * last one. If the key lets go of the container meanwhile (DEL, overwrite,
+ * the last element removed, FLUSHALL), tval_free hands it here
+ * (kvmap_epoch_retire, zset_cow_retire, quicklist_cow_retire) and it is
+ * freed once captured.
  *
  * Threads: everything runs on the part's shard thread except
  * snap_big_write (the writer thread); they share b->head/tail/done under
@@ -29,6 +32,7 @@
 #include "common/clock.h"
 #include "shard/kventry.h"
 #include "shard/snapshot_internal.h"
+#include "shard/quicklist.h"
 #include "shard/tval.h"
 #include "shard/tval_rdb_zset.h"
 #include "shard/zset.h"
@@ -37,11 +41,15 @@
 enum big_kind {
     BIG_TABLE, /* a hash table: its segments, walked as a database in d */
     BIG_ZSET,  /* a sorted set's tree: zset_cow_step */
+    BIG_LIST,  /* a list's nodes: quicklist_cow_step */
 };
 
 /* Elements zset_cow_step walks between clock reads: a walked element costs
  * ~50 ns, one encoded ~100 ns. */
 #define ZSET_STEP 256
+/* Nodes quicklist_cow_step walks between clock reads: a node is a copy of
+ * up to 8 KB (list-max-listpack-size -2), ~1 us. */
+#define LIST_STEP 16
 
 struct snap_big {
     enum big_kind kind;        /* how it is captured */
@@ -105,6 +113,45 @@ static void on_zset_retire(void *arg, struct tval *tv, struct mem_acct *a)
     b->retired = a;
 }
 
+/* quicklist_cow_ops: one node of a list as of the cut, in order. */
+static void on_list_node(void *arg, const struct quicklist_blob *blob)
+{
+    struct snap_big *b = arg;
+    struct tval_rdb_buf *buf = &b->d.p->scratch;
+    buf->len = 0;
+    if (tval_rdb_list_encode_node(buf, blob) != 0) {
+        snap_set_failed(b->d.p->s, SNAP_ENOMEM);
+        return;
+    }
+    snap_big_append(b, buf->p, buf->len);
+}
+
+static void on_list_copied(void *arg)
+{
+    struct snap_big *b = arg;
+    atomic_fetch_add_explicit(&b->d.p->s->big_write_elements, 1, memory_order_relaxed);
+}
+
+static void on_list_failed(void *arg)
+{
+    struct snap_big *b = arg;
+    snap_set_failed(b->d.p->s, SNAP_ENOMEM);
+}
+
+static void on_list_retire(void *arg, void *owner, struct mem_acct *a)
+{
+    struct snap_big *b = arg;
+    (void)owner; /* it is b->tv */
+    b->retired = a;
+}
+
+static const struct quicklist_cow_ops list_ops = {
+    .node = on_list_node,
+    .copied = on_list_copied,
+    .failed = on_list_failed,
+    .retire = on_list_retire,
+};
+
 /* Which kind of capture tv gets, or false to encode it whole. */
 static bool big_kind_of(const struct tval *tv, enum big_kind *kind)
 {
@@ -115,6 +162,11 @@ static bool big_kind_of(const struct tval *tv, enum big_kind *kind)
     }
     if (tv->enc == TVAL_ENC_SKIPLIST && zset_len(tv) >= SNAP_BIG_MIN && !zset_cow_armed(tv)) {
         *kind = BIG_ZSET;
+        return true;
+    }
+    if (tv->enc == TVAL_ENC_QUICKLIST && tv->u.ql && quicklist_len(tv->u.ql) >= SNAP_BIG_MIN &&
+        quicklist_node_count(tv->u.ql) > 1 && !quicklist_cow_armed(tv->u.ql)) {
+        *kind = BIG_LIST;
         return true;
     }
     return false;
@@ -131,6 +183,8 @@ static int arm(struct snap_big *b, struct tval *tv)
         return 0;
     case BIG_ZSET:
         return zset_cow_begin(tv, on_zset_element, on_zset_retire, b);
+    case BIG_LIST:
+        return quicklist_cow_begin(tv->u.ql, &list_ops, b);
     }
     return -1;
 }
@@ -248,8 +302,10 @@ static void finish(struct snap_part *p, struct snap_big *b)
     struct mem_acct *retired = b->retired;
     if (b->kind == BIG_TABLE)
         kvmap_epoch_end(tv->u.ht);
-    else
+    else if (b->kind == BIG_ZSET)
         zset_cow_end(tv);
+    else
+        quicklist_cow_end(tv->u.ql);
     push(b, true);
     /* b may be freed by the writer from here on. */
     if (retired)
@@ -265,7 +321,8 @@ static bool walk(struct snap_big *b, uint64_t deadline, unsigned *checks)
         if (atomic_load_explicit(&b->d.p->s->failed, memory_order_relaxed))
             return true; /* the part is ending: nothing more is wanted */
         b->stepping = true;
-        bool done = zset_cow_step(b->tv, ZSET_STEP);
+        bool done = b->kind == BIG_ZSET ? zset_cow_step(b->tv, ZSET_STEP)
+                                        : quicklist_cow_step(b->tv->u.ql, LIST_STEP);
         b->stepping = false;
         if (done)
             return true;

@@ -262,6 +262,8 @@ void tval_free(struct mem_acct *a, struct tval *tv)
         return;
     if (tv->enc == TVAL_ENC_SKIPLIST && zset_cow_retire(tv, a))
         return;
+    if (tv->enc == TVAL_ENC_QUICKLIST && tv->u.ql && quicklist_cow_retire(tv->u.ql, tv, a))
+        return;
     bool big_ht = tv->enc == TVAL_ENC_HASHTABLE && tv->u.ht &&
                   kvmap_count(tv->u.ht) > TVAL_LAZYFREE_MIN;
     bool big = big_ht ||

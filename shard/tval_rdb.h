@@ -101,6 +101,11 @@ int tval_rdb_encode_record(struct tval_rdb_buf *b, const void *key, size_t klen,
  * TVAL_ENC_QUICKLIST (else TVAL_RDB_ETYPE). Return 0 or TVAL_RDB_ENOMEM. */
 int tval_rdb_encode_head(struct tval_rdb_buf *b, const void *key, size_t klen,
                          const struct tval *tv, int64_t expire_ms);
+/* One node of a list's type 18 payload (see tval_rdb_encode_head): its
+ * container kind and its listpack, or the LZF blob of a compressed one.
+ * 0 or TVAL_RDB_ENOMEM. */
+struct quicklist_blob;
+int tval_rdb_list_encode_node(struct tval_rdb_buf *b, const struct quicklist_blob *blob);
 /* See tval_rdb_encode_head; hash is tv->type == TVAL_HASH. */
 int tval_rdb_encode_element(struct tval_rdb_buf *b, bool hash, const struct kventry *e);
 

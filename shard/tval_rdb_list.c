@@ -47,22 +47,26 @@ int tval_rdb_list_encode(const struct tval *tv, struct tval_rdb_buf *b)
          n = quicklist_node_next(n)) {
         struct quicklist_blob blob;
         quicklist_node_blob(n, &blob);
-        if (tval_rdb_put_len(b, CONTAINER_PACKED))
-            return TVAL_RDB_ENOMEM;
-        if (!blob.compressed) {
-            if (tval_rdb_put_string(b, blob.data, blob.len))
-                return TVAL_RDB_ENOMEM;
-            continue;
-        }
-        /* Redis's rdbSaveLzfBlob: marker, compressed and raw lengths. */
-        unsigned char hdr[1 + 9 + 9];
-        size_t h = 0;
-        hdr[h++] = LZF_MARKER;
-        h += rdb_encode_len(hdr + h, blob.len);
-        h += rdb_encode_len(hdr + h, blob.raw_len);
-        if (tval_rdb_buf_append(b, hdr, h) || tval_rdb_buf_append(b, blob.data, blob.len))
+        if (tval_rdb_list_encode_node(b, &blob))
             return TVAL_RDB_ENOMEM;
     }
+    return 0;
+}
+
+int tval_rdb_list_encode_node(struct tval_rdb_buf *b, const struct quicklist_blob *blob)
+{
+    if (tval_rdb_put_len(b, CONTAINER_PACKED))
+        return TVAL_RDB_ENOMEM;
+    if (!blob->compressed)
+        return tval_rdb_put_string(b, blob->data, blob->len) ? TVAL_RDB_ENOMEM : 0;
+    /* Redis's rdbSaveLzfBlob: marker, compressed and raw lengths. */
+    unsigned char hdr[1 + 9 + 9];
+    size_t h = 0;
+    hdr[h++] = LZF_MARKER;
+    h += rdb_encode_len(hdr + h, blob->len);
+    h += rdb_encode_len(hdr + h, blob->raw_len);
+    if (tval_rdb_buf_append(b, hdr, h) || tval_rdb_buf_append(b, blob->data, blob->len))
+        return TVAL_RDB_ENOMEM;
     return 0;
 }
 

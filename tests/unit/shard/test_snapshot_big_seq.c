@@ -1,11 +1,12 @@
 /* test_snapshot_big_seq.c — big sorted sets and lists in a snapshot are
  * captured in slices: the writes that meet one during the capture hand out
- * a bounded part of it (an element of a sorted set, a node of a list per
- * write), not the container; the file holds every container exactly as of
- * the cut, whatever is written to it meanwhile, also when it is emptied or
- * deleted before it is captured (DEL, ZREMRANGEBYRANK or LTRIM of
- * everything, popping every element); and every byte is given back. The
- * part runs on the test thread, which owns the map. */
+ * a bounded part of it (the element a write changes of a sorted set, the
+ * nodes it changes of a list), not the container; the file holds every
+ * container exactly as of the cut, whatever is written to it meanwhile
+ * (compressed list nodes included), also when it is emptied or deleted
+ * before it is captured (DEL, overwrite, ZREMRANGEBYRANK, LTRIM, popping
+ * every element); and every byte is given back. The part runs on the test
+ * thread, which owns the map. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,45 @@ static void zadd(struct tval *tv, const char *m, double score)
     cr_assert_eq(zset_add(&ma, tv, &ZLIM, m, strlen(m), score, 0, &out, NULL), 0);
 }
 
+/* A list of n elements "<prefix>-<i>" padded to ~40 bytes (a few dozen
+ * nodes of 8 KB), compress depth as given. */
+static struct tval *big_list(const char *prefix, int n, int depth)
+{
+    struct quicklist *ql = quicklist_create(&ma, QUICKLIST_FILL_DEFAULT, depth);
+    cr_assert_not_null(ql);
+    char v[64];
+    for (int i = 0; i < n; i++) {
+        int vl = snprintf(v, sizeof v, "%s-%d-%s", prefix, i, "padding-padding-padding-pad");
+        cr_assert_eq(quicklist_push(&ma, ql, QUICKLIST_TAIL, v, (size_t)vl), 0);
+    }
+    struct tval *tv = tval_new(&ma, TVAL_LIST, TVAL_ENC_QUICKLIST);
+    cr_assert_not_null(tv);
+    tv->u.ql = ql;
+    cr_assert_gt(quicklist_node_count(ql), 20);
+    return tv;
+}
+
+static void lpush(struct tval *tv, enum quicklist_end where, const char *v)
+{
+    cr_assert_eq(quicklist_push(&ma, tv->u.ql, where, v, strlen(v)), 0);
+}
+
+static void lset(struct tval *tv, int64_t index, const char *v)
+{
+    cr_assert_eq(quicklist_replace_at(&ma, tv->u.ql, index, v, strlen(v)), 0);
+}
+
+/* LINSERT v after the element at index. */
+static void linsert(struct tval *tv, int64_t index, const char *v)
+{
+    struct quicklist_iter it;
+    struct listpack_entry e;
+    quicklist_iter_init(&it, &ma, tv->u.ql, index, true);
+    cr_assert_eq(quicklist_iter_next(&it, &e), 1);
+    cr_assert_eq(quicklist_iter_insert(&it, LISTPACK_AFTER, v, strlen(v)), 0);
+    quicklist_iter_release(&it);
+}
+
 /* The typed value at key (a peek: no access stamp, no capture). */
 static struct tval *peek_tval(struct kvmap *m, const char *key)
 {
@@ -98,11 +138,44 @@ static void assert_same_zset(struct tval *want, struct tval *got, const char *ke
     }
 }
 
+/* An entry as text. */
+static size_t entry_text(const struct listpack_entry *e, char *buf, size_t cap)
+{
+    if (e->str) {
+        cr_assert_lt(e->len, cap);
+        memcpy(buf, e->str, e->len);
+        return e->len;
+    }
+    return (size_t)snprintf(buf, cap, "%lld", (long long)e->num);
+}
+
+static void assert_same_list(struct tval *want, struct tval *got, const char *key)
+{
+    cr_assert_eq(quicklist_len(want->u.ql), quicklist_len(got->u.ql), "%s: want %zu, got %zu",
+                 key, quicklist_len(want->u.ql), quicklist_len(got->u.ql));
+    cr_assert_eq(quicklist_check(&ma, got->u.ql, false), NULL, "%s", key);
+    struct quicklist_iter a, b;
+    struct listpack_entry ea, eb;
+    quicklist_iter_init(&a, &ma, want->u.ql, 0, true);
+    quicklist_iter_init(&b, &ma, got->u.ql, 0, true);
+    for (size_t i = 0; quicklist_iter_next(&a, &ea) == 1; i++) {
+        cr_assert_eq(quicklist_iter_next(&b, &eb), 1);
+        char ta[128], tb[128];
+        size_t la = entry_text(&ea, ta, sizeof ta), lb = entry_text(&eb, tb, sizeof tb);
+        cr_assert(la == lb && memcmp(ta, tb, la) == 0, "%s: element %zu: want %.*s, got %.*s",
+                  key, i, (int)la, ta, (int)lb, tb);
+    }
+    quicklist_iter_release(&a);
+    quicklist_iter_release(&b);
+}
+
 static void assert_same(struct tval *want, struct tval *got, const char *key)
 {
     cr_assert_eq(want->type, got->type, "type of %s", key);
     if (want->type == TVAL_ZSET)
         assert_same_zset(want, got, key);
+    else if (want->type == TVAL_LIST)
+        assert_same_list(want, got, key);
     else
         cr_assert_fail("%s: unexpected type", key);
 }
@@ -357,5 +430,124 @@ Test(snapshot_big_seq, zset_emptied_or_deleted_before_captured)
     cr_assert_eq(st.big_values, 4);
     run_end(&r, 50, 4);
     cr_assert_null(peek_tval(m, "del"));
+    free_map(m);
+}
+
+/* ---------------------------------------------------------------- lists */
+
+Test(snapshot_big_seq, list_writes_copy_one_node_each)
+{
+    struct kvmap *m = kvmap_create(&ma);
+    cr_assert_eq(kvmap_set_tval(m, "l", 1, big_list("l", BIG, 0), KVMAP_NO_EXPIRE, 0), 1);
+    cr_assert_eq(kvmap_set_tval(m, "c", 1, big_list("c", BIG, 1), KVMAP_NO_EXPIRE, 0), 1);
+    add_strings(m, 100);
+    static const char *const names[] = {"l", "c"};
+    struct run r;
+    run_begin(&r, m, names, 2);
+
+    /* The first write meets l's segment: l is started, not encoded. */
+    struct tval *l = write_tval(m, "l");
+    struct snap_stats st;
+    stats(&r, &st);
+    cr_assert_eq(st.big_write_elements, 0);
+    size_t nodes = quicklist_node_count(l->u.ql);
+    /* RPUSH, LPUSH, LSET in the middle, LINSERT in the middle, RPUSH to
+     * the same tail node again: four nodes copied, not the list. */
+    lpush(l, QUICKLIST_TAIL, "tail");
+    lpush(l, QUICKLIST_HEAD, "head");
+    lset(l, BIG / 2, "set in the middle");
+    linsert(l, BIG / 3, "inserted");
+    lpush(l, QUICKLIST_TAIL, "tail again");
+    stats(&r, &st);
+    cr_assert_leq(st.big_write_elements, 4, "5 writes copied %llu of %zu nodes",
+                  (unsigned long long)st.big_write_elements, nodes);
+    cr_assert_geq(st.big_write_elements, 3);
+
+    /* Churn between cursor slices, on both lists (c's inner nodes are
+     * compressed): pops, pushes, sets, inserts and trims anywhere. */
+    struct tval *c = write_tval(m, "c");
+    char v[64];
+    srand(5);
+    for (int round = 0; round < 40; round++) {
+        step(&r, 3000);
+        struct tval *t = round % 2 ? c : l;
+        for (int k = 0; k < 6; k++) {
+            int64_t len = (int64_t)quicklist_len(t->u.ql);
+            snprintf(v, sizeof v, "churn-%d-%d", round, k);
+            switch (rand() % 6) {
+            case 0: lpush(t, rand() % 2 ? QUICKLIST_HEAD : QUICKLIST_TAIL, v); break;
+            case 1:
+                cr_assert_eq(quicklist_pop(&ma, t->u.ql,
+                                           rand() % 2 ? QUICKLIST_HEAD : QUICKLIST_TAIL, NULL,
+                                           NULL),
+                             1);
+                break;
+            case 2: lset(t, rand() % len, v); break;
+            case 3: linsert(t, rand() % len, v); break;
+            case 4:
+                cr_assert_geq(quicklist_del_range(&ma, t->u.ql, rand() % len, 1 + rand() % 300),
+                              1);
+                break;
+            default: {
+                /* LREM-like: delete entries through an iterator. */
+                struct quicklist_iter it;
+                struct listpack_entry e;
+                quicklist_iter_init(&it, &ma, t->u.ql, rand() % len, true);
+                for (int d = 0; d < 50 && quicklist_iter_next(&it, &e) == 1; d++)
+                    if (d % 2 == 0)
+                        cr_assert_eq(quicklist_iter_del(&it), 0);
+                quicklist_iter_release(&it);
+            }
+            }
+        }
+        cr_assert_eq(quicklist_check(&ma, t->u.ql, false), NULL);
+    }
+    run_end(&r, 100, 2);
+    free_map(m);
+}
+
+Test(snapshot_big_seq, list_emptied_or_deleted_before_captured)
+{
+    struct kvmap *m = kvmap_create(&ma);
+    cr_assert_eq(kvmap_set_tval(m, "del", 3, big_list("d", BIG, 0), KVMAP_NO_EXPIRE, 0), 1);
+    cr_assert_eq(kvmap_set_tval(m, "trim", 4, big_list("t", BIG, 2), KVMAP_NO_EXPIRE, 0), 1);
+    cr_assert_eq(kvmap_set_tval(m, "lpop", 4, big_list("p", BIG, 0), KVMAP_NO_EXPIRE, 0), 1);
+    cr_assert_eq(kvmap_set_tval(m, "rpop", 4, big_list("q", BIG, 1), KVMAP_NO_EXPIRE, 0), 1);
+    cr_assert_eq(kvmap_set_tval(m, "mid", 3, big_list("m", BIG, 0), KVMAP_NO_EXPIRE, 0), 1);
+    add_strings(m, 30);
+    static const char *const names[] = {"del", "trim", "lpop", "rpop", "mid"};
+    struct run r;
+    run_begin(&r, m, names, 5);
+
+    (void)write_tval(m, "del");
+    cr_assert_eq(kvmap_del(m, "del", 3, 0), 1);
+    /* LTRIM to nothing, then the empty key goes, as the command does. */
+    struct tval *t = write_tval(m, "trim");
+    cr_assert_eq(quicklist_del_range(&ma, t->u.ql, 0, BIG), BIG);
+    cr_assert_eq(kvmap_del(m, "trim", 4, 0), 1);
+    /* LPOP / RPOP of everything, interleaved with cursor slices. */
+    t = write_tval(m, "lpop");
+    struct tval *q = write_tval(m, "rpop");
+    while (quicklist_len(t->u.ql) || quicklist_len(q->u.ql)) {
+        for (int k = 0; k < 97; k++) {
+            (void)quicklist_pop(&ma, t->u.ql, QUICKLIST_HEAD, NULL, NULL);
+            (void)quicklist_pop(&ma, q->u.ql, QUICKLIST_TAIL, NULL, NULL);
+        }
+        step(&r, 2000);
+    }
+    cr_assert_eq(kvmap_del(m, "lpop", 4, 0), 1);
+    cr_assert_eq(kvmap_del(m, "rpop", 4, 0), 1);
+    /* LTRIM keeping the middle, then more of it, then nothing. */
+    t = write_tval(m, "mid");
+    cr_assert_eq(quicklist_del_range(&ma, t->u.ql, 0, 1000), 1000);
+    cr_assert_eq(quicklist_del_range(&ma, t->u.ql, -1000, 1000), 1000);
+    step(&r, 2000);
+    cr_assert_eq(quicklist_del_range(&ma, t->u.ql, 100, 2000), 2000);
+    cr_assert_eq(quicklist_del_range(&ma, t->u.ql, 0, BIG), BIG - 4000);
+    cr_assert_eq(kvmap_del(m, "mid", 3, 0), 1);
+    struct snap_stats st;
+    stats(&r, &st);
+    cr_assert_eq(st.big_values, 5);
+    run_end(&r, 30, 5);
     free_map(m);
 }
