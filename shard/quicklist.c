@@ -195,6 +195,9 @@ int ql_node_new_with(struct mem_acct *a, const void *s, size_t len, struct quick
 
 void ql_link_after(struct quicklist *ql, struct quicklist_node *at, struct quicklist_node *n)
 {
+    /* Linked now, so after any running capture's cut: nothing to capture. */
+    n->stamp = ql->epoch;
+    n->pend = NULL;
     n->prev = at;
     n->next = at ? at->next : ql->head;
     if (n->next)
@@ -215,6 +218,8 @@ void ql_link_before(struct quicklist *ql, struct quicklist_node *at, struct quic
 
 void ql_node_remove(struct mem_acct *a, struct quicklist *ql, struct quicklist_node *n)
 {
+    if (ql->cow)
+        ql_cow_unlink(ql, n);
     if (n->prev)
         n->prev->next = n->next;
     else
@@ -337,6 +342,8 @@ bool ql_merge_pair(struct mem_acct *a, struct quicklist *ql, struct quicklist_no
     size_t sz = (size_t)left->sz + right->sz - LISTPACK_EMPTY_SIZE;
     if (!ql_node_fits(ql, sz, (size_t)left->count + right->count))
         return false;
+    if (ql->cow)
+        ql_cow_touch(ql, left);
     if (ql_node_raw(a, left) != 0 || ql_node_raw(a, right) != 0 ||
         lp_concat(a, &left->lp, right->lp, (size_t)left->count + right->count) != 0) {
         ql_settle(a, ql, left);
@@ -365,6 +372,8 @@ static struct quicklist_node *node_split(struct mem_acct *a, struct quicklist *q
         mem_free(a, lp);
         return NULL;
     }
+    if (ql->cow)
+        ql_cow_touch(ql, n);
     ql_lp_cut(a, &n->lp, off, rest - 1, k);
     n->count = k;
     ql_node_touch(a, n);
@@ -483,6 +492,7 @@ struct quicklist *quicklist_copy(struct mem_acct *a, const struct quicklist *ql)
         }
         *m = *n;
         m->held = 0;
+        m->pend = NULL; /* (ql_link_after stamps it for c) */
         m->lp = n->lp ? blob : NULL;
         m->lzf = n->lp ? NULL : blob;
         ql_link_after(c, c->tail, m);
@@ -567,7 +577,7 @@ bool quicklist_can_shrink(const struct quicklist *ql)
 
 int quicklist_to_listpack(struct mem_acct *a, struct quicklist *ql, unsigned char **out)
 {
-    if (ql->nodes > 1)
+    if (ql->nodes > 1 || ql->cow)
         return QUICKLIST_EINVAL;
     if (ql->nodes == 0) {
         unsigned char *lp = listpack_create(a);
@@ -600,6 +610,8 @@ int quicklist_push(struct mem_acct *a, struct quicklist *ql, enum quicklist_end 
     int rc;
     if (n && ql_node_fits(ql, n->sz + ql_insert_bytes(s, len), (size_t)n->count + 1)) {
         rc = ql_node_raw(a, n);
+        if (rc == 0 && ql->cow)
+            ql_cow_touch(ql, n);
         if (rc == 0)
             rc = where == QUICKLIST_HEAD ? listpack_insert(a, &n->lp, listpack_first(n->lp),
                                                            LISTPACK_BEFORE, s, len, NULL)
@@ -648,6 +660,8 @@ int quicklist_pop(struct mem_acct *a, struct quicklist *ql, enum quicklist_end w
         ql_node_remove(a, ql, n);
         ql_settle(a, ql, NULL);
     } else {
+        if (ql->cow)
+            ql_cow_touch(ql, n);
         listpack_delete(a, &n->lp, p, NULL);
         n->count--;
         ql_node_touch(a, n);

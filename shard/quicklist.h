@@ -263,6 +263,38 @@ void quicklist_node_blob(const struct quicklist_node *n, struct quicklist_blob *
  * 0, or QUICKLIST_ENOMEM (lp is still the caller's). */
 int quicklist_append_listpack(struct mem_acct *a, struct quicklist *ql, unsigned char *lp);
 
+/* ---- a snapshot's copy-on-write (quicklist_cow.c) ---- */
+
+/* Where a capture's nodes go. */
+struct quicklist_cow_ops {
+    /* One node as of the cut, in the list's order (a view, valid during
+     * the call). */
+    void (*node)(void *arg, const struct quicklist_blob *b);
+    /* A write copied a node the cursor had not reached (statistics). */
+    void (*copied)(void *arg);
+    /* Out of memory: the capture is incomplete and ends (called once). */
+    void (*failed)(void *arg);
+    /* The list's owner (its tval) let go of it mid-capture: the capture
+     * owns owner from now on and frees it with a once captured. */
+    void (*retire)(void *arg, void *owner, struct mem_acct *a);
+};
+
+/* Arm ql for a capture as of now: every node it holds now reaches
+ * ops->node exactly once, as it is now, in order, while writes go on (a
+ * write copies at most the nodes it changes). ops must outlive the
+ * capture. 0, QUICKLIST_ENOMEM, or QUICKLIST_EINVAL when armed already. */
+int quicklist_cow_begin(struct quicklist *ql, const struct quicklist_cow_ops *ops, void *arg);
+/* Is ql armed? */
+bool quicklist_cow_armed(const struct quicklist *ql);
+/* Walk up to max_nodes nodes from where the last step stopped, handing
+ * out what is due; true once every node of the cut was handed out. */
+bool quicklist_cow_step(struct quicklist *ql, size_t max_nodes);
+/* Disarm ql (captured or not) and free what is still held for it. */
+void quicklist_cow_end(struct quicklist *ql);
+/* The owner's question before freeing ql: true when an armed ql was
+ * handed to ops->retire (the caller must not free it). */
+bool quicklist_cow_retire(struct quicklist *ql, void *owner, struct mem_acct *a);
+
 /* ---- checking (tests, fuzzing) ---- */
 
 /* Check every invariant of ql: links, counts, listpacks (deep), the bytes

@@ -14,6 +14,9 @@
 #include "shard/listpack.h"
 #include "shard/quicklist.h"
 
+struct ql_pend;
+struct ql_cow;
+
 /* A node is raw (lp), compressed (lzf), or both while an operation reads
  * a compressed node: the compressed copy stays valid until the node is
  * changed, so a read-only visit frees the raw copy again instead of
@@ -28,6 +31,8 @@ struct quicklist_node {
     uint32_t count;              /* entries, never 0 */
     uint8_t held;                /* iterators using lp: not to be compressed under them */
     uint8_t no_compress;         /* compressing this content did not pay; unset on change */
+    uint32_t stamp;              /* ql->epoch when linked or captured (quicklist_cow.c) */
+    struct ql_pend *pend;        /* a capture's records due before this node, or NULL */
 };
 
 struct quicklist {
@@ -38,7 +43,15 @@ struct quicklist {
     int64_t bytes;               /* usable bytes charged for the list (quicklist_bytes) */
     int32_t fill;                /* list-max-listpack-size, clamped */
     uint32_t depth;              /* list-compress-depth, clamped; 0 = no compression */
+    uint32_t epoch;              /* bumped by each capture's start: new nodes' stamp */
+    struct ql_cow *cow;          /* the running capture (quicklist_cow.c), or NULL */
 };
+
+/* quicklist_cow.c's write hooks, called only while ql->cow is set: touch
+ * before n's entries change (n stays linked), unlink before n leaves the
+ * chain (ql_node_remove calls it). */
+void ql_cow_touch(struct quicklist *ql, struct quicklist_node *n);
+void ql_cow_unlink(struct quicklist *ql, struct quicklist_node *n);
 
 /* Bytes and entries limits of fill (see QUICKLIST_FILL_*). */
 size_t ql_size_limit(int fill);

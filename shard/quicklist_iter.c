@@ -105,6 +105,8 @@ int quicklist_iter_del(struct quicklist_iter *it)
         ql_settle(a, ql, NULL);
     } else {
         const unsigned char *next;
+        if (ql->cow)
+            ql_cow_touch(ql, n);
         listpack_delete(a, &n->lp, n->lp + it->cur_off, &next);
         n->count--;
         ql_node_touch(a, n);
@@ -138,6 +140,8 @@ int quicklist_iter_insert(struct quicklist_iter *it, enum listpack_where where, 
 
     if (fits || !at_edge) {
         /* In place; a node that grows past the limits is split below. */
+        if (ql->cow)
+            ql_cow_touch(ql, n);
         rc = listpack_insert(a, &n->lp, p, where, s, len, NULL);
         if (rc != 0)
             goto out;
@@ -148,6 +152,8 @@ int quicklist_iter_insert(struct quicklist_iter *it, enum listpack_where where, 
         struct quicklist_node *nb = where == LISTPACK_AFTER ? n->next : n->prev;
         if (nb && ql_node_fits(ql, nb->sz + esz, (size_t)nb->count + 1)) {
             rc = ql_node_raw(a, nb);
+            if (rc == 0 && ql->cow)
+                ql_cow_touch(ql, nb);
             if (rc == 0)
                 rc = where == LISTPACK_AFTER ? listpack_insert(a, &nb->lp, listpack_first(nb->lp),
                                                                LISTPACK_BEFORE, s, len, NULL)
@@ -217,6 +223,8 @@ int quicklist_replace_at(struct mem_acct *a, struct quicklist *ql, int64_t index
     }
     int64_t mark = ql_mark(a);
     struct quicklist_node *n = it.node;
+    if (ql->cow)
+        ql_cow_touch(ql, n);
     rc = listpack_replace(a, &n->lp, n->lp + it.cur_off, s, len, NULL);
     if (rc == 0) {
         ql_node_touch(a, n);
@@ -319,6 +327,8 @@ int64_t quicklist_del_range(struct mem_acct *a, struct quicklist *ql, int64_t st
         if (kk == 0 && m == x->count) {
             ql_node_remove(a, ql, x); /* whole: freed as it is stored */
         } else {
+            if (ql->cow)
+                ql_cow_touch(ql, x);
             node_del_entries(a, x, kk, m);
             cand[nc++] = x;
         }

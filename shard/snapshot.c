@@ -95,10 +95,9 @@ struct enc_ctx {
 /* Scratch space kept between typed values; more is freed after use. */
 #define SNAP_SCRATCH_KEEP ((size_t)1 << 20)
 
-/* A container below SNAP_BIG_MIN elements, or not a hash table: its whole
- * record is encoded (tval_rdb.h) and copied into a chunk of its own size
- * if need be, inside the write that met it; bounded by the encodings'
- * thresholds (a list or sorted set has no table to capture in slices). */
+/* A container below SNAP_BIG_MIN elements, or one snapshot_big.c does not
+ * capture in slices: its whole record is encoded (tval_rdb.h) and copied
+ * into a chunk of its own size if need be, inside the write that met it. */
 static void encode_typed(struct enc_ctx *x, const struct kventry *e, const char *key,
                          size_t klen)
 {

@@ -74,8 +74,9 @@ struct snap_stats {
     uint64_t write_captures;  /* segments captured because a write came first */
     uint64_t write_capture_keys; /* keys in them */
     uint64_t cursor_captures; /* segments captured by the background cursors */
-    uint64_t big_values;      /* hash tables captured a segment at a time */
-    uint64_t big_write_elements; /* their elements captured because a write came first */
+    uint64_t big_values;      /* containers captured in slices (snapshot_big.c) */
+    uint64_t big_write_elements; /* their elements (a list's nodes) captured
+                                    because a write came first */
     uint64_t queue_peak;      /* most chunk bytes queued for the writer at once */
     int status;               /* 0 or the negative code given to on_done */
 };

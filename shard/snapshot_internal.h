@@ -111,9 +111,9 @@ struct snap_part {
     struct part_db dbs[];       /* ndb entries */
 };
 
-/* A hash table of at least this many elements is captured a segment at a
- * time (snapshot_big.c) rather than whole inside the write that met it:
- * below it, encoding the whole table costs about what one segment does. */
+/* A hash table or sorted set of at least this many elements is captured in
+ * slices (snapshot_big.c) rather than whole inside the write that met it:
+ * below it, encoding the whole container costs about what one slice does. */
 #define SNAP_BIG_MIN 1024
 
 /* Writer thread: the code for a failed rdb_writer call (the file's errno,
@@ -138,6 +138,8 @@ bool snap_cursor_walk(struct part_db *d, uint64_t deadline, unsigned *checks);
  * captured in slices, which has been started (its head queued, its table
  * armed); false to encode it whole. */
 bool snap_big_defer(struct part_db *d, const struct kventry *e, const char *key, size_t klen);
+/* Append an element's encoded bytes to big's chunk queue. */
+void snap_big_append(struct snap_big *b, const void *p, size_t len);
 /* Encode one element of a big container's segment (kvmap visit fn). */
 void snap_big_encode_element(struct part_db *d, const struct kventry *e);
 /* Push a big container's current chunk to its own queue. */

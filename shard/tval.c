@@ -260,6 +260,10 @@ void tval_free(struct mem_acct *a, struct tval *tv)
      * frees it here again once it has captured it. */
     if (tv->enc == TVAL_ENC_HASHTABLE && tv->u.ht && kvmap_epoch_retire(tv->u.ht, tv, a))
         return;
+    if (tv->enc == TVAL_ENC_SKIPLIST && zset_cow_retire(tv, a))
+        return;
+    if (tv->enc == TVAL_ENC_QUICKLIST && tv->u.ql && quicklist_cow_retire(tv->u.ql, tv, a))
+        return;
     bool big_ht = tv->enc == TVAL_ENC_HASHTABLE && tv->u.ht &&
                   kvmap_count(tv->u.ht) > TVAL_LAZYFREE_MIN;
     bool big = big_ht ||

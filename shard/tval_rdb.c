@@ -14,10 +14,12 @@
 #include "shard/kvmap.h"
 #include "shard/listpack.h"
 #include "shard/lzf.h"
+#include "shard/quicklist.h"
 #include "shard/rdb.h"
 #include "shard/rdb_legacy.h"
 #include "shard/tval_rdb_internal.h"
 #include "shard/tval_rdb_zset.h"
+#include "shard/zset.h"
 
 /* The special-encoding marker of an RDB length byte, and its encodings. */
 #define ENCVAL 0xC0u
@@ -238,10 +240,17 @@ int tval_rdb_encode_record(struct tval_rdb_buf *b, const void *key, size_t klen,
 int tval_rdb_encode_head(struct tval_rdb_buf *b, const void *key, size_t klen,
                          const struct tval *tv, int64_t expire_ms)
 {
-    if (tv->enc != TVAL_ENC_HASHTABLE)
+    uint64_t n;
+    if (tv->enc == TVAL_ENC_HASHTABLE)
+        n = kvmap_count(tv->u.ht);
+    else if (tv->enc == TVAL_ENC_SKIPLIST)
+        n = zset_len(tv);
+    else if (tv->enc == TVAL_ENC_QUICKLIST)
+        n = tv->u.ql ? quicklist_node_count(tv->u.ql) : 0;
+    else
         return TVAL_RDB_ETYPE;
     int rc = put_record_start(b, key, klen, tv, expire_ms);
-    if (!rc && put_len(b, kvmap_count(tv->u.ht)))
+    if (!rc && put_len(b, n))
         rc = TVAL_RDB_ENOMEM;
     return rc;
 }
@@ -255,8 +264,9 @@ int tval_rdb_encode_element(struct tval_rdb_buf *b, bool hash, const struct kven
 
 /* ------------------------------------------------------------------ reader */
 
-static int fail(struct rd *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(struct rd *r, int code, const char *fmt, ...)
+static int fail(struct tval_rdb_reader *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct tval_rdb_reader *r, int code, const char *fmt, ...)
 {
     if (r->err && r->errlen && !r->err[0]) {
         va_list ap;
@@ -267,14 +277,14 @@ static int fail(struct rd *r, int code, const char *fmt, ...)
     return code;
 }
 
-static size_t left(const struct rd *r)
+static size_t left(const struct tval_rdb_reader *r)
 {
     return (size_t)(r->end - r->p);
 }
 
 /* A length, or with enc not NULL a special-encoding marker (*enc true and
  * *v the encoding). */
-static int get_len(struct rd *r, uint64_t *v, bool *enc)
+static int get_len(struct tval_rdb_reader *r, uint64_t *v, bool *enc)
 {
     if (enc)
         *enc = false;
@@ -311,7 +321,7 @@ static int get_len(struct rd *r, uint64_t *v, bool *enc)
     }
 }
 
-static int get_str(struct rd *r, struct str *o)
+static int get_str(struct tval_rdb_reader *r, struct tval_rdb_str *o)
 {
     uint64_t v = 0, clen, ulen; /* = 0: GCC -O3 cannot see get_len set it */
     bool enc;
@@ -373,7 +383,7 @@ static int get_str(struct rd *r, struct str *o)
     }
 }
 
-static void str_free(struct str *o)
+static void str_free(struct tval_rdb_str *o)
 {
     free(o->heap);
     o->heap = NULL;
@@ -383,8 +393,8 @@ static void str_free(struct str *o)
 int tval_rdb_decode_string(const unsigned char *p, size_t len, char **val, size_t *vlen,
                            size_t *used, char *err, size_t errlen)
 {
-    struct rd r = {p, p + len, err, errlen};
-    struct str s = {0};
+    struct tval_rdb_reader r = {p, p + len, err, errlen};
+    struct tval_rdb_str s = {0};
     if (err && errlen)
         err[0] = '\0';
     if (len < 1 || p[0] != RDB_TYPE_STRING)
@@ -414,7 +424,7 @@ int tval_rdb_decode_string(const unsigned char *p, size_t len, char **val, size_
  * loader would pick: small ones compact, converted to a hash table once a
  * threshold is passed. Duplicates are refused in every encoding. */
 struct build {
-    struct rd *r;                  /* the input, for error messages */
+    struct tval_rdb_reader *r;     /* the input, for error messages */
     struct mem_acct *a;            /* what the value is charged to */
     const struct tval_limits *lim; /* thresholds */
     struct tval *tv;               /* the value so far */
@@ -644,7 +654,7 @@ static int set_add(struct build *b, const unsigned char *s, size_t n)
 /* RDB_TYPE_HASH and RDB_TYPE_SET: a count, then strings. */
 static int load_counted(struct build *b, bool hash)
 {
-    struct str k = {0}, v = {0};
+    struct tval_rdb_str k = {0}, v = {0};
     uint64_t n;
     int rc = get_len(b->r, &n, NULL);
     if (rc)
@@ -710,7 +720,7 @@ static int feed_one(void *arg, const unsigned char *s, size_t n)
 /* A blob type: HASH_LISTPACK, SET_LISTPACK, HASH_ZIPLIST, HASH_ZIPMAP. */
 static int load_blob(struct build *b, int type)
 {
-    struct str s = {0};
+    struct tval_rdb_str s = {0};
     struct feed f = {b, b->tv->type == TVAL_HASH, false, NULL, 0, 0};
     const char *what = type == RDB_TYPE_HASH_ZIPMAP    ? "zipmap"
                        : type == RDB_TYPE_HASH_ZIPLIST ? "ziplist"
@@ -768,7 +778,7 @@ out:
 /* SET_INTSET: the blob as is, or a hash table over set-max-intset-entries. */
 static int load_intset(struct build *b)
 {
-    struct str s = {0};
+    struct tval_rdb_str s = {0};
     int rc = get_str(b->r, &s);
     if (rc)
         ; /* s may hold a buffer already: freed below */
@@ -789,7 +799,7 @@ int tval_rdb_decode(struct mem_acct *a, const unsigned char *p, size_t len,
                     const struct tval_limits *lim, struct tval **out, size_t *used, char *err,
                     size_t errlen)
 {
-    struct rd r = {p, p + len, err, errlen};
+    struct tval_rdb_reader r = {p, p + len, err, errlen};
     struct tval_limits own;
     int rc;
 
@@ -860,19 +870,19 @@ int tval_rdb_decode(struct mem_acct *a, const unsigned char *p, size_t len,
     return 0;
 }
 
-/* ------------------------------------------- for the list codec (internal) */
+/* ------------------------------------------------ for the type codecs */
 
-int tval_rdb_rd_len(struct rd *r, uint64_t *v)
+int tval_rdb_read_len(struct tval_rdb_reader *r, uint64_t *v)
 {
     return get_len(r, v, NULL);
 }
 
-int tval_rdb_rd_str(struct rd *r, struct str *o)
+int tval_rdb_read_string(struct tval_rdb_reader *r, struct tval_rdb_str *o)
 {
     return get_str(r, o);
 }
 
-void tval_rdb_str_free(struct str *o)
+void tval_rdb_str_free(struct tval_rdb_str *o)
 {
     str_free(o);
 }
@@ -880,36 +890,4 @@ void tval_rdb_str_free(struct str *o)
 int tval_rdb_put_len(struct tval_rdb_buf *b, uint64_t v)
 {
     return put_len(b, v);
-}
-
-/* ------------------------------------------------ for the type codecs */
-
-int tval_rdb_read_len(const unsigned char **p, const unsigned char *end, uint64_t *v, char *err,
-                      size_t errlen)
-{
-    struct rd r = {*p, end, err, errlen};
-    int rc = get_len(&r, v, NULL);
-    *p = r.p;
-    return rc;
-}
-
-int tval_rdb_read_string(const unsigned char **p, const unsigned char *end,
-                         struct tval_rdb_str *o, char *err, size_t errlen)
-{
-    struct rd r = {*p, end, err, errlen};
-    struct str s = {.heap = o->heap, .hcap = o->hcap};
-    int rc = get_str(&r, &s);
-    o->heap = s.heap;
-    o->hcap = s.hcap;
-    if (rc == 0) {
-        o->n = s.n;
-        if (s.s == (const unsigned char *)s.num) {
-            memcpy(o->num, s.num, sizeof o->num);
-            o->s = (const unsigned char *)o->num;
-        } else {
-            o->s = s.s;
-        }
-    }
-    *p = r.p;
-    return rc;
 }

@@ -90,14 +90,22 @@ int tval_rdb_encode(const struct tval *tv, struct tval_rdb_buf *b);
 int tval_rdb_encode_record(struct tval_rdb_buf *b, const void *key, size_t klen,
                            const struct tval *tv, int64_t expire_ms);
 
-/* A hash table's record in pieces, for a snapshot that captures its
+/* A container's record in pieces, for a snapshot that captures its
  * elements a slice at a time: the head is what tval_rdb_encode_record
- * writes before the first element (expiry, type, key, element count); each
- * element is one entry of the table (a field and its value for a hash, a
- * member for a set). tv must be TVAL_ENC_HASHTABLE (else TVAL_RDB_ETYPE).
- * Return 0 or TVAL_RDB_ENOMEM. */
+ * writes before the first element (expiry, type, key, and the count of
+ * what follows: elements of a hash table or a tree sorted set, nodes of a
+ * quicklist); each element is one entry of a table (a field and its value
+ * for a hash, a member for a set; tval_rdb_encode_element), one member and
+ * score of a sorted set (tval_rdb_zset_encode_element) or one node of a
+ * list. tv must be TVAL_ENC_HASHTABLE, TVAL_ENC_SKIPLIST or
+ * TVAL_ENC_QUICKLIST (else TVAL_RDB_ETYPE). Return 0 or TVAL_RDB_ENOMEM. */
 int tval_rdb_encode_head(struct tval_rdb_buf *b, const void *key, size_t klen,
                          const struct tval *tv, int64_t expire_ms);
+/* One node of a list's type 18 payload (see tval_rdb_encode_head): its
+ * container kind and its listpack, or the LZF blob of a compressed one.
+ * 0 or TVAL_RDB_ENOMEM. */
+struct quicklist_blob;
+int tval_rdb_list_encode_node(struct tval_rdb_buf *b, const struct quicklist_blob *blob);
 /* See tval_rdb_encode_head; hash is tv->type == TVAL_HASH. */
 int tval_rdb_encode_element(struct tval_rdb_buf *b, bool hash, const struct kventry *e);
 
@@ -125,15 +133,18 @@ int tval_rdb_decode_string(const unsigned char *p, size_t len, char **val, size_
 
 /* ------------------------------------------------ for the type codecs */
 
-/* Read an RDB length at *p (before end), advancing *p: what the codecs of
- * other types (tval_rdb_zset.c) read their counts with. 0 or
- * TVAL_RDB_ECORRUPT with a sentence in err (if err[0] is still empty). */
-int tval_rdb_read_len(const unsigned char **p, const unsigned char *end, uint64_t *v, char *err,
-                      size_t errlen);
+/* A cursor over an object's bytes, with room for the error sentence: what
+ * the type codecs (tval_rdb_list.c, tval_rdb_zset.c) read through. */
+struct tval_rdb_reader {
+    const unsigned char *p;   /* next byte */
+    const unsigned char *end; /* one past the last */
+    char *err;                /* message buffer, or NULL */
+    size_t errlen;            /* its size */
+};
 
 /* A string read by tval_rdb_read_string: a view into the input, into num
  * (an integer encoding's text) or into heap (LZF output, reused by the
- * next read). Zero-initialise; free heap with free(). */
+ * next read). Zero-initialise; free heap with tval_rdb_str_free. */
 struct tval_rdb_str {
     const unsigned char *s; /* the bytes */
     size_t n;               /* their length */
@@ -142,9 +153,17 @@ struct tval_rdb_str {
     size_t hcap;            /* its size */
 };
 
-/* Read an RDB string at *p (before end) into *o, advancing *p. 0,
- * TVAL_RDB_ECORRUPT or TVAL_RDB_ENOMEM, with a sentence in err. */
-int tval_rdb_read_string(const unsigned char **p, const unsigned char *end,
-                         struct tval_rdb_str *o, char *err, size_t errlen);
+/* Read an RDB length (no string encoding marker allowed), advancing r.
+ * 0 or TVAL_RDB_ECORRUPT with a sentence in r->err (if it is still
+ * empty). */
+int tval_rdb_read_len(struct tval_rdb_reader *r, uint64_t *v);
+
+/* Read one RDB string (plain, integer or LZF) into *o, advancing r; o's
+ * heap buffer is reused across calls. 0, TVAL_RDB_ECORRUPT or
+ * TVAL_RDB_ENOMEM with a sentence in r->err. */
+int tval_rdb_read_string(struct tval_rdb_reader *r, struct tval_rdb_str *o);
+
+/* Free o's heap buffer (o may be read into again after). */
+void tval_rdb_str_free(struct tval_rdb_str *o);
 
 #endif

@@ -22,8 +22,9 @@ enum { CONTAINER_PLAIN = 1, CONTAINER_PACKED = 2 };
 /* The string-encoding marker of an LZF string (0xC0 | 3). */
 #define LZF_MARKER 0xC3u
 
-static int bad(struct rd *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int bad(struct rd *r, int code, const char *fmt, ...)
+static int bad(struct tval_rdb_reader *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int bad(struct tval_rdb_reader *r, int code, const char *fmt, ...)
 {
     if (r->err && r->errlen && !r->err[0]) {
         va_list ap;
@@ -46,22 +47,26 @@ int tval_rdb_list_encode(const struct tval *tv, struct tval_rdb_buf *b)
          n = quicklist_node_next(n)) {
         struct quicklist_blob blob;
         quicklist_node_blob(n, &blob);
-        if (tval_rdb_put_len(b, CONTAINER_PACKED))
-            return TVAL_RDB_ENOMEM;
-        if (!blob.compressed) {
-            if (tval_rdb_put_string(b, blob.data, blob.len))
-                return TVAL_RDB_ENOMEM;
-            continue;
-        }
-        /* Redis's rdbSaveLzfBlob: marker, compressed and raw lengths. */
-        unsigned char hdr[1 + 9 + 9];
-        size_t h = 0;
-        hdr[h++] = LZF_MARKER;
-        h += rdb_encode_len(hdr + h, blob.len);
-        h += rdb_encode_len(hdr + h, blob.raw_len);
-        if (tval_rdb_buf_append(b, hdr, h) || tval_rdb_buf_append(b, blob.data, blob.len))
+        if (tval_rdb_list_encode_node(b, &blob))
             return TVAL_RDB_ENOMEM;
     }
+    return 0;
+}
+
+int tval_rdb_list_encode_node(struct tval_rdb_buf *b, const struct quicklist_blob *blob)
+{
+    if (tval_rdb_put_len(b, CONTAINER_PACKED))
+        return TVAL_RDB_ENOMEM;
+    if (!blob->compressed)
+        return tval_rdb_put_string(b, blob->data, blob->len) ? TVAL_RDB_ENOMEM : 0;
+    /* Redis's rdbSaveLzfBlob: marker, compressed and raw lengths. */
+    unsigned char hdr[1 + 9 + 9];
+    size_t h = 0;
+    hdr[h++] = LZF_MARKER;
+    h += rdb_encode_len(hdr + h, blob->len);
+    h += rdb_encode_len(hdr + h, blob->raw_len);
+    if (tval_rdb_buf_append(b, hdr, h) || tval_rdb_buf_append(b, blob->data, blob->len))
+        return TVAL_RDB_ENOMEM;
     return 0;
 }
 
@@ -69,7 +74,7 @@ int tval_rdb_list_encode(const struct tval *tv, struct tval_rdb_buf *b)
 
 /* A list being built: elements pushed at the tail, or whole listpacks. */
 struct lbuild {
-    struct rd *r;        /* the input, for messages */
+    struct tval_rdb_reader *r;        /* the input, for messages */
     struct mem_acct *a;  /* what the list is charged to */
     struct quicklist *ql;/* the list */
 };
@@ -91,7 +96,7 @@ static int push_legacy(void *arg, const unsigned char *s, size_t n)
 
 /* One ziplist blob (types 10 and 14): validated whole first, then its
  * entries pushed. */
-static int load_ziplist(struct lbuild *lb, const struct str *s)
+static int load_ziplist(struct lbuild *lb, const struct tval_rdb_str *s)
 {
     int rc = rdb_ziplist_walk(s->s, s->n, NULL, NULL, NULL);
     if (rc == 0)
@@ -103,7 +108,7 @@ static int load_ziplist(struct lbuild *lb, const struct str *s)
 
 /* One PACKED node of type 18: a listpack, appended as a node of its own
  * (as Redis's quicklistAppendListpack); an empty one is skipped. */
-static int load_listpack(struct lbuild *lb, const struct str *s)
+static int load_listpack(struct lbuild *lb, const struct tval_rdb_str *s)
 {
     if (listpack_validate(s->s, s->n, true) != 0)
         return bad(lb->r, TVAL_RDB_ECORRUPT, "listpack integrity check failed");
@@ -121,11 +126,11 @@ static int load_listpack(struct lbuild *lb, const struct str *s)
 
 static int load_nodes(struct lbuild *lb, int type)
 {
-    struct rd *r = lb->r;
-    struct str s = {0};
+    struct tval_rdb_reader *r = lb->r;
+    struct tval_rdb_str s = {0};
     uint64_t n = 1, container = CONTAINER_PACKED;
     int rc = 0;
-    if (type != RDB_TYPE_LIST_ZIPLIST && (rc = tval_rdb_rd_len(r, &n)) != 0)
+    if (type != RDB_TYPE_LIST_ZIPLIST && (rc = tval_rdb_read_len(r, &n)) != 0)
         return rc;
     /* Every element or node takes at least one byte of input. */
     if (n > (uint64_t)(r->end - r->p))
@@ -133,7 +138,7 @@ static int load_nodes(struct lbuild *lb, int type)
                    (size_t)(r->end - r->p));
     for (uint64_t i = 0; i < n && rc == 0; i++) {
         if (type == RDB_TYPE_LIST_QUICKLIST_2) {
-            if ((rc = tval_rdb_rd_len(r, &container)) != 0)
+            if ((rc = tval_rdb_read_len(r, &container)) != 0)
                 break;
             if (container != CONTAINER_PLAIN && container != CONTAINER_PACKED) {
                 rc = bad(r, TVAL_RDB_ECORRUPT, "bad quicklist container %llu",
@@ -141,7 +146,7 @@ static int load_nodes(struct lbuild *lb, int type)
                 break;
             }
         }
-        if ((rc = tval_rdb_rd_str(r, &s)) != 0)
+        if ((rc = tval_rdb_read_string(r, &s)) != 0)
             break;
         if (type == RDB_TYPE_LIST || container == CONTAINER_PLAIN)
             rc = push(lb, s.s, s.n);
@@ -154,7 +159,7 @@ static int load_nodes(struct lbuild *lb, int type)
     return rc;
 }
 
-int tval_rdb_list_decode(struct rd *r, int type, struct mem_acct *a,
+int tval_rdb_list_decode(struct tval_rdb_reader *r, int type, struct mem_acct *a,
                          const struct tval_limits *lim, struct tval **out)
 {
     struct tval *tv = tval_new(a, TVAL_LIST, TVAL_ENC_QUICKLIST);

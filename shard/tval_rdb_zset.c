@@ -47,15 +47,22 @@ int tval_rdb_zset_encode(const struct tval *tv, struct tval_rdb_buf *b)
     struct zset_iter it;
     struct zset_elem e;
     zset_iter_init(&it, tv, n - 1, true);
-    while (zset_iter_next(&it, &e)) {
-        unsigned char d[8];
-        uint64_t bits;
-        memcpy(&bits, &e.score, sizeof bits);
-        for (int i = 0; i < 8; i++)
-            d[i] = (unsigned char)(bits >> (8 * i));
-        if (tval_rdb_put_string(b, e.m, e.len) || tval_rdb_buf_append(b, d, sizeof d))
+    while (zset_iter_next(&it, &e))
+        if (tval_rdb_zset_encode_element(b, e.m, e.len, e.score))
             return TVAL_RDB_ENOMEM;
-    }
+    return 0;
+}
+
+int tval_rdb_zset_encode_element(struct tval_rdb_buf *b, const void *m, size_t len,
+                                 double score)
+{
+    unsigned char d[8];
+    uint64_t bits;
+    memcpy(&bits, &score, sizeof bits);
+    for (int i = 0; i < 8; i++)
+        d[i] = (unsigned char)(bits >> (8 * i));
+    if (tval_rdb_put_string(b, m, len) || tval_rdb_buf_append(b, d, sizeof d))
+        return TVAL_RDB_ENOMEM;
     return 0;
 }
 
@@ -141,13 +148,13 @@ static int feed_one(void *arg, const unsigned char *s, size_t n)
     return add_pair(z, z->member, z->mlen, d);
 }
 
-static int load_blob(struct zload *z, int type, const unsigned char **p, const unsigned char *end,
+static int load_blob(struct zload *z, int type, struct tval_rdb_reader *r,
                      const struct tval_limits *lim)
 {
     struct tval_rdb_str s = {0};
     const char *what = type == RDB_TYPE_ZSET_ZIPLIST ? "ziplist" : "listpack";
     size_t count = 0;
-    int rc = tval_rdb_read_string(p, end, &s, z->err, z->errlen);
+    int rc = tval_rdb_read_string(r, &s);
     if (rc)
         goto out;
     if (type == RDB_TYPE_ZSET_ZIPLIST)
@@ -188,68 +195,68 @@ static int load_blob(struct zload *z, int type, const unsigned char **p, const u
         }
     }
 out:
-    free(s.heap);
+    tval_rdb_str_free(&s);
     return rc;
 }
 
 /* RDB_TYPE_ZSET_2 and RDB_TYPE_ZSET: a count, then member and score. */
-static int load_counted(struct zload *z, int type, const unsigned char **p,
-                        const unsigned char *end, const struct tval_limits *lim)
+static int load_counted(struct zload *z, int type, struct tval_rdb_reader *r,
+                        const struct tval_limits *lim)
 {
     struct tval_rdb_str s = {0};
     uint64_t n;
-    int rc = tval_rdb_read_len(p, end, &n, z->err, z->errlen);
+    int rc = tval_rdb_read_len(r, &n);
     if (rc)
         return rc;
     if (n == 0)
         return zfail(z, TVAL_RDB_EEMPTY, "an empty sorted set");
     /* Each element takes at least two bytes: a count the input cannot
      * hold is refused before anything is built. */
-    if (n > (uint64_t)(end - *p) / 2)
+    if (n > (uint64_t)(r->end - r->p) / 2)
         return zfail(z, TVAL_RDB_ECORRUPT, "%llu elements in %zu bytes", (unsigned long long)n,
-                     (size_t)(end - *p));
+                     (size_t)(r->end - r->p));
     z->lim.max_listpack_entries = lim->zset_max_listpack_entries;
     z->lim.max_listpack_value = lim->zset_max_listpack_value;
     if (!(z->tv = zset_create(z->a, &z->lim, n, 0)))
         return zfail(z, TVAL_RDB_ENOMEM, "out of memory");
     for (uint64_t i = 0; i < n && rc == 0; i++) {
-        if ((rc = tval_rdb_read_string(p, end, &s, z->err, z->errlen)) != 0)
+        if ((rc = tval_rdb_read_string(r, &s)) != 0)
             break;
         double d;
         if (type == RDB_TYPE_ZSET_2) {
-            if (end - *p < 8) {
+            if (r->end - r->p < 8) {
                 rc = zfail(z, TVAL_RDB_ECORRUPT, "the value ends inside a score");
                 break;
             }
             uint64_t bits = 0;
             for (int k = 0; k < 8; k++)
-                bits |= (uint64_t)(*p)[k] << (8 * k);
-            *p += 8;
+                bits |= (uint64_t)r->p[k] << (8 * k);
+            r->p += 8;
             memcpy(&d, &bits, sizeof d);
         } else {
-            if (end - *p < 1) {
+            if (r->end - r->p < 1) {
                 rc = zfail(z, TVAL_RDB_ECORRUPT, "the value ends inside a score");
                 break;
             }
-            unsigned l = *(*p)++;
+            unsigned l = *r->p++;
             if (l == 253) {
                 d = NAN;
             } else if (l == 254) {
                 d = INFINITY;
             } else if (l == 255) {
                 d = -INFINITY;
-            } else if ((size_t)(end - *p) < l || !parse_score(*p, l, &d)) {
+            } else if ((size_t)(r->end - r->p) < l || !parse_score(r->p, l, &d)) {
                 rc = zfail(z, TVAL_RDB_ECORRUPT, "a bad text score");
                 break;
             } else {
-                *p += l;
+                r->p += l;
             }
         }
         /* (s may point into the input or into s.num / s.heap, none of
          * which the score's bytes touched.) */
         rc = add_pair(z, s.s, s.n, d);
     }
-    free(s.heap);
+    tval_rdb_str_free(&s);
     return rc;
 }
 
@@ -257,13 +264,13 @@ int tval_rdb_zset_decode(struct mem_acct *a, int type, const unsigned char *p, s
                          const struct tval_limits *lim, struct tval **out, size_t *used,
                          char *err, size_t errlen)
 {
-    const unsigned char *q = p, *end = p + len;
+    struct tval_rdb_reader r = {p, p + len, err, errlen};
     struct zload z = {.a = a, .err = err, .errlen = errlen};
     int rc;
     if (type == RDB_TYPE_ZSET_LISTPACK || type == RDB_TYPE_ZSET_ZIPLIST)
-        rc = load_blob(&z, type, &q, end, lim);
+        rc = load_blob(&z, type, &r, lim);
     else
-        rc = load_counted(&z, type, &q, end, lim);
+        rc = load_counted(&z, type, &r, lim);
     free(z.member);
     if (rc) {
         zset_free(a, z.tv);
@@ -271,6 +278,6 @@ int tval_rdb_zset_decode(struct mem_acct *a, int type, const unsigned char *p, s
     }
     *out = z.tv;
     if (used)
-        *used = (size_t)(q - p);
+        *used = (size_t)(r.p - p);
     return 0;
 }

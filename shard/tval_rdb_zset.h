@@ -32,6 +32,13 @@ int tval_rdb_zset_type(const struct tval *tv);
 /* Append sorted set tv's payload. Returns 0 or TVAL_RDB_ENOMEM. */
 int tval_rdb_zset_encode(const struct tval *tv, struct tval_rdb_buf *b);
 
+/* One element of a type 5 payload (member, then its score as an 8-byte
+ * little-endian double): what a snapshot appends after
+ * tval_rdb_encode_head for each element of a tree set. 0 or
+ * TVAL_RDB_ENOMEM. */
+int tval_rdb_zset_encode_element(struct tval_rdb_buf *b, const void *m, size_t len,
+                                 double score);
+
 /* Decode the payload of a sorted set of RDB type `type` from
  * p[0..len) (the type byte already read) into a new tval charged to a:
  * tval_rdb_decode's contract (*out the caller's; *used the payload bytes

@@ -110,11 +110,15 @@ static int big_add(struct mem_acct *a, struct zset_big *z, const void *m, size_t
     }
     zt_insert(z, b);
     zindex_insert(&z->ix, a, &z->bytes, b);
+    if (z->cow)
+        zset_cow_created(z, b);
     return 0;
 }
 
 static void big_del(struct mem_acct *a, struct zset_big *z, unsigned char *b)
 {
+    if (z->cow)
+        zset_cow_touch(z, b);
     zt_remove(z, a, b);
     zindex_remove(&z->ix, a, &z->bytes, b);
     zmem_free(a, &z->bytes, b);
@@ -140,6 +144,8 @@ static int big_update(struct mem_acct *a, struct zset_big *z, unsigned char *b, 
     const unsigned char *prev = zt_path_prev(&p), *next = zt_path_next(&q);
     if ((!prev || cmp_key_block(s, m, len, prev) > 0) &&
         (!next || cmp_key_block(s, m, len, next) < 0)) {
+        if (z->cow)
+            zset_cow_touch(z, b);
         zmem_set_score(b, s);
         return 0;
     }
@@ -153,10 +159,14 @@ static int big_update(struct mem_acct *a, struct zset_big *z, unsigned char *b, 
         zmem_free(a, &z->bytes, nb);
         return rc;
     }
+    if (z->cow)
+        zset_cow_touch(z, b);
     zt_insert(z, nb);
     zt_remove(z, a, b);
     zindex_replace(&z->ix, b, nb);
     zmem_free(a, &z->bytes, b);
+    if (z->cow)
+        zset_cow_created(z, nb);
     return 0;
 }
 
@@ -199,7 +209,8 @@ int zset_convert_listpack_if_fits(struct mem_acct *a, struct tval *tv,
     if (tv->enc != ZSET_ENC_TREE)
         return 0;
     struct zset_big *z = BIG(tv);
-    if (z->count > lim->max_listpack_entries)
+    /* A set a snapshot is capturing keeps its tree until it is captured. */
+    if (z->count > lim->max_listpack_entries || z->cow)
         return 0;
     struct zset_iter it;
     struct zset_elem e;
@@ -426,6 +437,37 @@ bool zset_at(const struct tval *tv, size_t r, struct zset_elem *e)
     else
         zlp_read(tv->u.lp, listpack_seek(tv->u.lp, (int64_t)r * 2), e);
     return true;
+}
+
+/* ------------------------------------------------------------ scanning */
+
+/* zset_scan's visit of one block. */
+struct scan_arg {
+    zset_visit_fn fn; /* the caller's */
+    void *arg;        /* its argument */
+};
+
+static void scan_block(void *arg, const unsigned char *b)
+{
+    struct scan_arg *sa = arg;
+    struct zset_elem e;
+    block_elem(b, &e);
+    sa->fn(sa->arg, &e);
+}
+
+uint64_t zset_scan(const struct tval *tv, uint64_t cursor, uint64_t count, zset_visit_fn fn,
+                   void *arg)
+{
+    if (tv->enc == ZSET_ENC_TREE) {
+        struct scan_arg sa = {fn, arg};
+        return zindex_scan(&BIG(tv)->ix, cursor, count, scan_block, &sa);
+    }
+    struct zset_iter it;
+    struct zset_elem e;
+    zset_iter_init(&it, tv, 0, false);
+    while (zset_iter_next(&it, &e))
+        fn(arg, &e);
+    return 0;
 }
 
 /* ------------------------------------------------------------- walking */

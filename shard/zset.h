@@ -190,6 +190,17 @@ void zset_lex_span(const struct tval *tv, const struct zset_lex_range *r, size_t
 int zset_parse_score_bound(const char *s, size_t len, double *v, bool *ex);
 int zset_parse_lex_bound(const char *s, size_t len, struct zset_lex_bound *b);
 
+/* ZSCAN: visit elements from cursor on (0 to start) until at least count
+ * were visited, and return the cursor to continue from, 0 when done. A
+ * listpack set is visited whole, in order, and 0 returned, as Redis does.
+ * A tree set is walked through its member index in hash order (see
+ * zindex_scan), so a member present for the whole scan is visited exactly
+ * once whatever is added or removed between calls. The set must not be
+ * modified during a call; views in *e last until fn returns. */
+typedef void (*zset_visit_fn)(void *arg, const struct zset_elem *e);
+uint64_t zset_scan(const struct tval *tv, uint64_t cursor, uint64_t count, zset_visit_fn fn,
+                   void *arg);
+
 /* Walk elements from forward rank `rank` towards higher ranks, or lower
  * ranks when rev, while zset_iter_next returns true. The set must not be
  * modified while walking. */
@@ -203,6 +214,33 @@ struct zset_iter {
 };
 void zset_iter_init(struct zset_iter *it, const struct tval *tv, size_t rank, bool rev);
 bool zset_iter_next(struct zset_iter *it, struct zset_elem *e);
+
+/* ---- a snapshot's copy-on-write (zset_cow.c) ---- */
+
+/* Gets one element as of the arming (a view, valid during the call), or
+ * NULL once when the capture failed (out of memory): the snapshot must
+ * then fail, its copy is incomplete. */
+typedef void (*zset_cow_fn)(void *arg, const struct zset_elem *e);
+/* Gets the set when its key lets go of it mid-capture (tval_free): the
+ * capture owns it from then on and frees it with a once captured. */
+typedef void (*zset_cow_retire_fn)(void *arg, struct tval *tv, struct mem_acct *a);
+
+/* Arm tree set tv for a capture as of now: from here on every element it
+ * holds now reaches fn exactly once, as it is now, either from
+ * zset_cow_step or from the write about to change or remove it (one
+ * element per write, never the set). 0, ZSET_ENOMEM, or ZSET_ETOOBIG when
+ * tv is not a tree or is armed already. */
+int zset_cow_begin(struct tval *tv, zset_cow_fn fn, zset_cow_retire_fn retire, void *arg);
+/* Is tv armed? */
+bool zset_cow_armed(const struct tval *tv);
+/* Walk up to n elements in order, handing out those still owed; true when
+ * every element is captured. O(log size + n). */
+bool zset_cow_step(struct tval *tv, size_t n);
+/* Disarm tv (captured or not) and free the tracking state. */
+void zset_cow_end(struct tval *tv);
+/* tval_free's question: true when an armed tv was handed to the capture's
+ * retire fn (the caller must not free it), false to free it as usual. */
+bool zset_cow_retire(struct tval *tv, struct mem_acct *a);
 
 /* ---- tests and debugging ---- */
 

@@ -405,6 +405,69 @@ uint64_t zindex_count(const struct zindex *ix)
     return ix->t[0].full + ix->t[1].full;
 }
 
+/* ---------------------------------------------------------------- scan */
+
+/* The hash positions a scan cursor walks: the low 32 bits home_of reads. */
+#define SCAN_SPACE ((uint64_t)1 << 32)
+/* Ranges one call may try before it returns short of count (Redis's SCAN
+ * likewise stops after 10 * count empty buckets): a run of empty ranges
+ * never costs one call more than this. */
+#define SCAN_MAX_RANGES 16
+
+/* Visit t's members whose position lies in [from, to). Their home groups
+ * are home_of(from) .. home_of(to - 1); a member sits in its home group
+ * or past it, before the first group that had an empty slot when it was
+ * put (a group without one never gets one back: table_clear_slot), so the
+ * walk ends at the first such group at or after the last home group. */
+static uint64_t table_scan(const struct zindex_table *t, uint64_t from, uint64_t to,
+                           zindex_visit_fn fn, void *arg)
+{
+    if (!t->ngroups || !t->full)
+        return 0;
+    uint64_t g = home_of(t, from), homes = home_of(t, to - 1) - g + 1, seen = 0;
+    for (uint64_t k = 0; k < t->ngroups; k++) {
+        for (unsigned i = 0; i < GROUP; i++) {
+            uint64_t s = g * GROUP + i;
+            if (t->ctrl[s] < 0x80)
+                continue;
+            size_t len;
+            const unsigned char *m = zmem_member(t->slot[s], &len);
+            uint64_t pos = (uint32_t)hash_of(m, len);
+            if (pos >= from && pos < to) {
+                fn(arg, t->slot[s]);
+                seen++;
+            }
+        }
+        if (k + 1 >= homes && has_empty(group_ctrl(t, g)))
+            break;
+        if (++g == t->ngroups)
+            g = 0;
+    }
+    return seen;
+}
+
+uint64_t zindex_scan(const struct zindex *ix, uint64_t cursor, uint64_t count,
+                     zindex_visit_fn fn, void *arg)
+{
+    uint64_t n = zindex_count(ix), got = 0;
+    if (cursor >= SCAN_SPACE || n == 0)
+        return 0;
+    for (unsigned r = 0; r < SCAN_MAX_RANGES && got < count && cursor < SCAN_SPACE; r++) {
+        /* A range expected to hold what is still wanted. */
+        uint64_t want = count - got;
+        uint64_t span = want >= n ? SCAN_SPACE
+                                  : (uint64_t)(((unsigned __int128)want << 32) / n);
+        if (span == 0)
+            span = 1;
+        uint64_t to = span >= SCAN_SPACE - cursor ? SCAN_SPACE : cursor + span;
+        got += table_scan(&ix->t[0], cursor, to, fn, arg);
+        if (ix->resizing)
+            got += table_scan(&ix->t[1], cursor, to, fn, arg);
+        cursor = to;
+    }
+    return cursor >= SCAN_SPACE ? 0 : cursor;
+}
+
 /* Give back up to budget bytes of t, a mapped table, from its tail. */
 static bool table_shrink_step(struct zindex_table *t, struct mem_acct *a, uint64_t *bytes,
                               size_t budget)

@@ -125,6 +125,17 @@ void zindex_remove(struct zindex *ix, struct mem_acct *a, uint64_t *bytes, unsig
 /* Members held. */
 uint64_t zindex_count(const struct zindex *ix);
 
+/* ZSCAN's walk: visit the members whose hash's low 32 bits (what picks a
+ * member's home group, monotonically, whatever the table's size) lie at or
+ * after position cursor, range by range, until at least count were visited
+ * or the hash space ends. Returns the next position, 0 when done (a cursor
+ * of 2^32 or more is done at once). A member present for the whole scan
+ * lies in exactly one range, so it is visited once, across resizes and
+ * deletes alike. No write may run during a call. */
+typedef void (*zindex_visit_fn)(void *arg, const unsigned char *b);
+uint64_t zindex_scan(const struct zindex *ix, uint64_t cursor, uint64_t count,
+                     zindex_visit_fn fn, void *arg);
+
 /* Free the tables (not the blocks); up to budget bytes of a mapped table
  * are given back per call. Returns true when nothing is left. */
 bool zindex_destroy_step(struct zindex *ix, struct mem_acct *a, uint64_t *bytes, size_t budget);
@@ -172,7 +183,14 @@ struct zset_big {
     uint64_t bytes;        /* usable bytes of everything above, this struct included */
     struct zset_path kill;   /* destroy_step's position */
     bool dying;            /* destroy_step has started */
+    struct zset_cow *cow;  /* a snapshot's capture (zset_cow.c), or NULL */
 };
+
+/* zset_cow.c's write hooks, called only while z->cow is set: touch before
+ * block b (present) is changed in place or removed, created after block b
+ * joined the set (a new member, or the replacement of a touched one). */
+void zset_cow_touch(struct zset_big *z, const unsigned char *b);
+void zset_cow_created(struct zset_big *z, const unsigned char *b);
 
 /* Nodes visited by descents on this thread (tests count them to show
  * O(log n) behaviour). */

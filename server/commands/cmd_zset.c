@@ -586,8 +586,28 @@ static size_t d2string(char *buf, size_t cap, double v)
     return (size_t)n;
 }
 
-/* A sorted set is walked by rank: the cursor is the next rank to visit
- * (0: done). A listpack set is returned whole in one call, as Redis does. */
+/* ZSCAN's page being built. */
+struct zscan_page {
+    const struct resp_arg *match; /* MATCH's pattern, NULL for all */
+    struct rbuf out;              /* member, score pairs */
+    size_t n;                     /* bulk strings in out */
+};
+
+static void zscan_one(void *arg, const struct zset_elem *el)
+{
+    struct zscan_page *pg = arg;
+    if (pg->match && !glob_match(pg->match->ptr, pg->match->len, (const char *)el->m, el->len,
+                                 false))
+        return;
+    char num[40];
+    resp_bulk(&pg->out, el->m, el->len);
+    resp_bulk(&pg->out, num, d2string(num, sizeof num, el->score));
+    pg->n += 2;
+}
+
+/* A listpack set comes back whole in one call, as Redis does; a tree set is
+ * walked through its member index (zset_scan), whose cursor survives
+ * members removed between calls, as Redis's dict cursor does. */
 static void zscan_exec(struct cmd_ctx *c)
 {
     uint64_t cursor;
@@ -606,35 +626,16 @@ static void zscan_exec(struct cmd_ctx *c)
     struct cmd_tscan_opts o;
     if (!cmd_tscan_opts(c, 3, &o))
         return;
-    const struct tval *tv = zset_of(e);
-    size_t len = zset_len(tv);
-    size_t from = tv->enc == TVAL_ENC_LISTPACK || cursor >= len ? 0 : (size_t)cursor;
-    size_t upto = tv->enc == TVAL_ENC_LISTPACK ? len
-                  : o.count >= len - from      ? len
-                                               : from + (size_t)o.count;
-    if (tv->enc != TVAL_ENC_LISTPACK && cursor >= len)
-        upto = from = 0; /* a cursor past the end: nothing left */
-    struct rbuf tmp;
-    rbuf_init(&tmp);
-    size_t n = 0;
-    struct zset_iter it;
-    struct zset_elem el;
-    zset_iter_init(&it, tv, from, false);
-    for (size_t r = from; r < upto && zset_iter_next(&it, &el); r++) {
-        if (o.match && !glob_match(o.match->ptr, o.match->len, (const char *)el.m, el.len, false))
-            continue;
-        char num[40];
-        resp_bulk(&tmp, el.m, el.len);
-        resp_bulk(&tmp, num, d2string(num, sizeof num, el.score));
-        n += 2;
-    }
-    if (tmp.oom) {
-        rbuf_deinit(&tmp);
+    struct zscan_page pg = {.match = o.match};
+    rbuf_init(&pg.out);
+    uint64_t next = zset_scan(zset_of(e), cursor, o.count, zscan_one, &pg);
+    if (pg.out.oom) {
+        rbuf_deinit(&pg.out);
         reply_oom(c);
         return;
     }
-    cmd_tscan_reply(c, upto >= len ? 0 : upto, n, &tmp);
-    rbuf_deinit(&tmp);
+    cmd_tscan_reply(c, next, pg.n, &pg.out);
+    rbuf_deinit(&pg.out);
 }
 
 /* ---- The table ----------------------------------------------------------- */

@@ -674,6 +674,39 @@ class ZsetDiff(skvdiff.DiffTest):
                 if not opts:
                     self.assertGreater(calls, 10)
 
+    def test_zscan_survives_zrem_of_returned_members(self):
+        # Between ZSCAN calls, remove members already returned and add new
+        # ones: on both servers every member present for the whole scan
+        # comes back (a rank cursor would skip as many as were removed).
+        members = [b"m%d" % i for i in range(3000)]
+        for conn in (self.rc, self.sc):
+            key = b"scanrm:z"
+            for i in range(0, len(members), 500):
+                conn.run([[b"ZADD", key] + [x for j, m in enumerate(members[i:i + 500])
+                                            for x in (b"%d" % (i + j), m)]])
+            rng = random.Random(7)
+            seen, removed, cursor, calls, extra = set(), set(), b"0", 0, 0
+            while True:
+                reply = conn.run([[b"ZSCAN", key, cursor, b"COUNT", b"20"]])[0]
+                (_, (cur, (_, items))) = parse(reply)[0]
+                cursor = cur.split(b"\r\n")[1]
+                vals = [parse(i)[0].split(b"\r\n")[1] for i in items]
+                seen.update(vals[0::2])
+                gone = rng.sample(sorted(seen - removed), min(15, len(seen - removed)))
+                if gone:
+                    conn.run([[b"ZREM", key] + gone])
+                    removed.update(gone)
+                conn.run([[b"ZADD", key] + [x for k in range(10)
+                                            for x in (b"1", b"new%d" % (extra + k))]])
+                extra += 10
+                calls += 1
+                if cursor == b"0":
+                    break
+                self.assertLess(calls, 10000)
+            stable = set(members) - removed
+            self.assertEqual(stable - seen, set(), "members present throughout were skipped")
+            self.assertGreater(len(removed), 500)
+
     def test_dump_restore_both_ways(self):
         # Small (listpack), big (type 5), long members, odd scores: DUMP on
         # one server, RESTORE on the other, the same set comes back and

@@ -5,7 +5,11 @@
  * from node blobs) with its arguments taken from the bytes after it. Each
  * step is checked against a plain array model, and the list's invariants
  * (quicklist_check, strict) and its byte figure against the account after
- * every step; everything must be given back at the end. Single-threaded. */
+ * every step; everything must be given back at the end. When bit 2 of the
+ * second byte is set, a snapshot's capture (quicklist_cow.c) is armed
+ * after a number of steps the byte picks and stepped as the program runs:
+ * the nodes it hands out, in order, must hold exactly the list at the
+ * arming. Single-threaded. */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -174,6 +178,89 @@ static void save_pos(void *ctx, int64_t index)
     p->n++;
 }
 
+/* ------------------------------------------------ a capture (cow) */
+
+static struct elem cut[MAX_ELEMS]; /* the model at the arming */
+static size_t ncut;
+static size_t cut_nodes;           /* nodes at the arming */
+static size_t cap_got, cap_got_nodes; /* entries and nodes handed out so far */
+static bool armed;
+
+static void cap_node(void *arg, const struct quicklist_blob *b)
+{
+    (void)arg;
+    unsigned char *lp = malloc(b->raw_len);
+    CHECK(lp != NULL);
+    if (b->compressed)
+        CHECK(lzf_decompress(b->data, b->len, lp, b->raw_len));
+    else
+        memcpy(lp, b->data, b->len);
+    CHECK(listpack_validate(lp, b->raw_len, true) == 0);
+    CHECK(listpack_count(lp) == b->count);
+    for (const unsigned char *q = listpack_first(lp); q; q = listpack_next(lp, q)) {
+        struct listpack_entry e;
+        char ib[LISTPACK_INTBUF_SIZE];
+        const unsigned char *t;
+        listpack_get(q, &e);
+        size_t tl = text(&e, ib, &t);
+        CHECK(cap_got < ncut && elem_eq(&cut[cap_got], t, tl));
+        cap_got++;
+    }
+    free(lp);
+    cap_got_nodes++;
+}
+
+static void cap_copied(void *arg)
+{
+    (void)arg;
+}
+
+static void cap_failed(void *arg)
+{
+    (void)arg;
+    CHECK(!"a capture ran out of memory");
+}
+
+static void cap_retire(void *arg, void *owner, struct mem_acct *a)
+{
+    (void)arg, (void)owner, (void)a;
+    CHECK(!"nothing frees an armed list here");
+}
+
+static const struct quicklist_cow_ops cap_ops = {cap_node, cap_copied, cap_failed, cap_retire};
+
+static void cap_begin(struct quicklist *ql)
+{
+    for (size_t i = 0; i < nmodel; i++) {
+        cut[i].p = malloc(model[i].len ? model[i].len : 1);
+        CHECK(cut[i].p != NULL);
+        memcpy(cut[i].p, model[i].p, model[i].len);
+        cut[i].len = model[i].len;
+    }
+    ncut = nmodel;
+    cut_nodes = quicklist_node_count(ql);
+    cap_got = cap_got_nodes = 0;
+    CHECK(quicklist_cow_begin(ql, &cap_ops, NULL) == 0);
+    CHECK(quicklist_cow_begin(ql, &cap_ops, NULL) == QUICKLIST_EINVAL);
+    armed = true;
+}
+
+/* Step the capture to its end, check what came out, disarm. */
+static void cap_finish(struct quicklist *ql)
+{
+    if (!armed)
+        return;
+    while (!quicklist_cow_step(ql, 3))
+        ;
+    CHECK(cap_got == ncut && cap_got_nodes == cut_nodes);
+    quicklist_cow_end(ql);
+    CHECK(!quicklist_cow_armed(ql));
+    for (size_t i = 0; i < ncut; i++)
+        free(cut[i].p);
+    ncut = 0;
+    armed = false;
+}
+
 static struct quicklist *step(struct quicklist *ql, unsigned op, struct in *in, int fill, int depth)
 {
     static unsigned char buf[MAX_LEN], pv[MAX_LEN];
@@ -320,6 +407,7 @@ static struct quicklist *step(struct quicklist *ql, unsigned op, struct in *in, 
         break;
     }
     case 10: { /* to a single listpack and back, when allowed */
+        cap_finish(ql);
         unsigned char *lp;
         size_t nodes = quicklist_node_count(ql);
         int rc = quicklist_to_listpack(&acct, ql, &lp);
@@ -341,6 +429,7 @@ static struct quicklist *step(struct quicklist *ql, unsigned op, struct in *in, 
         break;
     }
     default: { /* rebuild from node blobs, as an RDB load would */
+        cap_finish(ql);
         struct quicklist *c = quicklist_create(&acct, fill, depth);
         CHECK(c != NULL);
         for (const struct quicklist_node *n = quicklist_node_first(ql); n;
@@ -369,13 +458,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const int fills[] = {-2, -1, -5, -3, 0, 1, 2, 3, 16, 128};
     struct in in = {data, size};
     int fill = fills[take(&in) % 10];
-    int depth = (int)(take(&in) % 4);
+    unsigned d = take(&in);
+    int depth = (int)(d % 4);
+    /* Capture mode: armed after arm_at steps, stepped by one node every
+     * 1, 2, 4 or 8 operations (a cursor that lags lets writes meet nodes
+     * it has not reached). */
+    bool capture = d & 4;
+    int arm_at = (int)((d >> 3) & 7) * 16;
+    int every = 1 << (d >> 6);
     memset(&acct, 0, sizeof acct);
     nmodel = 0;
     struct quicklist *ql = quicklist_create(&acct, fill, depth);
     CHECK(ql != NULL);
     for (int steps = 0; in.n > 0 && steps < 500; steps++) {
+        if (capture && steps == arm_at)
+            cap_begin(ql);
         ql = step(ql, take(&in), &in, fill, depth);
+        if (armed && steps % every == 0 && quicklist_cow_step(ql, 1))
+            cap_finish(ql);
         /* Every step while small; big lists now and then, or a run
          * spends its time in the checks. */
         if (nmodel < 200 || steps % 16 == 0) {
@@ -383,6 +483,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             compare(ql);
         }
     }
+    cap_finish(ql);
     check(ql);
     compare(ql);
     quicklist_destroy(&acct, ql);

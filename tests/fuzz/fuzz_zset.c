@@ -4,7 +4,10 @@
  * score choice, flags, ranks). Every result is checked against a sorted
  * array model, zset_check runs after each operation, and the account must
  * be back at zero at the end. Injected allocation failures must leave the
- * set as it was. Single-threaded. */
+ * set as it was. When bit 4 of the first byte is set, a snapshot's capture
+ * (zset_cow.c) is armed as soon as the set is a tree and stepped every 1,
+ * 2, 4 or 8 operations (bits 5-6): what it hands out must be exactly the
+ * set at the arming, each member once. Single-threaded. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -191,6 +194,69 @@ static bool lex_lte(const struct zset_lex_bound *b, const struct mel *x)
     return b->kind == ZSET_LEX_INCL ? c <= 0 : c < 0;
 }
 
+/* ------------------------------------------------------------- capture */
+
+static struct mel *cut, *got;   /* the model at the arming; what came out */
+static size_t ncut, ngot;
+static bool armed;
+
+static void cap_elem(void *arg, const struct zset_elem *e)
+{
+    (void)arg;
+    CHECK(e != NULL);
+    CHECK(ngot < ncut && e->len <= MAXM);
+    memcpy(got[ngot].m, e->m, e->len);
+    got[ngot].len = e->len;
+    got[ngot].s = e->score;
+    ngot++;
+}
+
+static void cap_retire(void *arg, struct tval *tv, struct mem_acct *a)
+{
+    (void)arg, (void)tv, (void)a;
+    CHECK(!"nothing frees an armed set here");
+}
+
+static int by_member(const void *a, const void *b)
+{
+    const struct mel *x = a, *y = b;
+    size_t l = x->len < y->len ? x->len : y->len;
+    int c = l ? memcmp(x->m, y->m, l) : 0;
+    return c ? c : x->len < y->len ? -1 : x->len > y->len;
+}
+
+static void cap_begin(struct tval *tv)
+{
+    cut = malloc((mn ? mn : 1) * sizeof *cut);
+    got = malloc((mn ? mn : 1) * sizeof *got);
+    CHECK(cut && got);
+    memcpy(cut, me, mn * sizeof *cut);
+    ncut = mn;
+    ngot = 0;
+    CHECK(zset_cow_begin(tv, cap_elem, cap_retire, NULL) == 0);
+    CHECK(zset_cow_armed(tv));
+    armed = true;
+}
+
+/* Step the capture to its end, compare, disarm. */
+static void cap_finish(struct tval *tv)
+{
+    if (!armed)
+        return;
+    while (!zset_cow_step(tv, 5))
+        ;
+    CHECK(ngot == ncut);
+    qsort(cut, ncut, sizeof *cut, by_member);
+    qsort(got, ngot, sizeof *got, by_member);
+    for (size_t i = 0; i < ncut; i++)
+        CHECK(by_member(&cut[i], &got[i]) == 0 && cut[i].s == got[i].s);
+    zset_cow_end(tv);
+    CHECK(!zset_cow_armed(tv));
+    free(cut);
+    free(got);
+    armed = false;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct in x = {data, size};
@@ -201,7 +267,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(tv);
     mn = 0;
     unsigned char m[MAXM], m2[MAXM];
+    bool capture = l & 0x10, captured = false;
+    int every = 1 << ((l >> 5) & 3);
     for (int ops = 0; x.n && ops < 2000; ops++) {
+        if (capture && !captured && tv->enc == ZSET_ENC_TREE) {
+            cap_begin(tv);
+            captured = true;
+        }
+        if (armed && ops % every == 0 && zset_cow_step(tv, 1))
+            cap_finish(tv);
         uint8_t op = byte(&x) % 12;
         switch (op) {
         case 0:
@@ -347,6 +421,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(zset_check(tv) == 0);
         CHECK(zset_len(tv) == mn);
     }
+    cap_finish(tv);
     CHECK(zset_check(tv) == 0);
     struct zset_iter it;
     struct zset_elem e;

@@ -258,6 +258,64 @@ class TypesRdb(unittest.TestCase):
             self.assertEqual(sorted(c.call("SMEMBERS", "bigs")), sorted("m%d" % j for j in range(n)))
             self.assertEqual(c.call("HGET", "bigdel", "f123"), "d123")
 
+    def test_bgsave_keeps_big_lists_and_zsets_as_of_the_cut(self):
+        """Big lists (a node at a time) and sorted sets (an element at a
+        time) are captured in slices during a save: writes pipelined right
+        after BGSAVE change them, trim them, pop them empty and delete
+        them while they are being captured; redis-check-rdb accepts the
+        file and redis-server loads them as they were at the cut."""
+        n = 30000
+        lists = ["bigl", "bigc", "ltrim", "lpop", "ldel"]
+        zsets = ["bigz", "zrem", "zdel"]
+        with self.shardkv() as ss:
+            sc = ss.client(decode=True)
+            sc.call("CONFIG", "SET", "list-compress-depth", "1")
+            for i in range(0, n, 1000):
+                sc.pipeline([["RPUSH", k] + ["%s-%d" % (k, j) for j in range(i, i + 1000)]
+                             for k in lists] +
+                            [["ZADD", k] + [x for j in range(i, i + 1000)
+                                            for x in ("%d" % (j % 777), "%s-%d" % (k, j))]
+                             for k in zsets])
+            self.assertEqual(sc.call("OBJECT", "ENCODING", "bigz"), "skiplist")
+            writes = [["BGSAVE"]]
+            for j in range(0, n, 97):
+                writes += [["LSET", "bigl", str(j), "changed"], ["LPUSH", "bigl", "new%d" % j],
+                           ["RPOP", "bigc"], ["LINSERT", "bigc", "BEFORE", "bigc-%d" % (j + 5), "x"],
+                           ["ZADD", "bigz", "0.5", "bigz-%d" % j], ["ZREM", "bigz", "bigz-%d" % (j + 1)],
+                           ["ZINCRBY", "bigz", "1000", "bigz-%d" % (j + 2)],
+                           ["ZADD", "bigz", "1", "new%d" % j]]
+            writes += [["LTRIM", "ltrim", "1", "0"], ["LPOP", "lpop", str(n)], ["DEL", "ldel"],
+                       ["ZREMRANGEBYRANK", "zrem", "0", "-1"], ["DEL", "zdel"],
+                       ["ZADD", "zdel", "1", "only"]]
+            replies = sc.pipeline(writes)
+            self.assertEqual(replies[0], "Background saving started")
+            deadline = time.monotonic() + 60
+            while "rdb_bgsave_in_progress:1" in sc.call("INFO", "persistence"):
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.05)
+            self.assertIn("rdb_last_bgsave_status:ok", sc.call("INFO", "persistence"))
+            self.assertEqual(sc.call("LINDEX", "bigl", "-1"), "bigl-%d" % (n - 1))
+            self.assertEqual(sc.call("EXISTS", "ltrim", "lpop", "zrem"), 0)
+        path = os.path.join(self.tmp, "dump.rdb")
+        p = subprocess.run([REDIS_CHECK_RDB, path], capture_output=True, timeout=60)
+        out = p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+        self.assertEqual(p.returncode, 0, out)
+        loaded = skvtest.RedisServer(THRESHOLDS + ["--dbfilename", "ours.rdb"])
+        shutil.copyfile(path, os.path.join(loaded.tmpdir, "ours.rdb"))
+        with loaded:
+            deadline = time.monotonic() + skvtest.START_TIMEOUT
+            while "DB loaded from disk" not in loaded.log():
+                self.assertTrue(time.monotonic() < deadline and loaded.alive(), loaded.log())
+                time.sleep(0.02)
+            c = loaded.client(decode=True)
+            for k in lists:
+                self.assertEqual(c.call("LRANGE", k, "0", "-1"),
+                                 ["%s-%d" % (k, j) for j in range(n)], k)
+            for k in zsets:
+                got = c.call("ZRANGE", k, "0", "-1", "WITHSCORES")
+                self.assertEqual(dict(zip(got[0::2], got[1::2])),
+                                 {"%s-%d" % (k, j): "%d" % (j % 777) for j in range(n)}, k)
+
     def test_hset_sadd_values_dump_like_redis(self):
         with self.redis() as rs, self.shardkv() as ss:
             rc, sc = rs.client(), ss.client()
