@@ -27,6 +27,10 @@
  * noscript in Redis 7.0) the commands never block: they act as their
  * non-blocking forms and reply nil when no key has data.
  *
+ * This file is the client's side (parsing, the fan, parking, timeouts)
+ * and the parts; the per-shard waiter registry and serving are
+ * cmd_block_reg.c.
+ *
  * Threads: the fan and the timer run on the client's worker; the waiter
  * registry (per shard, thread-local) and serving on the key's shard. */
 #include <ctype.h>
@@ -42,6 +46,7 @@
 #include "common/clock.h"
 #include "common/hash.h"
 #include "server/commands/cmd_block.h"
+#include "server/commands/cmd_block_internal.h"
 #include "server/commands/cmd_impl.h"
 #include "server/commands/cmd_multi.h"
 #include "server/core/server.h"
@@ -51,27 +56,6 @@
 #include "server/route/dispatch.h"
 #include "server/txn/txn.h"
 
-/* Which pop a blocking command does. */
-enum blk_kind {
-    BK_LPOP,  /* BLPOP */
-    BK_RPOP,  /* BRPOP */
-    BK_ZMIN,  /* BZPOPMIN */
-    BK_ZMAX,  /* BZPOPMAX */
-    BK_LMPOP, /* BLMPOP */
-    BK_ZMPOP, /* BZMPOP */
-    BK_LMOVE, /* BLMOVE, BRPOPLPUSH */
-};
-
-/* A parsed blocking command. */
-struct blk_spec {
-    enum blk_kind kind;
-    size_t kfirst;       /* argv index of the first key */
-    size_t nkeys;        /* keys waited on (LMOVE: the source only) */
-    int64_t timeout_ms;  /* relative; 0: forever */
-    bool left;           /* pop from the head (LEFT, MIN) */
-    bool to_left;        /* LMOVE: push to the head */
-    size_t count_at;     /* MPOP: argv index of COUNT's value, 0: none */
-};
 
 /* How a try on one key went (req.ival of a try part). */
 enum {
@@ -80,42 +64,6 @@ enum {
     TRY_POPPED,  /* LMOVE across shards: the element (a bulk) is in out,
                     the push is still to do */
     TRY_CLAIMED, /* the waiter was already claimed elsewhere: wait for it */
-};
-
-/* Why a claimed waiter stopped waiting (set by its claimer). */
-enum {
-    OUT_SERVED,  /* reply (or element to push) in reply */
-    OUT_TIMEOUT, /* timeout, or CLIENT UNBLOCK ... TIMEOUT */
-    OUT_ERROR,   /* CLIENT UNBLOCK ... ERROR */
-    OUT_GONE,    /* the client disconnected (or the server stops) */
-};
-
-/* One blocked client, shared by its worker and every shard it waits on. */
-struct blk_waiter {
-    _Atomic int claimed;     /* 0 while waiting; the first to set it serves */
-    _Atomic int refs;        /* the fan's, one per registration and message */
-    _Atomic int unblock;     /* CLIENT UNBLOCK asked: 0, or 1 + error */
-    uint64_t client_id;      /* CLIENT ID, for CLIENT UNBLOCK */
-    unsigned origin;         /* the client's worker */
-    unsigned db;             /* SELECTed database */
-    int proto;               /* RESP version of the reply */
-    struct blk_spec sp;      /* the command */
-    size_t argc;             /* its arguments (copied; trailing bytes) */
-    struct resp_arg *argv;
-    /* Written by the claimer before the wake message; read by the origin
-     * after it. */
-    int outcome;             /* OUT_* */
-    bool popped;             /* LMOVE across shards: reply is the element */
-    struct rbuf reply;       /* the reply, or the popped element */
-    /* The origin's thread only: */
-    struct fan *f;           /* the command's fan */
-    int64_t deadline_ms;     /* 0: none */
-    bool parked;             /* the fan is parked, the waiter in `parked` */
-    bool woken;              /* its wake message came */
-    bool gone;               /* claimed by cmd_block_hangup: resume at the
-                                next tick */
-    struct blk_waiter *prev, *next; /* this worker's parked waiters */
-    struct blk_waiter *tnext;       /* blocked table (table_lock) */
 };
 
 /* The fan's state. */
@@ -271,7 +219,7 @@ static bool blk_parse(enum blk_kind kind, size_t argc, const struct resp_arg *ar
     return false;
 }
 
-static int want_type(enum blk_kind k)
+int blk_want_type(enum blk_kind k)
 {
     return k == BK_ZMIN || k == BK_ZMAX || k == BK_ZMPOP ? TVAL_ZSET : TVAL_LIST;
 }
@@ -308,11 +256,8 @@ static bool move_crosses(const struct cmd_ctx *c, const struct resp_arg *argv)
     return shard_group_route(server.group, argv[2].ptr, argv[2].len) != c->shard->id;
 }
 
-/* Pop from key ki (known to hold data of the right type) as the blocking
- * command's reply into out. Returns true when it popped an LMOVE's element
- * whose push to another shard is still to do (out holds it as a bulk). */
-static bool do_pop(struct cmd_ctx *c, const struct blk_spec *sp, const struct resp_arg *argv,
-                   size_t ki, struct rbuf *out, int proto)
+bool blk_do_pop(struct cmd_ctx *c, const struct blk_spec *sp, const struct resp_arg *argv,
+                size_t ki, struct rbuf *out, int proto)
 {
     const struct resp_arg *key = &argv[sp->kfirst + ki];
     struct rbuf tmp;
@@ -381,306 +326,6 @@ static _Atomic uint64_t nblocked; /* INFO blocked_clients */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct blk_waiter *table; /* parked waiters, for CLIENT UNBLOCK */
 
-static void waiter_unref(struct blk_waiter *w)
-{
-    if (atomic_fetch_sub_explicit(&w->refs, 1, memory_order_acq_rel) != 1)
-        return;
-    rbuf_deinit(&w->reply);
-    free(w);
-}
-
-static bool waiter_claim(struct blk_waiter *w)
-{
-    int zero = 0;
-    return atomic_compare_exchange_strong(&w->claimed, &zero, 1);
-}
-
-/* A waiter for the fan's command (argv copied), one reference. */
-static struct blk_waiter *waiter_new(struct conn *c, const struct blk_spec *sp, size_t argc,
-                                     const struct resp_arg *argv)
-{
-    size_t bytes = 0;
-    for (size_t i = 0; i < argc; i++)
-        bytes += argv[i].len;
-    struct blk_waiter *w = calloc(1, sizeof *w + argc * sizeof(struct resp_arg) + bytes);
-    if (!w)
-        return NULL;
-    atomic_init(&w->refs, 1);
-    w->client_id = c->id;
-    w->origin = c->w->id;
-    w->db = c->db;
-    w->proto = c->proto;
-    w->sp = *sp;
-    w->argc = argc;
-    w->argv = (struct resp_arg *)(w + 1);
-    char *p = (char *)(w->argv + argc);
-    for (size_t i = 0; i < argc; i++) {
-        if (argv[i].len)
-            memcpy(p, argv[i].ptr, argv[i].len);
-        w->argv[i].ptr = p;
-        w->argv[i].len = argv[i].len;
-        p += argv[i].len;
-    }
-    rbuf_init(&w->reply);
-    return w;
-}
-
-/* ---- The per-shard registry (the shard's thread) ------------------------- */
-
-struct wnode {
-    struct blk_waiter *w;    /* holds a reference */
-    struct wnode *next;      /* FIFO: the order clients blocked */
-};
-
-struct wkey {
-    struct wkey *hnext;      /* bucket chain */
-    uint64_t h;              /* hash_key(key) */
-    unsigned db;             /* database */
-    bool ready;              /* written this turn: on the ready list */
-    struct wkey *rnext;      /* ready list link */
-    struct wnode *head, *tail; /* waiters */
-    size_t klen;             /* key length */
-    char key[];              /* key bytes */
-};
-
-struct wreg {
-    struct wkey **b;         /* buckets (power of two) */
-    size_t nb;               /* bucket count */
-    size_t n;                /* keys with waiters */
-    struct wkey *ready;      /* keys to serve at the end of the turn */
-};
-
-static _Thread_local struct wreg reg;
-
-static struct wkey **reg_slot(unsigned db, const void *key, size_t klen, uint64_t h)
-{
-    struct wkey **pp = &reg.b[h & (reg.nb - 1)];
-    for (; *pp; pp = &(*pp)->hnext)
-        if ((*pp)->h == h && (*pp)->db == db && (*pp)->klen == klen &&
-            memcmp((*pp)->key, key, klen) == 0)
-            break;
-    return pp;
-}
-
-static int reg_grow(void)
-{
-    size_t nb = reg.nb ? reg.nb * 2 : 64;
-    struct wkey **b = calloc(nb, sizeof *b);
-    if (!b)
-        return -1;
-    for (size_t i = 0; i < reg.nb; i++)
-        for (struct wkey *k = reg.b[i], *next; k; k = next) {
-            next = k->hnext;
-            k->hnext = b[k->h & (nb - 1)];
-            b[k->h & (nb - 1)] = k;
-        }
-    free(reg.b);
-    reg.b = b;
-    reg.nb = nb;
-    return 0;
-}
-
-/* Append w (a new reference) to the FIFO of (db, key). 0 or -1 (OOM). */
-static int reg_add(unsigned db, const struct resp_arg *key, struct blk_waiter *w)
-{
-    if (reg.n >= reg.nb && reg_grow() != 0)
-        return -1;
-    uint64_t h = hash_key(key->ptr, key->len);
-    struct wkey **pp = reg_slot(db, key->ptr, key->len, h);
-    struct wkey *k = *pp;
-    if (k) {
-        for (struct wnode *n = k->head; n; n = n->next)
-            if (n->w == w)
-                return 0; /* the same key twice in one command */
-    }
-    struct wnode *n = malloc(sizeof *n);
-    if (!n)
-        return -1;
-    if (!k) {
-        k = calloc(1, sizeof *k + key->len);
-        if (!k) {
-            free(n);
-            return -1;
-        }
-        k->h = h;
-        k->db = db;
-        k->klen = key->len;
-        memcpy(k->key, key->ptr, key->len);
-        *pp = k;
-        reg.n++;
-    }
-    n->w = w;
-    n->next = NULL;
-    atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
-    if (k->tail)
-        k->tail->next = n;
-    else
-        k->head = n;
-    k->tail = n;
-    return 0;
-}
-
-/* Drop key k (no waiters left, not on the ready list). */
-static void reg_drop(struct wkey *k)
-{
-    struct wkey **pp = reg_slot(k->db, k->key, k->klen, k->h);
-    *pp = k->hnext;
-    reg.n--;
-    free(k);
-}
-
-/* Remove w from (db, key)'s FIFO. */
-static void reg_remove(unsigned db, const struct resp_arg *key, struct blk_waiter *w)
-{
-    if (reg.n == 0)
-        return;
-    struct wkey *k = *reg_slot(db, key->ptr, key->len, hash_key(key->ptr, key->len));
-    if (!k)
-        return;
-    struct wnode *prev = NULL;
-    for (struct wnode *n = k->head; n; prev = n, n = n->next) {
-        if (n->w != w)
-            continue;
-        if (prev)
-            prev->next = n->next;
-        else
-            k->head = n->next;
-        if (k->tail == n)
-            k->tail = prev;
-        free(n);
-        waiter_unref(w);
-        break;
-    }
-    if (!k->head && !k->ready)
-        reg_drop(k);
-}
-
-void cmd_block_on_key(struct cmd_ctx *c, unsigned db, const void *key, size_t klen)
-{
-    (void)c;
-    if (reg.n == 0 || !key)
-        return;
-    struct wkey *k = *reg_slot(db, key, klen, hash_key(key, klen));
-    if (!k || k->ready)
-        return;
-    k->ready = true;
-    k->rnext = reg.ready;
-    reg.ready = k;
-}
-
-/* The message that tells a client's worker its waiter was served. */
-struct wake_msg {
-    struct mbox_msg msg;     /* first */
-    struct blk_waiter *w;    /* a reference */
-};
-
-static void on_wake(void *owner, struct mbox_msg *m);
-
-/* Tell w's worker (w claimed, outcome set). */
-static void post_wake(struct blk_waiter *w)
-{
-    struct wake_msg *m = malloc(sizeof *m);
-    if (!m)
-        return; /* (the client stays blocked: nothing else can be done) */
-    atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
-    m->w = w;
-    m->msg.handle = on_wake;
-    shard_post(shard_group_get(server.group, w->origin), &m->msg);
-}
-
-/* Serve the waiters of k while it has data they can take. Returns false
- * when a transaction holds the key: try again at the next turn. */
-static bool serve_key(struct shard *s, struct wkey *k)
-{
-    struct cmd_ctx c = {
-        .shard = s,
-        .db = shard_db(s, k->db),
-        .dbidx = k->db,
-        .now_ms = clock_wall_ms(),
-    };
-    struct resp_arg key = {.ptr = k->key, .len = k->klen};
-    while (k->head) {
-        struct wnode *n = k->head;
-        struct blk_waiter *w = n->w;
-        bool drop = atomic_load(&w->claimed) != 0;
-        if (!drop) {
-            struct kventry *e = kvmap_find(c.db, k->key, k->klen, c.now_ms);
-            if (!e || kventry_type(e) != want_type(w->sp.kind))
-                return true; /* nothing for them (yet) */
-            /* Behind a transaction's intent lock: after it concludes. */
-            const struct cmd_def *d = cmd_lookup(w->argv[0].ptr, w->argv[0].len);
-            if (d && !txn_may_run(s, d, k->db, w->argc, w->argv, NULL, NULL))
-                return false;
-            drop = true;
-            if (waiter_claim(w)) {
-                /* The key's index among the waiter's keys. */
-                size_t ki = 0;
-                for (; ki < w->sp.nkeys; ki++) {
-                    const struct resp_arg *a = &w->argv[w->sp.kfirst + ki];
-                    if (a->len == key.len && memcmp(a->ptr, key.ptr, key.len) == 0)
-                        break;
-                }
-                w->outcome = OUT_SERVED;
-                w->popped = do_pop(&c, &w->sp, w->argv, ki, &w->reply, w->proto);
-                post_wake(w);
-            }
-        }
-        k->head = n->next;
-        if (!k->head)
-            k->tail = NULL;
-        free(n);
-        waiter_unref(w);
-    }
-    return true;
-}
-
-void cmd_block_serve(struct worker *w)
-{
-    if (!reg.ready)
-        return;
-    struct wkey *list = reg.ready, *again = NULL;
-    reg.ready = NULL;
-    while (list) {
-        struct wkey *k = list;
-        list = k->rnext;
-        k->ready = false;
-        if (!serve_key(w->shard, k)) {
-            k->ready = true;
-            k->rnext = again;
-            again = k;
-            continue;
-        }
-        if (!k->head && !k->ready)
-            reg_drop(k);
-    }
-    /* Keys served meanwhile (by pops that wrote) come back on reg.ready. */
-    while (again) {
-        struct wkey *k = again;
-        again = k->rnext;
-        k->rnext = reg.ready;
-        reg.ready = k;
-    }
-}
-
-/* The message that removes a finished waiter's registrations on a shard. */
-struct purge_msg {
-    struct mbox_msg msg;     /* first */
-    struct blk_waiter *w;    /* a reference */
-};
-
-static void on_purge(void *owner, struct mbox_msg *m)
-{
-    struct shard *s = owner;
-    struct purge_msg *pm = (struct purge_msg *)m;
-    struct blk_waiter *w = pm->w;
-    for (size_t i = 0; i < w->sp.nkeys; i++) {
-        const struct resp_arg *key = &w->argv[w->sp.kfirst + i];
-        if (shard_group_route(server.group, key->ptr, key->len) == s->id)
-            reg_remove(w->db, key, w);
-    }
-    waiter_unref(w);
-    free(pm);
-}
 
 /* ---- The client's side (its worker's thread) ----------------------------- */
 
@@ -742,15 +387,11 @@ static bool finish(struct fan *f, struct blk_state *st)
         for (unsigned i = 0; i < server.nworkers && !stopping; i++) {
             if (!st->reg_shards[i])
                 continue;
-            struct purge_msg *pm = malloc(sizeof *pm);
-            if (!pm)
-                continue; /* (left until the key is served or the shard stops) */
-            atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
-            pm->w = w;
-            pm->msg.handle = on_purge;
-            shard_post(shard_group_get(server.group, i), &pm->msg);
+            /* (On failure they stay until the key is served or the shard
+             * stops.) */
+            blk_reg_post_purge(i, w);
         }
-        waiter_unref(w);
+        blk_waiter_unref(w);
     }
     free(st->reg_shards);
     rbuf_deinit(&st->elem);
@@ -839,7 +480,7 @@ static bool blk_step(struct fan *f, struct req **parts, size_t n, struct rbuf *o
     }
     struct req *r = parts[0];
     if (r->out.oom) {
-        if (w && !waiter_claim(w)) {
+        if (w && !blk_waiter_claim(w)) {
             /* Served meanwhile: that reply wins. */
         } else {
             resp_error(out, "ERR out of memory");
@@ -882,7 +523,7 @@ static bool blk_step(struct fan *f, struct req **parts, size_t n, struct rbuf *o
             if (++st->ki < st->sp.nkeys) {
                 if (add_try(f, st))
                     return false;
-                if (w && !waiter_claim(w))
+                if (w && !blk_waiter_claim(w))
                     break; /* served meanwhile */
                 resp_error(out, "ERR out of memory");
                 return finish(f, st);
@@ -909,22 +550,22 @@ static bool blk_step(struct fan *f, struct req **parts, size_t n, struct rbuf *o
     return false;
 }
 
-static void on_wake(void *owner, struct mbox_msg *m)
+void blk_on_wake(void *owner, struct mbox_msg *m)
 {
     (void)owner;
-    struct wake_msg *wm = (struct wake_msg *)m;
+    struct blk_wake_msg *wm = (struct blk_wake_msg *)m;
     struct blk_waiter *w = wm->w;
     free(wm);
     w->woken = true;
     if (w->parked)
         dispatch_fan_resume(w->f);
-    waiter_unref(w);
+    blk_waiter_unref(w);
 }
 
 /* Stop waiting for `why` if w can still be claimed. */
 static void give_up(struct blk_waiter *w, int why)
 {
-    if (!waiter_claim(w))
+    if (!blk_waiter_claim(w))
         return; /* served: its wake message is on the way */
     w->outcome = why;
     w->woken = true;
@@ -955,7 +596,7 @@ void cmd_block_hangup(struct conn *c)
     for (struct blk_waiter *w = parked; w; w = w->next) {
         if (w->f->conn != c || w->gone)
             continue;
-        if (waiter_claim(w)) {
+        if (blk_waiter_claim(w)) {
             w->outcome = OUT_GONE;
             w->woken = true;
             w->gone = true;
@@ -982,20 +623,20 @@ static void try_part(struct cmd_ctx *c)
     }
     struct kventry *e = kvmap_find(c->db, key->ptr, key->len, c->now_ms);
     if (e) {
-        if (kventry_type(e) != want_type(kind)) {
+        if (kventry_type(e) != blk_want_type(kind)) {
             cmd_reply_wrongtype(c);
             r->ival = TRY_DONE;
             return;
         }
-        if (w && !waiter_claim(w)) {
+        if (w && !blk_waiter_claim(w)) {
             r->ival = TRY_CLAIMED;
             return;
         }
-        r->ival = do_pop(c, &sp, c->argv, ki, c->out, c->proto) ? TRY_POPPED : TRY_DONE;
+        r->ival = blk_do_pop(c, &sp, c->argv, ki, c->out, c->proto) ? TRY_POPPED : TRY_DONE;
         return;
     }
-    if (w && reg_add(c->dbidx, key, w) != 0) {
-        if (!waiter_claim(w)) {
+    if (w && blk_reg_add(c->dbidx, key, w) != 0) {
+        if (!blk_waiter_claim(w)) {
             r->ival = TRY_CLAIMED;
             return;
         }
@@ -1031,7 +672,7 @@ static void blk_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
     rbuf_deinit(&err);
     struct blk_state *st = calloc(1, sizeof *st);
     bool *regs = p->t ? NULL : calloc(server.nworkers, sizeof *regs);
-    struct blk_waiter *w = p->t || !st ? NULL : waiter_new(p->c, &sp, argc, argv);
+    struct blk_waiter *w = p->t || !st ? NULL : blk_waiter_new(p->c, &sp, argc, argv);
     if (!st || (!p->t && (!regs || !w))) {
         free(st);
         free(regs);
@@ -1057,7 +698,7 @@ static void blk_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
         free(regs);
         free(st);
         if (w)
-            waiter_unref(w);
+            blk_waiter_unref(w);
         return;
     }
     f->state = st;
@@ -1085,11 +726,11 @@ static void blk_exec(struct cmd_ctx *c, enum blk_kind kind)
         struct kventry *e = kvmap_find(c->db, key->ptr, key->len, c->now_ms);
         if (!e)
             continue;
-        if (kventry_type(e) != want_type(kind)) {
+        if (kventry_type(e) != blk_want_type(kind)) {
             cmd_reply_wrongtype(c);
             return;
         }
-        if (do_pop(c, &sp, c->argv, ki, c->out, c->proto)) {
+        if (blk_do_pop(c, &sp, c->argv, ki, c->out, c->proto)) {
             /* (LMOVE whose keys are on one shard never crosses) */
         }
         return;
@@ -1221,7 +862,7 @@ void cmd_block_thread_stop(struct worker *w)
             dispatch_fan_resume(b->f);
             continue;
         }
-        if (!waiter_claim(b)) {
+        if (!blk_waiter_claim(b)) {
             unpark(b); /* (its wake message will not be handled) */
             continue;
         }
@@ -1234,16 +875,5 @@ void cmd_block_thread_stop(struct worker *w)
         timer = NULL;
     }
     /* This shard's registrations. */
-    for (size_t i = 0; i < reg.nb; i++)
-        for (struct wkey *k = reg.b[i], *next; k; k = next) {
-            next = k->hnext;
-            for (struct wnode *n = k->head, *nn; n; n = nn) {
-                nn = n->next;
-                waiter_unref(n->w);
-                free(n);
-            }
-            free(k);
-        }
-    free(reg.b);
-    memset(&reg, 0, sizeof reg);
+    blk_reg_free_all();
 }

@@ -1,0 +1,130 @@
+/* cmd_block_internal.h — what the blocking commands' files share: the
+ * parsed command, the waiter one blocked client is, and the calls between
+ * the client's side (cmd_block.c, the client's worker) and the per-shard
+ * waiter registry (cmd_block_reg.c, each key's shard). Not for other
+ * families. */
+#ifndef SKV_SERVER_CMD_BLOCK_INTERNAL_H
+#define SKV_SERVER_CMD_BLOCK_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/resp.h"
+#include "server/exec/cmd.h"
+#include "shard/mailbox.h"
+
+struct conn;
+
+/* Which pop a blocking command does. */
+enum blk_kind {
+    BK_LPOP,  /* BLPOP */
+    BK_RPOP,  /* BRPOP */
+    BK_ZMIN,  /* BZPOPMIN */
+    BK_ZMAX,  /* BZPOPMAX */
+    BK_LMPOP, /* BLMPOP */
+    BK_ZMPOP, /* BZMPOP */
+    BK_LMOVE, /* BLMOVE, BRPOPLPUSH */
+};
+
+/* A parsed blocking command. */
+struct blk_spec {
+    enum blk_kind kind;
+    size_t kfirst;       /* argv index of the first key */
+    size_t nkeys;        /* keys waited on (LMOVE: the source only) */
+    int64_t timeout_ms;  /* relative; 0: forever */
+    bool left;           /* pop from the head (LEFT, MIN) */
+    bool to_left;        /* LMOVE: push to the head */
+    size_t count_at;     /* MPOP: argv index of COUNT's value, 0: none */
+};
+
+/* Why a claimed waiter stopped waiting (set by its claimer). */
+enum {
+    OUT_SERVED,  /* reply (or element to push) in reply */
+    OUT_TIMEOUT, /* timeout, or CLIENT UNBLOCK ... TIMEOUT */
+    OUT_ERROR,   /* CLIENT UNBLOCK ... ERROR */
+    OUT_GONE,    /* the client disconnected (or the server stops) */
+};
+
+/* One blocked client, shared by its worker and every shard it waits on. */
+struct blk_waiter {
+    _Atomic int claimed;     /* 0 while waiting; the first to set it serves */
+    _Atomic int refs;        /* the fan's, one per registration and message */
+    _Atomic int unblock;     /* CLIENT UNBLOCK asked: 0, or 1 + error */
+    uint64_t client_id;      /* CLIENT ID, for CLIENT UNBLOCK */
+    unsigned origin;         /* the client's worker */
+    unsigned db;             /* SELECTed database */
+    int proto;               /* RESP version of the reply */
+    struct blk_spec sp;      /* the command */
+    size_t argc;             /* its arguments (copied; trailing bytes) */
+    struct resp_arg *argv;
+    /* Written by the claimer before the wake message; read by the origin
+     * after it. */
+    int outcome;             /* OUT_* */
+    bool popped;             /* LMOVE across shards: reply is the element */
+    struct rbuf reply;       /* the reply, or the popped element */
+    /* The origin's thread only: */
+    struct fan *f;           /* the command's fan */
+    int64_t deadline_ms;     /* 0: none */
+    bool parked;             /* the fan is parked, the waiter in `parked` */
+    bool woken;              /* its wake message came */
+    bool gone;               /* claimed by cmd_block_hangup: resume at the
+                                next tick */
+    struct blk_waiter *prev, *next; /* this worker's parked waiters */
+    struct blk_waiter *tnext;       /* blocked table (table_lock) */
+};
+
+/* ---- Waiters (any thread holding a reference) ----------------------------- */
+
+/* A waiter for conn c's command sp (argv copied), one reference, owned by
+ * the caller. NULL on out-of-memory. c's thread. */
+struct blk_waiter *blk_waiter_new(struct conn *c, const struct blk_spec *sp, size_t argc,
+                                  const struct resp_arg *argv);
+
+/* Drop one reference; the last frees w. */
+void blk_waiter_unref(struct blk_waiter *w);
+
+/* Claim w: true for exactly one caller, who then decides its outcome. */
+bool blk_waiter_claim(struct blk_waiter *w);
+
+/* ---- The registry (the key's shard's thread) ------------------------------ */
+
+/* Append w (taking a new reference) to the FIFO of (db, key) on this
+ * shard. 0, or -1 on out-of-memory. */
+int blk_reg_add(unsigned db, const struct resp_arg *key, struct blk_waiter *w);
+
+/* Remove w from (db, key)'s FIFO on this shard, if it is there. */
+void blk_reg_remove(unsigned db, const struct resp_arg *key, struct blk_waiter *w);
+
+/* Ask shard `shard` to remove w's registrations there (a message taking a
+ * reference). Returns false on out-of-memory (they stay until the key is
+ * served or the shard stops). Any worker thread. */
+bool blk_reg_post_purge(unsigned shard, struct blk_waiter *w);
+
+/* Free every registration this shard holds (worker stop). */
+void blk_reg_free_all(void);
+
+/* ---- Served by cmd_block.c ------------------------------------------------- */
+
+/* The type a waiter of kind k takes (TVAL_LIST or TVAL_ZSET). */
+int blk_want_type(enum blk_kind k);
+
+/* Pop from key ki of sp (known to hold data of the right type) on c's
+ * shard as the blocking command's reply into out (RESP version proto).
+ * Returns true when it popped an LMOVE's element whose push to another
+ * shard is still to do (out holds it as a bulk). */
+bool blk_do_pop(struct cmd_ctx *c, const struct blk_spec *sp, const struct resp_arg *argv,
+                size_t ki, struct rbuf *out, int proto);
+
+/* The wake message's handler (struct blk_wake_msg), on the waiter's
+ * worker: its waiter was claimed and its outcome set. */
+void blk_on_wake(void *owner, struct mbox_msg *m);
+
+/* The message that tells a client's worker its waiter was served. */
+struct blk_wake_msg {
+    struct mbox_msg msg;     /* first */
+    struct blk_waiter *w;    /* a reference */
+};
+
+#endif
