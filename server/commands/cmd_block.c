@@ -16,12 +16,11 @@
  * fan. Timeouts, CLIENT UNBLOCK and disconnected clients are found by a
  * 20 ms timer per worker, which claims the waiter the same way.
  *
- * BLMOVE with its destination on another shard: the pop (with the claim)
- * happens on the source's shard, then the client's worker sends the push
- * to the destination's shard as a second round, so the two steps are
- * ordered but not atomic together (another client may see the element in
- * neither list in between); a destination of the wrong type sends the
- * element back to the source (a third step) and replies WRONGTYPE.
+ * BLMOVE with its destination on another shard is served as one step, as
+ * in Redis: the move runs as a transaction over both keys
+ * (cmd_block_move.c), which claims the waiter as it reads the element.
+ * A part runs outside the intent locks' checks, so a try checks them
+ * itself: a key a transaction holds is waited on, not popped.
  *
  * Inside MULTI/EXEC (and BLMPOP/BZMPOP in scripts; the others are
  * noscript in Redis 7.0) the commands never block: they act as their
@@ -48,6 +47,7 @@
 #include "server/commands/cmd_block.h"
 #include "server/commands/cmd_block_internal.h"
 #include "server/commands/cmd_impl.h"
+#include "server/commands/cmd_list.h"
 #include "server/commands/cmd_multi.h"
 #include "server/core/server.h"
 #include "server/exec/req.h"
@@ -61,23 +61,11 @@
 enum {
     TRY_EMPTY,   /* no data: the waiter was registered (if any) */
     TRY_DONE,    /* the reply (or an error) is in the part's out */
-    TRY_POPPED,  /* LMOVE across shards: the element (a bulk) is in out,
-                    the push is still to do */
+    TRY_MOVE,    /* BLMOVE across shards: the source has data, the move is
+                    to run as a transaction (cmd_block_move.c) */
     TRY_CLAIMED, /* the waiter was already claimed elsewhere: wait for it */
 };
 
-/* The fan's state. */
-struct blk_state {
-    struct blk_spec sp;
-    size_t ki;               /* key being tried */
-    bool pushing;            /* LMOVE across shards: the push round is out */
-    bool restoring;          /* the push failed (WRONGTYPE): the element
-                                goes back where it came from */
-    struct rbuf err;         /* then: the push's error, the reply */
-    struct blk_waiter *w;    /* NULL inside EXEC (never blocks) */
-    bool *reg_shards;        /* shards holding a registration of w */
-    struct rbuf elem;        /* LMOVE across shards: the popped element */
-};
 
 /* ---- Parsing ------------------------------------------------------------ */
 
@@ -250,13 +238,13 @@ static struct resp_arg lit(const char *s)
     return (struct resp_arg){.ptr = s, .len = strlen(s)};
 }
 
-/* Is the destination of an LMOVE on another shard than s? */
-static bool move_crosses(const struct cmd_ctx *c, const struct resp_arg *argv)
+bool blk_move_crosses(const struct blk_spec *sp, const struct resp_arg *argv, unsigned shard)
 {
-    return shard_group_route(server.group, argv[2].ptr, argv[2].len) != c->shard->id;
+    return sp->kind == BK_LMOVE &&
+           shard_group_route(server.group, argv[2].ptr, argv[2].len) != shard;
 }
 
-bool blk_do_pop(struct cmd_ctx *c, const struct blk_spec *sp, const struct resp_arg *argv,
+void blk_do_pop(struct cmd_ctx *c, const struct blk_spec *sp, const struct resp_arg *argv,
                 size_t ki, struct rbuf *out, int proto)
 {
     const struct resp_arg *key = &argv[sp->kfirst + ki];
@@ -302,22 +290,14 @@ bool blk_do_pop(struct cmd_ctx *c, const struct blk_spec *sp, const struct resp_
         run_named(c, sp->count_at ? 6 : 4, a, out, proto);
         break;
     }
-    case BK_LMOVE:
-        if (move_crosses(c, argv)) {
-            struct resp_arg a[2] = {lit(sp->left ? "lpop" : "rpop"), argv[1]};
-            run_named(c, 2, a, out, proto);
-            rbuf_deinit(&tmp);
-            return true;
-        } else {
-            struct resp_arg a[5] = {lit("lmove"), argv[1], argv[2],
-                                    lit(sp->left ? "left" : "right"),
-                                    lit(sp->to_left ? "left" : "right")};
-            run_named(c, 5, a, out, proto);
-        }
+    case BK_LMOVE: { /* (both keys on this shard) */
+        struct resp_arg a[5] = {lit("lmove"), argv[1], argv[2], lit(sp->left ? "left" : "right"),
+                                lit(sp->to_left ? "left" : "right")};
+        run_named(c, 5, a, out, proto);
         break;
     }
+    }
     rbuf_deinit(&tmp);
-    return false;
 }
 
 /* ---- Waiters ------------------------------------------------------------- */
@@ -375,12 +355,12 @@ static void unpark(struct blk_waiter *w)
     pthread_mutex_unlock(&table_lock);
 }
 
-/* The command is over: drop w's registrations and the fan's reference. */
-static bool finish(struct fan *f, struct blk_state *st)
+bool blk_finish(struct fan *f, struct blk_state *st)
 {
     struct blk_waiter *w = st->w;
     if (w) {
         unpark(w);
+        w->done = true;
         /* (When stopping, each shard frees its own registrations: a
          * message to one that stopped first would never be handled.) */
         bool stopping = f->conn->w->stopping;
@@ -395,14 +375,12 @@ static bool finish(struct fan *f, struct blk_state *st)
     }
     free(st->reg_shards);
     rbuf_deinit(&st->elem);
-    rbuf_deinit(&st->err);
     free(st);
     f->state = NULL;
     return true;
 }
 
 static void try_part(struct cmd_ctx *c);
-static void push_part(struct cmd_ctx *c);
 
 /* Add the round that tries key st->ki. */
 static bool add_try(struct fan *f, struct blk_state *st)
@@ -419,55 +397,51 @@ static bool add_try(struct fan *f, struct blk_state *st)
     return true;
 }
 
-/* Add the round that pushes the popped element to the destination. */
-static bool add_push(struct fan *f, struct blk_state *st)
-{
-    /* After a failed push, back to the source's end it came from. */
-    const struct resp_arg *dst = &f->argv[st->restoring ? 1 : 2];
-    bool left = st->restoring ? st->sp.left : st->sp.to_left;
-    unsigned shard = shard_group_route(server.group, dst->ptr, dst->len);
-    /* The element is the bulk in st->elem: "$n\r\n<bytes>\r\n". */
-    const char *nl = memchr(st->elem.ptr, '\n', st->elem.len);
-    struct resp_arg a[3] = {lit(left ? "lpush" : "rpush"), *dst,
-                            {.ptr = nl + 1, .len = (size_t)(st->elem.ptr + st->elem.len - nl - 3)}};
-    struct req *r = dispatch_part(f, shard, push_part, 3, a);
-    if (!r)
-        return false;
-    st->pushing = true;
-    return true;
-}
-
 /* The outcome of a claimed waiter, written as the reply. */
 static bool claimed_reply(struct fan *f, struct blk_state *st, struct rbuf *out)
 {
     struct blk_waiter *w = st->w;
     switch (w->outcome) {
     case OUT_SERVED:
-        if (w->popped) {
-            if (w->reply.len < 4 || w->reply.ptr[0] != '$') {
-                rbuf_append(out, w->reply.ptr, w->reply.len); /* (an error) */
-                return finish(f, st);
-            }
-            rbuf_append(&st->elem, w->reply.ptr, w->reply.len);
-            if (add_push(f, st))
-                return false;
-            resp_error(out, "ERR out of memory");
-            return finish(f, st);
-        }
         if (w->reply.oom)
             resp_error(out, "ERR out of memory");
         else
             rbuf_append(out, w->reply.ptr, w->reply.len);
-        return finish(f, st);
+        return blk_finish(f, st);
     case OUT_TIMEOUT:
         resp_null_array(out, f->proto);
-        return finish(f, st);
+        return blk_finish(f, st);
     case OUT_ERROR:
         resp_error(out, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
-        return finish(f, st);
+        return blk_finish(f, st);
+    case OUT_OOM:
+        resp_error(out, "ERR out of memory");
+        return blk_finish(f, st);
     default:
-        return finish(f, st);
+        return blk_finish(f, st);
     }
+}
+
+bool blk_wait(struct fan *f, struct blk_state *st, struct rbuf *out)
+{
+    struct blk_waiter *w = st->w;
+    if (w->woken)
+        return claimed_reply(f, st, out);
+    if (w->move_req && !atomic_load(&w->claimed)) {
+        if (blk_move_start(f, st)) {
+            dispatch_fan_park(f); /* until the transaction is ready */
+            return false;
+        }
+        if (blk_waiter_claim(w)) {
+            resp_error(out, "ERR out of memory");
+            return blk_finish(f, st);
+        }
+    }
+    if (st->sp.timeout_ms > 0 && w->deadline_ms == 0)
+        w->deadline_ms = clock_wall_ms() + st->sp.timeout_ms;
+    park(w);
+    dispatch_fan_park(f);
+    return false;
 }
 
 static bool blk_step(struct fan *f, struct req **parts, size_t n, struct rbuf *out)
@@ -478,47 +452,24 @@ static bool blk_step(struct fan *f, struct req **parts, size_t n, struct rbuf *o
         unpark(w);
         return claimed_reply(f, st, out);
     }
+    if (st->mstage)
+        return blk_move_step(f, st, parts, n, out);
     struct req *r = parts[0];
     if (r->out.oom) {
         if (w && !blk_waiter_claim(w)) {
             /* Served meanwhile: that reply wins. */
         } else {
             resp_error(out, "ERR out of memory");
-            return finish(f, st);
+            return blk_finish(f, st);
         }
-    } else if (st->restoring) {
-        rbuf_append(out, st->err.ptr, st->err.len);
-        return finish(f, st);
-    } else if (st->pushing) {
-        /* The push's own reply is an integer. A destination of the wrong
-         * type: the element goes back to the source (Redis checks the
-         * destination before it pops; here the pop came first), then the
-         * error is the reply. */
-        if (r->out.len && r->out.ptr[0] == '-') {
-            rbuf_append(&st->err, r->out.ptr, r->out.len);
-            st->restoring = true;
-            if (add_push(f, st))
-                return false;
-            rbuf_append(out, st->err.ptr, st->err.len);
-            return finish(f, st);
-        }
-        rbuf_append(out, st->elem.ptr, st->elem.len);
-        return finish(f, st);
     } else {
         switch (r->ival) {
         case TRY_DONE:
             rbuf_append(out, r->out.ptr, r->out.len);
-            return finish(f, st);
-        case TRY_POPPED:
-            rbuf_append(&st->elem, r->out.ptr, r->out.len);
-            if (r->out.len < 4 || r->out.ptr[0] != '$') {
-                rbuf_append(out, r->out.ptr, r->out.len);
-                return finish(f, st);
-            }
-            if (add_push(f, st))
-                return false;
-            resp_error(out, "ERR out of memory");
-            return finish(f, st);
+            return blk_finish(f, st);
+        case TRY_MOVE:
+            w->move_req = true;
+            break;
         case TRY_EMPTY:
             if (++st->ki < st->sp.nkeys) {
                 if (add_try(f, st))
@@ -526,14 +477,11 @@ static bool blk_step(struct fan *f, struct req **parts, size_t n, struct rbuf *o
                 if (w && !blk_waiter_claim(w))
                     break; /* served meanwhile */
                 resp_error(out, "ERR out of memory");
-                return finish(f, st);
+                return blk_finish(f, st);
             }
             if (!w) { /* inside EXEC: no key has data */
-                if (st->sp.kind == BK_LMOVE)
-                    resp_null(out, f->proto);
-                else
-                    resp_null_array(out, f->proto);
-                return finish(f, st);
+                resp_null_array(out, f->proto);
+                return blk_finish(f, st);
             }
             break;
         default: /* TRY_CLAIMED */
@@ -541,13 +489,7 @@ static bool blk_step(struct fan *f, struct req **parts, size_t n, struct rbuf *o
         }
     }
     /* Wait: for the wake message if it was claimed, else for data. */
-    if (w->woken)
-        return claimed_reply(f, st, out);
-    if (st->sp.timeout_ms > 0 && w->deadline_ms == 0)
-        w->deadline_ms = clock_wall_ms() + st->sp.timeout_ms;
-    park(w);
-    dispatch_fan_park(f);
-    return false;
+    return blk_wait(f, st, out);
 }
 
 void blk_on_wake(void *owner, struct mbox_msg *m)
@@ -559,6 +501,29 @@ void blk_on_wake(void *owner, struct mbox_msg *m)
     w->woken = true;
     if (w->parked)
         dispatch_fan_resume(w->f);
+    blk_waiter_unref(w);
+}
+
+void blk_on_move(void *owner, struct mbox_msg *m)
+{
+    (void)owner;
+    struct blk_wake_msg *wm = (struct blk_wake_msg *)m;
+    struct blk_waiter *w = wm->w;
+    free(wm);
+    /* Finished, or claimed by a timeout or hang-up: its end purges the
+     * registration, which frees the key's FIFO. */
+    if (!w->done && !atomic_load(&w->claimed)) {
+        w->move_req = true;
+        if (w->parked) { /* else the step that parks it starts the move */
+            struct fan *f = w->f;
+            unpark(w);
+            if (!blk_move_start(f, f->state) && blk_waiter_claim(w)) {
+                w->outcome = OUT_OOM;
+                w->woken = true;
+                dispatch_fan_resume(f);
+            }
+        }
+    }
     blk_waiter_unref(w);
 }
 
@@ -628,11 +593,34 @@ static void try_part(struct cmd_ctx *c)
             r->ival = TRY_DONE;
             return;
         }
+        if (w && blk_move_crosses(&sp, c->argv, c->shard->id)) {
+            /* Served by a transaction over both keys, which claims w. */
+            r->ival = TRY_MOVE;
+            return;
+        }
+        /* A part runs outside the intent locks' checks: a transaction
+         * holding the key (an LMOVE between its rounds, EXEC) must not see
+         * it popped. Wait in the FIFO; serving retries once it concludes. */
+        const struct cmd_def *d = cmd_lookup(c->argv[0].ptr, c->argv[0].len);
+        if (w && d && !txn_may_run(c->shard, d, c->dbidx, c->argc, c->argv, NULL, NULL)) {
+            if (blk_reg_add(c->dbidx, key, w) == 0) {
+                cmd_block_on_key(c, c->dbidx, key->ptr, key->len);
+                return;
+            }
+            if (!blk_waiter_claim(w)) {
+                r->ival = TRY_CLAIMED;
+                return;
+            }
+            resp_error(c->out, "ERR out of memory");
+            r->ival = TRY_DONE;
+            return;
+        }
         if (w && !blk_waiter_claim(w)) {
             r->ival = TRY_CLAIMED;
             return;
         }
-        r->ival = blk_do_pop(c, &sp, c->argv, ki, c->out, c->proto) ? TRY_POPPED : TRY_DONE;
+        blk_do_pop(c, &sp, c->argv, ki, c->out, c->proto);
+        r->ival = TRY_DONE;
         return;
     }
     if (w && blk_reg_add(c->dbidx, key, w) != 0) {
@@ -643,12 +631,6 @@ static void try_part(struct cmd_ctx *c)
         resp_error(c->out, "ERR out of memory");
         r->ival = TRY_DONE;
     }
-}
-
-/* BLMOVE across shards, second step: push argv[2] onto list argv[1]. */
-static void push_part(struct cmd_ctx *c)
-{
-    run_named(c, 3, c->argv, c->out, c->proto);
 }
 
 /* ---- Commands ------------------------------------------------------------ */
@@ -670,6 +652,13 @@ static void blk_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
         return;
     }
     rbuf_deinit(&err);
+    if (p->t && kind == BK_LMOVE) {
+        /* Inside EXEC it is LMOVE (or RPOPLPUSH), atomic in EXEC's
+         * transaction; the timeout is not read. */
+        const struct cmd_plan *lp = argc == 4 ? &cmd_list_rpoplpush_plan : &cmd_list_lmove_plan;
+        lp->plan(p, d, argc, argv);
+        return;
+    }
     struct blk_state *st = calloc(1, sizeof *st);
     bool *regs = p->t ? NULL : calloc(server.nworkers, sizeof *regs);
     struct blk_waiter *w = p->t || !st ? NULL : blk_waiter_new(p->c, &sp, argc, argv);
@@ -684,7 +673,6 @@ static void blk_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
     st->w = w;
     st->reg_shards = regs;
     rbuf_init(&st->elem);
-    rbuf_init(&st->err);
     struct fan *f;
     if (p->t) {
         f = cmd_multi_plan_fan(p, d, argc, argv, blk_step, false);
@@ -705,7 +693,7 @@ static void blk_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
     if (w)
         w->f = f;
     if (!add_try(f, st)) {
-        finish(f, st);
+        blk_finish(f, st);
         dispatch_fan_abort(f, "ERR out of memory");
         return;
     }
@@ -730,9 +718,7 @@ static void blk_exec(struct cmd_ctx *c, enum blk_kind kind)
             cmd_reply_wrongtype(c);
             return;
         }
-        if (blk_do_pop(c, &sp, c->argv, ki, c->out, c->proto)) {
-            /* (LMOVE whose keys are on one shard never crosses) */
-        }
+        blk_do_pop(c, &sp, c->argv, ki, c->out, c->proto);
         return;
     }
     if (kind == BK_LMOVE)

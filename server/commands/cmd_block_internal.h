@@ -16,6 +16,8 @@
 #include "shard/mailbox.h"
 
 struct conn;
+struct fan;
+struct req;
 
 /* Which pop a blocking command does. */
 enum blk_kind {
@@ -45,6 +47,7 @@ enum {
     OUT_TIMEOUT, /* timeout, or CLIENT UNBLOCK ... TIMEOUT */
     OUT_ERROR,   /* CLIENT UNBLOCK ... ERROR */
     OUT_GONE,    /* the client disconnected (or the server stops) */
+    OUT_OOM,     /* out of memory: the reply is an error */
 };
 
 /* One blocked client, shared by its worker and every shard it waits on. */
@@ -62,8 +65,7 @@ struct blk_waiter {
     /* Written by the claimer before the wake message; read by the origin
      * after it. */
     int outcome;             /* OUT_* */
-    bool popped;             /* LMOVE across shards: reply is the element */
-    struct rbuf reply;       /* the reply, or the popped element */
+    struct rbuf reply;       /* the reply */
     /* The origin's thread only: */
     struct fan *f;           /* the command's fan */
     int64_t deadline_ms;     /* 0: none */
@@ -71,8 +73,22 @@ struct blk_waiter {
     bool woken;              /* its wake message came */
     bool gone;               /* claimed by cmd_block_hangup: resume at the
                                 next tick */
+    bool move_req;           /* BLMOVE across shards: the source has data,
+                                a move transaction is to start */
+    bool done;               /* the command is over (the fan is freed) */
     struct blk_waiter *prev, *next; /* this worker's parked waiters */
     struct blk_waiter *tnext;       /* blocked table (table_lock) */
+};
+
+/* The fan's state (the client's worker). */
+struct blk_state {
+    struct blk_spec sp;
+    size_t ki;               /* key being tried */
+    struct blk_waiter *w;    /* NULL inside EXEC (never blocks) */
+    bool *reg_shards;        /* shards holding a registration of w */
+    int mstage;              /* BLMOVE across shards: the move's round out
+                                (MS_*, cmd_block_move.c), 0: none */
+    struct rbuf elem;        /* then: the element moved */
 };
 
 /* ---- Waiters (any thread holding a reference) ----------------------------- */
@@ -105,21 +121,51 @@ bool blk_reg_post_purge(unsigned shard, struct blk_waiter *w);
 /* Free every registration this shard holds (worker stop). */
 void blk_reg_free_all(void);
 
+/* A BLMOVE move transaction's check for w has run on the source's shard
+ * (key): the key's FIFO, held for it, is served again. */
+void blk_reg_move_done(unsigned db, const struct resp_arg *key, struct blk_waiter *w);
+
 /* ---- Served by cmd_block.c ------------------------------------------------- */
 
 /* The type a waiter of kind k takes (TVAL_LIST or TVAL_ZSET). */
 int blk_want_type(enum blk_kind k);
 
 /* Pop from key ki of sp (known to hold data of the right type) on c's
- * shard as the blocking command's reply into out (RESP version proto).
- * Returns true when it popped an LMOVE's element whose push to another
- * shard is still to do (out holds it as a bulk). */
-bool blk_do_pop(struct cmd_ctx *c, const struct blk_spec *sp, const struct resp_arg *argv,
+ * shard as the blocking command's reply into out (RESP version proto). An
+ * LMOVE's keys are both on c's shard (blk_move_crosses). */
+void blk_do_pop(struct cmd_ctx *c, const struct blk_spec *sp, const struct resp_arg *argv,
                 size_t ki, struct rbuf *out, int proto);
+
+/* Is sp a BLMOVE (BRPOPLPUSH) whose destination is on another shard than
+ * `shard`? Then it is served by a transaction (cmd_block_move.c). */
+bool blk_move_crosses(const struct blk_spec *sp, const struct resp_arg *argv, unsigned shard);
 
 /* The wake message's handler (struct blk_wake_msg), on the waiter's
  * worker: its waiter was claimed and its outcome set. */
 void blk_on_wake(void *owner, struct mbox_msg *m);
+
+/* The move message's handler (struct blk_wake_msg, w not claimed), on the
+ * waiter's worker: w's source has data, its move is to start. */
+void blk_on_move(void *owner, struct mbox_msg *m);
+
+/* The fan's end (returns true, the step's answer): drops w's
+ * registrations and the fan's reference, frees st. */
+bool blk_finish(struct fan *f, struct blk_state *st);
+
+/* From a step with no part out: reply if w was claimed, start its move
+ * if one was asked, else park until a wake. Returns the step's answer. */
+bool blk_wait(struct fan *f, struct blk_state *st, struct rbuf *out);
+
+/* ---- BLMOVE across shards (cmd_block_move.c, the client's worker) -------- */
+
+/* Start the move of st's waiter (unparked, the fan idle): a transaction
+ * over both keys whose rounds the fan's step runs (blk_move_step). Returns
+ * false on out-of-memory (nothing started). */
+bool blk_move_start(struct fan *f, struct blk_state *st);
+
+/* The fan's step while st->mstage is set. */
+bool blk_move_step(struct fan *f, struct blk_state *st, struct req **parts, size_t n,
+                   struct rbuf *out);
 
 /* The message that tells a client's worker its waiter was served. */
 struct blk_wake_msg {

@@ -80,6 +80,8 @@ struct wkey {
     bool ready;              /* written this turn: on the ready list */
     struct wkey *rnext;      /* ready list link */
     struct wnode *head, *tail; /* waiters */
+    struct blk_waiter *moving; /* the head's move transaction is out
+                                  (BLMOVE across shards): not served */
     size_t klen;             /* key length */
     char key[];              /* key bytes */
 };
@@ -160,6 +162,16 @@ int blk_reg_add(unsigned db, const struct resp_arg *key, struct blk_waiter *w)
     return 0;
 }
 
+/* Put k on the ready list: its waiters are looked at this turn's end. */
+static void mark_ready(struct wkey *k)
+{
+    if (k->ready)
+        return;
+    k->ready = true;
+    k->rnext = reg.ready;
+    reg.ready = k;
+}
+
 /* Drop key k (no waiters left, not on the ready list). */
 static void reg_drop(struct wkey *k)
 {
@@ -190,6 +202,11 @@ void blk_reg_remove(unsigned db, const struct resp_arg *key, struct blk_waiter *
         blk_waiter_unref(w);
         break;
     }
+    if (k->moving == w) {
+        /* Its move ended without it: the next waiters may be served. */
+        k->moving = NULL;
+        mark_ready(k);
+    }
     if (!k->head && !k->ready)
         reg_drop(k);
 }
@@ -200,23 +217,34 @@ void cmd_block_on_key(struct cmd_ctx *c, unsigned db, const void *key, size_t kl
     if (reg.n == 0 || !key)
         return;
     struct wkey *k = *reg_slot(db, key, klen, hash_key(key, klen));
-    if (!k || k->ready)
-        return;
-    k->ready = true;
-    k->rnext = reg.ready;
-    reg.ready = k;
+    if (k)
+        mark_ready(k);
 }
 
-/* Tell w's worker (w claimed, outcome set). */
-static void post_wake(struct blk_waiter *w)
+void blk_reg_move_done(unsigned db, const struct resp_arg *key, struct blk_waiter *w)
+{
+    if (reg.n == 0)
+        return;
+    struct wkey *k = *reg_slot(db, key->ptr, key->len, hash_key(key->ptr, key->len));
+    if (!k)
+        return;
+    if (k->moving == w)
+        k->moving = NULL;
+    mark_ready(k); /* (serving finds out whether anything is left to take) */
+}
+
+/* Tell w's worker: handle is blk_on_wake (w claimed, outcome set) or
+ * blk_on_move. Returns false on out-of-memory. */
+static bool post_wake(struct blk_waiter *w, mbox_handle_fn handle)
 {
     struct blk_wake_msg *m = malloc(sizeof *m);
     if (!m)
-        return; /* (the client stays blocked: nothing else can be done) */
+        return false;
     atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
     m->w = w;
-    m->msg.handle = blk_on_wake;
+    m->msg.handle = handle;
     shard_post(shard_group_get(server.group, w->origin), &m->msg);
+    return true;
 }
 
 /* Serve the waiters of k while it has data they can take. Returns false
@@ -235,6 +263,8 @@ static bool serve_key(struct shard *s, struct wkey *k)
         struct blk_waiter *w = n->w;
         bool drop = atomic_load(&w->claimed) != 0;
         if (!drop) {
+            if (k->moving == w)
+                return true; /* its move is out: the FIFO waits for it */
             struct kventry *e = kvmap_find(c.db, k->key, k->klen, c.now_ms);
             if (!e || kventry_type(e) != blk_want_type(w->sp.kind))
                 return true; /* nothing for them (yet) */
@@ -242,6 +272,14 @@ static bool serve_key(struct shard *s, struct wkey *k)
             const struct cmd_def *d = cmd_lookup(w->argv[0].ptr, w->argv[0].len);
             if (d && !txn_may_run(s, d, k->db, w->argc, w->argv, NULL, NULL))
                 return false;
+            if (blk_move_crosses(&w->sp, w->argv, s->id)) {
+                /* Its worker runs the move as a transaction over both keys,
+                 * which claims w; the next waiters wait for it. (Out of
+                 * memory: tried again at the key's next write.) */
+                if (post_wake(w, blk_on_move))
+                    k->moving = w;
+                return true;
+            }
             drop = true;
             if (blk_waiter_claim(w)) {
                 /* The key's index among the waiter's keys. */
@@ -252,10 +290,14 @@ static bool serve_key(struct shard *s, struct wkey *k)
                         break;
                 }
                 w->outcome = OUT_SERVED;
-                w->popped = blk_do_pop(&c, &w->sp, w->argv, ki, &w->reply, w->proto);
-                post_wake(w);
+                blk_do_pop(&c, &w->sp, w->argv, ki, &w->reply, w->proto);
+                /* (Out of memory: the client stays blocked, nothing else
+                 * can be done.) */
+                post_wake(w, blk_on_wake);
             }
         }
+        if (k->moving == w)
+            k->moving = NULL;
         k->head = n->next;
         if (!k->head)
             k->tail = NULL;
@@ -276,9 +318,13 @@ void cmd_block_serve(struct worker *w)
         list = k->rnext;
         k->ready = false;
         if (!serve_key(w->shard, k)) {
-            k->ready = true;
-            k->rnext = again;
-            again = k;
+            /* (A pop before the held waiter may have put k back on
+             * reg.ready already: one list at a time, or the links cross.) */
+            if (!k->ready) {
+                k->ready = true;
+                k->rnext = again;
+                again = k;
+            }
             continue;
         }
         if (!k->head && !k->ready)

@@ -19,13 +19,6 @@
 
 #define WRONGTYPE_ERR "WRONGTYPE Operation against a key holding the wrong kind of value"
 
-/* A key's state in a check part: ival of LMOVE's, a byte each in LMPOP's. */
-enum {
-    CHK_MISSING = '0', /* no such key */
-    CHK_LIST = 'L',    /* a list (never empty) */
-    CHK_WRONG = 'W',   /* another type */
-};
-
 /* ---- Shared by the execs and the parts (owner shard's thread) ------------ */
 
 static int key_state(struct cmd_ctx *c, const struct resp_arg *key, struct tval **tv)
@@ -33,11 +26,11 @@ static int key_state(struct cmd_ctx *c, const struct resp_arg *key, struct tval 
     struct kventry *e = kvmap_find(c->db, key->ptr, key->len, c->now_ms);
     *tv = NULL;
     if (!e)
-        return CHK_MISSING;
+        return CMD_LIST_KEY_MISSING;
     if (kventry_type(e) != TVAL_LIST)
-        return CHK_WRONG;
+        return CMD_LIST_KEY_WRONG;
     *tv = kventry_tval(e);
-    return CHK_LIST;
+    return CMD_LIST_KEY_LIST;
 }
 
 /* The list at key about to be changed (the entry counts as written). */
@@ -129,11 +122,11 @@ static void lmove_generic(struct cmd_ctx *c, enum quicklist_end from, enum quick
     const struct resp_arg *src = &c->argv[1], *dst = &c->argv[2];
     struct tval *stv, *dtv;
     int s = key_state(c, src, &stv);
-    if (s == CHK_MISSING) {
+    if (s == CMD_LIST_KEY_MISSING) {
         resp_null(c->out, c->proto);
         return;
     }
-    if (s == CHK_WRONG || key_state(c, dst, &dtv) == CHK_WRONG) {
+    if (s == CMD_LIST_KEY_WRONG || key_state(c, dst, &dtv) == CMD_LIST_KEY_WRONG) {
         cmd_reply_wrongtype(c);
         return;
     }
@@ -176,9 +169,9 @@ void cmd_list_lmpop_exec(struct cmd_ctx *c)
         const struct resp_arg *key = &c->argv[2 + i];
         struct tval *tv;
         int s = key_state(c, key, &tv);
-        if (s == CHK_MISSING)
+        if (s == CMD_LIST_KEY_MISSING)
             continue;
-        if (s == CHK_WRONG) {
+        if (s == CMD_LIST_KEY_WRONG) {
             cmd_reply_wrongtype(c);
             return;
         }
@@ -191,14 +184,14 @@ void cmd_list_lmpop_exec(struct cmd_ctx *c)
 /* ---- Parts (owner shard's thread) ---------------------------------------- */
 
 /* LMOVE round 0. Source: argv [_, src, "left"|"right"]: ival the key's
- * CHK_*, and for a list out gets the element at that end. Destination:
+ * CMD_LIST_KEY_*, and for a list out gets the element at that end. Destination:
  * argv [_, dst]: ival only. */
-static void move_check_part(struct cmd_ctx *c)
+void cmd_list_move_check_part(struct cmd_ctx *c)
 {
     struct req *r = c->priv;
     struct tval *tv;
     r->ival = key_state(c, &c->argv[1], &tv);
-    if (r->ival != CHK_LIST || c->argc < 3)
+    if (r->ival != CMD_LIST_KEY_LIST || c->argc < 3)
         return;
     struct elem el = {NULL, 0};
     if (peek_end(c, tv->u.ql, cmd_arg_eq(&c->argv[2], "left") ? QUICKLIST_HEAD : QUICKLIST_TAIL,
@@ -212,7 +205,7 @@ static void move_check_part(struct cmd_ctx *c)
 
 /* LMOVE round 1: argv ["lpush"|"rpush", dst, element]. An error reply on
  * failure. */
-static void move_push_part(struct cmd_ctx *c)
+void cmd_list_move_push_part(struct cmd_ctx *c)
 {
     enum quicklist_end to = cmd_arg_eq(&c->argv[0], "lpush") ? QUICKLIST_HEAD : QUICKLIST_TAIL;
     int rc = push_to(c, &c->argv[1], to, c->argv[2].ptr, c->argv[2].len);
@@ -221,7 +214,7 @@ static void move_push_part(struct cmd_ctx *c)
 }
 
 /* LMOVE round 2: argv ["lpop"|"rpop", src]. */
-static void move_pop_part(struct cmd_ctx *c)
+void cmd_list_move_pop_part(struct cmd_ctx *c)
 {
     pop_from(c, &c->argv[1], cmd_arg_eq(&c->argv[0], "lpop") ? QUICKLIST_HEAD : QUICKLIST_TAIL);
 }
@@ -285,9 +278,9 @@ static bool move_step(struct fan *f, struct req **parts, size_t n, struct rbuf *
     } else if (f->stage == 0) {
         int64_t s = parts[0]->ival, d = parts[1]->ival;
         const struct rbuf *o = &parts[0]->out;
-        if (s == CHK_MISSING) {
+        if (s == CMD_LIST_KEY_MISSING) {
             resp_null(out, f->proto);
-        } else if (s == CHK_WRONG || d == CHK_WRONG) {
+        } else if (s == CMD_LIST_KEY_WRONG || d == CMD_LIST_KEY_WRONG) {
             resp_error(out, WRONGTYPE_ERR);
         } else if (s < 0 || !(st->el.p = malloc(o->len ? o->len : 1))) {
             resp_error(out, "ERR out of memory");
@@ -296,7 +289,7 @@ static bool move_step(struct fan *f, struct req **parts, size_t n, struct rbuf *
             st->el.len = o->len;
             const char *push = st->to == QUICKLIST_HEAD ? "lpush" : "rpush";
             struct resp_arg a[3] = {{push, 5}, f->argv[2], {st->el.p, st->el.len}};
-            if (!dispatch_part(f, st->dst_shard, move_push_part, 3, a)) {
+            if (!dispatch_part(f, st->dst_shard, cmd_list_move_push_part, 3, a)) {
                 resp_error(out, "ERR out of memory");
             } else {
                 f->stage = 1;
@@ -308,7 +301,7 @@ static bool move_step(struct fan *f, struct req **parts, size_t n, struct rbuf *
     } else if (f->stage == 1) {
         const char *pop = st->from == QUICKLIST_HEAD ? "lpop" : "rpop";
         struct resp_arg a[2] = {{pop, 4}, f->argv[1]};
-        if (!dispatch_part(f, st->src_shard, move_pop_part, 2, a)) {
+        if (!dispatch_part(f, st->src_shard, cmd_list_move_pop_part, 2, a)) {
             resp_error(out, "ERR out of memory");
         } else {
             f->stage = 2;
@@ -348,16 +341,16 @@ static bool mpop_step(struct fan *f, struct req **parts, size_t n, struct rbuf *
         rbuf_append(out, parts[0]->out.ptr, parts[0]->out.len);
     } else {
         size_t i = 0;
-        char s = CHK_MISSING;
+        char s = CMD_LIST_KEY_MISSING;
         for (; i < st->o.numkeys; i++) {
             const struct rbuf *o = &parts[st->part[i]]->out;
-            s = st->at[i] < o->len ? o->ptr[st->at[i]] : CHK_MISSING;
-            if (s != CHK_MISSING)
+            s = st->at[i] < o->len ? o->ptr[st->at[i]] : CMD_LIST_KEY_MISSING;
+            if (s != CMD_LIST_KEY_MISSING)
                 break;
         }
-        if (s == CHK_MISSING) {
+        if (s == CMD_LIST_KEY_MISSING) {
             resp_null_array(out, f->proto);
-        } else if (s == CHK_WRONG) {
+        } else if (s == CMD_LIST_KEY_WRONG) {
             resp_error(out, WRONGTYPE_ERR);
         } else {
             char num[24];
@@ -407,8 +400,8 @@ static void plan_move(struct mplan *p, const struct cmd_def *d, size_t argc,
     bool left = from == QUICKLIST_HEAD;
     struct resp_arg a1[3] = {{"lmchk", 5}, f->argv[1], {left ? "left" : "right", left ? 4 : 5}};
     struct resp_arg a2[2] = {{"lmchk", 5}, f->argv[2]};
-    if (!dispatch_part(f, ss, move_check_part, 3, a1) ||
-        !dispatch_part(f, ds, move_check_part, 2, a2)) {
+    if (!dispatch_part(f, ss, cmd_list_move_check_part, 3, a1) ||
+        !dispatch_part(f, ds, cmd_list_move_check_part, 2, a2)) {
         free(st);
         dispatch_fan_abort(f, "ERR out of memory");
         return;
