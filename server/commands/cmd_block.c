@@ -44,10 +44,13 @@
 
 #include "common/clock.h"
 #include "common/hash.h"
+#include "common/int64str.h"
 #include "server/commands/cmd_block.h"
 #include "server/commands/cmd_block_internal.h"
 #include "server/commands/cmd_impl.h"
 #include "server/commands/cmd_list.h"
+#include "server/commands/cmd_mpop.h"
+#include "server/commands/cmd_zset.h"
 #include "server/commands/cmd_multi.h"
 #include "server/core/server.h"
 #include "server/exec/req.h"
@@ -657,6 +660,19 @@ static void blk_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
          * transaction; the timeout is not read. */
         const struct cmd_plan *lp = argc == 4 ? &cmd_list_rpoplpush_plan : &cmd_list_lmove_plan;
         lp->plan(p, d, argc, argv);
+        return;
+    }
+    if (p->t && (kind == BK_LMPOP || kind == BK_ZMPOP)) {
+        /* Inside EXEC it is LMPOP (ZMPOP): the MPOP plan. */
+        bool list = kind == BK_LMPOP;
+        int64_t count = 1;
+        if (sp.count_at)
+            int64str_parse(argv[sp.count_at].ptr, argv[sp.count_at].len, &count);
+        struct cmd_mpop m = {
+            .type = list ? TVAL_LIST : TVAL_ZSET, .first = sp.kfirst, .numkeys = sp.nkeys,
+            .end = list ? (sp.left ? "left" : "right") : (sp.left ? "min" : "max"),
+            .count = count, .pop_part = list ? cmd_list_mpop_pop_part : cmd_zset_mpop_pop_part};
+        cmd_mpop_plan(p, d, argc, argv, &m);
         return;
     }
     struct blk_state *st = calloc(1, sizeof *st);

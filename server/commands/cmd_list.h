@@ -86,4 +86,8 @@ void cmd_list_move_push_part(struct cmd_ctx *c);
 /* The pop: argv ["lpop"|"rpop", src], which holds the element. */
 void cmd_list_move_pop_part(struct cmd_ctx *c);
 
+/* LMPOP's (and BLMPOP's) pop part for the MPOP plan (cmd_mpop.h): argv
+ * [_, key, "left"|"right", count]; writes LMPOP's reply. */
+void cmd_list_mpop_pop_part(struct cmd_ctx *c);
+
 #endif

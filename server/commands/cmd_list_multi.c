@@ -4,7 +4,8 @@
  * holds all the keys (server/txn/txn.h), as SMOVE does: LMOVE checks both keys
  * and reads the element at the source's end, pushes it onto the
  * destination, then pops it from the source (so running out of memory
- * loses nothing); LMPOP checks every key, then pops from the first list.
+ * loses nothing); LMPOP is the MPOP plan (cmd_mpop.c): check every key,
+ * then pop from the first list.
  * Nobody sees a state between rounds. Planning and merging run on the
  * connection's thread, execs and parts on the owner shards' threads. */
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "server/exec/cmd.h"
 #include "server/commands/cmd_impl.h"
 #include "server/commands/cmd_list.h"
+#include "server/commands/cmd_mpop.h"
 #include "server/commands/cmd_multi.h"
 #include "server/route/dispatch.h"
 #include "server/core/server.h"
@@ -219,19 +221,9 @@ void cmd_list_move_pop_part(struct cmd_ctx *c)
     pop_from(c, &c->argv[1], cmd_arg_eq(&c->argv[0], "lpop") ? QUICKLIST_HEAD : QUICKLIST_TAIL);
 }
 
-/* LMPOP round 0: argv [_, keys...]: a CHK_* byte per key in out. */
-static void mpop_check_part(struct cmd_ctx *c)
-{
-    for (size_t i = 1; i < c->argc; i++) {
-        struct tval *tv;
-        char s = (char)key_state(c, &c->argv[i], &tv);
-        rbuf_append(c->out, &s, 1);
-    }
-}
-
-/* LMPOP round 1: argv [_, key, "left"|"right", count]: pops and replies as
- * LMPOP does. */
-static void mpop_pop_part(struct cmd_ctx *c)
+/* LMPOP's pop (cmd_mpop.h): argv [_, key, "left"|"right", count]: pops and
+ * replies as LMPOP does. */
+void cmd_list_mpop_pop_part(struct cmd_ctx *c)
 {
     int64_t count = 1;
     int64str_parse(c->argv[3].ptr, c->argv[3].len, &count);
@@ -315,62 +307,6 @@ static bool move_step(struct fan *f, struct req **parts, size_t n, struct rbuf *
     return finished;
 }
 
-/* LMPOP across shards (fan.state). */
-struct mpop_state {
-    struct cmd_list_mpop o; /* the parsed arguments */
-    unsigned *shard;        /* each key's shard */
-    unsigned *part;         /* each key's round-0 part */
-    size_t *at;             /* each key's byte in its part's output */
-};
-
-static void mpop_state_free(struct mpop_state *st)
-{
-    free(st->shard);
-    free(st->part);
-    free(st->at);
-    free(st);
-}
-
-static bool mpop_step(struct fan *f, struct req **parts, size_t n, struct rbuf *out)
-{
-    struct mpop_state *st = f->state;
-    bool finished = true;
-    if (parts_oom(parts, n)) {
-        resp_error(out, "ERR out of memory");
-    } else if (f->stage == 1) {
-        rbuf_append(out, parts[0]->out.ptr, parts[0]->out.len);
-    } else {
-        size_t i = 0;
-        char s = CMD_LIST_KEY_MISSING;
-        for (; i < st->o.numkeys; i++) {
-            const struct rbuf *o = &parts[st->part[i]]->out;
-            s = st->at[i] < o->len ? o->ptr[st->at[i]] : CMD_LIST_KEY_MISSING;
-            if (s != CMD_LIST_KEY_MISSING)
-                break;
-        }
-        if (s == CMD_LIST_KEY_MISSING) {
-            resp_null_array(out, f->proto);
-        } else if (s == CMD_LIST_KEY_WRONG) {
-            resp_error(out, WRONGTYPE_ERR);
-        } else {
-            char num[24];
-            int nl = snprintf(num, sizeof num, "%lld", (long long)st->o.count);
-            bool left = st->o.where == QUICKLIST_HEAD;
-            struct resp_arg a[4] = {{"lmpop", 5}, f->argv[2 + i],
-                                    {left ? "left" : "right", left ? 4 : 5}, {num, (size_t)nl}};
-            if (!dispatch_part(f, st->shard[i], mpop_pop_part, 4, a)) {
-                resp_error(out, "ERR out of memory");
-            } else {
-                f->stage = 1;
-                finished = false;
-            }
-        }
-    }
-    if (finished)
-        mpop_state_free(st);
-    return finished;
-}
-
 /* ---- Planning (connection's thread) -------------------------------------- */
 
 static void plan_move(struct mplan *p, const struct cmd_def *d, size_t argc,
@@ -450,62 +386,10 @@ static void plan_lmpop(struct mplan *p, const struct cmd_def *d, size_t argc,
         return;
     }
     rbuf_deinit(&err);
-    struct mpop_state *st = calloc(1, sizeof *st);
-    if (st) {
-        st->o = o;
-        st->shard = malloc(o.numkeys * sizeof *st->shard);
-        st->part = malloc(o.numkeys * sizeof *st->part);
-        st->at = malloc(o.numkeys * sizeof *st->at);
-    }
-    if (!st || !st->shard || !st->part || !st->at) {
-        if (st)
-            mpop_state_free(st);
-        cmd_multi_plan_error(p, "ERR out of memory");
-        return;
-    }
-    int one = -2;
-    for (size_t i = 0; i < o.numkeys; i++) {
-        const struct resp_arg *key = &argv[2 + i];
-        st->shard[i] = shard_group_route(server.group, key->ptr, key->len);
-        one = one == -2 || one == (int)st->shard[i] ? (int)st->shard[i] : -1;
-    }
-    if (one >= 0) {
-        mpop_state_free(st);
-        cmd_multi_plan_route(p, d, (unsigned)one, d->exec, argc, argv);
-        return;
-    }
-    struct fan *f = cmd_multi_plan_fan(p, d, argc, argv, mpop_step, false);
-    if (!f) {
-        mpop_state_free(st);
-        return;
-    }
-    f->state = st;
-    /* One check part per shard holding keys, listing them in order. */
-    struct resp_arg *a = malloc((o.numkeys + 1) * sizeof *a);
-    bool ok = a != NULL;
-    unsigned idx = 0;
-    for (unsigned s = 0; ok && s < server.nworkers; s++) {
-        size_t na = 0;
-        a[na++] = (struct resp_arg){"lmpchk", 6};
-        for (size_t i = 0; i < o.numkeys; i++) {
-            if (st->shard[i] != s)
-                continue;
-            st->part[i] = idx;
-            st->at[i] = na - 1;
-            a[na++] = f->argv[2 + i];
-        }
-        if (na == 1)
-            continue;
-        ok = dispatch_part(f, s, mpop_check_part, na, a) != NULL;
-        idx++;
-    }
-    free(a);
-    if (!ok) {
-        mpop_state_free(st);
-        dispatch_fan_abort(f, "ERR out of memory");
-        return;
-    }
-    cmd_multi_plan_go(p, f);
+    struct cmd_mpop m = {.type = TVAL_LIST, .first = 2, .numkeys = o.numkeys,
+                         .end = o.where == QUICKLIST_HEAD ? "left" : "right", .count = o.count,
+                         .pop_part = cmd_list_mpop_pop_part};
+    cmd_mpop_plan(p, d, argc, argv, &m);
 }
 
 const struct cmd_plan cmd_list_lmove_plan = {.plan = plan_lmove};

@@ -98,6 +98,15 @@ def fast_cases():
          ["BRPOP", "{k2}", "{k}", "0"], ["BLMOVE", "{k}", "{k2}", "LEFT", "LEFT", "0"],
          ["BRPOPLPUSH", "{k3}", "{k}", "0"], ["BZPOPMIN", "{k}", "0"], ["BZMPOP", "0", "1", "{k3}", "MIN"],
          ["BLMPOP", "0", "2", "{k3}", "{k}", "LEFT"], ["EXEC"]])
+    # BLMPOP and BZMPOP inside MULTI (the MPOP plan across shards): the
+    # first key that exists decides, WRONGTYPE included.
+    add([["SET", "{k2}", "s"], ["RPUSH", "{k3}", "a", "b", "c"], ["ZADD", "{k4}", "1", "a", "2", "b"],
+         ["MULTI"], ["BLMPOP", "0", "3", "{k}", "{k2}", "{k3}", "LEFT"],
+         ["BLMPOP", "0", "3", "{k}", "{k3}", "{k2}", "RIGHT", "COUNT", "2"],
+         ["BLMPOP", "0", "2", "{k}", "{k5}", "LEFT"],
+         ["BZMPOP", "0", "3", "{k}", "{k2}", "{k4}", "MAX"],
+         ["BZMPOP", "0", "3", "{k}", "{k4}", "{k2}", "MAX", "COUNT", "5"],
+         ["BZMPOP", "0", "2", "{k3}", "{k4}", "MIN"], ["EXEC"]])
     add([["MULTI"], ["BLPOP", "{k}", "-1"], ["EXEC"]])
     add([["MULTI"], ["BLPOP", "{k}", "abc"], ["BLMPOP", "0", "0", "{k}", "LEFT"], ["EXEC"]])
     add([["MULTI"], ["ZADD", "{k}", "1", "a"], ["BZPOPMAX", "{k2}", "{k}", "0"], ["EXEC"]])
