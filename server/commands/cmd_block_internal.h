@@ -125,7 +125,12 @@ void blk_reg_free_all(void);
  * (key): the key's FIFO, held for it, is served again. */
 void blk_reg_move_done(unsigned db, const struct resp_arg *key, struct blk_waiter *w);
 
-/* ---- Served by cmd_block.c ------------------------------------------------- */
+/* ---- The command (cmd_block_pop.c) ---------------------------------------- */
+
+/* Parse argv as a `kind` command into sp, in Redis's order of checks. On
+ * bad input, write the error to err (if not NULL) and return false. Pure. */
+bool blk_parse(enum blk_kind kind, size_t argc, const struct resp_arg *argv,
+               struct blk_spec *sp, struct rbuf *err);
 
 /* The type a waiter of kind k takes (TVAL_LIST or TVAL_ZSET). */
 int blk_want_type(enum blk_kind k);
@@ -139,6 +144,8 @@ void blk_do_pop(struct cmd_ctx *c, const struct blk_spec *sp, const struct resp_
 /* Is sp a BLMOVE (BRPOPLPUSH) whose destination is on another shard than
  * `shard`? Then it is served by a transaction (cmd_block_move.c). */
 bool blk_move_crosses(const struct blk_spec *sp, const struct resp_arg *argv, unsigned shard);
+
+/* ---- The client's side (cmd_block.c) -------------------------------------- */
 
 /* The wake message's handler (struct blk_wake_msg), on the waiter's
  * worker: its waiter was claimed and its outcome set. */
