@@ -82,6 +82,8 @@ static void on_timer(uv_timer_t *t);
 
 static void park(struct blk_waiter *w)
 {
+    if (w->parked)
+        return; /* (still, through a move that found nothing) */
     w->parked = true;
     w->prev = NULL;
     w->next = parked;
@@ -265,7 +267,7 @@ void blk_on_wake(void *owner, struct mbox_msg *m)
     struct blk_waiter *w = wm->w;
     free(wm);
     w->woken = true;
-    if (w->parked)
+    if (w->parked && !w->moving)
         dispatch_fan_resume(w->f);
     blk_waiter_unref(w);
 }
@@ -281,8 +283,9 @@ void blk_on_move(void *owner, struct mbox_msg *m)
     if (!w->done && !atomic_load(&w->claimed)) {
         w->move_req = true;
         if (w->parked) { /* else the step that parks it starts the move */
+            /* It stays parked (blocked, for INFO, CLIENT LIST and CLIENT
+             * UNBLOCK) while its move runs. */
             struct fan *f = w->f;
-            unpark(w);
             if (!blk_move_start(f, f->state) && blk_waiter_claim(w)) {
                 w->outcome = OUT_OOM;
                 w->woken = true;
@@ -308,6 +311,8 @@ static void on_timer(uv_timer_t *t)
     int64_t now = clock_wall_ms();
     for (struct blk_waiter *w = parked, *next; w; w = next) {
         next = w->next;
+        if (w->moving)
+            continue; /* looked at once its move is over */
         int u = atomic_load_explicit(&w->unblock, memory_order_relaxed);
         if (w->gone)
             dispatch_fan_resume(w->f);
@@ -623,6 +628,10 @@ void cmd_block_thread_stop(struct worker *w)
     /* The clients are closing: their waits end now. */
     while (parked) {
         struct blk_waiter *b = parked;
+        if (b->moving) {
+            unpark(b); /* (its transaction's messages will not be handled) */
+            continue;
+        }
         if (b->gone) {
             dispatch_fan_resume(b->f);
             continue;

@@ -75,6 +75,9 @@ struct blk_waiter {
                                 next tick */
     bool move_req;           /* BLMOVE across shards: the source has data,
                                 a move transaction is to start */
+    bool moving;             /* its move transaction is out: the client
+                                stays blocked, the timer leaves it alone
+                                (its fan is busy) until the move ends */
     bool done;               /* the command is over (the fan is freed) */
     struct blk_waiter *prev, *next; /* this worker's parked waiters */
     struct blk_waiter *tnext;       /* blocked table (table_lock) */

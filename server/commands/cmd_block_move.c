@@ -111,6 +111,7 @@ bool blk_move_start(struct fan *f, struct blk_state *st)
         st->mstage = 0;
         return false;
     }
+    st->w->moving = true;
     return true;
 }
 
@@ -122,6 +123,7 @@ static void end_txn(struct fan *f, struct blk_state *st)
     f->txn = NULL;
     f->own_txn = false;
     st->mstage = 0;
+    st->w->moving = false;
 }
 
 bool blk_move_step(struct fan *f, struct blk_state *st, struct req **parts, size_t n,
