@@ -64,4 +64,30 @@ extern const struct cmd_plan cmd_list_lmove_plan;
 extern const struct cmd_plan cmd_list_rpoplpush_plan;
 extern const struct cmd_plan cmd_list_lmpop_plan;
 
+/* A key's state as the multi-key commands' check parts report it (ival of
+ * LMOVE's, a byte per key in LMPOP's). */
+enum {
+    CMD_LIST_KEY_MISSING = '0', /* no such key */
+    CMD_LIST_KEY_LIST = 'L',    /* a list (never empty) */
+    CMD_LIST_KEY_WRONG = 'W',   /* another type */
+};
+
+/* LMOVE's parts across shards, in one transaction holding both keys (also
+ * BLMOVE's when it is served, cmd_block_move.c). The check: argv [_, src,
+ * "left"|"right"] sets ival to the key's CMD_LIST_KEY_* (-1: out of
+ * memory) and, for a list, writes the element at that end to out (raw
+ * bytes); argv [_, dst] sets ival only. */
+void cmd_list_move_check_part(struct cmd_ctx *c);
+
+/* The push: argv ["lpush"|"rpush", dst, element]; an error reply when it
+ * failed (nothing changed), else nothing. */
+void cmd_list_move_push_part(struct cmd_ctx *c);
+
+/* The pop: argv ["lpop"|"rpop", src], which holds the element. */
+void cmd_list_move_pop_part(struct cmd_ctx *c);
+
+/* LMPOP's (and BLMPOP's) pop part for the MPOP plan (cmd_mpop.h): argv
+ * [_, key, "left"|"right", count]; writes LMPOP's reply. */
+void cmd_list_mpop_pop_part(struct cmd_ctx *c);
+
 #endif

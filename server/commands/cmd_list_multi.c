@@ -4,7 +4,8 @@
  * holds all the keys (server/txn/txn.h), as SMOVE does: LMOVE checks both keys
  * and reads the element at the source's end, pushes it onto the
  * destination, then pops it from the source (so running out of memory
- * loses nothing); LMPOP checks every key, then pops from the first list.
+ * loses nothing); LMPOP is the MPOP plan (cmd_mpop.c): check every key,
+ * then pop from the first list.
  * Nobody sees a state between rounds. Planning and merging run on the
  * connection's thread, execs and parts on the owner shards' threads. */
 #include <stdlib.h>
@@ -13,18 +14,12 @@
 #include "server/exec/cmd.h"
 #include "server/commands/cmd_impl.h"
 #include "server/commands/cmd_list.h"
+#include "server/commands/cmd_mpop.h"
 #include "server/commands/cmd_multi.h"
 #include "server/route/dispatch.h"
 #include "server/core/server.h"
 
 #define WRONGTYPE_ERR "WRONGTYPE Operation against a key holding the wrong kind of value"
-
-/* A key's state in a check part: ival of LMOVE's, a byte each in LMPOP's. */
-enum {
-    CHK_MISSING = '0', /* no such key */
-    CHK_LIST = 'L',    /* a list (never empty) */
-    CHK_WRONG = 'W',   /* another type */
-};
 
 /* ---- Shared by the execs and the parts (owner shard's thread) ------------ */
 
@@ -33,11 +28,11 @@ static int key_state(struct cmd_ctx *c, const struct resp_arg *key, struct tval 
     struct kventry *e = kvmap_find(c->db, key->ptr, key->len, c->now_ms);
     *tv = NULL;
     if (!e)
-        return CHK_MISSING;
+        return CMD_LIST_KEY_MISSING;
     if (kventry_type(e) != TVAL_LIST)
-        return CHK_WRONG;
+        return CMD_LIST_KEY_WRONG;
     *tv = kventry_tval(e);
-    return CHK_LIST;
+    return CMD_LIST_KEY_LIST;
 }
 
 /* The list at key about to be changed (the entry counts as written). */
@@ -129,11 +124,11 @@ static void lmove_generic(struct cmd_ctx *c, enum quicklist_end from, enum quick
     const struct resp_arg *src = &c->argv[1], *dst = &c->argv[2];
     struct tval *stv, *dtv;
     int s = key_state(c, src, &stv);
-    if (s == CHK_MISSING) {
+    if (s == CMD_LIST_KEY_MISSING) {
         resp_null(c->out, c->proto);
         return;
     }
-    if (s == CHK_WRONG || key_state(c, dst, &dtv) == CHK_WRONG) {
+    if (s == CMD_LIST_KEY_WRONG || key_state(c, dst, &dtv) == CMD_LIST_KEY_WRONG) {
         cmd_reply_wrongtype(c);
         return;
     }
@@ -176,9 +171,9 @@ void cmd_list_lmpop_exec(struct cmd_ctx *c)
         const struct resp_arg *key = &c->argv[2 + i];
         struct tval *tv;
         int s = key_state(c, key, &tv);
-        if (s == CHK_MISSING)
+        if (s == CMD_LIST_KEY_MISSING)
             continue;
-        if (s == CHK_WRONG) {
+        if (s == CMD_LIST_KEY_WRONG) {
             cmd_reply_wrongtype(c);
             return;
         }
@@ -191,14 +186,14 @@ void cmd_list_lmpop_exec(struct cmd_ctx *c)
 /* ---- Parts (owner shard's thread) ---------------------------------------- */
 
 /* LMOVE round 0. Source: argv [_, src, "left"|"right"]: ival the key's
- * CHK_*, and for a list out gets the element at that end. Destination:
+ * CMD_LIST_KEY_*, and for a list out gets the element at that end. Destination:
  * argv [_, dst]: ival only. */
-static void move_check_part(struct cmd_ctx *c)
+void cmd_list_move_check_part(struct cmd_ctx *c)
 {
     struct req *r = c->priv;
     struct tval *tv;
     r->ival = key_state(c, &c->argv[1], &tv);
-    if (r->ival != CHK_LIST || c->argc < 3)
+    if (r->ival != CMD_LIST_KEY_LIST || c->argc < 3)
         return;
     struct elem el = {NULL, 0};
     if (peek_end(c, tv->u.ql, cmd_arg_eq(&c->argv[2], "left") ? QUICKLIST_HEAD : QUICKLIST_TAIL,
@@ -212,7 +207,7 @@ static void move_check_part(struct cmd_ctx *c)
 
 /* LMOVE round 1: argv ["lpush"|"rpush", dst, element]. An error reply on
  * failure. */
-static void move_push_part(struct cmd_ctx *c)
+void cmd_list_move_push_part(struct cmd_ctx *c)
 {
     enum quicklist_end to = cmd_arg_eq(&c->argv[0], "lpush") ? QUICKLIST_HEAD : QUICKLIST_TAIL;
     int rc = push_to(c, &c->argv[1], to, c->argv[2].ptr, c->argv[2].len);
@@ -221,24 +216,14 @@ static void move_push_part(struct cmd_ctx *c)
 }
 
 /* LMOVE round 2: argv ["lpop"|"rpop", src]. */
-static void move_pop_part(struct cmd_ctx *c)
+void cmd_list_move_pop_part(struct cmd_ctx *c)
 {
     pop_from(c, &c->argv[1], cmd_arg_eq(&c->argv[0], "lpop") ? QUICKLIST_HEAD : QUICKLIST_TAIL);
 }
 
-/* LMPOP round 0: argv [_, keys...]: a CHK_* byte per key in out. */
-static void mpop_check_part(struct cmd_ctx *c)
-{
-    for (size_t i = 1; i < c->argc; i++) {
-        struct tval *tv;
-        char s = (char)key_state(c, &c->argv[i], &tv);
-        rbuf_append(c->out, &s, 1);
-    }
-}
-
-/* LMPOP round 1: argv [_, key, "left"|"right", count]: pops and replies as
- * LMPOP does. */
-static void mpop_pop_part(struct cmd_ctx *c)
+/* LMPOP's pop (cmd_mpop.h): argv [_, key, "left"|"right", count]: pops and
+ * replies as LMPOP does. */
+void cmd_list_mpop_pop_part(struct cmd_ctx *c)
 {
     int64_t count = 1;
     int64str_parse(c->argv[3].ptr, c->argv[3].len, &count);
@@ -285,9 +270,9 @@ static bool move_step(struct fan *f, struct req **parts, size_t n, struct rbuf *
     } else if (f->stage == 0) {
         int64_t s = parts[0]->ival, d = parts[1]->ival;
         const struct rbuf *o = &parts[0]->out;
-        if (s == CHK_MISSING) {
+        if (s == CMD_LIST_KEY_MISSING) {
             resp_null(out, f->proto);
-        } else if (s == CHK_WRONG || d == CHK_WRONG) {
+        } else if (s == CMD_LIST_KEY_WRONG || d == CMD_LIST_KEY_WRONG) {
             resp_error(out, WRONGTYPE_ERR);
         } else if (s < 0 || !(st->el.p = malloc(o->len ? o->len : 1))) {
             resp_error(out, "ERR out of memory");
@@ -296,7 +281,7 @@ static bool move_step(struct fan *f, struct req **parts, size_t n, struct rbuf *
             st->el.len = o->len;
             const char *push = st->to == QUICKLIST_HEAD ? "lpush" : "rpush";
             struct resp_arg a[3] = {{push, 5}, f->argv[2], {st->el.p, st->el.len}};
-            if (!dispatch_part(f, st->dst_shard, move_push_part, 3, a)) {
+            if (!dispatch_part(f, st->dst_shard, cmd_list_move_push_part, 3, a)) {
                 resp_error(out, "ERR out of memory");
             } else {
                 f->stage = 1;
@@ -308,7 +293,7 @@ static bool move_step(struct fan *f, struct req **parts, size_t n, struct rbuf *
     } else if (f->stage == 1) {
         const char *pop = st->from == QUICKLIST_HEAD ? "lpop" : "rpop";
         struct resp_arg a[2] = {{pop, 4}, f->argv[1]};
-        if (!dispatch_part(f, st->src_shard, move_pop_part, 2, a)) {
+        if (!dispatch_part(f, st->src_shard, cmd_list_move_pop_part, 2, a)) {
             resp_error(out, "ERR out of memory");
         } else {
             f->stage = 2;
@@ -319,62 +304,6 @@ static bool move_step(struct fan *f, struct req **parts, size_t n, struct rbuf *
     }
     if (finished)
         move_state_free(st);
-    return finished;
-}
-
-/* LMPOP across shards (fan.state). */
-struct mpop_state {
-    struct cmd_list_mpop o; /* the parsed arguments */
-    unsigned *shard;        /* each key's shard */
-    unsigned *part;         /* each key's round-0 part */
-    size_t *at;             /* each key's byte in its part's output */
-};
-
-static void mpop_state_free(struct mpop_state *st)
-{
-    free(st->shard);
-    free(st->part);
-    free(st->at);
-    free(st);
-}
-
-static bool mpop_step(struct fan *f, struct req **parts, size_t n, struct rbuf *out)
-{
-    struct mpop_state *st = f->state;
-    bool finished = true;
-    if (parts_oom(parts, n)) {
-        resp_error(out, "ERR out of memory");
-    } else if (f->stage == 1) {
-        rbuf_append(out, parts[0]->out.ptr, parts[0]->out.len);
-    } else {
-        size_t i = 0;
-        char s = CHK_MISSING;
-        for (; i < st->o.numkeys; i++) {
-            const struct rbuf *o = &parts[st->part[i]]->out;
-            s = st->at[i] < o->len ? o->ptr[st->at[i]] : CHK_MISSING;
-            if (s != CHK_MISSING)
-                break;
-        }
-        if (s == CHK_MISSING) {
-            resp_null_array(out, f->proto);
-        } else if (s == CHK_WRONG) {
-            resp_error(out, WRONGTYPE_ERR);
-        } else {
-            char num[24];
-            int nl = snprintf(num, sizeof num, "%lld", (long long)st->o.count);
-            bool left = st->o.where == QUICKLIST_HEAD;
-            struct resp_arg a[4] = {{"lmpop", 5}, f->argv[2 + i],
-                                    {left ? "left" : "right", left ? 4 : 5}, {num, (size_t)nl}};
-            if (!dispatch_part(f, st->shard[i], mpop_pop_part, 4, a)) {
-                resp_error(out, "ERR out of memory");
-            } else {
-                f->stage = 1;
-                finished = false;
-            }
-        }
-    }
-    if (finished)
-        mpop_state_free(st);
     return finished;
 }
 
@@ -407,8 +336,8 @@ static void plan_move(struct mplan *p, const struct cmd_def *d, size_t argc,
     bool left = from == QUICKLIST_HEAD;
     struct resp_arg a1[3] = {{"lmchk", 5}, f->argv[1], {left ? "left" : "right", left ? 4 : 5}};
     struct resp_arg a2[2] = {{"lmchk", 5}, f->argv[2]};
-    if (!dispatch_part(f, ss, move_check_part, 3, a1) ||
-        !dispatch_part(f, ds, move_check_part, 2, a2)) {
+    if (!dispatch_part(f, ss, cmd_list_move_check_part, 3, a1) ||
+        !dispatch_part(f, ds, cmd_list_move_check_part, 2, a2)) {
         free(st);
         dispatch_fan_abort(f, "ERR out of memory");
         return;
@@ -457,62 +386,10 @@ static void plan_lmpop(struct mplan *p, const struct cmd_def *d, size_t argc,
         return;
     }
     rbuf_deinit(&err);
-    struct mpop_state *st = calloc(1, sizeof *st);
-    if (st) {
-        st->o = o;
-        st->shard = malloc(o.numkeys * sizeof *st->shard);
-        st->part = malloc(o.numkeys * sizeof *st->part);
-        st->at = malloc(o.numkeys * sizeof *st->at);
-    }
-    if (!st || !st->shard || !st->part || !st->at) {
-        if (st)
-            mpop_state_free(st);
-        cmd_multi_plan_error(p, "ERR out of memory");
-        return;
-    }
-    int one = -2;
-    for (size_t i = 0; i < o.numkeys; i++) {
-        const struct resp_arg *key = &argv[2 + i];
-        st->shard[i] = shard_group_route(server.group, key->ptr, key->len);
-        one = one == -2 || one == (int)st->shard[i] ? (int)st->shard[i] : -1;
-    }
-    if (one >= 0) {
-        mpop_state_free(st);
-        cmd_multi_plan_route(p, d, (unsigned)one, d->exec, argc, argv);
-        return;
-    }
-    struct fan *f = cmd_multi_plan_fan(p, d, argc, argv, mpop_step, false);
-    if (!f) {
-        mpop_state_free(st);
-        return;
-    }
-    f->state = st;
-    /* One check part per shard holding keys, listing them in order. */
-    struct resp_arg *a = malloc((o.numkeys + 1) * sizeof *a);
-    bool ok = a != NULL;
-    unsigned idx = 0;
-    for (unsigned s = 0; ok && s < server.nworkers; s++) {
-        size_t na = 0;
-        a[na++] = (struct resp_arg){"lmpchk", 6};
-        for (size_t i = 0; i < o.numkeys; i++) {
-            if (st->shard[i] != s)
-                continue;
-            st->part[i] = idx;
-            st->at[i] = na - 1;
-            a[na++] = f->argv[2 + i];
-        }
-        if (na == 1)
-            continue;
-        ok = dispatch_part(f, s, mpop_check_part, na, a) != NULL;
-        idx++;
-    }
-    free(a);
-    if (!ok) {
-        mpop_state_free(st);
-        dispatch_fan_abort(f, "ERR out of memory");
-        return;
-    }
-    cmd_multi_plan_go(p, f);
+    struct cmd_mpop m = {.type = TVAL_LIST, .first = 2, .numkeys = o.numkeys,
+                         .end = o.where == QUICKLIST_HEAD ? "left" : "right", .count = o.count,
+                         .pop_part = cmd_list_mpop_pop_part};
+    cmd_mpop_plan(p, d, argc, argv, &m);
 }
 
 const struct cmd_plan cmd_list_lmove_plan = {.plan = plan_lmove};

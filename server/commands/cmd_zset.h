@@ -150,6 +150,11 @@ int cmd_zset_store(struct cmd_ctx *c, const char *event, const void *key, size_t
 void cmd_zset_alg_exec(struct cmd_ctx *c);        /* every ZUNION/ZINTER/ZDIFF form, one shard */
 void cmd_zset_zrangestore_exec(struct cmd_ctx *c); /* both keys on one shard */
 void cmd_zset_zmpop_exec(struct cmd_ctx *c);      /* every key on one shard */
+
+/* ZMPOP's (and BZMPOP's) pop part for the MPOP plan (cmd_mpop.h): argv
+ * [_, key, "min"|"max", count]; writes ZMPOP's whole reply. The key's
+ * shard's thread. */
+void cmd_zset_mpop_pop_part(struct cmd_ctx *c);
 const struct zalg_kind *cmd_zset_alg_kind(const char *name); /* by command name */
 
 struct cmd_plan;

@@ -3,8 +3,9 @@
  * forms, ZINTERCARD (each shard sends its sources' elements; the
  * connection's thread computes; a second round writes the destination),
  * ZRANGESTORE (the source's shard sends the range, the destination's
- * stores it) and ZMPOP (every shard says what its keys hold; the first
- * sorted set in argument order is popped on its shard). Every round runs
+ * stores it) and ZMPOP (the MPOP plan shared with LMPOP, cmd_mpop.c: every
+ * shard says what its keys hold; the first sorted set in argument order is
+ * popped on its shard). Every round runs
  * inside one transaction that holds all the keys (server/txn/txn.h), as the
  * set commands do (cmd_set_multi.c), so nobody sees a state between
  * rounds. Planning and merging run on the connection's thread, parts on
@@ -16,6 +17,7 @@
 #include "common/int64str.h"
 #include "server/exec/cmd.h"
 #include "server/commands/cmd_impl.h"
+#include "server/commands/cmd_mpop.h"
 #include "server/commands/cmd_multi.h"
 #include "server/commands/cmd_zset.h"
 #include "server/route/dispatch.h"
@@ -192,23 +194,7 @@ static void store_part(struct cmd_ctx *c)
     free(v);
 }
 
-/* ZMPOP round 0: argv[1..] keys; ival: bit i*2 set when key i exists,
- * bit i*2+1 when it is another type (keys on this shard, in order). */
-static void mpop_check_part(struct cmd_ctx *c)
-{
-    struct req *r = c->priv;
-    /* One byte per key in out: '0' missing, 'Z' a sorted set, 'W' other. */
-    r->ival = 0;
-    for (size_t i = 1; i < c->argc; i++) {
-        struct kventry *e = kvmap_find(c->db, c->argv[i].ptr, c->argv[i].len, c->now_ms);
-        char st = !e ? FETCH_MISSING : kventry_type(e) == TVAL_ZSET ? FETCH_ZSET : FETCH_WRONG;
-        rbuf_append(c->out, &st, 1);
-    }
-}
-
-/* ZMPOP round 1 on the chosen key's shard: argv [_, key, "min"|"max",
- * count]; writes ZMPOP's whole reply. */
-static void mpop_pop_part(struct cmd_ctx *c)
+void cmd_zset_mpop_pop_part(struct cmd_ctx *c)
 {
     const struct resp_arg *key = &c->argv[1];
     struct kventry *e = kvmap_find_w(c->db, key->ptr, key->len, c->now_ms);
@@ -479,61 +465,6 @@ static bool rstore_step(struct fan *f, struct req **parts, size_t n, struct rbuf
     return finished;
 }
 
-/* ZMPOP across shards (fan.state). */
-struct mpop_state {
-    struct mpop_args a;  /* its arguments */
-    unsigned *key_part;  /* round-0 part of each key */
-    size_t *key_slot;    /* the key's position in that part's output */
-    unsigned *key_shard; /* each key's shard */
-};
-
-static void mpop_state_free(struct mpop_state *st)
-{
-    free(st->key_part);
-    free(st->key_slot);
-    free(st->key_shard);
-    free(st);
-}
-
-static bool mpop_step(struct fan *f, struct req **parts, size_t n, struct rbuf *out)
-{
-    struct mpop_state *st = f->state;
-    bool finished = true;
-    if (parts_oom(parts, n)) {
-        resp_error(out, "ERR out of memory");
-    } else if (f->stage == 0) {
-        size_t i;
-        char s = FETCH_MISSING;
-        for (i = 0; i < st->a.numkeys; i++) {
-            const struct rbuf *o = &parts[st->key_part[i]]->out;
-            s = st->key_slot[i] < o->len ? o->ptr[st->key_slot[i]] : FETCH_MISSING;
-            if (s != FETCH_MISSING)
-                break;
-        }
-        if (i == st->a.numkeys) {
-            resp_null_array(out, f->proto);
-        } else if (s == FETCH_WRONG) {
-            resp_error(out, WRONGTYPE);
-        } else {
-            char num[24];
-            int len = snprintf(num, sizeof num, "%lld", (long long)st->a.count);
-            struct resp_arg a[4] = {{"zmpop", 5}, f->argv[2 + i],
-                                    {st->a.max ? "max" : "min", 3}, {num, (size_t)len}};
-            if (!dispatch_part(f, st->key_shard[i], mpop_pop_part, 4, a)) {
-                resp_error(out, "ERR out of memory");
-            } else {
-                f->stage = 1;
-                finished = false;
-            }
-        }
-    } else {
-        rbuf_append(out, parts[0]->out.ptr, parts[0]->out.len);
-    }
-    if (finished)
-        mpop_state_free(st);
-    return finished;
-}
-
 /* ---- Planning (connection's thread) -------------------------------------- */
 
 /* Reply the bytes of err now. */
@@ -690,38 +621,10 @@ static void plan_mpop(struct mplan *p, const struct cmd_def *d, size_t argc,
         return;
     }
     rbuf_deinit(&err);
-    struct mpop_state *st = calloc(1, sizeof *st);
-    if (st) {
-        st->a = a;
-        st->key_part = malloc(a.numkeys * sizeof *st->key_part);
-        st->key_slot = malloc(a.numkeys * sizeof *st->key_slot);
-        st->key_shard = malloc(a.numkeys * sizeof *st->key_shard);
-    }
-    if (!st || !st->key_part || !st->key_slot || !st->key_shard) {
-        if (st)
-            mpop_state_free(st);
-        cmd_multi_plan_error(p, "ERR out of memory");
-        return;
-    }
-    int one = one_shard(argv, 2, a.numkeys, -1, st->key_shard);
-    if (one >= 0) {
-        mpop_state_free(st);
-        cmd_multi_plan_route(p, d, (unsigned)one, d->exec, argc, argv);
-        return;
-    }
-    struct fan *f = cmd_multi_plan_fan(p, d, argc, argv, mpop_step, false);
-    if (!f) {
-        mpop_state_free(st);
-        return;
-    }
-    f->state = st;
-    if (!add_key_parts(f, "zmpopchk", mpop_check_part, 2, a.numkeys, st->key_shard, st->key_part,
-                       st->key_slot)) {
-        mpop_state_free(st);
-        dispatch_fan_abort(f, "ERR out of memory");
-        return;
-    }
-    cmd_multi_plan_go(p, f);
+    struct cmd_mpop m = {.type = TVAL_ZSET, .first = 2, .numkeys = a.numkeys,
+                         .end = a.max ? "max" : "min", .count = a.count,
+                         .pop_part = cmd_zset_mpop_pop_part};
+    cmd_mpop_plan(p, d, argc, argv, &m);
 }
 
 const struct cmd_plan cmd_zset_alg_plan = {.plan = plan_alg};

@@ -6,8 +6,9 @@ BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP served at once
 (the non-blocking path, first key with data in argument order), arity,
 syntax and timeout errors (not a float, negative, out of range), WRONGTYPE,
 nil after a short timeout, the non-blocking behaviour inside MULTI/EXEC,
-RESP3 shapes, CLIENT UNBLOCK (TIMEOUT and ERROR, unknown ids) and a waiter
-woken by a push from another connection. Run: /usr/bin/python3
+RESP3 shapes, CLIENT UNBLOCK (TIMEOUT and ERROR, unknown ids), a waiter
+woken by a push from another connection, and a BLMOVE waiter served while
+its destination holds another type (WRONGTYPE, nothing popped). Run: /usr/bin/python3
 test_diff_blocking.py with SHARDKV_BIN set to the directory holding
 shardkv-server.
 """
@@ -97,6 +98,15 @@ def fast_cases():
          ["BRPOP", "{k2}", "{k}", "0"], ["BLMOVE", "{k}", "{k2}", "LEFT", "LEFT", "0"],
          ["BRPOPLPUSH", "{k3}", "{k}", "0"], ["BZPOPMIN", "{k}", "0"], ["BZMPOP", "0", "1", "{k3}", "MIN"],
          ["BLMPOP", "0", "2", "{k3}", "{k}", "LEFT"], ["EXEC"]])
+    # BLMPOP and BZMPOP inside MULTI (the MPOP plan across shards): the
+    # first key that exists decides, WRONGTYPE included.
+    add([["SET", "{k2}", "s"], ["RPUSH", "{k3}", "a", "b", "c"], ["ZADD", "{k4}", "1", "a", "2", "b"],
+         ["MULTI"], ["BLMPOP", "0", "3", "{k}", "{k2}", "{k3}", "LEFT"],
+         ["BLMPOP", "0", "3", "{k}", "{k3}", "{k2}", "RIGHT", "COUNT", "2"],
+         ["BLMPOP", "0", "2", "{k}", "{k5}", "LEFT"],
+         ["BZMPOP", "0", "3", "{k}", "{k2}", "{k4}", "MAX"],
+         ["BZMPOP", "0", "3", "{k}", "{k4}", "{k2}", "MAX", "COUNT", "5"],
+         ["BZMPOP", "0", "2", "{k3}", "{k4}", "MIN"], ["EXEC"]])
     add([["MULTI"], ["BLPOP", "{k}", "-1"], ["EXEC"]])
     add([["MULTI"], ["BLPOP", "{k}", "abc"], ["BLMPOP", "0", "0", "{k}", "LEFT"], ["EXEC"]])
     add([["MULTI"], ["ZADD", "{k}", "1", "a"], ["BZPOPMAX", "{k2}", "{k}", "0"], ["EXEC"]])
@@ -151,11 +161,21 @@ class DiffBlocking(skvdiff.DiffTest):
             out.append(self.run_blocked(
                 port, [b"BLMOVE", k + b"s", k + b"d", b"RIGHT", b"LEFT", b"0"],
                 lambda o: o.run([[b"RPUSH", k + b"s", b"1", b"2"]])))
-            # (The push to another shard is a second step: looked at once the
-            # waiter has its reply.)
             look = RawConn(port)
             self.addCleanup(look.close)
             out.append(look.run([[b"LRANGE", k + b"d", b"0", b"-1"], [b"LRANGE", k + b"s", b"0", b"-1"]]))
+            # A destination of the wrong type when the waiter is served: it
+            # gets WRONGTYPE and is unblocked, nothing is popped (pairs on
+            # one shard and across shards).
+            for i in range(4):
+                s, d = k + b"ws%d" % i, k + b"wd%d" % i
+                out.append(self.run_blocked(
+                    port, [b"BLMOVE", s, d, b"LEFT", b"RIGHT", b"0"],
+                    lambda o: o.run([[b"SET", d, b"str"], [b"RPUSH", s, b"1", b"2"]])))
+                out.append(look.run([[b"LRANGE", s, b"0", b"-1"], [b"GET", d]]))
+            # Served at once (the source has data), the destination wrong.
+            out.append(look.run([[b"BRPOPLPUSH", k + b"ws0", k + b"wd%d" % i, b"0"]
+                                 for i in range(4)] + [[b"LRANGE", k + b"ws0", b"0", b"-1"]]))
             out.append(self.run_blocked(
                 port, [b"BLMPOP", b"0", b"2", k + b"m1", k + b"m2", b"RIGHT", b"COUNT", b"3"],
                 lambda o: o.run([[b"RPUSH", k + b"m2", b"1", b"2"]])))

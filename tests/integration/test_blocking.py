@@ -3,7 +3,8 @@
 Producers and consumers on different workers (--threads 2 and 4) over many
 keys: every pushed element is popped exactly once (BLPOP/BRPOP on lists,
 BZPOPMIN on sorted sets, BLMOVE between shards), waiters on one key are
-served in the order they blocked, timeouts fire within 100 ms of their
+served in the order they blocked (BLMOVE waiters served across shards
+too), timeouts fire within 100 ms of their
 time, waiters that disconnect leave nothing behind (no element is popped
 for them, blocked_clients drops to 0; the server's log must hold no
 sanitizer report at exit), and keys deleted or re-typed while clients wait.
@@ -196,6 +197,26 @@ class Fairness(unittest.TestCase):
                 for i in range(3):
                     ctl.call("LPUSH", "fair2", "x%d" % i)
                     self.assertEqual(waiters[i].read_reply(), [b"fair2", b"x%d" % i])
+
+    def test_fifo_among_blmove_waiters_across_shards(self):
+        """BLMOVE waiters on one source, each with its own destination (most
+        on other shards, so each is served by a move transaction), get the
+        elements in the order they blocked, and each element is in its
+        waiter's destination once the reply is in."""
+        with ShardkvServer(["--threads", "4"]) as srv, srv.client() as ctl:
+            waiters = []
+            for i in range(8):
+                w = srv.client()
+                self.addCleanup(w.close)
+                w.send("BLMOVE", "fsrc", "fdst:%d" % i, "LEFT", "RIGHT", "0")
+                self.assertTrue(wait_blocked(ctl, i + 1))
+                waiters.append(w)
+            ctl.call("RPUSH", "fsrc", *["e%d" % i for i in range(8)])
+            self.assertEqual([w.read_reply() for w in waiters], [b"e%d" % i for i in range(8)])
+            for i in range(8):
+                self.assertEqual(ctl.call("LRANGE", "fdst:%d" % i, "0", "-1"), [b"e%d" % i])
+            self.assertEqual(ctl.call("EXISTS", "fsrc"), 0)
+            self.assertTrue(wait_blocked(ctl, 0))
 
 
 class Timeouts(unittest.TestCase):

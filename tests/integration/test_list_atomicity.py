@@ -5,7 +5,9 @@ pair of ends), RPOPLPUSH, and LMPOP followed by a push in one MULTI,
 while readers take every list in one MULTI/EXEC (atomic across shards:
 it holds all the keys) and check that the lists hold exactly the N
 elements, each once: half a move shows as an element missing or twice.
-Afterwards the lists still hold exactly the N elements once.
+Afterwards the lists still hold exactly the N elements once. BLMOVE and
+BRPOPLPUSH served across shards (blocked, then woken) are one step too:
+readers summing LLEN of every list in one MULTI/EXEC always see N.
 
 The server ($SHARDKV_BIN) runs with more shards than cores on a free
 loopback port and is always stopped.
@@ -151,6 +153,59 @@ class ListAtomicity(unittest.TestCase):
             self.assertGreater(r.counts.get("moves", 0), 200)
             self.assertGreater(r.counts.get("reads", 0), 50)
             final = sorted(e for part in snapshot(c, ls) for e in part)
+            self.assertEqual(final, sorted(elements()))
+
+    def test_blmove_served_keeps_the_count(self):
+        # BLMOVE consumers wait on sources that are mostly empty and are
+        # served when a feeder moves an element back (LMOVE, atomic), or at
+        # once when one is there; their destinations are mostly on another
+        # shard. Readers take LLEN of every key in one MULTI/EXEC: the
+        # total is always N (a served move seen half done would show N - 1
+        # or N + 1), and every element ends up somewhere exactly once.
+        srcs = ["bq:src:%d" % i for i in range(4)]
+        dsts = ["bq:dst:%d" % i for i in range(4)]
+        keys = srcs + dsts
+        with ShardkvServer(["--threads", THREADS]) as srv, srv.client() as c:
+            setup_lists(c, dsts)
+            r = Runner(srv.port)
+
+            def consumer(r, c, i):
+                rnd = random.Random(700 + i)
+                n = 0
+                while not r.stop.is_set():
+                    src, dst = rnd.choice(srcs), rnd.choice(dsts)
+                    if i % 2:
+                        got = c.call("BLMOVE", src, dst, rnd.choice(ENDS), rnd.choice(ENDS), "0.05")
+                    else:
+                        got = c.call("BRPOPLPUSH", src, dst, "0.05")
+                    if got is not None:
+                        if got not in elements():
+                            r.fail("BLMOVE replied %r" % (got,))
+                            return
+                        n += 1
+                r.count("served", n)
+
+            def feeder(r, c, i):
+                rnd = random.Random(800 + i)
+                while not r.stop.is_set():
+                    c.call("LMOVE", rnd.choice(dsts), rnd.choice(srcs), "LEFT", "RIGHT")
+
+            def reader(r, c, i):
+                n = 0
+                while not r.stop.is_set():
+                    got = c.pipeline([["MULTI"]] + [["LLEN", k] for k in keys] + [["EXEC"]])[-1]
+                    if sum(got) != N:
+                        r.fail("LLEN total %d, not %d: %r" % (sum(got), N, got))
+                        return
+                    n += 1
+                r.count("reads", n)
+
+            r.run([consumer] * 6 + [feeder] * 2 + [reader] * 3, DURATION)
+            self.assertEqual(r.errors, [])
+            self.assertEqual(r.failures, [])
+            self.assertGreater(r.counts.get("served", 0), 200)
+            self.assertGreater(r.counts.get("reads", 0), 50)
+            final = sorted(e for part in snapshot(c, keys) for e in part)
             self.assertEqual(final, sorted(elements()))
 
 

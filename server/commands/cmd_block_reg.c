@@ -1,0 +1,388 @@
+/* cmd_block_reg.c — the blocking commands' waiter registry: on each
+ * shard, a FIFO of waiters per (db, key), in the order clients blocked;
+ * marking keys written this turn; serving them at the end of the turn by
+ * claiming each waiter (one atomic flag, so a client waiting on several
+ * shards is served once) and posting the outcome to its worker; and
+ * removing a finished waiter's registrations. The waiters' lifetime
+ * (references, claim) is here too.
+ *
+ * Threads: the registry is thread-local to each shard's thread; waiters
+ * are shared by reference between their client's worker and the shards. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/hash.h"
+#include "server/commands/cmd_block.h"
+#include "server/commands/cmd_block_internal.h"
+#include "server/core/server.h"
+#include "server/net/conn.h"
+#include "server/net/worker.h"
+#include "server/txn/txn.h"
+
+/* ---- Waiters ------------------------------------------------------------- */
+
+void blk_waiter_unref(struct blk_waiter *w)
+{
+    if (atomic_fetch_sub_explicit(&w->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    rbuf_deinit(&w->reply);
+    free(w);
+}
+
+bool blk_waiter_claim(struct blk_waiter *w)
+{
+    int zero = 0;
+    return atomic_compare_exchange_strong(&w->claimed, &zero, 1);
+}
+
+struct blk_waiter *blk_waiter_new(struct conn *c, const struct blk_spec *sp, size_t argc,
+                                  const struct resp_arg *argv)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < argc; i++)
+        bytes += argv[i].len;
+    struct blk_waiter *w = calloc(1, sizeof *w + argc * sizeof(struct resp_arg) + bytes);
+    if (!w)
+        return NULL;
+    atomic_init(&w->refs, 1);
+    w->client_id = c->id;
+    w->origin = c->w->id;
+    w->db = c->db;
+    w->proto = c->proto;
+    w->sp = *sp;
+    w->argc = argc;
+    w->argv = (struct resp_arg *)(w + 1);
+    char *p = (char *)(w->argv + argc);
+    for (size_t i = 0; i < argc; i++) {
+        if (argv[i].len)
+            memcpy(p, argv[i].ptr, argv[i].len);
+        w->argv[i].ptr = p;
+        w->argv[i].len = argv[i].len;
+        p += argv[i].len;
+    }
+    rbuf_init(&w->reply);
+    return w;
+}
+
+/* ---- The per-shard registry (the shard's thread) ------------------------- */
+
+struct wnode {
+    struct blk_waiter *w;    /* holds a reference */
+    struct wnode *next;      /* FIFO: the order clients blocked */
+};
+
+struct wkey {
+    struct wkey *hnext;      /* bucket chain */
+    uint64_t h;              /* hash_key(key) */
+    unsigned db;             /* database */
+    bool ready;              /* written this turn: on the ready list */
+    struct wkey *rnext;      /* ready list link */
+    struct wnode *head, *tail; /* waiters */
+    struct blk_waiter *moving; /* the head's move transaction is out
+                                  (BLMOVE across shards): not served */
+    size_t klen;             /* key length */
+    char key[];              /* key bytes */
+};
+
+struct wreg {
+    struct wkey **b;         /* buckets (power of two) */
+    size_t nb;               /* bucket count */
+    size_t n;                /* keys with waiters */
+    struct wkey *ready;      /* keys to serve at the end of the turn */
+};
+
+static _Thread_local struct wreg reg;
+
+static struct wkey **reg_slot(unsigned db, const void *key, size_t klen, uint64_t h)
+{
+    struct wkey **pp = &reg.b[h & (reg.nb - 1)];
+    for (; *pp; pp = &(*pp)->hnext)
+        if ((*pp)->h == h && (*pp)->db == db && (*pp)->klen == klen &&
+            memcmp((*pp)->key, key, klen) == 0)
+            break;
+    return pp;
+}
+
+static int reg_grow(void)
+{
+    size_t nb = reg.nb ? reg.nb * 2 : 64;
+    struct wkey **b = calloc(nb, sizeof *b);
+    if (!b)
+        return -1;
+    for (size_t i = 0; i < reg.nb; i++)
+        for (struct wkey *k = reg.b[i], *next; k; k = next) {
+            next = k->hnext;
+            k->hnext = b[k->h & (nb - 1)];
+            b[k->h & (nb - 1)] = k;
+        }
+    free(reg.b);
+    reg.b = b;
+    reg.nb = nb;
+    return 0;
+}
+
+int blk_reg_add(unsigned db, const struct resp_arg *key, struct blk_waiter *w)
+{
+    if (reg.n >= reg.nb && reg_grow() != 0)
+        return -1;
+    uint64_t h = hash_key(key->ptr, key->len);
+    struct wkey **pp = reg_slot(db, key->ptr, key->len, h);
+    struct wkey *k = *pp;
+    if (k) {
+        for (struct wnode *n = k->head; n; n = n->next)
+            if (n->w == w)
+                return 0; /* the same key twice in one command */
+    }
+    struct wnode *n = malloc(sizeof *n);
+    if (!n)
+        return -1;
+    if (!k) {
+        k = calloc(1, sizeof *k + key->len);
+        if (!k) {
+            free(n);
+            return -1;
+        }
+        k->h = h;
+        k->db = db;
+        k->klen = key->len;
+        memcpy(k->key, key->ptr, key->len);
+        *pp = k;
+        reg.n++;
+    }
+    n->w = w;
+    n->next = NULL;
+    atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
+    if (k->tail)
+        k->tail->next = n;
+    else
+        k->head = n;
+    k->tail = n;
+    return 0;
+}
+
+/* Put k on the ready list: its waiters are looked at this turn's end. */
+static void mark_ready(struct wkey *k)
+{
+    if (k->ready)
+        return;
+    k->ready = true;
+    k->rnext = reg.ready;
+    reg.ready = k;
+}
+
+/* Drop key k (no waiters left, not on the ready list). */
+static void reg_drop(struct wkey *k)
+{
+    struct wkey **pp = reg_slot(k->db, k->key, k->klen, k->h);
+    *pp = k->hnext;
+    reg.n--;
+    free(k);
+}
+
+void blk_reg_remove(unsigned db, const struct resp_arg *key, struct blk_waiter *w)
+{
+    if (reg.n == 0)
+        return;
+    struct wkey *k = *reg_slot(db, key->ptr, key->len, hash_key(key->ptr, key->len));
+    if (!k)
+        return;
+    struct wnode *prev = NULL;
+    for (struct wnode *n = k->head; n; prev = n, n = n->next) {
+        if (n->w != w)
+            continue;
+        if (prev)
+            prev->next = n->next;
+        else
+            k->head = n->next;
+        if (k->tail == n)
+            k->tail = prev;
+        free(n);
+        blk_waiter_unref(w);
+        break;
+    }
+    if (k->moving == w) {
+        /* Its move ended without it: the next waiters may be served. */
+        k->moving = NULL;
+        mark_ready(k);
+    }
+    if (!k->head && !k->ready)
+        reg_drop(k);
+}
+
+void cmd_block_on_key(struct cmd_ctx *c, unsigned db, const void *key, size_t klen)
+{
+    (void)c;
+    if (reg.n == 0 || !key)
+        return;
+    struct wkey *k = *reg_slot(db, key, klen, hash_key(key, klen));
+    if (k)
+        mark_ready(k);
+}
+
+void blk_reg_move_done(unsigned db, const struct resp_arg *key, struct blk_waiter *w)
+{
+    if (reg.n == 0)
+        return;
+    struct wkey *k = *reg_slot(db, key->ptr, key->len, hash_key(key->ptr, key->len));
+    if (!k)
+        return;
+    if (k->moving == w)
+        k->moving = NULL;
+    mark_ready(k); /* (serving finds out whether anything is left to take) */
+}
+
+/* Tell w's worker: handle is blk_on_wake (w claimed, outcome set) or
+ * blk_on_move. Returns false on out-of-memory. */
+static bool post_wake(struct blk_waiter *w, mbox_handle_fn handle)
+{
+    struct blk_wake_msg *m = malloc(sizeof *m);
+    if (!m)
+        return false;
+    atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
+    m->w = w;
+    m->msg.handle = handle;
+    shard_post(shard_group_get(server.group, w->origin), &m->msg);
+    return true;
+}
+
+/* Serve the waiters of k while it has data they can take. Returns false
+ * when a transaction holds the key: try again at the next turn. */
+static bool serve_key(struct shard *s, struct wkey *k)
+{
+    struct cmd_ctx c = {
+        .shard = s,
+        .db = shard_db(s, k->db),
+        .dbidx = k->db,
+        .now_ms = clock_wall_ms(),
+    };
+    struct resp_arg key = {.ptr = k->key, .len = k->klen};
+    while (k->head) {
+        struct wnode *n = k->head;
+        struct blk_waiter *w = n->w;
+        bool drop = atomic_load(&w->claimed) != 0;
+        if (!drop) {
+            if (k->moving == w)
+                return true; /* its move is out: the FIFO waits for it */
+            struct kventry *e = kvmap_find(c.db, k->key, k->klen, c.now_ms);
+            if (!e || kventry_type(e) != blk_want_type(w->sp.kind))
+                return true; /* nothing for them (yet) */
+            /* Behind a transaction's intent lock: after it concludes. */
+            const struct cmd_def *d = cmd_lookup(w->argv[0].ptr, w->argv[0].len);
+            if (d && !txn_may_run(s, d, k->db, w->argc, w->argv, NULL, NULL))
+                return false;
+            if (blk_move_crosses(&w->sp, w->argv, s->id)) {
+                /* Its worker runs the move as a transaction over both keys,
+                 * which claims w; the next waiters wait for it. (Out of
+                 * memory: tried again at the key's next write.) */
+                if (post_wake(w, blk_on_move))
+                    k->moving = w;
+                return true;
+            }
+            drop = true;
+            if (blk_waiter_claim(w)) {
+                /* The key's index among the waiter's keys. */
+                size_t ki = 0;
+                for (; ki < w->sp.nkeys; ki++) {
+                    const struct resp_arg *a = &w->argv[w->sp.kfirst + ki];
+                    if (a->len == key.len && memcmp(a->ptr, key.ptr, key.len) == 0)
+                        break;
+                }
+                w->outcome = OUT_SERVED;
+                blk_do_pop(&c, &w->sp, w->argv, ki, &w->reply, w->proto);
+                /* (Out of memory: the client stays blocked, nothing else
+                 * can be done.) */
+                post_wake(w, blk_on_wake);
+            }
+        }
+        if (k->moving == w)
+            k->moving = NULL;
+        k->head = n->next;
+        if (!k->head)
+            k->tail = NULL;
+        free(n);
+        blk_waiter_unref(w);
+    }
+    return true;
+}
+
+void cmd_block_serve(struct worker *w)
+{
+    if (!reg.ready)
+        return;
+    struct wkey *list = reg.ready, *again = NULL;
+    reg.ready = NULL;
+    while (list) {
+        struct wkey *k = list;
+        list = k->rnext;
+        k->ready = false;
+        if (!serve_key(w->shard, k)) {
+            /* (A pop before the held waiter may have put k back on
+             * reg.ready already: one list at a time, or the links cross.) */
+            if (!k->ready) {
+                k->ready = true;
+                k->rnext = again;
+                again = k;
+            }
+            continue;
+        }
+        if (!k->head && !k->ready)
+            reg_drop(k);
+    }
+    /* Keys served meanwhile (by pops that wrote) come back on reg.ready. */
+    while (again) {
+        struct wkey *k = again;
+        again = k->rnext;
+        k->rnext = reg.ready;
+        reg.ready = k;
+    }
+}
+
+/* The message that removes a finished waiter's registrations on a shard. */
+struct purge_msg {
+    struct mbox_msg msg;     /* first */
+    struct blk_waiter *w;    /* a reference */
+};
+
+static void on_purge(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    struct purge_msg *pm = (struct purge_msg *)m;
+    struct blk_waiter *w = pm->w;
+    for (size_t i = 0; i < w->sp.nkeys; i++) {
+        const struct resp_arg *key = &w->argv[w->sp.kfirst + i];
+        if (shard_group_route(server.group, key->ptr, key->len) == s->id)
+            blk_reg_remove(w->db, key, w);
+    }
+    blk_waiter_unref(w);
+    free(pm);
+}
+
+bool blk_reg_post_purge(unsigned shard, struct blk_waiter *w)
+{
+    struct purge_msg *pm = malloc(sizeof *pm);
+    if (!pm)
+        return false;
+    atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
+    pm->w = w;
+    pm->msg.handle = on_purge;
+    shard_post(shard_group_get(server.group, shard), &pm->msg);
+    return true;
+}
+
+void blk_reg_free_all(void)
+{
+    for (size_t i = 0; i < reg.nb; i++)
+        for (struct wkey *k = reg.b[i], *next; k; k = next) {
+            next = k->hnext;
+            for (struct wnode *n = k->head, *nn; n; n = nn) {
+                nn = n->next;
+                blk_waiter_unref(n->w);
+                free(n);
+            }
+            free(k);
+        }
+    free(reg.b);
+    memset(&reg, 0, sizeof reg);
+}
