@@ -62,7 +62,9 @@ static void *map_calloc(struct kvmap *m, size_t n)
 static void map_free(struct kvmap *m, void *p)
 {
     int64_t before = m->acct->used;
-    mem_free(m->acct, p);
+    /* A table array of a size this map has outgrown (or shrunk from): no
+     * use in the thread's allocator cache. */
+    mem_free_uncached(m->acct, p);
     m->used_memory += m->acct->used - before;
 }
 
