@@ -89,6 +89,11 @@ bool snap_big_defer(struct part_db *d, const struct kventry *e, const char *key,
     b->d.m = tv->u.ht;
     b->d.db = d->db;
     b->d.cut = kvmap_epoch_begin(tv->u.ht, on_capture, &b->d);
+    if (b->d.cut == 0) {
+        free(c);
+        free(b);
+        return false; /* no memory for its stamps: encoded whole instead */
+    }
     kvmap_epoch_on_retire(tv->u.ht, on_retire);
     *p->bigs_tail = b;
     p->bigs_tail = &b->next;
