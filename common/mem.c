@@ -49,6 +49,22 @@ int mem_thread_arena_create(void)
 #endif
 }
 
+void mem_thread_cache_flush(void)
+{
+#ifdef SKV_HAVE_JEMALLOC
+    mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+#endif
+}
+
+void mem_thread_cache_off(void)
+{
+#ifdef SKV_HAVE_JEMALLOC
+    bool off = false;
+    mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+    mallctl("thread.tcache.enabled", NULL, NULL, &off, sizeof off);
+#endif
+}
+
 /* No object may exceed PTRDIFF_MAX bytes (pointer differences within it
  * must fit), so such requests fail here without asking the allocator:
  * sanitizer allocators abort on them instead of returning NULL. */
@@ -117,6 +133,19 @@ void mem_free(struct mem_acct *a, void *p)
     a->used -= (int64_t)mem_usable(p);
     a->frees++;
     free(p);
+}
+
+void mem_free_uncached(struct mem_acct *a, void *p)
+{
+    if (!p)
+        return;
+    a->used -= (int64_t)mem_usable(p);
+    a->frees++;
+#ifdef SKV_HAVE_JEMALLOC
+    dallocx(p, MALLOCX_TCACHE_NONE);
+#else
+    free(p);
+#endif
 }
 
 size_t mem_map_size(size_t n)

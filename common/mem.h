@@ -23,6 +23,17 @@ struct mem_acct {
  * caches are used). Call once per shard thread, from that thread. */
 int mem_thread_arena_create(void);
 
+/* Return the calling thread's cached free blocks to its arena: after a
+ * set-up that freed what it will not need again. No-op without jemalloc. */
+void mem_thread_cache_flush(void);
+
+/* Return the calling thread's cached free blocks to its arena and stop
+ * caching for it: for a thread that has finished its busy part (the main
+ * thread once the server runs), whose cache would otherwise hold what it
+ * freed, counted as allocated, for the life of the process. No-op without
+ * jemalloc. */
+void mem_thread_cache_off(void);
+
 /* Allocate n bytes charged to a. Returns NULL (and counts a failure) when
  * n is 0 or the allocator has no memory; never aborts. Caller owns it. */
 void *mem_alloc(struct mem_acct *a, size_t n);
@@ -40,6 +51,12 @@ void *mem_realloc(struct mem_acct *a, void *p, size_t n);
 
 /* Free p (NULL is fine) and uncharge its usable size from a. */
 void mem_free(struct mem_acct *a, void *p);
+
+/* mem_free for a block whose size the thread will not ask for again soon
+ * (a hash table array a resize left behind): straight back to the arena,
+ * not into the thread's allocator cache, where it would stay counted as
+ * allocated (used_memory) with nothing to reuse it. */
+void mem_free_uncached(struct mem_acct *a, void *p);
 
 /* Large zeroed blocks straight from the kernel, for arrays big enough that
  * the allocator's own path would cost O(size) in one call: a calloc that

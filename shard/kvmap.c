@@ -35,6 +35,10 @@
  * memset all of it. Fresh mappings are zero for free and are given back a
  * slice at a time (retire_step). */
 #define TABLE_MAP_BYTES ((size_t)1 << 20)
+/* Segment stamps are made when a capture is armed, inside the snapshot's
+ * cut: from 64 KB (2^17 buckets) up they are mapped too, so that arming
+ * stays O(1) (no memset of a reused extent) whatever the table's size. */
+#define STAMPS_MAP_BYTES ((size_t)64 << 10)
 /* Bytes of a retired mapping unmapped per map operation: 256 KB is 64
  * pages, some tens of microseconds of munmap; a 128 MB array (2^24
  * buckets) is gone after 512 operations, long before the next resize
@@ -62,15 +66,18 @@ static void *map_calloc(struct kvmap *m, size_t n)
 static void map_free(struct kvmap *m, void *p)
 {
     int64_t before = m->acct->used;
-    mem_free(m->acct, p);
+    /* A table array of a size this map has outgrown (or shrunk from): no
+     * use in the thread's allocator cache. */
+    mem_free_uncached(m->acct, p);
     m->used_memory += m->acct->used - before;
 }
 
-/* A zeroed table array of n bytes: mapped when large (see TABLE_MAP_BYTES),
- * so that this is O(1) whatever the size. */
-static void *array_alloc(struct kvmap *m, size_t n)
+/* A zeroed table array of n bytes: mapped from map_min bytes up
+ * (TABLE_MAP_BYTES, STAMPS_MAP_BYTES), so that this is O(1) whatever the
+ * size. */
+static void *array_alloc(struct kvmap *m, size_t n, size_t map_min)
 {
-    if (n < TABLE_MAP_BYTES)
+    if (n < map_min)
         return map_calloc(m, n);
     int64_t before = m->acct->used;
     void *p = mem_map(m->acct, n);
@@ -78,14 +85,15 @@ static void *array_alloc(struct kvmap *m, size_t n)
     return p;
 }
 
-/* Give back a table array of n bytes from array_alloc. Large ones are only
- * queued here, O(1); retire_step unmaps them a slice at a time. They stay
- * charged until then, since the process still holds them. */
-static void array_free(struct kvmap *m, void *p, size_t n)
+/* Give back a table array of n bytes from array_alloc with the same
+ * map_min. Large ones are only queued here, O(1); retire_step unmaps them a
+ * slice at a time. They stay charged until then, since the process still
+ * holds them. */
+static void array_free(struct kvmap *m, void *p, size_t n, size_t map_min)
 {
     if (!p)
         return;
-    if (n < TABLE_MAP_BYTES) {
+    if (n < map_min) {
         map_free(m, p);
         return;
     }
@@ -154,26 +162,56 @@ static uint64_t next_pow2(uint64_t n)
     return s;
 }
 
-/* Zeroed heads and segment stamps, O(1) whatever the size: large arrays are
- * fresh mappings whose pages the kernel zeroes one at a time as inserts
- * first touch them, and the stamps need no initialising (a stamp of 0
- * reads as base_epoch). Two blocks rather than one:
- * the heads alone are a power of two, which is exactly a jemalloc size
- * class; heads plus stamps would round up to the next class (8 MB + 128 KB
- * becomes 10 MB at 2^20 buckets). */
+/* Give t its segment stamps, zeroed (a stamp of 0 reads as base_epoch),
+ * if it has none. Returns 0 or KVMAP_ENOMEM. */
+static int stamps_attach(struct kvmap *m, struct kvtable *t)
+{
+    if (t->seg_epoch || !t->nseg)
+        return 0;
+    t->seg_epoch = array_alloc(m, (size_t)t->nseg * sizeof *t->seg_epoch, STAMPS_MAP_BYTES);
+    return t->seg_epoch ? 0 : KVMAP_ENOMEM;
+}
+
+static void stamps_detach(struct kvmap *m, struct kvtable *t)
+{
+    array_free(m, t->seg_epoch, (size_t)t->nseg * sizeof *t->seg_epoch, STAMPS_MAP_BYTES);
+    t->seg_epoch = NULL;
+}
+
+int kvmap_stamps_attach(struct kvmap *m)
+{
+    int rc = stamps_attach(m, &m->t[0]);
+    if (rc == 0)
+        rc = stamps_attach(m, &m->t[1]);
+    if (rc != 0)
+        kvmap_stamps_detach(m);
+    return rc;
+}
+
+void kvmap_stamps_detach(struct kvmap *m)
+{
+    stamps_detach(m, &m->t[0]);
+    stamps_detach(m, &m->t[1]);
+}
+
+/* Zeroed heads, O(1) whatever the size: large arrays are fresh mappings
+ * whose pages the kernel zeroes one at a time as inserts first touch them.
+ * Segment stamps only while a capture is armed (kvmap_internal.h): a
+ * separate block, since the heads alone are a power of two, which is
+ * exactly a jemalloc size class. */
 static int table_init(struct kvmap *m, struct kvtable *t, uint64_t size)
 {
     uint64_t nseg = (size + KVMAP_SEGMENT_BUCKETS - 1) / KVMAP_SEGMENT_BUCKETS;
-    struct kventry **heads = array_alloc(m, (size_t)size * sizeof *heads);
+    struct kventry **heads = array_alloc(m, (size_t)size * sizeof *heads, TABLE_MAP_BYTES);
     if (!heads)
         return KVMAP_ENOMEM;
-    uint64_t *stamps = array_alloc(m, (size_t)nseg * sizeof *stamps);
-    if (!stamps) {
-        array_free(m, heads, (size_t)size * sizeof *heads);
+    struct kvtable n = {.nseg = nseg};
+    if (m->capture_fn && stamps_attach(m, &n) != 0) {
+        array_free(m, heads, (size_t)size * sizeof *heads, TABLE_MAP_BYTES);
         return KVMAP_ENOMEM;
     }
     t->bucket = heads;
-    t->seg_epoch = stamps;
+    t->seg_epoch = n.seg_epoch;
     t->size = size;
     t->mask = size - 1;
     t->used = 0;
@@ -189,8 +227,8 @@ static int table_init(struct kvmap *m, struct kvtable *t, uint64_t size)
 /* O(1): large arrays are only queued for retire_step. */
 static void table_free(struct kvmap *m, struct kvtable *t)
 {
-    array_free(m, t->seg_epoch, (size_t)t->nseg * sizeof *t->seg_epoch);
-    array_free(m, t->bucket, (size_t)t->size * sizeof *t->bucket);
+    stamps_detach(m, t);
+    array_free(m, t->bucket, (size_t)t->size * sizeof *t->bucket, TABLE_MAP_BYTES);
     memset(t, 0, sizeof *t);
 }
 
@@ -237,7 +275,8 @@ static void move_bucket(struct kvmap *m, uint64_t idx)
     while (e) {
         struct kventry *next = kventry_next(e);
         uint64_t d = kventry_hash(e) & t1->mask;
-        t1->seg_epoch[d / KVMAP_SEGMENT_BUCKETS] = m->epoch;
+        if (t1->seg_epoch)
+            t1->seg_epoch[d / KVMAP_SEGMENT_BUCKETS] = m->epoch;
         kventry_set_next(e, t1->bucket[d]);
         t1->bucket[d] = e;
         note_chain(m, e);

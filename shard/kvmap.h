@@ -287,10 +287,12 @@ uint64_t kvmap_expire_examined(const struct kvmap *m);
  * spent. Returns true while either kind of work remains. */
 bool kvmap_rehash_slice(struct kvmap *m, uint64_t budget_ns);
 
-/* Write epochs: every write stamps the segment it touches with the current
- * epoch. kvmap_epoch_begin starts a snapshot cut at a new epoch E (returned)
- * and arms capture: the first write to any segment whose stamp is < E calls
- * fn first. kvmap_epoch_end disarms it. O(1). */
+/* Write epochs: while a cut is armed, every write stamps the segment it
+ * touches with the current epoch. kvmap_epoch_begin starts a snapshot cut
+ * at a new epoch E (returned) and arms capture: the first write to any
+ * segment whose stamp is < E calls fn first; it returns 0 (nothing armed)
+ * when there is no memory for the stamps (8 bytes per 16 buckets, kept
+ * only while armed). kvmap_epoch_end disarms it and drops them. O(1). */
 uint64_t kvmap_epoch_begin(struct kvmap *m, kvmap_capture_fn fn, void *arg);
 void kvmap_epoch_end(struct kvmap *m);
 /* Called instead of freeing the value that owns a map (a container's

@@ -25,9 +25,10 @@ struct retired; /* a mapped table array waiting to be unmapped (kvmap.c) */
 
 struct kvtable {
     struct kventry **bucket; /* size chain heads; NULL when absent */
-    uint64_t *seg_epoch;     /* nseg write stamps; a stamp below base_epoch
-                              * (0 from calloc) reads as base_epoch, so
-                              * creation stays O(1) */
+    uint64_t *seg_epoch;     /* nseg write stamps while a capture is armed,
+                              * else NULL (kvmap_stamps_attach); a stamp
+                              * below base_epoch (0 when made) reads as
+                              * base_epoch, so making them stays O(1) */
     uint64_t size;           /* buckets, a power of two; 0 when absent */
     uint64_t mask;           /* size - 1: bucket = hash & mask */
     uint64_t used;           /* entries chained in this table */
@@ -116,21 +117,36 @@ __attribute__((unused)) static void entry_free(struct kvmap *m, struct kventry *
     tval_free(m->acct, tv);
 }
 
-/* A segment's write stamp: stamps below base_epoch read as base_epoch. */
+/* Segment stamps exist only while a capture is armed: a stamp says whether
+ * the running cut has captured its segment, and between cuts every segment
+ * counts as uncaptured for the next one anyway (its epoch will be above any
+ * stamp written before it), so stamping then would record nothing. Making
+ * them when a cut arms and dropping them when it ends saves 8 bytes per 16
+ * buckets for the life of the map, and a store on every write. Both go
+ * with arming (kvmap_epoch_begin/_end); table_init makes a new table's
+ * while armed. Returns 0 or KVMAP_ENOMEM (then m has none). */
+int kvmap_stamps_attach(struct kvmap *m);
+void kvmap_stamps_detach(struct kvmap *m);
+
+/* A segment's write stamp: stamps below base_epoch read as base_epoch, as
+ * does every segment of a table without stamps. */
 static inline uint64_t seg_stamp(const struct kvtable *t, size_t seg)
 {
-    uint64_t s = t->seg_epoch[seg];
+    uint64_t s = t->seg_epoch ? t->seg_epoch[seg] : 0;
     return s > t->base_epoch ? s : t->base_epoch;
 }
 
 /* Every write to bucket idx of table ti goes through here first: if a
  * snapshot is armed and has not captured the segment yet, let it serialise
- * the segment's pre-write state, then stamp the segment as written now. */
+ * the segment's pre-write state, then stamp the segment as written now.
+ * Unarmed, nothing to do (kvmap_stamps_attach). */
 __attribute__((unused)) static void touch(struct kvmap *m, int ti, uint64_t idx)
 {
+    if (!m->capture_fn)
+        return;
     struct kvtable *t = &m->t[ti];
     size_t seg = (size_t)(idx / KVMAP_SEGMENT_BUCKETS);
-    if (m->capture_fn && seg_stamp(t, seg) < m->capture_epoch) {
+    if (seg_stamp(t, seg) < m->capture_epoch) {
         m->in_capture = true;
         m->capture_fn(m->capture_arg, m, ti, seg);
         m->in_capture = false;

@@ -242,6 +242,9 @@ uint64_t kvmap_expire_examined(const struct kvmap *m)
 uint64_t kvmap_epoch_begin(struct kvmap *m, kvmap_capture_fn fn, void *arg)
 {
     ASSERT_WRITABLE(m);
+    assert(!m->capture_fn);
+    if (kvmap_stamps_attach(m) != 0)
+        return 0;
     m->epoch++;
     m->capture_epoch = m->epoch;
     m->capture_fn = fn;
@@ -255,6 +258,7 @@ void kvmap_epoch_end(struct kvmap *m)
     m->capture_fn = NULL;
     m->capture_arg = NULL;
     m->retire_fn = NULL;
+    kvmap_stamps_detach(m);
 }
 
 void kvmap_epoch_on_retire(struct kvmap *m, kvmap_retire_fn fn)

@@ -294,6 +294,10 @@ static void shard_main(void *arg)
         report_start(s, rc);
         return;
     }
+    /* What setting up the maps and the worker freed would otherwise sit in
+     * this thread's allocator cache, counted in used_memory, until traffic
+     * happened to reuse it. */
+    mem_thread_cache_flush();
     report_start(s, 0);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     loop_finish(&s->loop);

@@ -204,6 +204,19 @@ struct snap_part *snap_part_begin(struct snap *s, struct kvmap **db, unsigned nd
         d->m = db[i];
         d->db = i;
         d->cut = kvmap_epoch_begin(db[i], on_capture, d);
+        if (d->cut == 0) {
+            /* No memory for the segment stamps: the snapshot fails, as
+             * it would for the part itself. */
+            for (unsigned j = 0; j < i; j++)
+                kvmap_epoch_end(db[j]);
+            free(p);
+            snap_set_failed(s, SNAP_ENOMEM);
+            uv_mutex_lock(&s->lock);
+            s->parts_done++;
+            uv_cond_signal(&s->cond);
+            uv_mutex_unlock(&s->lock);
+            return NULL;
+        }
     }
     return p;
 }

@@ -179,6 +179,8 @@ static int arm(struct snap_big *b, struct tval *tv)
     case BIG_TABLE:
         b->d.m = tv->u.ht;
         b->d.cut = kvmap_epoch_begin(tv->u.ht, on_capture, &b->d);
+        if (b->d.cut == 0)
+            return -1; /* no memory for its stamps: encoded whole instead */
         kvmap_epoch_on_retire(tv->u.ht, on_retire);
         return 0;
     case BIG_ZSET:

@@ -163,7 +163,9 @@ int blk_want_type(enum blk_kind k)
 /* ---- The pop (on the key's shard) ---------------------------------------- */
 
 /* Run the non-blocking command argv[0] with argv on base's shard, reply to
- * out in RESP version proto: the same code path as a client's. */
+ * out in RESP version proto: the same code path as a client's, but as a
+ * part of the blocking command (cmd_call_part), which is timed, counted
+ * and slow-logged whole, as Redis logs BLPOP and never its pop. */
 static void run_named(struct cmd_ctx *base, size_t argc, const struct resp_arg *argv,
                       struct rbuf *out, int proto)
 {
@@ -178,7 +180,7 @@ static void run_named(struct cmd_ctx *base, size_t argc, const struct resp_arg *
     c.out = out;
     c.proto = proto;
     c.priv = NULL;
-    cmd_call(d, &c);
+    cmd_call_part(d, d->exec, &c);
 }
 
 static struct resp_arg lit(const char *s)

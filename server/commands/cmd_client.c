@@ -381,7 +381,7 @@ static void client_setname_exec(struct cmd_ctx *c)
                            "characters.");
         return;
     }
-    if (conn_set_str(&c->conn->name, c->argv[2].ptr, c->argv[2].len) != 0) {
+    if (conn_set_name(c->conn, c->argv[2].ptr, c->argv[2].len) != 0) {
         resp_error(c->out, "ERR out of memory");
         return;
     }

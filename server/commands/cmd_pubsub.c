@@ -155,7 +155,7 @@ static void reset_exec(struct cmd_ctx *c)
     pubsub_conn_reset(cn);
     cn->db = 0;
     cn->proto = RESP2;
-    conn_set_str(&cn->name, NULL, 0);
+    conn_set_name(cn, NULL, 0);
     cn->authenticated = worker_requirepass() == NULL;
     resp_simple(c->out, "RESET");
 }

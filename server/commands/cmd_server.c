@@ -199,7 +199,7 @@ static void cmd_hello(struct cmd_ctx *c)
                      "same time");
         return;
     }
-    if (name != NULL && conn_set_str(&cn->name, name->ptr, name->len) != 0) {
+    if (name != NULL && conn_set_name(cn, name->ptr, name->len) != 0) {
         reply_err(c, "ERR out of memory");
         return;
     }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,6 +51,8 @@ enum opt_kind {
                      "<class> <hard> <soft> <seconds> ..." (obuf_parse) */
     OPT_NOTIFY,   /* uint32_t, NOTIFY_* classes (server/pubsub/notify.h); Redis's
                      letters ("KEA"), printed in Redis's order */
+    OPT_PCTL,     /* struct config_pctl *; numbers split at every single
+                     space, as Redis splits its multi-argument options */
 };
 
 /* The "mutable" column: 0 (false) start-up only, 1 (true) CONFIG SET, or
@@ -156,6 +159,10 @@ enum opt_kind {
       "record latency events of at least this many milliseconds (LATENCY); 0 = off")        \
     X("busy-reply-threshold", busy_reply_threshold, OPT_LL, "5000", 0, INT64_MAX, true,        \
       "ms a script runs before other clients get -BUSY and SCRIPT KILL may stop it; 0 = at once") \
+    X("latency-tracking", latency_tracking, OPT_BOOL, "yes", 0, 0, true,                       \
+      "per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM)")                 \
+    X("latency-tracking-info-percentiles", latency_tracking_info_percentiles, OPT_PCTL,         \
+      "50 99 99.9", 0, 0, true, "percentiles INFO latencystats shows")                          \
     X("lua-memory-limit", lua_memory_limit, OPT_SIZE, "1gb", 0, INT64_MAX, true,               \
       "most bytes each worker's Lua state may allocate; 0 = no bound")                       \
     X("lua-allow-undeclared-keys", lua_allow_undeclared_keys, OPT_BOOL, "no", 0, 0, true,      \
@@ -202,10 +209,11 @@ static const struct {
 } fixed_opts[] = {{"appendonly", "no"}};
 #define NFIXED (sizeof(fixed_opts) / sizeof(fixed_opts[0]))
 
-/* Strings replaced by CONFIG SET while other threads may hold the old
- * pointer: kept until config_deinit (one entry per CONFIG SET of a string). */
+/* Strings and percentile lists replaced by CONFIG SET while other threads
+ * may hold the old pointer: kept until config_deinit (one entry per CONFIG
+ * SET of such an option). */
 struct retired {
-    char *s;              /* the old value */
+    void *s;              /* the old value (one malloc block) */
     struct retired *next; /* older entries */
 };
 static struct retired *retired_list; /* guarded by retired_lock */
@@ -215,6 +223,7 @@ static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
 union opt_val {
     int64_t i;   /* numeric kinds, the log level, OPT_BOOL and OPT_ALLOW */
     char *s;     /* OPT_STR, OPT_FILENAME: owned copy, NULL for "" */
+    struct config_pctl *pctl; /* OPT_PCTL: owned */
     struct {
         unsigned set;                                   /* bit c: class c given */
         struct config_obuf_limit lim[CONFIG_OBUF_NCLASS]; /* values of those */
@@ -412,6 +421,78 @@ static int obuf_parse(const char *text, union opt_val *v, char *err, size_t errl
     return 0;
 }
 
+/* Redis's string2d on s[0..n), which a space or the string's end follows
+ * (strtod stops there): a whole double, no leading space, not NaN, not an
+ * overflow or an underflow to zero. */
+static bool parse_double(const char *s, size_t n, double *out)
+{
+    if (n == 0 || isspace((unsigned char)s[0]))
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if ((size_t)(end - s) != n || isnan(v) ||
+        (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || v == 0.0)))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* latency-tracking-info-percentiles as Redis 7.0's CONFIG SET takes it:
+ * split at every single space (so a doubled space is an empty, invalid
+ * value), each checked in turn; "" is the empty list. */
+static int pctl_parse(const char *text, union opt_val *v, char *err, size_t errlen)
+{
+    size_t n = text[0] ? 1 : 0;
+    for (const char *p = text; *p; p++)
+        n += *p == ' ';
+    if (n > CONFIG_PCTL_MAX) {
+        snprintf(err, errlen, "latency-tracking-info-percentiles takes at most %d values",
+                 CONFIG_PCTL_MAX);
+        return -1;
+    }
+    struct config_pctl *l = malloc(sizeof *l + (n ? n : 1) * sizeof l->v[0]);
+    if (!l) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    l->n = n;
+    const char *p = text;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strcspn(p, " ");
+        if (!parse_double(p, len, &l->v[i])) {
+            snprintf(err, errlen, "Invalid latency-tracking-info-percentiles parameters");
+            free(l);
+            return -1;
+        }
+        if (l->v[i] > 100.0 || l->v[i] < 0.0) {
+            snprintf(err, errlen, "latency-tracking-info-percentiles parameters should sit "
+                                  "between [0.0,100.0]");
+            free(l);
+            return -1;
+        }
+        p += len + (p[len] == ' ');
+    }
+    v->pctl = l;
+    return 0;
+}
+
+size_t config_pctl_name(double p, char *buf)
+{
+    /* Redis's sprintf("%f") and trimDoubleString; 64 bytes hold any value
+     * in [0, 100] ("%f" of 1e308 would not fit, but none is stored). */
+    int n = snprintf(buf, 64, "%f", p);
+    size_t len = n < 0 ? 0 : (size_t)n >= 64 ? 63 : (size_t)n;
+    if (memchr(buf, '.', len)) {
+        while (len > 0 && buf[len - 1] == '0')
+            len--;
+        if (len > 0 && buf[len - 1] == '.')
+            len--;
+    }
+    buf[len] = '\0';
+    return len;
+}
+
 /* Parse text for o into *v. On error writes Redis's wording ("argument
  * must be ...") to err and returns -1. */
 static int opt_parse(const struct opt *o, const char *text, union opt_val *v, char *err,
@@ -438,6 +519,8 @@ static int opt_parse(const struct opt *o, const char *text, union opt_val *v, ch
         return 0;
     case OPT_OBUF:
         return obuf_parse(text, v, err, errlen);
+    case OPT_PCTL:
+        return pctl_parse(text, v, err, errlen);
     case OPT_NOTIFY: {
         uint32_t f;
         if (notify_parse(text, strlen(text), &f) != 0) {
@@ -537,6 +620,23 @@ static void opt_free_val(const struct opt *o, union opt_val *v)
 {
     if (opt_is_str(o))
         free(v->s);
+    else if (o->kind == OPT_PCTL)
+        free(v->pctl);
+}
+
+/* Keep old, a value other threads may still read, until config_deinit.
+ * Without memory for the list entry it leaks: a reader may still hold
+ * it, so freeing it is not an option. */
+static void retire(void *old)
+{
+    struct retired *r = malloc(sizeof(*r));
+    pthread_mutex_lock(&retired_lock);
+    if (r != NULL) {
+        r->s = old;
+        r->next = retired_list;
+        retired_list = r;
+    }
+    pthread_mutex_unlock(&retired_lock);
 }
 
 /* CONFIG SET's extra check of a value that parsed: a new dir must be a
@@ -571,21 +671,21 @@ static void opt_store(struct config *cfg, const struct opt *o, union opt_val *v,
     case OPT_FILENAME: {
         char **field = (char **)(void *)base;
         char *old = __atomic_exchange_n(field, v->s, __ATOMIC_ACQ_REL);
-        if (old != NULL && live) {
-            struct retired *r = malloc(sizeof(*r));
-            pthread_mutex_lock(&retired_lock);
-            if (r != NULL) {
-                r->s = old;
-                r->next = retired_list;
-                retired_list = r;
-            }
-            /* Without memory for the list entry the old string leaks: a
-             * reader may still hold it, so freeing it is not an option. */
-            pthread_mutex_unlock(&retired_lock);
-        } else {
+        if (old != NULL && live)
+            retire(old);
+        else
             free(old);
-        }
         break;
+    }
+    case OPT_PCTL: {
+        struct config_pctl **field = (struct config_pctl **)(void *)base;
+        struct config_pctl *old = __atomic_exchange_n(field, v->pctl, __ATOMIC_ACQ_REL);
+        if (old != NULL && live)
+            retire(old);
+        else
+            free(old);
+        v->pctl = NULL;
+        return;
     }
     case OPT_BOOL:
         __atomic_store_n((bool *)(void *)base, v->i != 0, __ATOMIC_RELAXED);
@@ -668,6 +768,21 @@ static void opt_format(const struct config *cfg, const struct opt *o, char *buf,
     case OPT_ALLOW: {
         int a = __atomic_load_n((const int *)(const void *)base, __ATOMIC_RELAXED);
         snprintf(buf, len, "%s", allow_names[a]);
+        break;
+    }
+    case OPT_PCTL: {
+        const struct config_pctl *l =
+            __atomic_load_n((struct config_pctl *const *)(const void *)base, __ATOMIC_ACQUIRE);
+        size_t at = 0;
+        buf[0] = '\0';
+        for (size_t i = 0; l && i < l->n; i++) {
+            char name[64];
+            config_pctl_name(l->v[i], name);
+            int n = snprintf(buf + at, len - at, "%s%s", i ? " " : "", name);
+            if (n < 0 || (size_t)n >= len - at)
+                break; /* (CONFIG_PCTL_MAX values fit in CONFIG GET's buffer) */
+            at += (size_t)n;
+        }
         break;
     }
     case OPT_NOTIFY: {
@@ -1038,8 +1153,8 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
 void config_deinit(struct config *cfg)
 {
     for (size_t i = 0; i < NOPTS; i++)
-        if (opt_is_str(&opts[i])) {
-            char **field = (char **)(void *)((char *)cfg + opts[i].off);
+        if (opt_is_str(&opts[i]) || opts[i].kind == OPT_PCTL) {
+            void **field = (void **)(void *)((char *)cfg + opts[i].off);
             free(*field);
             *field = NULL;
         }

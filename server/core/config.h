@@ -19,6 +19,20 @@ enum config_allow {
     CONFIG_ALLOW_LOCAL = 2, /* clients from 127.0.0.1 or ::1 (conn.local) */
 };
 
+/* latency-tracking-info-percentiles: Redis 7.0's list of percentiles (each
+ * in [0, 100]) that INFO latencystats prints, in the order given. */
+#define CONFIG_PCTL_MAX 128 /* values in the list: bounds INFO's line and
+                               CONFIG GET's text (Redis has no bound) */
+struct config_pctl {
+    size_t n;    /* values; 0: INFO prints the command names only */
+    double v[];  /* the percentiles */
+};
+
+/* Write percentile p as Redis names it in CONFIG GET and in INFO's
+ * "p<name>=" ("%f" without trailing zeros: 50, 99.9) into buf, which has
+ * room for 64 bytes; returns its length. */
+size_t config_pctl_name(double p, char *buf);
+
 /* Client classes of client-output-buffer-limit, in Redis's CONFIG GET
  * order. */
 enum config_obuf_class {
@@ -86,6 +100,14 @@ struct config {
     int64_t slowlog_log_slower_than;  /* µs; -1 off, 0 every command (slowlog.h) */
     int64_t slowlog_max_len;          /* entries kept: 128 */
     int64_t latency_monitor_threshold; /* ms; 0 off (latency.h) */
+    bool latency_tracking;            /* yes: per-command latency histograms
+                                         (cmdhist.h) are kept and shown */
+    struct config_pctl *latency_tracking_info_percentiles; /* INFO
+                                         latencystats' percentiles; replaced
+                                         whole by CONFIG SET, the old one
+                                         kept until config_deinit (readers
+                                         on any thread); never NULL after
+                                         config_load */
     int64_t busy_reply_threshold; /* ms a script runs before it is busy
                                      (lua-time-limit); script_lua.c */
     int64_t lua_memory_limit;     /* bytes per Lua state; 0 = no bound */

@@ -78,8 +78,6 @@
     X("stream-node-max-bytes", NULL, "no streams here")                                            \
     X("stream-node-max-entries", NULL, "no streams here")                                          \
     /* Monitoring and process cosmetics. */                                                        \
-    X("latency-tracking", NULL, "per-command latency tracking is always on here")                  \
-    X("latency-tracking-info-percentiles", NULL, "INFO latencystats shows p50, p99, p99.9 here")   \
     X("acllog-max-len", NULL, "no ACL log here")                                                   \
     X("always-show-logo", NULL, "no ASCII-art logo here")                                          \
     X("set-proc-title", NULL, "the process title is never changed")                                \

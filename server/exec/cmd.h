@@ -190,8 +190,9 @@ struct cmd_ctx {
                                    commands); NULL when it runs on a shard
                                    thread for a batched request */
     const struct conn *origin;  /* the client that sent it, wherever it runs
-                                   (NULL: internal); another thread may read
-                                   only its addr, fixed while a request is out
+                                   (NULL: a script's call); another thread may
+                                   read only its addr, fixed while a request
+                                   is out, and its name through conn_name_dup
                                    (the slow log's client) */
     /* Inside EXEC (cmd_txn.c): a CMD_CONN command that asks every worker
      * (dispatch_broadcast) writes its reply into out and calls

@@ -99,7 +99,8 @@ void cmd_call(const struct cmd_def *d, struct cmd_ctx *c)
     cmdstat_run_end(w->cmdstats, sid, t0);
     /* (A command split over shards never gets here whole: it is counted
      * where its reply is merged, dispatch_split_done.) */
-    cmdhist_record(w->id, d, (uint64_t)((double)ticks * slowlog_ns_per_tick));
+    if (cmdhist_enabled())
+        cmdhist_record(w->id, d, (uint64_t)((double)ticks * slowlog_ns_per_tick));
     if (__builtin_expect(ticks >= atomic_load_explicit(&slowlog_gate, memory_order_relaxed), 0))
         slowlog_note(d, c, ticks);
     if (!(d->flags & CMD_CONN))

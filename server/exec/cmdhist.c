@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "server/core/server.h"
 #include "server/exec/cmdstats.h"
 
 /* Buckets: 16 per power of two from 2^4 ns up to 2^44 ns (~5 hours);
@@ -148,6 +149,18 @@ static uint64_t at_percentile(const uint64_t counts[NBUCKETS], uint64_t total, d
 
 void cmdhist_info(struct rbuf *out)
 {
+    /* Off: the section is empty, as Redis's, whatever was counted. */
+    if (!cmdhist_enabled())
+        return;
+    const struct config_pctl *l = __atomic_load_n(&server.cfg.latency_tracking_info_percentiles,
+                                                  __ATOMIC_ACQUIRE);
+    size_t np = l ? l->n : 0;
+    /* Each value's name once, not per command. */
+    char (*names)[64] = malloc((np ? np : 1) * sizeof *names);
+    if (!names)
+        return;
+    for (size_t i = 0; i < np; i++)
+        config_pctl_name(l->v[i], names[i]);
     size_t n;
     const struct cmd_def *t = cmd_table_all(&n);
     uint64_t counts[NBUCKETS];
@@ -155,15 +168,18 @@ void cmdhist_info(struct rbuf *out)
         uint64_t total = sum(id, counts);
         if (total == 0)
             continue;
-        char line[256];
-        int len = snprintf(line, sizeof line,
-                           "latency_percentiles_usec_%s:p50=%.3f,p99=%.3f,p99.9=%.3f\r\n",
-                           t[id].name, at_percentile(counts, total, 50) / 1000.0,
-                           at_percentile(counts, total, 99) / 1000.0,
-                           at_percentile(counts, total, 99.9) / 1000.0);
-        if (len > 0 && (size_t)len < sizeof line)
-            rbuf_append(out, line, (size_t)len);
+        /* Redis's fillPercentileDistributionLatencies. */
+        char field[128];
+        int len = snprintf(field, sizeof field, "latency_percentiles_usec_%s:", t[id].name);
+        rbuf_append(out, field, (size_t)len < sizeof field ? (size_t)len : sizeof field - 1);
+        for (size_t i = 0; i < np; i++) {
+            len = snprintf(field, sizeof field, "%sp%s=%.3f", i ? "," : "", names[i],
+                           (double)at_percentile(counts, total, l->v[i]) / 1000.0);
+            rbuf_append(out, field, (size_t)len < sizeof field ? (size_t)len : sizeof field - 1);
+        }
+        rbuf_append(out, "\r\n", 2);
     }
+    free(names);
 }
 
 /* One command's entry of LATENCY HISTOGRAM: {calls, histogram_usec} with

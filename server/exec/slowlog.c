@@ -148,13 +148,15 @@ static struct entry *entry_new(const struct cmd_def *d, const struct cmd_ctx *c,
         }
         e->argc = j + 1;
     }
-    /* The client: its address never changes while a request of it is out,
-     * so any thread may copy it; its name may (CLIENT SETNAME on its own
-     * thread), so it is copied only on that thread. */
+    /* The client, as Redis records it: its address never changes while a
+     * request of it is out, so any thread may copy it; its name may (CLIENT
+     * SETNAME on its own thread), so it is copied under the names' lock. */
     const struct conn *cn = c->conn ? c->conn : c->origin;
-    e->peer = dup_text(cn ? cn->addr : "", cn ? strlen(cn->addr) : 0);
-    const char *name = cn && cn->name && c->shard && cn->w == c->shard->user ? cn->name : "";
-    e->name = dup_text(name, strlen(name));
+    /* No client: a script's call, which Redis logs with its Lua client's
+     * "?:0" and no name. */
+    const char *peer = cn ? cn->addr : "?:0";
+    e->peer = dup_text(peer, strlen(peer));
+    e->name = cn ? conn_name_dup(cn) : dup_text("", 0);
     if (!ok || !e->peer || !e->name) {
         entry_free(e);
         return NULL;

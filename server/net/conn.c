@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,28 @@ int conn_set_str(char **member, const char *p, size_t n)
     free(*member);
     *member = copy;
     return 0;
+}
+
+/* Guards every conn's name against the one reader that is not its owner:
+ * a slow-log entry made on another worker's shard thread (conn_name_dup).
+ * Only renames and such entries take it, so nothing on the request path
+ * pays for it; the owner reads its own name without it. */
+static pthread_mutex_t name_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int conn_set_name(struct conn *c, const char *p, size_t n)
+{
+    pthread_mutex_lock(&name_lock);
+    int rc = conn_set_str(&c->name, p, n);
+    pthread_mutex_unlock(&name_lock);
+    return rc;
+}
+
+char *conn_name_dup(const struct conn *c)
+{
+    pthread_mutex_lock(&name_lock);
+    char *s = strdup(c->name ? c->name : "");
+    pthread_mutex_unlock(&name_lock);
+    return s;
 }
 
 /* Format a socket address as Redis does: "ip:port", "[ip6]:port". */

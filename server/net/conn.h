@@ -120,7 +120,8 @@ struct conn {
                                     "/socket/path:0" for a Unix socket, as Redis) */
     char laddr[CONN_ADDR_MAX];   /* local "ip:port" (Unix: as addr) */
     char *name;                  /* CLIENT SETNAME; NULL = none. Owned (malloc),
-                                    freed with the conn: replace with free+strdup */
+                                    freed with the conn; changed only through
+                                    conn_set_name (other threads read it) */
     char *lib_name;              /* CLIENT SETINFO lib-name; NULL = none; owned */
     char *lib_ver;               /* CLIENT SETINFO lib-ver; NULL = none; owned */
     unsigned db;                 /* SELECTed database; travels with each request */
@@ -233,6 +234,18 @@ void conn_describe(const struct conn *c, int64_t now_ms, struct rbuf *out);
  * p[0..n) (n == 0 clears it to NULL). Returns 0 or -1 on out-of-memory (the
  * old value is kept). */
 int conn_set_str(char **member, const char *p, size_t n);
+
+/* Set c's name (CLIENT SETNAME, HELLO SETNAME, RESET) to a copy of
+ * p[0..n), n == 0 clearing it, as conn_set_str, but so that another thread
+ * may read it meanwhile through conn_name_dup. Returns 0 or -1 on
+ * out-of-memory (the old name is kept). Owner thread. */
+int conn_set_name(struct conn *c, const char *p, size_t n);
+
+/* A copy of c's name ("" when none), which the caller frees; NULL on
+ * out-of-memory. Any thread, while c cannot be freed (a request of c is
+ * out). The name is the one set when the copy is made: a rename c
+ * pipelined behind the request may already show. */
+char *conn_name_dup(const struct conn *c);
 
 /* ---- For the server core (worker.c, dispatch.c) ----------------------- */
 

@@ -1229,7 +1229,8 @@ void dispatch_split_done(struct conn *c, size_t argc, const struct resp_arg *arg
     const struct cmd_def *d = cmd_lookup_argv(argc, argv, &container);
     if (!d)
         return;
-    cmdhist_record(c->w->id, d, (uint64_t)((double)ticks * slowlog_ns_per_tick));
+    if (cmdhist_enabled())
+        cmdhist_record(c->w->id, d, (uint64_t)((double)ticks * slowlog_ns_per_tick));
     if (ticks < atomic_load_explicit(&slowlog_gate, memory_order_relaxed))
         return;
     struct cmd_ctx ctx = {

@@ -958,7 +958,7 @@ Test(kvmap, capture_once_per_segment_before_the_write)
         expect_val(m, i, 0);
     cr_assert_eq(s->calls, calls);
     kvmap_epoch_end(m);
-    /* Disarmed: writes stamp, but nothing is captured. */
+    /* Disarmed: nothing is captured. */
     for (unsigned i = 1; i < n; i += 5)
         put(m, i, 1, 0);
     cr_assert_eq(s->calls, calls);
@@ -1049,7 +1049,7 @@ Test(kvmap, memory_accounting_returns_to_baseline)
     int64_t base = st.used_memory;
     uint64_t base_blocks = a.allocs - a.frees;
     cr_assert_eq(base, a.used, "the map is the account's only user");
-    cr_assert_eq(base_blocks, 3, "map struct + one table (heads, stamps)");
+    cr_assert_eq(base_blocks, 2, "map struct + one table's heads (no stamps: no cut)");
     char k[32], v[80];
     int64_t out;
     for (unsigned i = 0; i < 50000; i++) {
@@ -1612,6 +1612,66 @@ Test(kvmap, append_captures_once_before_the_first_write)
 Test(kvmap, setrange_captures_once_before_the_first_write)
 {
     capture_before_edit(true);
+}
+
+static void count_capture(void *arg, struct kvmap *m, int table, size_t seg)
+{
+    (void)m;
+    (void)table;
+    (void)seg;
+    (*(unsigned *)arg)++;
+}
+
+/* Segment stamps exist only while a cut is armed: 8 bytes per 16 buckets
+ * charged from kvmap_epoch_begin to kvmap_epoch_end, and a table a rehash
+ * makes meanwhile gets them too; a second cut captures every segment
+ * again. */
+Test(kvmap, stamps_only_while_armed)
+{
+    struct mem_acct a = {0};
+    struct kvmap *m = kvmap_create(&a);
+    for (unsigned i = 0; i < 4000; i++)
+        put(m, i, 0, 1);
+    while (kvmap_rehash_slice(m, UINT64_MAX))
+        ;
+    struct kvmap_stats st;
+    stats(m, &st);
+    int64_t unarmed = a.used;
+    unsigned calls = 0;
+    uint64_t e1 = kvmap_epoch_begin(m, count_capture, &calls);
+    cr_assert_gt(e1, 0);
+    cr_assert_eq(a.used, unarmed + (int64_t)(st.buckets / KVMAP_SEGMENT_BUCKETS * 8));
+    for (size_t seg = 0; seg < kvmap_segments(m, 0); seg++)
+        cr_assert_lt(kvmap_segment_epoch(m, 0, seg), e1);
+    put(m, 1, 1, 0);
+    cr_assert_eq(calls, 1);
+    /* Grow while armed: the new table is born captured. */
+    for (unsigned i = 4000; i < 9000; i++)
+        put(m, i, 0, 1);
+    stats(m, &st);
+    cr_assert_eq(st.rehashing, 1);
+    for (size_t seg = 0; seg < kvmap_segments(m, 1); seg++)
+        cr_assert_geq(kvmap_segment_epoch(m, 1, seg), e1);
+    while (kvmap_rehash_slice(m, UINT64_MAX))
+        ;
+    kvmap_epoch_end(m);
+    stats(m, &st);
+    int64_t grown = a.used;
+    cr_assert_eq(st.used_memory, a.used);
+    /* Disarmed: writes capture nothing and cost no stamp. */
+    unsigned before = calls;
+    put(m, 2, 2, 0);
+    cr_assert_eq(calls, before);
+    cr_assert_eq(a.used, grown);
+    /* A second cut starts with every segment uncaptured. */
+    uint64_t e2 = kvmap_epoch_begin(m, count_capture, &calls);
+    cr_assert_gt(e2, e1);
+    for (size_t seg = 0; seg < kvmap_segments(m, 0); seg++)
+        cr_assert_lt(kvmap_segment_epoch(m, 0, seg), e2);
+    kvmap_epoch_end(m);
+    cr_assert_eq(a.used, grown);
+    kvmap_destroy(m);
+    cr_assert_eq(a.used, 0);
 }
 
 Test(kvmap, append_memory_accounting_returns_to_baseline)
