@@ -44,7 +44,7 @@ static void exec_hooks(void)
         .admit = admit,
         .before_part = maxmemory_before_part,
         .key_event = notify_key,
-        .flush_events = notify_flush,
+        .flush_events = notify_flush_cmd,
     };
     /* WATCH hears of every modified key, the save points count them. */
     cmd_hook_key(txn_watch_on_modified);
@@ -104,9 +104,6 @@ static void turn_begin(struct worker *w)
      * no command's end published. */
     if (notify_pending)
         notify_flush();
-    /* Messages for other workers leave before this turn's replies are
-     * written: a publisher that has its reply knows they are on their way. */
-    pubsub_flush(w);
 }
 
 static void tick(struct worker *w, int64_t now_ms)
@@ -178,6 +175,7 @@ static void route_hooks(void)
         .intercept = cmd_txn_intercept,
         .flag_error = cmd_txn_flag_error,
         .pubsub_refuses = cmd_pubsub_refuses,
+        .pubsub_catch_up = pubsub_catch_up,
         .multi_dispatch = cmd_multi_dispatch,
         .multi_lock_keys = cmd_multi_lock_keys,
     };

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "server/util/log.h"
+#include "server/exec/cmd.h"
 #include "server/pubsub/pubsub.h"
 #include "shard/shard.h"
 
@@ -116,6 +117,19 @@ void notify_flush(void)
         q.buf = NULL;
         q.cap = 0;
     }
+}
+
+void notify_flush_cmd(const struct cmd_ctx *c, size_t reply_at)
+{
+    struct pubsub_origin o = {
+        .c = c->origin,
+        .slot = c->oslot,
+        .out = c->reply_inline ? c->out : NULL,
+        .at = reply_at,
+    };
+    pubsub_set_origin(&o);
+    notify_flush();
+    pubsub_set_origin(NULL);
 }
 
 void notify_thread_cleanup(void)

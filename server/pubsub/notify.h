@@ -17,6 +17,7 @@
 #include "server/core/notify_classes.h"
 
 struct shard;
+struct cmd_ctx;
 
 /* Queue an event of class cls named event (a static string) for key
  * (copied) in database db, if notify_wanted(cls). Calling thread: the one
@@ -30,9 +31,14 @@ static inline void notify_evicted(unsigned db, const void *key, size_t klen)
 }
 
 /* Publish this thread's queued events, in the order they happened. Called
- * after every command (cmd_call, when notify_pending) and at the end of
- * every loop turn (events of the cron: active expiry). */
+ * at the end of every loop turn (events of the cron: active expiry, and
+ * of eviction). */
 void notify_flush(void);
+
+/* The same after command c (cmd_call, when notify_pending): the frames
+ * for c's own client go before its reply (cmd_ctx.oslot, or c->out from
+ * reply_at), as Redis emits events while the command runs. */
+void notify_flush_cmd(const struct cmd_ctx *c, size_t reply_at);
 
 /* The map hook of s's databases (kvmap_set_events): "new" and "expired".
  * Shard thread, at start-up. */

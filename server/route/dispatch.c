@@ -730,9 +730,16 @@ void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
     struct conn *c = r->conn;
     struct slot *sl = r->slot;
     size_t reply_len = r->out.len;
-    struct rbuf empty = sl->out;
-    sl->out = r->out;
-    r->out = empty;
+    if (sl->out.len == 0) {
+        struct rbuf empty = sl->out;
+        sl->out = r->out;
+        r->out = empty;
+    } else if (!r->out.oom && rbuf_append(&sl->out, r->out.ptr, r->out.len) != 0) {
+        /* (frames of its own keyspace events are in the slot already) */
+        sl->out.oom = true;
+    } else if (r->out.oom) {
+        sl->out.oom = true;
+    }
     slot_complete(c, sl);
     req_free(s->user, r);
     order_done(c, reply_len);
@@ -921,7 +928,8 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
      * before this reply, so its owner may send it (direct_send). Only for
      * a client that sent just this command: behind it, the rest of a
      * pipeline would be written separately, one more write for nothing. */
-    if (!here && c->lone_cmd && c->head == sl && c->nwrites == 0 && !conn_is_closing(c))
+    if (!here && c->lone_cmd && c->head == sl && c->nwrites == 0 && !conn_is_closing(c) &&
+        !c->ps) /* (frames of its own keyspace events go before the reply) */
         r->direct_fd = conn_direct_begin(c);
     if (hold) {
         r->shard = shard;
@@ -1032,6 +1040,11 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
                              const uint64_t *key1_hash)
 {
     struct worker *w = c->w;
+    /* A subscriber's reply comes after every message published before it
+     * sent the command (Redis writes a message into every subscriber's
+     * output before PUBLISH returns). */
+    if (__builtin_expect(c->ps != NULL, 0) && hooks.pubsub_catch_up)
+        hooks.pubsub_catch_up(w);
     /* Pipelines repeat one command: checking the client's previous one
      * first skips the table's hashing for most commands. */
     const struct cmd_def *d = c->last_cmd, *container = NULL;

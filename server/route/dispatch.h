@@ -104,6 +104,9 @@ struct dispatch_hooks {
      * error reply in err. */
     bool (*pubsub_refuses)(const struct conn *c, const struct cmd_def *d, size_t argc,
                            const struct resp_arg *argv, struct rbuf *err);
+    /* c has subscriptions: deliver the messages already published to its
+     * worker's clients before c's command runs (pubsub_catch_up). */
+    void (*pubsub_catch_up)(struct worker *w);
     /* Run d (CMD_MULTIKEY or CMD_ALLSHARDS) for c: plan it and fan it out. */
     void (*multi_dispatch)(struct conn *c, const struct cmd_def *d, size_t argc,
                            const struct resp_arg *argv);
