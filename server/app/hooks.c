@@ -165,6 +165,17 @@ static bool writes_denied(const struct cmd_def *d)
     return (d->flags & (CMD_WRITE | CMD_MISCONF)) != 0 && persist_stop_writes_configured();
 }
 
+/* A command spanning shards is done: its keyspace events, ordered as its
+ * plan says (notify_publish_parts). */
+static void publish_events(const struct conn *c, struct rbuf *out, size_t *at, size_t argc,
+                           const struct resp_arg *argv, const struct rbuf *events)
+{
+    const struct cmd_def *container;
+    const struct cmd_def *d = argc ? cmd_lookup_argv(argc, argv, &container) : NULL;
+    const struct cmd_plan *pl = d ? d->plan : NULL;
+    notify_publish_parts(c, out, at, d, argc, argv, pl && pl->events_dest_first, events);
+}
+
 static void route_hooks(void)
 {
     static const struct dispatch_hooks h = {
@@ -176,6 +187,7 @@ static void route_hooks(void)
         .flag_error = cmd_txn_flag_error,
         .pubsub_refuses = cmd_pubsub_refuses,
         .pubsub_catch_up = pubsub_catch_up,
+        .publish_events = publish_events,
         .multi_dispatch = cmd_multi_dispatch,
         .multi_lock_keys = cmd_multi_lock_keys,
     };

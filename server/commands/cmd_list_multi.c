@@ -515,6 +515,7 @@ static void plan_lmpop(struct mplan *p, const struct cmd_def *d, size_t argc,
     cmd_multi_plan_go(p, f);
 }
 
-const struct cmd_plan cmd_list_lmove_plan = {.plan = plan_lmove};
-const struct cmd_plan cmd_list_rpoplpush_plan = {.plan = plan_rpoplpush};
+const struct cmd_plan cmd_list_lmove_plan = {.plan = plan_lmove, .events_dest_first = true};
+const struct cmd_plan cmd_list_rpoplpush_plan = {.plan = plan_rpoplpush,
+                                                 .events_dest_first = true};
 const struct cmd_plan cmd_list_lmpop_plan = {.plan = plan_lmpop};

@@ -210,6 +210,11 @@ struct cmd_ctx {
      * run's reply begins. Neither: frames go after the reply. */
     struct slot *oslot;
     bool reply_inline;
+    /* A part of a command spanning shards (a fan-out part, a hop of EXEC
+     * or of a script): its keyspace events are recorded here instead of
+     * published, and the origin publishes every part's events in the
+     * command's order (notify_publish_parts). NULL: published at once. */
+    struct rbuf *events;
     /* Keys this command reported modified (cmd_key_modified): the command's
      * own account of what it changed, for WATCH and the save-point dirty
      * counter, never guessed from its reply. Zeroed by cmd_call. */

@@ -18,6 +18,11 @@
 
 struct shard;
 struct cmd_ctx;
+struct conn;
+struct slot;
+struct resp_arg;
+struct rbuf;
+struct cmd_def;
 
 /* Queue an event of class cls named event (a static string) for key
  * (copied) in database db, if notify_wanted(cls). Calling thread: the one
@@ -39,6 +44,19 @@ void notify_flush(void);
  * for c's own client go before its reply (cmd_ctx.oslot, or c->out from
  * reply_at), as Redis emits events while the command runs. */
 void notify_flush_cmd(const struct cmd_ctx *c, size_t reply_at);
+
+/* Publish the keyspace events that the parts of command argv (d, NULL if
+ * unknown) recorded on their shards (cmd_ctx.events, gathered in part
+ * order in events), in Redis's order: by the argument index of their keys
+ * (a key's events all come from one shard, in the order they happened),
+ * the last key's first with dest_first (LMOVE). c is the command's
+ * client; its own frames go into out at *at, advancing *at past them,
+ * when out is not NULL (its reply is, or will be, after them), else after
+ * its reply. The command's thread (its fan's), while its transaction
+ * still holds the keys. */
+void notify_publish_parts(const struct conn *c, struct rbuf *out, size_t *at,
+                          const struct cmd_def *d, size_t argc, const struct resp_arg *argv,
+                          bool dest_first, const struct rbuf *events);
 
 /* The map hook of s's databases (kvmap_set_events): "new" and "expired".
  * Shard thread, at start-up. */

@@ -753,6 +753,11 @@ void pubsub_set_origin(const struct pubsub_origin *o)
         cur = (struct pubsub_origin){0};
 }
 
+size_t pubsub_origin_at(void)
+{
+    return cur.at;
+}
+
 /* Append node nd to worker j's inbox, and wake j unless this worker's
  * wake is already on its way to j (not handled yet, so it will see nd).
  * self: the calling worker. */

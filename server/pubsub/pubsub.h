@@ -86,6 +86,10 @@ struct pubsub_origin {
  * published next. notify.c, around publishing one command's events. */
 void pubsub_set_origin(const struct pubsub_origin *o);
 
+/* Where the origin's next frame would go in its out (origin.at, advanced
+ * past the frames put there since pubsub_set_origin). */
+size_t pubsub_origin_at(void);
+
 /* Deliver the messages other workers have put in w's inbox, if any: before
  * a subscribed client's command runs, so that its reply comes after every
  * message published before it was sent. w's thread. */

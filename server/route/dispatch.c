@@ -260,6 +260,7 @@ static void req_free(struct worker *w, struct req *r)
 {
     free(r->ends);
     free(r->lent);
+    rbuf_deinit(&r->events);
     if (r->pooled && !w->stopping && w->nreq_pool < DISPATCH_POOL_MAX) {
         reply_fifo_buf_recycle(&r->out);
         r->next = w->req_pool;
@@ -1183,6 +1184,38 @@ void dispatch_req_free(struct worker *w, struct req *r)
 int dispatch_batch_add(struct worker *w, unsigned shard, struct req *r)
 {
     return batch_add(w, shard, r);
+}
+
+void dispatch_fan_events(struct fan *f, struct req *const *parts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct rbuf *e = &parts[i]->events;
+        if (e->len == 0)
+            continue;
+        if (f->events.len == 0 && f->events.ptr == NULL) {
+            f->events = *e; /* (the first part's: no copy) */
+            rbuf_init(e);
+        } else if (rbuf_append(&f->events, e->ptr, e->len) != 0) {
+            /* No memory to keep them: what is kept goes now. */
+            f->events.oom = false;
+            dispatch_fan_publish(f);
+            rbuf_append(&f->events, e->ptr, e->len);
+        }
+    }
+}
+
+void dispatch_fan_publish(struct fan *f)
+{
+    if (f->events.len == 0 || !hooks.publish_events)
+        return;
+    /* The client's own frames go before its reply, which the step writes
+     * into its slot (a sub-fan of EXEC writes into EXEC's reply: there
+     * they go after it). */
+    struct rbuf *out = f->slot ? f->out : NULL;
+    size_t at = f->frames_len;
+    hooks.publish_events(f->conn, out, out ? &at : NULL, f->argc, f->argv, &f->events);
+    f->frames_len = at;
+    rbuf_deinit(&f->events);
 }
 
 /* ---- The slow log's view of split commands (dispatch.h) ------------------ */

@@ -21,6 +21,13 @@ void dispatch_req_free(struct worker *w, struct req *r);
 /* Add r to this turn's batch for shard `shard`. Returns 0, or -1 on OOM. */
 int dispatch_batch_add(struct worker *w, unsigned shard, struct req *r);
 
+/* A round of f is back: keep the keyspace events its parts recorded. */
+void dispatch_fan_events(struct fan *f, struct req *const *parts, size_t n);
+
+/* Publish the events f kept (dispatch_hooks.publish_events), the
+ * client's own frames before its reply. */
+void dispatch_fan_publish(struct fan *f);
+
 /* A part of f came back (or ran locally): when the round is complete, run
  * the step and the next round. */
 void dispatch_fan_part_done(struct fan *f);
@@ -49,6 +56,7 @@ static inline void run_exec(struct shard *s, const struct cmd_def *d, cmd_exec_f
         .origin = origin,
         .oslot = priv ? priv->slot : NULL,
         .reply_inline = priv == NULL,
+        .events = priv && priv->fan ? &priv->events : NULL,
     };
     if (d && exec == d->exec)
         cmd_call(d, &ctx);
