@@ -104,6 +104,9 @@ static void turn_begin(struct worker *w)
      * no command's end published. */
     if (notify_pending)
         notify_flush();
+    /* The workers this turn's messages went to: they are in their inboxes
+     * already; this wakes their idle subscribers' workers. */
+    pubsub_flush(w);
 }
 
 static void tick(struct worker *w, int64_t now_ms)

@@ -116,6 +116,9 @@ struct local {
     struct rbuf frame;      /* the message being delivered, encoded once
                                for all the subscribers of one name */
     struct wake *wakes;     /* [nworkers]: this worker's wake of worker j */
+    bool *wake_due;         /* [nworkers]: worker j has messages from this
+                               turn and no wake yet (pubsub_flush posts it) */
+    bool wakes_due;         /* some wake_due is set */
 };
 
 static struct local *locals; /* [reg.nworkers] */
@@ -155,7 +158,8 @@ int pubsub_setup(unsigned nworkers)
         pthread_mutex_init(&ib->m, NULL);
         atomic_init(&ib->nonempty, false);
         locals[i].wakes = calloc(nworkers, sizeof *locals[i].wakes);
-        if (!locals[i].wakes) {
+        locals[i].wake_due = calloc(nworkers, sizeof *locals[i].wake_due);
+        if (!locals[i].wakes || !locals[i].wake_due) {
             reg.nworkers = i + 1;
             pubsub_teardown();
             return -1;
@@ -199,6 +203,7 @@ void pubsub_teardown(void)
         }
         pthread_mutex_destroy(&ib->m);
         free(l->wakes);
+        free(l->wake_due);
         rbuf_deinit(&l->frame);
     }
     for (int k = 0; k < PUBSUB_NKINDS; k++)
@@ -758,10 +763,24 @@ size_t pubsub_origin_at(void)
     return cur.at;
 }
 
-/* Append node nd to worker j's inbox, and wake j unless this worker's
- * wake is already on its way to j (not handled yet, so it will see nd).
- * self: the calling worker. */
-static void inbox_put(unsigned self, unsigned j, struct psnode *nd)
+/* Wake worker j for its inbox unless this worker's wake is already on
+ * its way there (not handled yet, so it will see what is in the inbox
+ * now). self: the calling worker. */
+static void wake(unsigned self, unsigned j)
+{
+    struct wake *wk = &locals[self].wakes[j];
+    if (!atomic_exchange(&wk->posted, true))
+        shard_post(worker_get(j)->shard, &wk->hdr);
+}
+
+/* Append node nd to worker j's inbox. Its wake leaves at the end of this
+ * loop turn (one per destination per turn, as a batch would), or now with
+ * now: a message with frames for its origin's pending slot must be
+ * delivered before the reply fills that slot, and the reply may be posted
+ * before the turn ends (a held request's). Whoever sends a command
+ * meanwhile finds the message anyway (pubsub_catch_up). self: the calling
+ * worker. */
+static void inbox_put(unsigned self, unsigned j, struct psnode *nd, bool now)
 {
     struct inbox *ib = &inboxes[j];
     nd->next = NULL;
@@ -773,9 +792,26 @@ static void inbox_put(unsigned self, unsigned j, struct psnode *nd)
     ib->tail = nd;
     atomic_store_explicit(&ib->nonempty, true, memory_order_relaxed);
     pthread_mutex_unlock(&ib->m);
-    struct wake *wk = &locals[self].wakes[j];
-    if (!atomic_exchange(&wk->posted, true))
-        shard_post(worker_get(j)->shard, &wk->hdr);
+    if (now) {
+        wake(self, j);
+        return;
+    }
+    locals[self].wake_due[j] = true;
+    locals[self].wakes_due = true;
+}
+
+void pubsub_flush(struct worker *w)
+{
+    struct local *l = &locals[w->id];
+    if (!l->wakes_due)
+        return;
+    l->wakes_due = false;
+    for (unsigned j = 0; j < reg.nworkers; j++) {
+        if (l->wake_due[j]) {
+            l->wake_due[j] = false;
+            wake(w->id, j);
+        }
+    }
 }
 
 /* Deliver everything in w's inbox, oldest first. w's thread. */
@@ -879,7 +915,7 @@ long long pubsub_publish(enum pubsub_kind kind, const char *channel, size_t chle
                 if (j == self || !(dest[j / 64] >> (j % 64) & 1))
                     continue;
                 m->nodes[k].m = m;
-                inbox_put(self, j, &m->nodes[k++]);
+                inbox_put(self, j, &m->nodes[k++], m->oslot != NULL);
             }
         }
     }

@@ -90,6 +90,10 @@ void pubsub_set_origin(const struct pubsub_origin *o);
  * past the frames put there since pubsub_set_origin). */
 size_t pubsub_origin_at(void);
 
+/* End of w's loop turn: wake the workers this turn's messages went to
+ * (once each). */
+void pubsub_flush(struct worker *w);
+
 /* Deliver the messages other workers have put in w's inbox, if any: before
  * a subscribed client's command runs, so that its reply comes after every
  * message published before it was sent. w's thread. */

@@ -783,8 +783,16 @@ static void single_done(struct worker *w, struct req *r, struct rbuf *own, const
     if (r->direct_fd >= 0) {
         /* (The owner sends only whole replies, never an oom one.) */
         c->net_out += r->direct_sent;
-        if (r->direct_sent > 0 && whole)
-            rbuf_consume(&sl->out, r->direct_sent);
+        if (r->direct_sent > 0 && whole) {
+            /* The reply is the slot's last reply_len bytes: frames of its
+             * own keyspace events may be before it, if the client
+             * subscribed while the request was out (then they follow
+             * the reply on the wire). */
+            size_t at = sl->out.len - reply_len;
+            memmove(sl->out.ptr + at, sl->out.ptr + at + r->direct_sent,
+                    sl->out.len - at - r->direct_sent);
+            sl->out.len -= r->direct_sent;
+        }
         conn_direct_done(c);
     }
     req_free(w, r);
