@@ -9,7 +9,11 @@
  * (MGET). Publishing into a subscriber's reply stream then would cut the
  * reply in two if that subscriber is the client itself (RESP3). So events
  * wait until the command returns (cmd_call), and go out in the order they
- * happened, before the next command runs. */
+ * happened, before the next command runs; the client's own frames are put
+ * before its reply, where Redis, emitting them while the command runs,
+ * has them. A part of a command spanning shards records its events
+ * instead, and the command's thread publishes every part's in the
+ * command's order (notify_publish_parts). */
 #include "server/pubsub/notify.h"
 
 #include <stdio.h>
@@ -99,6 +103,19 @@ static void publish(const struct event *e, uint32_t f)
         free(ch);
 }
 
+/* The queue is empty again. A burst (DEL of a million keys) does not
+ * keep its memory. */
+static void queue_reset(void)
+{
+    notify_pending = false;
+    q.len = 0;
+    if (q.cap > 64 * 1024) {
+        free(q.buf);
+        q.buf = NULL;
+        q.cap = 0;
+    }
+}
+
 void notify_flush(void)
 {
     notify_pending = false;
@@ -110,13 +127,7 @@ void notify_flush(void)
             publish(e, f);
         at += rec_size(e->klen);
     }
-    q.len = 0;
-    /* A burst (DEL of a million keys) does not keep its memory. */
-    if (q.cap > 64 * 1024) {
-        free(q.buf);
-        q.buf = NULL;
-        q.cap = 0;
-    }
+    queue_reset();
 }
 
 void notify_flush_cmd(const struct cmd_ctx *c, size_t reply_at)
@@ -124,8 +135,7 @@ void notify_flush_cmd(const struct cmd_ctx *c, size_t reply_at)
     if (c->events) {
         /* A part of a command spanning shards: its origin publishes. */
         if (rbuf_append(c->events, q.buf, q.len) == 0) {
-            q.len = 0;
-            notify_pending = false;
+            queue_reset();
             return;
         }
         c->events->oom = false;

@@ -1,8 +1,10 @@
 /* pubsub.c — Pub/Sub across workers (see pubsub.h): the server-wide
  * registry of subscription counts behind a big-reader lock, each worker's
  * own tables of its clients' subscriptions, and delivery: inline to this
- * worker's subscribers, batched per loop turn to the others. Runs on
- * worker threads; each worker's tables and each conn only on its own. */
+ * worker's subscribers, through the others' inboxes to theirs (woken once
+ * per loop turn), with a command's own client's frames placed before its
+ * reply (pubsub_set_origin). Runs on worker threads; each worker's
+ * tables and each conn only on its own. */
 #include "server/pubsub/pubsub.h"
 
 #include <pthread.h>

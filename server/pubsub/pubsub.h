@@ -6,7 +6,10 @@
  * subscriptions of every name per worker, so a PUBLISH on any worker
  * knows at once how many clients receive the message (its reply) and which
  * workers have any: the message goes to those as one reference-counted
- * copy in a batch per destination per loop turn. The registry is read
+ * copy, into each one's inbox before PUBLISH returns (so before its reply
+ * can leave), and a worker delivers its inbox before any command of a
+ * subscribed client runs: a subscriber's reply comes after every message
+ * published before it sent the command, as in Redis. The registry is read
  * under the publishing worker's own lock and written under all of them
  * (a "big-reader" lock): publishing never contends with another worker,
  * (un)subscribing briefly stops every publisher. docs/DESIGN.md, Pub/Sub.

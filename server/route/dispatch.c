@@ -735,11 +735,8 @@ void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
         struct rbuf empty = sl->out;
         sl->out = r->out;
         r->out = empty;
-    } else if (!r->out.oom && rbuf_append(&sl->out, r->out.ptr, r->out.len) != 0) {
-        /* (frames of its own keyspace events are in the slot already) */
-        sl->out.oom = true;
-    } else if (r->out.oom) {
-        sl->out.oom = true;
+    } else if (r->out.oom || rbuf_append(&sl->out, r->out.ptr, r->out.len) != 0) {
+        sl->out.oom = true; /* (after frames of its own keyspace events) */
     }
     slot_complete(c, sl);
     req_free(s->user, r);
