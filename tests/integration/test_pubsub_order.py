@@ -178,6 +178,17 @@ class OwnKeyEvents(Base):
                      "2", o[0], o[1])]
         self.check(cmds)
 
+    def test_pipeline_spanning_shards(self):
+        # Run as one-shot groups over the shards (program order): each
+        # command's frames still go before its own reply.
+        n = self.threads
+
+        def cmds(k):
+            o = self.keys[(self.keys.index(k) + 1) % n]
+            return [("SET", k[0], "1"), ("SET", o[0], "2"), ("INCR", k[0]), ("DEL", o[0]),
+                    ("APPEND", o[1], "x"), ("GET", k[0]), ("SADD", k[1], "m")]
+        self.check(cmds)
+
     def test_exec_spanning_shards(self):
         # redis-server 7.0 writes the events of EXEC's commands into the
         # middle of EXEC's array (a protocol error RESP3 forbids, fixed in
