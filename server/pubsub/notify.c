@@ -168,7 +168,8 @@ struct key_ref {
 
 static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
-    int r = memcmp(a, b, alen < blen ? alen : blen);
+    size_t n = alen < blen ? alen : blen;
+    int r = n ? memcmp(a, b, n) : 0; /* (an empty key's bytes may be NULL) */
     return r ? r : (alen > blen) - (alen < blen);
 }
 
