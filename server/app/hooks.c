@@ -45,7 +45,7 @@ static void exec_hooks(void)
         .admit = admit,
         .before_part = maxmemory_before_part,
         .key_event = notify_key,
-        .flush_events = notify_flush,
+        .flush_events = notify_flush_cmd,
     };
     /* WATCH hears of every modified key, the save points count them. */
     cmd_hook_key(txn_watch_on_modified);
@@ -110,8 +110,8 @@ static void turn_begin(struct worker *w)
      * no command's end published. */
     if (notify_pending)
         notify_flush();
-    /* Messages for other workers leave before this turn's replies are
-     * written: a publisher that has its reply knows they are on their way. */
+    /* The workers this turn's messages went to: they are in their inboxes
+     * already; this wakes their idle subscribers' workers. */
     pubsub_flush(w);
 }
 
@@ -174,6 +174,17 @@ static bool writes_denied(const struct cmd_def *d)
     return (d->flags & (CMD_WRITE | CMD_MISCONF)) != 0 && persist_stop_writes_configured();
 }
 
+/* A command spanning shards is done: its keyspace events, ordered as its
+ * plan says (notify_publish_parts). */
+static void publish_events(const struct conn *c, struct rbuf *out, size_t *at, size_t argc,
+                           const struct resp_arg *argv, const struct rbuf *events)
+{
+    const struct cmd_def *container;
+    const struct cmd_def *d = argc ? cmd_lookup_argv(argc, argv, &container) : NULL;
+    const struct cmd_plan *pl = d ? d->plan : NULL;
+    notify_publish_parts(c, out, at, d, argc, argv, pl && pl->events_dest_first, events);
+}
+
 static void route_hooks(void)
 {
     static const struct dispatch_hooks h = {
@@ -184,6 +195,8 @@ static void route_hooks(void)
         .intercept = cmd_txn_intercept,
         .flag_error = cmd_txn_flag_error,
         .pubsub_refuses = cmd_pubsub_refuses,
+        .pubsub_catch_up = pubsub_catch_up,
+        .publish_events = publish_events,
         .multi_dispatch = cmd_multi_dispatch,
         .multi_lock_keys = cmd_multi_lock_keys,
         .busy_origin = script_busy_origin,

@@ -392,6 +392,7 @@ static void plan_lmpop(struct mplan *p, const struct cmd_def *d, size_t argc,
     cmd_mpop_plan(p, d, argc, argv, &m);
 }
 
-const struct cmd_plan cmd_list_lmove_plan = {.plan = plan_lmove};
-const struct cmd_plan cmd_list_rpoplpush_plan = {.plan = plan_rpoplpush};
+const struct cmd_plan cmd_list_lmove_plan = {.plan = plan_lmove, .events_dest_first = true};
+const struct cmd_plan cmd_list_rpoplpush_plan = {.plan = plan_rpoplpush,
+                                                 .events_dest_first = true};
 const struct cmd_plan cmd_list_lmpop_plan = {.plan = plan_lmpop};

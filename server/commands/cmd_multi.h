@@ -66,6 +66,10 @@ struct cmd_plan {
                                 shards cannot conclude as their part runs */
     bool nx;                 /* RENAMENX: only if the target is missing */
     bool copy;               /* COPY (a rename otherwise) */
+    bool events_dest_first;  /* its keyspace events across shards begin with
+                                its last key's (LMOVE pushes, then pops:
+                                Redis reports them so); otherwise in key
+                                order (notify_publish_parts) */
     /* All-shard commands run standalone at one point of the global order
      * (txn_all_shards): what each shard runs there (ctx->priv is the
      * job), and whether the reply is the sum of the shards' counts (else

@@ -19,6 +19,7 @@
 #include "server/route/dispatch.h"
 #include "server/memory/maxmemory.h"
 #include "server/core/server.h"
+#include "server/core/notify_classes.h"
 #include "server/txn/txn.h"
 #include "server/net/worker.h"
 #include "server/net/reply_fifo.h"
@@ -177,7 +178,12 @@ struct fan *cmd_multi_plan_fan(struct mplan *p, const struct cmd_def *d, size_t 
         return NULL;
     }
     f->own_txn = true;
-    f->one_round = one_round;
+    /* With keyspace events on, the parts keep their keys until the
+     * events are published here, in the command's order (no later
+     * command on those keys may publish first). */
+    f->one_round = one_round &&
+                   !(atomic_load_explicit(&notify_classes, memory_order_relaxed) &
+                     (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT));
     if (cmd_multi_lock_keys(f->txn, d, f->db, f->argc, f->argv) != 0) {
         dispatch_fan_abort(f, "ERR out of memory");
         return NULL;

@@ -102,6 +102,12 @@ static void run_command(struct script_run *r, const struct cmd_def *d, size_t ar
         .argv = argv,
         .out = reply,
         .now_ms = r->c->now_ms,
+        /* Its keyspace events are the script's: their frames for the
+         * script's own client go where the script's would (before the
+         * script's reply), or to its coordinator. */
+        .origin = r->c->origin,
+        .oslot = r->c->oslot,
+        .events = r->c->events,
     };
     cmd_call(d, &sub);
 }

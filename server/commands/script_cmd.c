@@ -159,6 +159,7 @@ static void plan_across(struct mplan *p, const struct cmd_def *d, int kind, size
         return;
     }
     f->state = x;
+    f->events_each_round = true; /* (each round is one redis.call) */
     if (!add_pending(f, x)) {
         script_xrun_free(x);
         f->state = NULL;

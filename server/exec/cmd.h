@@ -17,6 +17,7 @@
 #include "shard/tval.h"
 
 struct conn;
+struct slot;
 
 /* Command flags. The first group is Redis's, in the order COMMAND INFO
  * prints them (cmd_command.c's table); CMD_MAY_REPLICATE is hidden there, as
@@ -201,6 +202,20 @@ struct cmd_ctx {
     void (*sub_finished)(void *arg);
     void *sub_arg;
     bool sub_started;
+    /* Where Pub/Sub frames for the origin itself go, so that a keyspace
+     * event the command causes reaches its own client before its reply
+     * (Redis emits events while the command runs): oslot, the origin's
+     * pending reply slot while the request is out (the reply is appended
+     * to it later; origin-side memory, only its worker touches it), or,
+     * with reply_inline, out itself, the origin's reply stream, where this
+     * run's reply begins. Neither: frames go after the reply. */
+    struct slot *oslot;
+    bool reply_inline;
+    /* A part of a command spanning shards (a fan-out part, a hop of EXEC
+     * or of a script): its keyspace events are recorded here instead of
+     * published, and the origin publishes every part's events in the
+     * command's order (notify_publish_parts). NULL: published at once. */
+    struct rbuf *events;
     /* Keys this command reported modified (cmd_key_modified): the command's
      * own account of what it changed, for WATCH and the save-point dirty
      * counter, never guessed from its reply. Zeroed by cmd_call. */
@@ -399,9 +414,10 @@ struct cmd_exec_hooks {
      * (key borrowed) for the end of the command. */
     void (*key_event)(uint32_t cls, const char *event, unsigned db, const void *key,
                       size_t klen);
-    /* After a command, when this thread has events queued
-     * (notify_pending): publish them. */
-    void (*flush_events)(void);
+    /* After a command c, when this thread has events queued
+     * (notify_pending): publish them, the origin's own frames placed
+     * before c's reply (c->oslot, or c->out from reply_at). */
+    void (*flush_events)(const struct cmd_ctx *c, size_t reply_at);
 };
 extern struct cmd_exec_hooks cmd_exec_hooks;
 

@@ -29,11 +29,12 @@ static inline bool bound_set(void)
     return __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED) != 0;
 }
 
-/* This thread's queued keyspace events, published once the reply is whole. */
-static inline void flush_events(void)
+/* This thread's queued keyspace events, published once the reply is
+ * whole (the origin's own frames go before it: cmd_ctx.oslot). */
+static inline void flush_events(const struct cmd_ctx *c, size_t reply_at)
 {
     if (__builtin_expect(notify_pending, 0) && cmd_exec_hooks.flush_events)
-        cmd_exec_hooks.flush_events();
+        cmd_exec_hooks.flush_events(c, reply_at);
 }
 
 int cmd_hook_key(cmd_key_hook_fn fn)
@@ -90,6 +91,7 @@ void cmd_call(const struct cmd_def *d, struct cmd_ctx *c)
      * (Redis's processCommand does both before any command). */
     if (__builtin_expect(bound_set(), 0) && cmd_exec_hooks.admit && !cmd_exec_hooks.admit(d, c))
         return;
+    size_t reply_at = c->reply_inline ? c->out->len : 0;
     uint64_t t0 = cmdstat_run_begin(w->cmdstats, sid);
     /* Every run is timed for the slow log and the latency monitor: two
      * reads of the cycle counter and one compare (slowlog.h). */
@@ -108,7 +110,7 @@ void cmd_call(const struct cmd_def *d, struct cmd_ctx *c)
     if (c->dirty)
         after_call(d, c);
     /* The command's keyspace events, now that its reply is whole. */
-    flush_events();
+    flush_events(c, reply_at);
 }
 
 void cmd_call_part(const struct cmd_def *d, cmd_exec_fn part, struct cmd_ctx *c)
@@ -118,11 +120,12 @@ void cmd_call_part(const struct cmd_def *d, cmd_exec_fn part, struct cmd_ctx *c)
      * here the shard only makes room. */
     if (__builtin_expect(bound_set(), 0) && cmd_exec_hooks.before_part)
         cmd_exec_hooks.before_part(c);
+    size_t reply_at = c->reply_inline ? c->out->len : 0;
     part(c);
     count_op(c->shard);
     if (c->dirty)
         after_call(d, c);
-    flush_events();
+    flush_events(c, reply_at);
 }
 
 /* The report itself, inlined into both entry points: SET pays for it on

@@ -63,6 +63,9 @@ struct req {
                                     parts), allocated by the part, freed here */
     size_t nends;                /* entries in ends */
     int64_t i_arg;               /* part integer input (TTL, flags, db) */
+    struct rbuf events;          /* a fan-out part's keyspace events, recorded
+                                    by the owner (cmd_ctx.events) for the
+                                    origin to publish in the command's order */
     size_t direct_sent;          /* reply bytes the owner sent directly */
     size_t ob_counted;           /* reply bytes counted in transit for its
                                     connection (server/net/outbuf.h), owner-set

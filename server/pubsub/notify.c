@@ -9,7 +9,11 @@
  * (MGET). Publishing into a subscriber's reply stream then would cut the
  * reply in two if that subscriber is the client itself (RESP3). So events
  * wait until the command returns (cmd_call), and go out in the order they
- * happened, before the next command runs. */
+ * happened, before the next command runs; the client's own frames are put
+ * before its reply, where Redis, emitting them while the command runs,
+ * has them. A part of a command spanning shards records its events
+ * instead, and the command's thread publishes every part's in the
+ * command's order (notify_publish_parts). */
 #include "server/pubsub/notify.h"
 
 #include <stdio.h>
@@ -17,6 +21,7 @@
 #include <string.h>
 
 #include "server/util/log.h"
+#include "server/exec/cmd.h"
 #include "server/pubsub/pubsub.h"
 #include "shard/shard.h"
 
@@ -98,6 +103,19 @@ static void publish(const struct event *e, uint32_t f)
         free(ch);
 }
 
+/* The queue is empty again. A burst (DEL of a million keys) does not
+ * keep its memory. */
+static void queue_reset(void)
+{
+    notify_pending = false;
+    q.len = 0;
+    if (q.cap > 64 * 1024) {
+        free(q.buf);
+        q.buf = NULL;
+        q.cap = 0;
+    }
+}
+
 void notify_flush(void)
 {
     notify_pending = false;
@@ -109,13 +127,151 @@ void notify_flush(void)
             publish(e, f);
         at += rec_size(e->klen);
     }
-    q.len = 0;
-    /* A burst (DEL of a million keys) does not keep its memory. */
-    if (q.cap > 64 * 1024) {
-        free(q.buf);
-        q.buf = NULL;
-        q.cap = 0;
+    queue_reset();
+}
+
+void notify_flush_cmd(const struct cmd_ctx *c, size_t reply_at)
+{
+    if (c->events) {
+        /* A part of a command spanning shards: its origin publishes. */
+        if (rbuf_append(c->events, q.buf, q.len) == 0) {
+            queue_reset();
+            return;
+        }
+        c->events->oom = false;
+        log_warn("keyspace notifications: out of memory, events published out of order");
     }
+    struct pubsub_origin o = {
+        .c = c->origin,
+        .slot = c->oslot,
+        .out = c->reply_inline ? c->out : NULL,
+        .at = reply_at,
+    };
+    pubsub_set_origin(&o);
+    notify_flush();
+    pubsub_set_origin(NULL);
+}
+
+/* One recorded event of a part, and where it goes in the command's order. */
+struct ev_ref {
+    const struct event *e; /* in its part's events */
+    size_t rank;           /* argument index of its key, SIZE_MAX if none */
+    size_t seq;            /* parts in order, events in order within one */
+};
+
+/* A key of the command, for finding an event's rank. */
+struct key_ref {
+    const char *p; /* its bytes */
+    size_t len;    /* their length */
+    size_t pos;    /* its argument index */
+};
+
+static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    int r = n ? memcmp(a, b, n) : 0; /* (an empty key's bytes may be NULL) */
+    return r ? r : (alen > blen) - (alen < blen);
+}
+
+static int key_ref_cmp(const void *x, const void *y)
+{
+    const struct key_ref *a = x, *b = y;
+    int r = key_cmp(a->p, a->len, b->p, b->len);
+    return r ? r : (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+static int ev_ref_cmp(const void *x, const void *y)
+{
+    const struct ev_ref *a = x, *b = y;
+    if (a->rank != b->rank)
+        return a->rank < b->rank ? -1 : 1;
+    return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+/* The first argument index of key among keys[0..n) (sorted), SIZE_MAX if
+ * it is not one of them. */
+static size_t key_rank(const struct key_ref *keys, size_t n, const char *k, size_t klen)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (key_cmp(keys[mid].p, keys[mid].len, k, klen) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < n && key_cmp(keys[lo].p, keys[lo].len, k, klen) == 0)
+        return keys[lo].pos;
+    return SIZE_MAX;
+}
+
+/* The keys of command d (its key specs) in argv, sorted by bytes; *n
+ * gets their count. The last one ranks first with dest_first. NULL when
+ * there are none or no memory (then every event ranks alike: parts in
+ * order). */
+static struct key_ref *command_keys(const struct cmd_def *d, size_t argc,
+                                    const struct resp_arg *argv, bool dest_first, size_t *n)
+{
+    *n = 0;
+    struct cmd_keys it;
+    if (!d || cmd_keys_init(&it, d, argc, argv) <= 0)
+        return NULL;
+    struct key_ref *keys = malloc(argc * sizeof *keys);
+    if (!keys)
+        return NULL;
+    size_t pos;
+    while (cmd_keys_next(&it, &pos, NULL) && *n < argc)
+        keys[(*n)++] = (struct key_ref){argv[pos].ptr, argv[pos].len, pos};
+    if (dest_first && *n > 0)
+        keys[*n - 1].pos = 0; /* (argument 0 is the command's name) */
+    qsort(keys, *n, sizeof *keys, key_ref_cmp);
+    return keys;
+}
+
+void notify_publish_parts(const struct conn *c, struct rbuf *out, size_t *at,
+                          const struct cmd_def *d, size_t argc, const struct resp_arg *argv,
+                          bool dest_first, const struct rbuf *events)
+{
+    size_t total = 0;
+    for (size_t pos = 0; pos < events->len; total++) {
+        const struct event *e = (const struct event *)(const void *)(events->ptr + pos);
+        pos += rec_size(e->klen);
+    }
+    if (total == 0)
+        return;
+    struct ev_ref *v = malloc(total * sizeof *v);
+    size_t nkeys = 0;
+    struct key_ref *keys = v && total > 1 ? command_keys(d, argc, argv, dest_first, &nkeys) : NULL;
+    struct pubsub_origin o = {.c = c, .out = out, .at = at ? *at : 0};
+    pubsub_set_origin(&o);
+    uint32_t f = atomic_load_explicit(&notify_classes, memory_order_relaxed);
+    size_t k = 0;
+    for (size_t pos = 0; pos < events->len;) {
+        const struct event *e = (const struct event *)(const void *)(events->ptr + pos);
+        pos += rec_size(e->klen);
+        if (!v) { /* (no memory to order them: as they come) */
+            if (f & e->cls)
+                publish(e, f);
+            continue;
+        }
+        v[k].e = e;
+        v[k].rank = keys ? key_rank(keys, nkeys, (const char *)(e + 1), e->klen) : 0;
+        v[k].seq = k;
+        k++;
+    }
+    if (v) {
+        /* Redis's order: a multi-key command handles its keys in argument
+         * order, and each key's events come from one shard in order. */
+        qsort(v, k, sizeof *v, ev_ref_cmp);
+        for (size_t i = 0; i < k; i++)
+            if (f & v[i].e->cls)
+                publish(v[i].e, f);
+    }
+    if (at)
+        *at = pubsub_origin_at();
+    pubsub_set_origin(NULL);
+    free(keys);
+    free(v);
 }
 
 void notify_thread_cleanup(void)

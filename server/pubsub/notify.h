@@ -17,6 +17,12 @@
 #include "server/core/notify_classes.h"
 
 struct shard;
+struct cmd_ctx;
+struct conn;
+struct slot;
+struct resp_arg;
+struct rbuf;
+struct cmd_def;
 
 /* Queue an event of class cls named event (a static string) for key
  * (copied) in database db, if notify_wanted(cls). Calling thread: the one
@@ -30,9 +36,27 @@ static inline void notify_evicted(unsigned db, const void *key, size_t klen)
 }
 
 /* Publish this thread's queued events, in the order they happened. Called
- * after every command (cmd_call, when notify_pending) and at the end of
- * every loop turn (events of the cron: active expiry). */
+ * at the end of every loop turn (events of the cron: active expiry, and
+ * of eviction). */
 void notify_flush(void);
+
+/* The same after command c (cmd_call, when notify_pending): the frames
+ * for c's own client go before its reply (cmd_ctx.oslot, or c->out from
+ * reply_at), as Redis emits events while the command runs. */
+void notify_flush_cmd(const struct cmd_ctx *c, size_t reply_at);
+
+/* Publish the keyspace events that the parts of command argv (d, NULL if
+ * unknown) recorded on their shards (cmd_ctx.events, gathered in part
+ * order in events), in Redis's order: by the argument index of their keys
+ * (a key's events all come from one shard, in the order they happened),
+ * the last key's first with dest_first (LMOVE). c is the command's
+ * client; its own frames go into out at *at, advancing *at past them,
+ * when out is not NULL (its reply is, or will be, after them), else after
+ * its reply. The command's thread (its fan's), while its transaction
+ * still holds the keys. */
+void notify_publish_parts(const struct conn *c, struct rbuf *out, size_t *at,
+                          const struct cmd_def *d, size_t argc, const struct resp_arg *argv,
+                          bool dest_first, const struct rbuf *events);
 
 /* The map hook of s's databases (kvmap_set_events): "new" and "expired".
  * Shard thread, at start-up. */

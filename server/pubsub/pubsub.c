@@ -1,8 +1,10 @@
 /* pubsub.c — Pub/Sub across workers (see pubsub.h): the server-wide
  * registry of subscription counts behind a big-reader lock, each worker's
  * own tables of its clients' subscriptions, and delivery: inline to this
- * worker's subscribers, batched per loop turn to the others. Runs on
- * worker threads; each worker's tables and each conn only on its own. */
+ * worker's subscribers, through the others' inboxes to theirs (woken once
+ * per loop turn), with a command's own client's frames placed before its
+ * reply (pubsub_set_origin). Runs on worker threads; each worker's
+ * tables and each conn only on its own. */
 #include "server/pubsub/pubsub.h"
 
 #include <pthread.h>
@@ -67,38 +69,62 @@ struct sublist {
     size_t pidx;      /* patterns: position in local.pats */
 };
 
+/* A published message's node in one destination worker's inbox. */
+struct psnode {
+    struct psnode *next;    /* newer message for that worker */
+    struct psmsg *m;        /* the message (one reference) */
+};
+
 /* A published message on its way to other workers: one copy, shared. */
 struct psmsg {
     _Atomic unsigned refs;  /* destination workers that still hold it */
     enum pubsub_kind kind;  /* PUBSUB_CHANNEL or PUBSUB_SHARD */
     size_t chlen, len;      /* channel and payload lengths */
-    char data[];            /* channel bytes, then payload bytes */
+    const struct conn *origin; /* the client whose command caused it (a
+                                  keyspace event) when its frames go into
+                                  oslot, before that command's reply; NULL */
+    struct slot *oslot;     /* origin's pending reply slot, or NULL */
+    char *data;             /* channel bytes, then payload bytes (after nodes) */
+    struct psnode nodes[];  /* one per destination worker */
 };
 
-/* Messages for one destination worker, gathered during a loop turn. */
-struct outq {
-    struct psmsg **v; /* in publish order */
-    size_t n, cap;    /* count and allocation */
+/* A worker's inbox of messages from other workers. A publisher appends to
+ * it before PUBLISH (or the write that caused an event) returns, so the
+ * message is there before any reply of the publisher's can leave; the
+ * worker takes it out when woken, and before it runs any command of a
+ * subscribed client (pubsub_catch_up): a client that sends a command after
+ * a PUBLISH was answered gets the message first, as in Redis. One mutex per
+ * destination, held for a pointer append: publishers to different workers
+ * never share it, and the list keeps one order for all its producers. */
+struct inbox {
+    _Alignas(64) pthread_mutex_t m; /* guards head and tail */
+    struct psnode *head, *tail;     /* oldest and newest message */
+    _Atomic bool nonempty;          /* head != NULL, read without the lock */
 };
 
-/* The mailbox message carrying one turn's messages to a worker. */
-struct psbatch {
-    struct mbox_msg hdr; /* first: the handler casts back */
-    struct psmsg **v;    /* messages in publish order, each with a ref */
-    size_t n;            /* entries in v */
+/* The message by which one worker wakes another for its inbox: one per
+ * (producer, destination), posted by the producer itself, so that
+ * whatever the producer posts to that worker later (a reply) is handled
+ * after the inbox was drained, mailboxes being FIFO per producer. */
+struct wake {
+    struct mbox_msg hdr;    /* first: the handler casts back */
+    _Atomic bool posted;    /* posted and not yet handled */
 };
 
 struct local {
     struct psmap names[PUBSUB_NKINDS]; /* name -> struct sublist */
     struct sublist **pats;  /* this worker's patterns, dense */
     size_t npats, patcap;   /* count and allocation */
-    struct outq *out;       /* [nworkers]: messages for worker i this turn */
-    bool pending;           /* some outq is not empty */
     struct rbuf frame;      /* the message being delivered, encoded once
                                for all the subscribers of one name */
+    struct wake *wakes;     /* [nworkers]: this worker's wake of worker j */
+    bool *wake_due;         /* [nworkers]: worker j has messages from this
+                               turn and no wake yet (pubsub_flush posts it) */
+    bool wakes_due;         /* some wake_due is set */
 };
 
 static struct local *locals; /* [reg.nworkers] */
+static struct inbox *inboxes; /* [reg.nworkers] */
 
 /* A client's own subscriptions (conn.ps; NULL when it has none). */
 struct pubsub_client {
@@ -108,26 +134,41 @@ struct pubsub_client {
 
 /* ---- Set-up ------------------------------------------------------------ */
 
+static void on_wake(void *owner, struct mbox_msg *hdr);
+static void msg_unref(struct psmsg *m);
+
 int pubsub_setup(unsigned nworkers)
 {
     if (nworkers == 0)
         nworkers = 1;
     reg.locks = aligned_alloc(64, nworkers * sizeof *reg.locks);
     locals = calloc(nworkers, sizeof *locals);
-    if (!reg.locks || !locals) {
+    inboxes = aligned_alloc(64, nworkers * sizeof *inboxes);
+    if (!reg.locks || !locals || !inboxes) {
         free(reg.locks);
         free(locals);
+        free(inboxes);
         reg.locks = NULL;
         locals = NULL;
+        inboxes = NULL;
         return -1;
     }
     for (unsigned i = 0; i < nworkers; i++) {
         pthread_mutex_init(&reg.locks[i].m, NULL);
-        locals[i].out = calloc(nworkers, sizeof *locals[i].out);
-        if (!locals[i].out) {
+        struct inbox *ib = &inboxes[i];
+        memset(ib, 0, sizeof *ib);
+        pthread_mutex_init(&ib->m, NULL);
+        atomic_init(&ib->nonempty, false);
+        locals[i].wakes = calloc(nworkers, sizeof *locals[i].wakes);
+        locals[i].wake_due = calloc(nworkers, sizeof *locals[i].wake_due);
+        if (!locals[i].wakes || !locals[i].wake_due) {
             reg.nworkers = i + 1;
             pubsub_teardown();
             return -1;
+        }
+        for (unsigned j = 0; j < nworkers; j++) {
+            locals[i].wakes[j].hdr.handle = on_wake;
+            atomic_init(&locals[i].wakes[j].posted, false);
         }
     }
     reg.nworkers = nworkers;
@@ -155,10 +196,16 @@ void pubsub_teardown(void)
             free_names(&l->names[k]);
         }
         free(l->pats);
-        if (l->out)
-            for (unsigned j = 0; j < reg.nworkers; j++)
-                free(l->out[j].v); /* (messages still queued at stop are lost) */
-        free(l->out);
+        /* (messages still in an inbox at stop are dropped) */
+        struct inbox *ib = &inboxes[i];
+        while (ib->head) {
+            struct psnode *nd = ib->head;
+            ib->head = nd->next;
+            msg_unref(nd->m);
+        }
+        pthread_mutex_destroy(&ib->m);
+        free(l->wakes);
+        free(l->wake_due);
         rbuf_deinit(&l->frame);
     }
     for (int k = 0; k < PUBSUB_NKINDS; k++)
@@ -166,8 +213,10 @@ void pubsub_teardown(void)
     free(reg.pats);
     free(reg.locks);
     free(locals);
+    free(inboxes);
     memset(&reg, 0, sizeof reg);
     locals = NULL;
+    inboxes = NULL;
 }
 
 /* ---- The registry's lock ---------------------------------------------- */
@@ -604,12 +653,43 @@ static struct shared_buf *frame_shared(struct frame *fr, int proto)
     return fr->shared[i];
 }
 
+/* The client whose command is running on this thread, and where frames
+ * for it go (pubsub_set_origin); .c NULL outside a command's events. */
+static _Thread_local struct pubsub_origin cur;
+
+/* Put the frame for the running command's own client before that
+ * command's reply: into its pending slot (the reply is appended after), or
+ * into its reply stream where the reply begins. Copied, whatever its size:
+ * a slot holds one buffer. */
+static void push_own(struct conn *c, const struct rbuf *f)
+{
+    struct rbuf *dst = cur.slot ? &cur.slot->out : cur.out;
+    size_t at = cur.slot ? dst->len : cur.at;
+    if (rbuf_reserve(dst, f->len) != 0) {
+        conn_kill(c);
+        return;
+    }
+    memmove(dst->ptr + at + f->len, dst->ptr + at, dst->len - at);
+    memcpy(dst->ptr + at, f->ptr, f->len);
+    if (c->proto == RESP3)
+        dst->ptr[at] = '>'; /* a push, not an array */
+    dst->len += f->len;
+    if (!cur.slot)
+        cur.at += f->len;
+    outbuf_pubsub_added(c, f->len);
+    worker_want_flush(c->w, c);
+}
+
 /* Append the frame to c's replies. */
 static void push_frame(struct conn *c, struct frame *fr)
 {
     if (!may_push(c))
         return;
     const struct rbuf *f = fr->f;
+    if (__builtin_expect(cur.c == c, 0) && (cur.slot || cur.out)) {
+        push_own(c, f);
+        return;
+    }
     if (f->len >= PUBSUB_SHARE_MIN) {
         struct shared_buf *b = frame_shared(fr, c->proto);
         if (!b || reply_fifo_push_shared(c, b) != 0) {
@@ -672,6 +752,111 @@ static void msg_unref(struct psmsg *m)
         free(m);
 }
 
+void pubsub_set_origin(const struct pubsub_origin *o)
+{
+    if (o)
+        cur = *o;
+    else
+        cur = (struct pubsub_origin){0};
+}
+
+size_t pubsub_origin_at(void)
+{
+    return cur.at;
+}
+
+/* Wake worker j for its inbox unless this worker's wake is already on
+ * its way there (not handled yet, so it will see what is in the inbox
+ * now). self: the calling worker. */
+static void wake(unsigned self, unsigned j)
+{
+    struct wake *wk = &locals[self].wakes[j];
+    if (!atomic_exchange(&wk->posted, true))
+        shard_post(worker_get(j)->shard, &wk->hdr);
+}
+
+/* Append node nd to worker j's inbox. Its wake leaves at the end of this
+ * loop turn (one per destination per turn, as a batch would), or now with
+ * now: a message with frames for its origin's pending slot must be
+ * delivered before the reply fills that slot, and the reply may be posted
+ * before the turn ends (a held request's). Whoever sends a command
+ * meanwhile finds the message anyway (pubsub_catch_up). self: the calling
+ * worker. */
+static void inbox_put(unsigned self, unsigned j, struct psnode *nd, bool now)
+{
+    struct inbox *ib = &inboxes[j];
+    nd->next = NULL;
+    pthread_mutex_lock(&ib->m);
+    if (ib->tail)
+        ib->tail->next = nd;
+    else
+        ib->head = nd;
+    ib->tail = nd;
+    atomic_store_explicit(&ib->nonempty, true, memory_order_relaxed);
+    pthread_mutex_unlock(&ib->m);
+    if (now) {
+        wake(self, j);
+        return;
+    }
+    locals[self].wake_due[j] = true;
+    locals[self].wakes_due = true;
+}
+
+void pubsub_flush(struct worker *w)
+{
+    struct local *l = &locals[w->id];
+    if (!l->wakes_due)
+        return;
+    l->wakes_due = false;
+    for (unsigned j = 0; j < reg.nworkers; j++) {
+        if (l->wake_due[j]) {
+            l->wake_due[j] = false;
+            wake(w->id, j);
+        }
+    }
+}
+
+/* Deliver everything in w's inbox, oldest first. w's thread. */
+static void inbox_drain(struct worker *w)
+{
+    struct inbox *ib = &inboxes[w->id];
+    pthread_mutex_lock(&ib->m);
+    struct psnode *nd = ib->head;
+    ib->head = ib->tail = NULL;
+    atomic_store_explicit(&ib->nonempty, false, memory_order_relaxed);
+    pthread_mutex_unlock(&ib->m);
+    struct pubsub_origin saved = cur;
+    while (nd) {
+        struct psnode *next = nd->next; /* (nd lives in m: read it first) */
+        struct psmsg *m = nd->m;
+        if (!w->stopping) {
+            /* The origin's frame goes before its command's reply, which
+             * is still out: the message was appended before the command
+             * returned, and the reply comes behind the producer's wake. */
+            cur = (struct pubsub_origin){.c = m->origin, .slot = m->oslot};
+            deliver(&locals[w->id], m->kind, m->data, m->chlen, m->data + m->chlen, m->len);
+        }
+        msg_unref(m);
+        nd = next;
+    }
+    cur = saved;
+}
+
+/* A wake posted by inbox_put. Cleared before the drain: a message
+ * appended after the drain took the list then posts a new wake. */
+static void on_wake(void *owner, struct mbox_msg *hdr)
+{
+    struct shard *s = owner;
+    atomic_store(&((struct wake *)hdr)->posted, false);
+    inbox_drain(s->user);
+}
+
+void pubsub_catch_up(struct worker *w)
+{
+    if (atomic_load_explicit(&inboxes[w->id].nonempty, memory_order_relaxed))
+        inbox_drain(w);
+}
+
 long long pubsub_publish(enum pubsub_kind kind, const char *channel, size_t chlen,
                          const char *msg, size_t len)
 {
@@ -703,15 +888,15 @@ long long pubsub_publish(enum pubsub_kind kind, const char *channel, size_t chle
     if (total == 0)
         return 0;
 
-    /* Others first, so that the message is queued for them before any
+    /* Others first, so that the message is on its way to them before any
      * local delivery can close a connection and reenter. */
     unsigned nremote = 0;
     for (unsigned j = 0; j < reg.nworkers; j++)
         if (j != self && (dest[j / 64] >> (j % 64) & 1))
             nremote++;
     if (nremote > 0 && w) {
-        struct psmsg *m = chlen + len <= SIZE_MAX - sizeof *m ? malloc(sizeof *m + chlen + len)
-                                                               : NULL;
+        size_t head = sizeof(struct psmsg) + nremote * sizeof(struct psnode);
+        struct psmsg *m = chlen + len <= SIZE_MAX - head ? malloc(head + chlen + len) : NULL;
         if (!m) {
             log_warn("Pub/Sub: out of memory queueing a message for other workers");
         } else {
@@ -719,78 +904,26 @@ long long pubsub_publish(enum pubsub_kind kind, const char *channel, size_t chle
             m->kind = kind;
             m->chlen = chlen;
             m->len = len;
+            /* Only the origin's worker finds the origin among its clients. */
+            m->origin = cur.slot ? cur.c : NULL;
+            m->oslot = cur.slot;
+            m->data = (char *)m + head;
             if (chlen)
                 memcpy(m->data, channel, chlen);
             if (len)
                 memcpy(m->data + chlen, msg, len);
-            struct local *l = &locals[self];
+            unsigned k = 0;
             for (unsigned j = 0; j < reg.nworkers; j++) {
                 if (j == self || !(dest[j / 64] >> (j % 64) & 1))
                     continue;
-                struct outq *q = &l->out[j];
-                if (q->n == q->cap) {
-                    size_t ncap = q->cap ? q->cap * 2 : 64;
-                    struct psmsg **v = realloc(q->v, ncap * sizeof *v);
-                    if (!v) {
-                        log_warn("Pub/Sub: out of memory queueing a message for worker %u", j);
-                        msg_unref(m);
-                        continue;
-                    }
-                    q->v = v;
-                    q->cap = ncap;
-                }
-                q->v[q->n++] = m;
-                l->pending = true;
+                m->nodes[k].m = m;
+                inbox_put(self, j, &m->nodes[k++], m->oslot != NULL);
             }
         }
     }
     if (w && (dest[self / 64] >> (self % 64) & 1))
         deliver(&locals[self], kind, channel, chlen, msg, len);
     return total;
-}
-
-/* A batch from another worker: deliver its messages in order. */
-static void on_batch(void *owner, struct mbox_msg *hdr)
-{
-    struct shard *s = owner;
-    struct worker *w = s->user;
-    struct psbatch *b = (struct psbatch *)hdr;
-    for (size_t i = 0; i < b->n; i++) {
-        struct psmsg *m = b->v[i];
-        if (!w->stopping)
-            deliver(&locals[w->id], m->kind, m->data, m->chlen, m->data + m->chlen, m->len);
-        msg_unref(m);
-    }
-    free(b->v);
-    free(b);
-}
-
-void pubsub_flush(struct worker *w)
-{
-    struct local *l = &locals[w->id];
-    if (!l->pending)
-        return;
-    l->pending = false;
-    for (unsigned j = 0; j < reg.nworkers; j++) {
-        struct outq *q = &l->out[j];
-        if (q->n == 0)
-            continue;
-        struct psbatch *b = malloc(sizeof *b);
-        if (!b) {
-            log_warn("Pub/Sub: out of memory sending %zu messages to worker %u", q->n, j);
-            for (size_t i = 0; i < q->n; i++)
-                msg_unref(q->v[i]);
-            q->n = 0;
-            continue;
-        }
-        b->hdr.handle = on_batch;
-        b->v = q->v;
-        b->n = q->n;
-        /* The array travels with the batch; the next turn starts a new one. */
-        q->v = NULL;
-        q->n = q->cap = 0;
-        shard_post(worker_get(j)->shard, &b->hdr);
-    }
 }
 
 /* ---- Introspection ----------------------------------------------------- */

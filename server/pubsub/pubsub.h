@@ -6,7 +6,10 @@
  * subscriptions of every name per worker, so a PUBLISH on any worker
  * knows at once how many clients receive the message (its reply) and which
  * workers have any: the message goes to those as one reference-counted
- * copy in a batch per destination per loop turn. The registry is read
+ * copy, into each one's inbox before PUBLISH returns (so before its reply
+ * can leave), and a worker delivers its inbox before any command of a
+ * subscribed client runs: a subscriber's reply comes after every message
+ * published before it sent the command, as in Redis. The registry is read
  * under the publishing worker's own lock and written under all of them
  * (a "big-reader" lock): publishing never contends with another worker,
  * (un)subscribing briefly stops every publisher. docs/DESIGN.md, Pub/Sub.
@@ -25,6 +28,7 @@
 
 struct conn;
 struct worker;
+struct slot;
 
 /* The three namespaces a client can subscribe in. */
 enum pubsub_kind {
@@ -60,16 +64,43 @@ void pubsub_conn_reset(struct conn *c);
  * subscribers; PUBSUB_SHARD: shard-channel subscribers), from any worker
  * thread. Subscribers on this worker get it before this returns (a RESP3
  * publisher subscribed to its own channel sees the message before the
- * reply, as in Redis); those on other workers at the end of this loop
- * turn, in publish order per publishing thread. Returns the number of
- * clients it goes to, counting every subscription that completed before
- * the call. Bytes are copied. */
+ * reply, as in Redis); it is in every other receiving worker's inbox
+ * before this returns, and reaches their subscribers before any command
+ * those send after this call's reply (pubsub_catch_up), in one order per
+ * worker for all publishers. Returns the number of clients it goes to,
+ * counting every subscription that completed before the call. Bytes are
+ * copied. */
 long long pubsub_publish(enum pubsub_kind kind, const char *channel, size_t chlen,
                          const char *msg, size_t len);
 
-/* End of w's loop turn: post the messages published on this thread to
- * the other workers, one batch per destination. */
+/* The client whose command causes the messages published next on this
+ * thread (its keyspace events), and where its own frames go: before that
+ * command's reply, as Redis emits events while the command runs. */
+struct pubsub_origin {
+    const struct conn *c; /* the command's client, or NULL: none */
+    struct slot *slot;    /* its pending reply slot (the request is out; the
+                             reply is appended after the frames), or NULL */
+    struct rbuf *out;     /* or: the client's own reply stream, where the
+                             reply already is, from at */
+    size_t at;            /* where its frames go in out (advances) */
+};
+
+/* Set (o copied) or clear (NULL) this thread's origin for the messages
+ * published next. notify.c, around publishing one command's events. */
+void pubsub_set_origin(const struct pubsub_origin *o);
+
+/* Where the origin's next frame would go in its out (origin.at, advanced
+ * past the frames put there since pubsub_set_origin). */
+size_t pubsub_origin_at(void);
+
+/* End of w's loop turn: wake the workers this turn's messages went to
+ * (once each). */
 void pubsub_flush(struct worker *w);
+
+/* Deliver the messages other workers have put in w's inbox, if any: before
+ * a subscribed client's command runs, so that its reply comes after every
+ * message published before it was sent. w's thread. */
+void pubsub_catch_up(struct worker *w);
 
 /* Subscriptions of c in each namespace (CLIENT LIST sub=, psub=, ssub=).
  * c's thread. */

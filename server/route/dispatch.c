@@ -260,6 +260,7 @@ static void req_free(struct worker *w, struct req *r)
 {
     free(r->ends);
     free(r->lent);
+    rbuf_deinit(&r->events);
     if (r->pooled && !w->stopping && w->nreq_pool < DISPATCH_POOL_MAX) {
         reply_fifo_buf_recycle(&r->out);
         r->next = w->req_pool;
@@ -730,9 +731,13 @@ void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
     struct conn *c = r->conn;
     struct slot *sl = r->slot;
     size_t reply_len = r->out.len;
-    struct rbuf empty = sl->out;
-    sl->out = r->out;
-    r->out = empty;
+    if (sl->out.len == 0) {
+        struct rbuf empty = sl->out;
+        sl->out = r->out;
+        r->out = empty;
+    } else if (r->out.oom || rbuf_append(&sl->out, r->out.ptr, r->out.len) != 0) {
+        sl->out.oom = true; /* (after frames of its own keyspace events) */
+    }
     slot_complete(c, sl);
     req_free(s->user, r);
     order_done(c, reply_len);
@@ -775,8 +780,16 @@ static void single_done(struct worker *w, struct req *r, struct rbuf *own, const
     if (r->direct_fd >= 0) {
         /* (The owner sends only whole replies, never an oom one.) */
         c->net_out += r->direct_sent;
-        if (r->direct_sent > 0 && whole)
-            rbuf_consume(&sl->out, r->direct_sent);
+        if (r->direct_sent > 0 && whole) {
+            /* The reply is the slot's last reply_len bytes: frames of its
+             * own keyspace events may be before it, if the client
+             * subscribed while the request was out (then they follow
+             * the reply on the wire). */
+            size_t at = sl->out.len - reply_len;
+            memmove(sl->out.ptr + at, sl->out.ptr + at + r->direct_sent,
+                    sl->out.len - at - r->direct_sent);
+            sl->out.len -= r->direct_sent;
+        }
         conn_direct_done(c);
     }
     req_free(w, r);
@@ -921,7 +934,8 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
      * before this reply, so its owner may send it (direct_send). Only for
      * a client that sent just this command: behind it, the rest of a
      * pipeline would be written separately, one more write for nothing. */
-    if (!here && c->lone_cmd && c->head == sl && c->nwrites == 0 && !conn_is_closing(c))
+    if (!here && c->lone_cmd && c->head == sl && c->nwrites == 0 && !conn_is_closing(c) &&
+        !c->ps) /* (frames of its own keyspace events go before the reply) */
         r->direct_fd = conn_direct_begin(c);
     if (hold) {
         r->shard = shard;
@@ -1072,6 +1086,11 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
                              const uint64_t *key1_hash)
 {
     struct worker *w = c->w;
+    /* A subscriber's reply comes after every message published before it
+     * sent the command (Redis writes a message into every subscriber's
+     * output before PUBLISH returns). */
+    if (__builtin_expect(c->ps != NULL, 0) && hooks.pubsub_catch_up)
+        hooks.pubsub_catch_up(w);
     /* Pipelines repeat one command: checking the client's previous one
      * first skips the table's hashing for most commands. */
     const struct cmd_def *d = c->last_cmd, *container = NULL;
@@ -1210,6 +1229,38 @@ void dispatch_req_free(struct worker *w, struct req *r)
 int dispatch_batch_add(struct worker *w, unsigned shard, struct req *r)
 {
     return batch_add(w, shard, r);
+}
+
+void dispatch_fan_events(struct fan *f, struct req *const *parts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct rbuf *e = &parts[i]->events;
+        if (e->len == 0)
+            continue;
+        if (f->events.len == 0 && f->events.ptr == NULL) {
+            f->events = *e; /* (the first part's: no copy) */
+            rbuf_init(e);
+        } else if (rbuf_append(&f->events, e->ptr, e->len) != 0) {
+            /* No memory to keep them: what is kept goes now. */
+            f->events.oom = false;
+            dispatch_fan_publish(f);
+            rbuf_append(&f->events, e->ptr, e->len);
+        }
+    }
+}
+
+void dispatch_fan_publish(struct fan *f)
+{
+    if (f->events.len == 0 || !hooks.publish_events)
+        return;
+    /* The client's own frames go before its reply, which the step writes
+     * into its slot (a sub-fan of EXEC writes into EXEC's reply: there
+     * they go after it). */
+    struct rbuf *out = f->slot ? f->out : NULL;
+    size_t at = f->frames_len;
+    hooks.publish_events(f->conn, out, out ? &at : NULL, f->argc, f->argv, &f->events);
+    f->frames_len = at;
+    rbuf_deinit(&f->events);
 }
 
 /* ---- The slow log's view of split commands (dispatch.h) ------------------ */

@@ -70,6 +70,13 @@ struct fan {
                                     buffer, or a sub-fan's caller's buffer */
     void (*finished)(void *arg); /* sub-fans (no slot): called when done */
     void *finished_arg;          /* its argument */
+    struct rbuf events;          /* keyspace events its parts recorded, in
+                                    part order, until they are published */
+    bool events_each_round;      /* publish them after every round (a script:
+                                    a round is one redis.call), not once done */
+    size_t frames_len;           /* bytes of Pub/Sub frames for the client's own
+                                    keyspace events at the head of *out (its
+                                    reply goes after them) */
     uint64_t slow_t0;            /* a command split over shards: its start on
                                     the slow log's clock, for the slow log and
                                     latency monitor at its merged reply; 0 for
@@ -104,6 +111,15 @@ struct dispatch_hooks {
      * error reply in err. */
     bool (*pubsub_refuses)(const struct conn *c, const struct cmd_def *d, size_t argc,
                            const struct resp_arg *argv, struct rbuf *err);
+    /* c has subscriptions: deliver the messages already published to its
+     * worker's clients before c's command runs (pubsub_catch_up). */
+    void (*pubsub_catch_up)(struct worker *w);
+    /* A command spanning shards is done (or a round of a script): publish
+     * the keyspace events its parts recorded (req.events, gathered in
+     * events), in the command's order; c's own frames go into out at *at
+     * (advanced past them) when out is not NULL (notify_publish_parts). */
+    void (*publish_events)(const struct conn *c, struct rbuf *out, size_t *at, size_t argc,
+                           const struct resp_arg *argv, const struct rbuf *events);
     /* Run d (CMD_MULTIKEY or CMD_ALLSHARDS) for c: plan it and fan it out. */
     void (*multi_dispatch)(struct conn *c, const struct cmd_def *d, size_t argc,
                            const struct resp_arg *argv);

@@ -124,6 +124,7 @@ static void fan_finish(struct fan *f)
     }
     if (f->barrier)
         c->flags &= ~CONN_BARRIER;
+    rbuf_deinit(&f->events);
     /* Parts a failing step added but never launched. */
     for (size_t i = 0; i < f->nparts; i++)
         dispatch_req_free(c->w, f->parts[i]);
@@ -145,7 +146,13 @@ static bool fan_round_complete(struct fan *f)
     f->parts = NULL;
     f->nparts = f->cap = 0;
     struct worker *w = f->conn->w;
+    dispatch_fan_events(f, parts, n);
     bool finished = f->step(f, parts, n, f->out);
+    /* A multi-key command's events in its order across rounds (SMOVE
+     * adds before it removes: Redis reports the removal first), while its
+     * transaction still holds the keys; a script's after each call. */
+    if (finished || f->events_each_round)
+        dispatch_fan_publish(f);
     for (size_t i = 0; i < n; i++)
         dispatch_req_free(w, parts[i]);
     free(parts);

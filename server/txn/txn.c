@@ -689,6 +689,7 @@ static void run_hop(struct shard *s, struct txn_hop *h)
             .priv = r,
             .conn = NULL,
             .origin = r->conn,
+            .events = r->fan ? &r->events : NULL,
         };
         cmd_call_part(r->cmd, r->exec, &ctx);
         route.reply_made(s, r); /* output buffer limit (outbuf.h) */
