@@ -48,13 +48,17 @@ int function_payload_split(const unsigned char *p, size_t len, function_payload_
             rc = fail(err, "Failed loading library name");
         else if (type != RDB_OPCODE_FUNCTION2)
             rc = fail(err, "given type is not a function");
-        else if (tval_rdb_read_string(&at, end, &str, e, sizeof e) != 0)
-            rc = fail(err, "Failed loading library payload");
-        else if (++n > FUNCTION_PAYLOAD_MAX_LIBS)
-            rc = fail(err, "too many libraries in the payload");
-        else
-            rc = each(arg, (const char *)str.s, str.n, err);
+        else {
+            struct tval_rdb_reader r = {at, end, e, sizeof e};
+            if (tval_rdb_read_string(&r, &str) != 0)
+                rc = fail(err, "Failed loading library payload");
+            else if (++n > FUNCTION_PAYLOAD_MAX_LIBS)
+                rc = fail(err, "too many libraries in the payload");
+            else
+                rc = each(arg, (const char *)str.s, str.n, err);
+            at = r.p;
+        }
     }
-    free(str.heap);
+    tval_rdb_str_free(&str);
     return rc;
 }

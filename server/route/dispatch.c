@@ -1062,7 +1062,7 @@ static bool busy_take(void *owner, struct mbox_msg *m, void *arg)
     for (size_t i = 0; i < b->n; i++) {
         struct req *r = b->v[i].r;
         r->out.len = 0;
-        resp_error(&r->out, BUSY_ERR); /* (out of memory: the origin says so) */
+        resp_error(&r->out, server_busy_error()); /* (out of memory: the origin says so) */
         b->v[i].end = BENT_OWN;          /* in r->out; b->out stays empty */
     }
     s->ctr.batches++;
