@@ -13,6 +13,7 @@
 /* Registry names. */
 #define SCRIPT_REG_ERRH "skv_err_handler" /* the error handler */
 #define SCRIPT_REG_RO "skv_readonly"      /* set of read-only tables (weak keys) */
+#define SCRIPT_REG_ENV "skv_env"          /* scripts' environment: globals, read-only */
 
 /* One running script (redis.call reads it). */
 struct script_run {

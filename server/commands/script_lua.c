@@ -142,11 +142,21 @@ static bool compile(lua_State *L, const char *body, size_t len, const char *sha,
         return false;
     }
     rbuf_deinit(&err);
+    /* Lua 5.1 loads a body starting with ESC as precompiled bytecode, which
+     * it does not verify (crafted bytecode escapes the sandbox): Redis's
+     * Lua parses it as text, so the ESC is a syntax error, its words here. */
+    if (len > skip && body[skip] == LUA_SIGNATURE[0]) {
+        resp_error(out, "ERR Error compiling script (new function): user_script:1: unexpected "
+                        "symbol near 'char(27)'");
+        return false;
+    }
     if (luaL_loadbuffer(L, body + skip, len - skip, "@user_script")) {
         resp_errorf(out, "ERR Error compiling script (new function): %s", lua_tostring(L, -1));
         lua_pop(L, 1);
         return false;
     }
+    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ENV);
+    lua_setfenv(L, -2);
     char name[3 + SHA1_HEX_LEN];
     reg_name(name, 'f', sha);
     lua_setfield(L, LUA_REGISTRYINDEX, name);

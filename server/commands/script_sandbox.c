@@ -99,6 +99,14 @@ static void make_proxy(lua_State *L);
 static int getmetatable_guarded(lua_State *L)
 {
     luaL_checkany(L, 1);
+    /* _G, the scripts' environment, answers for the globals it shows. */
+    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ENV);
+    bool env = lua_rawequal(L, 1, -1);
+    lua_pop(L, 1);
+    if (env) {
+        lua_pushvalue(L, LUA_GLOBALSINDEX);
+        lua_replace(L, 1);
+    }
     if (!lua_getmetatable(L, 1)) {
         lua_pushnil(L);
         return 1;
@@ -139,6 +147,21 @@ static void make_proxy(lua_State *L)
     lua_setmetatable(L, -2);
     mark_readonly(L, -1);
     lua_replace(L, -2);
+}
+
+/* loadstring, whose chunk runs in the scripts' environment (SCRIPT_REG_ENV)
+ * rather than the globals themselves. The original is upvalue 1. */
+static int loadstring_in_env(lua_State *L)
+{
+    int n = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, n, LUA_MULTRET);
+    if (lua_isfunction(L, 1)) {
+        lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ENV);
+        lua_setfenv(L, 1);
+    }
+    return lua_gettop(L);
 }
 
 /* Make global table `name` a read-only proxy. */
@@ -269,6 +292,23 @@ lua_State *script_state_create(void)
     lua_setmetatable(L, -2);
     mark_readonly(L, -1);
     lua_pop(L, 1);
+    /* The globals' metatable sees only names that are missing: assigning
+     * to an existing one (`redis = 5`) would replace it for every later
+     * script of this worker, other clients' included. Scripts therefore
+     * run in an empty read-only proxy of the globals, as does what they
+     * loadstring, and `_G` names the proxy. */
+    lua_pushvalue(L, LUA_GLOBALSINDEX);
+    make_proxy(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ENV);
+    lua_pushstring(L, "_G");
+    lua_insert(L, -2);
+    lua_rawset(L, LUA_GLOBALSINDEX);
+    lua_getglobal(L, "loadstring");
+    lua_pushcclosure(L, loadstring_in_env, 1);
+    lua_pushstring(L, "loadstring");
+    lua_insert(L, -2);
+    lua_rawset(L, LUA_GLOBALSINDEX);
     return L;
 }
 

@@ -246,6 +246,14 @@ def eval_cases():
              ["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", n, "a"]])
     add([["EVAL", "return 1"], ["EVAL"], ["EVALSHA", "x"], ["EVAL_RO", "return 1"],
          ["EVALSHA_RO", "x"]])
+    # Existing globals stay as they are for the next script, also through
+    # _G and loadstring; a body starting with ESC is text, not bytecode.
+    add([["EVAL", "redis = 5", "0"], ["EVAL", "return type(redis)", "0"],
+         ["EVAL", "_G.redis = 5", "0"], ["EVAL", "loadstring('redis = 5')()", "0"],
+         ["EVAL", "cjson = nil", "0"], ["EVAL", "return type(cjson)", "0"],
+         ["EVAL", "pcall = nil", "0"], ["EVAL", "return type(pcall)", "0"],
+         ["EVAL", "return loadstring('return 1 + 1')()", "0"],
+         ["EVAL", "\x1bLuaQ\x00\x01\x04\x08", "0"], ["SCRIPT", "LOAD", "\x1bLua"]])
     add([["EVAL", "return {KEYS, ARGV}", "0"], ["EVAL", "return ARGV", "0", "a", "b", ""],
          ["EVAL", "return KEYS", "3", "{k}", "{k2}", "{k3}", "x"]])
     return cases
