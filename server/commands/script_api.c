@@ -105,6 +105,7 @@ static void run_command(struct script_run *r, const struct cmd_def *d, size_t ar
         /* Its keyspace events are the script's: their frames for the
          * script's own client go where the script's would (before the
          * script's reply), or to its coordinator. */
+        .script_call = true,
         .origin = r->c->origin,
         .oslot = r->c->oslot,
         .events = r->c->events,

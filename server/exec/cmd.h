@@ -190,8 +190,10 @@ struct cmd_ctx {
                                    runs on the connection's own thread (CMD_CONN
                                    commands); NULL when it runs on a shard
                                    thread for a batched request */
+    bool script_call;           /* a script's redis.call: the slow log shows
+                                   Redis's Lua client (?:0, no name) */
     const struct conn *origin;  /* the client that sent it, wherever it runs
-                                   (NULL: a script's call); another thread may
+                                   (its script's, for a script's call); another thread may
                                    read only its addr, fixed while a request
                                    is out, and its name through conn_name_dup
                                    (the slow log's client) */

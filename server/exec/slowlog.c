@@ -151,7 +151,7 @@ static struct entry *entry_new(const struct cmd_def *d, const struct cmd_ctx *c,
     /* The client, as Redis records it: its address never changes while a
      * request of it is out, so any thread may copy it; its name may (CLIENT
      * SETNAME on its own thread), so it is copied under the names' lock. */
-    const struct conn *cn = c->conn ? c->conn : c->origin;
+    const struct conn *cn = c->script_call ? NULL : c->conn ? c->conn : c->origin;
     /* No client: a script's call, which Redis logs with its Lua client's
      * "?:0" and no name. */
     const char *peer = cn ? cn->addr : "?:0";
