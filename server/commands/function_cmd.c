@@ -355,22 +355,7 @@ static void function_stats_exec(struct cmd_ctx *c)
 
 static void function_kill_exec(struct cmd_ctx *c)
 {
-    switch (script_kill(true)) {
-    case SCRIPT_KILL_OTHER:
-        resp_error(c->out, "BUSY Redis is busy running a script. You can only call SCRIPT "
-                           "KILL or SHUTDOWN NOSAVE.");
-        break;
-    case SCRIPT_KILL_NOTBUSY:
-        resp_error(c->out, "NOTBUSY No scripts in execution right now.");
-        break;
-    case SCRIPT_KILL_UNKILLABLE:
-        resp_error(c->out, "UNKILLABLE Sorry the script already executed write commands against "
-                           "the dataset. You can either wait the script termination or kill "
-                           "the server in a hard way using the SHUTDOWN NOSAVE command.");
-        break;
-    default:
-        cmd_reply_ok(c);
-    }
+    script_kill_reply(c, true);
 }
 
 static const char *const function_help[] = {

@@ -152,6 +152,10 @@ enum {
  * busy (Redis's "-BUSY ... use the other KILL"), else SCRIPT_KILL_OK. */
 int script_kill(bool function);
 
+/* SCRIPT KILL (function false) or FUNCTION KILL (true): kill and reply to
+ * c with Redis's texts. */
+void script_kill_reply(struct cmd_ctx *c, bool function);
+
 enum { SCRIPT_STATS_NONE = 0, SCRIPT_STATS_EVAL = 1, SCRIPT_STATS_FUNCTION = 2 };
 
 /* FUNCTION STATS' running_script: for a busy function, append its map

@@ -372,12 +372,14 @@ static void script_flush_exec(struct cmd_ctx *c)
     cmd_reply_ok(c);
 }
 
-static void script_kill_exec(struct cmd_ctx *c)
+void script_kill_reply(struct cmd_ctx *c, bool function)
 {
-    switch (script_kill(false)) {
+    switch (script_kill(function)) {
     case SCRIPT_KILL_OTHER:
-        resp_error(c->out, "BUSY Redis is busy running a script. You can only call FUNCTION "
-                           "KILL or SHUTDOWN NOSAVE.");
+        resp_error(c->out, function ? "BUSY Redis is busy running a script. You can only call "
+                                      "SCRIPT KILL or SHUTDOWN NOSAVE."
+                                    : "BUSY Redis is busy running a script. You can only call "
+                                      "FUNCTION KILL or SHUTDOWN NOSAVE.");
         break;
     case SCRIPT_KILL_NOTBUSY:
         resp_error(c->out, "NOTBUSY No scripts in execution right now.");
@@ -390,6 +392,11 @@ static void script_kill_exec(struct cmd_ctx *c)
     default:
         cmd_reply_ok(c);
     }
+}
+
+static void script_kill_exec(struct cmd_ctx *c)
+{
+    script_kill_reply(c, false);
 }
 
 static void script_debug_exec(struct cmd_ctx *c)
