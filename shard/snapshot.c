@@ -543,10 +543,14 @@ static void writer_main(void *arg)
         err = snap_write_error(s);
     if (!err && fsync(s->fd) != 0)
         err = -errno;
+    /* Under the lock: snap_get_stats may read them on any thread while the
+     * capture still runs. */
+    uv_mutex_lock(&s->lock);
     if (w) {
         s->keys = w->keys;
         s->bytes = w->bytes;
     }
+    uv_mutex_unlock(&s->lock);
     free(w);
     /* Renamed or removed while still open, so the lock taken in
      * snap_create covers the temp name for as long as it exists. The
@@ -563,7 +567,9 @@ static void writer_main(void *arg)
         err = sync_dir(s->path);
     if (err)
         snap_set_failed(s, err);
+    uv_mutex_lock(&s->lock);
     s->status = err;
+    uv_mutex_unlock(&s->lock);
     if (s->on_done)
         s->on_done(s->arg, s, err);
 }
@@ -653,13 +659,15 @@ void snap_cancel(struct snap *s)
 void snap_get_stats(struct snap *s, struct snap_stats *out)
 {
     memset(out, 0, sizeof *out);
+    uv_mutex_lock(&s->lock);
     out->keys = s->keys;
     out->bytes = s->bytes;
+    out->status = s->status;
+    uv_mutex_unlock(&s->lock);
     out->write_captures = atomic_load(&s->write_captures);
     out->write_capture_keys = atomic_load(&s->write_capture_keys);
     out->cursor_captures = atomic_load(&s->cursor_captures);
     out->big_values = atomic_load(&s->big_values);
     out->big_write_elements = atomic_load(&s->big_write_elements);
     out->queue_peak = atomic_load(&s->queue_peak);
-    out->status = s->status;
 }
