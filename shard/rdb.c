@@ -441,3 +441,25 @@ int rdb_writer_end(struct rdb_writer *w)
     w->bytes += sizeof b;
     return 0;
 }
+
+void rdb_payload_footer(const void *body, size_t len, unsigned char foot[RDB_PAYLOAD_FOOTER])
+{
+    foot[0] = RDB_VERSION & 0xff;
+    foot[1] = RDB_VERSION >> 8;
+    uint64_t crc = crc64_update(crc64_update(0, len ? body : "", len), foot, 2);
+    for (int i = 0; i < 8; i++)
+        foot[2 + i] = (unsigned char)(crc >> (8 * i));
+}
+
+bool rdb_payload_ok(const unsigned char *p, size_t len)
+{
+    if (len < RDB_PAYLOAD_FOOTER)
+        return false;
+    const unsigned char *foot = p + len - RDB_PAYLOAD_FOOTER;
+    if ((foot[0] | foot[1] << 8) > RDB_VERSION)
+        return false;
+    uint64_t crc = crc64_update(0, p, len - 8), stored = 0;
+    for (int i = 0; i < 8; i++)
+        stored |= (uint64_t)foot[2 + i] << (8 * i);
+    return crc == stored;
+}

@@ -35,6 +35,17 @@
  * logs it; tools print it. */
 #define RDB_REDIS_VER "7.0.0"
 
+/* DUMP and FUNCTION DUMP payloads end in this footer: the RDB version
+ * (2 bytes, little-endian), then the CRC64 of everything before (8). */
+#define RDB_PAYLOAD_FOOTER 10
+
+/* Fill foot with the footer for a payload whose body is body[0..len). */
+void rdb_payload_footer(const void *body, size_t len, unsigned char foot[RDB_PAYLOAD_FOOTER]);
+
+/* Redis's verifyDumpPayload: p[0..len) is long enough for the footer,
+ * names a version we read, and carries the CRC64 of what precedes it. */
+bool rdb_payload_ok(const unsigned char *p, size_t len);
+
 /* Opcodes that may appear where a value type is expected. */
 enum {
     RDB_OPCODE_FUNCTION2 = 0xF5,       /* a function library (Redis 7.0) */

@@ -8,13 +8,11 @@
 
 #include "server/exec/cmd.h"
 #include "server/commands/cmd_impl.h"
-#include "shard/crc64.h"
 #include "shard/rdb.h"
 #include "shard/tval.h"
 #include "shard/tval_rdb.h"
 
 /* The footer: RDB version (2 bytes) and CRC64 (8 bytes). */
-#define DUMP_FOOTER 10
 
 static void cmd_dump(struct cmd_ctx *c)
 {
@@ -39,12 +37,8 @@ static void cmd_dump(struct cmd_ctx *c)
         rc = tval_rdb_encode(kventry_tval(e), &b);
     }
     if (rc == 0) {
-        unsigned char foot[DUMP_FOOTER];
-        foot[0] = RDB_VERSION & 0xff;
-        foot[1] = RDB_VERSION >> 8;
-        uint64_t crc = crc64_update(crc64_update(0, b.p, b.len), foot, 2);
-        for (int i = 0; i < 8; i++)
-            foot[2 + i] = (unsigned char)(crc >> (8 * i));
+        unsigned char foot[RDB_PAYLOAD_FOOTER];
+        rdb_payload_footer(b.p, b.len, foot);
         rc = tval_rdb_buf_append(&b, foot, sizeof foot);
     }
     if (rc == 0)
@@ -52,21 +46,6 @@ static void cmd_dump(struct cmd_ctx *c)
     else
         cmd_reply_kvmap_error(c, KVMAP_ENOMEM);
     tval_rdb_buf_free(&b);
-}
-
-/* Redis's verifyDumpPayload: long enough for the footer, a version we read,
- * and the CRC64 of everything before it. */
-static bool payload_ok(const unsigned char *p, size_t len)
-{
-    if (len < DUMP_FOOTER)
-        return false;
-    const unsigned char *foot = p + len - DUMP_FOOTER;
-    if ((foot[0] | foot[1] << 8) > RDB_VERSION)
-        return false;
-    uint64_t crc = crc64_update(0, p, len - 8), stored = 0;
-    for (int i = 0; i < 8; i++)
-        stored |= (uint64_t)foot[2 + i] << (8 * i);
-    return crc == stored;
 }
 
 /* RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], in
@@ -120,7 +99,7 @@ static void cmd_restore(struct cmd_ctx *c)
         return;
     }
     const unsigned char *p = (const unsigned char *)pl->ptr;
-    if (!payload_ok(p, pl->len)) {
+    if (!rdb_payload_ok(p, pl->len)) {
         resp_error(c->out, "ERR DUMP payload version or checksum are wrong");
         return;
     }

@@ -108,13 +108,9 @@ int function_registry_records(struct rbuf *out);
 
 /* ---- FUNCTION DUMP payloads (function_payload.c), pure --------------------- */
 
-/* A payload's footer: the RDB version (2 bytes, LE) and the CRC64 (8). */
-#define FUNCTION_PAYLOAD_FOOTER 10
 /* Most libraries one RESTORE may carry: each costs a Lua load. */
 #define FUNCTION_PAYLOAD_MAX_LIBS 65536
 
-/* Redis's verifyDumpPayload: long enough, a version we read, the CRC64. */
-bool function_payload_ok(const unsigned char *p, size_t len);
 
 /* Called for each library's code (borrowed for the call); 0 to go on, or
  * -1 with Redis's error appended to err to stop. */

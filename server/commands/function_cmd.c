@@ -12,11 +12,9 @@
 #include "server/commands/script.h"
 #include "server/util/glob.h"
 #include "server/util/log.h"
-#include "shard/crc64.h"
 #include "shard/rdb.h"
 #include "shard/tval_rdb.h"
 
-#define FOOTER FUNCTION_PAYLOAD_FOOTER
 
 static void reply_err_buf(struct cmd_ctx *c, struct rbuf *err)
 {
@@ -219,12 +217,8 @@ static void function_dump_exec(struct cmd_ctx *c)
     struct rbuf b;
     rbuf_init(&b);
     int rc = function_registry_records(&b);
-    unsigned char foot[FOOTER];
-    foot[0] = RDB_VERSION & 0xff;
-    foot[1] = RDB_VERSION >> 8;
-    uint64_t crc = crc64_update(crc64_update(0, b.ptr ? b.ptr : "", b.len), foot, 2);
-    for (int i = 0; i < 8; i++)
-        foot[2 + i] = (unsigned char)(crc >> (8 * i));
+    unsigned char foot[RDB_PAYLOAD_FOOTER];
+    rdb_payload_footer(b.ptr, b.len, foot);
     if (rc == 0)
         rc = rbuf_append(&b, foot, sizeof foot);
     if (rc != 0 || b.oom)
@@ -299,7 +293,7 @@ static void function_restore_exec(struct cmd_ctx *c)
     }
     const unsigned char *p = (const unsigned char *)c->argv[2].ptr;
     size_t len = c->argv[2].len;
-    if (!function_payload_ok(p, len)) {
+    if (!rdb_payload_ok(p, len)) {
         resp_error(c->out, "ERR DUMP payload version or checksum are wrong");
         return;
     }

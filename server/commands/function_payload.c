@@ -7,22 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shard/crc64.h"
 #include "shard/rdb.h"
 #include "shard/tval_rdb.h"
-
-bool function_payload_ok(const unsigned char *p, size_t len)
-{
-    if (len < FUNCTION_PAYLOAD_FOOTER)
-        return false;
-    const unsigned char *foot = p + len - FUNCTION_PAYLOAD_FOOTER;
-    if ((foot[0] | foot[1] << 8) > RDB_VERSION)
-        return false;
-    uint64_t crc = crc64_update(0, p, len - 8), stored = 0;
-    for (int i = 0; i < 8; i++)
-        stored |= (uint64_t)foot[2 + i] << (8 * i);
-    return crc == stored;
-}
 
 static int fail(struct rbuf *err, const char *msg)
 {
@@ -33,11 +19,11 @@ static int fail(struct rbuf *err, const char *msg)
 int function_payload_split(const unsigned char *p, size_t len, function_payload_fn each,
                            void *arg, struct rbuf *err)
 {
-    if (len < FUNCTION_PAYLOAD_FOOTER)
+    if (len < RDB_PAYLOAD_FOOTER)
         return fail(err, "DUMP payload version or checksum are wrong");
     /* Strings are read from the whole payload, footer included, as Redis's
      * rio reads them; records stop where the footer starts. */
-    const unsigned char *at = p, *data_end = p + len - FUNCTION_PAYLOAD_FOOTER, *end = p + len;
+    const unsigned char *at = p, *data_end = p + len - RDB_PAYLOAD_FOOTER, *end = p + len;
     struct tval_rdb_str str = {0};
     size_t n = 0;
     int rc = 0;

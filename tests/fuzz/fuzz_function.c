@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "server/commands/function.h"
-#include "shard/crc64.h"
 #include "shard/rdb.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -55,7 +54,7 @@ static int one(void *arg, const char *code, size_t len, struct rbuf *err)
 
 static void run(const unsigned char *p, size_t len, int policy)
 {
-    if (!function_payload_ok(p, len))
+    if (!rdb_payload_ok(p, len))
         return;
     struct fz z = {.policy = policy};
     struct rbuf err;
@@ -69,17 +68,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int policy = size ? data[0] % 3 : FN_APPEND;
     run(data, size, policy);
-    unsigned char *buf = malloc(size + FUNCTION_PAYLOAD_FOOTER);
+    unsigned char *buf = malloc(size + RDB_PAYLOAD_FOOTER);
     if (!buf)
         return 0;
     if (size)
         memcpy(buf, data, size);
-    buf[size] = RDB_VERSION & 0xff;
-    buf[size + 1] = RDB_VERSION >> 8;
-    uint64_t crc = crc64_update(0, buf, size + 2);
-    for (int i = 0; i < 8; i++)
-        buf[size + 2 + i] = (unsigned char)(crc >> (8 * i));
-    run(buf, size + FUNCTION_PAYLOAD_FOOTER, policy);
+    rdb_payload_footer(buf, size, buf + size);
+    run(buf, size + RDB_PAYLOAD_FOOTER, policy);
     free(buf);
     function_registry_flush();
     return 0;
