@@ -184,15 +184,22 @@ static void on_capture(void *arg, struct kvmap *m, int table, size_t seg)
 
 /* -------------------------------------------------------------- part */
 
+/* A part that could not begin (out of memory): the snapshot fails, and the
+ * part counts as done so the writer is not left waiting for it. */
+static void part_failed(struct snap *s)
+{
+    snap_set_failed(s, SNAP_ENOMEM);
+    uv_mutex_lock(&s->lock);
+    s->parts_done++;
+    uv_cond_signal(&s->cond);
+    uv_mutex_unlock(&s->lock);
+}
+
 struct snap_part *snap_part_begin(struct snap *s, struct kvmap **db, unsigned ndb)
 {
     struct snap_part *p = calloc(1, sizeof *p + ndb * sizeof p->dbs[0]);
     if (!p) {
-        snap_set_failed(s, SNAP_ENOMEM);
-        uv_mutex_lock(&s->lock);
-        s->parts_done++;
-        uv_cond_signal(&s->cond);
-        uv_mutex_unlock(&s->lock);
+        part_failed(s);
         return NULL;
     }
     p->s = s;
@@ -210,11 +217,7 @@ struct snap_part *snap_part_begin(struct snap *s, struct kvmap **db, unsigned nd
             for (unsigned j = 0; j < i; j++)
                 kvmap_epoch_end(db[j]);
             free(p);
-            snap_set_failed(s, SNAP_ENOMEM);
-            uv_mutex_lock(&s->lock);
-            s->parts_done++;
-            uv_cond_signal(&s->cond);
-            uv_mutex_unlock(&s->lock);
+            part_failed(s);
             return NULL;
         }
     }
