@@ -34,18 +34,6 @@ static _Thread_local struct fn_lib *tl_lib;
 static _Thread_local int tl_tbl = LUA_NOREF;
 static _Thread_local int64_t tl_load_start;
 
-static int readonly_error(lua_State *L)
-{
-    return luaL_error(L, "Attempt to modify a readonly table");
-}
-
-static int global_missing(lua_State *L)
-{
-    const char *name = lua_tostring(L, 2);
-    return luaL_error(L, "Script attempted to access nonexistent global variable '%s'",
-                      name ? name : "?");
-}
-
 /* Raise Redis's error table {err = "ERR " .. msg} (no position). */
 static int raise_err(lua_State *L, const char *msg)
 {
@@ -73,9 +61,9 @@ static void mark_readonly(lua_State *L, int idx, int how)
 static void guard(lua_State *L)
 {
     lua_newtable(L);
-    lua_pushcfunction(L, global_missing);
+    lua_pushcfunction(L, script_global_missing);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, readonly_error);
+    lua_pushcfunction(L, script_readonly_error);
     lua_setfield(L, -2, "__newindex");
     mark_readonly(L, -1, 2);
     lua_setmetatable(L, -2);
@@ -204,7 +192,7 @@ void function_lua_setup(lua_State *L)
     lua_newtable(L);
     lua_pushvalue(L, LUA_GLOBALSINDEX);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, readonly_error);
+    lua_pushcfunction(L, script_readonly_error);
     lua_setfield(L, -2, "__newindex");
     mark_readonly(L, -1, 2);
     lua_pushvalue(L, -1);

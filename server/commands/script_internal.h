@@ -53,6 +53,11 @@ lua_State *script_fstate(void);
  * (script_sandbox.c). */
 lua_State *script_state_create(void);
 
+/* Lua C functions raising Redis's sandbox errors: a write to a read-only
+ * table, and a read of a global that does not exist (its name at index 2). */
+int script_readonly_error(lua_State *L);
+int script_global_missing(lua_State *L);
+
 /* ---- Long scripts and Lua's memory (script_busy.c) ---------------------- */
 
 struct conn;

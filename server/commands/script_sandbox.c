@@ -20,12 +20,12 @@ int luaopen_bit(lua_State *L);
 
 /* ---- The sandbox --------------------------------------------------------- */
 
-static int readonly_error(lua_State *L)
+int script_readonly_error(lua_State *L)
 {
     return luaL_error(L, "Attempt to modify a readonly table");
 }
 
-static int global_missing(lua_State *L)
+int script_global_missing(lua_State *L)
 {
     const char *name = lua_tostring(L, 2);
     return luaL_error(L, "Script attempted to access nonexistent global variable '%s'",
@@ -137,7 +137,7 @@ static void make_proxy(lua_State *L)
     lua_newtable(L);                 /* its metatable */
     lua_pushvalue(L, -3);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, readonly_error);
+    lua_pushcfunction(L, script_readonly_error);
     lua_setfield(L, -2, "__newindex");
     lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_RO);
     lua_pushvalue(L, -2);
@@ -284,9 +284,9 @@ lua_State *script_state_create(void)
      * errors (KEYS and ARGV are set with lua_rawset). */
     lua_pushvalue(L, LUA_GLOBALSINDEX);
     lua_newtable(L);
-    lua_pushcfunction(L, global_missing);
+    lua_pushcfunction(L, script_global_missing);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, readonly_error);
+    lua_pushcfunction(L, script_readonly_error);
     lua_setfield(L, -2, "__newindex");
     mark_readonly(L, -1);
     lua_setmetatable(L, -2);
