@@ -198,6 +198,7 @@ static void route_hooks(void)
         .pubsub_catch_up = pubsub_catch_up,
         .publish_events = publish_events,
         .multi_dispatch = cmd_multi_dispatch,
+        .multi_home = cmd_multi_home,
         .multi_lock_keys = cmd_multi_lock_keys,
         .busy_origin = script_busy_origin,
     };

@@ -29,7 +29,18 @@ extern const size_t cmd_multi_ndefs;
  * intent locks on all its keys, so it is atomic across shards. argv is
  * borrowed for the call. Connection's thread. */
 void cmd_multi_dispatch(struct conn *c, const struct cmd_def *d, size_t argc,
-                        const struct resp_arg *argv);
+                        const struct resp_arg *argv, int home);
+
+/* The one shard d (CMD_MULTIKEY) would run on whole, routed like a
+ * single-key command, or -1 when it may span shards, names no key or has
+ * bad arguments (the planner answers those). Dispatch asks while c's
+ * earlier commands are still out, so that a pipeline of such commands
+ * follows or joins that unit instead of waiting for it; passed back to
+ * cmd_multi_dispatch as home (-1: not asked), which then routes d there
+ * without asking the planner again.
+ * Connection's thread; pure. */
+int cmd_multi_home(const struct conn *c, const struct cmd_def *d, size_t argc,
+                   const struct resp_arg *argv);
 
 /* Where a planned command goes: standalone (t == NULL: its own slot, and
  * its own transaction when it spans shards), or one command of EXEC (its
@@ -42,6 +53,8 @@ struct mplan {
     void *arg;                    /* its argument */
     bool sync;                    /* EXEC: set when the reply was written
                                      during planning (finished never runs) */
+    bool homed;                   /* dispatch found d's one shard (home) */
+    unsigned home;                /* cmd_multi_home's answer, if homed */
 };
 
 /* How a CMD_MULTIKEY or CMD_ALLSHARDS command is split over shards: its
@@ -53,6 +66,10 @@ struct cmd_plan {
      * runs there, step merges). */
     void (*plan)(struct mplan *p, const struct cmd_def *d, size_t argc,
                  const struct resp_arg *argv);
+    /* With a planner: cmd_multi_home for d (NULL: -1, always planned). It
+     * must name the shard the planner routes d to whole, or -1. */
+    int (*home)(const struct conn *c, const struct cmd_def *d, size_t argc,
+                const struct resp_arg *argv);
     /* Intent locks the key specs cannot describe (a key in another
      * database: COPY ... DB, MOVE), declared after the specs' own; NULL:
      * none. Returns 0 or -1 on out-of-memory. */

@@ -392,7 +392,9 @@ void cmd_multi_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
         cmd_multi_plan_error(p, MAXMEMORY_OOM_ERROR);
         return;
     }
-    if (d->flags & CMD_ALLSHARDS) {
+    if (p->homed) {
+        cmd_multi_plan_route(p, d, p->home, d->exec, argc, argv);
+    } else if (d->flags & CMD_ALLSHARDS) {
         cmd_allshards_plan(p, d, argc, argv);
     } else if ((d->flags & CMD_MULTIKEY) && d->plan->plan) {
         d->plan->plan(p, d, argc, argv);
@@ -410,8 +412,30 @@ void cmd_multi_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
 }
 
 void cmd_multi_dispatch(struct conn *c, const struct cmd_def *d, size_t argc,
-                        const struct resp_arg *argv)
+                        const struct resp_arg *argv, int home)
 {
-    struct mplan p = {.c = c};
+    struct mplan p = {.c = c, .homed = home >= 0, .home = home >= 0 ? (unsigned)home : 0};
     cmd_multi_plan(&p, d, argc, argv);
+}
+
+int cmd_multi_home(const struct conn *c, const struct cmd_def *d, size_t argc,
+                   const struct resp_arg *argv)
+{
+    if (!(d->flags & CMD_MULTIKEY) || (d->flags & CMD_ALLSHARDS))
+        return -1;
+    if (d->plan->plan)
+        return d->plan->home ? d->plan->home(c, d, argc, argv) : -1;
+    /* plan_keys's routing, without its errors (the planner gives them). */
+    size_t span = d->plan->span ? d->plan->span : 1;
+    if (argc < 2 || (argc - 1) % span != 0)
+        return -1;
+    int one = -1;
+    for (size_t k = 0; k < (argc - 1) / span; k++) {
+        const struct resp_arg *a = key_at(argv, k, span);
+        int s = (int)shard_group_route(server.group, a->ptr, a->len);
+        if (one >= 0 && s != one)
+            return -1;
+        one = s;
+    }
+    return one;
 }

@@ -242,6 +242,49 @@ static void script_plan(struct mplan *p, const struct cmd_def *d, int kind, size
     cmd_multi_plan_route(p, d, shard, d->exec, argc, argv);
 }
 
+/* cmd_multi_home for scripts: script_plan's single shard, or -1 (bad
+ * arguments, no keys, keys on several shards, undeclared keys allowed). */
+static int script_home(int kind, size_t argc, const struct resp_arg *argv)
+{
+    if (__atomic_load_n(&server.cfg.lua_allow_undeclared_keys, __ATOMIC_RELAXED))
+        return -1;
+    const char *err = NULL;
+    int64_t nkeys = check_args(kind, argc, argv, &err);
+    int one = -1;
+    for (int64_t i = 0; i < nkeys; i++) {
+        const struct resp_arg *k = &argv[3 + i];
+        int s = (int)shard_group_route(server.group, k->ptr, k->len);
+        if (one >= 0 && s != one)
+            return -1;
+        one = s;
+    }
+    return one;
+}
+
+static int eval_home(const struct conn *c, const struct cmd_def *d, size_t argc,
+                     const struct resp_arg *argv)
+{
+    (void)c;
+    (void)d;
+    return script_home(K_EVAL, argc, argv);
+}
+
+static int evalsha_home(const struct conn *c, const struct cmd_def *d, size_t argc,
+                        const struct resp_arg *argv)
+{
+    (void)c;
+    (void)d;
+    return script_home(K_EVALSHA, argc, argv);
+}
+
+static int fcall_home(const struct conn *c, const struct cmd_def *d, size_t argc,
+                      const struct resp_arg *argv)
+{
+    (void)c;
+    (void)d;
+    return script_home(K_FCALL, argc, argv);
+}
+
 static void eval_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
                       const struct resp_arg *argv)
 {
@@ -261,9 +304,12 @@ static void fcall_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
 }
 
 /* EVAL and EVAL_RO carry a body, EVALSHA and EVALSHA_RO a SHA1. */
-static const struct cmd_plan eval_plan_def = {.plan = eval_plan, .lock_more = lock_all};
-static const struct cmd_plan evalsha_plan_def = {.plan = evalsha_plan, .lock_more = lock_all};
-static const struct cmd_plan fcall_plan_def = {.plan = fcall_plan, .lock_more = lock_all};
+static const struct cmd_plan eval_plan_def = {
+    .plan = eval_plan, .home = eval_home, .lock_more = lock_all};
+static const struct cmd_plan evalsha_plan_def = {
+    .plan = evalsha_plan, .home = evalsha_home, .lock_more = lock_all};
+static const struct cmd_plan fcall_plan_def = {
+    .plan = fcall_plan, .home = fcall_home, .lock_more = lock_all};
 
 /* ---- EVAL and friends ------------------------------------------------------- */
 

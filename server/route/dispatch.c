@@ -1115,13 +1115,23 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     /* Program order: what may touch data waits for the client's unit
      * unless it can follow or join it. Connection commands touch none,
      * but those flagged CMD_AFTER_PRIOR (EXEC, WATCH, SAVE) read or write
-     * across shards. Commands queued by MULTI run later, in EXEC. */
+     * across shards. Commands queued by MULTI run later, in EXEC. A
+     * multi-key command (a script) whose keys are all on one shard runs
+     * there whole, so it follows or joins the unit as a single-key
+     * command would. */
+    int home = -1;
     if (c->ord_out > 0 && !refused &&
         ((d->flags & CMD_CONN) ? (d->flags & CMD_AFTER_PRIOR)
-                               : !(c->txc && hooks.in_multi(c))) &&
-        order_must_wait(c, keyed, shard)) {
-        c->flags |= CONN_ORDER_WAIT;
-        return false;
+                               : !(c->txc && hooks.in_multi(c)))) {
+        if (!single && !(d->flags & CMD_CONN) && hooks.multi_home &&
+            (home = hooks.multi_home(c, d, argc, argv)) >= 0) {
+            keyed = true;
+            shard = (unsigned)home;
+        }
+        if (order_must_wait(c, keyed, shard)) {
+            c->flags |= CONN_ORDER_WAIT;
+            return false;
+        }
     }
     c->ncmds++;
     atomic_fetch_add_explicit(&w->stats.cmds, 1, memory_order_relaxed);
@@ -1206,7 +1216,7 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
          * (cmdstats.h). */
         t0 = cmdstat_run_begin(w->cmdstats, sid);
         split_t0 = slowlog_clock(); /* taken by the command's fan (fan_new) */
-        hooks.multi_dispatch(c, d, argc, argv);
+        hooks.multi_dispatch(c, d, argc, argv, home);
         split_t0 = 0;
     }
     cmdstat_call(w->cmdstats, sid);

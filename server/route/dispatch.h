@@ -120,9 +120,14 @@ struct dispatch_hooks {
      * (advanced past them) when out is not NULL (notify_publish_parts). */
     void (*publish_events)(const struct conn *c, struct rbuf *out, size_t *at, size_t argc,
                            const struct resp_arg *argv, const struct rbuf *events);
-    /* Run d (CMD_MULTIKEY or CMD_ALLSHARDS) for c: plan it and fan it out. */
+    /* Run d (CMD_MULTIKEY or CMD_ALLSHARDS) for c: plan it and fan it out;
+     * home: multi_home's shard for it, or -1 when not asked. */
     void (*multi_dispatch)(struct conn *c, const struct cmd_def *d, size_t argc,
-                           const struct resp_arg *argv);
+                           const struct resp_arg *argv, int home);
+    /* While c's unit is out: the one shard d (CMD_MULTIKEY) runs whole on,
+     * routed as a single-key command, or -1 (cmd_multi_home). */
+    int (*multi_home)(const struct conn *c, const struct cmd_def *d, size_t argc,
+                      const struct resp_arg *argv);
     /* Lock the keys of d (its key specs, and its plan's) in t. Returns 0 or
      * a negative code (out of memory). */
     int (*multi_lock_keys)(struct txn *t, const struct cmd_def *d, unsigned db, size_t argc,

@@ -206,6 +206,64 @@ class ProgramOrder(unittest.TestCase):
                   read_fn=lambda c, k: (c.call("GET", "f:%d" % k), c.call("GET", "d:%d" % k)),
                   readers=3)
 
+    # -- Scripts and multi-key commands whose keys are on one shard run there
+    # whole: they follow or join the client's unit as a single-key command.
+
+    SET_SCRIPT = "return redis.call('SET', KEYS[1], ARGV[1])"
+
+    def test_one_shard_scripts_keep_order(self):
+        # SET d, a script setting e, MSET of one key f, then SET g: a
+        # reader never sees a later key without the earlier ones.
+        def cmds(k):
+            return [("SET", "d:%d" % k, "1"), ("EVAL", self.SET_SCRIPT, "1", "e:%d" % k, "1"),
+                    ("MSET", "f:%d" % k, "1"), ("SET", "g:%d" % k, "1")]
+
+        def check(k, r):
+            seen = [x is not None for x in r]
+            if any(later and not earlier for earlier, later in zip(seen, seen[1:])):
+                return "d e f g present: %r" % (seen,)
+            return None
+
+        for threads in (2, 4):
+            with self.subTest(threads=threads):
+                self.race(threads, cmds,
+                          lambda k: ("MGET", "d:%d" % k, "e:%d" % k, "f:%d" % k, "g:%d" % k),
+                          check, 25)
+
+    def writes_for(self, srv, cmds):
+        """Socket writes the server made for one pipeline of cmds sent in
+        one piece (INFO stats, less INFO's own reply)."""
+        with srv.client() as c:
+            def writes():
+                info = c.call("INFO", "stats").decode()
+                return int(info.split("total_writes_processed:")[1].split()[0])
+            before = writes()
+            c.send_raw(encode_all(cmds))
+            for _ in cmds:
+                r = c.read_reply()
+                self.assertNotIsInstance(r, skvtest.RespError)
+            return writes() - before - 1
+
+    def test_one_shard_scripts_do_not_wait_for_the_unit(self):
+        # A pipeline of one-key scripts over keys of every shard costs the
+        # server about as many socket writes as the same pipeline of SETs:
+        # each script joins the unit instead of waiting until the one before
+        # it is back (which made one write per shard switch, ~30 here).
+        with ShardkvServer(["--threads", "2"]) as srv:
+            keys = ["k:%d" % i for i in range(64)]
+            sets = [("SET", k, "1") for k in keys]
+            evals = [("EVAL", self.SET_SCRIPT, "1", k, "1") for k in keys]
+            msets = [("MSET", k, "1") for k in keys]
+            for _ in range(3):  # the best of three: a slow moment splits turns
+                base = self.writes_for(srv, sets)
+                self.assertLess(base, 16)
+                ev = min(self.writes_for(srv, evals), self.writes_for(srv, evals))
+                ms = min(self.writes_for(srv, msets), self.writes_for(srv, msets))
+                if ev <= base + 4 and ms <= base + 4:
+                    break
+            self.assertLessEqual(ev, base + 4, "EVAL pipeline: %d writes, SET: %d" % (ev, base))
+            self.assertLessEqual(ms, base + 4, "MSET pipeline: %d writes, SET: %d" % (ms, base))
+
 
 class SnapshotOrder(unittest.TestCase):
     """A snapshot taken while a client pipelines ordered writes across shards
