@@ -1,6 +1,6 @@
 /* mailbox.h — a multi-producer, single-consumer mailbox that wakes its
  * owner's libuv loop. Any thread posts; only the owner thread drains. A post
- * is one atomic exchange-and-link; the uv_async wake-up is sent only when the
+ * is one atomic exchange-and-link; the wake-up (an eventfd write) is made only when the
  * mailbox goes from empty to non-empty, so a burst of posts costs one wake. */
 #ifndef SKV_SHARD_MAILBOX_H
 #define SKV_SHARD_MAILBOX_H
@@ -28,14 +28,15 @@ struct mailbox {
     struct mbox_msg *_Atomic tail; /* producers swap themselves in here */
     struct mbox_msg *head;         /* consumer side: next to deliver (owner only) */
     struct mbox_msg stub;          /* keeps the queue never empty (Vyukov) */
-    uv_async_t async;              /* wakes the owner's loop */
+    uv_poll_t poll;                /* the owner's loop watches efd with it */
+    int efd;                       /* eventfd that wakes the owner's loop */
     void *owner;                   /* passed to every handler */
     _Atomic uint64_t posted;       /* messages ever posted (depth = posted - drained) */
     _Atomic uint64_t drained;      /* messages delivered; written by owner only */
     _Atomic int sleeping;          /* 1 when the consumer may be waiting for a wake,
                                     * 0 while it drains, 2 once closed (never wake) */
     _Atomic unsigned waking;       /* producers inside the wake-up path; close waits
-                                    * for 0 so no uv_async_send races uv_close */
+                                    * for 0 so no wake-up writes a closed efd */
     uint64_t idle_spin_ns;         /* poll this long for more before sleeping (owner) */
     struct mbox_msg *kept;         /* taken out of the queue by mailbox_sweep and
                                     * left there: delivered before the queue, in
