@@ -132,6 +132,10 @@ int script_xrun_proto(const struct script_xrun *x);
  * as script_xrun_start; after SCRIPT_X_DONE the caller frees x. */
 int script_xrun_resume(struct script_xrun *x, const char *reply, size_t len, bool oom,
                        struct rbuf *out);
+/* The call x waits for ran at once on this thread (its shard's own): the
+ * next resume counts the busy clock from the step before, as the thread
+ * was never free in between. */
+void script_xrun_continue(struct script_xrun *x);
 
 /* Free x (NULL is fine). */
 void script_xrun_free(struct script_xrun *x);

@@ -214,6 +214,17 @@ void script_busy_begin(const struct conn *origin)
     atomic_store(&my_slot()->state, RUN_KILLABLE);
 }
 
+int64_t script_busy_since(void)
+{
+    return tl_start_ms;
+}
+
+void script_busy_backdate(int64_t start_ms)
+{
+    if (tl_depth == 1 && start_ms < tl_start_ms)
+        tl_start_ms = start_ms;
+}
+
 void script_busy_end(void)
 {
     if (--tl_depth > 0)

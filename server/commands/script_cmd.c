@@ -117,6 +117,8 @@ static bool add_pending(struct fan *f, struct script_xrun *x)
 static bool xrun_fan_step(struct fan *f, struct req **parts, size_t n, struct rbuf *out)
 {
     struct script_xrun *x = f->state;
+    if (f->round_here)
+        script_xrun_continue(x);
     int rc = n ? script_xrun_resume(x, parts[0]->out.ptr, parts[0]->out.len, parts[0]->out.oom,
                                     out)
                : SCRIPT_X_DONE;

@@ -77,6 +77,11 @@ void script_mem_hold(bool on);
  * Calls nest. */
 void script_busy_begin(const struct conn *origin);
 void script_busy_end(void);
+/* The running script's clock: when it began (script_busy_since), or an
+ * earlier start to count from instead (script_busy_backdate): a script
+ * across shards whose steps ran back to back, the thread never free. */
+int64_t script_busy_since(void);
+void script_busy_backdate(int64_t start_ms);
 
 /* The script begun is function name, run by the command argv (both
  * borrowed until script_busy_end): FUNCTION STATS and -BUSY tell of it. */

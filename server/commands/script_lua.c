@@ -383,6 +383,10 @@ struct script_xrun {
     struct script_pending pending; /* the command it waits for */
     int proto;                    /* the client's protocol */
     const struct conn *origin;    /* the client (on this thread) */
+    int64_t stretch_ms;           /* when the steps running back to back up
+                                     to this one began (busy clock) */
+    bool cont;                    /* the call it waits for ran at once here:
+                                     the next step continues the stretch */
 };
 
 void script_xrun_free(struct script_xrun *x)
@@ -471,8 +475,13 @@ static int xrun_step(struct script_xrun *x, int nargs, struct rbuf *out)
     x->pending.argv = NULL;
     script_cur = &x->run;
     /* The busy clock counts from this step: between two steps the thread
-     * is free, the script waiting for its command. */
+     * is free, the script waiting for its command; unless that command ran
+     * here at once (script_xrun_continue). */
     script_busy_begin(x->origin);
+    if (x->cont)
+        script_busy_backdate(x->stretch_ms);
+    x->cont = false;
+    x->stretch_ms = script_busy_since();
     if (x->fname)
         script_busy_function(x->fname, strlen(x->fname), x->argc, x->argv);
     if (tl_raise == LUA_NOREF || x->pending.thread != x->co)
@@ -626,6 +635,11 @@ int script_xrun_start(const struct script_call *sc, unsigned home, int proto,
     else
         *xp = x;
     return rc;
+}
+
+void script_xrun_continue(struct script_xrun *x)
+{
+    x->cont = true;
 }
 
 int script_xrun_resume(struct script_xrun *x, const char *reply, size_t len, bool oom,

@@ -57,6 +57,9 @@ struct fan {
     bool barrier;                /* holds the connection's later commands */
     bool parked;                 /* waits, with no part out, for
                                     dispatch_fan_resume (blocking commands) */
+    bool round_here;             /* every part of the round just completed ran
+                                    at once on this thread (txn_run_here):
+                                    the thread was not free meanwhile */
     /* dispatch_broadcast only: */
     void (*each)(struct worker *w, void *arg, struct rbuf *part);
     void (*done)(void *arg, struct rbuf *parts, unsigned n, struct rbuf *out);

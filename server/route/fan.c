@@ -183,10 +183,23 @@ static void fan_run(struct fan *f)
             /* In a transaction every part, local ones too, runs through
              * its shard's transaction queue (txn.h). */
             f->outstanding = (unsigned)f->nparts;
-            for (size_t i = 0; i < f->nparts; i++)
-                if (txn_send(f->txn, f->parts[i], fan_txn_part_done,
-                             f->own_txn && f->one_round) != 0)
-                    f->outstanding--; /* marked oom: the step reports it */
+            f->round_here = true;
+            bool conclude = f->own_txn && f->one_round;
+            for (size_t i = 0; i < f->nparts; i++) {
+                struct req *r = f->parts[i];
+                /* A part on this worker's shard runs now when the
+                 * transaction may run there (a script's local call);
+                 * concluding parts go the usual way, whose handler
+                 * lets the shard's next transaction go. */
+                if (!conclude && txn_run_here(f->txn, r)) {
+                    outbuf_landed(f->conn, r->ob_counted);
+                    f->outstanding--;
+                } else {
+                    f->round_here = false;
+                    if (txn_send(f->txn, r, fan_txn_part_done, conclude) != 0)
+                        f->outstanding--; /* marked oom: the step reports it */
+                }
+            }
             if (f->outstanding > 0)
                 return;
             if (fan_round_complete(f))

@@ -67,6 +67,9 @@ struct txn_part {
     struct txn_part *qprev;     /* previous in the shard queue */
     struct txn_hop *pend_head;  /* hops waiting for this part to head the queue */
     struct txn_hop *pend_tail;  /* last of them, for appending */
+    unsigned local_posted;      /* hops posted to the coordinator's own shard
+                                   and not run yet (txn_run_here; that
+                                   thread only) */
     /* One-shot transactions (txn_start_oneshot) only: */
     struct txn_gate *gate;      /* shared by its parts, NULL otherwise */
     void (*os_fn)(struct shard *s, void *arg); /* this shard's work */
@@ -671,28 +674,35 @@ static void on_conclude(void *owner, struct mbox_msg *m)
 
 static void on_hop_done(void *owner, struct mbox_msg *m);
 
+/* Run request r of the part heading s's queue. */
+static void run_part_req(struct shard *s, struct req *r)
+{
+    struct cmd_ctx ctx = {
+        .shard = s,
+        .db = shard_db(s, r->db),
+        .dbidx = r->db,
+        .proto = r->proto,
+        .argc = r->argc,
+        .argv = r->argv,
+        .out = &r->out,
+        .now_ms = clock_wall_ms(),
+        .priv = r,
+        .conn = NULL,
+        .origin = r->conn,
+        .events = r->fan ? &r->events : NULL,
+    };
+    cmd_call_part(r->cmd, r->exec, &ctx);
+    route.reply_made(s, r); /* output buffer limit (outbuf.h) */
+}
+
 static void run_hop(struct shard *s, struct txn_hop *h)
 {
     struct txn_part *p = h->p;
     assert(tsh(s)->qhead == p);
     if (h->r) {
-        struct req *r = h->r;
-        struct cmd_ctx ctx = {
-            .shard = s,
-            .db = shard_db(s, r->db),
-            .dbidx = r->db,
-            .proto = r->proto,
-            .argc = r->argc,
-            .argv = r->argv,
-            .out = &r->out,
-            .now_ms = clock_wall_ms(),
-            .priv = r,
-            .conn = NULL,
-            .origin = r->conn,
-            .events = r->fan ? &r->events : NULL,
-        };
-        cmd_call_part(r->cmd, r->exec, &ctx);
-        route.reply_made(s, r); /* output buffer limit (outbuf.h) */
+        if (p->shard == h->origin)
+            p->local_posted--; /* (txn_send counted it) */
+        run_part_req(s, h->r);
     } else {
         h->fn(s, h->arg);
     }
@@ -977,8 +987,23 @@ int txn_send(struct txn *t, struct req *r, void (*done)(struct req *r), bool con
     if (conclude)
         t->parts[r->shard] = NULL; /* the hop concludes it there */
     h->msg.handle = on_hop;
+    if (r->shard == t->origin)
+        p->local_posted++;
     shard_post(shard_group_get(server.group, r->shard), &h->msg);
     return 0;
+}
+
+bool txn_run_here(struct txn *t, struct req *r)
+{
+    struct txn_part *p = r->shard < server.nworkers ? t->parts[r->shard] : NULL;
+    assert(p && t->started && t->acks == 0);
+    if (r->shard != t->origin || p->local_posted || p->pend_head)
+        return false;
+    struct shard *s = shard_group_get(server.group, r->shard);
+    if (tsh(s)->qhead != p)
+        return false;
+    run_part_req(s, r);
+    return true;
 }
 
 void txn_finish(struct txn *t)

@@ -114,6 +114,12 @@ int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), voi
  * allocated: r->out.oom is then set, done never runs, and the shard is
  * still concluded by txn_finish. */
 int txn_send(struct txn *t, struct req *r, void (*done)(struct req *r), bool conclude);
+/* Run r now, on this thread, if its shard is this worker's own and t heads
+ * that shard's queue with nothing of t waiting or posted there: what
+ * txn_send would do a loop turn later, without its two messages (a
+ * cross-shard script's local redis.call). Returns false, having done
+ * nothing, otherwise. r's reply is in r->out; no completion runs. */
+bool txn_run_here(struct txn *t, struct req *r);
 
 /* Conclude t everywhere: release its locks and free it. No request of t
  * may still be out. Safe on a transaction that was never started. */
