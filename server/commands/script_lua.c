@@ -387,7 +387,13 @@ struct script_xrun {
                                      to this one began (busy clock) */
     bool cont;                    /* the call it waits for ran at once here:
                                      the next step continues the stretch */
+    unsigned stretch_steps;       /* steps so far in the stretch */
 };
+
+/* In a stretch of steps, every this many the busy hook runs at the step's
+ * first instruction: each step sets the count hook afresh, so a loop of
+ * short steps would never reach SCRIPT_HOOK_COUNT instructions. */
+#define STRETCH_HOOK_EVERY 64
 
 void script_xrun_free(struct script_xrun *x)
 {
@@ -478,14 +484,20 @@ static int xrun_step(struct script_xrun *x, int nargs, struct rbuf *out)
      * is free, the script waiting for its command; unless that command ran
      * here at once (script_xrun_continue). */
     script_busy_begin(x->origin);
-    if (x->cont)
+    int hook_count = SCRIPT_HOOK_COUNT;
+    if (x->cont) {
         script_busy_backdate(x->stretch_ms);
+        if (++x->stretch_steps % STRETCH_HOOK_EVERY == 0)
+            hook_count = 1;
+    } else {
+        x->stretch_steps = 0;
+    }
     x->cont = false;
     x->stretch_ms = script_busy_since();
     if (x->fname)
         script_busy_function(x->fname, strlen(x->fname), x->argc, x->argv);
     if (tl_raise == LUA_NOREF || x->pending.thread != x->co)
-        lua_sethook(x->co, script_busy_hook, LUA_MASKCOUNT, SCRIPT_HOOK_COUNT);
+        lua_sethook(x->co, script_busy_hook, LUA_MASKCOUNT, hook_count);
     /* The global pcall and xpcall are the ones that let redis.call yield
      * through them (script_xpcall.c) while this script runs, Lua's C
      * functions otherwise. */

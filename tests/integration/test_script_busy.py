@@ -198,6 +198,45 @@ class ScriptBusy(unittest.TestCase):
         ours, theirs = both(kill_scenario, ACROSS, ["acct:0", "acct:1", "acct:2"])
         self.assertEqual(ours, theirs)
 
+    def test_local_calls_of_a_script_across_shards_count_as_busy(self):
+        # A script across shards whose calls hit its connection's own shard
+        # runs them at once, never freeing the thread: the busy clock must
+        # run on across those calls (not restart at each one), so other
+        # clients get -BUSY and SCRIPT KILL stops it.
+        with skvtest.StrictShardkvServer(["--threads", "2"]) as srv:
+            a, b = connect(srv, 1)[0], None
+
+            def shard_stats():
+                info = a.call("INFO", "shards").decode()
+                return {int(line[5:line.index(":")]): dict(
+                    kv.split("=") for kv in line.split(":", 1)[1].split(","))
+                        for line in info.splitlines() if line.startswith("shard")}
+
+            mine = [i for i, st in shard_stats().items() if st["clients"] == "1"]
+            self.assertEqual(len(mine), 1)
+            local = remote = None
+            for i in range(64):
+                before = shard_stats()
+                a.call("SET", "busy:%d" % i, "1")
+                after = shard_stats()
+                on = [s for s in after if after[s]["keys"] != before[s]["keys"]][0]
+                if on == mine[0]:
+                    local = local or "busy:%d" % i
+                else:
+                    remote = remote or "busy:%d" % i
+            self.assertTrue(local and remote)
+            self.assertEqual(a.call("CONFIG", "SET", "lua-time-limit", "100"), "OK")
+            b = srv.client()
+            a.send("EVAL", "redis.call('get', KEYS[2]) "
+                   "while true do redis.call('get', KEYS[1]) end", "2", local, remote)
+            self.assertTrue(str(wait_busy(b)).startswith("BUSY"))
+            self.assertEqual(b.call("SCRIPT", "KILL"), "OK")
+            killed = str(a.read_reply())
+            self.assertTrue(killed.startswith("ERR Script killed by user"), killed)
+            self.assertEqual(b.call("PING"), "PONG")
+            a.close()
+            b.close()
+
     def test_transactions_while_busy(self):
         ours, theirs = both(exec_scenario)
         self.assertEqual(ours, theirs)
