@@ -84,6 +84,9 @@ static _Thread_local int tl_depth;                 /* scripts running (nested
                                                       EXEC/EVAL cannot, but
                                                       be safe) */
 static _Thread_local bool tl_hold;                 /* inside redis.call: no bound */
+static _Thread_local bool tl_kept;                 /* a step ended with its slot's
+                                                      state kept for the next
+                                                      (script_busy_step_end) */
 /* The function running on this thread (script_busy_function), borrowed
  * for the run or step; NULL for EVAL. */
 static _Thread_local const char *tl_fname;
@@ -202,10 +205,33 @@ void script_busy_function(const char *name, size_t len, size_t argc,
     tl_argv = argv;
 }
 
+/* The slot is free again: no busy script, nothing to kill. */
+static void slot_clear(void)
+{
+    struct busy_slot *b = my_slot();
+    if (atomic_load(&b->busy)) {
+        if (atomic_load(&b->function)) {
+            atomic_store(&b->function, false);
+            atomic_fetch_sub(&server.busy_functions, 1);
+        }
+        atomic_store(&b->busy, false);
+        atomic_fetch_sub(&server.busy_scripts, 1);
+    }
+    tl_fname = NULL;
+    atomic_store(&b->state, RUN_KILLABLE);
+    atomic_store(&b->origin, NULL);
+    tl_origin = NULL;
+}
+
 void script_busy_begin(const struct conn *origin)
 {
     if (tl_depth++ > 0)
         return;
+    if (tl_kept) {
+        /* The thread was free since that step: its script is not busy. */
+        tl_kept = false;
+        slot_clear();
+    }
     tl_fname = NULL;
     tl_start_ms = clock_wall_ms();
     tl_origin = origin;
@@ -229,19 +255,35 @@ void script_busy_end(void)
 {
     if (--tl_depth > 0)
         return;
-    struct busy_slot *b = my_slot();
-    if (atomic_load(&b->busy)) {
-        if (atomic_load(&b->function)) {
-            atomic_store(&b->function, false);
-            atomic_fetch_sub(&server.busy_functions, 1);
-        }
-        atomic_store(&b->busy, false);
-        atomic_fetch_sub(&server.busy_scripts, 1);
+    slot_clear();
+}
+
+void script_busy_step_begin(const struct conn *origin, bool cont)
+{
+    if (cont && tl_kept && tl_depth == 0) {
+        tl_kept = false;
+        tl_depth = 1; /* clock, busy mark and kill state go on */
+        return;
     }
-    tl_fname = NULL;
-    atomic_store(&b->state, RUN_KILLABLE);
-    atomic_store(&b->origin, NULL);
-    tl_origin = NULL;
+    script_busy_begin(origin);
+}
+
+void script_busy_step_end(bool keep)
+{
+    if (keep && tl_depth == 1) {
+        tl_depth = 0;
+        tl_kept = true;
+        return;
+    }
+    script_busy_end();
+}
+
+void script_busy_drop_kept(void)
+{
+    if (tl_kept && tl_depth == 0) {
+        tl_kept = false;
+        slot_clear();
+    }
 }
 
 bool script_busy_write(void)

@@ -82,6 +82,16 @@ void script_busy_end(void);
  * across shards whose steps ran back to back, the thread never free. */
 int64_t script_busy_since(void);
 void script_busy_backdate(int64_t start_ms);
+/* A script across shards runs in steps, one per redis.call. A step that
+ * ends waiting for a call about to run at once on this thread keeps its
+ * slot (busy mark, kill state, client) for the next (step_end with keep),
+ * which then goes on with them (step_begin with cont) instead of starting
+ * afresh: otherwise -BUSY and SCRIPT KILL would flicker between steps and
+ * a kill could be lost. Any other begin, or drop_kept (the script freed
+ * with a step kept), clears what was kept. */
+void script_busy_step_begin(const struct conn *origin, bool cont);
+void script_busy_step_end(bool keep);
+void script_busy_drop_kept(void);
 
 /* The script begun is function name, run by the command argv (both
  * borrowed until script_busy_end): FUNCTION STATS and -BUSY tell of it. */

@@ -11,6 +11,7 @@
 #include "server/commands/script_internal.h"
 
 #include "server/commands/function.h"
+#include "server/net/worker.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -400,6 +401,7 @@ void script_xrun_free(struct script_xrun *x)
     if (!x)
         return;
     lua_State *L = x->st->L;
+    script_busy_drop_kept();
     luaL_unref(L, LUA_REGISTRYINDEX, x->co_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, x->keys_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, x->args_ref);
@@ -483,7 +485,7 @@ static int xrun_step(struct script_xrun *x, int nargs, struct rbuf *out)
     /* The busy clock counts from this step: between two steps the thread
      * is free, the script waiting for its command; unless that command ran
      * here at once (script_xrun_continue). */
-    script_busy_begin(x->origin);
+    script_busy_step_begin(x->origin, x->cont);
     int hook_count = SCRIPT_HOOK_COUNT;
     if (x->cont) {
         script_busy_backdate(x->stretch_ms);
@@ -511,7 +513,9 @@ static int xrun_step(struct script_xrun *x, int nargs, struct rbuf *out)
     set_global_raw(L, "xpcall");
     set_global_raw(L, "pcall");
     lua_sethook(x->co, NULL, 0, 0);
-    script_busy_end();
+    /* A call for this worker's own shard runs at once, most likely. */
+    struct worker *w = worker_current();
+    script_busy_step_end(rc == LUA_YIELD && x->pending.argv && w && x->pending.shard == w->id);
     script_cur = NULL;
     if (tl_raise != LUA_NOREF) {
         /* The hook never ran (nothing followed the call). */
