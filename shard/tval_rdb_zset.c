@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,7 +218,12 @@ static int load_counted(struct zload *z, int type, struct tval_rdb_reader *r,
                      (size_t)(r->end - r->p));
     z->lim.max_listpack_entries = lim->zset_max_listpack_entries;
     z->lim.max_listpack_value = lim->zset_max_listpack_value;
-    if (!(z->tv = zset_create(z->a, &z->lim, n, 0)))
+    /* Built as a tree and made a listpack only once complete, as Redis's
+     * loader does: a listpack stores -0.0 as the integer 0, so a set that
+     * started as one and grew into a tree (a long member after a -0.0
+     * score) would hold 0.0 where Redis keeps -0.0, and the value would
+     * not survive DUMP and RESTORE unchanged. */
+    if (!(z->tv = zset_create(z->a, &z->lim, n, SIZE_MAX)))
         return zfail(z, TVAL_RDB_ENOMEM, "out of memory");
     for (uint64_t i = 0; i < n && rc == 0; i++) {
         if ((rc = tval_rdb_read_string(r, &s)) != 0)
@@ -257,6 +263,8 @@ static int load_counted(struct zload *z, int type, struct tval_rdb_reader *r,
         rc = add_pair(z, s.s, s.n, d);
     }
     tval_rdb_str_free(&s);
+    if (rc == 0 && zset_convert_listpack_if_fits(z->a, z->tv, &z->lim) != 0)
+        rc = zfail(z, TVAL_RDB_ENOMEM, "out of memory building a sorted set");
     return rc;
 }
 
