@@ -48,6 +48,10 @@ int script_cache_add(const char *body, size_t len, uint32_t flags, const char *s
  * out, and its flags. False if there is none. */
 bool script_cache_get(const char *sha, struct rbuf *out, uint32_t *flags);
 
+/* The flags of the script stored under sha (as script_cache_get) into
+ * *flags, without its body. False if there is none. */
+bool script_cache_flags(const char *sha, uint32_t *flags);
+
 /* Is a script stored under s[0..len) (case-insensitive, as Redis's dict)? */
 bool script_cache_exists(const char *s, size_t len);
 

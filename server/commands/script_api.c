@@ -14,6 +14,7 @@
 
 #include "server/util/log.h"
 #include "server/core/server.h"
+#include "server/memory/maxmemory.h"
 
 /* Redis 7.0.15, as redis.REDIS_VERSION and REDIS_VERSION_NUM (0x00MMmmpp). */
 #define SCRIPT_REDIS_VERSION "7.0.15"
@@ -45,27 +46,32 @@ static bool declared(const struct script_call *sc, const struct resp_arg *key)
 
 /* Redis's checks of a command a script calls, and ours: only declared
  * keys, all on one shard. NULL with *dp and *shard set, or the error text
- * (without "ERR "). */
+ * (with its code, without the '-'). */
 static const char *check_command(struct script_run *r, size_t argc, const struct resp_arg *argv,
                                  const struct cmd_def **dp, unsigned *shard)
 {
     const struct cmd_def *container = NULL;
     const struct cmd_def *d = cmd_lookup_argv(argc, argv, &container);
     if (!d || !d->exec)
-        return "Unknown Redis command called from script";
+        return "ERR Unknown Redis command called from script";
     if (!cmd_arity_ok(d, argc))
-        return "Wrong number of args calling Redis command from script";
+        return "ERR Wrong number of args calling Redis command from script";
     if (d->flags & CMD_NOSCRIPT)
-        return "This Redis command is not allowed from script";
+        return "ERR This Redis command is not allowed from script";
     /* What runs on the connection's thread or on every shard cannot run
      * inside a script, which holds only its keys' shards. (A blocking
      * command's exec is its non-blocking form, as Redis runs it in a
      * script: commands/cmd_block.c.) */
     if (((d->flags & CMD_CONN) && !(d->flags & CMD_CONNLESS)) ||
         (d->flags & (CMD_ALLSHARDS | CMD_AFTER_PRIOR)))
-        return "This Redis command is not supported from scripts by shardkv";
+        return "ERR This Redis command is not supported from scripts by shardkv";
     if (r->ro && (d->flags & (CMD_WRITE | CMD_MAY_REPLICATE)))
-        return "Write commands are not allowed from read-only scripts.";
+        return "ERR Write commands are not allowed from read-only scripts.";
+    /* Redis's scriptVerifyOOM: over maxmemory when the script began, a
+     * script without allow-oom may not grow memory, unless it already
+     * wrote (it cannot be stopped half-way). */
+    if ((d->flags & CMD_DENYOOM) && r->oom && !r->allow_oom && !r->wrote)
+        return MAXMEMORY_OOM_ERROR;
     /* Only the keys the script declared: they are what routed it and
      * what its locks cover (Dragonfly's rule). */
     *shard = r->home;
@@ -75,12 +81,12 @@ static const char *check_command(struct script_run *r, size_t argc, const struct
     if (cmd_keys_init(&it, d, argc, argv) > 0) {
         while (cmd_keys_next(&it, &pos, NULL)) {
             if (!r->sc->any_keys && !declared(r->sc, &argv[pos]))
-                return "script tried accessing undeclared key";
+                return "ERR script tried accessing undeclared key";
             if (r->c)
                 continue; /* one shard: every declared key is here */
             unsigned s = shard_group_route(server.group, argv[pos].ptr, argv[pos].len);
             if (!first && s != *shard)
-                return "shardkv: a command inside a script may not span shards";
+                return "ERR shardkv: a command inside a script may not span shards";
             *shard = s;
             first = false;
         }
@@ -156,7 +162,7 @@ static int redis_generic_call(lua_State *L, bool raise)
     int argc = lua_gettop(L);
     const char *err = NULL;
     if (argc == 0)
-        err = "Please specify at least one argument for this redis lib call";
+        err = "ERR Please specify at least one argument for this redis lib call";
     struct resp_arg *argv = argc ? malloc((size_t)argc * sizeof *argv) : NULL;
     if (argc && !argv) {
         script_mem_hold(false);
@@ -172,7 +178,7 @@ static int redis_generic_call(lua_State *L, bool raise)
             lua_pushlstring(L, num, (size_t)n);
             lua_replace(L, j);
         } else if (t != LUA_TSTRING) {
-            err = "Lua redis lib command arguments must be strings or integers";
+            err = "ERR Lua redis lib command arguments must be strings or integers";
             break;
         }
         argv[j - 1].ptr = lua_tolstring(L, j, &argv[j - 1].len);
@@ -190,7 +196,7 @@ static int redis_generic_call(lua_State *L, bool raise)
         }
     }
     if (!err && !r->c && !script_x_yieldable(L))
-        err = "shardkv: redis.call from a coroutine of a script whose keys span shards";
+        err = "ERR shardkv: redis.call from a coroutine of a script whose keys span shards";
     if (!err && !r->c) {
         script_mem_hold(false); /* what follows allocates with malloc */
         int rc = yield_command(L, r, d, shard, (size_t)argc, argv, raise);
@@ -206,7 +212,7 @@ static int redis_generic_call(lua_State *L, bool raise)
     bool failed;
     if (err) {
         char buf[160];
-        snprintf(buf, sizeof buf, "-ERR %s", err);
+        snprintf(buf, sizeof buf, "-%s", err);
         script_push_error(L, buf, strlen(buf));
         failed = true;
     } else {

@@ -84,6 +84,16 @@ bool script_cache_get(const char *sha, struct rbuf *out, uint32_t *flags)
     return found;
 }
 
+bool script_cache_flags(const char *sha, uint32_t *flags)
+{
+    pthread_mutex_lock(&lock);
+    struct entry *e = find(sha);
+    if (e)
+        *flags = e->flags;
+    pthread_mutex_unlock(&lock);
+    return e != NULL;
+}
+
 bool script_cache_exists(const char *s, size_t len)
 {
     if (len != SHA1_HEX_LEN)

@@ -15,6 +15,7 @@
 #include "common/int64str.h"
 #include "server/commands/cmd_multi.h"
 #include "server/commands/function.h"
+#include "server/memory/maxmemory.h"
 #include "server/route/dispatch.h"
 #include "server/txn/txn.h"
 #include "server/net/conn.h"
@@ -29,19 +30,73 @@
  * function (FCALL). */
 enum { K_EVAL = 0, K_EVALSHA = 1, K_FCALL = 2 };
 
+/* The script's flags as Redis's getCommandFlags finds them before the
+ * command runs (evalGetCommandFlags, fcallGetCommandFlags): a stored
+ * script's, or the body's shebang; SCRIPT_FLAG_EVAL_COMPAT when there are
+ * none to find (a body without a valid shebang, an EVALSHA not stored, a
+ * SHA1 of the wrong length), and the command's own flags hold. fflags: a
+ * function's (FCALL). */
+static uint32_t flags_before_run(int kind, const struct resp_arg *argv, uint32_t fflags)
+{
+    uint32_t f = SCRIPT_FLAG_EVAL_COMPAT;
+    if (kind == K_FCALL) {
+        f = fflags;
+    } else if (kind == K_EVAL) {
+        /* A stored body has the flags its shebang gives it. */
+        struct rbuf err;
+        size_t skip;
+        rbuf_init(&err);
+        if (!script_shebang(argv[1].ptr, argv[1].len, &f, &skip, &err))
+            f = SCRIPT_FLAG_EVAL_COMPAT;
+        rbuf_deinit(&err);
+    } else if (argv[1].len == SHA1_HEX_LEN) {
+        char sha[SHA1_HEX_LEN];
+        for (size_t i = 0; i < SHA1_HEX_LEN; i++) {
+            char ch = argv[1].ptr[i];
+            sha[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch + ('a' - 'A')) : ch;
+        }
+        if (!script_cache_flags(sha, &f))
+            f = SCRIPT_FLAG_EVAL_COMPAT;
+    }
+    return f;
+}
+
+/* Redis's processCommand refusal over maxmemory: a script that declares
+ * flags without allow-oom or no-writes is a deny-oom command
+ * (scriptFlagsToCmdFlags), refused before anything of it runs, before its
+ * numkeys is even read. A script without a shebang is not: its commands
+ * are judged as it calls them (script_api.c). Split commands are refused
+ * here, on the connection's thread, from every shard's published usage
+ * (maxmemory_refuses_split), so is a script. */
+static bool refused_oom(int kind, const struct resp_arg *argv, uint32_t fflags)
+{
+    if (!maxmemory_enabled())
+        return false;
+    uint32_t f = flags_before_run(kind, argv, fflags);
+    return !(f & (SCRIPT_FLAG_EVAL_COMPAT | SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES)) &&
+           maxmemory_refuses_split();
+}
+
 /* Redis's checks of EVAL's arguments, in its order: a SHA1 of the wrong
- * length first (EVALSHA), or the function (FCALL), then numkeys. Returns
- * numkeys, or -1 with Redis's error in *err. */
-static int64_t check_args(int kind, size_t argc, const struct resp_arg *argv, const char **err)
+ * length first (EVALSHA), or the function (FCALL), then the memory bound
+ * (refused_oom; not inside EXEC, where Redis judged the memory for EXEC
+ * as a whole and the script itself answers, script_lua.c's may_run),
+ * then numkeys. Returns numkeys, or -1 with Redis's error in *err. */
+static int64_t check_args(int kind, size_t argc, const struct resp_arg *argv, bool in_exec,
+                          const char **err)
 {
     if (kind == K_EVALSHA && argv[1].len != SHA1_HEX_LEN) {
         *err = NOSCRIPT_ERR;
         return -1;
     }
     uint64_t id;
-    uint32_t flags;
+    uint32_t flags = 0;
     if (kind == K_FCALL && !function_find(argv[1].ptr, argv[1].len, &id, &flags)) {
         *err = "ERR Function not found";
+        return -1;
+    }
+    if (!in_exec && refused_oom(kind, argv, flags)) {
+        *err = MAXMEMORY_OOM_ERROR;
         return -1;
     }
     int64_t n;
@@ -195,7 +250,7 @@ static void script_plan(struct mplan *p, const struct cmd_def *d, int kind, size
                         const struct resp_arg *argv)
 {
     const char *err = NULL;
-    int64_t nkeys = check_args(kind, argc, argv, &err);
+    int64_t nkeys = check_args(kind, argc, argv, p->t != NULL, &err);
     if (nkeys < 0) {
         cmd_multi_plan_error(p, err);
         return;

@@ -23,6 +23,10 @@ struct script_run {
     int resp;                    /* protocol of redis.call replies (setresp) */
     bool ro;                     /* write commands refused */
     bool wrote;                  /* a write command ran */
+    bool oom;                    /* the server was over maxmemory when the
+                                    script began (Redis's pre_command_oom_state) */
+    bool allow_oom;              /* its allow-oom flag: deny-oom commands
+                                    run whatever the memory */
     /* Across shards (c == NULL): */
     unsigned home;               /* shard of keyless commands (a declared
                                     key's, so the transaction covers it) */

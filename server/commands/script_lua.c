@@ -11,6 +11,7 @@
 #include "server/commands/script_internal.h"
 
 #include "server/commands/function.h"
+#include "server/memory/maxmemory.h"
 #include "server/net/worker.h"
 
 #include <lauxlib.h>
@@ -190,10 +191,33 @@ bool script_load(const char *body, size_t len, char *sha, struct rbuf *out)
     return compile(L, body, len, sha, out);
 }
 
+/* Redis's refusals of a script before it runs, in Redis 7.0's order (a
+ * *_RO form first): may a script with these flags run this way (oom: the
+ * server was over maxmemory when it began)? False after appending Redis's
+ * error to out. A script without a shebang is judged
+ * by its commands instead. (The common over-maxmemory case is refused
+ * before this, as Redis's processCommand refuses it: script_cmd.c.) */
+static bool may_run(const struct script_call *sc, uint32_t flags, bool oom, struct rbuf *out)
+{
+    if (flags & SCRIPT_FLAG_EVAL_COMPAT)
+        return true;
+    if (!(flags & SCRIPT_FLAG_NO_WRITES) && sc->ro) {
+        resp_error(out, "ERR Can not execute a script with write flag using *_ro command.");
+        return false;
+    }
+    if (oom && !(flags & (SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES))) {
+        resp_error(out, "OOM allow-oom flag is not set on the script, can not run it when used "
+                        "memory > 'maxmemory'");
+        return false;
+    }
+    return true;
+}
+
 /* Push sc's function (compiling it, or fetching an EVALSHA's body from
- * the registry first) and return its flags in *flags. False after
- * appending the error reply to out (nothing pushed). */
-static bool push_function(lua_State *L, const struct script_call *sc, uint32_t *flags,
+ * the registry first) and return its flags in *flags, if it may run
+ * (may_run; oom as there). False after appending the error reply to out
+ * (nothing pushed). */
+static bool push_function(lua_State *L, const struct script_call *sc, bool oom, uint32_t *flags,
                           struct rbuf *out)
 {
     if (sc->fname) {
@@ -203,8 +227,7 @@ static bool push_function(lua_State *L, const struct script_call *sc, uint32_t *
             resp_error(out, "ERR Function not found");
             return false;
         }
-        if (!(*flags & SCRIPT_FLAG_NO_WRITES) && sc->ro) {
-            resp_error(out, "ERR Can not execute a script with write flag using *_ro command.");
+        if (!may_run(sc, *flags, oom, out)) {
             lua_pop(L, 1);
             return false;
         }
@@ -238,8 +261,7 @@ static bool push_function(lua_State *L, const struct script_call *sc, uint32_t *
     lua_getfield(L, LUA_REGISTRYINDEX, name);
     *flags = (uint32_t)lua_tonumber(L, -1);
     lua_pop(L, 1);
-    if (!(*flags & SCRIPT_FLAG_EVAL_COMPAT) && !(*flags & SCRIPT_FLAG_NO_WRITES) && sc->ro) {
-        resp_error(out, "ERR Can not execute a script with write flag using *_ro command.");
+    if (!may_run(sc, *flags, oom, out)) {
         lua_pop(L, 1);
         return false;
     }
@@ -323,8 +345,10 @@ void script_run(struct cmd_ctx *c, const struct script_call *sc)
     }
     lua_State *L = st->L;
     uint32_t flags;
+    /* Redis's pre_command_oom_state, as this shard sees it. */
+    bool oom = maxmemory_enabled() && maxmemory_out_of_memory(c);
     lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_ERRH);
-    if (!push_function(L, sc, &flags, c->out)) {
+    if (!push_function(L, sc, oom, &flags, c->out)) {
         lua_pop(L, 1);
         return;
     }
@@ -333,6 +357,8 @@ void script_run(struct cmd_ctx *c, const struct script_call *sc)
         .sc = sc,
         .resp = RESP2,
         .ro = read_only(sc, flags),
+        .oom = oom,
+        .allow_oom = (flags & SCRIPT_FLAG_ALLOW_OOM) != 0,
     };
     /* A function gets its keys and arguments as its two arguments. */
     push_array(L, sc->keys, sc->nkeys);
@@ -577,7 +603,9 @@ int script_xrun_start(const struct script_call *sc, unsigned home, int proto,
     }
     lua_State *L = st->L;
     uint32_t flags;
-    if (!push_function(L, sc, &flags, out)) {
+    /* Redis's pre_command_oom_state, from every shard's published usage. */
+    bool oom = maxmemory_enabled() && maxmemory_refuses_split();
+    if (!push_function(L, sc, oom, &flags, out)) {
         free(keymem);
         free(fname);
         free(x);
@@ -624,6 +652,8 @@ int script_xrun_start(const struct script_call *sc, unsigned home, int proto,
         .sc = &x->sc,
         .resp = RESP2,
         .ro = read_only(sc, flags),
+        .oom = oom,
+        .allow_oom = (flags & SCRIPT_FLAG_ALLOW_OOM) != 0,
         .home = home,
         .pending = &x->pending,
     };

@@ -88,8 +88,11 @@ void cmd_call(const struct cmd_def *d, struct cmd_ctx *c)
         (d->flags & (CMD_MULTIKEY | CMD_ALLSHARDS)) ? CMDSTAT_NONE : cmdstat_id(d);
     c->dirty = 0;
     /* Over maxmemory: evict first, and refuse what would only grow memory
-     * (Redis's processCommand does both before any command). */
-    if (__builtin_expect(bound_set(), 0) && cmd_exec_hooks.admit && !cmd_exec_hooks.admit(d, c))
+     * (Redis's processCommand does both before any command). A script's
+     * redis.call is not a command Redis processes: the script decided
+     * (script_api.c, Redis's scriptVerifyOOM), and nothing is evicted. */
+    if (__builtin_expect(bound_set(), 0) && cmd_exec_hooks.admit && !c->script_call &&
+        !cmd_exec_hooks.admit(d, c))
         return;
     size_t reply_at = c->reply_inline ? c->out->len : 0;
     uint64_t t0 = cmdstat_run_begin(w->cmdstats, sid);

@@ -301,15 +301,20 @@ void maxmemory_before_part(struct cmd_ctx *c)
         arm_timer(c->shard);
 }
 
-bool maxmemory_admit(const struct cmd_def *d, struct cmd_ctx *c)
+bool maxmemory_out_of_memory(struct cmd_ctx *c)
 {
     uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
     if (maxmemory == 0 || !c->shard)
-        return true;
+        return false;
     enum step st = evict_share(c->shard, maxmemory, c->now_ms, true);
     if (st == STEP_RUNNING)
         arm_timer(c->shard);
-    return st != STEP_FAIL || !(d->flags & CMD_DENYOOM);
+    return st == STEP_FAIL;
+}
+
+bool maxmemory_admit(const struct cmd_def *d, struct cmd_ctx *c)
+{
+    return !maxmemory_out_of_memory(c) || !(d->flags & CMD_DENYOOM);
 }
 
 void maxmemory_tick(struct shard *s, bool sample_process)

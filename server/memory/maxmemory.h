@@ -38,6 +38,12 @@ static inline bool maxmemory_enabled(void)
  * replies Redis's -OOM error instead of running it. Shard thread. */
 bool maxmemory_admit(const struct cmd_def *d, struct cmd_ctx *c);
 
+/* The step maxmemory_admit takes, without a command: evict as it does
+ * and say whether the server is over maxmemory with nothing left to evict
+ * under the policy (Redis's EVICT_FAIL, its pre_command_oom_state), as c's
+ * shard sees it. False without a bound. Shard thread. */
+bool maxmemory_out_of_memory(struct cmd_ctx *c);
+
 /* Should a deny-oom command split over shards be refused with -OOM now?
  * Asked on the connection's thread before any part runs, since refusing
  * a part once others ran would break the command's atomicity: true when
