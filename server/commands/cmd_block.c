@@ -8,8 +8,10 @@
  * client's waiter appended to its FIFO on that shard. After the last key
  * the fan parks, its reply slot open. A write that touches a key with
  * waiters (the cmd_hook_key listener: every command, EXEC, scripts,
- * RENAME, RESTORE, SORT STORE alike) marks it; at the end of that loop
- * turn the shard serves the key's waiters in FIFO order: it claims a
+ * RENAME, RESTORE, SORT STORE alike) marks it; before the next command
+ * runs on that shard (as Redis serves them after each command), or at the
+ * end of the loop turn, the shard serves the key's waiters in FIFO order:
+ * it claims a
  * waiter (one atomic flag per waiter, so a client waiting on several
  * shards is served once), pops and writes the reply in one step on its own
  * thread, and posts the reply to the client's worker, which resumes the

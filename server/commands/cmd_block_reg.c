@@ -1,6 +1,7 @@
 /* cmd_block_reg.c — the blocking commands' waiter registry: on each
  * shard, a FIFO of waiters per (db, key), in the order clients blocked;
- * marking keys written this turn; serving them at the end of the turn by
+ * marking keys written; serving them before the next command on the shard
+ * (or at the end of the turn) by
  * claiming each waiter (one atomic flag, so a client waiting on several
  * shards is served once) and posting the outcome to its worker; and
  * removing a finished waiter's registrations. The waiters' lifetime
@@ -90,7 +91,7 @@ struct wreg {
     struct wkey **b;         /* buckets (power of two) */
     size_t nb;               /* bucket count */
     size_t n;                /* keys with waiters */
-    struct wkey *ready;      /* keys to serve at the end of the turn */
+    struct wkey *ready;      /* keys to serve before the next command */
 };
 
 static _Thread_local struct wreg reg;
@@ -268,9 +269,10 @@ static bool serve_key(struct shard *s, struct wkey *k)
             struct kventry *e = kvmap_find(c.db, k->key, k->klen, c.now_ms);
             if (!e || kventry_type(e) != blk_want_type(w->sp.kind))
                 return true; /* nothing for them (yet) */
-            /* Behind a transaction's intent lock: after it concludes. */
+            /* Behind a transaction's intent lock: after it concludes.
+             * (Not behind a pipeline's, between two of its commands.) */
             const struct cmd_def *d = cmd_lookup(w->argv[0].ptr, w->argv[0].len);
-            if (d && !txn_may_run(s, d, k->db, w->argc, w->argv, NULL, NULL))
+            if (d && !txn_may_run_beside(s, d, k->db, w->argc, w->argv))
                 return false;
             if (blk_move_crosses(&w->sp, w->argv, s->id)) {
                 /* Its worker runs the move as a transaction over both keys,
@@ -307,10 +309,15 @@ static bool serve_key(struct shard *s, struct wkey *k)
     return true;
 }
 
+/* Serving is under way on this thread: the pops it makes must not serve
+ * (cmd_block_serve works on one list at a time). */
+static _Thread_local bool serving;
+
 void cmd_block_serve(struct worker *w)
 {
-    if (!reg.ready)
+    if (!reg.ready || serving)
         return;
+    serving = true;
     struct wkey *list = reg.ready, *again = NULL;
     reg.ready = NULL;
     while (list) {
@@ -337,6 +344,19 @@ void cmd_block_serve(struct worker *w)
         k->rnext = reg.ready;
         reg.ready = k;
     }
+    serving = false;
+}
+
+void cmd_block_before_call(struct cmd_ctx *c)
+{
+    /* Redis serves the keys a command made ready right after it
+     * (handleClientsBlockedOnKeys), so the next command, of any client,
+     * finds the elements gone to the clients that waited for them. Here
+     * the next command on the key's shard (a pop, a new blocking try, a
+     * read) serves them first; the turn's end serves what no command
+     * followed. */
+    if (reg.ready)
+        cmd_block_serve(c->shard->user);
 }
 
 /* The message that removes a finished waiter's registrations on a shard. */

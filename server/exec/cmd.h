@@ -420,6 +420,12 @@ struct cmd_exec_hooks {
      * (notify_pending): publish them, the origin's own frames placed
      * before c's reply (c->oslot, or c->out from reply_at). */
     void (*flush_events)(const struct cmd_ctx *c, size_t reply_at);
+    /* Before a command or part runs on c->shard's thread, when it is not
+     * inside another run there (a script's redis.call, a command queued
+     * by EXEC, a pop this hook makes): finish what the commands before it
+     * left for their end, so that it sees the data as Redis's next command
+     * does (blocked clients served first: handleClientsBlockedOnKeys). */
+    void (*before_call)(struct cmd_ctx *c);
 };
 extern struct cmd_exec_hooks cmd_exec_hooks;
 

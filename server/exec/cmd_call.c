@@ -23,6 +23,20 @@ static unsigned ncall_hooks;
 
 struct cmd_exec_hooks cmd_exec_hooks;
 
+/* Runs of cmd_call and cmd_call_part under way on this thread: above 0,
+ * the run starting is inside another (a script's redis.call, EXEC's
+ * queued command, a blocked client's pop), which is one command for
+ * cmd_exec_hooks.before_call. */
+static _Thread_local unsigned call_depth;
+
+/* Before a run: the before_call hook if this run is the outer one. The
+ * hook's own runs are inner ones. */
+static inline void enter(struct cmd_ctx *c)
+{
+    if (call_depth++ == 0 && cmd_exec_hooks.before_call && c->shard)
+        cmd_exec_hooks.before_call(c);
+}
+
 /* Is a memory bound set at all? One relaxed load before every command. */
 static inline bool bound_set(void)
 {
@@ -86,14 +100,17 @@ void cmd_call(const struct cmd_def *d, struct cmd_ctx *c)
      * run whole on one shard, it is timed by its dispatcher too. */
     uint16_t sid =
         (d->flags & (CMD_MULTIKEY | CMD_ALLSHARDS)) ? CMDSTAT_NONE : cmdstat_id(d);
+    enter(c);
     c->dirty = 0;
     /* Over maxmemory: evict first, and refuse what would only grow memory
      * (Redis's processCommand does both before any command). A script's
      * redis.call is not a command Redis processes: the script decided
      * (script_api.c, Redis's scriptVerifyOOM), and nothing is evicted. */
     if (__builtin_expect(bound_set(), 0) && cmd_exec_hooks.admit && !c->script_call &&
-        !cmd_exec_hooks.admit(d, c))
+        !cmd_exec_hooks.admit(d, c)) {
+        call_depth--;
         return;
+    }
     size_t reply_at = c->reply_inline ? c->out->len : 0;
     uint64_t t0 = cmdstat_run_begin(w->cmdstats, sid);
     /* Every run is timed for the slow log and the latency monitor: two
@@ -114,10 +131,12 @@ void cmd_call(const struct cmd_def *d, struct cmd_ctx *c)
         after_call(d, c);
     /* The command's keyspace events, now that its reply is whole. */
     flush_events(c, reply_at);
+    call_depth--;
 }
 
 void cmd_call_part(const struct cmd_def *d, cmd_exec_fn part, struct cmd_ctx *c)
 {
+    enter(c);
     c->dirty = 0;
     /* Whether it may run was decided before the split (cmd_multi_plan);
      * here the shard only makes room. */
@@ -129,6 +148,7 @@ void cmd_call_part(const struct cmd_def *d, cmd_exec_fn part, struct cmd_ctx *c)
     if (c->dirty)
         after_call(d, c);
     flush_events(c, reply_at);
+    call_depth--;
 }
 
 /* The report itself, inlined into both entry points: SET pays for it on

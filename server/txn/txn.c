@@ -150,6 +150,8 @@ struct tshard {
     size_t cmcap;                 /* slots in cm (a power of two, or 0) */
     size_t cmn;                   /* clients in cm */
     uint32_t pass;                /* pump pass number, for client_ent.pass */
+    struct txn_part *running;     /* the one-shot part whose work runs now,
+                                     holding its locks (run_oneshot) */
 };
 
 static struct tshard *tshards;
@@ -347,6 +349,51 @@ bool txn_may_run(struct shard *s, const struct cmd_def *d, unsigned db, size_t a
         first = false;
         if (txn_locks_conflict_h(&ts->locks, h, db, argv[i].ptr, argv[i].len,
                                  cmd_key_writes(flags)))
+            return false;
+    }
+    return true;
+}
+
+/* Does (db, key), h its lock hash, conflict with a lock other than
+ * running part p's? */
+static bool conflict_beside(const struct tshard *ts, const struct txn_part *p, uint64_t h,
+                            unsigned db, const struct resp_arg *key, bool write)
+{
+    uint32_t nshared, nexcl;
+    txn_locks_counts_h(&ts->locks, h, db, key->ptr, key->len, &nshared, &nexcl);
+    for (size_t j = 0; j < p->nkeys && !p->fallback; j++) {
+        const struct txn_key *pk = &p->keys[j];
+        if (pk->hash == h && pk->db == db && pk->len == key->len &&
+            memcmp(p->kbuf + pk->off, key->ptr, key->len) == 0)
+            --*(pk->excl ? &nexcl : &nshared);
+    }
+    return nexcl > 0 || (write && nshared > 0);
+}
+
+bool txn_may_run_beside(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
+                        const struct resp_arg *argv)
+{
+    struct tshard *ts = tsh(s);
+    struct txn_part *p = ts->running;
+    if (!p)
+        return txn_may_run(s, d, db, argc, argv, NULL, NULL);
+    bool write = is_write(d);
+    /* Shard-wide locks, less p's own (p->all, or its keys held as one). */
+    unsigned all_excl = ts->all_excl, all_shared = ts->all_shared;
+    if (p->all)
+        --*(p->all_excl ? &all_excl : &all_shared);
+    if (p->fallback)
+        --*(p->fallback_excl ? &all_excl : &all_shared);
+    if (all_excl > 0 || (write && all_shared > 0))
+        return false;
+    struct cmd_keys it;
+    if (cmd_keys_init(&it, d, argc, argv) <= 0)
+        return false; /* keyless: never between a transaction's steps */
+    size_t i;
+    uint16_t flags;
+    while (cmd_keys_next(&it, &i, &flags)) {
+        uint64_t h = txn_locks_hash(db, argv[i].ptr, argv[i].len);
+        if (conflict_beside(ts, p, h, db, &argv[i], cmd_key_writes(flags)))
             return false;
     }
     return true;
@@ -555,8 +602,12 @@ static void run_oneshot(struct shard *s, struct txn_part *p)
 {
     assert(p->os_ready);
     struct txn_gate *g = p->gate;
-    if (!p->os_ran)
+    if (!p->os_ran) {
+        struct tshard *ts = tsh(s);
+        ts->running = p;
         p->os_fn(s, p->os_arg);
+        ts->running = NULL;
+    }
     conclude(s, p);
     oneshot_unref(g);
 }
@@ -962,7 +1013,10 @@ int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), voi
     pthread_mutex_unlock(&seq_lock);
     txn_free(t);
     if (mine) {
+        struct tshard *ts = tsh(self);
+        ts->running = mine;
         mine->os_fn(self, mine->os_arg);
+        ts->running = NULL;
         mine->os_ran = true;
     }
     return 0;

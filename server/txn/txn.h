@@ -157,6 +157,15 @@ int txn_all_shards(void (*fn)(struct shard *s, void *arg), void *arg,
 bool txn_may_run(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
                  const struct resp_arg *argv, const void *client, const uint64_t *key1_hash);
 
+/* txn_may_run (no client) for a command s runs beside its current work,
+ * between two requests of it (a blocked client's pop): the locks of the
+ * one-shot transaction whose work runs on s now (txn_start_oneshot: a
+ * client's pipeline spanning shards) do not count, since nothing else
+ * runs on s meanwhile and that client's next command would see the pop
+ * in Redis too. The locks of every other transaction do. */
+bool txn_may_run_beside(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
+                        const struct resp_arg *argv);
+
 /* Hold request r (r->cmd set, r->conn the client identity) on s until it
  * may run; then dispatch_held_run(s, r, ctx) is called on s's thread. The
  * shard borrows r until then. */
