@@ -186,6 +186,13 @@ static void publish_events(const struct conn *c, struct rbuf *out, size_t *at, s
     const struct cmd_def *d = argc ? cmd_lookup_argv(argc, argv, &container) : NULL;
     const struct cmd_plan *pl = d ? d->plan : NULL;
     notify_publish_parts(c, out, at, d, argc, argv, pl && pl->events_dest_first, events);
+    /* Wake the workers these messages went to now, not at the end of the
+     * turn: the caller releases the keys' locks next, and a worker must
+     * deliver them before any later event on those keys that it publishes
+     * itself (its mailbox keeps this thread's order). */
+    struct worker *w = worker_current();
+    if (w)
+        pubsub_flush(w);
 }
 
 static void route_hooks(void)

@@ -239,7 +239,9 @@ void notify_publish_parts(const struct conn *c, struct rbuf *out, size_t *at,
     }
     if (total == 0)
         return;
-    struct ev_ref *v = malloc(total * sizeof *v);
+    /* Without the command (one request's events, from one shard) or with
+     * one event, the order they happened in is the order. */
+    struct ev_ref *v = d && total > 1 ? malloc(total * sizeof *v) : NULL;
     size_t nkeys = 0;
     struct key_ref *keys = v && total > 1 ? command_keys(d, argc, argv, dest_first, &nkeys) : NULL;
     struct pubsub_origin o = {.c = c, .out = out, .at = at ? *at : 0};
@@ -249,7 +251,7 @@ void notify_publish_parts(const struct conn *c, struct rbuf *out, size_t *at,
     for (size_t pos = 0; pos < events->len;) {
         const struct event *e = (const struct event *)(const void *)(events->ptr + pos);
         pos += rec_size(e->klen);
-        if (!v) { /* (no memory to order them: as they come) */
+        if (!v) { /* (nothing to order, or no memory to: as they come) */
             if (f & e->cls)
                 publish(e, f);
             continue;

@@ -49,7 +49,8 @@ void notify_flush_cmd(const struct cmd_ctx *c, size_t reply_at);
  * unknown) recorded on their shards (cmd_ctx.events, gathered in part
  * order in events), in Redis's order: by the argument index of their keys
  * (a key's events all come from one shard, in the order they happened),
- * the last key's first with dest_first (LMOVE). c is the command's
+ * the last key's first with dest_first (LMOVE); with d NULL (one
+ * request's events, recorded on one shard) as they were recorded. c is the command's
  * client; its own frames go into out at *at, advancing *at past them,
  * when out is not NULL (its reply is, or will be, after them), else after
  * its reply. The command's thread (its fan's), while its transaction

@@ -921,8 +921,13 @@ long long pubsub_publish(enum pubsub_kind kind, const char *channel, size_t chle
             }
         }
     }
-    if (w && (dest[self / 64] >> (self % 64) & 1))
+    if (w && (dest[self / 64] >> (self % 64) & 1)) {
+        /* What other workers queued here before comes first: a message
+         * published after them (an event of a key whose earlier event
+         * another worker published) must not overtake them. */
+        pubsub_catch_up(w);
         deliver(&locals[self], kind, channel, chlen, msg, len);
+    }
     return total;
 }
 

@@ -24,6 +24,7 @@
 #include "server/util/log.h"
 #include "server/net/outbuf.h"
 #include "server/net/reply_fifo.h"
+#include "server/core/notify_classes.h"
 #include "server/core/server.h"
 #include "server/txn/txn.h"
 #include "server/net/worker.h"
@@ -35,42 +36,6 @@ static _Thread_local uint64_t split_t0;
 /* What the owner reads of a single request fits one cache line (dispatch.h). */
 _Static_assert(sizeof(void *) != 8 || offsetof(struct req, next) <= 64,
                "struct req: the owner's fields spill out of the first cache line");
-
-/* A request in its batch, and where its reply ends in the batch's out. */
-struct bent {
-    struct req *r;
-    size_t end;           /* out.len after this request's reply, with the
-                             BENT_* flags; owner-written */
-};
-/* The reply could not be built for want of memory (out holds none of it). */
-#define BENT_OOM ((size_t)1 << 63)
-/* Held by an intent lock: the reply comes later, in r->out. */
-#define BENT_HELD ((size_t)1 << 62)
-/* A big reply, moved to r->out (single_own_reply). */
-#define BENT_OWN ((size_t)1 << 61)
-/* Set by the origin: the request belongs to this turn's group (a unit that
- * spans shards) and runs under the group's locks, not txn_may_run's. */
-#define BENT_GROUPED ((size_t)1 << 60)
-#define BENT_FLAGS (BENT_OOM | BENT_HELD | BENT_OWN | BENT_GROUPED)
-
-/* One mailbox message: the requests of one origin for one shard in one loop
- * turn. It travels to the owner, which fills every reply, and back. The
- * requests are an array, not a list, so the owner can load and prefetch
- * them without chasing pointers; the replies of single requests go back to
- * back into out, so each cache line that returns carries a dozen small
- * replies instead of one (fan-out parts and held requests use r->out). */
-struct batch {
-    struct mbox_msg msg;  /* must be first: handlers cast back */
-    unsigned origin;      /* worker that sent it (where it returns) */
-    unsigned held;        /* requests held by intent locks (txn.h): the
-                             batch returns when this is back to 0 */
-    struct bent *v;       /* requests in order of arrival */
-    size_t n, cap;        /* entries used and allocated in v */
-    struct rbuf out;      /* replies of the single requests, owner-filled */
-    bool grouped;         /* carries grouped requests: goes out through
-                             txn_start_oneshot (origin-set) */
-    struct batch *pool_next; /* the origin's free list */
-};
 
 /* Never set: what writes_maybe_denied points to when nobody refuses
  * writes, so the check per command is two loads and no test. */
@@ -389,6 +354,13 @@ static void order_flush(struct worker *w)
 {
     struct txn *t = NULL;
     bool oom = false;
+    /* With keyspace events on, the group's worker publishes them, in its
+     * clients' order (group_events.c), which it reads from their lists:
+     * those are kept on `listed` until then. */
+    bool events = w->ord_grouped && (atomic_load_explicit(&notify_classes, memory_order_relaxed) &
+                                     (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT));
+    struct conn *listed = NULL;
+    size_t ngrouped = 0;
     for (struct conn *c = w->ord_turn, *next; c; c = next) {
         next = c->ord_turn_next;
         c->ord_turn_next = NULL;
@@ -401,8 +373,14 @@ static void order_flush(struct worker *w)
                 oom = order_lock(t, r) != 0;
             b->v[r->bidx].end = BENT_GROUPED;
             b->grouped = true;
+            ngrouped++;
         }
-        c->ord_first = c->ord_last = NULL;
+        if (events && c->ord_group) {
+            c->ord_turn_next = listed;
+            listed = c;
+        } else {
+            c->ord_first = c->ord_last = NULL;
+        }
         c->ord_sent = true;
     }
     w->ord_turn = NULL;
@@ -418,12 +396,25 @@ static void order_flush(struct worker *w)
         t = NULL;
         oom = true;
     }
+    struct group_events *grp = NULL;
+    if (listed && !oom) {
+        grp = group_events_prepare(w, ngrouped);
+        if (!grp)
+            log_warn("Out of memory ordering the keyspace events of a pipeline that spans "
+                     "shards: they are published as its shards run it");
+    }
+    for (struct conn *c = listed, *next; c; c = next) {
+        next = c->ord_turn_next;
+        c->ord_turn_next = NULL;
+        c->ord_first = c->ord_last = NULL;
+    }
     if (!oom && !w->ord_args)
         oom = !(w->ord_args = calloc(server.nworkers, sizeof *w->ord_args));
     if (!oom) {
         for (unsigned i = 0; i < server.nworkers; i++)
             w->ord_args[i] = w->out[i] && w->out[i]->grouped ? w->out[i] : NULL;
-        int rc = txn_start_oneshot(t, group_exec, w->ord_args);
+        int rc = txn_start_oneshot(t, group_exec, w->ord_args,
+                                   grp ? group_events_kept(grp) : NULL);
         t = NULL; /* consumed */
         if (rc == 0) {
             for (unsigned i = 0; i < server.nworkers; i++) {
@@ -437,6 +428,8 @@ static void order_flush(struct worker *w)
     }
     if (t)
         txn_finish(t); /* never started: just freed */
+    if (grp)
+        group_events_cancel(w, grp);
     if (!w->stopping)
         log_warn("Out of memory scheduling a pipeline that spans shards: its commands fail");
     for (unsigned i = 0; i < server.nworkers; i++) {
@@ -452,24 +445,33 @@ static void order_flush(struct worker *w)
 
 /* ---- Batches ------------------------------------------------------------ */
 
+/* An empty batch of w's, from its free list or new. NULL on OOM. */
+static struct batch *batch_get(struct worker *w)
+{
+    struct batch *b = w->batch_pool;
+    if (b) {
+        w->batch_pool = b->pool_next;
+        w->nbatch_pool--;
+    } else {
+        b = calloc(1, sizeof *b);
+        if (!b)
+            return NULL;
+        rbuf_init(&b->out);
+    }
+    b->origin = w->id;
+    b->held = 0;
+    b->n = 0;
+    b->grouped = false;
+    return b;
+}
+
 static int batch_add(struct worker *w, unsigned shard, struct req *r)
 {
     struct batch *b = w->out[shard];
     if (!b) {
-        b = w->batch_pool;
-        if (b) {
-            w->batch_pool = b->pool_next;
-            w->nbatch_pool--;
-        } else {
-            b = calloc(1, sizeof *b);
-            if (!b)
-                return -1;
-            rbuf_init(&b->out);
-        }
-        b->origin = w->id;
-        b->held = 0;
-        b->n = 0;
-        b->grouped = false;
+        b = batch_get(w);
+        if (!b)
+            return -1;
         w->out[shard] = b;
     }
     if (b->n == b->cap) {
@@ -594,7 +596,8 @@ void dispatch_reply_made(struct shard *s, struct req *r)
  * adopts it as its slot's buffer without copying it. Taking the whole
  * buffer when the reply is all it holds, as in a stream of big replies,
  * costs no copy here either. */
-static void single_own_reply(struct shard *s, struct batch *b, struct bent *e, size_t start)
+static inline __attribute__((always_inline)) void
+single_own_reply(struct shard *s, struct batch *b, struct bent *e, size_t start)
 {
     struct req *r = e->r;
     size_t n = b->out.len - start;
@@ -617,12 +620,20 @@ static void single_own_reply(struct shard *s, struct batch *b, struct bent *e, s
 }
 
 /* Owner side: run single request r of batch b into b->out and record
- * where its reply ends in e. */
-static void batch_run_single(struct shard *s, struct batch *b, struct bent *e, int64_t now_ms)
+ * where its reply ends in e. With events, its keyspace events are
+ * recorded there for its origin to publish (group_events.c), and the
+ * reply, which must follow them, is never sent directly. */
+static inline __attribute__((always_inline)) void
+run_single(struct shard *s, struct batch *b, struct bent *e, int64_t now_ms, struct rbuf *events)
 {
     struct req *r = e->r;
     size_t start = b->out.len;
-    run_exec(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &b->out, now_ms, r, r->conn);
+    if (events)
+        run_exec_events(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &b->out, now_ms,
+                        r, r->conn, events);
+    else
+        run_exec(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &b->out, now_ms, r,
+                 r->conn);
     if (b->out.oom) {
         /* Drop the partial reply; the next request starts clean. */
         b->out.len = start;
@@ -632,10 +643,15 @@ static void batch_run_single(struct shard *s, struct batch *b, struct bent *e, i
         e->end = b->out.len;
     }
     const char *reply = b->out.ptr ? b->out.ptr + start : NULL;
-    if (r->direct_fd >= 0 && !(e->end & BENT_OOM))
+    if (!events && r->direct_fd >= 0 && !(e->end & BENT_OOM))
         direct_send(s, r, reply, b->out.len - start);
     if (!(e->end & BENT_OOM) && outbuf_big(b->out.len - start))
         single_own_reply(s, b, e, start); /* (never sent directly) */
+}
+
+static void batch_run_single(struct shard *s, struct batch *b, struct bent *e, int64_t now_ms)
+{
+    run_single(s, b, e, now_ms, NULL);
 }
 
 /* Owner side: execute every request of b with one clock reading, send it
@@ -705,11 +721,15 @@ static void on_batch_exec(void *owner, struct mbox_msg *m)
 
 /* A grouped batch's turn (txn_start_oneshot): every shard of its group
  * holds the group's locks. arg is NULL on a shard whose locks the group
- * took without sending it requests. */
+ * took without sending it requests. A group whose events its worker
+ * publishes (b->grp) runs in group_events.c. */
 static void group_exec(struct shard *s, void *arg)
 {
-    if (arg)
-        batch_exec(s, arg);
+    struct batch *b = arg;
+    if (b && b->grp)
+        group_events_run(s, b);
+    else if (b)
+        batch_exec(s, b);
 }
 
 void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
@@ -1224,7 +1244,47 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
     return true;
 }
 
-/* ---- For the fan-out engine (fan.c, dispatch_internal.h) ---------------- */
+/* ---- For the fan-out engine and groups' events (dispatch_internal.h) ---- */
+
+struct batch *dispatch_batch_new(struct worker *w, size_t cap)
+{
+    struct batch *b = batch_get(w);
+    if (!b || b->cap >= cap)
+        return b;
+    struct bent *v = realloc(b->v, cap * sizeof *v);
+    if (!v) {
+        batch_free(b); /* (not batch_recycle: it stays inlined where it runs) */
+        return NULL;
+    }
+    b->v = v;
+    b->cap = cap;
+    return b;
+}
+
+void dispatch_batch_send(struct worker *w, unsigned shard, struct batch *b)
+{
+    b->msg.handle = on_batch_exec;
+    shard_post(shard_group_get(server.group, shard), &b->msg);
+    atomic_fetch_add_explicit(&w->stats.batches_sent, 1, memory_order_relaxed);
+}
+
+void dispatch_batch_done(struct shard *s, struct batch *b)
+{
+    on_batch_done(s, &b->msg);
+}
+
+void dispatch_run_recorded(struct shard *s, struct batch *b, struct bent *e, int64_t now_ms)
+{
+    run_single(s, b, e, now_ms, &e->r->events);
+}
+
+void dispatch_req_publish(struct req *r)
+{
+    if (r->events.len == 0 || !hooks.publish_events)
+        return;
+    size_t at = r->slot->out.len; /* (its reply is appended after) */
+    hooks.publish_events(r->conn, &r->slot->out, &at, 0, NULL, &r->events);
+}
 
 struct req *dispatch_req_new(struct worker *w, size_t argc, const struct resp_arg *argv)
 {

@@ -10,6 +10,48 @@
 
 struct worker;
 struct fan;
+struct group_events;
+struct txn_gate;
+
+/* A request in its batch, and where its reply ends in the batch's out. */
+struct bent {
+    struct req *r;
+    size_t end;           /* out.len after this request's reply, with the
+                             BENT_* flags; owner-written */
+};
+/* The reply could not be built for want of memory (out holds none of it). */
+#define BENT_OOM ((size_t)1 << 63)
+/* Held by an intent lock: the reply comes later, in r->out. */
+#define BENT_HELD ((size_t)1 << 62)
+/* A big reply, moved to r->out (single_own_reply). */
+#define BENT_OWN ((size_t)1 << 61)
+/* Set by the origin: the request belongs to this turn's group (a unit that
+ * spans shards) and runs under the group's locks, not txn_may_run's. */
+#define BENT_GROUPED ((size_t)1 << 60)
+#define BENT_FLAGS (BENT_OOM | BENT_HELD | BENT_OWN | BENT_GROUPED)
+
+/* One mailbox message: the requests of one origin for one shard in one loop
+ * turn. It travels to the owner, which fills every reply, and back. The
+ * requests are an array, not a list, so the owner can load and prefetch
+ * them without chasing pointers; the replies of single requests go back to
+ * back into out, so each cache line that returns carries a dozen small
+ * replies instead of one (fan-out parts and held requests use r->out). */
+struct batch {
+    struct mbox_msg msg;  /* must be first: handlers cast back */
+    unsigned origin;      /* worker that sent it (where it returns) */
+    unsigned held;        /* requests held by intent locks (txn.h): the
+                             batch returns when this is back to 0 */
+    struct bent *v;       /* requests in order of arrival */
+    size_t n, cap;        /* entries used and allocated in v */
+    struct rbuf out;      /* replies of the single requests, owner-filled */
+    bool grouped;         /* carries grouped requests: goes out through
+                             txn_start_oneshot (origin-set) */
+    struct group_events *grp; /* its group's, when the group's events are
+                             published by the origin (group_events.c):
+                             origin-set, NULL otherwise */
+    struct batch *pool_next; /* the origin's free list */
+};
+
 
 /* A request with a private copy of argv, made on w's thread (pooled when
  * small); freed with dispatch_req_free on the same thread. NULL on OOM. */
@@ -36,11 +78,13 @@ void dispatch_fan_part_done(struct fan *f);
  * d whole, or one part of it (d NULL for an internal step), through the
  * one execution point (cmd_call). priv is the request (struct req), or
  * NULL for a command run inline on its connection's thread, whose reply
- * goes straight into the connection's stream out. */
-static inline void run_exec(struct shard *s, const struct cmd_def *d, cmd_exec_fn exec,
-                            unsigned db, int proto, size_t argc, const struct resp_arg *argv,
-                            struct rbuf *out, int64_t now_ms, struct req *priv,
-                            const struct conn *origin)
+ * goes straight into the connection's stream out. Its keyspace events are
+ * recorded in events (cmd_ctx.events) when not NULL, else published. */
+static inline void run_exec_events(struct shard *s, const struct cmd_def *d, cmd_exec_fn exec,
+                                   unsigned db, int proto, size_t argc,
+                                   const struct resp_arg *argv, struct rbuf *out, int64_t now_ms,
+                                   struct req *priv, const struct conn *origin,
+                                   struct rbuf *events)
 {
     struct cmd_ctx ctx = {
         .shard = s,
@@ -56,12 +100,69 @@ static inline void run_exec(struct shard *s, const struct cmd_def *d, cmd_exec_f
         .origin = origin,
         .oslot = priv ? priv->slot : NULL,
         .reply_inline = priv == NULL,
-        .events = priv && priv->fan ? &priv->events : NULL,
+        .events = events,
     };
     if (d && exec == d->exec)
         cmd_call(d, &ctx);
     else
         cmd_call_part(d, exec, &ctx);
 }
+
+/* The same, a fan-out part's events recorded in the part (req.events),
+ * anything else's published. */
+static inline void run_exec(struct shard *s, const struct cmd_def *d, cmd_exec_fn exec,
+                            unsigned db, int proto, size_t argc, const struct resp_arg *argv,
+                            struct rbuf *out, int64_t now_ms, struct req *priv,
+                            const struct conn *origin)
+{
+    run_exec_events(s, d, exec, db, proto, argc, argv, out, now_ms, priv, origin,
+                    priv && priv->fan ? &priv->events : NULL);
+}
+
+/* ---- For group_events.c --------------------------------------------------- */
+
+/* An empty batch of w's with room for cap entries (its origin is w).
+ * NULL on OOM. */
+struct batch *dispatch_batch_new(struct worker *w, size_t cap);
+
+/* Post batch b of w to shard `shard` to be run as plain requests (not
+ * as a group). */
+void dispatch_batch_send(struct worker *w, unsigned shard, struct batch *b);
+
+/* Batch b is back on its origin s (the calling thread): complete its
+ * requests' slots and recycle it. */
+void dispatch_batch_done(struct shard *s, struct batch *b);
+
+/* Owner side: run entry e of b, a single request, with its keyspace events
+ * recorded in e->r->events; its reply is never sent directly. */
+void dispatch_run_recorded(struct shard *s, struct batch *b, struct bent *e, int64_t now_ms);
+
+/* Publish the keyspace events request r recorded (dispatch_hooks'
+ * publish_events), its client's own frames into its slot, ahead of the
+ * reply still to come. r's origin thread. */
+void dispatch_req_publish(struct req *r);
+
+/* With keyspace events on, the grouped batches of w's turn (w->out[i]
+ * with grouped set; their grouped requests marked BENT_GROUPED, each of
+ * the n requests on its connection's list from conn.ord_first, which this
+ * walks to NULL) become a group whose events w publishes: other requests
+ * in those batches go out in batches of their own now, and each grouped
+ * batch gets b->grp. Returns the group (owned by its batches until the
+ * last is back), or NULL on OOM (then nothing was marked; the group runs
+ * as if events were off). w's thread, before txn_start_oneshot, whose
+ * kept handle goes into the group's `kept` (group_events_kept). */
+struct group_events *group_events_prepare(struct worker *w, size_t n);
+
+/* Where txn_start_oneshot puts the group's kept locks. */
+struct txn_gate **group_events_kept(struct group_events *g);
+
+/* The group could not be started: forget it (its batches' grp cleared). */
+void group_events_cancel(struct worker *w, struct group_events *g);
+
+/* Owner side: run b, a grouped batch of a group whose events its origin
+ * publishes (b->grp), recording them; then back to the origin, which
+ * publishes every batch's in the group's order once all are back, then
+ * releases the group's locks and completes the replies. */
+void group_events_run(struct shard *s, struct batch *b);
 
 #endif

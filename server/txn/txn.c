@@ -8,6 +8,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,11 @@ struct txn_part {
     bool os_ready;              /* every part holds its locks (shard thread) */
     bool os_ran;                /* os_fn has run (local-first, txn_start_oneshot):
                                    only the conclude is left */
+    bool os_keep;               /* keeps its locks after os_fn until the
+                                   coordinator releases them (kept) */
+    bool os_kept;               /* os_fn has run; the locks wait for the release */
+    bool os_released;           /* the release came first: conclude once run */
+    struct mbox_msg rel_msg;    /* the release (msg may still carry the GO) */
 };
 
 /* What the parts of a one-shot transaction share: how many of them hold
@@ -86,7 +92,9 @@ struct txn_part {
  * acknowledgement round trip to the coordinator. */
 struct txn_gate {
     _Atomic unsigned locked;    /* parts whose SCHEDULE has been handled */
-    _Atomic unsigned refs;      /* parts not yet run; the last frees the gate */
+    _Atomic unsigned refs;      /* parts not yet run, and the coordinator
+                                   until txn_oneshot_release when kept; the
+                                   last frees the gate */
     unsigned n;                 /* parts */
     struct txn_part *parts[];   /* every part, for the GO messages */
 };
@@ -479,7 +487,7 @@ static struct txn_part *ready_alone(const struct tshard *ts)
     if (ts->held_head)
         return NULL;
     for (struct txn_part *q = ts->qhead ? ts->qhead->qnext : NULL; q; q = q->qnext)
-        if (q->gate && q->os_ready && part_alone(ts, q))
+        if (q->gate && q->os_ready && !q->os_kept && part_alone(ts, q))
             return q;
     return NULL;
 }
@@ -525,13 +533,14 @@ static void pump(struct shard *s)
          * part makes the next part the head, and requests held behind the
          * old head go first. */
         struct txn_part *p = ts->qhead;
-        if (p && p->gate && p->os_ready) {
+        if (p && p->gate && p->os_ready && !p->os_kept) {
             run_oneshot(s, p);
             continue;
         }
         if (p && (p->gate || !p->pend_head)) {
-            /* The head waits (for another shard's lock or for its
-             * coordinator): a ready one-shot part behind it that shares
+            /* The head waits (for another shard's lock, for its
+             * coordinator, or, kept, for its release): a ready one-shot
+             * part behind it that shares
              * no key with any other scheduled transaction goes first. */
             struct txn_part *q = ready_alone(ts);
             if (!q)
@@ -597,10 +606,11 @@ static void oneshot_unref(struct txn_gate *g)
 static void conclude(struct shard *s, struct txn_part *p);
 
 /* Run a ready one-shot part at the head of s's queue, then release its
- * locks there (pump's caller goes on with what waited for them). */
+ * locks there (pump's caller goes on with what waited for them), or, kept
+ * and not released yet, keep them until the release (on_release). */
 static void run_oneshot(struct shard *s, struct txn_part *p)
 {
-    assert(p->os_ready);
+    assert(p->os_ready && !p->os_kept);
     struct txn_gate *g = p->gate;
     if (!p->os_ran) {
         struct tshard *ts = tsh(s);
@@ -608,8 +618,26 @@ static void run_oneshot(struct shard *s, struct txn_part *p)
         p->os_fn(s, p->os_arg);
         ts->running = NULL;
     }
-    conclude(s, p);
+    if (p->os_keep && !p->os_released)
+        p->os_kept = true;
+    else
+        conclude(s, p);
     oneshot_unref(g);
+}
+
+/* The coordinator releases a kept part's locks (txn_oneshot_release). */
+static void on_release(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    struct txn_part *p = (struct txn_part *)(void *)((char *)m - offsetof(struct txn_part, rel_msg));
+    if (!p->os_kept) {
+        /* Not run yet (a part without work, or the coordinator's own one
+         * before its GO): it concludes as soon as it has. */
+        p->os_released = true;
+        return;
+    }
+    conclude(s, p);
+    pump(s);
 }
 
 /* Take p's locks on s and append it to s's queue (its id is the newest
@@ -662,7 +690,8 @@ static void on_schedule(void *owner, struct mbox_msg *m)
      * this handler returns, so before this shard runs anything else, the
      * GO of the last part included. */
     bool counted = false;
-    if (p->gate && !ts->held_head && (ts->nqueued == 0 || part_keys_free(ts, p))) {
+    if (p->gate && !p->os_keep && !ts->held_head &&
+        (ts->nqueued == 0 || part_keys_free(ts, p))) {
         counted = true;
         if (oneshot_count(p)) {
             struct txn_gate *g = p->gate;
@@ -957,7 +986,8 @@ static bool local_first_ok(struct shard *s, const struct txn_part *p)
     return true;
 }
 
-int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), void *const *args)
+int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), void *const *args,
+                      struct txn_gate **kept)
 {
     pthread_once(&tshards_once, tshards_init);
     assert(!t->started && t->nparts > 0);
@@ -967,7 +997,7 @@ int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), voi
         return -1;
     }
     atomic_init(&g->locked, 0);
-    atomic_init(&g->refs, t->nparts);
+    atomic_init(&g->refs, t->nparts + (kept != NULL));
     g->n = 0;
     for (unsigned i = 0; i < server.nworkers; i++) {
         struct txn_part *p = t->parts[i];
@@ -976,8 +1006,11 @@ int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), voi
         p->gate = g;
         p->os_fn = fn;
         p->os_arg = args[i];
+        p->os_keep = kept != NULL;
         g->parts[g->n++] = p;
     }
+    if (kept)
+        *kept = g; /* (before any part can run) */
     t->started = true;
     /* The coordinator's own shard may run its part at once (local first):
      * see local_first_ok. */
@@ -1020,6 +1053,27 @@ int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), voi
         mine->os_ran = true;
     }
     return 0;
+}
+
+void txn_oneshot_release(struct txn_gate *g)
+{
+    struct worker *w = worker_current();
+    struct shard *self = w ? w->shard : NULL;
+    struct txn_part *own = NULL;
+    /* Every part lives until its release is handled, and g until the
+     * coordinator's reference is dropped below. */
+    for (unsigned i = 0; i < g->n; i++) {
+        struct txn_part *p = g->parts[i];
+        if (self && p->shard == self->id) {
+            own = p;
+            continue;
+        }
+        p->rel_msg.handle = on_release;
+        shard_post(shard_group_get(server.group, p->shard), &p->rel_msg);
+    }
+    oneshot_unref(g);
+    if (own)
+        on_release(self, &own->rel_msg); /* this thread's shard: no trip */
 }
 
 static void on_hop_done(void *owner, struct mbox_msg *m);

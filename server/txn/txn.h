@@ -60,6 +60,7 @@ struct shard;
 struct req;
 struct worker;
 struct txn;
+struct txn_gate;
 
 /* ---- Coordinator side (the worker thread that creates the txn) --------- */
 
@@ -101,7 +102,16 @@ int txn_start(struct txn *t, void (*ready)(void *arg), void *arg);
  * this thread). Does not flush this worker's batches (the caller orders
  * them). t must involve at least one shard; it is consumed in every case.
  * Returns 0, or -1 on out-of-memory (nothing scheduled, nothing runs). */
-int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), void *const *args);
+int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), void *const *args,
+                      struct txn_gate **kept);
+
+/* With kept non-NULL, txn_start_oneshot sets *kept, and each part keeps
+ * its locks after fn until the coordinator calls txn_oneshot_release(*kept)
+ * (once, on this thread; a part that has not run yet then concludes as
+ * soon as it has). Until then nothing conflicting runs on those keys:
+ * what the coordinator does with the parts' results (publish their
+ * keyspace events) comes before any later command on them. */
+void txn_oneshot_release(struct txn_gate *g);
 
 /* Run request r (r->exec with r's arguments, ctx->priv = r) on shard
  * r->shard as part of t, once t heads that shard's queue; then done(r) runs

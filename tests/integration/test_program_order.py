@@ -68,6 +68,20 @@ def encode_all(cmds):
 
 
 class ProgramOrder(unittest.TestCase):
+    # notify-keyspace-events for the run (None: off, the default).
+    events = None
+
+    def subscriber(self, srv, race):
+        """A client taking every keyspace event until the race ends."""
+        with srv.client() as c:
+            c.send("PSUBSCRIBE", "__key*__:*")
+            c.read_reply()
+            c.settimeout(0.2)
+            while not race.stop.is_set():
+                try:
+                    c.read_reply()
+                except OSError:  # (socket.timeout: nothing published lately)
+                    pass
 
     def race(self, threads, writer_cmds, read_cmd, check, pairs, read_fn=None, readers=2):
         """writer_cmds(k) -> commands of round k (sent pipelined, `pairs`
@@ -77,6 +91,13 @@ class ProgramOrder(unittest.TestCase):
         trips; check(k, reply) -> None or a violation message."""
         with ShardkvServer(["--threads", str(threads)]) as srv:
             race = Race(srv.port)
+            sub = None
+            if self.events:
+                with srv.client() as c:
+                    self.assertEqual(c.call("CONFIG", "SET", "notify-keyspace-events",
+                                            self.events), "OK")
+                sub = threading.Thread(target=self.subscriber, args=(srv, race))
+                sub.start()
 
             def writer():
                 with srv.client() as c:
@@ -120,6 +141,8 @@ class ProgramOrder(unittest.TestCase):
                             race.reads += len(ks)
 
             errors = race.run(writer, reader, readers=readers)
+            if sub:
+                sub.join(30)
             self.assertEqual(errors, [])
             self.assertEqual(race.failures, [],
                              "%d workers, %d per pipeline, %d reads"
@@ -263,6 +286,14 @@ class ProgramOrder(unittest.TestCase):
                     break
             self.assertLessEqual(ev, base + 4, "EVAL pipeline: %d writes, SET: %d" % (ev, base))
             self.assertLessEqual(ms, base + 4, "MSET pipeline: %d writes, SET: %d" % (ms, base))
+
+
+class ProgramOrderEvents(ProgramOrder):
+    """The same with keyspace events on: a pipeline spanning shards then
+    keeps its group's locks until its worker has published the group's
+    events (docs/DESIGN.md, Pub/Sub), and reads of other clients that
+    shared its batches go in batches of their own."""
+    events = "KEA"
 
 
 class SnapshotOrder(unittest.TestCase):

@@ -15,6 +15,7 @@ Run directly or through ctest."""
 
 import os
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -323,6 +324,78 @@ class CrossShard(Base):
             got = self.transcript(self.skv, self.sa)
             self.assertEqual(got[0], want[0])
             self.assertEqual(got[1], want[1])
+
+
+class PipelineOrder(Base):
+    """A pipeline whose commands span shards runs as a one-shot group
+    (Program order); a subscriber still sees its events in command order,
+    as redis-server sends them, whichever workers the writer, the
+    subscriber and the keys are on. A second client deleting one of the
+    keys meanwhile (GETDEL: its reply tells which of our writes it
+    followed) has its event after that write's and before the next one's."""
+
+    rounds = 150
+
+    def case(self, wr_w, sub_w, other_w):
+        n = self.threads
+        # Command j of a round writes a key of shard j % n.
+        k = [self.keys[j % n][j // n] for j in range(4)]
+        want = [("set", k[0]), ("set", k[1]), ("incrby", k[2]), ("lpush", k[3])]
+        wr = client_on(self.skv, self.sa, wr_w)
+        sub = client_on(self.skv, self.sa, sub_w)
+        other = client_on(self.skv, self.sa, other_w)
+        deleted = []
+        stop = threading.Event()
+
+        def deleter():
+            while not stop.is_set():
+                v = other.call("GETDEL", k[1])
+                if v is not None:
+                    deleted.append(int(v))
+
+        with wr, sub, other:
+            subscribe_events(sub, 2)
+            t = threading.Thread(target=deleter)
+            t.start()
+            try:
+                for i in range(self.rounds):
+                    got = wr.pipeline([("SET", k[0], str(i)), ("SET", k[1], str(i)),
+                                       ("INCR", k[2]), ("LPUSH", k[3], str(i))])
+                    self.assertEqual(got, ["OK", "OK", i + 1, i + 1])
+            finally:
+                stop.set()
+                t.join()
+            self.sa.call("PUBLISH", MARK, "mark")
+            events = [(m[2].split(":", 1)[1], m[3]) for _, m in read_until_marker(sub)
+                      if m[2].startswith("__keyevent@0__:")]
+        where = "writer on worker %d, subscriber on %d, deleter on %d" % (wr_w, sub_w, other_w)
+        own = [e for e in events if e != ("del", k[1])]
+        for i in range(self.rounds):
+            self.assertEqual(own[4 * i:4 * i + 4], want, "round %d: %s" % (i, where))
+        self.assertEqual(len(own), 4 * self.rounds, where)
+        # The deleter's events: after the write whose value it got, before
+        # the next one.
+        sets = dels = 0
+        for e in events:
+            if e == ("set", k[1]):
+                sets += 1
+            elif e == ("del", k[1]):
+                self.assertEqual(sets, deleted[dels] + 1,
+                                 "deletion %d (of %d): %s" % (dels, deleted[dels], where))
+                dels += 1
+        self.assertEqual(dels, len(deleted), where)
+
+    def test_pipeline_events_in_order(self):
+        n = self.threads
+        for wr_w in range(n):
+            for sub_w in sorted({wr_w, (wr_w + 1) % n}):
+                self.case(wr_w, sub_w, (wr_w + n - 1) % n)
+                self.sa.call("FLUSHALL")
+
+
+class PipelineOrder4(PipelineOrder):
+    threads = 4
+    rounds = 100
 
 
 class CrossShard4(CrossShard):
