@@ -306,7 +306,7 @@ static int script_home(int kind, size_t argc, const struct resp_arg *argv)
     if (__atomic_load_n(&server.cfg.lua_allow_undeclared_keys, __ATOMIC_RELAXED))
         return -1;
     const char *err = NULL;
-    int64_t nkeys = check_args(kind, argc, argv, &err);
+    int64_t nkeys = check_args(kind, argc, argv, false, &err);
     int one = -1;
     for (int64_t i = 0; i < nkeys; i++) {
         const struct resp_arg *k = &argv[3 + i];
