@@ -51,14 +51,24 @@ static bool is_volatile(int policy)
 
 /* ------------------------------------------------------------------ pool */
 
+/* Key bytes a slot keeps in a buffer of its own (Redis's
+ * EVPOOL_CACHED_SDS_SIZE): a candidate costs no malloc and free unless its
+ * key is longer. */
+#define KEY_CACHE 255
+
 /* One candidate: a copy of its key, since the entry may go away before
  * the pool is next read. */
 struct cand {
-    uint64_t rank; /* higher is evicted first */
-    unsigned db;   /* its database */
-    uint64_t hash; /* its entry's hash: compared before the key */
-    char *key;     /* malloc'd copy; NULL for an empty slot */
-    size_t klen;   /* its length */
+    uint64_t rank;   /* higher is evicted first */
+    uintptr_t entry; /* its entry's address when sampled: a sample at the
+                        same address may be this key again (compared,
+                        never followed) */
+    char *key;       /* the key: cache, or malloc'd when longer; NULL for
+                        an empty slot */
+    char *cache;     /* this slot's KEY_CACHE bytes (inside the pool); it
+                        travels with the slot as the pool shifts */
+    size_t klen;     /* the key's length */
+    unsigned db;     /* its database */
 };
 
 struct evict_pool {
@@ -66,17 +76,25 @@ struct evict_pool {
     unsigned next_db;               /* the random policies' round-robin */
     unsigned scan_db;               /* volatile fallback scan: database, */
     uint64_t scan_cursor;           /* and its kvmap_scan cursor */
+    char spare[KEY_CACHE];          /* the random policies' victim's key */
+    char caches[EVICT_POOL_SIZE][KEY_CACHE]; /* the slots' buffers */
 };
 
 struct evict_pool *evict_pool_create(void)
 {
-    return calloc(1, sizeof(struct evict_pool));
+    struct evict_pool *p = calloc(1, sizeof(struct evict_pool));
+    if (p)
+        for (unsigned i = 0; i < EVICT_POOL_SIZE; i++)
+            p->c[i].cache = p->caches[i];
+    return p;
 }
 
+/* Forget c's key, keeping its buffer. */
 static void cand_clear(struct cand *c)
 {
-    free(c->key);
-    memset(c, 0, sizeof *c);
+    if (c->key && c->key != c->cache)
+        free(c->key);
+    *c = (struct cand){.cache = c->cache};
 }
 
 void evict_pool_destroy(struct evict_pool *p)
@@ -84,42 +102,39 @@ void evict_pool_destroy(struct evict_pool *p)
     if (!p)
         return;
     for (unsigned i = 0; i < EVICT_POOL_SIZE; i++)
-        free(p->c[i].key);
+        cand_clear(&p->c[i]);
     free(p);
 }
 
 /* Insert a candidate in rank order, dropping the worst when full (or this
- * one, when it is worse than all of them). */
-static void pool_insert(struct evict_pool *p, uint64_t rank, unsigned db, uint64_t hash,
-                        const char *key, size_t klen)
+ * one, when it is worse than all of them). Most samples of a flood are
+ * dropped, so that is decided first. */
+static void pool_insert(struct evict_pool *p, uint64_t rank, unsigned db, const struct kventry *e)
 {
     struct cand *c = p->c;
-    /* The hash first: keys of one length (a flood's) would otherwise cost
-     * a memcmp per slot per sample, a tenth of a flood's CPU time. */
-    for (unsigned i = 0; i < EVICT_POOL_SIZE; i++)
-        if (c[i].key && c[i].hash == hash && c[i].db == db && c[i].klen == klen &&
-            memcmp(c[i].key, key, klen) == 0)
-            return; /* sampled again: keep the older rank */
     /* Position: the first used slot with a higher rank. */
     unsigned k = 0;
     while (k < EVICT_POOL_SIZE && (!c[k].key || c[k].rank < rank))
         k++;
     if (k == 0 && c[0].key)
         return; /* worse than every candidate of a full pool */
-    char *copy = malloc(klen ? klen : 1);
-    if (!copy)
+    size_t klen;
+    const char *key = kventry_key(e, &klen);
+    for (unsigned i = 0; i < EVICT_POOL_SIZE; i++)
+        if (c[i].entry == (uintptr_t)e && c[i].key && c[i].db == db && c[i].klen == klen &&
+            memcmp(c[i].key, key, klen) == 0)
+            return; /* sampled again: keep the older rank */
+    char *big = NULL;
+    if (klen > KEY_CACHE && !(big = malloc(klen)))
         return; /* a candidate less; the next step samples again */
-    memcpy(copy, key, klen);
-    if (!c[0].key) {
-        /* A free slot at the start: shift the lower part left into it. */
-        memmove(&c[0], &c[1], sizeof c[0] * (k - 1));
-        k--;
-    } else {
-        free(c[0].key); /* drop the worst */
-        memmove(&c[0], &c[1], sizeof c[0] * (k - 1));
-        k--;
-    }
-    c[k] = (struct cand){.rank = rank, .db = db, .hash = hash, .key = copy, .klen = klen};
+    /* Slot 0 (free, or the worst, dropped) leaves; the lower part shifts
+     * left into it and the new candidate takes slot k - 1 and its buffer. */
+    char *cache = c[0].cache;
+    cand_clear(&c[0]);
+    memmove(&c[0], &c[1], sizeof c[0] * (k - 1));
+    c[k - 1] = (struct cand){.rank = rank, .entry = (uintptr_t)e,
+                             .key = big ? big : cache, .cache = cache, .klen = klen, .db = db};
+    memcpy(c[k - 1].key, key, klen);
 }
 
 struct sample_ctx {
@@ -138,9 +153,7 @@ static void sample_one(void *arg, const struct kventry *e)
         rank = UINT64_MAX - (uint64_t)kventry_expire(e); /* the nearest expiry first */
     else
         rank = kvmap_evict_rank(x->m, e, x->now_ms);
-    size_t klen;
-    const char *k = kventry_key(e, &klen);
-    pool_insert(x->p, rank, x->db, kventry_hash(e), k, klen);
+    pool_insert(x->p, rank, x->db, e);
 }
 
 /* kvmap_scan visitor for the volatile fallback: entries with a TTL. */
@@ -200,6 +213,11 @@ static bool pool_fill(struct evict_pool *p, struct kvmap *const *db, unsigned nd
     unsigned rounds = is_volatile(r->policy) ? VOLATILE_ROUNDS : 1;
     for (unsigned k = 0; k < rounds && seen == 0; k++) {
         for (unsigned i = 0; i < ndb; i++) {
+            /* Most of a shard's 16 databases are empty, as Redis checks
+             * before evictionPoolPopulate: kvmap_sample's entry costs more
+             * than this test, and a flood paid it 15 times per key. */
+            if (kvmap_count(db[i]) == 0)
+                continue;
             struct sample_ctx x = {p, db[i], i, r->policy, r->now_ms};
             seen += kvmap_sample(db[i], r->samples, is_volatile(r->policy), r->now_ms,
                                  sample_one, &x);
@@ -219,33 +237,37 @@ static bool pool_fill(struct evict_pool *p, struct kvmap *const *db, unsigned nd
 
 /* ---------------------------------------------------------------- random */
 
+/* The random policies' victim: the first key seen, copied into v (its
+ * cache, or a malloc'd block when longer). */
 struct first_ctx {
-    char *key;   /* malloc'd copy of the first key seen */
-    size_t klen; /* its length */
+    struct cand *v; /* key NULL until one is seen */
+    unsigned db;    /* the database sampled */
 };
 
 static void take_first(void *arg, const struct kventry *e)
 {
     struct first_ctx *x = arg;
-    if (x->key)
+    if (x->v->key)
         return;
     size_t klen;
     const char *k = kventry_key(e, &klen);
-    x->key = malloc(klen ? klen : 1);
-    if (x->key) {
-        memcpy(x->key, k, klen);
-        x->klen = klen;
-    }
+    char *key = klen <= KEY_CACHE ? x->v->cache : malloc(klen);
+    if (!key)
+        return;
+    memcpy(key, k, klen);
+    *x->v = (struct cand){.key = key, .cache = x->v->cache,
+                          .klen = klen, .db = x->db};
 }
 
-/* Pick a random victim for the random policies: a copy of its key in *c. */
+/* Pick a random victim for the random policies: a copy of its key in *v,
+ * whose cache is the buffer to use. */
 static bool pick_random(struct evict_pool *p, struct kvmap *const *db, unsigned ndb,
-                        const struct evict_req *r, struct cand *c)
+                        const struct evict_req *r, struct cand *v)
 {
     unsigned rounds = r->policy == EVICT_VOLATILE_RANDOM ? VOLATILE_ROUNDS : 1;
     for (unsigned tries = 0; tries < ndb * rounds; tries++) {
         unsigned i = p->next_db++ % ndb;
-        struct first_ctx x = {NULL, 0};
+        struct first_ctx x = {v, i};
         if (r->policy == EVICT_VOLATILE_RANDOM) {
             /* The first key with a TTL after a random bucket. */
             kvmap_sample(db[i], r->samples, true, r->now_ms, take_first, &x);
@@ -254,19 +276,14 @@ static bool pick_random(struct evict_pool *p, struct kvmap *const *db, unsigned 
             if (e)
                 take_first(&x, e);
         }
-        if (x.key) {
-            *c = (struct cand){.db = i, .key = x.key, .klen = x.klen};
+        if (v->key)
             return true;
-        }
     }
     if (r->policy == EVICT_VOLATILE_RANDOM) {
-        struct first_ctx x = {NULL, 0};
-        unsigned i = 0;
-        volatile_scan(p, db, ndb, r->now_ms, take_first, &x, NULL, &i);
-        if (x.key) {
-            *c = (struct cand){.db = i, .key = x.key, .klen = x.klen};
+        struct first_ctx x = {v, 0};
+        volatile_scan(p, db, ndb, r->now_ms, take_first, &x, NULL, &x.db);
+        if (v->key)
             return true;
-        }
     }
     return false;
 }
@@ -289,7 +306,7 @@ bool evict_run(struct evict_pool *p, struct kvmap *const *db, unsigned ndb, stru
     if (r->samples == 0)
         r->samples = 1;
     for (;;) {
-        struct cand victim = {0};
+        struct cand victim = {.cache = p->spare};
         bool found = false;
         if (random) {
             found = pick_random(p, db, ndb, r, &victim);
@@ -299,12 +316,14 @@ bool evict_run(struct evict_pool *p, struct kvmap *const *db, unsigned ndb, stru
                 break;
             }
             /* The best candidate that still exists (Redis re-checks too):
-             * always the last slot, since empty slots come first. */
+             * always the last slot, since empty slots come first. It
+             * leaves the pool, which shifts up; its buffer becomes slot
+             * 0's, unused until the next pool_fill. */
             while (!found && p->c[EVICT_POOL_SIZE - 1].key) {
-                victim = p->c[EVICT_POOL_SIZE - 1]; /* takes the slot's key */
+                victim = p->c[EVICT_POOL_SIZE - 1];
                 memmove(&p->c[1], &p->c[0], sizeof p->c[0] * (EVICT_POOL_SIZE - 1));
-                memset(&p->c[0], 0, sizeof p->c[0]);
-                found = kvmap_peek(db[victim.db], victim.key, victim.klen, r->now_ms) != NULL;
+                p->c[0] = (struct cand){.cache = victim.cache};
+                found = kvmap_del(db[victim.db], victim.key, victim.klen, r->now_ms) == 1;
                 if (!found)
                     cand_clear(&victim);
             }
@@ -315,9 +334,10 @@ bool evict_run(struct evict_pool *p, struct kvmap *const *db, unsigned ndb, stru
             r->exhausted = true;
             break;
         }
+        if (random)
+            kvmap_del(db[victim.db], victim.key, victim.klen, r->now_ms);
         if (r->on_evict)
             r->on_evict(r->arg, victim.db, victim.key, victim.klen);
-        kvmap_del(db[victim.db], victim.key, victim.klen, r->now_ms);
         cand_clear(&victim);
         r->keys++;
         int64_t freed = start_used - acct->used;

@@ -21,14 +21,25 @@
 #include "shard/kvmap.h"
 #include "shard/shard.h"
 
-/* One shard's published figures, a cache line each so that publishing
- * never bounces another shard's line. */
+/* One shard's published figures. The sizes, which every other shard
+ * reads before each of its commands, have a cache line of their own and
+ * change only by PUBLISH_BYTES or more, so that in a flood at the bound
+ * (where a shard's size only wobbles by a key or two) the other shards
+ * keep reading a clean copy instead of fetching it from the owner's core
+ * at every command; the eviction count, written at every evicted key and
+ * read by INFO alone, has the next line. */
 struct slot {
-    _Atomic int64_t used;     /* its maps' bytes (mem_acct.used) */
+    _Atomic int64_t used;     /* its maps' bytes (mem_acct.used), as published */
     _Atomic int64_t mapped;   /* of which mapped outside the allocator */
-    _Atomic uint64_t evicted; /* keys it evicted */
-    char pad[64 - 24];
+    char pad[64 - 16];
+    _Atomic uint64_t evicted; /* keys it evicted (its shard is the only writer) */
+    char pad2[64 - 8];
 };
+
+/* A shard republishes its size when it moved by this much since it last
+ * did (and at every tick): the other shards may then see it off by less,
+ * which the bound's slack (docs/DESIGN.md) absorbs many times over. */
+#define PUBLISH_BYTES 4096
 
 static struct slot *slots;
 static unsigned nslots;
@@ -143,11 +154,20 @@ static void apply_policy(struct shard *s, int policy)
     applied_decay = dt;
 }
 
-static void publish(struct shard *s)
+/* Publish this shard's sizes: always when force (the tick), else when
+ * they moved by PUBLISH_BYTES or more (a stored size the same as before
+ * still takes the line away from the shards that read it). */
+static void publish(struct shard *s, bool force)
 {
-    if (s->id < nslots) {
-        atomic_store_explicit(&slots[s->id].used, s->mem.used, memory_order_relaxed);
-        atomic_store_explicit(&slots[s->id].mapped, s->mem.mapped, memory_order_relaxed);
+    if (s->id >= nslots)
+        return;
+    struct slot *sl = &slots[s->id];
+    int64_t was = atomic_load_explicit(&sl->used, memory_order_relaxed);
+    int64_t moved = s->mem.used > was ? s->mem.used - was : was - s->mem.used;
+    if (force || moved >= PUBLISH_BYTES ||
+        atomic_load_explicit(&sl->mapped, memory_order_relaxed) != s->mem.mapped) {
+        atomic_store_explicit(&sl->used, s->mem.used, memory_order_relaxed);
+        atomic_store_explicit(&sl->mapped, s->mem.mapped, memory_order_relaxed);
     }
 }
 
@@ -169,13 +189,15 @@ static uint64_t time_limit_ns(unsigned tenacity)
  * server is within the bound. */
 static size_t share_to_free(struct shard *s, uint64_t maxmemory)
 {
-    int64_t data = 0;
+    /* This shard's own size exact, the others' as published. */
+    int64_t mine = s->mem.used;
+    int64_t data = mine;
     for (unsigned i = 0; i < nslots; i++)
-        data += atomic_load_explicit(&slots[i].used, memory_order_relaxed);
+        if (i != s->id)
+            data += atomic_load_explicit(&slots[i].used, memory_order_relaxed);
     int64_t total = data + atomic_load_explicit(&overhead, memory_order_relaxed);
     if (total <= (int64_t)maxmemory || data <= 0)
         return 0;
-    int64_t mine = s->mem.used;
     if (mine <= 0)
         return 0;
     /* excess * mine / data, in 128 bits: no overflow for any sizes. */
@@ -212,7 +234,7 @@ static enum step set_stuck(enum step st)
  * (per_cmd), only what the shard grew since its last step and a margin. */
 static enum step evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms, bool per_cmd)
 {
-    publish(s);
+    publish(s, false);
     size_t share = share_to_free(s, maxmemory);
     int64_t grown = s->mem.used - step_mark;
     step_mark = s->mem.used;
@@ -240,9 +262,13 @@ static enum step evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms
         .on_evict = on_evicted,
     };
     bool done = evict_run(pool, s->db, s->ndb, &r);
-    if (r.keys && s->id < nslots)
-        atomic_fetch_add_explicit(&slots[s->id].evicted, r.keys, memory_order_relaxed);
-    publish(s);
+    if (r.keys && s->id < nslots) {
+        /* The only writer: no locked add needed. */
+        _Atomic uint64_t *n = &slots[s->id].evicted;
+        atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + r.keys,
+                              memory_order_relaxed);
+    }
+    publish(s, false);
     step_mark = s->mem.used;
     /* Redis fails a step that met nothing to evict even if it freed some
      * keys first; one that only ran out of time (or, before a command,
@@ -321,7 +347,7 @@ void maxmemory_tick(struct shard *s, bool sample_process)
 {
     int policy = __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED);
     apply_policy(s, policy);
-    publish(s);
+    publish(s, true);
     if (sample_process) {
         size_t allocated = 0, resident = 0;
         mem_process_stats(&allocated, &resident);
