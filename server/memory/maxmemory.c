@@ -164,7 +164,14 @@ static void publish(struct shard *s, bool force)
     struct slot *sl = &slots[s->id];
     int64_t was = atomic_load_explicit(&sl->used, memory_order_relaxed);
     int64_t moved = s->mem.used > was ? s->mem.used - was : was - s->mem.used;
-    if (force || moved >= PUBLISH_BYTES ||
+    /* Where writes are refused at the bound (noeviction, or nothing left
+     * to evict), the figure decides a refusal, as Redis's exact count
+     * does: published at every change. No eviction flood happens then. */
+    int64_t step = PUBLISH_BYTES;
+    if (__atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED) == EVICT_NOEVICTION ||
+        atomic_load_explicit(&stuck, memory_order_relaxed))
+        step = 1;
+    if (force || moved >= step ||
         atomic_load_explicit(&sl->mapped, memory_order_relaxed) != s->mem.mapped) {
         atomic_store_explicit(&sl->used, s->mem.used, memory_order_relaxed);
         atomic_store_explicit(&sl->mapped, s->mem.mapped, memory_order_relaxed);
