@@ -25,15 +25,7 @@ DURATION = 2.0   # seconds the producers run
 NKEYS = 24
 
 
-def wait_blocked(c, n, timeout=5.0):
-    """Wait until INFO says n clients are blocked."""
-    deadline = time.monotonic() + timeout
-    want = b"blocked_clients:%d\r" % n
-    while time.monotonic() < deadline:
-        if want in c.call("INFO", "clients"):
-            return True
-        time.sleep(0.005)
-    return False
+wait_blocked = skvtest.wait_blocked
 
 
 class ExactlyOnce(unittest.TestCase):

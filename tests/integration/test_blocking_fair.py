@@ -27,15 +27,7 @@ ROUNDS = 25      # fresh keys per case, server and thread count
 NWAIT = 3        # clients blocked on the key
 
 
-def wait_blocked(c, n, timeout=5.0):
-    """Wait until INFO says n clients are blocked."""
-    deadline = time.monotonic() + timeout
-    want = b"blocked_clients:%d\r" % n
-    while time.monotonic() < deadline:
-        if want in c.call("INFO", "clients"):
-            return True
-        time.sleep(0.002)
-    return False
+wait_blocked = skvtest.wait_blocked
 
 
 class Fixture:

@@ -526,6 +526,18 @@ def _hashable(v):
     return v
 
 
+def wait_blocked(c, n, timeout=5.0):
+    """Wait until INFO on client c says n clients are blocked; False if
+    that did not happen within timeout seconds."""
+    deadline = time.monotonic() + timeout
+    want = b"blocked_clients:%d\r" % n
+    while time.monotonic() < deadline:
+        if want in c.call("INFO", "clients"):
+            return True
+        time.sleep(0.002)
+    return False
+
+
 def parse_info(text):
     """INFO text -> {section: {field: value}}; values stay strings except
     keyspace-style 'k=v,k=v' lines, which become dicts."""
