@@ -268,7 +268,7 @@ const struct cmd_def cmd_pubsub_defs[] = {
       .summary = "A container for Pub/Sub commands" },
     { .name = "reset", .arity = 1,
       .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY |
-               CMD_CONN | CMD_TXN_CONTROL | CMD_SUBSCRIBED,
+               CMD_CONN | CMD_TXN_CONTROL | CMD_SUBSCRIBED | CMD_ENDS_MULTI,
       .exec = reset_exec, .group = "connection", .since = "6.2.0", .complexity = "O(1)",
       .summary = "Reset the connection" },
 };

@@ -442,7 +442,7 @@ const struct cmd_def cmd_server_defs[] = {
       .complexity = "O(1)",
       .summary = "Echo the given string" },
     { .name = "quit", .arity = -1, .exec = cmd_quit,
-      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY | CMD_CONN | CMD_TXN_CONTROL | CMD_SUBSCRIBED,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY | CMD_CONN | CMD_TXN_CONTROL | CMD_SUBSCRIBED | CMD_ENDS_MULTI,
       .group = "connection", .since = "1.0.0",
       .complexity = "O(1)",
       .summary = "Close the connection" },

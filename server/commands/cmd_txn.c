@@ -16,6 +16,7 @@
 #include "server/commands/cmd_server.h"
 #include "server/exec/cmdstats.h"
 #include "server/exec/slowlog.h"
+#include "server/memory/maxmemory.h"
 #include "server/net/conn.h"
 #include "server/route/dispatch.h"
 #include "server/persist/persist.h"
@@ -259,11 +260,22 @@ bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
     struct txn_client *tc = c->txc;
     if (!tc->in_multi)
         return false;
-    if (d->flags & CMD_TXN_CONTROL)
+    /* Over maxmemory with nothing left to evict, Redis refuses every
+     * command of a MULTI block but those that end it, queueing included:
+     * a queue grows memory too (processCommand's reject_cmd_on_oom). */
+    bool oom = !(d->flags & CMD_ENDS_MULTI) && maxmemory_enabled() && maxmemory_refuses_split();
+    if ((d->flags & CMD_TXN_CONTROL) && !oom)
         return false;
     struct rbuf *out = reply_fifo_buf(c);
     if (!out) {
         conn_close(c);
+        return true;
+    }
+    if (oom) {
+        resp_error(out, MAXMEMORY_OOM_ERROR);
+        cmdstat_reject(c->w->cmdstats, cmdstat_id(d));
+        errstat_code(c->w->errstats, "OOM");
+        tc->errored = true;
         return true;
     }
     /* A command that neither has keys nor runs on the connection or on
@@ -635,12 +647,12 @@ const struct cmd_def cmd_txn_defs[] = {
       .complexity = "O(1)",
       .summary = "Mark the start of a transaction block" },
     { .name = "exec", .arity = 1, .exec = exec_exec,
-      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG | CMD_CONN | CMD_AFTER_PRIOR | CMD_TXN_CONTROL,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG | CMD_CONN | CMD_AFTER_PRIOR | CMD_TXN_CONTROL | CMD_ENDS_MULTI,
       .group = "transactions", .since = "1.2.0",
       .complexity = "Depends on commands in the transaction",
       .summary = "Execute all commands issued after MULTI" },
     { .name = "discard", .arity = 1, .exec = discard_exec,
-      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_CONN | CMD_TXN_CONTROL,
+      .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_CONN | CMD_TXN_CONTROL | CMD_ENDS_MULTI,
       .group = "transactions", .since = "2.0.0",
       .complexity = "O(N), when N is the number of queued commands",
       .summary = "Discard all commands issued after MULTI" },

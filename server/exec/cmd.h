@@ -72,6 +72,10 @@ enum {
     CMD_REDACT = 1u << 30,   /* its arguments are secrets: the slow log shows
                                 "(redacted)" (AUTH, as Redis's
                                 redactClientCommandArgument) */
+    CMD_ENDS_MULTI = 1u << 31, /* ends or leaves a MULTI block (EXEC, DISCARD,
+                                  QUIT, RESET): not refused in it over
+                                  maxmemory, as Redis's processCommand
+                                  exempts them */
 };
 
 /* Key spec flags (Redis's CMD_KEY_*), in COMMAND INFO's order. */

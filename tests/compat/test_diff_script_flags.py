@@ -14,6 +14,8 @@ without one, FCALL/FCALL_RO of functions registered with flags.
   a replica or a cluster. Inside EXEC (queued before the bound was set by
   another client), a stored script without allow-oom gets Redis's
   "allow-oom flag is not set" refusal.
+* Inside MULTI over maxmemory, every command but EXEC, DISCARD, QUIT and
+  RESET is refused with -OOM and EXEC then aborts, as Redis does.
 * Within the bound: no-writes refuses writes, *_RO refuses a script that
   lacks it (also covered by test_diff_script.py and test_diff_function.py).
 
@@ -196,6 +198,18 @@ class ScriptFlagsDiff(skvdiff.DiffTest):
         ]
         seed = [["SET", pair[0], "5"], ["SET", pair[1], "6"]]
         self.over_bound(cases, "over maxmemory, keys on two shards", seed=seed)
+
+    def test_multi_over_maxmemory(self):
+        # Not about scripts: Redis refuses every command of a MULTI block
+        # over maxmemory (queueing grows memory) but EXEC, DISCARD, QUIT
+        # and RESET, and the block then ends in EXECABORT.
+        cases = [
+            [["MULTI"], ["SET", "{k}", "x"], ["GET", "{k}"], ["EXEC"], ["GET", "{k}"]],
+            [["MULTI"], ["PING"], ["MULTI"], ["WATCH", "{k}"], ["UNWATCH"], ["DISCARD"]],
+            [["MULTI"], ["EVAL", "#!lua flags=no-writes\nreturn 1", "0"], ["EXEC"]],
+            [["MULTI"], ["RESET"], ["GET", "{k}"]],
+        ]
+        self.over_bound(cases, "MULTI over maxmemory", seed=[["SET", "{k}", "1"]])
 
     def test_exec_queued_before_the_bound(self):
         # Queued within the bound; another client sets maxmemory; EXEC runs
