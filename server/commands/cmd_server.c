@@ -370,8 +370,10 @@ static const struct cmd_def config_subs[] = {
       .group = "server", .since = "2.0.0",
       .complexity = "O(1)",
       .summary = "Reset the stats returned by INFO" },
+    /* After the client's earlier commands: a setting (maxmemory, the
+     * events) must not reach a command sent before it. */
     { .name = "config|set", .arity = -4, .exec = config_set_exec,
-      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+      .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_AFTER_PRIOR,
       .tips = CMD_TIPS("request_policy:all_nodes", "response_policy:all_succeeded"),
       .group = "server", .since = "2.0.0",
       .complexity = "O(N) when N is the number of configuration parameters provided",

@@ -528,7 +528,8 @@ static const struct cmd_def script_subs[] = {
       .complexity = "O(N) with N being the number of scripts to check (so checking a single "
                     "script is an O(1) operation).",
       .summary = "Check existence of scripts in the script cache." },
-    { .name = "script|flush", .arity = -2, .exec = script_flush_exec, .flags = CMD_NOSCRIPT,
+    { .name = "script|flush", .arity = -2, .exec = script_flush_exec,
+      .flags = CMD_NOSCRIPT | CMD_AFTER_PRIOR,
       .acl = CMD_ACL_SCRIPTING,
       .tips = CMD_TIPS("request_policy:all_nodes", "response_policy:all_succeeded"),
       .group = "scripting", .since = "2.6.0",

@@ -50,9 +50,11 @@ enum {
                                 (cmd_def.plan), fanned out */
     CMD_ALLSHARDS = 1u << 22, /* runs on every shard, results merged (DBSIZE, KEYS) */
     CMD_AFTER_PRIOR = 1u << 23, /* a CMD_CONN command that reads or writes keys
-                                  on any shard (EXEC, WATCH, SAVE): it waits
-                                  until the client's earlier commands have
-                                  run (program order, dispatch.c) */
+                                  on any shard (EXEC, WATCH, SAVE), or changes
+                                  what commands do (CONFIG SET, FUNCTION
+                                  DELETE, SCRIPT FLUSH): it waits until the
+                                  client's earlier commands have run
+                                  (program order, dispatch.c) */
     CMD_MISCONF = 1u << 24,  /* refused with -MISCONF after a failed save though
                                 it writes nothing: PING, so that health checks
                                 see the failure (Redis's processCommand) */

@@ -287,6 +287,26 @@ class ProgramOrder(unittest.TestCase):
             self.assertLessEqual(ev, base + 4, "EVAL pipeline: %d writes, SET: %d" % (ev, base))
             self.assertLessEqual(ms, base + 4, "MSET pipeline: %d writes, SET: %d" % (ms, base))
 
+    def test_settings_wait_for_earlier_commands(self):
+        # CONFIG SET runs on the connection's thread; a SET sent before it
+        # to another shard must still run under the old setting (Redis:
+        # +OK, then the bound). So must an FCALL sent before FUNCTION
+        # DELETE of its library.
+        lib = "#!lua name=ordlib\nredis.register_function('ordget', " \
+              "function(k) return redis.call('get', k[1]) end)"
+        with ShardkvServer(["--threads", "2"]) as srv:
+            with srv.client() as c:
+                for i in range(40):
+                    r = c.pipeline([("SET", "m:%d" % i, "x" * 100),
+                                    ("CONFIG", "SET", "maxmemory", "1")])
+                    self.assertEqual(c.call("CONFIG", "SET", "maxmemory", "0"), "OK")
+                    self.assertEqual(r, ["OK", "OK"], "SET m:%d" % i)
+                for i in range(40):
+                    self.assertEqual(c.call("FUNCTION", "LOAD", lib), b"ordlib")
+                    r = c.pipeline([("FCALL", "ordget", "1", "m:%d" % i),
+                                    ("FUNCTION", "DELETE", "ordlib")])
+                    self.assertEqual(r, [b"x" * 100, "OK"], "FCALL on m:%d" % i)
+
 
 class ProgramOrderEvents(ProgramOrder):
     """The same with keyspace events on: a pipeline spanning shards then
