@@ -12,6 +12,8 @@ struct worker;
 struct fan;
 struct group_events;
 struct txn_gate;
+struct txn;
+struct conn;
 
 /* A request in its batch, and where its reply ends in the batch's out. */
 struct bent {
@@ -118,6 +120,37 @@ static inline void run_exec(struct shard *s, const struct cmd_def *d, cmd_exec_f
     run_exec_events(s, d, exec, db, proto, argc, argv, out, now_ms, priv, origin,
                     priv && priv->fan ? &priv->events : NULL);
 }
+
+/* ---- Program order (order.c) ---------------------------------------------- */
+
+/* A request of c's unit is back, its reply reply_len bytes: the last one
+ * ends the unit (conn_inflight_done, called next, lets a waiting command
+ * go). c's thread. */
+void order_done(struct conn *c, size_t reply_len);
+
+/* Must a command for shard `shard` (keyed: it has a key there; else it
+ * may touch anything) wait until c's unit is back? c's thread. */
+bool order_must_wait(const struct conn *c, bool keyed, unsigned shard);
+
+/* Request r of c goes out with this turn's batches: remember it until the
+ * end of the turn, when order_flush may have to group it. w's thread. */
+void order_track(struct worker *w, struct conn *c, struct req *r);
+
+/* End of w's loop turn, before its batches go: every unit batched this
+ * turn has left once they do; the grouped ones go out as one one-shot
+ * transaction over every key they touch (or fail with an error reply when
+ * memory runs out). w's thread. */
+void order_flush(struct worker *w);
+
+/* A grouped batch's turn on s (txn_start_oneshot's function): run it.
+ * arg: the batch, NULL on a shard whose locks the group took without
+ * sending it requests. s's thread. */
+void dispatch_group_exec(struct shard *s, void *arg);
+
+/* Lock the keys of command d in t as its key specs and plan say
+ * (dispatch_hooks' multi_lock_keys). Returns 0 or a negative code. */
+int dispatch_lock_keys(struct txn *t, const struct cmd_def *d, unsigned db, size_t argc,
+                       const struct resp_arg *argv);
 
 /* ---- For group_events.c --------------------------------------------------- */
 
