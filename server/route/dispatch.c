@@ -1,10 +1,10 @@
 /* dispatch.c — routing parsed commands to the shard that owns their key,
- * per-turn request batches (one mailbox message per destination each way),
- * executing batches on the owner thread, and the fan-out engine that runs
- * multi-shard commands in rounds and merges their parts on the connection's
- * thread. Runs on worker threads; a request is touched by its origin thread,
- * then by the owner thread, then by the origin again, with the mailbox
- * ordering each hand-over. */
+ * per-turn request batches (one mailbox message per destination each way)
+ * and executing them on the owner thread; the client's program order is
+ * order.c's, the fan-out engine for multi-shard commands fan.c's. Runs on
+ * worker threads; a request is touched by its origin thread, then by the
+ * owner thread, then by the origin again, with the mailbox ordering each
+ * hand-over. */
 #include "server/route/dispatch.h"
 #include "server/route/dispatch_internal.h"
 
