@@ -54,7 +54,7 @@ enum {
                                   what commands do (CONFIG SET, FUNCTION
                                   DELETE, SCRIPT FLUSH): it waits until the
                                   client's earlier commands have run
-                                  (program order, dispatch.c) */
+                                  (program order, route/order.c) */
     CMD_MISCONF = 1u << 24,  /* refused with -MISCONF after a failed save though
                                 it writes nothing: PING, so that health checks
                                 see the failure (Redis's processCommand) */

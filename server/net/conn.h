@@ -174,7 +174,7 @@ struct conn {
                                     ibuf away instead of its argv copied */
     struct txn_client *txc;      /* MULTI queue and WATCH state (cmd_txn.c),
                                     NULL until the first MULTI or WATCH */
-    /* Program order across shards (dispatch.c): the client's "unit" is
+    /* Program order across shards (route/order.c): the client's "unit" is
      * the single-shard requests it sent since it last had nothing
      * unexecuted. */
     unsigned ord_out;            /* requests of the unit not back yet; 0 = none */
