@@ -9,7 +9,7 @@ benchmark, never a pass/fail test (tests/integration/test_blocking.py holds
 the rules). Both servers run on free 127.0.0.1 ports and are always
 stopped.
 
-usage: queue.py BIN_DIR [--seconds 10] [--threads 1 2] [--producers 50]
+usage: work_queue.py BIN_DIR [--seconds 10] [--threads 1 2] [--producers 50]
                 [--consumers 50] [--queues 100] [--keys-per-pop 2]
                 [--procs 4]
 Each consumer BRPOPs --keys-per-pop queues (consumer i starts at queue
@@ -21,21 +21,16 @@ driving its connections with one selector; on a small machine the client
 may be the limit, which the ratios share. Keep runs short on a shared
 machine (--seconds 2 to check it works)."""
 
+import argparse
+import multiprocessing
 import os
+import random
+import selectors
+import socket
 import sys
+import time
 
-# This file's name hides the standard library's queue module (which
-# multiprocessing imports) while its folder is first on the path.
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
-
-import argparse  # noqa: E402
-import multiprocessing  # noqa: E402
-import random  # noqa: E402
-import selectors  # noqa: E402
-import socket  # noqa: E402
-import time  # noqa: E402
-
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import skvtest  # noqa: E402
 from skvtest import encode_command  # noqa: E402
