@@ -29,17 +29,6 @@ KEYSPACE=100000
 ONE="local v = redis.call('GET', KEYS[1]); return redis.call('INCR', KEYS[1])"
 TWO="redis.call('GET', KEYS[1]); redis.call('INCR', KEYS[1]); \
 redis.call('GET', KEYS[2]); return redis.call('INCR', KEYS[2])"
-TICK=$(getconf CLK_TCK)
-
-# cpu_us PID: the process's user + system CPU time so far, in microseconds.
-# (/proc/PID/stat: utime and stime are fields 14 and 15, the 12th and 13th
-# after the command name's closing parenthesis.)
-cpu_us() {
-    local rest
-    rest=$(sed 's/.*) //' "/proc/$1/stat")
-    awk -v t="$TICK" '{ printf "%.0f\n", ($12 + $13) * 1000000 / t }' <<<"$rest"
-}
-
 # run PORT PID COMMAND... -> "requests/s CPU-microseconds-per-request"
 run() {
     local port=$1 pid=$2 before after rps

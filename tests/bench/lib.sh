@@ -2,7 +2,7 @@
 # servers on free loopback ports that are always stopped (an EXIT trap),
 # and waiting for them to answer. Sourcing sets REPO, SKV, REDIS_SERVER,
 # BENCH, CLI and TMP (a scratch directory removed at exit) and checks that
-# the binaries exist.
+# the binaries exist; cpu_us reads a process's CPU time.
 # env: SHARDKV_BIN (default build/bin), REDIS_SERVER, REDIS_BENCHMARK, REDIS_CLI
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -92,4 +92,14 @@ stop_server() {
         [ "$pid" = "${!pidvar}" ] || keep+=("$pid")
     done
     PIDS=("${keep[@]}")
+}
+
+# cpu_us PID: the process's user + system CPU time so far, in microseconds.
+# (/proc/PID/stat: utime and stime are fields 14 and 15, the 12th and 13th
+# after the command name's closing parenthesis.)
+TICK=$(getconf CLK_TCK)
+cpu_us() {
+    local rest
+    rest=$(sed 's/.*) //' "/proc/$1/stat")
+    awk -v t="$TICK" '{ printf "%.0f\n", ($12 + $13) * 1000000 / t }' <<<"$rest"
 }

@@ -16,15 +16,6 @@ set -euo pipefail
 N=${1:-400000}
 THREADS_LIST=${THREADS_LIST:-"1 2"}
 . "$(dirname "$0")/lib.sh"
-TICK=$(getconf CLK_TCK)
-
-# cpu_us PID: the process's user + system CPU time so far, in microseconds.
-cpu_us() {
-    local rest
-    rest=$(sed 's/.*) //' "/proc/$1/stat")
-    awk -v t="$TICK" '{ printf "%.0f\n", ($12 + $13) * 1000000 / t }' <<<"$rest"
-}
-
 # per_request PORT PID -> server CPU µs per request of one run.
 per_request() {
     local before after
