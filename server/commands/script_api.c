@@ -15,6 +15,7 @@
 #include "server/util/log.h"
 #include "server/core/server.h"
 #include "server/memory/maxmemory.h"
+#include "server/persist/persist.h"
 
 /* Redis 7.0.15, as redis.REDIS_VERSION and REDIS_VERSION_NUM (0x00MMmmpp). */
 #define SCRIPT_REDIS_VERSION "7.0.15"
@@ -67,6 +68,11 @@ static const char *check_command(struct script_run *r, size_t argc, const struct
         return "ERR This Redis command is not supported from scripts by shardkv";
     if (r->ro && (d->flags & (CMD_WRITE | CMD_MAY_REPLICATE)))
         return "ERR Write commands are not allowed from read-only scripts.";
+    /* Redis's scriptVerifyWriteCommandAllow: after a failed save, a write
+     * is refused unless the script already wrote (it cannot be stopped
+     * half-way). */
+    if ((d->flags & CMD_WRITE) && !r->wrote && persist_writes_denied(d))
+        return PERSIST_MISCONF_ERR;
     /* Redis's scriptVerifyOOM: over maxmemory when the script began, a
      * script without allow-oom may not grow memory, unless it already
      * wrote (it cannot be stopped half-way). */
@@ -211,7 +217,7 @@ static int redis_generic_call(lua_State *L, bool raise)
     lua_settop(L, 0);
     bool failed;
     if (err) {
-        char buf[160];
+        char buf[512]; /* the longest text, MISCONF's, is 340 bytes */
         snprintf(buf, sizeof buf, "-%s", err);
         script_push_error(L, buf, strlen(buf));
         failed = true;

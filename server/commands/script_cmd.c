@@ -16,6 +16,7 @@
 #include "server/commands/cmd_multi.h"
 #include "server/commands/function.h"
 #include "server/memory/maxmemory.h"
+#include "server/persist/persist.h"
 #include "server/route/dispatch.h"
 #include "server/txn/txn.h"
 #include "server/net/conn.h"
@@ -77,11 +78,25 @@ static bool refused_oom(int kind, const struct resp_arg *argv, uint32_t fflags)
            maxmemory_refuses_split();
 }
 
+/* Redis's processCommand refusal after a failed save: a script that
+ * declares flags without no-writes is a write command
+ * (scriptFlagsToCmdFlags), refused as SET is. A script without a shebang
+ * is not: its writes are refused as it calls them (script_api.c). */
+static bool refused_misconf(int kind, const struct resp_arg *argv, uint32_t fflags)
+{
+    if (!atomic_load_explicit(&persist_last_failed, memory_order_relaxed))
+        return false;
+    uint32_t f = flags_before_run(kind, argv, fflags);
+    return !(f & (SCRIPT_FLAG_EVAL_COMPAT | SCRIPT_FLAG_NO_WRITES)) &&
+           persist_stop_writes_configured();
+}
+
 /* Redis's checks of EVAL's arguments, in its order: a SHA1 of the wrong
  * length first (EVALSHA), or the function (FCALL), then the memory bound
  * (refused_oom; not inside EXEC, where Redis judged the memory for EXEC
  * as a whole and the script itself answers, script_lua.c's may_run),
- * then numkeys. Returns numkeys, or -1 with Redis's error in *err. */
+ * then a failed save (refused_misconf, not inside EXEC either), then
+ * numkeys. Returns numkeys, or -1 with Redis's error in *err. */
 static int64_t check_args(int kind, size_t argc, const struct resp_arg *argv, bool in_exec,
                           const char **err)
 {
@@ -97,6 +112,10 @@ static int64_t check_args(int kind, size_t argc, const struct resp_arg *argv, bo
     }
     if (!in_exec && refused_oom(kind, argv, flags)) {
         *err = MAXMEMORY_OOM_ERROR;
+        return -1;
+    }
+    if (!in_exec && refused_misconf(kind, argv, flags)) {
+        *err = PERSIST_MISCONF_ERR;
         return -1;
     }
     int64_t n;

@@ -7,7 +7,9 @@ behaves the same:
   not stop root, a full file system does) turns rdb_last_bgsave_status to
   err (a failed SAVE only answers -ERR); writes and PING then get Redis's
   exact -MISCONF reply while reads work, MULTI and EXEC abort as Redis's
-  do, CONFIG SET save "" and stop-writes-on-bgsave-error no lift it, and a
+  do, scripts are refused as Redis refuses them (a script with flags and
+  without no-writes before it runs, a legacy script's first write), CONFIG
+  SET save "" and stop-writes-on-bgsave-error no lift it, and a
   successful save clears it; the log names the cause ("No space left on
   device");
 * start-up with a missing dir, a dir that is a file, or a read-only one
@@ -103,6 +105,15 @@ def misconf_transcript(srv, full_dir):
         rec("EXISTS", "big")
         rec("GET", "a")
         rec("DBSIZE")
+        # Scripts: one that declares flags without no-writes is a write
+        # command, refused before it runs; a legacy one runs, and its first
+        # write fails (unless it wrote already).
+        rec("EVAL", "return redis.call('set', KEYS[1], 'e')", "1", "a")
+        rec("EVAL", "return redis.pcall('incr', KEYS[1])", "1", "n")
+        rec("EVAL", "return redis.call('get', KEYS[1])", "1", "a")
+        rec("EVAL", "#!lua\nreturn redis.call('get', KEYS[1])", "1", "a")
+        rec("EVAL", "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", "1", "a")
+        rec("EVAL", "#!lua flags=allow-oom\nreturn 1", "0")
         # Refused while queueing: EXEC then aborts.
         rec("MULTI")
         rec("SET", "x", "1")
