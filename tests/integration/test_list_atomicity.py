@@ -171,7 +171,6 @@ class ListAtomicity(unittest.TestCase):
 
             def consumer(r, c, i):
                 rnd = random.Random(700 + i)
-                n = 0
                 while not r.stop.is_set():
                     src, dst = rnd.choice(srcs), rnd.choice(dsts)
                     if i % 2:
@@ -182,8 +181,7 @@ class ListAtomicity(unittest.TestCase):
                         if got not in elements():
                             r.fail("BLMOVE replied %r" % (got,))
                             return
-                        n += 1
-                r.count("served", n)
+                        r.count("served")
 
             def feeder(r, c, i):
                 rnd = random.Random(800 + i)
@@ -200,7 +198,8 @@ class ListAtomicity(unittest.TestCase):
                     n += 1
                 r.count("reads", n)
 
-            r.run([consumer] * 6 + [feeder] * 2 + [reader] * 3, DURATION)
+            r.run([consumer] * 6 + [feeder] * 2 + [reader] * 3, DURATION,
+                  until=("served", 201), limit=4 * DURATION)
             self.assertEqual(r.errors, [])
             self.assertEqual(r.failures, [])
             self.assertGreater(r.counts.get("served", 0), 200)
