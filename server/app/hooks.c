@@ -87,6 +87,7 @@ static void conn_hooks(void)
         .on_free = cmd_txn_conn_free,
         .hangup = cmd_block_hangup,
         .info = conn_info,
+        .movable = cmd_txn_movable,
     };
     conn_set_processor(&proc);
 }

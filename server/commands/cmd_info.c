@@ -171,6 +171,7 @@ struct shard_part {
     uint64_t mbox_depth;    /* mailbox messages waiting */
     uint64_t clients;       /* connections its worker serves (balance) */
     uint64_t cmds;          /* commands its worker's connections sent */
+    uint64_t moved_in;      /* clients that moved to its worker (conn_move) */
     uint32_t ndb;           /* databases following */
 };
 
@@ -239,6 +240,7 @@ static void info_each(struct worker *w, void *arg, struct rbuf *part)
     sp.mbox_depth = mailbox_depth(&s->mbox);
     sp.clients = atomic_load_explicit(&w->stats.connected, memory_order_relaxed);
     sp.cmds = atomic_load_explicit(&w->stats.cmds, memory_order_relaxed);
+    sp.moved_in = atomic_load_explicit(&w->stats.moved_in, memory_order_relaxed);
     rbuf_append(part, &sp, sizeof(sp));
     rbuf_append(part, dbs, sizeof(*dbs) * s->ndb);
     free(dbs);
@@ -609,10 +611,11 @@ static void info_done(void *arg, struct rbuf *parts, unsigned n, struct rbuf *ou
                      ",load_factor=%.3f,resizes=%" PRIu64 ",rehashing=%" PRIu64
                      ",longest_chain=%" PRIu64 ",expired=%" PRIu64 ",evicted=%" PRIu64
                      ",used_memory=%lld,ops=%" PRIu64
-                     ",mailbox_depth=%" PRIu64 ",clients=%" PRIu64 ",cmds=%" PRIu64,
+                     ",mailbox_depth=%" PRIu64 ",clients=%" PRIu64 ",clients_moved_in=%" PRIu64
+                     ",cmds=%" PRIu64,
                      i, p->keys, p->expires, p->buckets, lf, p->resizes, p->rehashing,
                      p->longest_chain, p->expired, p->evicted, (long long)p->used_memory, p->ops,
-                     p->mbox_depth, p->clients, p->cmds);
+                     p->mbox_depth, p->clients, p->moved_in, p->cmds);
         }
     }
     free(sp);

@@ -628,6 +628,12 @@ static void exec_exec(struct cmd_ctx *ctx)
     }
 }
 
+bool cmd_txn_movable(const struct conn *c)
+{
+    const struct txn_client *tc = c->txc;
+    return !tc || (!tc->in_multi && tc->nq == 0 && tc->watch == NULL && tc->nwk == 0);
+}
+
 void cmd_txn_conn_free(struct conn *c)
 {
     struct txn_client *tc = c->txc;

@@ -33,6 +33,10 @@ bool cmd_txn_in_multi(const struct conn *c);
  * auth): inside MULTI that makes EXEC fail with EXECABORT, as in Redis. */
 void cmd_txn_flag_error(struct conn *c);
 
+/* Does c hold no MULTI queue and no WATCH (it may move to another worker:
+ * conn_processor.movable)? c's thread. */
+bool cmd_txn_movable(const struct conn *c);
+
 /* c is being freed: drop its queue and its WATCH registrations. */
 void cmd_txn_conn_free(struct conn *c);
 

@@ -166,7 +166,9 @@ enum opt_kind {
     X("lua-memory-limit", lua_memory_limit, OPT_SIZE, "1gb", 0, INT64_MAX, true,               \
       "most bytes each worker's Lua state may allocate; 0 = no bound")                       \
     X("lua-allow-undeclared-keys", lua_allow_undeclared_keys, OPT_BOOL, "no", 0, 0, true,      \
-      "yes: scripts may touch keys they did not declare, and run with every shard locked")
+      "yes: scripts may touch keys they did not declare, and run with every shard locked") \
+    X("move-clients", move_clients, OPT_BOOL, "yes", 0, 0, true,                               \
+      "move a client whose commands keep using one other shard to that shard's worker")
 
 struct opt {
     const char *name;   /* option name as in CONFIG GET and the JSON file */

@@ -112,6 +112,8 @@ struct config {
                                      (lua-time-limit); script_lua.c */
     int64_t lua_memory_limit;     /* bytes per Lua state; 0 = no bound */
     bool lua_allow_undeclared_keys; /* scripts lock every shard (script_cmd.c) */
+    bool move_clients;        /* yes: a client moves to the worker of the
+                                 shard its commands keep using (conn_move) */
     /* client-output-buffer-limit, one entry per class (Redis's format:
      * "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60");
      * normal and pubsub apply (outbuf.c); replica is kept for later. */

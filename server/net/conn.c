@@ -7,8 +7,10 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,14 @@
  * to this many bytes (see hold_replies): a pipelined burst then costs one
  * write instead of two, and 16 KiB is Redis's reply buffer per client. */
 #define CONN_HOLD_BYTES (16 * 1024)
+
+/* A client moves to the worker of the shard its last CONN_MOVE_RUN keyed
+ * commands all went to (conn_move): two pipelines of 16, or 32 round trips.
+ * Each move doubles the run the next one needs, CONN_MOVE_DOUBLINGS times at
+ * most (then 4,096), so a client alternating between shards in long runs
+ * soon stops moving. */
+#define CONN_MOVE_RUN 32u
+#define CONN_MOVE_DOUBLINGS 7
 
 /* A gathered write in flight: it owns the slots whose bytes it sends. */
 struct wreq {
@@ -232,6 +242,20 @@ void conn_start(struct conn *c)
         conn_close(c);
 }
 
+/* Free c's memory and what it owns; it is in no list. */
+static void conn_free(struct conn *c)
+{
+    free_slots(c->head);
+    if (proc.on_free)
+        proc.on_free(c);
+    resp_parser_deinit(&c->parser);
+    free(c->ibuf);
+    free(c->name);
+    free(c->lib_name);
+    free(c->lib_ver);
+    free(c);
+}
+
 /* Free everything once the socket is closed and nothing in flight can come
  * back to this connection. */
 void conn_release(struct conn *c)
@@ -239,16 +263,8 @@ void conn_release(struct conn *c)
     if (!(c->flags & CONN_CLOSING) || !c->handle_closed || c->inflight > 0 ||
         (c->flags & CONN_IN_FLUSH_LIST))
         return;
-    free_slots(c->head);
-    if (proc.on_free)
-        proc.on_free(c);
     worker_conn_unlink(c->w, c);
-    resp_parser_deinit(&c->parser);
-    free(c->ibuf);
-    free(c->name);
-    free(c->lib_name);
-    free(c->lib_ver);
-    free(c);
+    conn_free(c);
 }
 
 void conn_close(struct conn *c)
@@ -305,6 +321,113 @@ void conn_inflight_done(struct conn *c)
         conn_release(c);
     else
         worker_want_flush(c->w, c);
+}
+
+/* ---- Moving to another worker ------------------------------------------ *
+ * A client whose commands keep going to one other shard pays a hop to that
+ * shard's worker for each of them; on its owner's worker they run inline.
+ * It moves only between commands, when nothing of it is in flight or
+ * unwritten, so its program order and reply order cannot be disturbed. The
+ * socket is handed over as a duplicate descriptor: the old loop closes its
+ * handle (removing the descriptor from its epoll set), the new one opens a
+ * handle on the duplicate. The kernel keeps whatever the client sends
+ * meanwhile. */
+
+static void on_move_msg(void *owner, struct mbox_msg *m);
+
+/* A moving client's destination is shutting down: it is closed, as the
+ * shutdown closes every idle client. `from` still counts it. */
+static void move_drop(struct conn *c, struct worker *from)
+{
+    close(c->move_fd);
+    atomic_fetch_sub_explicit(&from->stats.connected, 1, memory_order_relaxed);
+    atomic_fetch_sub(&server.nclients, 1);
+    conn_free(c);
+}
+
+static void on_move_closed(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+    /* Stopping here means the destination may have stopped already (its
+     * mailbox closed): do not post. */
+    if (c->w->stopping)
+        move_drop(c, c->w);
+    else
+        shard_post(worker_get(c->mv_shard)->shard, &c->move_msg);
+}
+
+bool conn_move(struct conn *c, struct worker *to)
+{
+    if (!to || to == c->w || c->w->stopping || c->in_process)
+        return false;
+    if (c->flags & (CONN_CLOSING | CONN_CLOSE_AFTER_REPLY | CONN_READ_EOF | CONN_PARSE_BLOCKED |
+                    CONN_ORDER_WAIT | CONN_BARRIER | CONN_IN_FLUSH_LIST))
+        return false;
+    if (c->inflight || c->nslots || c->nwaiting || c->nwrites || c->wbytes || c->direct_out ||
+        c->close_deferred || c->ord_out || c->ord_on_turn || c->blocked || c->ps)
+        return false;
+    if (atomic_load_explicit(&c->ob_transit, memory_order_relaxed) ||
+        atomic_load_explicit(&c->ob_over, memory_order_relaxed))
+        return false;
+    if (proc.movable && !proc.movable(c))
+        return false;
+    int fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        c->mv_run = 0; /* out of descriptors: not again at every flush */
+        return false;
+    }
+    /* Off this worker's list now; it still counts in its `connected`
+     * until it arrives, so INFO never misses it. */
+    worker_conn_unlink(c->w, c);
+    c->mv_shard = to->id;
+    c->move_fd = fd;
+    c->move_msg.handle = on_move_msg;
+    uv_close(&c->sock.handle, on_move_closed);
+    return true;
+}
+
+/* c arrives on this worker (owner = its shard). */
+static void on_move_msg(void *owner, struct mbox_msg *m)
+{
+    struct shard *s = owner;
+    struct worker *w = s->user;
+    struct conn *c = (struct conn *)((char *)m - offsetof(struct conn, move_msg));
+    struct worker *from = c->w;
+    memset(&c->sock, 0, sizeof c->sock);
+    int rc = w->stopping     ? UV_ECANCELED
+             : c->is_unix    ? uv_pipe_init(&s->loop, &c->sock.pipe, 0)
+                             : uv_tcp_init(&s->loop, &c->sock.tcp);
+    if (rc != 0) {
+        move_drop(c, from);
+        return;
+    }
+    int fd = c->move_fd;
+    c->move_fd = -1;
+    c->mv_run = 0;
+    if (c->mv_moves < CONN_MOVE_DOUBLINGS)
+        c->mv_moves++;
+    c->sock.handle.data = c;
+    c->handle_closed = false;
+    c->w = w;
+    c->next = w->conns;
+    c->prev = NULL;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    atomic_fetch_add_explicit(&w->stats.connected, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&from->stats.connected, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->stats.moved_in, 1, memory_order_relaxed);
+    rc = c->is_unix ? uv_pipe_open(&c->sock.pipe, fd) : uv_tcp_open(&c->sock.tcp, fd);
+    if (rc != 0) {
+        close(fd); /* the handle did not adopt it */
+        conn_close(c);
+        return;
+    }
+    c->fd = fd;
+    c->flags &= ~CONN_READ_PAUSED;
+    conn_start(c);
+    if (c->ioff < c->ilen && !(c->flags & CONN_CLOSING))
+        conn_process_input(c); /* a command's first bytes came before the move */
 }
 
 void conn_close_after_reply(struct conn *c)
@@ -870,6 +993,8 @@ void conn_flush(struct conn *c)
     if (drained && ((c->flags & CONN_CLOSE_AFTER_REPLY) ||
                     ((c->flags & CONN_READ_EOF) && !(c->flags & CONN_PARSE_BLOCKED))))
         conn_close(c);
+    else if (drained && c->mv_run >= (CONN_MOVE_RUN << c->mv_moves) && c->w->set.move_clients)
+        (void)conn_move(c, worker_get(c->mv_shard));
 }
 
 /* ---- CLIENT LIST ------------------------------------------------------- */

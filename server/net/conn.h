@@ -14,6 +14,7 @@
 
 #include "protocol/resp.h"
 #include "protocol/resp_enc.h"
+#include "shard/mailbox.h"
 
 /* Requests whose hash-map cache lines are requested together before they
  * run (batches on the owner, pipelined commands on a connection): enough
@@ -64,6 +65,10 @@ struct conn_processor {
     void (*on_free)(struct conn *c);
     /* Fill in CLIENT LIST's fields that the layers above know. */
     void (*info)(const struct conn *c, struct conn_info *out);
+    /* May c move to another worker now: the layers above keep nothing for
+     * it that is tied to its worker (a MULTI queue, WATCHed keys)? NULL:
+     * yes. */
+    bool (*movable)(const struct conn *c);
 };
 
 /* Install the processor (copied); at start-up, before any client
@@ -193,6 +198,16 @@ struct conn {
     struct req *ord_first;       /* the unit's requests batched this turn, */
     struct req *ord_last;        /* linked through req.ord_next */
 
+    /* Moving to the worker that owns the keys the client uses (conn_move):
+     * the run of its latest keyed commands that went to one other shard. */
+    unsigned mv_shard;           /* that shard */
+    unsigned mv_run;             /* commands in the run */
+    unsigned mv_moves;           /* moves so far: each doubles the run the
+                                    next one needs (no ping-pong) */
+    int move_fd;                 /* while moving: the socket's duplicate that
+                                    the new worker adopts */
+    struct mbox_msg move_msg;    /* while moving: the hand-over message */
+
     struct pubsub_client *ps;    /* Pub/Sub subscriptions (server/pubsub/pubsub.c),
                                     NULL while there are none; owned */
     /* Output buffer limit (server/net/outbuf.h). The only fields of a conn
@@ -290,6 +305,13 @@ void conn_direct_done(struct conn *c);
  * the argv views; c reads on into a new buffer. NULL: copy argv. Owner
  * thread, from dispatch. */
 char *conn_take_ibuf(struct conn *c, size_t bytes);
+
+/* Move c to worker `to` if it is idle there and here: nothing in flight
+ * or unwritten, no state tied to this worker (blocked, subscribed, MULTI,
+ * WATCH). Its socket is handed over (the descriptor number changes); its
+ * identity, settings and buffered input go with it. Returns false, having
+ * done nothing, if c cannot move now. Owner thread, from the flush pass. */
+bool conn_move(struct conn *c, struct worker *to);
 
 /* Free c if it is closed, off the flush list and nothing is in flight. */
 void conn_release(struct conn *c);

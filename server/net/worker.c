@@ -51,6 +51,7 @@ void worker_stats_read(const struct worker *w, struct worker_stats_snap *o)
     RD(timeouts);
     RD(reads);
     RD(writes);
+    RD(moved_in);
 #undef RD
 }
 
@@ -87,6 +88,7 @@ static void settings_refresh(struct worker *w)
     s->lim.max_multibulk = __atomic_load_n(&cfg->max_multibulk, __ATOMIC_RELAXED);
     s->lim.max_bulk = __atomic_load_n(&cfg->proto_max_bulk_len, __ATOMIC_RELAXED);
     s->protected_mode = __atomic_load_n(&cfg->protected_mode, __ATOMIC_RELAXED);
+    s->move_clients = __atomic_load_n(&cfg->move_clients, __ATOMIC_RELAXED);
 }
 
 const char *worker_requirepass(void)

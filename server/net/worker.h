@@ -41,13 +41,15 @@ struct worker_stats {
                                           (INFO total_reads_processed) */
     _Atomic uint64_t writes;           /* socket writes of replies
                                           (total_writes_processed) */
+    _Atomic uint64_t moved_in;         /* clients that moved here from another
+                                          worker (conn_move) */
 };
 
 /* A plain copy of struct worker_stats. */
 struct worker_stats_snap {
     uint64_t connected, conns_total, conns_rejected, cmds, ops_executed, batches_sent,
         net_in, net_out, proto_errors, qbuf_limit_kills, obuf_limit_kills, timeouts, reads,
-        writes;
+        writes, moved_in;
 };
 
 /* Options a worker reads on every command or tick, cached on its own thread
@@ -61,6 +63,7 @@ struct worker_settings {
     struct config_obuf_limit obuf_pubsub; /* its pubsub class: subscribers */
     struct resp_limits lim;       /* parser limits for new connections */
     bool protected_mode;          /* protected-mode */
+    bool move_clients;            /* move-clients (conn_move) */
 };
 
 struct worker {

@@ -997,9 +997,22 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
         return true;
 
     if (single) {
+        /* The run of keyed commands for one other shard, which moves the
+         * client there once it is long enough (conn_move). */
+        if (shard != w->id) {
+            if (c->mv_shard != shard) {
+                c->mv_shard = shard;
+                c->mv_run = 0;
+            }
+            c->mv_run++;
+        } else if (keyed) {
+            c->mv_run = 0;
+        }
         dispatch_route(c, d, shard, d->exec, argc, argv, sid, keyed ? &khash : NULL);
         return true;
     }
+    if (!(d->flags & CMD_CONN))
+        c->mv_run = 0; /* a multi-key command: the client spans shards */
     /* Where this command's reply will begin, for its commandstats. */
     struct slot *tail = c->tail;
     size_t tail_len = tail ? tail->out.len : 0;
