@@ -87,10 +87,9 @@ class ListAtomicity(unittest.TestCase):
                         r.fail("move replied %r" % (got,))
                         return
                     n += 1
-                r.count("moves", n)
+                    r.count("moves")
 
             def reader(r, c, i):
-                n = 0
                 while not r.stop.is_set():
                     snap = snapshot(c, ls)
                     seen = sorted(e for part in snap for e in part)
@@ -100,10 +99,10 @@ class ListAtomicity(unittest.TestCase):
                             not set(seen) <= set(elements()):
                         r.fail("half a move seen: %d elements %r" % (len(seen), seen))
                         return
-                    n += 1
-                r.count("reads", n)
+                    r.count("reads")
 
-            r.run([mover] * MOVERS + [reader] * READERS, DURATION)
+            r.run([mover] * MOVERS + [reader] * READERS, DURATION,
+                  until={"moves": 201, "reads": 51})
             self.assertEqual(r.errors, [])
             self.assertEqual(r.failures, [])
             self.assertGreater(r.counts.get("moves", 0), 200)
@@ -121,7 +120,6 @@ class ListAtomicity(unittest.TestCase):
 
             def mover(r, c, i):
                 rnd = random.Random(300 + i)
-                n = 0
                 while not r.stop.is_set():
                     cmds = []
                     for _ in range(4):
@@ -134,20 +132,18 @@ class ListAtomicity(unittest.TestCase):
                         if got is not None and got not in elements():
                             r.fail("move replied %r" % (got,))
                             return
-                    n += 4
-                r.count("moves", n)
+                    r.count("moves", 4)
 
             def reader(r, c, i):
-                n = 0
                 while not r.stop.is_set():
                     seen = sorted(e for part in snapshot(c, ls) for e in part)
                     if seen != sorted(elements()):
                         r.fail("half a move seen: %d elements" % len(seen))
                         return
-                    n += 1
-                r.count("reads", n)
+                    r.count("reads")
 
-            r.run([mover] * MOVERS + [reader] * READERS, DURATION)
+            r.run([mover] * MOVERS + [reader] * READERS, DURATION,
+                  until={"moves": 201, "reads": 51})
             self.assertEqual(r.errors, [])
             self.assertEqual(r.failures, [])
             self.assertGreater(r.counts.get("moves", 0), 200)
@@ -189,17 +185,15 @@ class ListAtomicity(unittest.TestCase):
                     c.call("LMOVE", rnd.choice(dsts), rnd.choice(srcs), "LEFT", "RIGHT")
 
             def reader(r, c, i):
-                n = 0
                 while not r.stop.is_set():
                     got = c.pipeline([["MULTI"]] + [["LLEN", k] for k in keys] + [["EXEC"]])[-1]
                     if sum(got) != N:
                         r.fail("LLEN total %d, not %d: %r" % (sum(got), N, got))
                         return
-                    n += 1
-                r.count("reads", n)
+                    r.count("reads")
 
             r.run([consumer] * 6 + [feeder] * 2 + [reader] * 3, DURATION,
-                  until=("served", 201), limit=4 * DURATION)
+                  until={"served": 201, "reads": 51})
             self.assertEqual(r.errors, [])
             self.assertEqual(r.failures, [])
             self.assertGreater(r.counts.get("served", 0), 200)

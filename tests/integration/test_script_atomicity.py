@@ -62,7 +62,6 @@ class ScriptAtomicity(unittest.TestCase):
 
             def mover(r, c, i):
                 rnd = random.Random(100 + i)
-                n = 0
                 while not r.stop.is_set():
                     src, dst = rnd.sample(keys, 2)
                     amount = str(rnd.randrange(1, 30))
@@ -73,11 +72,9 @@ class ScriptAtomicity(unittest.TestCase):
                     if got not in (0, 1):
                         r.fail("move replied %r" % (got,))
                         return
-                    n += got
-                r.count("moves", n)
+                    r.count("moves", got)
 
             def reader(r, c, i):
-                n = 0
                 while not r.stop.is_set():
                     got = c.pipeline([["MGET"] + keys,
                                       ["EVAL_RO", SUM, str(NACCT)] + keys])
@@ -88,10 +85,10 @@ class ScriptAtomicity(unittest.TestCase):
                     if got[1] != [total, 0]:  # {sum, min(0, every value)}
                         r.fail("the summing script saw a move half done: %r" % (got[1],))
                         return
-                    n += 1
-                r.count("reads", n)
+                    r.count("reads")
 
-            r.run([mover] * MOVERS + [reader] * READERS, DURATION)
+            r.run([mover] * MOVERS + [reader] * READERS, DURATION,
+                  until={"moves": 201, "reads": 51})
             self.assertEqual(r.errors, [])
             self.assertEqual(r.failures, [])
             self.assertGreater(r.counts.get("moves", 0), 200)
@@ -110,16 +107,14 @@ class ScriptAtomicity(unittest.TestCase):
                       "return a - b")
 
             def incr(r, c, i):
-                n = 0
                 while not r.stop.is_set():
                     got = c.call("EVAL", script, "2", *pair)
                     if got != 0:
                         r.fail("the two counters differ inside the script: %r" % (got,))
                         return
-                    n += 1
-                r.count("incrs", n)
+                    r.count("incrs")
 
-            r.run([incr] * 6, DURATION / 2)
+            r.run([incr] * 6, DURATION / 2, until={"incrs": 101})
             self.assertEqual(r.errors, [])
             self.assertEqual(r.failures, [])
             n = r.counts.get("incrs", 0)

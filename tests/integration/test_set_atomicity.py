@@ -64,7 +64,6 @@ class SetAtomicity(unittest.TestCase):
 
             def mover(r, c, i):
                 rnd = random.Random(100 + i)
-                n = 0
                 while not r.stop.is_set():
                     src, dst = rnd.sample(ss, 2)
                     m = rnd.choice(members())
@@ -85,11 +84,9 @@ class SetAtomicity(unittest.TestCase):
                         if got[3] is not None and got[3] != [1, 1]:
                             r.fail("MULTI move replied %r" % (got,))
                             return
-                    n += 1
-                r.count("moves", n)
+                    r.count("moves")
 
             def reader(r, c, i):
-                n = 0
                 rnd = random.Random(200 + i)
                 dest = "%s:{dest%d}" % (tag, i)
                 while not r.stop.is_set():
@@ -107,10 +104,10 @@ class SetAtomicity(unittest.TestCase):
                     if got[:5] != want or len(got[5]) != N or got[6] != []:
                         r.fail("half a move seen: %r" % (got[:5] + [len(got[5]), got[6]],))
                         return
-                    n += 1
-                r.count("reads", n)
+                    r.count("reads")
 
-            r.run([mover] * MOVERS + [reader] * READERS, DURATION)
+            r.run([mover] * MOVERS + [reader] * READERS, DURATION,
+                  until={"moves": 201, "reads": 51})
             self.assertEqual(r.errors, [])
             self.assertEqual(r.failures, [])
             # Only meaningful if both sides really ran.
@@ -130,7 +127,6 @@ class SetAtomicity(unittest.TestCase):
 
             def mover(r, c, i):
                 rnd = random.Random(300 + i)
-                n = 0
                 while not r.stop.is_set():
                     m = "m%d" % rnd.randrange(4)  # contended members
                     src, dst = rnd.sample(ss, 2)
@@ -138,11 +134,9 @@ class SetAtomicity(unittest.TestCase):
                     if any(g not in (0, 1) for g in got):
                         r.fail("SMOVE replied %r" % (got,))
                         return
-                    n += 4
-                r.count("moves", n)
+                    r.count("moves", 4)
 
             def counter(r, c, i):
-                n = 0
                 while not r.stop.is_set():
                     got = c.call("SUNIONSTORE", "%s:{u%d}" % (tag, i), *ss)
                     total = sum(c.pipeline([["SCARD", s] for s in ss]))
@@ -154,10 +148,9 @@ class SetAtomicity(unittest.TestCase):
                     if total > N + NSETS * MOVERS:
                         r.fail("members duplicated: %d" % total)
                         return
-                    n += 1
-                r.count("reads", n)
+                    r.count("reads")
 
-            r.run([mover] * MOVERS + [counter] * 2, DURATION)
+            r.run([mover] * MOVERS + [counter] * 2, DURATION, until={"moves": 201, "reads": 21})
             self.assertEqual(r.errors, [])
             self.assertEqual(r.failures, [])
             self.assertGreater(r.counts.get("moves", 0), 200)

@@ -31,10 +31,11 @@ class Runner:
 
     def run(self, fns, seconds, until=None, limit=None):
         """Run fns (fn(runner, client, i)) in threads for `seconds`; with
-        until=(name, n), go on past that, up to `limit` seconds in all,
-        while counts[name] (counted as it happens) is below n: a slow
-        build (the sanitizers) gets the time to do the work the test
-        checks instead of failing for want of it."""
+        until={name: n, ...}, go on past that, up to `limit` seconds in
+        all (default 4 x seconds), while some counts[name] (counted as it
+        happens) is below its n: a slow build (the sanitizers) gets the
+        time to do the work the test checks instead of failing for want of
+        it."""
         def wrap(fn, i):
             try:
                 with skvtest.Client(self.port, timeout=30) as c:
@@ -52,11 +53,10 @@ class Runner:
         while time.time() < deadline and not self.stop.is_set():
             time.sleep(0.05)
         if until:
-            name, want = until
-            end = start + (limit if limit else seconds)
+            end = start + (limit if limit else 4 * seconds)
             while time.time() < end and not self.stop.is_set():
                 with self.lock:
-                    if self.counts.get(name, 0) >= want:
+                    if all(self.counts.get(k, 0) >= n for k, n in until.items()):
                         break
                 time.sleep(0.05)
         self.stop.set()
