@@ -21,24 +21,6 @@ MB = 1 << 20
 SIZE = 64 * MB
 
 
-def shards(c):
-    info = skvtest.parse_info(c.call("INFO", "shards"))["shards"]
-    return [info["shard%d" % i] for i in range(len(info))]
-
-
-def key_on(c, shard):
-    """A key that shard owns (SET it, see whose key count grew)."""
-    for i in range(1000):
-        k = "big:%d" % i
-        before = int(shards(c)[shard]["keys"])
-        c.call("SET", k, "x")
-        grew = int(shards(c)[shard]["keys"]) == before + 1
-        c.call("DEL", k)
-        if grew:
-            return k
-    raise AssertionError("no key for shard %d" % shard)
-
-
 def value(tag):
     """SIZE bytes that differ along the value, so a shifted or truncated
     copy is caught."""
@@ -51,7 +33,7 @@ class BigSet(unittest.TestCase):
     def setUpClass(cls):
         cls.srv = ShardkvServer(["--threads", "2"]).start()
         cls.c = cls.srv.client(timeout=60)
-        cls.keys = [key_on(cls.c, i) for i in range(2)]
+        cls.keys = [skvtest.key_on(cls.c, i, "big:") for i in range(2)]
 
     @classmethod
     def tearDownClass(cls):
@@ -62,10 +44,10 @@ class BigSet(unittest.TestCase):
         """A new client and the worker it landed on: the shard whose command
         count grows by the 100 PINGs it sends (connections closing elsewhere
         make the client counts unreliable)."""
-        before = [int(s["cmds"]) for s in shards(self.c)]
+        before = [int(s["cmds"]) for s in skvtest.shards(self.c)]
         cl = self.srv.client(timeout=60)
         self.assertEqual(cl.pipeline([("PING",)] * 100), ["PONG"] * 100)
-        after = [int(s["cmds"]) for s in shards(self.c)]
+        after = [int(s["cmds"]) for s in skvtest.shards(self.c)]
         up = [i for i in range(2) if after[i] - before[i] >= 100]
         self.assertEqual(len(up), 1, (before, after))
         return cl, up[0]

@@ -27,26 +27,8 @@ ShardkvServer = skvtest.StrictShardkvServer
 RUN = 40
 
 
-def shards(c):
-    info = skvtest.parse_info(c.call("INFO", "shards"))["shards"]
-    return [info["shard%d" % i] for i in range(len(info))]
-
-
 def moved_in(c):
-    return [int(s["clients_moved_in"]) for s in shards(c)]
-
-
-def key_on(c, shard, prefix="mv"):
-    """A key that shard owns (SET it, see whose key count grew)."""
-    for i in range(10000):
-        k = "%s:%d" % (prefix, i)
-        before = int(shards(c)[shard]["keys"])
-        c.call("SET", k, "x")
-        grew = int(shards(c)[shard]["keys"]) == before + 1
-        c.call("DEL", k)
-        if grew:
-            return k
-    raise AssertionError("no key for shard %d" % shard)
+    return [int(s["clients_moved_in"]) for s in skvtest.shards(c)]
 
 
 def unix_client(path):
@@ -66,7 +48,7 @@ class ClientMove(unittest.TestCase):
         self.srv = ShardkvServer(["--threads", "2"])
         self.srv.start()
         self.admin = self.srv.client()
-        self.keys = [key_on(self.admin, 0), key_on(self.admin, 1)]
+        self.keys = [skvtest.key_on(self.admin, 0), skvtest.key_on(self.admin, 1)]
 
     def tearDown(self):
         self.admin.close()
@@ -123,7 +105,7 @@ class ClientMove(unittest.TestCase):
             path = os.path.join(d, "s.sock")
             with ShardkvServer(["--threads", "2", "--unixsocket", path]) as srv:
                 with srv.client() as admin:
-                    keys = [key_on(admin, 0), key_on(admin, 1)]
+                    keys = [skvtest.key_on(admin, 0), skvtest.key_on(admin, 1)]
                     c = unix_client(path)
                     try:
                         for k in keys:
@@ -190,8 +172,8 @@ class ManyMoves(unittest.TestCase):
         behind (ASan, TSan, the server's exit code)."""
         with ShardkvServer(["--threads", "2"]) as srv:
             with srv.client() as admin:
-                a_key = [key_on(admin, s, "a") for s in (0, 1)]
-                b_key = [key_on(admin, s, "b") for s in (0, 1)]
+                a_key = [skvtest.key_on(admin, s, "a") for s in (0, 1)]
+                b_key = [skvtest.key_on(admin, s, "b") for s in (0, 1)]
                 before = sum(moved_in(admin))
                 stop = threading.Event()
                 errors = []
@@ -278,7 +260,7 @@ class ManyMoves(unittest.TestCase):
         workers is closed like any idle one)."""
         with ShardkvServer(["--threads", "2"]) as srv:
             with srv.client() as admin:
-                keys = [key_on(admin, s) for s in (0, 1)]
+                keys = [skvtest.key_on(admin, s) for s in (0, 1)]
                 before = sum(moved_in(admin))
                 stop = threading.Event()
 

@@ -25,17 +25,12 @@ from skvtest import RedisServer, RespPush, ShardkvServer  # noqa: E402
 MARK = "__keyspace@0__:zz-marker"
 
 
-def shards(c):
-    info = skvtest.parse_info(c.call("INFO", "shards"))["shards"]
-    return [info["shard%d" % i] for i in range(len(info))]
-
-
 def worker_of(admin, cl):
     """The worker cl landed on: the one whose command count grows by the
     100 PINGs it sends (every other client is idle meanwhile)."""
-    before = [int(s["cmds"]) for s in shards(admin)]
+    before = [int(s["cmds"]) for s in skvtest.shards(admin)]
     assert cl.pipeline([("PING",)] * 100) == ["PONG"] * 100
-    after = [int(s["cmds"]) for s in shards(admin)]
+    after = [int(s["cmds"]) for s in skvtest.shards(admin)]
     up = [i for i in range(len(after)) if after[i] - before[i] >= 100]
     assert len(up) == 1, (before, after)
     return up[0]
@@ -55,19 +50,6 @@ def client_on(srv, admin, worker):
         for cl in spare:
             cl.close()
     raise AssertionError("no connection landed on worker %d" % worker)
-
-
-def key_on(c, shard, prefix):
-    """A key name that shard owns (SET it, see whose key count grew)."""
-    for i in range(10000):
-        k = "%s%d" % (prefix, i)
-        before = int(shards(c)[shard]["keys"])
-        c.call("SET", k, "x")
-        grew = int(shards(c)[shard]["keys"]) == before + 1
-        c.call("DEL", k)
-        if grew:
-            return k
-    raise AssertionError("no key for shard %d" % shard)
 
 
 def read_until_marker(sub):
@@ -105,7 +87,7 @@ class Base(unittest.TestCase):
         for a in (cls.sa, cls.ra):
             assert a.call("CONFIG", "SET", "notify-keyspace-events", "KEA") == "OK"
         # Keys on each shard, named alike in both servers.
-        cls.keys = [[key_on(cls.sa, s, "k%d-%d:" % (s, j)) for j in range(3)]
+        cls.keys = [[skvtest.key_on(cls.sa, s, "k%d-%d:" % (s, j)) for j in range(3)]
                     for s in range(cls.threads)]
 
     @classmethod

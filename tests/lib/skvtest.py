@@ -526,6 +526,26 @@ def _hashable(v):
     return v
 
 
+def shards(c):
+    """INFO shards of the server c is connected to, one dict per shard."""
+    info = parse_info(c.call("INFO", "shards"))["shards"]
+    return [info["shard%d" % i] for i in range(len(info))]
+
+
+def key_on(c, shard, prefix="key:"):
+    """A key name (prefix + a number) that shard owns: SET it and see whose
+    key count grew."""
+    for i in range(10000):
+        k = "%s%d" % (prefix, i)
+        before = int(shards(c)[shard]["keys"])
+        c.call("SET", k, "x")
+        grew = int(shards(c)[shard]["keys"]) == before + 1
+        c.call("DEL", k)
+        if grew:
+            return k
+    raise AssertionError("no key for shard %d" % shard)
+
+
 def wait_blocked(c, n, timeout=5.0):
     """Wait until INFO on client c says n clients are blocked; False if
     that did not happen within timeout seconds."""
