@@ -890,6 +890,21 @@ void dispatch_busy_answer(struct shard *s)
         mailbox_sweep(&s->mbox, busy_take, NULL);
 }
 
+/* Count a keyed command of c for `shard` in the run of commands for one
+ * other shard that moves c there once it is long enough (conn_move). */
+static inline void move_note(struct conn *c, unsigned shard)
+{
+    if (shard == c->w->id) {
+        c->mv_run = 0;
+        return;
+    }
+    if (c->mv_shard != shard) {
+        c->mv_shard = shard;
+        c->mv_run = 0;
+    }
+    c->mv_run++;
+}
+
 bool dispatch_command(struct conn *c, size_t argc, const struct resp_arg *argv)
 {
     return dispatch_command_hashed(c, argc, argv, NULL);
@@ -997,22 +1012,21 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
         return true;
 
     if (single) {
-        /* The run of keyed commands for one other shard, which moves the
-         * client there once it is long enough (conn_move). */
-        if (shard != w->id) {
-            if (c->mv_shard != shard) {
-                c->mv_shard = shard;
-                c->mv_run = 0;
-            }
-            c->mv_run++;
-        } else if (keyed) {
-            c->mv_run = 0;
-        }
+        if (keyed)
+            move_note(c, shard);
         dispatch_route(c, d, shard, d->exec, argc, argv, sid, keyed ? &khash : NULL);
         return true;
     }
-    if (!(d->flags & CMD_CONN))
-        c->mv_run = 0; /* a multi-key command: the client spans shards */
+    if (!(d->flags & CMD_CONN)) {
+        /* A multi-key command spans shards, except for a queue consumer:
+         * a blocking pop is served by its first key when that has data. */
+        size_t k = (d->flags & CMD_BLOCKING) ? cmd_first_key(d, argc, argv) : 0;
+        if (k > 0)
+            move_note(c, shard_group_route_hash(server.group,
+                                                hash_key(argv[k].ptr, argv[k].len)));
+        else
+            c->mv_run = 0;
+    }
     /* Where this command's reply will begin, for its commandstats. */
     struct slot *tail = c->tail;
     size_t tail_len = tail ? tail->out.len : 0;

@@ -80,6 +80,19 @@ class ClientMove(unittest.TestCase):
             self.assertIn("id=%d " % cid, line[0])
             self.assertIn(" db=3 ", line[0])
 
+    def test_queue_consumer_moves(self):
+        """A blocking pop counts for its first key's shard (served there
+        when that key has data), so a consumer moves to its queue."""
+        before = sum(moved_in(self.admin))
+        with self.srv.client() as c:
+            for n, k in enumerate(self.keys):
+                other = self.keys[1 - n]
+                self.admin.call("RPUSH", k, *["e%d" % i for i in range(RUN)])
+                for i in range(RUN):
+                    self.assertEqual(c.call("BRPOP", k, other, "0"),
+                                     [k.encode(), b"e%d" % (RUN - 1 - i)])
+        self.assertEqual(sum(moved_in(self.admin)), before + 1)
+
     def test_command_straddling_the_move(self):
         """The first bytes of a command arrive with the run that moves the
         client, the rest after: the command is parsed whole on the new
