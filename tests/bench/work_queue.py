@@ -11,17 +11,21 @@ stopped.
 
 usage: work_queue.py BIN_DIR [--seconds 10] [--threads 1 2] [--producers 50]
                 [--consumers 50] [--queues 100] [--keys-per-pop 2]
-                [--procs 4]
+                [--procs 4] [--rate 0]
 Each consumer BRPOPs --keys-per-pop queues (consumer i starts at queue
 i * keys-per-pop, wrapping), so with the defaults the 50 consumers cover
 the 100 queues. Producers push as fast as their replies come (one command
-in flight per connection); a backlog therefore shows as latency. Clients
+in flight per connection); a backlog therefore shows as latency. With
+--rate R they push R elements/s in all, each on a fixed schedule (an
+element late by its schedule counts from when it was due), so below the
+consumers' capacity p99 measures the server, not a backlog. Clients
 are spread over --procs processes (half producers, half consumers), each
 driving its connections with one selector; on a small machine the client
 may be the limit, which the ratios share. Keep runs short on a shared
 machine (--seconds 2 to check it works)."""
 
 import argparse
+import heapq
 import multiprocessing
 import os
 import random
@@ -82,9 +86,9 @@ class Conn:
         self.role = role       # "p" producer, "c" consumer
         self.arg = arg         # producer: its id; consumer: its BRPOP bytes
 
-    def send_next(self, rnd, nqueues):
+    def send_next(self, rnd, nqueues, due_ns=None):
         if self.role == "p":
-            elem = b"%d:%d" % (time.monotonic_ns(), self.arg)
+            elem = b"%d:%d" % (due_ns or time.monotonic_ns(), self.arg)
             cmd = encode_command("LPUSH", b"q:%d" % rnd.randrange(nqueues), elem)
         else:
             cmd = self.arg
@@ -107,16 +111,36 @@ def client_proc(port, roles, opts, start_at, results):
     while time.time() < start_at:
         time.sleep(0.001)
     deadline = time.monotonic() + opts.seconds
-    for c in conns:
+    # --rate: each producer's next push is due every `period` ns; the
+    # producers waiting for their time are kept in a heap.
+    nprod = sum(1 for c in conns if c.role == "p")
+    period = int(opts.producers * 1e9 / opts.rate) if opts.rate > 0 else 0
+    due = {}       # producer -> ns its next push is due
+    waiting = []   # heap of (due ns, seq, producer)
+    t0 = time.monotonic_ns()
+    for j, c in enumerate(conns):
         sel.register(c.sock, selectors.EVENT_READ, c)
-        c.send_next(rnd, opts.queues)
+        if c.role == "p" and period:
+            due[c] = t0 + period * j // max(1, nprod)
+            heapq.heappush(waiting, (due[c], j, c))
+        else:
+            c.send_next(rnd, opts.queues)
     popped = 0
     lat = []
+    seq = len(conns)
     while True:
         now = time.monotonic()
         if now >= deadline:
             break
-        for key, _ in sel.select(timeout=deadline - now):
+        now_ns = time.monotonic_ns()
+        while waiting and waiting[0][0] <= now_ns:
+            _, _, c = heapq.heappop(waiting)
+            c.send_next(rnd, opts.queues, due[c])
+            due[c] += period
+        timeout = deadline - now
+        if waiting:
+            timeout = min(timeout, max(0.0, (waiting[0][0] - now_ns) / 1e9))
+        for key, _ in sel.select(timeout=timeout):
             c = key.data
             d = c.sock.recv(1 << 16)
             if not d:
@@ -132,7 +156,11 @@ def client_proc(port, roles, opts, start_at, results):
                     t_ns = int(v[1].split(b":", 1)[0])
                     lat.append((time.monotonic_ns() - t_ns) / 1000.0)
                     popped += 1
-                c.send_next(rnd, opts.queues)
+                if c.role == "p" and period:
+                    seq += 1
+                    heapq.heappush(waiting, (due[c], seq, c))
+                else:
+                    c.send_next(rnd, opts.queues)
             c.buf = c.buf[pos:]
     for c in conns:
         c.sock.close()
@@ -183,12 +211,15 @@ def main():
     ap.add_argument("--queues", type=int, default=100)
     ap.add_argument("--keys-per-pop", type=int, default=2)
     ap.add_argument("--procs", type=int, default=4)
+    ap.add_argument("--rate", type=float, default=0,
+                    help="elements/s the producers push in all; 0: as fast as they can")
     opts = ap.parse_args()
     if not 1 <= opts.keys_per_pop <= opts.queues:
         ap.error("--keys-per-pop must be between 1 and --queues")
     os.environ["SHARDKV_BIN"] = os.path.abspath(opts.bin_dir)
-    print("queue: %d producers LPUSH, %d consumers BRPOP over %d queues (%d keys each), %.1f s"
-          % (opts.producers, opts.consumers, opts.queues, opts.keys_per_pop, opts.seconds))
+    print("queue: %d producers LPUSH%s, %d consumers BRPOP over %d queues (%d keys each), %.1f s"
+          % (opts.producers, " %.0f/s" % opts.rate if opts.rate > 0 else "", opts.consumers,
+             opts.queues, opts.keys_per_pop, opts.seconds))
     fmt = "%-20s %10.0f elements/s   p50 %8.0f us   p99 %8.0f us"
     base = None
     if skvtest.have_redis_server():
