@@ -167,6 +167,28 @@ static int parse_ll(const char *buf, size_t n, long long *v)
     return 1;
 }
 
+/* parse_ll for a count or a length, inline: these are a few digits, and
+ * up to 18 digits without a sign or a leading zero cannot overflow, so
+ * they need no check per digit (parse_ll was a twelfth of a GET's
+ * instructions, callgrind). */
+static inline int parse_len(const char *buf, size_t n, long long *v)
+{
+    if (n - 1 < 18 && buf[0] >= '1' && buf[0] <= '9') {
+        unsigned long long u = 0;
+
+        for (size_t i = 0; i < n; i++) {
+            unsigned d = (unsigned)(unsigned char)buf[i] - '0';
+
+            if (d > 9)
+                return 0;
+            u = u * 10 + d;
+        }
+        *v = (long long)u;
+        return 1;
+    }
+    return parse_ll(buf, n, v);
+}
+
 /* Find the byte c in buf[from..len), resuming where the last call stopped
  * (p->scan). Returns its offset, or len after recording that everything up
  * to len has been searched. */
@@ -230,7 +252,7 @@ static enum resp_status parse_multibulk(struct resp_parser *p, const char *buf, 
         st = read_line(p, buf, len, err_mbulk_big, &cr);
         if (st != RESP_OK)
             return st;
-        if (!parse_ll(buf + 1, cr - 1, &ll))
+        if (!parse_len(buf + 1, cr - 1, &ll))
             return fail(p, RESP_EPROTO, err_mbulk_len);
         if (ll <= 0) {
             /* "*0" and "*-1" (or any negative count) are empty commands
@@ -271,7 +293,7 @@ static enum resp_status parse_multibulk(struct resp_parser *p, const char *buf, 
                          "Protocol error: expected '$', got '%c'", got);
                 return fail(p, RESP_EPROTO, p->err_buf);
             }
-            if (!parse_ll(buf + start + 1, cr - start - 1, &ll) || ll < 0)
+            if (!parse_len(buf + start + 1, cr - start - 1, &ll) || ll < 0)
                 return fail(p, RESP_EPROTO, err_bulk_len);
             if ((unsigned long long)ll > p->lim.max_bulk)
                 return fail(p, RESP_ETOOBIG, err_bulk_len);
