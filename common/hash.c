@@ -121,3 +121,5 @@ uint64_t hash_key(const void *key, size_t len)
 {
     return hash_siphash13(process_seed, key, len);
 }
+
+_Thread_local struct hash_memo hash_memo;

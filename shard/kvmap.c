@@ -429,7 +429,7 @@ static int set_value(struct kvmap *m, const void *key, size_t klen, const struct
     if (klen > m->max_key || (!nv->is_int && nv->vlen > m->max_value))
         return KVMAP_ETOOBIG;
     kvmap_rehash_step(m, STEP_BUCKETS);
-    uint64_t h = hash_key(key, klen);
+    uint64_t h = hash_key_of(key, klen);
     int ti = 0;
     uint64_t idx = 0;
     struct kventry **link = kvmap_lookup(m, key, klen, h, &ti, &idx);
@@ -629,7 +629,7 @@ static struct kventry **find_live(struct kvmap *m, const void *key, size_t klen,
     kvmap_rehash_step(m, STEP_BUCKETS);
     *ti = 0;
     *idx = 0;
-    struct kventry **link = kvmap_lookup(m, key, klen, hash_key(key, klen), ti, idx);
+    struct kventry **link = kvmap_lookup(m, key, klen, hash_key_of(key, klen), ti, idx);
     if (!link)
         return NULL;
     if (kventry_expired(kv_slot_get(link), now_ms)) {
@@ -739,7 +739,7 @@ int kvmap_incrby(struct kvmap *m, const void *key, size_t klen, int64_t delta, i
     if (klen > m->max_key)
         return KVMAP_ETOOBIG;
     kvmap_rehash_step(m, STEP_BUCKETS);
-    uint64_t h = hash_key(key, klen);
+    uint64_t h = hash_key_of(key, klen);
     int ti = 0;
     uint64_t idx = 0;
     struct kventry **link = kvmap_lookup(m, key, klen, h, &ti, &idx);
@@ -796,7 +796,7 @@ int kvmap_del(struct kvmap *m, const void *key, size_t klen, int64_t now_ms)
     kvmap_rehash_step(m, STEP_BUCKETS);
     int ti = 0;
     uint64_t idx = 0;
-    struct kventry **link = kvmap_lookup(m, key, klen, hash_key(key, klen), &ti, &idx);
+    struct kventry **link = kvmap_lookup(m, key, klen, hash_key_of(key, klen), &ti, &idx);
     if (!link)
         return 0;
     bool live = !kventry_expired(kv_slot_get(link), now_ms);

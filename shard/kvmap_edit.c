@@ -24,7 +24,7 @@ static void edit_find(struct kvmap *m, const void *key, size_t klen, int64_t now
                       struct edit_pos *p)
 {
     kvmap_rehash_step(m, STEP_BUCKETS);
-    p->h = hash_key(key, klen);
+    p->h = hash_key_of(key, klen);
     p->ti = 0;
     p->idx = 0;
     p->link = kvmap_lookup(m, key, klen, p->h, &p->ti, &p->idx);

@@ -412,6 +412,17 @@ single_own_reply(struct shard *s, struct batch *b, struct bent *e, size_t start)
     own_reply_count(s, r);
 }
 
+/* The command's key (its first) was hashed to route it: the map need not
+ * hash it again while the command runs (hash_key_remember; forgotten right
+ * after, before the bytes can change). */
+static inline void remember_key_hash(const struct cmd_def *d, size_t argc,
+                                     const struct resp_arg *argv, uint64_t h)
+{
+    size_t k = cmd_first_key(d, argc, argv);
+    if (k > 0)
+        hash_key_remember(argv[k].ptr, argv[k].len, h);
+}
+
 /* Owner side: run single request r of batch b into b->out and record
  * where its reply ends in e. With events, its keyspace events are
  * recorded there for its origin to publish (group_events.c), and the
@@ -421,12 +432,15 @@ run_single(struct shard *s, struct batch *b, struct bent *e, int64_t now_ms, str
 {
     struct req *r = e->r;
     size_t start = b->out.len;
+    if (r->khashed)
+        remember_key_hash(r->cmd, r->argc, r->argv, r->khash);
     if (events)
         run_exec_events(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &b->out, now_ms,
                         r, r->conn, events);
     else
         run_exec(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &b->out, now_ms, r,
                  r->conn);
+    hash_key_forget();
     if (b->out.oom) {
         /* Drop the partial reply; the next request starts clean. */
         b->out.len = start;
@@ -695,7 +709,10 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
             return;
         }
         size_t before = out->len;
+        if (khash)
+            remember_key_hash(d, argc, argv, *khash);
         run_exec(w->shard, d, exec, c->db, c->proto, argc, argv, out, w->now_ms, NULL, c);
+        hash_key_forget();
         if (sid != CMDSTAT_NONE) {
             cmdstat_call(w->cmdstats, sid);
             cmdstat_reply(w, sid, out->ptr + before, out->len - before);
