@@ -189,6 +189,36 @@ static inline int parse_len(const char *buf, size_t n, long long *v)
     return parse_ll(buf, n, v);
 }
 
+/* The common form of a "*<count>" or "$<len>" line starting at start
+ * (buf[start] is the type byte): 1 to 18 digits without a sign or a
+ * leading zero, then '\r' and one more byte, all in buf[0..len) and no
+ * longer than max_inline. Reads it in one pass, with no search for the
+ * '\r' and no second pass over the digits: the value in *v, the '\r'
+ * offset in *cr. Anything else returns false for read_line and
+ * parse_ll, which give every error and wait for what is missing. */
+static inline bool quick_line_number(const struct resp_parser *p, const char *buf, size_t len,
+                                     size_t start, long long *v, size_t *cr)
+{
+    size_t i = start + 1;
+    size_t end = len - start > 19 ? start + 19 : len;
+    unsigned long long u = 0;
+
+    if (i >= end || buf[i] < '1' || buf[i] > '9')
+        return false;
+    for (; i < end; i++) {
+        unsigned d = (unsigned)(unsigned char)buf[i] - '0';
+
+        if (d > 9)
+            break;
+        u = u * 10 + d;
+    }
+    if (i + 1 >= len || buf[i] != '\r' || i - start > p->lim.max_inline)
+        return false;
+    *v = (long long)u;
+    *cr = i;
+    return true;
+}
+
 /* Find the byte c in buf[from..len), resuming where the last call stopped
  * (p->scan). Returns its offset, or len after recording that everything up
  * to len has been searched. */
@@ -239,6 +269,31 @@ static enum resp_status read_line(struct resp_parser *p, const char *buf, size_t
     return RESP_OK;
 }
 
+/* A "$<len>" line at start, the general way: its '\r' found by read_line,
+ * its digits by parse_len, every error as Redis words it. */
+static enum resp_status bulk_header(struct resp_parser *p, const char *buf, size_t len,
+                                    size_t start, long long *ll, size_t *cr)
+{
+    enum resp_status st = read_line(p, buf, len, err_bulk_big, cr);
+
+    if (st != RESP_OK)
+        return st;
+    if (buf[start] != '$') {
+        char got = buf[start];
+
+        /* Redis turns CR and LF in error texts into spaces; a NUL
+         * ends the text, as it does in Redis's formatted reply. */
+        if (got == '\r' || got == '\n')
+            got = ' ';
+        snprintf(p->err_buf, sizeof(p->err_buf),
+                 "Protocol error: expected '$', got '%c'", got);
+        return fail(p, RESP_EPROTO, p->err_buf);
+    }
+    if (!parse_len(buf + start + 1, *cr - start - 1, ll) || *ll < 0)
+        return fail(p, RESP_EPROTO, err_bulk_len);
+    return RESP_OK;
+}
+
 /* The multibulk part of resp_parse; buf[0] is '*'. */
 static enum resp_status parse_multibulk(struct resp_parser *p, const char *buf, size_t len,
                                         struct resp_cmd *out, size_t *used, size_t *need)
@@ -249,11 +304,15 @@ static enum resp_status parse_multibulk(struct resp_parser *p, const char *buf, 
 
     if (p->want_args == 0) {
         assert(p->pos == 0);
-        st = read_line(p, buf, len, err_mbulk_big, &cr);
-        if (st != RESP_OK)
-            return st;
-        if (!parse_len(buf + 1, cr - 1, &ll))
-            return fail(p, RESP_EPROTO, err_mbulk_len);
+        if (quick_line_number(p, buf, len, 0, &ll, &cr)) {
+            p->scan = cr; /* as read_line leaves it */
+        } else {
+            st = read_line(p, buf, len, err_mbulk_big, &cr);
+            if (st != RESP_OK)
+                return st;
+            if (!parse_len(buf + 1, cr - 1, &ll))
+                return fail(p, RESP_EPROTO, err_mbulk_len);
+        }
         if (ll <= 0) {
             /* "*0" and "*-1" (or any negative count) are empty commands
              * in Redis: consumed and skipped. */
@@ -279,22 +338,11 @@ static enum resp_status parse_multibulk(struct resp_parser *p, const char *buf, 
         if (p->bulk_len == RESP_NO_BULK) {
             size_t start = p->pos;
 
-            st = read_line(p, buf, len, err_bulk_big, &cr);
-            if (st != RESP_OK)
+            if (start < len && buf[start] == '$' &&
+                quick_line_number(p, buf, len, start, &ll, &cr))
+                p->scan = cr; /* as read_line leaves it */
+            else if ((st = bulk_header(p, buf, len, start, &ll, &cr)) != RESP_OK)
                 return st;
-            if (buf[start] != '$') {
-                char got = buf[start];
-
-                /* Redis turns CR and LF in error texts into spaces; a NUL
-                 * ends the text, as it does in Redis's formatted reply. */
-                if (got == '\r' || got == '\n')
-                    got = ' ';
-                snprintf(p->err_buf, sizeof(p->err_buf),
-                         "Protocol error: expected '$', got '%c'", got);
-                return fail(p, RESP_EPROTO, p->err_buf);
-            }
-            if (!parse_len(buf + start + 1, cr - start - 1, &ll) || ll < 0)
-                return fail(p, RESP_EPROTO, err_bulk_len);
             if ((unsigned long long)ll > p->lim.max_bulk)
                 return fail(p, RESP_ETOOBIG, err_bulk_len);
             if (p->unauth && ll > RESP_UNAUTH_MAX_BULK)

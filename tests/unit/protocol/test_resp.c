@@ -188,6 +188,18 @@ static const struct pcase multibulk_cases[] = {
     { "count 2^63-1 over limit", S("*9223372036854775807\r\n"), RESP_ETOOBIG, 0, 0, { { NULL, 0 } },
       e_mbulk },
     { "count 123BOGUS", S("*123BOGUS\r\n"), RESP_EPROTO, 0, 0, { { NULL, 0 } }, e_mbulk },
+    /* 18 digits are read in one pass (quick_line_number), 19 the general
+     * way: the same answers either side of that line. */
+    { "count 18 digits over limit", S("*999999999999999999\r\n"), RESP_ETOOBIG, 0, 0,
+      { { NULL, 0 } }, e_mbulk },
+    { "count 19 digits over limit", S("*1000000000000000000\r\n"), RESP_ETOOBIG, 0, 0,
+      { { NULL, 0 } }, e_mbulk },
+    { "bulk 18 digits over limit", S("*1\r\n$999999999999999999\r\n"), RESP_ETOOBIG, 0, 0,
+      { { NULL, 0 } }, e_bulk },
+    { "bulk 19 digits over limit", S("*1\r\n$1000000000000000000\r\n"), RESP_ETOOBIG, 0, 0,
+      { { NULL, 0 } }, e_bulk },
+    { "bulk 20 digits", S("*1\r\n$99999999999999999999\r\n"), RESP_EPROTO, 0, 0,
+      { { NULL, 0 } }, e_bulk },
     { "bulk -1", S("*1\r\n$-1\r\n"), RESP_EPROTO, 0, 0, { { NULL, 0 } }, e_bulk },
     { "bulk 2^64", S("*1\r\n$18446744073709551616\r\n"), RESP_EPROTO, 0, 0, { { NULL, 0 } }, e_bulk },
     { "bulk leading zero", S("*1\r\n$01\r\nx\r\n"), RESP_EPROTO, 0, 0, { { NULL, 0 } }, e_bulk },
