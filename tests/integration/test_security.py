@@ -120,6 +120,10 @@ class CrossProtocol(unittest.TestCase):
         for srv in both(skv_args=("--threads", "2")):
             self.check(srv, HTTP_POST)
 
+    def test_post_in_any_case(self):
+        for srv in both():
+            self.check(srv, b"pOsT / HTTP/1.1\r\nSET pwned 1\r\n")
+
     def test_host_header_first(self):
         # A "Host:" line closes the connection too, in any letter case, and
         # even from a client that has not authenticated.
