@@ -167,28 +167,6 @@ static int parse_ll(const char *buf, size_t n, long long *v)
     return 1;
 }
 
-/* parse_ll for a count or a length, inline: these are a few digits, and
- * up to 18 digits without a sign or a leading zero cannot overflow, so
- * they need no check per digit (parse_ll was a twelfth of a GET's
- * instructions, callgrind). */
-static inline int parse_len(const char *buf, size_t n, long long *v)
-{
-    if (n - 1 < 18 && buf[0] >= '1' && buf[0] <= '9') {
-        unsigned long long u = 0;
-
-        for (size_t i = 0; i < n; i++) {
-            unsigned d = (unsigned)(unsigned char)buf[i] - '0';
-
-            if (d > 9)
-                return 0;
-            u = u * 10 + d;
-        }
-        *v = (long long)u;
-        return 1;
-    }
-    return parse_ll(buf, n, v);
-}
-
 /* The common form of a "*<count>" or "$<len>" line starting at start
  * (buf[start] is the type byte): 1 to 18 digits without a sign or a
  * leading zero, then '\r' and one more byte, all in buf[0..len) and no
@@ -270,7 +248,7 @@ static enum resp_status read_line(struct resp_parser *p, const char *buf, size_t
 }
 
 /* A "$<len>" line at start, the general way: its '\r' found by read_line,
- * its digits by parse_len, every error as Redis words it. */
+ * its digits by parse_ll, every error as Redis words it. */
 static enum resp_status bulk_header(struct resp_parser *p, const char *buf, size_t len,
                                     size_t start, long long *ll, size_t *cr)
 {
@@ -289,7 +267,7 @@ static enum resp_status bulk_header(struct resp_parser *p, const char *buf, size
                  "Protocol error: expected '$', got '%c'", got);
         return fail(p, RESP_EPROTO, p->err_buf);
     }
-    if (!parse_len(buf + start + 1, *cr - start - 1, ll) || *ll < 0)
+    if (!parse_ll(buf + start + 1, *cr - start - 1, ll) || *ll < 0)
         return fail(p, RESP_EPROTO, err_bulk_len);
     return RESP_OK;
 }
@@ -310,7 +288,7 @@ static enum resp_status parse_multibulk(struct resp_parser *p, const char *buf, 
             st = read_line(p, buf, len, err_mbulk_big, &cr);
             if (st != RESP_OK)
                 return st;
-            if (!parse_len(buf + 1, cr - 1, &ll))
+            if (!parse_ll(buf + 1, cr - 1, &ll))
                 return fail(p, RESP_EPROTO, err_mbulk_len);
         }
         if (ll <= 0) {
