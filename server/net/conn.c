@@ -171,23 +171,34 @@ struct conn *conn_accept(struct worker *w, uv_stream_t *listener)
     return conn_accept_fd(w, listener, -1);
 }
 
+/* Make c's socket handle on loop: a pipe for a Unix socket client, else
+ * TCP. Returns 0 or a libuv error. */
+static int sock_init(struct conn *c, uv_loop_t *loop)
+{
+    return c->is_unix ? uv_pipe_init(loop, &c->sock.pipe, 0) : uv_tcp_init(loop, &c->sock.tcp);
+}
+
+/* Hand the socket fd to c's handle. Returns 0 or a libuv error (the
+ * handle did not adopt fd). */
+static int sock_open(struct conn *c, int fd)
+{
+    return c->is_unix ? uv_pipe_open(&c->sock.pipe, fd) : uv_tcp_open(&c->sock.tcp, fd);
+}
+
 struct conn *conn_accept_fd(struct worker *w, uv_stream_t *listener, int sfd)
 {
     struct conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->is_unix = listener->type == UV_NAMED_PIPE;
-    int rc = c->is_unix ? uv_pipe_init(&w->shard->loop, &c->sock.pipe, 0)
-                        : uv_tcp_init(&w->shard->loop, &c->sock.tcp);
+    int rc = sock_init(c, &w->shard->loop);
     if (rc != 0) {
         free(c);
         return NULL;
     }
     c->sock.handle.data = c;
     c->w = w;
-    int arc = sfd < 0              ? uv_accept(listener, &c->sock.stream)
-              : c->is_unix         ? uv_pipe_open(&c->sock.pipe, sfd)
-                                   : uv_tcp_open(&c->sock.tcp, sfd);
+    int arc = sfd < 0 ? uv_accept(listener, &c->sock.stream) : sock_open(c, sfd);
     if (arc != 0) {
         if (sfd >= 0)
             close(sfd); /* the handle did not adopt it */
@@ -225,10 +236,7 @@ struct conn *conn_accept_fd(struct worker *w, uv_stream_t *listener, int sfd)
     }
 
     /* Link first so that a close from here on finds it in the list. */
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    worker_conn_link(w, c);
     atomic_fetch_add_explicit(&w->stats.connected, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->stats.conns_total, 1, memory_order_relaxed);
     atomic_fetch_add(&server.nclients, 1);
@@ -393,9 +401,7 @@ static void on_move_msg(void *owner, struct mbox_msg *m)
     struct conn *c = (struct conn *)((char *)m - offsetof(struct conn, move_msg));
     struct worker *from = c->w;
     memset(&c->sock, 0, sizeof c->sock);
-    int rc = w->stopping     ? UV_ECANCELED
-             : c->is_unix    ? uv_pipe_init(&s->loop, &c->sock.pipe, 0)
-                             : uv_tcp_init(&s->loop, &c->sock.tcp);
+    int rc = w->stopping ? UV_ECANCELED : sock_init(c, &s->loop);
     if (rc != 0) {
         move_drop(c, from);
         return;
@@ -408,15 +414,11 @@ static void on_move_msg(void *owner, struct mbox_msg *m)
     c->sock.handle.data = c;
     c->handle_closed = false;
     c->w = w;
-    c->next = w->conns;
-    c->prev = NULL;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    worker_conn_link(w, c);
     atomic_fetch_add_explicit(&w->stats.connected, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&from->stats.connected, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->stats.moved_in, 1, memory_order_relaxed);
-    rc = c->is_unix ? uv_pipe_open(&c->sock.pipe, fd) : uv_tcp_open(&c->sock.tcp, fd);
+    rc = sock_open(c, fd);
     if (rc != 0) {
         close(fd); /* the handle did not adopt it */
         conn_close(c);

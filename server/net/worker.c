@@ -107,6 +107,15 @@ void worker_want_flush(struct worker *w, struct conn *c)
     w->flush_list = c;
 }
 
+void worker_conn_link(struct worker *w, struct conn *c)
+{
+    c->prev = NULL;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+}
+
 void worker_conn_unlink(struct worker *w, struct conn *c)
 {
     if (c->prev)

@@ -175,7 +175,11 @@ void worker_config_changed(void);
  * SET requirepass applies at once. Any thread. */
 const char *worker_requirepass(void);
 
-/* Remove c from w's list once it is fully closed (conn.c). */
+/* Put c at the head of w's client list (accepted, or moved here: conn.c). */
+void worker_conn_link(struct worker *w, struct conn *c);
+
+/* Remove c from w's list once it is fully closed, or as it moves away
+ * (conn.c). */
 void worker_conn_unlink(struct worker *w, struct conn *c);
 
 /* A script on w's thread is busy and w's loop cannot run: read what w's
