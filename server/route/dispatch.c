@@ -1039,8 +1039,7 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
          * a blocking pop is served by its first key when that has data. */
         size_t k = (d->flags & CMD_BLOCKING) ? cmd_first_key(d, argc, argv) : 0;
         if (k > 0)
-            move_note(c, shard_group_route_hash(server.group,
-                                                hash_key(argv[k].ptr, argv[k].len)));
+            move_note(c, shard_group_route(server.group, argv[k].ptr, argv[k].len));
         else
             c->mv_run = 0;
     }
