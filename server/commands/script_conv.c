@@ -150,6 +150,11 @@ size_t script_resp_to_lua(lua_State *L, const char *p, size_t n)
             lua_pushboolean(L, 0); /* the null array */
             return used;
         }
+        /* Every element takes at least one byte (three, in fact), so a
+         * count beyond the bytes left is a truncated reply; checking it
+         * first also keeps 2 * v below from overflowing. */
+        if ((uint64_t)v > n - used)
+            return 0;
         char t = p[0];
         if (t == '|') {
             /* An attribute: skipped (Redis does not show it to scripts),
