@@ -28,6 +28,8 @@
 /* One queued command: its definition and a private copy of its arguments. */
 struct queued {
     const struct cmd_def *d;   /* looked up at queue time */
+    uint32_t flags;            /* this call's (cmd_flags_of): a script's
+                                  shebang may make it a write */
     size_t argc;               /* arguments */
     struct resp_arg *argv;     /* array and bytes in one block (owned) */
 };
@@ -290,6 +292,17 @@ bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
         tc->errored = true;
         return true;
     }
+    /* A script whose shebang makes it a write is refused as one after a
+     * failed save, as dispatch refuses SET from its d->flags alone (Redis
+     * judges getCommandFlags). */
+    uint32_t flags = cmd_flags_of(d, argc, argv);
+    if (flags != d->flags && persist_writes_denied(flags)) {
+        resp_error(out, PERSIST_MISCONF_ERR);
+        cmdstat_reject(c->w->cmdstats, cmdstat_id(d));
+        errstat_code(c->w->errstats, "MISCONF");
+        tc->errored = true;
+        return true;
+    }
     if (tc->nq == tc->qcap) {
         size_t ncap = tc->qcap ? tc->qcap * 2 : 8;
         struct queued *q = realloc(tc->q, ncap * sizeof *q);
@@ -319,7 +332,7 @@ bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
         a[i].len = argv[i].len;
         p += argv[i].len;
     }
-    tc->q[tc->nq++] = (struct queued){.d = d, .argc = argc, .argv = a};
+    tc->q[tc->nq++] = (struct queued){.d = d, .flags = flags, .argc = argc, .argv = a};
     resp_simple(out, "QUEUED");
     return true;
 }
@@ -576,16 +589,22 @@ static void exec_exec(struct cmd_ctx *ctx)
         resp_error(ctx->out, "EXECABORT Transaction discarded because of previous errors.");
         return;
     }
-    /* A save failed after the writes were queued: Redis refuses an EXEC
-     * that holds writes as it refuses each write, and says why. */
-    for (size_t i = 0; i < tc->nq; i++) {
-        if ((tc->q[i].d->flags & CMD_WRITE) && persist_writes_denied(tc->q[i].d)) {
-            queue_clear(tc);
-            unwatch_all(tc);
-            resp_error(ctx->out,
-                       "EXECABORT Transaction discarded because of: " PERSIST_MISCONF_ERR);
-            return;
-        }
+    /* Memory ran out, or a save failed, after the commands were queued:
+     * Redis judges EXEC by its queue's flags (mstate.cmd_flags) as it
+     * judges each command, and says why it aborts. */
+    uint32_t queued = 0;
+    for (size_t i = 0; i < tc->nq; i++)
+        queued |= tc->q[i].flags;
+    const char *why = NULL;
+    if ((queued & CMD_DENYOOM) && maxmemory_enabled() && maxmemory_refuses_split())
+        why = MAXMEMORY_OOM_ERROR;
+    else if (persist_writes_denied(queued & CMD_WRITE))
+        why = PERSIST_MISCONF_ERR;
+    if (why) {
+        queue_clear(tc);
+        unwatch_all(tc);
+        resp_errorf(ctx->out, "EXECABORT Transaction discarded because of: %s", why);
+        return;
     }
     struct exec_job *j = calloc(1, sizeof *j);
     struct slot *sl = j ? reply_fifo_slot_new(c) : NULL;

@@ -71,7 +71,7 @@ static const char *check_command(struct script_run *r, size_t argc, const struct
     /* Redis's scriptVerifyWriteCommandAllow: after a failed save, a write
      * is refused unless the script already wrote (it cannot be stopped
      * half-way). */
-    if ((d->flags & CMD_WRITE) && !r->wrote && persist_writes_denied(d))
+    if ((d->flags & CMD_WRITE) && !r->wrote && persist_writes_denied(d->flags))
         return PERSIST_MISCONF_ERR;
     /* Redis's scriptVerifyOOM: over maxmemory when the script began, a
      * script without allow-oom may not grow memory, unless it already

@@ -62,33 +62,76 @@ static uint32_t flags_before_run(int kind, const struct resp_arg *argv, uint32_t
     return f;
 }
 
+/* Redis's scriptFlagsToCmdFlags: a script that declares flags (f, from
+ * flags_before_run) is a write command unless no-writes, deny-oom unless
+ * allow-oom or no-writes; one without keeps its command's flags (base). */
+static uint32_t cmd_flags_from_script(uint32_t base, uint32_t f)
+{
+    if (f & SCRIPT_FLAG_EVAL_COMPAT)
+        return base;
+    uint32_t out = base & ~(CMD_STALE | CMD_DENYOOM | CMD_WRITE | CMD_MAY_REPLICATE);
+    if (!(f & (SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES)))
+        out |= CMD_DENYOOM;
+    if (!(f & SCRIPT_FLAG_NO_WRITES))
+        out |= CMD_WRITE;
+    if (f & SCRIPT_FLAG_ALLOW_STALE)
+        out |= CMD_STALE;
+    return out;
+}
+
+/* A call's flags (cmd_flags_fn), for what judges a command before it runs
+ * without running it: MULTI's queueing and EXEC (cmd_txn.c). */
+static uint32_t call_flags(int kind, const struct cmd_def *d, const struct resp_arg *argv)
+{
+    uint32_t fflags = 0;
+    uint64_t id;
+    if (kind == K_FCALL && !function_find(argv[1].ptr, argv[1].len, &id, &fflags))
+        return d->flags;
+    return cmd_flags_from_script(d->flags, flags_before_run(kind, argv, fflags));
+}
+
+static uint32_t eval_call_flags(const struct cmd_def *d, size_t argc, const struct resp_arg *argv)
+{
+    (void)argc;
+    return call_flags(K_EVAL, d, argv);
+}
+
+static uint32_t evalsha_call_flags(const struct cmd_def *d, size_t argc,
+                                   const struct resp_arg *argv)
+{
+    (void)argc;
+    return call_flags(K_EVALSHA, d, argv);
+}
+
+static uint32_t fcall_call_flags(const struct cmd_def *d, size_t argc, const struct resp_arg *argv)
+{
+    (void)argc;
+    return call_flags(K_FCALL, d, argv);
+}
+
 /* Redis's processCommand refusal over maxmemory: a script that declares
- * flags without allow-oom or no-writes is a deny-oom command
- * (scriptFlagsToCmdFlags), refused before anything of it runs, before its
- * numkeys is even read. A script without a shebang is not: its commands
- * are judged as it calls them (script_api.c). Split commands are refused
- * here, on the connection's thread, from every shard's published usage
- * (maxmemory_refuses_split), so is a script. */
+ * flags without allow-oom or no-writes is a deny-oom command, refused
+ * before anything of it runs, before its numkeys is even read. A script
+ * without a shebang is not: its commands are judged as it calls them
+ * (script_api.c). Split commands are refused here, on the connection's
+ * thread, from every shard's published usage (maxmemory_refuses_split),
+ * so is a script. */
 static bool refused_oom(int kind, const struct resp_arg *argv, uint32_t fflags)
 {
     if (!maxmemory_enabled())
         return false;
-    uint32_t f = flags_before_run(kind, argv, fflags);
-    return !(f & (SCRIPT_FLAG_EVAL_COMPAT | SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES)) &&
-           maxmemory_refuses_split();
+    uint32_t f = cmd_flags_from_script(0, flags_before_run(kind, argv, fflags));
+    return (f & CMD_DENYOOM) && maxmemory_refuses_split();
 }
 
 /* Redis's processCommand refusal after a failed save: a script that
- * declares flags without no-writes is a write command
- * (scriptFlagsToCmdFlags), refused as SET is. A script without a shebang
- * is not: its writes are refused as it calls them (script_api.c). */
+ * declares flags without no-writes is a write command, refused as SET is.
+ * A script without a shebang is not: its writes are refused as it calls
+ * them (script_api.c). */
 static bool refused_misconf(int kind, const struct resp_arg *argv, uint32_t fflags)
 {
-    if (!atomic_load_explicit(&persist_last_failed, memory_order_relaxed))
-        return false;
-    uint32_t f = flags_before_run(kind, argv, fflags);
-    return !(f & (SCRIPT_FLAG_EVAL_COMPAT | SCRIPT_FLAG_NO_WRITES)) &&
-           persist_stop_writes_configured();
+    return atomic_load_explicit(&persist_last_failed, memory_order_relaxed) &&
+           persist_writes_denied(cmd_flags_from_script(0, flags_before_run(kind, argv, fflags)));
 }
 
 /* Redis's checks of EVAL's arguments, in its order: a SHA1 of the wrong
@@ -585,28 +628,33 @@ static const struct cmd_def script_subs[] = {
 /* Arity, flags, key specs and docs as Redis 7.0's COMMAND reports them. */
 const struct cmd_def cmd_script_defs[] = {
     { .name = "eval", .arity = -3, .exec = eval_exec, .plan = &eval_plan_def,
+      .call_flags = eval_call_flags,
       .flags = EVAL_FLAGS | CMD_MAY_REPLICATE, .acl = CMD_ACL_SCRIPTING,
       .keys = EVAL_KEYS(EVAL_RW, "We cannot tell how the keys will be used so we assume the "
                                  "worst, RW and UPDATE"),
       .group = "scripting", .since = "2.6.0", .complexity = "Depends on the script that is executed.",
       .summary = "Execute a Lua script server side" },
     { .name = "eval_ro", .arity = -3, .exec = eval_ro_exec, .plan = &eval_plan_def,
+      .call_flags = eval_call_flags,
       .flags = EVAL_FLAGS | CMD_READONLY, .acl = CMD_ACL_SCRIPTING,
       .keys = EVAL_KEYS(EVAL_RO, "We cannot tell how the keys will be used so we assume the "
                                  "worst, RO and ACCESS"),
       .group = "scripting", .since = "7.0.0", .complexity = "Depends on the script that is executed.",
       .summary = "Execute a read-only Lua script server side" },
     { .name = "evalsha", .arity = -3, .exec = evalsha_exec, .plan = &evalsha_plan_def,
+      .call_flags = evalsha_call_flags,
       .flags = EVAL_FLAGS | CMD_MAY_REPLICATE, .acl = CMD_ACL_SCRIPTING,
       .keys = EVAL_KEYS(EVAL_RW, NULL),
       .group = "scripting", .since = "2.6.0", .complexity = "Depends on the script that is executed.",
       .summary = "Execute a Lua script server side" },
     { .name = "evalsha_ro", .arity = -3, .exec = evalsha_ro_exec, .plan = &evalsha_plan_def,
+      .call_flags = evalsha_call_flags,
       .flags = EVAL_FLAGS | CMD_READONLY, .acl = CMD_ACL_SCRIPTING,
       .keys = EVAL_KEYS(EVAL_RO, NULL),
       .group = "scripting", .since = "7.0.0", .complexity = "Depends on the script that is executed.",
       .summary = "Execute a read-only Lua script server side" },
     { .name = "fcall", .arity = -3, .exec = fcall_exec, .plan = &fcall_plan_def,
+      .call_flags = fcall_call_flags,
       .flags = EVAL_FLAGS, .acl = CMD_ACL_SCRIPTING,
       .keys = EVAL_KEYS(EVAL_RW, "We cannot tell how the keys will be used so we assume the "
                                  "worst, RW and UPDATE"),
@@ -614,6 +662,7 @@ const struct cmd_def cmd_script_defs[] = {
       .complexity = "Depends on the function that is executed.",
       .summary = "Invoke a function" },
     { .name = "fcall_ro", .arity = -3, .exec = fcall_ro_exec, .plan = &fcall_plan_def,
+      .call_flags = fcall_call_flags,
       .flags = EVAL_FLAGS | CMD_READONLY, .acl = CMD_ACL_SCRIPTING,
       .keys = EVAL_KEYS(EVAL_RO, "We cannot tell how the keys will be used so we assume the "
                                  "worst, RO and ACCESS"),

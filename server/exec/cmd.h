@@ -180,6 +180,13 @@ struct cmd_plan; /* multi-shard planning (server/commands/cmd_multi.h) */
 typedef int (*cmd_getkeys_fn)(const struct cmd_def *d, size_t argc, const struct resp_arg *argv,
                               struct cmd_key_range *out);
 
+/* The flags one call of d has, from its arguments, where they differ from
+ * d->flags (Redis's getCommandFlags: a script's shebang flags make EVAL a
+ * write, deny-oom command or not). Pure, but may read the script cache or
+ * the function library. */
+typedef uint32_t (*cmd_flags_fn)(const struct cmd_def *d, size_t argc,
+                                 const struct resp_arg *argv);
+
 /* What a command sees while it runs on the owning shard's thread. */
 struct cmd_ctx {
     struct shard *shard;        /* executing shard (this thread owns it) */
@@ -248,6 +255,8 @@ struct cmd_def {
     cmd_getkeys_fn getkeys; /* resolves the keys instead of the specs when
                                they cannot (CMD_KS_VARIABLE_FLAGS), or when
                                they do not fit argv; NULL: the specs alone */
+    cmd_flags_fn call_flags; /* a call's own flags (cmd_flags_fn); NULL:
+                               flags, whatever the arguments */
     cmd_exec_fn exec;       /* runs on the owner shard (or conn thread for
                                CMD_CONN); NULL for a container, whose
                                subcommand runs instead */
@@ -304,6 +313,13 @@ const struct cmd_def *cmd_table_all(size_t *n);
 static inline bool cmd_arity_allows(int arity, size_t argc)
 {
     return arity > 0 ? argc == (size_t)arity : argc >= (size_t)-arity;
+}
+
+/* The flags this call of d has: d->flags, or what its call_flags says. */
+static inline uint32_t cmd_flags_of(const struct cmd_def *d, size_t argc,
+                                    const struct resp_arg *argv)
+{
+    return d->call_flags ? d->call_flags(d, argc, argv) : d->flags;
 }
 
 /* Arity check per Redis's rule. */

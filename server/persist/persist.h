@@ -103,15 +103,16 @@ extern _Atomic bool persist_last_failed;
  * config read lock, so call it only once persist_last_failed is set. */
 bool persist_stop_writes_configured(void);
 
-/* Must d be refused with PERSIST_MISCONF_ERR? Redis refuses writes, and
- * PING (CMD_MISCONF) so that health checks notice, while
- * stop-writes-on-bgsave-error is yes, save points are configured and the
- * last background save failed. One relaxed load while saves succeed.
- * Worker threads, before the command runs or is queued by MULTI. */
-static inline bool persist_writes_denied(const struct cmd_def *d)
+/* Must a command with these flags (a call's, cmd_flags_of) be refused
+ * with PERSIST_MISCONF_ERR? Redis refuses writes, and PING (CMD_MISCONF)
+ * so that health checks notice, while stop-writes-on-bgsave-error is yes,
+ * save points are configured and the last background save failed. One
+ * relaxed load while saves succeed. Worker threads, before the command
+ * runs or is queued by MULTI. */
+static inline bool persist_writes_denied(uint32_t flags)
 {
     return atomic_load_explicit(&persist_last_failed, memory_order_relaxed) &&
-           (d->flags & (CMD_WRITE | CMD_MISCONF)) != 0 && persist_stop_writes_configured();
+           (flags & (CMD_WRITE | CMD_MISCONF)) != 0 && persist_stop_writes_configured();
 }
 
 /* Main thread, after the workers started and before they accept clients:

@@ -267,6 +267,37 @@ class Bound(unittest.TestCase):
             self.assertIsNone(c.call("GET", "k"))
             self.assertEqual(c.call("DBSIZE"), 0)
 
+    def test_exec_is_judged_by_its_queue_like_redis(self):
+        """Memory runs out between queueing and EXEC: Redis refuses an EXEC
+        whose queue holds a deny-oom command (SET, a script whose shebang
+        lacks allow-oom and no-writes) and runs one of reads, PING or legacy
+        and allow-oom scripts; inside MULTI over the bound every command is
+        refused."""
+        queues = [[["SET", "k", "1"], ["GET", "k"]],
+                  [["GET", "k"], ["PING"]],
+                  [["EVAL", "#!lua flags=no-writes\nreturn 1", "0"], ["EVAL", "return 2", "0"]],
+                  [["EVAL", "#!lua flags=allow-oom\nreturn 1", "0"]],
+                  [["EVAL", "#!lua\nreturn 1", "0"]]]
+
+        def transcript(srv):
+            out = []
+            with srv.client() as c, srv.client() as other:
+                for q in queues:
+                    out.append(c.call("MULTI"))
+                    out += [c.call(*cmd) for cmd in q]
+                    out.append(other.call("CONFIG", "SET", "maxmemory", "1"))
+                    out.append(c.call("EXEC"))
+                    out += [c.call("MULTI"), c.call("GET", "k"), c.call("EXEC")]
+                    out.append(other.call("CONFIG", "SET", "maxmemory", "0"))
+                out.append(c.call("INFO", "errorstats"))
+            return out
+
+        with skvtest.StrictShardkvServer(args=["--threads", "2"]) as s:
+            ours = transcript(s)
+        self.assertEqual(str(ours[4]), "EXECABORT Transaction discarded because of: " + OOM)
+        with skvtest.RedisServer() as r:
+            self.assertEqual(ours, transcript(r))
+
     def test_configuration_replies_match_redis(self):
         cmds = [["CONFIG", "GET", "maxmemory"], ["CONFIG", "SET", "maxmemory", "100mb"],
                 ["CONFIG", "GET", "maxmemory"], ["CONFIG", "SET", "maxmemory", "1g"],

@@ -122,6 +122,15 @@ def misconf_transcript(srv, full_dir):
         rec("MULTI")
         rec("PING")
         rec("EXEC")
+        # A script whose flags make it a write is refused as it is queued;
+        # a no-writes or legacy one is queued.
+        rec("MULTI")
+        rec("EVAL", "#!lua flags=no-writes\nreturn 1", "0")
+        rec("EVAL", "return 2", "0")
+        rec("EXEC")
+        rec("MULTI")
+        rec("EVAL", "#!lua\nreturn 3", "0", label="EVAL flagged in MULTI")
+        rec("EXEC")
         # Queued before the refusal starts: EXEC says why it aborts.
         rec("CONFIG", "SET", "stop-writes-on-bgsave-error", "no", cl=other)
         rec("SET", "a", "1")
@@ -129,6 +138,11 @@ def misconf_transcript(srv, full_dir):
         rec("SET", "x", "1")
         rec("CONFIG", "SET", "stop-writes-on-bgsave-error", "yes", cl=other)
         rec("EXEC")
+        rec("CONFIG", "SET", "stop-writes-on-bgsave-error", "no", cl=other)
+        rec("MULTI")
+        rec("EVAL", "#!lua\nreturn 4", "0")
+        rec("CONFIG", "SET", "stop-writes-on-bgsave-error", "yes", cl=other)
+        rec("EXEC", label="EXEC of a flagged script")
         # Only while save points are configured.
         rec("CONFIG", "SET", "save", "")
         rec("SET", "a", "2")
@@ -165,6 +179,9 @@ class SaveErrorTest(unittest.TestCase):
         self.assertEqual(replies["GET a"], b"4")
         self.assertEqual(replies["PING"], "PONG")
         self.assertIn(("PING", misconf), ours)
+        self.assertEqual(replies["EVAL flagged in MULTI"], misconf)
+        self.assertTrue(str(replies["EXEC of a flagged script"]).startswith(
+            "EXECABORT Transaction discarded because of: MISCONF"))
         self.assertIn("No space left on device", log)
         self.assertNotIn("Input/output error", log)
 
