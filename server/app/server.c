@@ -28,6 +28,7 @@
 #include "server/persist/persist.h"
 #include "server/pubsub/notify.h"
 #include "server/pubsub/pubsub.h"
+#include "server/txn/txn.h"
 #include "server/txn/txn_watch.h"
 #include "server/net/worker.h"
 
@@ -243,6 +244,8 @@ int server_start(void)
     unsigned nw = cfg->threads ? cfg->threads : uv_available_parallelism();
     if (nw == 0)
         nw = 1;
+    if (nw > TXN_MAX_SHARDS)
+        nw = TXN_MAX_SHARDS; /* (the threads option's own limit) */
 
     char addrs[SERVER_MAX_BIND][64];
     bool optional[SERVER_MAX_BIND];

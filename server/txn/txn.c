@@ -186,6 +186,14 @@ static struct tshard *tsh(struct shard *s)
     return &tshards[s->id];
 }
 
+struct txn_busy txn_busy_[TXN_MAX_SHARDS];
+
+/* Keep s's txn_busy_ flag true to its queue and held list. */
+static void busy_note(const struct shard *s, const struct tshard *ts)
+{
+    txn_busy_[s->id].any = ts->nqueued > 0 || ts->held_head != NULL;
+}
+
 static bool is_write(const struct cmd_def *d)
 {
     return !(d->flags & CMD_READONLY);
@@ -332,8 +340,9 @@ static bool client_blocked(const struct tshard *ts, const struct req *r)
     return ts->nuncounted > 0 && r->conn && client_held_before(ts, r->conn, r);
 }
 
-bool txn_may_run(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
-                 const struct resp_arg *argv, const void *client, const uint64_t *key1_hash)
+bool txn_may_run_slow(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
+                      const struct resp_arg *argv, const void *client,
+                      const uint64_t *key1_hash)
 {
     struct tshard *ts = tsh(s);
     if (ts->nqueued == 0 && !ts->held_head)
@@ -423,6 +432,7 @@ void txn_hold(struct shard *s, struct req *r, void *ctx)
         ts->held_head = r;
     ts->held_tail = r;
     ts->nheld++;
+    busy_note(s, ts);
 }
 
 /* May held request r run now: no transaction scheduled here before it
@@ -515,6 +525,7 @@ static void pump(struct shard *s)
                 if (ts->held_tail == r)
                     ts->held_tail = prev;
                 ts->nheld--;
+                busy_note(s, ts);
                 if (r->held_counted)
                     client_drop(ts, r->conn);
                 else
@@ -672,6 +683,7 @@ static void part_enqueue(struct shard *s, struct txn_part *p)
     ts->qtail = p;
     ts->nqueued++;
     ts->last_id = p->id;
+    busy_note(s, ts);
 }
 
 static void on_schedule(void *owner, struct mbox_msg *m)
@@ -741,6 +753,7 @@ static void conclude(struct shard *s, struct txn_part *p)
     else
         ts->qtail = p->qprev;
     ts->nqueued--;
+    busy_note(s, ts);
     assert(!p->pend_head);
     part_free(p);
 }

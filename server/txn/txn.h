@@ -55,6 +55,10 @@
 #include "protocol/resp.h"
 #include "server/exec/cmd.h"
 #include "server/txn/txn_locks.h"
+#include "shard/shard.h"
+
+/* The most shards a server runs: the threads option's limit. */
+#define TXN_MAX_SHARDS 1024
 
 struct shard;
 struct req;
@@ -164,8 +168,27 @@ int txn_all_shards(void (*fn)(struct shard *s, void *arg), void *arg,
  * (an opaque identity; NULL = none) is held here. key1_hash: hash_key() of
  * its first key if the caller has it, else NULL. O(keys) with locks held,
  * two loads without. */
-bool txn_may_run(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
-                 const struct resp_arg *argv, const void *client, const uint64_t *key1_hash);
+bool txn_may_run_slow(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
+                      const struct resp_arg *argv, const void *client,
+                      const uint64_t *key1_hash);
+
+/* Per shard: set while a transaction is queued there or a request held.
+ * Only the owner thread touches its entry, each on a cache line of its
+ * own, so that the common case (nothing queued, nothing held) costs
+ * txn_may_run one load instead of a call. */
+struct txn_busy {
+    _Alignas(64) bool any;
+};
+extern struct txn_busy txn_busy_[TXN_MAX_SHARDS];
+
+/* txn_may_run_slow, without its call while nothing is queued or held. */
+static inline bool txn_may_run(struct shard *s, const struct cmd_def *d, unsigned db,
+                               size_t argc, const struct resp_arg *argv, const void *client,
+                               const uint64_t *key1_hash)
+{
+    return !txn_busy_[s->id].any ||
+           txn_may_run_slow(s, d, db, argc, argv, client, key1_hash);
+}
 
 /* txn_may_run (no client) for a command s runs beside its current work,
  * between two requests of it (a blocked client's pop): the locks of the
