@@ -48,7 +48,7 @@ struct req {
     struct req *next;            /* free-list link */
     struct slot *slot;           /* its slot, NULL for fan-out parts */
     bool pooled;                 /* a fixed-size block from the origin
-                                    worker's free list (dispatch.c) */
+                                    worker's free list (route/req.c) */
     size_t bidx;                 /* its entry in this turn's batch */
     struct req *ord_next;        /* next request of its connection's unit
                                     batched this turn (conn.ord_first) */

@@ -583,7 +583,7 @@ char *conn_take_ibuf(struct conn *c, size_t bytes)
  * then overlap their misses instead of waiting for each in turn. The key is
  * taken to be argv[1], as it is for every single-key command; for any other
  * command the hint is only wasted. Remote keys are prefetched by their
- * owner when the batch arrives (dispatch.c). */
+ * owner when the batch arrives (route/batch.c). */
 static void prefetch_run(struct conn *c, struct run_cmd *run, size_t n)
 {
     struct worker *w = c->w;

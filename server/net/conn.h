@@ -166,7 +166,7 @@ struct conn {
                                     this conn: it is freed only when this is 0 */
     struct conn *flush_next;     /* worker's flush list link (CONN_IN_FLUSH_LIST) */
     unsigned direct_out;         /* requests whose owner may write to the
-                                    socket (dispatch.c, direct_send): the fd
+                                    socket (batch.c, direct_send): the fd
                                     stays open, unreused, until they are back */
     bool close_deferred;         /* conn_close waits for direct_out to be 0 */
     bool lone_cmd;               /* the command being dispatched is the only

@@ -15,7 +15,7 @@
 #include "server/net/worker.h"
 
 /* Largest reply an owner shard sends straight to a client (direct_send,
- * route/dispatch.c): what a socket takes at once; bigger replies are left
+ * route/batch.c): what a socket takes at once; bigger replies are left
  * to the connection's worker, which can wait for the socket. */
 #define OUTBUF_DIRECT_MAX ((size_t)16 * 1024)
 

@@ -21,7 +21,7 @@ struct fan;
  * own) need about this many in flight; beyond it slots go back to the
  * allocator. */
 #define REPLY_FIFO_POOL_MAX 4096
-/* A recycled slot (or request, route/dispatch.c) keeps its reply buffer up
+/* A recycled slot (or request, route/req.c) keeps its reply buffer up
  * to this capacity, so a steady stream of small replies allocates nothing
  * (a slot coalesces a pipeline's inline replies: 16 GET replies of 32-byte
  * values take 608 bytes); 1 KiB x twice the pool bound (8 MB) is the most

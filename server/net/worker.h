@@ -98,7 +98,7 @@ struct worker {
                                      re-entrantly, under a busy script */
     int64_t now_ms;               /* wall clock read once per parse run or
                                      reply batch: commands run inline use it */
-    /* Recycled request-path objects (dispatch.c). A request, its slot and
+    /* Recycled request-path objects (route/req.c). A request, its slot and
      * its batch are all made and freed on this thread, so these free lists
      * need no locks; they spare the allocator two to four calls per
      * request. Bounded by DISPATCH_POOL_MAX entries each. */

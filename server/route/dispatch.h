@@ -240,7 +240,7 @@ struct fan *dispatch_fan_start_sub(struct conn *c, size_t argc, const struct res
  * send its reply on (ctx is what txn_hold was given). */
 void dispatch_held_run(struct shard *s, struct req *r, void *ctx);
 
-/* Owner side, for a fan-out part run outside dispatch.c (a transaction's
+/* Owner side, for a fan-out part run outside batch.c (a transaction's
  * hop, txn.c): its reply in r->out was just made. A big one is counted for
  * its connection's output buffer while it travels, or dropped (r->out
  * empty and oom, so the step fails) when that connection is at its hard

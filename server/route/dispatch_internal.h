@@ -1,9 +1,11 @@
-/* dispatch_internal.h — what dispatch.c (requests, batches, slots) and
+/* dispatch_internal.h — what dispatch.c (routing), req.c (requests and
+ * batches), batch.c (running them, slots), order.c (program order) and
  * fan.c (fan-out, broadcasts) share inside route/. Not for other folders.
  * The connection's worker thread unless a function says otherwise. */
 #ifndef SKV_SERVER_DISPATCH_INTERNAL_H
 #define SKV_SERVER_DISPATCH_INTERNAL_H
 
+#include "common/hash.h"
 #include "server/exec/cmd.h"
 #include "server/exec/req.h"
 #include "shard/shard.h"
@@ -62,8 +64,22 @@ struct req *dispatch_req_new(struct worker *w, size_t argc, const struct resp_ar
 /* Free a request made by dispatch_req_new on w (the calling thread's). */
 void dispatch_req_free(struct worker *w, struct req *r);
 
+/* dispatch_req_new for command argv of c, routed to another shard: when
+ * c lends its read buffer (a big SET that ends the input), argv stays
+ * there and only the views are copied, so the value is copied once, into
+ * the map, on its owner's thread. Freed with dispatch_req_free. */
+struct req *dispatch_req_new_routed(struct conn *c, size_t argc, const struct resp_arg *argv);
+
 /* Add r to this turn's batch for shard `shard`. Returns 0, or -1 on OOM. */
 int dispatch_batch_add(struct worker *w, unsigned shard, struct req *r);
+
+/* A batch is back on its origin, w: keep it for reuse, or free it. */
+void dispatch_batch_recycle(struct worker *w, struct batch *b);
+
+/* Mailbox handlers of a batch (batch.c): run it on its owner; back on
+ * its origin, fill its requests' slots. */
+void dispatch_on_batch_exec(void *owner, struct mbox_msg *m);
+void dispatch_on_batch_done(void *owner, struct mbox_msg *m);
 
 /* A round of f is back: keep the keyspace events its parts recorded. */
 void dispatch_fan_events(struct fan *f, struct req *const *parts, size_t n);
@@ -75,6 +91,17 @@ void dispatch_fan_publish(struct fan *f);
 /* A part of f came back (or ran locally): when the round is complete, run
  * the step and the next round. */
 void dispatch_fan_part_done(struct fan *f);
+
+/* The command's key (its first) was hashed to route it: the map need not
+ * hash it again while the command runs (hash_key_remember; forgotten right
+ * after, before the bytes can change). */
+static inline void remember_key_hash(const struct cmd_def *d, size_t argc,
+                                     const struct resp_arg *argv, uint64_t h)
+{
+    size_t k = cmd_first_key(d, argc, argv);
+    if (k > 0)
+        hash_key_remember(argv[k].ptr, argv[k].len, h);
+}
 
 /* Run one request's exec on shard s (the calling thread owns it): command
  * d whole, or one part of it (d NULL for an internal step), through the

@@ -2,7 +2,7 @@
  * rounds, merged on the connection's thread (dispatch_fan_*,
  * dispatch_part); sub-fans inside EXEC; and broadcasts of connection
  * commands to every worker (dispatch_broadcast). The requests, batches and
- * slots it uses are dispatch.c's (dispatch_internal.h). The connection's
+ * slots it uses are req.c's and batch.c's (dispatch_internal.h). The connection's
  * worker thread. */
 #include <assert.h>
 #include <stdlib.h>

@@ -160,7 +160,7 @@ void txn_finish(struct txn *t);
 int txn_all_shards(void (*fn)(struct shard *s, void *arg), void *arg,
                    void (*done)(void *done_arg), void *done_arg, bool exclusive);
 
-/* ---- Shard side (owner thread), hooks used by dispatch.c --------------- */
+/* ---- Shard side (owner thread), hooks used by route/ ------------------- */
 
 /* May command d (argv as received, db its database) run on s now? False if
  * one of its keys (Redis key spec) is locked in a conflicting mode, if a
@@ -204,7 +204,7 @@ bool txn_may_run_beside(struct shard *s, const struct cmd_def *d, unsigned db, s
  * shard borrows r until then. */
 void txn_hold(struct shard *s, struct req *r, void *ctx);
 
-/* What the routing layer does for the sequencer: route/dispatch.c's
+/* What the routing layer does for the sequencer: route/'s
  * functions, plugged in at start-up (app/hooks.c), read-only after. */
 struct txn_route {
     /* A request held by txn_hold may run now: run it on s (this thread)
