@@ -31,18 +31,6 @@ def moved_in(c):
     return [int(s["clients_moved_in"]) for s in skvtest.shards(c)]
 
 
-def unix_client(path):
-    """A skvtest.Client over a Unix socket."""
-    c = skvtest.Client.__new__(skvtest.Client)
-    c.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    c.sock.settimeout(10.0)
-    c.sock.connect(path)
-    c.buf = bytearray()
-    c.decode = False
-    c.last_attrs = None
-    return c
-
-
 class ClientMove(unittest.TestCase):
     def setUp(self):
         self.srv = ShardkvServer(["--threads", "2"])
@@ -119,7 +107,7 @@ class ClientMove(unittest.TestCase):
             with ShardkvServer(["--threads", "2", "--unixsocket", path]) as srv:
                 with srv.client() as admin:
                     keys = [skvtest.key_on(admin, 0), skvtest.key_on(admin, 1)]
-                    c = unix_client(path)
+                    c = skvtest.Client(None, unix_path=path)
                     try:
                         for k in keys:
                             for i in range(RUN):

@@ -334,18 +334,25 @@ def encode_command(*args):
 
 
 class Client:
-    """A blocking RESP client over one TCP connection.
+    """A blocking RESP client over one TCP (or Unix socket) connection.
 
     call(*args) sends a command and returns its parsed reply (errors are
     returned as RespError). send_raw(bytes) and read_reply() work on raw bytes
     for protocol tests. Push messages are returned like any reply (RESP3).
     """
 
-    def __init__(self, port, host="127.0.0.1", timeout=10.0, decode=False, source=None):
-        # source: the local address to connect from (e.g. "127.0.0.2").
-        self.sock = socket.create_connection((host, port), timeout=timeout,
-                                             source_address=(source, 0) if source else None)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, port, host="127.0.0.1", timeout=10.0, decode=False, source=None,
+                 unix_path=None):
+        # source: the local address to connect from (e.g. "127.0.0.2");
+        # unix_path: connect to this Unix socket instead (port unused).
+        if unix_path is not None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(unix_path)
+        else:
+            self.sock = socket.create_connection((host, port), timeout=timeout,
+                                                 source_address=(source, 0) if source else None)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.decode = decode
         self.last_attrs = None
