@@ -166,8 +166,8 @@ int txn_all_shards(void (*fn)(struct shard *s, void *arg), void *arg,
  * one of its keys (Redis key spec) is locked in a conflicting mode, if a
  * shard-wide lock conflicts, or if an earlier request of the same client
  * (an opaque identity; NULL = none) is held here. key1_hash: hash_key() of
- * its first key if the caller has it, else NULL. O(keys) with locks held,
- * two loads without. */
+ * its first key if the caller has it, else NULL. O(keys) with locks held.
+ * Callers use txn_may_run, below. */
 bool txn_may_run_slow(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
                       const struct resp_arg *argv, const void *client,
                       const uint64_t *key1_hash);
