@@ -264,6 +264,11 @@ void tval_free(struct mem_acct *a, struct tval *tv)
         return;
     if (tv->enc == TVAL_ENC_QUICKLIST && tv->u.ql && quicklist_cow_retire(tv->u.ql, tv, a))
         return;
+    /* Whoever frees the entry owns its value: a shard, or the thread that
+     * destroys a stopped shard's maps (after joining it), whose table is
+     * still bound to the shard's thread. */
+    if (tv->enc == TVAL_ENC_HASHTABLE && tv->u.ht)
+        kvmap_bind_owner(tv->u.ht);
     bool big_ht = tv->enc == TVAL_ENC_HASHTABLE && tv->u.ht &&
                   kvmap_count(tv->u.ht) > TVAL_LAZYFREE_MIN;
     bool big = big_ht ||
@@ -273,10 +278,6 @@ void tval_free(struct mem_acct *a, struct tval *tv)
     if (big) {
         struct lazy *l = mem_alloc(a, sizeof *l);
         if (l) {
-            /* Whoever frees the entry owns its value: a shard, or the
-             * thread that destroys a stopped shard's maps. */
-            if (big_ht)
-                kvmap_bind_owner(tv->u.ht);
             l->tv = tv;
             l->acct = a;
             l->next = lazy_head;

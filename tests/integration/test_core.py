@@ -523,6 +523,31 @@ class Concurrency(unittest.TestCase):
             self.assertEqual(rc, 0, srv.log()[-3000:])
             self.assertLess(elapsed, 1.0)
 
+    def test_shutdown_with_every_encoding_held(self):
+        """SHUTDOWN while the shards hold values of every encoding, small
+        and big (the big ones go through the lazy free queue): the main
+        thread frees the stopped shards' maps, nested tables included, and
+        exits 0 with no failed owner-thread assertion (the test builds keep
+        assert on; this one failed in tval_free before it bound the table)."""
+        value = "x" * 100  # over every *-max-listpack-value
+        for threads in ("1", "2"):
+            srv = skvtest.StrictShardkvServer(["--threads", threads])
+            with srv, srv.client() as c:
+                for n in (3, 600):  # listpack / intset, then hash table or tree
+                    c.pipeline([("HSET", "h%d" % n, "f%d" % i, value) for i in range(n)] +
+                               [("SADD", "s%d" % n, "m%d%s" % (i, value)) for i in range(n)] +
+                               [("SADD", "i%d" % n, i) for i in range(n)] +
+                               [("ZADD", "z%d" % n, i, "m%d%s" % (i, value)) for i in range(n)] +
+                               [("RPUSH", "l%d" % n, value) for i in range(n)])
+                self.assertEqual(c.call("OBJECT", "ENCODING", "h600"), b"hashtable")
+                self.assertEqual(c.call("OBJECT", "ENCODING", "s600"), b"hashtable")
+                self.assertEqual(c.call("OBJECT", "ENCODING", "z600"), b"skiplist")
+                try:
+                    c.call("SHUTDOWN", "NOSAVE")
+                except skvtest.ConnectionClosed:
+                    pass  # (no reply: the server is gone)
+                self.assertEqual(srv.wait(5), 0, srv.log()[-3000:])
+                self.assertNotIn("Assertion", srv.log())
 
 if __name__ == "__main__":
     skvtest.main()

@@ -62,10 +62,12 @@ def free_port():
 # ---------------------------------------------------------------- processes
 
 _live = set()  # every process started and not yet reaped, for atexit
-# Sanitizer reports found in server logs; main() counts them as failures.
+# Sanitizer reports (and failed assertions: the test builds keep assert on)
+# found in server logs; main() counts them as failures, so a server that
+# aborts, even at exit, fails the suite.
 sanitizer_reports = []
 _SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                    "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer")
+                    "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer", "Assertion `")
 
 
 def _kill_all():
