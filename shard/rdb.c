@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "shard/crc64.h"
+#include "shard/lzf.h"
 
 /* Writer states: calls must come in the order the file is laid out. */
 enum {
@@ -23,7 +24,7 @@ enum {
 /* The special-encoding marker: a length byte with both top bits set; its
  * low six bits say which encoding (RDB_ENC_*). */
 #define RDB_ENCVAL 0xC0u
-enum { RDB_ENC_INT8 = 0, RDB_ENC_INT16 = 1, RDB_ENC_INT32 = 2 };
+enum { RDB_ENC_INT8 = 0, RDB_ENC_INT16 = 1, RDB_ENC_INT32 = 2, RDB_ENC_LZF = 3 };
 
 /* Longest decimal text that may be integer-encoded: "-2147483648" is 11
  * characters; longer texts cannot fit in 32 bits anyway. */
@@ -299,13 +300,34 @@ static void put_string(struct rdb_writer *w, const void *s, size_t len)
     put(w, s, len);
 }
 
-/* The same into memory: returns the bytes written at out. */
-static size_t enc_string(unsigned char *out, const void *s, size_t len)
+/* Strings Redis offers to LZF (rdbSaveRawString: longer than 20 bytes),
+ * and the bytes compression must save for its form to be kept. */
+#define RDB_LZF_MIN_LEN 21
+#define RDB_LZF_MIN_SAVING 4
+
+/* The same into memory: returns the bytes written at out, which has room
+ * for 9 + len. With lzf, a string of more than 20 bytes is written
+ * LZF-compressed when that saves at least 4 bytes, as Redis writes it. */
+static size_t enc_string(unsigned char *out, const void *s, size_t len, bool lzf)
 {
     size_t n = rdb_encode_int_string(out, s, len);
 
     if (n > 0)
         return n;
+    if (lzf && len >= RDB_LZF_MIN_LEN && len < UINT32_MAX) {
+        /* Compressed past the longest header (1 + 5 + 5: both lengths are
+         * under 2^32), then slid back behind the real one: 11 + (len - 4)
+         * bytes fit in the 9 + len the caller has. */
+        size_t clen = lzf_compress(s, len, out + 11, len - RDB_LZF_MIN_SAVING);
+        if (clen > 0) {
+            out[0] = RDB_ENCVAL | RDB_ENC_LZF;
+            n = 1;
+            n += rdb_encode_len(out + n, clen);
+            n += rdb_encode_len(out + n, len);
+            memmove(out + n, out + 11, clen);
+            return n + clen;
+        }
+    }
     n = rdb_encode_len(out, len);
     if (len)
         memcpy(out + n, s, len);
@@ -321,7 +343,7 @@ static void enc_expire(unsigned char *b, int64_t expire_ms)
 }
 
 size_t rdb_encode_string(unsigned char *out, const void *key, size_t klen, const void *val,
-                         size_t vlen, int64_t expire_ms)
+                         size_t vlen, int64_t expire_ms, bool lzf)
 {
     size_t n = 0;
 
@@ -331,8 +353,8 @@ size_t rdb_encode_string(unsigned char *out, const void *key, size_t klen, const
         n = 9;
     }
     out[n++] = RDB_TYPE_STRING;
-    n += enc_string(out + n, key, klen);
-    n += enc_string(out + n, val, vlen);
+    n += enc_string(out + n, key, klen, lzf);
+    n += enc_string(out + n, val, vlen, lzf);
     return n;
 }
 

@@ -194,12 +194,13 @@ static inline size_t rdb_string_record_max(size_t klen, size_t vlen)
 }
 
 /* Encode one string key record (optional EXPIRETIME_MS, type, key, value;
- * the same bytes rdb_writer_string writes) into out, which must hold
+ * the same bytes rdb_writer_string writes, or with lzf the key and value
+ * LZF-compressed where Redis would compress them) into out, which must hold
  * rdb_string_record_max(klen, vlen) bytes. For snapshot capture, which
  * encodes on the shard thread and writes on another. Returns the bytes
- * written. Any thread; pure. */
+ * written. Any thread (lzf uses a table of the calling thread's). */
 size_t rdb_encode_string(unsigned char *out, const void *key, size_t klen, const void *val,
-                         size_t vlen, int64_t expire_ms);
+                         size_t vlen, int64_t expire_ms, bool lzf);
 
 /* Encode the length v in the shortest of the 6/14/32/64-bit forms into b
  * (room for 9 bytes); returns the bytes used. Pure. */

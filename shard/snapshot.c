@@ -90,6 +90,7 @@ struct snap_chunk *snap_chunk_new(uint32_t db, size_t cap)
 struct enc_ctx {
     struct part_db *d;  /* database being captured */
     uint64_t keys;      /* records encoded */
+    bool lzf;           /* compress string records (snap_capture_segment) */
 };
 
 /* Scratch space kept between typed values; more is freed after use. */
@@ -143,7 +144,7 @@ static void encode_entry(void *arg, const struct kventry *e)
         snap_set_failed(p->s, SNAP_ENOMEM);
         return;
     }
-    c->len += rdb_encode_string(c->data + c->len, key, klen, val, vlen, kventry_expire(e));
+    c->len += rdb_encode_string(c->data + c->len, key, klen, val, vlen, kventry_expire(e), x->lzf);
     c->keys++;
     x->keys++;
 }
@@ -158,9 +159,9 @@ static void encode_element(void *arg, const struct kventry *e)
     x->keys++;
 }
 
-uint64_t snap_capture_segment(struct part_db *d, int table, size_t seg)
+uint64_t snap_capture_segment(struct part_db *d, int table, size_t seg, bool lzf)
 {
-    struct enc_ctx x = {d, 0};
+    struct enc_ctx x = {d, 0, lzf};
     if (d->big) {
         kvmap_segment_visit(d->m, table, seg, encode_element, &x);
         snap_big_flush(d->big);
@@ -177,7 +178,7 @@ static void on_capture(void *arg, struct kvmap *m, int table, size_t seg)
 {
     struct part_db *d = arg;
     (void)m;
-    uint64_t keys = snap_capture_segment(d, table, seg);
+    uint64_t keys = snap_capture_segment(d, table, seg, false);
     atomic_fetch_add_explicit(&d->p->s->write_captures, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&d->p->s->write_capture_keys, keys, memory_order_relaxed);
 }
@@ -204,6 +205,7 @@ struct snap_part *snap_part_begin(struct snap *s, struct kvmap **db, unsigned nd
     }
     p->s = s;
     p->ndb = ndb;
+    p->scratch.raw = !s->compress;
     p->bigs_tail = &p->bigs;
     for (unsigned i = 0; i < ndb; i++) {
         struct part_db *d = &p->dbs[i];
@@ -266,7 +268,7 @@ bool snap_cursor_walk(struct part_db *d, uint64_t deadline, unsigned *checks)
         size_t n = kvmap_segments(d->m, d->table);
         while (d->seg < n) {
             if (kvmap_segment_epoch(d->m, d->table, d->seg) < d->cut) {
-                snap_capture_segment(d, d->table, d->seg);
+                snap_capture_segment(d, d->table, d->seg, d->p->s->compress);
                 kvmap_segment_mark(d->m, d->table, d->seg);
                 atomic_fetch_add_explicit(&d->p->s->cursor_captures, 1, memory_order_relaxed);
             }
@@ -600,6 +602,7 @@ int snap_create(const struct snap_opts *o, struct snap **out)
     s->used_mem = o->used_mem;
     s->queue_limit = o->queue_limit ? o->queue_limit : SNAP_DEFAULT_QUEUE_LIMIT;
     s->slice_ns = o->slice_ns ? o->slice_ns : SNAP_DEFAULT_SLICE_NS;
+    s->compress = o->compress;
     s->on_done = o->on_done;
     s->arg = o->arg;
     /* Locked before it is truncated, and for as long as it is written: a

@@ -103,7 +103,7 @@ int tval_rdb_put_string(struct tval_rdb_buf *b, const void *s, size_t len)
 
     if (len <= INT_ENC_MAX_LEN && (n = rdb_encode_int_string(hdr, s, len)) > 0)
         return put(b, hdr, n);
-    if (len >= LZF_MIN_LEN && len < UINT32_MAX) {
+    if (!b->raw && len >= LZF_MIN_LEN && len < UINT32_MAX) {
         /* Compress past the largest header (1 + 5 + 5: both lengths are
          * under 2^32), then slide the data back behind the real one. */
         size_t cap = len - LZF_MIN_SAVING;

@@ -61,6 +61,9 @@ struct tval_rdb_buf {
     unsigned char *p; /* bytes */
     size_t len;       /* bytes used */
     size_t cap;       /* bytes allocated */
+    bool raw;         /* strings as they are, never LZF-compressed
+                         (rdbcompression no); set by the owner, kept by
+                         tval_rdb_buf_free */
 };
 
 /* Free b's bytes and zero it. */

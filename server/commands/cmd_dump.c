@@ -8,6 +8,7 @@
 
 #include "server/exec/cmd.h"
 #include "server/commands/cmd_impl.h"
+#include "server/core/server.h"
 #include "shard/rdb.h"
 #include "shard/tval.h"
 #include "shard/tval_rdb.h"
@@ -18,7 +19,8 @@ static void cmd_dump(struct cmd_ctx *c)
 {
     const struct resp_arg *key = &c->argv[1];
     struct kventry *e = kvmap_find(c->db, key->ptr, key->len, c->now_ms);
-    struct tval_rdb_buf b = {0};
+    /* Redis's DUMP compresses as its snapshots do (rdbcompression). */
+    struct tval_rdb_buf b = {.raw = !__atomic_load_n(&server.cfg.rdbcompression, __ATOMIC_RELAXED)};
     int rc;
 
     if (!cmd_key_read(c, e, key->ptr, key->len)) {

@@ -451,7 +451,7 @@ void cmd_multi_fetch_part(struct cmd_ctx *c)
     if (kventry_type(e) != TVAL_STRING) {
         /* Another shard's thread will own it: it travels serialised, as a
          * DUMP payload's object, and is rebuilt there (put_part). */
-        struct tval_rdb_buf b = {0};
+        struct tval_rdb_buf b = {.raw = true}; /* (a hop, not a file: no LZF) */
         int rc = tval_rdb_encode(kventry_tval(e), &b);
         if (rc == 0)
             rc = rbuf_append(c->out, b.p, b.len);

@@ -90,6 +90,8 @@ enum opt_kind {
       "save points: \"<seconds> <changes> ...\" (e.g. \"3600 1 300 100\"); empty = none")      \
     X("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, OPT_BOOL, "yes", 0, 0, true, \
       "refuse writes (-MISCONF) after a failed save while save points are set")              \
+    X("rdbcompression", rdbcompression, OPT_BOOL, "yes", 0, 0, true,                           \
+      "LZF-compress strings of more than 20 bytes in snapshots, as Redis does")              \
     X("rdb-skip-unknown-types", rdb_skip_unknown_types, OPT_STR, "no", 0, 0, false,            \
       "yes: skip zsets, streams and modules when loading an RDB file; no: refuse it")        \
     X("rdb-skip-non-string", rdb_skip_non_string, OPT_STR, "no", 0, 0, false,                  \

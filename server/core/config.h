@@ -76,6 +76,8 @@ struct config {
                                  NULL/empty = none */
     bool stop_writes_on_bgsave_error; /* yes: -MISCONF for writes while the
                                  last save failed and save points are set */
+    bool rdbcompression;      /* yes: snapshots LZF-compress the strings of
+                                 more than 20 bytes they can (Redis's) */
     char *rdb_skip_unknown_types; /* "yes": loading skips keys of types we
                                  do not load (lists, zsets, streams, modules);
                                  "no" (default): they stop the load */

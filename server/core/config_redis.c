@@ -36,7 +36,6 @@
     X("aof-use-rdb-preamble", NULL, "shardkv has no append-only file")                             \
     X("aof-timestamp-enabled", NULL, "shardkv has no append-only file")                            \
     X("aof-rewrite-incremental-fsync", NULL, "shardkv has no append-only file")                    \
-    X("rdbcompression", NULL, "snapshots are always written uncompressed")                         \
     X("rdbchecksum", NULL, "snapshots always carry a CRC64 checksum")                              \
     X("rdb-del-sync-files", NULL, "shardkv has no replication")                                    \
     X("rdb-save-incremental-fsync", NULL, "snapshots are fsync'ed once, when complete")            \

@@ -318,6 +318,7 @@ static int start_locked(bool foreground, struct persist_waiter *cut)
         .ctime_s = now_ms / 1000,
         .used_mem = alloc,
         .slice_ns = foreground ? PERSIST_FOREGROUND_SLICE_NS : 0,
+        .compress = __atomic_load_n(&server.cfg.rdbcompression, __ATOMIC_RELAXED),
         .on_done = on_snap_done,
         .arg = NULL,
     };

@@ -8,6 +8,7 @@
 # Usage: tests/bench/snapshot.sh [build-dir]    (default: build)
 # Env:   KEYS=1000000 REQS=400000 CLIENTS=50 THREADS=0 (shardkv threads)
 #        SERVERS="shardkv redis" (which to run, in order)
+#        SKV_ARGS="" (more shardkv-server options, e.g. "--rdbcompression no")
 # Prints one table; figures go to docs/BENCHMARKS.md ("Snapshots").
 set -eu
 BUILD=${1:-build}
@@ -81,7 +82,7 @@ def wait_up(port, proc, timeout=120):
 def start(kind, port, d):
     if kind == "shardkv":
         argv = [SKV, "--port", str(port), "--bind", "127.0.0.1", "--dir", d, "--save", "",
-                "--threads", THREADS]
+                "--threads", THREADS] + os.environ.get("SKV_ARGS", "").split()
     else:
         argv = [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--dir", d, "--save", "",
                 "--appendonly", "no"]

@@ -224,6 +224,62 @@ class PersistenceTest(unittest.TestCase):
         with r:
             self.check_same(r.port, want)
 
+    def test_compressed_like_redis(self):
+        """rdbcompression yes (the default) LZF-compresses every key and
+        value of more than 20 bytes that compression shortens, as Redis's
+        rdbSaveRawString does: the file is within 256 bytes of the dump Redis
+        writes of the same data (they differ only in AUX fields),
+        redis-check-rdb accepts it and redis-server loads the same data;
+        with rdbcompression no it is written raw, and bigger."""
+        if not skvtest.have_redis_server():
+            self.fail("redis-server is required")
+
+        def fill(port):
+            want = {}
+            with skvtest.Client(port) as c:
+                for db in (0, 5):
+                    c.call("SELECT", db)
+                    items = []
+                    for i in range(2000):
+                        k = b"compressible-key-%06d-%d" % (i, db)
+                        v = (b"a value with some repetition %d " % (i % 10)) * (1 + i % 7)
+                        items += [k, v]
+                        want[(db, k)] = (v, None)
+                    self.assertEqual(c.call("MSET", *items), "OK")
+                    for i in range(0, 2000, 50):  # some short and integer ones
+                        c.call("SET", b"k%d" % i, i)
+                        want[(db, b"k%d" % i)] = (b"%d" % i, None)
+            return want
+
+        r = skvtest.RedisServer()
+        with r:
+            fill(r.port)
+            with r.client() as c:
+                self.assertEqual(c.call("SAVE"), "OK")
+            redis_size = os.path.getsize(os.path.join(r.tmpdir, "dump.rdb"))
+        with self.server() as srv:
+            want = fill(srv.port)
+            with srv.client() as c:
+                self.assertEqual(c.call("CONFIG", "GET", "rdbcompression"),
+                                 [b"rdbcompression", b"yes"])
+                self.assertEqual(c.call("SAVE"), "OK")
+                compressed = os.path.getsize(self.path())
+                shutil.copyfile(self.path(), self.path("compressed.rdb"))
+                self.assertEqual(c.call("CONFIG", "SET", "rdbcompression", "no"), "OK")
+                self.assertEqual(c.call("SAVE"), "OK")
+                raw = os.path.getsize(self.path())
+        self.assertLess(abs(compressed - redis_size), 256,
+                        "ours %d bytes, Redis's %d" % (compressed, redis_size))
+        self.assertLess(compressed, raw * 0.8, "compressed %d, raw %d" % (compressed, raw))
+        for name in ("compressed.rdb", "dump.rdb"):
+            p = subprocess.run([REDIS_CHECK_RDB, self.path(name)], capture_output=True,
+                               timeout=60)
+            self.assertEqual(p.returncode, 0, p.stdout.decode() + p.stderr.decode())
+            r = skvtest.RedisServer(["--dbfilename", "ours.rdb"])
+            shutil.copyfile(self.path(name), os.path.join(r.tmpdir, "ours.rdb"))
+            with r:
+                self.check_same(r.port, want)
+
     def test_we_load_redis_dump(self):
         if not skvtest.have_redis_server():
             self.fail("redis-server is required")

@@ -26,14 +26,14 @@ STOCK = "/etc/redis/redis.conf"  # from the redis-server package
 
 # Stock directives that are options here: these must never be warned about.
 HONOURED = {"bind", "port", "tcp-backlog", "timeout", "daemonize", "pidfile", "loglevel",
-            "logfile", "databases", "dbfilename", "dir", "hz", "save", "requirepass",
-            "maxclients", "unixsocket", "unixsocketperm", "protected-mode",
-            "stop-writes-on-bgsave-error", "client-output-buffer-limit", "set-max-intset-entries",
-            "hash-max-listpack-entries", "hash-max-listpack-value", "maxmemory", "maxmemory-policy",
-            "maxmemory-samples", "maxmemory-eviction-tenacity", "lfu-log-factor", "lfu-decay-time",
-            "notify-keyspace-events", "list-max-listpack-size", "list-compress-depth",
-            "zset-max-listpack-entries", "zset-max-listpack-value", "slowlog-log-slower-than",
-            "slowlog-max-len", "latency-monitor-threshold"}
+            "logfile", "databases", "dbfilename", "dir", "hz", "save", "requirepass", "maxclients",
+            "unixsocket", "unixsocketperm", "protected-mode", "stop-writes-on-bgsave-error",
+            "rdbcompression", "client-output-buffer-limit", "set-max-intset-entries",
+            "hash-max-listpack-entries", "hash-max-listpack-value", "maxmemory",
+            "maxmemory-policy", "maxmemory-samples", "maxmemory-eviction-tenacity",
+            "lfu-log-factor", "lfu-decay-time", "notify-keyspace-events", "list-max-listpack-size",
+            "list-compress-depth", "zset-max-listpack-entries", "zset-max-listpack-value",
+            "slowlog-log-slower-than", "slowlog-max-len", "latency-monitor-threshold"}
 
 
 def config_get(client, pattern):
@@ -157,7 +157,8 @@ class StockFile(Base):
         port = skvtest.free_port()
         conf, _ = self.patched_stock(port)
         names = ["databases", "timeout", "tcp-backlog", "hz", "loglevel", "dbfilename",
-                 "save", "unixsocketperm", "daemonize", "appendonly", "hash-max-listpack-entries",
+                 "save", "unixsocketperm", "daemonize", "appendonly", "rdbcompression",
+                 "hash-max-listpack-entries",
                  "hash-max-listpack-value", "hash-max-ziplist-entries",
                  "zset-max-listpack-entries", "zset-max-listpack-value", "zset-max-ziplist-value"]
         with ConfServer(conf, port=port) as s, s.client(decode=True) as c:
