@@ -185,7 +185,10 @@ class _Process:
 
     def stop(self, timeout=5.0):
         """SIGTERM, then SIGKILL after timeout. Returns the exit code.
-        Idempotent; removes the temporary directory."""
+        Idempotent; removes the temporary directory. A server that died of
+        a signal other than SIGKILL (a crash: SIGSEGV, SIGABRT, ...), even
+        at exit, counts as a failure of the run, as a sanitizer report in
+        its log does."""
         if self.proc is not None:
             if self.proc.poll() is None:
                 try:
@@ -196,10 +199,13 @@ class _Process:
                     self.proc.wait()
             self.returncode = self.proc.returncode
             log = self.log()
-            if any(m in log for m in _SANITIZER_MARKS):
+            crashed = self.returncode is not None and self.returncode < 0 and \
+                self.returncode != -signal.SIGKILL
+            if crashed or any(m in log for m in _SANITIZER_MARKS):
                 sanitizer_reports.append((self.name, self.port))
-                sys.stderr.write("\n==== sanitizer report from %s on port %d ====\n%s\n"
-                                 % (self.name, self.port, log))
+                sys.stderr.write("\n==== %s from %s on port %d ====\n%s\n"
+                                 % ("died of signal %d" % -self.returncode if crashed
+                                    else "sanitizer report", self.name, self.port, log))
         _live.discard(self)
         if self.tmpdir and os.path.isdir(self.tmpdir):
             shutil.rmtree(self.tmpdir, ignore_errors=True)
@@ -610,7 +616,8 @@ def main(module=None):
     # A sanitizer report in a server's log fails the run even if every
     # assertion held: it is counted as one more failure.
     for name, port in sanitizer_reports:
-        print("sanitizer report (counted as failed): %s on port %d" % (name, port))
+        print("server crash or sanitizer report (counted as failed): %s on port %d"
+              % (name, port))
     failed += len(sanitizer_reports)
     if res.skipped:
         for t, why in res.skipped:
