@@ -90,7 +90,7 @@ struct snap_chunk *snap_chunk_new(uint32_t db, size_t cap)
 struct enc_ctx {
     struct part_db *d;  /* database being captured */
     uint64_t keys;      /* records encoded */
-    bool lzf;           /* compress string records (snap_capture_segment) */
+    bool lzf;           /* compress string records (snap_opts.compress) */
 };
 
 /* Scratch space kept between typed values; more is freed after use. */
@@ -159,9 +159,9 @@ static void encode_element(void *arg, const struct kventry *e)
     x->keys++;
 }
 
-uint64_t snap_capture_segment(struct part_db *d, int table, size_t seg, bool lzf)
+uint64_t snap_capture_segment(struct part_db *d, int table, size_t seg)
 {
-    struct enc_ctx x = {d, 0, lzf};
+    struct enc_ctx x = {d, 0, d->p->s->compress};
     if (d->big) {
         kvmap_segment_visit(d->m, table, seg, encode_element, &x);
         snap_big_flush(d->big);
@@ -178,7 +178,7 @@ static void on_capture(void *arg, struct kvmap *m, int table, size_t seg)
 {
     struct part_db *d = arg;
     (void)m;
-    uint64_t keys = snap_capture_segment(d, table, seg, false);
+    uint64_t keys = snap_capture_segment(d, table, seg);
     atomic_fetch_add_explicit(&d->p->s->write_captures, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&d->p->s->write_capture_keys, keys, memory_order_relaxed);
 }
@@ -268,7 +268,7 @@ bool snap_cursor_walk(struct part_db *d, uint64_t deadline, unsigned *checks)
         size_t n = kvmap_segments(d->m, d->table);
         while (d->seg < n) {
             if (kvmap_segment_epoch(d->m, d->table, d->seg) < d->cut) {
-                snap_capture_segment(d, d->table, d->seg, d->p->s->compress);
+                snap_capture_segment(d, d->table, d->seg);
                 kvmap_segment_mark(d->m, d->table, d->seg);
                 atomic_fetch_add_explicit(&d->p->s->cursor_captures, 1, memory_order_relaxed);
             }

@@ -61,9 +61,7 @@ struct snap_opts {
     uint64_t slice_ns;        /* cursor slice for snap_shard_begin while the shard
                                  is busy; 0 = default (idle: at least SNAP_IDLE_SLICE_NS) */
     bool compress;            /* LZF-compress strings of more than 20 bytes,
-                                 as Redis's rdbcompression (string keys: those
-                                 the cursor captures; a write's capture stays
-                                 raw, it is on that write's latency) */
+                                 as Redis's rdbcompression */
     /* Runs once on the writer thread when the file is in place (status 0)
      * or the snapshot failed (temp file removed). May not call
      * snap_destroy (that joins this thread). */

@@ -76,7 +76,7 @@ static void on_capture(void *arg, struct kvmap *m, int table, size_t seg)
 {
     struct part_db *d = arg;
     (void)m;
-    uint64_t n = snap_capture_segment(d, table, seg, false);
+    uint64_t n = snap_capture_segment(d, table, seg);
     atomic_fetch_add_explicit(&d->p->s->write_captures, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&d->p->s->big_write_elements, n, memory_order_relaxed);
 }

@@ -129,9 +129,8 @@ void snap_part_flush(struct snap_part *p);
 /* A new empty chunk of at least cap bytes for database db; NULL when out
  * of memory. The caller owns it. */
 struct snap_chunk *snap_chunk_new(uint32_t db, size_t cap);
-/* Capture one segment of d's map into d's stream; returns records. lzf:
- * compress its string keys' records (snap_opts.compress, for the cursor). */
-uint64_t snap_capture_segment(struct part_db *d, int table, size_t seg, bool lzf);
+/* Capture one segment of d's map into d's stream; returns records. */
+uint64_t snap_capture_segment(struct part_db *d, int table, size_t seg);
 /* Walk d's map until every segment is captured (true) or the deadline
  * passes (false). */
 bool snap_cursor_walk(struct part_db *d, uint64_t deadline, unsigned *checks);
