@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum resp_status {
     RESP_OK = 0,   /* one command parsed; *out is filled */
@@ -48,6 +49,30 @@ struct resp_arg {
     const char *ptr;
     size_t len;
 };
+
+/* The bytes of argv's argc arguments together. */
+static inline size_t resp_args_len(const struct resp_arg *argv, size_t argc)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < argc; i++)
+        bytes += argv[i].len;
+    return bytes;
+}
+
+/* A private copy of argv in one block: dst is an array of argc views
+ * followed by room for resp_args_len(argv, argc) bytes, which the views
+ * are made to point into. */
+static inline void resp_args_copy(struct resp_arg *dst, const struct resp_arg *argv, size_t argc)
+{
+    char *p = (char *)(dst + argc);
+    for (size_t i = 0; i < argc; i++) {
+        if (argv[i].len)
+            memcpy(p, argv[i].ptr, argv[i].len);
+        dst[i].ptr = p;
+        dst[i].len = argv[i].len;
+        p += argv[i].len;
+    }
+}
 
 struct resp_cmd {
     size_t argc;

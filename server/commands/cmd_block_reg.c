@@ -41,9 +41,7 @@ bool blk_waiter_claim(struct blk_waiter *w)
 struct blk_waiter *blk_waiter_new(struct conn *c, const struct blk_spec *sp, size_t argc,
                                   const struct resp_arg *argv)
 {
-    size_t bytes = 0;
-    for (size_t i = 0; i < argc; i++)
-        bytes += argv[i].len;
+    size_t bytes = resp_args_len(argv, argc);
     struct blk_waiter *w = calloc(1, sizeof *w + argc * sizeof(struct resp_arg) + bytes);
     if (!w)
         return NULL;
@@ -55,14 +53,7 @@ struct blk_waiter *blk_waiter_new(struct conn *c, const struct blk_spec *sp, siz
     w->sp = *sp;
     w->argc = argc;
     w->argv = (struct resp_arg *)(w + 1);
-    char *p = (char *)(w->argv + argc);
-    for (size_t i = 0; i < argc; i++) {
-        if (argv[i].len)
-            memcpy(p, argv[i].ptr, argv[i].len);
-        w->argv[i].ptr = p;
-        w->argv[i].len = argv[i].len;
-        p += argv[i].len;
-    }
+    resp_args_copy(w->argv, argv, argc);
     rbuf_init(&w->reply);
     return w;
 }

@@ -314,9 +314,7 @@ bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
         tc->q = q;
         tc->qcap = ncap;
     }
-    size_t bytes = 0;
-    for (size_t i = 0; i < argc; i++)
-        bytes += argv[i].len;
+    size_t bytes = resp_args_len(argv, argc);
     size_t head = argc * sizeof(struct resp_arg);
     struct resp_arg *a = bytes <= SIZE_MAX - head ? malloc(head + bytes) : NULL;
     if (!a) {
@@ -324,14 +322,7 @@ bool cmd_txn_intercept(struct conn *c, const struct cmd_def *d, size_t argc,
         tc->errored = true;
         return true;
     }
-    char *p = (char *)(a + argc);
-    for (size_t i = 0; i < argc; i++) {
-        if (argv[i].len)
-            memcpy(p, argv[i].ptr, argv[i].len);
-        a[i].ptr = p;
-        a[i].len = argv[i].len;
-        p += argv[i].len;
-    }
+    resp_args_copy(a, argv, argc);
     tc->q[tc->nq++] = (struct queued){.d = d, .flags = flags, .argc = argc, .argv = a};
     resp_simple(out, "QUEUED");
     return true;

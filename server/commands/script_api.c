@@ -132,20 +132,11 @@ static int yield_command(lua_State *L, struct script_run *r, const struct cmd_de
                          unsigned shard, size_t argc, const struct resp_arg *argv, bool raise)
 {
     struct script_pending *p = r->pending;
-    size_t bytes = 0;
-    for (size_t i = 0; i < argc; i++)
-        bytes += argv[i].len;
     free(p->argv); /* a yield that failed (inside a C pcall) left it */
-    p->argv = malloc(argc * sizeof *p->argv + bytes + 1);
+    p->argv = malloc(argc * sizeof *p->argv + resp_args_len(argv, argc) + 1);
     if (!p->argv)
         return luaL_error(L, "out of memory");
-    char *at = (char *)(p->argv + argc);
-    for (size_t i = 0; i < argc; i++) {
-        memcpy(at, argv[i].ptr, argv[i].len);
-        p->argv[i].ptr = at;
-        p->argv[i].len = argv[i].len;
-        at += argv[i].len;
-    }
+    resp_args_copy(p->argv, argv, argc);
     p->argc = argc;
     p->d = d;
     p->shard = shard;

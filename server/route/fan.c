@@ -21,23 +21,14 @@
 static struct fan *fan_new(struct conn *c, size_t argc, const struct resp_arg *argv,
                            fan_step_fn step)
 {
-    size_t bytes = 0;
-    for (size_t i = 0; i < argc; i++)
-        bytes += argv[i].len;
+    size_t bytes = resp_args_len(argv, argc);
     size_t head = sizeof(struct fan) + argc * sizeof(struct resp_arg);
     struct fan *f = bytes <= SIZE_MAX - head ? calloc(1, head + bytes) : NULL;
     if (!f)
         return NULL;
     f->argc = argc;
     f->argv = (struct resp_arg *)(f + 1);
-    char *p = (char *)(f->argv + argc);
-    for (size_t i = 0; i < argc; i++) {
-        if (argv[i].len)
-            memcpy(p, argv[i].ptr, argv[i].len);
-        f->argv[i].ptr = p;
-        f->argv[i].len = argv[i].len;
-        p += argv[i].len;
-    }
+    resp_args_copy(f->argv, argv, argc);
     f->conn = c;
     f->step = step;
     f->db = c->db;

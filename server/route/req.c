@@ -94,9 +94,7 @@ static struct req *req_alloc(size_t bytes, size_t argc)
  * from w's free list with their reply buffer's allocation kept. */
 struct req *dispatch_req_new(struct worker *w, size_t argc, const struct resp_arg *argv)
 {
-    size_t bytes = 0;
-    for (size_t i = 0; i < argc; i++)
-        bytes += argv[i].len;
+    size_t bytes = resp_args_len(argv, argc);
     size_t head = sizeof(struct req) + argc * sizeof(struct resp_arg);
     if (bytes > SIZE_MAX - head)
         return NULL;
@@ -125,14 +123,7 @@ struct req *dispatch_req_new(struct worker *w, size_t argc, const struct resp_ar
         if (!r)
             return NULL;
     }
-    char *p = (char *)(r->argv + argc);
-    for (size_t i = 0; i < argc; i++) {
-        if (argv[i].len)
-            memcpy(p, argv[i].ptr, argv[i].len);
-        r->argv[i].ptr = p;
-        r->argv[i].len = argv[i].len;
-        p += argv[i].len;
-    }
+    resp_args_copy(r->argv, argv, argc);
     return r;
 }
 
@@ -142,10 +133,7 @@ struct req *dispatch_req_new(struct worker *w, size_t argc, const struct resp_ar
  * on its owner's thread, and c's thread is not held up meanwhile. */
 struct req *dispatch_req_new_routed(struct conn *c, size_t argc, const struct resp_arg *argv)
 {
-    size_t bytes = 0;
-    for (size_t i = 0; i < argc; i++)
-        bytes += argv[i].len;
-    char *lent = conn_take_ibuf(c, bytes);
+    char *lent = conn_take_ibuf(c, resp_args_len(argv, argc));
     if (!lent)
         return dispatch_req_new(c->w, argc, argv);
     struct req *r = req_alloc(sizeof *r + argc * sizeof(struct resp_arg), argc);
