@@ -305,6 +305,23 @@ static void put_string(struct rdb_writer *w, const void *s, size_t len)
 #define RDB_LZF_MIN_LEN 21
 #define RDB_LZF_MIN_SAVING 4
 
+size_t rdb_encode_lzf_string(unsigned char *out, const void *s, size_t len)
+{
+    if (len < RDB_LZF_MIN_LEN || len >= UINT32_MAX)
+        return 0;
+    /* Compressed past the longest header (1 + 5 + 5: both lengths are
+     * under 2^32), then slid back behind the real one: 11 + (len - 4). */
+    size_t clen = lzf_compress(s, len, out + 11, len - RDB_LZF_MIN_SAVING);
+    if (clen == 0)
+        return 0;
+    size_t n = 1;
+    out[0] = RDB_ENCVAL | RDB_ENC_LZF;
+    n += rdb_encode_len(out + n, clen);
+    n += rdb_encode_len(out + n, len);
+    memmove(out + n, out + 11, clen);
+    return n + clen;
+}
+
 /* The same into memory: returns the bytes written at out, which has room
  * for 9 + len. With lzf, a string of more than 20 bytes is written
  * LZF-compressed when that saves at least 4 bytes, as Redis writes it. */
@@ -314,20 +331,8 @@ static size_t enc_string(unsigned char *out, const void *s, size_t len, bool lzf
 
     if (n > 0)
         return n;
-    if (lzf && len >= RDB_LZF_MIN_LEN && len < UINT32_MAX) {
-        /* Compressed past the longest header (1 + 5 + 5: both lengths are
-         * under 2^32), then slid back behind the real one: 11 + (len - 4)
-         * bytes fit in the 9 + len the caller has. */
-        size_t clen = lzf_compress(s, len, out + 11, len - RDB_LZF_MIN_SAVING);
-        if (clen > 0) {
-            out[0] = RDB_ENCVAL | RDB_ENC_LZF;
-            n = 1;
-            n += rdb_encode_len(out + n, clen);
-            n += rdb_encode_len(out + n, len);
-            memmove(out + n, out + 11, clen);
-            return n + clen;
-        }
-    }
+    if (lzf && (n = rdb_encode_lzf_string(out, s, len)) > 0)
+        return n;
     n = rdb_encode_len(out, len);
     if (len)
         memcpy(out + n, s, len);

@@ -202,6 +202,13 @@ static inline size_t rdb_string_record_max(size_t klen, size_t vlen)
 size_t rdb_encode_string(unsigned char *out, const void *key, size_t klen, const void *val,
                          size_t vlen, int64_t expire_ms, bool lzf);
 
+/* Write s LZF-compressed as Redis's rdbSaveLzfStringObject does (marker,
+ * compressed length, length, data) at out, which has room for 7 + len
+ * bytes, and return the bytes written; 0 when Redis would write it as it
+ * is: 20 bytes or fewer, or compression saves less than 4. Any thread
+ * (lzf_compress uses a table of the calling thread's). */
+size_t rdb_encode_lzf_string(unsigned char *out, const void *s, size_t len);
+
 /* Encode the length v in the shortest of the 6/14/32/64-bit forms into b
  * (room for 9 bytes); returns the bytes used. Pure. */
 size_t rdb_encode_len(unsigned char *b, uint64_t v);

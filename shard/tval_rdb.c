@@ -25,11 +25,8 @@
 #define ENCVAL 0xC0u
 enum { ENC_INT8 = 0, ENC_INT16 = 1, ENC_INT32 = 2, ENC_LZF = 3 };
 /* Redis tries integer encoding on strings of at most 11 bytes
- * ("-2147483648"), LZF on strings over 20 bytes (shorter ones never
- * shrink), and keeps LZF output only if it saves 4 bytes or more. */
+ * ("-2147483648"); LZF is rdb_encode_lzf_string's. */
 #define INT_ENC_MAX_LEN 11
-#define LZF_MIN_LEN 21
-#define LZF_MIN_SAVING 4
 /* Below this many elements duplicates in a small container are looked for
  * by a linear search per element; from it on, with a scratch map. */
 #define DUP_LINEAR_MAX 64
@@ -98,27 +95,16 @@ static int put_len(struct tval_rdb_buf *b, uint64_t v)
 
 int tval_rdb_put_string(struct tval_rdb_buf *b, const void *s, size_t len)
 {
-    unsigned char hdr[1 + 9 + 9];
+    unsigned char hdr[5]; /* an integer encoding */
     size_t n;
 
     if (len <= INT_ENC_MAX_LEN && (n = rdb_encode_int_string(hdr, s, len)) > 0)
         return put(b, hdr, n);
-    if (!b->raw && len >= LZF_MIN_LEN && len < UINT32_MAX) {
-        /* Compress past the largest header (1 + 5 + 5: both lengths are
-         * under 2^32), then slide the data back behind the real one. */
-        size_t cap = len - LZF_MIN_SAVING;
-        if (reserve(b, 11 + cap))
+    if (!b->raw) {
+        if (reserve(b, 7 + len))
             return TVAL_RDB_ENOMEM;
-        unsigned char *dst = b->p + b->len + 11;
-        size_t clen = lzf_compress(s, len, dst, cap);
-        if (clen > 0) {
-            hdr[0] = ENCVAL | ENC_LZF;
-            n = 1;
-            n += rdb_encode_len(hdr + n, clen);
-            n += rdb_encode_len(hdr + n, len);
-            memcpy(b->p + b->len, hdr, n);
-            memmove(b->p + b->len + n, dst, clen);
-            b->len += n + clen;
+        if ((n = rdb_encode_lzf_string(b->p + b->len, s, len)) > 0) {
+            b->len += n;
             return 0;
         }
     }
