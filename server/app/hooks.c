@@ -48,7 +48,7 @@ static void exec_hooks(void)
         .flush_events = notify_flush_cmd,
         /* Clients blocked on a key written by the commands before come
          * first (Redis serves them after each command). */
-        .before_call = cmd_block_before_call,
+        .settle = cmd_block_settle,
     };
     /* WATCH hears of every modified key, the save points count them. */
     cmd_hook_key(txn_watch_on_modified);

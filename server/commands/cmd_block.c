@@ -8,9 +8,10 @@
  * client's waiter appended to its FIFO on that shard. After the last key
  * the fan parks, its reply slot open. A write that touches a key with
  * waiters (the cmd_hook_key listener: every command, EXEC, scripts,
- * RENAME, RESTORE, SORT STORE alike) marks it; before the next command
- * runs on that shard (as Redis serves them after each command), or at the
- * end of the loop turn, the shard serves the key's waiters in FIFO order:
+ * RENAME, RESTORE, SORT STORE alike) marks it; right after that command
+ * (as Redis serves them after each command), after the transaction that
+ * held the key, or at the end of the loop turn, the shard serves the
+ * key's waiters in FIFO order:
  * it claims a
  * waiter (one atomic flag per waiter, so a client waiting on several
  * shards is served once), pops and writes the reply in one step on its own
@@ -20,7 +21,9 @@
  *
  * BLMOVE with its destination on another shard is served as one step, as
  * in Redis: the move runs as a transaction over both keys
- * (cmd_block_move.c), which claims the waiter as it reads the element.
+ * (cmd_block_move.c), which claims the waiter as it reads the element;
+ * served from the FIFO, its lock on the source counts from the moment the
+ * shard serves it.
  * A part runs outside the intent locks' checks, so a try checks them
  * itself: a key a transaction holds is waited on, not popped.
  *
@@ -131,6 +134,10 @@ bool blk_finish(struct fan *f, struct blk_state *st)
     if (w) {
         unpark(w);
         w->done = true;
+        if (w->mready) { /* a move it will not make: its locks go */
+            txn_finish(w->mready);
+            w->mready = NULL;
+        }
         /* (When stopping, each shard frees its own registrations: a
          * message to one that stopped first would never be handled.) */
         bool stopping = f->conn->w->stopping;
@@ -197,6 +204,8 @@ bool blk_wait(struct fan *f, struct blk_state *st, struct rbuf *out)
     struct blk_waiter *w = st->w;
     if (w->woken)
         return claimed_reply(f, st, out);
+    if (w->mready)
+        return blk_move_take(f, st, out);
     if (w->move_req && !atomic_load(&w->claimed)) {
         if (blk_move_start(f, st)) {
             dispatch_fan_park(f); /* until the transaction is ready */
@@ -271,30 +280,6 @@ void blk_on_wake(void *owner, struct mbox_msg *m)
     w->woken = true;
     if (w->parked && !w->moving)
         dispatch_fan_resume(w->f);
-    blk_waiter_unref(w);
-}
-
-void blk_on_move(void *owner, struct mbox_msg *m)
-{
-    (void)owner;
-    struct blk_wake_msg *wm = (struct blk_wake_msg *)m;
-    struct blk_waiter *w = wm->w;
-    free(wm);
-    /* Finished, or claimed by a timeout or hang-up: its end purges the
-     * registration, which frees the key's FIFO. */
-    if (!w->done && !atomic_load(&w->claimed)) {
-        w->move_req = true;
-        if (w->parked) { /* else the step that parks it starts the move */
-            /* It stays parked (blocked, for INFO, CLIENT LIST and CLIENT
-             * UNBLOCK) while its move runs. */
-            struct fan *f = w->f;
-            if (!blk_move_start(f, f->state) && blk_waiter_claim(w)) {
-                w->outcome = OUT_OOM;
-                w->woken = true;
-                dispatch_fan_resume(f);
-            }
-        }
-    }
     blk_waiter_unref(w);
 }
 

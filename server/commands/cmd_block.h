@@ -18,18 +18,18 @@ extern const struct cmd_def cmd_block_defs[];
 extern const size_t cmd_block_ndefs;
 
 /* cmd_hook_key listener: a key of the executing shard was modified; if
- * clients wait on it, it is served before the next command on this shard
- * runs, or at the end of this loop turn. */
+ * clients wait on it, it is served once the command (or the transaction
+ * holding the key) is over, or at the end of this loop turn. */
 void cmd_block_on_key(struct cmd_ctx *c, unsigned db, const void *key, size_t klen);
 
 /* End of w's loop turn (worker_hooks.turn_end, before the batches are
  * posted): serve the waiters of keys written this turn. w's thread. */
 void cmd_block_serve(struct worker *w);
 
-/* cmd_exec_hooks.before_call: before the next command on this shard,
- * serve the waiters of the keys written before it, as Redis does after
- * each command. c->shard's thread. */
-void cmd_block_before_call(struct cmd_ctx *c);
+/* cmd_exec_hooks.settle: after a command (or a transaction) on shard s,
+ * serve the waiters of the keys it wrote before the next command, as Redis
+ * does after each command. s's thread. */
+void cmd_block_settle(struct shard *s);
 
 /* Worker start and stop (w's thread): the timeout timer, and at stop every
  * waiter this thread still holds is freed. */

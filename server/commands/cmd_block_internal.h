@@ -18,6 +18,8 @@
 struct conn;
 struct fan;
 struct req;
+struct shard;
+struct txn;
 
 /* Which pop a blocking command does. */
 enum blk_kind {
@@ -73,8 +75,13 @@ struct blk_waiter {
     bool woken;              /* its wake message came */
     bool gone;               /* claimed by cmd_block_hangup: resume at the
                                 next tick */
-    bool move_req;           /* BLMOVE across shards: the source has data,
-                                a move transaction is to start */
+    struct txn *mtxn;        /* a move the source's shard started for it
+                                (blk_move_reserve), written there before
+                                the transaction's ready runs here */
+    struct txn *mready;      /* that move, ready (its locks held), for the
+                                step that parks the fan to run */
+    bool move_req;           /* BLMOVE across shards: the first try found
+                                data, a move transaction is to start */
     bool moving;             /* its move transaction is out: the client
                                 stays blocked, the timer leaves it alone
                                 (its fan is busy) until the move ends */
@@ -154,10 +161,6 @@ bool blk_move_crosses(const struct blk_spec *sp, const struct resp_arg *argv, un
  * worker: its waiter was claimed and its outcome set. */
 void blk_on_wake(void *owner, struct mbox_msg *m);
 
-/* The move message's handler (struct blk_wake_msg, w not claimed), on the
- * waiter's worker: w's source has data, its move is to start. */
-void blk_on_move(void *owner, struct mbox_msg *m);
-
 /* The fan's end (returns true, the step's answer): drops w's
  * registrations and the fan's reference, frees st. */
 bool blk_finish(struct fan *f, struct blk_state *st);
@@ -172,6 +175,17 @@ bool blk_wait(struct fan *f, struct blk_state *st, struct rbuf *out);
  * over both keys whose rounds the fan's step runs (blk_move_step). Returns
  * false on out-of-memory (nothing started). */
 bool blk_move_start(struct fan *f, struct blk_state *st);
+
+/* On the source's shard s (its thread), serving w (not claimed) from its
+ * key's FIFO: start w's move as a transaction over both keys that w's
+ * worker coordinates, its lock on the source counting from now
+ * (txn_start_reserved), so that the element is w's, as Redis serves it
+ * right after the write. Returns false on out-of-memory (nothing started). */
+bool blk_move_reserve(struct shard *s, struct blk_waiter *w);
+
+/* From a step with no part out: run the check round of the reserved move
+ * that is ready for st's waiter (w->mready). Returns the step's answer. */
+bool blk_move_take(struct fan *f, struct blk_state *st, struct rbuf *out);
 
 /* The fan's step while st->mstage is set. */
 bool blk_move_step(struct fan *f, struct blk_state *st, struct req **parts, size_t n,

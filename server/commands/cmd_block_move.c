@@ -1,9 +1,14 @@
 /* cmd_block_move.c — BLMOVE and BRPOPLPUSH served across shards, in one
  * step as in Redis. When the source has data for a waiter whose
- * destination lives on another shard (found by the first try, or by the
- * source's shard serving its FIFO, which then holds the FIFO for it), the
- * client's worker runs the move as rounds of one transaction holding both
- * keys, with LMOVE's parts (cmd_list_multi.c): check both keys, claiming
+ * destination lives on another shard, the client's worker runs the move
+ * as rounds of one transaction holding both keys. Found by the first try,
+ * the worker starts that transaction itself. Found by the source's shard
+ * serving its FIFO after a write, the shard starts it on the worker's
+ * behalf (blk_move_reserve): its lock on the source counts at once, so
+ * the next command there, of any client, waits for the move and finds the
+ * element gone, as Redis serves a blocked client right after the write;
+ * the FIFO is held for the waiter meanwhile. The rounds use LMOVE's parts
+ * (cmd_list_multi.c): check both keys, claiming
  * the waiter on the source as it reads the element; push onto the
  * destination; pop the source. Nobody sees the element in neither list or
  * in both; a destination of the wrong type gets Redis's WRONGTYPE with
@@ -11,7 +16,8 @@
  * (another client took the element first) leaves the waiter registered in
  * its place in the key's FIFO, and it waits on.
  *
- * Threads: the client's worker; the source's check part on its shard. */
+ * Threads: the client's worker; blk_move_reserve and the source's check
+ * part on the source's shard. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,29 +71,105 @@ static void src_part(struct cmd_ctx *c)
     r->ival = blk_reg_add(c->dbidx, src, w) == 0 ? MV_EMPTY : -1;
 }
 
-/* The transaction holds both keys: the check round. */
-static void move_ready(void *arg)
+/* Add the check round: both keys, the source claiming the waiter as it
+ * reads the element. Returns false on out-of-memory. */
+static bool add_check(struct fan *f, struct blk_state *st)
 {
-    struct fan *f = arg;
-    struct blk_state *st = f->state;
     const struct resp_arg *src = &f->argv[1], *dst = &f->argv[2];
     bool left = st->sp.left;
     struct resp_arg a1[3] = {{"blmchk", 6}, *src, {left ? "left" : "right", left ? 4 : 5}};
     struct resp_arg a2[2] = {{"blmchk", 6}, *dst};
     struct req *r1 = dispatch_part(f, shard_group_route(server.group, src->ptr, src->len),
                                    src_part, 3, a1);
-    struct req *r2 = r1 ? dispatch_part(f, shard_group_route(server.group, dst->ptr, dst->len),
-                                        cmd_list_move_check_part, 2, a2)
-                        : NULL;
-    if (!r2) {
+    if (!r1 || !dispatch_part(f, shard_group_route(server.group, dst->ptr, dst->len),
+                              cmd_list_move_check_part, 2, a2))
+        return false;
+    r1->uval = (uint64_t)(uintptr_t)st->w;
+    return true;
+}
+
+/* The transaction holds both keys: the check round. */
+static void move_ready(void *arg)
+{
+    struct fan *f = arg;
+    struct blk_state *st = f->state;
+    if (!add_check(f, st)) {
         blk_waiter_claim(st->w);
         blk_finish(f, st);
         dispatch_fan_abort(f, "ERR out of memory"); /* frees the parts, ends the txn */
         return;
     }
-    r1->uval = (uint64_t)(uintptr_t)st->w;
     f->parked = false;
     dispatch_fan_go(f);
+}
+
+/* Attach move transaction t, its locks held, to f: the rounds to come are
+ * its. */
+static void own_move(struct fan *f, struct blk_state *st, struct txn *t)
+{
+    f->txn = t;
+    f->own_txn = true;
+    st->mstage = MS_CHECK;
+    st->w->moving = true;
+}
+
+/* A move the source's shard started (blk_move_reserve) holds its locks:
+ * on w's worker. Its check runs now if the fan is parked and idle, or
+ * from the step that ends the move transaction the fan runs (blk_wait:
+ * that one is older, it never waits for this one). A waiter that is over
+ * (or was claimed: a hang-up) gives the locks back, and so does one whose
+ * first try is still out: its reply may wait in a batch behind a command
+ * that waits for these very locks. Its move then starts from the step
+ * that parks it, as after a first try that found data. */
+static void reserved_ready(void *arg)
+{
+    struct blk_waiter *w = arg;
+    struct txn *t = w->mtxn;
+    w->mtxn = NULL;
+    if (w->done || atomic_load(&w->claimed)) {
+        txn_finish(t);
+    } else if (w->parked && !w->moving) {
+        /* It stays parked (blocked, for INFO, CLIENT LIST and CLIENT
+         * UNBLOCK) while its move runs. */
+        own_move(w->f, w->f->state, t);
+        move_ready(w->f);
+    } else if (w->moving) {
+        w->mready = t;
+    } else {
+        txn_finish(t);
+        w->move_req = true;
+    }
+    blk_waiter_unref(w);
+}
+
+bool blk_move_reserve(struct shard *s, struct blk_waiter *w)
+{
+    struct txn *t = txn_create_for(w->origin);
+    if (!t)
+        return false;
+    const struct resp_arg *src = &w->argv[1], *dst = &w->argv[2];
+    if (txn_lock_key(t, w->db, src->ptr, src->len, true) != 0 ||
+        txn_lock_key(t, w->db, dst->ptr, dst->len, true) != 0) {
+        txn_finish(t);
+        return false;
+    }
+    atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed); /* ready's */
+    w->mtxn = t;
+    txn_start_reserved(t, s, reserved_ready, w);
+    return true;
+}
+
+bool blk_move_take(struct fan *f, struct blk_state *st, struct rbuf *out)
+{
+    struct blk_waiter *w = st->w;
+    struct txn *t = w->mready;
+    w->mready = NULL;
+    own_move(f, st, t);
+    if (add_check(f, st))
+        return false;
+    blk_waiter_claim(w); /* (unless a hang-up did) */
+    resp_error(out, "ERR out of memory");
+    return blk_finish(f, st); /* the fan's end concludes t */
 }
 
 bool blk_move_start(struct fan *f, struct blk_state *st)
@@ -102,16 +184,14 @@ bool blk_move_start(struct fan *f, struct blk_state *st)
         txn_finish(t);
         return false;
     }
-    f->txn = t;
-    f->own_txn = true;
-    st->mstage = MS_CHECK;
+    own_move(f, st, t);
     if (txn_start(t, move_ready, f) != 0) { /* (t was freed) */
         f->txn = NULL;
         f->own_txn = false;
         st->mstage = 0;
+        st->w->moving = false;
         return false;
     }
-    st->w->moving = true;
     return true;
 }
 

@@ -63,6 +63,9 @@ struct blk_waiter *blk_waiter_new(struct conn *c, const struct blk_spec *sp, siz
 struct wnode {
     struct blk_waiter *w;    /* holds a reference */
     struct wnode *next;      /* FIFO: the order clients blocked */
+    bool moving;             /* its move transaction (BLMOVE across shards)
+                                is reserved and has not checked the key
+                                yet: an element is its */
 };
 
 struct wkey {
@@ -72,8 +75,8 @@ struct wkey {
     bool ready;              /* written this turn: on the ready list */
     struct wkey *rnext;      /* ready list link */
     struct wnode *head, *tail; /* waiters */
-    struct blk_waiter *moving; /* the head's move transaction is out
-                                  (BLMOVE across shards): not served */
+    unsigned nmoving;        /* its waiters moving: the elements at the
+                                 head are theirs */
     size_t klen;             /* key length */
     char key[];              /* key bytes */
 };
@@ -145,6 +148,7 @@ int blk_reg_add(unsigned db, const struct resp_arg *key, struct blk_waiter *w)
     }
     n->w = w;
     n->next = NULL;
+    n->moving = false;
     atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
     if (k->tail)
         k->tail->next = n;
@@ -173,6 +177,16 @@ static void reg_drop(struct wkey *k)
     free(k);
 }
 
+/* A node of k no longer moving: the waiters behind it may be served. */
+static void move_over(struct wkey *k, struct wnode *n)
+{
+    if (!n->moving)
+        return;
+    n->moving = false;
+    k->nmoving--;
+    mark_ready(k);
+}
+
 void blk_reg_remove(unsigned db, const struct resp_arg *key, struct blk_waiter *w)
 {
     if (reg.n == 0)
@@ -184,6 +198,7 @@ void blk_reg_remove(unsigned db, const struct resp_arg *key, struct blk_waiter *
     for (struct wnode *n = k->head; n; prev = n, n = n->next) {
         if (n->w != w)
             continue;
+        move_over(k, n); /* (its move ended without it) */
         if (prev)
             prev->next = n->next;
         else
@@ -193,11 +208,6 @@ void blk_reg_remove(unsigned db, const struct resp_arg *key, struct blk_waiter *
         free(n);
         blk_waiter_unref(w);
         break;
-    }
-    if (k->moving == w) {
-        /* Its move ended without it: the next waiters may be served. */
-        k->moving = NULL;
-        mark_ready(k);
     }
     if (!k->head && !k->ready)
         reg_drop(k);
@@ -220,27 +230,129 @@ void blk_reg_move_done(unsigned db, const struct resp_arg *key, struct blk_waite
     struct wkey *k = *reg_slot(db, key->ptr, key->len, hash_key(key->ptr, key->len));
     if (!k)
         return;
-    if (k->moving == w)
-        k->moving = NULL;
+    for (struct wnode *n = k->head; n; n = n->next)
+        if (n->w == w) {
+            move_over(k, n);
+            break;
+        }
     mark_ready(k); /* (serving finds out whether anything is left to take) */
 }
 
-/* Tell w's worker: handle is blk_on_wake (w claimed, outcome set) or
- * blk_on_move. Returns false on out-of-memory. */
-static bool post_wake(struct blk_waiter *w, mbox_handle_fn handle)
+/* Tell w's worker that w was claimed and its outcome set (blk_on_wake).
+ * Returns false on out-of-memory. */
+static bool post_wake(struct blk_waiter *w)
 {
     struct blk_wake_msg *m = malloc(sizeof *m);
     if (!m)
         return false;
     atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
     m->w = w;
-    m->msg.handle = handle;
+    m->msg.handle = blk_on_wake;
     shard_post(shard_group_get(server.group, w->origin), &m->msg);
     return true;
 }
 
-/* Serve the waiters of k while it has data they can take. Returns false
- * when a transaction holds the key: try again at the next turn. */
+/* Pop for w (just claimed) from key k into its reply and wake it. */
+static void serve_now(struct cmd_ctx *c, const struct wkey *k, struct blk_waiter *w)
+{
+    /* The key's index among the waiter's keys. */
+    size_t ki = 0;
+    for (; ki < w->sp.nkeys; ki++) {
+        const struct resp_arg *a = &w->argv[w->sp.kfirst + ki];
+        if (a->len == k->klen && memcmp(a->ptr, k->key, k->klen) == 0)
+            break;
+    }
+    w->outcome = OUT_SERVED;
+    blk_do_pop(c, &w->sp, w->argv, ki, &w->reply, w->proto);
+    /* (Out of memory: the client stays blocked, nothing else can be
+     * done.) */
+    post_wake(w);
+}
+
+/* A pop reserved behind a move: which waiter, on which key. */
+struct rpop {
+    struct blk_waiter *w;    /* a reference */
+    unsigned db;             /* the key's database */
+    size_t klen;             /* and its bytes */
+    char key[];
+};
+
+/* The reserved pop's turn (a one-shot transaction heading the key's
+ * queue on this shard): serve w now if it still waits and the key still
+ * has what it wants; else it waits on in its place. */
+static void rpop_run(struct shard *s, void *arg)
+{
+    struct rpop *rp = arg;
+    struct blk_waiter *w = rp->w;
+    uint64_t h = hash_key(rp->key, rp->klen);
+    struct wkey *k = reg.n ? *reg_slot(rp->db, rp->key, rp->klen, h) : NULL;
+    struct wnode *n = k ? k->head : NULL;
+    while (n && n->w != w)
+        n = n->next;
+    if (n) {
+        move_over(k, n); /* (whatever happens now, its turn is over) */
+        struct cmd_ctx c = {
+            .shard = s,
+            .db = shard_db(s, k->db),
+            .dbidx = k->db,
+            .now_ms = clock_wall_ms(),
+        };
+        struct kventry *e = kvmap_find(c.db, k->key, k->klen, c.now_ms);
+        if (e && kventry_type(e) == blk_want_type(w->sp.kind) && blk_waiter_claim(w))
+            serve_now(&c, k, w); /* (serving drops the claimed node) */
+    }
+    blk_waiter_unref(w);
+    free(rp);
+}
+
+/* Reserve, on s, the pop of w from k, to run once the moves reserved
+ * before it have taken their elements (txn_start_reserved_oneshot): every
+ * command after this one waits for it. Returns false on out-of-memory. */
+static bool reserve_pop(struct shard *s, const struct wkey *k, struct blk_waiter *w)
+{
+    struct rpop *rp = malloc(sizeof *rp + k->klen);
+    struct txn *t = rp ? txn_create_for(s->id) : NULL;
+    if (!t || txn_lock_key(t, k->db, k->key, k->klen, true) != 0) {
+        if (t)
+            txn_finish(t);
+        free(rp);
+        return false;
+    }
+    atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
+    rp->w = w;
+    rp->db = k->db;
+    rp->klen = k->klen;
+    memcpy(rp->key, k->key, k->klen);
+    if (txn_start_reserved_oneshot(t, s, rpop_run, rp) != 0) {
+        blk_waiter_unref(w);
+        free(rp);
+        return false;
+    }
+    return true;
+}
+
+/* Drop node n (after prev, or the head) from k's FIFO. */
+static struct wnode *drop_node(struct wkey *k, struct wnode *prev, struct wnode *n)
+{
+    struct wnode *next = n->next;
+    if (prev)
+        prev->next = next;
+    else
+        k->head = next;
+    if (k->tail == n)
+        k->tail = prev;
+    blk_waiter_unref(n->w);
+    free(n);
+    return next;
+}
+
+/* Serve the waiters of k while it has data they can take, in FIFO order.
+ * A waiter whose BLMOVE crosses shards gets its move reserved
+ * (blk_move_reserve), which takes an element at the head when it checks
+ * the key; the waiters behind such moves are served too as long as there
+ * are elements for them, by moves as well (a pop now would take a moving
+ * waiter's element: a pop waits for the moves ahead of it). Returns false
+ * when a transaction holds the key: try again once it concludes. */
 static bool serve_key(struct shard *s, struct wkey *k)
 {
     struct cmd_ctx c = {
@@ -249,53 +361,54 @@ static bool serve_key(struct shard *s, struct wkey *k)
         .dbidx = k->db,
         .now_ms = clock_wall_ms(),
     };
-    struct resp_arg key = {.ptr = k->key, .len = k->klen};
-    while (k->head) {
-        struct wnode *n = k->head;
+    struct wnode *prev = NULL;
+    for (struct wnode *n = k->head; n;) {
         struct blk_waiter *w = n->w;
-        bool drop = atomic_load(&w->claimed) != 0;
-        if (!drop) {
-            if (k->moving == w)
-                return true; /* its move is out: the FIFO waits for it */
-            struct kventry *e = kvmap_find(c.db, k->key, k->klen, c.now_ms);
-            if (!e || kventry_type(e) != blk_want_type(w->sp.kind))
-                return true; /* nothing for them (yet) */
-            /* Behind a transaction's intent lock: after it concludes.
-             * (Not behind a pipeline's, between two of its commands.) */
-            const struct cmd_def *d = cmd_lookup(w->argv[0].ptr, w->argv[0].len);
-            if (d && !txn_may_run_beside(s, d, k->db, w->argc, w->argv))
-                return false;
-            if (blk_move_crosses(&w->sp, w->argv, s->id)) {
-                /* Its worker runs the move as a transaction over both keys,
-                 * which claims w; the next waiters wait for it. (Out of
-                 * memory: tried again at the key's next write.) */
-                if (post_wake(w, blk_on_move))
-                    k->moving = w;
-                return true;
-            }
-            drop = true;
-            if (blk_waiter_claim(w)) {
-                /* The key's index among the waiter's keys. */
-                size_t ki = 0;
-                for (; ki < w->sp.nkeys; ki++) {
-                    const struct resp_arg *a = &w->argv[w->sp.kfirst + ki];
-                    if (a->len == key.len && memcmp(a->ptr, key.ptr, key.len) == 0)
-                        break;
-                }
-                w->outcome = OUT_SERVED;
-                blk_do_pop(&c, &w->sp, w->argv, ki, &w->reply, w->proto);
-                /* (Out of memory: the client stays blocked, nothing else
-                 * can be done.) */
-                post_wake(w, blk_on_wake);
-            }
+        if (n->moving) { /* its element is reserved: the next one's */
+            prev = n;
+            n = n->next;
+            continue;
         }
-        if (k->moving == w)
-            k->moving = NULL;
-        k->head = n->next;
-        if (!k->head)
-            k->tail = NULL;
-        free(n);
-        blk_waiter_unref(w);
+        if (atomic_load(&w->claimed)) {
+            n = drop_node(k, prev, n);
+            continue;
+        }
+        struct kventry *e = kvmap_find(c.db, k->key, k->klen, c.now_ms);
+        if (!e || kventry_type(e) != blk_want_type(w->sp.kind) ||
+            tval_len(kventry_tval(e)) <= k->nmoving)
+            return true; /* nothing for them (yet) */
+        /* Behind a transaction's intent lock: after it concludes. (Not
+         * behind a pipeline's, between two of its commands, nor behind
+         * the moves this key's FIFO reserved, which come first anyway.) */
+        const struct cmd_def *d = cmd_lookup(w->argv[0].ptr, w->argv[0].len);
+        if (k->nmoving == 0 && d && !txn_may_run_beside(s, d, k->db, w->argc, w->argv))
+            return false;
+        if (blk_move_crosses(&w->sp, w->argv, s->id)) {
+            /* Its worker runs the move as a transaction over both keys,
+             * which claims w; its lock here counts from now, so no later
+             * command takes the element. (Out of memory: tried again at
+             * the key's next write.) */
+            if (!blk_move_reserve(s, w))
+                return true;
+            n->moving = true;
+            k->nmoving++;
+            prev = n;
+            n = n->next;
+            continue;
+        }
+        if (k->nmoving > 0) {
+            /* Behind a move, in its turn: a pop reserved the same way. */
+            if (!reserve_pop(s, k, w))
+                return true;
+            n->moving = true;
+            k->nmoving++;
+            prev = n;
+            n = n->next;
+            continue;
+        }
+        if (blk_waiter_claim(w))
+            serve_now(&c, k, w);
+        n = drop_node(k, prev, n);
     }
     return true;
 }
@@ -338,16 +451,15 @@ void cmd_block_serve(struct worker *w)
     serving = false;
 }
 
-void cmd_block_before_call(struct cmd_ctx *c)
+void cmd_block_settle(struct shard *s)
 {
     /* Redis serves the keys a command made ready right after it
      * (handleClientsBlockedOnKeys), so the next command, of any client,
      * finds the elements gone to the clients that waited for them. Here
-     * the next command on the key's shard (a pop, a new blocking try, a
-     * read) serves them first; the turn's end serves what no command
-     * followed. */
+     * that is at the end of the command that wrote them, or of the
+     * transaction that held them; the turn's end serves what is left. */
     if (reg.ready)
-        cmd_block_serve(c->shard->user);
+        cmd_block_serve(s->user);
 }
 
 /* The message that removes a finished waiter's registrations on a shard. */

@@ -406,6 +406,11 @@ void cmd_call(const struct cmd_def *d, struct cmd_ctx *c);
  * command is timed where its parts are merged. */
 void cmd_call_part(const struct cmd_def *d, cmd_exec_fn part, struct cmd_ctx *c);
 
+/* cmd_exec_hooks.settle for shard s (the calling thread's), unless a run
+ * is under way on this thread: the sequencer's call after a transaction
+ * concluded on s. */
+void cmd_settle(struct shard *s);
+
 /* A key a command reported modified: db and key (borrowed for the call),
  * or key NULL for "every key of db", and db CMD_DB_ALL for every
  * database (FLUSHALL, SWAPDB). Runs on the executing shard's thread,
@@ -442,12 +447,15 @@ struct cmd_exec_hooks {
      * (notify_pending): publish them, the origin's own frames placed
      * before c's reply (c->oslot, or c->out from reply_at). */
     void (*flush_events)(const struct cmd_ctx *c, size_t reply_at);
-    /* Before a command or part runs on c->shard's thread, when it is not
-     * inside another run there (a script's redis.call, a command queued
-     * by EXEC, a pop this hook makes): finish what the commands before it
-     * left for their end, so that it sees the data as Redis's next command
-     * does (blocked clients served first: handleClientsBlockedOnKeys). */
-    void (*before_call)(struct cmd_ctx *c);
+    /* After a command or part that ran on shard s's thread outside any
+     * other run there (a script's redis.call, a command queued by EXEC, a
+     * pop this hook makes), and after a transaction concluded there
+     * (cmd_settle): finish what it left for its end before the next
+     * command on s, of any client, is even judged (blocked clients served
+     * first, as Redis's handleClientsBlockedOnKeys does after each
+     * command; a BLMOVE's reservation, txn_start_reserved, then holds that
+     * command back). */
+    void (*settle)(struct shard *s);
 };
 extern struct cmd_exec_hooks cmd_exec_hooks;
 

@@ -26,15 +26,28 @@ struct cmd_exec_hooks cmd_exec_hooks;
 /* Runs of cmd_call and cmd_call_part under way on this thread: above 0,
  * the run starting is inside another (a script's redis.call, EXEC's
  * queued command, a blocked client's pop), which is one command for
- * cmd_exec_hooks.before_call. */
+ * cmd_exec_hooks.settle. */
 static _Thread_local unsigned call_depth;
 
-/* Before a run: the before_call hook if this run is the outer one. The
- * hook's own runs are inner ones. */
-static inline void enter(struct cmd_ctx *c)
+static inline void enter(void)
 {
-    if (call_depth++ == 0 && cmd_exec_hooks.before_call && c->shard)
-        cmd_exec_hooks.before_call(c);
+    call_depth++;
+}
+
+/* After a run: the settle hook if this run is the outer one, so that the
+ * next command on the shard, whoever sends it, finds what this one left
+ * for its end done. The hook's own runs are inner ones. */
+static inline void leave(struct cmd_ctx *c)
+{
+    if (call_depth == 1 && cmd_exec_hooks.settle && c->shard)
+        cmd_exec_hooks.settle(c->shard);
+    call_depth--;
+}
+
+void cmd_settle(struct shard *s)
+{
+    if (call_depth == 0 && cmd_exec_hooks.settle)
+        cmd_exec_hooks.settle(s);
 }
 
 /* Is a memory bound set at all? One relaxed load before every command. */
@@ -100,7 +113,7 @@ void cmd_call(const struct cmd_def *d, struct cmd_ctx *c)
      * run whole on one shard, it is timed by its dispatcher too. */
     uint16_t sid =
         (d->flags & (CMD_MULTIKEY | CMD_ALLSHARDS)) ? CMDSTAT_NONE : cmdstat_id(d);
-    enter(c);
+    enter();
     c->dirty = 0;
     /* Over maxmemory: evict first, and refuse what would only grow memory
      * (Redis's processCommand does both before any command). A script's
@@ -131,12 +144,12 @@ void cmd_call(const struct cmd_def *d, struct cmd_ctx *c)
         after_call(d, c);
     /* The command's keyspace events, now that its reply is whole. */
     flush_events(c, reply_at);
-    call_depth--;
+    leave(c);
 }
 
 void cmd_call_part(const struct cmd_def *d, cmd_exec_fn part, struct cmd_ctx *c)
 {
-    enter(c);
+    enter();
     c->dirty = 0;
     /* Whether it may run was decided before the split (cmd_multi_plan);
      * here the shard only makes room. */
@@ -148,7 +161,7 @@ void cmd_call_part(const struct cmd_def *d, cmd_exec_fn part, struct cmd_ctx *c)
     if (c->dirty)
         after_call(d, c);
     flush_events(c, reply_at);
-    call_depth--;
+    leave(c);
 }
 
 /* The report itself, inlined into both entry points: SET pays for it on

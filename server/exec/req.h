@@ -76,6 +76,8 @@ struct req {
     void *held_ctx;              /* the batch it came in, NULL if local */
     uint64_t held_mark;          /* last transaction scheduled on the shard
                                     when it arrived: it waits for no later one */
+    uint64_t held_extra;         /* but for reserved ones up to this id that
+                                    conflict with it (txn_start_reserved) */
     bool held_counted;           /* counted in the shard's per-client table */
     bool khashed;                /* khash is known */
     /* Last, beside argv, which the owner loads anyway: */

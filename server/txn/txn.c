@@ -83,6 +83,11 @@ struct txn_part {
     bool os_kept;               /* os_fn has run; the locks wait for the release */
     bool os_released;           /* the release came first: conclude once run */
     struct mbox_msg rel_msg;    /* the release (msg may still carry the GO) */
+    /* Started by txn_start_reserved on this part's shard: */
+    bool reserved;              /* its SCHEDULE is on its way: on the shard's
+                                   reserved list, its locks count already */
+    bool was_reserved;          /* it was: requests held meanwhile wait for it */
+    struct txn_part *rnext;     /* reserved list link (shard thread) */
 };
 
 /* What the parts of a one-shot transaction share: how many of them hold
@@ -160,6 +165,8 @@ struct tshard {
     uint32_t pass;                /* pump pass number, for client_ent.pass */
     struct txn_part *running;     /* the one-shot part whose work runs now,
                                      holding its locks (run_oneshot) */
+    struct txn_part *reserved;    /* parts this shard started whose SCHEDULE
+                                     is still on its way (txn_start_reserved) */
 };
 
 static struct tshard *tshards;
@@ -191,7 +198,7 @@ struct txn_busy txn_busy_[TXN_MAX_SHARDS];
 /* Keep s's txn_busy_ flag true to its queue and held list. */
 static void busy_note(const struct shard *s, const struct tshard *ts)
 {
-    txn_busy_[s->id].any = ts->nqueued > 0 || ts->held_head != NULL;
+    txn_busy_[s->id].any = ts->nqueued > 0 || ts->held_head != NULL || ts->reserved != NULL;
 }
 
 static bool is_write(const struct cmd_def *d)
@@ -199,31 +206,52 @@ static bool is_write(const struct cmd_def *d)
     return !(d->flags & CMD_READONLY);
 }
 
-/* Does part p (a scheduled transaction) conflict with request r? */
-static bool part_conflicts(const struct txn_part *p, const struct req *r)
+/* Does part p (a scheduled transaction) conflict with command d (argv in
+ * database db)? A keyless command conflicts with every part when keyless
+ * is set (SCAN, FLUSHDB on one shard wait for all), with none otherwise. */
+static bool part_conflicts_cmd(const struct txn_part *p, const struct cmd_def *d, unsigned db,
+                               size_t argc, const struct resp_arg *argv, bool keyless)
 {
-    bool write = is_write(r->cmd);
+    bool write = is_write(d);
     if (p->all && (p->all_excl || write))
         return true;
     if (p->fallback && (p->fallback_excl || write))
         return true;
     struct cmd_keys it;
-    if (cmd_keys_init(&it, r->cmd, r->argc, r->argv) <= 0)
-        return true; /* keyless (SCAN, FLUSHDB on one shard): waits for all */
+    if (cmd_keys_init(&it, d, argc, argv) <= 0)
+        return keyless;
     size_t i;
     uint16_t flags;
     while (cmd_keys_next(&it, &i, &flags)) {
-        const struct resp_arg *k = &r->argv[i];
-        uint64_t h = txn_locks_hash(r->db, k->ptr, k->len);
+        const struct resp_arg *k = &argv[i];
+        uint64_t h = txn_locks_hash(db, k->ptr, k->len);
         bool kw = cmd_key_writes(flags);
         for (size_t j = 0; j < p->nkeys; j++) {
             const struct txn_key *pk = &p->keys[j];
-            if (pk->hash == h && pk->db == r->db && pk->len == k->len &&
+            if (pk->hash == h && pk->db == db && pk->len == k->len &&
                 memcmp(p->kbuf + pk->off, k->ptr, k->len) == 0 && (pk->excl || kw))
                 return true;
         }
     }
     return false;
+}
+
+/* Does part p (a scheduled transaction) conflict with request r? */
+static bool part_conflicts(const struct txn_part *p, const struct req *r)
+{
+    return part_conflicts_cmd(p, r->cmd, r->db, r->argc, r->argv, true);
+}
+
+/* The newest part reserved on ts (its SCHEDULE on its way) that command d
+ * conflicts with: its id, 0 if none. Keyless commands touch no key. */
+static uint64_t reserved_conflict(const struct tshard *ts, const struct cmd_def *d, unsigned db,
+                                  size_t argc, const struct resp_arg *argv)
+{
+    uint64_t id = 0;
+    for (const struct txn_part *p = ts->reserved; p; p = p->rnext)
+        if (p->id > id && part_conflicts_cmd(p, d, db, argc, argv, false))
+            id = p->id;
+    return id;
 }
 
 /* Free a part that no shard queue links any more. */
@@ -345,10 +373,12 @@ bool txn_may_run_slow(struct shard *s, const struct cmd_def *d, unsigned db, siz
                       const uint64_t *key1_hash)
 {
     struct tshard *ts = tsh(s);
-    if (ts->nqueued == 0 && !ts->held_head)
+    if (ts->nqueued == 0 && !ts->held_head && !ts->reserved)
         return true; /* no transaction here: the common case */
     if (client_held(ts, client))
         return false; /* keep this client's order on this shard */
+    if (ts->reserved && reserved_conflict(ts, d, db, argc, argv))
+        return false;
     bool write = is_write(d);
     if (ts->all_excl > 0 || (write && ts->all_shared > 0))
         return false;
@@ -394,6 +424,8 @@ bool txn_may_run_beside(struct shard *s, const struct cmd_def *d, unsigned db, s
     struct txn_part *p = ts->running;
     if (!p)
         return txn_may_run(s, d, db, argc, argv, NULL, NULL);
+    if (ts->reserved && reserved_conflict(ts, d, db, argc, argv))
+        return false;
     bool write = is_write(d);
     /* Shard-wide locks, less p's own (p->all, or its keys held as one). */
     unsigned all_excl = ts->all_excl, all_shared = ts->all_shared;
@@ -425,6 +457,8 @@ void txn_hold(struct shard *s, struct req *r, void *ctx)
         ts->nuncounted++;
     r->held_ctx = ctx;
     r->held_mark = ts->last_id;
+    r->held_extra = ts->reserved && r->cmd ? reserved_conflict(ts, r->cmd, r->db, r->argc, r->argv)
+                                           : 0;
     r->held_next = NULL;
     if (ts->held_tail)
         ts->held_tail->held_next = r;
@@ -436,12 +470,18 @@ void txn_hold(struct shard *s, struct req *r, void *ctx)
 }
 
 /* May held request r run now: no transaction scheduled here before it
- * arrived conflicts with it any more? (The same client's earlier held
- * requests are checked by the caller.) */
+ * arrived, nor one reserved here before it (txn_start_reserved), conflicts
+ * with it any more? (The same client's earlier held requests are checked
+ * by the caller.) */
 static bool held_runnable(const struct tshard *ts, const struct req *r)
 {
-    for (const struct txn_part *p = ts->qhead; p && p->id <= r->held_mark; p = p->qnext)
-        if (part_conflicts(p, r))
+    uint64_t upto = r->held_mark > r->held_extra ? r->held_mark : r->held_extra;
+    for (const struct txn_part *p = ts->qhead; p && p->id <= upto; p = p->qnext)
+        if ((p->id <= r->held_mark || (p->was_reserved && p->id <= r->held_extra)) &&
+            part_conflicts(p, r))
+            return false;
+    for (const struct txn_part *p = ts->reserved; p; p = p->rnext)
+        if (p->id <= r->held_extra && part_conflicts(p, r))
             return false;
     return true;
 }
@@ -513,6 +553,9 @@ static void pump(struct shard *s)
         return;
     ts->pumping = true;
     for (;;) {
+        /* What a concluded transaction left for its end (blocked clients
+         * it fed) comes before anything that waited for it. */
+        cmd_settle(s);
         ts->pass++;
         struct req *prev = NULL, *r = ts->held_head;
         while (r) {
@@ -693,6 +736,14 @@ static void on_schedule(void *owner, struct mbox_msg *m)
     struct txn_part *p = (struct txn_part *)m;
     assert(p->id > ts->last_id); /* the sequencer's order */
     ts->seen++;
+    if (p->reserved) {
+        /* Its locks take over from the reservation. */
+        struct txn_part **pp = &ts->reserved;
+        while (*pp != p)
+            pp = &(*pp)->rnext;
+        *pp = p->rnext;
+        p->reserved = false;
+    }
     /* A one-shot part on a shard with nothing held, and nothing queued or
      * nothing locked on its keys (it may then run ahead of the queue, as
      * part_alone explains), counts itself first: if it is the last of its
@@ -832,6 +883,12 @@ struct txn *txn_create(void)
 {
     struct worker *w = worker_current();
     assert(w);
+    return txn_create_for(w->id);
+}
+
+struct txn *txn_create_for(unsigned origin)
+{
+    assert(origin < server.nworkers);
     struct txn *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
@@ -840,7 +897,7 @@ struct txn *txn_create(void)
         free(t);
         return NULL;
     }
-    t->origin = w->id;
+    t->origin = origin;
     return t;
 }
 
@@ -966,6 +1023,72 @@ int txn_start(struct txn *t, void (*ready)(void *arg), void *arg)
         shard_post(shard_group_get(server.group, i), &p->msg);
     }
     pthread_mutex_unlock(&seq_lock);
+    return 0;
+}
+
+/* Under seq_lock: give t's parts the next id and post their SCHEDULEs,
+ * the part on s (the calling thread's shard) reserved there first. */
+static void post_reserved(struct txn *t, struct shard *s)
+{
+    struct tshard *ts = tsh(s);
+    uint64_t id = seq_next++;
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        struct txn_part *p = t->parts[i];
+        if (!p)
+            continue;
+        p->id = id;
+        p->msg.handle = on_schedule;
+        if (i == s->id) {
+            /* Ours until its SCHEDULE is handled, which is on this thread. */
+            p->reserved = true;
+            p->was_reserved = true;
+            p->rnext = ts->reserved;
+            ts->reserved = p;
+        }
+        tshards[i].posted++;
+        shard_post(shard_group_get(server.group, i), &p->msg);
+    }
+}
+
+int txn_start_reserved(struct txn *t, struct shard *s, void (*ready)(void *arg), void *arg)
+{
+    pthread_once(&tshards_once, tshards_init);
+    assert(!t->started && t->parts[s->id]);
+    t->started = true;
+    t->ready = ready;
+    t->ready_arg = arg;
+    t->acks = t->nparts;
+    pthread_mutex_lock(&seq_lock);
+    post_reserved(t, s);
+    pthread_mutex_unlock(&seq_lock);
+    busy_note(s, tsh(s));
+    return 0;
+}
+
+int txn_start_reserved_oneshot(struct txn *t, struct shard *s,
+                               void (*fn)(struct shard *s, void *arg), void *arg)
+{
+    pthread_once(&tshards_once, tshards_init);
+    struct txn_part *p = t->parts[s->id];
+    assert(!t->started && p && t->nparts == 1);
+    struct txn_gate *g = malloc(sizeof *g + sizeof g->parts[0]);
+    if (!g) {
+        txn_finish(t); /* never started: frees the part */
+        return -1;
+    }
+    atomic_init(&g->locked, 0);
+    atomic_init(&g->refs, 1);
+    g->n = 1;
+    g->parts[0] = p;
+    p->gate = g;
+    p->os_fn = fn;
+    p->os_arg = arg;
+    t->started = true;
+    pthread_mutex_lock(&seq_lock);
+    post_reserved(t, s);
+    pthread_mutex_unlock(&seq_lock);
+    txn_free(t);
+    busy_note(s, tsh(s));
     return 0;
 }
 

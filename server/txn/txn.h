@@ -73,6 +73,10 @@ struct txn_gate;
  * that it frees itself once txn_finish has been called. */
 struct txn *txn_create(void);
 
+/* The same, for a transaction that worker `origin` coordinates though
+ * another thread creates and starts it (txn_start_reserved). */
+struct txn *txn_create_for(unsigned origin);
+
 /* Declare an intent lock on key (borrowed, copied) in database db:
  * exclusive for writes, shared for reads. The key's shard joins the
  * transaction. Before txn_start only. Returns 0, or -1 on out-of-memory. */
@@ -94,6 +98,26 @@ int txn_lock_all(struct txn *t, bool exclusive);
  * not be scheduled (out of memory): then ready never runs and t has been
  * freed. */
 int txn_start(struct txn *t, void (*ready)(void *arg), void *arg);
+
+/* txn_start, called on shard s's thread (one of t's shards) for a
+ * transaction that another worker coordinates (txn_create_for): ready(arg)
+ * runs on that worker. t's locks on s count from this call on, before its
+ * SCHEDULE reaches s: a command that arrives on s after it and conflicts
+ * with them waits for t, as if t had been scheduled here first. What s
+ * decided now (a blocked client served: cmd_block_move.c) is then seen by
+ * every later command, as in Redis, though t's other shards lock later.
+ * The batches of s's own clients are not flushed (t is not theirs).
+ * Returns 0 (nothing is allocated here). */
+int txn_start_reserved(struct txn *t, struct shard *s, void (*ready)(void *arg), void *arg);
+
+/* The same for a one-shot transaction (txn_start_oneshot) whose one part
+ * is on s, the calling thread's shard: fn(s, arg) runs there, on this
+ * thread, once t heads s's queue, ahead of every command that arrives
+ * after this call and conflicts with t's locks (a blocked client served
+ * in its turn behind a reserved move). t is consumed in every case.
+ * Returns 0, or -1 on out-of-memory (nothing scheduled, nothing runs). */
+int txn_start_reserved_oneshot(struct txn *t, struct shard *s,
+                               void (*fn)(struct shard *s, void *arg), void *arg);
 
 /* Schedule t in the global order for work known up front, with no
  * acknowledgement round trip: on every shard i that t involves,

@@ -168,6 +168,98 @@ class ExactlyOnce(unittest.TestCase):
                              "%d lost (%r...)" % (len(lost), sorted(lost)[:5]))
 
 
+    def test_blmove_among_other_consumers(self):
+        """BLMOVE consumers (each move reserved on its source when served
+        after a push) share a few queues with BLPOP consumers, pollers
+        (LPOP, RPOP inside MULTI/EXEC) and producers that pop right behind
+        their own push in one pipeline: every element ends up exactly once
+        in a consumer's hands, a destination list or its queue."""
+        keys = ["mix:%d" % i for i in range(4)]
+        with ShardkvServer(["--threads", "2"]) as srv:
+            stop = threading.Event()
+            lock = threading.Lock()
+            produced, taken, errors = [], [], []
+
+            def keep(got):
+                if got is not None:
+                    with lock:
+                        taken.append(got.decode())
+
+            def guard(fn):
+                def run(i):
+                    try:
+                        fn(i)
+                    except Exception as ex:  # noqa: BLE001
+                        errors.append(repr(ex))
+                return run
+
+            @guard
+            def producer(i):
+                rnd = random.Random(i)
+                with srv.client() as c:
+                    n = 0
+                    while not stop.is_set():
+                        k = rnd.choice(keys)
+                        e = "m%d:%d" % (i, n)
+                        n += 1
+                        with lock:
+                            produced.append(e)
+                        if rnd.random() < 0.3:
+                            keep(c.pipeline([("RPUSH", k, e), ("LPOP", k)])[1])
+                        else:
+                            c.call("RPUSH", k, e)
+
+            @guard
+            def mover(i):
+                rnd = random.Random(100 + i)
+                with srv.client() as c:
+                    while not stop.is_set():
+                        c.call("BLMOVE", rnd.choice(keys), "mixdst:%d" % i, "LEFT", "RIGHT", "0.05")
+
+            @guard
+            def blpop(i):
+                rnd = random.Random(200 + i)
+                with srv.client() as c:
+                    while not stop.is_set():
+                        got = c.call("BLPOP", *rnd.sample(keys, 2), "0.05")
+                        keep(got[1] if got else None)
+
+            @guard
+            def poller(i):
+                rnd = random.Random(300 + i)
+                with srv.client() as c:
+                    while not stop.is_set():
+                        k = rnd.choice(keys)
+                        if rnd.random() < 0.5:
+                            keep(c.call("LPOP", k))
+                        else:
+                            keep(c.pipeline([("MULTI",), ("RPOP", k), ("EXEC",)])[2][0])
+                        time.sleep(0.001)
+
+            ts = ([threading.Thread(target=producer, args=(i,)) for i in range(3)] +
+                  [threading.Thread(target=mover, args=(i,)) for i in range(4)] +
+                  [threading.Thread(target=blpop, args=(i,)) for i in range(2)] +
+                  [threading.Thread(target=poller, args=(i,)) for i in range(2)])
+            for t in ts:
+                t.start()
+            time.sleep(DURATION)
+            stop.set()
+            for t in ts:
+                t.join(30)
+            self.assertEqual(errors, [])
+            with srv.client() as c:
+                self.assertTrue(wait_blocked(c, 0))
+                held = []
+                for k in keys + ["mixdst:%d" % i for i in range(4)]:
+                    held += [x.decode() for x in c.call("LRANGE", k, "0", "-1")]
+                moved = sum(c.call("LLEN", "mixdst:%d" % i) for i in range(4))
+            seen = taken + held
+            self.assertGreater(len(produced), 100)
+            self.assertGreater(moved, 10, "too few moves to tell")
+            self.assertEqual(len(seen), len(set(seen)), "an element taken twice")
+            self.assertEqual(set(seen), set(produced), "an element lost or unknown")
+
+
 class Fairness(unittest.TestCase):
     def test_fifo_among_waiters_on_one_key(self):
         for threads in (2, 4):

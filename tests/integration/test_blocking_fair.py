@@ -8,7 +8,12 @@ the workers of --threads 2 and 4; the key's shard is one of them), then
 pushes from a pipeline or another client and tries to take the elements at
 once: a non-blocking pop pipelined behind the push or sent by another
 client, a new BLPOP, a pipeline whose other commands are on other shards,
-the push inside MULTI/EXEC (one shard or several) or a script. Every case is run many times, on fresh keys, against shardkv and
+the push inside MULTI/EXEC (one shard or several) or a script. BLMOVE
+waiters whose destinations are on other shards (each served by a move
+transaction whose lock on the source counts from the moment it is served:
+txn_start_reserved) get the same cases, but for the pipeline spanning
+shards (see DESIGN.md, "Order differences from Redis"). Every case is run
+many times, on fresh keys, against shardkv and
 against redis-server, and the two transcripts must be equal; the expected
 transcript is also checked directly, so a missing redis-server does not
 hide a failure.
@@ -178,6 +183,72 @@ def script_case(fx, k, rnd):
 
 
 
+def blmove_block(fx, k):
+    """Block the waiters with BLMOVE from k, each to a destination of its
+    own (with several workers, most on another shard than k: each is then
+    served by a move transaction). Returns the destinations."""
+    dsts = ["%s:dst%d" % (k, i) for i in range(NWAIT)]
+    for i, (w, d) in enumerate(zip(fx.waiters, dsts)):
+        base = fx.blocked()
+        w.send("BLMOVE", k, d, "LEFT", "RIGHT", "0")
+        fx.t.assertTrue(wait_blocked(fx.ctl, base + 1), "client did not block")
+    return dsts
+
+
+def blmove_lists_case(fx, k, rnd):
+    """lists_case with BLMOVE waiters: the pop pipelined behind the push
+    finds nothing the waiters wanted, and each element is in its waiter's
+    destination once the reply is in."""
+    out = []
+    dsts = blmove_block(fx, k)
+    n = NWAIT + (rnd % 3) - 1
+    out.append(fx.p.pipeline([("RPUSH", k, *["e%d" % i for i in range(n)]), ("LPOP", k),
+                              ("LLEN", k)]))
+    served = min(n, NWAIT)
+    out.append([fx.reply(c) for c in fx.waiters[:served]])
+    if served < NWAIT:
+        fx.ctl.call("RPUSH", k, "late")
+        out.append([fx.reply(c) for c in fx.waiters[served:]])
+    out.append([fx.ctl.call("LRANGE", d, "0", "-1") for d in dsts])
+    return out
+
+
+def blmove_multi_case(fx, k, rnd):
+    """The push inside MULTI/EXEC (the second key on another shard about
+    half the time), a pop behind EXEC: the BLMOVE waiters are served as
+    EXEC ends, before that pop."""
+    out = []
+    dsts = blmove_block(fx, k)
+    out.append(fx.p.pipeline([("MULTI",), ("RPUSH", k, "a", "b", "c"), ("SET", k + ":other", "x"),
+                              ("EXEC",), ("LPOP", k), ("LLEN", k)]))
+    out.append([fx.reply(c) for c in fx.waiters])
+    out.append([fx.ctl.call("LRANGE", d, "0", "-1") for d in dsts])
+    return out
+
+
+def blmove_script_case(fx, k, rnd):
+    """The push from a script, a pop pipelined behind it."""
+    out = []
+    dsts = blmove_block(fx, k)
+    src = "return redis.call('rpush', KEYS[1], 'a', 'b', 'c')"
+    out.append(fx.p.pipeline([("EVAL", src, "1", k), ("RPOP", k), ("LLEN", k)]))
+    out.append([fx.reply(c) for c in fx.waiters])
+    out.append([fx.ctl.call("LRANGE", d, "0", "-1") for d in dsts])
+    return out
+
+
+def blmove_other_client_case(fx, k, rnd):
+    """other_client_case with BLMOVE waiters."""
+    out = []
+    dsts = blmove_block(fx, k)
+    fx.p.send("RPUSH", k, *["e%d" % i for i in range(NWAIT)])
+    fx.q.send("LPOP", k)
+    out.append([fx.p.read_reply(), fx.q.read_reply()])
+    out.append([fx.reply(c) for c in fx.waiters])
+    out.append([fx.ctl.call("LRANGE", d, "0", "-1") for d in dsts])
+    return out
+
+
 def transcript(test, srv, case, expect, what):
     """Run case ROUNDS times on srv, each round's replies checked against
     expect(round) at once (a round that went wrong leaves clients blocked,
@@ -254,6 +325,36 @@ class WaitersFirst(unittest.TestCase):
             k = b"fair:script_case:%d" % i
             return [[b"a", None, 0], [[k, b"b"], [k, b"c"]], [k, b"d"]]
         self.run_case(script_case, exp)
+
+    def test_blmove_pipelined_pop_after_push(self):
+        def exp(i):
+            n = NWAIT + (i % 3) - 1
+            served = min(n, NWAIT)
+            left = [b"e%d" % j for j in range(served, n)]
+            rep = [[n, left[0] if left else None, max(0, len(left) - 1)],
+                   [b"e%d" % j for j in range(served)]]
+            if served < NWAIT:
+                rep.append([b"late"])
+            rep.append([[b"e%d" % j] if j < served else [b"late"] for j in range(NWAIT)])
+            return rep
+        self.run_case(blmove_lists_case, exp)
+
+    def test_blmove_push_in_exec(self):
+        def exp(i):
+            return [["OK", "QUEUED", "QUEUED", [3, "OK"], None, 0],
+                    [b"a", b"b", b"c"], [[b"a"], [b"b"], [b"c"]]]
+        self.run_case(blmove_multi_case, exp)
+
+    def test_blmove_push_in_script(self):
+        def exp(i):
+            return [[3, None, 0], [b"a", b"b", b"c"], [[b"a"], [b"b"], [b"c"]]]
+        self.run_case(blmove_script_case, exp)
+
+    def test_blmove_pop_from_another_client(self):
+        def exp(i):
+            return [[NWAIT, None], [b"e%d" % j for j in range(NWAIT)],
+                    [[b"e%d" % j] for j in range(NWAIT)]]
+        self.run_case(blmove_other_client_case, exp)
 
 
 if __name__ == "__main__":
