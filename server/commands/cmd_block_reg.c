@@ -383,22 +383,14 @@ static bool serve_key(struct shard *s, struct wkey *k)
         const struct cmd_def *d = cmd_lookup(w->argv[0].ptr, w->argv[0].len);
         if (k->nmoving == 0 && d && !txn_may_run_beside(s, d, k->db, w->argc, w->argv))
             return false;
-        if (blk_move_crosses(&w->sp, w->argv, s->id)) {
-            /* Its worker runs the move as a transaction over both keys,
-             * which claims w; its lock here counts from now, so no later
-             * command takes the element. (Out of memory: tried again at
-             * the key's next write.) */
-            if (!blk_move_reserve(s, w))
-                return true;
-            n->moving = true;
-            k->nmoving++;
-            prev = n;
-            n = n->next;
-            continue;
-        }
-        if (k->nmoving > 0) {
-            /* Behind a move, in its turn: a pop reserved the same way. */
-            if (!reserve_pop(s, k, w))
+        /* A BLMOVE to another shard: its worker runs the move as a
+         * transaction over both keys, which claims w; its lock here counts
+         * from now, so no later command takes the element. Behind a move,
+         * in its turn: a pop reserved the same way. (Out of memory: tried
+         * again at the key's next write.) */
+        bool crosses = blk_move_crosses(&w->sp, w->argv, s->id);
+        if (crosses || k->nmoving > 0) {
+            if (!(crosses ? blk_move_reserve(s, w) : reserve_pop(s, k, w)))
                 return true;
             n->moving = true;
             k->nmoving++;

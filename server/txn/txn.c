@@ -993,6 +993,33 @@ static void on_ack(void *owner, struct mbox_msg *m)
         t->ready(t->ready_arg);
 }
 
+/* Give t's parts the next id and post their SCHEDULEs, under seq_lock so
+ * that every mailbox receives transactions in id order; with reserve (the
+ * calling thread's shard), t's part there is reserved first. */
+static void post_schedules(struct txn *t, struct shard *reserve)
+{
+    pthread_mutex_lock(&seq_lock);
+    uint64_t id = seq_next++;
+    for (unsigned i = 0; i < server.nworkers; i++) {
+        struct txn_part *p = t->parts[i];
+        if (!p)
+            continue;
+        p->id = id;
+        p->msg.handle = on_schedule;
+        if (reserve && i == reserve->id) {
+            /* Ours until its SCHEDULE is handled, which is on this thread. */
+            struct tshard *ts = tsh(reserve);
+            p->reserved = true;
+            p->was_reserved = true;
+            p->rnext = ts->reserved;
+            ts->reserved = p;
+        }
+        tshards[i].posted++;
+        shard_post(shard_group_get(server.group, i), &p->msg);
+    }
+    pthread_mutex_unlock(&seq_lock);
+}
+
 int txn_start(struct txn *t, void (*ready)(void *arg), void *arg)
 {
     pthread_once(&tshards_once, tshards_init);
@@ -1011,43 +1038,8 @@ int txn_start(struct txn *t, void (*ready)(void *arg), void *arg)
     struct worker *w = worker_current();
     if (w)
         route.flush_batches(w);
-    pthread_mutex_lock(&seq_lock);
-    uint64_t id = seq_next++;
-    for (unsigned i = 0; i < server.nworkers; i++) {
-        struct txn_part *p = t->parts[i];
-        if (!p)
-            continue;
-        p->id = id;
-        p->msg.handle = on_schedule;
-        tshards[i].posted++;
-        shard_post(shard_group_get(server.group, i), &p->msg);
-    }
-    pthread_mutex_unlock(&seq_lock);
+    post_schedules(t, NULL);
     return 0;
-}
-
-/* Under seq_lock: give t's parts the next id and post their SCHEDULEs,
- * the part on s (the calling thread's shard) reserved there first. */
-static void post_reserved(struct txn *t, struct shard *s)
-{
-    struct tshard *ts = tsh(s);
-    uint64_t id = seq_next++;
-    for (unsigned i = 0; i < server.nworkers; i++) {
-        struct txn_part *p = t->parts[i];
-        if (!p)
-            continue;
-        p->id = id;
-        p->msg.handle = on_schedule;
-        if (i == s->id) {
-            /* Ours until its SCHEDULE is handled, which is on this thread. */
-            p->reserved = true;
-            p->was_reserved = true;
-            p->rnext = ts->reserved;
-            ts->reserved = p;
-        }
-        tshards[i].posted++;
-        shard_post(shard_group_get(server.group, i), &p->msg);
-    }
 }
 
 int txn_start_reserved(struct txn *t, struct shard *s, void (*ready)(void *arg), void *arg)
@@ -1058,9 +1050,7 @@ int txn_start_reserved(struct txn *t, struct shard *s, void (*ready)(void *arg),
     t->ready = ready;
     t->ready_arg = arg;
     t->acks = t->nparts;
-    pthread_mutex_lock(&seq_lock);
-    post_reserved(t, s);
-    pthread_mutex_unlock(&seq_lock);
+    post_schedules(t, s);
     busy_note(s, tsh(s));
     return 0;
 }
@@ -1084,9 +1074,7 @@ int txn_start_reserved_oneshot(struct txn *t, struct shard *s,
     p->os_fn = fn;
     p->os_arg = arg;
     t->started = true;
-    pthread_mutex_lock(&seq_lock);
-    post_reserved(t, s);
-    pthread_mutex_unlock(&seq_lock);
+    post_schedules(t, s);
     txn_free(t);
     busy_note(s, tsh(s));
     return 0;
