@@ -176,6 +176,12 @@ class ConfigFormat(unittest.TestCase):
             os.rmdir(tmp)
 
 
+def disconnections(c):
+    """INFO's count of clients closed for their output buffer limit."""
+    stats = skvtest.parse_info(c.call("INFO", "stats"))["stats"]
+    return int(stats["client_output_buffer_limit_disconnections"])
+
+
 class Limits(unittest.TestCase):
     CLIENTS = 4
     GETS = 3000      # per client: 3 GB of replies asked for, never read
@@ -198,7 +204,14 @@ class Limits(unittest.TestCase):
                            for sk in socks]
                 for t in senders:
                     t.start()
-                time.sleep(3)  # the flood; then read: each must find its end
+                # The flood, until the server has closed every client (or a
+                # minute: a sanitizer build is slow to make 64 MB of replies
+                # for four clients, and a client read before it got there
+                # would drain its buffer and never be closed). Then read:
+                # each must find its end.
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and disconnections(c) < self.CLIENTS:
+                    time.sleep(0.1)
                 closed = sum(read_until_closed(sk, 20) for sk in socks)
             for sk in socks:
                 sk.close()
@@ -208,9 +221,7 @@ class Limits(unittest.TestCase):
                 self.assertLess(rss.peak, bound, "peak VmRSS %d MB, base %d MB"
                                 % (rss.peak >> 20, base >> 20))
             self.assertEqual(closed, self.CLIENTS)
-            stats = skvtest.parse_info(c.call("INFO", "stats"))["stats"]
-            self.assertEqual(stats["client_output_buffer_limit_disconnections"],
-                             str(self.CLIENTS))
+            self.assertEqual(disconnections(c), self.CLIENTS)
             self.assertIn("scheduled to be closed ASAP for overcoming of output buffer limits.",
                           s.log())
             # The server is fine and the values intact.
@@ -244,7 +255,9 @@ class Limits(unittest.TestCase):
                 sk = socket.create_connection(("127.0.0.1", s.port))
                 sk.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
                 self.send(sk, encode_command("MGET", *keys) * 100)  # 1.6 GB asked for
-                time.sleep(1)
+                deadline = time.monotonic() + 60  # (as in flood)
+                while time.monotonic() < deadline and disconnections(c) < 1:
+                    time.sleep(0.1)
                 self.assertTrue(read_until_closed(sk, 60))
                 sk.close()
             if not under_tsan(s.proc.pid):
