@@ -41,9 +41,9 @@ ir() {
     PIDS+=("$pid")
     wait_ready "$port" "$1" "$log"
     "$BENCH" -p "$port" -t "$2" -n 20000 -r "$R" -P "$P" -q >/dev/null 2>&1
-    callgrind_control -z "$pid" >/dev/null
+    callgrind_control -z "$pid" >/dev/null 2>&1
     "$BENCH" -p "$port" -t "$2" -n "$N" -r "$R" -P "$P" -q >/dev/null 2>&1
-    callgrind_control -d "$pid" >/dev/null
+    callgrind_control -d "$pid" >/dev/null 2>&1
     stop_pid "$pid"
     # The dump after zeroing holds the measured run; the file written at
     # exit holds only the shutdown, which is less: the larger total.
