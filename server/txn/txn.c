@@ -743,6 +743,7 @@ static void on_schedule(void *owner, struct mbox_msg *m)
             pp = &(*pp)->rnext;
         *pp = p->rnext;
         p->reserved = false;
+        busy_note(s, ts); /* (a one-shot part may run below and never queue) */
     }
     /* A one-shot part on a shard with nothing held, and nothing queued or
      * nothing locked on its keys (it may then run ahead of the queue, as

@@ -26,6 +26,11 @@
  *   4. txn_finish posts CONCLUDE: each shard releases the locks, drops the
  *      transaction from its queue, then runs what was waiting for it.
  *
+ * A shard may also start a transaction for another worker to coordinate,
+ * its locks on that shard counting at once, before its SCHEDULE arrives
+ * (txn_start_reserved: a blocked client served from the shard's FIFO takes
+ * its element before any later command can).
+ *
  * Single-key (and single-shard) commands never take the sequencer: the
  * owner checks txn_may_run before running one. With no lock held on the
  * shard that check is two loads. A command on a locked key waits in the
