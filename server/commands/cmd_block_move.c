@@ -142,17 +142,28 @@ static void reserved_ready(void *arg)
     blk_waiter_unref(w);
 }
 
+/* A move transaction for worker origin: both keys of argv (BLMOVE's or
+ * BRPOPLPUSH's source and destination) locked for writing in database db,
+ * not started. NULL on out-of-memory. Owned by the caller. */
+static struct txn *move_txn(unsigned origin, unsigned db, const struct resp_arg *argv)
+{
+    struct txn *t = txn_create_for(origin);
+    if (!t)
+        return NULL;
+    const struct resp_arg *src = &argv[1], *dst = &argv[2];
+    if (txn_lock_key(t, db, src->ptr, src->len, true) != 0 ||
+        txn_lock_key(t, db, dst->ptr, dst->len, true) != 0) {
+        txn_finish(t);
+        return NULL;
+    }
+    return t;
+}
+
 bool blk_move_reserve(struct shard *s, struct blk_waiter *w)
 {
-    struct txn *t = txn_create_for(w->origin);
+    struct txn *t = move_txn(w->origin, w->db, w->argv);
     if (!t)
         return false;
-    const struct resp_arg *src = &w->argv[1], *dst = &w->argv[2];
-    if (txn_lock_key(t, w->db, src->ptr, src->len, true) != 0 ||
-        txn_lock_key(t, w->db, dst->ptr, dst->len, true) != 0) {
-        txn_finish(t);
-        return false;
-    }
     atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed); /* ready's */
     w->mtxn = t;
     txn_start_reserved(t, s, reserved_ready, w);
@@ -175,15 +186,9 @@ bool blk_move_take(struct fan *f, struct blk_state *st, struct rbuf *out)
 bool blk_move_start(struct fan *f, struct blk_state *st)
 {
     st->w->move_req = false;
-    struct txn *t = txn_create();
+    struct txn *t = move_txn(st->w->origin, f->db, f->argv); /* (this worker) */
     if (!t)
         return false;
-    const struct resp_arg *src = &f->argv[1], *dst = &f->argv[2];
-    if (txn_lock_key(t, f->db, src->ptr, src->len, true) != 0 ||
-        txn_lock_key(t, f->db, dst->ptr, dst->len, true) != 0) {
-        txn_finish(t);
-        return false;
-    }
     own_move(f, st, t);
     if (txn_start(t, move_ready, f) != 0) { /* (t was freed) */
         f->txn = NULL;

@@ -252,6 +252,17 @@ static bool post_wake(struct blk_waiter *w)
     return true;
 }
 
+/* The context a pop for k's waiters runs in, on s (k's shard), now. */
+static struct cmd_ctx key_ctx(struct shard *s, const struct wkey *k)
+{
+    return (struct cmd_ctx){
+        .shard = s,
+        .db = shard_db(s, k->db),
+        .dbidx = k->db,
+        .now_ms = clock_wall_ms(),
+    };
+}
+
 /* Pop for w (just claimed) from key k into its reply and wake it. */
 static void serve_now(struct cmd_ctx *c, const struct wkey *k, struct blk_waiter *w)
 {
@@ -291,12 +302,7 @@ static void rpop_run(struct shard *s, void *arg)
         n = n->next;
     if (n) {
         move_over(k, n); /* (whatever happens now, its turn is over) */
-        struct cmd_ctx c = {
-            .shard = s,
-            .db = shard_db(s, k->db),
-            .dbidx = k->db,
-            .now_ms = clock_wall_ms(),
-        };
+        struct cmd_ctx c = key_ctx(s, k);
         struct kventry *e = kvmap_find(c.db, k->key, k->klen, c.now_ms);
         if (e && kventry_type(e) == blk_want_type(w->sp.kind) && blk_waiter_claim(w))
             serve_now(&c, k, w); /* (serving drops the claimed node) */
@@ -355,12 +361,7 @@ static struct wnode *drop_node(struct wkey *k, struct wnode *prev, struct wnode 
  * when a transaction holds the key: try again once it concludes. */
 static bool serve_key(struct shard *s, struct wkey *k)
 {
-    struct cmd_ctx c = {
-        .shard = s,
-        .db = shard_db(s, k->db),
-        .dbidx = k->db,
-        .now_ms = clock_wall_ms(),
-    };
+    struct cmd_ctx c = key_ctx(s, k);
     struct wnode *prev = NULL;
     for (struct wnode *n = k->head; n;) {
         struct blk_waiter *w = n->w;

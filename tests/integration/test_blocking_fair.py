@@ -195,6 +195,13 @@ def blmove_block(fx, k):
     return dsts
 
 
+def blmove_outcome(fx, dsts):
+    """What the BLMOVE waiters replied, and then what each destination holds
+    (each element there once its reply is in)."""
+    return [[fx.reply(c) for c in fx.waiters],
+            [fx.ctl.call("LRANGE", d, "0", "-1") for d in dsts]]
+
+
 def blmove_lists_case(fx, k, rnd):
     """lists_case with BLMOVE waiters: the pop pipelined behind the push
     finds nothing the waiters wanted, and each element is in its waiter's
@@ -221,9 +228,7 @@ def blmove_multi_case(fx, k, rnd):
     dsts = blmove_block(fx, k)
     out.append(fx.p.pipeline([("MULTI",), ("RPUSH", k, "a", "b", "c"), ("SET", k + ":other", "x"),
                               ("EXEC",), ("LPOP", k), ("LLEN", k)]))
-    out.append([fx.reply(c) for c in fx.waiters])
-    out.append([fx.ctl.call("LRANGE", d, "0", "-1") for d in dsts])
-    return out
+    return out + blmove_outcome(fx, dsts)
 
 
 def blmove_script_case(fx, k, rnd):
@@ -232,9 +237,7 @@ def blmove_script_case(fx, k, rnd):
     dsts = blmove_block(fx, k)
     src = "return redis.call('rpush', KEYS[1], 'a', 'b', 'c')"
     out.append(fx.p.pipeline([("EVAL", src, "1", k), ("RPOP", k), ("LLEN", k)]))
-    out.append([fx.reply(c) for c in fx.waiters])
-    out.append([fx.ctl.call("LRANGE", d, "0", "-1") for d in dsts])
-    return out
+    return out + blmove_outcome(fx, dsts)
 
 
 def blmove_other_client_case(fx, k, rnd):
@@ -244,9 +247,7 @@ def blmove_other_client_case(fx, k, rnd):
     fx.p.send("RPUSH", k, *["e%d" % i for i in range(NWAIT)])
     fx.q.send("LPOP", k)
     out.append([fx.p.read_reply(), fx.q.read_reply()])
-    out.append([fx.reply(c) for c in fx.waiters])
-    out.append([fx.ctl.call("LRANGE", d, "0", "-1") for d in dsts])
-    return out
+    return out + blmove_outcome(fx, dsts)
 
 
 def transcript(test, srv, case, expect, what):
