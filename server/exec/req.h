@@ -75,9 +75,11 @@ struct req {
     struct req *held_next;       /* next held request of the shard, FIFO */
     void *held_ctx;              /* the batch it came in, NULL if local */
     uint64_t held_mark;          /* last transaction scheduled on the shard
-                                    when it arrived: it waits for no later one */
-    uint64_t held_extra;         /* but for reserved ones up to this id that
-                                    conflict with it (txn_start_reserved) */
+                                    when it arrived: it waits for no later one
+                                    (but for held_extra) */
+    uint64_t held_extra;         /* held behind a reservation
+                                    (txn_start_reserved): its id, for it
+                                    waits for every one up to it */
     bool held_counted;           /* counted in the shard's per-client table */
     bool khashed;                /* khash is known */
     /* Last, beside argv, which the owner loads anyway: */

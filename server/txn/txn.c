@@ -86,7 +86,6 @@ struct txn_part {
     /* Started by txn_start_reserved on this part's shard: */
     bool reserved;              /* its SCHEDULE is on its way: on the shard's
                                    reserved list, its locks count already */
-    bool was_reserved;          /* it was: requests held meanwhile wait for it */
     struct txn_part *rnext;     /* reserved list link (shard thread) */
 };
 
@@ -469,19 +468,23 @@ void txn_hold(struct shard *s, struct req *r, void *ctx)
     busy_note(s, ts);
 }
 
-/* May held request r run now: no transaction scheduled here before it
- * arrived, nor one reserved here before it (txn_start_reserved), conflicts
- * with it any more? (The same client's earlier held requests are checked
- * by the caller.) */
+/* May held request r run now: does no transaction that it follows, and
+ * that conflicts with it, remain here? It follows those scheduled here
+ * before it arrived (up to held_mark) and, held behind a reservation
+ * (txn_start_reserved), every one up to that reservation's id
+ * (held_extra): the reservation follows them all, also those whose
+ * SCHEDULE was still on its way when r arrived, so r may not run between
+ * the rounds of one of them once the reservation is gone (concluded
+ * without running, say). (The same client's earlier held requests are
+ * checked by the caller.) */
 static bool held_runnable(const struct tshard *ts, const struct req *r)
 {
     uint64_t upto = r->held_mark > r->held_extra ? r->held_mark : r->held_extra;
     for (const struct txn_part *p = ts->qhead; p && p->id <= upto; p = p->qnext)
-        if ((p->id <= r->held_mark || (p->was_reserved && p->id <= r->held_extra)) &&
-            part_conflicts(p, r))
+        if (part_conflicts(p, r))
             return false;
     for (const struct txn_part *p = ts->reserved; p; p = p->rnext)
-        if (p->id <= r->held_extra && part_conflicts(p, r))
+        if (p->id <= upto && part_conflicts(p, r))
             return false;
     return true;
 }
@@ -545,7 +548,8 @@ static struct txn_part *ready_alone(const struct tshard *ts)
 /* After a conclude: run the held requests that may go (in FIFO order,
  * never ahead of the same client's earlier ones), then the hops of the new
  * queue head. Every held request that arrived before the head was
- * scheduled is runnable by then, so the head never overtakes one. */
+ * scheduled is runnable by then (or follows the head: held_extra), so the
+ * head never overtakes one. */
 static void pump(struct shard *s)
 {
     struct tshard *ts = tsh(s);
@@ -1011,7 +1015,6 @@ static void post_schedules(struct txn *t, struct shard *reserve)
             /* Ours until its SCHEDULE is handled, which is on this thread. */
             struct tshard *ts = tsh(reserve);
             p->reserved = true;
-            p->was_reserved = true;
             p->rnext = ts->reserved;
             ts->reserved = p;
         }
