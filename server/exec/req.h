@@ -74,12 +74,10 @@ struct req {
      * (server/txn/txn.h); the shard's thread only. */
     struct req *held_next;       /* next held request of the shard, FIFO */
     void *held_ctx;              /* the batch it came in, NULL if local */
-    uint64_t held_mark;          /* last transaction scheduled on the shard
-                                    when it arrived: it waits for no later one
-                                    (but for held_extra) */
-    uint64_t held_extra;         /* held behind a reservation
-                                    (txn_start_reserved): its id, for it
-                                    waits for every one up to it */
+    uint64_t held_upto;          /* it waits for no transaction after this
+                                    id: the last one scheduled on the shard
+                                    when it arrived, or the reservation
+                                    (txn_start_reserved) it is held behind */
     bool held_counted;           /* counted in the shard's per-client table */
     bool khashed;                /* khash is known */
     /* Last, beside argv, which the owner loads anyway: */

@@ -455,9 +455,11 @@ void txn_hold(struct shard *s, struct req *r, void *ctx)
     if (!r->held_counted)
         ts->nuncounted++;
     r->held_ctx = ctx;
-    r->held_mark = ts->last_id;
-    r->held_extra = ts->reserved && r->cmd ? reserved_conflict(ts, r->cmd, r->db, r->argc, r->argv)
-                                           : 0;
+    /* A reservation's id is newer than every scheduled one: held behind
+     * one, r follows every transaction up to it (held_runnable). */
+    uint64_t rid = ts->reserved && r->cmd ? reserved_conflict(ts, r->cmd, r->db, r->argc, r->argv)
+                                          : 0;
+    r->held_upto = rid > ts->last_id ? rid : ts->last_id;
     r->held_next = NULL;
     if (ts->held_tail)
         ts->held_tail->held_next = r;
@@ -470,21 +472,19 @@ void txn_hold(struct shard *s, struct req *r, void *ctx)
 
 /* May held request r run now: does no transaction that it follows, and
  * that conflicts with it, remain here? It follows those scheduled here
- * before it arrived (up to held_mark) and, held behind a reservation
- * (txn_start_reserved), every one up to that reservation's id
- * (held_extra): the reservation follows them all, also those whose
- * SCHEDULE was still on its way when r arrived, so r may not run between
- * the rounds of one of them once the reservation is gone (concluded
- * without running, say). (The same client's earlier held requests are
- * checked by the caller.) */
+ * before it arrived and, held behind a reservation (txn_start_reserved),
+ * every one up to that reservation's id (held_upto): the reservation
+ * follows them all, also those whose SCHEDULE was still on its way when r
+ * arrived, so r may not run between the rounds of one of them once the
+ * reservation is gone (concluded without running, say). (The same
+ * client's earlier held requests are checked by the caller.) */
 static bool held_runnable(const struct tshard *ts, const struct req *r)
 {
-    uint64_t upto = r->held_mark > r->held_extra ? r->held_mark : r->held_extra;
-    for (const struct txn_part *p = ts->qhead; p && p->id <= upto; p = p->qnext)
+    for (const struct txn_part *p = ts->qhead; p && p->id <= r->held_upto; p = p->qnext)
         if (part_conflicts(p, r))
             return false;
     for (const struct txn_part *p = ts->reserved; p; p = p->rnext)
-        if (p->id <= upto && part_conflicts(p, r))
+        if (p->id <= r->held_upto && part_conflicts(p, r))
             return false;
     return true;
 }
@@ -548,7 +548,7 @@ static struct txn_part *ready_alone(const struct tshard *ts)
 /* After a conclude: run the held requests that may go (in FIFO order,
  * never ahead of the same client's earlier ones), then the hops of the new
  * queue head. Every held request that arrived before the head was
- * scheduled is runnable by then (or follows the head: held_extra), so the
+ * scheduled is runnable by then (or follows the head: held_upto), so the
  * head never overtakes one. */
 static void pump(struct shard *s)
 {
