@@ -358,7 +358,7 @@ static void try_part(struct cmd_ctx *c)
         }
         /* A part runs outside the intent locks' checks: a transaction
          * holding the key (an LMOVE between its rounds, EXEC) must not see
-         * it popped. Wait in the FIFO; serving retries once it concludes. */
+         * it popped. Wait in the FIFO: serving reserves the pop behind it. */
         const struct cmd_def *d = cmd_lookup(c->argv[0].ptr, c->argv[0].len);
         if (w && d && !txn_may_run(c->shard, d, c->dbidx, c->argc, c->argv, NULL, NULL)) {
             if (blk_reg_add(c->dbidx, key, w) == 0) {

@@ -311,14 +311,18 @@ static void rpop_run(struct shard *s, void *arg)
     free(rp);
 }
 
-/* Reserve, on s, the pop of w from k, to run once the moves reserved
- * before it have taken their elements (txn_start_reserved_oneshot): every
- * command after this one waits for it. Returns false on out-of-memory. */
+/* Reserve, on s, the pop of w from k, to run once the moves and
+ * transactions scheduled before it are done with its keys
+ * (txn_start_reserved_oneshot): every command after this one waits for
+ * it. A BLMOVE's destination (here: it does not cross) is locked too.
+ * Returns false on out-of-memory. */
 static bool reserve_pop(struct shard *s, const struct wkey *k, struct blk_waiter *w)
 {
     struct rpop *rp = malloc(sizeof *rp + k->klen);
     struct txn *t = rp ? txn_create_for(s->id) : NULL;
-    if (!t || txn_lock_key(t, k->db, k->key, k->klen, true) != 0) {
+    const struct resp_arg *dst = w->sp.kind == BK_LMOVE ? &w->argv[2] : NULL;
+    if (!t || txn_lock_key(t, k->db, k->key, k->klen, true) != 0 ||
+        (dst && txn_lock_key(t, k->db, dst->ptr, dst->len, true) != 0)) {
         if (t)
             txn_finish(t);
         free(rp);
@@ -357,9 +361,9 @@ static struct wnode *drop_node(struct wkey *k, struct wnode *prev, struct wnode 
  * (blk_move_reserve), which takes an element at the head when it checks
  * the key; the waiters behind such moves are served too as long as there
  * are elements for them, by moves as well (a pop now would take a moving
- * waiter's element: a pop waits for the moves ahead of it). Returns false
- * when a transaction holds the key: try again once it concludes. */
-static bool serve_key(struct shard *s, struct wkey *k)
+ * waiter's element: a pop waits for the moves ahead of it), and so are
+ * those behind a transaction's intent lock. */
+static void serve_key(struct shard *s, struct wkey *k)
 {
     struct cmd_ctx c = key_ctx(s, k);
     struct wnode *prev = NULL;
@@ -377,22 +381,21 @@ static bool serve_key(struct shard *s, struct wkey *k)
         struct kventry *e = kvmap_find(c.db, k->key, k->klen, c.now_ms);
         if (!e || kventry_type(e) != blk_want_type(w->sp.kind) ||
             tval_len(kventry_tval(e)) <= k->nmoving)
-            return true; /* nothing for them (yet) */
-        /* Behind a transaction's intent lock: after it concludes. (Not
-         * behind a pipeline's, between two of its commands, nor behind
-         * the moves this key's FIFO reserved, which come first anyway.) */
-        const struct cmd_def *d = cmd_lookup(w->argv[0].ptr, w->argv[0].len);
-        if (k->nmoving == 0 && d && !txn_may_run_beside(s, d, k->db, w->argc, w->argv))
-            return false;
+            return; /* nothing for them (yet) */
         /* A BLMOVE to another shard: its worker runs the move as a
          * transaction over both keys, which claims w; its lock here counts
          * from now, so no later command takes the element. Behind a move,
-         * in its turn: a pop reserved the same way. (Out of memory: tried
-         * again at the key's next write.) */
+         * or behind a transaction's intent lock (not a pipeline's, between
+         * two of its commands): a pop reserved the same way, in its turn.
+         * Waiting for a moment with no transaction on the key instead
+         * starves w while transactions keep coming (MULTI/EXEC readers in
+         * turn). (Out of memory: tried again at the key's next write.) */
+        const struct cmd_def *d = cmd_lookup(w->argv[0].ptr, w->argv[0].len);
         bool crosses = blk_move_crosses(&w->sp, w->argv, s->id);
-        if (crosses || k->nmoving > 0) {
+        if (crosses || k->nmoving > 0 ||
+            (d && !txn_may_run_beside(s, d, k->db, w->argc, w->argv))) {
             if (!(crosses ? blk_move_reserve(s, w) : reserve_pop(s, k, w)))
-                return true;
+                return;
             n->moving = true;
             k->nmoving++;
             prev = n;
@@ -403,7 +406,6 @@ static bool serve_key(struct shard *s, struct wkey *k)
             serve_now(&c, k, w);
         n = drop_node(k, prev, n);
     }
-    return true;
 }
 
 /* Serving is under way on this thread: the pops it makes must not serve
@@ -415,31 +417,15 @@ void cmd_block_serve(struct worker *w)
     if (!reg.ready || serving)
         return;
     serving = true;
-    struct wkey *list = reg.ready, *again = NULL;
+    struct wkey *list = reg.ready;
     reg.ready = NULL;
     while (list) {
         struct wkey *k = list;
         list = k->rnext;
         k->ready = false;
-        if (!serve_key(w->shard, k)) {
-            /* (A pop before the held waiter may have put k back on
-             * reg.ready already: one list at a time, or the links cross.) */
-            if (!k->ready) {
-                k->ready = true;
-                k->rnext = again;
-                again = k;
-            }
-            continue;
-        }
+        serve_key(w->shard, k);
         if (!k->head && !k->ready)
             reg_drop(k);
-    }
-    /* Keys served meanwhile (by pops that wrote) come back on reg.ready. */
-    while (again) {
-        struct wkey *k = again;
-        again = k->rnext;
-        k->rnext = reg.ready;
-        reg.ready = k;
     }
     serving = false;
 }

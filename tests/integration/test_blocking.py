@@ -18,6 +18,7 @@ import threading
 import time
 import unittest
 
+import skvrace
 import skvtest
 
 ShardkvServer = skvtest.StrictShardkvServer
@@ -327,6 +328,50 @@ class Fairness(unittest.TestCase):
                 self.assertEqual(ctl.call("LRANGE", "fdst:%d" % i, "0", "-1"), [b"e%d" % i])
             self.assertEqual(ctl.call("EXISTS", "fsrc"), 0)
             self.assertTrue(wait_blocked(ctl, 0))
+
+
+class BusyKeys(unittest.TestCase):
+    def test_served_at_once_while_transactions_hold_the_key(self):
+        """A blocking pop on a key that holds data is served at once, also
+        while MULTI/EXEC readers over keys on every shard keep taking the
+        key in turn: the pop waits for the transactions scheduled before
+        it, never for a moment with none (a stream of them starved it
+        until its timeout: about half the pops timed out with a non-empty
+        list). BLPOP, and BRPOPLPUSH/BLMOVE to a key on the same shard."""
+        with ShardkvServer(["--threads", "4"]) as srv, srv.client() as ctl:
+            src = skvtest.key_on(ctl, 0, "busy:src:")
+            dst = skvtest.key_on(ctl, 0, "busy:dst:")
+            keys = [src, dst] + [skvtest.key_on(ctl, i, "busy:o%d:" % i) for i in (1, 2, 3)]
+            r = skvrace.Runner(srv.port)
+
+            def reader(r, c, i):
+                while not r.stop.is_set():
+                    c.pipeline([["MULTI"]] + [["LLEN", k] for k in keys] + [["EXEC"]])
+                    r.count("reads")
+
+            def popper(r, c, i):
+                n = 0
+                while not r.stop.is_set():
+                    n += 1
+                    c.call("RPUSH", src, "e%d" % n)
+                    cmd = [["BLPOP", src, "2"], ["BRPOPLPUSH", src, dst, "2"],
+                           ["BLMOVE", src, dst, "LEFT", "RIGHT", "2"]][n % 3]
+                    got = c.call(*cmd)
+                    want = [src.encode(), b"e%d" % n] if n % 3 == 0 else b"e%d" % n
+                    if got != want:
+                        r.fail("%r on a list holding e%d replied %r" % (cmd, n, got))
+                        return
+                    if n % 3:
+                        c.call("RPOP", dst)
+                    r.count("pops")
+
+            r.run([reader] * 4 + [popper], 2, until={"pops": 100, "reads": 100})
+            self.assertEqual(r.errors, [])
+            self.assertEqual(r.failures, [])
+            self.assertGreaterEqual(r.counts.get("pops", 0), 100)
+            self.assertGreaterEqual(r.counts.get("reads", 0), 100)
+            self.assertEqual(ctl.call("LLEN", src), 0)
+            self.assertEqual(ctl.call("LLEN", dst), 0)
 
 
 class Timeouts(unittest.TestCase):
