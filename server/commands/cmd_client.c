@@ -32,6 +32,7 @@ struct client_filter {
     int64_t maxage;       /* KILL MAXAGE seconds, 0 = any age */
     int64_t now_ms;       /* wall clock when the command ran */
     int proto;            /* reply protocol */
+    uint64_t walk;        /* conn_walk_begin's id, 0 before it */
 };
 
 /* What one worker's pass over its clients needs. */
@@ -43,6 +44,8 @@ struct client_walk {
 
 static void filter_free(struct client_filter *f)
 {
+    if (f->walk)
+        conn_walk_end();
     free(f->ids);
     free(f->addr);
     free(f->laddr);
@@ -73,10 +76,20 @@ static bool filter_match(const struct client_filter *f, const struct conn *cn)
     return true;
 }
 
+/* Has this walk seen cn already (in transit, on another worker's
+ * pass)? Marks it seen. */
+static bool seen(const struct client_filter *f, struct conn *cn)
+{
+    if (cn->walk_seen == f->walk)
+        return true;
+    cn->walk_seen = f->walk;
+    return false;
+}
+
 static void client_visit(void *arg, struct conn *cn)
 {
     struct client_walk *cw = arg;
-    if (!filter_match(cw->f, cn))
+    if (seen(cw->f, cn) || !filter_match(cw->f, cn))
         return;
     if (!cw->f->kill) {
         conn_describe(cn, cw->f->now_ms, cw->part);
@@ -91,10 +104,29 @@ static void client_visit(void *arg, struct conn *cn)
     cw->killed++;
 }
 
+/* A client between two workers (under the transit lock): listed, or
+ * killed by its new worker when it arrives. */
+static void moving_visit(void *arg, struct conn *cn)
+{
+    struct client_walk *cw = arg;
+    if (seen(cw->f, cn) || !filter_match(cw->f, cn))
+        return;
+    if (cw->f->kill) {
+        cn->mv_kill = true;
+        cw->killed++;
+    } else {
+        conn_describe(cn, cw->f->now_ms, cw->part);
+    }
+}
+
+/* Every worker's pass also looks at the clients in transit: one that
+ * arrives at a worker whose pass is over was seen there by the passes
+ * that came before its arrival, or is seen by the passes after it. */
 static void client_each(struct worker *w, void *arg, struct rbuf *part)
 {
     struct client_walk cw = {.f = arg, .part = part, .killed = 0};
     worker_foreach_conn(w, client_visit, &cw);
+    conn_foreach_moving(moving_visit, &cw);
     if (cw.f->kill)
         rbuf_append(part, &cw.killed, sizeof(cw.killed));
 }
@@ -157,6 +189,7 @@ static void client_start(struct cmd_ctx *c, struct client_filter *f)
     f->self = c->conn;
     f->now_ms = clock_wall_ms();
     f->proto = c->proto;
+    f->walk = conn_walk_begin();
     if (dispatch_broadcast(c, client_each, client_done, f) != 0)
         filter_free(f);
 }

@@ -342,6 +342,73 @@ void conn_inflight_done(struct conn *c)
 
 static void on_move_msg(void *owner, struct mbox_msg *m);
 
+/* Clients in transit, linked through next/prev (off every worker's list
+ * meanwhile), and the walks under way, which stop new moves: a client
+ * moving from a worker that a walk has not visited yet to one it has
+ * visited already would be missed. Moves are rare (each doubles the run
+ * the next needs) and walks are admin commands, so one lock serves. */
+static pthread_mutex_t transit_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *transit;
+static unsigned walks;
+static uint64_t walk_ids;
+
+uint64_t conn_walk_begin(void)
+{
+    pthread_mutex_lock(&transit_lock);
+    walks++;
+    uint64_t id = ++walk_ids;
+    pthread_mutex_unlock(&transit_lock);
+    return id;
+}
+
+void conn_walk_end(void)
+{
+    pthread_mutex_lock(&transit_lock);
+    walks--;
+    pthread_mutex_unlock(&transit_lock);
+}
+
+void conn_foreach_moving(void (*fn)(void *arg, struct conn *c), void *arg)
+{
+    pthread_mutex_lock(&transit_lock);
+    for (struct conn *c = transit; c; c = c->next)
+        fn(arg, c);
+    pthread_mutex_unlock(&transit_lock);
+}
+
+/* Put c in transit unless a walk is under way. */
+static bool transit_enter(struct conn *c)
+{
+    pthread_mutex_lock(&transit_lock);
+    bool ok = walks == 0;
+    if (ok) {
+        c->mv_kill = false;
+        c->prev = NULL;
+        c->next = transit;
+        if (transit)
+            transit->prev = c;
+        transit = c;
+    }
+    pthread_mutex_unlock(&transit_lock);
+    return ok;
+}
+
+/* Take c out of transit: whether a CLIENT KILL matched it meanwhile. */
+static bool transit_leave(struct conn *c)
+{
+    pthread_mutex_lock(&transit_lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        transit = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    bool kill = c->mv_kill;
+    pthread_mutex_unlock(&transit_lock);
+    return kill;
+}
+
 /* A moving client's destination is shutting down: it is closed, as the
  * shutdown closes every idle client. `from` still counts it. */
 static void move_drop(struct conn *c, struct worker *from)
@@ -357,9 +424,10 @@ static void on_move_closed(uv_handle_t *h)
     struct conn *c = h->data;
     /* Stopping here means the destination may have stopped already (its
      * mailbox closed): do not post. */
-    if (c->w->stopping)
+    if (c->w->stopping) {
+        transit_leave(c);
         move_drop(c, c->w);
-    else
+    } else
         shard_post(worker_get(c->mv_shard)->shard, &c->move_msg);
 }
 
@@ -383,12 +451,19 @@ bool conn_move(struct conn *c, struct worker *to)
         c->mv_run = 0; /* out of descriptors: not again at every flush */
         return false;
     }
-    /* Off this worker's list now; it still counts in its `connected`
-     * until it arrives, so INFO never misses it. */
+    /* Off this worker's list now, in transit (which CLIENT LIST and KILL
+     * see); it still counts in this worker's `connected` until it
+     * arrives, so INFO never misses it. */
     worker_conn_unlink(c->w, c);
     c->mv_shard = to->id;
     c->move_fd = fd;
     c->move_msg.handle = on_move_msg;
+    if (!transit_enter(c)) {
+        worker_conn_link(c->w, c); /* a walk is under way: later */
+        close(fd);
+        c->move_fd = -1;
+        return false;
+    }
     uv_close(&c->sock.handle, on_move_closed);
     return true;
 }
@@ -400,6 +475,7 @@ static void on_move_msg(void *owner, struct mbox_msg *m)
     struct worker *w = s->user;
     struct conn *c = (struct conn *)((char *)m - offsetof(struct conn, move_msg));
     struct worker *from = c->w;
+    bool kill = transit_leave(c);
     memset(&c->sock, 0, sizeof c->sock);
     int rc = w->stopping ? UV_ECANCELED : sock_init(c, &s->loop);
     if (rc != 0) {
@@ -427,7 +503,9 @@ static void on_move_msg(void *owner, struct mbox_msg *m)
     c->fd = fd;
     c->flags &= ~CONN_READ_PAUSED;
     conn_start(c);
-    if (c->ioff < c->ilen && !(c->flags & CONN_CLOSING))
+    if (kill)
+        conn_kill(c); /* CLIENT KILL found it in transit */
+    else if (c->ioff < c->ilen && !(c->flags & CONN_CLOSING))
         conn_process_input(c); /* a command's first bytes came before the move */
 }
 

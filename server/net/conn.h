@@ -207,6 +207,10 @@ struct conn {
     int move_fd;                 /* while moving: the socket's duplicate that
                                     the new worker adopts */
     struct mbox_msg move_msg;    /* while moving: the hand-over message */
+    bool mv_kill;                /* while moving: CLIENT KILL matched it
+                                    (the transit lock) */
+    uint64_t walk_seen;          /* the last client walk that visited it
+                                    (conn_walk_begin) */
 
     struct pubsub_client *ps;    /* Pub/Sub subscriptions (server/pubsub/pubsub.c),
                                     NULL while there are none; owned */
@@ -312,6 +316,22 @@ char *conn_take_ibuf(struct conn *c, size_t bytes);
  * identity, settings and buffered input go with it. Returns false, having
  * done nothing, if c cannot move now. Owner thread, from the flush pass. */
 bool conn_move(struct conn *c, struct worker *to);
+
+/* Start a walk over every client (CLIENT LIST, CLIENT KILL): until
+ * conn_walk_end, no client starts moving, so the owners' lists plus the
+ * clients already in transit (conn_foreach_moving) hold each client
+ * once. Returns the walk's id (never 0), which marks a visited client
+ * (conn.walk_seen) so that one seen in transit and again after it
+ * arrived counts once. Any thread. */
+uint64_t conn_walk_begin(void);
+
+/* End a walk started by conn_walk_begin. Any thread. */
+void conn_walk_end(void);
+
+/* Call fn(arg, c) for every client between two workers (conn_move), under
+ * the lock that its arrival takes: fn may read c and set c->mv_kill (the
+ * new worker kills it on arrival), nothing else. Any thread. */
+void conn_foreach_moving(void (*fn)(void *arg, struct conn *c), void *arg);
 
 /* Free c if it is closed, off the flush list and nothing is in flight. */
 void conn_release(struct conn *c);

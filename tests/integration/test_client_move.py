@@ -163,6 +163,46 @@ class ClientMove(unittest.TestCase):
         self.stays(lambda c: None, run)
 
 
+class Walks(unittest.TestCase):
+    def test_list_and_kill_reach_a_client_while_it_moves(self):
+        """CLIENT LIST ID and CLIENT KILL ID reach a client also while it
+        is between two workers (on neither one's list): each new client
+        pipelines a run to the other worker's key, and the admin's command
+        races with the move that ends the run. A client killed in transit
+        is closed when it arrives. Before clients in transit were
+        visited, about 4% of these commands missed the client."""
+        with ShardkvServer(["--threads", "2"]) as srv, srv.client() as admin:
+            keys = [skvtest.key_on(admin, s) for s in (0, 1)]
+            before = sum(moved_in(admin))
+            rng = random.Random(3)
+            misses = []
+            for i in range(300):
+                with srv.client() as c:
+                    cid = c.call("CLIENT", "ID")
+                    for k in keys:
+                        # One of the two runs is for the other worker.
+                        for _ in range(RUN):
+                            c.send("GET", k)
+                        if rng.random() < 0.5:
+                            time.sleep(rng.random() * 0.0005)
+                        if i % 2 == 0:
+                            got = admin.call("CLIENT", "LIST", "ID", str(cid))
+                            if b"id=%d " % cid not in got:
+                                misses.append(("list", i, got))
+                            for _ in range(RUN):
+                                self.assertIsNone(c.read_reply())
+                        else:
+                            got = admin.call("CLIENT", "KILL", "ID", str(cid))
+                            if got != 1:
+                                misses.append(("kill", i, got))
+                            elif not c.is_closed(5.0):
+                                misses.append(("not closed", i))
+                            break
+            self.assertEqual(misses, [])
+            self.assertGreater(sum(moved_in(admin)) - before, 50,
+                               "clients hardly moved: the test tests nothing")
+
+
 class ManyMoves(unittest.TestCase):
     def test_clients_move_back_and_forth_in_program_order(self):
         """Writers switch between the two shards in runs of random length,
