@@ -24,8 +24,11 @@
  * (cmd_block_move.c), which claims the waiter as it reads the element;
  * served from the FIFO, its lock on the source counts from the moment the
  * shard serves it.
- * A part runs outside the intent locks' checks, so a try checks them
- * itself: a key a transaction holds is waited on, not popped.
+ * A try carries its command (req.cmd), so it waits behind the
+ * transactions that hold its keys as that command would (held on the
+ * key's shard, txn_hold), and is then tried in its turn: a key with data
+ * is popped even while later transactions keep taking it, and a later key
+ * is tried only once the earlier ones were found empty, as in Redis.
  *
  * Inside MULTI/EXEC (and BLMPOP/BZMPOP in scripts; the others are
  * noscript in Redis 7.0) the commands never block: they act as their
@@ -169,8 +172,12 @@ static bool add_try(struct fan *f, struct blk_state *st)
         return false;
     r->i_arg = (int64_t)st->ki | ((int64_t)st->sp.kind << 32);
     r->uval = (uint64_t)(uintptr_t)st->w;
-    if (st->w)
+    if (st->w) {
+        /* Checked against the intent locks where it runs (inside EXEC,
+         * without a waiter, the transaction holds the keys already). */
+        r->cmd = cmd_lookup(f->argv[0].ptr, f->argv[0].len);
         st->reg_shards[shard] = true;
+    }
     return true;
 }
 
@@ -356,23 +363,8 @@ static void try_part(struct cmd_ctx *c)
             r->ival = TRY_MOVE;
             return;
         }
-        /* A part runs outside the intent locks' checks: a transaction
-         * holding the key (an LMOVE between its rounds, EXEC) must not see
-         * it popped. Wait in the FIFO: serving reserves the pop behind it. */
-        const struct cmd_def *d = cmd_lookup(c->argv[0].ptr, c->argv[0].len);
-        if (w && d && !txn_may_run(c->shard, d, c->dbidx, c->argc, c->argv, NULL, NULL)) {
-            if (blk_reg_add(c->dbidx, key, w) == 0) {
-                cmd_block_on_key(c, c->dbidx, key->ptr, key->len);
-                return;
-            }
-            if (!blk_waiter_claim(w)) {
-                r->ival = TRY_CLAIMED;
-                return;
-            }
-            resp_error(c->out, "ERR out of memory");
-            r->ival = TRY_DONE;
-            return;
-        }
+        /* (No transaction holds the key: the try waited for them, held
+         * as its command, add_try.) */
         if (w && !blk_waiter_claim(w)) {
             r->ival = TRY_CLAIMED;
             return;

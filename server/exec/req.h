@@ -28,7 +28,10 @@ struct slot;
  * batch), so the origin's copy of these lines stays valid. */
 struct req {
     /* Read by the owner. */
-    const struct cmd_def *cmd;   /* the command (for stats, CLIENT LIST) */
+    const struct cmd_def *cmd;   /* the command (stats, the intent-lock
+                                    check); NULL for a fan-out part, unless
+                                    it waits behind transactions as its
+                                    command would (a blocking command's try) */
     cmd_exec_fn exec;            /* what the owner runs: cmd->exec or a part fn */
     struct resp_arg *argv;       /* views into this block's trailing bytes */
     struct conn *conn;           /* origin connection; the owner uses only the

@@ -160,6 +160,15 @@ static void fan_txn_part_done(struct req *r)
     dispatch_fan_part_done(r->fan);
 }
 
+/* Must part r, for this worker's shard, wait behind the transactions
+ * there? Only a part that carries its command (req.cmd: a blocking
+ * command's try) does, as that command would: this shard's own batch then
+ * holds it (batch.c, txn_hold). */
+static bool local_waits(struct worker *w, const struct req *r)
+{
+    return r->cmd && !txn_may_run(w->shard, r->cmd, r->db, r->argc, r->argv, r->conn, NULL);
+}
+
 /* Launch rounds until one has parts on other shards (or f finishes). */
 static void fan_run(struct fan *f)
 {
@@ -204,10 +213,14 @@ static void fan_run(struct fan *f)
         f->outstanding = remote;
         for (size_t i = 0; i < f->nparts; i++) {
             struct req *r = f->parts[i];
-            if (r->shard == w->id) {
+            if (r->shard == w->id && !local_waits(w, r)) {
                 run_exec(w->shard, NULL, r->exec, r->db, r->proto, r->argc, r->argv, &r->out,
                          w->now_ms, r, r->conn);
-            } else if (dispatch_batch_add(w, r->shard, r) != 0) {
+                continue;
+            }
+            if (r->shard == w->id)
+                f->outstanding++; /* through this shard's own batch */
+            if (dispatch_batch_add(w, r->shard, r) != 0) {
                 /* No memory for a batch: the part comes back at once,
                  * marked failed, and the step reports the error. */
                 r->out.oom = true;

@@ -374,6 +374,47 @@ class BusyKeys(unittest.TestCase):
             self.assertEqual(ctl.call("LLEN", dst), 0)
 
 
+    def test_first_key_with_data_wins_while_transactions_hold_it(self):
+        """BRPOP q1 q2 pops q1 while q1 has data, as Redis does, also while
+        pipelines spanning shards and MULTI/EXEC blocks keep taking q1: the
+        try waits for them in its turn instead of going on to q2 (which
+        served two thirds of these pops from q2, a priority queue's
+        lower-priority list)."""
+        with ShardkvServer(["--threads", "2"]) as srv, srv.client() as ctl:
+            q1 = skvtest.key_on(ctl, 0, "prio:hi:")
+            q2 = skvtest.key_on(ctl, 1, "prio:lo:")
+            z = skvtest.key_on(ctl, 1, "prio:z:")
+            ctl.call("RPUSH", q1, *["h%d" % i for i in range(600)])
+            ctl.call("RPUSH", q2, *["l%d" % i for i in range(600)])
+            r = skvrace.Runner(srv.port)
+
+            def pipeliner(r, c, i):
+                while not r.stop.is_set():
+                    c.pipeline([["LLEN", q1], ["SET", z, i], ["LINDEX", q1, "0"]])
+                    r.count("pipelines")
+
+            def transaction(r, c, i):
+                while not r.stop.is_set():
+                    c.pipeline([["MULTI"], ["LLEN", q1], ["GET", z], ["EXEC"]])
+
+            def consumer(r, c, i):
+                for n in range(500):
+                    got = c.call(*[["BRPOP", q1, q2, "2"], ["BLPOP", q1, q2, "2"]][n % 2])
+                    if got is None or got[0] != q1.encode():
+                        r.fail("pop %d with %s still holding data took %r" % (n, q1, got))
+                        return
+                    r.count("pops")
+                r.stop.set()
+
+            r.run([pipeliner] * 2 + [transaction] * 2 + [consumer], 30)
+            self.assertEqual(r.errors, [])
+            self.assertEqual(r.failures, [])
+            self.assertEqual(r.counts.get("pops", 0), 500)
+            self.assertGreater(r.counts.get("pipelines", 0), 100)
+            self.assertEqual(ctl.call("LLEN", q1), 100)
+            self.assertEqual(ctl.call("LLEN", q2), 600)
+
+
 class Timeouts(unittest.TestCase):
     def test_timeouts_fire_within_100ms(self):
         with ShardkvServer(["--threads", "2"]) as srv:
