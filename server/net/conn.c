@@ -383,11 +383,7 @@ static bool transit_enter(struct conn *c)
     bool ok = walks == 0;
     if (ok) {
         c->mv_kill = false;
-        c->prev = NULL;
-        c->next = transit;
-        if (transit)
-            transit->prev = c;
-        transit = c;
+        conn_list_push(&transit, c);
     }
     pthread_mutex_unlock(&transit_lock);
     return ok;
@@ -397,13 +393,7 @@ static bool transit_enter(struct conn *c)
 static bool transit_leave(struct conn *c)
 {
     pthread_mutex_lock(&transit_lock);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        transit = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
+    conn_list_unlink(&transit, c);
     bool kill = c->mv_kill;
     pthread_mutex_unlock(&transit_lock);
     return kill;
@@ -427,8 +417,9 @@ static void on_move_closed(uv_handle_t *h)
     if (c->w->stopping) {
         transit_leave(c);
         move_drop(c, c->w);
-    } else
+    } else {
         shard_post(worker_get(c->mv_shard)->shard, &c->move_msg);
+    }
 }
 
 bool conn_move(struct conn *c, struct worker *to)

@@ -229,6 +229,28 @@ struct conn {
                                     reached, 0 while under it */
 };
 
+/* Push c on the front of the list at *head (linked through next/prev). */
+static inline void conn_list_push(struct conn **head, struct conn *c)
+{
+    c->prev = NULL;
+    c->next = *head;
+    if (*head)
+        (*head)->prev = c;
+    *head = c;
+}
+
+/* Unlink c from the list at *head. */
+static inline void conn_list_unlink(struct conn **head, struct conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        *head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
 /* Mark c to be closed once every reply queued so far has been written (QUIT;
  * CLIENT KILL of the calling client). Input after the current command is
  * discarded. Owner thread. */

@@ -109,22 +109,12 @@ void worker_want_flush(struct worker *w, struct conn *c)
 
 void worker_conn_link(struct worker *w, struct conn *c)
 {
-    c->prev = NULL;
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    conn_list_push(&w->conns, c);
 }
 
 void worker_conn_unlink(struct worker *w, struct conn *c)
 {
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
+    conn_list_unlink(&w->conns, c);
 }
 
 static void accept_by_hand(struct worker *w, uv_stream_t *l);
