@@ -362,8 +362,9 @@ static struct wnode *drop_node(struct wkey *k, struct wnode *prev, struct wnode 
  * the key; the waiters behind such moves are served too as long as there
  * are elements for them, by moves as well (a pop now would take a moving
  * waiter's element: a pop waits for the moves ahead of it), and so are
- * those behind a transaction's intent lock. */
-static void serve_key(struct shard *s, struct wkey *k)
+ * those behind a transaction's intent lock. Returns false when a
+ * transaction between its steps holds the key: again once it concludes. */
+static bool serve_key(struct shard *s, struct wkey *k)
 {
     struct cmd_ctx c = key_ctx(s, k);
     struct wnode *prev = NULL;
@@ -381,21 +382,27 @@ static void serve_key(struct shard *s, struct wkey *k)
         struct kventry *e = kvmap_find(c.db, k->key, k->klen, c.now_ms);
         if (!e || kventry_type(e) != blk_want_type(w->sp.kind) ||
             tval_len(kventry_tval(e)) <= k->nmoving)
-            return; /* nothing for them (yet) */
+            return true; /* nothing for them (yet) */
         /* A BLMOVE to another shard: its worker runs the move as a
          * transaction over both keys, which claims w; its lock here counts
          * from now, so no later command takes the element. Behind a move,
-         * or behind a transaction's intent lock (not a pipeline's, between
-         * two of its commands): a pop reserved the same way, in its turn.
-         * Waiting for a moment with no transaction on the key instead
-         * starves w while transactions keep coming (MULTI/EXEC readers in
-         * turn). (Out of memory: tried again at the key's next write.) */
+         * or behind a transaction's intent lock (txn_may_run_beside): a
+         * pop reserved the same way, in its turn. Waiting for a moment
+         * with no transaction on the key instead starves w while
+         * transactions keep coming (MULTI/EXEC readers in turn). Only a
+         * transaction between two of its steps is waited for: it fed the
+         * key (EXEC's push), and w is served as it concludes, before the
+         * transactions after it, as Redis serves after EXEC. (Out of
+         * memory: tried again at the key's next write.) */
         const struct cmd_def *d = cmd_lookup(w->argv[0].ptr, w->argv[0].len);
         bool crosses = blk_move_crosses(&w->sp, w->argv, s->id);
-        if (crosses || k->nmoving > 0 ||
-            (d && !txn_may_run_beside(s, d, k->db, w->argc, w->argv))) {
+        bool held = !crosses && k->nmoving == 0 && d &&
+                    !txn_may_run_beside(s, d, k->db, w->argc, w->argv);
+        if (held && txn_stepping_conflict(s, d, k->db, w->argc, w->argv))
+            return false;
+        if (crosses || k->nmoving > 0 || held) {
             if (!(crosses ? blk_move_reserve(s, w) : reserve_pop(s, k, w)))
-                return;
+                return true;
             n->moving = true;
             k->nmoving++;
             prev = n;
@@ -406,6 +413,7 @@ static void serve_key(struct shard *s, struct wkey *k)
             serve_now(&c, k, w);
         n = drop_node(k, prev, n);
     }
+    return true;
 }
 
 /* Serving is under way on this thread: the pops it makes must not serve
@@ -417,15 +425,31 @@ void cmd_block_serve(struct worker *w)
     if (!reg.ready || serving)
         return;
     serving = true;
-    struct wkey *list = reg.ready;
+    struct wkey *list = reg.ready, *again = NULL;
     reg.ready = NULL;
     while (list) {
         struct wkey *k = list;
         list = k->rnext;
         k->ready = false;
-        serve_key(w->shard, k);
+        if (!serve_key(w->shard, k)) {
+            /* (A pop before the held waiter may have put k back on
+             * reg.ready already: one list at a time, or the links cross.) */
+            if (!k->ready) {
+                k->ready = true;
+                k->rnext = again;
+                again = k;
+            }
+            continue;
+        }
         if (!k->head && !k->ready)
             reg_drop(k);
+    }
+    /* Keys served meanwhile (by pops that wrote) come back on reg.ready. */
+    while (again) {
+        struct wkey *k = again;
+        again = k->rnext;
+        k->rnext = reg.ready;
+        reg.ready = k;
     }
     serving = false;
 }

@@ -66,6 +66,9 @@ struct txn_part {
     size_t klen, kbcap;         /* bytes used and allocated */
     struct txn_part *qnext;     /* shard queue, in id order (shard thread) */
     struct txn_part *qprev;     /* previous in the shard queue */
+    bool stepped;               /* it has run a step (hop) here: until it
+                                   concludes, nothing may run between its
+                                   steps on its keys */
     struct txn_hop *pend_head;  /* hops waiting for this part to head the queue */
     struct txn_hop *pend_tail;  /* last of them, for appending */
     unsigned local_posted;      /* hops posted to the coordinator's own shard
@@ -164,6 +167,11 @@ struct tshard {
     uint32_t pass;                /* pump pass number, for client_ent.pass */
     struct txn_part *running;     /* the one-shot part whose work runs now,
                                      holding its locks (run_oneshot) */
+    bool concluded;               /* a part that ran steps concluded, and
+                                     pump has not settled since */
+    bool held_in;                 /* pump runs a held request now, */
+    uint64_t held_in_upto;        /* which follows the transactions up to
+                                     this id */
     struct txn_part *reserved;    /* parts this shard started whose SCHEDULE
                                      is still on its way (txn_start_reserved) */
 };
@@ -233,12 +241,6 @@ static bool part_conflicts_cmd(const struct txn_part *p, const struct cmd_def *d
         }
     }
     return false;
-}
-
-/* Does part p (a scheduled transaction) conflict with request r? */
-static bool part_conflicts(const struct txn_part *p, const struct req *r)
-{
-    return part_conflicts_cmd(p, r->cmd, r->db, r->argc, r->argv, true);
 }
 
 /* The newest part reserved on ts (its SCHEDULE on its way) that command d
@@ -416,13 +418,54 @@ static bool conflict_beside(const struct tshard *ts, const struct txn_part *p, u
     return nexcl > 0 || (write && nshared > 0);
 }
 
+bool txn_stepping_conflict(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
+                           const struct resp_arg *argv)
+{
+    /* Only the head runs steps. */
+    const struct txn_part *p = tsh(s)->qhead;
+    return p && p->stepped && part_conflicts_cmd(p, d, db, argc, argv, true);
+}
+
+/* Does command d conflict with a transaction up to id `upto`, scheduled
+ * or reserved here? */
+static bool conflicts_upto(const struct tshard *ts, const struct cmd_def *d, unsigned db,
+                           size_t argc, const struct resp_arg *argv, uint64_t upto)
+{
+    for (const struct txn_part *p = ts->qhead; p && p->id <= upto; p = p->qnext)
+        if (part_conflicts_cmd(p, d, db, argc, argv, true))
+            return true;
+    for (const struct txn_part *p = ts->reserved; p; p = p->rnext)
+        if (p->id <= upto && part_conflicts_cmd(p, d, db, argc, argv, true))
+            return true;
+    return false;
+}
+
 bool txn_may_run_beside(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
                         const struct resp_arg *argv)
 {
     struct tshard *ts = tsh(s);
     struct txn_part *p = ts->running;
+    /* Beside a held request that pump runs, the transactions it follows
+     * count, not the later ones: none of those has run here yet (the
+     * queue's head runs its steps after the held requests), so a pop now
+     * comes right after the request, in its place, as Redis serves right
+     * after the command. */
+    if (!p && ts->held_in)
+        return !conflicts_upto(ts, d, db, argc, argv, ts->held_in_upto) &&
+               !txn_stepping_conflict(s, d, db, argc, argv);
+    /* Right after a transaction that ran in steps concluded (pump settles
+     * before anything runs), the same holds for the transactions left. */
+    if (!p && ts->concluded)
+        return !txn_stepping_conflict(s, d, db, argc, argv);
     if (!p)
         return txn_may_run(s, d, db, argc, argv, NULL, NULL);
+    /* Heading the queue, p comes before every other transaction holding
+     * a lock here, and none of those has run on s yet (only the head runs
+     * steps; a one-shot that ran ahead of the queue conflicted with
+     * nothing and is done): a pop now comes right after p's step, as
+     * Redis serves right after the command. */
+    if (p == ts->qhead)
+        return true;
     if (ts->reserved && reserved_conflict(ts, d, db, argc, argv))
         return false;
     bool write = is_write(d);
@@ -480,13 +523,7 @@ void txn_hold(struct shard *s, struct req *r, void *ctx)
  * client's earlier held requests are checked by the caller.) */
 static bool held_runnable(const struct tshard *ts, const struct req *r)
 {
-    for (const struct txn_part *p = ts->qhead; p && p->id <= r->held_upto; p = p->qnext)
-        if (part_conflicts(p, r))
-            return false;
-    for (const struct txn_part *p = ts->reserved; p; p = p->rnext)
-        if (p->id <= r->held_upto && part_conflicts(p, r))
-            return false;
-    return true;
+    return !conflicts_upto(ts, r->cmd, r->db, r->argc, r->argv, r->held_upto);
 }
 
 static void run_hop(struct shard *s, struct txn_hop *h);
@@ -560,6 +597,7 @@ static void pump(struct shard *s)
         /* What a concluded transaction left for its end (blocked clients
          * it fed) comes before anything that waited for it. */
         cmd_settle(s);
+        ts->concluded = false;
         ts->pass++;
         struct req *prev = NULL, *r = ts->held_head;
         while (r) {
@@ -578,7 +616,13 @@ static void pump(struct shard *s)
                 else
                     ts->nuncounted--;
                 r->held_next = NULL;
+                bool outer = ts->held_in;
+                uint64_t outer_upto = ts->held_in_upto;
+                ts->held_in = true;
+                ts->held_in_upto = r->held_upto;
                 route.held_run(s, r, r->held_ctx);
+                ts->held_in = outer;
+                ts->held_in_upto = outer_upto;
             } else {
                 struct client_ent *e = client_find(ts, r->conn);
                 if (e)
@@ -790,6 +834,8 @@ static void on_schedule(void *owner, struct mbox_msg *m)
 static void conclude(struct shard *s, struct txn_part *p)
 {
     struct tshard *ts = tsh(s);
+    if (p->stepped)
+        ts->concluded = true;
     if (!p->fallback) {
         for (size_t i = 0; i < p->nkeys; i++) {
             struct txn_key *k = &p->keys[i];
@@ -848,6 +894,7 @@ static void run_hop(struct shard *s, struct txn_hop *h)
 {
     struct txn_part *p = h->p;
     assert(tsh(s)->qhead == p);
+    p->stepped = true;
     if (h->r) {
         if (p->shard == h->origin)
             p->local_posted--; /* (txn_send counted it) */
@@ -1238,6 +1285,7 @@ bool txn_run_here(struct txn *t, struct req *r)
     struct shard *s = shard_group_get(server.group, r->shard);
     if (tsh(s)->qhead != p)
         return false;
+    p->stepped = true;
     run_part_req(s, r);
     return true;
 }
@@ -1348,3 +1396,5 @@ int txn_all_shards(void (*fn)(struct shard *s, void *arg), void *arg,
     }
     return txn_start(a->t, all_ready, a);
 }
+
+

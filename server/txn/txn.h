@@ -219,12 +219,20 @@ static inline bool txn_may_run(struct shard *s, const struct cmd_def *d, unsigne
            txn_may_run_slow(s, d, db, argc, argv, client, key1_hash);
 }
 
-/* txn_may_run (no client) for a command s runs beside its current work,
- * between two requests of it (a blocked client's pop): the locks of the
- * one-shot transaction whose work runs on s now (txn_start_oneshot: a
- * client's pipeline spanning shards) do not count, since nothing else
- * runs on s meanwhile and that client's next command would see the pop
- * in Redis too. The locks of every other transaction do. */
+/* Does a transaction that has run some of its steps on s, and not
+ * concluded, hold a key of command d there? Then nothing may run on that
+ * key before it concludes. Shard thread. */
+bool txn_stepping_conflict(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
+                           const struct resp_arg *argv);
+
+/* txn_may_run (no client) for a command s runs right after what it runs
+ * now (a blocked client's pop, as Redis serves right after the command
+ * that fed it), where the transactions that have not run on s yet do not
+ * count: after a step of the one-shot transaction heading s's queue
+ * (txn_start_oneshot: a client's pipeline spanning shards; others there
+ * are behind it), after a held request (those after it), and right after
+ * a transaction that ran in steps concluded. Otherwise (beside a one-shot
+ * that ran ahead of the queue: its own locks only) the others count. */
 bool txn_may_run_beside(struct shard *s, const struct cmd_def *d, unsigned db, size_t argc,
                         const struct resp_arg *argv);
 

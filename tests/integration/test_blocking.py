@@ -415,6 +415,66 @@ class BusyKeys(unittest.TestCase):
             self.assertEqual(ctl.call("LLEN", q2), 600)
 
 
+    def test_fed_waiters_take_elements_before_queued_transactions(self):
+        """A list with blocked clients hands each pushed element to one of
+        them before any transaction already queued on the list runs, as
+        Redis serves right after the command that pushed: MULTI/EXEC
+        readers of the list, queued behind the push (an EXEC, or a
+        pipeline spanning shards), always find it empty while waiters wait
+        for every push. Serving behind them instead let about one read in
+        ten see the element."""
+        for mode in ("exec", "pipeline"):
+            with ShardkvServer(["--threads", "2"]) as srv, srv.client() as ctl:
+                q = skvtest.key_on(ctl, 0, "fed:q:")
+                z = skvtest.key_on(ctl, 1, "fed:z:")
+                r = skvrace.Runner(srv.port)
+                taken = []
+                done = threading.Event()
+
+                def waiter(r, c, i):
+                    while not done.is_set():
+                        if c.call("BLPOP", q, "10") is not None:
+                            taken.append(1)
+
+                def pusher(r, c, i):
+                    try:
+                        for n in range(1, 201):
+                            if r.stop.is_set():
+                                return
+                            if mode == "exec":
+                                c.pipeline([["MULTI"], ["RPUSH", q, n], ["SET", z, n], ["EXEC"]])
+                            else:
+                                c.pipeline([["RPUSH", q, n], ["SET", z, n]])
+                            deadline = time.monotonic() + 5
+                            while len(taken) < n and time.monotonic() < deadline:
+                                time.sleep(0.0005)
+                            if len(taken) < n:
+                                r.fail("%s: element %d never taken" % (mode, n))
+                                return
+                            r.count("pushes")
+                    finally:
+                        # Reads after this may see the elements that end the
+                        # waits.
+                        done.set()
+                        c.call("RPUSH", q, "end", "end", "end")
+                        r.stop.set()
+
+                def reader(r, c, i):
+                    while not r.stop.is_set():
+                        got = c.pipeline([["MULTI"], ["LLEN", q], ["GET", z], ["EXEC"]])[-1]
+                        r.count("reads")
+                        if got[0] != 0 and not done.is_set():
+                            r.fail("%s: a reader saw %d element(s) in a list with blocked "
+                                   "clients" % (mode, got[0]))
+                            return
+
+                r.run([waiter] * 3 + [pusher] + [reader] * 3, 60)
+                self.assertEqual(r.errors, [])
+                self.assertEqual(r.failures, [])
+                self.assertEqual(r.counts.get("pushes", 0), 200)
+                self.assertGreater(r.counts.get("reads", 0), 200)
+
+
 class Timeouts(unittest.TestCase):
     def test_timeouts_fire_within_100ms(self):
         with ShardkvServer(["--threads", "2"]) as srv:
