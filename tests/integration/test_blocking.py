@@ -373,7 +373,6 @@ class BusyKeys(unittest.TestCase):
             self.assertEqual(ctl.call("LLEN", src), 0)
             self.assertEqual(ctl.call("LLEN", dst), 0)
 
-
     def test_first_key_with_data_wins_while_transactions_hold_it(self):
         """BRPOP q1 q2 pops q1 while q1 has data, as Redis does, also while
         pipelines spanning shards and MULTI/EXEC blocks keep taking q1: the
@@ -413,7 +412,6 @@ class BusyKeys(unittest.TestCase):
             self.assertGreater(r.counts.get("pipelines", 0), 100)
             self.assertEqual(ctl.call("LLEN", q1), 100)
             self.assertEqual(ctl.call("LLEN", q2), 600)
-
 
     def test_fed_waiters_take_elements_before_queued_transactions(self):
         """A list with blocked clients hands each pushed element to one of
