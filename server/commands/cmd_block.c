@@ -175,7 +175,7 @@ static bool add_try(struct fan *f, struct blk_state *st)
     if (st->w) {
         /* Checked against the intent locks where it runs (inside EXEC,
          * without a waiter, the transaction holds the keys already). */
-        r->cmd = cmd_lookup(f->argv[0].ptr, f->argv[0].len);
+        r->cmd = st->w->cmd;
         st->reg_shards[shard] = true;
     }
     return true;
@@ -424,7 +424,7 @@ static void blk_plan(struct mplan *p, const struct cmd_def *d, size_t argc,
     }
     struct blk_state *st = calloc(1, sizeof *st);
     bool *regs = p->t ? NULL : calloc(server.nworkers, sizeof *regs);
-    struct blk_waiter *w = p->t || !st ? NULL : blk_waiter_new(p->c, &sp, argc, argv);
+    struct blk_waiter *w = p->t || !st ? NULL : blk_waiter_new(p->c, d, &sp, argc, argv);
     if (!st || (!p->t && (!regs || !w))) {
         free(st);
         free(regs);

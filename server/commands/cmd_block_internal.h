@@ -62,6 +62,7 @@ struct blk_waiter {
     unsigned db;             /* SELECTed database */
     int proto;               /* RESP version of the reply */
     struct blk_spec sp;      /* the command */
+    const struct cmd_def *cmd; /* its definition */
     size_t argc;             /* its arguments (copied; trailing bytes) */
     struct resp_arg *argv;
     /* Written by the claimer before the wake message; read by the origin
@@ -103,9 +104,10 @@ struct blk_state {
 
 /* ---- Waiters (any thread holding a reference) ----------------------------- */
 
-/* A waiter for conn c's command sp (argv copied), one reference, owned by
- * the caller. NULL on out-of-memory. c's thread. */
-struct blk_waiter *blk_waiter_new(struct conn *c, const struct blk_spec *sp, size_t argc,
+/* A waiter for conn c's command d, parsed as sp (argv copied), one
+ * reference, owned by the caller. NULL on out-of-memory. c's thread. */
+struct blk_waiter *blk_waiter_new(struct conn *c, const struct cmd_def *d,
+                                  const struct blk_spec *sp, size_t argc,
                                   const struct resp_arg *argv);
 
 /* Drop one reference; the last frees w. */

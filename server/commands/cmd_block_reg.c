@@ -38,7 +38,8 @@ bool blk_waiter_claim(struct blk_waiter *w)
     return atomic_compare_exchange_strong(&w->claimed, &zero, 1);
 }
 
-struct blk_waiter *blk_waiter_new(struct conn *c, const struct blk_spec *sp, size_t argc,
+struct blk_waiter *blk_waiter_new(struct conn *c, const struct cmd_def *d,
+                                  const struct blk_spec *sp, size_t argc,
                                   const struct resp_arg *argv)
 {
     size_t bytes = resp_args_len(argv, argc);
@@ -51,6 +52,7 @@ struct blk_waiter *blk_waiter_new(struct conn *c, const struct blk_spec *sp, siz
     w->db = c->db;
     w->proto = c->proto;
     w->sp = *sp;
+    w->cmd = d;
     w->argc = argc;
     w->argv = (struct resp_arg *)(w + 1);
     resp_args_copy(w->argv, argv, argc);
@@ -394,9 +396,9 @@ static bool serve_key(struct shard *s, struct wkey *k)
          * key (EXEC's push), and w is served as it concludes, before the
          * transactions after it, as Redis serves after EXEC. (Out of
          * memory: tried again at the key's next write.) */
-        const struct cmd_def *d = cmd_lookup(w->argv[0].ptr, w->argv[0].len);
+        const struct cmd_def *d = w->cmd;
         bool crosses = blk_move_crosses(&w->sp, w->argv, s->id);
-        bool held = !crosses && k->nmoving == 0 && d &&
+        bool held = !crosses && k->nmoving == 0 &&
                     !txn_may_run_beside(s, d, k->db, w->argc, w->argv);
         if (held && txn_stepping_conflict(s, d, k->db, w->argc, w->argv))
             return false;
