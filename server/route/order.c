@@ -40,6 +40,19 @@
 #define ORDER_UNIT_MAX 256
 #define ORDER_UNIT_FIRST 16
 
+/* Most requests a unit may hold after one whose biggest reply was big
+ * bytes. Its replies are made where its requests run, after the client's
+ * parse loop has moved on, so they do not slow that loop down the way
+ * replies made inline do: the biggest reply of c's last unit paces the
+ * next one to about CONN_OUT_SOFT's worth (4 MB) in flight, and a client
+ * whose replies are unknown yet gets ORDER_UNIT_FIRST (conn.ord_max 0).
+ * Worked out once a unit, not per request: it divides. */
+static unsigned order_unit_max(size_t big)
+{
+    size_t n = big ? ORDER_UNIT_BYTES / big : ORDER_UNIT_MAX;
+    return n < ORDER_UNIT_MIN ? ORDER_UNIT_MIN : n > ORDER_UNIT_MAX ? ORDER_UNIT_MAX : (unsigned)n;
+}
+
 /* A request of c's unit is back (its reply, reply_len bytes, is in its
  * slot): the last one ends the unit and lets a waiting command go
  * (conn_inflight_done, which the caller calls next, schedules the parse). */
@@ -50,25 +63,11 @@ void order_done(struct conn *c, size_t reply_len)
         c->ord_big = reply_len;
     if (--c->ord_out > 0)
         return;
-    c->ord_est = c->ord_big;
+    c->ord_max = order_unit_max(c->ord_big);
     c->ord_big = 0;
     c->ord_group = false;
     c->ord_sent = false;
     c->flags &= ~CONN_ORDER_WAIT;
-}
-
-/* Most requests a unit of c may hold. Its replies are made where its
- * requests run, after the client's parse loop has moved on, so they do
- * not slow that loop down the way replies made inline do: the biggest
- * reply of c's last unit paces the next one to about CONN_OUT_SOFT's
- * worth (4 MB) in flight, and a client whose replies are unknown yet
- * gets ORDER_UNIT_FIRST. */
-static size_t order_unit_max(const struct conn *c)
-{
-    if (c->ord_est == 0)
-        return ORDER_UNIT_FIRST;
-    size_t n = ORDER_UNIT_BYTES / c->ord_est;
-    return n < ORDER_UNIT_MIN ? ORDER_UNIT_MIN : n > ORDER_UNIT_MAX ? ORDER_UNIT_MAX : n;
 }
 
 /* Must a command for shard `shard` (keyed: it has a key there; else it
@@ -77,7 +76,7 @@ bool order_must_wait(const struct conn *c, bool keyed, unsigned shard)
 {
     if (c->ord_out == 0)
         return false;
-    if (!keyed || c->ord_out >= order_unit_max(c))
+    if (!keyed || c->ord_out >= (c->ord_max ? c->ord_max : ORDER_UNIT_FIRST))
         return true;
     if (!c->ord_group && c->ord_shard == shard)
         return false; /* follows the unit through the same shard's FIFO */

@@ -149,8 +149,11 @@ struct req *dispatch_req_new_routed(struct conn *c, size_t argc, const struct re
 /* Free a request made by req_new on w (the calling thread's worker). */
 void dispatch_req_free(struct worker *w, struct req *r)
 {
-    free(r->ends);
-    free(r->lent);
+    /* Set for a few requests only: free(NULL) is not free (rbuf_deinit). */
+    if (r->ends)
+        free(r->ends);
+    if (r->lent)
+        free(r->lent);
     rbuf_deinit(&r->events);
     if (r->pooled && !w->stopping && w->nreq_pool < DISPATCH_POOL_MAX) {
         reply_fifo_buf_recycle(&r->out);
