@@ -93,9 +93,7 @@ static inline void count_op(struct shard *s)
 {
     struct worker *w = s->user;
     s->ctr.ops++;
-    atomic_store_explicit(&w->stats.ops_executed,
-                          atomic_load_explicit(&w->stats.ops_executed, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    worker_stat_add(&w->stats.ops_executed, 1);
 }
 
 /* After a run that modified something: the call hooks. Out of line, off

@@ -868,8 +868,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     }
     c->ilen += (size_t)nread;
     c->net_in += (uint64_t)nread;
-    atomic_fetch_add_explicit(&c->w->stats.net_in, (uint64_t)nread, memory_order_relaxed);
-    atomic_fetch_add_explicit(&c->w->stats.reads, 1, memory_order_relaxed);
+    worker_stat_add(&c->w->stats.net_in, (uint64_t)nread);
+    worker_stat_add(&c->w->stats.reads, 1);
     if (c->ilen - c->ioff > c->w->set.qbuf_limit) {
         log_warn("Closing client that reached max query buffer length: id=%llu addr=%s "
                  "qbuf=%zu (client-query-buffer-limit %zu)",
@@ -911,8 +911,8 @@ static void on_write(uv_write_t *req, int status)
     c->nwrites--;
     if (status == 0) {
         c->net_out += wr->bytes;
-        atomic_fetch_add_explicit(&c->w->stats.net_out, wr->bytes, memory_order_relaxed);
-        atomic_fetch_add_explicit(&c->w->stats.writes, 1, memory_order_relaxed);
+        worker_stat_add(&c->w->stats.net_out, wr->bytes);
+        worker_stat_add(&c->w->stats.writes, 1);
     }
     free_slots(wr->slots);
     free(wr);
@@ -1012,14 +1012,14 @@ static void write_ready(struct conn *c)
         }
         if (off == bytes) {
             c->net_out += bytes;
-            atomic_fetch_add_explicit(&c->w->stats.net_out, bytes, memory_order_relaxed);
-            atomic_fetch_add_explicit(&c->w->stats.writes, 1, memory_order_relaxed);
+            worker_stat_add(&c->w->stats.net_out, bytes);
+            worker_stat_add(&c->w->stats.writes, 1);
             free_slots(first);
             continue;
         }
         if (off > 0) {
             c->net_out += off;
-            atomic_fetch_add_explicit(&c->w->stats.net_out, off, memory_order_relaxed);
+            worker_stat_add(&c->w->stats.net_out, off);
         }
         /* Queue the rest, skipping what try_write took. */
         struct wreq *wr = malloc(sizeof *wr + n * sizeof(uv_buf_t));

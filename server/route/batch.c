@@ -62,7 +62,7 @@ void dispatch_flush_batches(struct worker *w)
         }
         b->msg.handle = dispatch_on_batch_exec;
         shard_post(shard_group_get(server.group, i), &b->msg);
-        atomic_fetch_add_explicit(&w->stats.batches_sent, 1, memory_order_relaxed);
+        worker_stat_add(&w->stats.batches_sent, 1);
     }
 }
 
@@ -121,8 +121,8 @@ static void direct_send(struct shard *s, struct req *r, const char *p, size_t n)
         return;
     r->direct_sent = (size_t)sent;
     struct worker *w = s->user;
-    atomic_fetch_add_explicit(&w->stats.net_out, (uint64_t)sent, memory_order_relaxed);
-    atomic_fetch_add_explicit(&w->stats.writes, 1, memory_order_relaxed);
+    worker_stat_add(&w->stats.net_out, (uint64_t)sent);
+    worker_stat_add(&w->stats.writes, 1);
 }
 
 /* Owner side: r's reply, in its own buffer r->out, is big (outbuf.h):
@@ -409,7 +409,7 @@ void dispatch_batch_send(struct worker *w, unsigned shard, struct batch *b)
 {
     b->msg.handle = dispatch_on_batch_exec;
     shard_post(shard_group_get(server.group, shard), &b->msg);
-    atomic_fetch_add_explicit(&w->stats.batches_sent, 1, memory_order_relaxed);
+    worker_stat_add(&w->stats.batches_sent, 1);
 }
 
 void dispatch_batch_done(struct shard *s, struct batch *b)

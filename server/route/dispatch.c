@@ -374,7 +374,7 @@ bool dispatch_command_hashed(struct conn *c, size_t argc, const struct resp_arg 
         }
     }
     c->ncmds++;
-    atomic_fetch_add_explicit(&w->stats.cmds, 1, memory_order_relaxed);
+    worker_stat_add(&w->stats.cmds, 1);
 
     uint16_t sid = cmdstat_id(d);
     if (refused) {

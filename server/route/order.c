@@ -191,7 +191,7 @@ void order_flush(struct worker *w)
                 if (!w->ord_args[i])
                     continue;
                 w->out[i] = NULL; /* its shards run it, then post it back */
-                atomic_fetch_add_explicit(&w->stats.batches_sent, 1, memory_order_relaxed);
+                worker_stat_add(&w->stats.batches_sent, 1);
             }
             return;
         }
