@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "protocol/resp.h"
+#include "protocol/resp_enc.h"
 #include "server/core/server.h"
 #include "shard/shard.h"
 
@@ -66,6 +67,8 @@ struct worker_settings {
     bool move_clients;            /* move-clients (conn_move) */
 };
 
+struct glocal;
+
 struct worker {
     unsigned id;                  /* = shard id */
     struct shard *shard;          /* the shard this thread owns */
@@ -108,6 +111,12 @@ struct worker {
     unsigned nreq_pool;           /* entries in req_pool */
     struct batch *batch_pool;     /* free batches, linked through their head */
     unsigned nbatch_pool;         /* entries in batch_pool */
+    /* This turn's grouped requests for w's own shard (group_local.c),
+     * NULL until one; and the free list of their logs. */
+    struct glocal *glocal;
+    struct glocal *glocal_pool;   /* linked through pool_next */
+    unsigned nglocal_pool;        /* entries in glocal_pool */
+    struct rbuf glocal_void;      /* where a closed client's reply goes */
 };
 
 /* What the features do at the worker loop's fixed points: one function

@@ -124,6 +124,29 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
         c->ord_group = true;
         w->ord_grouped = true;
     }
+    /* Grouped, for this shard: with the turn's other requests for it,
+     * run when the group's part here does (group_local.c). Not while
+     * keyspace events are on, if this turn's requests for this shard went
+     * out as requests (group_events.c reads them). */
+    if (here && c->ord_group &&
+        (w->glocal ||
+         (!w->out[w->id] && !(atomic_load_explicit(&notify_classes, memory_order_relaxed) &
+                              (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT))))) {
+        struct slot *sl = reply_fifo_slot_new(c);
+        if (!sl || group_local_add(w, c, sl, d, exec, argc, argv, khash) != 0) {
+            if (sl)
+                dispatch_slot_complete(c, sl); /* empty, and the conn closes anyway */
+            log_warn("Closing client id=%llu addr=%s: out of memory queueing a request",
+                     (unsigned long long)c->id, c->addr);
+            conn_close(c);
+            return;
+        }
+        sl->stat = sid; /* slot_complete counts a failure */
+        cmdstat_call(w->cmdstats, sid);
+        c->inflight++;
+        c->ord_out++;
+        return;
+    }
     /* Held on this shard, not batched to it: a plain unit here. */
     bool hold = here && !c->ord_group;
     struct req *r = dispatch_req_new_routed(c, argc, argv);

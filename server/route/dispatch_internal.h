@@ -174,6 +174,45 @@ void order_flush(struct worker *w);
  * sending it requests. s's thread. */
 void dispatch_group_exec(struct shard *s, void *arg);
 
+/* Lock the keys of command d (argv in database db) in group t: a
+ * single-key command's by the hash routing found (khash, its shard
+ * `shard`), others by their key specs and plan. 0 or a negative code. */
+int order_lock_cmd(struct txn *t, const struct cmd_def *d, unsigned db, size_t argc,
+                   const struct resp_arg *argv, const uint64_t *khash, unsigned shard);
+
+/* ---- The group's requests for the worker's own shard (group_local.c) ---- */
+
+struct glocal;
+
+/* Add command argv of c (its reply goes into slot sl) to this turn's
+ * grouped requests for w's own shard; the arguments are copied. The
+ * caller counts it in c's unit and in c->inflight. 0, or -1 on OOM
+ * (nothing added). */
+int group_local_add(struct worker *w, struct conn *c, struct slot *sl, const struct cmd_def *d,
+                    cmd_exec_fn exec, size_t argc, const struct resp_arg *argv,
+                    const uint64_t *khash);
+
+/* End of the turn: take this turn's grouped requests for w's own shard
+ * (NULL if none); no more are added to them. The caller owns the result
+ * until group_local_exec or group_local_fail consumes it. */
+struct glocal *group_local_seal(struct worker *w);
+
+/* Lock the keys of every request of sealed g in t, on shard `shard` (w's
+ * own). 0 or a negative code. */
+int group_local_lock(struct txn *t, const struct glocal *g, unsigned shard);
+
+/* The group's part on the worker's own shard s (txn_start_oneshot's
+ * function there): run g's requests in order, each reply into its slot,
+ * and complete them. Consumes g. */
+void group_local_exec(struct shard *s, void *arg);
+
+/* The group could not be scheduled: every request of g gets an error
+ * reply without running. Consumes g. */
+void group_local_fail(struct worker *w, struct glocal *g);
+
+/* Free w's kept logs (its thread is stopping). */
+void group_local_pool_drain(struct worker *w);
+
 /* Lock the keys of command d in t as its key specs and plan say
  * (dispatch_hooks' multi_lock_keys). Returns 0 or a negative code. */
 int dispatch_lock_keys(struct txn *t, const struct cmd_def *d, unsigned db, size_t argc,

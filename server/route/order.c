@@ -100,20 +100,18 @@ void order_track(struct worker *w, struct conn *c, struct req *r)
     }
 }
 
-/* Lock request r's keys in group transaction t: a single-key command's
- * with the hash and shard routing found, others by their key spec. */
-static int order_lock(struct txn *t, const struct req *r)
+int order_lock_cmd(struct txn *t, const struct cmd_def *d, unsigned db, size_t argc,
+                   const struct resp_arg *argv, const uint64_t *khash, unsigned shard)
 {
-    const struct cmd_def *d = r->cmd;
     /* One key at a fixed place, hashed by routing already: lock it by that
      * hash; anything else by its key specs (and plan: a planned command,
      * such as MOVE, may lock more than its specs say). */
-    if (!r->khashed || (d->flags & (CMD_MULTIKEY | CMD_MOVABLE_KEYS)) || d->nkeyspecs != 1 ||
+    if (!khash || (d->flags & (CMD_MULTIKEY | CMD_MOVABLE_KEYS)) || d->nkeyspecs != 1 ||
         d->last_key != d->first_key || d->plan)
-        return dispatch_lock_keys(t, d, r->db, r->argc, r->argv);
-    const struct resp_arg *k = &r->argv[d->first_key];
-    return txn_lock_key_hashed(t, r->db, k->ptr, k->len, cmd_key_writes(d->keys[0].flags),
-                               r->khash, r->shard);
+        return dispatch_lock_keys(t, d, db, argc, argv);
+    const struct resp_arg *k = &argv[d->first_key];
+    return txn_lock_key_hashed(t, db, k->ptr, k->len, cmd_key_writes(d->keys[0].flags), *khash,
+                               shard);
 }
 
 /* End of a loop turn, before the batches go: every unit batched this turn
@@ -124,11 +122,17 @@ void order_flush(struct worker *w)
 {
     struct txn *t = NULL;
     bool oom = false;
+    /* The group's requests for this shard, kept apart (group_local.c). */
+    struct glocal *gl = group_local_seal(w);
+    assert(!gl || w->ord_grouped);
     /* With keyspace events on, the group's worker publishes them, in its
      * clients' order (group_events.c), which it reads from their lists:
-     * those are kept on `listed` until then. */
-    bool events = w->ord_grouped && (atomic_load_explicit(&notify_classes, memory_order_relaxed) &
-                                     (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT));
+     * those are kept on `listed` until then. (Not in a turn whose
+     * requests for this shard were routed while they were off, gl: then
+     * they are published as the shards run the group.) */
+    bool events = w->ord_grouped && !gl &&
+                  (atomic_load_explicit(&notify_classes, memory_order_relaxed) &
+                   (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT));
     struct conn *listed = NULL;
     size_t ngrouped = 0;
     for (struct conn *c = w->ord_turn, *next; c; c = next) {
@@ -140,7 +144,8 @@ void order_flush(struct worker *w)
             if (!oom && !t)
                 oom = !(t = txn_create());
             if (!oom)
-                oom = order_lock(t, r) != 0;
+                oom = order_lock_cmd(t, r->cmd, r->db, r->argc, r->argv,
+                                     r->khashed ? &r->khash : NULL, r->shard) != 0;
             b->v[r->bidx].end = BENT_GROUPED;
             b->grouped = true;
             ngrouped++;
@@ -154,6 +159,14 @@ void order_flush(struct worker *w)
         c->ord_sent = true;
     }
     w->ord_turn = NULL;
+    if (gl && !oom) {
+        if (!t)
+            oom = !(t = txn_create());
+        /* (Its part runs and completes the requests even if none locks
+         * a key.) */
+        if (!oom)
+            oom = group_local_lock(t, gl, w->id) != 0 || txn_join(t, w->id) != 0;
+    }
     if (!w->ord_grouped)
         return;
     w->ord_grouped = false;
@@ -183,12 +196,15 @@ void order_flush(struct worker *w)
     if (!oom) {
         for (unsigned i = 0; i < server.nworkers; i++)
             w->ord_args[i] = w->out[i] && w->out[i]->grouped ? w->out[i] : NULL;
-        int rc = txn_start_oneshot(t, dispatch_group_exec, w->ord_args,
-                                   grp ? group_events_kept(grp) : NULL);
+        if (gl)
+            w->ord_args[w->id] = gl; /* (out[w->id] is NULL then) */
+        int rc = txn_start_oneshot_own(t, dispatch_group_exec,
+                                       gl ? group_local_exec : dispatch_group_exec, w->ord_args,
+                                       grp ? group_events_kept(grp) : NULL);
         t = NULL; /* consumed */
         if (rc == 0) {
             for (unsigned i = 0; i < server.nworkers; i++) {
-                if (!w->ord_args[i])
+                if (!w->ord_args[i] || (gl && i == w->id))
                     continue;
                 w->out[i] = NULL; /* its shards run it, then post it back */
                 worker_stat_add(&w->stats.batches_sent, 1);
@@ -202,6 +218,8 @@ void order_flush(struct worker *w)
         group_events_cancel(w, grp);
     if (!w->stopping)
         log_warn("Out of memory scheduling a pipeline that spans shards: its commands fail");
+    if (gl)
+        group_local_fail(w, gl);
     for (unsigned i = 0; i < server.nworkers; i++) {
         struct batch *b = w->out[i];
         if (!b || !b->grouped)

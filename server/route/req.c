@@ -69,6 +69,8 @@ void dispatch_pool_drain(struct worker *w)
         batch_free(b);
     }
     w->nbatch_pool = 0;
+    group_local_pool_drain(w);
+    rbuf_deinit(&w->glocal_void);
 }
 
 /* ---- Requests ----------------------------------------------------------- */

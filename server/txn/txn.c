@@ -1019,6 +1019,12 @@ int txn_lock_key_hashed(struct txn *t, unsigned db, const void *key, size_t len,
     return 0;
 }
 
+int txn_join(struct txn *t, unsigned shard)
+{
+    assert(!t->started && shard < server.nworkers);
+    return part_get(t, shard) ? 0 : -1;
+}
+
 int txn_lock_all(struct txn *t, bool exclusive)
 {
     assert(!t->started);
@@ -1167,6 +1173,13 @@ static bool local_first_ok(struct shard *s, const struct txn_part *p)
 int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), void *const *args,
                       struct txn_gate **kept)
 {
+    return txn_start_oneshot_own(t, fn, fn, args, kept);
+}
+
+int txn_start_oneshot_own(struct txn *t, void (*fn)(struct shard *s, void *arg),
+                          void (*own_fn)(struct shard *s, void *arg), void *const *args,
+                          struct txn_gate **kept)
+{
     pthread_once(&tshards_once, tshards_init);
     assert(!t->started && t->nparts > 0);
     struct txn_gate *g = malloc(sizeof *g + t->nparts * sizeof g->parts[0]);
@@ -1177,12 +1190,14 @@ int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), voi
     atomic_init(&g->locked, 0);
     atomic_init(&g->refs, t->nparts + (kept != NULL));
     g->n = 0;
+    struct worker *w = worker_current();
+    struct shard *self = w ? w->shard : NULL;
     for (unsigned i = 0; i < server.nworkers; i++) {
         struct txn_part *p = t->parts[i];
         if (!p)
             continue;
         p->gate = g;
-        p->os_fn = fn;
+        p->os_fn = self && i == self->id ? own_fn : fn;
         p->os_arg = args[i];
         p->os_keep = kept != NULL;
         g->parts[g->n++] = p;
@@ -1192,8 +1207,6 @@ int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), voi
     t->started = true;
     /* The coordinator's own shard may run its part at once (local first):
      * see local_first_ok. */
-    struct worker *w = worker_current();
-    struct shard *self = w ? w->shard : NULL;
     struct txn_part *mine = self && g->n > 1 ? t->parts[self->id] : NULL;
     /* From the first post on, the parts belong to their shards. */
     pthread_mutex_lock(&seq_lock);

@@ -92,6 +92,11 @@ int txn_lock_key(struct txn *t, unsigned db, const void *key, size_t len, bool e
 int txn_lock_key_hashed(struct txn *t, unsigned db, const void *key, size_t len, bool exclusive,
                         uint64_t key_hash, unsigned shard);
 
+/* Make shard `shard` one of t's shards, locking nothing there (a one-shot
+ * transaction's part runs on it even if it locks no key). Before
+ * txn_start only. Returns 0, or -1 on out-of-memory. */
+int txn_join(struct txn *t, unsigned shard);
+
 /* Declare a shard-wide lock on every shard (all databases): exclusive for
  * commands that change everything (FLUSHALL, SWAPDB), shared for
  * point-in-time reads (KEYS, DBSIZE, a snapshot cut). Returns 0 or -1. */
@@ -137,6 +142,12 @@ int txn_start_reserved_oneshot(struct txn *t, struct shard *s,
  * Returns 0, or -1 on out-of-memory (nothing scheduled, nothing runs). */
 int txn_start_oneshot(struct txn *t, void (*fn)(struct shard *s, void *arg), void *const *args,
                       struct txn_gate **kept);
+
+/* The same, with own_fn instead of fn on the calling worker's own shard,
+ * whose work needs no trip (route/group_local.c's). */
+int txn_start_oneshot_own(struct txn *t, void (*fn)(struct shard *s, void *arg),
+                          void (*own_fn)(struct shard *s, void *arg), void *const *args,
+                          struct txn_gate **kept);
 
 /* With kept non-NULL, txn_start_oneshot sets *kept, and each part keeps
  * its locks after fn until the coordinator calls txn_oneshot_release(*kept)

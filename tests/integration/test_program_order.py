@@ -316,6 +316,98 @@ class ProgramOrderEvents(ProgramOrder):
     events = "KEA"
 
 
+class CyclicPipelines(unittest.TestCase):
+    """Many clients at once pipeline INCRs over their own keys in a cycle
+    (command i increments key i mod M, the keys spread over every shard),
+    so each pipeline is a group whose part on the client's own shard runs
+    with the turn's other such requests (group_local.c) while readers'
+    MGETs, themselves transactions over the same keys, keep some of those
+    parts waiting behind them. Properties: every reply is the count that
+    the client's own earlier commands imply; a reader's atomic MGET of a
+    client's keys sees a prefix of its commands (v0 >= v1 >= ... >= v0 - 1);
+    a client that closes with commands unanswered had exactly a prefix of
+    them applied."""
+
+    KEYS = 6
+
+    def check_prefix(self, vals, where):
+        """None, or how vals is not what a prefix of the cycle leaves."""
+        if any(b > a for a, b in zip(vals, vals[1:])) or vals[-1] < vals[0] - 1:
+            return "%s: %r is no prefix of the cycle" % (where, vals)
+        return None
+
+    def run_clients(self, threads, seconds=1.5, nclients=10):
+        with ShardkvServer(["--threads", str(threads)]) as srv:
+            stop = threading.Event()
+            errors, closed = [], []
+
+            def keys(cid):
+                return ["cyc:%d:%d" % (cid, j) for j in range(self.KEYS)]
+
+            def writer(cid):
+                rnd = random.Random(cid)
+                ks = keys(cid)
+                sent = 0
+                c = srv.client()
+                try:
+                    while not stop.is_set():
+                        n = rnd.randrange(1, 130)
+                        cmds = [("INCR", ks[(sent + i) % self.KEYS]) for i in range(n)]
+                        c.send_raw(encode_all(cmds))
+                        if cid % 3 == 0 and rnd.random() < 0.2:
+                            closed.append(cid)
+                            return  # (closed below, its replies unread)
+                        for i in range(n):
+                            want = (sent + i) // self.KEYS + 1
+                            got = c.read_reply()
+                            if got != want:
+                                raise AssertionError("client %d command %d: %r, not %d"
+                                                     % (cid, sent + i, got, want))
+                        sent += n
+                finally:
+                    c.close()
+
+            def reader():
+                rnd = random.Random()
+                with srv.client() as c:
+                    while not stop.is_set():
+                        cid = rnd.randrange(nclients)
+                        vals = [int(v or 0) for v in c.call("MGET", *keys(cid))]
+                        msg = self.check_prefix(vals, "client %d read" % cid)
+                        if msg:
+                            raise AssertionError(msg)
+
+            def wrap(fn, *a):
+                try:
+                    fn(*a)
+                except Exception as e:  # reported, fails the test
+                    errors.append(repr(e))
+                    stop.set()
+
+            ts = [threading.Thread(target=wrap, args=(writer, i)) for i in range(nclients)]
+            ts += [threading.Thread(target=wrap, args=(reader,)) for _ in range(2)]
+            for t in ts:
+                t.start()
+            time.sleep(seconds)
+            stop.set()
+            for t in ts:
+                t.join(30)
+            self.assertEqual(errors, [])
+            self.assertTrue(closed, "no client closed early: the case did not run")
+            with srv.client() as c:
+                # A closed client's commands that were read all ran.
+                time.sleep(0.2)
+                for cid in closed:
+                    vals = [int(v or 0) for v in c.call("MGET", *keys(cid))]
+                    self.assertIsNone(self.check_prefix(vals, "closed client %d" % cid))
+                self.assertEqual(c.call("PING"), "PONG")
+
+    def test_every_client_sees_its_own_order(self):
+        for threads in (2, 4):
+            with self.subTest(threads=threads):
+                self.run_clients(threads)
+
+
 class SnapshotOrder(unittest.TestCase):
     """A snapshot taken while a client pipelines ordered writes across shards
     holds a state the client went through: round k sets s:k and deletes
