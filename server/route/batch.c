@@ -86,7 +86,7 @@ static void batch_prefetch_reqs(const struct bent *v, size_t n)
 static void batch_prefetch_keys(struct shard *s, const struct bent *v, size_t n)
 {
     uint64_t h[DISPATCH_PREFETCH];
-    struct kvmap *db[DISPATCH_PREFETCH];
+    unsigned db[DISPATCH_PREFETCH];
     unsigned k = 0;
     for (size_t i = 0; i < n && k < DISPATCH_PREFETCH; i++) {
         const struct req *r = v[i].r;
@@ -95,12 +95,21 @@ static void batch_prefetch_keys(struct shard *s, const struct bent *v, size_t n)
             continue;
         const struct resp_arg *key = &r->argv[kpos];
         h[k] = r->khashed ? r->khash : hash_key(key->ptr, key->len);
-        db[k] = shard_db(s, r->db);
-        kvmap_prefetch_bucket(db[k], h[k]);
-        k++;
+        db[k++] = r->db;
     }
-    for (unsigned i = 0; i < k; i++)
-        kvmap_prefetch_entry(db[i], h[i]);
+    dispatch_prefetch_map(s, h, db, k);
+}
+
+void dispatch_prefetch_map(struct shard *s, const uint64_t *h, const unsigned *db, unsigned n)
+{
+    struct kvmap *m[DISPATCH_PREFETCH];
+    assert(n <= DISPATCH_PREFETCH);
+    for (unsigned i = 0; i < n; i++) {
+        m[i] = shard_db(s, db[i]);
+        kvmap_prefetch_bucket(m[i], h[i]);
+    }
+    for (unsigned i = 0; i < n; i++)
+        kvmap_prefetch_entry(m[i], h[i]);
 }
 
 /* Owner side: send a direct request's reply, p[0..n), to its client now,

@@ -180,6 +180,12 @@ void dispatch_group_exec(struct shard *s, void *arg);
 int order_lock_cmd(struct txn *t, const struct cmd_def *d, unsigned db, size_t argc,
                    const struct resp_arg *argv, const uint64_t *khash, unsigned shard);
 
+/* Ask for the map lines of n keys (at most DISPATCH_PREFETCH) on shard s
+ * by their hash_key() h[i] in database db[i]: buckets first, then
+ * entries, so that the misses overlap (kvmap_prefetch_bucket). Hints only.
+ * s's thread. */
+void dispatch_prefetch_map(struct shard *s, const uint64_t *h, const unsigned *db, unsigned n);
+
 /* ---- The group's requests for the worker's own shard (group_local.c) ---- */
 
 struct glocal;

@@ -210,6 +210,22 @@ static void ent_done(const struct glocal_ent *e, size_t reply_len)
     conn_inflight_done(e->c);
 }
 
+/* Ask for the map lines of the keys of v[0..n) hashed by routing (plain
+ * single-key commands), as batch.c does for requests. */
+static void prefetch_keys(struct shard *s, const struct glocal_ent *v, size_t n)
+{
+    uint64_t h[DISPATCH_PREFETCH];
+    unsigned db[DISPATCH_PREFETCH];
+    unsigned k = 0;
+    for (size_t i = 0; i < n && k < DISPATCH_PREFETCH; i++) {
+        if (!v[i].khashed)
+            continue;
+        h[k] = v[i].khash;
+        db[k++] = v[i].db;
+    }
+    dispatch_prefetch_map(s, h, db, k);
+}
+
 void group_local_exec(struct shard *s, void *arg)
 {
     struct glocal *g = arg;
@@ -217,6 +233,8 @@ void group_local_exec(struct shard *s, void *arg)
     int64_t now_ms = clock_wall_ms();
     assert(g->sealed);
     for (size_t i = 0; i < g->n; i++) {
+        if (i % DISPATCH_PREFETCH == 0)
+            prefetch_keys(s, g->v + i, g->n - i);
         const struct glocal_ent *e = &g->v[i];
         /* A closed client's command still runs (it was read, as Redis
          * would run it); its reply goes nowhere. */
