@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/hash.h"
 #include "server/net/conn.h"
+#include "server/net/outbuf.h"
 #include "server/net/reply_fifo.h"
 #include "server/net/worker.h"
 #include "server/txn/txn.h"
@@ -179,6 +180,10 @@ struct glocal *group_local_seal(struct worker *w)
     if (!g)
         return NULL;
     w->glocal = NULL;
+    if (g->n == 0) { /* (its only add failed: the client was closed) */
+        glocal_recycle(w, g);
+        return NULL;
+    }
     for (size_t i = 0; i < g->n; i++) {
         struct resp_arg *argv = ent_argv(g, &g->v[i]);
         for (size_t j = 0; j < g->v[i].argc; j++)
@@ -248,6 +253,8 @@ void group_local_exec(struct shard *s, void *arg)
         size_t len = out->len - before;
         if (out == &w->glocal_void)
             rbuf_deinit(out);
+        else
+            outbuf_local(e->c, len); /* (a big one counts at once) */
         ent_done(e, len);
     }
     glocal_recycle(w, g);

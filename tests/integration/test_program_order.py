@@ -43,6 +43,11 @@ class Race:
         self.stop.set()
 
     def run(self, writer, reader, seconds=DURATION, readers=2):
+        return self.run_threads([(writer,)] + [(reader,)] * readers, seconds)
+
+    def run_threads(self, targets, seconds=DURATION):
+        """Each (fn, *args) of targets on a thread of its own, until the
+        deadline or the first exception; returns the exceptions."""
         errors = []
 
         def wrap(fn, *a):
@@ -52,8 +57,7 @@ class Race:
                 errors.append(repr(e))
                 self.stop.set()
 
-        threads = [threading.Thread(target=wrap, args=(writer,))]
-        threads += [threading.Thread(target=wrap, args=(reader,)) for _ in range(readers)]
+        threads = [threading.Thread(target=wrap, args=t) for t in targets]
         for t in threads:
             t.start()
         time.sleep(seconds)
@@ -338,8 +342,8 @@ class CyclicPipelines(unittest.TestCase):
 
     def run_clients(self, threads, seconds=1.5, nclients=10):
         with ShardkvServer(["--threads", str(threads)]) as srv:
-            stop = threading.Event()
-            errors, closed = [], []
+            race = Race(srv.port)
+            closed = []
 
             def keys(cid):
                 return ["cyc:%d:%d" % (cid, j) for j in range(self.KEYS)]
@@ -350,7 +354,7 @@ class CyclicPipelines(unittest.TestCase):
                 sent = 0
                 c = srv.client()
                 try:
-                    while not stop.is_set():
+                    while not race.stop.is_set():
                         n = rnd.randrange(1, 130)
                         cmds = [("INCR", ks[(sent + i) % self.KEYS]) for i in range(n)]
                         c.send_raw(encode_all(cmds))
@@ -370,28 +374,15 @@ class CyclicPipelines(unittest.TestCase):
             def reader():
                 rnd = random.Random()
                 with srv.client() as c:
-                    while not stop.is_set():
+                    while not race.stop.is_set():
                         cid = rnd.randrange(nclients)
                         vals = [int(v or 0) for v in c.call("MGET", *keys(cid))]
                         msg = self.check_prefix(vals, "client %d read" % cid)
                         if msg:
                             raise AssertionError(msg)
 
-            def wrap(fn, *a):
-                try:
-                    fn(*a)
-                except Exception as e:  # reported, fails the test
-                    errors.append(repr(e))
-                    stop.set()
-
-            ts = [threading.Thread(target=wrap, args=(writer, i)) for i in range(nclients)]
-            ts += [threading.Thread(target=wrap, args=(reader,)) for _ in range(2)]
-            for t in ts:
-                t.start()
-            time.sleep(seconds)
-            stop.set()
-            for t in ts:
-                t.join(30)
+            errors = race.run_threads([(writer, i) for i in range(nclients)] + [(reader,)] * 2,
+                                      seconds)
             self.assertEqual(errors, [])
             self.assertTrue(closed, "no client closed early: the case did not run")
             with srv.client() as c:
