@@ -140,6 +140,9 @@ void order_flush(struct worker *w)
         c->ord_turn_next = NULL;
         c->ord_on_turn = false;
         for (struct req *r = c->ord_group ? c->ord_first : NULL; r; r = r->ord_next) {
+            /* (A turn's grouped requests for this shard go one way only:
+             * dispatch_route.) */
+            assert(!gl || r->shard != w->id);
             struct batch *b = w->out[r->shard];
             if (!oom && !t)
                 oom = !(t = txn_create());

@@ -340,10 +340,22 @@ class CyclicPipelines(unittest.TestCase):
             return "%s: %r is no prefix of the cycle" % (where, vals)
         return None
 
-    def run_clients(self, threads, seconds=1.5, nclients=10):
+    def run_clients(self, threads, seconds=1.5, nclients=10, toggle_events=False):
         with ShardkvServer(["--threads", str(threads)]) as srv:
             race = Race(srv.port)
             closed = []
+            toggles = [0]
+
+            def toggler():
+                """Keyspace events on and off, so that turns switch between
+                a group's own-shard entries and its requests path."""
+                with srv.client() as c:
+                    while not race.stop.is_set():
+                        flags = "KEA" if toggles[0] % 2 == 0 else ""
+                        self.assertEqual(c.call("CONFIG", "SET", "notify-keyspace-events",
+                                                flags), "OK")
+                        toggles[0] += 1
+                        time.sleep(0.003)
 
             def keys(cid):
                 return ["cyc:%d:%d" % (cid, j) for j in range(self.KEYS)]
@@ -381,9 +393,11 @@ class CyclicPipelines(unittest.TestCase):
                         if msg:
                             raise AssertionError(msg)
 
-            errors = race.run_threads([(writer, i) for i in range(nclients)] + [(reader,)] * 2,
-                                      seconds)
+            errors = race.run_threads([(writer, i) for i in range(nclients)] + [(reader,)] * 2 +
+                                      ([(toggler,)] if toggle_events else []), seconds)
             self.assertEqual(errors, [])
+            if toggle_events:
+                self.assertGreater(toggles[0], 20)
             self.assertTrue(closed, "no client closed early: the case did not run")
             with srv.client() as c:
                 # A closed client's commands that were read all ran.
@@ -397,6 +411,25 @@ class CyclicPipelines(unittest.TestCase):
         for threads in (2, 4):
             with self.subTest(threads=threads):
                 self.run_clients(threads)
+
+    def test_keyspace_events_switched_on_and_off(self):
+        # While events are on, a turn's own-shard requests travel as
+        # requests (their events are published in order from the batches),
+        # else as entries: turns of both ways, one after another, keep
+        # every client's order.
+        self.run_clients(2, toggle_events=True)
+
+    def test_big_values(self):
+        # Pipelines of 200 KB SETs spanning shards: the own-shard entries'
+        # arena grows past what a kept log keeps, and every value lands.
+        with ShardkvServer(["--threads", "2"]) as srv:
+            with srv.client() as c:
+                for rnd in range(3):
+                    vals = [(b"%d:%d:" % (rnd, i)) * 20000 for i in range(24)]
+                    cmds = [("SET", "big:%d" % i, v) for i, v in enumerate(vals)]
+                    self.assertEqual(c.pipeline(cmds), ["OK"] * len(cmds))
+                    got = c.pipeline([("GET", "big:%d" % i) for i in range(len(vals))])
+                    self.assertEqual(got, vals)
 
 
 class SnapshotOrder(unittest.TestCase):
