@@ -181,9 +181,7 @@ struct fan *cmd_multi_plan_fan(struct mplan *p, const struct cmd_def *d, size_t 
     /* With keyspace events on, the parts keep their keys until the
      * events are published here, in the command's order (no later
      * command on those keys may publish first). */
-    f->one_round = one_round &&
-                   !(atomic_load_explicit(&notify_classes, memory_order_relaxed) &
-                     (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT));
+    f->one_round = one_round && !notify_on();
     if (cmd_multi_lock_keys(f->txn, d, f->db, f->argc, f->argv) != 0) {
         dispatch_fan_abort(f, "ERR out of memory");
         return NULL;

@@ -36,6 +36,15 @@ enum {
  * a branch is all a write pays. */
 extern _Atomic uint32_t notify_classes;
 
+/* Are keyspace or keyevent notifications on at all (K or E set)? Then
+ * a command's events are published in the order its client sent it
+ * (group_events.c, cmd_multi_plan.c). */
+static inline bool notify_on(void)
+{
+    return atomic_load_explicit(&notify_classes, memory_order_relaxed) &
+           (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT);
+}
+
 /* Does an event of class cls go anywhere now (its class and K or E set)? */
 static inline bool notify_wanted(uint32_t cls)
 {

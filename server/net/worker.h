@@ -13,7 +13,6 @@
 #include <uv.h>
 
 #include "protocol/resp.h"
-#include "protocol/resp_enc.h"
 #include "server/core/server.h"
 #include "shard/shard.h"
 
@@ -116,7 +115,6 @@ struct worker {
     struct glocal *glocal;
     struct glocal *glocal_pool;   /* linked through pool_next */
     unsigned nglocal_pool;        /* entries in glocal_pool */
-    struct rbuf glocal_void;      /* where a closed client's reply goes */
 };
 
 /* What the features do at the worker loop's fixed points: one function

@@ -326,15 +326,20 @@ void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
     } else if (r->out.oom || rbuf_append(&sl->out, r->out.ptr, r->out.len) != 0) {
         sl->out.oom = true; /* (after frames of its own keyspace events) */
     }
-    slot_complete(c, sl);
     dispatch_req_free(s->user, r);
-    order_done(c, reply_len);
-    conn_inflight_done(c);
+    dispatch_slot_done(c, sl, reply_len);
 }
 
 void dispatch_slot_complete(struct conn *c, struct slot *sl)
 {
     slot_complete(c, sl);
+}
+
+void dispatch_slot_done(struct conn *c, struct slot *sl, size_t reply_len)
+{
+    slot_complete(c, sl);
+    order_done(c, reply_len);
+    conn_inflight_done(c);
 }
 
 /* Origin side: single request r is back with its reply in p[0..n), or in

@@ -86,6 +86,27 @@ void dispatch_reply_unknown(struct rbuf *out, size_t argc, const struct resp_arg
     resp_error(out, msg);
 }
 
+/* No memory to queue a request of c (whose slot sl, if made, is left
+ * empty): c is closed, as Redis closes a client it cannot serve. */
+static void queue_failed(struct conn *c, struct slot *sl)
+{
+    if (sl)
+        dispatch_slot_complete(c, sl); /* empty, and the conn closes anyway */
+    log_warn("Closing client id=%llu addr=%s: out of memory queueing a request",
+             (unsigned long long)c->id, c->addr);
+    conn_close(c);
+}
+
+/* A request of c, command sid, is queued with its reply to come in slot
+ * sl: it counts in c's unit, in flight and in commandstats. */
+static void queued(struct conn *c, struct slot *sl, uint16_t sid)
+{
+    sl->stat = sid; /* slot_complete counts a failure */
+    cmdstat_call(c->w->cmdstats, sid);
+    c->inflight++;
+    c->ord_out++;
+}
+
 void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd_exec_fn exec,
                     size_t argc, const struct resp_arg *argv, uint16_t sid,
                     const uint64_t *khash)
@@ -128,23 +149,13 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
      * run when the group's part here does (group_local.c). Not while
      * keyspace events are on, if this turn's requests for this shard went
      * out as requests (group_events.c reads them). */
-    if (here && c->ord_group &&
-        (w->glocal ||
-         (!w->out[w->id] && !(atomic_load_explicit(&notify_classes, memory_order_relaxed) &
-                              (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT))))) {
+    if (here && c->ord_group && (w->glocal || (!w->out[w->id] && !notify_on()))) {
         struct slot *sl = reply_fifo_slot_new(c);
         if (!sl || group_local_add(w, c, sl, d, exec, argc, argv, khash) != 0) {
-            if (sl)
-                dispatch_slot_complete(c, sl); /* empty, and the conn closes anyway */
-            log_warn("Closing client id=%llu addr=%s: out of memory queueing a request",
-                     (unsigned long long)c->id, c->addr);
-            conn_close(c);
+            queue_failed(c, sl);
             return;
         }
-        sl->stat = sid; /* slot_complete counts a failure */
-        cmdstat_call(w->cmdstats, sid);
-        c->inflight++;
-        c->ord_out++;
+        queued(c, sl, sid);
         return;
     }
     /* Held on this shard, not batched to it: a plain unit here. */
@@ -152,19 +163,14 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
     struct req *r = dispatch_req_new_routed(c, argc, argv);
     struct slot *sl = r ? reply_fifo_slot_new(c) : NULL;
     if (!sl || (!hold && dispatch_batch_add(w, shard, r) != 0)) {
-        if (sl)
-            dispatch_slot_complete(c, sl); /* empty, and the conn closes anyway */
         if (r)
             dispatch_req_free(w, r);
-        log_warn("Closing client id=%llu addr=%s: out of memory queueing a request",
-                 (unsigned long long)c->id, c->addr);
-        conn_close(c);
+        queue_failed(c, sl);
         return;
     }
     r->conn = c;
     r->slot = sl;
-    sl->stat = sid; /* slot_complete counts a failure */
-    cmdstat_call(w->cmdstats, sid);
+    queued(c, sl, sid);
     r->cmd = d;
     r->exec = exec;
     r->db = c->db;
@@ -172,8 +178,6 @@ void dispatch_route(struct conn *c, const struct cmd_def *d, unsigned shard, cmd
     r->khashed = khash != NULL;
     if (khash)
         r->khash = *khash;
-    c->inflight++;
-    c->ord_out++;
     /* A request with no key of its own (or one for every shard) cannot
      * be locked as part of a group: nothing may join its unit. */
     if (hold || cmd_first_key(d, argc, argv) == 0 || (d->flags & CMD_ALLSHARDS))

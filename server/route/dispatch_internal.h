@@ -186,6 +186,11 @@ int order_lock_cmd(struct txn *t, const struct cmd_def *d, unsigned db, size_t a
  * s's thread. */
 void dispatch_prefetch_map(struct shard *s, const uint64_t *h, const unsigned *db, unsigned n);
 
+/* A request of c that ran on c's own thread is done, its reply
+ * (reply_len bytes) in its slot sl: the slot is complete, c's unit one
+ * request shorter and its count in flight one less. c's thread. */
+void dispatch_slot_done(struct conn *c, struct slot *sl, size_t reply_len);
+
 /* ---- The group's requests for the worker's own shard (group_local.c) ---- */
 
 struct glocal;

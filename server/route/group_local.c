@@ -206,15 +206,6 @@ int group_local_lock(struct txn *t, const struct glocal *g, unsigned shard)
     return 0;
 }
 
-/* Entry e is done, its reply (reply_len bytes) in its slot: the slot is
- * complete and the client's unit one request shorter. */
-static void ent_done(const struct glocal_ent *e, size_t reply_len)
-{
-    dispatch_slot_complete(e->c, e->sl);
-    order_done(e->c, reply_len);
-    conn_inflight_done(e->c);
-}
-
 /* Ask for the map lines of the keys of v[0..n) hashed by routing (plain
  * single-key commands), as batch.c does for requests. */
 static void prefetch_keys(struct shard *s, const struct glocal_ent *v, size_t n)
@@ -242,8 +233,9 @@ void group_local_exec(struct shard *s, void *arg)
             prefetch_keys(s, g->v + i, g->n - i);
         const struct glocal_ent *e = &g->v[i];
         /* A closed client's command still runs (it was read, as Redis
-         * would run it); its reply goes nowhere. */
-        struct rbuf *out = (e->c->flags & CONN_CLOSING) ? &w->glocal_void : &e->sl->out;
+         * would run it); its reply stays in its slot, freed with the
+         * client once nothing of it is in flight. */
+        struct rbuf *out = &e->sl->out;
         size_t before = out->len;
         struct resp_arg *argv = ent_argv(g, e);
         if (e->khashed)
@@ -251,11 +243,9 @@ void group_local_exec(struct shard *s, void *arg)
         run_exec(s, e->d, e->exec, e->db, e->proto, e->argc, argv, out, now_ms, NULL, e->c);
         hash_key_forget();
         size_t len = out->len - before;
-        if (out == &w->glocal_void)
-            rbuf_deinit(out);
-        else
+        if (!(e->c->flags & CONN_CLOSING))
             outbuf_local(e->c, len); /* (a big one counts at once) */
-        ent_done(e, len);
+        dispatch_slot_done(e->c, e->sl, len);
     }
     glocal_recycle(w, g);
 }
@@ -264,7 +254,7 @@ void group_local_fail(struct worker *w, struct glocal *g)
 {
     for (size_t i = 0; i < g->n; i++) {
         g->v[i].sl->out.oom = true; /* slot_complete sends an error instead */
-        ent_done(&g->v[i], 0);
+        dispatch_slot_done(g->v[i].c, g->v[i].sl, 0);
     }
     glocal_recycle(w, g);
 }

@@ -130,9 +130,7 @@ void order_flush(struct worker *w)
      * those are kept on `listed` until then. (Not in a turn whose
      * requests for this shard were routed while they were off, gl: then
      * they are published as the shards run the group.) */
-    bool events = w->ord_grouped && !gl &&
-                  (atomic_load_explicit(&notify_classes, memory_order_relaxed) &
-                   (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT));
+    bool events = w->ord_grouped && !gl && notify_on();
     struct conn *listed = NULL;
     size_t ngrouped = 0;
     for (struct conn *c = w->ord_turn, *next; c; c = next) {

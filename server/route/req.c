@@ -70,7 +70,6 @@ void dispatch_pool_drain(struct worker *w)
     }
     w->nbatch_pool = 0;
     group_local_pool_drain(w);
-    rbuf_deinit(&w->glocal_void);
 }
 
 /* ---- Requests ----------------------------------------------------------- */

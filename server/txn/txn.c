@@ -1412,5 +1412,3 @@ int txn_all_shards(void (*fn)(struct shard *s, void *arg), void *arg,
     }
     return txn_start(a->t, all_ready, a);
 }
-
-
