@@ -57,25 +57,41 @@ static bool is_volatile(int policy)
 #define KEY_CACHE 255
 
 /* One candidate: a copy of its key, since the entry may go away before
- * the pool is next read. */
+ * the pool is next read. A candidate lives in a slot of the pool, which
+ * never moves: the ranking moves one-byte slot numbers instead, so that an
+ * insertion shifts 9 bytes per place rather than a whole candidate. */
 struct cand {
-    uint64_t rank;   /* higher is evicted first */
-    uintptr_t entry; /* its entry's address when sampled: a sample at the
-                        same address may be this key again (compared,
-                        never followed) */
-    char *key;       /* the key: cache, or malloc'd when longer; NULL for
-                        an empty slot */
-    char *cache;     /* this slot's KEY_CACHE bytes (inside the pool); it
-                        travels with the slot as the pool shifts */
-    size_t klen;     /* the key's length */
-    unsigned db;     /* its database */
+    char *key;   /* the key: cache, or malloc'd when longer; NULL for an
+                    empty slot */
+    char *cache; /* this slot's KEY_CACHE bytes (inside the pool) */
+    size_t klen; /* the key's length */
+    unsigned db; /* its database */
 };
 
 struct evict_pool {
-    struct cand c[EVICT_POOL_SIZE]; /* sorted by rank, ascending; used slots last */
+    /* The ranking, by position: rank[] ascending (higher is evicted
+     * first), the n candidates in the last n positions; at[] is the slot
+     * of each position (a permutation of the slots, the empty ones in the
+     * first 16 - n positions). */
+    uint64_t rank[EVICT_POOL_SIZE];
+    uint8_t at[EVICT_POOL_SIZE];
+    unsigned n;
+    /* By slot: each candidate's entry address when sampled, 0 for an empty
+     * slot. A sample at the same address may be the same key again
+     * (compared, never followed). */
+    uintptr_t entry[EVICT_POOL_SIZE];
+    /* How many of those entries fall in each address class (entry_class):
+     * a sample whose class is empty is not in the pool, and that is nearly
+     * every sample. */
+    uint8_t class_count[256];
+    struct cand c[EVICT_POOL_SIZE]; /* by slot */
     unsigned next_db;               /* the random policies' round-robin */
     unsigned scan_db;               /* volatile fallback scan: database, */
     uint64_t scan_cursor;           /* and its kvmap_scan cursor */
+    uint32_t live_dbs;              /* databases that held keys when last
+                                       looked (bit i: database i < 32) */
+    unsigned fills;                 /* pool_fill calls, counting to the next
+                                       look (LIVE_DBS_EVERY) */
     char spare[KEY_CACHE];          /* the random policies' victim's key */
     char caches[EVICT_POOL_SIZE][KEY_CACHE]; /* the slots' buffers */
 };
@@ -84,8 +100,10 @@ struct evict_pool *evict_pool_create(void)
 {
     struct evict_pool *p = calloc(1, sizeof(struct evict_pool));
     if (p)
-        for (unsigned i = 0; i < EVICT_POOL_SIZE; i++)
+        for (unsigned i = 0; i < EVICT_POOL_SIZE; i++) {
             p->c[i].cache = p->caches[i];
+            p->at[i] = (uint8_t)i;
+        }
     return p;
 }
 
@@ -106,54 +124,105 @@ void evict_pool_destroy(struct evict_pool *p)
     free(p);
 }
 
+/* e's address class in class_count (a multiplicative hash: entries are
+ * 16-byte aligned, and those of one size class lie a fixed stride apart). */
+static inline unsigned entry_class(uintptr_t e)
+{
+    return (unsigned)(((uint64_t)e * 0x9e3779b97f4a7c15ULL) >> 56);
+}
+
+/* Whether the pool holds e's key already (sampled again). */
+static bool pool_has(const struct evict_pool *p, unsigned db, const struct kventry *e,
+                     const char *key, size_t klen)
+{
+    if (p->class_count[entry_class((uintptr_t)e)] == 0)
+        return false;
+    for (unsigned s = 0; s < EVICT_POOL_SIZE; s++)
+        if (p->entry[s] == (uintptr_t)e && p->c[s].db == db && p->c[s].klen == klen &&
+            memcmp(p->c[s].key, key, klen) == 0)
+            return true;
+    return false;
+}
+
 /* Insert a candidate in rank order, dropping the worst when full (or this
  * one, when it is worse than all of them). Most samples of a flood are
  * dropped, so that is decided first. */
-static void pool_insert(struct evict_pool *p, uint64_t rank, unsigned db, const struct kventry *e)
+static inline void pool_insert(struct evict_pool *p, uint64_t rank, unsigned db,
+                               const struct kventry *e)
 {
-    struct cand *c = p->c;
-    /* Position: the first used slot with a higher rank. */
-    unsigned k = 0;
-    while (k < EVICT_POOL_SIZE && (!c[k].key || c[k].rank < rank))
+    /* Position: the first candidate with a rank as high or higher. */
+    unsigned k = EVICT_POOL_SIZE - p->n;
+    while (k < EVICT_POOL_SIZE && p->rank[k] < rank)
         k++;
-    if (k == 0 && c[0].key)
+    if (k == 0)
         return; /* worse than every candidate of a full pool */
     size_t klen;
     const char *key = kventry_key(e, &klen);
-    for (unsigned i = 0; i < EVICT_POOL_SIZE; i++)
-        if (c[i].entry == (uintptr_t)e && c[i].key && c[i].db == db && c[i].klen == klen &&
-            memcmp(c[i].key, key, klen) == 0)
-            return; /* sampled again: keep the older rank */
+    if (pool_has(p, db, e, key, klen))
+        return; /* keep the older rank */
     char *big = NULL;
     if (klen > KEY_CACHE && !(big = malloc(klen)))
         return; /* a candidate less; the next step samples again */
-    /* Slot 0 (free, or the worst, dropped) leaves; the lower part shifts
-     * left into it and the new candidate takes slot k - 1 and its buffer. */
-    char *cache = c[0].cache;
-    cand_clear(&c[0]);
-    memmove(&c[0], &c[1], sizeof c[0] * (k - 1));
-    c[k - 1] = (struct cand){.rank = rank, .entry = (uintptr_t)e,
-                             .key = big ? big : cache, .cache = cache, .klen = klen, .db = db};
-    memcpy(c[k - 1].key, key, klen);
+    /* Position 0 (empty, or the worst, dropped) leaves; the positions
+     * below k shift down into it and its slot takes position k - 1. */
+    unsigned s = p->at[0];
+    struct cand *c = &p->c[s];
+    if (c->key) {
+        p->class_count[entry_class(p->entry[s])]--;
+        cand_clear(c);
+    } else {
+        p->n++;
+    }
+    memmove(&p->rank[0], &p->rank[1], sizeof p->rank[0] * (k - 1));
+    memmove(&p->at[0], &p->at[1], k - 1);
+    p->rank[k - 1] = rank;
+    p->at[k - 1] = (uint8_t)s;
+    p->entry[s] = (uintptr_t)e;
+    p->class_count[entry_class((uintptr_t)e)]++;
+    *c = (struct cand){.key = big ? big : c->cache, .cache = c->cache, .klen = klen, .db = db};
+    memcpy(c->key, key, klen);
 }
 
+/* Take the best candidate out of the pool into *v (its key stays valid
+ * until the next pool_insert); false when the pool is empty. */
+static bool pool_take(struct evict_pool *p, struct cand *v)
+{
+    if (p->n == 0)
+        return false;
+    unsigned s = p->at[EVICT_POOL_SIZE - 1];
+    *v = p->c[s];
+    p->c[s] = (struct cand){.cache = v->cache};
+    p->class_count[entry_class(p->entry[s])]--;
+    p->entry[s] = 0;
+    p->n--;
+    memmove(&p->rank[1], &p->rank[0], sizeof p->rank[0] * (EVICT_POOL_SIZE - 1));
+    memmove(&p->at[1], &p->at[0], EVICT_POOL_SIZE - 1);
+    p->at[0] = (uint8_t)s;
+    p->rank[0] = 0;
+    return true;
+}
+
+/* The volatile fallback scan's visitor context (sample_one). */
 struct sample_ctx {
-    struct evict_pool *p;   /* where candidates go */
-    const struct kvmap *m;  /* the map sampled */
-    unsigned db;            /* its index */
-    int policy;             /* EVICT_* */
-    int64_t now_ms;         /* the clock */
+    struct evict_pool *p;        /* where candidates go */
+    const struct kvmap *m;       /* the map walked */
+    unsigned db;                 /* its index */
+    const struct evict_req *r;   /* policy and clock */
 };
+
+/* e's eviction rank in map m under r's policy: higher goes first. */
+static inline uint64_t sample_rank(const struct kvmap *m, const struct evict_req *r,
+                                   const struct kventry *e)
+{
+    if (r->policy == EVICT_VOLATILE_TTL)
+        return UINT64_MAX - (uint64_t)kventry_expire(e); /* the nearest expiry first */
+    return kvmap_evict_rank(m, e, r->now_ms);
+}
 
 static void sample_one(void *arg, const struct kventry *e)
 {
     struct sample_ctx *x = arg;
-    uint64_t rank;
-    if (x->policy == EVICT_VOLATILE_TTL)
-        rank = UINT64_MAX - (uint64_t)kventry_expire(e); /* the nearest expiry first */
-    else
-        rank = kvmap_evict_rank(x->m, e, x->now_ms);
-    pool_insert(x->p, rank, x->db, e);
+    pool_insert(x->p, sample_rank(x->m, x->r, e), x->db, e);
 }
 
 /* kvmap_scan visitor for the volatile fallback: entries with a TTL. */
@@ -204,6 +273,50 @@ static size_t volatile_scan(struct evict_pool *p, struct kvmap *const *db, unsig
  * keys with TTLs among many without may take several rounds to meet. */
 #define VOLATILE_ROUNDS 8
 
+/* pool_fill calls between two looks at which databases hold keys: most
+ * of a shard's 16 are empty, and asking each of them cost a flood more
+ * than sampling. A database filled in between waits this many steps to be
+ * sampled; one that emptied is skipped as before. */
+#define LIVE_DBS_EVERY 64
+
+/* The databases to sample (bit i: db[i]), looked at again every
+ * LIVE_DBS_EVERY calls or when fresh. Databases past the 32nd are always
+ * looked at. */
+static uint32_t live_dbs(struct evict_pool *p, struct kvmap *const *db, unsigned ndb, bool fresh)
+{
+    if (fresh || p->fills++ % LIVE_DBS_EVERY == 0) {
+        uint32_t live = 0;
+        for (unsigned i = 0; i < ndb && i < 32; i++)
+            if (kvmap_count(db[i]) != 0)
+                live |= 1u << i;
+        p->live_dbs = live;
+    }
+    return p->live_dbs;
+}
+
+/* Keys sampled per kvmap_sample call: maxmemory-samples is taken in
+ * chunks of this many. */
+#define SAMPLE_CHUNK 64
+
+/* Sample database i of db[] into the pool; how many keys were seen. */
+static size_t fill_from(struct evict_pool *p, struct kvmap *const *db, unsigned i,
+                        const struct evict_req *r)
+{
+    const struct kventry *e[SAMPLE_CHUNK];
+    size_t seen = 0;
+    for (size_t left = r->samples; left > 0;) {
+        size_t want = left < SAMPLE_CHUNK ? left : SAMPLE_CHUNK;
+        size_t got = kvmap_sample(db[i], want, is_volatile(r->policy), r->now_ms, e);
+        for (size_t k = 0; k < got; k++)
+            pool_insert(p, sample_rank(db[i], r, e[k]), i, e[k]);
+        seen += got;
+        left -= want;
+        if (got < want)
+            break; /* the map ran out of buckets to visit */
+    }
+    return seen;
+}
+
 /* Fill the pool from every database; false when nothing was sampled and
  * the pool is empty (nothing left to evict under this policy). */
 static bool pool_fill(struct evict_pool *p, struct kvmap *const *db, unsigned ndb,
@@ -211,28 +324,24 @@ static bool pool_fill(struct evict_pool *p, struct kvmap *const *db, unsigned nd
 {
     size_t seen = 0;
     unsigned rounds = is_volatile(r->policy) ? VOLATILE_ROUNDS : 1;
-    for (unsigned k = 0; k < rounds && seen == 0; k++) {
-        for (unsigned i = 0; i < ndb; i++) {
-            /* Most of a shard's 16 databases are empty, as Redis checks
-             * before evictionPoolPopulate: kvmap_sample's entry costs more
-             * than this test, and a flood paid it 15 times per key. */
-            if (kvmap_count(db[i]) == 0)
-                continue;
-            struct sample_ctx x = {p, db[i], i, r->policy, r->now_ms};
-            seen += kvmap_sample(db[i], r->samples, is_volatile(r->policy), r->now_ms,
-                                 sample_one, &x);
+    /* A pass that sees nothing looks at the databases afresh before the
+     * pool is judged empty: the "nothing left" decision (and so every
+     * -OOM refusal) never rests on an old look. */
+    for (int pass = 0; pass < 2 && seen == 0; pass++) {
+        uint32_t live = live_dbs(p, db, ndb, pass == 1);
+        for (unsigned k = 0; k < rounds && seen == 0; k++) {
+            for (uint32_t m = live; m; m &= m - 1)
+                seen += fill_from(p, db, (unsigned)__builtin_ctz(m), r);
+            for (unsigned i = 32; i < ndb; i++)
+                if (kvmap_count(db[i]) != 0)
+                    seen += fill_from(p, db, i, r);
         }
     }
     if (seen == 0 && is_volatile(r->policy)) {
-        struct sample_ctx x = {p, NULL, 0, r->policy, r->now_ms};
+        struct sample_ctx x = {p, NULL, 0, r};
         seen = volatile_scan(p, db, ndb, r->now_ms, sample_one, &x, &x.m, &x.db);
     }
-    if (seen)
-        return true;
-    for (unsigned i = 0; i < EVICT_POOL_SIZE; i++)
-        if (p->c[i].key)
-            return true;
-    return false;
+    return seen || p->n;
 }
 
 /* ---------------------------------------------------------------- random */
@@ -270,7 +379,10 @@ static bool pick_random(struct evict_pool *p, struct kvmap *const *db, unsigned 
         struct first_ctx x = {v, i};
         if (r->policy == EVICT_VOLATILE_RANDOM) {
             /* The first key with a TTL after a random bucket. */
-            kvmap_sample(db[i], r->samples, true, r->now_ms, take_first, &x);
+            const struct kventry *e[SAMPLE_CHUNK];
+            if (kvmap_sample(db[i], r->samples < SAMPLE_CHUNK ? r->samples : SAMPLE_CHUNK, true,
+                             r->now_ms, e))
+                take_first(&x, e[0]);
         } else {
             struct kventry *e = kvmap_random(db[i], r->now_ms);
             if (e)
@@ -315,14 +427,9 @@ bool evict_run(struct evict_pool *p, struct kvmap *const *db, unsigned ndb, stru
                 r->exhausted = true;
                 break;
             }
-            /* The best candidate that still exists (Redis re-checks too):
-             * always the last slot, since empty slots come first. It
-             * leaves the pool, which shifts up; its buffer becomes slot
-             * 0's, unused until the next pool_fill. */
-            while (!found && p->c[EVICT_POOL_SIZE - 1].key) {
-                victim = p->c[EVICT_POOL_SIZE - 1];
-                memmove(&p->c[1], &p->c[0], sizeof p->c[0] * (EVICT_POOL_SIZE - 1));
-                p->c[0] = (struct cand){.cache = victim.cache};
+            /* The best candidate that still exists (Redis re-checks too).
+             * Its buffer is unused until the next pool_fill. */
+            while (!found && pool_take(p, &victim)) {
                 found = kvmap_del(db[victim.db], victim.key, victim.klen, r->now_ms) == 1;
                 if (!found)
                     cand_clear(&victim);

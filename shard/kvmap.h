@@ -324,11 +324,11 @@ void kvmap_stats(struct kvmap *m, struct kvmap_stats *st);
 
 /* Eviction candidates, as Redis's dictGetSomeKeys: up to n live entries
  * (only those with an expiry when volatile_only) from consecutive buckets
- * starting at a random one, visiting at most 10 * n buckets. fn sees each
- * (borrowed; it must not write the map). Returns how many it saw. Reaps
- * nothing. Owner thread. */
+ * starting at a random one, visiting at most 10 * n buckets, stored in
+ * out[0..n) (borrowed: valid until the map's next write). Returns how many
+ * it stored. Reaps nothing. Owner thread. */
 size_t kvmap_sample(struct kvmap *m, size_t n, bool volatile_only, int64_t now_ms,
-                    kvmap_visit_fn fn, void *arg);
+                    const struct kventry **out);
 
 /* How eviction ranks e under this map's access mode, higher first, as
  * Redis's evictionPoolPopulate: LRU its idle milliseconds, LFU 255 minus

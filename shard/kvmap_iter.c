@@ -356,7 +356,7 @@ void kvmap_stats(struct kvmap *m, struct kvmap_stats *st)
 #define SAMPLE_BATCH 8
 
 size_t kvmap_sample(struct kvmap *m, size_t n, bool volatile_only, int64_t now_ms,
-                    kvmap_visit_fn fn, void *arg)
+                    const struct kventry **out)
 {
     ASSERT_OWNER(m);
     if (n == 0 || kvmap_count(m) == 0 || (volatile_only && m->keys_with_ttl == 0))
@@ -371,18 +371,36 @@ size_t kvmap_sample(struct kvmap *m, size_t n, bool volatile_only, int64_t now_m
          * and this way they overlap instead of being paid one by one.
          * The same buckets in the same order as visiting them one by one. */
         struct kventry *heads[2 * SAMPLE_BATCH];
-        unsigned nh = 0;
-        for (unsigned b = 0; b < SAMPLE_BATCH && steps > 0 && nh < n - seen; b++, steps--, i++) {
-            for (int t = 0; t <= (rehashing(m) ? 1 : 0); t++) {
-                const struct kvtable *tb = &m->t[t];
-                /* t[0] below rehash_idx has moved out already. */
-                uint64_t idx = i & tb->mask;
-                if (t == 0 && rehashing(m) && idx < (uint64_t)m->rehash_idx)
-                    continue;
-                struct kventry *e = tb->bucket[idx];
+        unsigned nh = 0, want = (unsigned)(n - seen < SAMPLE_BATCH ? n - seen : SAMPLE_BATCH);
+        unsigned batch = (unsigned)(steps < SAMPLE_BATCH ? steps : SAMPLE_BATCH);
+        if (!rehashing(m)) {
+            /* One table (nearly always): the loop a flood at the bound
+             * runs before every write. */
+            struct kventry **bucket = m->t[0].bucket;
+            uint64_t mask = m->t[0].mask;
+            unsigned b = 0;
+            for (; b < batch && nh < want; b++) {
+                struct kventry *e = bucket[(i + b) & mask];
                 if (e) {
                     __builtin_prefetch(e);
                     heads[nh++] = e;
+                }
+            }
+            i += b;
+            steps -= b;
+        } else {
+            for (unsigned b = 0; b < batch && nh < want; b++, steps--, i++) {
+                for (int t = 0; t < 2; t++) {
+                    const struct kvtable *tb = &m->t[t];
+                    /* t[0] below rehash_idx has moved out already. */
+                    uint64_t idx = i & tb->mask;
+                    if (t == 0 && idx < (uint64_t)m->rehash_idx)
+                        continue;
+                    struct kventry *e = tb->bucket[idx];
+                    if (e) {
+                        __builtin_prefetch(e);
+                        heads[nh++] = e;
+                    }
                 }
             }
         }
@@ -392,8 +410,7 @@ size_t kvmap_sample(struct kvmap *m, size_t n, bool volatile_only, int64_t now_m
                     continue;
                 if (volatile_only && !(e->flags & KVENTRY_EXPIRE))
                     continue;
-                fn(arg, e);
-                seen++;
+                out[seen++] = e;
             }
         }
     }

@@ -207,8 +207,11 @@ static size_t share_to_free(struct shard *s, uint64_t maxmemory)
         return 0;
     if (mine <= 0)
         return 0;
-    /* excess * mine / data, in 128 bits: no overflow for any sizes. */
-    __int128 share = (__int128)(total - (int64_t)maxmemory) * mine / data;
+    /* excess * mine / data, in 128 bits when 64 would overflow. */
+    int64_t excess = total - (int64_t)maxmemory, product;
+    __int128 share = __builtin_mul_overflow(excess, mine, &product)
+                         ? (__int128)excess * mine / data
+                         : product / data;
     if (share < 1)
         share = 1;
     return (size_t)(share > mine ? mine : share);
