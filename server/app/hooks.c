@@ -117,6 +117,9 @@ static void turn_begin(struct worker *w)
     /* The workers this turn's messages went to: they are in their inboxes
      * already; this wakes their idle subscribers' workers. */
     pubsub_flush(w);
+    /* Requests held here behind a busy script's transaction: -BUSY now,
+     * written by this turn. */
+    dispatch_busy_held(w->shard);
 }
 
 static void tick(struct worker *w, int64_t now_ms)

@@ -11,8 +11,9 @@
  * clients' sockets and answers them (worker_serve_busy), as Redis's
  * processEventsWhileBlocked does: SCRIPT KILL and SHUTDOWN NOSAVE reach it
  * from any connection. Requests already posted to the busy thread's
- * mailbox (before the threshold) get -BUSY from there, without running
- * (dispatch_busy_answer), but for those dispatch could not answer so:
+ * mailbox, or held there behind a transaction (before the threshold), get
+ * -BUSY from there, without running (dispatch_busy_answer), but for those
+ * dispatch could not answer so:
  * fan-out parts, a group's requests and allow-busy commands wait for the
  * script's end.
  *
@@ -187,8 +188,9 @@ void script_busy_hook(lua_State *L, lua_Debug *ar)
     struct worker *w = worker_current();
     if (w && now - tl_served_ms >= SERVE_EVERY_MS) {
         tl_served_ms = now;
-        worker_serve_busy(w, tl_origin);
+        /* Waiting requests first, so that this pass writes their -BUSY. */
         dispatch_busy_answer(w->shard);
+        worker_serve_busy(w, tl_origin);
     }
     /* A stop by a signal ends a busy script as SHUTDOWN NOSAVE does. */
     int st = atomic_load(&b->state);

@@ -303,6 +303,11 @@ void dispatch_group_exec(struct shard *s, void *arg)
 void dispatch_held_run(struct shard *s, struct req *r, void *ctx)
 {
     run_exec(s, r->cmd, r->exec, r->db, r->proto, r->argc, r->argv, &r->out, clock_wall_ms(), r, r->conn);
+    dispatch_held_reply(s, r, ctx);
+}
+
+void dispatch_held_reply(struct shard *s, struct req *r, void *ctx)
+{
     struct batch *b = ctx;
     if (b) {
         if (!r->out.oom && outbuf_big(r->out.len))

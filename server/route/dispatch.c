@@ -291,18 +291,41 @@ static bool busy_refused(const struct conn *c, const struct worker *w, const str
 }
 
 
+/* busy_take's part for a batch back from its shard with the replies of
+ * this thread's clients: their slots are completed and written now, if
+ * every request is a single one of another client than the script's
+ * (nothing runs: the replies go into slots). A client whose request was
+ * out when the script began would otherwise wait for the script's end,
+ * and so would every reply it was given after (a PING's, answered at
+ * once, queued behind it). */
+static bool busy_take_replies(struct shard *s, struct batch *b)
+{
+    if (b->grouped)
+        return false;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct req *r = b->v[i].r;
+        if (r->fan || (hooks.busy_origin && hooks.busy_origin(r->conn)))
+            return false;
+    }
+    dispatch_on_batch_done(s, &b->msg);
+    return true;
+}
+
 /* mailbox_sweep's offer while a script on this thread is busy: a batch
- * of single requests, each of which dispatch would refuse with -BUSY now
- * (busy_refused; EXEC is never routed alone), is answered so without
- * running, and goes back. It was posted before the threshold passed: Redis
- * would answer it -BUSY too. A batch with anything else (a fan-out part, a
- * group's request, an allow-busy command, a command of a busy script's
- * own client) waits for the script's end. */
+ * back with replies (busy_take_replies), or a batch of single requests,
+ * each of which dispatch would refuse with -BUSY now (busy_refused; EXEC
+ * is never routed alone), answered so without running, and sent back. It
+ * was posted before the threshold passed: Redis would answer it -BUSY too.
+ * A batch with anything else (a fan-out part, a group's request, an
+ * allow-busy command, a command of a busy script's own client) waits for
+ * the script's end. */
 static bool busy_take(void *owner, struct mbox_msg *m, void *arg)
 {
     (void)arg;
     struct shard *s = owner;
     struct batch *b = (struct batch *)m;
+    if (m->handle == dispatch_on_batch_done)
+        return busy_take_replies(s, b);
     if (m->handle != dispatch_on_batch_exec || b->grouped || b->held || b->out.len)
         return false;
     for (size_t i = 0; i < b->n; i++) {
@@ -323,10 +346,36 @@ static bool busy_take(void *owner, struct mbox_msg *m, void *arg)
     return true;
 }
 
+/* txn_held_sweep's test while a script is busy: a single request that
+ * dispatch would refuse with -BUSY now. It has not run: it waits behind a
+ * transaction (the busy script's own, one stuck behind it, or one that
+ * came before a script that then started ahead of it on this thread).
+ * Redis, reading it during the script, answers -BUSY. */
+static bool held_busy_may_take(const struct req *r)
+{
+    return r->cmd && !r->fan && !(r->cmd->flags & CMD_ALLOW_BUSY) &&
+           !(hooks.busy_origin && hooks.busy_origin(r->conn));
+}
+
+static void held_busy_take(struct shard *s, struct req *r, void *ctx)
+{
+    r->out.len = 0;
+    resp_error(&r->out, server_busy_error()); /* (out of memory: the origin says so) */
+    dispatch_held_reply(s, r, ctx);
+}
+
 void dispatch_busy_answer(struct shard *s)
 {
+    if (atomic_load_explicit(&server.busy_scripts, memory_order_relaxed) == 0)
+        return;
+    mailbox_sweep(&s->mbox, busy_take, NULL);
+    txn_held_sweep(s, held_busy_may_take, held_busy_take);
+}
+
+void dispatch_busy_held(struct shard *s)
+{
     if (atomic_load_explicit(&server.busy_scripts, memory_order_relaxed) > 0)
-        mailbox_sweep(&s->mbox, busy_take, NULL);
+        txn_held_sweep(s, held_busy_may_take, held_busy_take);
 }
 
 /* Count a keyed command of c for `shard` in the run of commands for one

@@ -142,10 +142,17 @@ struct dispatch_hooks {
 };
 
 /* A script on s's thread runs past busy-reply-threshold: answer -BUSY,
- * without running them, the requests already waiting in s's mailbox that
- * any client would get -BUSY for now (whole batches of single commands;
- * the rest waits for the script). s's thread, from the script's hook. */
+ * without running them, the requests already waiting on s that any client
+ * would get -BUSY for now: in its mailbox (whole batches of single
+ * commands) and held behind a transaction (single commands); the rest
+ * waits for the script. s's thread, from the script's hook. */
 void dispatch_busy_answer(struct shard *s);
+
+/* While a script runs past busy-reply-threshold anywhere: answer -BUSY the
+ * single requests held on s behind a transaction (perhaps the script's
+ * own), which would otherwise wait for the script's end. s's thread, once
+ * per loop turn; one relaxed load while no script is busy. */
+void dispatch_busy_held(struct shard *s);
 
 /* Install the interceptions (copied); at start-up, before any client. */
 void dispatch_set_hooks(const struct dispatch_hooks *h);

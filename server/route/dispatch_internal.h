@@ -191,6 +191,12 @@ void dispatch_prefetch_map(struct shard *s, const uint64_t *h, const unsigned *d
  * request shorter and its count in flight one less. c's thread. */
 void dispatch_slot_done(struct conn *c, struct slot *sl, size_t reply_len);
 
+/* Held request r (txn_hold's ctx: its batch, or NULL when held on its
+ * connection's own shard) has its reply in r->out: send it on, as
+ * dispatch_held_run does after running it. Frees r if it was its
+ * connection's own. */
+void dispatch_held_reply(struct shard *s, struct req *r, void *ctx);
+
 /* ---- The group's requests for the worker's own shard (group_local.c) ---- */
 
 struct glocal;

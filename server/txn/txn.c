@@ -160,6 +160,9 @@ struct tshard {
     size_t nheld;                 /* entries in the FIFO */
     size_t nuncounted;            /* of those, not counted in cm (no memory) */
     bool pumping;                 /* inside pump (no re-entry) */
+    uint32_t swept;               /* held requests txn_held_sweep took out,
+                                     ever: pump looks again from the head
+                                     when its run of one changed it */
     struct client_ent *cm;        /* clients with held requests (open
                                      addressing, linear probing) */
     size_t cmcap;                 /* slots in cm (a power of two, or 0) */
@@ -585,6 +588,42 @@ static struct txn_part *ready_alone(const struct tshard *ts)
     return NULL;
 }
 
+/* Unlink held request r (after prev, or the head) and drop its count. */
+static void held_unlink(struct shard *s, struct tshard *ts, struct req *prev, struct req *r)
+{
+    if (prev)
+        prev->held_next = r->held_next;
+    else
+        ts->held_head = r->held_next;
+    if (ts->held_tail == r)
+        ts->held_tail = prev;
+    ts->nheld--;
+    busy_note(s, ts);
+    if (r->held_counted)
+        client_drop(ts, r->conn);
+    else
+        ts->nuncounted--;
+    r->held_next = NULL;
+}
+
+void txn_held_sweep(struct shard *s, bool (*may_take)(const struct req *r),
+                    void (*take)(struct shard *s, struct req *r, void *ctx))
+{
+    struct tshard *ts = tsh(s);
+    struct req *prev = NULL, *r = ts->held_head;
+    while (r) {
+        struct req *next = r->held_next;
+        if (may_take(r)) {
+            held_unlink(s, ts, prev, r);
+            ts->swept++;
+            take(s, r, r->held_ctx);
+        } else {
+            prev = r;
+        }
+        r = next;
+    }
+}
+
 /* After a conclude: run the held requests that may go (in FIFO order,
  * never ahead of the same client's earlier ones), then the hops of the new
  * queue head. Every held request that arrived before the head was
@@ -606,26 +645,21 @@ static void pump(struct shard *s)
         while (r) {
             struct req *next = r->held_next;
             if (!client_blocked(ts, r) && held_runnable(ts, r)) {
-                if (prev)
-                    prev->held_next = next;
-                else
-                    ts->held_head = next;
-                if (ts->held_tail == r)
-                    ts->held_tail = prev;
-                ts->nheld--;
-                busy_note(s, ts);
-                if (r->held_counted)
-                    client_drop(ts, r->conn);
-                else
-                    ts->nuncounted--;
-                r->held_next = NULL;
+                held_unlink(s, ts, prev, r);
                 bool outer = ts->held_in;
                 uint64_t outer_upto = ts->held_in_upto;
+                uint32_t swept = ts->swept;
                 ts->held_in = true;
                 ts->held_in_upto = r->held_upto;
                 route.held_run(s, r, r->held_ctx);
                 ts->held_in = outer;
                 ts->held_in_upto = outer_upto;
+                if (ts->swept != swept) {
+                    /* A busy script in that run had requests taken out
+                     * (txn_held_sweep): prev and next may be gone. */
+                    prev = NULL;
+                    next = ts->held_head;
+                }
             } else {
                 struct client_ent *e = client_find(ts, r->conn);
                 if (e)

@@ -25,33 +25,6 @@ from skvtest import RedisServer, RespPush, ShardkvServer  # noqa: E402
 MARK = "__keyspace@0__:zz-marker"
 
 
-def worker_of(admin, cl):
-    """The worker cl landed on: the one whose command count grows by the
-    100 PINGs it sends (every other client is idle meanwhile)."""
-    before = [int(s["cmds"]) for s in skvtest.shards(admin)]
-    assert cl.pipeline([("PING",)] * 100) == ["PONG"] * 100
-    after = [int(s["cmds"]) for s in skvtest.shards(admin)]
-    up = [i for i in range(len(after)) if after[i] - before[i] >= 100]
-    assert len(up) == 1, (before, after)
-    return up[0]
-
-
-def client_on(srv, admin, worker):
-    """A client of srv on the given worker (connections are spread by the
-    kernel: try until one lands there)."""
-    spare = []
-    try:
-        for _ in range(64):
-            cl = srv.client(decode=True)
-            if worker_of(admin, cl) == worker:
-                return cl
-            spare.append(cl)
-    finally:
-        for cl in spare:
-            cl.close()
-    raise AssertionError("no connection landed on worker %d" % worker)
-
-
 def read_until_marker(sub):
     """Everything sub receives up to the marker message, which the caller
     published after its commands were answered."""
@@ -108,7 +81,7 @@ class OwnKeyEvents(Base):
     client's own worker or on another one."""
 
     def transcript(self, srv, admin, sub_worker, cmds):
-        sub = client_on(srv, admin, sub_worker) if srv is self.skv else srv.client(decode=True)
+        sub = skvtest.client_on(srv, admin, sub_worker) if srv is self.skv else srv.client(decode=True)
         with sub:
             subscribe_events(sub, 3)
             for cmd in cmds:
@@ -210,8 +183,8 @@ class Causality(Base):
     rounds = 300
 
     def loop(self, sub_w, pub_w, proto, publish, expect):
-        sub = client_on(self.skv, self.sa, sub_w)
-        pub = client_on(self.skv, self.sa, pub_w)
+        sub = skvtest.client_on(self.skv, self.sa, sub_w)
+        pub = skvtest.client_on(self.skv, self.sa, pub_w)
         with sub, pub:
             subscribe_events(sub, proto)
             for i in range(self.rounds):
@@ -323,9 +296,9 @@ class PipelineOrder(Base):
         # Command j of a round writes a key of shard j % n.
         k = [self.keys[j % n][j // n] for j in range(4)]
         want = [("set", k[0]), ("set", k[1]), ("incrby", k[2]), ("lpush", k[3])]
-        wr = client_on(self.skv, self.sa, wr_w)
-        sub = client_on(self.skv, self.sa, sub_w)
-        other = client_on(self.skv, self.sa, other_w)
+        wr = skvtest.client_on(self.skv, self.sa, wr_w)
+        sub = skvtest.client_on(self.skv, self.sa, sub_w)
+        other = skvtest.client_on(self.skv, self.sa, other_w)
         deleted = []
         stop = threading.Event()
 

@@ -18,6 +18,11 @@ import skvtest
 THREADS = "4"
 LATE = 8  # clients connecting during a busy script
 LOOP = "while true do end"
+# About one second of a script, calling TIME (below busy-reply-threshold).
+SECOND = ("local t = redis.call('time') local s = t[1] * 1000000 + t[2] repeat "
+          "local n = redis.call('time') until n[1] * 1000000 + n[2] - s > 1000000 return 1")
+BUSY = skvtest.RespError("BUSY Redis is busy running a script. You can only call "
+                         "SCRIPT KILL or SHUTDOWN NOSAVE.")
 WROTE = "redis.call('set', KEYS[1], '1') " + LOOP
 ACROSS = "redis.call('get', KEYS[1]) redis.call('get', KEYS[2]) " + LOOP
 GROW = "local t = {} while true do t[#t+1] = string.rep('x', 1000) end"
@@ -251,6 +256,86 @@ class ScriptBusy(unittest.TestCase):
         self.assertEqual(ours[:LATE], [busy] * LATE)
         self.assertEqual(ours[LATE:], [True, "OK", "ERR Script killed by user with SCRIPT KILL...",
                                        None])
+
+    def test_requests_held_behind_a_transaction_get_busy(self):
+        # A command on a key that a transaction holds waits on its shard:
+        # here a script's over keys of two shards, running on its
+        # connection's worker (1), holds one on shard 0 from its first
+        # call on. Once the script is busy Redis answers every other
+        # client -BUSY; a SET held on shard 0 waited for the script's end
+        # instead. Second form: a script on another key of shard 0 starts
+        # there after the SET was held, so worker 0 answers from inside
+        # that script's hook.
+        for second in (False, True):
+            with self.subTest(second_script=second):
+                for _attempt in range(3):
+                    if self.held_set_gets_busy(second):
+                        break
+                else:
+                    self.fail("the SET was never held behind the transaction")
+
+    def held_set_gets_busy(self, second):
+        """One try of the test above; False when the SET was not held."""
+        with skvtest.StrictShardkvServer(["--threads", "2"]) as srv:
+            admin = srv.client(decode=True)
+            kx = skvtest.key_on(admin, 1, "x:")
+            kw = skvtest.key_on(admin, 0, "w:")
+            k0 = skvtest.key_on(admin, 0, "own:")
+            self.assertEqual(admin.call("CONFIG", "SET", "busy-reply-threshold", "2000"), "OK")
+            c = skvtest.client_on(srv, admin, 1)
+            b = skvtest.client_on(srv, admin, 0)
+            a = skvtest.client_on(srv, admin, 0)
+            c.send("EVAL", ACROSS, "2", kx, kw)
+            time.sleep(0.2)  # its transaction holds kw on shard 0
+            b.send("SET", kw, "1")
+            b.settimeout(0.2)
+            try:
+                early = b.read_reply()
+            except TimeoutError:
+                early = "held"
+            if early != "held":
+                admin.call("SCRIPT", "KILL")
+                return False
+            if second:
+                a.send("EVAL", LOOP, "1", k0)
+            b.settimeout(10.0)
+            self.assertEqual(b.read_reply(), BUSY)
+            self.assertEqual(admin.call("SCRIPT", "KILL"), "OK")
+            killed = str(c.read_reply())
+            self.assertTrue(killed.startswith("ERR Script killed by user"), killed)
+            if second:
+                killed = str(a.read_reply())
+                self.assertTrue(killed.startswith("ERR Script killed by user"), killed)
+            self.assertEqual(b.call("PING"), "PONG")
+            return True
+
+    def test_replies_coming_back_during_a_busy_script_are_written(self):
+        # Client b of worker 0 has a GET out on shard 1 (waiting there
+        # behind a 1-second script of another client) when a script starts
+        # on worker 0. The GET's reply comes back while that script runs:
+        # it must reach b, and so must the -BUSY of b's next command,
+        # which is queued behind it. Both waited for the script's end.
+        with skvtest.StrictShardkvServer(["--threads", "2"]) as srv:
+            admin = srv.client(decode=True)
+            kx = skvtest.key_on(admin, 1, "x:")
+            self.assertEqual(admin.call("SET", kx, "v"), "OK")
+            self.assertEqual(admin.call("CONFIG", "SET", "busy-reply-threshold", "2500"), "OK")
+            c = skvtest.client_on(srv, admin, 1)
+            b = skvtest.client_on(srv, admin, 0)
+            a = skvtest.client_on(srv, admin, 0)
+            c.send("EVAL", SECOND, "0")
+            time.sleep(0.2)
+            b.send("GET", kx)  # waits in shard 1's mailbox,
+            time.sleep(0.2)  # once worker 0's turn ended
+            a.send("EVAL", LOOP, "0")  # runs on worker 0
+            b.settimeout(10.0)
+            self.assertEqual(b.read_reply(), "v")
+            self.assertEqual(c.read_reply(), 1)
+            self.assertEqual(b.call("PING"), BUSY)
+            self.assertEqual(admin.call("SCRIPT", "KILL"), "OK")
+            killed = str(a.read_reply())
+            self.assertTrue(killed.startswith("ERR Script killed by user"), killed)
+            self.assertEqual(b.call("PING"), "PONG")
 
     def test_the_scripts_own_client_waits(self):
         ours, theirs = both(own_client_scenario)

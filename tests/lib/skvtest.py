@@ -561,6 +561,33 @@ def key_on(c, shard, prefix="key:"):
     raise AssertionError("no key for shard %d" % shard)
 
 
+def worker_of(admin, cl):
+    """The worker cl landed on: the one whose command count grows by the
+    100 PINGs it sends (every other client is idle meanwhile)."""
+    before = [int(s["cmds"]) for s in shards(admin)]
+    assert cl.pipeline([("PING",)] * 100) == ["PONG"] * 100
+    after = [int(s["cmds"]) for s in shards(admin)]
+    up = [i for i in range(len(after)) if after[i] - before[i] >= 100]
+    assert len(up) == 1, (before, after)
+    return up[0]
+
+
+def client_on(srv, admin, worker):
+    """A client of srv on the given worker (connections are spread by the
+    kernel: try until one lands there)."""
+    spare = []
+    try:
+        for _ in range(64):
+            cl = srv.client(decode=True)
+            if worker_of(admin, cl) == worker:
+                return cl
+            spare.append(cl)
+    finally:
+        for cl in spare:
+            cl.close()
+    raise AssertionError("no connection landed on worker %d" % worker)
+
+
 def wait_blocked(c, n, timeout=5.0):
     """Wait until INFO on client c says n clients are blocked; False if
     that did not happen within timeout seconds."""
