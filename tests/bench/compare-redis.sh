@@ -11,6 +11,9 @@
 #        PIPELINES    depths to test (default "1 16 64")
 #        THREADS      shardkv worker threads (default 2)
 #        TESTS        redis-benchmark tests (default "set,get"; e.g. "hset,sadd,spop")
+# Also prints, per server and depth, CPU microseconds per request of the
+# server and of the client (redis-benchmark) over all rounds: at -P 1 the
+# client's CPU is full and the ratio measures it.
 # This is a benchmark, never a pass/fail test.
 set -euo pipefail
 
@@ -27,10 +30,19 @@ TEST_RE="^($(echo "$TEST_NAMES" | tr ' ' '|')),"
 start_shardkv SKV --threads "$THREADS"
 start_redis REDIS
 
-# run PORT PIPELINE -> CSV lines: "SET","rps","avg","min","p50","p95","p99","max"
+# run WHO PIPELINE -> CSV lines: "SET","rps","avg","min","p50","p95","p99","max";
+# adds the server's and the client's CPU time to CPU[WHO,PIPELINE,srv|cli].
+declare -A CPU
 run() {
-    "$BENCH" -h 127.0.0.1 -p "$1" -c 50 -r 100000 -d 32 -t "$TESTS" -n "$N" -P "$2" --csv 2>/dev/null \
-        | tr -d '"' | grep -E "$TEST_RE"
+    local port pid s0 c0 c1
+    if [ "$1" = skv ]; then port=$SKV_PORT pid=$SKV_PID; else port=$REDIS_PORT pid=$REDIS_PID; fi
+    s0=$(cpu_us "$pid")
+    children_cpu_us c0
+    "$BENCH" -h 127.0.0.1 -p "$port" -c 50 -r 100000 -d 32 -t "$TESTS" -n "$N" -P "$2" --csv \
+        2>/dev/null | tr -d '"' | grep -E "$TEST_RE" >>"$TMP/$1.$2"
+    CPU[$1,$2,srv]=$((${CPU[$1,$2,srv]:-0} + $(cpu_us "$pid") - s0))
+    children_cpu_us c1
+    CPU[$1,$2,cli]=$((${CPU[$1,$2,cli]:-0} + c1 - c0))
 }
 
 # best RESULTS: keep, per test, the line with the highest requests/s.
@@ -46,11 +58,11 @@ for p in $PIPELINES; do
     for r in $(seq "$ROUNDS"); do
         # Alternate who goes first so a slow moment is shared fairly.
         if (( (round + r) % 2 == 0 )); then
-            run "$SKV_PORT" "$p" >>"$TMP/skv.$p"
-            run "$REDIS_PORT" "$p" >>"$TMP/redis.$p"
+            run skv "$p"
+            run redis "$p"
         else
-            run "$REDIS_PORT" "$p" >>"$TMP/redis.$p"
-            run "$SKV_PORT" "$p" >>"$TMP/skv.$p"
+            run redis "$p"
+            run skv "$p"
         fi
     done
     round=$((round + 1))
@@ -76,3 +88,11 @@ for p in $PIPELINES; do
     done
 done
 echo "(ratio = shardkv requests/s / redis requests/s; the benchmark client shares the machine)"
+NTESTS=$(echo "$TEST_NAMES" | wc -w)
+printf '\nCPU us per request over all rounds (server / client):\n'
+for p in $PIPELINES; do
+    for who in skv redis; do
+        awk -v w="$who" -v p="$p" -v s="${CPU[$who,$p,srv]}" -v c="${CPU[$who,$p,cli]}" \
+            -v n="$((N * ROUNDS * NTESTS))" 'BEGIN { printf "  -P %-3s %-6s %.3f / %.3f\n", p, w, s / n, c / n }'
+    done
+done

@@ -2,7 +2,8 @@
 # servers on free loopback ports that are always stopped (an EXIT trap),
 # and waiting for them to answer. Sourcing sets REPO, SKV, REDIS_SERVER,
 # BENCH, CLI and TMP (a scratch directory removed at exit) and checks that
-# the binaries exist; cpu_us reads a process's CPU time.
+# the binaries exist; cpu_us reads a process's CPU time, children_cpu_us
+# the load generator's.
 # env: SHARDKV_BIN (default build/bin), REDIS_SERVER, REDIS_BENCHMARK, REDIS_CLI
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -92,6 +93,16 @@ stop_server() {
         [ "$pid" = "${!pidvar}" ] || keep+=("$pid")
     done
     PIDS=("${keep[@]}")
+}
+
+# children_cpu_us VAR: set VAR to the user + system CPU time of this
+# shell's waited-for children (and theirs) so far, in microseconds (bash's
+# times, second line; run in this shell, not a $(...) subshell, whose
+# children would be its own).
+children_cpu_us() {
+    times >"$TMP/.times"
+    printf -v "$1" '%s' "$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/);
+        printf "%.0f", ((u[1] + s[1]) * 60 + u[2] + s[2]) * 1000000 }' "$TMP/.times")"
 }
 
 # cpu_us PID: the process's user + system CPU time so far, in microseconds.
