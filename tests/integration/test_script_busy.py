@@ -217,8 +217,9 @@ class ScriptBusy(unittest.TestCase):
                     kv.split("=") for kv in line.split(":", 1)[1].split(","))
                         for line in info.splitlines() if line.startswith("shard")}
 
-            mine = [i for i, st in shard_stats().items() if st["clients"] == "1"]
-            self.assertEqual(len(mine), 1)
+            # (Not INFO's client counts: the start-up probe's connection
+            # may not be gone yet.)
+            mine = [skvtest.worker_of(a, a)]
             local = remote = None
             for i in range(64):
                 before = shard_stats()
