@@ -369,7 +369,7 @@ void dispatch_busy_answer(struct shard *s)
     if (atomic_load_explicit(&server.busy_scripts, memory_order_relaxed) == 0)
         return;
     mailbox_sweep(&s->mbox, busy_take, NULL);
-    txn_held_sweep(s, held_busy_may_take, held_busy_take);
+    dispatch_busy_held(s);
 }
 
 void dispatch_busy_held(struct shard *s)

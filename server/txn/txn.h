@@ -252,10 +252,11 @@ bool txn_may_run_beside(struct shard *s, const struct cmd_def *d, unsigned db, s
  * shard borrows r until then. */
 void txn_hold(struct shard *s, struct req *r, void *ctx);
 
-/* While a script on s's thread runs past busy-reply-threshold: each held
- * request that may_take accepts leaves s's FIFO, in FIFO order, and take
- * answers it (ctx is what txn_hold was given). Safe from inside a held
- * request's run (the pump looks at its FIFO afresh after it). */
+/* While a script runs past busy-reply-threshold (on s's thread or any
+ * other): each held request that may_take accepts leaves s's FIFO, in
+ * FIFO order, and take answers it (ctx is what txn_hold was given). s's
+ * thread; safe from inside a held request's run (the pump looks at its
+ * FIFO afresh after it). */
 void txn_held_sweep(struct shard *s, bool (*may_take)(const struct req *r),
                     void (*take)(struct shard *s, struct req *r, void *ctx));
 
