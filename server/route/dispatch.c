@@ -291,6 +291,22 @@ static bool busy_refused(const struct conn *c, const struct worker *w, const str
 }
 
 
+/* Would dispatch refuse request r with -BUSY now, and may it be answered
+ * so without running: a single command (not a fan-out part), not flagged
+ * allow-busy, of another client than a busy script's? */
+static bool busy_answerable(const struct req *r)
+{
+    return r->cmd && !r->fan && !(r->cmd->flags & CMD_ALLOW_BUSY) &&
+           !(hooks.busy_origin && hooks.busy_origin(r->conn));
+}
+
+/* r's reply is -BUSY. */
+static void busy_reply(struct req *r)
+{
+    r->out.len = 0;
+    resp_error(&r->out, server_busy_error()); /* (out of memory: the origin says so) */
+}
+
 /* busy_take's part for a batch back from its shard with the replies of
  * this thread's clients: their slots are completed and written now, if
  * every request is a single one of another client than the script's
@@ -328,17 +344,12 @@ static bool busy_take(void *owner, struct mbox_msg *m, void *arg)
         return busy_take_replies(s, b);
     if (m->handle != dispatch_on_batch_exec || b->grouped || b->held || b->out.len)
         return false;
-    for (size_t i = 0; i < b->n; i++) {
-        const struct req *r = b->v[i].r;
-        if (r->fan || (b->v[i].end & BENT_FLAGS) || !r->cmd ||
-            (r->cmd->flags & CMD_ALLOW_BUSY) || (hooks.busy_origin && hooks.busy_origin(r->conn)))
+    for (size_t i = 0; i < b->n; i++)
+        if ((b->v[i].end & BENT_FLAGS) || !busy_answerable(b->v[i].r))
             return false;
-    }
     for (size_t i = 0; i < b->n; i++) {
-        struct req *r = b->v[i].r;
-        r->out.len = 0;
-        resp_error(&r->out, server_busy_error()); /* (out of memory: the origin says so) */
-        b->v[i].end = BENT_OWN;          /* in r->out; b->out stays empty */
+        busy_reply(b->v[i].r);
+        b->v[i].end = BENT_OWN; /* in r->out; b->out stays empty */
     }
     s->ctr.batches++;
     b->msg.handle = dispatch_on_batch_done;
@@ -346,21 +357,14 @@ static bool busy_take(void *owner, struct mbox_msg *m, void *arg)
     return true;
 }
 
-/* txn_held_sweep's test while a script is busy: a single request that
- * dispatch would refuse with -BUSY now. It has not run: it waits behind a
- * transaction (the busy script's own, one stuck behind it, or one that
- * came before a script that then started ahead of it on this thread).
- * Redis, reading it during the script, answers -BUSY. */
-static bool held_busy_may_take(const struct req *r)
-{
-    return r->cmd && !r->fan && !(r->cmd->flags & CMD_ALLOW_BUSY) &&
-           !(hooks.busy_origin && hooks.busy_origin(r->conn));
-}
-
+/* txn_held_sweep's offer while a script is busy: a held request that
+ * busy_answerable accepts has not run; it waits behind a transaction (the
+ * busy script's own, one stuck behind it, or one that came before a
+ * script that then started ahead of it on this thread). Redis, reading it
+ * during the script, answers -BUSY. */
 static void held_busy_take(struct shard *s, struct req *r, void *ctx)
 {
-    r->out.len = 0;
-    resp_error(&r->out, server_busy_error()); /* (out of memory: the origin says so) */
+    busy_reply(r);
     dispatch_held_reply(s, r, ctx);
 }
 
@@ -375,7 +379,7 @@ void dispatch_busy_answer(struct shard *s)
 void dispatch_busy_held(struct shard *s)
 {
     if (atomic_load_explicit(&server.busy_scripts, memory_order_relaxed) > 0)
-        txn_held_sweep(s, held_busy_may_take, held_busy_take);
+        txn_held_sweep(s, busy_answerable, held_busy_take);
 }
 
 /* Count a keyed command of c for `shard` in the run of commands for one
