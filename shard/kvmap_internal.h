@@ -62,6 +62,10 @@ struct kvmap {
     uint64_t expire_capped;      /* its slices that ran out of time */
     uint64_t expire_examined;    /* entries kvmap_expire_slice looked at, ever */
     uint64_t rng;                /* kvmap_random's generator state */
+    uint64_t sample_ahead[2];    /* kvmap_sample's start positions for its
+                                    next two calls, drawn early so that
+                                    their buckets and entries are fetched
+                                    while other work runs */
     struct retired *retired;     /* old mapped arrays being unmapped */
     uint64_t retired_bytes;      /* bytes still mapped in that list */
     uint64_t destroy_idx;        /* kvmap_destroy_step's next bucket */

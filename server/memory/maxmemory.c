@@ -86,6 +86,22 @@ static _Thread_local struct shard *timer_shard;
 /* This shard's usage when its last step (of any kind) ended. */
 static _Thread_local int64_t step_mark;
 
+/* Before a command, a shard whose usage moved by less than
+ * CMD_DEFER_BYTES since its last step, and that ran fewer than
+ * CMD_LOOK_EVERY commands since, does not look at the bound: in a flood
+ * at the bound it then evicts a few dozen keys per step instead of one
+ * per command, which saves the step's fixed cost (the other shards'
+ * published sizes, the clock) and lets one key's sampling overlap the
+ * previous key's deletion (kvmap_sample's look-ahead). The bound may be
+ * passed by that much per shard, within docs/DESIGN.md's slack. Where a
+ * refusal depends on the exact figure (noeviction, nothing left to
+ * evict) or a step ran out of time (the timer is wearing an excess
+ * down), every command still looks. */
+#define CMD_DEFER_BYTES 4096
+#define CMD_LOOK_EVERY 32
+/* Commands that skipped the look since the last step. */
+static _Thread_local unsigned deferred;
+
 int maxmemory_setup(unsigned nshards)
 {
     slots = aligned_alloc(64, sizeof(struct slot) * (nshards ? nshards : 1));
@@ -241,16 +257,22 @@ static enum step set_stuck(enum step st)
 }
 
 /* Evict this shard's share within the tenacity's time; before a command
- * (per_cmd), only what the shard grew since its last step and a margin. */
+ * (per_cmd), only what the shard grew since its last step and a margin,
+ * and only once a look is due (CMD_DEFER_BYTES). */
 static enum step evict_share(struct shard *s, uint64_t maxmemory, int64_t now_ms, bool per_cmd)
 {
+    int policy = __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED);
+    int64_t grown = s->mem.used - step_mark;
+    if (per_cmd && grown < CMD_DEFER_BYTES && grown > -CMD_DEFER_BYTES &&
+        ++deferred < CMD_LOOK_EVERY && policy != EVICT_NOEVICTION && !timer_armed &&
+        !atomic_load_explicit(&stuck, memory_order_relaxed))
+        return STEP_OK;
+    deferred = 0;
     publish(s, false);
     size_t share = share_to_free(s, maxmemory);
-    int64_t grown = s->mem.used - step_mark;
     step_mark = s->mem.used;
     if (share == 0)
         return set_stuck(STEP_OK);
-    int policy = __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED);
     if (policy == EVICT_NOEVICTION)
         return STEP_FAIL;
     size_t need = share;
@@ -353,26 +375,30 @@ bool maxmemory_admit(const struct cmd_def *d, struct cmd_ctx *c)
     return !maxmemory_out_of_memory(c) || !(d->flags & CMD_DENYOOM);
 }
 
+void maxmemory_sample_process(void)
+{
+    size_t allocated = 0, resident = 0;
+    mem_process_stats(&allocated, &resident);
+    /* The shards' blocks are part of the allocator's total, their mapped
+     * table arrays are not: the rest of the process is what the allocator
+     * holds beyond the former. */
+    int64_t data = 0, mapped = 0;
+    for (unsigned i = 0; i < nslots; i++) {
+        data += atomic_load_explicit(&slots[i].used, memory_order_relaxed);
+        mapped += atomic_load_explicit(&slots[i].mapped, memory_order_relaxed);
+    }
+    maxmemory_note_peak(allocated + (size_t)(mapped > 0 ? mapped : 0));
+    int64_t rest = (int64_t)allocated - (data - mapped);
+    atomic_store_explicit(&overhead, rest > 0 ? rest : 0, memory_order_relaxed);
+}
+
 void maxmemory_tick(struct shard *s, bool sample_process)
 {
     int policy = __atomic_load_n(&server.cfg.maxmemory_policy, __ATOMIC_RELAXED);
     apply_policy(s, policy);
     publish(s, true);
-    if (sample_process) {
-        size_t allocated = 0, resident = 0;
-        mem_process_stats(&allocated, &resident);
-        /* The shards' blocks are part of the allocator's total, their
-         * mapped table arrays are not: the rest of the process is what
-         * the allocator holds beyond the former. */
-        int64_t data = 0, mapped = 0;
-        for (unsigned i = 0; i < nslots; i++) {
-            data += atomic_load_explicit(&slots[i].used, memory_order_relaxed);
-            mapped += atomic_load_explicit(&slots[i].mapped, memory_order_relaxed);
-        }
-        maxmemory_note_peak(allocated + (size_t)(mapped > 0 ? mapped : 0));
-        int64_t rest = (int64_t)allocated - (data - mapped);
-        atomic_store_explicit(&overhead, rest > 0 ? rest : 0, memory_order_relaxed);
-    }
+    if (sample_process)
+        maxmemory_sample_process();
     uint64_t maxmemory = __atomic_load_n(&server.cfg.maxmemory, __ATOMIC_RELAXED);
     if (maxmemory && evict_share(s, maxmemory, clock_wall_ms(), false) == STEP_RUNNING)
         arm_timer(s);
