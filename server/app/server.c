@@ -397,6 +397,7 @@ int server_start(void)
         return rc;
     }
     cmd_info_note_startup(); /* before the data set, as Redis's figure */
+    maxmemory_sample_process(); /* the maps are empty: all of it is the rest */
     /* The RDB file goes into the shards before any client is accepted
      * (connections that arrive meanwhile wait in the listen backlog). */
     if (persist_load() != 0) {

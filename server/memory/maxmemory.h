@@ -60,6 +60,12 @@ void maxmemory_before_part(struct cmd_ctx *c);
  * bound; worker 0 also refreshes the process-wide figure. */
 void maxmemory_tick(struct shard *s, bool sample_process);
 
+/* Refresh the process-wide figure (what the process holds beyond the
+ * shards' maps) from the allocator: worker 0's tick, and once at start,
+ * before any key is loaded, so that the first second counts it too. Any
+ * thread. */
+void maxmemory_sample_process(void);
+
 /* A shard thread is ending: free its eviction pool. */
 void maxmemory_thread_end(void);
 
