@@ -105,6 +105,16 @@ children_cpu_us() {
         printf "%.0f", ((u[1] + s[1]) * 60 + u[2] + s[2]) * 1000000 }' "$TMP/.times")"
 }
 
+# sched_us PID: "run wait" summed over the process's threads so far, in
+# microseconds: time on a CPU, and time runnable but waiting for one (the
+# kernel's schedstat). Where the server's threads and the load generator
+# are more busy threads than the machine has cores, the wait is latency
+# the server did not cause.
+sched_us() {
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null |
+        awk '{ r += $1; w += $2 } END { printf "%.0f %.0f\n", r / 1000, w / 1000 }'
+}
+
 # cpu_us PID: the process's user + system CPU time so far, in microseconds.
 # (/proc/PID/stat: utime and stime are fields 14 and 15, the 12th and 13th
 # after the command name's closing parenthesis.)

@@ -10,7 +10,9 @@
 # same table size and the same requests, minus the evictions. Servers run
 # one at a time, the order alternating per round, on free loopback ports,
 # always stopped (trap).
-# Figures: the median of ROUNDS rounds of requests/s and p99.
+# Figures: the median of ROUNDS rounds of requests/s and p99, and of the
+# server's CPU time and run-queue wait per request (sched_us: with more
+# busy threads than cores, the wait is the scheduler's share of p99).
 #
 # usage: tests/bench/set_flood.sh [requests per run (default 1000000)]
 # env:   SHARDKV_BIN  directory holding shardkv-server (default build/bin)
@@ -52,16 +54,21 @@ one() {
     fi
     port=$S_PORT
     flood "$port" "$N" "$space" >/dev/null
-    local before
+    local before run0 wait0 run1 wait1
     before=$("$CLI" -p "$port" info stats | tr -d '\r' | awk -F: '$1 == "evicted_keys" { print $2 }')
+    read -r run0 wait0 < <(sched_us "$S_PID")
     read -r rps p50 p99 < <(flood "$port" "$N" "$space")
+    read -r run1 wait1 < <(sched_us "$S_PID")
     evicted=$("$CLI" -p "$port" info stats | tr -d '\r' | awk -F: '$1 == "evicted_keys" { print $2 }')
     keys=$("$CLI" -p "$port" dbsize)
     stop_server S
     [ "$mode" = bound ] && HELD[$who]=$keys
-    echo "$rps $p50 $p99 $((evicted - before)) $keys" >>"$TMP/$who.$mode"
-    printf '  %-5s %-5s %10.0f rps  p50 %6s  p99 %6s ms  evicted %8d  keys %8d\n' \
-        "$who" "$mode" "$rps" "$p50" "$p99" "$((evicted - before))" "$keys"
+    local run wait
+    run=$(awk -v a="$run0" -v b="$run1" -v n="$N" 'BEGIN { printf "%.2f", (b - a) / n }')
+    wait=$(awk -v a="$wait0" -v b="$wait1" -v n="$N" 'BEGIN { printf "%.2f", (b - a) / n }')
+    echo "$rps $p50 $p99 $((evicted - before)) $keys $run $wait" >>"$TMP/$who.$mode"
+    printf '  %-5s %-5s %10.0f rps  p50 %6s  p99 %6s ms  evicted %8d  keys %8d  run %s  wait %s us/req\n' \
+        "$who" "$mode" "$rps" "$p50" "$p99" "$((evicted - before))" "$keys" "$run" "$wait"
 }
 
 # median FILE COLUMN
@@ -82,16 +89,20 @@ for r in $(seq "$ROUNDS"); do
 done
 
 printf '\nmedians of %s rounds:\n' "$ROUNDS"
-printf '%-8s | %12s %8s %8s | %12s %8s %8s | %10s\n' server "bound rps" "p99 ms" "evicted" \
-    "free rps" "p99 ms" "" "p99 ratio"
+printf '%-8s | %12s %8s %8s %11s | %12s %8s %11s | %10s\n' server "bound rps" "p99 ms" "evicted" \
+    "run/wait us" "free rps" "p99 ms" "run/wait us" "p99 ratio"
 for who in skv redis; do
     brps=$(median "$TMP/$who.bound" 1); bp99=$(median "$TMP/$who.bound" 3)
     bev=$(median "$TMP/$who.bound" 4)
+    bsched="$(median "$TMP/$who.bound" 6)/$(median "$TMP/$who.bound" 7)"
     frps=$(median "$TMP/$who.free" 1); fp99=$(median "$TMP/$who.free" 3)
-    printf '%-8s | %12.0f %8s %8s | %12.0f %8s %8s | %10s\n' "$who" "$brps" "$bp99" "$bev" \
-        "$frps" "$fp99" "" "$(awk -v a="$bp99" -v b="$fp99" 'BEGIN { printf "%.2f", a / b }')"
+    fsched="$(median "$TMP/$who.free" 6)/$(median "$TMP/$who.free" 7)"
+    printf '%-8s | %12.0f %8s %8s %11s | %12.0f %8s %11s | %10s\n' "$who" "$brps" "$bp99" "$bev" \
+        "$bsched" "$frps" "$fp99" "$fsched" \
+        "$(awk -v a="$bp99" -v b="$fp99" 'BEGIN { printf "%.2f", a / b }')"
 done
 echo "throughput at the bound, shardkv / redis: $(awk -v a="$(median "$TMP/skv.bound" 1)" \
     -v b="$(median "$TMP/redis.bound" 1)" 'BEGIN { printf "%.2f", a / b }')"
 echo "(p99 ratio = p99 at the bound / p99 overwriting as many keys without maxmemory, same server;"
-echo " the client shares the machine)"
+echo " the client shares the machine; run/wait: the server's threads' time on a CPU and time"
+echo " runnable but waiting for one, per request, from the kernel's schedstat)"
