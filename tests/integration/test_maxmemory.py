@@ -110,11 +110,19 @@ class Bound(unittest.TestCase):
                                                "--maxmemory-policy", "allkeys-lru"]) as s:
             c = s.client(decode=True)
             start = time.monotonic()
-            c.pipeline([["SET", "f%d" % j, "v" * 64] for j in range(30000)])
-            worst = used(c)
+            worst = 0
+            # In pipelines of 1000, so that the input buffer (the rest of
+            # the process, unsampled within the second) stays small.
+            for i in range(0, 30000, 1000):
+                c.pipeline([["SET", "f%d" % j, "v" * 64] for j in range(i, i + 1000)])
+                worst = max(worst, used(c))
             elapsed = time.monotonic() - start
             self.assertGreater(int(info(c, "stats", "evicted_keys")), 5000)
-            if elapsed < 0.9:  # slower builds meet the first tick: nothing to tell
+            # With jemalloc, the allocator's metadata is most of the rest
+            # and is there at start; a sanitizer's allocator starts near
+            # zero and grows by 250 KB in that second, a figure with nothing
+            # to tell. Slower builds meet the first tick anyway.
+            if info(c, "memory", "mem_allocator").startswith("jemalloc") and elapsed < 0.9:
                 self.assertLessEqual(worst, 2 * MB + 256 * 1024, "used_memory %d" % worst)
 
     def test_used_memory_counts_what_the_bound_counts(self):
