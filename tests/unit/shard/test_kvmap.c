@@ -748,6 +748,23 @@ static void count_visit(void *arg, const struct kventry *e)
         s->count[id]++;
 }
 
+/* How many of the key ids below n were visited. */
+static unsigned seen_distinct(const struct seen *s, unsigned n)
+{
+    unsigned d = 0;
+    for (unsigned i = 0; i < n; i++)
+        d += s->count[i] != 0;
+    return d;
+}
+
+/* Give key i a TTL ending at ms. */
+static void expire_at(struct kvmap *m, unsigned i, int64_t ms)
+{
+    char k[32];
+    size_t kl = mkkey(k, i);
+    kvmap_entry_set_expire(m, kvmap_find(m, k, kl, NOW), ms);
+}
+
 Test(kvmap, scan_exactly_once_without_resize)
 {
     struct mem_acct a = {0};
@@ -863,19 +880,14 @@ Test(kvmap, sample_spreads_and_returns_live_entries)
         rehashed |= kvmap_segments(m, 1) != 0;
     }
     cr_assert(rehashed, "the table never grew while sampled");
-    unsigned distinct = 0;
-    for (unsigned i = 0; i < 1000; i++)
-        distinct += s.count[i] != 0;
+    unsigned distinct = seen_distinct(&s, 1000);
     /* 10000 picks in runs of 5 from 1000-2000 keys miss few of the first
      * 1000; starts stuck in one place would see a few dozen. */
     cr_assert_gt(distinct, 900, "only %u distinct keys", distinct);
     free(s.count);
     /* volatile_only: only the keys with a TTL, never an expired one. */
-    char k[32];
-    for (unsigned i = 0; i < 100; i++) {
-        size_t kl = mkkey(k, i);
-        kvmap_entry_set_expire(m, kvmap_find(m, k, kl, NOW), i < 50 ? NOW + 1 : NOW + 100000);
-    }
+    for (unsigned i = 0; i < 100; i++)
+        expire_at(m, i, i < 50 ? NOW + 1 : NOW + 100000);
     for (unsigned call = 0; call < 200; call++) {
         size_t got = kvmap_sample(m, 5, true, NOW + 2, out);
         for (size_t j = 0; j < got; j++) {
@@ -897,18 +909,13 @@ Test(kvmap, random_returns_live_entries)
     struct seen s = {calloc(1000, 1), 1000};
     for (unsigned i = 0; i < 5000; i++)
         count_visit(&s, kvmap_random(m, NOW));
-    unsigned distinct = 0;
-    for (unsigned i = 0; i < 1000; i++)
-        distinct += s.count[i] != 0;
+    unsigned distinct = seen_distinct(&s, 1000);
     /* 5000 uniform draws from 1000 miss ~7 keys; 900 is far below. */
     cr_assert_gt(distinct, 900, "only %u distinct keys", distinct);
     free(s.count);
     /* All keys expired: random reaps them and finds nothing. */
-    char k[32];
-    for (unsigned i = 0; i < 1000; i++) {
-        size_t kl = mkkey(k, i);
-        kvmap_entry_set_expire(m, kvmap_find(m, k, kl, NOW), NOW + 1);
-    }
+    for (unsigned i = 0; i < 1000; i++)
+        expire_at(m, i, NOW + 1);
     cr_assert_not_null(kvmap_random(m, NOW + 1));
     cr_assert_null(kvmap_random(m, NOW + 2));
     cr_assert_eq(kvmap_count(m), 0);
