@@ -501,7 +501,8 @@ struct kvmap *kvmap_create(struct mem_acct *acct)
     m->access = KVMAP_ACCESS_LRU;
     m->lfu_log_factor = 10;
     m->lfu_decay_time = 1;
-    /* Any per-map seed will do: it only spreads kvmap_random's picks. */
+    /* Any per-map seed will do: it only spreads kvmap_random's and
+     * kvmap_sample's picks. */
     m->rng = clock_mono_ns() ^ ((uint64_t)(uintptr_t)m * 0x9e3779b97f4a7c15ULL);
     m->sample_ahead[0] = m->rng * 0x2545f4914f6cdd1dULL;
     m->sample_ahead[1] = (m->rng ^ (m->rng >> 29)) * 0xbf58476d1ce4e5b9ULL;
