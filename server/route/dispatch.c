@@ -268,6 +268,12 @@ static inline bool writes_denied(const struct cmd_def *d)
            hooks.writes_denied(d);
 }
 
+/* Is c a busy script's own client (whose commands wait, never -BUSY)? */
+static bool busy_origin(const struct conn *c)
+{
+    return hooks.busy_origin && hooks.busy_origin(c);
+}
+
 /* Is d refused with -BUSY? While a script runs past busy-reply-threshold,
  * on any worker, every command but the allow-busy ones is, as Redis
  * refuses them to every client, but the script's own client's: Redis does
@@ -279,7 +285,7 @@ static bool busy_refused(const struct conn *c, const struct worker *w, const str
 {
     if (atomic_load_explicit(&server.busy_scripts, memory_order_relaxed) == 0)
         return false;
-    if (hooks.busy_origin && hooks.busy_origin(c))
+    if (busy_origin(c))
         return false;
     /* EXEC aborts its transaction instead (Redis's rejectCommand on EXEC),
      * in exec_exec, which touches no shard then. */
@@ -297,7 +303,7 @@ static bool busy_refused(const struct conn *c, const struct worker *w, const str
 static bool busy_answerable(const struct req *r)
 {
     return r->cmd && !r->fan && !(r->cmd->flags & CMD_ALLOW_BUSY) &&
-           !(hooks.busy_origin && hooks.busy_origin(r->conn));
+           !busy_origin(r->conn);
 }
 
 /* r's reply is -BUSY. */
@@ -320,7 +326,7 @@ static bool busy_take_replies(struct shard *s, struct batch *b)
         return false;
     for (size_t i = 0; i < b->n; i++) {
         const struct req *r = b->v[i].r;
-        if (r->fan || (hooks.busy_origin && hooks.busy_origin(r->conn)))
+        if (r->fan || busy_origin(r->conn))
             return false;
     }
     dispatch_on_batch_done(s, &b->msg);
@@ -373,7 +379,7 @@ void dispatch_busy_answer(struct shard *s)
     if (atomic_load_explicit(&server.busy_scripts, memory_order_relaxed) == 0)
         return;
     mailbox_sweep(&s->mbox, busy_take, NULL);
-    dispatch_busy_held(s);
+    txn_held_sweep(s, busy_answerable, held_busy_take);
 }
 
 void dispatch_busy_held(struct shard *s)

@@ -64,8 +64,8 @@ one() {
     stop_server S
     [ "$mode" = bound ] && HELD[$who]=$keys
     local run wait
-    run=$(awk -v a="$run0" -v b="$run1" -v n="$N" 'BEGIN { printf "%.2f", (b - a) / n }')
-    wait=$(awk -v a="$wait0" -v b="$wait1" -v n="$N" 'BEGIN { printf "%.2f", (b - a) / n }')
+    read -r run wait < <(awk -v r0="$run0" -v r1="$run1" -v w0="$wait0" -v w1="$wait1" -v n="$N" \
+        'BEGIN { printf "%.2f %.2f\n", (r1 - r0) / n, (w1 - w0) / n }')
     echo "$rps $p50 $p99 $((evicted - before)) $keys $run $wait" >>"$TMP/$who.$mode"
     printf '  %-5s %-5s %10.0f rps  p50 %6s  p99 %6s ms  evicted %8d  keys %8d  run %s  wait %s us/req\n' \
         "$who" "$mode" "$rps" "$p50" "$p99" "$((evicted - before))" "$keys" "$run" "$wait"
