@@ -33,9 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         }                                                                                          \
     } while (0)
 
-/* Bounds that keep one input fast: the model is an array. */
+/* Bounds that keep one input fast: the model is an array, and every
+ * check and compare walks (and decompresses) the whole list, so its bytes
+ * are bounded too: 4000 values of 9 KB made a 36 MB list and a 39 s input. */
 #define MAX_ELEMS 4000
 #define MAX_LEN   9000
+#define MAX_BYTES (512 * 1024)
 
 struct elem {
     unsigned char *p;
@@ -44,6 +47,7 @@ struct elem {
 
 static struct elem model[MAX_ELEMS];
 static size_t nmodel;
+static size_t model_bytes; /* the model's value bytes */
 static struct mem_acct acct;
 
 /* The input as a stream of argument bytes; 0 once it runs out. */
@@ -104,11 +108,19 @@ static void model_insert(size_t at, const unsigned char *s, size_t len)
     CHECK(model[at].p != NULL);
     memcpy(model[at].p, s, len);
     model[at].len = len;
+    model_bytes += len;
     nmodel++;
+}
+
+/* Whether a value of len bytes more keeps the model within its bounds. */
+static bool model_room(size_t len)
+{
+    return nmodel < MAX_ELEMS && model_bytes + len <= MAX_BYTES;
 }
 
 static void model_delete(size_t at)
 {
+    model_bytes -= model[at].len;
     free(model[at].p);
     memmove(&model[at], &model[at + 1], (nmodel - at - 1) * sizeof model[0]);
     nmodel--;
@@ -272,7 +284,7 @@ static struct quicklist *step(struct quicklist *ql, unsigned op, struct in *in, 
         bool head = op & 0x10;
         unsigned copies = op & 0x20 ? 1 + take(in) : 1;
         size_t len = take_value(in, buf);
-        for (unsigned c = 0; c < copies && nmodel < MAX_ELEMS; c++) {
+        for (unsigned c = 0; c < copies && model_room(len); c++) {
             CHECK(quicklist_push(&acct, ql, head ? QUICKLIST_HEAD : QUICKLIST_TAIL, buf, len) == 0);
             model_insert(head ? 0 : nmodel, buf, len);
         }
@@ -292,6 +304,8 @@ static struct quicklist *step(struct quicklist *ql, unsigned op, struct in *in, 
     case 3: { /* LSET */
         int64_t idx = take_index(in);
         size_t len = take_value(in, buf);
+        if (model_bytes + len > MAX_BYTES)
+            break;
         int rc = quicklist_replace_at(&acct, ql, idx, buf, len);
         int64_t i = idx < 0 ? idx + (int64_t)nmodel : idx;
         if (i < 0 || i >= (int64_t)nmodel) {
@@ -307,7 +321,7 @@ static struct quicklist *step(struct quicklist *ql, unsigned op, struct in *in, 
         size_t pl = take_value(in, pv);
         size_t len = take_value(in, buf);
         bool after = op & 0x10;
-        if (nmodel >= MAX_ELEMS)
+        if (!model_room(len))
             break;
         int rc = quicklist_insert_pivot(&acct, ql, pv, pl, after ? LISTPACK_AFTER : LISTPACK_BEFORE,
                                         buf, len);
@@ -468,6 +482,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int every = 1 << (d >> 6);
     memset(&acct, 0, sizeof acct);
     nmodel = 0;
+    model_bytes = 0;
     struct quicklist *ql = quicklist_create(&acct, fill, depth);
     CHECK(ql != NULL);
     for (int steps = 0; in.n > 0 && steps < 500; steps++) {
@@ -476,9 +491,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ql = step(ql, take(&in), &in, fill, depth);
         if (armed && steps % every == 0 && quicklist_cow_step(ql, 1))
             cap_finish(ql);
-        /* Every step while small; big lists now and then, or a run
-         * spends its time in the checks. */
-        if (nmodel < 200 || steps % 16 == 0) {
+        /* Every step while small (in entries and in bytes); big lists
+         * now and then, or a run spends its time in the checks. */
+        if ((nmodel < 200 && model_bytes < 64 * 1024) || steps % 16 == 0) {
             check(ql);
             compare(ql);
         }
